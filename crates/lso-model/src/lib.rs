@@ -1,0 +1,24 @@
+//! The domain model of `lso`: states and pure transition functions of MEF resources, the
+//! business-validation vocabulary, and the injected sources of time and identifiers.
+//!
+//! This crate does no IO and knows nothing of serde, SQL or HTTP.
+
+mod clock;
+mod mef_enum;
+pub mod order;
+pub mod product;
+mod violation;
+
+pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock};
+pub use mef_enum::UnknownValue;
+pub use violation::{Violation, ViolationCode, pointer_token};
+
+/// A state change that the transition table forbids.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{event} is not allowed in state {from}")]
+pub struct InvalidTransition {
+    /// The MEF name of the state the resource was in.
+    pub from: &'static str,
+    /// The name of the event that was applied.
+    pub event: &'static str,
+}

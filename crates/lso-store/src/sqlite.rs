@@ -1,0 +1,623 @@
+//! The SQLite backend: WAL mode, `synchronous=FULL`, one writer thread that commits the writes
+//! queued meanwhile as one transaction (group commit, each request in its own savepoint), and a
+//! small pool of reader connections.
+
+use crate::{
+    Condition, DeliveryCounts, DeliveryInfo, DeliveryOutcome, DeliveryTask, Hub, IndexEntry, Job, ListQuery, NewEvent,
+    Page, Record, StoreError, WriteOp,
+};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter, types::Value};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+const MIGRATIONS: &[(&str, &str)] = &[("0001_initial", include_str!("../migrations/sqlite/0001_initial.sql"))];
+
+/// The most writes committed together.
+const MAX_GROUP: usize = 1024;
+
+type Completer = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+type WriteRequest = Box<dyn FnOnce(&Connection) -> (bool, Completer) + Send>;
+
+/// A SQLite database file shared by the tasks of one process.
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: mpsc::Sender<WriteRequest>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    path: Arc<PathBuf>,
+}
+
+fn open(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(StoreError::unavailable)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
+         PRAGMA busy_timeout=10000; PRAGMA cache_size=-16000;",
+    )
+    .map_err(StoreError::unavailable)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )
+    .map_err(StoreError::unavailable)?;
+    for (name, sql) in MIGRATIONS {
+        let tx = conn.transaction().map_err(StoreError::unavailable)?;
+        let done: bool = tx
+            .query_row("SELECT count(*) > 0 FROM schema_migrations WHERE name = ?1", [name], |r| r.get(0))
+            .map_err(StoreError::unavailable)?;
+        if !done {
+            tx.execute_batch(sql).map_err(StoreError::unavailable)?;
+            tx.execute("INSERT INTO schema_migrations VALUES (?1, datetime('now'))", [name])
+                .map_err(StoreError::unavailable)?;
+        }
+        tx.commit().map_err(StoreError::unavailable)?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, migrates it, and releases the leases
+    /// of a previous process: an SQLite database is served by one process at a time.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut conn = open(path)?;
+        migrate(&mut conn)?;
+        conn.execute_batch(
+            "UPDATE jobs SET lease_until = 0 WHERE lease_until > 0; \
+             UPDATE deliveries SET lease_until = 0 WHERE lease_until > 0;",
+        )
+        .map_err(StoreError::unavailable)?;
+        let (writer, requests) = mpsc::channel::<WriteRequest>(8192);
+        std::thread::Builder::new()
+            .name("lso-sqlite-writer".into())
+            .spawn(move || run_writer(conn, requests))
+            .map_err(StoreError::unavailable)?;
+        Ok(SqliteStore { writer, readers: Arc::new(Mutex::new(Vec::new())), path: Arc::new(path.to_owned()) })
+    }
+
+    /// Runs `work` inside the next group commit and returns its result once committed.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let request: WriteRequest = Box::new(move |conn| {
+            let result = work(conn);
+            let ok = result.is_ok();
+            let complete: Completer = Box::new(move |commit_error| {
+                let outcome = match (commit_error, result) {
+                    (Some(err), _) => Err(StoreError::Conflict(format!("commit failed: {err}"))),
+                    (None, result) => result,
+                };
+                let _ = reply.send(outcome);
+            });
+            (ok, complete)
+        });
+        self.writer.send(request).await.map_err(|_| writer_gone())?;
+        answer.await.map_err(|_| writer_gone())?
+    }
+
+    /// Runs `work` on a reader connection.
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => open(&path)?,
+            };
+            let result = work(&conn);
+            readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+            result
+        })
+        .await
+        .map_err(StoreError::unavailable)?
+    }
+
+    /// Applies `ops` atomically.
+    pub async fn apply(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            for op in ops {
+                apply_op(conn, op)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The resource `kind`/`id`, if it exists and belongs to `tenant` (any tenant when `None`).
+    pub async fn get(&self, kind: &str, tenant: Option<&str>, id: &str) -> Result<Option<Record>, StoreError> {
+        let (kind, tenant, id) = (kind.to_owned(), tenant.map(str::to_owned), id.to_owned());
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT tenant, version, doc FROM resources WHERE kind = ?1 AND id = ?2")
+                .map_err(StoreError::unavailable)?;
+            let row = stmt
+                .query_row(params![kind, id], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+                .map_err(StoreError::unavailable)?;
+            Ok(row
+                .filter(|(owner, _, _)| tenant.as_deref().is_none_or(|t| t == owner))
+                .map(|(tenant, version, doc)| Record { kind, id, tenant, version, doc }))
+        })
+        .await
+    }
+
+    /// One page of the resources matching `query`, newest first, and the number of all matches.
+    pub async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
+        self.read(move |conn| {
+            let mut sql = String::from(" FROM resources r WHERE r.kind = ?");
+            let mut args: Vec<Value> = vec![Value::Text(query.kind.clone())];
+            if let Some(tenant) = &query.tenant {
+                sql.push_str(" AND r.tenant = ?");
+                args.push(Value::Text(tenant.clone()));
+            }
+            for filter in &query.filters {
+                sql.push_str(" AND EXISTS (SELECT 1 FROM resource_index i WHERE i.seq = r.seq AND i.name = ?");
+                args.push(Value::Text(filter.name.clone()));
+                match &filter.condition {
+                    Condition::Eq(v) => push_cmp(&mut sql, &mut args, "=", v),
+                    Condition::Gt(v) => push_cmp(&mut sql, &mut args, ">", v),
+                    Condition::Lt(v) => push_cmp(&mut sql, &mut args, "<", v),
+                    Condition::In(values) => {
+                        sql.push_str(" AND i.value IN (");
+                        sql.push_str(&vec!["?"; values.len()].join(","));
+                        sql.push(')');
+                        args.extend(values.iter().cloned().map(Value::Text));
+                    }
+                }
+                sql.push(')');
+            }
+            let total: i64 = conn
+                .prepare_cached(&format!("SELECT count(*){sql}"))
+                .and_then(|mut s| s.query_row(params_from_iter(args.iter()), |r| r.get(0)))
+                .map_err(StoreError::unavailable)?;
+            let page_sql = format!("SELECT r.id, r.tenant, r.version, r.doc{sql} ORDER BY r.seq DESC LIMIT ? OFFSET ?");
+            args.push(Value::Integer(query.limit.min(i64::MAX as u64) as i64));
+            args.push(Value::Integer(query.offset.min(i64::MAX as u64) as i64));
+            let mut stmt = conn.prepare_cached(&page_sql).map_err(StoreError::unavailable)?;
+            let records = stmt
+                .query_map(params_from_iter(args.iter()), |r| {
+                    Ok(Record {
+                        kind: query.kind.clone(),
+                        id: r.get(0)?,
+                        tenant: r.get(1)?,
+                        version: r.get(2)?,
+                        doc: r.get(3)?,
+                    })
+                })
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(StoreError::unavailable)?;
+            Ok(Page { records, total: total as u64 })
+        })
+        .await
+    }
+
+    /// Leases up to `max` jobs due at `now` for `lease_millis`.
+    pub async fn claim_jobs(&self, now: i64, lease_millis: i64, max: usize) -> Result<Vec<Job>, StoreError> {
+        self.write(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "UPDATE jobs SET lease_until = ?1 + ?2, attempts = attempts + 1 WHERE id IN \
+                     (SELECT id FROM jobs WHERE run_at <= ?1 AND lease_until <= ?1 ORDER BY run_at, id LIMIT ?3) \
+                     RETURNING id, kind, key, payload, attempts, generation",
+                )
+                .map_err(StoreError::unavailable)?;
+            stmt.query_map(params![now, lease_millis, max as i64], |r| {
+                Ok(Job {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    key: r.get(2)?,
+                    payload: r.get(3)?,
+                    attempts: r.get(4)?,
+                    generation: r.get(5)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(StoreError::unavailable)
+        })
+        .await
+    }
+
+    /// The time of the earliest job not leased, if any.
+    pub async fn next_job_time(&self) -> Result<Option<i64>, StoreError> {
+        self.read(|conn| {
+            conn.query_row("SELECT min(max(run_at, lease_until)) FROM jobs", [], |r| r.get(0))
+                .map_err(StoreError::unavailable)
+        })
+        .await
+    }
+
+    /// A subscription of `tenant` to `api`.
+    pub async fn get_hub(&self, api: &str, tenant: &str, id: &str) -> Result<Option<Hub>, StoreError> {
+        let (api, tenant, id) = (api.to_owned(), tenant.to_owned(), id.to_owned());
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT id, api, tenant, callback, query, event_types, extra FROM hubs \
+                 WHERE id = ?1 AND api = ?2 AND tenant = ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![id, api, tenant], |r| {
+                    let types: String = r.get(5)?;
+                    Ok(Hub {
+                        id: r.get(0)?,
+                        api: r.get(1)?,
+                        tenant: r.get(2)?,
+                        callback: r.get(3)?,
+                        query: r.get(4)?,
+                        event_types: split_types(&types),
+                        extra: r.get(6)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(StoreError::unavailable)
+        })
+        .await
+    }
+
+    /// Leases up to `max` due deliveries, only the oldest pending one per ordering key.
+    pub async fn claim_deliveries(
+        &self,
+        now: i64,
+        lease_millis: i64,
+        max: usize,
+    ) -> Result<Vec<DeliveryTask>, StoreError> {
+        self.write(move |conn| {
+            let ids: Vec<i64> = conn
+                .prepare_cached(
+                    "UPDATE deliveries SET lease_until = ?1 + ?2 WHERE id IN \
+                       (SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 \
+                          AND d.lease_until <= ?1 AND NOT EXISTS (SELECT 1 FROM deliveries e \
+                          WHERE e.ordering_key = d.ordering_key AND e.state = 'pending' AND e.id < d.id) \
+                        ORDER BY d.next_attempt_at, d.id LIMIT ?3) RETURNING id",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![now, lease_millis, max as i64], |r| r.get(0))
+                        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                })
+                .map_err(StoreError::unavailable)?;
+            let mut select = conn
+                .prepare_cached(
+                    "SELECT d.id, h.callback, e.listener_path, e.body, h.extra, d.attempts, e.event_type \
+                     FROM deliveries d JOIN events e ON e.id = d.event_id JOIN hubs h ON h.id = d.hub_id \
+                     WHERE d.id = ?1",
+                )
+                .map_err(StoreError::unavailable)?;
+            let mut tasks = Vec::with_capacity(ids.len());
+            for id in ids {
+                let task = select
+                    .query_row([id], |r| {
+                        let callback: String = r.get(1)?;
+                        let path: String = r.get(2)?;
+                        let body: String = r.get(3)?;
+                        let extra: String = r.get(4)?;
+                        Ok(DeliveryTask {
+                            id: r.get(0)?,
+                            url: format!("{}{}", callback.trim_end_matches('/'), path),
+                            body: merge_extra(&body, &extra),
+                            attempts: r.get(5)?,
+                            event_type: r.get(6)?,
+                        })
+                    })
+                    .map_err(StoreError::unavailable)?;
+                tasks.push(task);
+            }
+            Ok(tasks)
+        })
+        .await
+    }
+
+    /// Records what came of delivery attempts.
+    pub async fn finish_deliveries(&self, now: i64, results: Vec<(i64, DeliveryOutcome)>) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "UPDATE deliveries SET state = ?2, attempts = attempts + 1, next_attempt_at = ?3, lease_until = 0, \
+                     last_status = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1 AND state = 'pending'",
+                )
+                .map_err(StoreError::unavailable)?;
+            for (id, outcome) in results {
+                let (state, at, status, error) = match outcome {
+                    DeliveryOutcome::Delivered { status } => ("delivered", now, Some(status), None),
+                    DeliveryOutcome::Retry { at, status, error } => ("pending", at, status, Some(error)),
+                    DeliveryOutcome::Dead { status, error } => ("dead", now, status, Some(error)),
+                };
+                stmt.execute(params![id, state, at, status, error, now]).map_err(StoreError::unavailable)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The earliest time a pending delivery is due, if any.
+    pub async fn next_delivery_time(&self) -> Result<Option<i64>, StoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT min(max(next_attempt_at, lease_until)) FROM deliveries WHERE state = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(StoreError::unavailable)
+        })
+        .await
+    }
+
+    /// Deliveries in `state` (all when `None`), newest first.
+    pub async fn list_deliveries(&self, state: Option<&str>, limit: u64) -> Result<Vec<DeliveryInfo>, StoreError> {
+        let state = state.map(str::to_owned);
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT d.id, d.event_id, e.event_type, coalesce(h.callback, '') || e.listener_path, d.state, \
+                     d.attempts, d.last_status, d.last_error FROM deliveries d JOIN events e ON e.id = d.event_id \
+                     LEFT JOIN hubs h ON h.id = d.hub_id WHERE ?1 IS NULL OR d.state = ?1 ORDER BY d.id DESC LIMIT ?2",
+                )
+                .map_err(StoreError::unavailable)?;
+            stmt.query_map(params![state, limit as i64], |r| {
+                Ok(DeliveryInfo {
+                    id: r.get(0)?,
+                    event_id: r.get(1)?,
+                    event_type: r.get(2)?,
+                    url: r.get(3)?,
+                    state: r.get(4)?,
+                    attempts: r.get(5)?,
+                    last_status: r.get(6)?,
+                    last_error: r.get(7)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(StoreError::unavailable)
+        })
+        .await
+    }
+
+    /// How many deliveries are in each state.
+    pub async fn delivery_counts(&self) -> Result<DeliveryCounts, StoreError> {
+        self.read(|conn| {
+            let mut counts = DeliveryCounts::default();
+            let mut stmt = conn
+                .prepare_cached("SELECT state, count(*) FROM deliveries GROUP BY state")
+                .map_err(StoreError::unavailable)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(StoreError::unavailable)?;
+            for (state, n) in rows {
+                match state.as_str() {
+                    "pending" => counts.pending = n as u64,
+                    "delivered" => counts.delivered = n as u64,
+                    "dead" => counts.dead = n as u64,
+                    _ => {}
+                }
+            }
+            Ok(counts)
+        })
+        .await
+    }
+
+    /// Puts a dead (or cancelled) delivery back in the queue, due at `now`.
+    pub async fn redeliver(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE deliveries SET state = 'pending', next_attempt_at = ?2, lease_until = 0, updated_at = ?2 \
+                     WHERE id = ?1 AND state = 'dead' AND hub_id IN (SELECT id FROM hubs)",
+                    params![id, now],
+                )
+                .map_err(StoreError::unavailable)?;
+            if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        })
+        .await
+    }
+}
+
+fn writer_gone() -> StoreError {
+    StoreError::Unavailable("the database writer has stopped".into())
+}
+
+fn push_cmp(sql: &mut String, args: &mut Vec<Value>, op: &str, value: &str) {
+    sql.push_str(" AND i.value ");
+    sql.push_str(op);
+    sql.push_str(" ?");
+    args.push(Value::Text(value.to_owned()));
+}
+
+fn split_types(types: &str) -> Vec<String> {
+    types.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect()
+}
+
+/// Merges the subscription's extra attributes (a JSON object) into the envelope's `event` object.
+fn merge_extra(body: &str, extra: &str) -> String {
+    if extra == "{}" || extra.is_empty() {
+        return body.to_owned();
+    }
+    // The envelope ends with `…"event":{…}}`; both are written by lso, so splice the extra
+    // members in before the last two closing braces.
+    let members = extra.trim().trim_start_matches('{').trim_end_matches('}');
+    match body.trim_end().strip_suffix("}}") {
+        Some(head) if !members.trim().is_empty() => format!("{head},{members}}}}}"),
+        _ => body.to_owned(),
+    }
+}
+
+fn run_writer(conn: Connection, mut requests: mpsc::Receiver<WriteRequest>) {
+    while let Some(first) = requests.blocking_recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match requests.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut completers = Vec::with_capacity(group.len());
+        let begin = conn.execute_batch("BEGIN IMMEDIATE").map_err(StoreError::unavailable);
+        if let Err(err) = begin {
+            for request in group {
+                let (_, complete) = request(&conn);
+                completers.push(complete);
+            }
+            completers.into_iter().for_each(|c| c(Some(&err)));
+            continue;
+        }
+        for request in group {
+            let savepoint = conn.execute_batch("SAVEPOINT request");
+            let (ok, complete) = request(&conn);
+            let end = if ok { "RELEASE request" } else { "ROLLBACK TO request; RELEASE request" };
+            if let Err(err) = savepoint.and_then(|_| conn.execute_batch(end)) {
+                tracing::error!(error = %err, "savepoint handling failed");
+            }
+            completers.push(complete);
+        }
+        match conn.execute_batch("COMMIT") {
+            Ok(()) => completers.into_iter().for_each(|c| c(None)),
+            Err(err) => {
+                tracing::error!(error = %err, "group commit failed");
+                let _ = conn.execute_batch("ROLLBACK");
+                let err = StoreError::unavailable(err);
+                completers.into_iter().for_each(|c| c(Some(&err)));
+            }
+        }
+    }
+}
+
+fn apply_op(conn: &Connection, op: WriteOp) -> Result<(), StoreError> {
+    match op {
+        WriteOp::Insert { record, index } => {
+            let now = now_millis();
+            let seq: Option<i64> = conn
+                .prepare_cached(
+                    "INSERT INTO resources (kind, id, tenant, version, doc, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (kind, id) DO NOTHING RETURNING seq",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![record.kind, record.id, record.tenant, record.version, record.doc, now], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                })
+                .map_err(StoreError::unavailable)?;
+            let seq = seq.ok_or_else(|| StoreError::Conflict(format!("{} {} exists", record.kind, record.id)))?;
+            insert_index(conn, seq, &index)
+        }
+        WriteOp::Update { record, index } => {
+            let seq: Option<i64> = conn
+                .prepare_cached(
+                    "UPDATE resources SET version = ?3, doc = ?4, updated_at = ?5 \
+                     WHERE kind = ?1 AND id = ?2 AND version = ?3 - 1 RETURNING seq",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![record.kind, record.id, record.version, record.doc, now_millis()], |r| r.get(0))
+                        .optional()
+                })
+                .map_err(StoreError::unavailable)?;
+            let seq = seq.ok_or_else(|| StoreError::Conflict(format!("{} changed concurrently", record)))?;
+            conn.prepare_cached("DELETE FROM resource_index WHERE seq = ?1")
+                .and_then(|mut s| s.execute([seq]))
+                .map_err(StoreError::unavailable)?;
+            insert_index(conn, seq, &index)
+        }
+        WriteOp::Enqueue { kind, key, payload, run_at } => conn
+            .prepare_cached(
+                "INSERT INTO jobs (kind, key, payload, run_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (kind, key) DO UPDATE SET run_at = min(run_at, excluded.run_at), \
+                 payload = excluded.payload, generation = generation + 1",
+            )
+            .and_then(|mut s| s.execute(params![kind, key, payload, run_at]))
+            .map(drop)
+            .map_err(StoreError::unavailable),
+        WriteOp::FinishJob { id, generation } => {
+            let deleted = conn
+                .prepare_cached("DELETE FROM jobs WHERE id = ?1 AND generation = ?2")
+                .and_then(|mut s| s.execute(params![id, generation]))
+                .map_err(StoreError::unavailable)?;
+            if deleted == 0 {
+                // Enqueued again while it ran: release it so it runs once more.
+                conn.prepare_cached("UPDATE jobs SET lease_until = 0, attempts = 0 WHERE id = ?1")
+                    .and_then(|mut s| s.execute([id]))
+                    .map_err(StoreError::unavailable)?;
+            }
+            Ok(())
+        }
+        WriteOp::RetryJob { id, run_at, error } => conn
+            .prepare_cached("UPDATE jobs SET run_at = ?2, lease_until = 0, last_error = ?3 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![id, run_at, error]))
+            .map(drop)
+            .map_err(StoreError::unavailable),
+        WriteOp::Publish(event) => publish(conn, event),
+        WriteOp::InsertHub(hub) => conn
+            .prepare_cached(
+                "INSERT INTO hubs (id, api, tenant, callback, query, event_types, extra, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    hub.id,
+                    hub.api,
+                    hub.tenant,
+                    hub.callback,
+                    hub.query,
+                    hub.event_types.join(","),
+                    hub.extra,
+                    now_millis()
+                ])
+            })
+            .map(drop)
+            .map_err(StoreError::unavailable),
+        WriteOp::DeleteHub { api, tenant, id } => {
+            let deleted = conn
+                .execute("DELETE FROM hubs WHERE id = ?1 AND api = ?2 AND tenant = ?3", params![id, api, tenant])
+                .map_err(StoreError::unavailable)?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound);
+            }
+            conn.execute(
+                "UPDATE deliveries SET state = 'cancelled', updated_at = ?2 WHERE hub_id = ?1 AND state = 'pending'",
+                params![id, now_millis()],
+            )
+            .map(drop)
+            .map_err(StoreError::unavailable)
+        }
+    }
+}
+
+fn insert_index(conn: &Connection, seq: i64, index: &[IndexEntry]) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare_cached("INSERT INTO resource_index (seq, name, value) VALUES (?1, ?2, ?3)")
+        .map_err(StoreError::unavailable)?;
+    for entry in index {
+        stmt.execute(params![seq, entry.name, entry.value]).map_err(StoreError::unavailable)?;
+    }
+    Ok(())
+}
+
+fn publish(conn: &Connection, event: NewEvent) -> Result<(), StoreError> {
+    let now = now_millis();
+    conn.prepare_cached(
+        "INSERT INTO events (id, api, tenant, event_type, listener_path, body, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![event.id, event.api, event.tenant, event.event_type, event.listener_path, event.body, now])
+    })
+    .map_err(StoreError::unavailable)?;
+    conn.prepare_cached(
+        "INSERT INTO deliveries (event_id, hub_id, ordering_key, state, next_attempt_at, updated_at) \
+         SELECT ?1, h.id, h.id || '/' || ?4, 'pending', ?5, ?5 FROM hubs h WHERE h.api = ?2 AND h.tenant = ?3 \
+         AND (h.event_types = '' OR instr(',' || h.event_types || ',', ',' || ?6 || ',') > 0)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![event.id, event.api, event.tenant, event.ordering_key, event.at, event.event_type])
+    })
+    .map(drop)
+    .map_err(StoreError::unavailable)
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
