@@ -307,3 +307,108 @@ impl ChargeItemState {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+crate::mef_enum! {
+    /// `MEFProductActionType`: what an order item does to a product.
+    pub enum ItemAction {
+        Add = "add",
+        Modify = "modify",
+        Delete = "delete",
+    }
+}
+
+crate::mef_enum! {
+    /// `MEFEndOfTermAction`.
+    pub enum EndOfTermAction {
+        Roll = "roll",
+        AutoDisconnect = "autoDisconnect",
+        AutoRenew = "autoRenew",
+    }
+}
+
+crate::mef_enum! {
+    /// `TimeUnit` of a `Duration`.
+    pub enum TimeUnit {
+        CalendarMonths = "calendarMonths",
+        CalendarDays = "calendarDays",
+        CalendarHours = "calendarHours",
+        CalendarMinutes = "calendarMinutes",
+        BusinessDays = "businessDays",
+        BusinessHours = "businessHours",
+        BusinessMinutes = "businessMinutes",
+    }
+}
+
+crate::mef_enum! {
+    /// `MEFBuyerSellerType`: who wrote a note.
+    pub enum NoteSource {
+        Buyer = "buyer",
+        Seller = "seller",
+    }
+}
+
+crate::mef_enum! {
+    /// `CancellationReasonType`.
+    pub enum CancellationReasonType {
+        Technical = "technical",
+        Commercial = "commercial",
+    }
+}
+
+crate::mef_enum! {
+    /// `MEFOrderItemCoordinationDependencyType`.
+    pub enum CoordinationDependency {
+        StartToStart = "startToStart",
+        StartToFinish = "startToFinish",
+        FinishToStart = "finishToStart",
+        FinishToFinish = "finishToFinish",
+    }
+}
+
+crate::mef_enum! {
+    /// `MEFAcceptedRejectedType`: the Buyer's answer to a charge item.
+    pub enum Acceptance {
+        Accepted = "accepted",
+        Rejected = "rejected",
+    }
+}
+
+crate::mef_enum! {
+    /// `MEFPriceType`.
+    pub enum PriceType {
+        Recurring = "recurring",
+        NonRecurring = "nonRecurring",
+        UsageBased = "usageBased",
+    }
+}
+
+crate::mef_enum! {
+    /// `MEFChargePeriod`.
+    pub enum ChargePeriod {
+        Hour = "hour",
+        Day = "day",
+        Week = "week",
+        Month = "month",
+        Year = "year",
+    }
+}
+
+crate::mef_enum! {
+    /// `MEFPriceCategory`.
+    pub enum PriceCategory {
+        Cancellation = "cancellation",
+        Construction = "construction",
+        Connection = "connection",
+        Disconnect = "disconnect",
+        Expedite = "expedite",
+        Other = "other",
+    }
+}
+
+crate::mef_enum! {
+    /// `MEFProductOrderChargeActivityType`.
+    pub enum ChargeActivity {
+        New = "new",
+        Change = "change",
+    }
+}

@@ -1,1 +1,183 @@
-//! placeholder
+//! Product specifications: the catalog of what `lso` sells, each with the JSON Schema that a
+//! `productConfiguration` whose `@type` names it must satisfy (MEF 123 §5.4 dynamic binding),
+//! and the ordering rules a schema cannot express (required places and relationships).
+//!
+//! The specifications that ship with `lso` are ours (`specs/*.json`); an operator can add the
+//! official MEF product-schema trees with [`import`].
+
+pub mod import;
+mod validate;
+
+use jsonschema::Validator;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use validate::violations;
+
+/// The URI of the definitions shared by the built-in specifications.
+pub const COMMON_SCHEMA_ID: &str = "urn:lso:spec:common";
+
+const COMMON_SCHEMA: &str = include_str!("../specs/common.json");
+
+const BUILT_IN: &[&str] = &[
+    include_str!("../specs/subscriber-uni.json"),
+    include_str!("../specs/epl.json"),
+    include_str!("../specs/evpl.json"),
+    include_str!("../specs/eplan.json"),
+    include_str!("../specs/evplan.json"),
+    include_str!("../specs/operator-uni.json"),
+    include_str!("../specs/access-eline.json"),
+    include_str!("../specs/basic-internet-access.json"),
+    include_str!("../specs/ip-uni.json"),
+];
+
+/// Why a specification could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The specification document is not what `lso` expects.
+    #[error("specification {name}: {reason}")]
+    Invalid { name: String, reason: String },
+    /// Its schema does not compile.
+    #[error("schema of {id} does not compile: {reason}")]
+    Schema { id: String, reason: String },
+}
+
+/// An orderable product specification.
+#[derive(Debug)]
+pub struct ProductSpec {
+    /// The `@type` URN a `productConfiguration` uses to name it.
+    pub id: String,
+    /// Other URNs accepted for it (e.g. the spelling used in MEF examples).
+    pub aliases: Vec<String>,
+    /// Human name.
+    pub name: String,
+    /// Short label for tables.
+    pub short_name: String,
+    /// Reference points that sell it: `sonata`, `cantata`.
+    pub interfaces: Vec<String>,
+    /// Place roles an `add` item must carry (e.g. `INSTALL_LOCATION`).
+    pub required_place_roles: Vec<String>,
+    /// Relationship types an `add` item must carry to products in inventory.
+    pub required_product_relationships: Vec<String>,
+    /// The longest term offered, in months (MEF 123 R37).
+    pub max_term_months: i64,
+    /// How long the built-in fulfilment takes to provision it.
+    pub provisioning_seconds: u64,
+    /// A valid configuration, used by the demo.
+    pub example: Value,
+    /// Where it came from: `built-in` or the imported file.
+    pub origin: String,
+    validator: Arc<Validator>,
+}
+
+impl ProductSpec {
+    /// The findings of validating `configuration` against the specification's schema, with
+    /// JSON Pointers relative to the configuration.
+    pub fn check(&self, configuration: &Value) -> Vec<lso_model::Violation> {
+        violations(&self.validator, configuration)
+    }
+}
+
+/// The product specifications `lso` knows, by `@type`.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    specs: Vec<Arc<ProductSpec>>,
+    by_type: HashMap<String, Arc<ProductSpec>>,
+}
+
+impl Catalog {
+    /// The specifications that ship with `lso`.
+    pub fn built_in() -> Result<Self, SpecError> {
+        let mut catalog = Catalog::default();
+        for text in BUILT_IN {
+            catalog.add(parse_built_in(text)?);
+        }
+        Ok(catalog)
+    }
+
+    /// Adds (or replaces) a specification.
+    pub fn add(&mut self, spec: ProductSpec) {
+        let spec = Arc::new(spec);
+        self.specs.retain(|s| s.id != spec.id);
+        for name in std::iter::once(&spec.id).chain(&spec.aliases) {
+            self.by_type.insert(name.clone(), spec.clone());
+        }
+        self.specs.push(spec);
+    }
+
+    /// The specification a `productConfiguration.@type` names.
+    pub fn get(&self, type_urn: &str) -> Option<&Arc<ProductSpec>> {
+        self.by_type.get(type_urn)
+    }
+
+    /// Every specification, in the order added.
+    pub fn specs(&self) -> &[Arc<ProductSpec>] {
+        &self.specs
+    }
+}
+
+struct CommonRetriever;
+
+impl jsonschema::Retrieve for CommonRetriever {
+    fn retrieve(&self, uri: &jsonschema::Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        if uri.as_str().trim_end_matches('#') == COMMON_SCHEMA_ID {
+            Ok(serde_json::from_str(COMMON_SCHEMA)?)
+        } else {
+            Err(format!("lso does not fetch schemas from {uri}").into())
+        }
+    }
+}
+
+/// Compiles a draft-07 schema whose references resolve locally.
+pub(crate) fn compile(
+    id: &str,
+    schema: &Value,
+    retriever: impl jsonschema::Retrieve + 'static,
+) -> Result<Validator, SpecError> {
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft7)
+        .should_validate_formats(true)
+        .with_retriever(retriever)
+        .build(schema)
+        .map_err(|e| SpecError::Schema { id: id.to_owned(), reason: e.to_string() })
+}
+
+fn parse_built_in(text: &str) -> Result<ProductSpec, SpecError> {
+    let doc: Value = serde_json::from_str(text)
+        .map_err(|e| SpecError::Invalid { name: "built-in".into(), reason: e.to_string() })?;
+    let field = |name: &str| {
+        doc.get(name).cloned().ok_or_else(|| SpecError::Invalid {
+            name: doc["id"].as_str().unwrap_or("built-in").to_owned(),
+            reason: format!("no `{name}`"),
+        })
+    };
+    let strings = |name: &str| -> Result<Vec<String>, SpecError> {
+        Ok(field(name)?
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default())
+    };
+    let text_of =
+        |name: &str| -> Result<String, SpecError> { Ok(field(name)?.as_str().unwrap_or_default().to_owned()) };
+    let id = text_of("id")?;
+    let schema = field("schema")?;
+    let validator = compile(&id, &schema, CommonRetriever)?;
+    Ok(ProductSpec {
+        aliases: strings("aliases")?,
+        name: text_of("name")?,
+        short_name: text_of("shortName")?,
+        interfaces: strings("interfaces")?,
+        required_place_roles: strings("requiredPlaceRoles")?,
+        required_product_relationships: strings("requiredProductRelationships")?,
+        max_term_months: field("maxTermMonths")?.as_i64().unwrap_or(60),
+        provisioning_seconds: field("provisioningSeconds")?.as_u64().unwrap_or(0),
+        example: field("example")?,
+        origin: "built-in".into(),
+        validator: Arc::new(validator),
+        id,
+    })
+}
+
+#[cfg(test)]
+mod tests;

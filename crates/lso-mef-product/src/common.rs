@@ -1,0 +1,303 @@
+//! Types shared by the product APIs: date-times, contacts, notes, places, terms, prices.
+
+use lso_model::order::{EndOfTermAction, NoteSource, TimeUnit};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+use serde_with::{DisplayFromStr, serde_as, skip_serializing_none};
+
+/// An RFC 3339 date-time that keeps the text it was given, so it is echoed unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateTime {
+    text: String,
+    millis: i64,
+}
+
+impl DateTime {
+    /// Parses RFC 3339 text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| DateTime { text: text.to_owned(), millis: t.timestamp_millis() })
+            .map_err(|e| format!("`{text}` is not an RFC 3339 date-time ({e})"))
+    }
+
+    /// The time `millis` after the epoch, written in UTC with milliseconds.
+    pub fn from_millis(millis: i64) -> Self {
+        let text = chrono::DateTime::from_timestamp_millis(millis)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        DateTime { text, millis }
+    }
+
+    /// Milliseconds since the epoch.
+    pub fn millis(&self) -> i64 {
+        self.millis
+    }
+
+    /// The text as given.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl Serialize for DateTime {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for DateTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        DateTime::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `FieldedAddress`, also used as a contact's postal address.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldedAddress {
+    pub city: String,
+    pub country: String,
+    pub street_name: String,
+    pub geographic_sub_address: Option<GeographicSubAddress>,
+    pub locality: Option<String>,
+    pub postcode: Option<String>,
+    pub postcode_extension: Option<String>,
+    pub state_or_province: Option<String>,
+    pub street_nr: Option<String>,
+    pub street_nr_last: Option<String>,
+    pub street_nr_last_suffix: Option<String>,
+    pub street_nr_suffix: Option<String>,
+    pub street_suffix: Option<String>,
+    pub street_type: Option<String>,
+}
+
+/// `GeographicSubAddress`.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GeographicSubAddress {
+    pub building_name: Option<String>,
+    pub level_number: Option<String>,
+    pub level_type: Option<String>,
+    pub private_street_name: Option<String>,
+    pub private_street_number: Option<String>,
+    pub sub_unit: Option<Vec<SubUnit>>,
+}
+
+/// `MEFSubUnit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubUnit {
+    pub sub_unit_number: String,
+    pub sub_unit_type: String,
+}
+
+/// `RelatedContactInformation`.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RelatedContactInformation {
+    pub email_address: String,
+    pub name: String,
+    pub number: String,
+    pub role: String,
+    pub number_extension: Option<String>,
+    pub organization: Option<String>,
+    pub postal_address: Option<FieldedAddress>,
+}
+
+/// `Note`: append-only remarks of Buyer or Seller.
+#[serde_as]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Note {
+    pub author: String,
+    pub date: DateTime,
+    pub id: String,
+    #[serde_as(as = "DisplayFromStr")]
+    pub source: NoteSource,
+    pub text: String,
+}
+
+/// `RelatedPlaceRefOrValue`: a place by value or by reference, discriminated by `@type`.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "@type")]
+pub enum RelatedPlace {
+    FieldedAddress {
+        role: String,
+        #[serde(rename = "@schemaLocation")]
+        schema_location: Option<String>,
+        #[serde(flatten)]
+        address: Box<FieldedAddress>,
+    },
+    FormattedAddress {
+        role: String,
+        #[serde(rename = "@schemaLocation")]
+        schema_location: Option<String>,
+        #[serde(flatten)]
+        address: FormattedAddress,
+    },
+    GeographicAddressLabel {
+        role: String,
+        #[serde(rename = "@schemaLocation")]
+        schema_location: Option<String>,
+        #[serde(rename = "externalReferenceId")]
+        external_reference_id: String,
+        #[serde(rename = "externalReferenceType")]
+        external_reference_type: String,
+    },
+    GeographicAddressRef {
+        role: String,
+        #[serde(rename = "@schemaLocation")]
+        schema_location: Option<String>,
+        id: String,
+        href: Option<String>,
+    },
+    GeographicSiteRef {
+        role: String,
+        #[serde(rename = "@schemaLocation")]
+        schema_location: Option<String>,
+        id: String,
+        href: Option<String>,
+    },
+    #[serde(rename = "MEFGeographicPoint")]
+    GeographicPoint {
+        role: String,
+        #[serde(rename = "@schemaLocation")]
+        schema_location: Option<String>,
+        #[serde(rename = "spatialRef")]
+        spatial_ref: String,
+        x: String,
+        y: String,
+        z: Option<String>,
+    },
+}
+
+/// The address attributes of a `FormattedAddress`.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FormattedAddress {
+    pub addr_line1: String,
+    pub addr_line2: Option<String>,
+    pub city: String,
+    pub country: String,
+    pub locality: Option<String>,
+    pub postcode: Option<String>,
+    pub postcode_extension: Option<String>,
+    pub state_or_province: Option<String>,
+}
+
+/// `Duration`.
+#[serde_as]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Duration {
+    pub amount: i64,
+    #[serde_as(as = "DisplayFromStr")]
+    pub units: TimeUnit,
+}
+
+/// `MEFItemTerm`.
+#[serde_as]
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemTerm {
+    pub name: String,
+    pub duration: Duration,
+    #[serde_as(as = "DisplayFromStr")]
+    pub end_of_term_action: EndOfTermAction,
+    pub description: Option<String>,
+    pub roll_interval: Option<Duration>,
+}
+
+/// A reference by `id` (and optionally `href`): `ProductOfferingRef`, `ProductSpecificationRef`.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ref {
+    pub id: String,
+    pub href: Option<String>,
+}
+
+/// `MEFBillingAccountRef`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BillingAccountRef {
+    pub id: String,
+}
+
+/// `ProductRelationship`.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductRelationship {
+    pub id: String,
+    pub relationship_type: String,
+    pub href: Option<String>,
+}
+
+/// `Money`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Money {
+    pub unit: String,
+    pub value: serde_json::Number,
+}
+
+/// `Price`.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Price {
+    pub duty_free_amount: Money,
+    pub tax_included_amount: Option<Money>,
+    pub tax_rate: Option<serde_json::Number>,
+}
+
+/// `MEFProductConfiguration`: product-specific attributes, validated against the product
+/// specification named by `@type`, stored and echoed as sent.
+pub type ProductConfiguration = Map<String, Value>;
+
+/// `EventSubscriptionInput`: a `POST /hub` body.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventSubscriptionInput {
+    pub callback: String,
+    pub query: Option<String>,
+}
+
+/// `EventSubscription`.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventSubscription {
+    pub id: String,
+    pub callback: String,
+    pub query: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_times_keep_their_text() {
+        let t: DateTime = serde_json::from_str(r#""2025-01-02T03:04:05+01:00""#).unwrap();
+        assert_eq!(serde_json::to_string(&t).unwrap(), r#""2025-01-02T03:04:05+01:00""#);
+        assert_eq!(t.millis(), DateTime::parse("2025-01-02T02:04:05Z").unwrap().millis());
+        assert!(serde_json::from_str::<DateTime>(r#""yesterday""#).is_err());
+        assert_eq!(DateTime::from_millis(0).as_str(), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn places_are_told_apart_by_type() {
+        let json = r#"{"@type":"GeographicSiteRef","role":"INSTALL_LOCATION","id":"s1"}"#;
+        let place: RelatedPlace = serde_json::from_str(json).unwrap();
+        assert!(matches!(place, RelatedPlace::GeographicSiteRef { ref id, .. } if id == "s1"));
+        assert_eq!(serde_json::to_string(&place).unwrap(), json);
+        let json = r#"{"@type":"FieldedAddress","role":"x","city":"c","country":"US","streetName":"Main"}"#;
+        let place: RelatedPlace = serde_json::from_str(json).unwrap();
+        assert_eq!(serde_json::to_string(&place).unwrap(), json);
+    }
+}

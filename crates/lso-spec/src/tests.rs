@@ -1,0 +1,94 @@
+//! Built-in specifications, validation findings and the import of the official MEF trees.
+
+use super::*;
+use lso_model::ViolationCode;
+use serde_json::json;
+use std::path::PathBuf;
+
+fn shared_mef() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/mef")
+}
+
+#[test]
+fn every_built_in_specification_compiles_and_accepts_its_example() {
+    let catalog = Catalog::built_in().unwrap();
+    assert_eq!(catalog.specs().len(), 9);
+    for spec in catalog.specs() {
+        assert_eq!(spec.example["@type"], json!(spec.id));
+        assert_eq!(spec.check(&spec.example), vec![], "{}", spec.id);
+    }
+}
+
+#[test]
+fn aliases_name_the_same_specification() {
+    let catalog = Catalog::built_in().unwrap();
+    let uni = catalog.get("urn:mef:lso:spec:sonata:carrier-ethernet-subscriber-uni:v1.0.0:all").unwrap();
+    assert_eq!(uni.id, "urn:mef:lso:spec:cantata-sonata:carrier-ethernet-subscriber-uni:v1.0.0:all");
+}
+
+#[test]
+fn findings_point_into_the_configuration() {
+    let catalog = Catalog::built_in().unwrap();
+    let evpl = catalog.get("urn:mef:lso:spec:cantata-sonata:evpl-evc:v1.0.0:all").unwrap();
+    let mut config = evpl.example.clone();
+    config["evcEndPointA"]["evcEndPointMap"]["vlanId"] = json!([5000]);
+    config["maximumFrameSize"] = json!("big");
+    config.as_object_mut().unwrap().remove("evcEndPointZ");
+    let mut found: Vec<_> = evpl.check(&config).into_iter().map(|v| (v.code, v.property_path)).collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            (ViolationCode::MissingProperty, "/evcEndPointZ".to_owned()),
+            (ViolationCode::InvalidValue, "/evcEndPointA/evcEndPointMap/vlanId/0".to_owned()),
+            (ViolationCode::InvalidValue, "/maximumFrameSize".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn the_mef_125_order_example_configurations_validate_against_our_specifications() {
+    let file = shared_mef().join(
+        "Sonata/documentation/productSchema/carrierEthernet/subscriberEthernet/MEF 125.0.1 resources/requests/Use Case 5 Product Order - new EPL.json",
+    );
+    let order: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let catalog = Catalog::built_in().unwrap();
+    for item in order["productOrderItem"].as_array().unwrap() {
+        let config = &item["product"]["productConfiguration"];
+        let spec = catalog.get(config["@type"].as_str().unwrap()).unwrap();
+        assert_eq!(spec.check(config), vec![], "{}", item["id"]);
+    }
+}
+
+#[test]
+fn the_official_sonata_and_cantata_product_schema_trees_import_completely() {
+    for irp in ["Sonata", "Cantata"] {
+        let mut catalog = Catalog::default();
+        let (tree, report) = import::import_tree(&shared_mef().join(irp).join("productSchema"), &mut catalog).unwrap();
+        println!(
+            "{irp}: {} files, {} repairs, {} specifications compiled, {} failed",
+            report.files,
+            report.repairs.len(),
+            report.compiled.len(),
+            report.failed.len()
+        );
+        assert_eq!(report.failed, vec![], "{irp}");
+        assert!(report.compiled.len() >= 17, "{irp}: {}", report.compiled.len());
+        // The saved, repaired copy imports to the same specifications.
+        let dir = tempfile::tempdir().unwrap();
+        tree.save(dir.path()).unwrap();
+        let mut again = Catalog::default();
+        let (_, second) = import::import_tree(dir.path(), &mut again).unwrap();
+        assert_eq!(second.compiled.len(), report.compiled.len());
+        assert!(second.repairs.is_empty(), "{:?}", second.repairs);
+    }
+}
+
+#[test]
+fn imported_mef_specifications_validate_the_mef_example() {
+    let mut catalog = Catalog::default();
+    import::import_tree(&shared_mef().join("Sonata/productSchema"), &mut catalog).unwrap();
+    let epl = catalog.get("urn:mef:lso:spec:cantata-sonata:epl-evc:v1.0.0:all").unwrap();
+    let bad = json!({"@type": epl.id, "maximumFrameSize": "large"});
+    assert!(!epl.check(&bad).is_empty());
+}
