@@ -1,1 +1,44 @@
-//! placeholder
+//! The MEF API framework shared by every reference point: the error model, the JSON body
+//! extractor, strict query parsing and pagination, bearer-token authentication, the mapping of
+//! `buyerId`/`sellerId` to tenants, and the fallbacks for unknown paths and methods.
+
+mod auth;
+mod body;
+mod error;
+mod query;
+
+pub use auth::{Authenticator, Party, Principal, resolve_party};
+pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, MefBody, parse, typed_view};
+pub use error::{ApiError, BadRequestCode, ForbiddenCode, UnauthorizedCode, reason_text};
+pub use query::{DEFAULT_PAGE, MAX_PAGE, Paging, QueryParams, list_response};
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// A JSON response with the MEF content type.
+pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => {
+            let mut response = (status, bytes).into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=utf-8"));
+            response
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "a response could not be serialised");
+            ApiError::Internal.into_response()
+        }
+    }
+}
+
+/// The answer to a path no API defines.
+pub async fn not_found_fallback() -> ApiError {
+    ApiError::NotFound("no resource at this path".into())
+}
+
+/// The answer to a method a path does not define.
+pub async fn method_not_allowed_fallback() -> ApiError {
+    ApiError::MethodNotAllowed
+}

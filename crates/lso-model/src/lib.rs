@@ -7,10 +7,12 @@ mod clock;
 mod mef_enum;
 pub mod order;
 pub mod product;
+mod tenant;
 mod violation;
 
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock};
 pub use mef_enum::UnknownValue;
+pub use tenant::{Irp, Tenant};
 pub use violation::{Violation, ViolationCode, pointer_token};
 
 /// A state change that the transition table forbids.

@@ -37,7 +37,7 @@ pub struct Record {
     pub kind: String,
     /// The resource identifier, unique per kind.
     pub id: String,
-    /// Who owns it; see [`tenant`].
+    /// Who owns it (an opaque key).
     pub tenant: String,
     /// Incremented by every update, for optimistic concurrency.
     pub version: i64,
@@ -241,11 +241,6 @@ pub struct DeliveryCounts {
     pub delivered: u64,
     /// Given up after the last attempt.
     pub dead: u64,
-}
-
-/// The tenant key of a (seller, buyer) pair: resources under one are invisible to the others.
-pub fn tenant(seller: &str, buyer: &str) -> String {
-    format!("{seller}\u{1f}{buyer}")
 }
 
 /// Normalises an RFC 3339 time given as milliseconds since the epoch into fixed-width UTC text
