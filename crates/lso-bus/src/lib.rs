@@ -1,1 +1,133 @@
-//! placeholder
+//! The business applications (BUS) of `lso` as Seller: Product Ordering and Product Inventory
+//! for Sonata and Cantata Buyers, with their notification hubs.
+//!
+//! Orders are stored as the Buyer sent them, with the Seller's attributes added, so that every
+//! attribute is echoed unchanged (MEF 123 R16). After the synchronous checks an order is
+//! advanced by a durable job: each step reads the order, applies pure transitions, and commits
+//! the new state, the inventory changes, the notifications and the next step together.
+
+mod doc;
+mod engine;
+mod events;
+pub mod fulfilment;
+mod hubs;
+mod inventory;
+mod ordering;
+mod validate;
+mod worker;
+
+pub use engine::Step;
+pub use fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus, InventoryFulfilment};
+pub use hubs::{HubApi, INVENTORY_EVENT_TYPES, ORDERING_EVENT_TYPES};
+pub use worker::{Outcome, Worker};
+
+use lso_model::{Clock, IdGen, Violation};
+use lso_notify::SelfAddresses;
+use lso_spec::Catalog;
+use lso_store::{Store, StoreError};
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// What the BUS can answer instead of a result.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// No such resource for this tenant.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request breaks business rules.
+    #[error("{} problem(s)", .0.len())]
+    Invalid(Vec<Violation>),
+    /// The request conflicts with the resource's current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The store failed.
+    #[error("storage failed")]
+    Store(#[source] StoreError),
+    /// A stored document could not be read back; a fault of the server.
+    #[error("corrupt document {0}")]
+    Corrupt(String),
+}
+
+impl From<StoreError> for BusError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => BusError::NotFound("not found".into()),
+            StoreError::Conflict(reason) => BusError::Conflict(reason),
+            other => BusError::Store(other),
+        }
+    }
+}
+
+/// Settings of the Seller.
+#[derive(Debug, Clone)]
+pub struct BusConfig {
+    /// The contact the Seller adds to every order (`role: sellerContact`, MEF 123 R17).
+    pub seller_contact: Value,
+    /// The addresses this server listens on; hub callbacks must not point at them.
+    pub self_addresses: SelfAddresses,
+}
+
+/// Generates time-ordered UUIDs (version 7).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UuidIds;
+
+impl IdGen for UuidIds {
+    fn next_id(&self) -> String {
+        uuid::Uuid::now_v7().to_string()
+    }
+}
+
+/// The Seller's business applications.
+pub struct Bus {
+    store: Store,
+    catalog: Arc<Catalog>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGen>,
+    fulfilment: Arc<dyn Fulfilment>,
+    config: BusConfig,
+    wake: Arc<Notify>,
+}
+
+impl Bus {
+    /// A BUS over `store` selling what `catalog` holds.
+    pub fn new(
+        store: Store,
+        catalog: Arc<Catalog>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGen>,
+        fulfilment: Arc<dyn Fulfilment>,
+        config: BusConfig,
+    ) -> Self {
+        Bus { store, catalog, clock, ids, fulfilment, config, wake: Arc::new(Notify::new()) }
+    }
+
+    /// Notified whenever new background work (jobs or notifications) was committed.
+    pub fn wake(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// The store it runs on.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The product catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The clock it runs on.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    async fn commit(&self, ops: Vec<lso_store::WriteOp>) -> Result<(), BusError> {
+        self.store.apply(ops).await?;
+        self.wake.notify_waiters();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

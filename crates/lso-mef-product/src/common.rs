@@ -121,74 +121,85 @@ pub struct Note {
     pub text: String,
 }
 
-/// `RelatedPlaceRefOrValue`: a place by value or by reference, discriminated by `@type`.
-#[skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "@type")]
-pub enum RelatedPlace {
-    FieldedAddress {
-        role: String,
-        #[serde(rename = "@schemaLocation")]
-        schema_location: Option<String>,
-        #[serde(flatten)]
-        address: Box<FieldedAddress>,
-    },
-    FormattedAddress {
-        role: String,
-        #[serde(rename = "@schemaLocation")]
-        schema_location: Option<String>,
-        #[serde(flatten)]
-        address: FormattedAddress,
-    },
-    GeographicAddressLabel {
-        role: String,
-        #[serde(rename = "@schemaLocation")]
-        schema_location: Option<String>,
-        #[serde(rename = "externalReferenceId")]
-        external_reference_id: String,
-        #[serde(rename = "externalReferenceType")]
-        external_reference_type: String,
-    },
-    GeographicAddressRef {
-        role: String,
-        #[serde(rename = "@schemaLocation")]
-        schema_location: Option<String>,
-        id: String,
-        href: Option<String>,
-    },
-    GeographicSiteRef {
-        role: String,
-        #[serde(rename = "@schemaLocation")]
-        schema_location: Option<String>,
-        id: String,
-        href: Option<String>,
-    },
-    #[serde(rename = "MEFGeographicPoint")]
-    GeographicPoint {
-        role: String,
-        #[serde(rename = "@schemaLocation")]
-        schema_location: Option<String>,
-        #[serde(rename = "spatialRef")]
-        spatial_ref: String,
-        x: String,
-        y: String,
-        z: Option<String>,
-    },
-}
-
-/// The address attributes of a `FormattedAddress`.
+/// `RelatedPlaceRefOrValue`: a place by value or by reference, discriminated by `@type`
+/// (`FieldedAddress`, `FormattedAddress`, `GeographicAddressLabel`, `GeographicAddressRef`,
+/// `GeographicSiteRef`, `MEFGeographicPoint`). One struct holds the attributes of every kind;
+/// [`RelatedPlace::missing_attributes`] checks those its kind requires.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FormattedAddress {
-    pub addr_line1: String,
-    pub addr_line2: Option<String>,
-    pub city: String,
-    pub country: String,
+pub struct RelatedPlace {
+    #[serde(rename = "@type")]
+    pub r#type: String,
+    pub role: String,
+    #[serde(rename = "@schemaLocation")]
+    pub schema_location: Option<String>,
+    pub id: Option<String>,
+    pub href: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub street_name: Option<String>,
+    pub street_nr: Option<String>,
+    pub street_nr_last: Option<String>,
+    pub street_nr_last_suffix: Option<String>,
+    pub street_nr_suffix: Option<String>,
+    pub street_suffix: Option<String>,
+    pub street_type: Option<String>,
     pub locality: Option<String>,
     pub postcode: Option<String>,
     pub postcode_extension: Option<String>,
     pub state_or_province: Option<String>,
+    pub geographic_sub_address: Option<GeographicSubAddress>,
+    pub addr_line1: Option<String>,
+    pub addr_line2: Option<String>,
+    pub external_reference_id: Option<String>,
+    pub external_reference_type: Option<String>,
+    pub spatial_ref: Option<String>,
+    pub x: Option<String>,
+    pub y: Option<String>,
+    pub z: Option<String>,
+}
+
+/// The place kinds of `RelatedPlaceRefOrValue`.
+pub const PLACE_TYPES: [&str; 6] = [
+    "FieldedAddress",
+    "FormattedAddress",
+    "GeographicAddressLabel",
+    "GeographicAddressRef",
+    "GeographicSiteRef",
+    "MEFGeographicPoint",
+];
+
+impl RelatedPlace {
+    /// The role the place plays.
+    pub fn role(&self) -> &str {
+        &self.role
+    }
+
+    /// The attributes its `@type` requires that are absent; `None` if the `@type` is unknown.
+    pub fn missing_attributes(&self) -> Option<Vec<&'static str>> {
+        let present = |name: &str| match name {
+            "id" => self.id.is_some(),
+            "city" => self.city.is_some(),
+            "country" => self.country.is_some(),
+            "streetName" => self.street_name.is_some(),
+            "addrLine1" => self.addr_line1.is_some(),
+            "externalReferenceId" => self.external_reference_id.is_some(),
+            "externalReferenceType" => self.external_reference_type.is_some(),
+            "spatialRef" => self.spatial_ref.is_some(),
+            "x" => self.x.is_some(),
+            _ => self.y.is_some(),
+        };
+        let required: &[&'static str] = match self.r#type.as_str() {
+            "FieldedAddress" => &["city", "country", "streetName"],
+            "FormattedAddress" => &["addrLine1", "city", "country"],
+            "GeographicAddressLabel" => &["externalReferenceId", "externalReferenceType"],
+            "GeographicAddressRef" | "GeographicSiteRef" => &["id"],
+            "MEFGeographicPoint" => &["spatialRef", "x", "y"],
+            _ => return None,
+        };
+        Some(required.iter().copied().filter(|name| !present(name)).collect())
+    }
 }
 
 /// `Duration`.
@@ -291,13 +302,13 @@ mod tests {
     }
 
     #[test]
-    fn places_are_told_apart_by_type() {
-        let json = r#"{"@type":"GeographicSiteRef","role":"INSTALL_LOCATION","id":"s1"}"#;
-        let place: RelatedPlace = serde_json::from_str(json).unwrap();
-        assert!(matches!(place, RelatedPlace::GeographicSiteRef { ref id, .. } if id == "s1"));
-        assert_eq!(serde_json::to_string(&place).unwrap(), json);
-        let json = r#"{"@type":"FieldedAddress","role":"x","city":"c","country":"US","streetName":"Main"}"#;
-        let place: RelatedPlace = serde_json::from_str(json).unwrap();
-        assert_eq!(serde_json::to_string(&place).unwrap(), json);
+    fn places_check_the_attributes_their_type_requires() {
+        let place: RelatedPlace =
+            serde_json::from_str(r#"{"@type":"GeographicSiteRef","role":"INSTALL_LOCATION","id":"s1"}"#).unwrap();
+        assert_eq!(place.missing_attributes(), Some(vec![]));
+        let place: RelatedPlace = serde_json::from_str(r#"{"@type":"FieldedAddress","role":"x","city":"c"}"#).unwrap();
+        assert_eq!(place.missing_attributes(), Some(vec!["country", "streetName"]));
+        let place: RelatedPlace = serde_json::from_str(r#"{"@type":"Cave","role":"x"}"#).unwrap();
+        assert_eq!(place.missing_attributes(), None);
     }
 }

@@ -9,8 +9,10 @@ mod common;
 mod event;
 mod inventory;
 mod order;
+mod paths;
 
 pub use common::*;
 pub use event::*;
 pub use inventory::*;
 pub use order::*;
+pub use paths::*;

@@ -175,8 +175,9 @@ pub enum WriteOp {
     Enqueue { kind: String, key: String, payload: String, run_at: i64 },
     /// Remove a finished job, unless it was enqueued again meanwhile.
     FinishJob { id: i64, generation: i64 },
-    /// Release a job to run again at `run_at`, recording why it did not finish.
-    RetryJob { id: i64, run_at: i64, error: String },
+    /// Release a job to run again at `run_at` (or sooner, if it was enqueued again meanwhile),
+    /// recording why it did not finish.
+    RetryJob { id: i64, generation: i64, run_at: i64, error: String },
     /// Record an event and a pending delivery for every matching subscription.
     Publish(NewEvent),
     /// Register a subscription.

@@ -335,11 +335,13 @@ impl SqliteStore {
         .await
     }
 
-    /// The earliest time a pending delivery is due, if any.
+    /// The earliest time a pending delivery at the head of its ordering key is due, if any.
     pub async fn next_delivery_time(&self) -> Result<Option<i64>, StoreError> {
         self.read(|conn| {
             conn.query_row(
-                "SELECT min(max(next_attempt_at, lease_until)) FROM deliveries WHERE state = 'pending'",
+                "SELECT min(max(d.next_attempt_at, d.lease_until)) FROM deliveries d WHERE d.state = 'pending' \
+                 AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.ordering_key = d.ordering_key \
+                 AND e.state = 'pending' AND e.id < d.id)",
                 [],
                 |r| r.get(0),
             )
@@ -544,9 +546,12 @@ fn apply_op(conn: &Connection, op: WriteOp) -> Result<(), StoreError> {
             }
             Ok(())
         }
-        WriteOp::RetryJob { id, run_at, error } => conn
-            .prepare_cached("UPDATE jobs SET run_at = ?2, lease_until = 0, last_error = ?3 WHERE id = ?1")
-            .and_then(|mut s| s.execute(params![id, run_at, error]))
+        WriteOp::RetryJob { id, generation, run_at, error } => conn
+            .prepare_cached(
+                "UPDATE jobs SET run_at = CASE WHEN generation = ?4 THEN ?2 ELSE min(run_at, ?2) END, \
+                 lease_until = 0, last_error = ?3 WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![id, run_at, error, generation]))
             .map(drop)
             .map_err(StoreError::unavailable),
         WriteOp::Publish(event) => publish(conn, event),

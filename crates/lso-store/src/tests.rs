@@ -158,7 +158,15 @@ async fn expired_leases_are_claimed_again_and_retries_wait() {
     let first = store.claim_jobs(0, 100, 1).await.unwrap();
     let second = store.claim_jobs(100, 100, 1).await.unwrap();
     assert_eq!(second[0].attempts, 2);
-    store.apply(vec![WriteOp::RetryJob { id: first[0].id, run_at: 5_000, error: "boom".into() }]).await.unwrap();
+    store
+        .apply(vec![WriteOp::RetryJob {
+            id: first[0].id,
+            generation: first[0].generation,
+            run_at: 5_000,
+            error: "boom".into(),
+        }])
+        .await
+        .unwrap();
     assert!(store.claim_jobs(4_999, 100, 1).await.unwrap().is_empty());
     assert_eq!(store.claim_jobs(5_000, 100, 1).await.unwrap().len(), 1);
 }

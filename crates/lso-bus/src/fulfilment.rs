@@ -1,0 +1,85 @@
+//! How an accepted order item gets realised. The BUS asks its [`Fulfilment`] about each item in
+//! progress until it answers completed or failed; the service orchestration (SOF) implements it
+//! in a later issue. Until then [`InventoryFulfilment`] provisions by time alone, and the BUS
+//! records the result in the Product Inventory.
+
+use lso_model::Tenant;
+use lso_model::order::ItemAction;
+use lso_spec::Catalog;
+use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// One order item to realise.
+#[derive(Debug, Clone, Copy)]
+pub struct FulfilmentRequest<'a> {
+    /// The Buyer and Seller.
+    pub tenant: &'a Tenant,
+    /// The product order.
+    pub order_id: &'a str,
+    /// The item within it.
+    pub item_id: &'a str,
+    /// What to do to the product.
+    pub action: ItemAction,
+    /// The product in inventory.
+    pub product_id: &'a str,
+    /// The product specification (`@type`).
+    pub specification: &'a str,
+    /// The desired configuration (`add`, `modify`).
+    pub configuration: Option<&'a Value>,
+    /// When the item went `inProgress` (milliseconds since the epoch).
+    pub started_at: i64,
+    /// Now.
+    pub now: i64,
+}
+
+/// Where the realisation of an item stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FulfilmentStatus {
+    /// Done; the product can be activated (or changed, or terminated).
+    Completed,
+    /// Still working; ask again at `check_at` (milliseconds since the epoch).
+    InProgress { check_at: i64 },
+    /// It cannot be done; the reason is shown to the Buyer.
+    Failed { reason: String },
+}
+
+/// Realises order items. Must be idempotent: it is asked again after every restart.
+pub trait Fulfilment: Send + Sync + 'static {
+    /// The status of `request`, starting the work the first time it is asked.
+    fn progress<'a>(
+        &'a self,
+        request: FulfilmentRequest<'a>,
+    ) -> Pin<Box<dyn Future<Output = FulfilmentStatus> + Send + 'a>>;
+}
+
+/// Provisions each item in the time its specification states, scaled by `time_scale`
+/// (0 completes at once).
+pub struct InventoryFulfilment {
+    catalog: Arc<Catalog>,
+    time_scale: f64,
+}
+
+impl InventoryFulfilment {
+    /// Fulfilment taking `time_scale` × the specification's provisioning time.
+    pub fn new(catalog: Arc<Catalog>, time_scale: f64) -> Self {
+        InventoryFulfilment { catalog, time_scale }
+    }
+}
+
+impl Fulfilment for InventoryFulfilment {
+    fn progress<'a>(
+        &'a self,
+        request: FulfilmentRequest<'a>,
+    ) -> Pin<Box<dyn Future<Output = FulfilmentStatus> + Send + 'a>> {
+        let seconds = self.catalog.get(request.specification).map_or(0, |s| s.provisioning_seconds);
+        let done_at = request.started_at + (seconds as f64 * 1000.0 * self.time_scale) as i64;
+        let status = if request.now >= done_at {
+            FulfilmentStatus::Completed
+        } else {
+            FulfilmentStatus::InProgress { check_at: done_at }
+        };
+        Box::pin(std::future::ready(status))
+    }
+}

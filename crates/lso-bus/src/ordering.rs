@@ -1,0 +1,105 @@
+//! Product orders: create (MEF 123 UC1), retrieve (UC4) and list (UC3).
+
+use crate::doc::{self, push, set};
+use crate::validate::{self, Context};
+use crate::{Bus, BusError};
+use lso_mef_product::{DateTime, ProductOrder, ProductOrderCreate, ProductOrderFind, ordering_base};
+use lso_model::Tenant;
+use lso_model::order::{ItemState, OrderState};
+use lso_store::{Filter, IndexEntry, ListQuery, Record, WriteOp, sortable_time};
+use serde_json::Value;
+
+/// The store kind of product orders.
+pub(crate) const ORDER: &str = "productOrder";
+
+/// The job that advances an order.
+pub(crate) const ADVANCE_ORDER: &str = "advanceProductOrder";
+
+/// A page of a list and the number of all matches.
+pub type Listing<T> = (Vec<T>, u64);
+
+impl Bus {
+    /// Accepts a product order: checks it, stores it `acknowledged` with the Seller's
+    /// attributes added to what the Buyer sent, and schedules its processing.
+    pub async fn create_order(
+        &self,
+        tenant: &Tenant,
+        raw: Value,
+        order: ProductOrderCreate,
+    ) -> Result<Value, BusError> {
+        let now = self.clock.now_millis();
+        let products = self.products_by_id(tenant, &validate::referenced_products(&order)).await?;
+        let context = Context { catalog: &self.catalog, irp: tenant.irp, now, products: &products };
+        let problems = validate::check_create(&order, &raw, &context);
+        if !problems.is_empty() {
+            return Err(BusError::Invalid(problems));
+        }
+        let id = self.ids.next_id();
+        let at = DateTime::from_millis(now);
+        let mut document = raw;
+        set(&mut document, "id", id.as_str());
+        set(&mut document, "href", format!("{}/productOrder/{id}", ordering_base(tenant.irp)));
+        set(&mut document, "orderDate", at.as_str());
+        set(&mut document, "state", OrderState::Acknowledged.as_str());
+        set(&mut document, "stateChange", Value::Array(vec![doc::state_change("acknowledged", &at, None)]));
+        push(&mut document, "relatedContactInformation", self.config.seller_contact.clone());
+        if let Some(items) = document.get_mut("productOrderItem").and_then(Value::as_array_mut) {
+            for item in items {
+                set(item, "state", ItemState::Acknowledged.as_str());
+                set(item, "stateChange", Value::Array(vec![doc::state_change("acknowledged", &at, None)]));
+            }
+        }
+        let typed: ProductOrder =
+            serde_json::from_value(document.clone()).map_err(|e| BusError::Corrupt(format!("new order: {e}")))?;
+        let record =
+            Record { kind: ORDER.into(), id: id.clone(), tenant: tenant.key(), version: 1, doc: doc::text(&document) };
+        let job = WriteOp::Enqueue { kind: ADVANCE_ORDER.into(), key: id, payload: String::new(), run_at: now };
+        self.commit(vec![WriteOp::Insert { record, index: order_index(&typed) }, job]).await?;
+        Ok(document)
+    }
+
+    /// An order of `tenant` (of anyone's when `None`).
+    pub async fn order(&self, tenant: Option<&str>, id: &str) -> Result<Value, BusError> {
+        let record = self.store.get(ORDER, tenant, id).await?;
+        let record = record.ok_or_else(|| BusError::NotFound(format!("no product order with id `{id}`")))?;
+        serde_json::from_str(&record.doc).map_err(|e| BusError::Corrupt(format!("order {id}: {e}")))
+    }
+
+    /// A page of `tenant`'s orders matching `filters`, newest first.
+    pub async fn list_orders(
+        &self,
+        tenant: Option<String>,
+        filters: Vec<Filter>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Listing<ProductOrderFind>, BusError> {
+        let page = self.store.list(ListQuery { kind: ORDER.into(), tenant, filters, offset, limit }).await?;
+        let mut found = Vec::with_capacity(page.records.len());
+        for record in page.records {
+            let (_, order) = doc::read::<ProductOrder>(&record.doc, &record.id)?;
+            found.push(ProductOrderFind::from(&order));
+        }
+        Ok((found, page.total))
+    }
+}
+
+/// The attributes orders are listed by (the filters of `listProductOrder`).
+pub(crate) fn order_index(order: &ProductOrder) -> Vec<IndexEntry> {
+    let mut index = vec![
+        IndexEntry::new("state", order.state.as_str()),
+        IndexEntry::new("orderDate", sortable_time(order.order_date.millis())),
+    ];
+    index.extend(order.external_id.as_ref().map(|v| IndexEntry::new("externalId", v.as_str())));
+    index.extend(order.project_id.as_ref().map(|v| IndexEntry::new("projectId", v.as_str())));
+    let dates = [("completionDate", &order.completion_date), ("cancellationDate", &order.cancellation_date)];
+    for (name, date) in dates {
+        index.extend(date.as_ref().map(|d| IndexEntry::new(name, sortable_time(d.millis()))));
+    }
+    for item in &order.product_order_item {
+        let requested = item.request.requested_completion_date.as_ref();
+        index.extend(requested.map(|d| IndexEntry::new("itemRequestedCompletionDate", sortable_time(d.millis()))));
+        let expected = item.expected_completion_date.as_ref();
+        index.extend(expected.map(|d| IndexEntry::new("itemExpectedCompletionDate", sortable_time(d.millis()))));
+    }
+    index
+}

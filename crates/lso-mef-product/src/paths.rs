@@ -1,0 +1,45 @@
+//! Base paths and major versions of the product APIs per reference point (MEF 123 §5.2).
+
+use lso_model::Irp;
+
+/// `/mefApi/{irp}/productOrderingManagement/v{major}`.
+pub fn ordering_base(irp: Irp) -> String {
+    let major = match irp {
+        Irp::Sonata => 10,
+        Irp::Cantata => 5,
+    };
+    format!("/mefApi/{irp}/productOrderingManagement/v{major}")
+}
+
+/// `/mefApi/{irp}/productOrderingNotification/v{major}`: the Buyer's listener base.
+pub fn ordering_notification_base(irp: Irp) -> String {
+    ordering_base(irp).replace("productOrderingManagement", "productOrderingNotification")
+}
+
+/// `/mefApi/{irp}/productInventory/v{major}`.
+pub fn inventory_base(irp: Irp) -> String {
+    let major = match irp {
+        Irp::Sonata => 7,
+        Irp::Cantata => 1,
+    };
+    format!("/mefApi/{irp}/productInventory/v{major}")
+}
+
+/// `/mefApi/{irp}/productInventoryNotification/v{major}`: listener base of the inventory events
+/// `lso` adds to MEF 116, which defines none in this release.
+pub fn inventory_notification_base(irp: Irp) -> String {
+    inventory_base(irp).replace("productInventory", "productInventoryNotification")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bases_match_the_api_files() {
+        assert_eq!(ordering_base(Irp::Sonata), "/mefApi/sonata/productOrderingManagement/v10");
+        assert_eq!(ordering_notification_base(Irp::Cantata), "/mefApi/cantata/productOrderingNotification/v5");
+        assert_eq!(inventory_base(Irp::Sonata), "/mefApi/sonata/productInventory/v7");
+        assert_eq!(inventory_base(Irp::Cantata), "/mefApi/cantata/productInventory/v1");
+    }
+}

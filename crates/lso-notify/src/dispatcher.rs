@@ -1,0 +1,192 @@
+//! The dispatcher: claims due deliveries from the outbox, POSTs them to the listeners, and
+//! records each outcome. A failed attempt is retried after an exponentially growing, jittered
+//! delay (or the listener's `Retry-After`, if later); after the last attempt the delivery is
+//! kept as a dead letter the operator can list and resend.
+
+use lso_model::Clock;
+use lso_store::{DeliveryOutcome, DeliveryTask, Store, StoreError};
+use rand::Rng;
+use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+/// When to try again, as data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Delay after the first failed attempt.
+    pub first_delay: Duration,
+    /// The longest delay between two attempts.
+    pub max_delay: Duration,
+    /// Attempts in all before a delivery becomes a dead letter.
+    pub max_attempts: i64,
+    /// Each delay is spread by up to this fraction either way.
+    pub jitter: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(3600),
+            max_attempts: 12,
+            jitter: 0.2,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay after `failed_attempts` failures (1 for the first), jittered by `spread` in [-1, 1].
+    pub fn delay(&self, failed_attempts: i64, spread: f64) -> Duration {
+        let exponent = (failed_attempts - 1).clamp(0, 30) as u32;
+        let base = self.first_delay.saturating_mul(2u32.saturating_pow(exponent)).min(self.max_delay);
+        base.mul_f64((1.0 + self.jitter * spread.clamp(-1.0, 1.0)).max(0.0))
+    }
+}
+
+/// What one round of the dispatcher did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Attempted this many deliveries.
+    Done(usize),
+    /// Nothing was due.
+    Empty,
+}
+
+/// Delivers the outbox.
+#[derive(Clone)]
+pub struct Dispatcher {
+    store: Store,
+    client: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    policy: RetryPolicy,
+    wake: Arc<Notify>,
+    batch: usize,
+}
+
+const LEASE_MILLIS: i64 = 60_000;
+
+impl Dispatcher {
+    /// A dispatcher over `store`, woken early by `wake`.
+    pub fn new(store: Store, clock: Arc<dyn Clock>, policy: RetryPolicy, wake: Arc<Notify>) -> Self {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(256)
+            .build()
+            .expect("a client without TLS settings builds");
+        Dispatcher { store, client, clock, policy, wake, batch: 256 }
+    }
+
+    /// Attempts every delivery due now (one per resource and subscription), then records them.
+    pub async fn try_deliver_next(&self) -> Result<Outcome, StoreError> {
+        let now = self.clock.now_millis();
+        let tasks = self.store.claim_deliveries(now, LEASE_MILLIS, self.batch).await?;
+        if tasks.is_empty() {
+            return Ok(Outcome::Empty);
+        }
+        let count = tasks.len();
+        let mut attempts = JoinSet::new();
+        for task in tasks {
+            let client = self.client.clone();
+            attempts.spawn(async move { attempt(&client, task).await });
+        }
+        let mut results = Vec::with_capacity(count);
+        while let Some(joined) = attempts.join_next().await {
+            let Ok((task, result)) = joined else { continue };
+            results.push((task.id, self.outcome(&task, result)));
+        }
+        self.store.finish_deliveries(self.clock.now_millis(), results).await?;
+        Ok(Outcome::Done(count))
+    }
+
+    fn outcome(&self, task: &DeliveryTask, result: AttemptResult) -> DeliveryOutcome {
+        let (status, error, retry_after) = match result {
+            AttemptResult::Accepted(status) => return DeliveryOutcome::Delivered { status },
+            AttemptResult::Refused { status, retry_after } => {
+                (Some(status), format!("listener answered {status}"), retry_after)
+            }
+            AttemptResult::Unreachable(error) => (None, error, None),
+        };
+        let failed = task.attempts + 1;
+        if failed >= self.policy.max_attempts {
+            tracing::warn!(delivery = task.id, event_type = %task.event_type, url = %task.url, %error, "delivery is a dead letter");
+            return DeliveryOutcome::Dead { status, error };
+        }
+        let spread = rand::rng().random_range(-1.0..=1.0);
+        let delay = self.policy.delay(failed, spread).max(retry_after.unwrap_or_default());
+        DeliveryOutcome::Retry { at: self.clock.now_millis() + delay.as_millis() as i64, status, error }
+    }
+
+    /// Delivers until `shutdown` turns true, sleeping until the next delivery is due or the
+    /// dispatcher is woken.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            let pause = match self.try_deliver_next().await {
+                Ok(Outcome::Done(_)) => continue,
+                Ok(Outcome::Empty) => self.until_next_due().await,
+                Err(err) => {
+                    tracing::error!(error = %err, "the dispatcher could not read the outbox");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    async fn until_next_due(&self) -> Duration {
+        let next = self.store.next_delivery_time().await.ok().flatten();
+        let wait = next.map_or(60_000, |at| (at - self.clock.now_millis()).clamp(5, 60_000));
+        Duration::from_millis(wait as u64)
+    }
+}
+
+enum AttemptResult {
+    Accepted(u16),
+    Refused { status: u16, retry_after: Option<Duration> },
+    Unreachable(String),
+}
+
+async fn attempt(client: &reqwest::Client, task: DeliveryTask) -> (DeliveryTask, AttemptResult) {
+    let sent = client
+        .post(&task.url)
+        .header(CONTENT_TYPE, "application/json;charset=utf-8")
+        .body(task.body.clone())
+        .send()
+        .await;
+    let result = match sent {
+        Ok(response) if response.status().is_success() => AttemptResult::Accepted(response.status().as_u16()),
+        Ok(response) => {
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            AttemptResult::Refused { status: response.status().as_u16(), retry_after }
+        }
+        Err(err) => AttemptResult::Unreachable(format!("listener unreachable: {err}")),
+    };
+    (task, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_exponentially_up_to_the_cap_within_the_jitter() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.delay(1, 0.0), Duration::from_secs(1));
+        assert_eq!(policy.delay(4, 0.0), Duration::from_secs(8));
+        assert_eq!(policy.delay(40, 0.0), Duration::from_secs(3600));
+        assert_eq!(policy.delay(2, 1.0), Duration::from_millis(2400));
+        assert_eq!(policy.delay(2, -1.0), Duration::from_millis(1600));
+    }
+}

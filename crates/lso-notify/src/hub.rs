@@ -1,0 +1,148 @@
+//! What a hub registration may say: a callback that is an http(s) URL not pointing at this
+//! server, and a `query` naming event types (MEF 123 R101: `eventType=a`, `eventType=a,b`,
+//! `eventType=a&eventType=b`; empty for all).
+
+use lso_model::Violation;
+use reqwest::Url;
+use std::net::{IpAddr, SocketAddr};
+
+/// The addresses this server listens on, so callbacks to itself can be refused.
+#[derive(Debug, Clone, Default)]
+pub struct SelfAddresses(pub Vec<SocketAddr>);
+
+impl SelfAddresses {
+    fn contains(&self, host: &str, port: u16) -> bool {
+        let ip: Option<IpAddr> = match host {
+            "localhost" => Some(IpAddr::from([127, 0, 0, 1])),
+            other => other.trim_start_matches('[').trim_end_matches(']').parse().ok(),
+        };
+        self.0.iter().any(|addr| {
+            addr.port() == port
+                && ip.is_some_and(|ip| {
+                    ip == addr.ip()
+                        || (addr.ip().is_unspecified() && (ip.is_loopback() || ip.is_unspecified()))
+                        || (ip.is_loopback() && addr.ip().is_loopback())
+                })
+        })
+    }
+}
+
+/// A registration, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubRequest {
+    /// The callback as given.
+    pub callback: String,
+    /// The query as given.
+    pub query: Option<String>,
+    /// The event types it selects; empty for all.
+    pub event_types: Vec<String>,
+}
+
+/// Checks a callback URL: http or https, with a host, not this server.
+pub fn validate_callback(callback: &str, this_server: &SelfAddresses) -> Result<(), Violation> {
+    let url = Url::parse(callback)
+        .map_err(|e| Violation::invalid("/callback", format!("`{callback}` is not an absolute URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Violation::invalid(
+            "/callback",
+            format!("the callback must be an http or https URL, not `{}`", url.scheme()),
+        ));
+    }
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| Violation::invalid("/callback", "the callback has no host"))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Violation::invalid("/callback", "the callback must not carry a query or a fragment"));
+    }
+    let port = url.port_or_known_default().unwrap_or(80);
+    if this_server.contains(host, port) {
+        return Err(Violation::invalid("/callback", "the callback points at this server itself"));
+    }
+    Ok(())
+}
+
+/// The event types a `query` selects, each checked against `known`.
+pub fn event_types_of_query(query: Option<&str>, known: &[&str]) -> Result<Vec<String>, Violation> {
+    let Some(query) = query.map(str::trim).filter(|q| !q.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let mut types = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        if key != "eventType" {
+            return Err(Violation::invalid("/query", format!("only `eventType` can be queried, not `{key}`")));
+        }
+        for name in value.split(',').map(str::trim) {
+            if !known.contains(&name) {
+                return Err(Violation::invalid(
+                    "/query",
+                    format!("`{name}` is not an event type of this API; known: {}", known.join(", ")),
+                ));
+            }
+            if !types.iter().any(|t| t == name) {
+                types.push(name.to_owned());
+            }
+        }
+    }
+    Ok(types)
+}
+
+impl HubRequest {
+    /// Checks a registration of `callback` and `query` for an API with the `known` event types.
+    pub fn check(
+        callback: &str,
+        query: Option<&str>,
+        known: &[&str],
+        this_server: &SelfAddresses,
+    ) -> Result<HubRequest, Vec<Violation>> {
+        let mut problems = Vec::new();
+        if let Err(v) = validate_callback(callback, this_server) {
+            problems.push(v);
+        }
+        let event_types = event_types_of_query(query, known).unwrap_or_else(|v| {
+            problems.push(v);
+            Vec::new()
+        });
+        if problems.is_empty() {
+            Ok(HubRequest { callback: callback.to_owned(), query: query.map(str::to_owned), event_types })
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KNOWN: &[&str] = &["a", "b", "c"];
+
+    #[test]
+    fn mef123_r101_event_type_query_forms() {
+        assert_eq!(event_types_of_query(None, KNOWN).unwrap(), Vec::<String>::new());
+        assert_eq!(event_types_of_query(Some("eventType=a"), KNOWN).unwrap(), ["a"]);
+        assert_eq!(event_types_of_query(Some("eventType=a,b"), KNOWN).unwrap(), ["a", "b"]);
+        assert_eq!(event_types_of_query(Some("eventType=a&eventType=c"), KNOWN).unwrap(), ["a", "c"]);
+        assert!(event_types_of_query(Some("eventType=z"), KNOWN).is_err());
+        assert!(event_types_of_query(Some("state=x"), KNOWN).is_err());
+    }
+
+    #[test]
+    fn callbacks_must_be_http_and_not_this_server() {
+        let me = SelfAddresses(vec!["127.0.0.1:8080".parse().unwrap()]);
+        assert!(validate_callback("http://127.0.0.1:9000", &me).is_ok());
+        assert!(validate_callback("https://buyer.example/cb", &me).is_ok());
+        for bad in [
+            "ftp://x/y",
+            "file:///etc/passwd",
+            "not a url",
+            "http://127.0.0.1:8080",
+            "http://localhost:8080/x",
+            "http://",
+        ] {
+            assert!(validate_callback(bad, &me).is_err(), "{bad}");
+        }
+        let any = SelfAddresses(vec!["0.0.0.0:8080".parse().unwrap()]);
+        assert!(validate_callback("http://127.0.0.2:8080", &any).is_err());
+    }
+}
