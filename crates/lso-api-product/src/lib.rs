@@ -1,1 +1,88 @@
-//! placeholder
+//! The Seller side of the MEF product APIs that Sonata and Cantata share: Product Ordering
+//! Management (Sonata v10, Cantata v5) and Product Inventory (Sonata v7, Cantata v1), with
+//! their notification hubs, mounted under `/mefApi/{sonata|cantata}/…`.
+//!
+//! Handlers convert the request into a BUS call and its result into the MEF response; the
+//! business rules live in `lso-bus`.
+
+mod filters;
+mod hubs;
+mod inventory;
+mod ordering;
+
+use axum::Router;
+use axum::extract::FromRef;
+use lso_bus::{Bus, BusError};
+use lso_http::{ApiError, Authenticator, Party, Principal, QueryParams, resolve_party};
+use lso_mef_product::{inventory_base, ordering_base};
+use lso_model::Irp;
+use std::sync::Arc;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The business applications.
+    pub bus: Arc<Bus>,
+    /// Checks bearer tokens.
+    pub auth: Arc<Authenticator>,
+    /// The Sellers this server represents.
+    pub sellers: Arc<Vec<String>>,
+}
+
+/// The state of one reference point's routes.
+#[derive(Clone)]
+pub(crate) struct PointState {
+    api: ApiState,
+    irp: Irp,
+}
+
+impl FromRef<PointState> for Arc<Authenticator> {
+    fn from_ref(state: &PointState) -> Self {
+        state.api.auth.clone()
+    }
+}
+
+impl PointState {
+    /// The parties of a request: `buyerId`/`sellerId` taken from the query and resolved.
+    fn party(&self, principal: &Principal, query: &mut QueryParams) -> Result<Party, ApiError> {
+        let buyer_id = query.single("buyerId")?;
+        let seller_id = query.single("sellerId")?;
+        resolve_party(principal, self.irp, &self.api.sellers, buyer_id, seller_id)
+    }
+
+    fn bus(&self) -> &Bus {
+        &self.api.bus
+    }
+}
+
+/// The product APIs of both reference points.
+pub fn router(state: ApiState) -> Router {
+    let mut router = Router::new();
+    for irp in Irp::ALL {
+        let point = PointState { api: state.clone(), irp: *irp };
+        router = router
+            .nest(&ordering_base(*irp), ordering::router().with_state(point.clone()))
+            .nest(&inventory_base(*irp), inventory::router().with_state(point));
+    }
+    router
+}
+
+/// The MEF answer to a BUS error; faults of the server are logged here, once.
+pub(crate) fn api_error(err: BusError) -> ApiError {
+    match err {
+        BusError::NotFound(reason) => ApiError::NotFound(reason),
+        BusError::Invalid(found) => ApiError::Unprocessable(found),
+        BusError::Conflict(reason) => ApiError::Conflict(reason),
+        BusError::Store(err) => {
+            tracing::error!(error = %err, source = ?std::error::Error::source(&err), "storage failed");
+            ApiError::Unavailable
+        }
+        BusError::Corrupt(what) => {
+            tracing::error!(%what, "a stored document could not be read");
+            ApiError::Internal
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

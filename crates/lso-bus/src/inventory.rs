@@ -192,3 +192,53 @@ fn product_index(product: &Product) -> Vec<IndexEntry> {
     }
     index
 }
+
+impl Bus {
+    /// Registers a product the Seller set up by agreement (e.g. an ENNI), `active` at once.
+    pub async fn register_product(
+        &self,
+        tenant: &Tenant,
+        configuration: serde_json::Value,
+    ) -> Result<Product, BusError> {
+        let path = "/productConfiguration";
+        let type_urn = configuration.get("@type").and_then(serde_json::Value::as_str).unwrap_or_default();
+        let spec = self.catalog.get(type_urn).ok_or_else(|| {
+            BusError::Invalid(vec![lso_model::Violation::invalid(
+                format!("{path}/@type"),
+                format!("`{type_urn}` is not a known specification"),
+            )])
+        })?;
+        let problems: Vec<_> = spec.check(&configuration).into_iter().map(|v| v.under(path)).collect();
+        if !problems.is_empty() {
+            return Err(BusError::Invalid(problems));
+        }
+        let at = DateTime::from_millis(self.clock.now_millis());
+        let id = self.ids.next_id();
+        let product = Product {
+            id: id.clone(),
+            href: Some(format!("{}/product/{id}", inventory_base(tenant.irp))),
+            billing_account: None,
+            external_id: None,
+            last_update_date: Some(at.clone()),
+            product_configuration: configuration.as_object().cloned(),
+            product_offering: None,
+            product_order_item: None,
+            product_price: None,
+            product_relationship: None,
+            product_specification: Some(Ref { id: spec.id.clone(), href: None }),
+            product_term: None,
+            related_contact_information: None,
+            related_site: None,
+            start_date: at.clone(),
+            status: ProductStatus::Active,
+            status_change: Some(vec![ProductStatusChange {
+                change_date: at.clone(),
+                change_reason: Some("registered by the Seller".into()),
+                status: ProductStatus::Active,
+            }]),
+            termination_date: None,
+        };
+        self.commit(store_product(self, tenant, &product, 1, "productCreateEvent", &at)).await?;
+        Ok(product)
+    }
+}

@@ -238,10 +238,29 @@ fn check_add(item: &ProductOrderItemCreate, at: &str, ctx: &Context, found: &mut
     }
     let relationships = product.product_relationship.as_deref().unwrap_or_default();
     for required in &spec.required_product_relationships {
-        if !relationships.iter().any(|r| &r.relationship_type == required) {
+        let path = format!("{at}/product/productRelationship");
+        let matching: Vec<_> =
+            relationships.iter().filter(|r| r.relationship_type == required.relationship_type).collect();
+        if matching.is_empty() {
             found.push(Violation::missing(
-                format!("{at}/product/productRelationship"),
-                format!("{} needs a `{required}` relationship to a product in inventory", spec.name),
+                path,
+                format!(
+                    "{} needs a `{}` relationship to a product in inventory",
+                    spec.name, required.relationship_type
+                ),
+            ));
+        } else if matching.iter().any(|r| {
+            ctx.products
+                .get(&r.id)
+                .and_then(|p| p.product_specification.as_ref())
+                .is_some_and(|s| s.id != required.specification)
+        }) {
+            found.push(Violation::invalid(
+                path,
+                format!(
+                    "a `{}` relationship must name a product of {}",
+                    required.relationship_type, required.specification
+                ),
             ));
         }
     }
@@ -259,7 +278,6 @@ fn check_add(item: &ProductOrderItemCreate, at: &str, ctx: &Context, found: &mut
     }
 }
 
-/// Checks `@type` and the configuration against its specification; returns the specification.
 fn check_configuration<'c>(
     configuration: Option<&lso_mef_product::ProductConfiguration>,
     at: &str,
@@ -282,6 +300,13 @@ fn check_configuration<'c>(
         ));
         return None;
     };
+    if !spec.orderable {
+        found.push(Violation::invalid(
+            format!("{path}/@type"),
+            format!("{} is set up by agreement with the Seller, not ordered", spec.name),
+        ));
+        return None;
+    }
     if !spec.interfaces.is_empty() && !spec.interfaces.iter().any(|i| i == ctx.irp.as_str()) {
         found.push(Violation::invalid(
             format!("{path}/@type"),

@@ -77,6 +77,7 @@ pub fn compile_tree(tree: &SchemaTree, catalog: &mut Catalog, report: &mut Impor
                     short_name: short_name(id),
                     interfaces: interfaces(id),
                     required_place_roles: Vec::new(),
+                    orderable: !id.ends_with(":inventory"),
                     required_product_relationships: Vec::new(),
                     max_term_months: 60,
                     provisioning_seconds: 0,

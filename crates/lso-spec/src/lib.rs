@@ -30,7 +30,17 @@ const BUILT_IN: &[&str] = &[
     include_str!("../specs/access-eline.json"),
     include_str!("../specs/basic-internet-access.json"),
     include_str!("../specs/ip-uni.json"),
+    include_str!("../specs/enni.json"),
 ];
+
+/// A relationship an `add` item must have to a product in the Buyer's inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequiredRelationship {
+    /// `relationshipType`, e.g. `ENNI_REFERENCE`.
+    pub relationship_type: String,
+    /// The specification the related product must have.
+    pub specification: String,
+}
 
 /// Why a specification could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -58,8 +68,11 @@ pub struct ProductSpec {
     pub interfaces: Vec<String>,
     /// Place roles an `add` item must carry (e.g. `INSTALL_LOCATION`).
     pub required_place_roles: Vec<String>,
-    /// Relationship types an `add` item must carry to products in inventory.
-    pub required_product_relationships: Vec<String>,
+    /// Whether Buyers can order it; inventory-only products (e.g. an ENNI set up by
+    /// agreement) are registered by the Seller's operators.
+    pub orderable: bool,
+    /// Relationships an `add` item must carry to products in inventory.
+    pub required_product_relationships: Vec<RequiredRelationship>,
     /// The longest term offered, in months (MEF 123 R37).
     pub max_term_months: i64,
     /// How long the built-in fulfilment takes to provision it.
@@ -98,7 +111,11 @@ impl Catalog {
 
     /// Adds (or replaces) a specification.
     pub fn add(&mut self, spec: ProductSpec) {
-        let spec = Arc::new(spec);
+        self.add_shared(Arc::new(spec));
+    }
+
+    /// Adds (or replaces) a specification held elsewhere too.
+    pub fn add_shared(&mut self, spec: Arc<ProductSpec>) {
         self.specs.retain(|s| s.id != spec.id);
         for name in std::iter::once(&spec.id).chain(&spec.aliases) {
             self.by_type.insert(name.clone(), spec.clone());
@@ -169,7 +186,16 @@ fn parse_built_in(text: &str) -> Result<ProductSpec, SpecError> {
         short_name: text_of("shortName")?,
         interfaces: strings("interfaces")?,
         required_place_roles: strings("requiredPlaceRoles")?,
-        required_product_relationships: strings("requiredProductRelationships")?,
+        orderable: field("orderable")?.as_bool().unwrap_or(true),
+        required_product_relationships: field("requiredProductRelationships")?
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| RequiredRelationship {
+                relationship_type: r["relationshipType"].as_str().unwrap_or_default().to_owned(),
+                specification: r["specification"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect(),
         max_term_months: field("maxTermMonths")?.as_i64().unwrap_or(60),
         provisioning_seconds: field("provisioningSeconds")?.as_u64().unwrap_or(0),
         example: field("example")?,

@@ -12,7 +12,8 @@ fn shared_mef() -> PathBuf {
 #[test]
 fn every_built_in_specification_compiles_and_accepts_its_example() {
     let catalog = Catalog::built_in().unwrap();
-    assert_eq!(catalog.specs().len(), 9);
+    assert_eq!(catalog.specs().len(), 10);
+    assert_eq!(catalog.specs().iter().filter(|s| s.orderable).count(), 9);
     for spec in catalog.specs() {
         assert_eq!(spec.example["@type"], json!(spec.id));
         assert_eq!(spec.check(&spec.example), vec![], "{}", spec.id);

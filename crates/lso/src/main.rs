@@ -1,1 +1,198 @@
-fn main() {}
+//! `lso`: an open-source MEF LSO implementation. One binary plays every role; see `lso --help`.
+
+mod admin;
+mod config;
+mod demo;
+mod server;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use config::Config;
+use lso_http::Principal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "lso", version, about = "MEF Lifecycle Service Orchestration: Sonata and Cantata Seller")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the Seller: the MEF APIs over HTTP, order processing and notifications.
+    Serve {
+        /// Address to listen on (overrides the configuration).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Data directory (overrides the configuration).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// A TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Prints a bearer token signed with the data directory's key.
+    Token {
+        /// Data directory holding the signing key.
+        #[arg(long, default_value = "./lso-data")]
+        data_dir: PathBuf,
+        /// A Buyer the token acts for (repeat for a requester acting for several Buyers).
+        #[arg(long, required_unless_present = "admin", conflicts_with = "admin")]
+        buyer: Vec<String>,
+        /// A token for the Seller's operators.
+        #[arg(long)]
+        admin: bool,
+        /// Hours until the token expires.
+        #[arg(long, default_value_t = 24)]
+        ttl_hours: i64,
+    },
+    /// Starts a Seller on embedded defaults, orders one product of each specification over
+    /// HTTP as a Buyer, shows the progress and prints a summary.
+    Demo {
+        /// Data directory for the demo Seller (a new temporary one by default).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Multiplies each specification's provisioning time.
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+    },
+    /// Product specifications.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Imports an official MEF product-schema tree (e.g. shared/mef/Sonata/productSchema).
+    Import {
+        /// The tree's root directory.
+        dir: PathBuf,
+        /// Data directory to import into.
+        #[arg(long, default_value = "./lso-data")]
+        data_dir: PathBuf,
+    },
+    /// Lists the specifications a Seller with this data directory offers.
+    List {
+        #[arg(long, default_value = "./lso-data")]
+        data_dir: PathBuf,
+    },
+}
+
+fn init_logging(json: bool, default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { listen, data_dir, config } => {
+            let mut config = Config::load(config.as_deref(), std::env::vars())?;
+            config.listen = listen.unwrap_or(config.listen);
+            config.data_dir = data_dir.unwrap_or(config.data_dir);
+            init_logging(config.log_format == "json", "info,tower_http=warn");
+            let running = server::start(&config).await?;
+            tokio::select! {
+                _ = shutdown_signal() => tracing::info!("stopping: finishing the requests in flight"),
+                _ = running.stopped() => {}
+            }
+            running.stop().await;
+            Ok(())
+        }
+        Command::Token { data_dir, buyer, admin, ttl_hours } => {
+            let data = server::DataDir::open(&data_dir)?;
+            let principal = if admin {
+                Principal::Admin { subject: "operator".into() }
+            } else {
+                Principal::Buyer { subject: buyer.join("+"), buyers: buyer }
+            };
+            let now = chrono::Utc::now().timestamp();
+            println!("{}", data.authenticator()?.mint(&principal, now, ttl_hours * 3600));
+            Ok(())
+        }
+        Command::Demo { data_dir, time_scale } => {
+            init_logging(false, "warn");
+            demo::run(data_dir, time_scale).await
+        }
+        Command::Catalog { command } => catalog(command),
+    }
+}
+
+fn catalog(command: CatalogCommand) -> anyhow::Result<()> {
+    match command {
+        CatalogCommand::Import { dir, data_dir } => {
+            let data = server::DataDir::open(&data_dir)?;
+            let mut catalog = lso_spec::Catalog::default();
+            let (tree, report) = lso_spec::import::import_tree(&dir, &mut catalog)
+                .with_context(|| format!("failed to import {}", dir.display()))?;
+            let name: String = dir
+                .components()
+                .rev()
+                .take(2)
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("-");
+            tree.save(&data.catalog().join(&name)).context("failed to save the imported specifications")?;
+            for repair in &report.repairs {
+                println!("repaired {repair}");
+            }
+            for (id, reason) in &report.failed {
+                println!("FAILED {id}: {reason}");
+            }
+            println!(
+                "{}: {} files, {} specifications compiled, {} failed; saved as {}",
+                dir.display(),
+                report.files,
+                report.compiled.len(),
+                report.failed.len(),
+                data.catalog().join(&name).display()
+            );
+            anyhow::ensure!(report.failed.is_empty(), "{} specifications did not compile", report.failed.len());
+            Ok(())
+        }
+        CatalogCommand::List { data_dir } => {
+            let catalog = server::DataDir::open(&data_dir)?.load_catalog()?;
+            let mut table = comfy_table::Table::new();
+            table.set_header(["specification (@type)", "name", "orderable", "origin"]);
+            for spec in catalog.specs() {
+                table.add_row([
+                    spec.id.as_str(),
+                    spec.name.as_str(),
+                    if spec.orderable { "yes" } else { "no" },
+                    spec.origin.as_str(),
+                ]);
+            }
+            println!("{table}");
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("a SIGTERM handler installs");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

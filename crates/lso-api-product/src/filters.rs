@@ -1,0 +1,68 @@
+//! List filters of the MEF APIs as store conditions: exact values, enumerations, and
+//! date-time ranges given as `{name}.gt` / `{name}.lt`.
+
+use lso_http::{ApiError, QueryParams};
+use lso_mef_product::DateTime;
+use lso_store::{Condition, Filter, sortable_time};
+
+/// How a filter's value is read.
+pub(crate) enum Kind {
+    /// Any text, compared exactly.
+    Text,
+    /// One of these values.
+    OneOf(Vec<&'static str>),
+    /// A date-time range: `{name}.gt`, `{name}.lt`.
+    Date,
+}
+
+/// Takes the filters `known` defines from `query`.
+pub(crate) fn take(query: &mut QueryParams, known: &[(&str, Kind)]) -> Result<Vec<Filter>, ApiError> {
+    let mut filters = Vec::new();
+    for (name, kind) in known {
+        match kind {
+            Kind::Text => {
+                if let Some(value) = query.single(name)? {
+                    filters.push(Filter { name: (*name).to_owned(), condition: Condition::Eq(value) });
+                }
+            }
+            Kind::OneOf(allowed) => {
+                if let Some(value) = query.single(name)? {
+                    if !allowed.contains(&value.as_str()) {
+                        return Err(ApiError::invalid_query(format!(
+                            "`{value}` is not a value of `{name}`; use one of {}",
+                            allowed.join(", ")
+                        )));
+                    }
+                    filters.push(Filter { name: (*name).to_owned(), condition: Condition::Eq(value) });
+                }
+            }
+            Kind::Date => {
+                let bound = |query: &mut QueryParams, suffix: &str| -> Result<Option<i64>, ApiError> {
+                    let key = format!("{name}.{suffix}");
+                    query
+                        .single(&key)?
+                        .map(|v| {
+                            DateTime::parse(&v)
+                                .map(|d| d.millis())
+                                .map_err(|e| ApiError::invalid_query(format!("`{key}`: {e}")))
+                        })
+                        .transpose()
+                };
+                let after = bound(query, "gt")?;
+                let before = bound(query, "lt")?;
+                if let (Some(after), Some(before)) = (after, before)
+                    && after >= before
+                {
+                    return Err(ApiError::invalid_query(format!("`{name}.gt` must be earlier than `{name}.lt`")));
+                }
+                if let Some(after) = after {
+                    filters.push(Filter { name: (*name).to_owned(), condition: Condition::Gt(sortable_time(after)) });
+                }
+                if let Some(before) = before {
+                    filters.push(Filter { name: (*name).to_owned(), condition: Condition::Lt(sortable_time(before)) });
+                }
+            }
+        }
+    }
+    Ok(filters)
+}

@@ -1,0 +1,95 @@
+//! `registerListener`, `retrieveHub` and `unregisterListener` (`/hub`, `/hub/{id}`) of an API.
+
+use crate::{PointState, api_error};
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use lso_bus::HubApi;
+use lso_http::{ApiError, MefBody, Principal, QueryParams, json_response};
+use lso_mef_product::EventSubscriptionInput;
+
+pub(crate) fn router(api: HubApi) -> Router<PointState> {
+    Router::new()
+        .route(
+            "/hub",
+            post(
+                move |state: State<PointState>,
+                      principal: Principal,
+                      query: RawQuery,
+                      body: MefBody<EventSubscriptionInput>| {
+                    register_listener(api, state, principal, query, body)
+                },
+            ),
+        )
+        .route(
+            "/hub/{id}",
+            get(move |state: State<PointState>, principal: Principal, id: Path<String>, query: RawQuery| {
+                retrieve_hub(api, state, principal, id, query)
+            })
+            .delete(
+                move |state: State<PointState>, principal: Principal, id: Path<String>, query: RawQuery| {
+                    unregister_listener(api, state, principal, id, query)
+                },
+            ),
+        )
+}
+
+/// `registerListener`: `POST /hub` (MEF 123 UC15).
+async fn register_listener(
+    api: HubApi,
+    State(state): State<PointState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+    body: MefBody<EventSubscriptionInput>,
+) -> Result<Response, ApiError> {
+    let mut query = QueryParams::parse(raw.as_deref());
+    let party = state.party(&principal, &mut query)?;
+    query.finish()?;
+    let tenant = party.tenant_for_write()?;
+    let input = body.typed;
+    let hub = state
+        .bus()
+        .register_hub(
+            api,
+            tenant,
+            &input.callback,
+            input.query.as_deref(),
+            party.buyer_id.as_deref(),
+            party.seller_id.as_deref(),
+        )
+        .await
+        .map_err(api_error)?;
+    Ok(json_response(StatusCode::CREATED, &hub))
+}
+
+/// `retrieveHub`: `GET /hub/{id}`.
+async fn retrieve_hub(
+    api: HubApi,
+    State(state): State<PointState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut query = QueryParams::parse(raw.as_deref());
+    let party = state.party(&principal, &mut query)?;
+    query.finish()?;
+    let hub = state.bus().hub(api, party.tenant_for_write()?, &id).await.map_err(api_error)?;
+    Ok(json_response(StatusCode::OK, &hub))
+}
+
+/// `unregisterListener`: `DELETE /hub/{id}` (MEF 123 UC16).
+async fn unregister_listener(
+    api: HubApi,
+    State(state): State<PointState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut query = QueryParams::parse(raw.as_deref());
+    let party = state.party(&principal, &mut query)?;
+    query.finish()?;
+    state.bus().delete_hub(api, party.tenant_for_write()?, &id).await.map_err(api_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

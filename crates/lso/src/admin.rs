@@ -1,0 +1,150 @@
+//! The operators' API (`/lso/admin/v1`, admin tokens only): notification deliveries and dead
+//! letters, products set up by agreement, and the product catalog.
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use lso_bus::Bus;
+use lso_http::{ApiError, Authenticator, ForbiddenCode, MefBody, Principal, QueryParams, json_response};
+use lso_model::{Irp, Tenant};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The base path of the operators' API.
+pub const ADMIN_BASE: &str = "/lso/admin/v1";
+
+#[derive(Clone)]
+struct AdminState {
+    bus: Arc<Bus>,
+    auth: Arc<Authenticator>,
+}
+
+impl axum::extract::FromRef<AdminState> for Arc<Authenticator> {
+    fn from_ref(state: &AdminState) -> Self {
+        state.auth.clone()
+    }
+}
+
+/// An operator, or a 403.
+struct Admin;
+
+impl axum::extract::FromRequestParts<AdminState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AdminState) -> Result<Self, ApiError> {
+        match Principal::from_request_parts(parts, state).await? {
+            Principal::Admin { .. } => Ok(Admin),
+            Principal::Buyer { .. } => Err(ApiError::Forbidden {
+                code: ForbiddenCode::AccessDenied,
+                reason: "the operators' API needs an admin token".into(),
+            }),
+        }
+    }
+}
+
+pub(crate) fn router(bus: Arc<Bus>, auth: Arc<Authenticator>) -> Router {
+    Router::new()
+        .route(&format!("{ADMIN_BASE}/deliveries"), get(list_deliveries))
+        .route(&format!("{ADMIN_BASE}/deliveries/{{id}}/redeliver"), post(redeliver))
+        .route(&format!("{ADMIN_BASE}/{{irp}}/product"), post(register_product))
+        .route(&format!("{ADMIN_BASE}/catalog"), get(catalog))
+        .with_state(AdminState { bus, auth })
+}
+
+fn unavailable(err: lso_store::StoreError) -> ApiError {
+    tracing::error!(error = %err, "storage failed");
+    ApiError::Unavailable
+}
+
+/// Deliveries, newest first; `state` selects `pending`, `delivered`, `dead` or `cancelled`.
+async fn list_deliveries(
+    State(state): State<AdminState>,
+    _: Admin,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut query = QueryParams::parse(raw.as_deref());
+    let wanted = query.single("state")?;
+    let limit = query
+        .single("limit")?
+        .map(|l| l.parse::<u64>())
+        .transpose()
+        .map_err(|_| ApiError::invalid_query("`limit` must be a number"))?;
+    query.finish()?;
+    if let Some(s) = &wanted
+        && !matches!(s.as_str(), "pending" | "delivered" | "dead" | "cancelled")
+    {
+        return Err(ApiError::invalid_query("`state` must be pending, delivered, dead or cancelled"));
+    }
+    let store = state.bus.store();
+    let deliveries =
+        store.list_deliveries(wanted.as_deref(), limit.unwrap_or(100).min(1000)).await.map_err(unavailable)?;
+    let counts = store.delivery_counts().await.map_err(unavailable)?;
+    let items: Vec<Value> = deliveries
+        .iter()
+        .map(|d| {
+            json!({"id": d.id, "eventId": d.event_id, "eventType": d.event_type, "url": d.url, "state": d.state,
+                   "attempts": d.attempts, "lastStatus": d.last_status, "lastError": d.last_error})
+        })
+        .collect();
+    let body =
+        json!({"pending": counts.pending, "delivered": counts.delivered, "dead": counts.dead, "deliveries": items});
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// Puts a dead letter back in the queue.
+async fn redeliver(State(state): State<AdminState>, _: Admin, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    let now = state.bus.clock().now_millis();
+    match state.bus.store().redeliver(id, now).await {
+        Ok(()) => {
+            state.bus.wake().notify_waiters();
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        Err(lso_store::StoreError::NotFound) => Err(ApiError::NotFound(format!("no dead delivery {id}"))),
+        Err(err) => Err(unavailable(err)),
+    }
+}
+
+/// Registers a product set up by agreement (e.g. an ENNI) in a Buyer's inventory.
+async fn register_product(
+    State(state): State<AdminState>,
+    _: Admin,
+    Path(irp): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    let irp: Irp = irp.parse().map_err(|_| ApiError::NotFound("no such reference point".into()))?;
+    let mut query = QueryParams::parse(raw.as_deref());
+    let buyer = query.single("buyerId")?.ok_or(ApiError::BadRequest {
+        code: lso_http::BadRequestCode::MissingQueryParameter,
+        reason: "`buyerId` names the Buyer whose inventory gets the product".into(),
+    })?;
+    let seller = query.single("sellerId")?.unwrap_or_else(|| "LSO".into());
+    query.finish()?;
+    let tenant = Tenant::new(irp, &seller, &buyer);
+    let configuration = body.raw.get("productConfiguration").cloned().unwrap_or(Value::Null);
+    let product = state.bus.register_product(&tenant, configuration).await.map_err(|e| match e {
+        lso_bus::BusError::Invalid(found) => ApiError::Unprocessable(found),
+        other => {
+            tracing::error!(error = %other, "registering a product failed");
+            ApiError::Internal
+        }
+    })?;
+    Ok(json_response(StatusCode::CREATED, &product))
+}
+
+/// The product specifications.
+async fn catalog(State(state): State<AdminState>, _: Admin) -> Result<Response, ApiError> {
+    let specs: Vec<Value> = state
+        .bus
+        .catalog()
+        .specs()
+        .iter()
+        .map(|s| {
+            json!({"id": s.id, "name": s.name, "shortName": s.short_name, "orderable": s.orderable,
+                        "interfaces": s.interfaces, "origin": s.origin})
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &specs))
+}

@@ -1,0 +1,207 @@
+//! Configuration: embedded defaults < optional TOML file < `LSO_*` environment variables (a
+//! double underscore nests: `LSO_NOTIFICATIONS__MAX_ATTEMPTS`) < command-line flags, then
+//! `validate()`. Unknown keys, in the file or the environment, fail at start-up.
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+const DEFAULTS: &str = r#"
+listen = "127.0.0.1:8080"
+data_dir = "./lso-data"
+sellers = ["LSO"]
+log_format = "text"
+
+[seller_contact]
+name = "LSO Order Desk"
+email_address = "orders@lso.example"
+number = "+1-555-0100"
+
+[http]
+body_limit_bytes = 1048576
+request_timeout_seconds = 30
+
+[notifications]
+max_attempts = 12
+first_retry_millis = 1000
+max_retry_millis = 3600000
+
+[fulfilment]
+time_scale = 0.0
+"#;
+
+/// The settings of an `lso` process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Where the database, the signing key and imported specifications live.
+    pub data_dir: PathBuf,
+    /// The Sellers this server represents.
+    pub sellers: Vec<String>,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// The contact added to every order.
+    pub seller_contact: SellerContact,
+    /// HTTP limits.
+    pub http: Http,
+    /// Notification delivery.
+    pub notifications: Notifications,
+    /// The built-in fulfilment.
+    pub fulfilment: FulfilmentConfig,
+}
+
+/// `[seller_contact]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SellerContact {
+    pub name: String,
+    pub email_address: String,
+    pub number: String,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    /// Larger bodies are refused with 413.
+    pub body_limit_bytes: usize,
+    /// A request taking longer is answered 503.
+    pub request_timeout_seconds: u64,
+}
+
+/// `[notifications]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notifications {
+    /// Attempts before a delivery becomes a dead letter.
+    pub max_attempts: i64,
+    /// Delay after the first failed attempt.
+    pub first_retry_millis: u64,
+    /// The longest delay between attempts.
+    pub max_retry_millis: u64,
+}
+
+/// `[fulfilment]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FulfilmentConfig {
+    /// Multiplies each specification's provisioning time (0 completes at once).
+    pub time_scale: f64,
+}
+
+impl Config {
+    /// Loads the layers in order; `file` is the optional `--config`.
+    pub fn load(file: Option<&Path>, environment: impl Iterator<Item = (String, String)>) -> anyhow::Result<Self> {
+        let mut merged: toml::Table = toml::from_str(DEFAULTS).context("the embedded defaults are not TOML")?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;
+            let table: toml::Table =
+                toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+            merge(&mut merged, table);
+        }
+        for (key, value) in environment {
+            let Some(name) = key.strip_prefix("LSO_") else { continue };
+            let path: Vec<String> = name.split("__").map(str::to_lowercase).collect();
+            set_path(&mut merged, &path, &value).with_context(|| format!("environment variable {key}"))?;
+        }
+        let config: Config = toml::Value::Table(merged)
+            .try_into()
+            .context("invalid configuration (defaults < --config file < LSO_* environment)")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what the types cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.sellers.is_empty() || self.sellers.iter().any(|s| s.trim().is_empty()) {
+            bail!("`sellers` must name at least one Seller, none empty");
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!("`log_format` must be `text` or `json`, not `{}`", self.log_format);
+        }
+        if self.http.body_limit_bytes < 1024 {
+            bail!("`http.body_limit_bytes` must be at least 1024");
+        }
+        if self.notifications.max_attempts < 1 {
+            bail!("`notifications.max_attempts` must be at least 1");
+        }
+        if !(0.0..=3600.0).contains(&self.fulfilment.time_scale) {
+            bail!("`fulfilment.time_scale` must be between 0 and 3600");
+        }
+        Ok(())
+    }
+}
+
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(toml::Value::Table(existing)), toml::Value::Table(table)) => merge(existing, table),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Sets `path` (from an environment variable) to `text`, typed like the default it replaces.
+fn set_path(table: &mut toml::Table, path: &[String], text: &str) -> anyhow::Result<()> {
+    let (last, parents) = path.split_last().context("empty name")?;
+    let mut current = table;
+    for part in parents {
+        current = match current.get_mut(part) {
+            Some(toml::Value::Table(t)) => t,
+            _ => bail!("`{}` is not a configuration section", part),
+        };
+    }
+    let value = match current.get(last) {
+        None => bail!("`{}` is not a configuration key", path.join(".")),
+        Some(toml::Value::Integer(_)) => toml::Value::Integer(text.parse().context("expected an integer")?),
+        Some(toml::Value::Float(_)) => toml::Value::Float(text.parse().context("expected a number")?),
+        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(text.parse().context("expected true or false")?),
+        Some(toml::Value::Array(_)) => {
+            toml::Value::Array(text.split(',').map(|s| toml::Value::String(s.trim().to_owned())).collect())
+        }
+        Some(_) => toml::Value::String(text.to_owned()),
+    };
+    current.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>().into_iter()
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("lso.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\n[notifications]\nmax_attempts = 3\n").unwrap();
+        let config =
+            Config::load(Some(&file), env(&[("LSO_NOTIFICATIONS__MAX_ATTEMPTS", "5"), ("HOME", "/x")])).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.notifications.max_attempts, 5);
+        assert_eq!(config.sellers, ["LSO"]);
+        let config = Config::load(None, env(&[("LSO_SELLERS", "A, B")])).unwrap();
+        assert_eq!(config.sellers, ["A", "B"]);
+    }
+
+    #[test]
+    fn unknown_keys_fail_with_their_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("lso.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:9000\"\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&file), env(&[])).unwrap_err());
+        assert!(err.contains("lisen"), "{err}");
+        let err = format!("{:#}", Config::load(None, env(&[("LSO_LISTN", "x")])).unwrap_err());
+        assert!(err.contains("listn"), "{err}");
+        let err = format!("{:#}", Config::load(None, env(&[("LSO_LOG_FORMAT", "xml")])).unwrap_err());
+        assert!(err.contains("log_format"), "{err}");
+    }
+}

@@ -1,0 +1,203 @@
+//! Starts a Seller: the data directory, the store, the catalog, the BUS with its worker and
+//! notification dispatcher, and the HTTP server with its layers; stops it gracefully.
+
+use crate::admin;
+use crate::config::Config;
+use anyhow::Context;
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, StatusCode};
+use axum::response::IntoResponse;
+use lso_bus::{Bus, BusConfig, InventoryFulfilment, UuidIds, Worker};
+use lso_http::{ApiError, Authenticator, BodyLimit};
+use lso_model::SystemClock;
+use lso_notify::{Dispatcher, RetryPolicy, SelfAddresses};
+use lso_spec::{Catalog, import};
+use lso_store::Store;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// The files of a data directory.
+pub struct DataDir(pub PathBuf);
+
+impl DataDir {
+    /// Opens `path`, creating it on first use.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(path)
+            .with_context(|| format!("failed to create the data directory {}", path.display()))?;
+        Ok(DataDir(path.to_owned()))
+    }
+
+    /// The SQLite database.
+    pub fn database(&self) -> PathBuf {
+        self.0.join("lso.db")
+    }
+
+    /// Where imported product-schema trees are kept.
+    pub fn catalog(&self) -> PathBuf {
+        self.0.join("catalog")
+    }
+
+    /// The token signing key, created on first use.
+    pub fn signing_key(&self) -> anyhow::Result<Vec<u8>> {
+        let path = self.0.join("signing.key");
+        if !path.exists() {
+            let key: [u8; 32] = rand::random();
+            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            write_private(&path, &hex).with_context(|| format!("failed to write {}", path.display()))?;
+        }
+        let text = std::fs::read_to_string(&path).with_context(|| format!("failed to read {}", path.display()))?;
+        let key = text.trim().as_bytes().to_vec();
+        anyhow::ensure!(key.len() >= 32, "{} holds a key shorter than 32 characters", path.display());
+        Ok(key)
+    }
+
+    /// The authenticator using this directory's key.
+    pub fn authenticator(&self) -> anyhow::Result<Authenticator> {
+        Ok(Authenticator::from_secret(&self.signing_key()?))
+    }
+
+    /// The built-in specifications and every imported tree.
+    pub fn load_catalog(&self) -> anyhow::Result<Catalog> {
+        let mut catalog = Catalog::built_in().context("the built-in product specifications do not load")?;
+        let root = self.catalog();
+        if root.exists() {
+            let mut trees: Vec<PathBuf> = std::fs::read_dir(&root)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            trees.sort();
+            for tree in trees.into_iter().filter(|p| p.is_dir()) {
+                let mut imported = Catalog::default();
+                let (_, report) = import::import_tree(&tree, &mut imported)
+                    .with_context(|| format!("failed to load the imported specifications in {}", tree.display()))?;
+                for (id, reason) in &report.failed {
+                    tracing::warn!(%id, %reason, "an imported specification does not compile");
+                }
+                for spec in imported.specs() {
+                    if catalog.get(&spec.id).is_none() {
+                        catalog.add_shared(spec.clone());
+                    }
+                }
+            }
+        }
+        Ok(catalog)
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+/// A running Seller.
+pub struct Running {
+    /// The address it serves on.
+    pub addr: SocketAddr,
+    /// Its business applications.
+    pub bus: Arc<Bus>,
+    /// Signs tokens for it.
+    pub auth: Arc<Authenticator>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting requests, finishes those in flight, then stops the background work.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// Resolves when a stop was asked for.
+    pub async fn stopped(&self) {
+        let mut receiver = self.shutdown.subscribe();
+        let _ = receiver.wait_for(|stop| *stop).await;
+    }
+}
+
+/// Starts a Seller as `config` says.
+pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    let data = DataDir::open(&config.data_dir)?;
+    let auth = Arc::new(data.authenticator()?);
+    let catalog = Arc::new(data.load_catalog()?);
+    let store = Store::open(&data.database())
+        .with_context(|| format!("failed to open the database {}", data.database().display()))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("failed to listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let clock = Arc::new(SystemClock);
+    let contact = &config.seller_contact;
+    let bus = Arc::new(Bus::new(
+        store.clone(),
+        catalog.clone(),
+        clock.clone(),
+        Arc::new(UuidIds),
+        Arc::new(InventoryFulfilment::new(catalog, config.fulfilment.time_scale)),
+        BusConfig {
+            seller_contact: serde_json::json!({
+                "name": contact.name, "emailAddress": contact.email_address, "number": contact.number, "role": "sellerContact"
+            }),
+            self_addresses: SelfAddresses(vec![addr]),
+        },
+    ));
+    let policy = RetryPolicy {
+        first_delay: Duration::from_millis(config.notifications.first_retry_millis),
+        max_delay: Duration::from_millis(config.notifications.max_retry_millis),
+        max_attempts: config.notifications.max_attempts,
+        ..RetryPolicy::default()
+    };
+    let (shutdown, stop) = watch::channel(false);
+    let app = app(bus.clone(), auth.clone(), config);
+    let mut stop_server = stop.clone();
+    let server = tokio::spawn(async move {
+        let graceful = async move {
+            let _ = stop_server.wait_for(|stop| *stop).await;
+        };
+        if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(graceful).await {
+            tracing::error!(error = %err, "the HTTP server failed");
+        }
+    });
+    let worker = tokio::spawn(Worker::new(bus.clone()).run(stop.clone()));
+    let dispatcher = tokio::spawn(Dispatcher::new(store, clock, policy, bus.wake()).run(stop));
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "lso is serving");
+    Ok(Running { addr, bus, auth, shutdown, tasks: vec![server, worker, dispatcher] })
+}
+
+/// The HTTP application: the product APIs, the operators' API, and the common layers.
+pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, config: &Config) -> Router {
+    let state =
+        lso_api_product::ApiState { bus: bus.clone(), auth: auth.clone(), sellers: Arc::new(config.sellers.clone()) };
+    let request_id = HeaderName::from_static("x-request-id");
+    lso_api_product::router(state)
+        .merge(admin::router(bus, auth))
+        .fallback(lso_http::not_found_fallback)
+        .method_not_allowed_fallback(lso_http::method_not_allowed_fallback)
+        .layer(axum::Extension(BodyLimit(config.http.body_limit_bytes)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(config.http.request_timeout_seconds),
+        ))
+        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
+            tracing::error!("a request handler panicked");
+            ApiError::Internal.into_response()
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
