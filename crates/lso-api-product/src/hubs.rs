@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lso_bus::HubApi;
-use lso_http::{ApiError, MefBody, Principal, QueryParams, json_response};
+use lso_http::{ApiError, MefBody, Principal, json_response};
 use lso_mef_product::EventSubscriptionInput;
 
 pub(crate) fn router(api: HubApi) -> Router<PointState> {
@@ -44,9 +44,7 @@ async fn register_listener(
     RawQuery(raw): RawQuery,
     body: MefBody<EventSubscriptionInput>,
 ) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw.as_deref());
-    let party = state.party(&principal, &mut query)?;
-    query.finish()?;
+    let party = state.plain_party(&principal, raw.as_deref())?;
     let tenant = party.tenant_for_write()?;
     let input = body.typed;
     let hub = state
@@ -72,9 +70,7 @@ async fn retrieve_hub(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw.as_deref());
-    let party = state.party(&principal, &mut query)?;
-    query.finish()?;
+    let party = state.plain_party(&principal, raw.as_deref())?;
     let hub = state.bus().hub(api, party.tenant_for_write()?, &id).await.map_err(api_error)?;
     Ok(json_response(StatusCode::OK, &hub))
 }
@@ -87,9 +83,7 @@ async fn unregister_listener(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw.as_deref());
-    let party = state.party(&principal, &mut query)?;
-    query.finish()?;
+    let party = state.plain_party(&principal, raw.as_deref())?;
     state.bus().delete_hub(api, party.tenant_for_write()?, &id).await.map_err(api_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

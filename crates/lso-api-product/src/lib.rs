@@ -50,6 +50,14 @@ impl PointState {
         resolve_party(principal, self.irp, &self.api.sellers, buyer_id, seller_id)
     }
 
+    /// The parties of a request whose query holds nothing but `buyerId`/`sellerId`.
+    fn plain_party(&self, principal: &Principal, raw: Option<&str>) -> Result<Party, ApiError> {
+        let mut query = QueryParams::parse(raw);
+        let party = self.party(principal, &mut query)?;
+        query.finish()?;
+        Ok(party)
+    }
+
     fn bus(&self) -> &Bus {
         &self.api.bus
     }

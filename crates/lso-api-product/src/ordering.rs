@@ -6,18 +6,44 @@ use crate::{PointState, api_error, hubs};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use lso_bus::HubApi;
 use lso_http::{ApiError, MefBody, Paging, Principal, QueryParams, json_response, list_response};
-use lso_mef_product::ProductOrderCreate;
+use lso_mef_product::{
+    CancelProductOrderCreate, ChargeUpdate, ModifyDeliveryDateCreate, ProductOrderCreate, ProductOrderUpdate,
+};
 use lso_model::order::OrderState;
+use lso_model::order::{CancellationReasonType, TaskState};
+use serde_json::Value;
 
 pub(crate) fn router() -> Router<PointState> {
     Router::new()
         .route("/productOrder", post(create_product_order).get(list_product_order))
-        .route("/productOrder/{id}", get(retrieve_product_order))
+        .route("/productOrder/{id}", get(retrieve_product_order).patch(patch_product_order))
+        .route("/cancelProductOrder", post(create_cancel_product_order).get(list_cancel_product_order))
+        .route("/cancelProductOrder/{id}", get(retrieve_cancel_product_order))
+        .route(
+            "/modifyProductOrderItemRequestedDeliveryDate",
+            post(create_modify_product_order_item_requested_delivery_date)
+                .get(list_modify_product_order_item_requested_delivery_date),
+        )
+        .route(
+            "/modifyProductOrderItemRequestedDeliveryDate/{id}",
+            get(retrieve_modify_product_order_item_requested_delivery_date),
+        )
+        .route("/charge", get(list_charge))
+        .route("/charge/{id}", get(retrieve_charge).patch(patch_charge))
         .merge(hubs::router(HubApi::Ordering))
+}
+
+/// A 201 with the created resource and its `Location`.
+fn created(resource: &Value) -> Response {
+    let mut response = json_response(StatusCode::CREATED, resource);
+    if let Some(location) = resource["href"].as_str().and_then(|h| HeaderValue::from_str(h).ok()) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
 }
 
 /// `createProductOrder`: `POST /productOrder` (MEF 123 UC1).
@@ -27,16 +53,175 @@ async fn create_product_order(
     RawQuery(raw): RawQuery,
     body: MefBody<ProductOrderCreate>,
 ) -> Result<Response, ApiError> {
+    let party = state.plain_party(&principal, raw.as_deref())?;
+    let order = state.bus().create_order(party.tenant_for_write()?, body.raw, body.typed).await.map_err(api_error)?;
+    Ok(created(&order))
+}
+
+/// `patchProductOrder`: `PATCH /productOrder/{id}` (MEF 123 UC2).
+async fn patch_product_order(
+    State(state): State<PointState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: MefBody<ProductOrderUpdate>,
+) -> Result<Response, ApiError> {
+    let party = state.plain_party(&principal, raw.as_deref())?;
+    let order =
+        state.bus().patch_order(party.tenant_for_write()?, &id, &body.raw, &body.typed).await.map_err(api_error)?;
+    Ok(json_response(StatusCode::OK, &order))
+}
+
+/// `createCancelProductOrder`: `POST /cancelProductOrder` (MEF 123 UC8).
+async fn create_cancel_product_order(
+    State(state): State<PointState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+    body: MefBody<CancelProductOrderCreate>,
+) -> Result<Response, ApiError> {
+    let party = state.plain_party(&principal, raw.as_deref())?;
+    let cancel = state.bus().create_cancel(party.tenant_for_write()?, body.raw, body.typed).await.map_err(api_error)?;
+    Ok(created(&cancel))
+}
+
+/// `listCancelProductOrder`: `GET /cancelProductOrder` (MEF 123 UC9).
+async fn list_cancel_product_order(
+    State(state): State<PointState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let mut query = QueryParams::parse(raw.as_deref());
     let party = state.party(&principal, &mut query)?;
+    let paging = Paging::from_query(&mut query)?;
+    let filters = filters::take(
+        &mut query,
+        &[
+            ("productOrderId", Kind::Text),
+            ("state", Kind::OneOf(TaskState::ALL.iter().map(|s| s.as_str()).collect())),
+            ("cancellationReasonType", Kind::OneOf(CancellationReasonType::ALL.iter().map(|s| s.as_str()).collect())),
+        ],
+    )?;
     query.finish()?;
-    let tenant = party.tenant_for_write()?;
-    let order = state.bus().create_order(tenant, body.raw, body.typed).await.map_err(api_error)?;
-    let mut response = json_response(StatusCode::CREATED, &order);
-    if let Some(location) = order["href"].as_str().and_then(|h| HeaderValue::from_str(h).ok()) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    let (found, total) = state
+        .bus()
+        .list_cancel_requests(party.tenant_key(), filters, paging.offset, paging.limit)
+        .await
+        .map_err(api_error)?;
+    Ok(list_response(&found, total, paging))
+}
+
+/// `retrieveCancelProductOrder`: `GET /cancelProductOrder/{id}` (MEF 123 UC10).
+async fn retrieve_cancel_product_order(
+    State(state): State<PointState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let party = state.plain_party(&principal, raw.as_deref())?;
+    let cancel = state.bus().cancel_request(party.tenant_key().as_deref(), &id).await.map_err(api_error)?;
+    Ok(json_response(StatusCode::OK, &cancel))
+}
+
+/// `createModifyProductOrderItemRequestedDeliveryDate` (MEF 123 UC5).
+async fn create_modify_product_order_item_requested_delivery_date(
+    State(state): State<PointState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+    body: MefBody<ModifyDeliveryDateCreate>,
+) -> Result<Response, ApiError> {
+    let party = state.plain_party(&principal, raw.as_deref())?;
+    let modify =
+        state.bus().create_modify_date(party.tenant_for_write()?, body.raw, body.typed).await.map_err(api_error)?;
+    Ok(created(&modify))
+}
+
+/// `listModifyProductOrderItemRequestedDeliveryDate` (MEF 123 UC6).
+async fn list_modify_product_order_item_requested_delivery_date(
+    State(state): State<PointState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut query = QueryParams::parse(raw.as_deref());
+    let party = state.party(&principal, &mut query)?;
+    let paging = Paging::from_query(&mut query)?;
+    let filters = filters::take(
+        &mut query,
+        &[
+            ("productOrderId", Kind::Text),
+            ("state", Kind::OneOf(TaskState::ALL.iter().map(|s| s.as_str()).collect())),
+            ("expediteIndicator", Kind::OneOf(vec!["true", "false"])),
+            ("requestedCompletionDate", Kind::Date),
+            ("creationDate", Kind::Date),
+        ],
+    )?;
+    query.finish()?;
+    let (found, total) = state
+        .bus()
+        .list_modify_date_requests(party.tenant_key(), filters, paging.offset, paging.limit)
+        .await
+        .map_err(api_error)?;
+    Ok(list_response(&found, total, paging))
+}
+
+/// `retrieveModifyProductOrderItemRequestedDeliveryDate` (MEF 123 UC7).
+async fn retrieve_modify_product_order_item_requested_delivery_date(
+    State(state): State<PointState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let party = state.plain_party(&principal, raw.as_deref())?;
+    let modify = state.bus().modify_date_request(party.tenant_key().as_deref(), &id).await.map_err(api_error)?;
+    Ok(json_response(StatusCode::OK, &modify))
+}
+
+/// `listCharge`: `GET /charge` (MEF 123 UC12).
+async fn list_charge(
+    State(state): State<PointState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut query = QueryParams::parse(raw.as_deref());
+    let party = state.party(&principal, &mut query)?;
+    let paging = Paging::from_query(&mut query)?;
+    let filters = filters::take(
+        &mut query,
+        &[
+            ("productOrderId", Kind::Text),
+            ("productOrderItemId", Kind::Text),
+            ("creationDate", Kind::Date),
+            ("responseDueDate", Kind::Date),
+        ],
+    )?;
+    query.finish()?;
+    let (found, total) =
+        state.bus().list_charges(party.tenant_key(), filters, paging.offset, paging.limit).await.map_err(api_error)?;
+    Ok(list_response(&found, total, paging))
+}
+
+/// `retrieveCharge`: `GET /charge/{id}` (MEF 123 UC13).
+async fn retrieve_charge(
+    State(state): State<PointState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let party = state.plain_party(&principal, raw.as_deref())?;
+    let charge = state.bus().charge(party.tenant_key().as_deref(), &id).await.map_err(api_error)?;
+    Ok(json_response(StatusCode::OK, &charge))
+}
+
+/// `patchCharge`: `PATCH /charge/{id}`, the Buyer's answer (MEF 123 UC14).
+async fn patch_charge(
+    State(state): State<PointState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: MefBody<ChargeUpdate>,
+) -> Result<Response, ApiError> {
+    let party = state.plain_party(&principal, raw.as_deref())?;
+    let charge = state.bus().answer_charge(party.tenant_for_write()?, &id, body.typed).await.map_err(api_error)?;
+    Ok(json_response(StatusCode::OK, &charge))
 }
 
 /// `listProductOrder`: `GET /productOrder` (MEF 123 UC3).
@@ -75,9 +260,7 @@ async fn retrieve_product_order(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw.as_deref());
-    let party = state.party(&principal, &mut query)?;
-    query.finish()?;
+    let party = state.plain_party(&principal, raw.as_deref())?;
     let order = state.bus().order(party.tenant_key().as_deref(), &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &order).into_response())
+    Ok(json_response(StatusCode::OK, &order))
 }

@@ -3,19 +3,18 @@
 //! finishing of the job: the order, the products, the events and when to look again. A step
 //! that is repeated (after a crash, a lost lease) finds the order moved on and does nothing twice.
 
-use crate::doc::{self, item_mut, push, remove, set, state_change};
-use crate::events::{self, Subject};
+use crate::change::OrderChange;
+use crate::doc::{self, set};
 use crate::fulfilment::{FulfilmentRequest, FulfilmentStatus};
-use crate::hubs::HubApi;
 use crate::inventory::{change_status, new_product, order_item_ref, store_product};
-use crate::ordering::{ORDER, order_index};
+
 use crate::validate::term_months;
 use crate::{Bus, BusError};
 use lso_mef_product::{DateTime, ProductOrder, ProductOrderItem, TerminationError};
 use lso_model::order::{ItemAction, ItemEvent, ItemState, OrderEvent, OrderState, order_outcome};
 use lso_model::product::ProductEvent;
 use lso_model::{Tenant, ViolationCode};
-use lso_store::{Record, WriteOp};
+use lso_store::WriteOp;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -28,88 +27,23 @@ pub enum Step {
     Again { at: i64 },
 }
 
-/// The changes one step makes to an order, gathered before they are committed.
-struct Change<'a> {
-    bus: &'a Bus,
-    tenant: Tenant,
-    order_id: String,
-    doc: Value,
-    at: DateTime,
-    ops: Vec<WriteOp>,
-}
-
-impl Change<'_> {
-    fn event(&mut self, event_type: &str, item_id: Option<&str>) {
-        let subject = Subject {
-            id: &self.order_id,
-            href: format!("productOrder/{}", self.order_id),
-            item_id,
-            milestone: None,
-            ordering_key: &self.order_id,
-        };
-        let op = events::event(self.bus.ids.as_ref(), HubApi::Ordering, &self.tenant, event_type, subject, &self.at);
-        self.ops.push(op);
-    }
-
-    fn move_order(&mut self, from: OrderState, event: OrderEvent) -> Result<OrderState, BusError> {
-        let next = from.on(event).map_err(|e| BusError::Conflict(format!("order {}: {e}", self.order_id)))?;
-        set(&mut self.doc, "state", next.as_str());
-        push(&mut self.doc, "stateChange", state_change(next.as_str(), &self.at, None));
-        self.event("productOrderStateChangeEvent", None);
-        Ok(next)
-    }
-
-    fn move_item(
-        &mut self,
-        item_id: &str,
-        from: ItemState,
-        event: ItemEvent,
-        reason: Option<&str>,
-    ) -> Result<ItemState, BusError> {
-        let next = from.on(event).map_err(|e| BusError::Conflict(format!("item {item_id}: {e}")))?;
-        let at = self.at.clone();
-        let item = item_mut(&mut self.doc, item_id).ok_or_else(|| BusError::Corrupt(format!("item {item_id}")))?;
-        set(item, "state", next.as_str());
-        push(item, "stateChange", state_change(next.as_str(), &at, reason));
-        self.event("productOrderItemStateChangeEvent", Some(item_id));
-        Ok(next)
-    }
-
-    fn item(&mut self, item_id: &str) -> Result<&mut Value, BusError> {
-        item_mut(&mut self.doc, item_id).ok_or_else(|| BusError::Corrupt(format!("item {item_id}")))
-    }
-}
-
 impl Bus {
     /// Runs the next step of order `id`; returns the writes to commit and what follows.
     pub(crate) async fn advance_order(&self, id: &str) -> Result<(Vec<WriteOp>, Step), BusError> {
-        let Some(record) = self.store.get(ORDER, None, id).await? else {
+        let Some((mut change, order)) = OrderChange::load(self, None, id).await? else {
             return Ok((Vec::new(), Step::Done));
         };
-        let tenant = Tenant::from_key(&record.tenant).ok_or_else(|| BusError::Corrupt(format!("tenant of {id}")))?;
-        let (doc, order) = doc::read::<ProductOrder>(&record.doc, id)?;
-        let now = self.clock.now_millis();
-        let mut change =
-            Change { bus: self, tenant, order_id: id.to_owned(), doc, at: DateTime::from_millis(now), ops: Vec::new() };
         let step = match order.state {
             OrderState::Acknowledged => self.start(&order, &mut change).await?,
             OrderState::InProgress => self.fulfil(&order, &mut change).await?,
             _ => Step::Done,
         };
-        if change.ops.is_empty() {
-            return Ok((Vec::new(), step));
-        }
-        let typed: ProductOrder =
-            serde_json::from_value(change.doc.clone()).map_err(|e| BusError::Corrupt(format!("order {id}: {e}")))?;
-        let updated = Record { version: record.version + 1, doc: doc::text(&change.doc), ..record };
-        let mut ops = vec![WriteOp::Update { record: updated, index: order_index(&typed) }];
-        ops.append(&mut change.ops);
-        Ok((ops, step))
+        Ok((change.finish()?, step))
     }
 
     /// `acknowledged`: the asynchronous checks, then every item `inProgress` (or the order
     /// `rejected`), with the products put in their pending states.
-    async fn start(&self, order: &ProductOrder, change: &mut Change<'_>) -> Result<Step, BusError> {
+    async fn start(&self, order: &ProductOrder, change: &mut OrderChange<'_>) -> Result<Step, BusError> {
         let mut rejected: HashMap<&str, TerminationError> = HashMap::new();
         for (index, item) in order.product_order_item.iter().enumerate() {
             if let Some(problem) = self.late_check(&change.tenant, index, item).await? {
@@ -211,7 +145,7 @@ impl Bus {
         &self,
         order: &ProductOrder,
         item: &ProductOrderItem,
-        change: &mut Change<'_>,
+        change: &mut OrderChange<'_>,
     ) -> Result<(), BusError> {
         let request = &item.request;
         let id = request.id.as_str();
@@ -253,7 +187,7 @@ impl Bus {
 
     /// `inProgress`: asks the fulfilment about every item whose related items are done, and
     /// ends the order when every item has ended.
-    async fn fulfil(&self, order: &ProductOrder, change: &mut Change<'_>) -> Result<Step, BusError> {
+    async fn fulfil(&self, order: &ProductOrder, change: &mut OrderChange<'_>) -> Result<Step, BusError> {
         let mut states: HashMap<String, ItemState> =
             order.product_order_item.iter().map(|i| (i.request.id.clone(), i.state)).collect();
         let mut next_check: Option<i64> = None;
@@ -263,7 +197,7 @@ impl Bus {
             match dependency_status(item, &states) {
                 Dependencies::Waiting => continue,
                 Dependencies::Failed(reason) => {
-                    self.end_item(order, item, change, Err(reason)).await?;
+                    self.end_item(item, change, Err(reason)).await?;
                     states.insert(id.to_owned(), ItemState::Failed);
                     progressed = true;
                     continue;
@@ -299,12 +233,12 @@ impl Bus {
             };
             match self.fulfilment.progress(request).await {
                 FulfilmentStatus::Completed => {
-                    self.end_item(order, item, change, Ok(())).await?;
+                    self.end_item(item, change, Ok(())).await?;
                     states.insert(id.to_owned(), ItemState::Completed);
                     progressed = true;
                 }
                 FulfilmentStatus::Failed { reason } => {
-                    self.end_item(order, item, change, Err(reason)).await?;
+                    self.end_item(item, change, Err(reason)).await?;
                     states.insert(id.to_owned(), ItemState::Failed);
                     progressed = true;
                 }
@@ -327,63 +261,50 @@ impl Bus {
     /// Ends an item `completed` (`Ok`) or `failed` (`Err(reason)`) and settles its product.
     async fn end_item(
         &self,
-        order: &ProductOrder,
         item: &ProductOrderItem,
-        change: &mut Change<'_>,
+        change: &mut OrderChange<'_>,
         result: Result<(), String>,
     ) -> Result<(), BusError> {
-        let id = item.request.id.as_str();
-        let at = change.at.clone();
-        let tenant = change.tenant.clone();
-        let reason = format!("product order {} item {id}", order.id);
-        let product_id = change.item(id)?["product"]["id"].as_str().unwrap_or_default().to_owned();
-        let (mut product, version) = self.product_for_update(&tenant, &product_id).await?;
-        match &result {
-            Ok(()) => {
-                change.move_item(id, item.state, ItemEvent::Complete, None)?;
-                set(change.item(id)?, "completionDate", at.as_str());
-                match item.request.action {
-                    ItemAction::Add => {
-                        change_status(&mut product, ProductEvent::Activate, &at, format!("{reason} completed"))?;
-                        product.start_date = at.clone();
-                    }
-                    ItemAction::Modify => {
-                        product.product_configuration =
-                            item.request.product.as_ref().and_then(|p| p.product_configuration.clone());
-                        product.product_term = item.request.requested_item_term.clone().map(|t| vec![t]);
-                        change_status(&mut product, ProductEvent::EndChange, &at, format!("{reason} completed"))?;
-                    }
-                    ItemAction::Delete => {
-                        change_status(&mut product, ProductEvent::Terminate, &at, format!("{reason} completed"))?;
-                        product.termination_date = Some(at.clone());
-                    }
-                }
-            }
-            Err(why) => {
-                change.move_item(id, item.state, ItemEvent::Fail, Some(why))?;
-                let item_doc = change.item(id)?;
-                remove(item_doc, "expectedCompletionDate");
-                let error = TerminationError {
-                    code: Some(ViolationCode::OtherIssue.as_str().into()),
-                    property_path: None,
-                    value: Some(why.clone()),
-                };
-                set(item_doc, "terminationError", Value::Array(vec![doc::to_value(&error)]));
-                let event = match item.request.action {
-                    ItemAction::Add => ProductEvent::Cancel,
-                    ItemAction::Modify => ProductEvent::EndChange,
-                    ItemAction::Delete => ProductEvent::AbandonTerminate,
-                };
-                change_status(&mut product, event, &at, format!("{reason} failed: {why}"))?;
-            }
-        }
-        let event_type = if result.is_ok() && item.request.action == ItemAction::Modify {
-            "productAttributeValueChangeEvent"
-        } else {
-            "productStatusChangeEvent"
+        let why = match result {
+            Ok(()) => return complete_item(item, change).await,
+            Err(why) => why,
         };
-        change.ops.extend(store_product(self, &tenant, &product, version + 1, event_type, &at));
-        Ok(())
+        change.abandon_item(item, ItemEvent::Fail, &why).await
+    }
+}
+
+async fn complete_item(item: &ProductOrderItem, change: &mut OrderChange<'_>) -> Result<(), BusError> {
+    let id = item.request.id.as_str();
+    let at = change.at.clone();
+    change.move_item(id, item.state, ItemEvent::Complete, None)?;
+    set(change.item(id)?, "completionDate", at.as_str());
+    let reason = format!("product order {} item {id} completed", change.order_id);
+    let request = &item.request;
+    match request.action {
+        ItemAction::Add => {
+            change
+                .change_product(id, ProductEvent::Activate, reason, "productStatusChangeEvent", |p| {
+                    p.start_date = at.clone()
+                })
+                .await
+        }
+        ItemAction::Modify => {
+            let configuration = request.product.as_ref().and_then(|p| p.product_configuration.clone());
+            let term = request.requested_item_term.clone().map(|t| vec![t]);
+            change
+                .change_product(id, ProductEvent::EndChange, reason, "productAttributeValueChangeEvent", |p| {
+                    p.product_configuration = configuration;
+                    p.product_term = term;
+                })
+                .await
+        }
+        ItemAction::Delete => {
+            change
+                .change_product(id, ProductEvent::Terminate, reason, "productStatusChangeEvent", |p| {
+                    p.termination_date = Some(at.clone())
+                })
+                .await
+        }
     }
 }
 

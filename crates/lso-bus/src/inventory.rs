@@ -50,12 +50,10 @@ impl Bus {
         offset: u64,
         limit: u64,
     ) -> Result<Listing<ProductFind>, BusError> {
-        let page = self.store.list(ListQuery { kind: PRODUCT.into(), tenant, filters, offset, limit }).await?;
-        let mut found = Vec::with_capacity(page.records.len());
-        for record in page.records {
-            found.push(ProductFind::from(&doc::read::<Product>(&record.doc, &record.id)?.1));
-        }
-        Ok((found, page.total))
+        self.documents(PRODUCT, ListQuery { kind: PRODUCT.into(), tenant, filters, offset, limit }, |p: &Product| {
+            p.into()
+        })
+        .await
     }
 
     /// Loads a product of `tenant` for a change, with its stored version.

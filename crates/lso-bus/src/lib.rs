@@ -6,6 +6,8 @@
 //! advanced by a durable job: each step reads the order, applies pure transitions, and commits
 //! the new state, the inventory changes, the notifications and the next step together.
 
+mod change;
+mod charges;
 mod doc;
 mod engine;
 mod events;
@@ -13,6 +15,7 @@ pub mod fulfilment;
 mod hubs;
 mod inventory;
 mod ordering;
+mod tasks;
 mod validate;
 mod worker;
 
@@ -66,6 +69,19 @@ pub struct BusConfig {
     pub seller_contact: Value,
     /// The addresses this server listens on; hub callbacks must not point at them.
     pub self_addresses: SelfAddresses,
+    /// The charges the Seller raises for cancellations and expedites.
+    pub charges: ChargePolicy,
+}
+
+/// What the Seller charges for, and how long a Buyer has to answer (MEF 123 UC11).
+#[derive(Debug, Clone, Default)]
+pub struct ChargePolicy {
+    /// A blocking non-recurring charge raised when a Buyer cancels an order in progress.
+    pub cancellation: Option<lso_mef_product::Money>,
+    /// A blocking non-recurring charge raised when a Buyer asks to expedite an item.
+    pub expedite: Option<lso_mef_product::Money>,
+    /// The time a Buyer has to answer a charge before it times out (declined, MEF 123 R96).
+    pub response_window_millis: i64,
 }
 
 /// Generates time-ordered UUIDs (version 7).

@@ -60,9 +60,7 @@ impl Bus {
 
     /// An order of `tenant` (of anyone's when `None`).
     pub async fn order(&self, tenant: Option<&str>, id: &str) -> Result<Value, BusError> {
-        let record = self.store.get(ORDER, tenant, id).await?;
-        let record = record.ok_or_else(|| BusError::NotFound(format!("no product order with id `{id}`")))?;
-        serde_json::from_str(&record.doc).map_err(|e| BusError::Corrupt(format!("order {id}: {e}")))
+        self.document(ORDER, "product order", tenant, id).await
     }
 
     /// A page of `tenant`'s orders matching `filters`, newest first.
@@ -73,11 +71,37 @@ impl Bus {
         offset: u64,
         limit: u64,
     ) -> Result<Listing<ProductOrderFind>, BusError> {
-        let page = self.store.list(ListQuery { kind: ORDER.into(), tenant, filters, offset, limit }).await?;
+        self.documents(ORDER, ListQuery { kind: ORDER.into(), tenant, filters, offset, limit }, |o: &ProductOrder| {
+            o.into()
+        })
+        .await
+    }
+
+    /// A stored document of `kind` and `tenant` (of anyone's when `None`).
+    pub(crate) async fn document(
+        &self,
+        kind: &str,
+        what: &str,
+        tenant: Option<&str>,
+        id: &str,
+    ) -> Result<Value, BusError> {
+        let record = self.store.get(kind, tenant, id).await?;
+        let record = record.ok_or_else(|| BusError::NotFound(format!("no {what} with id `{id}`")))?;
+        serde_json::from_str(&record.doc).map_err(|e| BusError::Corrupt(format!("{kind} {id}: {e}")))
+    }
+
+    /// A page of documents, each read as `T` and shown as its list projection.
+    pub(crate) async fn documents<T: serde::de::DeserializeOwned, F>(
+        &self,
+        kind: &str,
+        query: ListQuery,
+        project: impl Fn(&T) -> F,
+    ) -> Result<Listing<F>, BusError> {
+        let page = self.store.list(query).await?;
         let mut found = Vec::with_capacity(page.records.len());
         for record in page.records {
-            let (_, order) = doc::read::<ProductOrder>(&record.doc, &record.id)?;
-            found.push(ProductOrderFind::from(&order));
+            let (_, typed) = doc::read::<T>(&record.doc, &format!("{kind} {}", record.id))?;
+            found.push(project(&typed));
         }
         Ok((found, page.total))
     }

@@ -1,8 +1,10 @@
 //! The job worker: claims due jobs, runs their step, and commits the step's writes together
 //! with finishing or rescheduling the job, so a job's effects happen exactly once.
 
+use crate::charges::EXPIRE_CHARGE;
 use crate::engine::Step;
 use crate::ordering::ADVANCE_ORDER;
+use crate::tasks::{ADVANCE_CANCEL, ADVANCE_MODIFY};
 use crate::{Bus, BusError};
 use lso_store::{Job, WriteOp};
 use std::sync::Arc;
@@ -81,9 +83,12 @@ impl Worker {
     }
 }
 
-async fn run_job(bus: &Bus, job: Job) -> () {
+async fn run_job(bus: &Bus, job: Job) {
     let result = match job.kind.as_str() {
         ADVANCE_ORDER => bus.advance_order(&job.key).await,
+        ADVANCE_CANCEL => bus.advance_cancel(&job.key).await,
+        ADVANCE_MODIFY => bus.advance_modify(&job.key).await,
+        EXPIRE_CHARGE => bus.expire_charge(&job.key).await,
         other => Err(BusError::Corrupt(format!("unknown job kind {other}"))),
     };
     let now = bus.clock.now_millis();

@@ -19,6 +19,36 @@ pub const ADMIN_BASE: &str = "/lso/admin/v1";
 struct AdminState {
     bus: Arc<Bus>,
     auth: Arc<Authenticator>,
+    sellers: Arc<Vec<String>>,
+}
+
+impl AdminState {
+    /// The Buyer (and Seller) an operator's request names in `buyerId` (and `sellerId`).
+    fn tenant(&self, irp: &str, raw: Option<&str>) -> Result<Tenant, ApiError> {
+        let irp: Irp = irp.parse().map_err(|_| ApiError::NotFound("no such reference point".into()))?;
+        let mut query = QueryParams::parse(raw);
+        let buyer = query.single("buyerId")?.ok_or(ApiError::BadRequest {
+            code: lso_http::BadRequestCode::MissingQueryParameter,
+            reason: "`buyerId` names the Buyer to act for".into(),
+        })?;
+        let seller = query.single("sellerId")?;
+        query.finish()?;
+        let admin = Principal::Admin { subject: "operator".into() };
+        let party = lso_http::resolve_party(&admin, irp, &self.sellers, Some(buyer), seller)?;
+        party.tenant.ok_or(ApiError::Internal)
+    }
+}
+
+fn bus_error(err: lso_bus::BusError) -> ApiError {
+    match err {
+        lso_bus::BusError::Invalid(found) => ApiError::Unprocessable(found),
+        lso_bus::BusError::NotFound(reason) => ApiError::NotFound(reason),
+        lso_bus::BusError::Conflict(reason) => ApiError::Conflict(reason),
+        other => {
+            tracing::error!(error = %other, "an operator's request failed");
+            ApiError::Internal
+        }
+    }
 }
 
 impl axum::extract::FromRef<AdminState> for Arc<Authenticator> {
@@ -44,13 +74,14 @@ impl axum::extract::FromRequestParts<AdminState> for Admin {
     }
 }
 
-pub(crate) fn router(bus: Arc<Bus>, auth: Arc<Authenticator>) -> Router {
+pub(crate) fn router(bus: Arc<Bus>, auth: Arc<Authenticator>, sellers: Arc<Vec<String>>) -> Router {
     Router::new()
         .route(&format!("{ADMIN_BASE}/deliveries"), get(list_deliveries))
         .route(&format!("{ADMIN_BASE}/deliveries/{{id}}/redeliver"), post(redeliver))
         .route(&format!("{ADMIN_BASE}/{{irp}}/product"), post(register_product))
+        .route(&format!("{ADMIN_BASE}/{{irp}}/charge"), post(raise_charge))
         .route(&format!("{ADMIN_BASE}/catalog"), get(catalog))
-        .with_state(AdminState { bus, auth })
+        .with_state(AdminState { bus, auth, sellers })
 }
 
 fn unavailable(err: lso_store::StoreError) -> ApiError {
@@ -114,24 +145,37 @@ async fn register_product(
     RawQuery(raw): RawQuery,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    let irp: Irp = irp.parse().map_err(|_| ApiError::NotFound("no such reference point".into()))?;
-    let mut query = QueryParams::parse(raw.as_deref());
-    let buyer = query.single("buyerId")?.ok_or(ApiError::BadRequest {
-        code: lso_http::BadRequestCode::MissingQueryParameter,
-        reason: "`buyerId` names the Buyer whose inventory gets the product".into(),
-    })?;
-    let seller = query.single("sellerId")?.unwrap_or_else(|| "LSO".into());
-    query.finish()?;
-    let tenant = Tenant::new(irp, &seller, &buyer);
+    let tenant = state.tenant(&irp, raw.as_deref())?;
     let configuration = body.raw.get("productConfiguration").cloned().unwrap_or(Value::Null);
-    let product = state.bus.register_product(&tenant, configuration).await.map_err(|e| match e {
-        lso_bus::BusError::Invalid(found) => ApiError::Unprocessable(found),
-        other => {
-            tracing::error!(error = %other, "registering a product failed");
-            ApiError::Internal
-        }
-    })?;
+    let product = state.bus.register_product(&tenant, configuration).await.map_err(bus_error)?;
     Ok(json_response(StatusCode::CREATED, &product))
+}
+
+/// A charge the Seller raises on an order item in progress (MEF 123 UC11a).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RaiseCharge {
+    product_order_id: String,
+    product_order_item_id: String,
+    amount: lso_mef_product::Money,
+}
+
+/// Raises a charge on an order item; the Buyer accepts or declines it with `PATCH /charge/{id}`.
+async fn raise_charge(
+    State(state): State<AdminState>,
+    _: Admin,
+    Path(irp): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: MefBody<RaiseCharge>,
+) -> Result<Response, ApiError> {
+    let tenant = state.tenant(&irp, raw.as_deref())?;
+    let request = body.typed;
+    let charge = state
+        .bus
+        .raise_item_charge(&tenant, &request.product_order_id, &request.product_order_item_id, request.amount)
+        .await
+        .map_err(bus_error)?;
+    Ok(json_response(StatusCode::CREATED, &charge))
 }
 
 /// The product specifications.

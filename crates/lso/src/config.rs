@@ -29,6 +29,12 @@ max_retry_millis = 3600000
 
 [fulfilment]
 time_scale = 0.0
+
+[charges]
+currency = "USD"
+cancellation = 0.0
+expedite = 0.0
+response_window_seconds = 86400
 "#;
 
 /// The settings of an `lso` process.
@@ -51,6 +57,38 @@ pub struct Config {
     pub notifications: Notifications,
     /// The built-in fulfilment.
     pub fulfilment: FulfilmentConfig,
+    /// The charges the Seller raises.
+    pub charges: Charges,
+}
+
+/// `[charges]`: amounts of 0 raise no charge.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Charges {
+    /// ISO 4217 currency of the amounts.
+    pub currency: String,
+    /// Charged when a Buyer cancels an order in progress.
+    pub cancellation: f64,
+    /// Charged when a Buyer expedites an item.
+    pub expedite: f64,
+    /// How long a Buyer has to answer a charge.
+    pub response_window_seconds: i64,
+}
+
+impl Charges {
+    /// The BUS's charge policy.
+    pub fn policy(&self) -> lso_bus::ChargePolicy {
+        let money = |amount: f64| {
+            serde_json::Number::from_f64(amount)
+                .filter(|_| amount > 0.0)
+                .map(|value| lso_mef_product::Money { unit: self.currency.clone(), value })
+        };
+        lso_bus::ChargePolicy {
+            cancellation: money(self.cancellation),
+            expedite: money(self.expedite),
+            response_window_millis: self.response_window_seconds * 1000,
+        }
+    }
 }
 
 /// `[seller_contact]`.
@@ -127,6 +165,9 @@ impl Config {
         }
         if self.notifications.max_attempts < 1 {
             bail!("`notifications.max_attempts` must be at least 1");
+        }
+        if self.charges.cancellation < 0.0 || self.charges.expedite < 0.0 || self.charges.response_window_seconds < 1 {
+            bail!("`charges` amounts must not be negative and the response window must be at least a second");
         }
         if !(0.0..=3600.0).contains(&self.fulfilment.time_scale) {
             bail!("`fulfilment.time_scale` must be between 0 and 3600");

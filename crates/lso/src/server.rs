@@ -151,6 +151,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
                 "name": contact.name, "emailAddress": contact.email_address, "number": contact.number, "role": "sellerContact"
             }),
             self_addresses: SelfAddresses(vec![addr]),
+            charges: config.charges.policy(),
         },
     ));
     let policy = RetryPolicy {
@@ -178,11 +179,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
 
 /// The HTTP application: the product APIs, the operators' API, and the common layers.
 pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, config: &Config) -> Router {
-    let state =
-        lso_api_product::ApiState { bus: bus.clone(), auth: auth.clone(), sellers: Arc::new(config.sellers.clone()) };
+    let sellers = Arc::new(config.sellers.clone());
+    let state = lso_api_product::ApiState { bus: bus.clone(), auth: auth.clone(), sellers: sellers.clone() };
     let request_id = HeaderName::from_static("x-request-id");
     lso_api_product::router(state)
-        .merge(admin::router(bus, auth))
+        .merge(admin::router(bus, auth, sellers))
         .fallback(lso_http::not_found_fallback)
         .method_not_allowed_fallback(lso_http::method_not_allowed_fallback)
         .layer(axum::Extension(BodyLimit(config.http.body_limit_bytes)))

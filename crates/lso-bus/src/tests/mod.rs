@@ -16,7 +16,8 @@ const NOW: i64 = 1_800_000_000_000;
 const EVPL: &str = "urn:mef:lso:spec:cantata-sonata:evpl-evc:v1.0.0:all";
 const UNI: &str = "urn:mef:lso:spec:cantata-sonata:carrier-ethernet-subscriber-uni:v1.0.0:all";
 
-/// Fails the items whose id it was told to fail; completes the others at once.
+/// Fails the items whose id it was told to fail with the reason given, keeps those told
+/// `"wait"` in progress, and completes the others at once.
 #[derive(Default)]
 struct Scripted(Mutex<HashMap<String, String>>);
 
@@ -25,9 +26,10 @@ impl Fulfilment for Scripted {
         &'a self,
         request: FulfilmentRequest<'a>,
     ) -> Pin<Box<dyn Future<Output = FulfilmentStatus> + Send + 'a>> {
-        let failure = self.0.lock().unwrap().get(request.item_id).cloned();
-        Box::pin(std::future::ready(match failure {
-            Some(reason) => FulfilmentStatus::Failed { reason },
+        let script = self.0.lock().unwrap().get(request.item_id).cloned();
+        Box::pin(std::future::ready(match script.as_deref() {
+            Some("wait") => FulfilmentStatus::InProgress { check_at: request.now + 3_600_000 },
+            Some(reason) => FulfilmentStatus::Failed { reason: reason.to_owned() },
             None => FulfilmentStatus::Completed,
         }))
     }
@@ -38,10 +40,15 @@ struct Harness {
     bus: Arc<Bus>,
     worker: Worker,
     fulfilment: Arc<Scripted>,
+    clock: Arc<FixedClock>,
     tenant: Tenant,
 }
 
 fn harness() -> Harness {
+    harness_charging(ChargePolicy::default())
+}
+
+fn harness_charging(charges: ChargePolicy) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("lso.db")).unwrap();
     let catalog = Arc::new(Catalog::built_in().unwrap());
@@ -49,17 +56,19 @@ fn harness() -> Harness {
     let config = BusConfig {
         seller_contact: json!({"name": "Seller Desk", "emailAddress": "desk@seller.example", "number": "1", "role": "sellerContact"}),
         self_addresses: Default::default(),
+        charges,
     };
+    let clock = Arc::new(FixedClock::at(NOW));
     let bus = Arc::new(Bus::new(
         store,
         catalog,
-        Arc::new(FixedClock::at(NOW)),
+        clock.clone(),
         Arc::new(SequentialIds::new("id")),
         fulfilment.clone(),
         config,
     ));
     let worker = Worker::new(bus.clone());
-    Harness { _dir: dir, bus, worker, fulfilment, tenant: Tenant::new(Irp::Sonata, "LSO", "ACME") }
+    Harness { _dir: dir, bus, worker, fulfilment, clock, tenant: Tenant::new(Irp::Sonata, "LSO", "ACME") }
 }
 
 fn contact(role: &str) -> Value {
@@ -395,3 +404,5 @@ async fn notifications_reach_only_matching_hubs_in_order() {
     assert!(to("http://127.0.0.1:9/c/").is_empty());
     assert!(h.bus.hub(HubApi::Ordering, &other, &all.id).await.is_err(), "hubs are per tenant");
 }
+
+mod tasks;
