@@ -65,6 +65,23 @@ impl<'a> OrderChange<'a> {
         self.event_about(event_type, &order_id, href, item_id);
     }
 
+    /// Records a milestone an item reached (MEF 123 CR8) and announces it (CR7).
+    pub fn milestone(&mut self, item_id: &str, name: &str) -> Result<(), BusError> {
+        let at = self.at.clone();
+        push(self.item(item_id)?, "milestone", serde_json::json!({"date": at.as_str(), "name": name}));
+        let subject = Subject {
+            id: &self.order_id,
+            href: format!("productOrder/{}", self.order_id),
+            item_id: Some(item_id),
+            milestone: Some(name),
+            ordering_key: &self.order_id,
+        };
+        let event_type = "productSpecificProductOrderItemMilestoneEvent";
+        let op = events::event(self.bus.ids.as_ref(), HubApi::Ordering, &self.tenant, event_type, subject, &self.at);
+        self.ops.push(op);
+        Ok(())
+    }
+
     /// Announces an event about a resource of the order (a cancel request, a charge …); events
     /// about one order reach each listener in the order they happened.
     pub fn event_about(&mut self, event_type: &str, id: &str, href: String, item_id: Option<&str>) {

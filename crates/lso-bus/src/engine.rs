@@ -220,8 +220,9 @@ impl Bus {
                 .rev()
                 .find(|c| c.state == ItemState::InProgress)
                 .map_or(change.at.millis(), |c| c.change_date.millis());
+            let tenant = change.tenant.clone();
             let request = FulfilmentRequest {
-                tenant: &change.tenant,
+                tenant: &tenant,
                 order_id: &order.id,
                 item_id: id,
                 action: item.request.action,
@@ -231,6 +232,11 @@ impl Bus {
                 started_at,
                 now: change.at.millis(),
             };
+            for name in self.fulfilment.milestones(&request) {
+                if !item.milestone.iter().flatten().any(|m| m.name == name) {
+                    change.milestone(id, &name)?;
+                }
+            }
             match self.fulfilment.progress(request).await {
                 FulfilmentStatus::Completed => {
                     self.end_item(item, change, Ok(())).await?;

@@ -52,6 +52,12 @@ pub trait Fulfilment: Send + Sync + 'static {
         &'a self,
         request: FulfilmentRequest<'a>,
     ) -> Pin<Box<dyn Future<Output = FulfilmentStatus> + Send + 'a>>;
+
+    /// The product-specific milestones `request` has reached so far, in order (MEF 123 CR7).
+    fn milestones(&self, request: &FulfilmentRequest<'_>) -> Vec<String> {
+        let _ = request;
+        Vec::new()
+    }
 }
 
 /// Provisions each item in the time its specification states, scaled by `time_scale`
@@ -68,13 +74,26 @@ impl InventoryFulfilment {
     }
 }
 
+impl InventoryFulfilment {
+    fn done_at(&self, request: &FulfilmentRequest<'_>) -> i64 {
+        let seconds = self.catalog.get(request.specification).map_or(0, |s| s.provisioning_seconds);
+        request.started_at + (seconds as f64 * 1000.0 * self.time_scale) as i64
+    }
+}
+
+/// The milestone [`InventoryFulfilment`] reports when it starts on an item.
+pub const PROVISIONING_STARTED: &str = "provisioningStarted";
+
 impl Fulfilment for InventoryFulfilment {
+    fn milestones(&self, _request: &FulfilmentRequest<'_>) -> Vec<String> {
+        vec![PROVISIONING_STARTED.to_owned()]
+    }
+
     fn progress<'a>(
         &'a self,
         request: FulfilmentRequest<'a>,
     ) -> Pin<Box<dyn Future<Output = FulfilmentStatus> + Send + 'a>> {
-        let seconds = self.catalog.get(request.specification).map_or(0, |s| s.provisioning_seconds);
-        let done_at = request.started_at + (seconds as f64 * 1000.0 * self.time_scale) as i64;
+        let done_at = self.done_at(&request);
         let status = if request.now >= done_at {
             FulfilmentStatus::Completed
         } else {

@@ -20,7 +20,7 @@ mod validate;
 mod worker;
 
 pub use engine::Step;
-pub use fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus, InventoryFulfilment};
+pub use fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus, InventoryFulfilment, PROVISIONING_STARTED};
 pub use hubs::{HubApi, INVENTORY_EVENT_TYPES, ORDERING_EVENT_TYPES};
 pub use worker::{Outcome, Worker};
 

@@ -75,13 +75,15 @@ impl Bus {
                 "MEF 123 R74: a contact with role `cancelProductOrderContact` is required",
             ));
         }
-        let order_id = &request.product_order.product_order_id;
-        if self.store.get(crate::ordering::ORDER, Some(&tenant.key()), order_id).await?.is_none() {
+        let order_id = request.product_order.order_id().unwrap_or_default().to_owned();
+        if order_id.is_empty() {
+            problems.push(Violation::missing("/productOrder/productOrderId", "name the product order to cancel"));
+        } else if self.store.get(crate::ordering::ORDER, Some(&tenant.key()), &order_id).await?.is_none() {
             problems.push(Violation::not_found(
                 "/productOrder/productOrderId",
                 format!("MEF 123 R73: no product order `{order_id}`"),
             ));
-        } else if self.open_task(CANCEL, tenant, order_id, None).await? {
+        } else if self.open_task(CANCEL, tenant, &order_id, None).await? {
             problems.push(Violation::invalid(
                 "/productOrder/productOrderId",
                 "a cancellation of this order is already being assessed",
@@ -92,6 +94,7 @@ impl Bus {
         }
         let id = self.ids.next_id();
         let mut document = raw;
+        set(&mut document["productOrder"], "productOrderId", order_id.as_str());
         set(&mut document, "id", id.as_str());
         set(&mut document, "href", format!("{}/cancelProductOrder/{id}", ordering_base(tenant.irp)));
         set(&mut document, "state", TaskState::Acknowledged.as_str());

@@ -261,13 +261,31 @@ pub struct ProductOrderItemRef {
 /// A reference by `id` to a charge, cancel or modify request.
 pub type ChargeRef = Ref;
 
+/// The order a cancellation names: `productOrderId` as the API file says, or `id` as the
+/// MEF 123 guide's cancellation example spells it.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelledOrderRef {
+    pub product_order_id: Option<String>,
+    pub id: Option<String>,
+    pub product_order_href: Option<String>,
+}
+
+impl CancelledOrderRef {
+    /// The order id, however it was spelled.
+    pub fn order_id(&self) -> Option<&str> {
+        self.product_order_id.as_deref().or(self.id.as_deref())
+    }
+}
+
 /// `CancelProductOrder_Create`.
 #[serde_as]
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CancelProductOrderCreate {
-    pub product_order: ProductOrderRef,
+    pub product_order: CancelledOrderRef,
     pub related_contact_information: Vec<RelatedContactInformation>,
     pub cancellation_reason: Option<String>,
     #[serde_as(as = "Option<DisplayFromStr>")]

@@ -1,13 +1,9 @@
 //! `lso`: an open-source MEF LSO implementation. One binary plays every role; see `lso --help`.
 
-mod admin;
-mod config;
-mod demo;
-mod server;
-
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use config::Config;
+use lso::config::Config;
+use lso::{demo, server};
 use lso_http::Principal;
 use std::net::SocketAddr;
 use std::path::PathBuf;

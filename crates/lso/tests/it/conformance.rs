@@ -1,0 +1,247 @@
+//! Conformance: the MEF example requests are accepted, and every response and notification
+//! `lso` sends is valid against the official API files (loaded from `../shared/mef`).
+
+use crate::support::*;
+use serde_json::{Value, json};
+
+const ORDERING: &str = "productApi/order/productOrderManagement.api.yaml";
+const NOTIFICATION: &str = "productApi/order/productOrderNotification.api.yaml";
+const INVENTORY: &str = "productApi/inventory/productInventoryManagement.api.yaml";
+
+fn contract(irp: &str, file: &str) -> Contract {
+    Contract::load(&format!("{irp}/{file}"))
+}
+
+fn base(irp: &str) -> String {
+    lso_mef_product::ordering_base(irp.to_lowercase().parse().unwrap())
+}
+
+fn inventory_base(irp: &str) -> String {
+    lso_mef_product::inventory_base(irp.to_lowercase().parse().unwrap())
+}
+
+/// The JSON examples of the MEF 123 developer guide that are whole JSON documents.
+fn guide_examples(irp: &str) -> Vec<Value> {
+    let guide = shared_mef().join(irp).join(
+        "documentation/productApi/order/MEF 123 - LSO Cantata and LSO Sonata Product Order Management API - Developer Guide.md",
+    );
+    let text = std::fs::read_to_string(guide).unwrap();
+    text.split("```json\n").skip(1).filter_map(|block| serde_json::from_str(block.split("```").next()?).ok()).collect()
+}
+
+fn guide_example(irp: &str, keys: &[&str], without: &str) -> Value {
+    guide_examples(irp)
+        .into_iter()
+        .find(|e| keys.iter().all(|k| e.get(k).is_some()) && e.get(without).is_none())
+        .unwrap_or_else(|| panic!("no example with {keys:?}"))
+}
+
+/// The MEF 125 "Use Case 5 Product Order - new EPL" request, with its 2021 dates moved into the
+/// future (a Seller refuses requested completion dates in the past).
+fn use_case_5(irp: &str) -> Value {
+    let file = shared_mef().join(irp).join(
+        "documentation/productSchema/carrierEthernet/subscriberEthernet/MEF 125.0.1 resources/requests/Use Case 5 Product Order - new EPL.json",
+    );
+    let mut order: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    for item in order["productOrderItem"].as_array_mut().unwrap() {
+        item["requestedCompletionDate"] = json!(days_from_now(60));
+    }
+    order
+}
+
+#[tokio::test]
+async fn the_mef_125_order_example_completes_and_every_response_and_event_meets_the_contract() {
+    for irp in ["Sonata", "Cantata"] {
+        let app = spawn_app().await;
+        let ordering = contract(irp, ORDERING);
+        let events = contract(irp, NOTIFICATION);
+        let inventory = contract(irp, INVENTORY);
+        let receiver = Receiver::default();
+        let listener = receiver.start().await;
+        let hub = app
+            .call("POST", &format!("{}/hub", base(irp)), Some(&json!({"callback": format!("http://{listener}")})))
+            .await;
+        assert_eq!(hub.status, 201, "{:?}", hub.body);
+        Contract::assert_valid(&ordering.response("/hub", "post", 201), &hub.body, "registerListener 201");
+
+        let request = use_case_5(irp);
+        let created = app.call("POST", &format!("{}/productOrder", base(irp)), Some(&request)).await;
+        assert_eq!(created.status, 201, "{irp}: {:#}", created.body);
+        Contract::assert_valid(
+            &ordering.response("/productOrder", "post", 201),
+            &created.body,
+            "createProductOrder 201",
+        );
+        assert_eq!(
+            created.body["productOrderItem"][0]["product"]["productConfiguration"],
+            request["productOrderItem"][0]["product"]["productConfiguration"]
+        );
+        let id = created.body["id"].as_str().unwrap().to_owned();
+
+        let done = app.wait_until_final(&base(irp), &id).await;
+        assert_eq!(done["state"], "completed", "{done:#}");
+        Contract::assert_valid(&ordering.response("/productOrder/{id}", "get", 200), &done, "retrieveProductOrder 200");
+        let list = app.call("GET", &format!("{}/productOrder?state=completed", base(irp)), None).await;
+        Contract::assert_valid(&ordering.response("/productOrder", "get", 200), &list.body, "listProductOrder 200");
+        assert_eq!(list.headers["x-total-count"], "1");
+
+        let products = app.call("GET", &format!("{}/product?productOrderId={id}", inventory_base(irp)), None).await;
+        Contract::assert_valid(&inventory.response("/product", "get", 200), &products.body, "listProduct 200");
+        assert_eq!(products.body.as_array().unwrap().len(), 3);
+        let product_id = products.body[0]["id"].as_str().unwrap();
+        let product = app.call("GET", &format!("{}/product/{product_id}", inventory_base(irp)), None).await;
+        Contract::assert_valid(&inventory.response("/product/{id}", "get", 200), &product.body, "retrieveProduct 200");
+        assert_eq!(product.body["status"], "active");
+
+        app.wait_for_deliveries_to(&receiver).await;
+        let received = receiver.by_resource().remove(&id).unwrap();
+        for (path, event) in &received {
+            let event_type = event["eventType"].as_str().unwrap();
+            assert!(path.ends_with(&format!("/listener/{event_type}")), "{path}");
+            let schema = events.request_body(&format!("/listener/{event_type}"), "post");
+            Contract::assert_valid(&schema, event, event_type);
+        }
+        let types: Vec<&str> = received.iter().map(|(_, e)| e["eventType"].as_str().unwrap()).collect();
+        for expected in [
+            "productOrderItemStateChangeEvent",
+            "productOrderItemExpectedCompletionDateSet",
+            "productSpecificProductOrderItemMilestoneEvent",
+            "productOrderStateChangeEvent",
+        ] {
+            assert!(types.contains(&expected), "{expected} in {types:?}");
+        }
+        assert_eq!(
+            types.iter().filter(|t| **t == "productOrderStateChangeEvent").count(),
+            2,
+            "inProgress and completed, none for acknowledged"
+        );
+        app.seller.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_mef_123_guide_requests_are_accepted_and_answered_by_the_contract() {
+    let irp = "Sonata";
+    let app = spawn_app_with(|c| c.fulfilment.time_scale = 3600.0).await;
+    let ordering = contract(irp, ORDERING);
+    let order = |n: &str| {
+        let mut o = order_of(&example(EVPL), None);
+        o["externalId"] = json!(n);
+        o
+    };
+    let first = app.call("POST", &format!("{}/productOrder", base(irp)), Some(&order("a"))).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = app.call("POST", &format!("{}/productOrder", base(irp)), Some(&order("b"))).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for id in [&first, &second] {
+        for _ in 0..200 {
+            let state = app.call("GET", &format!("{}/productOrder/{id}", base(irp)), None).await.body["state"].clone();
+            if state == "inProgress" {
+                break;
+            }
+            let wake = app.seller.bus.wake();
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(200), wake.notified()).await;
+        }
+    }
+
+    let mut modify = guide_example(irp, &["expediteIndicator", "requestedCompletionDate", "productOrderItem"], "id");
+    modify["productOrderItem"] = json!({"productOrderId": first, "productOrderItemId": "1"});
+    modify["requestedCompletionDate"] = json!(days_from_now(90));
+    let created =
+        app.call("POST", &format!("{}/modifyProductOrderItemRequestedDeliveryDate", base(irp)), Some(&modify)).await;
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    Contract::assert_valid(
+        &ordering.response("/modifyProductOrderItemRequestedDeliveryDate", "post", 201),
+        &created.body,
+        "modify 201",
+    );
+
+    let mut cancel = guide_example(irp, &["cancellationReasonType", "productOrder", "relatedContactInformation"], "id");
+    cancel["productOrder"]["id"] = json!(first);
+    let created = app.call("POST", &format!("{}/cancelProductOrder", base(irp)), Some(&cancel)).await;
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    Contract::assert_valid(&ordering.response("/cancelProductOrder", "post", 201), &created.body, "cancel 201");
+    assert_eq!(created.body["note"], cancel["note"], "MEF 123 R16");
+
+    let raise = json!({"productOrderId": second, "productOrderItemId": "1", "amount": {"unit": "USD", "value": 50}});
+    let charge = app.call_as(&app.admin, "POST", "/lso/admin/v1/sonata/charge?buyerId=ACME", Some(&raise)).await;
+    assert_eq!(charge.status, 201, "{:#}", charge.body);
+    let charge_id = charge.body["id"].as_str().unwrap();
+    let retrieved = app.call("GET", &format!("{}/charge/{charge_id}", base(irp)), None).await;
+    Contract::assert_valid(&ordering.response("/charge/{id}", "get", 200), &retrieved.body, "retrieveCharge 200");
+    let mut answer = guide_example(irp, &["chargeItem"], "id");
+    answer["chargeItem"][0]["id"] = json!("1");
+    let patched = app.call("PATCH", &format!("{}/charge/{charge_id}", base(irp)), Some(&answer)).await;
+    assert_eq!(patched.status, 200, "{:#}", patched.body);
+    Contract::assert_valid(&ordering.response("/charge/{id}", "patch", 200), &patched.body, "patchCharge 200");
+
+    for listing in ["/cancelProductOrder", "/modifyProductOrderItemRequestedDeliveryDate", "/charge"] {
+        let list = app.call("GET", &format!("{}{listing}", base(irp)), None).await;
+        assert_eq!(list.status, 200);
+        assert_eq!(list.body.as_array().unwrap().len(), 1, "{listing}");
+        Contract::assert_valid(&ordering.response(listing, "get", 200), &list.body, listing);
+    }
+
+    for keys in [&["callback", "query"][..], &["callback"][..]] {
+        let hub = guide_examples(irp)
+            .into_iter()
+            .find(|e| e.as_object().is_some_and(|m| m.len() == keys.len() && keys.iter().all(|k| m.contains_key(*k))))
+            .unwrap();
+        let created = app.call("POST", &format!("{}/hub", base(irp)), Some(&hub)).await;
+        assert_eq!(created.status, 201, "{:#}", created.body);
+        Contract::assert_valid(&ordering.response("/hub", "post", 201), &created.body, "registerListener 201");
+        let id = created.body["id"].as_str().unwrap();
+        let read = app.call("GET", &format!("{}/hub/{id}", base(irp)), None).await;
+        Contract::assert_valid(&ordering.response("/hub/{id}", "get", 200), &read.body, "retrieveHub 200");
+    }
+
+    let patch = app
+        .call("PATCH", &format!("{}/productOrder/{second}", base(irp)), Some(&json!({"projectId": "renamed"})))
+        .await;
+    assert_eq!(patch.status, 200);
+    Contract::assert_valid(
+        &ordering.response("/productOrder/{id}", "patch", 200),
+        &patch.body,
+        "patchProductOrder 200",
+    );
+    app.seller.stop().await;
+}
+
+#[tokio::test]
+async fn error_answers_meet_the_contract() {
+    let app = spawn_app().await;
+    let ordering = contract("Sonata", ORDERING);
+    let orders = format!("{}/productOrder", base("Sonata"));
+    let unauthenticated = app.client.get(app.url(&orders)).send().await.unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+    let body: Value = unauthenticated.json().await.unwrap();
+    Contract::assert_valid(&ordering.response("/productOrder", "get", 401), &body, "401");
+    let missing = app.call("GET", &format!("{orders}/nope"), None).await;
+    assert_eq!(missing.status, 404);
+    Contract::assert_valid(&ordering.response("/productOrder/{id}", "get", 404), &missing.body, "404");
+    let bad_query = app.call("GET", &format!("{orders}?limit=-1"), None).await;
+    assert_eq!(bad_query.status, 400);
+    Contract::assert_valid(&ordering.response("/productOrder", "get", 400), &bad_query.body, "400");
+    let mut invalid = order_of(&example(EVPL), None);
+    invalid["productOrderItem"][0]["product"]["productConfiguration"]["maximumFrameSize"] = json!("big");
+    let unprocessable = app.call("POST", &orders, Some(&invalid)).await;
+    assert_eq!(unprocessable.status, 422);
+    Contract::assert_valid(&ordering.response("/productOrder", "post", 422), &unprocessable.body, "422");
+    assert_eq!(
+        unprocessable.body[0]["propertyPath"],
+        "/productOrderItem/0/product/productConfiguration/maximumFrameSize"
+    );
+    let other = app.seller.auth.mint(
+        &lso_http::Principal::Buyer { subject: "x".into(), buyers: vec!["A".into(), "B".into()] },
+        chrono::Utc::now().timestamp(),
+        60,
+    );
+    let forbidden = app.call_as(&other, "GET", &format!("{orders}?buyerId=C"), None).await;
+    assert_eq!(forbidden.status, 403);
+    Contract::assert_valid(&ordering.response("/productOrder", "get", 403), &forbidden.body, "403");
+    app.seller.stop().await;
+}

@@ -1,0 +1,280 @@
+//! What the end-to-end tests share: a Seller on a random port, a Buyer's HTTP client, a
+//! notification receiver that can be told to fail, and the MEF contracts.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use lso::config::Config;
+use lso::server::{self, Running};
+use lso_http::Principal;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// The directory holding the official MEF SDK files.
+pub fn shared_mef() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/mef")
+}
+
+/// A configuration for a test Seller in `data_dir`, listening on a random loopback port.
+pub fn test_config(data_dir: &std::path::Path) -> Config {
+    let mut config = Config::load(None, std::iter::empty()).unwrap();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.data_dir = data_dir.to_owned();
+    config.notifications.first_retry_millis = 20;
+    config.notifications.max_retry_millis = 200;
+    config
+}
+
+/// A Seller running in this process, and a Buyer's view of it.
+pub struct App {
+    pub _dir: tempfile::TempDir,
+    pub seller: Running,
+    pub client: reqwest::Client,
+    pub token: String,
+    pub admin: String,
+}
+
+/// Starts a Seller with `adjust` applied to its configuration.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> App {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    adjust(&mut config);
+    let seller = server::start(&config).await.unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let token = seller.auth.mint(&Principal::Buyer { subject: "acme".into(), buyers: vec!["ACME".into()] }, now, 3600);
+    let admin = seller.auth.mint(&Principal::Admin { subject: "ops".into() }, now, 3600);
+    App { _dir: dir, seller, client: reqwest::Client::new(), token, admin }
+}
+
+/// Starts a Seller on the test defaults.
+pub async fn spawn_app() -> App {
+    spawn_app_with(|_| {}).await
+}
+
+/// An HTTP answer: status, headers and JSON body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl App {
+    /// `http://{addr}{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.seller.addr)
+    }
+
+    /// A request with the Buyer's token.
+    pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Answer {
+        self.call_as(&self.token, method, path, body).await
+    }
+
+    /// A request with `token`.
+    pub async fn call_as(&self, token: &str, method: &str, path: &str, body: Option<&Value>) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.client.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        Answer { status, headers, body: serde_json::from_str(&text).unwrap_or(Value::Null) }
+    }
+
+    /// Reads order `id` at `base` after every commit of the Seller until it is final.
+    pub async fn wait_until_final(&self, base: &str, id: &str) -> Value {
+        let wake = self.seller.bus.wake();
+        for _ in 0..1000 {
+            let committed = wake.notified();
+            tokio::pin!(committed);
+            committed.as_mut().enable();
+            let answer = self.call("GET", &format!("{base}/productOrder/{id}"), None).await;
+            let state = answer.body["state"].as_str().unwrap_or_default().to_owned();
+            if matches!(state.as_str(), "completed" | "partial" | "failed" | "rejected" | "cancelled") {
+                return answer.body;
+            }
+            // Bounded, in case the last commit came before the waiter was registered.
+            let _ = tokio::time::timeout(Duration::from_secs(1), committed).await;
+        }
+        panic!("order {id} did not finish");
+    }
+
+    /// Checks the outbox each time `receiver` is sent an event until nothing is pending.
+    pub async fn wait_for_deliveries_to(&self, receiver: &Receiver) -> Value {
+        for _ in 0..1000 {
+            let arrived = receiver.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            let answer = self.call_as(&self.admin, "GET", "/lso/admin/v1/deliveries?limit=1000", None).await;
+            if answer.body["pending"] == 0 {
+                return answer.body;
+            }
+            // Bounded, so retries that end as dead letters are seen too.
+            let _ = tokio::time::timeout(Duration::from_secs(1), arrived).await;
+        }
+        panic!("deliveries still pending");
+    }
+}
+
+/// A contact with `role`.
+pub fn contact(role: &str) -> Value {
+    json!({"name": "Ann Buyer", "emailAddress": "ann@buyer.example", "number": "+1-555-0101", "role": role})
+}
+
+/// An RFC 3339 time `days` from now.
+pub fn days_from_now(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A valid order of one `add` item with `configuration` (and a place when `place_role`).
+pub fn order_of(configuration: &Value, place_role: Option<&str>) -> Value {
+    let mut product = json!({"productOffering": {"id": "offering-1"}, "productConfiguration": configuration});
+    if let Some(role) = place_role {
+        product["place"] = json!([{"@type": "GeographicSiteRef", "id": "site-1", "role": role}]);
+    }
+    json!({
+        "externalId": "buyer-order-1",
+        "relatedContactInformation": [contact("productOrderContact")],
+        "productOrderItem": [{
+            "id": "1",
+            "action": "add",
+            "requestedCompletionDate": days_from_now(30),
+            "billingAccount": {"id": "ba-1"},
+            "requestedItemTerm": {"name": "1 year", "duration": {"amount": 12, "units": "calendarMonths"}, "endOfTermAction": "autoRenew"},
+            "relatedContactInformation": [contact("buyerProductOrderItemContact"), contact("buyerImplementationContact"), contact("buyerTechnicalContact")],
+            "product": product
+        }]
+    })
+}
+
+/// The built-in example configuration of `spec` (a `@type` URN).
+pub fn example(spec: &str) -> Value {
+    lso_spec::Catalog::built_in().unwrap().get(spec).unwrap().example.clone()
+}
+
+/// The EVPL specification.
+pub const EVPL: &str = "urn:mef:lso:spec:cantata-sonata:evpl-evc:v1.0.0:all";
+
+/// A notification listener: records every event it is sent and can be told to refuse the next
+/// `n` deliveries with 500.
+#[derive(Clone, Default)]
+pub struct Receiver {
+    pub events: Arc<Mutex<Vec<(String, Value)>>>,
+    pub refuse: Arc<AtomicUsize>,
+    pub arrived: Arc<Notify>,
+}
+
+impl Receiver {
+    /// Serves the listener on a random loopback port.
+    pub async fn start(&self) -> SocketAddr {
+        async fn on_event(State(receiver): State<Receiver>, Path(path): Path<String>, body: String) -> StatusCode {
+            let refused =
+                receiver.refuse.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+            if refused {
+                return StatusCode::INTERNAL_SERVER_ERROR;
+            }
+            let event: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            receiver.events.lock().unwrap().push((path, event));
+            receiver.arrived.notify_waiters();
+            StatusCode::NO_CONTENT
+        }
+        let app = Router::new().route("/{*path}", post(on_event)).with_state(self.clone());
+        let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(socket, app).await });
+        addr
+    }
+
+    /// The events received, by `event.id`, in arrival order, with their listener paths.
+    pub fn by_resource(&self) -> HashMap<String, Vec<(String, Value)>> {
+        let mut grouped: HashMap<String, Vec<(String, Value)>> = HashMap::new();
+        for (path, event) in self.events.lock().unwrap().iter() {
+            let id = event["event"]["id"].as_str().unwrap_or_default().to_owned();
+            grouped.entry(id).or_default().push((path.clone(), event.clone()));
+        }
+        grouped
+    }
+}
+
+/// An official MEF API file as a JSON Schema resource, to validate what `lso` sends.
+pub struct Contract {
+    uri: String,
+    document: Arc<Value>,
+}
+
+struct DocumentRetriever(String, Arc<Value>);
+
+impl jsonschema::Retrieve for DocumentRetriever {
+    fn retrieve(&self, uri: &jsonschema::Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        if uri.as_str().split('#').next() == Some(self.0.as_str()) {
+            Ok((*self.1).clone())
+        } else {
+            Err(format!("no document {uri}").into())
+        }
+    }
+}
+
+impl Contract {
+    /// Loads `relative` (under `shared/mef`).
+    pub fn load(relative: &str) -> Contract {
+        let text = std::fs::read_to_string(shared_mef().join(relative)).unwrap();
+        let document: Value = serde_saphyr::from_str(&text).unwrap();
+        Contract { uri: format!("urn:test:{}", relative.replace(['/', ' '], ":")), document: Arc::new(document) }
+    }
+
+    /// A validator of the schema at `pointer` in the document.
+    pub fn validator(&self, pointer: &str) -> jsonschema::Validator {
+        let escaped = pointer.replace('%', "%25").replace('{', "%7B").replace('}', "%7D");
+        let root = json!({"$ref": format!("{}#{escaped}", self.uri)});
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft7)
+            .should_validate_formats(true)
+            .with_retriever(DocumentRetriever(self.uri.clone(), self.document.clone()))
+            .build(&root)
+            .unwrap_or_else(|e| panic!("{pointer}: {e}"))
+    }
+
+    /// A validator of the response body of `method` `path` with `status`.
+    pub fn response(&self, path: &str, method: &str, status: u16) -> jsonschema::Validator {
+        let token = path.replace('~', "~0").replace('/', "~1");
+        let responses = &self.document["paths"][path][method]["responses"][status.to_string()]["content"];
+        let media = responses
+            .as_object()
+            .and_then(|m| m.keys().next().cloned())
+            .unwrap_or_else(|| panic!("{method} {path} {status}"));
+        let media = media.replace('~', "~0").replace('/', "~1");
+        self.validator(&format!("/paths/{token}/{method}/responses/{status}/content/{media}/schema"))
+    }
+
+    /// A validator of the request body of `method` `path` (a listener's event, for
+    /// notification APIs).
+    pub fn request_body(&self, path: &str, method: &str) -> jsonschema::Validator {
+        let token = path.replace('~', "~0").replace('/', "~1");
+        let content = &self.document["paths"][path][method]["requestBody"]["content"];
+        let media =
+            content.as_object().and_then(|m| m.keys().next().cloned()).unwrap_or_else(|| panic!("{method} {path}"));
+        let media = media.replace('~', "~0").replace('/', "~1");
+        self.validator(&format!("/paths/{token}/{method}/requestBody/content/{media}/schema"))
+    }
+
+    /// Fails the test unless `value` is valid for `validator`.
+    pub fn assert_valid(validator: &jsonschema::Validator, value: &Value, what: &str) {
+        let errors: Vec<String> =
+            validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(errors.is_empty(), "{what} does not meet the MEF contract:\n{}\n{value:#}", errors.join("\n"));
+    }
+}
