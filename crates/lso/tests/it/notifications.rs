@@ -1,1 +1,118 @@
-//! placeholder
+//! Notification delivery: retries against a failing listener, order per order, dead letters
+//! and their resending, hub filters, and no loss across a restart.
+
+use crate::support::*;
+use serde_json::json;
+
+const ORDERS: &str = "/mefApi/sonata/productOrderingManagement/v10";
+
+/// The events of a one-item order whose fulfilment completes in its first step, in the order
+/// the Seller writes them.
+const LIFE_OF_AN_ORDER: [&str; 6] = [
+    "productOrderItemStateChangeEvent",
+    "productOrderItemExpectedCompletionDateSet",
+    "productOrderStateChangeEvent",
+    "productSpecificProductOrderItemMilestoneEvent",
+    "productOrderItemStateChangeEvent",
+    "productOrderStateChangeEvent",
+];
+
+async fn subscribe(app: &App, receiver: &Receiver, query: Option<&str>) -> String {
+    let listener = receiver.start().await;
+    let mut body = json!({"callback": format!("http://{listener}")});
+    if let Some(query) = query {
+        body["query"] = json!(query);
+    }
+    let hub = app.call("POST", &format!("{ORDERS}/hub"), Some(&body)).await;
+    assert_eq!(hub.status, 201, "{:#}", hub.body);
+    hub.body["id"].as_str().unwrap().to_owned()
+}
+
+fn event_types(receiver: &Receiver, order: &str) -> Vec<String> {
+    let received = receiver.by_resource();
+    received.get(order).into_iter().flatten().map(|(_, e)| e["eventType"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn failed_deliveries_are_retried_and_arrive_in_order_per_order() {
+    let app = spawn_app().await;
+    let receiver = Receiver::default();
+    subscribe(&app, &receiver, None).await;
+    receiver.refuse.store(25, std::sync::atomic::Ordering::SeqCst);
+    let orders = app.place_orders(ORDERS, 5).await;
+    for id in &orders {
+        assert_eq!(app.wait_until_final(ORDERS, id).await["state"], "completed");
+    }
+    let outbox = app.wait_for_deliveries_to(&receiver).await;
+    assert_eq!(outbox["dead"], 0);
+    assert_eq!(receiver.refuse.load(std::sync::atomic::Ordering::SeqCst), 0, "the listener refused 25 deliveries");
+    for id in &orders {
+        assert_eq!(event_types(&receiver, id), LIFE_OF_AN_ORDER, "order {id}");
+    }
+    let retried = outbox["deliveries"].as_array().unwrap().iter().filter(|d| d["attempts"].as_i64() > Some(1)).count();
+    assert!(retried > 0, "some deliveries needed more than one attempt");
+    app.seller.stop().await;
+}
+
+#[tokio::test]
+async fn after_the_last_attempt_a_delivery_is_a_dead_letter_the_operator_can_resend() {
+    let app = spawn_app_with(|c| c.notifications.max_attempts = 2).await;
+    let receiver = Receiver::default();
+    subscribe(&app, &receiver, Some("eventType=productOrderStateChangeEvent")).await;
+    receiver.refuse.store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
+    let orders = app.place_orders(ORDERS, 1).await;
+    app.wait_until_final(ORDERS, &orders[0]).await;
+    let outbox = app.wait_for_deliveries_to(&receiver).await;
+    assert_eq!(outbox["dead"], 2, "{outbox:#}");
+    let dead = app.call_as(&app.admin, "GET", "/lso/admin/v1/deliveries?state=dead", None).await;
+    let dead: Vec<i64> =
+        dead.body["deliveries"].as_array().unwrap().iter().map(|d| d["id"].as_i64().unwrap()).collect();
+    assert_eq!(dead.len(), 2);
+    receiver.refuse.store(0, std::sync::atomic::Ordering::SeqCst);
+    for id in dead.iter().rev() {
+        let resent = app.call_as(&app.admin, "POST", &format!("/lso/admin/v1/deliveries/{id}/redeliver"), None).await;
+        assert_eq!(resent.status, 204);
+    }
+    let outbox = app.wait_for_deliveries_to(&receiver).await;
+    assert_eq!((outbox["dead"].as_i64(), outbox["delivered"].as_i64()), (Some(0), Some(2)));
+    assert_eq!(event_types(&receiver, &orders[0]), ["productOrderStateChangeEvent"; 2], "only the queried event type");
+    let refused = app.call("GET", "/lso/admin/v1/deliveries", None).await;
+    assert_eq!(refused.status, 403, "a Buyer cannot read the operators' API");
+    app.seller.stop().await;
+}
+
+#[tokio::test]
+async fn a_deleted_hub_receives_nothing_more() {
+    let app = spawn_app().await;
+    let receiver = Receiver::default();
+    let hub = subscribe(&app, &receiver, None).await;
+    let deleted = app.call("DELETE", &format!("{ORDERS}/hub/{hub}"), None).await;
+    assert_eq!(deleted.status, 204);
+    let orders = app.place_orders(ORDERS, 1).await;
+    app.wait_until_final(ORDERS, &orders[0]).await;
+    let outbox = app.call_as(&app.admin, "GET", "/lso/admin/v1/deliveries", None).await;
+    assert_eq!(outbox.body["deliveries"], json!([]));
+    assert!(receiver.events.lock().unwrap().is_empty());
+    app.seller.stop().await;
+}
+
+#[tokio::test]
+async fn no_notification_is_lost_across_a_restart() {
+    let app = spawn_app().await;
+    let receiver = Receiver::default();
+    subscribe(&app, &receiver, None).await;
+    receiver.refuse.store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
+    let orders = app.place_orders(ORDERS, 3).await;
+    for id in &orders {
+        app.wait_until_final(ORDERS, id).await;
+    }
+    let dir = app.stop().await;
+    receiver.refuse.store(0, std::sync::atomic::Ordering::SeqCst);
+    let app = spawn_app_in(dir, |_| {}).await;
+    let outbox = app.wait_for_deliveries_to(&receiver).await;
+    assert_eq!(outbox["dead"], 0);
+    for id in &orders {
+        assert_eq!(event_types(&receiver, id), LIFE_OF_AN_ORDER, "order {id}");
+    }
+    app.seller.stop().await;
+}

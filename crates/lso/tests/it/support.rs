@@ -34,7 +34,7 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
 
 /// A Seller running in this process, and a Buyer's view of it.
 pub struct App {
-    pub _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
     pub seller: Running,
     pub client: reqwest::Client,
     pub token: String,
@@ -43,18 +43,22 @@ pub struct App {
 
 /// Starts a Seller with `adjust` applied to its configuration.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> App {
+    spawn_app_in(tempfile::tempdir().unwrap(), adjust).await
+}
+
+/// Starts a Seller on the data directory `dir` (new or used before).
+pub async fn spawn_app_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> App {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());
     adjust(&mut config);
     let seller = server::start(&config).await.unwrap();
     let now = chrono::Utc::now().timestamp();
     let token = seller.auth.mint(&Principal::Buyer { subject: "acme".into(), buyers: vec!["ACME".into()] }, now, 3600);
     let admin = seller.auth.mint(&Principal::Admin { subject: "ops".into() }, now, 3600);
-    App { _dir: dir, seller, client: reqwest::Client::new(), token, admin }
+    App { dir, seller, client: reqwest::Client::new(), token, admin }
 }
 
 /// Starts a Seller on the test defaults.
@@ -71,6 +75,25 @@ pub struct Answer {
 }
 
 impl App {
+    /// Stops the Seller gracefully and hands back its data directory.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.seller.stop().await;
+        self.dir
+    }
+
+    /// Places `count` valid EVPL orders at `base` and returns their ids.
+    pub async fn place_orders(&self, base: &str, count: usize) -> Vec<String> {
+        let mut ids = Vec::with_capacity(count);
+        for n in 0..count {
+            let mut order = order_of(&example(EVPL), None);
+            order["externalId"] = json!(format!("order-{n}"));
+            let created = self.call("POST", &format!("{base}/productOrder"), Some(&order)).await;
+            assert_eq!(created.status, 201, "{:#}", created.body);
+            ids.push(created.body["id"].as_str().unwrap().to_owned());
+        }
+        ids
+    }
+
     /// `http://{addr}{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.seller.addr)
