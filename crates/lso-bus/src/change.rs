@@ -41,14 +41,14 @@ impl<'a> OrderChange<'a> {
 
     /// The write ops of the change: the order first, if anything changed.
     pub fn finish(self) -> Result<Vec<WriteOp>, BusError> {
-        let original: Value = serde_json::from_str(&self.record.doc).unwrap_or(Value::Null);
-        if self.ops.is_empty() && original == self.doc {
+        let unchanged = self.ops.is_empty()
+            && serde_json::from_str::<Value>(&self.record.doc).is_ok_and(|original| original == self.doc);
+        if unchanged {
             return Ok(Vec::new());
         }
-        let typed: ProductOrder = serde_json::from_value(self.doc.clone())
-            .map_err(|e| BusError::Corrupt(format!("order {}: {e}", self.order_id)))?;
+        let index = order_index(&self.doc);
         let record = Record { version: self.record.version + 1, doc: doc::text(&self.doc), ..self.record };
-        let mut ops = vec![WriteOp::Update { record, index: order_index(&typed) }];
+        let mut ops = vec![WriteOp::Update { record, index }];
         ops.extend(self.ops);
         Ok(ops)
     }

@@ -9,8 +9,9 @@ use serde_json::{Map, Value};
 
 /// Reads a stored document.
 pub fn read<T: DeserializeOwned>(text: &str, what: &str) -> Result<(Value, T), BusError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| BusError::Corrupt(format!("{what}: {e}")))?;
-    let typed = serde_json::from_value(value.clone()).map_err(|e| BusError::Corrupt(format!("{what}: {e}")))?;
+    let corrupt = |e: serde_json::Error| BusError::Corrupt(format!("{what}: {e}"));
+    let value: Value = serde_json::from_str(text).map_err(corrupt)?;
+    let typed = serde_json::from_str(text).map_err(corrupt)?;
     Ok((value, typed))
 }
 

@@ -49,12 +49,11 @@ impl Bus {
                 set(item, "stateChange", Value::Array(vec![doc::state_change("acknowledged", &at, None)]));
             }
         }
-        let typed: ProductOrder =
-            serde_json::from_value(document.clone()).map_err(|e| BusError::Corrupt(format!("new order: {e}")))?;
+        let index = order_index(&document);
         let record =
             Record { kind: ORDER.into(), id: id.clone(), tenant: tenant.key(), version: 1, doc: doc::text(&document) };
         let job = WriteOp::Enqueue { kind: ADVANCE_ORDER.into(), key: id, payload: String::new(), run_at: now };
-        self.commit(vec![WriteOp::Insert { record, index: order_index(&typed) }, job]).await?;
+        self.commit(vec![WriteOp::Insert { record, index }, job]).await?;
         Ok(document)
     }
 
@@ -107,23 +106,22 @@ impl Bus {
     }
 }
 
-/// The attributes orders are listed by (the filters of `listProductOrder`).
-pub(crate) fn order_index(order: &ProductOrder) -> Vec<IndexEntry> {
-    let mut index = vec![
-        IndexEntry::new("state", order.state.as_str()),
-        IndexEntry::new("orderDate", sortable_time(order.order_date.millis())),
-    ];
-    index.extend(order.external_id.as_ref().map(|v| IndexEntry::new("externalId", v.as_str())));
-    index.extend(order.project_id.as_ref().map(|v| IndexEntry::new("projectId", v.as_str())));
-    let dates = [("completionDate", &order.completion_date), ("cancellationDate", &order.cancellation_date)];
-    for (name, date) in dates {
-        index.extend(date.as_ref().map(|d| IndexEntry::new(name, sortable_time(d.millis()))));
+/// The attributes orders are listed by (the filters of `listProductOrder`), read from the
+/// stored document.
+pub(crate) fn order_index(order: &Value) -> Vec<IndexEntry> {
+    let time = |value: &Value| value.as_str().and_then(|t| DateTime::parse(t).ok()).map(|d| sortable_time(d.millis()));
+    let mut index = Vec::with_capacity(8);
+    for name in ["state", "externalId", "projectId"] {
+        if let Some(text) = order[name].as_str() {
+            index.push(IndexEntry::new(name, text));
+        }
     }
-    for item in &order.product_order_item {
-        let requested = item.request.requested_completion_date.as_ref();
-        index.extend(requested.map(|d| IndexEntry::new("itemRequestedCompletionDate", sortable_time(d.millis()))));
-        let expected = item.expected_completion_date.as_ref();
-        index.extend(expected.map(|d| IndexEntry::new("itemExpectedCompletionDate", sortable_time(d.millis()))));
+    for name in ["orderDate", "completionDate", "cancellationDate"] {
+        index.extend(time(&order[name]).map(|t| IndexEntry::new(name, t)));
+    }
+    for item in order["productOrderItem"].as_array().into_iter().flatten() {
+        index.extend(time(&item["requestedCompletionDate"]).map(|t| IndexEntry::new("itemRequestedCompletionDate", t)));
+        index.extend(time(&item["expectedCompletionDate"]).map(|t| IndexEntry::new("itemExpectedCompletionDate", t)));
     }
     index
 }

@@ -19,20 +19,25 @@ const MAX_GROUP: usize = 1024;
 type Completer = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 type WriteRequest = Box<dyn FnOnce(&Connection) -> (bool, Completer) + Send>;
 
+/// The most reader connections open at once; each holds its own page cache.
+const MAX_READERS: usize = 4;
+
 /// A SQLite database file shared by the tasks of one process.
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: mpsc::Sender<WriteRequest>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    reading: Arc<tokio::sync::Semaphore>,
     path: Arc<PathBuf>,
 }
 
-fn open(path: &Path) -> Result<Connection, StoreError> {
+/// Opens a connection whose page cache holds at most `cache_kib`.
+fn open(path: &Path, cache_kib: u32) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(StoreError::unavailable)?;
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
-         PRAGMA busy_timeout=10000; PRAGMA cache_size=-16000;",
-    )
+         PRAGMA busy_timeout=10000; PRAGMA cache_size=-{cache_kib}; PRAGMA temp_store=MEMORY;"
+    ))
     .map_err(StoreError::unavailable)?;
     Ok(conn)
 }
@@ -61,7 +66,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, migrates it, and releases the leases
     /// of a previous process: an SQLite database is served by one process at a time.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let mut conn = open(path)?;
+        let mut conn = open(path, 16_384)?;
         migrate(&mut conn)?;
         conn.execute_batch(
             "UPDATE jobs SET lease_until = 0 WHERE lease_until > 0; \
@@ -73,7 +78,12 @@ impl SqliteStore {
             .name("lso-sqlite-writer".into())
             .spawn(move || run_writer(conn, requests))
             .map_err(StoreError::unavailable)?;
-        Ok(SqliteStore { writer, readers: Arc::new(Mutex::new(Vec::new())), path: Arc::new(path.to_owned()) })
+        Ok(SqliteStore {
+            writer,
+            readers: Arc::new(Mutex::new(Vec::new())),
+            reading: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
+            path: Arc::new(path.to_owned()),
+        })
     }
 
     /// Runs `work` inside the next group commit and returns its result once committed.
@@ -105,11 +115,13 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let readers = self.readers.clone();
         let path = self.path.clone();
+        let permit = self.reading.clone().acquire_owned().await.map_err(StoreError::unavailable)?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let pooled = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let conn = match pooled {
                 Some(conn) => conn,
-                None => open(&path)?,
+                None => open(&path, 4_096)?,
             };
             let result = work(&conn);
             readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);

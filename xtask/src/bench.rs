@@ -1,0 +1,361 @@
+//! `bench order`: three runs on the release build, each against a fresh data directory.
+//!
+//! 1. ceiling: the bare handler of [`crate::raw`], loaded like `lso` for the same time;
+//! 2. creation: `POST /productOrder` by `buyers` concurrent Buyers for `seconds`;
+//! 3. end to end: `orders` orders from `acknowledged` to `completed`, with every notification
+//!    delivered to a listener, and the server's peak RSS.
+
+use anyhow::{Context, bail};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// What to run.
+pub struct Options {
+    seconds: u64,
+    orders: usize,
+    buyers: usize,
+}
+
+impl Options {
+    /// Parses `--seconds N --orders N --buyers N`.
+    pub fn parse(args: &[&str]) -> anyhow::Result<Self> {
+        let mut options = Options { seconds: 60, orders: 10_000, buyers: 64 };
+        for pair in args.chunks(2) {
+            let value = pair.get(1).context("a flag without a value")?;
+            match pair[0] {
+                "--seconds" => options.seconds = value.parse()?,
+                "--orders" => options.orders = value.parse()?,
+                "--buyers" => options.buyers = value.parse()?,
+                other => bail!("unknown flag {other}"),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// A child process, killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn lso_binary() -> PathBuf {
+    workspace().join("target/release/lso")
+}
+
+/// Runs the three benchmarks and prints their figures.
+pub fn order(options: &Options) -> anyhow::Result<()> {
+    let status =
+        Command::new("cargo").current_dir(workspace()).args(["build", "--release", "--quiet", "-p", "lso"]).status()?;
+    anyhow::ensure!(status.success(), "building lso failed");
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        println!(
+            "machine: {} cores; {} concurrent buyers; release build",
+            std::thread::available_parallelism()?.get(),
+            options.buyers
+        );
+        let body = Bytes::from(serde_json::to_vec(&order_body())?);
+        let ceiling = ceiling(options, body.clone()).await?;
+        ceiling.print("ceiling: bare handler + SQLite group commit");
+        let (creation, creation_rss) = creation(options, body.clone()).await?;
+        creation.print("lso: POST /productOrder");
+        println!("  server peak RSS {:.0} MB", creation_rss as f64 / 1024.0);
+        println!(
+            "  ratio to the ceiling: throughput {:.2}, p99 {:.2}",
+            creation.throughput() / ceiling.throughput(),
+            creation.percentile(0.99).as_secs_f64() / ceiling.percentile(0.99).as_secs_f64()
+        );
+        end_to_end(options, body).await
+    })
+}
+
+fn order_body() -> Value {
+    let catalog = lso_spec::Catalog::built_in().expect("the built-in catalog loads");
+    let evpl = catalog.get("urn:mef:lso:spec:cantata-sonata:evpl-evc:v1.0.0:all").expect("EVPL is built in");
+    let contact =
+        |role: &str| json!({"name": "Bench", "emailAddress": "bench@buyer.example", "number": "1", "role": role});
+    json!({
+        "externalId": "bench",
+        "relatedContactInformation": [contact("productOrderContact")],
+        "productOrderItem": [{
+            "id": "1", "action": "add", "requestedCompletionDate": "2099-01-01T00:00:00Z",
+            "billingAccount": {"id": "ba"},
+            "requestedItemTerm": {"name": "1y", "duration": {"amount": 12, "units": "calendarMonths"}, "endOfTermAction": "autoRenew"},
+            "relatedContactInformation": [contact("buyerProductOrderItemContact"), contact("buyerImplementationContact"), contact("buyerTechnicalContact")],
+            "product": {"productOffering": {"id": "o"}, "productConfiguration": evpl.example}
+        }]
+    })
+}
+
+/// Latencies of one run.
+struct Run {
+    elapsed: Duration,
+    latencies: Vec<u32>,
+    errors: usize,
+}
+
+impl Run {
+    fn throughput(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        let index = ((self.latencies.len() as f64 * p) as usize).min(self.latencies.len().saturating_sub(1));
+        Duration::from_micros(self.latencies.get(index).copied().unwrap_or_default() as u64)
+    }
+
+    fn print(&self, name: &str) {
+        println!(
+            "{name}: {} requests in {:.1} s = {:.0}/s; p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} errors",
+            self.latencies.len(),
+            self.elapsed.as_secs_f64(),
+            self.throughput(),
+            self.percentile(0.50).as_secs_f64() * 1000.0,
+            self.percentile(0.99).as_secs_f64() * 1000.0,
+            self.percentile(1.0).as_secs_f64() * 1000.0,
+            self.errors
+        );
+    }
+}
+
+/// POSTs `body` to `url` from one task per token until `deadline` or until `budget` requests
+/// were sent; returns the latencies and the created ids.
+async fn load(url: &str, tokens: &[String], body: Bytes, deadline: Instant, budget: usize) -> (Run, Vec<String>) {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(tokens.len()).build().expect("client");
+    let sent = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for token in tokens {
+        let (client, url, token, body, sent) =
+            (client.clone(), url.to_owned(), token.clone(), body.clone(), sent.clone());
+        tasks.spawn(async move {
+            let (mut latencies, mut ids, mut errors) = (Vec::new(), Vec::new(), 0);
+            while Instant::now() < deadline && sent.fetch_add(1, Ordering::Relaxed) < budget {
+                let begun = Instant::now();
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status() == StatusCode::CREATED.as_u16() => {
+                        let text = r.text().await.unwrap_or_default();
+                        latencies.push(begun.elapsed().as_micros() as u32);
+                        if let Some(id) =
+                            serde_json::from_str::<Value>(&text).ok().and_then(|v| v["id"].as_str().map(str::to_owned))
+                        {
+                            ids.push(id);
+                        }
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, ids, errors)
+        });
+    }
+    let mut run = Run { elapsed: Duration::ZERO, latencies: Vec::new(), errors: 0 };
+    let mut ids = Vec::new();
+    while let Some(Ok((latencies, created, errors))) = tasks.join_next().await {
+        run.latencies.extend(latencies);
+        ids.extend(created);
+        run.errors += errors;
+    }
+    run.elapsed = start.elapsed();
+    run.latencies.sort_unstable();
+    (run, ids)
+}
+
+async fn ceiling(options: &Options, body: Bytes) -> anyhow::Result<Run> {
+    let dir = tempfile_dir("raw")?;
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["raw-server", "127.0.0.1:0"])
+        .arg(dir.join("raw.db"))
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
+    let address = lines.next().context("the raw server exited")??.trim_start_matches("serving ").to_owned();
+    let _server = Process(child);
+    let tokens = vec![String::new(); options.buyers];
+    let deadline = Instant::now() + Duration::from_secs(options.seconds);
+    Ok(load(&format!("http://{address}/raw"), &tokens, body, deadline, usize::MAX).await.0)
+}
+
+fn tempfile_dir(name: &str) -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("lso-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Starts the release `lso serve` on a fresh data directory; returns it, its address, the
+/// Buyers' tokens and an operator token.
+fn start_lso(name: &str, buyers: usize) -> anyhow::Result<(Process, String, Vec<String>, String)> {
+    let dir = tempfile_dir(name)?;
+    let mut child = Command::new(lso_binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .env("RUST_LOG", "lso::server=info,warn")
+        .env("LSO_LOG_FORMAT", "json")
+        .env("LSO_NOTIFICATIONS__FIRST_RETRY_MILLIS", "100")
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut lines = BufReader::new(child.stderr.take().context("stderr")?).lines();
+    let address = loop {
+        let line = lines.next().context("lso exited before serving")??;
+        let entry: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if entry["fields"]["message"] == "lso is serving" {
+            break entry["fields"]["addr"].as_str().context("no address")?.to_owned();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let token = |args: &[String]| -> anyhow::Result<String> {
+        let output = Command::new(lso_binary()).arg("token").arg("--data-dir").arg(&dir).args(args).output()?;
+        Ok(String::from_utf8(output.stdout)?.trim().to_owned())
+    };
+    let tokens =
+        (0..buyers).map(|n| token(&["--buyer".into(), format!("BUYER-{n}")])).collect::<anyhow::Result<Vec<_>>>()?;
+    let admin = token(&["--admin".into()])?;
+    Ok((Process(child), address, tokens, admin))
+}
+
+/// Samples a process's resident set size until stopped; returns the peak in KiB.
+fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut peak = 0;
+        while !stop.load(Ordering::Relaxed) {
+            peak = peak.max(rss_kib(pid).unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        peak
+    })
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status")).ok()?;
+    status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn creation(options: &Options, body: Bytes) -> anyhow::Result<(Run, u64)> {
+    let (server, address, tokens, _) = start_lso("create", options.buyers)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = sample_rss(server.0.id(), stop.clone());
+    let deadline = Instant::now() + Duration::from_secs(options.seconds);
+    let url = format!("http://{address}/mefApi/sonata/productOrderingManagement/v10/productOrder");
+    let (run, _) = load(&url, &tokens, body, deadline, usize::MAX).await;
+    stop.store(true, Ordering::Relaxed);
+    Ok((run, sampler.join().unwrap_or(0)))
+}
+
+#[derive(Clone, Default)]
+struct Listener {
+    completed: Arc<Mutex<HashSet<String>>>,
+    events: Arc<AtomicU64>,
+    arrived: Arc<Notify>,
+}
+
+async fn listen(State(listener): State<Listener>, body: Bytes) -> StatusCode {
+    let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    listener.events.fetch_add(1, Ordering::Relaxed);
+    if event["eventType"] == "productOrderStateChangeEvent" {
+        // The second state change of an order is its completion.
+        let id = event["event"]["id"].as_str().unwrap_or_default().to_owned();
+        let mut completed = listener.completed.lock().unwrap_or_else(|e| e.into_inner());
+        if !completed.insert(format!("{id}/first")) {
+            completed.insert(id);
+        }
+        listener.arrived.notify_waiters();
+    }
+    StatusCode::NO_CONTENT
+}
+
+async fn end_to_end(options: &Options, body: Bytes) -> anyhow::Result<()> {
+    let (server, address, tokens, admin) = start_lso("e2e", options.buyers)?;
+    let listener = Listener::default();
+    let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let callback = format!("http://{}", socket.local_addr()?);
+    let app = Router::new().route("/{*path}", post(listen)).with_state(listener.clone());
+    tokio::spawn(async move { axum::serve(socket, app).await });
+    let client = reqwest::Client::new();
+    let base = format!("http://{address}/mefApi/sonata/productOrderingManagement/v10");
+    for token in &tokens {
+        let response =
+            client.post(format!("{base}/hub")).bearer_auth(token).json(&json!({"callback": callback})).send().await?;
+        anyhow::ensure!(response.status().as_u16() == 201, "hub registration failed");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = sample_rss(server.0.id(), stop.clone());
+    let start = Instant::now();
+    let far = start + Duration::from_secs(3600);
+    let (submitted, ids) = load(&format!("{base}/productOrder"), &tokens, body, far, options.orders).await;
+    let submit_time = start.elapsed();
+    loop {
+        let arrived = listener.arrived.notified();
+        tokio::pin!(arrived);
+        arrived.as_mut().enable();
+        let done = {
+            let completed = listener.completed.lock().unwrap_or_else(|e| e.into_inner());
+            ids.iter().filter(|id| completed.contains(*id)).count()
+        };
+        if done == ids.len() {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(600) {
+            bail!("only {done} of {} orders completed in 10 minutes", ids.len());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), arrived).await;
+    }
+    let outbox: Value = loop {
+        let counts: Value = client
+            .get(format!("http://{address}/lso/admin/v1/deliveries?limit=1"))
+            .bearer_auth(&admin)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if counts["pending"] == 0 {
+            break counts;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let total = start.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let peak = sampler.join().unwrap_or(0);
+    println!(
+        "lso end to end: {} orders submitted in {:.1} s ({} errors); all completed and {} notifications delivered ({} dead) in {:.1} s",
+        ids.len(),
+        submit_time.as_secs_f64(),
+        submitted.errors,
+        outbox["delivered"],
+        outbox["dead"],
+        total.as_secs_f64()
+    );
+    println!(
+        "  listener received {} events; server peak RSS {:.0} MB",
+        listener.events.load(Ordering::Relaxed),
+        peak as f64 / 1024.0
+    );
+    Ok(())
+}
