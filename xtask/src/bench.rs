@@ -279,6 +279,7 @@ struct Listener {
 async fn listen(State(listener): State<Listener>, body: Bytes) -> StatusCode {
     let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     listener.events.fetch_add(1, Ordering::Relaxed);
+    listener.arrived.notify_waiters();
     if event["eventType"] == "productOrderStateChangeEvent" {
         // The second state change of an order is its completion.
         let id = event["event"]["id"].as_str().unwrap_or_default().to_owned();
@@ -286,7 +287,6 @@ async fn listen(State(listener): State<Listener>, body: Bytes) -> StatusCode {
         if !completed.insert(format!("{id}/first")) {
             completed.insert(id);
         }
-        listener.arrived.notify_waiters();
     }
     StatusCode::NO_CONTENT
 }

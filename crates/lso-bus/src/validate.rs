@@ -80,7 +80,36 @@ pub fn check_create(order: &ProductOrderCreate, raw: &Value, ctx: &Context) -> V
         let raw_item = &raw["productOrderItem"][index];
         check_item(item, raw_item, &at, &ids, ctx, &mut found);
     }
+    if let Some(index) = first_in_cycle(items) {
+        found.push(Violation::invalid(
+            format!("/productOrderItem/{index}/productOrderItemRelationship"),
+            "the relationships and coordinated actions of the items form a cycle; no item could start",
+        ));
+    }
     found
+}
+
+/// The index of an item that depends on itself through relationships and coordinated actions.
+fn first_in_cycle(items: &[ProductOrderItemCreate]) -> Option<usize> {
+    let depends_on = |item: &ProductOrderItemCreate| -> Vec<usize> {
+        let related = item.product_order_item_relationship.iter().flatten().map(|r| r.id.as_str());
+        let coordinated = item.coordinated_action.iter().flatten().map(|c| c.item_id.as_str());
+        related.chain(coordinated).filter_map(|id| items.iter().position(|i| i.id == id)).collect()
+    };
+    let edges: Vec<Vec<usize>> = items.iter().map(depends_on).collect();
+    (0..items.len()).find(|&start| {
+        let mut seen = vec![false; items.len()];
+        let mut pending = edges[start].clone();
+        while let Some(next) = pending.pop() {
+            if next == start {
+                return true;
+            }
+            if !std::mem::replace(&mut seen[next], true) {
+                pending.extend(&edges[next]);
+            }
+        }
+        false
+    })
 }
 
 fn check_notes(sources: impl Iterator<Item = NoteSource>, at: &str, found: &mut Vec<Violation>) {

@@ -23,8 +23,18 @@ use std::time::{Duration, Instant};
 const BUYER: &str = "DEMO-BUYER";
 const ENNI_REFERENCE: &str = "ENNI_REFERENCE";
 
-/// Notifications received, by order id.
-type Received = Arc<Mutex<HashMap<String, Vec<String>>>>;
+/// Notifications received, by order id, and a signal on each arrival.
+#[derive(Clone, Default)]
+struct Received {
+    events: Arc<Mutex<HashMap<String, Vec<String>>>>,
+    arrived: Arc<tokio::sync::Notify>,
+}
+
+impl Received {
+    fn count(&self, order: &str) -> usize {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).get(order).map_or(0, Vec::len)
+    }
+}
 
 /// Runs the demo; fails unless every order completes and every notification arrives.
 pub async fn run(data_dir: Option<PathBuf>, time_scale: f64) -> anyhow::Result<()> {
@@ -40,7 +50,7 @@ pub async fn run(data_dir: Option<PathBuf>, time_scale: f64) -> anyhow::Result<(
     config.fulfilment.time_scale = time_scale;
     let seller = server::start(&config).await?;
     println!("Seller  http://{}  (data directory {})", seller.addr, config.data_dir.display());
-    let received: Received = Arc::default();
+    let received = Received::default();
     let listener = listen(received.clone()).await?;
     println!("Buyer   notification listener on http://{listener}");
     let result = place_and_follow(&seller, listener, &received).await;
@@ -52,7 +62,8 @@ async fn listen(received: Received) -> anyhow::Result<std::net::SocketAddr> {
     async fn on_event(State(received): State<Received>, Path(name): Path<String>, body: String) -> StatusCode {
         let event: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
         let id = event["event"]["id"].as_str().unwrap_or_default().to_owned();
-        received.lock().unwrap_or_else(|e| e.into_inner()).entry(id).or_default().push(name);
+        received.events.lock().unwrap_or_else(|e| e.into_inner()).entry(id).or_default().push(name);
+        received.arrived.notify_waiters();
         StatusCode::NO_CONTENT
     }
     let path = format!("{}/listener/{{name}}", lso_mef_product::ordering_notification_base(Irp::Sonata));
@@ -123,12 +134,16 @@ async fn place_and_follow(
         if Instant::now() > deadline {
             bail!("orders did not finish within two minutes");
         }
+        // Read the orders again when a notification arrives (at most a second apart).
+        let arrived = received.arrived.notified();
+        tokio::pin!(arrived);
+        arrived.as_mut().enable();
         for order in placed.iter_mut().filter(|p| p.finished.is_none()) {
             let response =
                 client.get(format!("{base}/productOrder/{}", order.id)).bearer_auth(&buyer_token).send().await?;
             let current = ensure_status(response, StatusCode::OK, "reading an order").await?;
             let state = current["state"].as_str().unwrap_or_default().to_owned();
-            let notified = received.lock().unwrap_or_else(|e| e.into_inner()).get(&order.id).map_or(0, Vec::len);
+            let notified = received.count(&order.id);
             order.bar.set_position(match state.as_str() {
                 "acknowledged" => 1,
                 "inProgress" => 2,
@@ -149,17 +164,25 @@ async fn place_and_follow(
                 order.finished = Some((state, elapsed));
             }
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), arrived).await;
     }
-    wait_for_notifications(&client, seller, &admin_token).await?;
+    wait_for_notifications(&client, seller, &admin_token, received).await?;
     progress.clear()?;
     summary(&placed, received)
 }
 
-/// Polls the Seller's outbox until nothing is pending, so every notification has arrived.
-async fn wait_for_notifications(client: &reqwest::Client, seller: &server::Running, token: &str) -> anyhow::Result<()> {
+/// Reads the Seller's outbox after each arrival until nothing is pending.
+async fn wait_for_notifications(
+    client: &reqwest::Client,
+    seller: &server::Running,
+    token: &str,
+    received: &Received,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
+        let arrived = received.arrived.notified();
+        tokio::pin!(arrived);
+        arrived.as_mut().enable();
         let url = format!("http://{}{ADMIN_BASE}/deliveries?limit=1", seller.addr);
         let counts =
             ensure_status(client.get(url).bearer_auth(token).send().await?, StatusCode::OK, "reading deliveries")
@@ -171,17 +194,16 @@ async fn wait_for_notifications(client: &reqwest::Client, seller: &server::Runni
         if Instant::now() > deadline {
             bail!("{} notifications still pending after 30 s", counts["pending"]);
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), arrived).await;
     }
 }
 
 fn summary(placed: &[Placed], received: &Received) -> anyhow::Result<()> {
-    let received = received.lock().unwrap_or_else(|e| e.into_inner());
     let mut table = comfy_table::Table::new();
     table.set_header(["product order", "product", "state", "elapsed", "notifications received"]);
     for order in placed {
         let (state, elapsed) = order.finished.clone().unwrap_or_default();
-        let events = received.get(&order.id).map_or(0, Vec::len);
+        let events = received.count(&order.id);
         table.add_row([
             order.id.clone(),
             order.product.clone(),

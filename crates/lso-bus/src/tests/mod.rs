@@ -223,6 +223,17 @@ async fn dates_in_the_past_duplicate_ids_and_dangling_relationships_are_refused(
 }
 
 #[tokio::test]
+async fn items_that_wait_for_each_other_are_refused() {
+    let h = harness();
+    let mut a = add_item("a", EVPL);
+    a["productOrderItemRelationship"] = json!([{"id": "b", "relationshipType": "RELIES_ON"}]);
+    let mut b = add_item("b", EVPL);
+    b["coordinatedAction"] = json!([{"itemId": "a", "coordinationDependency": "finishToStart", "coordinatedActionDelay": {"amount": 0, "units": "calendarDays"}}]);
+    let found = problems(h.create(order(vec![a, b])).await);
+    assert_eq!(found, [(ViolationCode::InvalidValue, "/productOrderItem/0/productOrderItemRelationship".to_owned())]);
+}
+
+#[tokio::test]
 async fn mef123_r9_unknown_types_and_schema_violations_point_into_the_configuration() {
     let h = harness();
     let mut unknown = add_item("a", EVPL);

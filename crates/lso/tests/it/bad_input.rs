@@ -1,0 +1,170 @@
+//! Bad input over real HTTP: each case gets its MEF error, never a 5xx, and nothing is stored.
+
+use crate::support::*;
+use serde_json::{Value, json};
+
+const ORDERS: &str = "/mefApi/sonata/productOrderingManagement/v10";
+
+async fn raw_post(app: &App, path: &str, body: Vec<u8>) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn every_kind_of_bad_request_gets_its_mef_error_and_stores_nothing() {
+    let app = spawn_app().await;
+    let create = format!("{ORDERS}/productOrder");
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("malformed JSON", b"{\"productOrderItem\": [".to_vec(), 400, "invalidBody"),
+        ("invalid UTF-8", b"{\"externalId\": \"\xc3\x28\"}".to_vec(), 400, "invalidBody"),
+        ("deep nesting", "[".repeat(100_000).into_bytes(), 400, "invalidBody"),
+        ("empty body", Vec::new(), 400, "invalidBody"),
+        ("oversized body", format!("{{\"externalId\": \"{}\"}}", "x".repeat(2 << 20)).into_bytes(), 413, "invalidBody"),
+        ("wrong type", br#"{"productOrderItem": "many"}"#.to_vec(), 422, "invalidValue"),
+        ("missing mandatory fields", br#"{"productOrderItem": [{"action": "add"}]}"#.to_vec(), 422, "missingProperty"),
+        ("unknown action", br#"{"productOrderItem": [{"id": "1", "action": "rent"}]}"#.to_vec(), 422, "invalidValue"),
+    ];
+    for (name, body, status, code) in cases {
+        let (got, error) = raw_post(&app, &create, body).await;
+        assert_eq!(got, status, "{name}: {error:#}");
+        let first = error.as_array().and_then(|a| a.first().cloned()).unwrap_or(error.clone());
+        assert_eq!(first["code"], code, "{name}: {error:#}");
+        assert!(first["reason"].as_str().is_some_and(|r| !r.is_empty() && r.chars().count() <= 255), "{name}");
+    }
+
+    for (query, code) in [
+        ("colour=blue", "invalidQuery"),
+        ("limit=-1", "invalidQuery"),
+        ("state=bogus", "invalidQuery"),
+        ("orderDate.gt=yesterday", "invalidQuery"),
+        ("state=", "missingQueryValue"),
+    ] {
+        let answer = app.call("GET", &format!("{create}?{query}"), None).await;
+        assert_eq!((answer.status, answer.body["code"].as_str()), (400, Some(code)), "{query}");
+    }
+    let wrong_order = "orderDate.gt=2030-01-01T00:00:00Z&orderDate.lt=2029-01-01T00:00:00Z";
+    assert_eq!(app.call("GET", &format!("{create}?{wrong_order}"), None).await.status, 400, "dates in the wrong order");
+
+    for callback in [
+        "ftp://buyer.example/x",
+        "not a url",
+        &format!("http://{}", app.seller.addr),
+        &format!("http://localhost:{}/cb", app.seller.addr.port()),
+    ] {
+        let answer = app.call("POST", &format!("{ORDERS}/hub"), Some(&json!({"callback": callback}))).await;
+        assert_eq!(answer.status, 422, "{callback}: {:#}", answer.body);
+        assert_eq!(answer.body[0]["propertyPath"], "/callback");
+    }
+    let answer = app
+        .call(
+            "POST",
+            &format!("{ORDERS}/hub"),
+            Some(&json!({"callback": "http://127.0.0.1:9", "query": "eventType=nope"})),
+        )
+        .await;
+    assert_eq!((answer.status, answer.body[0]["propertyPath"].as_str()), (422, Some("/query")));
+
+    let answer = app.call("PUT", &create, None).await;
+    assert_eq!(answer.status, 405);
+    assert!(answer.body["code"].is_string());
+
+    let orders = app.call("GET", &create, None).await;
+    assert_eq!(
+        (orders.body.clone(), orders.headers["x-total-count"].to_str().unwrap()),
+        (json!([]), "0"),
+        "nothing was stored"
+    );
+    let hubs = app.call_as(&app.admin, "GET", "/lso/admin/v1/deliveries", None).await;
+    assert_eq!(hubs.body["deliveries"], json!([]));
+    app.seller.stop().await;
+}
+
+#[tokio::test]
+async fn another_buyers_resources_do_not_exist_for_you() {
+    let app = spawn_app().await;
+    let created = app.call("POST", &format!("{ORDERS}/productOrder"), Some(&order_of(&example(EVPL), None))).await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let done = app.wait_until_final(ORDERS, &id).await;
+    let product = done["productOrderItem"][0]["product"]["id"].as_str().unwrap().to_owned();
+    let hub = app.call("POST", &format!("{ORDERS}/hub"), Some(&json!({"callback": "http://127.0.0.1:9/x"}))).await;
+    let hub = hub.body["id"].as_str().unwrap().to_owned();
+    let now = chrono::Utc::now().timestamp();
+    let other = app.seller.auth.mint(
+        &lso_http::Principal::Buyer { subject: "o".into(), buyers: vec!["OTHER".into()] },
+        now,
+        600,
+    );
+
+    for path in [
+        format!("{ORDERS}/productOrder/{id}"),
+        format!("{ORDERS}/hub/{hub}"),
+        format!("/mefApi/sonata/productInventory/v7/product/{product}"),
+    ] {
+        let answer = app.call_as(&other, "GET", &path, None).await;
+        assert_eq!((answer.status, answer.body["code"].as_str()), (404, Some("notFound")), "{path}");
+    }
+    let patch =
+        app.call_as(&other, "PATCH", &format!("{ORDERS}/productOrder/{id}"), Some(&json!({"projectId": "x"}))).await;
+    assert_eq!(patch.status, 404);
+    let delete_hub = app.call_as(&other, "DELETE", &format!("{ORDERS}/hub/{hub}"), None).await;
+    assert_eq!(delete_hub.status, 404);
+    let cancel = json!({"productOrder": {"productOrderId": id}, "relatedContactInformation": [contact("cancelProductOrderContact")]});
+    let cancel = app.call_as(&other, "POST", &format!("{ORDERS}/cancelProductOrder"), Some(&cancel)).await;
+    assert_eq!((cancel.status, cancel.body[0]["code"].as_str()), (422, Some("referenceNotFound")));
+    let delete = json!({"relatedContactInformation": [contact("productOrderContact")], "productOrderItem": [{
+        "id": "1", "action": "delete", "requestedCompletionDate": days_from_now(10), "product": {"id": product},
+        "relatedContactInformation": [contact("buyerProductOrderItemContact"), contact("buyerImplementationContact"), contact("buyerTechnicalContact")]
+    }]});
+    let refused = app.call_as(&other, "POST", &format!("{ORDERS}/productOrder"), Some(&delete)).await;
+    assert_eq!(
+        (refused.status, refused.body[0]["propertyPath"].as_str()),
+        (422, Some("/productOrderItem/0/product/id"))
+    );
+    for list in [format!("{ORDERS}/productOrder"), "/mefApi/sonata/productInventory/v7/product".to_owned()] {
+        let answer = app.call_as(&other, "GET", &list, None).await;
+        assert_eq!(answer.body, json!([]), "{list}");
+    }
+    let cantata =
+        app.call("GET", &format!("/mefApi/cantata/productOrderingManagement/v5/productOrder/{id}"), None).await;
+    assert_eq!(cantata.status, 404, "Sonata orders are not Cantata orders");
+    assert!(created.headers.contains_key("x-request-id"), "responses carry a request id");
+    app.seller.stop().await;
+}
+
+#[tokio::test]
+async fn specifications_imported_from_the_mef_tree_become_orderable() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_lso"))
+        .args(["catalog", "import"])
+        .arg(shared_mef().join("Sonata/productSchema"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "{report}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(report.contains("20 specifications compiled, 0 failed"), "{report}");
+    let app = spawn_app_in(dir, |_| {}).await;
+    let ep_tree = json!({"@type": "urn:mef:lso:spec:cantata-sonata:eptree-evc:v1.0.0:all"});
+    let created = app.call("POST", &format!("{ORDERS}/productOrder"), Some(&order_of(&ep_tree, None))).await;
+    assert_eq!(created.status, 201, "an imported specification is orderable: {:#}", created.body);
+    let mut invalid = ep_tree.clone();
+    invalid["maximumFrameSize"] = json!("big");
+    let refused = app.call("POST", &format!("{ORDERS}/productOrder"), Some(&order_of(&invalid, None))).await;
+    assert_eq!(refused.status, 422, "and its official schema applies");
+    assert!(
+        refused.body[0]["propertyPath"]
+            .as_str()
+            .unwrap()
+            .starts_with("/productOrderItem/0/product/productConfiguration")
+    );
+    app.seller.stop().await;
+}
