@@ -1,7 +1,7 @@
 //! Product Inventory routes (`productInventoryManagement.api.yaml`: Sonata 7.0.2, Cantata
 //! 1.0.2), plus the inventory notification hub `lso` adds.
 
-use crate::filters::{self, Kind};
+use crate::filters::Kind;
 use crate::{PointState, api_error, hubs};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use lso_bus::HubApi;
-use lso_http::{ApiError, Paging, Principal, QueryParams, json_response, list_response};
+use lso_http::{ApiError, Principal, QueryParams, json_response};
 use lso_model::product::ProductStatus;
 use serde_json::Value;
 
@@ -26,29 +26,23 @@ async fn list_product(
     principal: Principal,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw.as_deref());
-    let party = state.party(&principal, &mut query)?;
-    let paging = Paging::from_query(&mut query)?;
-    let statuses = ProductStatus::ALL.iter().map(|s| s.as_str()).collect();
-    let filters = filters::take(
-        &mut query,
-        &[
-            ("status", Kind::OneOf(statuses)),
-            ("productSpecificationId", Kind::Text),
-            ("productOfferingId", Kind::Text),
-            ("externalId", Kind::Text),
-            ("geographicalSiteId", Kind::Text),
-            ("relatedProductId", Kind::Text),
-            ("billingAccountId", Kind::Text),
-            ("productOrderId", Kind::Text),
-            ("startDate", Kind::Date),
-            ("lastUpdateDate", Kind::Date),
-        ],
-    )?;
-    query.finish()?;
-    let (products, total) =
-        state.bus().list_products(party.tenant_key(), filters, paging.offset, paging.limit).await.map_err(api_error)?;
-    Ok(list_response(&products, total, paging))
+    let known = [
+        ("status", Kind::OneOf(ProductStatus::ALL.iter().map(|s| s.as_str()).collect())),
+        ("productSpecificationId", Kind::Text),
+        ("productOfferingId", Kind::Text),
+        ("externalId", Kind::Text),
+        ("geographicalSiteId", Kind::Text),
+        ("relatedProductId", Kind::Text),
+        ("billingAccountId", Kind::Text),
+        ("productOrderId", Kind::Text),
+        ("startDate", Kind::Date),
+        ("lastUpdateDate", Kind::Date),
+    ];
+    state
+        .list(&principal, raw.as_deref(), &known, async |bus, tenant, filters, offset, limit| {
+            bus.list_products(tenant, filters, offset, limit).await
+        })
+        .await
 }
 
 /// `retrieveProduct`: `GET /product/{id}`, with `fields` selecting the attributes returned.

@@ -58,6 +58,25 @@ impl PointState {
         Ok(party)
     }
 
+    /// Answers a list operation: parties, paging, the filters `known` defines, then `list`
+    /// with the tenant, filters, offset and limit.
+    async fn list<T: serde::Serialize>(
+        &self,
+        principal: &Principal,
+        raw: Option<&str>,
+        known: &[(&str, filters::Kind)],
+        list: impl AsyncFnOnce(&Bus, Option<String>, Vec<lso_store::Filter>, u64, u64) -> Result<(Vec<T>, u64), BusError>,
+    ) -> Result<axum::response::Response, ApiError> {
+        let mut query = QueryParams::parse(raw);
+        let party = self.party(principal, &mut query)?;
+        let paging = lso_http::Paging::from_query(&mut query)?;
+        let filters = filters::take(&mut query, known)?;
+        query.finish()?;
+        let (found, total) =
+            list(self.bus(), party.tenant_key(), filters, paging.offset, paging.limit).await.map_err(api_error)?;
+        Ok(lso_http::list_response(&found, total, paging))
+    }
+
     fn bus(&self) -> &Bus {
         &self.api.bus
     }

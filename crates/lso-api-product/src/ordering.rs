@@ -1,7 +1,7 @@
 //! Product Ordering Management routes (`productOrderManagement.api.yaml`: Sonata 10.0.0,
 //! Cantata 5.0.0).
 
-use crate::filters::{self, Kind};
+use crate::filters::Kind;
 use crate::{PointState, api_error, hubs};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use lso_bus::HubApi;
-use lso_http::{ApiError, MefBody, Paging, Principal, QueryParams, json_response, list_response};
+use lso_http::{ApiError, MefBody, Principal, json_response};
 use lso_mef_product::{
     CancelProductOrderCreate, ChargeUpdate, ModifyDeliveryDateCreate, ProductOrderCreate, ProductOrderUpdate,
 };
@@ -90,24 +90,16 @@ async fn list_cancel_product_order(
     principal: Principal,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw.as_deref());
-    let party = state.party(&principal, &mut query)?;
-    let paging = Paging::from_query(&mut query)?;
-    let filters = filters::take(
-        &mut query,
-        &[
-            ("productOrderId", Kind::Text),
-            ("state", Kind::OneOf(TaskState::ALL.iter().map(|s| s.as_str()).collect())),
-            ("cancellationReasonType", Kind::OneOf(CancellationReasonType::ALL.iter().map(|s| s.as_str()).collect())),
-        ],
-    )?;
-    query.finish()?;
-    let (found, total) = state
-        .bus()
-        .list_cancel_requests(party.tenant_key(), filters, paging.offset, paging.limit)
+    let known = [
+        ("productOrderId", Kind::Text),
+        ("state", Kind::OneOf(TaskState::ALL.iter().map(|s| s.as_str()).collect())),
+        ("cancellationReasonType", Kind::OneOf(CancellationReasonType::ALL.iter().map(|s| s.as_str()).collect())),
+    ];
+    state
+        .list(&principal, raw.as_deref(), &known, async |bus, tenant, filters, offset, limit| {
+            bus.list_cancel_requests(tenant, filters, offset, limit).await
+        })
         .await
-        .map_err(api_error)?;
-    Ok(list_response(&found, total, paging))
 }
 
 /// `retrieveCancelProductOrder`: `GET /cancelProductOrder/{id}` (MEF 123 UC10).
@@ -141,26 +133,18 @@ async fn list_modify_product_order_item_requested_delivery_date(
     principal: Principal,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw.as_deref());
-    let party = state.party(&principal, &mut query)?;
-    let paging = Paging::from_query(&mut query)?;
-    let filters = filters::take(
-        &mut query,
-        &[
-            ("productOrderId", Kind::Text),
-            ("state", Kind::OneOf(TaskState::ALL.iter().map(|s| s.as_str()).collect())),
-            ("expediteIndicator", Kind::OneOf(vec!["true", "false"])),
-            ("requestedCompletionDate", Kind::Date),
-            ("creationDate", Kind::Date),
-        ],
-    )?;
-    query.finish()?;
-    let (found, total) = state
-        .bus()
-        .list_modify_date_requests(party.tenant_key(), filters, paging.offset, paging.limit)
+    let known = [
+        ("productOrderId", Kind::Text),
+        ("state", Kind::OneOf(TaskState::ALL.iter().map(|s| s.as_str()).collect())),
+        ("expediteIndicator", Kind::OneOf(vec!["true", "false"])),
+        ("requestedCompletionDate", Kind::Date),
+        ("creationDate", Kind::Date),
+    ];
+    state
+        .list(&principal, raw.as_deref(), &known, async |bus, tenant, filters, offset, limit| {
+            bus.list_modify_date_requests(tenant, filters, offset, limit).await
+        })
         .await
-        .map_err(api_error)?;
-    Ok(list_response(&found, total, paging))
 }
 
 /// `retrieveModifyProductOrderItemRequestedDeliveryDate` (MEF 123 UC7).
@@ -181,22 +165,17 @@ async fn list_charge(
     principal: Principal,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw.as_deref());
-    let party = state.party(&principal, &mut query)?;
-    let paging = Paging::from_query(&mut query)?;
-    let filters = filters::take(
-        &mut query,
-        &[
-            ("productOrderId", Kind::Text),
-            ("productOrderItemId", Kind::Text),
-            ("creationDate", Kind::Date),
-            ("responseDueDate", Kind::Date),
-        ],
-    )?;
-    query.finish()?;
-    let (found, total) =
-        state.bus().list_charges(party.tenant_key(), filters, paging.offset, paging.limit).await.map_err(api_error)?;
-    Ok(list_response(&found, total, paging))
+    let known = [
+        ("productOrderId", Kind::Text),
+        ("productOrderItemId", Kind::Text),
+        ("creationDate", Kind::Date),
+        ("responseDueDate", Kind::Date),
+    ];
+    state
+        .list(&principal, raw.as_deref(), &known, async |bus, tenant, filters, offset, limit| {
+            bus.list_charges(tenant, filters, offset, limit).await
+        })
+        .await
 }
 
 /// `retrieveCharge`: `GET /charge/{id}` (MEF 123 UC13).
@@ -230,27 +209,21 @@ async fn list_product_order(
     principal: Principal,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw.as_deref());
-    let party = state.party(&principal, &mut query)?;
-    let paging = Paging::from_query(&mut query)?;
-    let states = OrderState::ALL.iter().map(|s| s.as_str()).collect();
-    let filters = filters::take(
-        &mut query,
-        &[
-            ("state", Kind::OneOf(states)),
-            ("externalId", Kind::Text),
-            ("projectId", Kind::Text),
-            ("orderDate", Kind::Date),
-            ("completionDate", Kind::Date),
-            ("itemRequestedCompletionDate", Kind::Date),
-            ("itemExpectedCompletionDate", Kind::Date),
-            ("cancellationDate", Kind::Date),
-        ],
-    )?;
-    query.finish()?;
-    let (orders, total) =
-        state.bus().list_orders(party.tenant_key(), filters, paging.offset, paging.limit).await.map_err(api_error)?;
-    Ok(list_response(&orders, total, paging))
+    let known = [
+        ("state", Kind::OneOf(OrderState::ALL.iter().map(|s| s.as_str()).collect())),
+        ("externalId", Kind::Text),
+        ("projectId", Kind::Text),
+        ("orderDate", Kind::Date),
+        ("completionDate", Kind::Date),
+        ("itemRequestedCompletionDate", Kind::Date),
+        ("itemExpectedCompletionDate", Kind::Date),
+        ("cancellationDate", Kind::Date),
+    ];
+    state
+        .list(&principal, raw.as_deref(), &known, async |bus, tenant, filters, offset, limit| {
+            bus.list_orders(tenant, filters, offset, limit).await
+        })
+        .await
 }
 
 /// `retrieveProductOrder`: `GET /productOrder/{id}` (MEF 123 UC4).

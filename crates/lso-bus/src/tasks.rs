@@ -101,13 +101,7 @@ impl Bus {
         let mut contact = self.config.seller_contact.clone();
         set(&mut contact, "role", "cancelProductOrderSellerContact");
         push(&mut document, "relatedContactInformation", contact);
-        let typed: CancelProductOrder =
-            serde_json::from_value(document.clone()).map_err(|e| BusError::Corrupt(e.to_string()))?;
-        let record =
-            Record { kind: CANCEL.into(), id: id.clone(), tenant: tenant.key(), version: 1, doc: doc::text(&document) };
-        let now = self.clock.now_millis();
-        let job = WriteOp::Enqueue { kind: ADVANCE_CANCEL.into(), key: id, payload: String::new(), run_at: now };
-        self.commit(vec![WriteOp::Insert { record, index: cancel_index(&typed) }, job]).await?;
+        self.insert_task(CANCEL, ADVANCE_CANCEL, tenant, &id, &document).await?;
         Ok(document)
     }
 
@@ -191,12 +185,7 @@ impl Bus {
         );
         set(&mut document, "creationDate", lso_mef_product::DateTime::from_millis(now).as_str());
         set(&mut document, "state", TaskState::Acknowledged.as_str());
-        let typed: ModifyDeliveryDate =
-            serde_json::from_value(document.clone()).map_err(|e| BusError::Corrupt(e.to_string()))?;
-        let record =
-            Record { kind: MODIFY.into(), id: id.clone(), tenant: tenant.key(), version: 1, doc: doc::text(&document) };
-        let job = WriteOp::Enqueue { kind: ADVANCE_MODIFY.into(), key: id, payload: String::new(), run_at: now };
-        self.commit(vec![WriteOp::Insert { record, index: modify_index(&typed) }, job]).await?;
+        self.insert_task(MODIFY, ADVANCE_MODIFY, tenant, &id, &document).await?;
         Ok(document)
     }
 
@@ -219,6 +208,23 @@ impl Bus {
             |m: &ModifyDeliveryDate| m.clone(),
         )
         .await
+    }
+
+    /// Stores a new cancel or modify request and schedules its assessment (`job`).
+    async fn insert_task(
+        &self,
+        kind: &str,
+        job: &str,
+        tenant: &Tenant,
+        id: &str,
+        document: &Value,
+    ) -> Result<(), BusError> {
+        let index = task_index(kind, document)?;
+        let record =
+            Record { kind: kind.into(), id: id.into(), tenant: tenant.key(), version: 1, doc: doc::text(document) };
+        let run_at = self.clock.now_millis();
+        let job = WriteOp::Enqueue { kind: job.into(), key: id.into(), payload: String::new(), run_at };
+        self.commit(vec![WriteOp::Insert { record, index }, job]).await
     }
 
     /// Whether a request of `kind` for this order (and item) is still being assessed.
@@ -396,7 +402,7 @@ impl<T> Task<T> {
 
     /// The task's update followed by `ops`.
     fn finish(self, ops: Vec<WriteOp>) -> Result<Vec<WriteOp>, BusError> {
-        let index = task_index(&self.record.kind, &self.doc);
+        let index = task_index(&self.record.kind, &self.doc)?;
         let record = Record { version: self.record.version + 1, doc: doc::text(&self.doc), ..self.record };
         let mut all = vec![WriteOp::Update { record, index }];
         all.extend(ops);
@@ -698,12 +704,10 @@ fn modify_index(modify: &ModifyDeliveryDate) -> Vec<IndexEntry> {
     index
 }
 
-fn task_index(kind: &str, document: &Value) -> Vec<IndexEntry> {
-    let typed = |kind: &str| -> Option<Vec<IndexEntry>> {
-        Some(match kind {
-            CANCEL => cancel_index(&serde_json::from_value(document.clone()).ok()?),
-            _ => modify_index(&serde_json::from_value(document.clone()).ok()?),
-        })
-    };
-    typed(kind).unwrap_or_default()
+fn task_index(kind: &str, document: &Value) -> Result<Vec<IndexEntry>, BusError> {
+    let corrupt = |e: serde_json::Error| BusError::Corrupt(format!("{kind}: {e}"));
+    Ok(match kind {
+        CANCEL => cancel_index(&serde_json::from_value(document.clone()).map_err(corrupt)?),
+        _ => modify_index(&serde_json::from_value(document.clone()).map_err(corrupt)?),
+    })
 }
