@@ -168,3 +168,32 @@ async fn specifications_imported_from_the_mef_tree_become_orderable() {
     );
     app.seller.stop().await;
 }
+
+#[tokio::test]
+async fn lists_page_with_offset_and_limit_and_say_how_many_there_are() {
+    let app = spawn_app().await;
+    app.place_orders(ORDERS, 12).await;
+    let page = app.call("GET", &format!("{ORDERS}/productOrder?offset=5&limit=5"), None).await;
+    assert_eq!(page.body.as_array().unwrap().len(), 5);
+    assert_eq!(
+        (page.headers["x-result-count"].to_str().unwrap(), page.headers["x-total-count"].to_str().unwrap()),
+        ("5", "12")
+    );
+    let tail = app.call("GET", &format!("{ORDERS}/productOrder?offset=10&limit=5"), None).await;
+    assert_eq!(tail.headers["x-result-count"], "2");
+    let beyond = app.call("GET", &format!("{ORDERS}/productOrder?offset=50"), None).await;
+    assert_eq!(beyond.body, json!([]), "MEF 123 R60: no match is an empty list");
+    let newest_first: Vec<String> = app
+        .call("GET", &format!("{ORDERS}/productOrder?limit=12"), None)
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut sorted = newest_first.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(newest_first, sorted, "time-ordered ids come newest first");
+    app.seller.stop().await;
+}

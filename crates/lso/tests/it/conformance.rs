@@ -245,3 +245,98 @@ async fn error_answers_meet_the_contract() {
     Contract::assert_valid(&ordering.response("/productOrder", "get", 403), &forbidden.body, "403");
     app.seller.stop().await;
 }
+
+/// A request of the MEF 125 Appendix A Postman collection, by the start of its name, with its
+/// 2021 requested completion dates moved into the future.
+fn appendix_a(name: &str) -> Value {
+    let file = shared_mef().join(
+        "Sonata/documentation/productSchema/carrierEthernet/subscriberEthernet/MEF 125.0.1 Appendix A.postman_collection.json",
+    );
+    let collection: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let request =
+        collection["item"].as_array().unwrap().iter().find(|i| i["name"].as_str().unwrap().starts_with(name)).unwrap();
+    let mut body: Value = serde_json::from_str(request["request"]["body"]["raw"].as_str().unwrap()).unwrap();
+    for item in body["productOrderItem"].as_array_mut().unwrap() {
+        item["requestedCompletionDate"] = json!(days_from_now(60));
+    }
+    body
+}
+
+fn violations(answer: &Answer) -> Vec<(String, String)> {
+    let entries = answer.body.as_array().cloned().unwrap_or_default();
+    let mut found: Vec<(String, String)> = entries
+        .iter()
+        .map(|e| (e["code"].as_str().unwrap().to_owned(), e["propertyPath"].as_str().unwrap().to_owned()))
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The MEF 125 change and decommission examples (Use Cases 9 and 12) leave out attributes that
+/// MEF 123 makes mandatory (R42 `requestedItemTerm` on `modify`, R14 item contacts): `lso`
+/// names exactly those, and accepts and completes the requests once they are added.
+#[tokio::test]
+async fn the_mef_125_change_and_decommission_examples_are_held_to_mef_123() {
+    let app = spawn_app().await;
+    let orders = base("Sonata");
+    let created = app.call("POST", &format!("{orders}/productOrder"), Some(&use_case_5("Sonata"))).await;
+    let done = app.wait_until_final(&orders, created.body["id"].as_str().unwrap()).await;
+    let product = |item: usize| done["productOrderItem"][item]["product"]["id"].as_str().unwrap().to_owned();
+    let (epl, new_york, washington) = (product(0), product(1), product(2));
+
+    // An EVPL like the one Use Case 9 changes: same offering, related to the New York UNI.
+    let mut change = appendix_a("Use Case 9");
+    let item = &change["productOrderItem"][0];
+    let mut evpl = order_of(&item["product"]["productConfiguration"], None);
+    evpl["productOrderItem"][0]["product"]["productOffering"] = item["product"]["productOffering"].clone();
+    evpl["productOrderItem"][0]["product"]["productRelationship"] =
+        json!([{"relationshipType": "CONNECTS_TO_UNI_A", "id": new_york}]);
+    let evpl = app.call("POST", &format!("{orders}/productOrder"), Some(&evpl)).await;
+    assert_eq!(evpl.status, 201, "{:#}", evpl.body);
+    let evpl = app.wait_until_final(&orders, evpl.body["id"].as_str().unwrap()).await;
+    let evpl_id = evpl["productOrderItem"][0]["product"]["id"].as_str().unwrap().to_owned();
+
+    change["productOrderItem"][0]["product"]["id"] = json!(evpl_id);
+    change["productOrderItem"][0]["product"]["productRelationship"][0]["id"] = json!(new_york);
+    let refused = app.call("POST", &format!("{orders}/productOrder"), Some(&change)).await;
+    assert_eq!(refused.status, 422);
+    assert_eq!(
+        violations(&refused),
+        [("missingProperty".to_owned(), "/productOrderItem/0/requestedItemTerm".to_owned())]
+    );
+    change["productOrderItem"][0]["requestedItemTerm"] = evpl["productOrderItem"][0]["requestedItemTerm"].clone();
+    let accepted = app.call("POST", &format!("{orders}/productOrder"), Some(&change)).await;
+    assert_eq!(accepted.status, 201, "{:#}", accepted.body);
+    assert_eq!(app.wait_until_final(&orders, accepted.body["id"].as_str().unwrap()).await["state"], "completed");
+    let changed = app.call("GET", &format!("{}/product/{evpl_id}", inventory_base("Sonata")), None).await;
+    assert_eq!(changed.body["productConfiguration"], change["productOrderItem"][0]["product"]["productConfiguration"]);
+
+    let mut decommission = appendix_a("Use Case 12");
+    for (item, id) in
+        decommission["productOrderItem"].as_array_mut().unwrap().iter_mut().zip([&epl, &new_york, &washington])
+    {
+        item["product"]["id"] = json!(id);
+    }
+    let refused = app.call("POST", &format!("{orders}/productOrder"), Some(&decommission)).await;
+    assert_eq!(refused.status, 422);
+    let expected: Vec<(String, String)> = (0..3)
+        .map(|i| ("missingProperty".to_owned(), format!("/productOrderItem/{i}/relatedContactInformation")))
+        .collect();
+    assert_eq!(violations(&refused), expected);
+    for item in decommission["productOrderItem"].as_array_mut().unwrap() {
+        item["relatedContactInformation"] = json!([
+            contact("buyerProductOrderItemContact"),
+            contact("buyerImplementationContact"),
+            contact("buyerTechnicalContact")
+        ]);
+    }
+    let accepted = app.call("POST", &format!("{orders}/productOrder"), Some(&decommission)).await;
+    assert_eq!(accepted.status, 201, "{:#}", accepted.body);
+    assert_eq!(app.wait_until_final(&orders, accepted.body["id"].as_str().unwrap()).await["state"], "completed");
+    for id in [&epl, &new_york, &washington] {
+        let product = app.call("GET", &format!("{}/product/{id}", inventory_base("Sonata")), None).await;
+        assert_eq!(product.body["status"], "terminated", "{id}");
+    }
+    app.seller.stop().await;
+}
