@@ -4,10 +4,12 @@
 //! Only this crate knows SQL. Every write is a [`WriteOp`] list applied atomically, so a state
 //! change, the jobs it schedules and the events it announces commit together or not at all.
 
+mod postgres;
 mod sqlite;
 
 use std::fmt;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in the store, without leaking the database driver's types.
@@ -256,8 +258,123 @@ impl fmt::Display for Record {
     }
 }
 
-/// The store `lso` runs on.
-pub type Store = SqliteStore;
+/// The store `lso` runs on: SQLite embedded (one process), or PostgreSQL (several nodes).
+#[derive(Clone)]
+pub enum Store {
+    /// An SQLite file served by this process alone.
+    Sqlite(SqliteStore),
+    /// A PostgreSQL database shared by any number of nodes.
+    Postgres(PgStore),
+}
+
+/// Calls the same method on whichever backend the store is.
+macro_rules! dispatch {
+    ($self:ident.$method:ident($($arg:expr),*)) => {
+        match $self {
+            Store::Sqlite(store) => store.$method($($arg),*).await,
+            Store::Postgres(store) => store.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database at `path`.
+    pub fn open(path: &std::path::Path) -> Result<Self, StoreError> {
+        SqliteStore::open(path).map(Store::Sqlite)
+    }
+
+    /// Connects to a PostgreSQL database (libpq connection string or URL) and migrates it.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        PgStore::connect(url).await.map(Store::Postgres)
+    }
+
+    /// Applies `ops` atomically.
+    pub async fn apply(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        dispatch!(self.apply(ops))
+    }
+
+    /// The resource `kind`/`id`, if it exists and belongs to `tenant` (any tenant when `None`).
+    pub async fn get(&self, kind: &str, tenant: Option<&str>, id: &str) -> Result<Option<Record>, StoreError> {
+        dispatch!(self.get(kind, tenant, id))
+    }
+
+    /// One page of the resources matching `query`, newest first, and the number of all matches.
+    pub async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
+        dispatch!(self.list(query))
+    }
+
+    /// Leases up to `max` jobs due at `now` for `lease_millis`.
+    pub async fn claim_jobs(&self, now: i64, lease_millis: i64, max: usize) -> Result<Vec<Job>, StoreError> {
+        dispatch!(self.claim_jobs(now, lease_millis, max))
+    }
+
+    /// The time of the earliest job not leased, if any.
+    pub async fn next_job_time(&self) -> Result<Option<i64>, StoreError> {
+        dispatch!(self.next_job_time())
+    }
+
+    /// A subscription of `tenant` to `api`.
+    pub async fn get_hub(&self, api: &str, tenant: &str, id: &str) -> Result<Option<Hub>, StoreError> {
+        dispatch!(self.get_hub(api, tenant, id))
+    }
+
+    /// Leases up to `max` due deliveries, only the oldest pending one per ordering key.
+    pub async fn claim_deliveries(
+        &self,
+        now: i64,
+        lease_millis: i64,
+        max: usize,
+    ) -> Result<Vec<DeliveryTask>, StoreError> {
+        dispatch!(self.claim_deliveries(now, lease_millis, max))
+    }
+
+    /// Records what came of delivery attempts.
+    pub async fn finish_deliveries(&self, now: i64, results: Vec<(i64, DeliveryOutcome)>) -> Result<(), StoreError> {
+        dispatch!(self.finish_deliveries(now, results))
+    }
+
+    /// The earliest time a pending delivery at the head of its ordering key is due, if any.
+    pub async fn next_delivery_time(&self) -> Result<Option<i64>, StoreError> {
+        dispatch!(self.next_delivery_time())
+    }
+
+    /// Deliveries in `state` (all when `None`), newest first.
+    pub async fn list_deliveries(&self, state: Option<&str>, limit: u64) -> Result<Vec<DeliveryInfo>, StoreError> {
+        dispatch!(self.list_deliveries(state, limit))
+    }
+
+    /// How many deliveries are in each state.
+    pub async fn delivery_counts(&self) -> Result<DeliveryCounts, StoreError> {
+        dispatch!(self.delivery_counts())
+    }
+
+    /// Puts a dead delivery back in the queue, due at `now`.
+    pub async fn redeliver(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        dispatch!(self.redeliver(id, now))
+    }
+}
+
+pub(crate) fn split_types(types: &str) -> Vec<String> {
+    types.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect()
+}
+
+/// Merges a subscription's extra attributes (a JSON object) into the envelope's `event` object.
+pub(crate) fn merge_extra(body: &str, extra: &str) -> String {
+    if extra == "{}" || extra.is_empty() {
+        return body.to_owned();
+    }
+    // The envelope ends with `…"event":{…}}`; both are written by lso, so splice the extra
+    // members in before the last two closing braces.
+    let members = extra.trim().trim_start_matches('{').trim_end_matches('}');
+    match body.trim_end().strip_suffix("}}") {
+        Some(head) if !members.trim().is_empty() => format!("{head},{members}}}}}"),
+        _ => body.to_owned(),
+    }
+}
+
+pub(crate) fn now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
 
 #[cfg(test)]
 mod tests;

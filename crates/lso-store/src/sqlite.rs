@@ -4,7 +4,7 @@
 
 use crate::{
     Condition, DeliveryCounts, DeliveryInfo, DeliveryOutcome, DeliveryTask, Hub, IndexEntry, Job, ListQuery, NewEvent,
-    Page, Record, StoreError, WriteOp,
+    Page, Record, StoreError, WriteOp, merge_extra, now_millis, split_types,
 };
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter, types::Value};
 use std::path::{Path, PathBuf};
@@ -442,24 +442,6 @@ fn push_cmp(sql: &mut String, args: &mut Vec<Value>, op: &str, value: &str) {
     args.push(Value::Text(value.to_owned()));
 }
 
-fn split_types(types: &str) -> Vec<String> {
-    types.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect()
-}
-
-/// Merges the subscription's extra attributes (a JSON object) into the envelope's `event` object.
-fn merge_extra(body: &str, extra: &str) -> String {
-    if extra == "{}" || extra.is_empty() {
-        return body.to_owned();
-    }
-    // The envelope ends with `…"event":{…}}`; both are written by lso, so splice the extra
-    // members in before the last two closing braces.
-    let members = extra.trim().trim_start_matches('{').trim_end_matches('}');
-    match body.trim_end().strip_suffix("}}") {
-        Some(head) if !members.trim().is_empty() => format!("{head},{members}}}}}"),
-        _ => body.to_owned(),
-    }
-}
-
 fn run_writer(conn: Connection, mut requests: mpsc::Receiver<WriteRequest>) {
     while let Some(first) = requests.blocking_recv() {
         let mut group = vec![first];
@@ -633,8 +615,4 @@ fn publish(conn: &Connection, event: NewEvent) -> Result<(), StoreError> {
     })
     .map(drop)
     .map_err(StoreError::unavailable)
-}
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }

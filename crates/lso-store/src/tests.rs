@@ -2,10 +2,23 @@
 
 use super::*;
 
-fn store() -> (tempfile::TempDir, Store) {
+/// The stores a test runs on: SQLite always, and PostgreSQL when `POSTGRES_TEST_SERVER` holds
+/// the connection string of a server (without `dbname`); each test gets a database of its own.
+async fn stores(test: &str) -> Vec<(tempfile::TempDir, Store)> {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("lso.db")).unwrap();
-    (dir, store)
+    let sqlite = Store::open(&dir.path().join("lso.db")).unwrap();
+    let mut stores = vec![(dir, sqlite)];
+    if let Ok(server) = std::env::var("POSTGRES_TEST_SERVER") {
+        let (admin, connection) =
+            tokio_postgres::connect(&format!("{server} dbname=postgres"), tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let database = format!("lso_{test}_{nanos}");
+        admin.batch_execute(&format!("CREATE DATABASE {database}")).await.unwrap();
+        let postgres = Store::connect(&format!("{server} dbname={database}")).await.unwrap();
+        stores.push((tempfile::tempdir().unwrap(), postgres));
+    }
+    stores
 }
 
 fn record(id: &str, tenant: &str, version: i64, doc: &str) -> Record {
@@ -47,188 +60,202 @@ fn query(tenant: Option<&str>, filters: Vec<Filter>) -> ListQuery {
 
 #[tokio::test]
 async fn resources_are_visible_only_to_their_tenant() {
-    let (_dir, store) = store();
-    store.apply(vec![insert("o1", "A", "acknowledged"), insert("o2", "B", "acknowledged")]).await.unwrap();
-    assert!(store.get("productOrder", Some("A"), "o1").await.unwrap().is_some());
-    assert!(store.get("productOrder", Some("B"), "o1").await.unwrap().is_none());
-    assert!(store.get("productOrder", None, "o1").await.unwrap().is_some());
-    let page = store.list(query(Some("B"), vec![])).await.unwrap();
-    assert_eq!(page.total, 1);
-    assert_eq!(page.records[0].id, "o2");
+    for (_dir, store) in stores("resources_are_visible_only_to_their_tenant").await {
+        store.apply(vec![insert("o1", "A", "acknowledged"), insert("o2", "B", "acknowledged")]).await.unwrap();
+        assert!(store.get("productOrder", Some("A"), "o1").await.unwrap().is_some());
+        assert!(store.get("productOrder", Some("B"), "o1").await.unwrap().is_none());
+        assert!(store.get("productOrder", None, "o1").await.unwrap().is_some());
+        let page = store.list(query(Some("B"), vec![])).await.unwrap();
+        assert_eq!(page.total, 1);
+        assert_eq!(page.records[0].id, "o2");
+    }
 }
 
 #[tokio::test]
 async fn list_filters_pages_and_counts_newest_first() {
-    let (_dir, store) = store();
-    let ops = (0..25).map(|i| insert(&format!("o{i}"), "A", if i % 2 == 0 { "completed" } else { "failed" }));
-    store.apply(ops.collect()).await.unwrap();
-    let eq = Filter { name: "state".into(), condition: Condition::Eq("completed".into()) };
-    let mut q = query(Some("A"), vec![eq]);
-    q.offset = 10;
-    q.limit = 5;
-    let page = store.list(q).await.unwrap();
-    assert_eq!(page.total, 13);
-    let ids: Vec<_> = page.records.iter().map(|r| r.id.as_str()).collect();
-    assert_eq!(ids, ["o4", "o2", "o0"]);
-    let any = Filter { name: "state".into(), condition: Condition::In(vec!["completed".into(), "failed".into()]) };
-    assert_eq!(store.list(query(Some("A"), vec![any])).await.unwrap().total, 25);
-    let none = Filter { name: "state".into(), condition: Condition::Eq("rejected".into()) };
-    let empty = store.list(query(Some("A"), vec![none])).await.unwrap();
-    assert_eq!((empty.total, empty.records.len()), (0, 0));
+    for (_dir, store) in stores("list_filters_pages_and_counts_newest_first").await {
+        let ops = (0..25).map(|i| insert(&format!("o{i}"), "A", if i % 2 == 0 { "completed" } else { "failed" }));
+        store.apply(ops.collect()).await.unwrap();
+        let eq = Filter { name: "state".into(), condition: Condition::Eq("completed".into()) };
+        let mut q = query(Some("A"), vec![eq]);
+        q.offset = 10;
+        q.limit = 5;
+        let page = store.list(q).await.unwrap();
+        assert_eq!(page.total, 13);
+        let ids: Vec<_> = page.records.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["o4", "o2", "o0"]);
+        let any = Filter { name: "state".into(), condition: Condition::In(vec!["completed".into(), "failed".into()]) };
+        assert_eq!(store.list(query(Some("A"), vec![any])).await.unwrap().total, 25);
+        let none = Filter { name: "state".into(), condition: Condition::Eq("rejected".into()) };
+        let empty = store.list(query(Some("A"), vec![none])).await.unwrap();
+        assert_eq!((empty.total, empty.records.len()), (0, 0));
+    }
 }
 
 #[tokio::test]
 async fn range_filters_compare_sortable_times() {
-    let (_dir, store) = store();
-    let ops = [1_000, 2_000, 3_000].iter().enumerate().map(|(i, t)| WriteOp::Insert {
-        record: record(&format!("o{i}"), "A", 1, "{}"),
-        index: vec![IndexEntry::new("orderDate", sortable_time(*t))],
-    });
-    store.apply(ops.collect()).await.unwrap();
-    let gt = Filter { name: "orderDate".into(), condition: Condition::Gt(sortable_time(1_500)) };
-    let lt = Filter { name: "orderDate".into(), condition: Condition::Lt(sortable_time(3_000)) };
-    let page = store.list(query(Some("A"), vec![gt, lt])).await.unwrap();
-    assert_eq!(page.records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["o1"]);
+    for (_dir, store) in stores("range_filters_compare_sortable_times").await {
+        let ops = [1_000, 2_000, 3_000].iter().enumerate().map(|(i, t)| WriteOp::Insert {
+            record: record(&format!("o{i}"), "A", 1, "{}"),
+            index: vec![IndexEntry::new("orderDate", sortable_time(*t))],
+        });
+        store.apply(ops.collect()).await.unwrap();
+        let gt = Filter { name: "orderDate".into(), condition: Condition::Gt(sortable_time(1_500)) };
+        let lt = Filter { name: "orderDate".into(), condition: Condition::Lt(sortable_time(3_000)) };
+        let page = store.list(query(Some("A"), vec![gt, lt])).await.unwrap();
+        assert_eq!(page.records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["o1"]);
+    }
 }
 
 #[tokio::test]
 async fn updates_need_the_current_version_and_replace_the_index() {
-    let (_dir, store) = store();
-    store.apply(vec![insert("o1", "A", "acknowledged")]).await.unwrap();
-    let update = |version, state: &str| WriteOp::Update {
-        record: record("o1", "A", version, &format!(r#"{{"state":"{state}"}}"#)),
-        index: vec![IndexEntry::new("state", state)],
-    };
-    store.apply(vec![update(2, "inProgress")]).await.unwrap();
-    let stale = store.apply(vec![update(2, "completed")]).await;
-    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
-    let got = store.get("productOrder", Some("A"), "o1").await.unwrap().unwrap();
-    assert_eq!((got.version, got.doc.as_str()), (2, r#"{"state":"inProgress"}"#));
-    let old = Filter { name: "state".into(), condition: Condition::Eq("acknowledged".into()) };
-    assert_eq!(store.list(query(Some("A"), vec![old])).await.unwrap().total, 0);
+    for (_dir, store) in stores("updates_need_the_current_version_and_replace_the_index").await {
+        store.apply(vec![insert("o1", "A", "acknowledged")]).await.unwrap();
+        let update = |version, state: &str| WriteOp::Update {
+            record: record("o1", "A", version, &format!(r#"{{"state":"{state}"}}"#)),
+            index: vec![IndexEntry::new("state", state)],
+        };
+        store.apply(vec![update(2, "inProgress")]).await.unwrap();
+        let stale = store.apply(vec![update(2, "completed")]).await;
+        assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+        let got = store.get("productOrder", Some("A"), "o1").await.unwrap().unwrap();
+        assert_eq!((got.version, got.doc.as_str()), (2, r#"{"state":"inProgress"}"#));
+        let old = Filter { name: "state".into(), condition: Condition::Eq("acknowledged".into()) };
+        assert_eq!(store.list(query(Some("A"), vec![old])).await.unwrap().total, 0);
+    }
 }
 
 #[tokio::test]
 async fn a_failed_write_leaves_nothing_and_does_not_disturb_its_group() {
-    let (_dir, store) = store();
-    store.apply(vec![insert("o1", "A", "x")]).await.unwrap();
-    let writes = (0..50).map(|i| {
-        let store = store.clone();
-        tokio::spawn(async move {
-            // Every fifth write collides with o1 after inserting another row first.
-            let ops = if i % 5 == 0 {
-                vec![insert(&format!("n{i}"), "A", "x"), insert("o1", "A", "x")]
-            } else {
-                vec![insert(&format!("n{i}"), "A", "x")]
-            };
-            store.apply(ops).await.is_ok()
-        })
-    });
-    let mut ok = 0;
-    for write in writes {
-        ok += write.await.unwrap() as u64;
+    for (_dir, store) in stores("a_failed_write_leaves_nothing_and_does_not_disturb_its_group").await {
+        store.apply(vec![insert("o1", "A", "x")]).await.unwrap();
+        let writes = (0..50).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                // Every fifth write collides with o1 after inserting another row first.
+                let ops = if i % 5 == 0 {
+                    vec![insert(&format!("n{i}"), "A", "x"), insert("o1", "A", "x")]
+                } else {
+                    vec![insert(&format!("n{i}"), "A", "x")]
+                };
+                store.apply(ops).await.is_ok()
+            })
+        });
+        let mut ok = 0;
+        for write in writes {
+            ok += write.await.unwrap() as u64;
+        }
+        assert_eq!(ok, 40);
+        assert_eq!(store.list(query(Some("A"), vec![])).await.unwrap().total, 41);
     }
-    assert_eq!(ok, 40);
-    assert_eq!(store.list(query(Some("A"), vec![])).await.unwrap().total, 41);
 }
 
 #[tokio::test]
 async fn jobs_are_leased_finished_and_rerun_when_enqueued_again_while_running() {
-    let (_dir, store) = store();
-    let enqueue = |run_at| WriteOp::Enqueue { kind: "order".into(), key: "o1".into(), payload: "{}".into(), run_at };
-    store.apply(vec![enqueue(100)]).await.unwrap();
-    assert!(store.claim_jobs(99, 1_000, 10).await.unwrap().is_empty());
-    let jobs = store.claim_jobs(100, 1_000, 10).await.unwrap();
-    assert_eq!(jobs.len(), 1);
-    assert!(store.claim_jobs(500, 1_000, 10).await.unwrap().is_empty(), "leased");
-    store.apply(vec![enqueue(100)]).await.unwrap();
-    store.apply(vec![WriteOp::FinishJob { id: jobs[0].id, generation: jobs[0].generation }]).await.unwrap();
-    let again = store.claim_jobs(500, 1_000, 10).await.unwrap();
-    assert_eq!(again.len(), 1, "the second enqueue survives the first run's finish");
-    store.apply(vec![WriteOp::FinishJob { id: again[0].id, generation: again[0].generation }]).await.unwrap();
-    assert!(store.claim_jobs(10_000, 1_000, 10).await.unwrap().is_empty());
-    assert_eq!(store.next_job_time().await.unwrap(), None);
+    for (_dir, store) in stores("jobs_are_leased_finished_and_rerun_when_enqueued_again_while_running").await {
+        let enqueue =
+            |run_at| WriteOp::Enqueue { kind: "order".into(), key: "o1".into(), payload: "{}".into(), run_at };
+        store.apply(vec![enqueue(100)]).await.unwrap();
+        assert!(store.claim_jobs(99, 1_000, 10).await.unwrap().is_empty());
+        let jobs = store.claim_jobs(100, 1_000, 10).await.unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert!(store.claim_jobs(500, 1_000, 10).await.unwrap().is_empty(), "leased");
+        store.apply(vec![enqueue(100)]).await.unwrap();
+        store.apply(vec![WriteOp::FinishJob { id: jobs[0].id, generation: jobs[0].generation }]).await.unwrap();
+        let again = store.claim_jobs(500, 1_000, 10).await.unwrap();
+        assert_eq!(again.len(), 1, "the second enqueue survives the first run's finish");
+        store.apply(vec![WriteOp::FinishJob { id: again[0].id, generation: again[0].generation }]).await.unwrap();
+        assert!(store.claim_jobs(10_000, 1_000, 10).await.unwrap().is_empty());
+        assert_eq!(store.next_job_time().await.unwrap(), None);
+    }
 }
 
 #[tokio::test]
 async fn expired_leases_are_claimed_again_and_retries_wait() {
-    let (_dir, store) = store();
-    let enqueue = WriteOp::Enqueue { kind: "order".into(), key: "o1".into(), payload: "{}".into(), run_at: 0 };
-    store.apply(vec![enqueue]).await.unwrap();
-    let first = store.claim_jobs(0, 100, 1).await.unwrap();
-    let second = store.claim_jobs(100, 100, 1).await.unwrap();
-    assert_eq!(second[0].attempts, 2);
-    store
-        .apply(vec![WriteOp::RetryJob {
-            id: first[0].id,
-            generation: first[0].generation,
-            run_at: 5_000,
-            error: "boom".into(),
-        }])
-        .await
-        .unwrap();
-    assert!(store.claim_jobs(4_999, 100, 1).await.unwrap().is_empty());
-    assert_eq!(store.claim_jobs(5_000, 100, 1).await.unwrap().len(), 1);
+    for (_dir, store) in stores("expired_leases_are_claimed_again_and_retries_wait").await {
+        let enqueue = WriteOp::Enqueue { kind: "order".into(), key: "o1".into(), payload: "{}".into(), run_at: 0 };
+        store.apply(vec![enqueue]).await.unwrap();
+        let first = store.claim_jobs(0, 100, 1).await.unwrap();
+        let second = store.claim_jobs(100, 100, 1).await.unwrap();
+        assert_eq!(second[0].attempts, 2);
+        store
+            .apply(vec![WriteOp::RetryJob {
+                id: first[0].id,
+                generation: first[0].generation,
+                run_at: 5_000,
+                error: "boom".into(),
+            }])
+            .await
+            .unwrap();
+        assert!(store.claim_jobs(4_999, 100, 1).await.unwrap().is_empty());
+        assert_eq!(store.claim_jobs(5_000, 100, 1).await.unwrap().len(), 1);
+    }
 }
 
 #[tokio::test]
 async fn events_fan_out_to_matching_hubs_of_the_tenant_only() {
-    let (_dir, store) = store();
-    store
-        .apply(vec![
-            WriteOp::InsertHub(hub("h-all", "A", &[])),
-            WriteOp::InsertHub(hub("h-state", "A", &["stateChange"])),
-            WriteOp::InsertHub(hub("h-other", "B", &[])),
-        ])
-        .await
-        .unwrap();
-    store.apply(vec![event("e1", "A", "itemChange", "o1"), event("e2", "A", "stateChange", "o1")]).await.unwrap();
-    let counts = store.delivery_counts().await.unwrap();
-    assert_eq!(counts.pending, 3, "h-all gets both, h-state one, h-other none");
-    let tasks = store.claim_deliveries(1_000, 1_000, 10).await.unwrap();
-    let mut urls: Vec<_> = tasks.iter().map(|t| t.url.as_str()).collect();
-    urls.sort();
-    assert_eq!(urls, ["http://listener/h-all/listener/itemChange", "http://listener/h-state/listener/stateChange"]);
-    assert!(tasks[0].body.ends_with(r#""event":{"id":"o","buyerId":"B"}}"#), "{}", tasks[0].body);
+    for (_dir, store) in stores("events_fan_out_to_matching_hubs_of_the_tenant_only").await {
+        store
+            .apply(vec![
+                WriteOp::InsertHub(hub("h-all", "A", &[])),
+                WriteOp::InsertHub(hub("h-state", "A", &["stateChange"])),
+                WriteOp::InsertHub(hub("h-other", "B", &[])),
+            ])
+            .await
+            .unwrap();
+        store.apply(vec![event("e1", "A", "itemChange", "o1"), event("e2", "A", "stateChange", "o1")]).await.unwrap();
+        let counts = store.delivery_counts().await.unwrap();
+        assert_eq!(counts.pending, 3, "h-all gets both, h-state one, h-other none");
+        let tasks = store.claim_deliveries(1_000, 1_000, 10).await.unwrap();
+        let mut urls: Vec<_> = tasks.iter().map(|t| t.url.as_str()).collect();
+        urls.sort();
+        assert_eq!(urls, ["http://listener/h-all/listener/itemChange", "http://listener/h-state/listener/stateChange"]);
+        assert!(tasks[0].body.ends_with(r#""event":{"id":"o","buyerId":"B"}}"#), "{}", tasks[0].body);
+    }
 }
 
 #[tokio::test]
 async fn deliveries_of_one_key_go_in_order_and_dead_letters_can_be_resent() {
-    let (_dir, store) = store();
-    store.apply(vec![WriteOp::InsertHub(hub("h", "A", &[]))]).await.unwrap();
-    store
-        .apply(vec![event("e1", "A", "x", "o1"), event("e2", "A", "x", "o1"), event("e3", "A", "x", "o2")])
-        .await
-        .unwrap();
-    let first = store.claim_deliveries(1_000, 1_000, 10).await.unwrap();
-    assert_eq!(first.len(), 2, "one head per order");
-    let e1 = first.iter().find(|t| t.body.contains("e1")).unwrap().id;
-    let retry = DeliveryOutcome::Retry { at: 3_000, status: Some(500), error: "500".into() };
-    let e3 = first.iter().find(|t| t.body.contains("e3")).unwrap().id;
-    let delivered = DeliveryOutcome::Delivered { status: 204 };
-    store.finish_deliveries(1_000, vec![(e1, retry), (e3, delivered)]).await.unwrap();
-    assert!(store.claim_deliveries(2_500, 0, 10).await.unwrap().is_empty(), "e2 waits behind e1");
-    let dead = DeliveryOutcome::Dead { status: Some(500), error: "gave up".into() };
-    store.finish_deliveries(3_000, vec![(e1, dead)]).await.unwrap();
-    let next = store.claim_deliveries(3_000, 1_000, 10).await.unwrap();
-    assert!(next.iter().any(|t| t.body.contains("e2")), "a dead letter no longer blocks");
-    let dead_list = store.list_deliveries(Some("dead"), 10).await.unwrap();
-    assert_eq!(dead_list.len(), 1);
-    store.redeliver(e1, 4_000).await.unwrap();
-    assert_eq!(store.delivery_counts().await.unwrap().dead, 0);
+    for (_dir, store) in stores("deliveries_of_one_key_go_in_order_and_dead_letters_can_be_resent").await {
+        store.apply(vec![WriteOp::InsertHub(hub("h", "A", &[]))]).await.unwrap();
+        store
+            .apply(vec![event("e1", "A", "x", "o1"), event("e2", "A", "x", "o1"), event("e3", "A", "x", "o2")])
+            .await
+            .unwrap();
+        let first = store.claim_deliveries(1_000, 1_000, 10).await.unwrap();
+        assert_eq!(first.len(), 2, "one head per order");
+        let e1 = first.iter().find(|t| t.body.contains("e1")).unwrap().id;
+        let retry = DeliveryOutcome::Retry { at: 3_000, status: Some(500), error: "500".into() };
+        let e3 = first.iter().find(|t| t.body.contains("e3")).unwrap().id;
+        let delivered = DeliveryOutcome::Delivered { status: 204 };
+        store.finish_deliveries(1_000, vec![(e1, retry), (e3, delivered)]).await.unwrap();
+        assert!(store.claim_deliveries(2_500, 0, 10).await.unwrap().is_empty(), "e2 waits behind e1");
+        let dead = DeliveryOutcome::Dead { status: Some(500), error: "gave up".into() };
+        store.finish_deliveries(3_000, vec![(e1, dead)]).await.unwrap();
+        let next = store.claim_deliveries(3_000, 1_000, 10).await.unwrap();
+        assert!(next.iter().any(|t| t.body.contains("e2")), "a dead letter no longer blocks");
+        let dead_list = store.list_deliveries(Some("dead"), 10).await.unwrap();
+        assert_eq!(dead_list.len(), 1);
+        store.redeliver(e1, 4_000).await.unwrap();
+        assert_eq!(store.delivery_counts().await.unwrap().dead, 0);
+    }
 }
 
 #[tokio::test]
 async fn deleting_a_hub_cancels_its_pending_deliveries() {
-    let (_dir, store) = store();
-    store.apply(vec![WriteOp::InsertHub(hub("h", "A", &[]))]).await.unwrap();
-    store.apply(vec![event("e1", "A", "x", "o1")]).await.unwrap();
-    let wrong =
-        store.apply(vec![WriteOp::DeleteHub { api: "orders".into(), tenant: "B".into(), id: "h".into() }]).await;
-    assert!(matches!(wrong, Err(StoreError::NotFound)));
-    store.apply(vec![WriteOp::DeleteHub { api: "orders".into(), tenant: "A".into(), id: "h".into() }]).await.unwrap();
-    assert!(store.claim_deliveries(1_000, 1_000, 10).await.unwrap().is_empty());
-    assert_eq!(store.delivery_counts().await.unwrap(), DeliveryCounts::default());
+    for (_dir, store) in stores("deleting_a_hub_cancels_its_pending_deliveries").await {
+        store.apply(vec![WriteOp::InsertHub(hub("h", "A", &[]))]).await.unwrap();
+        store.apply(vec![event("e1", "A", "x", "o1")]).await.unwrap();
+        let wrong =
+            store.apply(vec![WriteOp::DeleteHub { api: "orders".into(), tenant: "B".into(), id: "h".into() }]).await;
+        assert!(matches!(wrong, Err(StoreError::NotFound)));
+        store
+            .apply(vec![WriteOp::DeleteHub { api: "orders".into(), tenant: "A".into(), id: "h".into() }])
+            .await
+            .unwrap();
+        assert!(store.claim_deliveries(1_000, 1_000, 10).await.unwrap().is_empty());
+        assert_eq!(store.delivery_counts().await.unwrap(), DeliveryCounts::default());
+    }
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 const DEFAULTS: &str = r#"
 listen = "127.0.0.1:8080"
 data_dir = "./lso-data"
+database_url = ""
 sellers = ["LSO"]
 log_format = "text"
 
@@ -43,8 +44,10 @@ response_window_seconds = 86400
 pub struct Config {
     /// Address the HTTP server binds.
     pub listen: SocketAddr,
-    /// Where the database, the signing key and imported specifications live.
+    /// Where the signing key, imported specifications and (by default) the database live.
     pub data_dir: PathBuf,
+    /// A PostgreSQL connection string shared by several nodes; empty for SQLite in `data_dir`.
+    pub database_url: String,
     /// The Sellers this server represents.
     pub sellers: Vec<String>,
     /// `text` or `json`.

@@ -132,8 +132,12 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let data = DataDir::open(&config.data_dir)?;
     let auth = Arc::new(data.authenticator()?);
     let catalog = Arc::new(data.load_catalog()?);
-    let store = Store::open(&data.database())
-        .with_context(|| format!("failed to open the database {}", data.database().display()))?;
+    let store = if config.database_url.is_empty() {
+        Store::open(&data.database())
+            .with_context(|| format!("failed to open the database {}", data.database().display()))?
+    } else {
+        Store::connect(&config.database_url).await.context("failed to connect to the PostgreSQL database")?
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("failed to listen on {}", config.listen))?;

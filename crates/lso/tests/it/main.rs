@@ -5,5 +5,6 @@ mod bad_input;
 mod conformance;
 mod crash;
 mod notifications;
+mod postgres;
 mod properties;
 mod support;

@@ -1,0 +1,467 @@
+//! The PostgreSQL backend: several stateless `lso` nodes can share one database. Each write is
+//! one transaction from a connection pool; jobs and deliveries are claimed with
+//! `FOR UPDATE SKIP LOCKED`, and a node that dies leaves its leases to expire.
+
+use crate::{
+    Condition, DeliveryCounts, DeliveryInfo, DeliveryOutcome, DeliveryTask, Hub, IndexEntry, Job, ListQuery, NewEvent,
+    Page, Record, StoreError, WriteOp, merge_extra, now_millis, split_types,
+};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+
+const MIGRATIONS: &[(&str, &str)] = &[("0001_initial", include_str!("../migrations/postgres/0001_initial.sql"))];
+
+/// A pool of connections to one PostgreSQL database.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+}
+
+fn failed(err: tokio_postgres::Error) -> StoreError {
+    if err.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        StoreError::Conflict(err.to_string())
+    } else {
+        StoreError::unavailable(err)
+    }
+}
+
+fn unavailable(err: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::unavailable(err)
+}
+
+impl PgStore {
+    /// Connects to `url` (a libpq connection string or URL) and migrates the database.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config = url.parse().map_err(unavailable)?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager).max_size(16).build().map_err(unavailable)?;
+        let store = PgStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(unavailable)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(failed)?;
+        // One migrator at a time, whatever the number of nodes starting.
+        tx.execute("SELECT pg_advisory_xact_lock(7262761)", &[]).await.map_err(failed)?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)",
+        )
+        .await
+        .map_err(failed)?;
+        for (name, sql) in MIGRATIONS {
+            let done =
+                tx.query_opt("SELECT 1 FROM schema_migrations WHERE name = $1", &[name]).await.map_err(failed)?;
+            if done.is_none() {
+                tx.batch_execute(sql).await.map_err(failed)?;
+                tx.execute("INSERT INTO schema_migrations VALUES ($1, now())", &[name]).await.map_err(failed)?;
+            }
+        }
+        tx.commit().await.map_err(failed)
+    }
+
+    /// Applies `ops` atomically.
+    pub async fn apply(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(failed)?;
+        for op in ops {
+            apply_op(&tx, op).await?;
+        }
+        tx.commit().await.map_err(failed)
+    }
+
+    /// The resource `kind`/`id`, if it exists and belongs to `tenant` (any tenant when `None`).
+    pub async fn get(&self, kind: &str, tenant: Option<&str>, id: &str) -> Result<Option<Record>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT tenant, version, doc FROM resources WHERE kind = $1 AND id = $2", &[&kind, &id])
+            .await
+            .map_err(failed)?;
+        Ok(row
+            .map(|r| Record { kind: kind.into(), id: id.into(), tenant: r.get(0), version: r.get(1), doc: r.get(2) })
+            .filter(|r| tenant.is_none_or(|t| t == r.tenant)))
+    }
+
+    /// One page of the resources matching `query`, newest first, and the number of all matches.
+    pub async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
+        type Param = Box<dyn ToSql + Sync + Send>;
+        let mut params: Vec<Param> = vec![Box::new(query.kind.clone())];
+        let bind = |params: &mut Vec<Param>, value: Param| {
+            params.push(value);
+            format!("${}", params.len())
+        };
+        let mut sql = String::from(" FROM resources r WHERE r.kind = $1");
+        if let Some(tenant) = &query.tenant {
+            sql.push_str(&format!(" AND r.tenant = {}", bind(&mut params, Box::new(tenant.clone()))));
+        }
+        for filter in &query.filters {
+            let name = bind(&mut params, Box::new(filter.name.clone()));
+            let comparison = match &filter.condition {
+                Condition::Eq(v) => format!("= {}", bind(&mut params, Box::new(v.clone()))),
+                Condition::Gt(v) => format!("> {}", bind(&mut params, Box::new(v.clone()))),
+                Condition::Lt(v) => format!("< {}", bind(&mut params, Box::new(v.clone()))),
+                Condition::In(values) => format!("= ANY({})", bind(&mut params, Box::new(values.clone()))),
+            };
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM resource_index i WHERE i.seq = r.seq AND i.name = {name} AND i.value {comparison})"
+            ));
+        }
+        let client = self.client().await?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+        let total: i64 = client.query_one(&format!("SELECT count(*){sql}"), &refs).await.map_err(failed)?.get(0);
+        let limit = bind(&mut params, Box::new(query.limit.min(i64::MAX as u64) as i64));
+        let offset = bind(&mut params, Box::new(query.offset.min(i64::MAX as u64) as i64));
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+        let page_sql =
+            format!("SELECT r.id, r.tenant, r.version, r.doc{sql} ORDER BY r.seq DESC LIMIT {limit} OFFSET {offset}");
+        let rows = client.query(&page_sql, &refs).await.map_err(failed)?;
+        let records = rows
+            .iter()
+            .map(|r| Record {
+                kind: query.kind.clone(),
+                id: r.get(0),
+                tenant: r.get(1),
+                version: r.get(2),
+                doc: r.get(3),
+            })
+            .collect();
+        Ok(Page { records, total: total as u64 })
+    }
+
+    /// Leases up to `max` jobs due at `now` for `lease_millis`.
+    pub async fn claim_jobs(&self, now: i64, lease_millis: i64, max: usize) -> Result<Vec<Job>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "UPDATE jobs SET lease_until = $1 + $2, attempts = attempts + 1 WHERE id IN \
+                 (SELECT id FROM jobs WHERE run_at <= $1 AND lease_until <= $1 ORDER BY run_at, id LIMIT $3 \
+                  FOR UPDATE SKIP LOCKED) RETURNING id, kind, key, payload, attempts, generation",
+                &[&now, &lease_millis, &(max as i64)],
+            )
+            .await
+            .map_err(failed)?;
+        Ok(rows
+            .iter()
+            .map(|r| Job {
+                id: r.get(0),
+                kind: r.get(1),
+                key: r.get(2),
+                payload: r.get(3),
+                attempts: r.get(4),
+                generation: r.get(5),
+            })
+            .collect())
+    }
+
+    /// The time of the earliest job not leased, if any.
+    pub async fn next_job_time(&self) -> Result<Option<i64>, StoreError> {
+        let client = self.client().await?;
+        let row = client.query_one("SELECT min(GREATEST(run_at, lease_until)) FROM jobs", &[]).await.map_err(failed)?;
+        Ok(row.get(0))
+    }
+
+    /// A subscription of `tenant` to `api`.
+    pub async fn get_hub(&self, api: &str, tenant: &str, id: &str) -> Result<Option<Hub>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT id, api, tenant, callback, query, event_types, extra FROM hubs WHERE id = $1 AND api = $2 AND tenant = $3",
+                &[&id, &api, &tenant],
+            )
+            .await
+            .map_err(failed)?;
+        Ok(row.map(|r| Hub {
+            id: r.get(0),
+            api: r.get(1),
+            tenant: r.get(2),
+            callback: r.get(3),
+            query: r.get(4),
+            event_types: split_types(r.get(5)),
+            extra: r.get(6),
+        }))
+    }
+
+    /// Leases up to `max` due deliveries, only the oldest pending one per ordering key.
+    pub async fn claim_deliveries(
+        &self,
+        now: i64,
+        lease_millis: i64,
+        max: usize,
+    ) -> Result<Vec<DeliveryTask>, StoreError> {
+        let client = self.client().await?;
+        let ids: Vec<i64> = client
+            .query(
+                "UPDATE deliveries SET lease_until = $1 + $2 WHERE id IN \
+                   (SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
+                      AND d.lease_until <= $1 AND NOT EXISTS (SELECT 1 FROM deliveries e \
+                      WHERE e.ordering_key = d.ordering_key AND e.state = 'pending' AND e.id < d.id) \
+                    ORDER BY d.next_attempt_at, d.id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id",
+                &[&now, &lease_millis, &(max as i64)],
+            )
+            .await
+            .map_err(failed)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let rows = client
+            .query(
+                "SELECT d.id, h.callback, e.listener_path, e.body, h.extra, d.attempts, e.event_type \
+                 FROM deliveries d JOIN events e ON e.id = d.event_id JOIN hubs h ON h.id = d.hub_id \
+                 WHERE d.id = ANY($1) ORDER BY d.id",
+                &[&ids],
+            )
+            .await
+            .map_err(failed)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let callback: String = r.get(1);
+                let path: String = r.get(2);
+                let body: String = r.get(3);
+                let extra: String = r.get(4);
+                DeliveryTask {
+                    id: r.get(0),
+                    url: format!("{}{}", callback.trim_end_matches('/'), path),
+                    body: merge_extra(&body, &extra),
+                    attempts: r.get(5),
+                    event_type: r.get(6),
+                }
+            })
+            .collect())
+    }
+
+    /// Records what came of delivery attempts.
+    pub async fn finish_deliveries(&self, now: i64, results: Vec<(i64, DeliveryOutcome)>) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(failed)?;
+        for (id, outcome) in results {
+            let (state, at, status, error) = match outcome {
+                DeliveryOutcome::Delivered { status } => ("delivered", now, Some(status), None),
+                DeliveryOutcome::Retry { at, status, error } => ("pending", at, status, Some(error)),
+                DeliveryOutcome::Dead { status, error } => ("dead", now, status, Some(error)),
+            };
+            let status = status.map(i64::from);
+            tx.execute(
+                "UPDATE deliveries SET state = $2, attempts = attempts + 1, next_attempt_at = $3, lease_until = 0, \
+                 last_status = $4, last_error = $5, updated_at = $6 WHERE id = $1 AND state = 'pending'",
+                &[&id, &state, &at, &status, &error, &now],
+            )
+            .await
+            .map_err(failed)?;
+        }
+        tx.commit().await.map_err(failed)
+    }
+
+    /// The earliest time a pending delivery at the head of its ordering key is due, if any.
+    pub async fn next_delivery_time(&self) -> Result<Option<i64>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT min(GREATEST(d.next_attempt_at, d.lease_until)) FROM deliveries d WHERE d.state = 'pending' \
+                 AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.ordering_key = d.ordering_key \
+                 AND e.state = 'pending' AND e.id < d.id)",
+                &[],
+            )
+            .await
+            .map_err(failed)?;
+        Ok(row.get(0))
+    }
+
+    /// Deliveries in `state` (all when `None`), newest first.
+    pub async fn list_deliveries(&self, state: Option<&str>, limit: u64) -> Result<Vec<DeliveryInfo>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT d.id, d.event_id, e.event_type, coalesce(h.callback, '') || e.listener_path, d.state, \
+                 d.attempts, d.last_status, d.last_error FROM deliveries d JOIN events e ON e.id = d.event_id \
+                 LEFT JOIN hubs h ON h.id = d.hub_id WHERE $1::TEXT IS NULL OR d.state = $1 ORDER BY d.id DESC LIMIT $2",
+                &[&state, &(limit as i64)],
+            )
+            .await
+            .map_err(failed)?;
+        Ok(rows
+            .iter()
+            .map(|r| DeliveryInfo {
+                id: r.get(0),
+                event_id: r.get(1),
+                event_type: r.get(2),
+                url: r.get(3),
+                state: r.get(4),
+                attempts: r.get(5),
+                last_status: r.get(6),
+                last_error: r.get(7),
+            })
+            .collect())
+    }
+
+    /// How many deliveries are in each state.
+    pub async fn delivery_counts(&self) -> Result<DeliveryCounts, StoreError> {
+        let client = self.client().await?;
+        let rows = client.query("SELECT state, count(*) FROM deliveries GROUP BY state", &[]).await.map_err(failed)?;
+        let mut counts = DeliveryCounts::default();
+        for row in rows {
+            let n: i64 = row.get(1);
+            match row.get::<_, &str>(0) {
+                "pending" => counts.pending = n as u64,
+                "delivered" => counts.delivered = n as u64,
+                "dead" => counts.dead = n as u64,
+                _ => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Puts a dead delivery back in the queue, due at `now`.
+    pub async fn redeliver(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE deliveries SET state = 'pending', next_attempt_at = $2, lease_until = 0, updated_at = $2 \
+                 WHERE id = $1 AND state = 'dead' AND hub_id IN (SELECT id FROM hubs)",
+                &[&id, &now],
+            )
+            .await
+            .map_err(failed)?;
+        if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+}
+
+async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp) -> Result<(), StoreError> {
+    match op {
+        WriteOp::Insert { record, index } => {
+            let now = now_millis();
+            let row = tx
+                .query_opt(
+                    "INSERT INTO resources (kind, id, tenant, version, doc, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (kind, id) DO NOTHING RETURNING seq",
+                    &[&record.kind, &record.id, &record.tenant, &record.version, &record.doc, &now],
+                )
+                .await
+                .map_err(failed)?;
+            let seq: i64 =
+                row.ok_or_else(|| StoreError::Conflict(format!("{} {} exists", record.kind, record.id)))?.get(0);
+            insert_index(tx, seq, &index).await
+        }
+        WriteOp::Update { record, index } => {
+            let row = tx
+                .query_opt(
+                    "UPDATE resources SET version = $3, doc = $4, updated_at = $5 \
+                     WHERE kind = $1 AND id = $2 AND version = $3::BIGINT - 1 RETURNING seq",
+                    &[&record.kind, &record.id, &record.version, &record.doc, &now_millis()],
+                )
+                .await
+                .map_err(failed)?;
+            let seq: i64 = row.ok_or_else(|| StoreError::Conflict(format!("{record} changed concurrently")))?.get(0);
+            tx.execute("DELETE FROM resource_index WHERE seq = $1", &[&seq]).await.map_err(failed)?;
+            insert_index(tx, seq, &index).await
+        }
+        WriteOp::Enqueue { kind, key, payload, run_at } => tx
+            .execute(
+                "INSERT INTO jobs (kind, key, payload, run_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (kind, key) DO UPDATE SET run_at = LEAST(jobs.run_at, EXCLUDED.run_at), \
+                 payload = EXCLUDED.payload, generation = jobs.generation + 1",
+                &[&kind, &key, &payload, &run_at],
+            )
+            .await
+            .map(drop)
+            .map_err(failed),
+        WriteOp::FinishJob { id, generation } => {
+            let deleted = tx
+                .execute("DELETE FROM jobs WHERE id = $1 AND generation = $2", &[&id, &generation])
+                .await
+                .map_err(failed)?;
+            if deleted == 0 {
+                // Enqueued again while it ran: release it so it runs once more.
+                tx.execute("UPDATE jobs SET lease_until = 0, attempts = 0 WHERE id = $1", &[&id])
+                    .await
+                    .map_err(failed)?;
+            }
+            Ok(())
+        }
+        WriteOp::RetryJob { id, generation, run_at, error } => tx
+            .execute(
+                "UPDATE jobs SET run_at = CASE WHEN generation = $4 THEN $2 ELSE LEAST(run_at, $2) END, \
+                 lease_until = 0, last_error = $3 WHERE id = $1",
+                &[&id, &run_at, &error, &generation],
+            )
+            .await
+            .map(drop)
+            .map_err(failed),
+        WriteOp::Publish(event) => publish(tx, event).await,
+        WriteOp::InsertHub(hub) => tx
+            .execute(
+                "INSERT INTO hubs (id, api, tenant, callback, query, event_types, extra, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &hub.id,
+                    &hub.api,
+                    &hub.tenant,
+                    &hub.callback,
+                    &hub.query,
+                    &hub.event_types.join(","),
+                    &hub.extra,
+                    &now_millis(),
+                ],
+            )
+            .await
+            .map(drop)
+            .map_err(failed),
+        WriteOp::DeleteHub { api, tenant, id } => {
+            let deleted = tx
+                .execute("DELETE FROM hubs WHERE id = $1 AND api = $2 AND tenant = $3", &[&id, &api, &tenant])
+                .await
+                .map_err(failed)?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.execute(
+                "UPDATE deliveries SET state = 'cancelled', updated_at = $2 WHERE hub_id = $1 AND state = 'pending'",
+                &[&id, &now_millis()],
+            )
+            .await
+            .map(drop)
+            .map_err(failed)
+        }
+    }
+}
+
+async fn insert_index(
+    tx: &deadpool_postgres::Transaction<'_>,
+    seq: i64,
+    index: &[IndexEntry],
+) -> Result<(), StoreError> {
+    let names: Vec<&str> = index.iter().map(|e| e.name.as_str()).collect();
+    let values: Vec<&str> = index.iter().map(|e| e.value.as_str()).collect();
+    tx.execute(
+        "INSERT INTO resource_index (seq, name, value) SELECT $1, n, v FROM UNNEST($2::TEXT[], $3::TEXT[]) AS t (n, v)",
+        &[&seq, &names, &values],
+    )
+    .await
+    .map(drop)
+    .map_err(failed)
+}
+
+async fn publish(tx: &deadpool_postgres::Transaction<'_>, event: NewEvent) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO events (id, api, tenant, event_type, listener_path, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[&event.id, &event.api, &event.tenant, &event.event_type, &event.listener_path, &event.body, &now_millis()],
+    )
+    .await
+    .map_err(failed)?;
+    tx.execute(
+        "INSERT INTO deliveries (event_id, hub_id, ordering_key, state, next_attempt_at, updated_at) \
+         SELECT $1, h.id, h.id || '/' || $4, 'pending', $5, $5 FROM hubs h WHERE h.api = $2 AND h.tenant = $3 \
+         AND (h.event_types = '' OR position(',' || $6 || ',' IN ',' || h.event_types || ',') > 0)",
+        &[&event.id, &event.api, &event.tenant, &event.ordering_key, &event.at, &event.event_type],
+    )
+    .await
+    .map(drop)
+    .map_err(failed)
+}
