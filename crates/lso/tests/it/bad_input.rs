@@ -197,3 +197,31 @@ async fn lists_page_with_offset_and_limit_and_say_how_many_there_are() {
     assert_eq!(newest_first, sorted, "time-ordered ids come newest first");
     app.seller.stop().await;
 }
+
+#[tokio::test]
+async fn a_stop_waits_for_the_requests_in_flight() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let body = serde_json::to_vec(&order_of(&example(EVPL), None)).unwrap();
+    let mut socket = tokio::net::TcpStream::connect(app.seller.addr).await.unwrap();
+    let head = format!(
+        "POST {ORDERS}/productOrder HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        app.token,
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&body[..body.len() / 2]).await.unwrap();
+    // Ask for a stop while the request is half sent; the server must wait for it.
+    let stopping = tokio::spawn(async move { app.stop().await });
+    tokio::task::yield_now().await;
+    socket.write_all(&body[body.len() / 2..]).await.unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let dir = stopping.await.unwrap();
+    // And the order it accepted is there after a restart.
+    let app = spawn_app_in(dir, |_| {}).await;
+    let orders = app.call("GET", &format!("{ORDERS}/productOrder"), None).await;
+    assert_eq!(orders.body.as_array().unwrap().len(), 1);
+    app.seller.stop().await;
+}
