@@ -1,0 +1,303 @@
+//! Allocation on a [`Topology`]: paths that honour link capacity and the bandwidth already
+//! reserved, S-VLANs per link without collisions, and release that gives everything back.
+//!
+//! A service joins two or more interfaces. Its links form a tree grown from the first
+//! interface: each further interface is joined to the tree by the shortest path (in hops)
+//! through links with enough spare capacity. Every link of the tree gets an S-VLAN free on that
+//! link, the same on all links when one is free everywhere (no translation needed).
+
+use crate::topology::{Link, Topology};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+/// The S-VLAN identifiers ICM allocates (1 is left to untagged management traffic).
+pub const S_VLANS: std::ops::RangeInclusive<u16> = 2..=4094;
+
+/// Why a service cannot be reserved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AllocationError {
+    /// The request names an interface the topology does not have.
+    #[error("no interface `{0}`")]
+    UnknownInterface(String),
+    /// The request names fewer than two distinct interfaces.
+    #[error("a service joins at least two different interfaces")]
+    TooFewInterfaces,
+    /// An interface has not enough spare bandwidth.
+    #[error("interface `{interface}` has {available} Mbit/s left; {requested} Mbit/s asked")]
+    InterfaceFull { interface: String, available: u64, requested: u64 },
+    /// No path with enough spare capacity joins an interface.
+    #[error("no path with {bandwidth_mbps} Mbit/s to spare reaches `{interface}`")]
+    NoPath { interface: String, bandwidth_mbps: u64 },
+    /// A link has no free S-VLAN left.
+    #[error("link {0} has no free S-VLAN")]
+    VlanExhausted(String),
+    /// The service id is reserved with different parameters.
+    #[error("service `{0}` is reserved already, with other parameters")]
+    Conflict(String),
+}
+
+/// What a service needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The service id; reserving the same request again returns the same reservation.
+    pub service: String,
+    /// The interfaces it joins.
+    pub interfaces: Vec<String>,
+    /// The bandwidth it needs on every link and interface, in Mbit/s.
+    pub bandwidth_mbps: u64,
+}
+
+/// One link of a service and the S-VLAN it carries the service on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hop {
+    /// The link's index in the topology.
+    pub link: usize,
+    /// The S-VLAN on that link.
+    pub s_vlan: u16,
+}
+
+/// A reserved service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    /// What was asked.
+    pub request: Request,
+    /// The links of its tree, in the order they were added.
+    pub hops: Vec<Hop>,
+}
+
+/// A set of VLAN identifiers 0..4096.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct VlanSet([u64; 64]);
+
+impl VlanSet {
+    fn empty() -> Self {
+        VlanSet([0; 64])
+    }
+
+    fn contains(&self, vlan: u16) -> bool {
+        self.0[usize::from(vlan / 64)] & (1 << (vlan % 64)) != 0
+    }
+
+    fn set(&mut self, vlan: u16, on: bool) {
+        let (word, bit) = (usize::from(vlan / 64), 1u64 << (vlan % 64));
+        if on { self.0[word] |= bit } else { self.0[word] &= !bit }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+}
+
+/// The topology with what is reserved on it.
+#[derive(Debug, Clone)]
+pub struct Network {
+    topology: Topology,
+    element_index: HashMap<String, usize>,
+    /// For each element: (neighbour element, link index).
+    adjacency: Vec<Vec<(usize, usize)>>,
+    link_reserved: Vec<u64>,
+    link_vlans: Vec<VlanSet>,
+    interface_reserved: HashMap<String, u64>,
+    reservations: BTreeMap<String, Reservation>,
+}
+
+impl Network {
+    /// An empty network on `topology`.
+    pub fn new(topology: Topology) -> Self {
+        let element_index: HashMap<String, usize> =
+            topology.elements.iter().enumerate().map(|(i, (name, _))| (name.clone(), i)).collect();
+        let mut adjacency = vec![Vec::new(); topology.elements.len()];
+        for (index, link) in topology.links.iter().enumerate() {
+            let (a, z) = (element_index[&link.a.element], element_index[&link.z.element]);
+            adjacency[a].push((z, index));
+            adjacency[z].push((a, index));
+        }
+        let links = topology.links.len();
+        Network {
+            topology,
+            element_index,
+            adjacency,
+            link_reserved: vec![0; links],
+            link_vlans: vec![VlanSet::empty(); links],
+            interface_reserved: HashMap::new(),
+            reservations: BTreeMap::new(),
+        }
+    }
+
+    /// The topology.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// Every reservation, by service id.
+    pub fn reservations(&self) -> &BTreeMap<String, Reservation> {
+        &self.reservations
+    }
+
+    /// Bandwidth reserved on link `index`, in Mbit/s.
+    pub fn link_reserved(&self, index: usize) -> u64 {
+        self.link_reserved[index]
+    }
+
+    /// The S-VLANs in use on link `index`.
+    pub fn link_vlans(&self, index: usize) -> Vec<u16> {
+        S_VLANS.filter(|v| self.link_vlans[index].contains(*v)).collect()
+    }
+
+    /// Bandwidth reserved on interface `name`, in Mbit/s.
+    pub fn interface_reserved(&self, name: &str) -> u64 {
+        self.interface_reserved.get(name).copied().unwrap_or(0)
+    }
+
+    /// Whether nothing is reserved anywhere.
+    pub fn is_empty(&self) -> bool {
+        self.reservations.is_empty()
+            && self.link_reserved.iter().all(|r| *r == 0)
+            && self.link_vlans.iter().all(VlanSet::is_empty)
+            && self.interface_reserved.values().all(|r| *r == 0)
+    }
+
+    /// Reserves `request`, or returns its reservation if the same request was reserved before.
+    pub fn reserve(&mut self, request: &Request) -> Result<Reservation, AllocationError> {
+        if let Some(existing) = self.reservations.get(&request.service) {
+            return if &existing.request == request {
+                Ok(existing.clone())
+            } else {
+                Err(AllocationError::Conflict(request.service.clone()))
+            };
+        }
+        let mut names: Vec<&str> = Vec::new();
+        for name in &request.interfaces {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+        if names.len() < 2 {
+            return Err(AllocationError::TooFewInterfaces);
+        }
+        let mut elements = Vec::with_capacity(names.len());
+        for name in &names {
+            let interface =
+                self.topology.interface(name).ok_or_else(|| AllocationError::UnknownInterface(name.to_string()))?;
+            let available = interface.capacity_mbps.saturating_sub(self.interface_reserved(name));
+            if available < request.bandwidth_mbps {
+                return Err(AllocationError::InterfaceFull {
+                    interface: name.to_string(),
+                    available,
+                    requested: request.bandwidth_mbps,
+                });
+            }
+            elements.push(self.element_index[&interface.port.element]);
+        }
+        let links = self.tree(&names, &elements, request.bandwidth_mbps)?;
+        let vlans = self.choose_vlans(&links)?;
+        let hops: Vec<Hop> = links.iter().zip(vlans).map(|(&link, s_vlan)| Hop { link, s_vlan }).collect();
+        for hop in &hops {
+            self.link_reserved[hop.link] += request.bandwidth_mbps;
+            self.link_vlans[hop.link].set(hop.s_vlan, true);
+        }
+        for name in &names {
+            *self.interface_reserved.entry(name.to_string()).or_default() += request.bandwidth_mbps;
+        }
+        let reservation = Reservation { request: request.clone(), hops };
+        self.reservations.insert(request.service.clone(), reservation.clone());
+        Ok(reservation)
+    }
+
+    /// Releases a service; returns what it held, or `None` if it was not reserved.
+    pub fn release(&mut self, service: &str) -> Option<Reservation> {
+        let reservation = self.reservations.remove(service)?;
+        let bandwidth = reservation.request.bandwidth_mbps;
+        for hop in &reservation.hops {
+            self.link_reserved[hop.link] -= bandwidth;
+            self.link_vlans[hop.link].set(hop.s_vlan, false);
+        }
+        let mut released: Vec<&String> = Vec::new();
+        for name in &reservation.request.interfaces {
+            if !released.contains(&name) {
+                released.push(name);
+                if let Some(reserved) = self.interface_reserved.get_mut(name) {
+                    *reserved -= bandwidth;
+                }
+            }
+        }
+        Some(reservation)
+    }
+
+    /// The links of a tree joining `elements`, grown from the first.
+    fn tree(&self, names: &[&str], elements: &[usize], bandwidth: u64) -> Result<Vec<usize>, AllocationError> {
+        let mut in_tree = vec![false; self.adjacency.len()];
+        in_tree[elements[0]] = true;
+        let mut links = Vec::new();
+        for (name, &target) in names.iter().zip(elements).skip(1) {
+            if in_tree[target] {
+                continue;
+            }
+            let path = self
+                .shortest_path(&in_tree, target, bandwidth)
+                .ok_or_else(|| AllocationError::NoPath { interface: name.to_string(), bandwidth_mbps: bandwidth })?;
+            for (element, link) in path {
+                in_tree[element] = true;
+                links.push(link);
+            }
+        }
+        Ok(links)
+    }
+
+    /// The fewest-hop path from any element of the tree to `target` over links with
+    /// `bandwidth` to spare, as (element reached, link) from the tree outwards.
+    fn shortest_path(&self, in_tree: &[bool], target: usize, bandwidth: u64) -> Option<Vec<(usize, usize)>> {
+        let mut distance = vec![u32::MAX; self.adjacency.len()];
+        let mut via: Vec<Option<(usize, usize)>> = vec![None; self.adjacency.len()];
+        let mut queue = BinaryHeap::new();
+        for (element, _) in in_tree.iter().enumerate().filter(|(_, t)| **t) {
+            distance[element] = 0;
+            queue.push(Reverse((0u32, element)));
+        }
+        while let Some(Reverse((cost, element))) = queue.pop() {
+            if element == target {
+                break;
+            }
+            if cost > distance[element] {
+                continue;
+            }
+            for &(next, link) in &self.adjacency[element] {
+                let spare = self.topology.links[link].capacity_mbps - self.link_reserved[link];
+                if spare < bandwidth || cost + 1 >= distance[next] {
+                    continue;
+                }
+                distance[next] = cost + 1;
+                via[next] = Some((element, link));
+                queue.push(Reverse((cost + 1, next)));
+            }
+        }
+        if distance[target] == u32::MAX {
+            return None;
+        }
+        let mut path = Vec::new();
+        let mut element = target;
+        while let Some((previous, link)) = via[element] {
+            path.push((element, link));
+            element = previous;
+        }
+        path.reverse();
+        Some(path)
+    }
+
+    /// One S-VLAN per link: the lowest free on every link if there is one, else the lowest
+    /// free on each.
+    fn choose_vlans(&self, links: &[usize]) -> Result<Vec<u16>, AllocationError> {
+        if let Some(common) = S_VLANS.clone().find(|v| links.iter().all(|&l| !self.link_vlans[l].contains(*v))) {
+            return Ok(vec![common; links.len()]);
+        }
+        links
+            .iter()
+            .map(|&link| {
+                S_VLANS.clone().find(|v| !self.link_vlans[link].contains(*v)).ok_or_else(|| {
+                    let Link { a, z, .. } = &self.topology.links[link];
+                    AllocationError::VlanExhausted(format!("{a} – {z}"))
+                })
+            })
+            .collect()
+    }
+}
