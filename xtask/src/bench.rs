@@ -328,6 +328,9 @@ async fn end_to_end(options: &Options, body: Bytes) -> anyhow::Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(1), arrived).await;
     }
     let outbox: Value = loop {
+        let arrived = listener.arrived.notified();
+        tokio::pin!(arrived);
+        arrived.as_mut().enable();
         let counts: Value = client
             .get(format!("http://{address}/lso/admin/v1/deliveries?limit=1"))
             .bearer_auth(&admin)
@@ -338,7 +341,7 @@ async fn end_to_end(options: &Options, body: Bytes) -> anyhow::Result<()> {
         if counts["pending"] == 0 {
             break counts;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), arrived).await;
     };
     let total = start.elapsed();
     stop.store(true, Ordering::Relaxed);
