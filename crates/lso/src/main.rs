@@ -64,6 +64,22 @@ enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// Lists a running Seller's notification deliveries (the outbox and its dead letters), or
+    /// puts a dead letter back in the queue.
+    Deliveries {
+        /// The Seller's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Its data directory, for an operator's token.
+        #[arg(long, default_value = "./lso-data")]
+        data_dir: PathBuf,
+        /// Only deliveries in this state: pending, delivered, dead or cancelled.
+        #[arg(long)]
+        state: Option<String>,
+        /// Resend this dead letter instead of listing.
+        #[arg(long)]
+        redeliver: Option<i64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -127,7 +143,60 @@ async fn main() -> anyhow::Result<()> {
             demo::run(data_dir, time_scale).await
         }
         Command::Catalog { command } => catalog(command),
+        Command::Deliveries { url, data_dir, state, redeliver } => deliveries(&url, &data_dir, state, redeliver).await,
     }
+}
+
+async fn deliveries(
+    url: &str,
+    data_dir: &std::path::Path,
+    state: Option<String>,
+    redeliver: Option<i64>,
+) -> anyhow::Result<()> {
+    let data = server::DataDir::open(data_dir)?;
+    let token =
+        data.authenticator()?.mint(&Principal::Admin { subject: "cli".into() }, chrono::Utc::now().timestamp(), 300);
+    let client = reqwest::Client::new();
+    let base = format!("{}{}", url.trim_end_matches('/'), lso::admin::ADMIN_BASE);
+    if let Some(id) = redeliver {
+        let response = client.post(format!("{base}/deliveries/{id}/redeliver")).bearer_auth(&token).send().await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "the Seller answered {}: {}",
+            response.status(),
+            response.text().await?
+        );
+        println!("delivery {id} is queued again");
+        return Ok(());
+    }
+    let query = state.map(|s| format!("?state={s}&limit=1000")).unwrap_or_else(|| "?limit=1000".into());
+    let response = client
+        .get(format!("{base}/deliveries{query}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .context("the Seller is not reachable")?;
+    anyhow::ensure!(response.status().is_success(), "the Seller answered {}", response.status());
+    let body: serde_json::Value = response.json().await?;
+    let mut table = comfy_table::Table::new();
+    table.set_header(["id", "event", "state", "attempts", "last status", "last error", "listener"]);
+    for d in body["deliveries"].as_array().into_iter().flatten() {
+        let text = |v: &serde_json::Value| {
+            v.as_str().map(str::to_owned).unwrap_or_else(|| if v.is_null() { String::new() } else { v.to_string() })
+        };
+        table.add_row([
+            text(&d["id"]),
+            text(&d["eventType"]),
+            text(&d["state"]),
+            text(&d["attempts"]),
+            text(&d["lastStatus"]),
+            text(&d["lastError"]),
+            text(&d["url"]),
+        ]);
+    }
+    println!("{table}");
+    println!("{} pending, {} delivered, {} dead", body["pending"], body["delivered"], body["dead"]);
+    Ok(())
 }
 
 fn catalog(command: CatalogCommand) -> anyhow::Result<()> {
