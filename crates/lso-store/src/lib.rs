@@ -180,7 +180,8 @@ pub enum WriteOp {
     /// Release a job to run again at `run_at` (or sooner, if it was enqueued again meanwhile),
     /// recording why it did not finish.
     RetryJob { id: i64, generation: i64, run_at: i64, error: String },
-    /// Record an event and a pending delivery for every matching subscription.
+    /// Record an event and a pending delivery for every matching subscription (an event no
+    /// subscription matches is dropped).
     Publish(NewEvent),
     /// Register a subscription.
     InsertHub(Hub),

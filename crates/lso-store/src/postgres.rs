@@ -449,6 +449,19 @@ async fn insert_index(
 }
 
 async fn publish(tx: &deadpool_postgres::Transaction<'_>, event: NewEvent) -> Result<(), StoreError> {
+    // An event no subscription wants has nowhere to go: it is not kept.
+    let wanted: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM hubs h WHERE h.api = $1 AND h.tenant = $2 \
+             AND (h.event_types = '' OR position(',' || $3 || ',' IN ',' || h.event_types || ',') > 0))",
+            &[&event.api, &event.tenant, &event.event_type],
+        )
+        .await
+        .map_err(failed)?
+        .get(0);
+    if !wanted {
+        return Ok(());
+    }
     tx.execute(
         "INSERT INTO events (id, api, tenant, event_type, listener_path, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[&event.id, &event.api, &event.tenant, &event.event_type, &event.listener_path, &event.body, &now_millis()],

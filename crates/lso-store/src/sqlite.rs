@@ -596,6 +596,17 @@ fn insert_index(conn: &Connection, seq: i64, index: &[IndexEntry]) -> Result<(),
 }
 
 fn publish(conn: &Connection, event: NewEvent) -> Result<(), StoreError> {
+    // An event no subscription wants has nowhere to go: it is not kept.
+    let wanted: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM hubs h WHERE h.api = ?1 AND h.tenant = ?2 \
+             AND (h.event_types = '' OR instr(',' || h.event_types || ',', ',' || ?3 || ',') > 0))",
+        )
+        .and_then(|mut s| s.query_row(params![event.api, event.tenant, event.event_type], |r| r.get(0)))
+        .map_err(StoreError::unavailable)?;
+    if !wanted {
+        return Ok(());
+    }
     let now = now_millis();
     conn.prepare_cached(
         "INSERT INTO events (id, api, tenant, event_type, listener_path, body, created_at) \

@@ -206,6 +206,8 @@ async fn events_fan_out_to_matching_hubs_of_the_tenant_only() {
         store.apply(vec![event("e1", "A", "itemChange", "o1"), event("e2", "A", "stateChange", "o1")]).await.unwrap();
         let counts = store.delivery_counts().await.unwrap();
         assert_eq!(counts.pending, 3, "h-all gets both, h-state one, h-other none");
+        store.apply(vec![event("e3", "C", "stateChange", "o9")]).await.unwrap();
+        assert_eq!(store.delivery_counts().await.unwrap().pending, 3, "no hub of tenant C: nothing to deliver");
         let tasks = store.claim_deliveries(1_000, 1_000, 10).await.unwrap();
         let mut urls: Vec<_> = tasks.iter().map(|t| t.url.as_str()).collect();
         urls.sort();
