@@ -34,6 +34,9 @@ pub enum AllocationError {
     /// The service id is reserved with different parameters.
     #[error("service `{0}` is reserved already, with other parameters")]
     Conflict(String),
+    /// A reservation made before no longer fits the topology.
+    #[error("a reservation made before no longer fits the topology: {0}")]
+    Stale(String),
 }
 
 /// What a service needs.
@@ -202,6 +205,48 @@ impl Network {
         let reservation = Reservation { request: request.clone(), hops };
         self.reservations.insert(request.service.clone(), reservation.clone());
         Ok(reservation)
+    }
+
+    /// Puts back a reservation made before (e.g. read from the store at start-up), exactly as
+    /// it was, after checking it still fits.
+    pub fn restore(&mut self, reservation: Reservation) -> Result<(), AllocationError> {
+        let bandwidth = reservation.request.bandwidth_mbps;
+        if self.reservations.contains_key(&reservation.request.service) {
+            return Err(AllocationError::Conflict(reservation.request.service.clone()));
+        }
+        for hop in &reservation.hops {
+            let link = self
+                .topology
+                .links
+                .get(hop.link)
+                .ok_or_else(|| AllocationError::Stale(format!("no link #{}", hop.link)))?;
+            if self.link_vlans[hop.link].contains(hop.s_vlan)
+                || link.capacity_mbps - self.link_reserved[hop.link] < bandwidth
+            {
+                return Err(AllocationError::Stale(format!(
+                    "S-VLAN {} or bandwidth on {} – {}",
+                    hop.s_vlan, link.a, link.z
+                )));
+            }
+        }
+        for name in &reservation.request.interfaces {
+            if self.topology.interface(name).is_none() {
+                return Err(AllocationError::Stale(format!("no interface `{name}`")));
+            }
+        }
+        for hop in &reservation.hops {
+            self.link_reserved[hop.link] += bandwidth;
+            self.link_vlans[hop.link].set(hop.s_vlan, true);
+        }
+        let mut counted: Vec<&String> = Vec::new();
+        for name in &reservation.request.interfaces {
+            if !counted.contains(&name) {
+                counted.push(name);
+                *self.interface_reserved.entry(name.clone()).or_default() += bandwidth;
+            }
+        }
+        self.reservations.insert(reservation.request.service.clone(), reservation);
+        Ok(())
     }
 
     /// Releases a service; returns what it held, or `None` if it was not reserved.

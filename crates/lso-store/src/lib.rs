@@ -173,6 +173,8 @@ pub enum WriteOp {
     Insert { record: Record, index: Vec<IndexEntry> },
     /// Replace a resource whose version is still `record.version - 1`.
     Update { record: Record, index: Vec<IndexEntry> },
+    /// Remove a resource; [`StoreError::NotFound`] if there is none.
+    Delete { kind: String, id: String },
     /// Schedule a job; if one with the same kind and key exists, run it again no later than `run_at`.
     Enqueue { kind: String, key: String, payload: String, run_at: i64 },
     /// Remove a finished job, unless it was enqueued again meanwhile.

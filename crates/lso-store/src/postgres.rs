@@ -362,6 +362,11 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp) -> Resul
             tx.execute("DELETE FROM resource_index WHERE seq = $1", &[&seq]).await.map_err(failed)?;
             insert_index(tx, seq, &index).await
         }
+        WriteOp::Delete { kind, id } => {
+            let deleted =
+                tx.execute("DELETE FROM resources WHERE kind = $1 AND id = $2", &[&kind, &id]).await.map_err(failed)?;
+            if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        }
         WriteOp::Enqueue { kind, key, payload, run_at } => tx
             .execute(
                 "INSERT INTO jobs (kind, key, payload, run_at) VALUES ($1, $2, $3, $4) \

@@ -518,6 +518,13 @@ fn apply_op(conn: &Connection, op: WriteOp) -> Result<(), StoreError> {
                 .map_err(StoreError::unavailable)?;
             insert_index(conn, seq, &index)
         }
+        WriteOp::Delete { kind, id } => {
+            let deleted = conn
+                .prepare_cached("DELETE FROM resources WHERE kind = ?1 AND id = ?2")
+                .and_then(|mut s| s.execute(params![kind, id]))
+                .map_err(StoreError::unavailable)?;
+            if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        }
         WriteOp::Enqueue { kind, key, payload, run_at } => conn
             .prepare_cached(
                 "INSERT INTO jobs (kind, key, payload, run_at) VALUES (?1, ?2, ?3, ?4) \

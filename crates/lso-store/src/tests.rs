@@ -122,6 +122,12 @@ async fn updates_need_the_current_version_and_replace_the_index() {
         assert_eq!((got.version, got.doc.as_str()), (2, r#"{"state":"inProgress"}"#));
         let old = Filter { name: "state".into(), condition: Condition::Eq("acknowledged".into()) };
         assert_eq!(store.list(query(Some("A"), vec![old])).await.unwrap().total, 0);
+        let delete = || WriteOp::Delete { kind: "productOrder".into(), id: "o1".into() };
+        store.apply(vec![delete()]).await.unwrap();
+        assert!(store.get("productOrder", None, "o1").await.unwrap().is_none());
+        let gone = Filter { name: "state".into(), condition: Condition::Eq("inProgress".into()) };
+        assert_eq!(store.list(query(Some("A"), vec![gone])).await.unwrap().total, 0, "its index went with it");
+        assert!(matches!(store.apply(vec![delete()]).await, Err(StoreError::NotFound)));
     }
 }
 

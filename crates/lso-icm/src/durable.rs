@@ -1,0 +1,108 @@
+//! `Icm`: the [`Network`] with every reservation kept in the store, so a restart finds the
+//! network as it left it. Reservations are made by one ICM at a time (the lock below); with
+//! several `lso` nodes, one of them runs ICM.
+
+use crate::network::{AllocationError, Hop, Network, Request, Reservation};
+use crate::topology::Topology;
+use lso_store::{ListQuery, Record, Store, StoreError, WriteOp};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+const KIND: &str = "icmReservation";
+const OWNER: &str = "icm";
+
+/// What ICM can answer instead of a reservation.
+#[derive(Debug, thiserror::Error)]
+pub enum IcmError {
+    /// The network cannot carry it.
+    #[error(transparent)]
+    Allocation(#[from] AllocationError),
+    /// The store failed; nothing was reserved.
+    #[error("storage failed")]
+    Store(#[from] StoreError),
+    /// A stored reservation could not be read.
+    #[error("stored reservation {0} is not readable")]
+    Corrupt(String),
+}
+
+/// A reservation as stored.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Stored {
+    service: String,
+    interfaces: Vec<String>,
+    bandwidth_mbps: u64,
+    hops: Vec<(usize, u16)>,
+}
+
+/// Infrastructure control with durable reservations.
+pub struct Icm {
+    network: Mutex<Network>,
+    store: Store,
+}
+
+impl Icm {
+    /// ICM on `topology`, with the reservations `store` holds put back.
+    pub async fn open(topology: Topology, store: Store) -> Result<Self, IcmError> {
+        let mut network = Network::new(topology);
+        let mut offset = 0;
+        loop {
+            let query =
+                ListQuery { kind: KIND.into(), tenant: Some(OWNER.into()), filters: Vec::new(), offset, limit: 1000 };
+            let page = store.list(query).await?;
+            for record in &page.records {
+                let stored: Stored =
+                    serde_json::from_str(&record.doc).map_err(|_| IcmError::Corrupt(record.id.clone()))?;
+                let request = Request {
+                    service: stored.service,
+                    interfaces: stored.interfaces,
+                    bandwidth_mbps: stored.bandwidth_mbps,
+                };
+                let hops = stored.hops.into_iter().map(|(link, s_vlan)| Hop { link, s_vlan }).collect();
+                network.restore(Reservation { request, hops })?;
+            }
+            offset += page.records.len() as u64;
+            if offset >= page.total || page.records.is_empty() {
+                break;
+            }
+        }
+        Ok(Icm { network: Mutex::new(network), store })
+    }
+
+    /// Reserves `request` durably; reserving the same request again returns it unchanged.
+    pub async fn reserve(&self, request: &Request) -> Result<Reservation, IcmError> {
+        let mut network = self.network.lock().await;
+        if network.reservations().contains_key(&request.service) {
+            return Ok(network.reserve(request)?);
+        }
+        let reservation = network.reserve(request)?;
+        let stored = Stored {
+            service: request.service.clone(),
+            interfaces: request.interfaces.clone(),
+            bandwidth_mbps: request.bandwidth_mbps,
+            hops: reservation.hops.iter().map(|h| (h.link, h.s_vlan)).collect(),
+        };
+        let doc = serde_json::to_string(&stored).map_err(|_| IcmError::Corrupt(request.service.clone()))?;
+        let record = Record { kind: KIND.into(), id: request.service.clone(), tenant: OWNER.into(), version: 1, doc };
+        if let Err(err) = self.store.apply(vec![WriteOp::Insert { record, index: Vec::new() }]).await {
+            network.release(&request.service);
+            return Err(err.into());
+        }
+        Ok(reservation)
+    }
+
+    /// Releases a service durably; `None` if it was not reserved.
+    pub async fn release(&self, service: &str) -> Result<Option<Reservation>, IcmError> {
+        let mut network = self.network.lock().await;
+        if !network.reservations().contains_key(service) {
+            return Ok(None);
+        }
+        self.store.apply(vec![WriteOp::Delete { kind: KIND.into(), id: service.into() }]).await?;
+        Ok(network.release(service))
+    }
+
+    /// Reads the network as it is now.
+    pub async fn read<R>(&self, look: impl FnOnce(&Network) -> R) -> R {
+        look(&*self.network.lock().await)
+    }
+}
