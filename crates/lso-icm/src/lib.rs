@@ -11,5 +11,8 @@ pub use durable::{Icm, IcmError};
 pub use network::{AllocationError, Hop, Network, Request, Reservation, S_VLANS};
 pub use topology::{Interface, InterfaceKind, Link, PortRef, Topology, TopologyError};
 
+/// The network of `lso demo`, used when no topology file is configured.
+pub const DEMO_TOPOLOGY: &str = include_str!("../topologies/demo.toml");
+
 #[cfg(test)]
 mod tests;

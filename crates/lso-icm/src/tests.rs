@@ -305,7 +305,7 @@ proptest! {
 
 #[test]
 fn the_demo_topology_loads_and_carries_an_evpl_and_an_access_e_line() {
-    let text = include_str!("../topologies/demo.toml");
+    let text = DEMO_TOPOLOGY;
     let mut network = Network::new(Topology::parse(text).unwrap());
     let evpl = network.reserve(&request("evpl", &["uni-new-york-1", "uni-washington-1"], 100)).unwrap();
     assert_eq!(evpl.hops.len(), 1);
@@ -318,7 +318,7 @@ fn the_demo_topology_loads_and_carries_an_evpl_and_an_access_e_line() {
 async fn reservations_survive_a_restart_exactly_as_they_were() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lso.db");
-    let topology = || Topology::parse(include_str!("../topologies/demo.toml")).unwrap();
+    let topology = || Topology::parse(DEMO_TOPOLOGY).unwrap();
     let first = {
         let icm = Icm::open(topology(), lso_store::Store::open(&path).unwrap()).await.unwrap();
         let evpl = icm.reserve(&request("evpl", &["uni-new-york-1", "uni-boston-1"], 100)).await.unwrap();

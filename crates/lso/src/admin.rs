@@ -20,6 +20,7 @@ struct AdminState {
     bus: Arc<Bus>,
     auth: Arc<Authenticator>,
     sellers: Arc<Vec<String>>,
+    icm: Arc<lso_icm::Icm>,
 }
 
 impl AdminState {
@@ -74,14 +75,20 @@ impl axum::extract::FromRequestParts<AdminState> for Admin {
     }
 }
 
-pub(crate) fn router(bus: Arc<Bus>, auth: Arc<Authenticator>, sellers: Arc<Vec<String>>) -> Router {
+pub(crate) fn router(
+    bus: Arc<Bus>,
+    auth: Arc<Authenticator>,
+    sellers: Arc<Vec<String>>,
+    icm: Arc<lso_icm::Icm>,
+) -> Router {
     Router::new()
         .route(&format!("{ADMIN_BASE}/deliveries"), get(list_deliveries))
         .route(&format!("{ADMIN_BASE}/deliveries/{{id}}/redeliver"), post(redeliver))
         .route(&format!("{ADMIN_BASE}/{{irp}}/product"), post(register_product))
         .route(&format!("{ADMIN_BASE}/{{irp}}/charge"), post(raise_charge))
         .route(&format!("{ADMIN_BASE}/catalog"), get(catalog))
-        .with_state(AdminState { bus, auth, sellers })
+        .route(&format!("{ADMIN_BASE}/topology"), get(topology))
+        .with_state(AdminState { bus, auth, sellers, icm })
 }
 
 fn unavailable(err: lso_store::StoreError) -> ApiError {
@@ -191,4 +198,39 @@ async fn catalog(State(state): State<AdminState>, _: Admin) -> Result<Response, 
         })
         .collect();
     Ok(json_response(StatusCode::OK, &specs))
+}
+
+/// The network infrastructure control knows, with the bandwidth and S-VLANs in use.
+async fn topology(State(state): State<AdminState>, _: Admin) -> Result<Response, ApiError> {
+    let body = state
+        .icm
+        .read(|network| {
+            let topology = network.topology();
+            let elements: Vec<Value> =
+                topology.elements.iter().map(|(name, ports)| json!({"name": name, "ports": ports})).collect();
+            let links: Vec<Value> = topology
+                .links
+                .iter()
+                .enumerate()
+                .map(|(index, link)| {
+                    json!({"a": link.a.to_string(), "z": link.z.to_string(), "capacityMbps": link.capacity_mbps,
+                           "reservedMbps": network.link_reserved(index), "sVlans": network.link_vlans(index)})
+                })
+                .collect();
+            let interfaces: Vec<Value> = topology
+                .interfaces
+                .iter()
+                .map(|i| {
+                    let kind = match i.kind {
+                        lso_icm::InterfaceKind::Uni => "uni",
+                        lso_icm::InterfaceKind::Enni => "enni",
+                    };
+                    json!({"name": i.name, "port": i.port.to_string(), "kind": kind, "site": i.site,
+                           "capacityMbps": i.capacity_mbps, "reservedMbps": network.interface_reserved(&i.name)})
+                })
+                .collect();
+            json!({"elements": elements, "links": links, "interfaces": interfaces, "services": network.reservations().len()})
+        })
+        .await;
+    Ok(json_response(StatusCode::OK, &body))
 }

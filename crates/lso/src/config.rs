@@ -31,6 +31,9 @@ max_retry_millis = 3600000
 [fulfilment]
 time_scale = 0.0
 
+[network]
+topology = ""
+
 [charges]
 currency = "USD"
 cancellation = 0.0
@@ -62,6 +65,29 @@ pub struct Config {
     pub fulfilment: FulfilmentConfig,
     /// The charges the Seller raises.
     pub charges: Charges,
+    /// The network infrastructure control manages.
+    pub network: NetworkConfig,
+}
+
+/// `[network]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// A topology file (see docs/topology.md); empty for the demo network.
+    pub topology: String,
+}
+
+impl NetworkConfig {
+    /// The topology, read and checked.
+    pub fn load(&self) -> anyhow::Result<lso_icm::Topology> {
+        let text = if self.topology.is_empty() {
+            lso_icm::DEMO_TOPOLOGY.to_owned()
+        } else {
+            std::fs::read_to_string(&self.topology)
+                .with_context(|| format!("failed to read the topology {}", self.topology))?
+        };
+        lso_icm::Topology::parse(&text).with_context(|| format!("the topology {} is not valid", self.topology))
+    }
 }
 
 /// `[charges]`: amounts of 0 raise no charge.
@@ -234,6 +260,19 @@ mod tests {
         assert_eq!(config.sellers, ["LSO"]);
         let config = Config::load(None, env(&[("LSO_SELLERS", "A, B")])).unwrap();
         assert_eq!(config.sellers, ["A", "B"]);
+    }
+
+    #[test]
+    fn the_network_is_the_demo_unless_a_topology_file_is_named() {
+        let config = Config::load(None, env(&[])).unwrap();
+        assert_eq!(config.network.load().unwrap().elements.len(), 3);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("net.toml");
+        std::fs::write(&file, "[[element]]\nname = \"only\"\nports = [\"p\"]\n").unwrap();
+        let named = NetworkConfig { topology: file.display().to_string() };
+        assert_eq!(named.load().unwrap().elements.len(), 1);
+        let missing = NetworkConfig { topology: "/no/such/topology.toml".into() };
+        assert!(format!("{:#}", missing.load().unwrap_err()).contains("/no/such/topology.toml"));
     }
 
     #[test]

@@ -64,6 +64,16 @@ enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// Shows the network a running Seller's infrastructure control knows: elements, links and
+    /// interfaces with the bandwidth and S-VLANs in use.
+    Topology {
+        /// The Seller's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Its data directory, for an operator's token.
+        #[arg(long, default_value = "./lso-data")]
+        data_dir: PathBuf,
+    },
     /// Lists a running Seller's notification deliveries (the outbox and its dead letters), or
     /// puts a dead letter back in the queue.
     Deliveries {
@@ -144,7 +154,58 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Catalog { command } => catalog(command),
         Command::Deliveries { url, data_dir, state, redeliver } => deliveries(&url, &data_dir, state, redeliver).await,
+        Command::Topology { url, data_dir } => topology(&url, &data_dir).await,
     }
+}
+
+/// An operator's GET of `path` under the operators' API of the Seller at `url`.
+async fn admin_get(url: &str, data_dir: &std::path::Path, path: &str) -> anyhow::Result<serde_json::Value> {
+    let data = server::DataDir::open(data_dir)?;
+    let token =
+        data.authenticator()?.mint(&Principal::Admin { subject: "cli".into() }, chrono::Utc::now().timestamp(), 300);
+    let address = format!("{}{}{path}", url.trim_end_matches('/'), lso::admin::ADMIN_BASE);
+    let response =
+        reqwest::Client::new().get(address).bearer_auth(&token).send().await.context("the Seller is not reachable")?;
+    anyhow::ensure!(response.status().is_success(), "the Seller answered {}", response.status());
+    Ok(response.json().await?)
+}
+
+fn text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+async fn topology(url: &str, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let network = admin_get(url, data_dir, "/topology").await?;
+    let mut elements = comfy_table::Table::new();
+    elements.set_header(["element", "ports"]);
+    for e in network["elements"].as_array().into_iter().flatten() {
+        let ports: Vec<String> = e["ports"].as_array().into_iter().flatten().map(text).collect();
+        elements.add_row([text(&e["name"]), ports.join(", ")]);
+    }
+    let mut links = comfy_table::Table::new();
+    links.set_header(["link", "capacity Mbit/s", "reserved Mbit/s", "S-VLANs in use"]);
+    for l in network["links"].as_array().into_iter().flatten() {
+        let vlans: Vec<String> = l["sVlans"].as_array().into_iter().flatten().map(text).collect();
+        links.add_row([
+            format!("{} – {}", text(&l["a"]), text(&l["z"])),
+            text(&l["capacityMbps"]),
+            text(&l["reservedMbps"]),
+            vlans.join(","),
+        ]);
+    }
+    let mut interfaces = comfy_table::Table::new();
+    interfaces.set_header(["interface", "kind", "port", "site", "capacity Mbit/s", "reserved Mbit/s"]);
+    for i in network["interfaces"].as_array().into_iter().flatten() {
+        interfaces.add_row(
+            [&i["name"], &i["kind"], &i["port"], &i["site"], &i["capacityMbps"], &i["reservedMbps"]].map(text),
+        );
+    }
+    println!("{elements}\n{links}\n{interfaces}\n{} services reserved", network["services"]);
+    Ok(())
 }
 
 async fn deliveries(

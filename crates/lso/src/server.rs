@@ -138,6 +138,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     } else {
         Store::connect(&config.database_url).await.context("failed to connect to the PostgreSQL database")?
     };
+    let icm = Arc::new(
+        lso_icm::Icm::open(config.network.load()?, store.clone())
+            .await
+            .context("failed to start infrastructure control")?,
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("failed to listen on {}", config.listen))?;
@@ -165,7 +170,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         ..RetryPolicy::default()
     };
     let (shutdown, stop) = watch::channel(false);
-    let app = app(bus.clone(), auth.clone(), config);
+    let app = app(bus.clone(), auth.clone(), icm, config);
     let mut stop_server = stop.clone();
     let server = tokio::spawn(async move {
         let graceful = async move {
@@ -182,12 +187,12 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
 }
 
 /// The HTTP application: the product APIs, the operators' API, and the common layers.
-pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, config: &Config) -> Router {
+pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, icm: Arc<lso_icm::Icm>, config: &Config) -> Router {
     let sellers = Arc::new(config.sellers.clone());
     let state = lso_api_product::ApiState { bus: bus.clone(), auth: auth.clone(), sellers: sellers.clone() };
     let request_id = HeaderName::from_static("x-request-id");
     lso_api_product::router(state)
-        .merge(admin::router(bus, auth, sellers))
+        .merge(admin::router(bus, auth, sellers, icm))
         .fallback(lso_http::not_found_fallback)
         .method_not_allowed_fallback(lso_http::method_not_allowed_fallback)
         .layer(axum::Extension(BodyLimit(config.http.body_limit_bytes)))

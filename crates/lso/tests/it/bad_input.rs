@@ -225,3 +225,27 @@ async fn a_stop_waits_for_the_requests_in_flight() {
     assert_eq!(orders.body.as_array().unwrap().len(), 1);
     app.seller.stop().await;
 }
+
+#[tokio::test]
+async fn operators_see_the_network_infrastructure_control_knows() {
+    let app = spawn_app().await;
+    let network = app.call_as(&app.admin, "GET", "/lso/admin/v1/topology", None).await;
+    assert_eq!(network.status, 200);
+    assert_eq!(network.body["elements"].as_array().unwrap().len(), 3, "the demo network by default");
+    assert_eq!(network.body["links"][0]["reservedMbps"], 0);
+    let enni = network.body["interfaces"].as_array().unwrap().iter().find(|i| i["kind"] == "enni").unwrap().clone();
+    assert_eq!(enni["name"], "enni-partner-1");
+    assert_eq!(app.call("GET", "/lso/admin/v1/topology", None).await.status, 403, "not for Buyers");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_lso"))
+        .args(["topology", "--url", &app.url(""), "--data-dir"])
+        .arg(app.dir.path())
+        .output()
+        .await
+        .unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && shown.contains("pe1:to-pe2 – pe2:to-pe1") && shown.contains("0 services reserved"),
+        "{shown}"
+    );
+    app.seller.stop().await;
+}
