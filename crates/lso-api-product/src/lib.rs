@@ -95,7 +95,7 @@ pub fn router(state: ApiState) -> Router {
 }
 
 /// The MEF answer to a BUS error; faults of the server are logged here, once.
-pub(crate) fn api_error(err: BusError) -> ApiError {
+pub fn api_error(err: BusError) -> ApiError {
     match err {
         BusError::NotFound(reason) => ApiError::NotFound(reason),
         BusError::Invalid(found) => ApiError::Unprocessable(found),

@@ -40,18 +40,6 @@ impl AdminState {
     }
 }
 
-fn bus_error(err: lso_bus::BusError) -> ApiError {
-    match err {
-        lso_bus::BusError::Invalid(found) => ApiError::Unprocessable(found),
-        lso_bus::BusError::NotFound(reason) => ApiError::NotFound(reason),
-        lso_bus::BusError::Conflict(reason) => ApiError::Conflict(reason),
-        other => {
-            tracing::error!(error = %other, "an operator's request failed");
-            ApiError::Internal
-        }
-    }
-}
-
 impl axum::extract::FromRef<AdminState> for Arc<Authenticator> {
     fn from_ref(state: &AdminState) -> Self {
         state.auth.clone()
@@ -154,7 +142,7 @@ async fn register_product(
 ) -> Result<Response, ApiError> {
     let tenant = state.tenant(&irp, raw.as_deref())?;
     let configuration = body.raw.get("productConfiguration").cloned().unwrap_or(Value::Null);
-    let product = state.bus.register_product(&tenant, configuration).await.map_err(bus_error)?;
+    let product = state.bus.register_product(&tenant, configuration).await.map_err(lso_api_product::api_error)?;
     Ok(json_response(StatusCode::CREATED, &product))
 }
 
@@ -181,7 +169,7 @@ async fn raise_charge(
         .bus
         .raise_item_charge(&tenant, &request.product_order_id, &request.product_order_item_id, request.amount)
         .await
-        .map_err(bus_error)?;
+        .map_err(lso_api_product::api_error)?;
     Ok(json_response(StatusCode::CREATED, &charge))
 }
 
