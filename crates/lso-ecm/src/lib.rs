@@ -1,37 +1,55 @@
 //! Element control (ECM): drivers that configure network elements and read their
-//! configuration back. A driver is told the VLAN mode of each port it manages (an access port
-//! carrying one VLAN untagged, or a trunk carrying a set of VLANs tagged); it applies the change,
-//! confirms it by reading the element, and reports what the element says went wrong.
+//! configuration back. What a driver is told is a [`CrossConnect`]: the endpoints one service
+//! has on one element (UNIs with their CE-VLANs, tagged links or ENNIs with their S-VLANs) and
+//! the rate each UNI may send. The driver applies it, confirms it by reading the element back,
+//! and reports what the element says went wrong.
 //!
-//! [`OvsDriver`] drives an Open vSwitch over OVSDB (RFC 7047); [`SimulatedDriver`] keeps the
-//! configuration in memory, for unit tests and machines without Open vSwitch.
+//! [`OvsDriver`] drives an Open vSwitch (OVSDB for ports, OpenFlow 1.3 for flows and meters);
+//! [`SimulatedDriver`] keeps the same flows in memory, for unit tests and machines without Open
+//! vSwitch. [`lab`] builds Open vSwitch elements and customer hosts in network namespaces.
 
+pub mod flows;
+pub mod lab;
+pub mod openflow;
 mod ovs;
 mod ovsdb;
 
 pub use ovs::OvsDriver;
 pub use ovsdb::{OvsdbClient, OvsdbError};
 
+use openflow::{Flow, Meter};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Mutex;
 
-/// How a port handles VLANs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PortMode {
-    /// Frames arrive untagged and are carried on `vlan` inside the element.
-    Access { vlan: u16 },
-    /// Frames carry their VLAN tag; only `vlans` pass.
-    Trunk { vlans: Vec<u16> },
+/// How a service uses a port.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Attachment {
+    /// A UNI: frames whose outer VLAN is one of `ce_vlans` belong to the service, or every
+    /// frame when `ce_vlans` is empty (all-to-one bundling). They leave as they came.
+    Uni { ce_vlans: Vec<u16> },
+    /// A link or an ENNI: the service's frames carry an S-tag with `s_vlan`.
+    Tagged { s_vlan: u16 },
 }
 
-/// The desired configuration of one port.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortConfig {
+/// One port of a service on an element.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Endpoint {
     /// The port's name on the element.
     pub port: String,
-    /// Its VLAN mode.
-    pub mode: PortMode,
+    /// How the service uses it.
+    pub attachment: Attachment,
+    /// The rate frames entering the service here are held to (the CIR), in kbit/s.
+    pub ingress_cir_kbps: Option<u32>,
+}
+
+/// Everything one service needs from one element.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CrossConnect {
+    /// The service's id.
+    pub service: String,
+    /// Its endpoints on the element.
+    pub endpoints: Vec<Endpoint>,
 }
 
 /// A port as the element reports it.
@@ -39,8 +57,6 @@ pub struct PortConfig {
 pub struct PortState {
     /// The port's name.
     pub port: String,
-    /// Its VLAN mode, if the driver configured one.
-    pub mode: Option<PortMode>,
     /// Whether the link is up.
     pub link_up: bool,
     /// What the element reports as wrong with it, if anything.
@@ -50,10 +66,10 @@ pub struct PortState {
 /// What can go wrong talking to an element.
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
-    /// The element cannot be reached or refused the request.
+    /// The element cannot be reached, or broke the conversation.
     #[error("element unreachable: {0}")]
-    Unreachable(#[from] OvsdbError),
-    /// The element took the change but does not run it.
+    Unreachable(String),
+    /// The element refused the change, or does not run it as asked.
     #[error("port {port} is not working: {reason}")]
     NotApplied { port: String, reason: String },
     /// A VLAN identifier outside 1–4094.
@@ -61,58 +77,146 @@ pub enum DriverError {
     InvalidVlan(u16),
 }
 
+impl From<OvsdbError> for DriverError {
+    fn from(err: OvsdbError) -> Self {
+        DriverError::Unreachable(err.to_string())
+    }
+}
+
+impl From<openflow::OpenFlowError> for DriverError {
+    fn from(err: openflow::OpenFlowError) -> Self {
+        match err {
+            refused @ openflow::OpenFlowError::Refused { .. } => {
+                DriverError::NotApplied { port: "*".into(), reason: refused.to_string() }
+            }
+            other => DriverError::Unreachable(other.to_string()),
+        }
+    }
+}
+
 /// Configures one network element. Every operation is idempotent.
 pub trait ElementDriver: Send + Sync {
-    /// Applies `ports` (adding ports not yet configured) and confirms them by reading back.
-    fn configure(&self, ports: &[PortConfig]) -> impl Future<Output = Result<(), DriverError>> + Send;
-    /// Removes the configuration of `ports`; ports not configured are ignored.
-    fn remove(&self, ports: &[String]) -> impl Future<Output = Result<(), DriverError>> + Send;
-    /// The configured ports as the element reports them.
+    /// Applies `connect`, replacing what the element had for its service, and confirms it by
+    /// reading the element back.
+    fn apply(&self, connect: &CrossConnect) -> impl Future<Output = Result<(), DriverError>> + Send;
+    /// Removes everything the element has for `service`; nothing to remove is not an error.
+    fn remove(&self, service: &str) -> impl Future<Output = Result<(), DriverError>> + Send;
+    /// Whether the element runs `connect` exactly (the read-back).
+    fn check(&self, connect: &CrossConnect) -> impl Future<Output = Result<bool, DriverError>> + Send;
+    /// The element's ports as it reports them.
     fn ports(&self) -> impl Future<Output = Result<Vec<PortState>, DriverError>> + Send;
 }
 
-/// Checks the VLAN identifiers of a mode.
-pub(crate) fn check_vlans(mode: &PortMode) -> Result<(), DriverError> {
-    let vlans = match mode {
-        PortMode::Access { vlan } => std::slice::from_ref(vlan),
-        PortMode::Trunk { vlans } => vlans.as_slice(),
-    };
-    match vlans.iter().find(|v| !(1..=4094).contains(*v)) {
-        Some(v) => Err(DriverError::InvalidVlan(*v)),
-        None => Ok(()),
-    }
+/// Checks the VLAN identifiers of a cross-connect.
+pub(crate) fn check_vlans(connect: &CrossConnect) -> Result<(), DriverError> {
+    let bad = connect.endpoints.iter().find_map(|e| {
+        let vlans = match &e.attachment {
+            Attachment::Uni { ce_vlans } => ce_vlans.as_slice(),
+            Attachment::Tagged { s_vlan } => std::slice::from_ref(s_vlan),
+        };
+        vlans.iter().copied().find(|v| !(1..=4094).contains(v))
+    });
+    bad.map_or(Ok(()), |v| Err(DriverError::InvalidVlan(v)))
 }
 
-/// An element kept in memory: configuration is applied and read back at once.
-#[derive(Debug, Default)]
+/// The burst a meter allows for `rate_kbps`: half a second of the rate, which lets TCP reach
+/// the rate on Open vSwitch's userspace datapath (measured in `shared/notes`).
+pub fn burst_for(rate_kbps: u32) -> u32 {
+    (rate_kbps / 2).max(100)
+}
+
+/// An element kept in memory: the same flows and meters an Open vSwitch would get, applied and
+/// read back at once. It can be taken down to simulate an element fault.
+#[derive(Debug)]
 pub struct SimulatedDriver {
-    ports: Mutex<BTreeMap<String, PortMode>>,
+    ports: Vec<String>,
+    state: Mutex<Simulated>,
+}
+
+#[derive(Debug, Default)]
+struct Simulated {
+    down: bool,
+    flows: BTreeMap<String, Vec<Flow>>,
+    meters: BTreeMap<String, Vec<Meter>>,
+}
+
+impl SimulatedDriver {
+    /// An element with `ports`, numbered from 1 in this order.
+    pub fn new(ports: Vec<String>) -> Self {
+        SimulatedDriver { ports, state: Mutex::default() }
+    }
+
+    /// Takes the element down (every request fails as unreachable) or brings it back.
+    pub fn set_down(&self, down: bool) {
+        self.lock().down = down;
+    }
+
+    /// Every flow the element has.
+    pub fn flows(&self) -> Vec<Flow> {
+        self.lock().flows.values().flatten().cloned().collect()
+    }
+
+    /// The OpenFlow number of `port`.
+    pub fn port_number(&self, port: &str) -> Option<u32> {
+        self.ports.iter().position(|p| p == port).map(|i| i as u32 + 1)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Simulated> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn compiled(&self, connect: &CrossConnect) -> Result<(Vec<Flow>, Vec<Meter>), DriverError> {
+        check_vlans(connect)?;
+        if let Some(missing) = connect.endpoints.iter().find(|e| self.port_number(&e.port).is_none()) {
+            return Err(DriverError::NotApplied { port: missing.port.clone(), reason: "no such port".into() });
+        }
+        let meters: Vec<Meter> = connect
+            .endpoints
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                e.ingress_cir_kbps.map(|rate| Meter { id: i as u32 + 1, rate_kbps: rate, burst_kbits: burst_for(rate) })
+            })
+            .collect();
+        let number = |port: &str| self.port_number(port).unwrap_or(0);
+        let flows = flows::compile(connect, number, |i| connect.endpoints[i].ingress_cir_kbps.map(|_| i as u32 + 1));
+        Ok((flows, meters))
+    }
+
+    fn reachable(&self) -> Result<std::sync::MutexGuard<'_, Simulated>, DriverError> {
+        let state = self.lock();
+        if state.down {
+            return Err(DriverError::Unreachable("the simulated element is down".into()));
+        }
+        Ok(state)
+    }
 }
 
 impl ElementDriver for SimulatedDriver {
-    async fn configure(&self, ports: &[PortConfig]) -> Result<(), DriverError> {
-        ports.iter().try_for_each(|p| check_vlans(&p.mode))?;
-        let mut configured = self.ports.lock().unwrap_or_else(|e| e.into_inner());
-        for port in ports {
-            configured.insert(port.port.clone(), port.mode.clone());
-        }
+    async fn apply(&self, connect: &CrossConnect) -> Result<(), DriverError> {
+        let (flows, meters) = self.compiled(connect)?;
+        let mut state = self.reachable()?;
+        state.flows.insert(connect.service.clone(), flows);
+        state.meters.insert(connect.service.clone(), meters);
         Ok(())
     }
 
-    async fn remove(&self, ports: &[String]) -> Result<(), DriverError> {
-        let mut configured = self.ports.lock().unwrap_or_else(|e| e.into_inner());
-        for port in ports {
-            configured.remove(port);
-        }
+    async fn remove(&self, service: &str) -> Result<(), DriverError> {
+        let mut state = self.reachable()?;
+        state.flows.remove(service);
+        state.meters.remove(service);
         Ok(())
+    }
+
+    async fn check(&self, connect: &CrossConnect) -> Result<bool, DriverError> {
+        let (flows, meters) = self.compiled(connect)?;
+        let state = self.reachable()?;
+        Ok(state.flows.get(&connect.service) == Some(&flows) && state.meters.get(&connect.service) == Some(&meters))
     }
 
     async fn ports(&self) -> Result<Vec<PortState>, DriverError> {
-        let configured = self.ports.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(configured
-            .iter()
-            .map(|(port, mode)| PortState { port: port.clone(), mode: Some(mode.clone()), link_up: true, error: None })
-            .collect())
+        let _state = self.reachable()?;
+        Ok(self.ports.iter().map(|p| PortState { port: p.clone(), link_up: true, error: None }).collect())
     }
 }
 
@@ -120,18 +224,44 @@ impl ElementDriver for SimulatedDriver {
 mod tests {
     use super::*;
 
+    fn evpl(service: &str, ce_vlan: u16) -> CrossConnect {
+        CrossConnect {
+            service: service.into(),
+            endpoints: vec![
+                Endpoint {
+                    port: "uni1".into(),
+                    attachment: Attachment::Uni { ce_vlans: vec![ce_vlan] },
+                    ingress_cir_kbps: Some(10_000),
+                },
+                Endpoint { port: "nni".into(), attachment: Attachment::Tagged { s_vlan: 5 }, ingress_cir_kbps: None },
+            ],
+        }
+    }
+
     #[tokio::test]
-    async fn the_simulated_element_keeps_what_it_is_told_and_refuses_bad_vlans() {
-        let element = SimulatedDriver::default();
-        let access = PortConfig { port: "p1".into(), mode: PortMode::Access { vlan: 100 } };
-        let trunk = PortConfig { port: "t1".into(), mode: PortMode::Trunk { vlans: vec![100, 200] } };
-        element.configure(&[access.clone(), trunk.clone()]).await.unwrap();
-        element.configure(std::slice::from_ref(&access)).await.unwrap();
-        let ports = element.ports().await.unwrap();
-        assert_eq!(ports.iter().map(|p| p.mode.clone().unwrap()).collect::<Vec<_>>(), [access.mode, trunk.mode]);
-        element.remove(&["p1".into(), "nope".into()]).await.unwrap();
-        assert_eq!(element.ports().await.unwrap().len(), 1);
-        let bad = PortConfig { port: "p2".into(), mode: PortMode::Access { vlan: 4095 } };
-        assert!(matches!(element.configure(&[bad]).await, Err(DriverError::InvalidVlan(4095))));
+    async fn the_simulated_element_runs_what_it_is_told_until_it_goes_down() {
+        let element = SimulatedDriver::new(vec!["uni1".into(), "nni".into()]);
+        let connect = evpl("a", 100);
+        assert!(!element.check(&connect).await.unwrap());
+        element.apply(&connect).await.unwrap();
+        element.apply(&connect).await.unwrap();
+        assert!(element.check(&connect).await.unwrap());
+        assert_eq!(element.flows().len(), 2, "applying twice adds nothing");
+        assert!(!element.check(&evpl("a", 101)).await.unwrap(), "a different CE-VLAN is not what runs");
+        element.remove("a").await.unwrap();
+        element.remove("a").await.unwrap();
+        assert!(element.flows().is_empty());
+
+        let mut bad = evpl("b", 4095);
+        assert!(matches!(element.apply(&bad).await, Err(DriverError::InvalidVlan(4095))));
+        bad.endpoints[0].attachment = Attachment::Uni { ce_vlans: vec![5] };
+        bad.endpoints[1].port = "nope".into();
+        assert!(matches!(element.apply(&bad).await, Err(DriverError::NotApplied { port, .. }) if port == "nope"));
+
+        element.set_down(true);
+        assert!(matches!(element.apply(&connect).await, Err(DriverError::Unreachable(_))));
+        assert!(matches!(element.ports().await, Err(DriverError::Unreachable(_))));
+        element.set_down(false);
+        assert_eq!(element.ports().await.unwrap().len(), 2);
     }
 }

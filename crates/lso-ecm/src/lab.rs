@@ -1,0 +1,318 @@
+//! A laboratory network on this machine: Open vSwitch elements, each with its `ovsdb-server`
+//! on a loopback TCP port and its `ovs-vswitchd` in a network namespace of its own, joined by
+//! veths, with customer hosts in namespaces of their own. A host may sit behind a customer
+//! edge switch that sends its traffic tagged with a CE-VLAN (the kernel here has no 802.1Q
+//! sub-interfaces). Traffic is checked with `ping` and `iperf3`.
+//!
+//! Needs root and Debian's `openvswitch-switch`, `iproute2`, `iputils-ping`, `ethtool` and
+//! `iperf3`. Everything a lab creates is removed when it is dropped, and only the processes it
+//! started are stopped, by the PIDs they recorded.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Tells apart the labs of one process.
+static LABS: AtomicUsize = AtomicUsize::new(0);
+
+/// Why a lab cannot be built or used.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LabError(String);
+
+fn run(program: &str, args: &[&str]) -> Result<String, LabError> {
+    let output = Command::new(program).args(args).output().map_err(|e| LabError(format!("{program}: {e}")))?;
+    if !output.status.success() {
+        return Err(LabError(format!(
+            "{program} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// An Open vSwitch element of the lab.
+#[derive(Debug, Clone)]
+pub struct LabElement {
+    /// Its name in the lab.
+    pub name: String,
+    /// The network namespace its datapath runs in.
+    pub namespace: String,
+    /// Where its `ovsdb-server` listens (`127.0.0.1:port`).
+    pub ovsdb: String,
+    /// The OpenFlow management socket of its bridge.
+    pub openflow: String,
+    /// Its bridge.
+    pub bridge: String,
+    dir: PathBuf,
+}
+
+/// A customer host of the lab.
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// Its network namespace.
+    pub namespace: String,
+    /// Its IPv4 address (in a /24).
+    pub ip: String,
+    /// The customer edge switch tagging its traffic, if any.
+    edge: Option<LabElement>,
+}
+
+/// Namespaces and Open vSwitch processes of one lab, removed on drop.
+pub struct Lab {
+    prefix: String,
+    dir: tempfile::TempDir,
+    namespaces: Vec<String>,
+    pidfiles: Vec<PathBuf>,
+    veths: AtomicUsize,
+}
+
+impl Lab {
+    /// An empty lab whose names start with `tag` (keep it to 3 characters: interface names
+    /// have at most 15), or why this machine cannot build one.
+    pub fn new(tag: &str) -> Result<Lab, LabError> {
+        if run("id", &["-u"])?.trim() != "0" {
+            return Err(LabError("building network namespaces needs root".into()));
+        }
+        for program in ["ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ip", "ping", "ethtool", "iperf3"] {
+            if run("sh", &["-c", &format!("command -v {program}")]).is_err() {
+                return Err(LabError(format!(
+                    "`{program}` is missing (apt-get install openvswitch-switch iproute2 iputils-ping ethtool iperf3)"
+                )));
+            }
+        }
+        let dir = tempfile::Builder::new().prefix("lso-lab").tempdir().map_err(|e| LabError(e.to_string()))?;
+        let prefix = format!("{tag}{}{}", std::process::id() % 10_000, LABS.fetch_add(1, Ordering::Relaxed));
+        Ok(Lab { prefix, dir, namespaces: Vec::new(), pidfiles: Vec::new(), veths: AtomicUsize::new(0) })
+    }
+
+    fn namespace(&mut self, name: &str) -> Result<String, LabError> {
+        let namespace = format!("{}{name}", self.prefix);
+        run("ip", &["netns", "add", &namespace])?;
+        self.namespaces.push(namespace.clone());
+        run("ip", &["-n", &namespace, "link", "set", "lo", "up"])?;
+        Ok(namespace)
+    }
+
+    /// Starts an `ovsdb-server` and an `ovs-vswitchd` in `namespace`, with their files in `dir`.
+    fn switch(&mut self, name: &str, namespace: &str, dir: &Path, bridge: &str) -> Result<LabElement, LabError> {
+        std::fs::create_dir_all(dir).map_err(|e| LabError(e.to_string()))?;
+        let path = |file: &str| dir.join(file).display().to_string();
+        run("ovsdb-tool", &["create", &path("db"), "/usr/share/openvswitch/vswitch.ovsschema"])?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| LabError(e.to_string()))?
+            .port();
+        self.pidfiles.push(dir.join("ovsdb.pid"));
+        run(
+            "ovsdb-server",
+            &[
+                &path("db"),
+                &format!("--remote=ptcp:{port}:127.0.0.1"),
+                &format!("--remote=punix:{}", path("db.sock")),
+                &format!("--pidfile={}", path("ovsdb.pid")),
+                &format!("--unixctl={}", path("ovsdb.ctl")),
+                &format!("--log-file={}", path("ovsdb.log")),
+                "--detach",
+            ],
+        )?;
+        run("ovs-vsctl", &[&format!("--db=unix:{}", path("db.sock")), "--no-wait", "init"])?;
+        self.pidfiles.push(dir.join("vswitchd.pid"));
+        // OVS_RUNDIR puts the bridge's OpenFlow management socket in `dir`.
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                namespace,
+                "env",
+                &format!("OVS_RUNDIR={}", dir.display()),
+                "ovs-vswitchd",
+                &format!("unix:{}", path("db.sock")),
+                &format!("--pidfile={}", path("vswitchd.pid")),
+                &format!("--unixctl={}", path("vswitchd.ctl")),
+                &format!("--log-file={}", path("vswitchd.log")),
+                "--detach",
+            ],
+        )?;
+        Ok(LabElement {
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+            ovsdb: format!("127.0.0.1:{port}"),
+            openflow: path(&format!("{bridge}.mgmt")),
+            bridge: bridge.to_owned(),
+            dir: dir.to_owned(),
+        })
+    }
+
+    /// A provider element named `name`, with bridge `br0` (which its driver creates).
+    pub fn element(&mut self, name: &str) -> Result<LabElement, LabError> {
+        let namespace = self.namespace(name)?;
+        let dir = self.dir.path().join(name);
+        self.switch(name, &namespace, &dir, "br0")
+    }
+
+    /// A veth between namespace `a` (named `a_port` there) and `z` (named `z_port`).
+    fn veth(&self, a: &str, a_port: &str, z: &str, z_port: &str) -> Result<(), LabError> {
+        let serial = self.veths.fetch_add(1, Ordering::Relaxed);
+        let (left, right) = (format!("{}a{serial}", self.prefix), format!("{}z{serial}", self.prefix));
+        run("ip", &["link", "add", &left, "type", "veth", "peer", "name", &right])?;
+        run("ip", &["link", "set", &left, "netns", a, "name", a_port])?;
+        run("ip", &["link", "set", &right, "netns", z, "name", z_port])?;
+        run("ip", &["-n", a, "link", "set", a_port, "up"])?;
+        run("ip", &["-n", z, "link", "set", z_port, "up"])?;
+        Ok(())
+    }
+
+    /// A link between port `a_port` of `a` and port `z_port` of `z`. Its MTU leaves room for
+    /// the S-tag over a full customer frame.
+    pub fn wire(&self, a: &LabElement, a_port: &str, z: &LabElement, z_port: &str) -> Result<(), LabError> {
+        self.veth(&a.namespace, a_port, &z.namespace, z_port)?;
+        run("ip", &["-n", &a.namespace, "link", "set", a_port, "mtu", "9000"])?;
+        run("ip", &["-n", &z.namespace, "link", "set", z_port, "mtu", "9000"]).map(drop)
+    }
+
+    /// A host with address `ip`/24 plugged into port `port` of `element`. With `ce_vlan`, the
+    /// host sits behind a customer edge switch that sends its traffic tagged with that VLAN;
+    /// without, it sends untagged frames.
+    pub fn host(
+        &mut self,
+        name: &str,
+        element: &LabElement,
+        port: &str,
+        ip: &str,
+        ce_vlan: Option<u16>,
+    ) -> Result<Host, LabError> {
+        let namespace = self.namespace(name)?;
+        self.veth(&namespace, "eth0", &element.namespace, port)?;
+        let (device, edge) = match ce_vlan {
+            None => ("eth0", None),
+            Some(vlan) => {
+                let dir = self.dir.path().join(name);
+                let edge = self.switch(name, &namespace, &dir, "ce")?;
+                let db = format!("--db=unix:{}", dir.join("db.sock").display());
+                let (tag, trunks) = (format!("tag={vlan}"), format!("trunks={vlan}"));
+                run(
+                    "ovs-vsctl",
+                    &[
+                        &db,
+                        "--timeout=10",
+                        "add-br",
+                        "ce",
+                        "--",
+                        "set",
+                        "bridge",
+                        "ce",
+                        "datapath_type=netdev",
+                        "--",
+                        "add-port",
+                        "ce",
+                        "eth0",
+                        &trunks,
+                        "--",
+                        "add-port",
+                        "ce",
+                        "lan",
+                        &tag,
+                        "--",
+                        "set",
+                        "interface",
+                        "lan",
+                        "type=internal",
+                    ],
+                )?;
+                ("lan", Some(edge))
+            }
+        };
+        run("ip", &["-n", &namespace, "addr", "add", &format!("{ip}/24"), "dev", device])?;
+        run("ip", &["-n", &namespace, "link", "set", device, "up"])?;
+        // The userspace datapath forwards partial checksums as they are: TCP needs them filled.
+        run("ip", &["netns", "exec", &namespace, "ethtool", "-K", device, "tx", "off"])?;
+        Ok(Host { namespace, ip: ip.to_owned(), edge })
+    }
+
+    /// Retags the traffic of `host` (which must sit behind a customer edge switch) with `vlan`.
+    pub fn set_ce_vlan(&self, host: &Host, vlan: u16) -> Result<(), LabError> {
+        let edge = host.edge.as_ref().ok_or_else(|| LabError(format!("{} sends untagged frames", host.namespace)))?;
+        let db = format!("--db=unix:{}", edge.dir.join("db.sock").display());
+        run(
+            "ovs-vsctl",
+            &[
+                &db,
+                "--timeout=10",
+                "set",
+                "port",
+                "lan",
+                &format!("tag={vlan}"),
+                "--",
+                "set",
+                "port",
+                "eth0",
+                &format!("trunks={vlan}"),
+            ],
+        )
+        .map(drop)
+    }
+
+    /// Whether `from` reaches `to` (three probes, a second each at most).
+    pub fn reaches(&self, from: &Host, to: &Host) -> bool {
+        // A failed probe leaves a FAILED neighbour entry that would fail the next one.
+        let _ = run("ip", &["-n", &from.namespace, "neigh", "flush", "all"]);
+        run("ip", &["netns", "exec", &from.namespace, "ping", "-c", "3", "-i", "0.2", "-W", "1", &to.ip]).is_ok()
+    }
+
+    /// The TCP throughput from `from` to `to` over `seconds`, in Mbit/s, as `iperf3` measures
+    /// it at the receiver.
+    pub fn throughput_mbps(&self, from: &Host, to: &Host, seconds: u32) -> Result<f64, LabError> {
+        let mut server = Command::new("ip")
+            .args(["netns", "exec", &to.namespace, "iperf3", "--server", "--one-off", "--forceflush", "--bind", &to.ip])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| LabError(format!("iperf3: {e}")))?;
+        // The server says when it listens; wait for that, ten seconds at most.
+        let (said, listening) = std::sync::mpsc::channel();
+        if let Some(out) = server.stdout.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    if line.contains("listening") {
+                        let _ = said.send(());
+                    }
+                }
+            });
+        }
+        let listening = listening.recv_timeout(std::time::Duration::from_secs(10)).ok();
+        if listening.is_none() {
+            let _ = server.kill();
+            let _ = server.wait();
+            return Err(LabError("the iperf3 server did not start".into()));
+        }
+        let report = run(
+            "ip",
+            &["netns", "exec", &from.namespace, "iperf3", "--client", &to.ip, "--time", &seconds.to_string(), "--json"],
+        );
+        let _ = server.kill();
+        let _ = server.wait();
+        let report: serde_json::Value =
+            serde_json::from_str(&report?).map_err(|e| LabError(format!("iperf3 report: {e}")))?;
+        report["end"]["sum_received"]["bits_per_second"]
+            .as_f64()
+            .map(|bits| bits / 1e6)
+            .ok_or_else(|| LabError(format!("iperf3 reported no throughput: {}", report["error"])))
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for pidfile in self.pidfiles.iter().rev() {
+            if let Ok(pid) = std::fs::read_to_string(pidfile) {
+                let _ = Command::new("kill").arg(pid.trim()).output();
+            }
+        }
+        for namespace in &self.namespaces {
+            let _ = Command::new("ip").args(["netns", "del", namespace]).output();
+        }
+    }
+}
