@@ -42,6 +42,7 @@ pub fn run(nodes: usize, links: usize, requests: usize) -> anyhow::Result<()> {
             service: format!("s{service}"),
             interfaces: vec![format!("u{a}"), format!("u{z}")],
             bandwidth_mbps: 10,
+            vlans: Default::default(),
         };
         let started = Instant::now();
         let reservation = network.reserve(&request)?;

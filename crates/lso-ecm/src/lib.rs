@@ -8,12 +8,14 @@
 //! [`SimulatedDriver`] keeps the same flows in memory, for unit tests and machines without Open
 //! vSwitch. [`lab`] builds Open vSwitch elements and customer hosts in network namespaces.
 
+mod adagio;
 pub mod flows;
 pub mod lab;
 pub mod openflow;
 mod ovs;
 mod ovsdb;
 
+pub use adagio::{Adagio, AdagioError, BoxFuture, Ecm, Element};
 pub use ovs::OvsDriver;
 pub use ovsdb::{OvsdbClient, OvsdbError};
 

@@ -4,8 +4,10 @@
 
 use crate::network::{AllocationError, Hop, Network, Request, Reservation};
 use crate::topology::Topology;
+use lso_ecm::Adagio;
 use lso_store::{ListQuery, Record, Store, StoreError, WriteOp};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use tokio::sync::Mutex;
 
 const KIND: &str = "icmReservation";
@@ -23,6 +25,12 @@ pub enum IcmError {
     /// A stored reservation could not be read.
     #[error("stored reservation {0} is not readable")]
     Corrupt(String),
+    /// The request cannot be right on any network.
+    #[error("{0}")]
+    Invalid(String),
+    /// An element failed (ECM, over Adagio).
+    #[error(transparent)]
+    Element(lso_ecm::AdagioError),
 }
 
 /// A reservation as stored.
@@ -32,6 +40,8 @@ struct Stored {
     service: String,
     interfaces: Vec<String>,
     bandwidth_mbps: u64,
+    #[serde(default)]
+    vlans: crate::network::VlanClaims,
     hops: Vec<(usize, u16)>,
 }
 
@@ -39,11 +49,13 @@ struct Stored {
 pub struct Icm {
     network: Mutex<Network>,
     store: Store,
+    adagio: Arc<dyn Adagio>,
 }
 
 impl Icm {
-    /// ICM on `topology`, with the reservations `store` holds put back.
-    pub async fn open(topology: Topology, store: Store) -> Result<Self, IcmError> {
+    /// ICM on `topology`, with the reservations `store` holds put back, configuring elements
+    /// through `adagio`.
+    pub async fn open(topology: Topology, store: Store, adagio: Arc<dyn Adagio>) -> Result<Self, IcmError> {
         let mut network = Network::new(topology);
         let mut offset = 0;
         loop {
@@ -57,6 +69,7 @@ impl Icm {
                     service: stored.service,
                     interfaces: stored.interfaces,
                     bandwidth_mbps: stored.bandwidth_mbps,
+                    vlans: stored.vlans,
                 };
                 let hops = stored.hops.into_iter().map(|(link, s_vlan)| Hop { link, s_vlan }).collect();
                 network.restore(Reservation { request, hops })?;
@@ -66,7 +79,7 @@ impl Icm {
                 break;
             }
         }
-        Ok(Icm { network: Mutex::new(network), store })
+        Ok(Icm { network: Mutex::new(network), store, adagio })
     }
 
     /// Reserves `request` durably; reserving the same request again returns it unchanged.
@@ -80,6 +93,7 @@ impl Icm {
             service: request.service.clone(),
             interfaces: request.interfaces.clone(),
             bandwidth_mbps: request.bandwidth_mbps,
+            vlans: request.vlans.clone(),
             hops: reservation.hops.iter().map(|h| (h.link, h.s_vlan)).collect(),
         };
         let doc = serde_json::to_string(&stored).map_err(|_| IcmError::Corrupt(request.service.clone()))?;
@@ -99,6 +113,11 @@ impl Icm {
         }
         self.store.apply(vec![WriteOp::Delete { kind: KIND.into(), id: service.into() }]).await?;
         Ok(network.release(service))
+    }
+
+    /// Element control, as ICM reaches it.
+    pub fn adagio(&self) -> &dyn Adagio {
+        &*self.adagio
     }
 
     /// Reads the network as it is now.

@@ -10,6 +10,10 @@ use crate::topology::{Link, Topology};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
+/// The VLANs a service claims at an interface: CE-VLANs at a UNI (none means every frame,
+/// all-to-one bundling), the S-VLAN at an ENNI.
+pub type VlanClaims = BTreeMap<String, Vec<u16>>;
+
 /// The S-VLAN identifiers ICM allocates (1 is left to untagged management traffic).
 pub const S_VLANS: std::ops::RangeInclusive<u16> = 2..=4094;
 
@@ -31,6 +35,12 @@ pub enum AllocationError {
     /// A link has no free S-VLAN left.
     #[error("link {0} has no free S-VLAN")]
     VlanExhausted(String),
+    /// A VLAN at an interface belongs to another service already (`None`: the whole port).
+    #[error("{}", match vlan {
+        Some(vlan) => format!("VLAN {vlan} at `{interface}` is used by service `{by}`"),
+        None => format!("`{interface}` is taken whole, or partly, by service `{by}`"),
+    })]
+    VlanInUse { interface: String, vlan: Option<u16>, by: String },
     /// The service id is reserved with different parameters.
     #[error("service `{0}` is reserved already, with other parameters")]
     Conflict(String),
@@ -48,6 +58,8 @@ pub struct Request {
     pub interfaces: Vec<String>,
     /// The bandwidth it needs on every link and interface, in Mbit/s.
     pub bandwidth_mbps: u64,
+    /// The VLANs it claims at its interfaces; an interface left out claims none.
+    pub vlans: VlanClaims,
 }
 
 /// One link of a service and the S-VLAN it carries the service on.
@@ -101,6 +113,8 @@ pub struct Network {
     link_reserved: Vec<u64>,
     link_vlans: Vec<VlanSet>,
     interface_reserved: HashMap<String, u64>,
+    /// For each interface, the services claiming VLANs there and what they claim.
+    interface_vlans: HashMap<String, Vec<(String, Vec<u16>)>>,
     reservations: BTreeMap<String, Reservation>,
 }
 
@@ -123,6 +137,7 @@ impl Network {
             link_reserved: vec![0; links],
             link_vlans: vec![VlanSet::empty(); links],
             interface_reserved: HashMap::new(),
+            interface_vlans: HashMap::new(),
             reservations: BTreeMap::new(),
         }
     }
@@ -158,6 +173,35 @@ impl Network {
             && self.link_reserved.iter().all(|r| *r == 0)
             && self.link_vlans.iter().all(VlanSet::is_empty)
             && self.interface_reserved.values().all(|r| *r == 0)
+            && self.interface_vlans.values().all(Vec::is_empty)
+    }
+
+    /// The services claiming VLANs at interface `name`, with what they claim.
+    pub fn interface_vlans(&self, name: &str) -> &[(String, Vec<u16>)] {
+        self.interface_vlans.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether `claims` collide with what other services claim.
+    fn check_claims(&self, claims: &VlanClaims) -> Result<(), AllocationError> {
+        for (interface, wanted) in claims {
+            for (by, held) in self.interface_vlans(interface) {
+                let clash = if wanted.is_empty() || held.is_empty() {
+                    Some(None)
+                } else {
+                    wanted.iter().find(|v| held.contains(v)).map(|v| Some(*v))
+                };
+                if let Some(vlan) = clash {
+                    return Err(AllocationError::VlanInUse { interface: interface.clone(), vlan, by: by.clone() });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn claim(&mut self, request: &Request) {
+        for (interface, vlans) in &request.vlans {
+            self.interface_vlans.entry(interface.clone()).or_default().push((request.service.clone(), vlans.clone()));
+        }
     }
 
     /// Reserves `request`, or returns its reservation if the same request was reserved before.
@@ -192,6 +236,10 @@ impl Network {
             }
             elements.push(self.element_index[&interface.port.element]);
         }
+        if let Some(stray) = request.vlans.keys().find(|i| !names.contains(&i.as_str())) {
+            return Err(AllocationError::UnknownInterface(stray.clone()));
+        }
+        self.check_claims(&request.vlans)?;
         let links = self.tree(&names, &elements, request.bandwidth_mbps)?;
         let vlans = self.choose_vlans(&links)?;
         let hops: Vec<Hop> = links.iter().zip(vlans).map(|(&link, s_vlan)| Hop { link, s_vlan }).collect();
@@ -202,6 +250,7 @@ impl Network {
         for name in &names {
             *self.interface_reserved.entry(name.to_string()).or_default() += request.bandwidth_mbps;
         }
+        self.claim(request);
         let reservation = Reservation { request: request.clone(), hops };
         self.reservations.insert(request.service.clone(), reservation.clone());
         Ok(reservation)
@@ -234,6 +283,7 @@ impl Network {
                 return Err(AllocationError::Stale(format!("no interface `{name}`")));
             }
         }
+        self.check_claims(&reservation.request.vlans).map_err(|e| AllocationError::Stale(e.to_string()))?;
         for hop in &reservation.hops {
             self.link_reserved[hop.link] += bandwidth;
             self.link_vlans[hop.link].set(hop.s_vlan, true);
@@ -245,6 +295,7 @@ impl Network {
                 *self.interface_reserved.entry(name.clone()).or_default() += bandwidth;
             }
         }
+        self.claim(&reservation.request);
         self.reservations.insert(reservation.request.service.clone(), reservation);
         Ok(())
     }
@@ -264,6 +315,11 @@ impl Network {
                 if let Some(reserved) = self.interface_reserved.get_mut(name) {
                     *reserved -= bandwidth;
                 }
+            }
+        }
+        for interface in reservation.request.vlans.keys() {
+            if let Some(claims) = self.interface_vlans.get_mut(interface) {
+                claims.retain(|(by, _)| by != service);
             }
         }
         Some(reservation)

@@ -70,7 +70,8 @@ fn square() -> Network {
 }
 
 fn request(service: &str, interfaces: &[&str], bandwidth_mbps: u64) -> Request {
-    Request { service: service.into(), interfaces: interfaces.iter().map(|s| s.to_string()).collect(), bandwidth_mbps }
+    let interfaces = interfaces.iter().map(|s| s.to_string()).collect();
+    Request { service: service.into(), interfaces, bandwidth_mbps, vlans: Default::default() }
 }
 
 fn link_names(network: &Network, reservation: &Reservation) -> Vec<String> {
@@ -260,7 +261,7 @@ proptest! {
             match step {
                 Step::Reserve(service, interfaces, bandwidth) => {
                     let names: Vec<String> = interfaces.iter().map(|i| format!("u{}", i % n)).collect();
-                    let asked = Request { service: format!("s{service}"), interfaces: names, bandwidth_mbps: bandwidth };
+                    let asked = Request { service: format!("s{service}"), interfaces: names, bandwidth_mbps: bandwidth, vlans: Default::default() };
                     let before = network.reservations().len();
                     match network.reserve(&asked) {
                         Ok(reservation) => {
@@ -314,25 +315,29 @@ fn the_demo_topology_loads_and_carries_an_evpl_and_an_access_e_line() {
     assert_eq!(network.topology().interfaces.iter().filter(|i| i.kind == InterfaceKind::Enni).count(), 1);
 }
 
+fn simulated() -> std::sync::Arc<dyn lso_ecm::Adagio> {
+    std::sync::Arc::new(element_control(&Topology::parse(DEMO_TOPOLOGY).unwrap()))
+}
+
 #[tokio::test]
 async fn reservations_survive_a_restart_exactly_as_they_were() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lso.db");
     let topology = || Topology::parse(DEMO_TOPOLOGY).unwrap();
     let first = {
-        let icm = Icm::open(topology(), lso_store::Store::open(&path).unwrap()).await.unwrap();
+        let icm = Icm::open(topology(), lso_store::Store::open(&path).unwrap(), simulated()).await.unwrap();
         let evpl = icm.reserve(&request("evpl", &["uni-new-york-1", "uni-boston-1"], 100)).await.unwrap();
         icm.reserve(&request("lan", &["uni-new-york-2", "uni-washington-1", "enni-partner-1"], 10)).await.unwrap();
         assert_eq!(icm.reserve(&request("evpl", &["uni-new-york-1", "uni-boston-1"], 100)).await.unwrap(), evpl);
         icm.read(|n| n.reservations().clone()).await
     };
-    let icm = Icm::open(topology(), lso_store::Store::open(&path).unwrap()).await.unwrap();
+    let icm = Icm::open(topology(), lso_store::Store::open(&path).unwrap(), simulated()).await.unwrap();
     assert_eq!(icm.read(|n| n.reservations().clone()).await, first, "the same services, links and S-VLANs");
     let next = icm.reserve(&request("next", &["uni-new-york-1", "uni-boston-1"], 100)).await.unwrap();
     assert_ne!(next.hops[0].s_vlan, first["evpl"].hops[0].s_vlan, "restored S-VLANs stay taken");
     assert!(icm.release("evpl").await.unwrap().is_some());
     assert!(icm.release("evpl").await.unwrap().is_none());
-    let icm = Icm::open(topology(), lso_store::Store::open(&path).unwrap()).await.unwrap();
+    let icm = Icm::open(topology(), lso_store::Store::open(&path).unwrap(), simulated()).await.unwrap();
     assert_eq!(icm.read(|n| n.reservations().keys().cloned().collect::<Vec<_>>()).await, ["lan", "next"]);
     for service in ["lan", "next"] {
         icm.release(service).await.unwrap();

@@ -96,6 +96,23 @@ pub struct Interface {
     pub capacity_mbps: u64,
 }
 
+/// How ECM reaches an Open vSwitch element.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Management {
+    /// Where its `ovsdb-server` listens (`host:port`).
+    pub ovsdb: String,
+    /// The path of its bridge's OpenFlow management socket.
+    pub openflow: String,
+    /// The bridge the services go on.
+    #[serde(default = "default_bridge")]
+    pub bridge: String,
+}
+
+fn default_bridge() -> String {
+    "br0".into()
+}
+
 /// A checked topology. Elements, links and interfaces keep the file's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Topology {
@@ -105,6 +122,8 @@ pub struct Topology {
     pub links: Vec<Link>,
     /// Service interface points.
     pub interfaces: Vec<Interface>,
+    /// How each managed element is reached; an element left out is simulated.
+    pub management: std::collections::BTreeMap<String, Management>,
 }
 
 #[derive(Deserialize)]
@@ -123,6 +142,7 @@ struct File {
 struct ElementEntry {
     name: String,
     ports: Vec<String>,
+    management: Option<Management>,
 }
 
 #[derive(Deserialize)]
@@ -149,6 +169,7 @@ impl Topology {
         let file: File = toml::from_str(text).map_err(|e| TopologyError::Syntax(e.to_string()))?;
         let mut ports: HashSet<PortRef> = HashSet::new();
         let mut elements = Vec::new();
+        let mut management = std::collections::BTreeMap::new();
         for element in file.element {
             if elements.iter().any(|(name, _)| name == &element.name) {
                 return Err(TopologyError::Invalid(format!("element `{}` is defined twice", element.name)));
@@ -157,6 +178,9 @@ impl Topology {
                 if !ports.insert(PortRef { element: element.name.clone(), port: port.clone() }) {
                     return Err(TopologyError::Invalid(format!("port `{}:{port}` is defined twice", element.name)));
                 }
+            }
+            if let Some(reached) = element.management {
+                management.insert(element.name.clone(), reached);
             }
             elements.push((element.name, element.ports));
         }
@@ -198,7 +222,7 @@ impl Topology {
                 capacity_mbps: entry.capacity_mbps,
             });
         }
-        Ok(Topology { elements, links, interfaces })
+        Ok(Topology { elements, links, interfaces, management })
     }
 
     /// The interface named `name`.

@@ -138,10 +138,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     } else {
         Store::connect(&config.database_url).await.context("failed to connect to the PostgreSQL database")?
     };
+    let topology = config.network.load()?;
+    let ecm = Arc::new(lso_icm::element_control(&topology));
     let icm = Arc::new(
-        lso_icm::Icm::open(config.network.load()?, store.clone())
-            .await
-            .context("failed to start infrastructure control")?,
+        lso_icm::Icm::open(topology, store.clone(), ecm).await.context("failed to start infrastructure control")?,
     );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -1,0 +1,164 @@
+//! Connectivity services (Presto's `connectivity-service`): a service between interfaces, with
+//! the VLANs it uses at each and the rate it is held to, reserved on the network and configured
+//! on its elements through ECM (Adagio).
+//!
+//! Creating one reserves a path and S-VLANs, then applies a cross-connect on every element on
+//! the path, each confirmed by read-back. If an element refuses, what was applied is removed and
+//! the reservation released; if the removal itself fails, the reservation is kept (the elements
+//! may still carry it) and deleting the service later finishes the job. Every step is
+//! idempotent: creating or deleting again after a crash completes what was started.
+
+use crate::durable::{Icm, IcmError};
+use crate::network::{Network, Request, Reservation};
+use crate::topology::InterfaceKind;
+use lso_ecm::{Attachment, CrossConnect, Endpoint};
+
+/// Where a connectivity service starts or ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceEndpoint {
+    /// The service interface point (UNI or ENNI) by name.
+    pub interface: String,
+    /// At a UNI, the CE-VLANs of the service (none: every frame, all-to-one bundling); at an
+    /// ENNI, the S-VLAN the partner uses for it (exactly one).
+    pub vlans: Vec<u16>,
+}
+
+/// A connectivity service to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectivityRequest {
+    /// Its id; creating the same request again returns the same service.
+    pub uuid: String,
+    /// Its endpoints (two for a line, more for a LAN).
+    pub endpoints: Vec<ServiceEndpoint>,
+    /// The committed rate at each UNI's ingress and reserved on each link, in Mbit/s (0: none).
+    pub cir_mbps: u64,
+}
+
+/// A connectivity service as it is on the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectivityService {
+    /// What was reserved.
+    pub reservation: Reservation,
+    /// The cross-connect of each element on its path.
+    pub cross_connects: Vec<(String, CrossConnect)>,
+}
+
+impl ConnectivityRequest {
+    fn reservation_request(&self) -> Request {
+        Request {
+            service: self.uuid.clone(),
+            interfaces: self.endpoints.iter().map(|e| e.interface.clone()).collect(),
+            bandwidth_mbps: self.cir_mbps,
+            vlans: self.endpoints.iter().map(|e| (e.interface.clone(), e.vlans.clone())).collect(),
+        }
+    }
+}
+
+/// The cross-connects `reservation` needs on each element, in topology order.
+pub fn cross_connects(network: &Network, reservation: &Reservation) -> Vec<(String, CrossConnect)> {
+    let topology = network.topology();
+    let request = &reservation.request;
+    let mut per_element: Vec<(String, Vec<Endpoint>)> =
+        topology.elements.iter().map(|(name, _)| (name.clone(), Vec::new())).collect();
+    let mut add = |element: &str, endpoint: Endpoint| {
+        if let Some((_, endpoints)) = per_element.iter_mut().find(|(name, _)| name == element)
+            && !endpoints.contains(&endpoint)
+        {
+            endpoints.push(endpoint);
+        }
+    };
+    for name in &request.interfaces {
+        let Some(interface) = topology.interface(name) else { continue };
+        let vlans = request.vlans.get(name).cloned().unwrap_or_default();
+        let (attachment, cir) = match interface.kind {
+            InterfaceKind::Uni => {
+                let cir = (request.bandwidth_mbps > 0).then(|| (request.bandwidth_mbps * 1000) as u32);
+                (Attachment::Uni { ce_vlans: vlans }, cir)
+            }
+            InterfaceKind::Enni => (Attachment::Tagged { s_vlan: vlans.first().copied().unwrap_or(0) }, None),
+        };
+        add(&interface.port.element, Endpoint { port: interface.port.port.clone(), attachment, ingress_cir_kbps: cir });
+    }
+    for hop in &reservation.hops {
+        let link = &topology.links[hop.link];
+        for end in [&link.a, &link.z] {
+            let attachment = Attachment::Tagged { s_vlan: hop.s_vlan };
+            add(&end.element, Endpoint { port: end.port.clone(), attachment, ingress_cir_kbps: None });
+        }
+    }
+    per_element
+        .into_iter()
+        .filter(|(_, endpoints)| !endpoints.is_empty())
+        .map(|(element, endpoints)| (element, CrossConnect { service: request.service.clone(), endpoints }))
+        .collect()
+}
+
+impl Icm {
+    /// Creates `request` on the network: reserved, configured on every element and confirmed.
+    pub async fn create_connectivity(&self, request: &ConnectivityRequest) -> Result<ConnectivityService, IcmError> {
+        self.check_endpoints(request).await?;
+        let reservation = self.reserve(&request.reservation_request()).await?;
+        let cross_connects = self.read(|network| cross_connects(network, &reservation)).await;
+        for (element, connect) in &cross_connects {
+            if let Err(refused) = self.adagio().apply(element, connect).await {
+                tracing::warn!(service = %request.uuid, %element, error = %refused, "rolling back a connectivity service");
+                self.delete_connectivity(&request.uuid).await?;
+                return Err(IcmError::Element(refused));
+            }
+        }
+        Ok(ConnectivityService { reservation, cross_connects })
+    }
+
+    /// Removes connectivity service `uuid` from its elements and releases what it held;
+    /// `false` if there was no such service.
+    pub async fn delete_connectivity(&self, uuid: &str) -> Result<bool, IcmError> {
+        let Some(service) = self.connectivity(uuid).await else { return Ok(false) };
+        for (element, _) in &service.cross_connects {
+            self.adagio().remove(element, uuid).await.map_err(IcmError::Element)?;
+        }
+        self.release(uuid).await?;
+        Ok(true)
+    }
+
+    /// Connectivity service `uuid`, if it is reserved.
+    pub async fn connectivity(&self, uuid: &str) -> Option<ConnectivityService> {
+        self.read(|network| {
+            let reservation = network.reservations().get(uuid)?.clone();
+            let cross_connects = cross_connects(network, &reservation);
+            Some(ConnectivityService { reservation, cross_connects })
+        })
+        .await
+    }
+
+    /// Whether every element of connectivity service `uuid` runs it exactly (the read-back).
+    pub async fn check_connectivity(&self, uuid: &str) -> Result<bool, IcmError> {
+        let Some(service) = self.connectivity(uuid).await else { return Ok(false) };
+        for (element, connect) in &service.cross_connects {
+            if !self.adagio().check(element, connect).await.map_err(IcmError::Element)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Checks what the network cannot: VLAN identifiers, and one S-VLAN at each ENNI.
+    async fn check_endpoints(&self, request: &ConnectivityRequest) -> Result<(), IcmError> {
+        let kinds: Vec<Option<InterfaceKind>> = self
+            .read(|network| {
+                request.endpoints.iter().map(|e| network.topology().interface(&e.interface).map(|i| i.kind)).collect()
+            })
+            .await;
+        for (endpoint, kind) in request.endpoints.iter().zip(kinds) {
+            if let Some(bad) = endpoint.vlans.iter().find(|v| !(1..=4094).contains(*v)) {
+                return Err(IcmError::Invalid(format!("VLAN {bad} at `{}` is outside 1-4094", endpoint.interface)));
+            }
+            if kind == Some(InterfaceKind::Enni) && endpoint.vlans.len() != 1 {
+                return Err(IcmError::Invalid(format!("ENNI `{}` needs exactly one S-VLAN", endpoint.interface)));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
