@@ -18,14 +18,7 @@ use lso_store::WriteOp;
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// What to do with the job after a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    /// Nothing more to do.
-    Done,
-    /// Look again at this time (milliseconds since the epoch).
-    Again { at: i64 },
-}
+pub use lso_store::Step;
 
 impl Bus {
     /// Runs the next step of order `id`; returns the writes to commit and what follows.

@@ -1,12 +1,13 @@
 //! The job worker: claims due jobs, runs their step, and commits the step's writes together
-//! with finishing or rescheduling the job, so a job's effects happen exactly once.
+//! with finishing or rescheduling the job, so a job's effects happen exactly once. Jobs of
+//! other entities of the process (the SOF's) go to their [`JobHandler`].
 
 use crate::charges::EXPIRE_CHARGE;
 use crate::engine::Step;
 use crate::ordering::ADVANCE_ORDER;
 use crate::tasks::{ADVANCE_CANCEL, ADVANCE_MODIFY};
 use crate::{Bus, BusError};
-use lso_store::{Job, WriteOp};
+use lso_store::{Job, JobFailure, JobHandler, WriteOp};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -25,6 +26,7 @@ pub enum Outcome {
 #[derive(Clone)]
 pub struct Worker {
     bus: Arc<Bus>,
+    handlers: Vec<Arc<dyn JobHandler>>,
     batch: usize,
 }
 
@@ -33,7 +35,13 @@ const LEASE_MILLIS: i64 = 60_000;
 impl Worker {
     /// A worker for `bus`.
     pub fn new(bus: Arc<Bus>) -> Self {
-        Worker { bus, batch: 128 }
+        Worker { bus, handlers: Vec::new(), batch: 128 }
+    }
+
+    /// Also runs the jobs `handler` handles.
+    pub fn with_handler(mut self, handler: Arc<dyn JobHandler>) -> Self {
+        self.handlers.push(handler);
+        self
     }
 
     /// Runs every job due now, each committed on its own.
@@ -47,7 +55,8 @@ impl Worker {
         let mut running = JoinSet::new();
         for job in jobs {
             let bus = self.bus.clone();
-            running.spawn(async move { run_job(&bus, job).await });
+            let handler = self.handlers.iter().find(|h| h.handles(&job.kind)).cloned();
+            running.spawn(async move { run_job(&bus, handler.as_deref(), job).await });
         }
         while let Some(joined) = running.join_next().await {
             if let Err(err) = joined {
@@ -61,6 +70,7 @@ impl Worker {
     /// committed.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let wake = self.bus.wake();
+        let handler_wakes: Vec<_> = self.handlers.iter().map(|h| h.wake()).collect();
         while !*shutdown.borrow() {
             let pause = match self.try_execute_next().await {
                 Ok(Outcome::Done(_)) => continue,
@@ -74,8 +84,17 @@ impl Worker {
                     Duration::from_secs(1)
                 }
             };
+            let handler_woke = async {
+                let waits = handler_wakes.iter().map(|w| Box::pin(w.notified()));
+                if handler_wakes.is_empty() {
+                    std::future::pending::<()>().await;
+                } else {
+                    futures_select_all(waits.collect()).await;
+                }
+            };
             tokio::select! {
                 _ = wake.notified() => {}
+                _ = handler_woke => {}
                 _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => {}
             }
@@ -83,13 +102,36 @@ impl Worker {
     }
 }
 
-async fn run_job(bus: &Bus, job: Job) {
-    let result = match job.kind.as_str() {
+/// Resolves when the first of `waits` does.
+async fn futures_select_all<F: std::future::Future<Output = ()> + Unpin>(waits: Vec<F>) {
+    let mut waits = waits;
+    std::future::poll_fn(move |cx| {
+        for wait in waits.iter_mut() {
+            if std::pin::Pin::new(wait).poll(cx).is_ready() {
+                return std::task::Poll::Ready(());
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+async fn bus_step(bus: &Bus, job: &Job) -> Result<(Vec<WriteOp>, Step), BusError> {
+    match job.kind.as_str() {
         ADVANCE_ORDER => bus.advance_order(&job.key).await,
         ADVANCE_CANCEL => bus.advance_cancel(&job.key).await,
         ADVANCE_MODIFY => bus.advance_modify(&job.key).await,
         EXPIRE_CHARGE => bus.expire_charge(&job.key).await,
         other => Err(BusError::Corrupt(format!("unknown job kind {other}"))),
+    }
+}
+
+async fn run_job(bus: &Bus, handler: Option<&dyn JobHandler>, job: Job) {
+    let result = match handler {
+        Some(handler) => handler.run(&job).await,
+        None => bus_step(bus, &job)
+            .await
+            .map_err(|err| JobFailure { retry_now: matches!(err, BusError::Conflict(_)), message: err.to_string() }),
     };
     let now = bus.clock.now_millis();
     let outcome = match result {
@@ -100,20 +142,19 @@ async fn run_job(bus: &Bus, job: Job) {
                     WriteOp::RetryJob { id: job.id, generation: job.generation, run_at: at, error: String::new() }
                 }
             });
-            bus.commit(ops).await
+            bus.commit(ops)
+                .await
+                .map_err(|err| JobFailure { retry_now: matches!(err, BusError::Conflict(_)), message: err.to_string() })
         }
-        Err(err) => Err(err),
+        Err(failure) => Err(failure),
     };
-    if let Err(err) = outcome {
+    if let Err(failure) = outcome {
         // A conflict means the resource changed meanwhile: look again at once. Anything else
         // is retried with a growing delay.
-        let delay = match err {
-            BusError::Conflict(_) => 0,
-            _ => 1000 * 2i64.pow(job.attempts.clamp(0, 10) as u32),
-        };
-        tracing::warn!(job = %job.kind, key = %job.key, attempts = job.attempts, error = %err, "job step failed");
+        let delay = if failure.retry_now { 0 } else { 1000 * 2i64.pow(job.attempts.clamp(0, 10) as u32) };
+        tracing::warn!(job = %job.kind, key = %job.key, attempts = job.attempts, error = %failure.message, "job step failed");
         let retry =
-            WriteOp::RetryJob { id: job.id, generation: job.generation, run_at: now + delay, error: err.to_string() };
+            WriteOp::RetryJob { id: job.id, generation: job.generation, run_at: now + delay, error: failure.message };
         if let Err(err) = bus.commit(vec![retry]).await {
             tracing::error!(error = %err, "could not reschedule a job; its lease will expire");
         }

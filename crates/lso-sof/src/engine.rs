@@ -1,0 +1,513 @@
+//! Advancing a service order: `acknowledged → inProgress`, then each item whose related items
+//! are done is realised (MEF 99 §4.5), and the order ends `completed`, `failed` or `partial`.
+//!
+//! Realising an item: an interface service takes its interface; a connection creates an ICM
+//! connectivity service (path, S-VLANs, bandwidth, every element configured and read back);
+//! a delete gives back what the service held. When a connection cannot be made, ICM has
+//! undone what it did, or, where an element could not be cleaned, a `sof.releaseConnectivity`
+//! job keeps trying until it can (compensation).
+
+use crate::order::{ORDER_LISTENER, order_index, service_href, service_index, service_record};
+use crate::services::{ConnectionConfig, InterfaceConfig, ServiceKind, read_config};
+use crate::{INTERFACE_CLAIM, INVENTORY_API, ORDERING_API, SERVICE, SERVICE_ORDER, SERVICE_POLICY, Sof, SofError};
+use lso_icm::{ConnectivityRequest, IcmError, ServiceEndpoint};
+use lso_mef_product::DateTime;
+use lso_store::{IndexEntry, Job, JobFailure, ListQuery, NewEvent, Record, Step, StepResult, WriteOp};
+use serde_json::{Value, json};
+
+/// The job advancing a service order.
+pub const ADVANCE_SERVICE_ORDER: &str = "sof.advanceServiceOrder";
+/// The job removing a connectivity service that could not be removed at once.
+pub const RELEASE_CONNECTIVITY: &str = "sof.releaseConnectivity";
+
+/// A service order event (MEF 99 §6.4).
+pub(crate) fn order_event(order: &Value, client: &str, event_type: &str, at: i64, event_id: &str) -> NewEvent {
+    let id = order["id"].as_str().unwrap_or_default();
+    let mut event = json!({"id": id, "href": order["href"], "state": order["state"]});
+    if let Some(item) = order.get("orderItemId") {
+        event["orderItemId"] = item.clone();
+    }
+    NewEvent {
+        id: event_id.to_owned(),
+        api: ORDERING_API.into(),
+        tenant: client.into(),
+        event_type: event_type.into(),
+        listener_path: format!("{ORDER_LISTENER}{event_type}"),
+        body: json!({"eventId": event_id, "eventTime": DateTime::from_millis(at).as_str(), "eventType": event_type, "event": event})
+            .to_string(),
+        ordering_key: id.to_owned(),
+        at,
+    }
+}
+
+/// What became of one item.
+enum Realised {
+    /// Done.
+    Completed,
+    /// It cannot be done; the reason is for the BUS.
+    Failed(String),
+}
+
+/// What a step of an order writes besides the order.
+struct Writes {
+    ops: Vec<WriteOp>,
+    client: String,
+    now: i64,
+}
+
+impl Writes {
+    fn event(&mut self, sof: &Sof, api: &str, listener: &str, event_type: &str, subject: Value, key: &str) {
+        let event_id = sof.ids.next_id();
+        let body = json!({"eventId": event_id, "eventTime": DateTime::from_millis(self.now).as_str(), "eventType": event_type, "event": subject});
+        self.ops.push(WriteOp::Publish(NewEvent {
+            id: event_id,
+            api: api.into(),
+            tenant: self.client.clone(),
+            event_type: event_type.into(),
+            listener_path: format!("{listener}{event_type}"),
+            body: body.to_string(),
+            ordering_key: key.into(),
+            at: self.now,
+        }));
+    }
+
+    fn service_event(&mut self, sof: &Sof, event_type: &str, service: &Value) {
+        let id = service["id"].as_str().unwrap_or_default().to_owned();
+        let subject = json!({"id": id, "href": service["href"], "state": service["state"]});
+        self.event(
+            sof,
+            INVENTORY_API,
+            "/mefApi/legato/serviceInventoryNotification/v5/listener/",
+            event_type,
+            subject,
+            &id,
+        );
+    }
+}
+
+fn failure(err: SofError) -> JobFailure {
+    JobFailure { retry_now: matches!(err, SofError::Conflict(_)), message: err.to_string() }
+}
+
+impl Sof {
+    pub(crate) async fn run_job(&self, job: &Job) -> StepResult {
+        match job.kind.as_str() {
+            ADVANCE_SERVICE_ORDER => self.advance(&job.key).await.map_err(failure),
+            _ => match self.icm.delete_connectivity(&job.key).await {
+                Ok(_) => Ok((Vec::new(), Step::Done)),
+                Err(err) => Err(JobFailure { retry_now: false, message: err.to_string() }),
+            },
+        }
+    }
+
+    async fn advance(&self, id: &str) -> Result<(Vec<WriteOp>, Step), SofError> {
+        let record = self.store.get(SERVICE_ORDER, None, id).await?.ok_or_else(|| SofError::NotFound(id.into()))?;
+        let mut order: Value =
+            serde_json::from_str(&record.doc).map_err(|e| SofError::Corrupt(format!("{id}: {e}")))?;
+        let now = self.clock.now_millis();
+        let mut writes = Writes { ops: Vec::new(), client: record.tenant.clone(), now };
+        if order["state"] == "acknowledged" {
+            self.set_order_state(&mut order, "inProgress", &mut writes);
+            order["startDate"] = json!(DateTime::from_millis(now).as_str());
+            let count = order["serviceOrderItem"].as_array().map_or(0, Vec::len);
+            for index in 0..count {
+                self.set_item_state(&mut order, index, "inProgress", &mut writes);
+            }
+        }
+        while let Some(index) = self.next_ready_item(&mut order, &mut writes) {
+            let outcome = self.realise(&order, index, &mut writes).await?;
+            match outcome {
+                Realised::Completed => self.set_item_state(&mut order, index, "completed", &mut writes),
+                Realised::Failed(reason) => {
+                    order["serviceOrderItem"][index]["terminationError"] =
+                        json!([{"code": "otherIssue", "value": reason}]);
+                    self.set_item_state(&mut order, index, "failed", &mut writes);
+                }
+            }
+        }
+        let states: Vec<&str> = order["serviceOrderItem"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| i["state"].as_str().unwrap_or_default())
+            .collect();
+        let step = if states.iter().all(|s| matches!(*s, "completed" | "failed")) {
+            let end = if states.iter().all(|s| *s == "completed") {
+                "completed"
+            } else if states.iter().all(|s| *s == "failed") {
+                "failed"
+            } else {
+                "partial"
+            };
+            order["completionDate"] = json!(DateTime::from_millis(now).as_str());
+            self.set_order_state(&mut order, end, &mut writes);
+            Step::Done
+        } else {
+            Step::Again { at: now + 1000 }
+        };
+        let index = order_index(&order);
+        let updated = Record { version: record.version + 1, doc: order.to_string(), ..record };
+        let mut ops = vec![WriteOp::Update { record: updated, index }];
+        ops.append(&mut writes.ops);
+        Ok((ops, step))
+    }
+
+    fn set_order_state(&self, order: &mut Value, state: &str, writes: &mut Writes) {
+        if order["state"] != state {
+            order["state"] = json!(state);
+            writes.ops.push(WriteOp::Publish(order_event(
+                order,
+                &writes.client,
+                "serviceOrderStateChangeEvent",
+                writes.now,
+                &self.ids.next_id(),
+            )));
+        }
+    }
+
+    fn set_item_state(&self, order: &mut Value, index: usize, state: &str, writes: &mut Writes) {
+        let item = &mut order["serviceOrderItem"][index];
+        if item["state"] == state {
+            return;
+        }
+        item["state"] = json!(state);
+        let item_id = item["id"].clone();
+        let mut subject = order.clone();
+        subject["orderItemId"] = item_id;
+        writes.ops.push(WriteOp::Publish(order_event(
+            &subject,
+            &writes.client,
+            "serviceOrderItemStateChangeEvent",
+            writes.now,
+            &self.ids.next_id(),
+        )));
+    }
+
+    /// The first `inProgress` item whose related items have completed; an item whose related
+    /// item failed fails too.
+    fn next_ready_item(&self, order: &mut Value, writes: &mut Writes) -> Option<usize> {
+        let items = order["serviceOrderItem"].as_array()?.clone();
+        let state_of = |id: &str| {
+            items.iter().find(|i| i["id"] == id).and_then(|i| i["state"].as_str()).unwrap_or("completed").to_owned()
+        };
+        for (index, item) in items.iter().enumerate().filter(|(_, i)| i["state"] == "inProgress") {
+            let related: Vec<String> = item["serviceOrderItemRelationship"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|r| r["orderItem"]["serviceOrderId"].is_null())
+                .filter_map(|r| r["orderItem"]["itemId"].as_str().map(&state_of))
+                .collect();
+            if related.iter().any(|s| s == "failed") {
+                order["serviceOrderItem"][index]["terminationError"] =
+                    json!([{"code": "otherIssue", "value": "an item it relates to failed"}]);
+                self.set_item_state(order, index, "failed", writes);
+                return self.next_ready_item(order, writes);
+            }
+            if related.iter().all(|s| s == "completed") {
+                return Some(index);
+            }
+        }
+        None
+    }
+
+    /// Realises item `index` and writes the service it touches.
+    async fn realise(&self, order: &Value, index: usize, writes: &mut Writes) -> Result<Realised, SofError> {
+        let item = &order["serviceOrderItem"][index];
+        let service_id = item["service"]["id"].as_str().unwrap_or_default().to_owned();
+        let reference = json!({"serviceOrderId": order["id"], "serviceOrderHref": order["href"], "itemId": item["id"], "itemAction": item["action"]});
+        match item["action"].as_str() {
+            Some("add") => {
+                let mut service = item["service"].clone();
+                service["serviceDate"] = json!(DateTime::from_millis(writes.now).as_str());
+                service["serviceOrderItem"] = json!([reference]);
+                let outcome = self.bring_up(&service).await?;
+                service["state"] = json!(match &outcome {
+                    Ok(()) => item["service"]["state"].as_str().unwrap_or("active"),
+                    Err(_) => "terminated",
+                });
+                if outcome.is_ok() {
+                    service["startDate"] = json!(DateTime::from_millis(writes.now).as_str());
+                    writes.ops.push(self.policy(&service, &writes.client).await);
+                } else {
+                    service["endDate"] = json!(DateTime::from_millis(writes.now).as_str());
+                }
+                service["href"] = json!(service_href(&service_id));
+                if self.store.get(SERVICE, None, &service_id).await?.is_none() {
+                    writes.ops.push(WriteOp::Insert {
+                        record: service_record(&writes.client, &service),
+                        index: service_index(&service),
+                    });
+                    writes.service_event(self, "serviceCreateEvent", &service);
+                }
+                Ok(outcome.map_or_else(Realised::Failed, |()| Realised::Completed))
+            }
+            Some("modify") => {
+                let (record, mut service) = self.load(SERVICE, Some(&writes.client), &service_id).await?;
+                let mut wanted = service.clone();
+                wanted["serviceConfiguration"] = item["service"]["serviceConfiguration"].clone();
+                let outcome = self.change(&service, &wanted).await?;
+                if outcome.is_ok() {
+                    service["serviceConfiguration"] = wanted["serviceConfiguration"].clone();
+                    writes.ops.push(self.policy(&service, &writes.client).await);
+                }
+                crate::engine::push(&mut service, "serviceOrderItem", reference);
+                self.update_service(record, &service, writes, "serviceAttributeValueChangeEvent");
+                Ok(outcome.map_or_else(Realised::Failed, |()| Realised::Completed))
+            }
+            _ => {
+                let (record, mut service) = self.load(SERVICE, Some(&writes.client), &service_id).await?;
+                if let Some(user) = self.user_of(&service, &writes.client).await? {
+                    return Ok(Realised::Failed(format!("service {user} still uses this service; delete it first")));
+                }
+                self.tear_down(&service).await?;
+                service["state"] = json!("terminated");
+                service["endDate"] = json!(DateTime::from_millis(writes.now).as_str());
+                crate::engine::push(&mut service, "serviceOrderItem", reference);
+                writes.ops.push(WriteOp::Delete { kind: SERVICE_POLICY.into(), id: service_id.clone() });
+                self.update_service(record, &service, writes, "serviceStateChangeEvent");
+                Ok(Realised::Completed)
+            }
+        }
+    }
+
+    fn update_service(&self, record: Record, service: &Value, writes: &mut Writes, event_type: &str) {
+        let index = service_index(service);
+        writes.ops.push(WriteOp::Update {
+            record: Record { version: record.version + 1, doc: service.to_string(), ..record },
+            index,
+        });
+        writes.service_event(self, event_type, service);
+    }
+
+    /// Makes `service` exist on the network; `Err` says why it cannot.
+    async fn bring_up(&self, service: &Value) -> Result<Result<(), String>, SofError> {
+        let configuration = &service["serviceConfiguration"];
+        let id = service["id"].as_str().unwrap_or_default();
+        match ServiceKind::of(configuration["@type"].as_str().unwrap_or_default()) {
+            Some(ServiceKind::Interface) => {
+                let config: InterfaceConfig = read_config(configuration).map_err(SofError::Corrupt)?;
+                self.claim_interface(id, config.interface, &service["place"]).await
+            }
+            Some(ServiceKind::Connection) => {
+                let config: ConnectionConfig = read_config(configuration).map_err(SofError::Corrupt)?;
+                self.connect(id, &config).await
+            }
+            _ => Ok(Ok(())),
+        }
+    }
+
+    /// Gives back what `service` holds on the network.
+    async fn tear_down(&self, service: &Value) -> Result<(), SofError> {
+        let id = service["id"].as_str().unwrap_or_default();
+        match ServiceKind::of(service["serviceConfiguration"]["@type"].as_str().unwrap_or_default()) {
+            Some(ServiceKind::Interface) => {
+                if let Some(interface) = self.interface_of(id).await? {
+                    match self.store.apply(vec![WriteOp::Delete { kind: INTERFACE_CLAIM.into(), id: interface }]).await
+                    {
+                        Ok(()) | Err(lso_store::StoreError::NotFound) => {}
+                        Err(other) => return Err(other.into()),
+                    }
+                }
+                Ok(())
+            }
+            Some(ServiceKind::Connection) => {
+                self.icm
+                    .delete_connectivity(id)
+                    .await
+                    .map_err(|e| SofError::Conflict(format!("the network could not remove {id}: {e}")))?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Changes a running connection to `wanted`: the new one replaces the old, and if the
+    /// network cannot carry it the old one is put back.
+    async fn change(&self, service: &Value, wanted: &Value) -> Result<Result<(), String>, SofError> {
+        if ServiceKind::of(service["serviceConfiguration"]["@type"].as_str().unwrap_or_default())
+            != Some(ServiceKind::Connection)
+        {
+            return Ok(Ok(()));
+        }
+        self.tear_down(service).await?;
+        match self.bring_up(wanted).await? {
+            Ok(()) => Ok(Ok(())),
+            Err(reason) => {
+                if let Err(back) = self.bring_up(service).await? {
+                    tracing::error!(service = %service["id"], error = %back, "could not restore a service after a failed change");
+                }
+                Ok(Err(reason))
+            }
+        }
+    }
+
+    /// Takes `interface`, or a free UNI at the site of the service's `INSTALL_LOCATION`.
+    async fn claim_interface(
+        &self,
+        service: &str,
+        interface: Option<String>,
+        places: &Value,
+    ) -> Result<Result<(), String>, SofError> {
+        if self.interface_of(service).await?.is_some() {
+            return Ok(Ok(()));
+        }
+        let site = places.as_array().into_iter().flatten().find_map(|p| p["id"].as_str()).map(str::to_owned);
+        let candidates: Vec<String> = self
+            .icm
+            .read(|network| {
+                network
+                    .topology()
+                    .interfaces
+                    .iter()
+                    .filter(|i| match &interface {
+                        Some(name) => &i.name == name,
+                        None => i.kind == lso_icm::InterfaceKind::Uni && site.is_some() && i.site == site,
+                    })
+                    .map(|i| i.name.clone())
+                    .collect()
+            })
+            .await;
+        if candidates.is_empty() {
+            return Ok(Err(match (interface, site) {
+                (Some(name), _) => format!("the network has no interface `{name}`"),
+                (None, Some(site)) => format!("the network has no UNI at site `{site}`"),
+                (None, None) => "the service names neither an interface nor an INSTALL_LOCATION site".into(),
+            }));
+        }
+        for candidate in &candidates {
+            let claim = Record {
+                kind: INTERFACE_CLAIM.into(),
+                id: candidate.clone(),
+                tenant: "sof".into(),
+                version: 1,
+                doc: json!({"service": service}).to_string(),
+            };
+            match self
+                .store
+                .apply(vec![WriteOp::Insert { record: claim, index: vec![IndexEntry::new("service", service)] }])
+                .await
+            {
+                Ok(()) => return Ok(Ok(())),
+                Err(lso_store::StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Ok(Err(format!("every matching interface is taken ({})", candidates.join(", "))))
+    }
+
+    /// The interface `service` holds, if any.
+    pub async fn interface_of(&self, service: &str) -> Result<Option<String>, SofError> {
+        let query = ListQuery {
+            kind: INTERFACE_CLAIM.into(),
+            tenant: Some("sof".into()),
+            filters: vec![lso_store::Filter {
+                name: "service".into(),
+                condition: lso_store::Condition::Eq(service.into()),
+            }],
+            offset: 0,
+            limit: 1,
+        };
+        Ok(self.store.list(query).await?.records.first().map(|r| r.id.clone()))
+    }
+
+    /// Creates the connectivity service of a connection.
+    async fn connect(&self, id: &str, config: &ConnectionConfig) -> Result<Result<(), String>, SofError> {
+        let mut endpoints = Vec::new();
+        for endpoint in &config.end_points {
+            let interface = match (&endpoint.service, &endpoint.interface) {
+                (Some(service), _) => match self.interface_of(service).await? {
+                    Some(interface) => interface,
+                    None => return Ok(Err(format!("service {service} holds no interface"))),
+                },
+                (None, Some(interface)) => interface.clone(),
+                (None, None) => return Ok(Err("an endpoint names no service and no interface".into())),
+            };
+            endpoints.push(ServiceEndpoint { interface, vlans: endpoint.vlans.clone() });
+        }
+        let request = ConnectivityRequest { uuid: id.to_owned(), endpoints, cir_mbps: config.cir_mbps };
+        match self.icm.create_connectivity(&request).await {
+            Ok(_) => Ok(Ok(())),
+            Err(IcmError::Store(err)) => Err(SofError::Store(err)),
+            Err(IcmError::Element(err)) if self.icm.connectivity(id).await.is_some() => {
+                // The network could not be cleaned at once: keep trying in the background.
+                let now = self.clock.now_millis();
+                self.commit(vec![WriteOp::Enqueue {
+                    kind: RELEASE_CONNECTIVITY.into(),
+                    key: id.into(),
+                    payload: String::new(),
+                    run_at: now,
+                }])
+                .await?;
+                Ok(Err(format!("the network could not configure the service: {err}")))
+            }
+            Err(IcmError::Element(err)) => Ok(Err(format!("the network could not configure the service: {err}"))),
+            Err(other) => Ok(Err(other.to_string())),
+        }
+    }
+
+    /// Another service (not terminated) that uses `service` as an endpoint.
+    async fn user_of(&self, service: &Value, client: &str) -> Result<Option<String>, SofError> {
+        if ServiceKind::of(service["serviceConfiguration"]["@type"].as_str().unwrap_or_default())
+            != Some(ServiceKind::Interface)
+        {
+            return Ok(None);
+        }
+        let id = service["id"].as_str().unwrap_or_default();
+        let query = ListQuery {
+            kind: SERVICE.into(),
+            tenant: Some(client.into()),
+            filters: vec![lso_store::Filter { name: "uses".into(), condition: lso_store::Condition::Eq(id.into()) }],
+            offset: 0,
+            limit: 10,
+        };
+        let page = self.store.list(query).await?;
+        let running = |r: &&Record| serde_json::from_str::<Value>(&r.doc).is_ok_and(|d| d["state"] != "terminated");
+        Ok(page.records.iter().find(running).map(|r| r.id.clone()))
+    }
+
+    /// The policy of `service`: what its user may change, within which range (used by Allegro
+    /// and Interlude): the CIR of a connection, up to the smallest capacity of its interfaces.
+    async fn policy(&self, service: &Value, client: &str) -> WriteOp {
+        let id = service["id"].as_str().unwrap_or_default();
+        let max = match self.icm.connectivity(id).await {
+            Some(connectivity) => {
+                let names = connectivity.reservation.request.interfaces;
+                self.icm
+                    .read(|n| {
+                        names
+                            .iter()
+                            .filter_map(|i| n.topology().interface(i))
+                            .map(|i| i.capacity_mbps)
+                            .min()
+                            .unwrap_or(0)
+                    })
+                    .await
+            }
+            None => 0,
+        };
+        let policy = json!({"service": id, "changeable": if max > 0 { json!({"cirMbps": {"min": 1, "max": max}}) } else { json!({}) }});
+        let record = Record {
+            kind: SERVICE_POLICY.into(),
+            id: id.into(),
+            tenant: client.into(),
+            version: 1,
+            doc: policy.to_string(),
+        };
+        // A policy made before (a modify) is replaced.
+        match self.store.get(SERVICE_POLICY, None, id).await {
+            Ok(Some(old)) => {
+                WriteOp::Update { record: Record { version: old.version + 1, ..record }, index: Vec::new() }
+            }
+            _ => WriteOp::Insert { record, index: Vec::new() },
+        }
+    }
+}
+
+/// Appends `value` to the array at `key`.
+pub(crate) fn push(target: &mut Value, key: &str, value: Value) {
+    match target.get_mut(key).and_then(Value::as_array_mut) {
+        Some(items) => items.push(value),
+        None => target[key] = json!([value]),
+    }
+}

@@ -1,0 +1,177 @@
+//! Service orchestration (SOF): Legato Service Ordering (MEF 99) and Service Inventory
+//! (MEF 135) for a BUS, realised on the network through ICM.
+//!
+//! A service order is stored as the BUS sent it, with the SOF's attributes added, and advanced
+//! by a durable job (`sof.advanceServiceOrder`): each step realises the items whose related
+//! items are done and commits the order, the services and the notifications together. The
+//! network work of a step (ICM reservations, element configuration) is idempotent, so a step
+//! interrupted by a crash is simply run again.
+
+mod engine;
+mod order;
+pub mod services;
+
+use lso_model::{Clock, IdGen, Violation};
+use lso_store::{Job, JobHandler, Record, StepResult, Store, StoreError};
+use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+pub use engine::{ADVANCE_SERVICE_ORDER, RELEASE_CONNECTIVITY};
+
+/// Stored service orders.
+pub const SERVICE_ORDER: &str = "serviceOrder";
+/// Stored services.
+pub const SERVICE: &str = "service";
+/// Which service holds which interface.
+pub(crate) const INTERFACE_CLAIM: &str = "sofInterfaceClaim";
+/// The policy of each service: what its user may change, within which range.
+pub const SERVICE_POLICY: &str = "servicePolicy";
+/// The API name of Service Ordering notifications.
+pub const ORDERING_API: &str = "legatoServiceOrdering";
+/// The API name of Service Inventory notifications.
+pub const INVENTORY_API: &str = "legatoServiceInventory";
+
+/// What the SOF can answer instead of a result.
+#[derive(Debug, thiserror::Error)]
+pub enum SofError {
+    /// No such resource for this client.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request breaks the rules of MEF 99.
+    #[error("{} problem(s)", .0.len())]
+    Invalid(Vec<Violation>),
+    /// The resource changed meanwhile.
+    #[error("{0}")]
+    Conflict(String),
+    /// The store failed.
+    #[error("storage failed")]
+    Store(#[source] StoreError),
+    /// A stored document could not be read back.
+    #[error("corrupt document {0}")]
+    Corrupt(String),
+}
+
+impl From<StoreError> for SofError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => SofError::NotFound("not found".into()),
+            StoreError::Conflict(reason) => SofError::Conflict(reason),
+            other => SofError::Store(other),
+        }
+    }
+}
+
+/// A boxed future, so that [`Legato`] can be used as `dyn Legato`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Legato as a BUS uses it: Service Ordering and Service Inventory. `client` tells apart the
+/// BUSes one SOF serves.
+pub trait Legato: Send + Sync {
+    /// `createServiceOrder`: accepts an order (201) or says why not.
+    fn create_service_order<'a>(&'a self, client: &'a str, order: Value) -> BoxFuture<'a, Result<Value, SofError>>;
+    /// `retrieveServiceOrder`.
+    fn service_order<'a>(&'a self, client: &'a str, id: &'a str) -> BoxFuture<'a, Result<Value, SofError>>;
+    /// `retrieveService`.
+    fn service<'a>(&'a self, client: &'a str, id: &'a str) -> BoxFuture<'a, Result<Value, SofError>>;
+    /// `listService` filtered by `externalId`: the services realising a BUS's product.
+    fn services_by_external_id<'a>(
+        &'a self,
+        client: &'a str,
+        external_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Value>, SofError>>;
+}
+
+/// The service orchestration of this process.
+pub struct Sof {
+    store: Store,
+    icm: Arc<lso_icm::Icm>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGen>,
+    wake: Arc<Notify>,
+}
+
+impl Sof {
+    /// The SOF over `store`, realising services through `icm`.
+    pub fn new(store: Store, icm: Arc<lso_icm::Icm>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>) -> Self {
+        Sof { store, icm, clock, ids, wake: Arc::new(Notify::new()) }
+    }
+
+    /// Infrastructure control.
+    pub fn icm(&self) -> &lso_icm::Icm {
+        &self.icm
+    }
+
+    async fn commit(&self, ops: Vec<lso_store::WriteOp>) -> Result<(), SofError> {
+        self.store.apply(ops).await?;
+        self.wake.notify_waiters();
+        Ok(())
+    }
+
+    async fn load(&self, kind: &str, client: Option<&str>, id: &str) -> Result<(Record, Value), SofError> {
+        let record =
+            self.store.get(kind, client, id).await?.ok_or_else(|| SofError::NotFound(format!("no {kind} {id}")))?;
+        let doc = serde_json::from_str(&record.doc).map_err(|e| SofError::Corrupt(format!("{kind} {id}: {e}")))?;
+        Ok((record, doc))
+    }
+
+    /// Every service of `client` whose `externalId` is `external_id`.
+    pub async fn find_services(&self, client: &str, external_id: &str) -> Result<Vec<Value>, SofError> {
+        let query = lso_store::ListQuery {
+            kind: SERVICE.into(),
+            tenant: Some(client.into()),
+            filters: vec![lso_store::Filter {
+                name: "externalId".into(),
+                condition: lso_store::Condition::Eq(external_id.into()),
+            }],
+            offset: 0,
+            limit: 100,
+        };
+        let page = self.store.list(query).await?;
+        page.records
+            .iter()
+            .map(|r| serde_json::from_str(&r.doc).map_err(|e| SofError::Corrupt(format!("service {}: {e}", r.id))))
+            .collect()
+    }
+}
+
+impl Legato for Sof {
+    fn create_service_order<'a>(&'a self, client: &'a str, order: Value) -> BoxFuture<'a, Result<Value, SofError>> {
+        Box::pin(self.accept(client, order))
+    }
+
+    fn service_order<'a>(&'a self, client: &'a str, id: &'a str) -> BoxFuture<'a, Result<Value, SofError>> {
+        Box::pin(async move { Ok(self.load(SERVICE_ORDER, Some(client), id).await?.1) })
+    }
+
+    fn service<'a>(&'a self, client: &'a str, id: &'a str) -> BoxFuture<'a, Result<Value, SofError>> {
+        Box::pin(async move { Ok(self.load(SERVICE, Some(client), id).await?.1) })
+    }
+
+    fn services_by_external_id<'a>(
+        &'a self,
+        client: &'a str,
+        external_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Value>, SofError>> {
+        Box::pin(self.find_services(client, external_id))
+    }
+}
+
+impl JobHandler for Sof {
+    fn handles(&self, kind: &str) -> bool {
+        kind == ADVANCE_SERVICE_ORDER || kind == RELEASE_CONNECTIVITY
+    }
+
+    fn run<'a>(&'a self, job: &'a Job) -> Pin<Box<dyn Future<Output = StepResult> + Send + 'a>> {
+        Box::pin(self.run_job(job))
+    }
+
+    fn wake(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests;

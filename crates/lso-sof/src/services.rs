@@ -1,0 +1,94 @@
+//! The kinds of service the SOF realises, told apart by their configuration's `@type` (the
+//! MEF service-schema URNs; the attributes are lso's own), and how each reads its
+//! configuration.
+//!
+//! - A **UNI** or **ENNI** service takes an interface of the network: the one its
+//!   configuration names (`interface`), or a free UNI at the site of its `INSTALL_LOCATION`.
+//! - An **EVC** or **OVC** joins endpoints with a connectivity service: each endpoint is a UNI or
+//!   ENNI service (`service`) or an interface (`interface`), with its VLANs (`vlans`: CE-VLANs
+//!   at a UNI, none meaning all-to-one; the S-VLAN at an ENNI), held to `cirMbps`.
+//! - An **IP** service (IP UNI, IPVC) is recorded; lso does not route yet.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A Subscriber UNI service.
+pub const SUBSCRIBER_UNI: &str = "urn:mef:lso:spec:legato:carrier-ethernet-subscriber-uni:v0.0.1:all";
+/// An Operator UNI service.
+pub const OPERATOR_UNI: &str = "urn:mef:lso:spec:legato:carrier-ethernet-operator-uni:v0.0.1:all";
+/// An ENNI service.
+pub const ENNI: &str = "urn:mef:lso:spec:legato:carrier-ethernet-enni:v0.0.1:all";
+/// An EVC (E-Line, E-LAN).
+pub const EVC: &str = "urn:mef:lso:spec:legato:carrier-ethernet-evc:v0.0.1:all";
+/// An OVC (Access E-Line).
+pub const OVC: &str = "urn:mef:lso:spec:legato:carrier-ethernet-ovc:v0.0.1:all";
+/// An IP UNI service.
+pub const IP_UNI: &str = "urn:mef:lso:spec:legato:ip-uni:v0.0.4:all";
+/// An IP virtual connection.
+pub const IPVC: &str = "urn:mef:lso:spec:legato:ipvc:v0.0.4:all";
+
+/// What a service is, by its configuration's `@type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceKind {
+    /// Takes an interface (UNI or ENNI).
+    Interface,
+    /// Joins endpoints across the network.
+    Connection,
+    /// Recorded only.
+    Ip,
+}
+
+impl ServiceKind {
+    /// The kind of `@type`, if the SOF knows it.
+    pub fn of(service_type: &str) -> Option<Self> {
+        match service_type {
+            SUBSCRIBER_UNI | OPERATOR_UNI | ENNI => Some(ServiceKind::Interface),
+            EVC | OVC => Some(ServiceKind::Connection),
+            IP_UNI | IPVC => Some(ServiceKind::Ip),
+            _ => None,
+        }
+    }
+}
+
+/// Every `@type` the SOF knows.
+pub const SERVICE_TYPES: [&str; 7] = [SUBSCRIBER_UNI, OPERATOR_UNI, ENNI, EVC, OVC, IP_UNI, IPVC];
+
+/// The configuration of an interface service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InterfaceConfig {
+    /// The interface to take; else a free UNI at the service's site.
+    pub interface: Option<String>,
+}
+
+/// One endpoint of a connection.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointConfig {
+    /// The UNI or ENNI service it attaches to.
+    pub service: Option<String>,
+    /// Or the interface, by name.
+    pub interface: Option<String>,
+    /// CE-VLANs at a UNI (none: all-to-one), the S-VLAN at an ENNI.
+    #[serde(default)]
+    pub vlans: Vec<u16>,
+}
+
+/// The configuration of a connection.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionConfig {
+    /// Its endpoints.
+    pub end_points: Vec<EndpointConfig>,
+    /// The committed rate at each UNI, in Mbit/s (0: none).
+    #[serde(default)]
+    pub cir_mbps: u64,
+}
+
+/// Reads `configuration` as `T`, or says what is wrong with it.
+pub fn read_config<T: serde::de::DeserializeOwned>(configuration: &Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(configuration).map_err(|e| {
+        let path = e.path().to_string();
+        format!("{} at {path}", e.into_inner())
+    })
+}

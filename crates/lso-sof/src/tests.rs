@@ -1,0 +1,233 @@
+//! The SOF on the demo network with simulated elements: service orders from acceptance to
+//! configured elements and back, the MEF 99 checks, and compensation when an element fails.
+
+use super::*;
+use crate::services::{EVC, SUBSCRIBER_UNI};
+use lso_ecm::{Adagio, Ecm};
+use lso_model::{FixedClock, SequentialIds};
+use lso_store::{Step, WriteOp};
+use serde_json::json;
+
+struct World {
+    sof: Sof,
+    store: Store,
+    ecm: Arc<Ecm>,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("lso.db")).unwrap();
+    let topology = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY).unwrap();
+    let ecm = Arc::new(lso_icm::element_control(&topology));
+    let icm = Arc::new(lso_icm::Icm::open(topology, store.clone(), ecm.clone()).await.unwrap());
+    let sof =
+        Sof::new(store.clone(), icm, Arc::new(FixedClock::at(1_790_000_000_000)), Arc::new(SequentialIds::new("s")));
+    World { sof, store, ecm, _dir: dir }
+}
+
+impl World {
+    /// Runs every due job until none is left.
+    async fn settle(&self) {
+        for _ in 0..1000 {
+            let jobs = self.store.claim_jobs(i64::MAX / 4, 1, 100).await.unwrap();
+            if jobs.is_empty() {
+                return;
+            }
+            for job in jobs {
+                let finish = match self.sof.run(&job).await {
+                    Ok((mut ops, Step::Done)) => {
+                        ops.push(WriteOp::FinishJob { id: job.id, generation: job.generation });
+                        ops
+                    }
+                    Ok((mut ops, Step::Again { at })) => {
+                        ops.push(WriteOp::RetryJob {
+                            id: job.id,
+                            generation: job.generation,
+                            run_at: at,
+                            error: String::new(),
+                        });
+                        ops
+                    }
+                    Err(failure) => {
+                        // A job that cannot go on waits; the test decides when to go on.
+                        vec![WriteOp::RetryJob {
+                            id: job.id,
+                            generation: job.generation,
+                            run_at: i64::MAX / 2,
+                            error: failure.message,
+                        }]
+                    }
+                };
+                self.store.apply(finish).await.unwrap();
+            }
+        }
+        panic!("the jobs did not settle");
+    }
+
+    async fn order(&self, items: Vec<Value>) -> Value {
+        let order = json!({
+            "requestedStartDate": "2026-11-25T10:00:00Z", "requestedCompletionDate": "2026-11-26T10:00:00Z",
+            "serviceOrderItem": items,
+        });
+        let accepted = self.sof.create_service_order("bus", order).await.unwrap();
+        self.settle().await;
+        self.sof.service_order("bus", accepted["id"].as_str().unwrap()).await.unwrap()
+    }
+
+    async fn flows(&self) -> usize {
+        let mut count = 0;
+        for (element, _) in self.ecm.elements() {
+            count += self.ecm.simulated(&element).unwrap().flows().len();
+        }
+        count
+    }
+}
+
+fn add_uni(item: &str, site: &str) -> Value {
+    json!({"id": item, "action": "add", "service": {
+        "state": "active", "serviceConfiguration": {"@type": SUBSCRIBER_UNI},
+        "place": [{"@type": "GeographicSiteRef", "id": site, "role": "INSTALL_LOCATION"}]}})
+}
+
+fn add_evc(item: &str, unis: &[&str], vlan: u16, cir: u64) -> Value {
+    let end_points: Vec<Value> = unis.iter().map(|u| json!({"service": u, "vlans": [vlan]})).collect();
+    json!({"id": item, "action": "add", "service": {"serviceConfiguration": {"@type": EVC, "endPoints": end_points, "cirMbps": cir}}})
+}
+
+fn delete(item: &str, service: &str) -> Value {
+    json!({"id": item, "action": "delete", "service": {"id": service}})
+}
+
+fn service_of(order: &Value, index: usize) -> String {
+    order["serviceOrderItem"][index]["service"]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_order_ends_as_configured_elements_and_a_delete_order_removes_them() {
+    let world = world().await;
+    let unis = world.order(vec![add_uni("1", "site-new-york"), add_uni("2", "site-boston")]).await;
+    assert_eq!(unis["state"], "completed", "{unis:#}");
+    let (a, z) = (service_of(&unis, 0), service_of(&unis, 1));
+    assert_eq!(world.sof.interface_of(&a).await.unwrap().as_deref(), Some("uni-new-york-1"));
+    assert_eq!(world.sof.interface_of(&z).await.unwrap().as_deref(), Some("uni-boston-1"));
+    assert_eq!(world.sof.service("bus", &a).await.unwrap()["state"], "active");
+
+    let evc = world.order(vec![add_evc("1", &[&a, &z], 100, 50)]).await;
+    assert_eq!(evc["state"], "completed", "{evc:#}");
+    let evc_id = service_of(&evc, 0);
+    let service = world.sof.service("bus", &evc_id).await.unwrap();
+    assert_eq!(service["state"], "active");
+    assert_eq!(service["serviceOrderItem"][0]["serviceOrderId"], evc["id"]);
+    assert!(world.sof.icm().check_connectivity(&evc_id).await.unwrap(), "every element reads back as configured");
+    assert_eq!(world.flows().await, 4, "pe1 and pe3, two flows each");
+    let policy = world.store.get(SERVICE_POLICY, None, &evc_id).await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&policy.doc).unwrap()["changeable"]["cirMbps"],
+        json!({"min": 1, "max": 1000})
+    );
+
+    let refused = world.order(vec![delete("1", &a)]).await;
+    assert_eq!(refused["state"], "failed");
+    let reason = refused["serviceOrderItem"][0]["terminationError"][0]["value"].as_str().unwrap();
+    assert!(reason.contains(&evc_id), "{reason}");
+
+    let gone = world.order(vec![delete("1", &evc_id), delete("2", &a)]).await;
+    assert_eq!(gone["serviceOrderItem"][0]["state"], "completed");
+    assert_eq!(world.sof.service("bus", &evc_id).await.unwrap()["state"], "terminated");
+    assert_eq!(world.flows().await, 0, "nothing is left on the elements");
+    assert!(world.sof.icm().read(lso_icm::Network::is_empty).await);
+}
+
+#[tokio::test]
+async fn items_wait_for_the_items_they_relate_to_and_fail_with_them() {
+    let world = world().await;
+    let mut second = add_uni("2", "site-nowhere");
+    second["serviceOrderItemRelationship"] = json!([{"orderItem": {"itemId": "1"}, "relationshipType": "dependsOn"}]);
+    let mut first = add_uni("1", "site-nowhere");
+    first["serviceOrderItemRelationship"] = json!([]);
+    let order = world.order(vec![second, first]).await;
+    assert_eq!(order["state"], "failed");
+    assert_eq!(
+        order["serviceOrderItem"][1]["terminationError"][0]["value"],
+        "the network has no UNI at site `site-nowhere`"
+    );
+    assert_eq!(order["serviceOrderItem"][0]["terminationError"][0]["value"], "an item it relates to failed");
+}
+
+#[tokio::test]
+async fn orders_breaking_mef_99_are_refused_with_every_problem_located() {
+    let world = world().await;
+    let order = json!({"requestedStartDate": "soon", "serviceOrderItem": [
+        {"id": "1", "action": "add", "service": {"id": "x", "serviceConfiguration": {"@type": "urn:nope"}}},
+        {"id": "1", "action": "delete", "service": {"id": "no-such"}},
+        {"id": "3", "action": "add", "service": {"serviceConfiguration": {"@type": EVC, "endPoints": [{"interface": "nowhere"}, {"service": "nothing"}]}},
+         "serviceOrderItemRelationship": [{"orderItem": {"itemId": "9"}, "relationshipType": "x"}]},
+        {"id": "4", "action": "launch", "service": {}},
+    ]});
+    let Err(SofError::Invalid(found)) = world.sof.create_service_order("bus", order).await else { panic!("accepted") };
+    let paths: Vec<&str> = found.iter().map(|v| v.property_path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/requestedCompletionDate",
+            "/requestedStartDate",
+            "/serviceOrderItem/0/id",
+            "/serviceOrderItem/0/service/id",
+            "/serviceOrderItem/0/service/serviceConfiguration/@type",
+            "/serviceOrderItem/1/id",
+            "/serviceOrderItem/1/service/id",
+            "/serviceOrderItem/2/serviceOrderItemRelationship/0/orderItem/itemId",
+            "/serviceOrderItem/2/service/serviceConfiguration/endPoints/0/interface",
+            "/serviceOrderItem/3/action",
+        ]
+    );
+    let Err(SofError::Invalid(found)) = world.sof.create_service_order("bus", json!({})).await else {
+        panic!("accepted")
+    };
+    assert_eq!(found.last().unwrap().property_path, "/serviceOrderItem");
+}
+
+#[tokio::test]
+async fn a_repeated_create_with_the_same_external_id_returns_the_first_order() {
+    let world = world().await;
+    let order = json!({"externalId": "po-1/item-1", "requestedStartDate": "2026-11-25T10:00:00Z",
+        "requestedCompletionDate": "2026-11-26T10:00:00Z", "serviceOrderItem": [add_uni("1", "site-boston")]});
+    let first = world.sof.create_service_order("bus", order.clone()).await.unwrap();
+    let again = world.sof.create_service_order("bus", order.clone()).await.unwrap();
+    assert_eq!(first["id"], again["id"]);
+    let other_client = world.sof.create_service_order("other-bus", order).await.unwrap();
+    assert_ne!(first["id"], other_client["id"], "another BUS's external ids are its own");
+}
+
+#[tokio::test]
+async fn a_hundred_orders_failing_at_an_element_leak_no_vlan_bandwidth_or_flow() {
+    let world = world().await;
+    let unis = world.order(vec![add_uni("1", "site-new-york"), add_uni("2", "site-washington")]).await;
+    let (a, z) = (service_of(&unis, 0), service_of(&unis, 1));
+    world.ecm.simulated("pe2").unwrap().set_down(true);
+    for n in 0..100u16 {
+        let order = world.order(vec![add_evc("1", &[&a, &z], 100 + n, 10)]).await;
+        assert_eq!(order["state"], "failed", "{order:#}");
+        let reason = order["serviceOrderItem"][0]["terminationError"][0]["value"].as_str().unwrap();
+        assert!(reason.contains("pe2"), "{reason}");
+        assert_eq!(world.sof.service("bus", &service_of(&order, 0)).await.unwrap()["state"], "terminated");
+    }
+    // pe2 could not be cleaned while down; the compensation jobs finish once it is back.
+    world.ecm.simulated("pe2").unwrap().set_down(false);
+    let stuck = world.store.claim_jobs(i64::MAX, 1, 1000).await.unwrap();
+    assert_eq!(stuck.len(), 100, "one release job per failed order");
+    for job in &stuck {
+        world
+            .store
+            .apply(vec![WriteOp::RetryJob { id: job.id, generation: job.generation, run_at: 0, error: String::new() }])
+            .await
+            .unwrap();
+    }
+    world.settle().await;
+    assert_eq!(world.flows().await, 0);
+    let reservations = world.sof.icm().read(|n| n.reservations().len()).await;
+    assert_eq!(reservations, 0, "every S-VLAN and every Mbit/s is back");
+    let evc = world.order(vec![add_evc("1", &[&a, &z], 100, 10)]).await;
+    assert_eq!(evc["state"], "completed", "the same CE-VLAN can be ordered again");
+}
