@@ -214,6 +214,7 @@ impl Bus {
                 .find(|c| c.state == ItemState::InProgress)
                 .map_or(change.at.millis(), |c| c.change_date.millis());
             let tenant = change.tenant.clone();
+            let (related, places) = related_and_places(order, item);
             let request = FulfilmentRequest {
                 tenant: &tenant,
                 order_id: &order.id,
@@ -222,6 +223,8 @@ impl Bus {
                 product_id: &product_id,
                 specification: &specification,
                 configuration: configuration.as_ref(),
+                related: &related,
+                places: &places,
                 started_at,
                 now: change.at.millis(),
             };
@@ -311,6 +314,30 @@ enum Dependencies {
     Met,
     Waiting,
     Failed(String),
+}
+
+/// Two names: (relationship type, product id) or (role, place id).
+type Pair = (String, String);
+
+/// The products `item` relates to, as (relationship type, product id), and its places, as
+/// (role, place id).
+fn related_and_places(order: &ProductOrder, item: &ProductOrderItem) -> (Vec<Pair>, Vec<Pair>) {
+    let product = item.request.product.as_ref();
+    let own = product.and_then(|p| p.product_relationship.as_ref()).into_iter().flatten();
+    let mut related: Vec<(String, String)> = own.map(|r| (r.relationship_type.clone(), r.id.clone())).collect();
+    for relation in item.request.product_order_item_relationship.iter().flatten() {
+        let other = order.product_order_item.iter().find(|i| i.request.id == relation.id);
+        if let Some(id) = other.and_then(|i| i.request.product.as_ref()).and_then(|p| p.id.clone()) {
+            related.push((relation.relationship_type.clone(), id));
+        }
+    }
+    let places = product
+        .and_then(|p| p.place.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p.role.clone(), p.id.clone()?)))
+        .collect();
+    (related, places)
 }
 
 /// Whether the items an item relates to (relationships and coordinated actions) are done.

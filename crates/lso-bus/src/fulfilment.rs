@@ -28,6 +28,11 @@ pub struct FulfilmentRequest<'a> {
     pub specification: &'a str,
     /// The desired configuration (`add`, `modify`).
     pub configuration: Option<&'a Value>,
+    /// The products it relates to, as (relationship type, product id): its own product
+    /// relationships and those of the items of the same order it relates to.
+    pub related: &'a [(String, String)],
+    /// Its places, as (role, place id).
+    pub places: &'a [(String, String)],
     /// When the item went `inProgress` (milliseconds since the epoch).
     pub started_at: i64,
     /// Now.

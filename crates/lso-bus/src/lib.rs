@@ -14,6 +14,7 @@ mod events;
 pub mod fulfilment;
 mod hubs;
 mod inventory;
+mod legato;
 mod ordering;
 mod tasks;
 mod validate;
@@ -22,6 +23,7 @@ mod worker;
 pub use engine::Step;
 pub use fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus, InventoryFulfilment, PROVISIONING_STARTED};
 pub use hubs::{HubApi, INVENTORY_EVENT_TYPES, ORDERING_EVENT_TYPES};
+pub use legato::{LEGATO_CLIENT, LegatoFulfilment};
 pub use worker::{Outcome, Worker};
 
 use lso_model::{Clock, IdGen, Violation};

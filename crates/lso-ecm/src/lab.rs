@@ -21,6 +21,13 @@ static LABS: AtomicUsize = AtomicUsize::new(0);
 #[error("{0}")]
 pub struct LabError(String);
 
+impl LabError {
+    /// A lab error saying `reason`.
+    pub fn new(reason: impl Into<String>) -> Self {
+        LabError(reason.into())
+    }
+}
+
 fn run(program: &str, args: &[&str]) -> Result<String, LabError> {
     let output = Command::new(program).args(args).output().map_err(|e| LabError(format!("{program}: {e}")))?;
     if !output.status.success() {

@@ -344,3 +344,15 @@ async fn reservations_survive_a_restart_exactly_as_they_were() {
     }
     assert!(icm.read(Network::is_empty).await);
 }
+
+#[test]
+fn a_topology_written_out_reads_back_the_same_with_its_management() {
+    let topology = Topology::parse(DEMO_TOPOLOGY).unwrap();
+    let mut management = std::collections::BTreeMap::new();
+    let reached =
+        Management { ovsdb: "127.0.0.1:6641".into(), openflow: "/run/pe1/br0.mgmt".into(), bridge: "br0".into() };
+    management.insert("pe1".to_owned(), reached.clone());
+    let again = Topology::parse(&topology.to_toml(&management)).unwrap();
+    assert_eq!(again.management, management);
+    assert_eq!(Topology { management: Default::default(), ..again }, topology);
+}

@@ -230,3 +230,49 @@ impl Topology {
         self.interfaces.iter().find(|i| i.name == name)
     }
 }
+
+impl Topology {
+    /// The topology as a topology file, with `management` for the elements it names (the
+    /// topology's own management settings otherwise).
+    pub fn to_toml(&self, management: &std::collections::BTreeMap<String, Management>) -> String {
+        let quote = |text: &str| format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""));
+        let mut text = String::new();
+        for (name, ports) in &self.elements {
+            let ports: Vec<String> = ports.iter().map(|p| quote(p)).collect();
+            text.push_str(&format!("[[element]]\nname = {}\nports = [{}]\n", quote(name), ports.join(", ")));
+            if let Some(m) = management.get(name).or_else(|| self.management.get(name)) {
+                text.push_str(&format!(
+                    "management = {{ ovsdb = {}, openflow = {}, bridge = {} }}\n",
+                    quote(&m.ovsdb),
+                    quote(&m.openflow),
+                    quote(&m.bridge)
+                ));
+            }
+            text.push('\n');
+        }
+        for link in &self.links {
+            text.push_str(&format!(
+                "[[link]]\na = {}\nz = {}\ncapacity_mbps = {}\n\n",
+                quote(&link.a.to_string()),
+                quote(&link.z.to_string()),
+                link.capacity_mbps
+            ));
+        }
+        for interface in &self.interfaces {
+            let kind = match interface.kind {
+                InterfaceKind::Uni => "uni",
+                InterfaceKind::Enni => "enni",
+            };
+            text.push_str(&format!(
+                "[[interface]]\nname = {}\nport = {}\nkind = \"{kind}\"\n",
+                quote(&interface.name),
+                quote(&interface.port.to_string())
+            ));
+            if let Some(site) = &interface.site {
+                text.push_str(&format!("site = {}\n", quote(site)));
+            }
+            text.push_str(&format!("capacity_mbps = {}\n\n", interface.capacity_mbps));
+        }
+        text
+    }
+}

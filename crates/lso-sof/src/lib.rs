@@ -76,6 +76,12 @@ pub trait Legato: Send + Sync {
     fn service_order<'a>(&'a self, client: &'a str, id: &'a str) -> BoxFuture<'a, Result<Value, SofError>>;
     /// `retrieveService`.
     fn service<'a>(&'a self, client: &'a str, id: &'a str) -> BoxFuture<'a, Result<Value, SofError>>;
+    /// The service order `client` created with `externalId` = `external_id`, if any.
+    fn service_order_by_external_id<'a>(
+        &'a self,
+        client: &'a str,
+        external_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Value>, SofError>>;
     /// `listService` filtered by `externalId`: the services realising a BUS's product.
     fn services_by_external_id<'a>(
         &'a self,
@@ -148,6 +154,14 @@ impl Legato for Sof {
 
     fn service<'a>(&'a self, client: &'a str, id: &'a str) -> BoxFuture<'a, Result<Value, SofError>> {
         Box::pin(async move { Ok(self.load(SERVICE, Some(client), id).await?.1) })
+    }
+
+    fn service_order_by_external_id<'a>(
+        &'a self,
+        client: &'a str,
+        external_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Value>, SofError>> {
+        Box::pin(self.order_by_external_id(client, external_id))
     }
 
     fn services_by_external_id<'a>(

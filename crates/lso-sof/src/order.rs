@@ -80,7 +80,11 @@ impl Sof {
         Ok(order)
     }
 
-    async fn order_by_external_id(&self, client: &str, external_id: &str) -> Result<Option<Value>, SofError> {
+    pub(crate) async fn order_by_external_id(
+        &self,
+        client: &str,
+        external_id: &str,
+    ) -> Result<Option<Value>, SofError> {
         let query = lso_store::ListQuery {
             kind: SERVICE_ORDER.into(),
             tenant: Some(client.into()),

@@ -81,6 +81,7 @@ pub fn compile_tree(tree: &SchemaTree, catalog: &mut Catalog, report: &mut Impor
                     required_product_relationships: Vec::new(),
                     max_term_months: 60,
                     provisioning_seconds: 0,
+                    realised_by: None,
                     example: Value::Object(Default::default()),
                     origin: relative.display().to_string(),
                     validator: Arc::new(validator),

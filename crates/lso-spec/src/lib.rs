@@ -77,6 +77,9 @@ pub struct ProductSpec {
     pub max_term_months: i64,
     /// How long the built-in fulfilment takes to provision it.
     pub provisioning_seconds: u64,
+    /// The `@type` of the Legato service that realises it on the network, if one does (the
+    /// catalog's product → service mapping).
+    pub realised_by: Option<String>,
     /// A valid configuration, used by the demo.
     pub example: Value,
     /// Where it came from: `built-in` or the imported file.
@@ -198,6 +201,7 @@ fn parse_built_in(text: &str) -> Result<ProductSpec, SpecError> {
             .collect(),
         max_term_months: field("maxTermMonths")?.as_i64().unwrap_or(60),
         provisioning_seconds: field("provisioningSeconds")?.as_u64().unwrap_or(0),
+        realised_by: doc.get("realisedBy").and_then(Value::as_str).map(str::to_owned),
         example: field("example")?,
         origin: "built-in".into(),
         validator: Arc::new(validator),

@@ -29,6 +29,7 @@ first_retry_millis = 1000
 max_retry_millis = 3600000
 
 [fulfilment]
+by = "network"
 time_scale = 0.0
 
 [network]
@@ -155,8 +156,22 @@ pub struct Notifications {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FulfilmentConfig {
-    /// Multiplies each specification's provisioning time (0 completes at once).
+    /// How order items are realised.
+    pub by: FulfilmentMode,
+    /// With `by = "inventory"`: multiplies each specification's provisioning time (0 completes
+    /// at once).
     pub time_scale: f64,
+}
+
+/// How order items are realised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FulfilmentMode {
+    /// Service orders to the SOF, realised on the network (the default).
+    Network,
+    /// In the Product Inventory alone, after the specification's provisioning time: a Seller
+    /// with no network behind it.
+    Inventory,
 }
 
 impl Config {

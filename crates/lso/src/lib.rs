@@ -1,7 +1,8 @@
 //! The `lso` process: configuration, the wiring of a Seller (`server`), the operators' API
-//! (`admin`) and the demo. The binary (`main.rs`) is the command line over these.
+//! (`admin`), the demo and the laboratory network it builds. The binary (`main.rs`) is the command line over these.
 
 pub mod admin;
 pub mod config;
 pub mod demo;
+pub mod lab;
 pub mod server;

@@ -3,12 +3,13 @@
 
 use crate::admin;
 use crate::config::Config;
+use crate::config::FulfilmentMode;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
-use lso_bus::{Bus, BusConfig, InventoryFulfilment, UuidIds, Worker};
+use lso_bus::{Bus, BusConfig, Fulfilment, InventoryFulfilment, LegatoFulfilment, UuidIds, Worker};
 use lso_http::{ApiError, Authenticator, BodyLimit};
 use lso_model::SystemClock;
 use lso_notify::{Dispatcher, RetryPolicy, SelfAddresses};
@@ -148,13 +149,18 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .with_context(|| format!("failed to listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let clock = Arc::new(SystemClock);
+    let sof = Arc::new(lso_sof::Sof::new(store.clone(), icm.clone(), clock.clone(), Arc::new(UuidIds)));
+    let fulfilment: Arc<dyn Fulfilment> = match config.fulfilment.by {
+        FulfilmentMode::Network => Arc::new(LegatoFulfilment::new(sof.clone(), catalog.clone(), store.clone())),
+        FulfilmentMode::Inventory => Arc::new(InventoryFulfilment::new(catalog.clone(), config.fulfilment.time_scale)),
+    };
     let contact = &config.seller_contact;
     let bus = Arc::new(Bus::new(
         store.clone(),
         catalog.clone(),
         clock.clone(),
         Arc::new(UuidIds),
-        Arc::new(InventoryFulfilment::new(catalog, config.fulfilment.time_scale)),
+        fulfilment,
         BusConfig {
             seller_contact: serde_json::json!({
                 "name": contact.name, "emailAddress": contact.email_address, "number": contact.number, "role": "sellerContact"
@@ -180,7 +186,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             tracing::error!(error = %err, "the HTTP server failed");
         }
     });
-    let worker = tokio::spawn(Worker::new(bus.clone()).run(stop.clone()));
+    let worker = tokio::spawn(Worker::new(bus.clone()).with_handler(sof).run(stop.clone()));
     let dispatcher = tokio::spawn(Dispatcher::new(store, clock, policy, bus.wake()).run(stop));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "lso is serving");
     Ok(Running { addr, bus, auth, shutdown, tasks: vec![server, worker, dispatcher] })

@@ -29,6 +29,7 @@ fn serve(data_dir: &std::path::Path) -> (Process, String) {
         .arg(data_dir)
         .env("RUST_LOG", "info")
         .env("LSO_LOG_FORMAT", "json")
+        .env("LSO_FULFILMENT__BY", "inventory")
         .env("LSO_FULFILMENT__TIME_SCALE", "0.1")
         .env("LSO_NOTIFICATIONS__FIRST_RETRY_MILLIS", "50")
         .env("LSO_NOTIFICATIONS__MAX_RETRY_MILLIS", "500")

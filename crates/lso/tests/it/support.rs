@@ -29,6 +29,9 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
     config.data_dir = data_dir.to_owned();
     config.notifications.first_retry_millis = 20;
     config.notifications.max_retry_millis = 200;
+    // The product API tests place orders at sites no network has; `tests/it/network.rs`
+    // runs orders down to the elements.
+    config.fulfilment.by = lso::config::FulfilmentMode::Inventory;
     config
 }
 

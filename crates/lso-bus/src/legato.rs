@@ -1,0 +1,265 @@
+//! Fulfilment through the SOF over Legato: each product order item becomes a service order
+//! (MEF 99) whose items the catalog's product → service mapping (`realisedBy`) decides, and
+//! the product item ends as its service order ends.
+//!
+//! - A UNI product becomes a UNI service at the product's `INSTALL_LOCATION`.
+//! - An EVC product (EPL, EVPL, EP-LAN, EVP-LAN) becomes an EVC joining the services of the UNI
+//!   products it relates to (`CONNECTS_TO_UNI_A`/`_Z`, or `CONNECTS_TO_UNI` in order), with
+//!   each endpoint's CE-VLANs and the highest ingress CIR of its endpoints.
+//! - An Access E-Line becomes an OVC from its UNI to the ENNI its `ENNI_REFERENCE` product
+//!   names (`enniIdentifier`), on the S-VLAN of `enniEp.sVlanId`.
+//! - Internet products become IP services, recorded by the SOF.
+//!
+//! A service realising a product carries the product id as its `externalId`; a service order
+//! carries `{productOrderId}/{itemId}` as its own, so asking again after a crash finds it.
+
+use crate::fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus};
+use lso_model::order::ItemAction;
+use lso_sof::services::{EVC, OVC};
+use lso_sof::{Legato, SofError};
+use lso_spec::Catalog;
+use serde_json::{Value, json};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// How often the BUS looks at a service order in progress, in milliseconds.
+const POLL_MILLIS: i64 = 50;
+
+/// The Legato client name of this BUS at the SOF.
+pub const LEGATO_CLIENT: &str = "bus";
+
+/// Fulfilment by service orders to a SOF.
+pub struct LegatoFulfilment {
+    legato: Arc<dyn Legato>,
+    catalog: Arc<Catalog>,
+    store: lso_store::Store,
+}
+
+impl LegatoFulfilment {
+    /// Fulfilment through `legato`, decomposing with `catalog`; `store` holds the products
+    /// (an ENNI's configuration is read from it).
+    pub fn new(legato: Arc<dyn Legato>, catalog: Arc<Catalog>, store: lso_store::Store) -> Self {
+        LegatoFulfilment { legato, catalog, store }
+    }
+
+    async fn status(&self, request: &FulfilmentRequest<'_>) -> Result<FulfilmentStatus, String> {
+        let Some(service_type) = self.catalog.get(request.specification).and_then(|s| s.realised_by.clone()) else {
+            // No service realises it (an imported specification): the inventory is all there is.
+            return Ok(FulfilmentStatus::Completed);
+        };
+        let external_id = format!("{}/{}", request.order_id, request.item_id);
+        let existing =
+            self.legato.service_order_by_external_id(LEGATO_CLIENT, &external_id).await.map_err(sof_reason)?;
+        let order = match existing {
+            Some(order) => order,
+            None => {
+                let Some(item) = self.service_order_item(request, &service_type).await? else {
+                    return Ok(FulfilmentStatus::Completed);
+                };
+                let order = json!({
+                    "externalId": external_id,
+                    "requestedStartDate": lso_mef_product::DateTime::from_millis(request.now).as_str(),
+                    "requestedCompletionDate": lso_mef_product::DateTime::from_millis(request.now + 86_400_000).as_str(),
+                    "note": [{"author": "bus", "date": lso_mef_product::DateTime::from_millis(request.now).as_str(), "source": "bus",
+                              "text": format!("product order {} item {}", request.order_id, request.item_id)}],
+                    "serviceOrderItem": [item],
+                });
+                self.legato.create_service_order(LEGATO_CLIENT, order).await.map_err(sof_reason)?
+            }
+        };
+        Ok(match order["state"].as_str() {
+            Some("completed") => FulfilmentStatus::Completed,
+            Some("failed" | "partial" | "rejected") => {
+                let errors = order["serviceOrderItem"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|i| i["terminationError"].as_array().cloned().unwrap_or_default());
+                let reasons: Vec<String> = errors.filter_map(|e| e["value"].as_str().map(str::to_owned)).collect();
+                FulfilmentStatus::Failed { reason: reasons.join("; ") }
+            }
+            _ => FulfilmentStatus::InProgress { check_at: request.now + POLL_MILLIS },
+        })
+    }
+
+    /// The service order item for `request`, or `None` when there is nothing to do (deleting
+    /// a product no service realises).
+    async fn service_order_item(
+        &self,
+        request: &FulfilmentRequest<'_>,
+        service_type: &str,
+    ) -> Result<Option<Value>, String> {
+        match request.action {
+            ItemAction::Delete => Ok(self
+                .service_of(request.product_id)
+                .await?
+                .map(|id| json!({"id": "1", "action": "delete", "service": {"id": id}}))),
+            ItemAction::Modify => {
+                let id = self
+                    .service_of(request.product_id)
+                    .await?
+                    .ok_or_else(|| format!("no service realises product {}", request.product_id))?;
+                let configuration = self.configuration(request, service_type).await?;
+                Ok(Some(
+                    json!({"id": "1", "action": "modify", "service": {"id": id, "serviceConfiguration": configuration}}),
+                ))
+            }
+            ItemAction::Add => {
+                let configuration = self.configuration(request, service_type).await?;
+                let places: Vec<Value> = request
+                    .places
+                    .iter()
+                    .map(|(role, id)| json!({"@type": "GeographicSiteRef", "id": id, "role": role}))
+                    .collect();
+                let mut service =
+                    json!({"externalId": request.product_id, "state": "active", "serviceConfiguration": configuration});
+                if !places.is_empty() {
+                    service["place"] = json!(places);
+                }
+                Ok(Some(json!({"id": "1", "action": "add", "service": service})))
+            }
+        }
+    }
+
+    /// The service configuration realising the product's configuration.
+    async fn configuration(&self, request: &FulfilmentRequest<'_>, service_type: &str) -> Result<Value, String> {
+        let product = request.configuration.cloned().unwrap_or(Value::Null);
+        match service_type {
+            EVC => {
+                let endpoints = evc_endpoints(&product);
+                let unis = unis_in_order(request.related, endpoints.len());
+                let mut end_points = Vec::new();
+                for ((endpoint, _), uni) in endpoints.iter().zip(&unis) {
+                    let service =
+                        self.service_of(uni).await?.ok_or_else(|| format!("UNI product {uni} is not realised yet"))?;
+                    end_points.push(json!({"service": service, "vlans": ce_vlans(endpoint)}));
+                }
+                if end_points.len() < endpoints.len().max(2) {
+                    return Err(format!(
+                        "the EVC needs a UNI for each of its {} endpoints (CONNECTS_TO_UNI relationships)",
+                        endpoints.len().max(2)
+                    ));
+                }
+                let cir = endpoints.iter().map(|(e, _)| cir_mbps(e)).max().unwrap_or(0);
+                Ok(json!({"@type": EVC, "endPoints": end_points, "cirMbps": cir}))
+            }
+            OVC => {
+                let uni = unis_in_order(request.related, 1)
+                    .into_iter()
+                    .next()
+                    .ok_or("the Access E-Line relates to no UNI")?;
+                let uni_service =
+                    self.service_of(&uni).await?.ok_or_else(|| format!("UNI product {uni} is not realised yet"))?;
+                let enni = request
+                    .related
+                    .iter()
+                    .find(|(t, _)| t == "ENNI_REFERENCE")
+                    .map(|(_, id)| id)
+                    .ok_or("no ENNI_REFERENCE")?;
+                let interface = self.enni_interface(request, enni).await?;
+                let s_vlan = product["enniEp"]["sVlanId"]
+                    .as_u64()
+                    .ok_or("`enniEp.sVlanId` is needed to hand the service over at the ENNI")?;
+                let cir = cir_mbps(&product["uniEp"]).max(cir_mbps(&product["enniEp"]));
+                Ok(json!({"@type": OVC, "cirMbps": cir, "endPoints": [
+                    {"service": uni_service, "vlans": vlan_list(&product["uniEp"]["ceVlanIdList"])},
+                    {"interface": interface, "vlans": [s_vlan]},
+                ]}))
+            }
+            other => Ok(json!({"@type": other})),
+        }
+    }
+
+    /// The running service realising product `product`.
+    async fn service_of(&self, product: &str) -> Result<Option<String>, String> {
+        let services = self.legato.services_by_external_id(LEGATO_CLIENT, product).await.map_err(sof_reason)?;
+        Ok(services.iter().find(|s| s["state"] != "terminated").and_then(|s| s["id"].as_str()).map(str::to_owned))
+    }
+
+    /// The network interface of ENNI product `enni` (its `enniIdentifier`).
+    async fn enni_interface(&self, request: &FulfilmentRequest<'_>, enni: &str) -> Result<String, String> {
+        let record = self.store.get("product", Some(&request.tenant.key()), enni).await.map_err(|e| e.to_string())?;
+        let doc: Value =
+            record.and_then(|r| serde_json::from_str(&r.doc).ok()).ok_or_else(|| format!("no ENNI product {enni}"))?;
+        doc["productConfiguration"]["enniIdentifier"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("ENNI product {enni} has no `enniIdentifier`"))
+    }
+}
+
+fn sof_reason(err: SofError) -> String {
+    match err {
+        SofError::Invalid(violations) => {
+            violations.iter().map(|v| format!("{} ({})", v.reason, v.property_path)).collect::<Vec<_>>().join("; ")
+        }
+        other => format!("service orchestration: {other}"),
+    }
+}
+
+/// The endpoints of an EVC configuration, each with its A/Z letter if it has one.
+fn evc_endpoints(product: &Value) -> Vec<(Value, Option<char>)> {
+    if let Some(list) = product["evcEndPoint"].as_array() {
+        return list.iter().map(|e| (e.clone(), None)).collect();
+    }
+    [("evcEndPointA", 'A'), ("evcEndPointZ", 'Z')]
+        .iter()
+        .map(|(key, letter)| (product[*key].clone(), Some(*letter)))
+        .collect()
+}
+
+/// The UNI products an EVC relates to: `CONNECTS_TO_UNI_A`, `_Z`, then `CONNECTS_TO_UNI` (and
+/// `UNI_REFERENCE`) in order, `count` at most.
+fn unis_in_order(related: &[(String, String)], count: usize) -> Vec<String> {
+    ["CONNECTS_TO_UNI_A", "CONNECTS_TO_UNI_Z", "CONNECTS_TO_UNI", "UNI_REFERENCE"]
+        .iter()
+        .flat_map(|kind| related.iter().filter(move |(t, _)| t == kind).map(|(_, id)| id.clone()))
+        .take(count.max(1))
+        .collect()
+}
+
+fn vlan_list(value: &Value) -> Vec<u16> {
+    value.as_array().into_iter().flatten().filter_map(Value::as_u64).filter_map(|v| u16::try_from(v).ok()).collect()
+}
+
+/// The CE-VLANs of an EVC endpoint: its map's list, or `ceVlanIdList`; none for all-to-one.
+fn ce_vlans(endpoint: &Value) -> Vec<u16> {
+    let map = &endpoint["evcEndPointMap"];
+    if map["vlanType"] == "LIST" { vlan_list(&map["vlanId"]) } else { vlan_list(&endpoint["ceVlanIdList"]) }
+}
+
+/// The highest CIR of an endpoint's ingress bandwidth profiles, in Mbit/s (rounded up).
+fn cir_mbps(endpoint: &Value) -> u64 {
+    let flows = endpoint["ingressBandwidthProfilePerClassOfServiceName"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["bwpFlow"].as_array().cloned().unwrap_or_default());
+    flows
+        .filter_map(|flow| {
+            let value = flow["cir"]["irValue"].as_f64()?;
+            let per_mbps = match flow["cir"]["irUnits"].as_str()? {
+                "BPS" => 1e-6,
+                "KBPS" => 1e-3,
+                "MBPS" => 1.0,
+                "GBPS" => 1e3,
+                "TBPS" => 1e6,
+                _ => return None,
+            };
+            Some((value * per_mbps).ceil() as u64)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+impl Fulfilment for LegatoFulfilment {
+    fn progress<'a>(
+        &'a self,
+        request: FulfilmentRequest<'a>,
+    ) -> Pin<Box<dyn Future<Output = FulfilmentStatus> + Send + 'a>> {
+        Box::pin(
+            async move { self.status(&request).await.unwrap_or_else(|reason| FulfilmentStatus::Failed { reason }) },
+        )
+    }
+}
