@@ -1,222 +1,448 @@
-//! `lso demo`: a Seller on embedded defaults and a Buyer talking to it over HTTP on loopback.
-//! The Buyer registers a notification listener, places one product order per orderable
-//! specification, shows each order's progress live, and prints a summary table.
+//! `lso demo`: a provider network built on this machine (Open vSwitch elements in network
+//! namespaces, customer hosts behind CE switches, see [`crate::lab`]), a Seller configuring it,
+//! and Buyers ordering over Sonata and Cantata on loopback. Each order is followed down the
+//! stack (product order → service order → connectivity service → element configuration) and
+//! the services are proved with traffic: ping on the ordered CE-VLAN only, an E-LAN reaching
+//! all its sites, iperf3 against the CIR, and nothing left after the delete orders.
+//!
+//! Where Open vSwitch cannot run (no root, no package) the demo says why and runs the same
+//! orders on simulated elements, with the element read-back in place of traffic.
 
 use crate::admin::ADMIN_BASE;
-use crate::config::Config;
+use crate::config::{Config, FulfilmentMode};
+use crate::lab::NetworkLab;
 use crate::server;
 use anyhow::{Context, bail};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use lso_http::Principal;
 use lso_mef_product::{DateTime, ordering_base};
 use lso_model::Irp;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const BUYER: &str = "DEMO-BUYER";
-const ENNI_REFERENCE: &str = "ENNI_REFERENCE";
+const SONATA_BUYER: &str = "DEMO-OPERATOR";
+const CANTATA_BUYER: &str = "DEMO-ENTERPRISE";
+const SUBSCRIBER_UNI: &str = "urn:mef:lso:spec:cantata-sonata:carrier-ethernet-subscriber-uni:v1.0.0:all";
+const EVPL: &str = "urn:mef:lso:spec:cantata-sonata:evpl-evc:v1.0.0:all";
+const EVPLAN: &str = "urn:mef:lso:spec:cantata-sonata:evplan-evc:v1.0.0:all";
+const EPL: &str = "urn:mef:lso:spec:cantata-sonata:epl-evc:v1.0.0:all";
+const ACCESS_ELINE: &str = "urn:mef:lso:spec:sonata:access-eline-ovc:v5.0.0:all";
 
-/// Notifications received, by order id, and a signal on each arrival.
-#[derive(Clone, Default)]
-struct Received {
-    events: Arc<Mutex<HashMap<String, Vec<String>>>>,
-    arrived: Arc<tokio::sync::Notify>,
-}
-
-impl Received {
-    fn count(&self, order: &str) -> usize {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).get(order).map_or(0, Vec::len)
-    }
-}
-
-/// Runs the demo; fails unless every order completes and every notification arrives.
-pub async fn run(data_dir: Option<PathBuf>, time_scale: f64) -> anyhow::Result<()> {
-    let temporary = match data_dir {
-        Some(_) => None,
-        None => {
-            Some(tempfile::Builder::new().prefix("lso-demo-").tempdir().context("failed to create a data directory")?)
+/// Runs the demo; fails unless every order completes and every check holds.
+pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let files = tempfile::Builder::new().prefix("lso-demo-").tempdir().context("failed to create a directory")?;
+    let topology = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY)?;
+    let network = match NetworkLab::build(&topology, "ld", 100) {
+        Ok(network) => {
+            println!(
+                "Network  {} Open vSwitch elements and {} customer hosts in network namespaces",
+                topology.elements.len(),
+                network.hosts.len()
+            );
+            Some(network)
+        }
+        Err(reason) => {
+            println!("Network  SIMULATED elements: Open vSwitch cannot run here ({reason}).");
+            println!("         The orders run the same; element read-back stands in for traffic.");
+            None
         }
     };
+    let path = files.path().join("topology.toml");
+    let text = network
+        .as_ref()
+        .map_or_else(|| topology.to_toml(&Default::default()), |n| n.topology.to_toml(&Default::default()));
+    std::fs::write(&path, text).context("failed to write the topology")?;
     let mut config = Config::load(None, std::iter::empty())?;
     config.listen = "127.0.0.1:0".parse()?;
-    config.data_dir = data_dir.unwrap_or_else(|| temporary.as_ref().map(|t| t.path().to_owned()).unwrap_or_default());
-    config.fulfilment.time_scale = time_scale;
+    config.data_dir = data_dir.unwrap_or_else(|| files.path().join("data"));
+    config.fulfilment.by = FulfilmentMode::Network;
+    config.network.topology = path.display().to_string();
     let seller = server::start(&config).await?;
-    println!("Seller  http://{}  (data directory {})", seller.addr, config.data_dir.display());
-    let received = Received::default();
-    let listener = listen(received.clone()).await?;
-    println!("Buyer   notification listener on http://{listener}");
-    let result = place_and_follow(&seller, listener, &received).await;
+    println!("Seller   http://{}  (data directory {})", seller.addr, config.data_dir.display());
+    let demo = Demo::new(&seller, network).await?;
+    let result = demo.play().await;
     seller.stop().await;
     result
 }
 
-async fn listen(received: Received) -> anyhow::Result<std::net::SocketAddr> {
-    async fn on_event(State(received): State<Received>, Path(name): Path<String>, body: String) -> StatusCode {
-        let event: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-        let id = event["event"]["id"].as_str().unwrap_or_default().to_owned();
-        received.events.lock().unwrap_or_else(|e| e.into_inner()).entry(id).or_default().push(name);
-        received.arrived.notify_waiters();
+/// The Buyers, the Seller and the network of the demo.
+struct Demo<'a> {
+    seller: &'a server::Running,
+    network: Option<NetworkLab>,
+    client: reqwest::Client,
+    sonata: String,
+    cantata: String,
+    operator: String,
+    enterprise: String,
+    arrived: Arc<tokio::sync::Notify>,
+}
+
+/// A check of the network and whether it held.
+struct Check {
+    what: String,
+    expected: String,
+    observed: String,
+    held: bool,
+}
+
+impl<'a> Demo<'a> {
+    async fn new(seller: &'a server::Running, network: Option<NetworkLab>) -> anyhow::Result<Self> {
+        let now = chrono::Utc::now().timestamp();
+        let buyer = |name: &str| Principal::Buyer { subject: name.into(), buyers: vec![name.into()] };
+        let arrived = Arc::new(tokio::sync::Notify::new());
+        let demo = Demo {
+            seller,
+            network,
+            client: reqwest::Client::new(),
+            sonata: format!("http://{}{}", seller.addr, ordering_base(Irp::Sonata)),
+            cantata: format!("http://{}{}", seller.addr, ordering_base(Irp::Cantata)),
+            operator: seller.auth.mint(&buyer(SONATA_BUYER), now, 3600),
+            enterprise: seller.auth.mint(&buyer(CANTATA_BUYER), now, 3600),
+            arrived,
+        };
+        let listener = listen(demo.arrived.clone()).await?;
+        let hub = json!({"callback": format!("http://{listener}")});
+        let response =
+            demo.client.post(format!("{}/hub", demo.sonata)).bearer_auth(&demo.operator).json(&hub).send().await?;
+        ensure_status(response, StatusCode::CREATED, "registering the listener").await?;
+        println!(
+            "Buyers   {SONATA_BUYER} over Sonata (notifications to http://{listener}), {CANTATA_BUYER} over Cantata\n"
+        );
+        Ok(demo)
+    }
+
+    async fn play(&self) -> anyhow::Result<()> {
+        let enni = self.register_enni().await?;
+        let evpl = self
+            .order(
+                Irp::Sonata,
+                "EVPL New York – Boston, CE-VLAN 100, 20 Mbit/s",
+                vec![
+                    uni("1", "site-new-york"),
+                    uni("2", "site-boston"),
+                    evc("3", EVPL, &[100, 100], 20, &[("1", "CONNECTS_TO_UNI_A"), ("2", "CONNECTS_TO_UNI_Z")], &[]),
+                ],
+            )
+            .await?;
+        let (new_york, boston) = (product(&evpl, 0), product(&evpl, 1));
+        let lan = self
+            .order(
+                Irp::Sonata,
+                "EVP-LAN New York – Boston – Washington, CE-VLAN 200",
+                vec![
+                    uni("1", "site-washington"),
+                    evc("2", EVPLAN, &[200, 200, 200], 10, &[("1", "CONNECTS_TO_UNI")], &[&new_york, &boston]),
+                ],
+            )
+            .await?;
+        let access = self
+            .order(
+                Irp::Sonata,
+                "Access E-Line New York – partner ENNI, S-VLAN 3000",
+                vec![uni("1", "site-new-york"), access_eline("2", "1", &enni)],
+            )
+            .await?;
+        let epl = self
+            .order(
+                Irp::Cantata,
+                "EPL Washington – Boston, all-to-one, 50 Mbit/s",
+                vec![
+                    uni("1", "site-washington"),
+                    uni("2", "site-boston"),
+                    evc("3", EPL, &[], 50, &[("1", "CONNECTS_TO_UNI_A"), ("2", "CONNECTS_TO_UNI_Z")], &[]),
+                ],
+            )
+            .await?;
+        println!();
+        self.down_the_stack(&[&evpl, &lan, &access, &epl]).await?;
+
+        let mut checks = Vec::new();
+        let (ny, bos) = (self.interface_of(&new_york).await?, self.interface_of(&boston).await?);
+        let wash = self.interface_of(&product(&lan, 0)).await?;
+        let (wash2, bos2) = (self.interface_of(&product(&epl, 0)).await?, self.interface_of(&product(&epl, 1)).await?);
+        self.traffic(&mut checks, &ny, &bos, 100, true, "EVPL on its CE-VLAN 100")?;
+        self.traffic(&mut checks, &ny, &bos, 101, false, "EVPL on another CE-VLAN (101)")?;
+        self.traffic(&mut checks, &ny, &wash, 100, false, "EVPL towards a site outside it")?;
+        self.throughput(&mut checks, &ny, &bos, 100, 20.0, "EVPL bandwidth profile, CIR 20 Mbit/s")?;
+        for (a, z) in [(&ny, &bos), (&ny, &wash), (&bos, &wash)] {
+            self.traffic(&mut checks, a, z, 200, true, "EVP-LAN between two of its three sites")?;
+        }
+        self.traffic(&mut checks, &wash2, &bos2, 100, true, "EPL, any CE-VLAN (100)")?;
+        self.traffic(&mut checks, &wash2, &bos2, 42, true, "EPL, any CE-VLAN (42)")?;
+        self.throughput(&mut checks, &wash2, &bos2, 42, 50.0, "EPL bandwidth profile, CIR 50 Mbit/s")?;
+
+        let deleted = self.delete(Irp::Sonata, "delete the EVPL", &product(&evpl, 2)).await?;
+        let removed = self.delete(Irp::Cantata, "delete the EPL", &product(&epl, 2)).await?;
+        self.traffic(&mut checks, &ny, &bos, 100, false, "EVPL after its delete order")?;
+        self.traffic(&mut checks, &wash2, &bos2, 42, false, "EPL after its delete order")?;
+        self.traffic(&mut checks, &ny, &bos, 200, true, "EVP-LAN still up after the deletes")?;
+        for (label, order) in [("EVPL", &deleted), ("EPL", &removed)] {
+            let service = self.seller.sof.find_services(lso_bus::LEGATO_CLIENT, &product(order, 0)).await?;
+            let held = self.seller.icm.connectivity(service[0]["id"].as_str().unwrap_or_default()).await;
+            checks.push(Check {
+                what: format!("{label}: S-VLANs and bandwidth released"),
+                expected: "nothing reserved".into(),
+                observed: if held.is_none() { "nothing reserved".into() } else { "still reserved".into() },
+                held: held.is_none(),
+            });
+        }
+        print_checks(&checks, self.network.is_some());
+        let failed = checks.iter().filter(|c| !c.held).count();
+        anyhow::ensure!(failed == 0, "{failed} checks failed");
+        Ok(())
+    }
+
+    /// Puts the partner's ENNI in the operator's inventory (inventory-only product).
+    async fn register_enni(&self) -> anyhow::Result<String> {
+        let catalog = self.seller.bus.catalog();
+        let enni = catalog.specs().iter().find(|s| !s.orderable).context("the catalog has no ENNI specification")?;
+        let now = chrono::Utc::now().timestamp();
+        let admin = self.seller.auth.mint(&Principal::Admin { subject: "demo".into() }, now, 3600);
+        let url = format!("http://{}{ADMIN_BASE}/sonata/product?buyerId={SONATA_BUYER}", self.seller.addr);
+        let response = self
+            .client
+            .post(url)
+            .bearer_auth(admin)
+            .json(&json!({"productConfiguration": enni.example}))
+            .send()
+            .await?;
+        let id = ensure_status(response, StatusCode::CREATED, "registering the ENNI").await?["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        println!(
+            "Seller   registered the partner ENNI `{}` as product {id}",
+            enni.example["enniIdentifier"].as_str().unwrap_or_default()
+        );
+        Ok(id)
+    }
+
+    fn endpoint(&self, irp: Irp) -> (&str, &str) {
+        match irp {
+            Irp::Sonata => (&self.sonata, &self.operator),
+            Irp::Cantata => (&self.cantata, &self.enterprise),
+        }
+    }
+
+    /// Places an order of `items`, follows it to its end and returns it as it ended.
+    async fn order(&self, irp: Irp, label: &str, items: Vec<Value>) -> anyhow::Result<Value> {
+        let order = json!({"externalId": label, "relatedContactInformation": [contact("productOrderContact")], "productOrderItem": items});
+        let (base, token) = self.endpoint(irp);
+        let started = Instant::now();
+        let response = self.client.post(format!("{base}/productOrder")).bearer_auth(token).json(&order).send().await?;
+        let created = ensure_status(response, StatusCode::CREATED, label).await?;
+        let id = created["id"].as_str().unwrap_or_default().to_owned();
+        let deadline = started + Duration::from_secs(120);
+        loop {
+            let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            let response = self.client.get(format!("{base}/productOrder/{id}")).bearer_auth(token).send().await?;
+            let current = ensure_status(response, StatusCode::OK, "reading an order").await?;
+            let state = current["state"].as_str().unwrap_or_default();
+            if matches!(state, "completed" | "partial" | "failed" | "rejected" | "cancelled") {
+                println!("{:<8} {label}: {state} in {:.2} s", format!("{irp:?}"), started.elapsed().as_secs_f64());
+                if state != "completed" {
+                    let reasons: Vec<String> = current["productOrderItem"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|i| i["terminationError"].as_array().cloned().unwrap_or_default())
+                        .filter_map(|e| e["value"].as_str().map(str::to_owned))
+                        .collect();
+                    bail!("{label} ended {state}: {}", reasons.join("; "));
+                }
+                return Ok(current);
+            }
+            if Instant::now() > deadline {
+                bail!("{label} did not finish within two minutes");
+            }
+            // Look again when a notification arrives, or after 50 ms at the latest.
+            let _ = tokio::time::timeout(Duration::from_millis(50), arrived).await;
+        }
+    }
+
+    async fn delete(&self, irp: Irp, label: &str, product: &str) -> anyhow::Result<Value> {
+        let item = json!({"id": "1", "action": "delete", "product": {"id": product},
+            "requestedCompletionDate": due().as_str(), "relatedContactInformation": item_contacts()});
+        self.order(irp, label, vec![item]).await
+    }
+
+    /// The interface of the UNI service realising UNI product `product`.
+    async fn interface_of(&self, product: &str) -> anyhow::Result<String> {
+        let services = self.seller.sof.find_services(lso_bus::LEGATO_CLIENT, product).await?;
+        let service = services.first().and_then(|s| s["id"].as_str()).context("no service realises a UNI")?;
+        self.seller.sof.interface_of(service).await?.context("a UNI service holds no interface")
+    }
+
+    /// Prints, for each item, the service order, service, connectivity and elements.
+    async fn down_the_stack(&self, orders: &[&Value]) -> anyhow::Result<()> {
+        let mut table = comfy_table::Table::new();
+        table.set_header([
+            "product order #item",
+            "service order → service",
+            "network (ICM)",
+            "elements (ECM read-back)",
+        ]);
+        for order in orders {
+            for item in order["productOrderItem"].as_array().into_iter().flatten() {
+                let product = item["product"]["id"].as_str().unwrap_or_default();
+                let services = self.seller.sof.find_services(lso_bus::LEGATO_CLIENT, product).await?;
+                let Some(service) = services.first() else { continue };
+                let id = service["id"].as_str().unwrap_or_default();
+                let service_order = service["serviceOrderItem"][0]["serviceOrderId"].as_str().unwrap_or_default();
+                let kind = service["serviceConfiguration"]["@type"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .split(':')
+                    .nth(5)
+                    .unwrap_or_default();
+                let (network, elements) = match self.seller.icm.connectivity(id).await {
+                    Some(connectivity) => {
+                        let links = self
+                            .seller
+                            .icm
+                            .read(|n| {
+                                connectivity
+                                    .reservation
+                                    .hops
+                                    .iter()
+                                    .map(|h| {
+                                        let link = &n.topology().links[h.link];
+                                        format!("{}–{} S-VLAN {}", link.a.element, link.z.element, h.s_vlan)
+                                    })
+                                    .collect::<Vec<_>>()
+                            })
+                            .await;
+                        let runs = self.seller.icm.check_connectivity(id).await.unwrap_or(false);
+                        let names: Vec<&str> = connectivity.cross_connects.iter().map(|(e, _)| e.as_str()).collect();
+                        let links = if links.is_empty() { "within one element".to_owned() } else { links.join(", ") };
+                        let simulated = if self.network.is_none() { " (simulated)" } else { "" };
+                        (
+                            links,
+                            format!(
+                                "{} {}{simulated}",
+                                names.join(", "),
+                                if runs { "✓ as ordered" } else { "✗ differs" }
+                            ),
+                        )
+                    }
+                    None => (self.seller.sof.interface_of(id).await?.unwrap_or_default(), "—".into()),
+                };
+                let spec = item["product"]["productConfiguration"]["@type"].as_str().unwrap_or_default();
+                let name = self.seller.bus.catalog().get(spec).map_or(String::new(), |s| s.short_name.clone());
+                let item_label = format!(
+                    "{} #{} {name}",
+                    short(order["id"].as_str().unwrap_or_default()),
+                    item["id"].as_str().unwrap_or_default()
+                );
+                table.add_row([
+                    item_label,
+                    format!("{} → {} {kind}", short(service_order), short(id)),
+                    network,
+                    elements,
+                ]);
+            }
+        }
+        println!("{table}\n");
+        Ok(())
+    }
+
+    /// Whether the host at `a`, sending on `vlan`, reaches the host at `z` (also on `vlan`).
+    fn traffic(
+        &self,
+        checks: &mut Vec<Check>,
+        a: &str,
+        z: &str,
+        vlan: u16,
+        expected: bool,
+        what: &str,
+    ) -> anyhow::Result<()> {
+        let Some(network) = &self.network else { return Ok(()) };
+        let (from, to) = (&network.hosts[a], &network.hosts[z]);
+        network.lab.set_ce_vlan(from, vlan)?;
+        network.lab.set_ce_vlan(to, vlan)?;
+        let reached = network.lab.reaches(from, to);
+        let word = |r: bool| if r { "reaches" } else { "no traffic" };
+        checks.push(Check {
+            what: format!("{what}: {a} → {z}"),
+            expected: word(expected).into(),
+            observed: word(reached).into(),
+            held: reached == expected,
+        });
+        Ok(())
+    }
+
+    /// Whether TCP from `a` to `z` on `vlan` is held within 15% of `cir`.
+    fn throughput(
+        &self,
+        checks: &mut Vec<Check>,
+        a: &str,
+        z: &str,
+        vlan: u16,
+        cir: f64,
+        what: &str,
+    ) -> anyhow::Result<()> {
+        let Some(network) = &self.network else { return Ok(()) };
+        let (from, to) = (&network.hosts[a], &network.hosts[z]);
+        network.lab.set_ce_vlan(from, vlan)?;
+        network.lab.set_ce_vlan(to, vlan)?;
+        let measured = network.lab.throughput_mbps(from, to, 3)?;
+        checks.push(Check {
+            what: format!("{what}: {a} → {z}"),
+            expected: format!("{:.1}–{:.1} Mbit/s", cir * 0.85, cir * 1.15),
+            observed: format!("{measured:.1} Mbit/s"),
+            held: (measured - cir).abs() <= cir * 0.15,
+        });
+        Ok(())
+    }
+}
+
+fn print_checks(checks: &[Check], real: bool) {
+    if !real {
+        println!("Traffic checks skipped: the elements are SIMULATED (their configuration was read back above).");
+    }
+    let mut table = comfy_table::Table::new();
+    let title = if real { "check (Open vSwitch, real frames)" } else { "check (SIMULATED elements)" };
+    table.set_header([title, "expected", "observed", ""]);
+    for check in checks {
+        table.add_row([
+            check.what.clone(),
+            check.expected.clone(),
+            check.observed.clone(),
+            if check.held { "✓" } else { "✗" }.into(),
+        ]);
+    }
+    println!("{table}");
+    println!("{} of {} checks held.", checks.iter().filter(|c| c.held).count(), checks.len());
+}
+
+/// The last eight characters of an id (a time-ordered UUID starts with its time).
+fn short(id: &str) -> String {
+    id.chars().skip(id.chars().count().saturating_sub(8)).collect()
+}
+
+/// The product id of item `n` of `order`.
+fn product(order: &Value, n: usize) -> String {
+    order["productOrderItem"][n]["product"]["id"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn listen(arrived: Arc<tokio::sync::Notify>) -> anyhow::Result<std::net::SocketAddr> {
+    async fn on_event(State(arrived): State<Arc<tokio::sync::Notify>>, Path(_name): Path<String>) -> StatusCode {
+        arrived.notify_waiters();
         StatusCode::NO_CONTENT
     }
     let path = format!("{}/listener/{{name}}", lso_mef_product::ordering_notification_base(Irp::Sonata));
-    let app = Router::new().route(&path, post(on_event)).with_state(received);
+    let app = Router::new().route(&path, post(on_event)).with_state(arrived);
     let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("failed to bind the listener")?;
     let addr = socket.local_addr()?;
     tokio::spawn(async move { axum::serve(socket, app).await });
     Ok(addr)
-}
-
-struct Placed {
-    id: String,
-    product: String,
-    bar: ProgressBar,
-    started: Instant,
-    finished: Option<(String, Duration)>,
-}
-
-async fn place_and_follow(
-    seller: &server::Running,
-    listener: std::net::SocketAddr,
-    received: &Received,
-) -> anyhow::Result<()> {
-    let now = chrono::Utc::now().timestamp();
-    let buyer_token =
-        seller.auth.mint(&Principal::Buyer { subject: BUYER.into(), buyers: vec![BUYER.into()] }, now, 3600);
-    let admin_token = seller.auth.mint(&Principal::Admin { subject: "demo".into() }, now, 3600);
-    let client = reqwest::Client::new();
-    let base = format!("http://{}{}", seller.addr, ordering_base(Irp::Sonata));
-    let hub = json!({"callback": format!("http://{listener}")});
-    let response = client.post(format!("{base}/hub")).bearer_auth(&buyer_token).json(&hub).send().await?;
-    ensure_status(response, StatusCode::CREATED, "registering the listener").await?;
-
-    let catalog = seller.bus.catalog();
-    let enni = catalog.specs().iter().find(|s| !s.orderable).context("the catalog has no ENNI specification")?;
-    let url = format!("http://{}{ADMIN_BASE}/sonata/product?buyerId={BUYER}", seller.addr);
-    let response =
-        client.post(url).bearer_auth(&admin_token).json(&json!({"productConfiguration": enni.example})).send().await?;
-    let enni_id = ensure_status(response, StatusCode::CREATED, "registering the ENNI").await?["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    println!("Seller  registered {} {enni_id} in the Buyer's inventory\n", enni.short_name);
-
-    let progress = MultiProgress::new();
-    let style = ProgressStyle::with_template("{prefix:>15} [{bar:24}] {msg}")?.progress_chars("=> ");
-    let mut placed = Vec::new();
-    for spec in catalog.specs().iter().filter(|s| s.orderable && s.interfaces.iter().any(|i| i == "sonata")) {
-        let order = order_for(spec, &enni_id);
-        let started = Instant::now();
-        let response =
-            client.post(format!("{base}/productOrder")).bearer_auth(&buyer_token).json(&order).send().await?;
-        let created = ensure_status(response, StatusCode::CREATED, &format!("ordering {}", spec.short_name)).await?;
-        let bar = progress.add(ProgressBar::new(3).with_style(style.clone()).with_prefix(spec.short_name.clone()));
-        bar.set_position(1);
-        bar.set_message(format!("acknowledged  {}", created["id"].as_str().unwrap_or_default()));
-        placed.push(Placed {
-            id: created["id"].as_str().unwrap_or_default().to_owned(),
-            product: spec.name.clone(),
-            bar,
-            started,
-            finished: None,
-        });
-    }
-
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while placed.iter().any(|p| p.finished.is_none()) {
-        if Instant::now() > deadline {
-            bail!("orders did not finish within two minutes");
-        }
-        // Read the orders again when a notification arrives (at most a second apart).
-        let arrived = received.arrived.notified();
-        tokio::pin!(arrived);
-        arrived.as_mut().enable();
-        for order in placed.iter_mut().filter(|p| p.finished.is_none()) {
-            let response =
-                client.get(format!("{base}/productOrder/{}", order.id)).bearer_auth(&buyer_token).send().await?;
-            let current = ensure_status(response, StatusCode::OK, "reading an order").await?;
-            let state = current["state"].as_str().unwrap_or_default().to_owned();
-            let notified = received.count(&order.id);
-            order.bar.set_position(match state.as_str() {
-                "acknowledged" => 1,
-                "inProgress" => 2,
-                _ => 3,
-            });
-            order.bar.set_message(format!("{state:<13} {}  ({notified} notifications)", order.id));
-            if matches!(state.as_str(), "completed" | "partial" | "failed" | "rejected" | "cancelled") {
-                order.bar.finish();
-                let elapsed = match (
-                    DateTime::parse(current["orderDate"].as_str().unwrap_or_default()),
-                    current["completionDate"].as_str(),
-                ) {
-                    (Ok(start), Some(end)) => DateTime::parse(end)
-                        .map(|end| Duration::from_millis((end.millis() - start.millis()).max(0) as u64))
-                        .unwrap_or_else(|_| order.started.elapsed()),
-                    _ => order.started.elapsed(),
-                };
-                order.finished = Some((state, elapsed));
-            }
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(1), arrived).await;
-    }
-    wait_for_notifications(&client, seller, &admin_token, received).await?;
-    progress.clear()?;
-    summary(&placed, received)
-}
-
-/// Reads the Seller's outbox after each arrival until nothing is pending.
-async fn wait_for_notifications(
-    client: &reqwest::Client,
-    seller: &server::Running,
-    token: &str,
-    received: &Received,
-) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let arrived = received.arrived.notified();
-        tokio::pin!(arrived);
-        arrived.as_mut().enable();
-        let url = format!("http://{}{ADMIN_BASE}/deliveries?limit=1", seller.addr);
-        let counts =
-            ensure_status(client.get(url).bearer_auth(token).send().await?, StatusCode::OK, "reading deliveries")
-                .await?;
-        if counts["pending"] == 0 {
-            anyhow::ensure!(counts["dead"] == 0, "{} notifications could not be delivered", counts["dead"]);
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("{} notifications still pending after 30 s", counts["pending"]);
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(1), arrived).await;
-    }
-}
-
-fn summary(placed: &[Placed], received: &Received) -> anyhow::Result<()> {
-    let mut table = comfy_table::Table::new();
-    table.set_header(["product order", "product", "state", "elapsed", "notifications received"]);
-    for order in placed {
-        let (state, elapsed) = order.finished.clone().unwrap_or_default();
-        let events = received.count(&order.id);
-        table.add_row([
-            order.id.clone(),
-            order.product.clone(),
-            state,
-            format!("{:.1} s", elapsed.as_secs_f64()),
-            events.to_string(),
-        ]);
-    }
-    println!("{table}");
-    let completed = placed.iter().filter(|p| p.finished.as_ref().is_some_and(|(s, _)| s == "completed")).count();
-    println!("{completed} of {} orders completed.", placed.len());
-    anyhow::ensure!(completed == placed.len(), "{} orders did not complete", placed.len() - completed);
-    Ok(())
 }
 
 async fn ensure_status(response: reqwest::Response, expected: StatusCode, what: &str) -> anyhow::Result<Value> {
@@ -232,34 +458,84 @@ fn contact(role: &str) -> Value {
     json!({"name": "Demo Buyer", "emailAddress": "demo@buyer.example", "number": "+1-555-0199", "role": role})
 }
 
-/// A valid order for one product of `spec`, built from its example configuration.
-fn order_for(spec: &lso_spec::ProductSpec, enni_id: &str) -> Value {
-    let due = DateTime::from_millis(chrono::Utc::now().timestamp_millis() + 30 * 24 * 3_600_000);
-    let mut product = json!({"productOffering": {"id": format!("offering-{}", spec.short_name)}, "productConfiguration": spec.example});
-    if !spec.required_place_roles.is_empty() {
-        let places: Vec<Value> = spec
-            .required_place_roles
-            .iter()
-            .map(|role| json!({"@type": "GeographicSiteRef", "id": "site-demo-1", "role": role}))
-            .collect();
-        product["place"] = Value::Array(places);
-    }
-    if spec.required_product_relationships.iter().any(|r| r.relationship_type == ENNI_REFERENCE) {
-        product["productRelationship"] = json!([{"id": enni_id, "relationshipType": ENNI_REFERENCE}]);
-    }
+fn item_contacts() -> Value {
+    json!([
+        contact("buyerProductOrderItemContact"),
+        contact("buyerImplementationContact"),
+        contact("buyerTechnicalContact")
+    ])
+}
+
+fn due() -> DateTime {
+    DateTime::from_millis(chrono::Utc::now().timestamp_millis() + 30 * 24 * 3_600_000)
+}
+
+/// An `add` item for a product configured as `configuration`.
+fn add_item(id: &str, configuration: Value) -> Value {
     json!({
-        "externalId": format!("demo-{}", spec.short_name),
-        "relatedContactInformation": [contact("productOrderContact")],
-        "productOrderItem": [{
-            "id": "1",
-            "action": "add",
-            "requestedCompletionDate": due.as_str(),
-            "billingAccount": {"id": "demo-billing-account"},
-            "requestedItemTerm": {"name": "12 months", "duration": {"amount": 12, "units": "calendarMonths"}, "endOfTermAction": "autoRenew"},
-            "relatedContactInformation": [
-                contact("buyerProductOrderItemContact"), contact("buyerImplementationContact"), contact("buyerTechnicalContact")
-            ],
-            "product": product
-        }]
+        "id": id, "action": "add", "requestedCompletionDate": due().as_str(),
+        "billingAccount": {"id": "demo-billing-account"},
+        "requestedItemTerm": {"name": "12 months", "duration": {"amount": 12, "units": "calendarMonths"}, "endOfTermAction": "autoRenew"},
+        "relatedContactInformation": item_contacts(),
+        "product": {"productOffering": {"id": "demo-offering"}, "productConfiguration": configuration},
     })
+}
+
+fn example(spec: &str) -> Value {
+    lso_spec::Catalog::built_in().ok().and_then(|c| c.get(spec).map(|s| s.example.clone())).unwrap_or(Value::Null)
+}
+
+/// A Subscriber UNI at `site`.
+fn uni(id: &str, site: &str) -> Value {
+    let mut item = add_item(id, example(SUBSCRIBER_UNI));
+    item["product"]["place"] = json!([{"@type": "GeographicSiteRef", "id": site, "role": "INSTALL_LOCATION"}]);
+    item
+}
+
+/// The ingress bandwidth profile of `cir` Mbit/s.
+fn profile(cir: u64) -> Value {
+    json!([{"classOfServiceName": "standard", "bwpFlow": [{"envelopeName": "default", "envelopeRank": 1,
+        "colorMode": "COLOR_BLIND", "couplingFlag": false, "cir": {"irValue": cir, "irUnits": "MBPS"},
+        "cbs": {"dataSizeValue": 64, "dataSizeUnits": "KBYTES"}, "eir": {"irValue": 0, "irUnits": "MBPS"},
+        "ebs": {"dataSizeValue": 0, "dataSizeUnits": "BYTES"}}]}])
+}
+
+/// An EVC of `spec` with an endpoint per VLAN of `vlans` (EPL: none, all-to-one), joining the
+/// UNIs of the items `related` names and the existing UNI products `existing`.
+fn evc(id: &str, spec: &str, vlans: &[u16], cir: u64, related: &[(&str, &str)], existing: &[&str]) -> Value {
+    let endpoint = |name: &str, vlan: Option<u16>| {
+        let mut endpoint = json!({"identifier": name, "ingressBandwidthProfilePerClassOfServiceName": profile(cir)});
+        if let Some(vlan) = vlan {
+            endpoint["evcEndPointMap"] = json!({"vlanType": "LIST", "vlanId": [vlan]});
+        }
+        endpoint
+    };
+    let mut configuration = json!({"@type": spec, "maximumFrameSize": 1522, "listOfCosNames": ["standard"]});
+    if spec == EVPLAN {
+        configuration["evcEndPoint"] =
+            vlans.iter().enumerate().map(|(n, v)| endpoint(&format!("EP{n}"), Some(*v))).collect();
+    } else {
+        configuration["evcEndPointA"] = endpoint("A", vlans.first().copied());
+        configuration["evcEndPointZ"] = endpoint("Z", vlans.get(1).copied());
+    }
+    let mut item = add_item(id, configuration);
+    item["productOrderItemRelationship"] =
+        related.iter().map(|(item, kind)| json!({"id": item, "relationshipType": kind})).collect();
+    if !existing.is_empty() {
+        item["product"]["productRelationship"] =
+            existing.iter().map(|p| json!({"id": p, "relationshipType": "CONNECTS_TO_UNI"})).collect();
+    }
+    item
+}
+
+/// An Access E-Line from the UNI of item `uni_item` to ENNI product `enni`, on CE-VLAN 300
+/// and S-VLAN 3000.
+fn access_eline(id: &str, uni_item: &str, enni: &str) -> Value {
+    let configuration = json!({"@type": ACCESS_ELINE, "maximumFrameSize": 1600,
+        "uniEp": {"ceVlanIdList": [300], "ingressBandwidthProfilePerClassOfServiceName": profile(20)},
+        "enniEp": {"sVlanId": 3000, "ingressBandwidthProfilePerClassOfServiceName": profile(20)}});
+    let mut item = add_item(id, configuration);
+    item["productOrderItemRelationship"] = json!([{"id": uni_item, "relationshipType": "CONNECTS_TO_UNI"}]);
+    item["product"]["productRelationship"] = json!([{"id": enni, "relationshipType": "ENNI_REFERENCE"}]);
+    item
 }

@@ -41,6 +41,13 @@ impl NetworkLab {
             )?;
             hosts.insert(interface.name.clone(), host);
         }
+        // The partner behind each ENNI: its end of the link, so the port exists (its traffic,
+        // S-tagged over C-tagged, is not checked: the kernel here cannot untag it).
+        let ennis = topology.interfaces.iter().filter(|i| i.kind == InterfaceKind::Enni);
+        for (n, interface) in ennis.enumerate() {
+            let element = &elements[&interface.port.element];
+            lab.host(&format!("p{}", n + 1), element, &interface.port.port, &format!("10.67.0.{}", n + 1), None)?;
+        }
         let management = elements
             .iter()
             .map(|(name, e)| {

@@ -49,15 +49,14 @@ enum Command {
         #[arg(long, default_value_t = 24)]
         ttl_hours: i64,
     },
-    /// Starts a Seller on embedded defaults, orders one product of each specification over
-    /// HTTP as a Buyer, shows the progress and prints a summary.
+    /// Builds a provider network on this machine (Open vSwitch in network namespaces, or
+    /// simulated elements where that cannot run), has Buyers order EVPL, EVP-LAN, Access E-Line
+    /// and EPL over Sonata and Cantata, follows each order down to the elements, proves the
+    /// services with traffic, deletes them, and prints what it saw.
     Demo {
         /// Data directory for the demo Seller (a new temporary one by default).
         #[arg(long)]
         data_dir: Option<PathBuf>,
-        /// Multiplies each specification's provisioning time.
-        #[arg(long, default_value_t = 1.0)]
-        time_scale: f64,
     },
     /// Product specifications.
     Catalog {
@@ -148,9 +147,9 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", data.authenticator()?.mint(&principal, now, ttl_hours * 3600));
             Ok(())
         }
-        Command::Demo { data_dir, time_scale } => {
+        Command::Demo { data_dir } => {
             init_logging(false, "warn");
-            demo::run(data_dir, time_scale).await
+            demo::run(data_dir).await
         }
         Command::Catalog { command } => catalog(command),
         Command::Deliveries { url, data_dir, state, redeliver } => deliveries(&url, &data_dir, state, redeliver).await,

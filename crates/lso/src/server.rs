@@ -108,6 +108,10 @@ pub struct Running {
     pub bus: Arc<Bus>,
     /// Signs tokens for it.
     pub auth: Arc<Authenticator>,
+    /// Its service orchestration.
+    pub sof: Arc<lso_sof::Sof>,
+    /// Its infrastructure control.
+    pub icm: Arc<lso_icm::Icm>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -176,7 +180,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         ..RetryPolicy::default()
     };
     let (shutdown, stop) = watch::channel(false);
-    let app = app(bus.clone(), auth.clone(), icm, config);
+    let app = app(bus.clone(), auth.clone(), icm.clone(), config);
     let mut stop_server = stop.clone();
     let server = tokio::spawn(async move {
         let graceful = async move {
@@ -186,10 +190,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             tracing::error!(error = %err, "the HTTP server failed");
         }
     });
-    let worker = tokio::spawn(Worker::new(bus.clone()).with_handler(sof).run(stop.clone()));
+    let worker = tokio::spawn(Worker::new(bus.clone()).with_handler(sof.clone()).run(stop.clone()));
     let dispatcher = tokio::spawn(Dispatcher::new(store, clock, policy, bus.wake()).run(stop));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "lso is serving");
-    Ok(Running { addr, bus, auth, shutdown, tasks: vec![server, worker, dispatcher] })
+    Ok(Running { addr, bus, auth, sof, icm, shutdown, tasks: vec![server, worker, dispatcher] })
 }
 
 /// The HTTP application: the product APIs, the operators' API, and the common layers.
