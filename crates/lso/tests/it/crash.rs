@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 const ORDERS: &str = "/mefApi/sonata/productOrderingManagement/v10";
 const INVENTORY: &str = "/mefApi/sonata/productInventory/v7";
 
-/// A `lso serve` child process, killed when dropped.
-struct Process(Child);
+/// A `lso serve` child process, killed (SIGKILL) when dropped.
+pub struct Process(pub Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -22,17 +22,23 @@ impl Drop for Process {
     }
 }
 
-/// Starts `lso serve` on `data_dir` and returns once it logs that it is serving.
+/// Starts `lso serve` on `data_dir` with fulfilment in inventory, and returns once it logs
+/// that it is serving.
 fn serve(data_dir: &std::path::Path) -> (Process, String) {
+    serve_with(data_dir, &[("LSO_FULFILMENT__BY", "inventory"), ("LSO_FULFILMENT__TIME_SCALE", "0.1")])
+}
+
+/// Starts `lso serve` on `data_dir` with `settings` in its environment, and returns once it
+/// logs that it is serving.
+pub fn serve_with(data_dir: &std::path::Path, settings: &[(&str, &str)]) -> (Process, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lso"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("RUST_LOG", "info")
         .env("LSO_LOG_FORMAT", "json")
-        .env("LSO_FULFILMENT__BY", "inventory")
-        .env("LSO_FULFILMENT__TIME_SCALE", "0.1")
         .env("LSO_NOTIFICATIONS__FIRST_RETRY_MILLIS", "50")
         .env("LSO_NOTIFICATIONS__MAX_RETRY_MILLIS", "500")
+        .envs(settings.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -51,7 +57,7 @@ fn serve(data_dir: &std::path::Path) -> (Process, String) {
     (Process(child), address)
 }
 
-fn token(data_dir: &std::path::Path, args: &[&str]) -> String {
+pub fn token(data_dir: &std::path::Path, args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_lso"))
         .arg("token")
         .arg("--data-dir")
@@ -63,7 +69,7 @@ fn token(data_dir: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
-async fn call(
+pub async fn call(
     client: &reqwest::Client,
     token: &str,
     method: reqwest::Method,

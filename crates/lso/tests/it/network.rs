@@ -36,7 +36,7 @@ fn evpl_order(sites: &[&str], ce_vlan: u16, cir_mbps: u64) -> Value {
         item["product"]["place"][0]["id"] = json!(site);
         items.push(item);
     }
-    let mut evpl = template.clone();
+    let mut evpl = template;
     let mut configuration = example(EVPL);
     for end in ["evcEndPointA", "evcEndPointZ"] {
         configuration[end]["evcEndPointMap"]["vlanId"] = json!([ce_vlan]);
@@ -93,4 +93,115 @@ async fn a_cantata_evpl_order_ends_as_open_vswitch_flows_that_carry_its_traffic_
     assert_eq!(done["state"], "completed", "{done:#}");
     assert!(!network.lab.reaches(new_york, boston), "deleted, the hosts no longer reach each other");
     app.stop().await;
+}
+
+/// The states of every product order of the Buyer, by id.
+async fn order_states(client: &reqwest::Client, token: &str, base: &str) -> std::collections::HashMap<String, String> {
+    let url = format!("{base}{CANTATA}/productOrder?limit=1000");
+    let (status, orders) = crate::crash::call(client, token, reqwest::Method::GET, url, None).await;
+    assert_eq!(status, 200, "{orders:#}");
+    let orders = orders.as_array().cloned().unwrap_or_default();
+    orders.iter().map(|o| (o["id"].as_str().unwrap().to_owned(), o["state"].as_str().unwrap().to_owned())).collect()
+}
+
+/// Reads the orders after each wait of `step` until `done` holds for their states (two minutes
+/// at most).
+async fn poll_orders(
+    client: &reqwest::Client,
+    token: &str,
+    base: &str,
+    done: impl Fn(&std::collections::HashMap<String, String>) -> bool,
+) -> std::collections::HashMap<String, String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut ticker = tokio::time::interval(std::time::Duration::from_millis(20));
+    loop {
+        ticker.tick().await;
+        let states = order_states(client, token, base).await;
+        if done(&states) {
+            return states;
+        }
+        assert!(std::time::Instant::now() < deadline, "the orders did not get there: {states:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_seller_killed_while_provisioning_resumes_and_the_elements_end_exactly_as_ordered() {
+    use crate::crash::{call, serve_with, token};
+    let topology = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY).unwrap();
+    let network = NetworkLab::build(&topology, "nk", 1000).unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let (path, data) = (files.path().join("topology.toml"), files.path().join("data"));
+    std::fs::write(&path, network.topology.to_toml(&Default::default())).unwrap();
+    let settings = [("LSO_FULFILMENT__BY", "network"), ("LSO_NETWORK__TOPOLOGY", path.to_str().unwrap())];
+    let (process, address) = serve_with(&data, &settings);
+    let (client, token) = (reqwest::Client::new(), token(&data, &["--buyer", "ACME"]));
+    let base = format!("http://{address}");
+    let post = |order: Value| {
+        let (client, token, url) = (client.clone(), token.clone(), format!("{base}{CANTATA}/productOrder"));
+        async move { call(&client, &token, reqwest::Method::POST, url, Some(&order)).await }
+    };
+
+    let mut unis = evpl_order(&["site-new-york", "site-boston"], 1, 1);
+    unis["productOrderItem"].as_array_mut().unwrap().truncate(2);
+    let (status, placed) = post(unis).await;
+    assert_eq!(status, 201, "{placed:#}");
+    let unis_id = placed["id"].as_str().unwrap().to_owned();
+    poll_orders(&client, &token, &base, |s| s.get(&unis_id).is_some_and(|s| s == "completed")).await;
+    let (_, unis) =
+        call(&client, &token, reqwest::Method::GET, format!("{base}{CANTATA}/productOrder/{unis_id}"), None).await;
+    let (a, z) = (product_id(&unis, 0), product_id(&unis, 1));
+
+    const EVPLS: u16 = 30;
+    for n in 0..EVPLS {
+        let mut order = evpl_order(&[], 1000 + n, 5);
+        let evpl = &mut order["productOrderItem"][0];
+        evpl.as_object_mut().unwrap().remove("productOrderItemRelationship");
+        evpl["product"]["productRelationship"] = json!([{"id": a, "relationshipType": "CONNECTS_TO_UNI_A"}, {"id": z, "relationshipType": "CONNECTS_TO_UNI_Z"}]);
+        let (status, placed) = post(order).await;
+        assert_eq!(status, 201, "{placed:#}");
+    }
+    // Killed as soon as the first EVPL is on the network, with the others on their way.
+    poll_orders(&client, &token, &base, |s| s.values().filter(|s| *s == "completed").count() >= 2).await;
+    drop(process);
+
+    let (_process, address) = serve_with(&data, &settings);
+    let base = format!("http://{address}");
+    let at_restart = order_states(&client, &token, &base).await;
+    let unfinished = at_restart.values().filter(|s| *s != "completed").count();
+    assert!(unfinished > 0, "the kill came after every order had finished: {at_restart:?}");
+    let states =
+        poll_orders(&client, &token, &base, |s| s.values().all(|s| matches!(s.as_str(), "completed" | "failed"))).await;
+    assert!(states.values().all(|s| s == "completed"), "{states:?}");
+
+    // Every EVPL is on pe1 and pe3 exactly once: two flows and one meter each per element,
+    // nothing else.
+    for (element, reached) in &network.topology.management {
+        if element == "pe2" && !std::path::Path::new(&reached.openflow).exists() {
+            continue; // never configured: its bridge was not even made
+        }
+        let switch = lso_ecm::openflow::OpenFlowClient::connect(&reached.openflow).await.unwrap();
+        let flows = switch.flows(None).await.unwrap();
+        let mut per_service: std::collections::HashMap<u64, usize> = Default::default();
+        for flow in &flows {
+            *per_service.entry(flow.cookie).or_default() += 1;
+        }
+        let meters = switch.meters().await.unwrap();
+        if element == "pe2" {
+            assert!(flows.is_empty() && meters.is_empty(), "pe2 carries none of them");
+            continue;
+        }
+        assert_eq!(per_service.len(), usize::from(EVPLS), "{element}: one set of flows per EVPL");
+        assert!(per_service.values().all(|n| *n == 2), "{element}: no duplicate flows {per_service:?}");
+        assert_eq!(meters.len(), usize::from(EVPLS), "{element}: one meter per EVPL");
+    }
+    let (ny, boston) = (&network.hosts["uni-new-york-1"], &network.hosts["uni-boston-1"]);
+    for vlan in [1000, 1000 + EVPLS / 2, 1000 + EVPLS - 1] {
+        network.lab.set_ce_vlan(ny, vlan).unwrap();
+        network.lab.set_ce_vlan(boston, vlan).unwrap();
+        assert!(network.lab.reaches(ny, boston), "the EVPL on CE-VLAN {vlan} carries traffic");
+    }
+}
+
+fn product_id(order: &Value, item: usize) -> String {
+    order["productOrderItem"][item]["product"]["id"].as_str().unwrap().to_owned()
 }
