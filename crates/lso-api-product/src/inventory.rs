@@ -1,7 +1,6 @@
 //! Product Inventory routes (`productInventoryManagement.api.yaml`: Sonata 7.0.2, Cantata
 //! 1.0.2), plus the inventory notification hub `lso` adds.
 
-use crate::filters::Kind;
 use crate::{PointState, api_error, hubs};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -9,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use lso_bus::HubApi;
+use lso_http::filters::Kind;
 use lso_http::{ApiError, Principal, QueryParams, json_response};
 use lso_model::product::ProductStatus;
 use serde_json::Value;

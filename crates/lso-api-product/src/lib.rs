@@ -5,7 +5,6 @@
 //! Handlers convert the request into a BUS call and its result into the MEF response; the
 //! business rules live in `lso-bus`.
 
-mod filters;
 mod hubs;
 mod inventory;
 mod ordering;
@@ -64,13 +63,13 @@ impl PointState {
         &self,
         principal: &Principal,
         raw: Option<&str>,
-        known: &[(&str, filters::Kind)],
+        known: &[(&str, lso_http::filters::Kind)],
         list: impl AsyncFnOnce(&Bus, Option<String>, Vec<lso_store::Filter>, u64, u64) -> Result<(Vec<T>, u64), BusError>,
     ) -> Result<axum::response::Response, ApiError> {
         let mut query = QueryParams::parse(raw);
         let party = self.party(principal, &mut query)?;
         let paging = lso_http::Paging::from_query(&mut query)?;
-        let filters = filters::take(&mut query, known)?;
+        let filters = lso_http::filters::take(&mut query, known)?;
         query.finish()?;
         let (found, total) =
             list(self.bus(), party.tenant_key(), filters, paging.offset, paging.limit).await.map_err(api_error)?;

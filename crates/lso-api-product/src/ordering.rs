@@ -1,7 +1,6 @@
 //! Product Ordering Management routes (`productOrderManagement.api.yaml`: Sonata 10.0.0,
 //! Cantata 5.0.0).
 
-use crate::filters::Kind;
 use crate::{PointState, api_error, hubs};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -9,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use lso_bus::HubApi;
+use lso_http::filters::Kind;
 use lso_http::{ApiError, MefBody, Principal, json_response};
 use lso_mef_product::{
     CancelProductOrderCreate, ChargeUpdate, ModifyDeliveryDateCreate, ProductOrderCreate, ProductOrderUpdate,

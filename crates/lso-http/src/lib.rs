@@ -5,6 +5,7 @@
 mod auth;
 mod body;
 mod error;
+pub mod filters;
 mod query;
 
 pub use auth::{Authenticator, Party, Principal, resolve_party};

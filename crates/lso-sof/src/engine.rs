@@ -7,7 +7,7 @@
 //! undone what it did, or, where an element could not be cleaned, a `sof.releaseConnectivity`
 //! job keeps trying until it can (compensation).
 
-use crate::order::{ORDER_LISTENER, order_index, service_href, service_index, service_record};
+use crate::order::{ORDER_LISTENER, order_index, service_index, service_record};
 use crate::services::{ConnectionConfig, InterfaceConfig, ServiceKind, read_config};
 use crate::{INTERFACE_CLAIM, INVENTORY_API, ORDERING_API, SERVICE, SERVICE_ORDER, SERVICE_POLICY, Sof, SofError};
 use lso_icm::{ConnectivityRequest, IcmError, ServiceEndpoint};
@@ -232,7 +232,7 @@ impl Sof {
                 } else {
                     service["endDate"] = json!(DateTime::from_millis(writes.now).as_str());
                 }
-                service["href"] = json!(service_href(&service_id));
+                service["href"] = json!(self.service_href(&service_id));
                 if self.store.get(SERVICE, None, &service_id).await?.is_none() {
                     writes.ops.push(WriteOp::Insert {
                         record: service_record(&writes.client, &service),
@@ -280,11 +280,15 @@ impl Sof {
         writes.service_event(self, event_type, service);
     }
 
-    /// Makes `service` exist on the network; `Err` says why it cannot.
+    /// Makes `service` exist on the network; `Err` says why it cannot. A connection asked to
+    /// be in another state than `active` (checked, designed, reserved, inactive) is recorded
+    /// in that state and not configured.
     async fn bring_up(&self, service: &Value) -> Result<Result<(), String>, SofError> {
         let configuration = &service["serviceConfiguration"];
         let id = service["id"].as_str().unwrap_or_default();
+        let active = service["state"].as_str().is_none_or(|s| s == "active");
         match ServiceKind::of(configuration["@type"].as_str().unwrap_or_default()) {
+            Some(ServiceKind::Connection) if !active => Ok(Ok(())),
             Some(ServiceKind::Interface) => {
                 let config: InterfaceConfig = read_config(configuration).map_err(SofError::Corrupt)?;
                 self.claim_interface(id, config.interface, &service["place"]).await

@@ -7,6 +7,7 @@
 //! network work of a step (ICM reservations, element configuration) is idempotent, so a step
 //! interrupted by a crash is simply run again.
 
+mod api;
 mod engine;
 mod order;
 pub mod services;
@@ -19,6 +20,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+pub use api::{INVENTORY_EVENT_TYPES, LegatoApi, ORDERING_EVENT_TYPES};
 pub use engine::{ADVANCE_SERVICE_ORDER, RELEASE_CONNECTIVITY};
 
 /// Stored service orders.
@@ -96,13 +98,21 @@ pub struct Sof {
     icm: Arc<lso_icm::Icm>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGen>,
+    self_addresses: lso_notify::SelfAddresses,
     wake: Arc<Notify>,
 }
 
 impl Sof {
-    /// The SOF over `store`, realising services through `icm`.
-    pub fn new(store: Store, icm: Arc<lso_icm::Icm>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>) -> Self {
-        Sof { store, icm, clock, ids, wake: Arc::new(Notify::new()) }
+    /// The SOF over `store`, realising services through `icm`; hub callbacks must not point
+    /// at `self_addresses`.
+    pub fn new(
+        store: Store,
+        icm: Arc<lso_icm::Icm>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGen>,
+        self_addresses: lso_notify::SelfAddresses,
+    ) -> Self {
+        Sof { store, icm, clock, ids, self_addresses, wake: Arc::new(Notify::new()) }
     }
 
     /// Infrastructure control.
@@ -121,6 +131,21 @@ impl Sof {
             self.store.get(kind, client, id).await?.ok_or_else(|| SofError::NotFound(format!("no {kind} {id}")))?;
         let doc = serde_json::from_str(&record.doc).map_err(|e| SofError::Corrupt(format!("{kind} {id}: {e}")))?;
         Ok((record, doc))
+    }
+
+    /// `createServiceOrder` for `client`.
+    pub async fn accept_order(&self, client: &str, order: Value) -> Result<Value, SofError> {
+        self.accept(client, order).await
+    }
+
+    /// Service order `id` of `client`.
+    pub async fn service_order_doc(&self, client: &str, id: &str) -> Result<Value, SofError> {
+        Ok(self.load(SERVICE_ORDER, Some(client), id).await?.1)
+    }
+
+    /// Service `id` of `client`.
+    pub async fn service_doc(&self, client: &str, id: &str) -> Result<Value, SofError> {
+        Ok(self.load(SERVICE, Some(client), id).await?.1)
     }
 
     /// Every service of `client` whose `externalId` is `external_id`.
@@ -145,15 +170,15 @@ impl Sof {
 
 impl Legato for Sof {
     fn create_service_order<'a>(&'a self, client: &'a str, order: Value) -> BoxFuture<'a, Result<Value, SofError>> {
-        Box::pin(self.accept(client, order))
+        Box::pin(self.accept_order(client, order))
     }
 
     fn service_order<'a>(&'a self, client: &'a str, id: &'a str) -> BoxFuture<'a, Result<Value, SofError>> {
-        Box::pin(async move { Ok(self.load(SERVICE_ORDER, Some(client), id).await?.1) })
+        Box::pin(self.service_order_doc(client, id))
     }
 
     fn service<'a>(&'a self, client: &'a str, id: &'a str) -> BoxFuture<'a, Result<Value, SofError>> {
-        Box::pin(async move { Ok(self.load(SERVICE, Some(client), id).await?.1) })
+        Box::pin(self.service_doc(client, id))
     }
 
     fn service_order_by_external_id<'a>(

@@ -8,14 +8,24 @@ use lso_model::{Violation, ViolationCode};
 use lso_store::{IndexEntry, Record, WriteOp};
 use serde_json::{Value, json};
 
-/// The path of a service order's resource.
-pub(crate) fn order_href(id: &str) -> String {
-    format!("/mefApi/legato/serviceOrderingManagement/v5/serviceOrder/{id}")
-}
+impl Sof {
+    /// The URI of the resource at `path` on this server (`href` is a URI in Legato).
+    fn href(&self, path: String) -> String {
+        match self.self_addresses.0.first() {
+            Some(address) => format!("http://{address}{path}"),
+            None => format!("urn:lso:legato:{}", path.trim_start_matches('/').replace('/', ":")),
+        }
+    }
 
-/// The path of a service's resource.
-pub(crate) fn service_href(id: &str) -> String {
-    format!("/mefApi/legato/serviceInventory/v5/service/{id}")
+    /// The URI of a service order.
+    pub(crate) fn order_href(&self, id: &str) -> String {
+        self.href(format!("/mefApi/legato/serviceOrderingManagement/v5/serviceOrder/{id}"))
+    }
+
+    /// The URI of a service.
+    pub(crate) fn service_href(&self, id: &str) -> String {
+        self.href(format!("/mefApi/legato/serviceInventory/v5/service/{id}"))
+    }
 }
 
 /// A violation at `path`.
@@ -51,7 +61,7 @@ impl Sof {
         let now = self.clock.now_millis();
         let id = self.ids.next_id();
         order["id"] = json!(id);
-        order["href"] = json!(order_href(&id));
+        order["href"] = json!(self.order_href(&id));
         order["state"] = json!("acknowledged");
         order["orderDate"] = json!(DateTime::from_millis(now).as_str());
         for item in order["serviceOrderItem"].as_array_mut().into_iter().flatten() {
@@ -59,7 +69,7 @@ impl Sof {
             if item["action"] == "add" {
                 let service = self.ids.next_id();
                 item["service"]["id"] = json!(service);
-                item["service"]["href"] = json!(service_href(&service));
+                item["service"]["href"] = json!(self.service_href(&service));
             }
         }
         let index = order_index(&order);
@@ -349,6 +359,18 @@ pub(crate) fn service_index(doc: &Value) -> Vec<IndexEntry> {
         if let Some(item) = reference["itemId"].as_str() {
             index.push(IndexEntry::new("serviceOrderItem.id", item));
         }
+    }
+    for place in doc["place"].as_array().into_iter().flatten() {
+        let filter = match place["@type"].as_str() {
+            Some("GeographicAddressRef") => "geographicAddress.id",
+            _ => "geographicSite.id",
+        };
+        if let Some(id) = place["id"].as_str() {
+            index.push(IndexEntry::new(filter, id));
+        }
+    }
+    if let Some(mode) = doc["startMode"].as_str() {
+        index.push(IndexEntry::new("startMode", mode));
     }
     for endpoint in doc["serviceConfiguration"]["endPoints"].as_array().into_iter().flatten() {
         if let Some(used) = endpoint["service"].as_str() {

@@ -7,7 +7,8 @@
 //! - An **EVC** or **OVC** joins endpoints with a connectivity service: each endpoint is a UNI or
 //!   ENNI service (`service`) or an interface (`interface`), with its VLANs (`vlans`: CE-VLANs
 //!   at a UNI, none meaning all-to-one; the S-VLAN at an ENNI), held to `cirMbps`.
-//! - An **IP** service (IP UNI, IPVC) is recorded; lso does not route yet.
+//! - An **IP** service (IP UNI, IPVC, IPVC end point, access link) is recorded; lso does not
+//!   route yet.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -39,18 +40,22 @@ pub enum ServiceKind {
 }
 
 impl ServiceKind {
-    /// The kind of `@type`, if the SOF knows it.
+    /// The kind of `@type`, if the SOF knows it. Any version of a schema is taken (the MEF 99
+    /// guide's examples name versions the SDK's schemas have moved on from).
     pub fn of(service_type: &str) -> Option<Self> {
-        match service_type {
-            SUBSCRIBER_UNI | OPERATOR_UNI | ENNI => Some(ServiceKind::Interface),
-            EVC | OVC => Some(ServiceKind::Connection),
-            IP_UNI | IPVC => Some(ServiceKind::Ip),
+        let name = service_type.strip_prefix("urn:mef:lso:spec:legato:")?.split(':').next()?;
+        match name {
+            "carrier-ethernet-subscriber-uni" | "carrier-ethernet-operator-uni" | "carrier-ethernet-enni" => {
+                Some(ServiceKind::Interface)
+            }
+            "carrier-ethernet-evc" | "carrier-ethernet-ovc" => Some(ServiceKind::Connection),
+            "ip-uni" | "ipvc" | "ipvc-end-point" | "ip-uni-access-link" => Some(ServiceKind::Ip),
             _ => None,
         }
     }
 }
 
-/// Every `@type` the SOF knows.
+/// Every `@type` the SOF knows, in the versions it writes.
 pub const SERVICE_TYPES: [&str; 7] = [SUBSCRIBER_UNI, OPERATOR_UNI, ENNI, EVC, OVC, IP_UNI, IPVC];
 
 /// The configuration of an interface service.

@@ -21,8 +21,13 @@ async fn world() -> World {
     let topology = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY).unwrap();
     let ecm = Arc::new(lso_icm::element_control(&topology));
     let icm = Arc::new(lso_icm::Icm::open(topology, store.clone(), ecm.clone()).await.unwrap());
-    let sof =
-        Sof::new(store.clone(), icm, Arc::new(FixedClock::at(1_790_000_000_000)), Arc::new(SequentialIds::new("s")));
+    let sof = Sof::new(
+        store.clone(),
+        icm,
+        Arc::new(FixedClock::at(1_790_000_000_000)),
+        Arc::new(SequentialIds::new("s")),
+        lso_notify::SelfAddresses(Vec::new()),
+    );
     World { sof, store, ecm, _dir: dir }
 }
 

@@ -153,7 +153,13 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .with_context(|| format!("failed to listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let clock = Arc::new(SystemClock);
-    let sof = Arc::new(lso_sof::Sof::new(store.clone(), icm.clone(), clock.clone(), Arc::new(UuidIds)));
+    let sof = Arc::new(lso_sof::Sof::new(
+        store.clone(),
+        icm.clone(),
+        clock.clone(),
+        Arc::new(UuidIds),
+        SelfAddresses(vec![addr]),
+    ));
     let fulfilment: Arc<dyn Fulfilment> = match config.fulfilment.by {
         FulfilmentMode::Network => Arc::new(LegatoFulfilment::new(sof.clone(), catalog.clone(), store.clone())),
         FulfilmentMode::Inventory => Arc::new(InventoryFulfilment::new(catalog.clone(), config.fulfilment.time_scale)),
@@ -180,7 +186,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         ..RetryPolicy::default()
     };
     let (shutdown, stop) = watch::channel(false);
-    let app = app(bus.clone(), auth.clone(), icm.clone(), config);
+    let app = app(bus.clone(), auth.clone(), sof.clone(), icm.clone(), config);
     let mut stop_server = stop.clone();
     let server = tokio::spawn(async move {
         let graceful = async move {
@@ -196,12 +202,19 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     Ok(Running { addr, bus, auth, sof, icm, shutdown, tasks: vec![server, worker, dispatcher] })
 }
 
-/// The HTTP application: the product APIs, the operators' API, and the common layers.
-pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, icm: Arc<lso_icm::Icm>, config: &Config) -> Router {
+/// The HTTP application: the product APIs, Legato, the operators' API, and the common layers.
+pub fn app(
+    bus: Arc<Bus>,
+    auth: Arc<Authenticator>,
+    sof: Arc<lso_sof::Sof>,
+    icm: Arc<lso_icm::Icm>,
+    config: &Config,
+) -> Router {
     let sellers = Arc::new(config.sellers.clone());
     let state = lso_api_product::ApiState { bus: bus.clone(), auth: auth.clone(), sellers: sellers.clone() };
     let request_id = HeaderName::from_static("x-request-id");
     lso_api_product::router(state)
+        .merge(lso_api_legato::router(lso_api_legato::LegatoState { sof, auth: auth.clone() }))
         .merge(admin::router(bus, auth, sellers, icm))
         .fallback(lso_http::not_found_fallback)
         .method_not_allowed_fallback(lso_http::method_not_allowed_fallback)

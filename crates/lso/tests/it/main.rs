@@ -4,6 +4,7 @@
 mod bad_input;
 mod conformance;
 mod crash;
+mod legato;
 mod network;
 mod notifications;
 mod postgres;

@@ -1,12 +1,12 @@
 //! List filters of the MEF APIs as store conditions: exact values, enumerations, and
 //! date-time ranges given as `{name}.gt` / `{name}.lt`.
 
-use lso_http::{ApiError, QueryParams};
+use crate::{ApiError, QueryParams};
 use lso_mef_product::DateTime;
 use lso_store::{Condition, Filter, sortable_time};
 
 /// How a filter's value is read.
-pub(crate) enum Kind {
+pub enum Kind {
     /// Any text, compared exactly.
     Text,
     /// One of these values.
@@ -16,7 +16,7 @@ pub(crate) enum Kind {
 }
 
 /// Takes the filters `known` defines from `query`.
-pub(crate) fn take(query: &mut QueryParams, known: &[(&str, Kind)]) -> Result<Vec<Filter>, ApiError> {
+pub fn take(query: &mut QueryParams, known: &[(&str, Kind)]) -> Result<Vec<Filter>, ApiError> {
     let mut filters = Vec::new();
     for (name, kind) in known {
         match kind {

@@ -1,0 +1,250 @@
+//! Legato on the wire (BUS → SOF): Service Ordering Management 5.0.0 and Service Inventory
+//! 5.0.0, with their notification hubs, under `/mefApi/legato/…`. The caller is the Seller's
+//! own business applications, so an operator's token is required; every operator acts as the
+//! BUS of this `lso`.
+
+use axum::Router;
+use axum::extract::{FromRef, Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use lso_http::filters::{Kind, take};
+use lso_http::{
+    ApiError, Authenticator, ForbiddenCode, MefBody, Paging, Principal, QueryParams, json_response, list_response,
+};
+use lso_sof::{LegatoApi, Sof, SofError};
+use serde::Deserialize;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The Service Ordering base path.
+pub const ORDERING_BASE: &str = "/mefApi/legato/serviceOrderingManagement/v5";
+/// The Service Inventory base path.
+pub const INVENTORY_BASE: &str = "/mefApi/legato/serviceInventory/v5";
+/// The client name every operator acts as.
+const CLIENT: &str = "bus";
+
+const ORDER_STATES: [&str; 8] =
+    ["acknowledged", "rejected", "pending", "held", "inProgress", "completed", "failed", "partial"];
+const SERVICE_STATES: [&str; 6] = ["feasibilityChecked", "designed", "reserved", "inactive", "active", "terminated"];
+
+/// What the Legato routes need.
+#[derive(Clone)]
+pub struct LegatoState {
+    /// The SOF.
+    pub sof: Arc<Sof>,
+    /// Checks tokens.
+    pub auth: Arc<Authenticator>,
+}
+
+impl FromRef<LegatoState> for Arc<Authenticator> {
+    fn from_ref(state: &LegatoState) -> Self {
+        state.auth.clone()
+    }
+}
+
+/// Only the Seller's own applications (operator tokens) call Legato.
+fn client(principal: &Principal) -> Result<&'static str, ApiError> {
+    match principal {
+        Principal::Admin { .. } => Ok(CLIENT),
+        Principal::Buyer { .. } => Err(ApiError::Forbidden {
+            code: ForbiddenCode::AccessDenied,
+            reason: "Legato is the Seller's internal interface; a Buyer's token cannot use it".into(),
+        }),
+    }
+}
+
+/// The MEF answer to a SOF error; faults of the server are logged here, once.
+fn api_error(err: SofError) -> ApiError {
+    match err {
+        SofError::NotFound(reason) => ApiError::NotFound(reason),
+        SofError::Invalid(found) => ApiError::Unprocessable(found),
+        SofError::Conflict(reason) => ApiError::Conflict(reason),
+        SofError::Store(err) => {
+            tracing::error!(error = %err, "storage failed");
+            ApiError::Unavailable
+        }
+        SofError::Corrupt(what) => {
+            tracing::error!(%what, "a stored document could not be read");
+            ApiError::Internal
+        }
+    }
+}
+
+/// Both Legato APIs.
+pub fn router(state: LegatoState) -> Router {
+    let ordering = Router::new()
+        .route("/serviceOrder", get(list_service_order).post(create_service_order))
+        .route("/serviceOrder/{id}", get(retrieve_service_order))
+        .merge(hub_router(LegatoApi::Ordering));
+    let inventory = Router::new()
+        .route("/service", get(list_service))
+        .route("/service/{id}", get(retrieve_service))
+        .merge(hub_router(LegatoApi::Inventory));
+    Router::new()
+        .nest(ORDERING_BASE, ordering.with_state(state.clone()))
+        .nest(INVENTORY_BASE, inventory.with_state(state))
+}
+
+/// `createServiceOrder`: `POST /serviceOrder` (MEF 99, Service Ordering 5.0.0).
+async fn create_service_order(
+    State(state): State<LegatoState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    let client = client(&principal)?;
+    QueryParams::parse(raw.as_deref()).finish()?;
+    let order = state.sof.accept_order(client, body.raw).await.map_err(api_error)?;
+    Ok(json_response(StatusCode::CREATED, &order))
+}
+
+/// `retrieveServiceOrder`: `GET /serviceOrder/{id}`.
+async fn retrieve_service_order(
+    State(state): State<LegatoState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let client = client(&principal)?;
+    QueryParams::parse(raw.as_deref()).finish()?;
+    let order = state.sof.service_order_doc(client, &id).await.map_err(api_error)?;
+    Ok(json_response(StatusCode::OK, &order))
+}
+
+/// `listServiceOrder`: `GET /serviceOrder`, filtered by state and dates (and `externalId`).
+async fn list_service_order(
+    State(state): State<LegatoState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let client = client(&principal)?;
+    let known = [
+        ("state", Kind::OneOf(ORDER_STATES.to_vec())),
+        ("externalId", Kind::Text),
+        ("orderDate", Kind::Date),
+        ("completionDate", Kind::Date),
+        ("expectedCompletionDate", Kind::Date),
+        ("startDate", Kind::Date),
+    ];
+    let mut query = QueryParams::parse(raw.as_deref());
+    let paging = Paging::from_query(&mut query)?;
+    let filters = take(&mut query, &known)?;
+    query.finish()?;
+    let (orders, total) =
+        state.sof.list_service_orders(client, filters, paging.offset, paging.limit).await.map_err(api_error)?;
+    Ok(list_response(&orders, total, paging))
+}
+
+/// `retrieveService`: `GET /service/{id}` (MEF 135, Service Inventory 5.0.0).
+async fn retrieve_service(
+    State(state): State<LegatoState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let client = client(&principal)?;
+    QueryParams::parse(raw.as_deref()).finish()?;
+    let service = state.sof.service_doc(client, &id).await.map_err(api_error)?;
+    Ok(json_response(StatusCode::OK, &service))
+}
+
+/// `listService`: `GET /service` with the filters of MEF 135 R9.
+async fn list_service(
+    State(state): State<LegatoState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let client = client(&principal)?;
+    let known = [
+        ("state", Kind::OneOf(SERVICE_STATES.to_vec())),
+        ("serviceDate", Kind::Date),
+        ("startDate", Kind::Date),
+        ("endDate", Kind::Date),
+        ("serviceOrder.id", Kind::Text),
+        ("serviceOrderItem.id", Kind::Text),
+        ("externalId", Kind::Text),
+        ("geographicSite.id", Kind::Text),
+        ("geographicAddress.id", Kind::Text),
+        ("serviceType", Kind::Text),
+        ("startMode", Kind::Text),
+    ];
+    let mut query = QueryParams::parse(raw.as_deref());
+    let paging = Paging::from_query(&mut query)?;
+    let filters = take(&mut query, &known)?;
+    query.finish()?;
+    let (services, total) =
+        state.sof.list_services(client, filters, paging.offset, paging.limit).await.map_err(api_error)?;
+    Ok(list_response(&services, total, paging))
+}
+
+/// `EventSubscriptionInput`.
+#[derive(Deserialize)]
+struct SubscriptionInput {
+    callback: String,
+    query: Option<String>,
+}
+
+fn hub_router(api: LegatoApi) -> Router<LegatoState> {
+    Router::new()
+        .route(
+            "/hub",
+            axum::routing::post(
+                move |state: State<LegatoState>,
+                      principal: Principal,
+                      raw: RawQuery,
+                      body: MefBody<SubscriptionInput>| {
+                    register_listener(api, state, principal, raw, body)
+                },
+            ),
+        )
+        .route(
+            "/hub/{id}",
+            get(move |state: State<LegatoState>, principal: Principal, id: Path<String>| {
+                retrieve_hub(api, state, principal, id)
+            })
+            .delete(move |state: State<LegatoState>, principal: Principal, id: Path<String>| {
+                unregister_listener(api, state, principal, id)
+            }),
+        )
+}
+
+/// `registerListener`: `POST /hub`.
+async fn register_listener(
+    api: LegatoApi,
+    State(state): State<LegatoState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+    body: MefBody<SubscriptionInput>,
+) -> Result<Response, ApiError> {
+    let client = client(&principal)?;
+    QueryParams::parse(raw.as_deref()).finish()?;
+    let hub = state
+        .sof
+        .register_hub(api, client, &body.typed.callback, body.typed.query.as_deref())
+        .await
+        .map_err(api_error)?;
+    Ok(json_response(StatusCode::CREATED, &hub))
+}
+
+/// `retrieveHub`: `GET /hub/{id}`.
+async fn retrieve_hub(
+    api: LegatoApi,
+    State(state): State<LegatoState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let hub = state.sof.hub(api, client(&principal)?, &id).await.map_err(api_error)?;
+    Ok(json_response(StatusCode::OK, &hub))
+}
+
+/// `unregisterListener`: `DELETE /hub/{id}`.
+async fn unregister_listener(
+    api: LegatoApi,
+    State(state): State<LegatoState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.sof.delete_hub(api, client(&principal)?, &id).await.map_err(api_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,172 @@
+//! Legato on the wire: the MEF 99 guide's example service orders are accepted and realised,
+//! and every response and notification is valid against the official Legato API files.
+
+use crate::support::*;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const ORDERING: &str = "/mefApi/legato/serviceOrderingManagement/v5";
+const INVENTORY: &str = "/mefApi/legato/serviceInventory/v5";
+
+/// The JSON examples of the MEF 99 developer guide, with the guide's `<< … >>` remarks taken out.
+fn guide_examples() -> Vec<Value> {
+    let guide = shared_mef().join(
+        "Legato/documentation/serviceApi/order/MEF 99 - LSO Service Ordering Management API - Developer Guide.md",
+    );
+    let text = std::fs::read_to_string(guide).unwrap();
+    text.split("```json\n")
+        .skip(1)
+        .filter_map(|block| {
+            let block = block.split("```").next()?;
+            let mut clean = String::new();
+            let mut rest = block;
+            while let Some(start) = rest.find("<<") {
+                clean.push_str(&rest[..start]);
+                rest = rest[start..].find(">>").map_or("", |end| &rest[start + end + 2..]);
+            }
+            clean.push_str(rest);
+            serde_json::from_str(&clean).ok()
+        })
+        .collect()
+}
+
+fn request_with_action(action: &str) -> Value {
+    guide_examples()
+        .into_iter()
+        .find(|e| e.get("id").is_none() && e["serviceOrderItem"][0]["action"] == action)
+        .unwrap_or_else(|| panic!("no `{action}` request in the guide"))
+}
+
+impl App {
+    /// Reads service order `id` after every commit of the SOF until it has ended.
+    async fn wait_for_service_order(&self, id: &str) -> Value {
+        let wake = lso_store::JobHandler::wake(&*self.seller.sof);
+        for _ in 0..200 {
+            let committed = wake.notified();
+            tokio::pin!(committed);
+            committed.as_mut().enable();
+            let order = self.call_as(&self.admin, "GET", &format!("{ORDERING}/serviceOrder/{id}"), None).await.body;
+            if matches!(order["state"].as_str(), Some("completed" | "failed" | "partial" | "rejected")) {
+                return order;
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), committed).await;
+        }
+        panic!("service order {id} did not end");
+    }
+}
+
+#[tokio::test]
+async fn the_mef_99_examples_are_realised_and_every_response_and_event_meets_the_contract() {
+    let app = spawn_app().await;
+    let ordering = Contract::load("Legato/serviceApi/order/serviceOrderingManagement.api.yaml");
+    let inventory = Contract::load("Legato/serviceApi/inventory/serviceInventoryManagement.api.yaml");
+    let events = Contract::load("Legato/serviceApi/order/serviceOrderingNotification.api.yaml");
+    let receiver = Receiver::default();
+    let listener = receiver.start().await;
+    let hub = app
+        .call_as(
+            &app.admin,
+            "POST",
+            &format!("{ORDERING}/hub"),
+            Some(&json!({"callback": format!("http://{listener}")})),
+        )
+        .await;
+    assert_eq!(hub.status, 201, "{:#}", hub.body);
+    Contract::assert_valid(&ordering.response("/hub", "post", 201), &hub.body, "the hub");
+
+    let request = request_with_action("add");
+    let created = app.call_as(&app.admin, "POST", &format!("{ORDERING}/serviceOrder"), Some(&request)).await;
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    Contract::assert_valid(&ordering.response("/serviceOrder", "post", 201), &created.body, "the create response");
+    assert_eq!(created.body["state"], "acknowledged");
+    for key in ["externalId", "note", "relatedContactInformation", "requestedStartDate", "description"] {
+        assert_eq!(created.body[key], request[key], "`{key}` is echoed (MEF 99 R12)");
+    }
+    let items = created.body["serviceOrderItem"].as_array().unwrap();
+    assert!(items.iter().all(|i| i["service"]["id"].is_string()), "every added service has its id (R33)");
+    assert_eq!(
+        items[1]["serviceOrderItemRelationship"],
+        request["serviceOrderItem"][1]["serviceOrderItemRelationship"]
+    );
+
+    let id = created.body["id"].as_str().unwrap();
+    let done = app.wait_for_service_order(id).await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+    let read = app.call_as(&app.admin, "GET", &format!("{ORDERING}/serviceOrder/{id}"), None).await;
+    Contract::assert_valid(&ordering.response("/serviceOrder/{id}", "get", 200), &read.body, "a service order");
+    let listed = app
+        .call_as(&app.admin, "GET", &format!("{ORDERING}/serviceOrder?state=completed&externalId=busOrder-101"), None)
+        .await;
+    Contract::assert_valid(&ordering.response("/serviceOrder", "get", 200), &listed.body, "the service order list");
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+    assert_eq!(listed.headers["x-total-count"], "1");
+
+    let ipvc = done["serviceOrderItem"][0]["service"]["id"].as_str().unwrap().to_owned();
+    let endpoint = done["serviceOrderItem"][1]["service"]["id"].as_str().unwrap().to_owned();
+    for (id, state) in [(&ipvc, "feasibilityChecked"), (&endpoint, "active")] {
+        let service = app.call_as(&app.admin, "GET", &format!("{INVENTORY}/service/{id}"), None).await;
+        assert_eq!(service.status, 200, "{:#}", service.body);
+        Contract::assert_valid(&inventory.response("/service/{id}", "get", 200), &service.body, "a service");
+        assert_eq!(service.body["state"], state, "the state the item asked for (active when it asks none)");
+    }
+    let by_order = app.call_as(&app.admin, "GET", &format!("{INVENTORY}/service?serviceOrder.id={id}"), None).await;
+    Contract::assert_valid(&inventory.response("/service", "get", 200), &by_order.body, "the service list");
+    assert_eq!(by_order.body.as_array().unwrap().len(), 2);
+
+    // The guide's modify example names its own service id: it is pointed at the one just made.
+    let mut modify = request_with_action("modify");
+    modify["serviceOrderItem"][0]["service"]["id"] = json!(endpoint);
+    let modified = app.call_as(&app.admin, "POST", &format!("{ORDERING}/serviceOrder"), Some(&modify)).await;
+    assert_eq!(modified.status, 201, "{:#}", modified.body);
+    let done = app.wait_for_service_order(modified.body["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+
+    // Notifications reach the listener at the Legato listener paths and meet their contract.
+    let wanted = 1 + 2 + 2 * 2 + 2; // create, order states, item states, second order's states
+    for _ in 0..200 {
+        let arrived = receiver.arrived.notified();
+        tokio::pin!(arrived);
+        arrived.as_mut().enable();
+        if receiver.events.lock().unwrap().len() >= wanted {
+            break;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), arrived).await;
+    }
+    let received = receiver.events.lock().unwrap().clone();
+    assert!(received.len() >= wanted, "{} events", received.len());
+    for (path, event) in &received {
+        let name = path.rsplit('/').next().unwrap();
+        assert_eq!(format!("/{path}"), format!("/mefApi/legato/serviceOrderingNotification/v5/listener/{name}"));
+        Contract::assert_valid(&events.request_body(&format!("/listener/{name}"), "post"), event, name);
+    }
+}
+
+#[tokio::test]
+async fn legato_refuses_buyers_unknown_resources_and_bad_orders_with_mef_errors() {
+    let app = spawn_app().await;
+    let ordering = Contract::load("Legato/serviceApi/order/serviceOrderingManagement.api.yaml");
+    let as_buyer = app.call("GET", &format!("{ORDERING}/serviceOrder"), None).await;
+    assert_eq!(as_buyer.status, 403);
+    Contract::assert_valid(&ordering.response("/serviceOrder", "get", 403), &as_buyer.body, "403");
+    let missing = app.call_as(&app.admin, "GET", &format!("{ORDERING}/serviceOrder/nope"), None).await;
+    assert_eq!(missing.status, 404);
+    Contract::assert_valid(&ordering.response("/serviceOrder/{id}", "get", 404), &missing.body, "404");
+    let bad = json!({"requestedStartDate": "2026-01-01T00:00:00Z", "serviceOrderItem": [{"id": "1", "action": "delete", "service": {"id": "nope"}}]});
+    let refused = app.call_as(&app.admin, "POST", &format!("{ORDERING}/serviceOrder"), Some(&bad)).await;
+    assert_eq!(refused.status, 422, "{:#}", refused.body);
+    Contract::assert_valid(&ordering.response("/serviceOrder", "post", 422), &refused.body, "422");
+    let paths: Vec<&str> =
+        refused.body.as_array().unwrap().iter().map(|e| e["propertyPath"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["/requestedCompletionDate", "/serviceOrderItem/0/service/id"]);
+    let filter = app.call_as(&app.admin, "GET", &format!("{INVENTORY}/service?state=sleeping"), None).await;
+    assert_eq!(filter.status, 400);
+    let syntax = app
+        .client
+        .post(app.url(&format!("{ORDERING}/serviceOrder")))
+        .bearer_auth(&app.admin)
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(syntax.status(), 400);
+}
