@@ -220,6 +220,8 @@ fn start_lso(name: &str, buyers: usize) -> anyhow::Result<(Process, String, Vec<
         .env("RUST_LOG", "lso::server=info,warn")
         .env("LSO_LOG_FORMAT", "json")
         .env("LSO_NOTIFICATIONS__FIRST_RETRY_MILLIS", "100")
+        // The product API's own cost: `bench evpl` measures fulfilment on the network.
+        .env("LSO_FULFILMENT__BY", "inventory")
         .stderr(Stdio::piped())
         .spawn()?;
     let mut lines = BufReader::new(child.stderr.take().context("stderr")?).lines();

@@ -2,9 +2,12 @@
 //! order creation and end-to-end fulfilment on a release build of `lso`, next to the machine's
 //! ceiling for the same workload (a bare HTTP handler group-committing the same JSON to
 //! SQLite), and prints the figures. `cargo xtask bench path` times ICM path computation and
-//! reservation on a generated 1,000-element, 3,000-link topology.
+//! reservation on a generated 1,000-element, 3,000-link topology. `cargo xtask bench evpl
+//! [--orders N]` and `cargo xtask bench evpl-concurrent [--orders N] [--elements N]` time EVPL
+//! orders through every layer onto Open vSwitch elements (root needed).
 
 mod bench;
+mod network;
 mod path;
 mod raw;
 
@@ -13,12 +16,30 @@ fn main() -> anyhow::Result<()> {
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["bench", "order", rest @ ..] => bench::order(&bench::Options::parse(rest)?),
         ["bench", "path"] => path::run(1000, 3000, 2000),
+        ["bench", "evpl", rest @ ..] => runtime()?.block_on(network::evpl_one_by_one(flag(rest, "--orders", 20)?)),
+        ["bench", "evpl-concurrent", rest @ ..] => runtime()?.block_on(network::evpl_concurrent(
+            flag(rest, "--orders", 200)?,
+            usize::from(flag(rest, "--elements", 10)?),
+        )),
         ["raw-server", listen, database] => raw::serve(listen, database),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench order [--seconds N] [--orders N] [--buyers N] | cargo xtask bench path"
+                "usage: cargo xtask bench order [--seconds N] [--orders N] [--buyers N] | cargo xtask bench path\n       \
+                 cargo xtask bench evpl [--orders N] | cargo xtask bench evpl-concurrent [--orders N] [--elements N]"
             );
             std::process::exit(2);
         }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// The value of `--name N` in `args`, or `default`.
+fn flag(args: &[&str], name: &str, default: u16) -> anyhow::Result<u16> {
+    match args.iter().position(|a| *a == name) {
+        Some(i) => Ok(args.get(i + 1).ok_or_else(|| anyhow::anyhow!("{name} needs a value"))?.parse()?),
+        None => Ok(default),
     }
 }

@@ -11,6 +11,7 @@
 use crate::admin::ADMIN_BASE;
 use crate::config::{Config, FulfilmentMode};
 use crate::lab::NetworkLab;
+use crate::orders::{EPL, EVPL, EVPLAN, access_eline, due, evc, item_contacts, uni};
 use crate::server;
 use anyhow::{Context, bail};
 use axum::Router;
@@ -18,7 +19,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use lso_http::Principal;
-use lso_mef_product::{DateTime, ordering_base};
+use lso_mef_product::ordering_base;
 use lso_model::Irp;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -27,17 +28,12 @@ use std::time::{Duration, Instant};
 
 const SONATA_BUYER: &str = "DEMO-OPERATOR";
 const CANTATA_BUYER: &str = "DEMO-ENTERPRISE";
-const SUBSCRIBER_UNI: &str = "urn:mef:lso:spec:cantata-sonata:carrier-ethernet-subscriber-uni:v1.0.0:all";
-const EVPL: &str = "urn:mef:lso:spec:cantata-sonata:evpl-evc:v1.0.0:all";
-const EVPLAN: &str = "urn:mef:lso:spec:cantata-sonata:evplan-evc:v1.0.0:all";
-const EPL: &str = "urn:mef:lso:spec:cantata-sonata:epl-evc:v1.0.0:all";
-const ACCESS_ELINE: &str = "urn:mef:lso:spec:sonata:access-eline-ovc:v5.0.0:all";
 
 /// Runs the demo; fails unless every order completes and every check holds.
 pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let files = tempfile::Builder::new().prefix("lso-demo-").tempdir().context("failed to create a directory")?;
     let topology = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY)?;
-    let network = match NetworkLab::build(&topology, "ld", 100) {
+    let network = match NetworkLab::build(&topology, "ld", Some(100)) {
         Ok(network) => {
             println!(
                 "Network  {} Open vSwitch elements and {} customer hosts in network namespaces",
@@ -231,7 +227,7 @@ impl<'a> Demo<'a> {
 
     /// Places an order of `items`, follows it to its end and returns it as it ended.
     async fn order(&self, irp: Irp, label: &str, items: Vec<Value>) -> anyhow::Result<Value> {
-        let order = json!({"externalId": label, "relatedContactInformation": [contact("productOrderContact")], "productOrderItem": items});
+        let order = crate::orders::order(label, items);
         let (base, token) = self.endpoint(irp);
         let started = Instant::now();
         let response = self.client.post(format!("{base}/productOrder")).bearer_auth(token).json(&order).send().await?;
@@ -452,90 +448,4 @@ async fn ensure_status(response: reqwest::Response, expected: StatusCode, what: 
         bail!("{what}: the Seller answered {status}: {body}");
     }
     Ok(body)
-}
-
-fn contact(role: &str) -> Value {
-    json!({"name": "Demo Buyer", "emailAddress": "demo@buyer.example", "number": "+1-555-0199", "role": role})
-}
-
-fn item_contacts() -> Value {
-    json!([
-        contact("buyerProductOrderItemContact"),
-        contact("buyerImplementationContact"),
-        contact("buyerTechnicalContact")
-    ])
-}
-
-fn due() -> DateTime {
-    DateTime::from_millis(chrono::Utc::now().timestamp_millis() + 30 * 24 * 3_600_000)
-}
-
-/// An `add` item for a product configured as `configuration`.
-fn add_item(id: &str, configuration: Value) -> Value {
-    json!({
-        "id": id, "action": "add", "requestedCompletionDate": due().as_str(),
-        "billingAccount": {"id": "demo-billing-account"},
-        "requestedItemTerm": {"name": "12 months", "duration": {"amount": 12, "units": "calendarMonths"}, "endOfTermAction": "autoRenew"},
-        "relatedContactInformation": item_contacts(),
-        "product": {"productOffering": {"id": "demo-offering"}, "productConfiguration": configuration},
-    })
-}
-
-fn example(spec: &str) -> Value {
-    lso_spec::Catalog::built_in().ok().and_then(|c| c.get(spec).map(|s| s.example.clone())).unwrap_or(Value::Null)
-}
-
-/// A Subscriber UNI at `site`.
-fn uni(id: &str, site: &str) -> Value {
-    let mut item = add_item(id, example(SUBSCRIBER_UNI));
-    item["product"]["place"] = json!([{"@type": "GeographicSiteRef", "id": site, "role": "INSTALL_LOCATION"}]);
-    item
-}
-
-/// The ingress bandwidth profile of `cir` Mbit/s.
-fn profile(cir: u64) -> Value {
-    json!([{"classOfServiceName": "standard", "bwpFlow": [{"envelopeName": "default", "envelopeRank": 1,
-        "colorMode": "COLOR_BLIND", "couplingFlag": false, "cir": {"irValue": cir, "irUnits": "MBPS"},
-        "cbs": {"dataSizeValue": 64, "dataSizeUnits": "KBYTES"}, "eir": {"irValue": 0, "irUnits": "MBPS"},
-        "ebs": {"dataSizeValue": 0, "dataSizeUnits": "BYTES"}}]}])
-}
-
-/// An EVC of `spec` with an endpoint per VLAN of `vlans` (EPL: none, all-to-one), joining the
-/// UNIs of the items `related` names and the existing UNI products `existing`.
-fn evc(id: &str, spec: &str, vlans: &[u16], cir: u64, related: &[(&str, &str)], existing: &[&str]) -> Value {
-    let endpoint = |name: &str, vlan: Option<u16>| {
-        let mut endpoint = json!({"identifier": name, "ingressBandwidthProfilePerClassOfServiceName": profile(cir)});
-        if let Some(vlan) = vlan {
-            endpoint["evcEndPointMap"] = json!({"vlanType": "LIST", "vlanId": [vlan]});
-        }
-        endpoint
-    };
-    let mut configuration = json!({"@type": spec, "maximumFrameSize": 1522, "listOfCosNames": ["standard"]});
-    if spec == EVPLAN {
-        configuration["evcEndPoint"] =
-            vlans.iter().enumerate().map(|(n, v)| endpoint(&format!("EP{n}"), Some(*v))).collect();
-    } else {
-        configuration["evcEndPointA"] = endpoint("A", vlans.first().copied());
-        configuration["evcEndPointZ"] = endpoint("Z", vlans.get(1).copied());
-    }
-    let mut item = add_item(id, configuration);
-    item["productOrderItemRelationship"] =
-        related.iter().map(|(item, kind)| json!({"id": item, "relationshipType": kind})).collect();
-    if !existing.is_empty() {
-        item["product"]["productRelationship"] =
-            existing.iter().map(|p| json!({"id": p, "relationshipType": "CONNECTS_TO_UNI"})).collect();
-    }
-    item
-}
-
-/// An Access E-Line from the UNI of item `uni_item` to ENNI product `enni`, on CE-VLAN 300
-/// and S-VLAN 3000.
-fn access_eline(id: &str, uni_item: &str, enni: &str) -> Value {
-    let configuration = json!({"@type": ACCESS_ELINE, "maximumFrameSize": 1600,
-        "uniEp": {"ceVlanIdList": [300], "ingressBandwidthProfilePerClassOfServiceName": profile(20)},
-        "enniEp": {"sVlanId": 3000, "ingressBandwidthProfilePerClassOfServiceName": profile(20)}});
-    let mut item = add_item(id, configuration);
-    item["productOrderItemRelationship"] = json!([{"id": uni_item, "relationshipType": "CONNECTS_TO_UNI"}]);
-    item["product"]["productRelationship"] = json!([{"id": enni, "relationshipType": "ENNI_REFERENCE"}]);
-    item
 }

@@ -17,9 +17,10 @@ pub struct NetworkLab {
 }
 
 impl NetworkLab {
-    /// Builds `topology` with names starting with `tag`; every host starts sending on
-    /// `ce_vlan`. The host at the n-th UNI has address 10.66.0.n.
-    pub fn build(topology: &Topology, tag: &str, ce_vlan: u16) -> Result<Self, LabError> {
+    /// Builds `topology` with names starting with `tag`; every host sits behind a CE switch
+    /// sending on `ce_vlan`, or sends untagged frames when `None`. The host at the n-th UNI
+    /// has address 10.66.0.n.
+    pub fn build(topology: &Topology, tag: &str, ce_vlan: Option<u16>) -> Result<Self, LabError> {
         let mut lab = Lab::new(tag)?;
         let mut elements = BTreeMap::new();
         for (name, _) in &topology.elements {
@@ -29,6 +30,9 @@ impl NetworkLab {
             lab.wire(&elements[&link.a.element], &link.a.port, &elements[&link.z.element], &link.z.port)?;
         }
         let mut hosts = BTreeMap::new();
+        if topology.interfaces.len() > 250 {
+            return Err(LabError::new("a lab has room for 250 UNIs (one /24)"));
+        }
         let unis = topology.interfaces.iter().filter(|i| i.kind == InterfaceKind::Uni);
         for (n, interface) in unis.enumerate() {
             let element = &elements[&interface.port.element];
@@ -37,7 +41,7 @@ impl NetworkLab {
                 element,
                 &interface.port.port,
                 &format!("10.66.0.{}", n + 1),
-                Some(ce_vlan),
+                ce_vlan,
             )?;
             hosts.insert(interface.name.clone(), host);
         }

@@ -65,7 +65,7 @@ fn delete_order(product: &str) -> Value {
 #[tokio::test]
 async fn a_cantata_evpl_order_ends_as_open_vswitch_flows_that_carry_its_traffic_and_a_delete_order_removes_it() {
     let topology = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY).unwrap();
-    let network = NetworkLab::build(&topology, "nt", 100).unwrap();
+    let network = NetworkLab::build(&topology, "nt", Some(100)).unwrap();
     let (app, _files) = seller_on(&network).await;
     let host = |interface: &str| &network.hosts[interface];
     let (new_york, boston, washington) = (host("uni-new-york-1"), host("uni-boston-1"), host("uni-washington-1"));
@@ -128,7 +128,7 @@ async fn poll_orders(
 async fn a_seller_killed_while_provisioning_resumes_and_the_elements_end_exactly_as_ordered() {
     use crate::crash::{call, serve_with, token};
     let topology = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY).unwrap();
-    let network = NetworkLab::build(&topology, "nk", 1000).unwrap();
+    let network = NetworkLab::build(&topology, "nk", Some(1000)).unwrap();
     let files = tempfile::tempdir().unwrap();
     let (path, data) = (files.path().join("topology.toml"), files.path().join("data"));
     std::fs::write(&path, network.topology.to_toml(&Default::default())).unwrap();

@@ -1,0 +1,110 @@
+//! Product orders as a Buyer writes them, for the demo and the benchmarks: UNIs at sites, EVCs
+//! joining them, Access E-Lines to an ENNI, with the contacts and terms MEF 123 requires.
+
+use lso_mef_product::DateTime;
+use serde_json::{Value, json};
+
+/// The Subscriber UNI specification.
+pub const SUBSCRIBER_UNI: &str = "urn:mef:lso:spec:cantata-sonata:carrier-ethernet-subscriber-uni:v1.0.0:all";
+/// The EVPL specification.
+pub const EVPL: &str = "urn:mef:lso:spec:cantata-sonata:evpl-evc:v1.0.0:all";
+/// The EVP-LAN specification.
+pub const EVPLAN: &str = "urn:mef:lso:spec:cantata-sonata:evplan-evc:v1.0.0:all";
+/// The EPL specification.
+pub const EPL: &str = "urn:mef:lso:spec:cantata-sonata:epl-evc:v1.0.0:all";
+/// The Access E-Line specification.
+pub const ACCESS_ELINE: &str = "urn:mef:lso:spec:sonata:access-eline-ovc:v5.0.0:all";
+
+/// A Buyer's contact with `role`.
+pub fn contact(role: &str) -> Value {
+    json!({"name": "Demo Buyer", "emailAddress": "demo@buyer.example", "number": "+1-555-0199", "role": role})
+}
+
+/// The contacts an item needs (MEF 123 R14).
+pub fn item_contacts() -> Value {
+    json!([
+        contact("buyerProductOrderItemContact"),
+        contact("buyerImplementationContact"),
+        contact("buyerTechnicalContact")
+    ])
+}
+
+/// A requested completion date 30 days from now.
+pub fn due() -> DateTime {
+    DateTime::from_millis(chrono::Utc::now().timestamp_millis() + 30 * 24 * 3_600_000)
+}
+
+/// An `add` item for a product configured as `configuration`.
+pub fn add_item(id: &str, configuration: Value) -> Value {
+    json!({
+        "id": id, "action": "add", "requestedCompletionDate": due().as_str(),
+        "billingAccount": {"id": "demo-billing-account"},
+        "requestedItemTerm": {"name": "12 months", "duration": {"amount": 12, "units": "calendarMonths"}, "endOfTermAction": "autoRenew"},
+        "relatedContactInformation": item_contacts(),
+        "product": {"productOffering": {"id": "demo-offering"}, "productConfiguration": configuration},
+    })
+}
+
+fn example(spec: &str) -> Value {
+    lso_spec::Catalog::built_in().ok().and_then(|c| c.get(spec).map(|s| s.example.clone())).unwrap_or(Value::Null)
+}
+
+/// A Subscriber UNI at `site`.
+pub fn uni(id: &str, site: &str) -> Value {
+    let mut item = add_item(id, example(SUBSCRIBER_UNI));
+    item["product"]["place"] = json!([{"@type": "GeographicSiteRef", "id": site, "role": "INSTALL_LOCATION"}]);
+    item
+}
+
+/// The ingress bandwidth profile of `cir` Mbit/s.
+pub fn profile(cir: u64) -> Value {
+    json!([{"classOfServiceName": "standard", "bwpFlow": [{"envelopeName": "default", "envelopeRank": 1,
+        "colorMode": "COLOR_BLIND", "couplingFlag": false, "cir": {"irValue": cir, "irUnits": "MBPS"},
+        "cbs": {"dataSizeValue": 64, "dataSizeUnits": "KBYTES"}, "eir": {"irValue": 0, "irUnits": "MBPS"},
+        "ebs": {"dataSizeValue": 0, "dataSizeUnits": "BYTES"}}]}])
+}
+
+/// An EVC of `spec` with an endpoint per VLAN of `vlans` (EPL: none, all-to-one), joining the
+/// UNIs of the items `related` names and the existing UNI products `existing`.
+pub fn evc(id: &str, spec: &str, vlans: &[u16], cir: u64, related: &[(&str, &str)], existing: &[&str]) -> Value {
+    let endpoint = |name: &str, vlan: Option<u16>| {
+        let mut endpoint = json!({"identifier": name, "ingressBandwidthProfilePerClassOfServiceName": profile(cir)});
+        if let Some(vlan) = vlan {
+            endpoint["evcEndPointMap"] = json!({"vlanType": "LIST", "vlanId": [vlan]});
+        }
+        endpoint
+    };
+    let mut configuration = json!({"@type": spec, "maximumFrameSize": 1522, "listOfCosNames": ["standard"]});
+    if spec == EVPLAN {
+        configuration["evcEndPoint"] =
+            vlans.iter().enumerate().map(|(n, v)| endpoint(&format!("EP{n}"), Some(*v))).collect();
+    } else {
+        configuration["evcEndPointA"] = endpoint("A", vlans.first().copied());
+        configuration["evcEndPointZ"] = endpoint("Z", vlans.get(1).copied());
+    }
+    let mut item = add_item(id, configuration);
+    item["productOrderItemRelationship"] =
+        related.iter().map(|(item, kind)| json!({"id": item, "relationshipType": kind})).collect();
+    if !existing.is_empty() {
+        item["product"]["productRelationship"] =
+            existing.iter().map(|p| json!({"id": p, "relationshipType": "CONNECTS_TO_UNI"})).collect();
+    }
+    item
+}
+
+/// An Access E-Line from the UNI of item `uni_item` to ENNI product `enni`, on CE-VLAN 300
+/// and S-VLAN 3000.
+pub fn access_eline(id: &str, uni_item: &str, enni: &str) -> Value {
+    let configuration = json!({"@type": ACCESS_ELINE, "maximumFrameSize": 1600,
+        "uniEp": {"ceVlanIdList": [300], "ingressBandwidthProfilePerClassOfServiceName": profile(20)},
+        "enniEp": {"sVlanId": 3000, "ingressBandwidthProfilePerClassOfServiceName": profile(20)}});
+    let mut item = add_item(id, configuration);
+    item["productOrderItemRelationship"] = json!([{"id": uni_item, "relationshipType": "CONNECTS_TO_UNI"}]);
+    item["product"]["productRelationship"] = json!([{"id": enni, "relationshipType": "ENNI_REFERENCE"}]);
+    item
+}
+
+/// An order of `items` with `label` as its `externalId`.
+pub fn order(label: &str, items: Vec<Value>) -> Value {
+    json!({"externalId": label, "relatedContactInformation": [contact("productOrderContact")], "productOrderItem": items})
+}

@@ -1,0 +1,246 @@
+//! `bench evpl` and `bench evpl-concurrent`: EVPL orders through every layer (Sonata product
+//! order → service order → ICM connectivity service → OpenFlow on Open vSwitch elements in
+//! network namespaces), timed from the order's acceptance to its completion. Needs root and
+//! Open vSwitch (as the tests do).
+
+use anyhow::{Context, bail};
+use lso::config::{Config, FulfilmentMode};
+use lso::lab::NetworkLab;
+use lso::orders::{EVPL, evc, order, uni};
+use lso_http::Principal;
+use lso_mef_product::{DateTime, ordering_base};
+use lso_model::Irp;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+/// A Seller on a lab network, and a Buyer's way to order from it.
+struct Bench {
+    seller: lso::server::Running,
+    client: reqwest::Client,
+    base: String,
+    token: String,
+    _files: tempfile::TempDir,
+}
+
+impl Bench {
+    async fn start(network: &NetworkLab) -> anyhow::Result<Bench> {
+        let files = tempfile::tempdir()?;
+        let path = files.path().join("topology.toml");
+        std::fs::write(&path, network.topology.to_toml(&Default::default()))?;
+        let mut config = Config::load(None, std::iter::empty())?;
+        config.listen = "127.0.0.1:0".parse()?;
+        config.data_dir = files.path().join("data");
+        config.fulfilment.by = FulfilmentMode::Network;
+        config.network.topology = path.display().to_string();
+        let seller = lso::server::start(&config).await?;
+        let now = chrono_now();
+        let token =
+            seller.auth.mint(&Principal::Buyer { subject: "bench".into(), buyers: vec!["BENCH".into()] }, now, 7200);
+        let base = format!("http://{}{}", seller.addr, ordering_base(Irp::Sonata));
+        Ok(Bench { seller, client: reqwest::Client::new(), base, token, _files: files })
+    }
+
+    async fn post(&self, order: &Value) -> anyhow::Result<String> {
+        let response =
+            self.client.post(format!("{}/productOrder", self.base)).bearer_auth(&self.token).json(order).send().await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        if status.as_u16() != 201 {
+            bail!("the Seller answered {status}: {body}");
+        }
+        Ok(body["id"].as_str().context("no id")?.to_owned())
+    }
+
+    /// Waits, commit by commit, until order `id` has ended; returns it.
+    async fn finished(&self, id: &str) -> anyhow::Result<Value> {
+        let wake = self.seller.bus.wake();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let committed = wake.notified();
+            tokio::pin!(committed);
+            committed.as_mut().enable();
+            let order: Value = self
+                .client
+                .get(format!("{}/productOrder/{id}", self.base))
+                .bearer_auth(&self.token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            if matches!(order["state"].as_str(), Some("completed" | "failed" | "partial" | "rejected" | "cancelled")) {
+                return Ok(order);
+            }
+            if Instant::now() > deadline {
+                bail!("order {id} did not end within two minutes");
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(200), committed).await;
+        }
+    }
+
+    /// Orders a UNI at each of `sites`; returns their product ids.
+    async fn unis(&self, sites: &[String]) -> anyhow::Result<Vec<String>> {
+        let items = sites.iter().enumerate().map(|(n, site)| uni(&(n + 1).to_string(), site)).collect();
+        let id = self.post(&order("bench UNIs", items)).await?;
+        let done = self.finished(&id).await?;
+        anyhow::ensure!(done["state"] == "completed", "the UNIs were not delivered: {done}");
+        Ok((0..sites.len())
+            .map(|n| done["productOrderItem"][n]["product"]["id"].as_str().unwrap_or_default().to_owned())
+            .collect())
+    }
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// An EVPL between UNI products `a` and `z` on `ce_vlan`.
+fn evpl(a: &str, z: &str, ce_vlan: u16) -> Value {
+    let mut item = evc("1", EVPL, &[ce_vlan, ce_vlan], 10, &[], &[]);
+    item["product"]["productRelationship"] =
+        json!([{"id": a, "relationshipType": "CONNECTS_TO_UNI_A"}, {"id": z, "relationshipType": "CONNECTS_TO_UNI_Z"}]);
+    order(&format!("bench EVPL {ce_vlan}"), vec![item])
+}
+
+/// The time from acceptance (`orderDate`) to `completionDate`, as the Seller recorded them.
+fn accepted_to_completed(order: &Value) -> Duration {
+    let at = |key: &str| DateTime::parse(order[key].as_str().unwrap_or_default()).map_or(0, |d| d.millis());
+    Duration::from_millis((at("completionDate") - at("orderDate")).max(0) as u64)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+fn report(what: &str, latencies: &mut [Duration]) {
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{what}: {} orders, accepted → completed p50 {:.0} ms, p90 {:.0} ms, max {:.0} ms",
+        latencies.len(),
+        ms(percentile(latencies, 0.5)),
+        ms(percentile(latencies, 0.9)),
+        ms(percentile(latencies, 1.0))
+    );
+}
+
+/// `bench evpl`: `orders` EVPLs one after the other on the demo network.
+pub async fn evpl_one_by_one(orders: u16) -> anyhow::Result<()> {
+    let topology = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY)?;
+    let network = NetworkLab::build(&topology, "be", None)?;
+    let bench = Bench::start(&network).await?;
+    let unis = bench.unis(&["site-new-york".into(), "site-boston".into()]).await?;
+    let mut latencies = Vec::new();
+    for n in 0..orders {
+        let id = bench.post(&evpl(&unis[0], &unis[1], 100 + n)).await?;
+        let done = bench.finished(&id).await?;
+        anyhow::ensure!(done["state"] == "completed", "EVPL {n} ended {}", done["state"]);
+        latencies.push(accepted_to_completed(&done));
+    }
+    report("EVPL over 2 Open vSwitch elements, one at a time", &mut latencies);
+    bench.seller.stop().await;
+    Ok(())
+}
+
+/// A ring of `elements` elements with a chord across every other element, two UNIs each.
+fn ring(elements: usize) -> lso_icm::Topology {
+    let mut text = String::new();
+    let mut links = Vec::new();
+    for e in 0..elements {
+        links.push((e, (e + 1) % elements));
+        if e % 2 == 0 {
+            links.push((e, (e + elements / 2) % elements));
+        }
+    }
+    let mut ports: Vec<Vec<String>> = (0..elements).map(|_| vec!["uni1".into(), "uni2".into()]).collect();
+    for (a, z) in &links {
+        ports[*a].push(format!("to-e{z}"));
+        ports[*z].push(format!("to-e{a}"));
+        text.push_str(&format!("[[link]]\na = \"e{a}:to-e{z}\"\nz = \"e{z}:to-e{a}\"\ncapacity_mbps = 10000\n"));
+    }
+    for (e, element_ports) in ports.iter().enumerate() {
+        text.push_str(&format!("[[element]]\nname = \"e{e}\"\nports = {element_ports:?}\n"));
+        for u in 1..=2 {
+            text.push_str(&format!(
+                "[[interface]]\nname = \"uni-e{e}-{u}\"\nport = \"e{e}:uni{u}\"\nkind = \"uni\"\nsite = \"site-e{e}-{u}\"\ncapacity_mbps = 10000\n"
+            ));
+        }
+    }
+    lso_icm::Topology::parse(&text).expect("the generated ring is a topology")
+}
+
+/// `bench evpl-concurrent`: `orders` EVPLs placed at once between random UNIs of a ring of
+/// `elements` elements; all must complete, with no S-VLAN used twice on a link and every
+/// service read back from its elements as ordered.
+pub async fn evpl_concurrent(orders: u16, elements: usize) -> anyhow::Result<()> {
+    let topology = ring(elements);
+    let network = NetworkLab::build(&topology, "bc", None)?;
+    let bench = Bench::start(&network).await?;
+    let sites: Vec<String> = topology.interfaces.iter().filter_map(|i| i.site.clone()).collect();
+    let unis = bench.unis(&sites).await?;
+    let started = Instant::now();
+    let mut placed = Vec::new();
+    for n in 0..orders {
+        let a = (usize::from(n) * 7) % unis.len();
+        let z = (a + 1 + (usize::from(n) * 3) % (unis.len() - 1)) % unis.len();
+        placed.push(evpl(&unis[a], &unis[z], 100 + n));
+    }
+    let posts = placed.iter().map(|order| bench.post(order));
+    let ids: Vec<String> = futures_join(posts).await.into_iter().collect::<Result<_, _>>()?;
+    let mut latencies = Vec::new();
+    let mut failed = Vec::new();
+    for id in &ids {
+        let done = bench.finished(id).await?;
+        if done["state"] != "completed" {
+            failed.push(format!("{id}: {}", done["productOrderItem"][0]["terminationError"]));
+        }
+        latencies.push(accepted_to_completed(&done));
+    }
+    let wall = started.elapsed();
+    anyhow::ensure!(failed.is_empty(), "{} orders did not complete: {:?}", failed.len(), failed);
+    report(&format!("EVPL, {orders} at once on {elements} Open vSwitch elements"), &mut latencies);
+    println!("all {orders} completed {:.1} s after the first was placed", wall.as_secs_f64());
+
+    // No S-VLAN twice on a link, and every service read back from its elements.
+    let reservations = bench.seller.icm.read(|n| n.reservations().clone()).await;
+    let mut per_link: BTreeMap<usize, Vec<u16>> = BTreeMap::new();
+    for reservation in reservations.values() {
+        for hop in &reservation.hops {
+            per_link.entry(hop.link).or_default().push(hop.s_vlan);
+        }
+    }
+    let collisions: usize = per_link.values().map(|v| v.len() - v.iter().collect::<HashSet<_>>().len()).sum();
+    let mut verified = 0;
+    for service in reservations.keys() {
+        if bench.seller.icm.check_connectivity(service).await? {
+            verified += 1;
+        }
+    }
+    println!(
+        "S-VLAN collisions on links: {collisions}; services read back as ordered: {verified} of {}",
+        reservations.len()
+    );
+    anyhow::ensure!(collisions == 0 && verified == reservations.len(), "the network is not as ordered");
+    bench.seller.stop().await;
+    Ok(())
+}
+
+/// Runs `futures` concurrently and returns their outputs in order.
+async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.expect("every future finished")).collect()
+}
