@@ -202,7 +202,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     Ok(Running { addr, bus, auth, sof, icm, shutdown, tasks: vec![server, worker, dispatcher] })
 }
 
-/// The HTTP application: the product APIs, Legato, the operators' API, and the common layers.
+/// The HTTP application: the product APIs, Legato, Presto, the operators' API, and the common
+/// layers.
 pub fn app(
     bus: Arc<Bus>,
     auth: Arc<Authenticator>,
@@ -215,6 +216,7 @@ pub fn app(
     let request_id = HeaderName::from_static("x-request-id");
     lso_api_product::router(state)
         .merge(lso_api_legato::router(lso_api_legato::LegatoState { sof, auth: auth.clone() }))
+        .merge(lso_api_presto::router(lso_api_presto::PrestoState { icm: icm.clone(), auth: auth.clone() }))
         .merge(admin::router(bus, auth, sellers, icm))
         .fallback(lso_http::not_found_fallback)
         .method_not_allowed_fallback(lso_http::method_not_allowed_fallback)

@@ -8,5 +8,6 @@ mod legato;
 mod network;
 mod notifications;
 mod postgres;
+mod presto;
 mod properties;
 mod support;

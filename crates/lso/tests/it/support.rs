@@ -286,6 +286,13 @@ impl Contract {
         self.validator(&format!("/paths/{token}/{method}/responses/{status}/content/{media}/schema"))
     }
 
+    /// A validator of the response body of `method` `path` with `status`, in a Swagger 2.0
+    /// file.
+    pub fn swagger_response(&self, path: &str, method: &str, status: u16) -> jsonschema::Validator {
+        let token = path.replace('~', "~0").replace('/', "~1");
+        self.validator(&format!("/paths/{token}/{method}/responses/{status}/schema"))
+    }
+
     /// A validator of the request body of `method` `path` (a listener's event, for
     /// notification APIs).
     pub fn request_body(&self, path: &str, method: &str) -> jsonschema::Validator {

@@ -1,0 +1,476 @@
+//! Presto on the wire (SOF → ICM): the MEF NRP API (`presto-nrp.yaml`, ONF TAPI 2.0 with the
+//! MEF NRP augmentations) over ICM. The network ICM knows is one TAPI topology: each element a
+//! node whose owned node edge points are its ports, each link a link, each UNI and ENNI a
+//! service interface point. Connectivity services are created (path, S-VLANs and bandwidth
+//! reserved, every element configured and read back), read and deleted.
+//!
+//! Identifiers are the names of the topology file: element names for nodes, `element:port`
+//! for node edge points, interface names for service interface points. A connectivity service
+//! created here gets a UUID; one the SOF created has the SOF's service id.
+
+use axum::Router;
+use axum::extract::{FromRef, Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use lso_http::{ApiError, Authenticator, ForbiddenCode, MefBody, Principal, json_response};
+use lso_icm::{ConnectivityRequest, ConnectivityService, Icm, IcmError, InterfaceKind, Network, ServiceEndpoint};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The RESTCONF root of Presto.
+pub const BASE: &str = "/restconf";
+/// The uuid of the one topology.
+pub const TOPOLOGY: &str = "lso-network";
+
+/// What the Presto routes need.
+#[derive(Clone)]
+pub struct PrestoState {
+    /// Infrastructure control.
+    pub icm: Arc<Icm>,
+    /// Checks tokens.
+    pub auth: Arc<Authenticator>,
+}
+
+impl FromRef<PrestoState> for Arc<Authenticator> {
+    fn from_ref(state: &PrestoState) -> Self {
+        state.auth.clone()
+    }
+}
+
+/// A 422 for the request body at `path`.
+fn violation(path: &str, reason: impl Into<String>) -> ApiError {
+    ApiError::unprocessable(lso_model::Violation::new(lso_model::ViolationCode::InvalidValue, path, reason))
+}
+
+/// Only the Seller's own orchestration (operator tokens) calls Presto.
+fn operator(principal: &Principal) -> Result<(), ApiError> {
+    match principal {
+        Principal::Admin { .. } => Ok(()),
+        Principal::Buyer { .. } => Err(ApiError::Forbidden {
+            code: ForbiddenCode::AccessDenied,
+            reason: "Presto is the Seller's internal interface; a Buyer's token cannot use it".into(),
+        }),
+    }
+}
+
+fn names(kind: &str, value: &str) -> Value {
+    json!([{"value-name": kind, "value": value}])
+}
+
+fn capacity(mbps: u64) -> Value {
+    json!({"total-size": {"value": mbps.min(i32::MAX as u64), "unit": "MBPS"}})
+}
+
+/// A service interface point.
+fn sip(network: &Network, name: &str) -> Option<Value> {
+    let interface = network.topology().interface(name)?;
+    let available = interface.capacity_mbps.saturating_sub(network.interface_reserved(name));
+    let resource = match interface.kind {
+        InterfaceKind::Uni => ("nrp-carrier-eth-uni-n-resource", json!({})),
+        InterfaceKind::Enni => ("nrp-carrier-eth-enni-n-resource", json!({})),
+    };
+    let mut value = json!({
+        "uuid": name, "name": names("interface", name), "layer-protocol-name": ["ETH"],
+        "administrative-state": "UNLOCKED", "lifecycle-state": "INSTALLED",
+        "total-potential-capacity": capacity(interface.capacity_mbps), "available-capacity": capacity(available),
+    });
+    value[resource.0] = resource.1;
+    Some(value)
+}
+
+/// A node edge point reference.
+fn nep_ref(element: &str, port: &str) -> Value {
+    json!({"topology-id": TOPOLOGY, "node-id": element, "owned-node-edge-point-id": format!("{element}:{port}")})
+}
+
+/// The uuid of link `index`.
+fn link_id(network: &Network, index: usize) -> String {
+    let link = &network.topology().links[index];
+    format!("{}~{}", link.a, link.z)
+}
+
+fn link(network: &Network, index: usize) -> Value {
+    let link = &network.topology().links[index];
+    let available = link.capacity_mbps.saturating_sub(network.link_reserved(index));
+    json!({
+        "uuid": link_id(network, index), "name": names("link", &link_id(network, index)),
+        "layer-protocol-name": ["ETH"], "direction": "BIDIRECTIONAL",
+        "administrative-state": "UNLOCKED", "lifecycle-state": "INSTALLED",
+        "node-edge-point": [nep_ref(&link.a.element, &link.a.port), nep_ref(&link.z.element, &link.z.port)],
+        "total-potential-capacity": capacity(link.capacity_mbps), "available-capacity": capacity(available),
+    })
+}
+
+fn node(network: &Network, name: &str) -> Option<Value> {
+    let (_, ports) = network.topology().elements.iter().find(|(n, _)| n == name)?;
+    let edge_points: Vec<Value> = ports
+        .iter()
+        .map(|port| {
+            let id = format!("{name}:{port}");
+            let mut nep = json!({"uuid": id, "name": names("port", port), "layer-protocol-name": "ETH",
+                                 "administrative-state": "UNLOCKED", "lifecycle-state": "INSTALLED"});
+            let sip = network.topology().interfaces.iter().find(|i| i.port.element == *name && i.port.port == *port);
+            if let Some(interface) = sip {
+                nep["mapped-service-interface-point"] = json!([{"service-interface-point-id": interface.name}]);
+            }
+            nep
+        })
+        .collect();
+    Some(json!({"uuid": name, "name": names("element", name), "layer-protocol-name": ["ETH"],
+                "administrative-state": "UNLOCKED", "lifecycle-state": "INSTALLED", "owned-node-edge-point": edge_points}))
+}
+
+fn topology(network: &Network) -> Value {
+    let nodes: Vec<Value> = network.topology().elements.iter().filter_map(|(n, _)| node(network, n)).collect();
+    let links: Vec<Value> = (0..network.topology().links.len()).map(|i| link(network, i)).collect();
+    json!({"uuid": TOPOLOGY, "name": names("topology", TOPOLOGY), "layer-protocol-name": ["ETH"], "node": nodes, "link": links})
+}
+
+/// A connectivity service; `running` is the read-back of its elements, when known.
+fn connectivity_service(network: &Network, service: &ConnectivityService, running: Option<bool>) -> Value {
+    let request = &service.reservation.request;
+    let cir_bps = request.bandwidth_mbps * 1_000_000;
+    let end_points: Vec<Value> = request
+        .interfaces
+        .iter()
+        .map(|name| {
+            let vlans = request.vlans.get(name).cloned().unwrap_or_default();
+            let listed: Vec<Value> = vlans.iter().map(|v| json!({"vlan-id": v})).collect();
+            let mut resource = match network.topology().interface(name).map(|i| i.kind) {
+                Some(InterfaceKind::Enni) => json!({"s-vlan-id-list": {"type": "LIST", "vlan-id-list": listed}}),
+                _ if vlans.is_empty() => json!({"ce-vlan-id-list-and-untag": {"vlan-id-mapping-type": "ALL", "untagged-and-prio-tagged-included": true}}),
+                _ => json!({"ce-vlan-id-list-and-untag": {"vlan-id-mapping-type": "LIST", "vlan-id": listed}}),
+            };
+            if cir_bps > 0 {
+                resource["ingress-bwp-flow"] = json!({"cir": cir_bps});
+            }
+            json!({"local-id": name, "service-interface-point": {"service-interface-point-id": name},
+                   "layer-protocol-name": "ETH", "direction": "BIDIRECTIONAL",
+                   "nrp-carrier-eth-connectivity-end-point-resource": resource})
+        })
+        .collect();
+    let connections: Vec<String> =
+        service.cross_connects.iter().map(|(element, _)| format!("{}@{element}", request.service)).collect();
+    let service_type =
+        if request.interfaces.len() > 2 { "MULTIPOINT_CONNECTIVITY" } else { "POINT_TO_POINT_CONNECTIVITY" };
+    let mut value = json!({
+        "uuid": request.service, "name": names("service", &request.service),
+        "service-type": service_type, "layer-protocol-name": "ETH", "direction": "BIDIRECTIONAL",
+        "administrative-state": "UNLOCKED", "lifecycle-state": "INSTALLED",
+        "requested-capacity": capacity(request.bandwidth_mbps), "end-point": end_points, "connection": connections,
+    });
+    if let Some(running) = running {
+        value["operational-state"] = json!(if running { "ENABLED" } else { "DISABLED" });
+    }
+    value
+}
+
+/// The Presto routes.
+pub fn router(state: PrestoState) -> Router {
+    let routes = Router::new()
+        .route("/data/context/", get(get_context))
+        .route("/data/context/topology={uuid}/", get(get_topology))
+        .route("/data/context/topology={uuid}/node={node}/", get(get_node))
+        .route("/data/context/topology={uuid}/link={link}/", get(get_link))
+        .route("/data/context/service-interface-point={uuid}/", get(get_sip))
+        .route("/data/context/connectivity-service={uuid}/", get(get_connectivity_service))
+        .route("/operations/create-connectivity-service/", post(create_connectivity_service))
+        .route("/operations/delete-connectivity-service/", post(delete_connectivity_service))
+        .route("/operations/get-connectivity-service-list/", post(get_connectivity_service_list))
+        .route("/operations/get-connectivity-service-details/", post(get_connectivity_service_details))
+        .route("/operations/get-service-interface-point-list/", post(get_sip_list))
+        .route("/operations/get-service-interface-point-details/", post(get_sip_details))
+        .route("/operations/get-topology-list/", post(get_topology_list))
+        .route("/operations/get-topology-details/", post(get_topology_details))
+        .route("/operations/get-node-details/", post(get_node_details))
+        .route("/operations/get-link-details/", post(get_link_details));
+    Router::new().nest(BASE, routes.with_state(state))
+}
+
+fn ok(value: Value) -> Response {
+    json_response(StatusCode::OK, &value)
+}
+
+fn not_found(kind: &str, id: &str) -> ApiError {
+    ApiError::NotFound(format!("no {kind} `{id}`"))
+}
+
+/// Every connectivity service ICM holds.
+async fn services(icm: &Icm) -> Vec<Value> {
+    icm.read(|network| {
+        network
+            .reservations()
+            .values()
+            .map(|r| {
+                let service =
+                    ConnectivityService { reservation: r.clone(), cross_connects: lso_icm::cross_connects(network, r) };
+                connectivity_service(network, &service, None)
+            })
+            .collect()
+    })
+    .await
+}
+
+/// `GET /data/context/`: the whole context.
+async fn get_context(State(state): State<PrestoState>, principal: Principal) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    let services = services(&state.icm).await;
+    let context = state
+        .icm
+        .read(|network| {
+            let sips: Vec<Value> = network.topology().interfaces.iter().filter_map(|i| sip(network, &i.name)).collect();
+            json!({"uuid": "lso-context", "name": names("context", "lso"), "service-interface-point": sips,
+                   "topology": [topology(network)], "connectivity-service": services})
+        })
+        .await;
+    Ok(ok(context))
+}
+
+async fn topology_or_404(icm: &Icm, uuid: &str) -> Result<Value, ApiError> {
+    if uuid != TOPOLOGY {
+        return Err(not_found("topology", uuid));
+    }
+    Ok(icm.read(topology).await)
+}
+
+/// `GET /data/context/topology={uuid}/`.
+async fn get_topology(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    Path(uuid): Path<String>,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    Ok(ok(topology_or_404(&state.icm, &uuid).await?))
+}
+
+async fn node_or_404(icm: &Icm, topology: &str, name: &str) -> Result<Value, ApiError> {
+    if topology != TOPOLOGY {
+        return Err(not_found("topology", topology));
+    }
+    icm.read(|n| node(n, name)).await.ok_or_else(|| not_found("node", name))
+}
+
+async fn link_or_404(icm: &Icm, topology: &str, id: &str) -> Result<Value, ApiError> {
+    if topology != TOPOLOGY {
+        return Err(not_found("topology", topology));
+    }
+    icm.read(|n| (0..n.topology().links.len()).find(|i| link_id(n, *i) == id).map(|i| link(n, i)))
+        .await
+        .ok_or_else(|| not_found("link", id))
+}
+
+/// `GET /data/context/topology={uuid}/node={node-uuid}/`.
+async fn get_node(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    Path((uuid, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    Ok(ok(node_or_404(&state.icm, &uuid, &name).await?))
+}
+
+/// `GET /data/context/topology={uuid}/link={link-uuid}/`.
+async fn get_link(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    Path((uuid, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    Ok(ok(link_or_404(&state.icm, &uuid, &id).await?))
+}
+
+/// `GET /data/context/service-interface-point={uuid}/`.
+async fn get_sip(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    Path(uuid): Path<String>,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    Ok(ok(state.icm.read(|n| sip(n, &uuid)).await.ok_or_else(|| not_found("service interface point", &uuid))?))
+}
+
+/// A connectivity service with the read-back of its elements.
+async fn service_details(icm: &Icm, uuid: &str) -> Result<Value, ApiError> {
+    let service = icm.connectivity(uuid).await.ok_or_else(|| not_found("connectivity service", uuid))?;
+    let running = icm.check_connectivity(uuid).await.ok();
+    Ok(icm.read(|n| connectivity_service(n, &service, running)).await)
+}
+
+/// `GET /data/context/connectivity-service={uuid}/`.
+async fn get_connectivity_service(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    Path(uuid): Path<String>,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    Ok(ok(service_details(&state.icm, &uuid).await?))
+}
+
+/// The string at `/input/{key}` of an RPC body.
+fn input<'a>(body: &'a Value, key: &str) -> Result<&'a str, ApiError> {
+    body["input"][key].as_str().ok_or_else(|| violation(&format!("/input/{key}"), format!("`input.{key}` is required")))
+}
+
+/// The VLANs of an end point: its CE-VLAN list at a UNI, its S-VLAN at an ENNI.
+fn end_point_vlans(end_point: &Value, path: &str) -> Result<Vec<u16>, ApiError> {
+    let resource = &end_point["nrp-carrier-eth-connectivity-end-point-resource"];
+    let listed = [&resource["ce-vlan-id-list-and-untag"]["vlan-id"], &resource["s-vlan-id-list"]["vlan-id-list"]];
+    let mut vlans = Vec::new();
+    for list in listed {
+        for (n, entry) in list.as_array().into_iter().flatten().enumerate() {
+            let vlan = entry["vlan-id"].as_u64().filter(|v| (1..=4094).contains(v)).ok_or_else(|| {
+                violation(
+                    &format!("{path}/nrp-carrier-eth-connectivity-end-point-resource/vlan-id/{n}"),
+                    "a VLAN id is 1-4094",
+                )
+            })?;
+            vlans.push(vlan as u16);
+        }
+    }
+    if let Some(root) = resource["root-svlan-id"]["vlan-id"].as_u64() {
+        vlans
+            .push(u16::try_from(root).map_err(|_| violation(&format!("{path}/root-svlan-id"), "a VLAN id is 1-4094"))?);
+    }
+    Ok(vlans)
+}
+
+/// `create-connectivity-service`: reserves, configures and reads back a service.
+async fn create_connectivity_service(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    let body = body.raw;
+    let end_points = body["input"]["end-point"]
+        .as_array()
+        .ok_or_else(|| violation("/input/end-point", "`input.end-point` lists the end points"))?;
+    let mut endpoints = Vec::new();
+    let mut cir_bps: u64 = 0;
+    for (n, end_point) in end_points.iter().enumerate() {
+        let path = format!("/input/end-point/{n}");
+        let interface =
+            end_point["service-interface-point"]["service-interface-point-id"].as_str().ok_or_else(|| {
+                violation(&format!("{path}/service-interface-point"), "an end point names its service interface point")
+            })?;
+        let vlans = end_point_vlans(end_point, &path)?;
+        let resource = &end_point["nrp-carrier-eth-connectivity-end-point-resource"];
+        cir_bps = cir_bps.max(resource["ingress-bwp-flow"]["cir"].as_u64().unwrap_or(0));
+        endpoints.push(ServiceEndpoint { interface: interface.to_owned(), vlans });
+    }
+    let uuid = body["input"]["uuid"].as_str().map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    let request = ConnectivityRequest { uuid: uuid.clone(), endpoints, cir_mbps: cir_bps.div_ceil(1_000_000) };
+    let service = state.icm.create_connectivity(&request).await.map_err(icm_error)?;
+    let value = state.icm.read(|n| connectivity_service(n, &service, Some(true))).await;
+    Ok(ok(json!({"output": {"service": value}})))
+}
+
+fn icm_error(err: IcmError) -> ApiError {
+    match err {
+        IcmError::Allocation(e) => violation("/input/end-point", e.to_string()),
+        IcmError::Invalid(reason) => violation("/input/end-point", reason),
+        IcmError::Element(e) => ApiError::Conflict(format!("the network could not configure the service: {e}")),
+        IcmError::Store(e) => {
+            tracing::error!(error = %e, "storage failed");
+            ApiError::Unavailable
+        }
+        IcmError::Corrupt(what) => {
+            tracing::error!(%what, "a stored reservation could not be read");
+            ApiError::Internal
+        }
+    }
+}
+
+/// `delete-connectivity-service`: removes a service from its elements and releases it.
+async fn delete_connectivity_service(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    let uuid = input(&body.raw, "service-id-or-name")?;
+    let before = state.icm.connectivity(uuid).await.ok_or_else(|| not_found("connectivity service", uuid))?;
+    let value = state.icm.read(|n| connectivity_service(n, &before, None)).await;
+    state.icm.delete_connectivity(uuid).await.map_err(icm_error)?;
+    Ok(ok(json!({"output": {"service": value}})))
+}
+
+/// `get-connectivity-service-list`.
+async fn get_connectivity_service_list(
+    State(state): State<PrestoState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    Ok(ok(json!({"output": {"service": services(&state.icm).await}})))
+}
+
+/// `get-connectivity-service-details`, with the elements' read-back as operational state.
+async fn get_connectivity_service_details(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    let uuid = input(&body.raw, "service-id-or-name")?;
+    Ok(ok(json!({"output": {"service": service_details(&state.icm, uuid).await?}})))
+}
+
+/// `get-service-interface-point-list`.
+async fn get_sip_list(State(state): State<PrestoState>, principal: Principal) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    let sips =
+        state.icm.read(|n| n.topology().interfaces.iter().filter_map(|i| sip(n, &i.name)).collect::<Vec<_>>()).await;
+    Ok(ok(json!({"output": {"sip": sips}})))
+}
+
+/// `get-service-interface-point-details`.
+async fn get_sip_details(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    let id = input(&body.raw, "sip-id-or-name")?;
+    let found = state.icm.read(|n| sip(n, id)).await.ok_or_else(|| not_found("service interface point", id))?;
+    Ok(ok(json!({"output": {"sip": found}})))
+}
+
+/// `get-topology-list`.
+async fn get_topology_list(State(state): State<PrestoState>, principal: Principal) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    Ok(ok(json!({"output": {"topology": [state.icm.read(topology).await]}})))
+}
+
+/// `get-topology-details`.
+async fn get_topology_details(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    let id = input(&body.raw, "topology-id-or-name")?;
+    Ok(ok(json!({"output": {"topology": topology_or_404(&state.icm, id).await?}})))
+}
+
+/// `get-node-details`.
+async fn get_node_details(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    let (topology, id) = (input(&body.raw, "topology-id-or-name")?, input(&body.raw, "node-id-or-name")?);
+    Ok(ok(json!({"output": {"node": node_or_404(&state.icm, topology, id).await?}})))
+}
+
+/// `get-link-details`.
+async fn get_link_details(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    let (topology, id) = (input(&body.raw, "topology-id-or-name")?, input(&body.raw, "link-id-or-name")?);
+    Ok(ok(json!({"output": {"link": link_or_404(&state.icm, topology, id).await?}})))
+}
