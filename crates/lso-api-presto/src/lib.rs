@@ -28,6 +28,8 @@ pub const TOPOLOGY: &str = "lso-network";
 pub struct PrestoState {
     /// Infrastructure control.
     pub icm: Arc<Icm>,
+    /// The alarms element control has raised.
+    pub alarms: Arc<lso_ecm::Alarms>,
     /// Checks tokens.
     pub auth: Arc<Authenticator>,
 }
@@ -290,11 +292,16 @@ async fn get_sip(
     Ok(ok(state.icm.read(|n| sip(n, &uuid)).await.ok_or_else(|| not_found("service interface point", &uuid))?))
 }
 
-/// A connectivity service with the read-back of its elements.
-async fn service_details(icm: &Icm, uuid: &str) -> Result<Value, ApiError> {
+/// A connectivity service, enabled when its elements read back as configured and no alarm
+/// touches it.
+async fn service_details(state: &PrestoState, uuid: &str) -> Result<Value, ApiError> {
+    let icm = &state.icm;
     let service = icm.connectivity(uuid).await.ok_or_else(|| not_found("connectivity service", uuid))?;
-    let running = icm.check_connectivity(uuid).await.ok();
-    Ok(icm.read(|n| connectivity_service(n, &service, running)).await)
+    let mut running = icm.check_connectivity(uuid).await.unwrap_or(false);
+    for alarm in state.alarms.active() {
+        running &= !icm.affected_by(&alarm).await.iter().any(|s| s == uuid);
+    }
+    Ok(icm.read(|n| connectivity_service(n, &service, Some(running))).await)
 }
 
 /// `GET /data/context/connectivity-service={uuid}/`.
@@ -304,7 +311,7 @@ async fn get_connectivity_service(
     Path(uuid): Path<String>,
 ) -> Result<Response, ApiError> {
     operator(&principal)?;
-    Ok(ok(service_details(&state.icm, &uuid).await?))
+    Ok(ok(service_details(&state, &uuid).await?))
 }
 
 /// The string at `/input/{key}` of an RPC body.
@@ -413,7 +420,7 @@ async fn get_connectivity_service_details(
 ) -> Result<Response, ApiError> {
     operator(&principal)?;
     let uuid = input(&body.raw, "service-id-or-name")?;
-    Ok(ok(json!({"output": {"service": service_details(&state.icm, uuid).await?}})))
+    Ok(ok(json!({"output": {"service": service_details(&state, uuid).await?}})))
 }
 
 /// `get-service-interface-point-list`.

@@ -1,6 +1,7 @@
 //! Adagio (ICM ↔ ECM): what infrastructure control asks of element control, as a trait with
 //! an in-process implementation, [`Ecm`], holding one driver per element.
 
+use crate::openflow::Flow;
 use crate::{CrossConnect, DriverError, ElementDriver, OvsDriver, PortState, SimulatedDriver};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -36,6 +37,8 @@ pub trait Adagio: Send + Sync {
     fn check<'a>(&'a self, element: &'a str, connect: &'a CrossConnect) -> BoxFuture<'a, Result<bool, AdagioError>>;
     /// The ports of `element` as it reports them.
     fn ports<'a>(&'a self, element: &'a str) -> BoxFuture<'a, Result<Vec<PortState>, AdagioError>>;
+    /// The flows `element` holds for `service` (the read-back).
+    fn flows<'a>(&'a self, element: &'a str, service: &'a str) -> BoxFuture<'a, Result<Vec<Flow>, AdagioError>>;
 }
 
 /// The driver of one element.
@@ -102,5 +105,9 @@ impl Adagio for Ecm {
 
     fn ports<'a>(&'a self, element: &'a str) -> BoxFuture<'a, Result<Vec<PortState>, AdagioError>> {
         on_driver!(self, element, |driver| driver.ports())
+    }
+
+    fn flows<'a>(&'a self, element: &'a str, service: &'a str) -> BoxFuture<'a, Result<Vec<Flow>, AdagioError>> {
+        on_driver!(self, element, |driver| driver.flows(service))
     }
 }

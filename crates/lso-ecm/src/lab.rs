@@ -263,6 +263,11 @@ impl Lab {
         .map(drop)
     }
 
+    /// Takes the link of `host` to its element down (or up again).
+    pub fn set_host_link(&self, host: &Host, up: bool) -> Result<(), LabError> {
+        run("ip", &["-n", &host.namespace, "link", "set", "eth0", if up { "up" } else { "down" }]).map(drop)
+    }
+
     /// Whether `from` reaches `to` (three probes, a second each at most).
     pub fn reaches(&self, from: &Host, to: &Host) -> bool {
         // A failed probe leaves a FAILED neighbour entry that would fail the next one.

@@ -9,6 +9,7 @@
 //! vSwitch. [`lab`] builds Open vSwitch elements and customer hosts in network namespaces.
 
 mod adagio;
+mod alarms;
 pub mod flows;
 pub mod lab;
 pub mod openflow;
@@ -16,6 +17,7 @@ mod ovs;
 mod ovsdb;
 
 pub use adagio::{Adagio, AdagioError, BoxFuture, Ecm, Element};
+pub use alarms::{Alarm, AlarmChange, AlarmKind, Alarms};
 pub use ovs::OvsDriver;
 pub use ovsdb::{OvsdbClient, OvsdbError};
 
@@ -107,6 +109,8 @@ pub trait ElementDriver: Send + Sync {
     fn check(&self, connect: &CrossConnect) -> impl Future<Output = Result<bool, DriverError>> + Send;
     /// The element's ports as it reports them.
     fn ports(&self) -> impl Future<Output = Result<Vec<PortState>, DriverError>> + Send;
+    /// The flows the element holds for `service`, as it reports them.
+    fn flows(&self, service: &str) -> impl Future<Output = Result<Vec<Flow>, DriverError>> + Send;
 }
 
 /// Checks the VLAN identifiers of a cross-connect.
@@ -154,7 +158,7 @@ impl SimulatedDriver {
     }
 
     /// Every flow the element has.
-    pub fn flows(&self) -> Vec<Flow> {
+    pub fn all_flows(&self) -> Vec<Flow> {
         self.lock().flows.values().flatten().cloned().collect()
     }
 
@@ -216,6 +220,10 @@ impl ElementDriver for SimulatedDriver {
         Ok(state.flows.get(&connect.service) == Some(&flows) && state.meters.get(&connect.service) == Some(&meters))
     }
 
+    async fn flows(&self, service: &str) -> Result<Vec<Flow>, DriverError> {
+        Ok(self.reachable()?.flows.get(service).cloned().unwrap_or_default())
+    }
+
     async fn ports(&self) -> Result<Vec<PortState>, DriverError> {
         let _state = self.reachable()?;
         Ok(self.ports.iter().map(|p| PortState { port: p.clone(), link_up: true, error: None }).collect())
@@ -248,11 +256,11 @@ mod tests {
         element.apply(&connect).await.unwrap();
         element.apply(&connect).await.unwrap();
         assert!(element.check(&connect).await.unwrap());
-        assert_eq!(element.flows().len(), 2, "applying twice adds nothing");
+        assert_eq!(element.all_flows().len(), 2, "applying twice adds nothing");
         assert!(!element.check(&evpl("a", 101)).await.unwrap(), "a different CE-VLAN is not what runs");
         element.remove("a").await.unwrap();
         element.remove("a").await.unwrap();
-        assert!(element.flows().is_empty());
+        assert!(element.all_flows().is_empty());
 
         let mut bad = evpl("b", 4095);
         assert!(matches!(element.apply(&bad).await, Err(DriverError::InvalidVlan(4095))));

@@ -310,6 +310,13 @@ impl ElementDriver for OvsDriver {
         .await
     }
 
+    async fn flows(&self, service: &str) -> Result<Vec<Flow>, DriverError> {
+        self.with_session(async |_: &Self, session: &Session| {
+            Ok(session.openflow.flows(Some(flows::cookie(service))).await?)
+        })
+        .await
+    }
+
     async fn ports(&self) -> Result<Vec<PortState>, DriverError> {
         self.with_session(async |driver: &Self, session: &Session| {
             let (ports, interfaces) = driver.read_ports(&session.ovsdb).await?;

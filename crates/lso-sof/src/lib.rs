@@ -148,6 +148,49 @@ impl Sof {
         Ok(self.load(SERVICE, Some(client), id).await?.1)
     }
 
+    /// Tells the services an alarm touches: a note from the SOF on each (raised or cleared) and
+    /// a `serviceAttributeValueChangeEvent`.
+    pub async fn on_alarms(&self, changes: &[lso_ecm::AlarmChange]) -> Result<(), SofError> {
+        for change in changes {
+            let (alarm, verb) = match change {
+                lso_ecm::AlarmChange::Raised(alarm) => (alarm, "raised"),
+                lso_ecm::AlarmChange::Cleared(alarm) => (alarm, "cleared"),
+            };
+            let place = alarm.port.as_ref().map_or(alarm.element.clone(), |p| format!("{}:{p}", alarm.element));
+            let text = format!("fault {verb}: {} at {place} ({})", alarm.kind.as_str(), alarm.detail);
+            for service in self.icm.affected_by(alarm).await {
+                self.note_service(&service, &text).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn note_service(&self, id: &str, text: &str) -> Result<(), SofError> {
+        let Ok((record, mut service)) = self.load(SERVICE, None, id).await else { return Ok(()) };
+        let now = self.clock.now_millis();
+        let date = lso_mef_product::DateTime::from_millis(now);
+        let note = serde_json::json!({"author": "sof", "date": date.as_str(), "source": "sof", "text": text, "id": self.ids.next_id()});
+        engine::push(&mut service, "note", note);
+        let event_id = self.ids.next_id();
+        let body = serde_json::json!({"eventId": event_id, "eventTime": date.as_str(), "eventType": "serviceAttributeValueChangeEvent",
+                                      "event": {"id": id, "href": service["href"], "state": service["state"]}});
+        let event = lso_store::NewEvent {
+            id: event_id,
+            api: INVENTORY_API.into(),
+            tenant: record.tenant.clone(),
+            event_type: "serviceAttributeValueChangeEvent".into(),
+            listener_path: "/mefApi/legato/serviceInventoryNotification/v5/listener/serviceAttributeValueChangeEvent"
+                .into(),
+            body: body.to_string(),
+            ordering_key: id.into(),
+            at: now,
+        };
+        let index = order::service_index(&service);
+        let updated = Record { version: record.version + 1, doc: service.to_string(), ..record };
+        self.commit(vec![lso_store::WriteOp::Update { record: updated, index }, lso_store::WriteOp::Publish(event)])
+            .await
+    }
+
     /// Every service of `client` whose `externalId` is `external_id`.
     pub async fn find_services(&self, client: &str, external_id: &str) -> Result<Vec<Value>, SofError> {
         let query = lso_store::ListQuery {

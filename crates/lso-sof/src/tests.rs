@@ -83,7 +83,7 @@ impl World {
     async fn flows(&self) -> usize {
         let mut count = 0;
         for (element, _) in self.ecm.elements() {
-            count += self.ecm.simulated(&element).unwrap().flows().len();
+            count += self.ecm.simulated(&element).unwrap().all_flows().len();
         }
         count
     }

@@ -34,6 +34,7 @@ time_scale = 0.0
 
 [network]
 topology = ""
+alarm_poll_millis = 2000
 
 [charges]
 currency = "USD"
@@ -76,6 +77,8 @@ pub struct Config {
 pub struct NetworkConfig {
     /// A topology file (see docs/topology.md); empty for the demo network.
     pub topology: String,
+    /// How often element control asks the elements for faults, in milliseconds.
+    pub alarm_poll_millis: u64,
 }
 
 impl NetworkConfig {
@@ -284,9 +287,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("net.toml");
         std::fs::write(&file, "[[element]]\nname = \"only\"\nports = [\"p\"]\n").unwrap();
-        let named = NetworkConfig { topology: file.display().to_string() };
+        let named = NetworkConfig { topology: file.display().to_string(), alarm_poll_millis: 2000 };
         assert_eq!(named.load().unwrap().elements.len(), 1);
-        let missing = NetworkConfig { topology: "/no/such/topology.toml".into() };
+        let missing = NetworkConfig { topology: "/no/such/topology.toml".into(), alarm_poll_millis: 2000 };
         assert!(format!("{:#}", missing.load().unwrap_err()).contains("/no/such/topology.toml"));
     }
 

@@ -112,6 +112,10 @@ pub struct Running {
     pub sof: Arc<lso_sof::Sof>,
     /// Its infrastructure control.
     pub icm: Arc<lso_icm::Icm>,
+    /// Its element control.
+    pub ecm: Arc<lso_ecm::Ecm>,
+    /// The alarms element control has raised.
+    pub alarms: Arc<lso_ecm::Alarms>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -146,7 +150,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let topology = config.network.load()?;
     let ecm = Arc::new(lso_icm::element_control(&topology));
     let icm = Arc::new(
-        lso_icm::Icm::open(topology, store.clone(), ecm).await.context("failed to start infrastructure control")?,
+        lso_icm::Icm::open(topology, store.clone(), ecm.clone())
+            .await
+            .context("failed to start infrastructure control")?,
     );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -186,7 +192,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         ..RetryPolicy::default()
     };
     let (shutdown, stop) = watch::channel(false);
-    let app = app(bus.clone(), auth.clone(), sof.clone(), icm.clone(), config);
+    let alarms = Arc::new(lso_ecm::Alarms::default());
+    let layers = Layers { sof: sof.clone(), icm: icm.clone(), ecm: ecm.clone(), alarms: alarms.clone() };
+    let app = app(bus.clone(), auth.clone(), &layers, config);
     let mut stop_server = stop.clone();
     let server = tokio::spawn(async move {
         let graceful = async move {
@@ -197,27 +205,64 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         }
     });
     let worker = tokio::spawn(Worker::new(bus.clone()).with_handler(sof.clone()).run(stop.clone()));
+    let monitor =
+        tokio::spawn(monitor_alarms(layers, Duration::from_millis(config.network.alarm_poll_millis), stop.clone()));
     let dispatcher = tokio::spawn(Dispatcher::new(store, clock, policy, bus.wake()).run(stop));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "lso is serving");
-    Ok(Running { addr, bus, auth, sof, icm, shutdown, tasks: vec![server, worker, dispatcher] })
+    Ok(Running { addr, bus, auth, sof, icm, ecm, alarms, shutdown, tasks: vec![server, worker, monitor, dispatcher] })
 }
 
-/// The HTTP application: the product APIs, Legato, Presto, the operators' API, and the common
-/// layers.
-pub fn app(
-    bus: Arc<Bus>,
-    auth: Arc<Authenticator>,
-    sof: Arc<lso_sof::Sof>,
-    icm: Arc<lso_icm::Icm>,
-    config: &Config,
-) -> Router {
+/// The service, infrastructure and element control of a Seller.
+#[derive(Clone)]
+pub struct Layers {
+    /// Service orchestration.
+    pub sof: Arc<lso_sof::Sof>,
+    /// Infrastructure control.
+    pub icm: Arc<lso_icm::Icm>,
+    /// Element control.
+    pub ecm: Arc<lso_ecm::Ecm>,
+    /// The alarms element control has raised.
+    pub alarms: Arc<lso_ecm::Alarms>,
+}
+
+/// Asks the elements for faults every `every` until `stop`, and tells the services the changes
+/// touch.
+async fn monitor_alarms(layers: Layers, every: Duration, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        let now = chrono::Utc::now().timestamp_millis();
+        let changes = layers.alarms.poll(&*layers.ecm, now).await;
+        for change in &changes {
+            tracing::warn!(?change, "element alarm");
+        }
+        if let Err(err) = layers.sof.on_alarms(&changes).await {
+            tracing::error!(error = %err, "could not note alarms on the services");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// The HTTP application: the product APIs, Legato, Presto, Adagio, the operators' API, and the
+/// common layers.
+pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Config) -> Router {
     let sellers = Arc::new(config.sellers.clone());
     let state = lso_api_product::ApiState { bus: bus.clone(), auth: auth.clone(), sellers: sellers.clone() };
     let request_id = HeaderName::from_static("x-request-id");
     lso_api_product::router(state)
-        .merge(lso_api_legato::router(lso_api_legato::LegatoState { sof, auth: auth.clone() }))
-        .merge(lso_api_presto::router(lso_api_presto::PrestoState { icm: icm.clone(), auth: auth.clone() }))
-        .merge(admin::router(bus, auth, sellers, icm))
+        .merge(lso_api_legato::router(lso_api_legato::LegatoState { sof: layers.sof.clone(), auth: auth.clone() }))
+        .merge(lso_api_presto::router(lso_api_presto::PrestoState {
+            icm: layers.icm.clone(),
+            alarms: layers.alarms.clone(),
+            auth: auth.clone(),
+        }))
+        .merge(lso_api_adagio::router(lso_api_adagio::AdagioState {
+            ecm: layers.ecm.clone(),
+            alarms: layers.alarms.clone(),
+            auth: auth.clone(),
+        }))
+        .merge(admin::router(bus, auth, sellers, layers.icm.clone()))
         .fallback(lso_http::not_found_fallback)
         .method_not_allowed_fallback(lso_http::method_not_allowed_fallback)
         .layer(axum::Extension(BodyLimit(config.http.body_limit_bytes)))

@@ -141,6 +141,25 @@ impl Icm {
         Ok(true)
     }
 
+    /// The connectivity services `alarm` touches: those with a cross-connect on its element
+    /// (an element alarm) or on its port (a port alarm).
+    pub async fn affected_by(&self, alarm: &lso_ecm::Alarm) -> Vec<String> {
+        self.read(|network| {
+            network
+                .reservations()
+                .values()
+                .filter(|reservation| {
+                    cross_connects(network, reservation).iter().any(|(element, connect)| {
+                        *element == alarm.element
+                            && alarm.port.as_ref().is_none_or(|port| connect.endpoints.iter().any(|e| &e.port == port))
+                    })
+                })
+                .map(|r| r.request.service.clone())
+                .collect()
+        })
+        .await
+    }
+
     /// Checks what the network cannot: VLAN identifiers, and one S-VLAN at each ENNI.
     async fn check_endpoints(&self, request: &ConnectivityRequest) -> Result<(), IcmError> {
         let kinds: Vec<Option<InterfaceKind>> = self

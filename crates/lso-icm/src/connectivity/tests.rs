@@ -41,7 +41,7 @@ impl Lab {
             let Some((at, tags)) = pending.pop() else { break };
             let element = self.ecm.simulated(&at.element).unwrap();
             let frame = Frame { port: element.port_number(&at.port).unwrap(), tags };
-            for sent in forward(&element.flows(), &frame) {
+            for sent in forward(&element.all_flows(), &frame) {
                 let (_, ports) = topology.elements.iter().find(|(n, _)| *n == at.element).unwrap();
                 let port = crate::PortRef { element: at.element.clone(), port: ports[sent.port as usize - 1].clone() };
                 if let Some(interface) = topology.interfaces.iter().find(|i| i.port == port) {
@@ -115,12 +115,12 @@ async fn an_element_failure_rolls_everything_back_and_a_later_delete_finishes_wh
     lab.ecm.simulated("pe2").unwrap().set_down(true);
     let failed = lab.icm.create_connectivity(&evpl()).await.unwrap_err();
     assert!(failed.to_string().contains("pe2"), "{failed}");
-    assert!(lab.ecm.simulated("pe1").unwrap().flows().is_empty(), "what pe1 got is removed again");
+    assert!(lab.ecm.simulated("pe1").unwrap().all_flows().is_empty(), "what pe1 got is removed again");
     // pe2 cannot be cleaned while it is down, so the reservation stays until it can.
     assert!(lab.icm.connectivity("evpl").await.is_some());
     lab.ecm.simulated("pe2").unwrap().set_down(false);
     assert!(lab.icm.delete_connectivity("evpl").await.unwrap());
     assert!(lab.icm.read(Network::is_empty).await);
-    assert!(lab.ecm.simulated("pe1").unwrap().flows().is_empty());
+    assert!(lab.ecm.simulated("pe1").unwrap().all_flows().is_empty());
     assert_eq!(lab.ecm.elements().len(), 3);
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests: real `lso` Sellers on `127.0.0.1:0`, real HTTP, real SQLite files, and the
 //! official MEF API files loaded from `../shared/mef` as the contract responses must meet.
 
+mod adagio;
 mod bad_input;
 mod conformance;
 mod crash;

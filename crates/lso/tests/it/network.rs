@@ -19,6 +19,7 @@ async fn seller_on(lab: &NetworkLab) -> (App, tempfile::TempDir) {
     let app = spawn_app_with(|c| {
         c.fulfilment.by = FulfilmentMode::Network;
         c.network.topology = path.display().to_string();
+        c.network.alarm_poll_millis = 3_600_000; // the tests poll for alarms themselves
     })
     .await;
     (app, files)
@@ -85,6 +86,32 @@ async fn a_cantata_evpl_order_ends_as_open_vswitch_flows_that_carry_its_traffic_
     network.lab.set_ce_vlan(new_york, 100).unwrap();
     let measured = network.lab.throughput_mbps(new_york, boston, 3).unwrap();
     assert!((measured - 20.0).abs() <= 3.0, "{measured} Mbit/s measured for a CIR of 20 Mbit/s");
+
+    // The customer's link going down is a port alarm on the element, noted on the service.
+    // Open vSwitch learns of a link change from the kernel a moment later: poll until it shows.
+    let changes = async || {
+        let mut ticker = tokio::time::interval(std::time::Duration::from_millis(20));
+        for _ in 0..250 {
+            ticker.tick().await;
+            let changes = app.seller.alarms.poll(&*app.seller.ecm, 1).await;
+            if !changes.is_empty() {
+                return changes;
+            }
+        }
+        panic!("no alarm change within 5 s");
+    };
+    network.lab.set_host_link(new_york, false).unwrap();
+    let expected = lso_ecm::Alarm {
+        element: "pe1".into(),
+        port: Some("uni1".into()),
+        kind: lso_ecm::AlarmKind::PortDown,
+        detail: "the link is down".into(),
+        raised_at: 1,
+    };
+    assert_eq!(changes().await, [lso_ecm::AlarmChange::Raised(expected.clone())]);
+    network.lab.set_host_link(new_york, true).unwrap();
+    assert_eq!(changes().await, [lso_ecm::AlarmChange::Cleared(expected)], "cleared once the link is back");
+    assert!(network.lab.reaches(new_york, boston));
 
     let evpl = order["productOrderItem"][2]["product"]["id"].as_str().unwrap().to_owned();
     let deleted = app.call("POST", &format!("{CANTATA}/productOrder"), Some(&delete_order(&evpl))).await;

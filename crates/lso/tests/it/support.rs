@@ -257,9 +257,14 @@ impl jsonschema::Retrieve for DocumentRetriever {
 impl Contract {
     /// Loads `relative` (under `shared/mef`).
     pub fn load(relative: &str) -> Contract {
-        let text = std::fs::read_to_string(shared_mef().join(relative)).unwrap();
+        Contract::from_file(&shared_mef().join(relative), relative)
+    }
+
+    /// Loads the API file at `path`, naming it `name`.
+    pub fn from_file(path: &std::path::Path, name: &str) -> Contract {
+        let text = std::fs::read_to_string(path).unwrap();
         let document: Value = serde_saphyr::from_str(&text).unwrap();
-        Contract { uri: format!("urn:test:{}", relative.replace(['/', ' '], ":")), document: Arc::new(document) }
+        Contract { uri: format!("urn:test:{}", name.replace(['/', ' '], ":")), document: Arc::new(document) }
     }
 
     /// A validator of the schema at `pointer` in the document.

@@ -1,0 +1,141 @@
+//! The JSON of Adagio: cross-connects as ICM sends them, flows as elements report them, alarms.
+
+use lso_ecm::openflow::{Action, Flow};
+use lso_ecm::{Alarm, Attachment, CrossConnect, Endpoint};
+use lso_http::ApiError;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// How a service uses a port: `uni` with its CE-VLANs (none: all-to-one) or `tagged` with its
+/// S-VLAN, exactly one of them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EndpointDto {
+    /// The port on the element.
+    pub port: String,
+    /// A UNI: `{"ceVlans": [100]}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uni: Option<UniDto>,
+    /// A link or ENNI: `{"sVlan": 5}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tagged: Option<TaggedDto>,
+    /// The CIR held at this endpoint's ingress, in kbit/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress_cir_kbps: Option<u32>,
+}
+
+/// A UNI endpoint's CE-VLANs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UniDto {
+    /// The CE-VLANs; none for all-to-one bundling.
+    #[serde(default)]
+    pub ce_vlans: Vec<u16>,
+}
+
+/// A tagged endpoint's S-VLAN.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaggedDto {
+    /// The S-VLAN.
+    pub s_vlan: u16,
+}
+
+/// A service's cross-connect on one element.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CrossConnectDto {
+    /// Its endpoints.
+    pub endpoints: Vec<EndpointDto>,
+}
+
+fn invalid(path: String, reason: &str) -> ApiError {
+    ApiError::unprocessable(lso_model::Violation::new(lso_model::ViolationCode::InvalidValue, path, reason))
+}
+
+impl CrossConnectDto {
+    /// The cross-connect of `service`, or what is wrong with it.
+    pub fn into_domain(self, service: &str) -> Result<CrossConnect, ApiError> {
+        let mut endpoints = Vec::with_capacity(self.endpoints.len());
+        for (n, endpoint) in self.endpoints.into_iter().enumerate() {
+            let attachment = match (endpoint.uni, endpoint.tagged) {
+                (Some(uni), None) => Attachment::Uni { ce_vlans: uni.ce_vlans },
+                (None, Some(tagged)) => Attachment::Tagged { s_vlan: tagged.s_vlan },
+                _ => return Err(invalid(format!("/endpoints/{n}"), "an endpoint is either `uni` or `tagged`")),
+            };
+            endpoints.push(Endpoint { port: endpoint.port, attachment, ingress_cir_kbps: endpoint.ingress_cir_kbps });
+        }
+        if endpoints.is_empty() {
+            return Err(invalid("/endpoints".into(), "a cross-connect has at least one endpoint"));
+        }
+        Ok(CrossConnect { service: service.to_owned(), endpoints })
+    }
+
+    /// The DTO of `connect`.
+    pub fn from_domain(connect: &CrossConnect) -> Self {
+        let endpoints = connect
+            .endpoints
+            .iter()
+            .map(|e| {
+                let (uni, tagged) = match &e.attachment {
+                    Attachment::Uni { ce_vlans } => (Some(UniDto { ce_vlans: ce_vlans.clone() }), None),
+                    Attachment::Tagged { s_vlan } => (None, Some(TaggedDto { s_vlan: *s_vlan })),
+                };
+                EndpointDto { port: e.port.clone(), uni, tagged, ingress_cir_kbps: e.ingress_cir_kbps }
+            })
+            .collect();
+        CrossConnectDto { endpoints }
+    }
+}
+
+/// A flow as the element reports it.
+pub fn flow(flow: &Flow) -> Value {
+    let actions: Vec<Value> = flow
+        .actions
+        .iter()
+        .map(|a| match a {
+            Action::Output(port) => json!({"output": port}),
+            Action::PushVlan(ethertype) => json!({"pushVlan": format!("{ethertype:#06x}")}),
+            Action::PopVlan => json!({"popVlan": true}),
+            Action::SetVlan(vlan) => json!({"setVlan": vlan}),
+        })
+        .collect();
+    let mut value = json!({"priority": flow.priority, "inPort": flow.in_port, "actions": actions});
+    if let Some(vlan) = flow.vlan {
+        value["vlan"] = json!(vlan);
+    }
+    if let Some(meter) = flow.meter {
+        value["meter"] = json!(meter);
+    }
+    value
+}
+
+/// An alarm.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlarmDto {
+    /// The element.
+    pub element: String,
+    /// The port, for a port alarm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    /// `elementUnreachable`, `portDown` or `portError`.
+    pub kind: String,
+    /// What the element said.
+    pub detail: String,
+    /// When it was raised (RFC 3339).
+    pub raised_at: String,
+}
+
+impl AlarmDto {
+    /// The DTO of `alarm`.
+    pub fn from_domain(alarm: &Alarm) -> Self {
+        AlarmDto {
+            element: alarm.element.clone(),
+            port: alarm.port.clone(),
+            kind: alarm.kind.as_str().into(),
+            detail: alarm.detail.clone(),
+            raised_at: lso_mef_product::DateTime::from_millis(alarm.raised_at).as_str().to_owned(),
+        }
+    }
+}
