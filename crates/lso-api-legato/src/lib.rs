@@ -1,7 +1,11 @@
-//! Legato on the wire (BUS → SOF): Service Ordering Management 5.0.0 and Service Inventory
-//! 5.0.0, with their notification hubs, under `/mefApi/legato/…`. The caller is the Seller's
+//! Legato on the wire (BUS → SOF): Service Ordering Management 5.0.0, Service Inventory 5.0.0
+//! and Service Catalog 4.0.0-RC, with their notification hubs, under `/mefApi/legato/…`. The caller is the Seller's
 //! own business applications, so an operator's token is required; every operator acts as the
 //! BUS of this `lso`.
+
+mod catalog;
+
+pub use catalog::CATALOG_BASE;
 
 use axum::Router;
 use axum::extract::{FromRef, Path, RawQuery, State};
@@ -44,7 +48,7 @@ impl FromRef<LegatoState> for Arc<Authenticator> {
 }
 
 /// Only the Seller's own applications (operator tokens) call Legato.
-fn client(principal: &Principal) -> Result<&'static str, ApiError> {
+pub(crate) fn client(principal: &Principal) -> Result<&'static str, ApiError> {
     match principal {
         Principal::Admin { .. } => Ok(CLIENT),
         Principal::Buyer { .. } => Err(ApiError::Forbidden {
@@ -71,7 +75,7 @@ fn api_error(err: SofError) -> ApiError {
     }
 }
 
-/// Both Legato APIs.
+/// The Legato APIs.
 pub fn router(state: LegatoState) -> Router {
     let ordering = Router::new()
         .route("/serviceOrder", get(list_service_order).post(create_service_order))
@@ -83,7 +87,8 @@ pub fn router(state: LegatoState) -> Router {
         .merge(hub_router(LegatoApi::Inventory));
     Router::new()
         .nest(ORDERING_BASE, ordering.with_state(state.clone()))
-        .nest(INVENTORY_BASE, inventory.with_state(state))
+        .nest(INVENTORY_BASE, inventory.with_state(state.clone()))
+        .nest(CATALOG_BASE, catalog::router().with_state(state))
 }
 
 /// `createServiceOrder`: `POST /serviceOrder` (MEF 99, Service Ordering 5.0.0).
@@ -185,7 +190,7 @@ struct SubscriptionInput {
     query: Option<String>,
 }
 
-fn hub_router(api: LegatoApi) -> Router<LegatoState> {
+pub(crate) fn hub_router(api: LegatoApi) -> Router<LegatoState> {
     Router::new()
         .route(
             "/hub",

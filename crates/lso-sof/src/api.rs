@@ -18,6 +18,13 @@ pub const ORDERING_EVENT_TYPES: &[&str] = &[
 pub const INVENTORY_EVENT_TYPES: &[&str] =
     &["serviceCreateEvent", "serviceStateChangeEvent", "serviceAttributeValueChangeEvent", "serviceDeleteEvent"];
 
+/// The event types of Service Catalog notifications.
+pub const CATALOG_EVENT_TYPES: &[&str] = &[
+    "serviceSpecificationCreateNotification",
+    "serviceSpecificationChangeNotification",
+    "serviceSpecificationDeleteNotification",
+];
+
 /// A Legato API with a hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LegatoApi {
@@ -25,6 +32,8 @@ pub enum LegatoApi {
     Ordering,
     /// Service Inventory.
     Inventory,
+    /// Service Catalog.
+    Catalog,
 }
 
 impl LegatoApi {
@@ -32,6 +41,7 @@ impl LegatoApi {
         match self {
             LegatoApi::Ordering => ORDERING_API,
             LegatoApi::Inventory => INVENTORY_API,
+            LegatoApi::Catalog => "legatoServiceCatalog",
         }
     }
 
@@ -39,6 +49,7 @@ impl LegatoApi {
         match self {
             LegatoApi::Ordering => ORDERING_EVENT_TYPES,
             LegatoApi::Inventory => INVENTORY_EVENT_TYPES,
+            LegatoApi::Catalog => CATALOG_EVENT_TYPES,
         }
     }
 }

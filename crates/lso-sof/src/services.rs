@@ -97,3 +97,96 @@ pub fn read_config<T: serde::de::DeserializeOwned>(configuration: &Value) -> Res
         format!("{} at {path}", e.into_inner())
     })
 }
+
+/// A service specification of the SOF's catalog (Legato Service Catalog).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceSpecification {
+    /// Its id: the schema name in the `@type` URN.
+    pub id: &'static str,
+    /// The `@type` its services' configurations carry.
+    pub service_type: &'static str,
+    /// Its name.
+    pub name: &'static str,
+    /// Its category.
+    pub category: &'static str,
+    /// What a service of it is.
+    pub kind: ServiceKind,
+}
+
+/// Every service specification the SOF realises.
+pub const CATALOG: [ServiceSpecification; 7] = [
+    ServiceSpecification {
+        id: "carrier-ethernet-subscriber-uni",
+        service_type: SUBSCRIBER_UNI,
+        name: "Carrier Ethernet Subscriber UNI",
+        category: "carrierEthernet",
+        kind: ServiceKind::Interface,
+    },
+    ServiceSpecification {
+        id: "carrier-ethernet-operator-uni",
+        service_type: OPERATOR_UNI,
+        name: "Carrier Ethernet Operator UNI",
+        category: "carrierEthernet",
+        kind: ServiceKind::Interface,
+    },
+    ServiceSpecification {
+        id: "carrier-ethernet-enni",
+        service_type: ENNI,
+        name: "Carrier Ethernet ENNI",
+        category: "carrierEthernet",
+        kind: ServiceKind::Interface,
+    },
+    ServiceSpecification {
+        id: "carrier-ethernet-evc",
+        service_type: EVC,
+        name: "Carrier Ethernet EVC",
+        category: "carrierEthernet",
+        kind: ServiceKind::Connection,
+    },
+    ServiceSpecification {
+        id: "carrier-ethernet-ovc",
+        service_type: OVC,
+        name: "Carrier Ethernet OVC",
+        category: "carrierEthernet",
+        kind: ServiceKind::Connection,
+    },
+    ServiceSpecification { id: "ip-uni", service_type: IP_UNI, name: "IP UNI", category: "ip", kind: ServiceKind::Ip },
+    ServiceSpecification {
+        id: "ipvc",
+        service_type: IPVC,
+        name: "IP Virtual Connection",
+        category: "ip",
+        kind: ServiceKind::Ip,
+    },
+];
+
+/// The JSON Schema of the configuration of a service of `kind` (lso's own attributes).
+pub fn configuration_schema(specification: &ServiceSpecification) -> serde_json::Value {
+    let vlan = serde_json::json!({"type": "integer", "minimum": 1, "maximum": 4094});
+    let properties = match specification.kind {
+        ServiceKind::Interface => serde_json::json!({
+            "interface": {"type": "string", "description": "The interface to take; else a free UNI at the INSTALL_LOCATION site."}
+        }),
+        ServiceKind::Connection => serde_json::json!({
+            "endPoints": {"type": "array", "minItems": 2, "items": {"type": "object", "properties": {
+                "service": {"type": "string", "description": "The UNI or ENNI service it attaches to."},
+                "interface": {"type": "string", "description": "Or the interface, by name."},
+                "vlans": {"type": "array", "items": vlan, "description": "CE-VLANs at a UNI (none: all-to-one), the S-VLAN at an ENNI."}
+            }}},
+            "cirMbps": {"type": "integer", "minimum": 0, "description": "The committed rate at each UNI, in Mbit/s."}
+        }),
+        ServiceKind::Ip => serde_json::json!({}),
+    };
+    let mut schema = serde_json::json!({
+        "$schema": "http://json-schema.org/draft-07/schema#", "$id": specification.service_type,
+        "type": "object", "required": ["@type"],
+        "properties": {"@type": {"const": specification.service_type}},
+    });
+    if let (Some(target), Some(extra)) = (schema["properties"].as_object_mut(), properties.as_object()) {
+        target.extend(extra.clone());
+    }
+    if specification.kind == ServiceKind::Connection {
+        schema["required"] = serde_json::json!(["@type", "endPoints"]);
+    }
+    schema
+}

@@ -170,3 +170,57 @@ async fn legato_refuses_buyers_unknown_resources_and_bad_orders_with_mef_errors(
         .unwrap();
     assert_eq!(syntax.status(), 400);
 }
+
+#[tokio::test]
+async fn the_service_catalog_lists_what_the_sof_realises_with_the_schema_of_each_configuration() {
+    let app = spawn_app().await;
+    let catalog = Contract::load("Legato/serviceApi/catalog/serviceCatalogApi.openapi.yaml");
+    const CATALOG: &str = "/mefApi/legato/serviceCatalog/v4";
+    let listed = app.call_as(&app.admin, "GET", &format!("{CATALOG}/serviceSpecification"), None).await;
+    assert_eq!(listed.status, 200, "{:#}", listed.body);
+    Contract::assert_valid(&catalog.response("/serviceSpecification", "get", 200), &listed.body, "the catalog");
+    assert_eq!(listed.body.as_array().unwrap().len(), 7);
+    let ethernet = app
+        .call_as(
+            &app.admin,
+            "GET",
+            &format!("{CATALOG}/serviceSpecification?category=carrierEthernet&lifecycleStatus=ACTIVE&fields=name"),
+            None,
+        )
+        .await;
+    assert_eq!(ethernet.body.as_array().unwrap().len(), 5);
+    let first = json!({"@type": "ServiceSpecification", "id": "carrier-ethernet-subscriber-uni", "name": "Carrier Ethernet Subscriber UNI"});
+    assert_eq!(ethernet.body[0], first);
+    let evc =
+        app.call_as(&app.admin, "GET", &format!("{CATALOG}/serviceSpecification/carrier-ethernet-evc"), None).await;
+    Contract::assert_valid(&catalog.response("/serviceSpecification/{id}", "get", 200), &evc.body, "a specification");
+    assert_eq!(evc.body["targetServiceSchema"]["@type"], lso_sof::services::EVC);
+
+    // The schema a specification names accepts what the SOF accepts and refuses what it refuses.
+    let schema = app
+        .call_as(&app.admin, "GET", &format!("{CATALOG}/serviceSpecification/carrier-ethernet-evc/schema"), None)
+        .await
+        .body;
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let good = json!({"@type": lso_sof::services::EVC, "endPoints": [{"interface": "uni-new-york-1", "vlans": [5]}, {"interface": "uni-boston-1", "vlans": [5]}], "cirMbps": 10});
+    assert!(validator.is_valid(&good));
+    assert!(!validator.is_valid(&json!({"@type": lso_sof::services::EVC, "endPoints": [{"vlans": [5000]}]})));
+    let order = json!({"requestedStartDate": days_from_now(0), "requestedCompletionDate": days_from_now(1),
+        "serviceOrderItem": [{"id": "1", "action": "add", "service": {"serviceConfiguration": good}}]});
+    let accepted =
+        app.call_as(&app.admin, "POST", "/mefApi/legato/serviceOrderingManagement/v5/serviceOrder", Some(&order)).await;
+    assert_eq!(accepted.status, 201, "{:#}", accepted.body);
+
+    assert_eq!(app.call_as(&app.admin, "GET", &format!("{CATALOG}/serviceSpecification/nope"), None).await.status, 404);
+    assert_eq!(
+        app.call_as(&app.admin, "GET", &format!("{CATALOG}/serviceSpecification?lifecycleStatus=GONE"), None)
+            .await
+            .status,
+        400
+    );
+    let input =
+        json!({"callback": "http://buyer.example/cb", "query": "eventType=serviceSpecificationChangeNotification"});
+    let hub = app.call_as(&app.admin, "POST", &format!("{CATALOG}/hub"), Some(&input)).await;
+    assert_eq!(hub.status, 201, "{:#}", hub.body);
+    Contract::assert_valid(&catalog.response("/hub", "post", 201), &hub.body, "the hub");
+}

@@ -246,11 +246,13 @@ struct DocumentRetriever(String, Arc<Value>);
 
 impl jsonschema::Retrieve for DocumentRetriever {
     fn retrieve(&self, uri: &jsonschema::Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        if uri.as_str().split('#').next() == Some(self.0.as_str()) {
-            Ok((*self.1).clone())
-        } else {
-            Err(format!("no document {uri}").into())
+        let document = uri.as_str().split('#').next().unwrap_or_default();
+        if document == self.0 {
+            return Ok((*self.1).clone());
         }
+        // Another file the document refers to (`../common/…yaml`), next to it on disk.
+        let path = document.strip_prefix("file://").ok_or_else(|| format!("no document {uri}"))?;
+        Ok(serde_saphyr::from_str(&std::fs::read_to_string(path)?)?)
     }
 }
 
@@ -264,16 +266,42 @@ impl Contract {
     pub fn from_file(path: &std::path::Path, name: &str) -> Contract {
         let text = std::fs::read_to_string(path).unwrap();
         let document: Value = serde_saphyr::from_str(&text).unwrap();
-        Contract { uri: format!("urn:test:{}", name.replace(['/', ' '], ":")), document: Arc::new(document) }
+        let absolute = std::fs::canonicalize(path).unwrap();
+        let uri = match absolute.to_str() {
+            Some(plain) if !plain.contains(' ') => format!("file://{plain}"),
+            _ => format!("urn:test:{}", name.replace(['/', ' '], ":")),
+        };
+        Contract { uri, document: Arc::new(document) }
     }
 
-    /// A validator of the schema at `pointer` in the document.
+    /// A validator of the schema at `pointer` in the document. Its references resolve against
+    /// the document (and, for a file, the files next to it).
     pub fn validator(&self, pointer: &str) -> jsonschema::Validator {
-        let escaped = pointer.replace('%', "%25").replace('{', "%7B").replace('}', "%7D");
-        let root = json!({"$ref": format!("{}#{escaped}", self.uri)});
+        let mut root = self.document.pointer(pointer).cloned().unwrap_or_else(|| panic!("no schema at {pointer}"));
+        // References within the document name it; references to other files stay relative to it.
+        fn anchor(value: &mut Value, document: &str) {
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(target)) = map.get_mut("$ref")
+                        && target.starts_with('#')
+                    {
+                        *target = format!("{document}{target}");
+                    }
+                    map.values_mut().for_each(|v| anchor(v, document));
+                }
+                Value::Array(items) => items.iter_mut().for_each(|v| anchor(v, document)),
+                _ => {}
+            }
+        }
+        anchor(&mut root, &self.uri);
+        let base = match self.uri.rsplit_once('/') {
+            Some((dir, _)) if self.uri.starts_with("file://") => format!("{dir}/.contract-root.json"),
+            _ => format!("{}:root", self.uri),
+        };
         jsonschema::options()
             .with_draft(jsonschema::Draft::Draft7)
             .should_validate_formats(true)
+            .with_base_uri(base)
             .with_retriever(DocumentRetriever(self.uri.clone(), self.document.clone()))
             .build(&root)
             .unwrap_or_else(|e| panic!("{pointer}: {e}"))
