@@ -1,11 +1,13 @@
 //! Legato on the wire (BUS → SOF): Service Ordering Management 5.0.0, Service Inventory 5.0.0
 //! and Service Catalog 4.0.0-RC, with their notification hubs, under `/mefApi/legato/…`. The caller is the Seller's
 //! own business applications, so an operator's token is required; every operator acts as the
-//! BUS of this `lso`.
+//! BUS of this `lso`. [`LegatoClient`] is the BUS's side over HTTP, for a SOF in another process.
 
 mod catalog;
+mod client;
 
 pub use catalog::CATALOG_BASE;
+pub use client::LegatoClient;
 
 use axum::Router;
 use axum::extract::{FromRef, Path, RawQuery, State};
@@ -71,6 +73,10 @@ fn api_error(err: SofError) -> ApiError {
         SofError::Corrupt(what) => {
             tracing::error!(%what, "a stored document could not be read");
             ApiError::Internal
+        }
+        SofError::Unreachable(reason) => {
+            tracing::error!(%reason, "a remote SOF could not be reached");
+            ApiError::Unavailable
         }
     }
 }

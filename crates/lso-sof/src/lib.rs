@@ -54,6 +54,9 @@ pub enum SofError {
     /// A stored document could not be read back.
     #[error("corrupt document {0}")]
     Corrupt(String),
+    /// A SOF in another process could not be asked (Legato over HTTP).
+    #[error("the SOF could not be reached: {0}")]
+    Unreachable(String),
 }
 
 impl From<StoreError> for SofError {

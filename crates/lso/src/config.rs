@@ -31,6 +31,8 @@ max_retry_millis = 3600000
 [fulfilment]
 by = "network"
 time_scale = 0.0
+legato_url = ""
+legato_token = ""
 
 [network]
 topology = ""
@@ -164,6 +166,22 @@ pub struct FulfilmentConfig {
     /// With `by = "inventory"`: multiplies each specification's provisioning time (0 completes
     /// at once).
     pub time_scale: f64,
+    /// With `by = "network"`: the root URL of a SOF in another process to send service orders
+    /// to over Legato (`http://host:port`); empty for this process's SOF.
+    pub legato_url: String,
+    /// An operator token of that SOF.
+    pub legato_token: Secret,
+}
+
+/// A value kept out of logs and debug output.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"<redacted>\"" })
+    }
 }
 
 /// How order items are realised.

@@ -166,8 +166,13 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         Arc::new(UuidIds),
         SelfAddresses(vec![addr]),
     ));
+    let legato: Arc<dyn lso_sof::Legato> = if config.fulfilment.legato_url.is_empty() {
+        sof.clone()
+    } else {
+        Arc::new(lso_api_legato::LegatoClient::new(&config.fulfilment.legato_url, &config.fulfilment.legato_token.0))
+    };
     let fulfilment: Arc<dyn Fulfilment> = match config.fulfilment.by {
-        FulfilmentMode::Network => Arc::new(LegatoFulfilment::new(sof.clone(), catalog.clone(), store.clone())),
+        FulfilmentMode::Network => Arc::new(LegatoFulfilment::new(legato, catalog.clone(), store.clone())),
         FulfilmentMode::Inventory => Arc::new(InventoryFulfilment::new(catalog.clone(), config.fulfilment.time_scale)),
     };
     let contact = &config.seller_contact;

@@ -224,3 +224,29 @@ async fn the_service_catalog_lists_what_the_sof_realises_with_the_schema_of_each
     assert_eq!(hub.status, 201, "{:#}", hub.body);
     Contract::assert_valid(&catalog.response("/hub", "post", 201), &hub.body, "the hub");
 }
+
+#[tokio::test]
+async fn a_bus_sends_its_service_orders_to_a_sof_in_another_lso_over_legato() {
+    let sof_side = spawn_app().await;
+    let (url, token) = (format!("http://{}", sof_side.seller.addr), sof_side.admin.clone());
+    let bus_side = spawn_app_with(|c| {
+        c.fulfilment.by = lso::config::FulfilmentMode::Network;
+        c.fulfilment.legato_url = url;
+        c.fulfilment.legato_token = lso::config::Secret(token);
+    })
+    .await;
+    const CANTATA: &str = "/mefApi/cantata/productOrderingManagement/v5";
+    let order = crate::network::evpl_order(&["site-new-york", "site-boston"], 100, 20);
+    let created = bus_side.call("POST", &format!("{CANTATA}/productOrder"), Some(&order)).await;
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    let done = bus_side.wait_until_final(CANTATA, created.body["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+
+    let evpl = done["productOrderItem"][2]["product"]["id"].as_str().unwrap();
+    let services =
+        sof_side.call_as(&sof_side.admin, "GET", &format!("{INVENTORY}/service?externalId={evpl}"), None).await;
+    assert_eq!(services.body.as_array().unwrap().len(), 1, "the other lso's SOF realised it");
+    assert_eq!(services.body[0]["state"], "active");
+    assert_eq!(sof_side.seller.icm.read(|n| n.reservations().len()).await, 1, "on the other lso's network");
+    assert!(bus_side.seller.icm.read(lso_icm::Network::is_empty).await, "and not on this one's");
+}

@@ -27,7 +27,7 @@ async fn seller_on(lab: &NetworkLab) -> (App, tempfile::TempDir) {
 
 /// An order for a UNI at each of `sites` and an EVPL between the first two on `ce_vlan`
 /// with `cir_mbps`.
-fn evpl_order(sites: &[&str], ce_vlan: u16, cir_mbps: u64) -> Value {
+pub(crate) fn evpl_order(sites: &[&str], ce_vlan: u16, cir_mbps: u64) -> Value {
     let mut order = order_of(&example(SUBSCRIBER_UNI), Some("INSTALL_LOCATION"));
     let template = order["productOrderItem"][0].clone();
     let mut items = Vec::new();
