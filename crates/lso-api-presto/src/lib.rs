@@ -6,7 +6,9 @@
 //!
 //! Identifiers are the names of the topology file: element names for nodes, `element:port`
 //! for node edge points, interface names for service interface points. A connectivity service
-//! created here gets a UUID; one the SOF created has the SOF's service id.
+//! created here gets a UUID, unless the request names one in `input.uuid` (an lso extension the
+//! SOF uses, so a connectivity service has its service's id). [`PrestoClient`] is the SOF's side
+//! over HTTP, for an ICM in another process.
 
 use axum::Router;
 use axum::extract::{FromRef, Path, State};
@@ -17,6 +19,10 @@ use lso_http::{ApiError, Authenticator, ForbiddenCode, MefBody, Principal, json_
 use lso_icm::{ConnectivityRequest, ConnectivityService, Icm, IcmError, InterfaceKind, Network, ServiceEndpoint};
 use serde_json::{Value, json};
 use std::sync::Arc;
+
+mod client;
+
+pub use client::PrestoClient;
 
 /// The RESTCONF root of Presto.
 pub const BASE: &str = "/restconf";
@@ -72,8 +78,12 @@ fn sip(network: &Network, name: &str) -> Option<Value> {
         InterfaceKind::Uni => ("nrp-carrier-eth-uni-n-resource", json!({})),
         InterfaceKind::Enni => ("nrp-carrier-eth-enni-n-resource", json!({})),
     };
+    let mut listed = vec![json!({"value-name": "interface", "value": name})];
+    if let Some(site) = &interface.site {
+        listed.push(json!({"value-name": "site", "value": site}));
+    }
     let mut value = json!({
-        "uuid": name, "name": names("interface", name), "layer-protocol-name": ["ETH"],
+        "uuid": name, "name": listed, "layer-protocol-name": ["ETH"],
         "administrative-state": "UNLOCKED", "lifecycle-state": "INSTALLED",
         "total-potential-capacity": capacity(interface.capacity_mbps), "available-capacity": capacity(available),
     });

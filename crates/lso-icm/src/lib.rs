@@ -6,11 +6,13 @@
 mod connectivity;
 mod durable;
 mod network;
+mod presto;
 mod topology;
 
 pub use connectivity::{ConnectivityRequest, ConnectivityService, ServiceEndpoint, cross_connects};
 pub use durable::{Icm, IcmError};
 pub use network::{AllocationError, Hop, Network, Request, Reservation, S_VLANS, VlanClaims};
+pub use presto::{BoxFuture, Presto, PrestoError, Sip};
 pub use topology::{Interface, InterfaceKind, Link, Management, PortRef, Topology, TopologyError};
 
 /// The network of `lso demo`, used when no topology file is configured.

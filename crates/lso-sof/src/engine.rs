@@ -10,7 +10,7 @@
 use crate::order::{ORDER_LISTENER, order_index, service_index, service_record};
 use crate::services::{ConnectionConfig, InterfaceConfig, ServiceKind, read_config};
 use crate::{INTERFACE_CLAIM, INVENTORY_API, ORDERING_API, SERVICE, SERVICE_ORDER, SERVICE_POLICY, Sof, SofError};
-use lso_icm::{ConnectivityRequest, IcmError, ServiceEndpoint};
+use lso_icm::{ConnectivityRequest, PrestoError, ServiceEndpoint};
 use lso_mef_product::DateTime;
 use lso_store::{IndexEntry, Job, JobFailure, ListQuery, NewEvent, Record, Step, StepResult, WriteOp};
 use serde_json::{Value, json};
@@ -93,7 +93,7 @@ impl Sof {
     pub(crate) async fn run_job(&self, job: &Job) -> StepResult {
         match job.kind.as_str() {
             ADVANCE_SERVICE_ORDER => self.advance(&job.key).await.map_err(failure),
-            _ => match self.icm.delete_connectivity(&job.key).await {
+            _ => match self.presto.delete_connectivity(&job.key).await {
                 Ok(_) => Ok((Vec::new(), Step::Done)),
                 Err(err) => Err(JobFailure { retry_now: false, message: err.to_string() }),
             },
@@ -316,10 +316,10 @@ impl Sof {
                 Ok(())
             }
             Some(ServiceKind::Connection) => {
-                self.icm
+                self.presto
                     .delete_connectivity(id)
                     .await
-                    .map_err(|e| SofError::Conflict(format!("the network could not remove {id}: {e}")))?;
+                    .map_err(|e| SofError::Unreachable(format!("the network could not remove {id}: {e}")))?;
                 Ok(())
             }
             _ => Ok(()),
@@ -357,21 +357,15 @@ impl Sof {
             return Ok(Ok(()));
         }
         let site = places.as_array().into_iter().flatten().find_map(|p| p["id"].as_str()).map(str::to_owned);
-        let candidates: Vec<String> = self
-            .icm
-            .read(|network| {
-                network
-                    .topology()
-                    .interfaces
-                    .iter()
-                    .filter(|i| match &interface {
-                        Some(name) => &i.name == name,
-                        None => i.kind == lso_icm::InterfaceKind::Uni && site.is_some() && i.site == site,
-                    })
-                    .map(|i| i.name.clone())
-                    .collect()
+        let sips = self.presto.service_interface_points().await.map_err(|e| SofError::Unreachable(e.to_string()))?;
+        let candidates: Vec<String> = sips
+            .into_iter()
+            .filter(|i| match &interface {
+                Some(name) => &i.name == name,
+                None => i.kind == lso_icm::InterfaceKind::Uni && site.is_some() && i.site == site,
             })
-            .await;
+            .map(|i| i.name)
+            .collect();
         if candidates.is_empty() {
             return Ok(Err(match (interface, site) {
                 (Some(name), _) => format!("the network has no interface `{name}`"),
@@ -430,10 +424,13 @@ impl Sof {
             endpoints.push(ServiceEndpoint { interface, vlans: endpoint.vlans.clone() });
         }
         let request = ConnectivityRequest { uuid: id.to_owned(), endpoints, cir_mbps: config.cir_mbps };
-        match self.icm.create_connectivity(&request).await {
-            Ok(_) => Ok(Ok(())),
-            Err(IcmError::Store(err)) => Err(SofError::Store(err)),
-            Err(IcmError::Element(err)) if self.icm.connectivity(id).await.is_some() => {
+        let unavailable = |e: PrestoError| SofError::Unreachable(e.to_string());
+        match self.presto.create_connectivity(&request).await {
+            Ok(()) => Ok(Ok(())),
+            Err(PrestoError::Unavailable(reason)) => Err(SofError::Unreachable(reason)),
+            Err(failed @ PrestoError::Element(_))
+                if self.presto.connectivity_exists(id).await.map_err(unavailable)? =>
+            {
                 // The network could not be cleaned at once: keep trying in the background.
                 let now = self.clock.now_millis();
                 self.commit(vec![WriteOp::Enqueue {
@@ -443,11 +440,26 @@ impl Sof {
                     run_at: now,
                 }])
                 .await?;
-                Ok(Err(format!("the network could not configure the service: {err}")))
+                Ok(Err(failed.to_string()))
             }
-            Err(IcmError::Element(err)) => Ok(Err(format!("the network could not configure the service: {err}"))),
             Err(other) => Ok(Err(other.to_string())),
         }
+    }
+
+    /// The interfaces the endpoints of a connection are on.
+    async fn configuration_interfaces(&self, service: &Value) -> Result<Vec<String>, SofError> {
+        let Ok(config) = read_config::<ConnectionConfig>(&service["serviceConfiguration"]) else {
+            return Ok(Vec::new());
+        };
+        let mut names = Vec::new();
+        for endpoint in config.end_points {
+            match (endpoint.service, endpoint.interface) {
+                (Some(service), _) => names.extend(self.interface_of(&service).await?),
+                (None, Some(interface)) => names.push(interface),
+                (None, None) => {}
+            }
+        }
+        Ok(names)
     }
 
     /// Another service (not terminated) that uses `service` as an endpoint.
@@ -474,21 +486,12 @@ impl Sof {
     /// and Interlude): the CIR of a connection, up to the smallest capacity of its interfaces.
     async fn policy(&self, service: &Value, client: &str) -> WriteOp {
         let id = service["id"].as_str().unwrap_or_default();
-        let max = match self.icm.connectivity(id).await {
-            Some(connectivity) => {
-                let names = connectivity.reservation.request.interfaces;
-                self.icm
-                    .read(|n| {
-                        names
-                            .iter()
-                            .filter_map(|i| n.topology().interface(i))
-                            .map(|i| i.capacity_mbps)
-                            .min()
-                            .unwrap_or(0)
-                    })
-                    .await
-            }
-            None => 0,
+        let max = match self.configuration_interfaces(service).await {
+            Ok(names) if !names.is_empty() => match self.presto.service_interface_points().await {
+                Ok(sips) => sips.iter().filter(|s| names.contains(&s.name)).map(|s| s.capacity_mbps).min().unwrap_or(0),
+                Err(_) => 0,
+            },
+            _ => 0,
         };
         let policy = json!({"service": id, "changeable": if max > 0 { json!({"cirMbps": {"min": 1, "max": max}}) } else { json!({}) }});
         let record = Record {

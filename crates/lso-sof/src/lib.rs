@@ -99,6 +99,7 @@ pub trait Legato: Send + Sync {
 pub struct Sof {
     store: Store,
     icm: Arc<lso_icm::Icm>,
+    presto: Arc<dyn lso_icm::Presto>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGen>,
     self_addresses: lso_notify::SelfAddresses,
@@ -115,7 +116,15 @@ impl Sof {
         ids: Arc<dyn IdGen>,
         self_addresses: lso_notify::SelfAddresses,
     ) -> Self {
-        Sof { store, icm, clock, ids, self_addresses, wake: Arc::new(Notify::new()) }
+        let presto = icm.clone();
+        Sof { store, icm, presto, clock, ids, self_addresses, wake: Arc::new(Notify::new()) }
+    }
+
+    /// Sends the network work to `presto` (e.g. an ICM in another process over Presto)
+    /// instead of this process's ICM, which keeps the alarms of this process's elements.
+    pub fn with_presto(mut self, presto: Arc<dyn lso_icm::Presto>) -> Self {
+        self.presto = presto;
+        self
     }
 
     /// Infrastructure control.
@@ -192,6 +201,11 @@ impl Sof {
         let updated = Record { version: record.version + 1, doc: service.to_string(), ..record };
         self.commit(vec![lso_store::WriteOp::Update { record: updated, index }, lso_store::WriteOp::Publish(event)])
             .await
+    }
+
+    /// The policy of service `id`: what its user may change, within which range.
+    pub async fn policy_of(&self, id: &str) -> Result<Value, SofError> {
+        Ok(self.load(SERVICE_POLICY, None, id).await?.1)
     }
 
     /// Every service of `client` whose `externalId` is `external_id`.

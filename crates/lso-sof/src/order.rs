@@ -329,7 +329,12 @@ impl Sof {
                     Err(other) => return Err(other),
                 },
                 (None, Some(interface)) => {
-                    if self.icm.read(|n| n.topology().interface(interface).is_none()).await {
+                    let sips = self
+                        .presto
+                        .service_interface_points()
+                        .await
+                        .map_err(|e| SofError::Unreachable(e.to_string()))?;
+                    if !sips.iter().any(|s| &s.name == interface) {
                         return Ok(Some((
                             format!("{at}/interface"),
                             format!("the network has no interface `{interface}`"),

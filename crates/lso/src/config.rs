@@ -37,6 +37,8 @@ legato_token = ""
 [network]
 topology = ""
 alarm_poll_millis = 2000
+presto_url = ""
+presto_token = ""
 
 [charges]
 currency = "USD"
@@ -81,6 +83,11 @@ pub struct NetworkConfig {
     pub topology: String,
     /// How often element control asks the elements for faults, in milliseconds.
     pub alarm_poll_millis: u64,
+    /// The root URL of an ICM in another process the SOF sends its network work to over Presto
+    /// (`http://host:port`); empty for this process's ICM.
+    pub presto_url: String,
+    /// An operator token of that ICM.
+    pub presto_token: Secret,
 }
 
 impl NetworkConfig {
@@ -305,9 +312,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("net.toml");
         std::fs::write(&file, "[[element]]\nname = \"only\"\nports = [\"p\"]\n").unwrap();
-        let named = NetworkConfig { topology: file.display().to_string(), alarm_poll_millis: 2000 };
+        let named = NetworkConfig { topology: file.display().to_string(), ..config.network.clone() };
         assert_eq!(named.load().unwrap().elements.len(), 1);
-        let missing = NetworkConfig { topology: "/no/such/topology.toml".into(), alarm_poll_millis: 2000 };
+        let missing = NetworkConfig { topology: "/no/such/topology.toml".into(), ..config.network.clone() };
         assert!(format!("{:#}", missing.load().unwrap_err()).contains("/no/such/topology.toml"));
     }
 

@@ -159,13 +159,13 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .with_context(|| format!("failed to listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let clock = Arc::new(SystemClock);
-    let sof = Arc::new(lso_sof::Sof::new(
-        store.clone(),
-        icm.clone(),
-        clock.clone(),
-        Arc::new(UuidIds),
-        SelfAddresses(vec![addr]),
-    ));
+    let mut sof =
+        lso_sof::Sof::new(store.clone(), icm.clone(), clock.clone(), Arc::new(UuidIds), SelfAddresses(vec![addr]));
+    if !config.network.presto_url.is_empty() {
+        let presto = lso_api_presto::PrestoClient::new(&config.network.presto_url, &config.network.presto_token.0);
+        sof = sof.with_presto(Arc::new(presto));
+    }
+    let sof = Arc::new(sof);
     let legato: Arc<dyn lso_sof::Legato> = if config.fulfilment.legato_url.is_empty() {
         sof.clone()
     } else {

@@ -118,3 +118,41 @@ async fn the_tutorial_request_creates_a_connectivity_service_and_every_answer_me
     assert_eq!(gone.status, 404);
     assert!(app.seller.icm.read(lso_icm::Network::is_empty).await, "everything released");
 }
+
+#[tokio::test]
+async fn a_sof_realises_its_connections_on_an_icm_in_another_lso_over_presto() {
+    let network_side = spawn_app().await;
+    let (url, token) = (format!("http://{}", network_side.seller.addr), network_side.admin.clone());
+    let sof_side = spawn_app_with(|c| {
+        c.network.presto_url = url;
+        c.network.presto_token = lso::config::Secret(token);
+    })
+    .await;
+    const ORDERING: &str = "/mefApi/legato/serviceOrderingManagement/v5";
+    let evc = json!({"@type": lso_sof::services::EVC, "cirMbps": 20,
+        "endPoints": [{"interface": "uni-new-york-1", "vlans": [7]}, {"interface": "enni-partner-1", "vlans": [700]}]});
+    let order = json!({"requestedStartDate": days_from_now(0), "requestedCompletionDate": days_from_now(1),
+        "serviceOrderItem": [{"id": "1", "action": "add", "service": {"serviceConfiguration": evc}}]});
+    let created = sof_side.call_as(&sof_side.admin, "POST", &format!("{ORDERING}/serviceOrder"), Some(&order)).await;
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    let id = created.body["id"].as_str().unwrap();
+    let wake = lso_store::JobHandler::wake(&*sof_side.seller.sof);
+    let mut done = Value::Null;
+    for _ in 0..100 {
+        let committed = wake.notified();
+        tokio::pin!(committed);
+        committed.as_mut().enable();
+        done = sof_side.call_as(&sof_side.admin, "GET", &format!("{ORDERING}/serviceOrder/{id}"), None).await.body;
+        if done["state"] != "acknowledged" && done["state"] != "inProgress" {
+            break;
+        }
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), committed).await;
+    }
+    assert_eq!(done["state"], "completed", "{done:#}");
+    let service = done["serviceOrderItem"][0]["service"]["id"].as_str().unwrap();
+    assert!(network_side.seller.icm.connectivity(service).await.is_some(), "the other lso's ICM holds it");
+    assert!(network_side.seller.icm.check_connectivity(service).await.unwrap(), "on its elements");
+    assert!(sof_side.seller.icm.read(lso_icm::Network::is_empty).await, "this lso's network is untouched");
+    let policy = sof_side.seller.sof.policy_of(service).await.unwrap();
+    assert_eq!(policy["changeable"]["cirMbps"], json!({"min": 1, "max": 1000}), "from the other ICM's capacities");
+}

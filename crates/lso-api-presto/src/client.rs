@@ -1,0 +1,127 @@
+//! [`PrestoClient`]: infrastructure control in another process, reached over the NRP API.
+
+use crate::BASE;
+use lso_icm::{BoxFuture, ConnectivityRequest, InterfaceKind, Presto, PrestoError, Sip};
+use serde_json::{Value, json};
+
+/// Presto over HTTP, as the SOF uses it.
+pub struct PrestoClient {
+    client: reqwest::Client,
+    root: String,
+    token: String,
+}
+
+impl PrestoClient {
+    /// The ICM serving Presto at `root` (`http://host:port`), called with an operator's `token`.
+    pub fn new(root: &str, token: &str) -> Self {
+        PrestoClient {
+            client: reqwest::Client::new(),
+            root: root.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+        }
+    }
+
+    /// Calls RPC `operation` with `input`; returns the status and body.
+    async fn rpc(&self, operation: &str, input: Value) -> Result<(u16, Value), PrestoError> {
+        let url = format!("{}{BASE}/operations/{operation}/", self.root);
+        let response = self
+            .client
+            .post(url)
+            .bearer_auth(&self.token)
+            .json(&json!({"input": input}))
+            .send()
+            .await
+            .map_err(|e| PrestoError::Unavailable(e.to_string()))?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
+    }
+}
+
+/// The reason of a MEF error body (one, or the first of a list).
+fn reason(body: &Value) -> String {
+    body["reason"].as_str().or_else(|| body[0]["reason"].as_str()).unwrap_or_default().to_owned()
+}
+
+fn failure(status: u16, body: &Value) -> PrestoError {
+    match status {
+        400 | 404 | 422 => PrestoError::Refused(reason(body)),
+        409 => PrestoError::Element(reason(body)),
+        _ => PrestoError::Unavailable(format!("ICM answered {status}: {}", reason(body))),
+    }
+}
+
+fn sip(value: &Value) -> Option<Sip> {
+    let name = value["uuid"].as_str()?.to_owned();
+    let kind =
+        if value.get("nrp-carrier-eth-enni-n-resource").is_some() { InterfaceKind::Enni } else { InterfaceKind::Uni };
+    let site = value["name"]
+        .as_array()?
+        .iter()
+        .find(|n| n["value-name"] == "site")
+        .and_then(|n| n["value"].as_str())
+        .map(str::to_owned);
+    let capacity_mbps = value["total-potential-capacity"]["total-size"]["value"].as_u64().unwrap_or(0);
+    Some(Sip { name, kind, site, capacity_mbps })
+}
+
+impl Presto for PrestoClient {
+    fn service_interface_points(&self) -> BoxFuture<'_, Result<Vec<Sip>, PrestoError>> {
+        Box::pin(async move {
+            let (status, body) = self.rpc("get-service-interface-point-list", json!({})).await?;
+            if status != 200 {
+                return Err(failure(status, &body));
+            }
+            Ok(body["output"]["sip"].as_array().into_iter().flatten().filter_map(sip).collect())
+        })
+    }
+
+    fn create_connectivity<'a>(&'a self, request: &'a ConnectivityRequest) -> BoxFuture<'a, Result<(), PrestoError>> {
+        Box::pin(async move {
+            let sips = self.service_interface_points().await?;
+            let end_points: Vec<Value> = request
+                .endpoints
+                .iter()
+                .map(|endpoint| {
+                    let listed: Vec<Value> = endpoint.vlans.iter().map(|v| json!({"vlan-id": v})).collect();
+                    let enni = sips.iter().any(|s| s.name == endpoint.interface && s.kind == InterfaceKind::Enni);
+                    let mut resource = if enni {
+                        json!({"s-vlan-id-list": {"type": "LIST", "vlan-id-list": listed}})
+                    } else {
+                        json!({"ce-vlan-id-list-and-untag": {"vlan-id": listed}})
+                    };
+                    if request.cir_mbps > 0 {
+                        resource["ingress-bwp-flow"] = json!({"cir": request.cir_mbps * 1_000_000});
+                    }
+                    json!({"service-interface-point": {"service-interface-point-id": endpoint.interface},
+                           "layer-protocol-name": "ETH", "direction": "BIDIRECTIONAL",
+                           "nrp-carrier-eth-connectivity-end-point-resource": resource})
+                })
+                .collect();
+            let service_type =
+                if end_points.len() > 2 { "MULTIPOINT_CONNECTIVITY" } else { "POINT_TO_POINT_CONNECTIVITY" };
+            let input = json!({"uuid": request.uuid, "end-point": end_points, "conn-constraint": {"service-type": service_type}});
+            let (status, body) = self.rpc("create-connectivity-service", input).await?;
+            if status == 200 { Ok(()) } else { Err(failure(status, &body)) }
+        })
+    }
+
+    fn delete_connectivity<'a>(&'a self, uuid: &'a str) -> BoxFuture<'a, Result<bool, PrestoError>> {
+        Box::pin(async move {
+            match self.rpc("delete-connectivity-service", json!({"service-id-or-name": uuid})).await? {
+                (200, _) => Ok(true),
+                (404, _) => Ok(false),
+                (status, body) => Err(failure(status, &body)),
+            }
+        })
+    }
+
+    fn connectivity_exists<'a>(&'a self, uuid: &'a str) -> BoxFuture<'a, Result<bool, PrestoError>> {
+        Box::pin(async move {
+            match self.rpc("get-connectivity-service-details", json!({"service-id-or-name": uuid})).await? {
+                (200, _) => Ok(true),
+                (404, _) => Ok(false),
+                (status, body) => Err(failure(status, &body)),
+            }
+        })
+    }
+}
