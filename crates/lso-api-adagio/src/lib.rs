@@ -16,7 +16,7 @@ use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use lso_ecm::{Adagio, AdagioError, Alarms, DriverError};
+use lso_ecm::{Adagio, AdagioError, Alarms, CrossConnect, DriverError};
 use lso_http::{ApiError, Authenticator, ForbiddenCode, MefBody, Principal, json_response};
 use serde_json::json;
 use std::sync::Arc;
@@ -119,15 +119,24 @@ async fn list_ports(
     Ok(json_response(StatusCode::OK, &ports))
 }
 
+/// The element and the cross-connect of a request an operator made.
+fn requested(
+    principal: &Principal,
+    Path((name, service)): Path<(String, String)>,
+    body: MefBody<CrossConnectDto>,
+) -> Result<(String, CrossConnect), ApiError> {
+    operator(principal)?;
+    Ok((name, body.typed.into_domain(&service)?))
+}
+
 /// `applyCrossConnect`: applies a service's cross-connect on an element and reads it back.
 async fn apply_cross_connect(
     State(state): State<AdagioState>,
     principal: Principal,
-    Path((name, service)): Path<(String, String)>,
+    path: Path<(String, String)>,
     body: MefBody<CrossConnectDto>,
 ) -> Result<Response, ApiError> {
-    operator(&principal)?;
-    let connect = body.typed.into_domain(&service)?;
+    let (name, connect) = requested(&principal, path, body)?;
     state.ecm.apply(&name, &connect).await.map_err(api_error)?;
     Ok(json_response(StatusCode::OK, &CrossConnectDto::from_domain(&connect)))
 }
@@ -136,11 +145,10 @@ async fn apply_cross_connect(
 async fn check_cross_connect(
     State(state): State<AdagioState>,
     principal: Principal,
-    Path((name, service)): Path<(String, String)>,
+    path: Path<(String, String)>,
     body: MefBody<CrossConnectDto>,
 ) -> Result<Response, ApiError> {
-    operator(&principal)?;
-    let connect = body.typed.into_domain(&service)?;
+    let (name, connect) = requested(&principal, path, body)?;
     let runs = state.ecm.check(&name, &connect).await.map_err(api_error)?;
     Ok(json_response(StatusCode::OK, &json!({"runsAsGiven": runs})))
 }

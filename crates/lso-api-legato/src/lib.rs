@@ -112,6 +112,27 @@ async fn create_service_order(
 
 /// `retrieveServiceOrder`: `GET /serviceOrder/{id}`.
 async fn retrieve_service_order(
+    state: State<LegatoState>,
+    principal: Principal,
+    id: Path<String>,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
+    retrieve(lso_sof::SERVICE_ORDER, state, principal, id, raw).await
+}
+
+/// `retrieveService`: `GET /service/{id}` (MEF 135, Service Inventory 5.0.0).
+async fn retrieve_service(
+    state: State<LegatoState>,
+    principal: Principal,
+    id: Path<String>,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
+    retrieve(lso_sof::SERVICE, state, principal, id, raw).await
+}
+
+/// A service order or service of the caller.
+async fn retrieve(
+    kind: &str,
     State(state): State<LegatoState>,
     principal: Principal,
     Path(id): Path<String>,
@@ -119,17 +140,16 @@ async fn retrieve_service_order(
 ) -> Result<Response, ApiError> {
     let client = client(&principal)?;
     QueryParams::parse(raw.as_deref()).finish()?;
-    let order = state.sof.service_order_doc(client, &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &order))
+    let document = state.sof.document(kind, client, &id).await.map_err(api_error)?;
+    Ok(json_response(StatusCode::OK, &document))
 }
 
 /// `listServiceOrder`: `GET /serviceOrder`, filtered by state and dates (and `externalId`).
 async fn list_service_order(
-    State(state): State<LegatoState>,
+    state: State<LegatoState>,
     principal: Principal,
-    RawQuery(raw): RawQuery,
+    raw: RawQuery,
 ) -> Result<Response, ApiError> {
-    let client = client(&principal)?;
     let known = [
         ("state", Kind::OneOf(ORDER_STATES.to_vec())),
         ("externalId", Kind::Text),
@@ -138,35 +158,11 @@ async fn list_service_order(
         ("expectedCompletionDate", Kind::Date),
         ("startDate", Kind::Date),
     ];
-    let mut query = QueryParams::parse(raw.as_deref());
-    let paging = Paging::from_query(&mut query)?;
-    let filters = take(&mut query, &known)?;
-    query.finish()?;
-    let (orders, total) =
-        state.sof.list_service_orders(client, filters, paging.offset, paging.limit).await.map_err(api_error)?;
-    Ok(list_response(&orders, total, paging))
-}
-
-/// `retrieveService`: `GET /service/{id}` (MEF 135, Service Inventory 5.0.0).
-async fn retrieve_service(
-    State(state): State<LegatoState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let client = client(&principal)?;
-    QueryParams::parse(raw.as_deref()).finish()?;
-    let service = state.sof.service_doc(client, &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &service))
+    list(lso_sof::SERVICE_ORDER, &known, state, principal, raw).await
 }
 
 /// `listService`: `GET /service` with the filters of MEF 135 R9.
-async fn list_service(
-    State(state): State<LegatoState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let client = client(&principal)?;
+async fn list_service(state: State<LegatoState>, principal: Principal, raw: RawQuery) -> Result<Response, ApiError> {
     let known = [
         ("state", Kind::OneOf(SERVICE_STATES.to_vec())),
         ("serviceDate", Kind::Date),
@@ -180,13 +176,24 @@ async fn list_service(
         ("serviceType", Kind::Text),
         ("startMode", Kind::Text),
     ];
+    list(lso_sof::SERVICE, &known, state, principal, raw).await
+}
+
+/// A page of the caller's service orders or services matching the `known` filters.
+async fn list(
+    kind: &str,
+    known: &[(&str, Kind)],
+    State(state): State<LegatoState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let client = client(&principal)?;
     let mut query = QueryParams::parse(raw.as_deref());
     let paging = Paging::from_query(&mut query)?;
-    let filters = take(&mut query, &known)?;
+    let filters = take(&mut query, known)?;
     query.finish()?;
-    let (services, total) =
-        state.sof.list_services(client, filters, paging.offset, paging.limit).await.map_err(api_error)?;
-    Ok(list_response(&services, total, paging))
+    let (found, total) = state.sof.list(kind, client, filters, paging.offset, paging.limit).await.map_err(api_error)?;
+    Ok(list_response(&found, total, paging))
 }
 
 /// `EventSubscriptionInput`.

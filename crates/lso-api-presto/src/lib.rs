@@ -182,22 +182,130 @@ fn connectivity_service(network: &Network, service: &ConnectivityService, runnin
 pub fn router(state: PrestoState) -> Router {
     let routes = Router::new()
         .route("/data/context/", get(get_context))
-        .route("/data/context/topology={uuid}/", get(get_topology))
-        .route("/data/context/topology={uuid}/node={node}/", get(get_node))
-        .route("/data/context/topology={uuid}/link={link}/", get(get_link))
-        .route("/data/context/service-interface-point={uuid}/", get(get_sip))
-        .route("/data/context/connectivity-service={uuid}/", get(get_connectivity_service))
+        .route(
+            "/data/context/topology={uuid}/",
+            get(|s: State<PrestoState>, p: Principal, Path(t): Path<String>| data(s, p, Subject::Topology(t))),
+        )
+        .route(
+            "/data/context/topology={uuid}/node={node}/",
+            get(|s: State<PrestoState>, p: Principal, Path((t, n)): Path<(String, String)>| {
+                data(s, p, Subject::Node(t, n))
+            }),
+        )
+        .route(
+            "/data/context/topology={uuid}/link={link}/",
+            get(|s: State<PrestoState>, p: Principal, Path((t, l)): Path<(String, String)>| {
+                data(s, p, Subject::Link(t, l))
+            }),
+        )
+        .route(
+            "/data/context/service-interface-point={uuid}/",
+            get(|s: State<PrestoState>, p: Principal, Path(id): Path<String>| data(s, p, Subject::Sip(id))),
+        )
+        .route(
+            "/data/context/connectivity-service={uuid}/",
+            get(|s: State<PrestoState>, p: Principal, Path(id): Path<String>| data(s, p, Subject::Service(id))),
+        )
         .route("/operations/create-connectivity-service/", post(create_connectivity_service))
         .route("/operations/delete-connectivity-service/", post(delete_connectivity_service))
         .route("/operations/get-connectivity-service-list/", post(get_connectivity_service_list))
-        .route("/operations/get-connectivity-service-details/", post(get_connectivity_service_details))
         .route("/operations/get-service-interface-point-list/", post(get_sip_list))
-        .route("/operations/get-service-interface-point-details/", post(get_sip_details))
-        .route("/operations/get-topology-list/", post(get_topology_list))
-        .route("/operations/get-topology-details/", post(get_topology_details))
-        .route("/operations/get-node-details/", post(get_node_details))
-        .route("/operations/get-link-details/", post(get_link_details));
+        .route("/operations/get-topology-list/", post(get_topology_list));
+    let details = [
+        ("get-connectivity-service-details", "service"),
+        ("get-service-interface-point-details", "sip"),
+        ("get-topology-details", "topology"),
+        ("get-node-details", "node"),
+        ("get-link-details", "link"),
+    ];
+    let routes = details.into_iter().fold(routes, |routes, (operation, what)| {
+        routes.route(
+            &format!("/operations/{operation}/"),
+            post(move |s: State<PrestoState>, p: Principal, body: MefBody<Value>| details_rpc(s, p, body, what)),
+        )
+    });
     Router::new().nest(BASE, routes.with_state(state))
+}
+
+/// What a read is about.
+enum Subject {
+    Topology(String),
+    Node(String, String),
+    Link(String, String),
+    Sip(String),
+    Service(String),
+}
+
+impl Subject {
+    /// The subject an RPC's `input` names; `what` is the output's key.
+    fn of_input(body: &Value, what: &str) -> Result<Subject, ApiError> {
+        Ok(match what {
+            "service" => Subject::Service(input(body, "service-id-or-name")?.to_owned()),
+            "sip" => Subject::Sip(input(body, "sip-id-or-name")?.to_owned()),
+            "topology" => Subject::Topology(input(body, "topology-id-or-name")?.to_owned()),
+            "node" => Subject::Node(
+                input(body, "topology-id-or-name")?.to_owned(),
+                input(body, "node-id-or-name")?.to_owned(),
+            ),
+            _ => Subject::Link(
+                input(body, "topology-id-or-name")?.to_owned(),
+                input(body, "link-id-or-name")?.to_owned(),
+            ),
+        })
+    }
+}
+
+/// The TAPI object `subject` names, or 404.
+async fn lookup(state: &PrestoState, subject: Subject) -> Result<Value, ApiError> {
+    let icm = &state.icm;
+    let in_topology = |topology: &str| if topology == TOPOLOGY { Ok(()) } else { Err(not_found("topology", topology)) };
+    match subject {
+        Subject::Topology(id) => {
+            in_topology(&id)?;
+            Ok(icm.read(topology).await)
+        }
+        Subject::Node(topology, name) => {
+            in_topology(&topology)?;
+            icm.read(|n| node(n, &name)).await.ok_or_else(|| not_found("node", &name))
+        }
+        Subject::Link(topology, id) => {
+            in_topology(&topology)?;
+            let found = icm.read(|n| (0..n.topology().links.len()).find(|i| link_id(n, *i) == id).map(|i| link(n, i)));
+            found.await.ok_or_else(|| not_found("link", &id))
+        }
+        Subject::Sip(id) => icm.read(|n| sip(n, &id)).await.ok_or_else(|| not_found("service interface point", &id)),
+        Subject::Service(uuid) => service_details(state, &uuid).await,
+    }
+}
+
+/// A RESTCONF data read of `subject`.
+async fn data(State(state): State<PrestoState>, principal: Principal, subject: Subject) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    Ok(ok(lookup(&state, subject).await?))
+}
+
+/// `get-{what}-details`: the object the input names, as `output.{what}`.
+async fn details_rpc(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    body: MefBody<Value>,
+    what: &'static str,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    let found = lookup(&state, Subject::of_input(&body.raw, what)?).await?;
+    Ok(ok(json!({"output": {what: found}})))
+}
+
+/// A connectivity service, enabled when its elements read back as configured and no alarm
+/// touches it.
+async fn service_details(state: &PrestoState, uuid: &str) -> Result<Value, ApiError> {
+    let icm = &state.icm;
+    let service = icm.connectivity(uuid).await.ok_or_else(|| not_found("connectivity service", uuid))?;
+    let mut running = icm.check_connectivity(uuid).await.unwrap_or(false);
+    for alarm in state.alarms.active() {
+        running &= !icm.affected_by(&alarm).await.iter().any(|s| s == uuid);
+    }
+    Ok(icm.read(|n| connectivity_service(n, &service, Some(running))).await)
 }
 
 fn ok(value: Value) -> Response {
@@ -237,91 +345,6 @@ async fn get_context(State(state): State<PrestoState>, principal: Principal) -> 
         })
         .await;
     Ok(ok(context))
-}
-
-async fn topology_or_404(icm: &Icm, uuid: &str) -> Result<Value, ApiError> {
-    if uuid != TOPOLOGY {
-        return Err(not_found("topology", uuid));
-    }
-    Ok(icm.read(topology).await)
-}
-
-/// `GET /data/context/topology={uuid}/`.
-async fn get_topology(
-    State(state): State<PrestoState>,
-    principal: Principal,
-    Path(uuid): Path<String>,
-) -> Result<Response, ApiError> {
-    operator(&principal)?;
-    Ok(ok(topology_or_404(&state.icm, &uuid).await?))
-}
-
-async fn node_or_404(icm: &Icm, topology: &str, name: &str) -> Result<Value, ApiError> {
-    if topology != TOPOLOGY {
-        return Err(not_found("topology", topology));
-    }
-    icm.read(|n| node(n, name)).await.ok_or_else(|| not_found("node", name))
-}
-
-async fn link_or_404(icm: &Icm, topology: &str, id: &str) -> Result<Value, ApiError> {
-    if topology != TOPOLOGY {
-        return Err(not_found("topology", topology));
-    }
-    icm.read(|n| (0..n.topology().links.len()).find(|i| link_id(n, *i) == id).map(|i| link(n, i)))
-        .await
-        .ok_or_else(|| not_found("link", id))
-}
-
-/// `GET /data/context/topology={uuid}/node={node-uuid}/`.
-async fn get_node(
-    State(state): State<PrestoState>,
-    principal: Principal,
-    Path((uuid, name)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    operator(&principal)?;
-    Ok(ok(node_or_404(&state.icm, &uuid, &name).await?))
-}
-
-/// `GET /data/context/topology={uuid}/link={link-uuid}/`.
-async fn get_link(
-    State(state): State<PrestoState>,
-    principal: Principal,
-    Path((uuid, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    operator(&principal)?;
-    Ok(ok(link_or_404(&state.icm, &uuid, &id).await?))
-}
-
-/// `GET /data/context/service-interface-point={uuid}/`.
-async fn get_sip(
-    State(state): State<PrestoState>,
-    principal: Principal,
-    Path(uuid): Path<String>,
-) -> Result<Response, ApiError> {
-    operator(&principal)?;
-    Ok(ok(state.icm.read(|n| sip(n, &uuid)).await.ok_or_else(|| not_found("service interface point", &uuid))?))
-}
-
-/// A connectivity service, enabled when its elements read back as configured and no alarm
-/// touches it.
-async fn service_details(state: &PrestoState, uuid: &str) -> Result<Value, ApiError> {
-    let icm = &state.icm;
-    let service = icm.connectivity(uuid).await.ok_or_else(|| not_found("connectivity service", uuid))?;
-    let mut running = icm.check_connectivity(uuid).await.unwrap_or(false);
-    for alarm in state.alarms.active() {
-        running &= !icm.affected_by(&alarm).await.iter().any(|s| s == uuid);
-    }
-    Ok(icm.read(|n| connectivity_service(n, &service, Some(running))).await)
-}
-
-/// `GET /data/context/connectivity-service={uuid}/`.
-async fn get_connectivity_service(
-    State(state): State<PrestoState>,
-    principal: Principal,
-    Path(uuid): Path<String>,
-) -> Result<Response, ApiError> {
-    operator(&principal)?;
-    Ok(ok(service_details(&state, &uuid).await?))
 }
 
 /// The string at `/input/{key}` of an RPC body.
@@ -422,17 +445,6 @@ async fn get_connectivity_service_list(
     Ok(ok(json!({"output": {"service": services(&state.icm).await}})))
 }
 
-/// `get-connectivity-service-details`, with the elements' read-back as operational state.
-async fn get_connectivity_service_details(
-    State(state): State<PrestoState>,
-    principal: Principal,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    operator(&principal)?;
-    let uuid = input(&body.raw, "service-id-or-name")?;
-    Ok(ok(json!({"output": {"service": service_details(&state, uuid).await?}})))
-}
-
 /// `get-service-interface-point-list`.
 async fn get_sip_list(State(state): State<PrestoState>, principal: Principal) -> Result<Response, ApiError> {
     operator(&principal)?;
@@ -441,53 +453,8 @@ async fn get_sip_list(State(state): State<PrestoState>, principal: Principal) ->
     Ok(ok(json!({"output": {"sip": sips}})))
 }
 
-/// `get-service-interface-point-details`.
-async fn get_sip_details(
-    State(state): State<PrestoState>,
-    principal: Principal,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    operator(&principal)?;
-    let id = input(&body.raw, "sip-id-or-name")?;
-    let found = state.icm.read(|n| sip(n, id)).await.ok_or_else(|| not_found("service interface point", id))?;
-    Ok(ok(json!({"output": {"sip": found}})))
-}
-
 /// `get-topology-list`.
 async fn get_topology_list(State(state): State<PrestoState>, principal: Principal) -> Result<Response, ApiError> {
     operator(&principal)?;
     Ok(ok(json!({"output": {"topology": [state.icm.read(topology).await]}})))
-}
-
-/// `get-topology-details`.
-async fn get_topology_details(
-    State(state): State<PrestoState>,
-    principal: Principal,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    operator(&principal)?;
-    let id = input(&body.raw, "topology-id-or-name")?;
-    Ok(ok(json!({"output": {"topology": topology_or_404(&state.icm, id).await?}})))
-}
-
-/// `get-node-details`.
-async fn get_node_details(
-    State(state): State<PrestoState>,
-    principal: Principal,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    operator(&principal)?;
-    let (topology, id) = (input(&body.raw, "topology-id-or-name")?, input(&body.raw, "node-id-or-name")?);
-    Ok(ok(json!({"output": {"node": node_or_404(&state.icm, topology, id).await?}})))
-}
-
-/// `get-link-details`.
-async fn get_link_details(
-    State(state): State<PrestoState>,
-    principal: Principal,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    operator(&principal)?;
-    let (topology, id) = (input(&body.raw, "topology-id-or-name")?, input(&body.raw, "link-id-or-name")?);
-    Ok(ok(json!({"output": {"link": link_or_404(&state.icm, topology, id).await?}})))
 }

@@ -1,7 +1,9 @@
 //! What the Legato API offers beyond creating orders: lists with filters, and the
 //! notification hubs of Service Ordering and Service Inventory.
 
-use crate::{INVENTORY_API, ORDERING_API, SERVICE, SERVICE_ORDER, Sof, SofError};
+use crate::{INVENTORY_API, ORDERING_API, Sof, SofError};
+#[cfg(doc)]
+use crate::{SERVICE, SERVICE_ORDER};
 use lso_notify::HubRequest;
 use lso_store::{Filter, Hub, ListQuery, WriteOp};
 use serde_json::{Value, json};
@@ -63,29 +65,9 @@ fn subscription(hub: &Hub) -> Value {
 }
 
 impl Sof {
-    /// `listServiceOrder`: a page of `client`'s service orders matching `filters`, with the total.
-    pub async fn list_service_orders(
-        &self,
-        client: &str,
-        filters: Vec<Filter>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<(Vec<Value>, u64), SofError> {
-        self.list(SERVICE_ORDER, client, filters, offset, limit).await
-    }
-
-    /// `listService`: a page of `client`'s services matching `filters`, with the total.
-    pub async fn list_services(
-        &self,
-        client: &str,
-        filters: Vec<Filter>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<(Vec<Value>, u64), SofError> {
-        self.list(SERVICE, client, filters, offset, limit).await
-    }
-
-    async fn list(
+    /// `listServiceOrder` and `listService`: a page of `client`'s service orders (`kind`
+    /// [`SERVICE_ORDER`]) or services ([`SERVICE`]) matching `filters`, with the total.
+    pub async fn list(
         &self,
         kind: &str,
         client: &str,

@@ -150,14 +150,9 @@ impl Sof {
         self.accept(client, order).await
     }
 
-    /// Service order `id` of `client`.
-    pub async fn service_order_doc(&self, client: &str, id: &str) -> Result<Value, SofError> {
-        Ok(self.load(SERVICE_ORDER, Some(client), id).await?.1)
-    }
-
-    /// Service `id` of `client`.
-    pub async fn service_doc(&self, client: &str, id: &str) -> Result<Value, SofError> {
-        Ok(self.load(SERVICE, Some(client), id).await?.1)
+    /// Service order or service (`kind` [`SERVICE_ORDER`] or [`SERVICE`]) `id` of `client`.
+    pub async fn document(&self, kind: &str, client: &str, id: &str) -> Result<Value, SofError> {
+        Ok(self.load(kind, Some(client), id).await?.1)
     }
 
     /// Tells the services an alarm touches: a note from the SOF on each (raised or cleared) and
@@ -234,11 +229,11 @@ impl Legato for Sof {
     }
 
     fn service_order<'a>(&'a self, client: &'a str, id: &'a str) -> BoxFuture<'a, Result<Value, SofError>> {
-        Box::pin(self.service_order_doc(client, id))
+        Box::pin(self.document(SERVICE_ORDER, client, id))
     }
 
     fn service<'a>(&'a self, client: &'a str, id: &'a str) -> BoxFuture<'a, Result<Value, SofError>> {
-        Box::pin(self.service_doc(client, id))
+        Box::pin(self.document(SERVICE, client, id))
     }
 
     fn service_order_by_external_id<'a>(

@@ -18,6 +18,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
+use lso_ecm::lab::Host;
 use lso_http::Principal;
 use lso_mef_product::ordering_base;
 use lso_model::Irp;
@@ -349,6 +350,16 @@ impl<'a> Demo<'a> {
         Ok(())
     }
 
+    /// The lab and the hosts at `a` and `z`, both retagged to `vlan`; `None` on simulated
+    /// elements.
+    fn hosts_on(&self, a: &str, z: &str, vlan: u16) -> anyhow::Result<Option<(&NetworkLab, &Host, &Host)>> {
+        let Some(network) = &self.network else { return Ok(None) };
+        let (from, to) = (&network.hosts[a], &network.hosts[z]);
+        network.lab.set_ce_vlan(from, vlan)?;
+        network.lab.set_ce_vlan(to, vlan)?;
+        Ok(Some((network, from, to)))
+    }
+
     /// Whether the host at `a`, sending on `vlan`, reaches the host at `z` (also on `vlan`).
     fn traffic(
         &self,
@@ -359,16 +370,14 @@ impl<'a> Demo<'a> {
         expected: bool,
         what: &str,
     ) -> anyhow::Result<()> {
-        let Some(network) = &self.network else { return Ok(()) };
-        let (from, to) = (&network.hosts[a], &network.hosts[z]);
-        network.lab.set_ce_vlan(from, vlan)?;
-        network.lab.set_ce_vlan(to, vlan)?;
+        let Some((network, from, to)) = self.hosts_on(a, z, vlan)? else { return Ok(()) };
         let reached = network.lab.reaches(from, to);
         let word = |r: bool| if r { "reaches" } else { "no traffic" };
+        let (expected_word, observed) = (word(expected).into(), word(reached).into());
         checks.push(Check {
             what: format!("{what}: {a} → {z}"),
-            expected: word(expected).into(),
-            observed: word(reached).into(),
+            expected: expected_word,
+            observed,
             held: reached == expected,
         });
         Ok(())
@@ -384,10 +393,7 @@ impl<'a> Demo<'a> {
         cir: f64,
         what: &str,
     ) -> anyhow::Result<()> {
-        let Some(network) = &self.network else { return Ok(()) };
-        let (from, to) = (&network.hosts[a], &network.hosts[z]);
-        network.lab.set_ce_vlan(from, vlan)?;
-        network.lab.set_ce_vlan(to, vlan)?;
+        let Some((network, from, to)) = self.hosts_on(a, z, vlan)? else { return Ok(()) };
         let measured = network.lab.throughput_mbps(from, to, 3)?;
         checks.push(Check {
             what: format!("{what}: {a} → {z}"),
