@@ -263,6 +263,13 @@ impl Lab {
         .map(drop)
     }
 
+    /// Freezes the `ovsdb-server` of `element` (SIGSTOP): the element stops answering, as a
+    /// hung element would; `false` thaws it (SIGCONT).
+    pub fn freeze(&self, element: &LabElement, frozen: bool) -> Result<(), LabError> {
+        let pid = std::fs::read_to_string(element.dir.join("ovsdb.pid")).map_err(|e| LabError(e.to_string()))?;
+        run("kill", &[if frozen { "-STOP" } else { "-CONT" }, pid.trim()]).map(drop)
+    }
+
     /// Takes the link of `host` to its element down (or up again).
     pub fn set_host_link(&self, host: &Host, up: bool) -> Result<(), LabError> {
         run("ip", &["-n", &host.namespace, "link", "set", "eth0", if up { "up" } else { "down" }]).map(drop)

@@ -16,6 +16,9 @@ const DATABASE: &str = "Open_vSwitch";
 /// How long to wait for `ovs-vswitchd` to apply a change, in milliseconds.
 const APPLY_TIMEOUT_MILLIS: u64 = 10_000;
 
+/// How long one operation on an element may take before the element counts as unreachable.
+const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// One Open vSwitch element, reached at its `ovsdb-server` and its bridge's OpenFlow socket.
 pub struct OvsDriver {
     ovsdb_address: String,
@@ -76,14 +79,20 @@ impl OvsDriver {
         work: impl AsyncFnOnce(&Self, &Session) -> Result<R, DriverError>,
     ) -> Result<R, DriverError> {
         let mut slot = self.session.lock().await;
-        if slot.is_none() {
-            let ovsdb = OvsdbClient::connect(&self.ovsdb_address).await?;
-            self.ensure_bridge(&ovsdb).await?;
-            let openflow = OpenFlowClient::connect(&self.openflow_socket).await?;
-            *slot = Some(Session { ovsdb, openflow });
-        }
-        let session = slot.as_ref().ok_or_else(|| DriverError::Unreachable("no session".into()))?;
-        let result = work(self, session).await;
+        let attempt = async {
+            if slot.is_none() {
+                let ovsdb = OvsdbClient::connect(&self.ovsdb_address).await?;
+                self.ensure_bridge(&ovsdb).await?;
+                let openflow = OpenFlowClient::connect(&self.openflow_socket).await?;
+                *slot = Some(Session { ovsdb, openflow });
+            }
+            let session = slot.as_ref().ok_or_else(|| DriverError::Unreachable("no session".into()))?;
+            work(self, session).await
+        };
+        // A hung element must not hold the service that waits for it forever.
+        let result = tokio::time::timeout(OPERATION_TIMEOUT, attempt)
+            .await
+            .unwrap_or_else(|_| Err(DriverError::Unreachable(format!("no answer within {OPERATION_TIMEOUT:?}"))));
         if matches!(result, Err(DriverError::Unreachable(_))) {
             *slot = None;
         }

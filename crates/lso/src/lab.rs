@@ -2,7 +2,7 @@
 //! veth per link, and a customer host behind a customer edge switch at every UNI. The topology
 //! it returns says how to reach each element, so `lso` configures them for real.
 
-use lso_ecm::lab::{Host, Lab, LabError};
+use lso_ecm::lab::{Host, Lab, LabElement, LabError};
 use lso_icm::{InterfaceKind, Management, Topology};
 use std::collections::BTreeMap;
 
@@ -14,6 +14,8 @@ pub struct NetworkLab {
     pub topology: Topology,
     /// The customer host at each UNI, by interface name.
     pub hosts: BTreeMap<String, Host>,
+    /// The elements, by name.
+    pub elements: BTreeMap<String, LabElement>,
 }
 
 impl NetworkLab {
@@ -62,6 +64,6 @@ impl NetworkLab {
             })
             .collect();
         let topology = Topology::parse(&topology.to_toml(&management)).map_err(|e| LabError::new(e.to_string()))?;
-        Ok(NetworkLab { lab, topology, hosts })
+        Ok(NetworkLab { lab, topology, hosts, elements })
     }
 }

@@ -178,6 +178,9 @@ async fn a_seller_killed_while_provisioning_resumes_and_the_elements_end_exactly
         call(&client, &token, reqwest::Method::GET, format!("{base}{CANTATA}/productOrder/{unis_id}"), None).await;
     let (a, z) = (product_id(&unis, 0), product_id(&unis, 1));
 
+    // pe3 hangs: every EVPL gets as far as pe1 and waits there for pe3.
+    let pe3 = &network.elements["pe3"];
+    network.lab.freeze(pe3, true).unwrap();
     const EVPLS: u16 = 30;
     for n in 0..EVPLS {
         let mut order = evpl_order(&[], 1000 + n, 5);
@@ -187,9 +190,22 @@ async fn a_seller_killed_while_provisioning_resumes_and_the_elements_end_exactly
         let (status, placed) = post(order).await;
         assert_eq!(status, 201, "{placed:#}");
     }
-    // Killed as soon as the first EVPL is on the network, with the others on their way.
-    poll_orders(&client, &token, &base, |s| s.values().filter(|s| *s == "completed").count() >= 2).await;
+    // Killed once EVPLs are on pe1 (half-way through provisioning), then pe3 comes back.
+    // (pe1's bridge, and its OpenFlow socket, exist once the first EVPL reaches it.)
+    let on_pe1 = async || match lso_ecm::openflow::OpenFlowClient::connect(&network.elements["pe1"].openflow).await {
+        Ok(pe1) => pe1.flows(None).await.unwrap().len(),
+        Err(_) => 0,
+    };
+    let mut ticker = tokio::time::interval(std::time::Duration::from_millis(20));
+    for _ in 0..500 {
+        ticker.tick().await;
+        if on_pe1().await > 0 {
+            break;
+        }
+    }
+    assert!(on_pe1().await > 0, "provisioning reached pe1");
     drop(process);
+    network.lab.freeze(pe3, false).unwrap();
 
     let (_process, address) = serve_with(&data, &settings);
     let base = format!("http://{address}");
