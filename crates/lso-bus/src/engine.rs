@@ -284,9 +284,22 @@ async fn complete_item(item: &ProductOrderItem, change: &mut OrderChange<'_>) ->
     let request = &item.request;
     match request.action {
         ItemAction::Add => {
+            // The items of this order it relates to are products now: it relates to those.
+            let mut related = Vec::new();
+            for relation in request.product_order_item_relationship.iter().flatten() {
+                let product =
+                    change.item(&relation.id).ok().and_then(|i| i["product"]["id"].as_str().map(str::to_owned));
+                if let Some(product) = product {
+                    let relationship_type = relation.relationship_type.clone();
+                    related.push(lso_mef_product::ProductRelationship { id: product, relationship_type, href: None });
+                }
+            }
             change
                 .change_product(id, ProductEvent::Activate, reason, "productStatusChangeEvent", |p| {
-                    p.start_date = at.clone()
+                    p.start_date = at.clone();
+                    if !related.is_empty() {
+                        p.product_relationship.get_or_insert_with(Vec::new).extend(related);
+                    }
                 })
                 .await
         }

@@ -248,3 +248,43 @@ async fn a_seller_killed_while_provisioning_resumes_and_the_elements_end_exactly
 fn product_id(order: &Value, item: usize) -> String {
     order["productOrderItem"][item]["product"]["id"].as_str().unwrap().to_owned()
 }
+
+#[tokio::test]
+async fn a_modify_order_changes_the_bandwidth_on_the_network_and_a_delete_gives_it_back() {
+    // Simulated elements: the demo network as the Seller ships it.
+    let app = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
+    let created = app
+        .call("POST", &format!("{CANTATA}/productOrder"), Some(&evpl_order(&["site-new-york", "site-boston"], 100, 20)))
+        .await;
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    let order = app.wait_until_final(CANTATA, created.body["id"].as_str().unwrap()).await;
+    assert_eq!(order["state"], "completed", "{order:#}");
+    let evpl = product_id(&order, 2);
+    let reserved = async || {
+        app.seller.icm.read(|n| n.reservations().values().map(|r| r.request.bandwidth_mbps).collect::<Vec<_>>()).await
+    };
+    assert_eq!(reserved().await, [20]);
+
+    let mut modify = evpl_order(&[], 100, 50);
+    let item = &mut modify["productOrderItem"][0];
+    item["action"] = json!("modify");
+    item["product"]["id"] = json!(evpl);
+    // MEF 123 R40: the relationships as the product in inventory has them.
+    let stored = app.call("GET", &format!("/mefApi/cantata/productInventory/v1/product/{evpl}"), None).await.body;
+    item["product"]["productRelationship"] = stored["productRelationship"].clone();
+    item.as_object_mut().unwrap().remove("productOrderItemRelationship");
+    let placed = app.call("POST", &format!("{CANTATA}/productOrder"), Some(&modify)).await;
+    assert_eq!(placed.status, 201, "{:#}", placed.body);
+    let modified = app.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
+    assert_eq!(modified["state"], "completed", "{modified:#}");
+    assert_eq!(reserved().await, [50], "the network carries the new CIR");
+    let service = app.seller.sof.find_services(lso_bus::LEGATO_CLIENT, &evpl).await.unwrap();
+    let id = service[0]["id"].as_str().unwrap();
+    assert!(app.seller.icm.check_connectivity(id).await.unwrap(), "read back from the elements");
+    assert_eq!(service[0]["serviceConfiguration"]["cirMbps"], 50);
+
+    let deleted = app.call("POST", &format!("{CANTATA}/productOrder"), Some(&delete_order(&evpl))).await;
+    let done = app.wait_until_final(CANTATA, deleted.body["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+    assert!(reserved().await.is_empty(), "bandwidth and S-VLANs given back");
+}
