@@ -227,19 +227,34 @@ fn check_invariants(network: &Network) -> Result<(), TestCaseError> {
     }
     for interface in &network.topology().interfaces {
         prop_assert!(network.interface_reserved(&interface.name) <= interface.capacity_mbps);
+        // At an interface, a whole-port claim stands alone, and no VLAN is claimed twice.
+        let claims: Vec<&Vec<u16>> =
+            network.reservations().values().filter_map(|r| r.request.vlans.get(&interface.name)).collect();
+        if claims.iter().any(|c| c.is_empty()) {
+            prop_assert_eq!(claims.len(), 1, "a whole-port claim shares {}", interface.name);
+        }
+        let mut claimed: Vec<u16> = claims.iter().flat_map(|c| c.iter().copied()).collect();
+        claimed.sort_unstable();
+        let before = claimed.len();
+        claimed.dedup();
+        prop_assert_eq!(claimed.len(), before, "a VLAN is claimed twice at {}", interface.name);
+        prop_assert_eq!(network.interface_vlans(&interface.name).len(), claims.len());
     }
     Ok(())
 }
 
 #[derive(Debug, Clone)]
 enum Step {
-    Reserve(usize, Vec<usize>, u64),
+    /// A service, its interfaces, its bandwidth, and the VLANs it claims at each interface
+    /// (from a few, so claims collide; an empty list claims the whole port).
+    Reserve(usize, Vec<(usize, Vec<u16>)>, u64),
     Release(usize),
 }
 
 fn steps() -> impl Strategy<Value = Step> {
+    let interface = (0..8usize, prop::collection::vec(1..6u16, 0..3));
     prop_oneof![
-        3 => (0..12usize, prop::collection::vec(0..8usize, 2..4), 1..400u64).prop_map(|(s, i, b)| Step::Reserve(s, i, b)),
+        3 => (0..12usize, prop::collection::vec(interface, 2..4), 1..400u64).prop_map(|(s, i, b)| Step::Reserve(s, i, b)),
         1 => (0..12usize).prop_map(Step::Release),
     ]
 }
@@ -260,8 +275,17 @@ proptest! {
         for step in script {
             match step {
                 Step::Reserve(service, interfaces, bandwidth) => {
-                    let names: Vec<String> = interfaces.iter().map(|i| format!("u{}", i % n)).collect();
-                    let asked = Request { service: format!("s{service}"), interfaces: names, bandwidth_mbps: bandwidth, vlans: Default::default() };
+                    let names: Vec<String> = interfaces.iter().map(|(i, _)| format!("u{}", i % n)).collect();
+                    let mut vlans = VlanClaims::new();
+                    for ((i, claim), name) in interfaces.iter().zip(&names) {
+                        if i % 2 == 0 {
+                            let mut claim = claim.clone();
+                            claim.sort_unstable();
+                            claim.dedup();
+                            vlans.insert(name.clone(), claim);
+                        }
+                    }
+                    let asked = Request { service: format!("s{service}"), interfaces: names, bandwidth_mbps: bandwidth, vlans };
                     let before = network.reservations().len();
                     match network.reserve(&asked) {
                         Ok(reservation) => {
