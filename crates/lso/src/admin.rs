@@ -1,5 +1,6 @@
 //! The operators' API (`/lso/admin/v1`, admin tokens only): notification deliveries and dead
-//! letters, products set up by agreement, and the product catalog.
+//! letters, products set up by agreement, the services realising a product, the product
+//! catalog and the network.
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -21,6 +22,7 @@ struct AdminState {
     auth: Arc<Authenticator>,
     sellers: Arc<Vec<String>>,
     icm: Arc<lso_icm::Icm>,
+    legato: Arc<dyn lso_sof::Legato>,
 }
 
 impl AdminState {
@@ -63,20 +65,27 @@ impl axum::extract::FromRequestParts<AdminState> for Admin {
     }
 }
 
-pub(crate) fn router(
-    bus: Arc<Bus>,
-    auth: Arc<Authenticator>,
-    sellers: Arc<Vec<String>>,
-    icm: Arc<lso_icm::Icm>,
-) -> Router {
+/// What the operators' API serves.
+pub(crate) struct AdminParts {
+    pub(crate) bus: Arc<Bus>,
+    pub(crate) auth: Arc<Authenticator>,
+    pub(crate) sellers: Arc<Vec<String>>,
+    pub(crate) icm: Arc<lso_icm::Icm>,
+    /// The SOF the BUS sends its service orders to.
+    pub(crate) legato: Arc<dyn lso_sof::Legato>,
+}
+
+pub(crate) fn router(parts: AdminParts) -> Router {
+    let AdminParts { bus, auth, sellers, icm, legato } = parts;
     Router::new()
         .route(&format!("{ADMIN_BASE}/deliveries"), get(list_deliveries))
         .route(&format!("{ADMIN_BASE}/deliveries/{{id}}/redeliver"), post(redeliver))
         .route(&format!("{ADMIN_BASE}/{{irp}}/product"), post(register_product))
         .route(&format!("{ADMIN_BASE}/{{irp}}/charge"), post(raise_charge))
+        .route(&format!("{ADMIN_BASE}/{{irp}}/product/{{id}}/service"), get(product_services))
         .route(&format!("{ADMIN_BASE}/catalog"), get(catalog))
         .route(&format!("{ADMIN_BASE}/topology"), get(topology))
-        .with_state(AdminState { bus, auth, sellers, icm })
+        .with_state(AdminState { bus, auth, sellers, icm, legato })
 }
 
 fn unavailable(err: lso_store::StoreError) -> ApiError {
@@ -144,6 +153,22 @@ async fn register_product(
     let configuration = body.raw.get("productConfiguration").cloned().unwrap_or(Value::Null);
     let product = state.bus.register_product(&tenant, configuration).await.map_err(lso_api_product::api_error)?;
     Ok(json_response(StatusCode::CREATED, &product))
+}
+
+/// The Legato services realising a Buyer's product (their `externalId` is the product id).
+async fn product_services(
+    State(state): State<AdminState>,
+    _: Admin,
+    Path((irp, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let tenant = state.tenant(&irp, raw.as_deref())?;
+    state.bus.product(Some(&tenant.key()), &id).await.map_err(lso_api_product::api_error)?;
+    let services = state.legato.services_by_external_id(lso_bus::LEGATO_CLIENT, &id).await.map_err(|err| {
+        tracing::error!(error = %err, "the SOF could not list the services of a product");
+        ApiError::Unavailable
+    })?;
+    Ok(json_response(StatusCode::OK, &services))
 }
 
 /// A charge the Seller raises on an order item in progress (MEF 123 UC11a).

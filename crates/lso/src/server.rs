@@ -172,7 +172,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         Arc::new(lso_api_legato::LegatoClient::new(&config.fulfilment.legato_url, &config.fulfilment.legato_token.0))
     };
     let fulfilment: Arc<dyn Fulfilment> = match config.fulfilment.by {
-        FulfilmentMode::Network => Arc::new(LegatoFulfilment::new(legato, catalog.clone(), store.clone())),
+        FulfilmentMode::Network => Arc::new(LegatoFulfilment::new(legato.clone(), catalog.clone(), store.clone())),
         FulfilmentMode::Inventory => Arc::new(InventoryFulfilment::new(catalog.clone(), config.fulfilment.time_scale)),
     };
     let contact = &config.seller_contact;
@@ -198,7 +198,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     };
     let (shutdown, stop) = watch::channel(false);
     let alarms = Arc::new(lso_ecm::Alarms::default());
-    let layers = Layers { sof: sof.clone(), icm: icm.clone(), ecm: ecm.clone(), alarms: alarms.clone() };
+    let layers =
+        Layers { sof: sof.clone(), icm: icm.clone(), ecm: ecm.clone(), alarms: alarms.clone(), legato: legato.clone() };
     let app = app(bus.clone(), auth.clone(), &layers, config);
     let mut stop_server = stop.clone();
     let server = tokio::spawn(async move {
@@ -228,6 +229,8 @@ pub struct Layers {
     pub ecm: Arc<lso_ecm::Ecm>,
     /// The alarms element control has raised.
     pub alarms: Arc<lso_ecm::Alarms>,
+    /// The SOF the BUS sends its service orders to (this one, or another lso's).
+    pub legato: Arc<dyn lso_sof::Legato>,
 }
 
 /// Asks the elements for faults every `every` until `stop`, and tells the services the changes
@@ -267,7 +270,13 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
             alarms: layers.alarms.clone(),
             auth: auth.clone(),
         }))
-        .merge(admin::router(bus, auth, sellers, layers.icm.clone()))
+        .merge(admin::router(admin::AdminParts {
+            bus,
+            auth,
+            sellers,
+            icm: layers.icm.clone(),
+            legato: layers.legato.clone(),
+        }))
         .fallback(lso_http::not_found_fallback)
         .method_not_allowed_fallback(lso_http::method_not_allowed_fallback)
         .layer(axum::Extension(BodyLimit(config.http.body_limit_bytes)))

@@ -61,18 +61,16 @@ async fn the_mef_99_examples_are_realised_and_every_response_and_event_meets_the
     let ordering = Contract::load("Legato/serviceApi/order/serviceOrderingManagement.api.yaml");
     let inventory = Contract::load("Legato/serviceApi/inventory/serviceInventoryManagement.api.yaml");
     let events = Contract::load("Legato/serviceApi/order/serviceOrderingNotification.api.yaml");
+    let inventory_events = Contract::load("Legato/serviceApi/inventory/serviceInventoryNotification.api.yaml");
     let receiver = Receiver::default();
     let listener = receiver.start().await;
-    let hub = app
-        .call_as(
-            &app.admin,
-            "POST",
-            &format!("{ORDERING}/hub"),
-            Some(&json!({"callback": format!("http://{listener}")})),
-        )
-        .await;
+    let subscription = json!({"callback": format!("http://{listener}")});
+    let hub = app.call_as(&app.admin, "POST", &format!("{ORDERING}/hub"), Some(&subscription)).await;
     assert_eq!(hub.status, 201, "{:#}", hub.body);
     Contract::assert_valid(&ordering.response("/hub", "post", 201), &hub.body, "the hub");
+    let hub = app.call_as(&app.admin, "POST", &format!("{INVENTORY}/hub"), Some(&subscription)).await;
+    assert_eq!(hub.status, 201, "{:#}", hub.body);
+    Contract::assert_valid(&inventory.response("/hub", "post", 201), &hub.body, "the inventory hub");
 
     let request = request_with_action("add");
     let created = app.call_as(&app.admin, "POST", &format!("{ORDERING}/serviceOrder"), Some(&request)).await;
@@ -122,7 +120,9 @@ async fn the_mef_99_examples_are_realised_and_every_response_and_event_meets_the
     assert_eq!(done["state"], "completed", "{done:#}");
 
     // Notifications reach the listener at the Legato listener paths and meet their contract.
-    let wanted = 1 + 2 + 2 * 2 + 2; // create, order states, item states, second order's states
+    // Ordering: create, order states, item states, the second order's states; inventory: two
+    // services created, one changed.
+    let wanted = (1 + 2 + 2 * 2 + 2) + (2 + 1);
     for _ in 0..200 {
         let arrived = receiver.arrived.notified();
         tokio::pin!(arrived);
@@ -136,8 +136,23 @@ async fn the_mef_99_examples_are_realised_and_every_response_and_event_meets_the
     assert!(received.len() >= wanted, "{} events", received.len());
     for (path, event) in &received {
         let name = path.rsplit('/').next().unwrap();
-        assert_eq!(format!("/{path}"), format!("/mefApi/legato/serviceOrderingNotification/v5/listener/{name}"));
-        Contract::assert_valid(&events.request_body(&format!("/listener/{name}"), "post"), event, name);
+        let contract = if path.contains("serviceInventoryNotification") { &inventory_events } else { &events };
+        let api = if path.contains("serviceInventoryNotification") {
+            "serviceInventoryNotification"
+        } else {
+            "serviceOrderingNotification"
+        };
+        assert_eq!(format!("/{path}"), format!("/mefApi/legato/{api}/v5/listener/{name}"));
+        Contract::assert_valid(&contract.request_body(&format!("/listener/{name}"), "post"), event, name);
+    }
+    let names: Vec<&str> = received.iter().map(|(p, _)| p.rsplit('/').next().unwrap()).collect();
+    for expected in [
+        "serviceOrderCreateEvent",
+        "serviceOrderItemStateChangeEvent",
+        "serviceCreateEvent",
+        "serviceAttributeValueChangeEvent",
+    ] {
+        assert!(names.contains(&expected), "no {expected} among {names:?}");
     }
 }
 

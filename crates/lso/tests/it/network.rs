@@ -278,7 +278,10 @@ async fn a_modify_order_changes_the_bandwidth_on_the_network_and_a_delete_gives_
     let modified = app.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
     assert_eq!(modified["state"], "completed", "{modified:#}");
     assert_eq!(reserved().await, [50], "the network carries the new CIR");
-    let service = app.seller.sof.find_services(lso_bus::LEGATO_CLIENT, &evpl).await.unwrap();
+    // The operators see which services realise the product.
+    let url = format!("/lso/admin/v1/cantata/product/{evpl}/service?buyerId=ACME");
+    let service = app.call_as(&app.admin, "GET", &url, None).await.body;
+    assert_eq!(service.as_array().unwrap().len(), 1, "{service:#}");
     let id = service[0]["id"].as_str().unwrap();
     assert!(app.seller.icm.check_connectivity(id).await.unwrap(), "read back from the elements");
     assert_eq!(service[0]["serviceConfiguration"]["cirMbps"], 50);
