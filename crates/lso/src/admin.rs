@@ -219,8 +219,14 @@ async fn topology(State(state): State<AdminState>, _: Admin) -> Result<Response,
         .icm
         .read(|network| {
             let topology = network.topology();
-            let elements: Vec<Value> =
-                topology.elements.iter().map(|(name, ports)| json!({"name": name, "ports": ports})).collect();
+            let elements: Vec<Value> = topology
+                .elements
+                .iter()
+                .map(|(name, ports)| {
+                    let driver = if topology.management.contains_key(name) { "openvswitch" } else { "simulated" };
+                    json!({"name": name, "ports": ports, "driver": driver})
+                })
+                .collect();
             let links: Vec<Value> = topology
                 .links
                 .iter()
@@ -238,8 +244,15 @@ async fn topology(State(state): State<AdminState>, _: Admin) -> Result<Response,
                         lso_icm::InterfaceKind::Uni => "uni",
                         lso_icm::InterfaceKind::Enni => "enni",
                     };
+                    // The VLANs each service claims here; none is the whole port (all-to-one).
+                    let vlans: Vec<Value> = network
+                        .interface_vlans(&i.name)
+                        .iter()
+                        .map(|(service, vlans)| json!({"service": service, "vlans": vlans}))
+                        .collect();
                     json!({"name": i.name, "port": i.port.to_string(), "kind": kind, "site": i.site,
-                           "capacityMbps": i.capacity_mbps, "reservedMbps": network.interface_reserved(&i.name)})
+                           "capacityMbps": i.capacity_mbps, "reservedMbps": network.interface_reserved(&i.name),
+                           "vlans": vlans})
                 })
                 .collect();
             json!({"elements": elements, "links": links, "interfaces": interfaces, "services": network.reservations().len()})

@@ -180,10 +180,10 @@ fn text(value: &serde_json::Value) -> String {
 async fn topology(url: &str, data_dir: &std::path::Path) -> anyhow::Result<()> {
     let network = admin_get(url, data_dir, "/topology").await?;
     let mut elements = comfy_table::Table::new();
-    elements.set_header(["element", "ports"]);
+    elements.set_header(["element", "driver", "ports"]);
     for e in network["elements"].as_array().into_iter().flatten() {
         let ports: Vec<String> = e["ports"].as_array().into_iter().flatten().map(text).collect();
-        elements.add_row([text(&e["name"]), ports.join(", ")]);
+        elements.add_row([text(&e["name"]), text(&e["driver"]), ports.join(", ")]);
     }
     let mut links = comfy_table::Table::new();
     links.set_header(["link", "capacity Mbit/s", "reserved Mbit/s", "S-VLANs in use"]);
@@ -197,11 +197,21 @@ async fn topology(url: &str, data_dir: &std::path::Path) -> anyhow::Result<()> {
         ]);
     }
     let mut interfaces = comfy_table::Table::new();
-    interfaces.set_header(["interface", "kind", "port", "site", "capacity Mbit/s", "reserved Mbit/s"]);
+    interfaces.set_header(["interface", "kind", "port", "site", "capacity Mbit/s", "reserved Mbit/s", "VLANs in use"]);
     for i in network["interfaces"].as_array().into_iter().flatten() {
-        interfaces.add_row(
-            [&i["name"], &i["kind"], &i["port"], &i["site"], &i["capacityMbps"], &i["reservedMbps"]].map(text),
-        );
+        let claims: Vec<String> = i["vlans"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                let vlans: Vec<String> = c["vlans"].as_array().into_iter().flatten().map(text).collect();
+                if vlans.is_empty() { "all (one service)".to_owned() } else { vlans.join(",") }
+            })
+            .collect();
+        let mut row: Vec<String> =
+            [&i["name"], &i["kind"], &i["port"], &i["site"], &i["capacityMbps"], &i["reservedMbps"]].map(text).to_vec();
+        row.push(claims.join("; "));
+        interfaces.add_row(row);
     }
     println!("{elements}\n{links}\n{interfaces}\n{} services reserved", network["services"]);
     Ok(())

@@ -247,5 +247,29 @@ async fn operators_see_the_network_infrastructure_control_knows() {
         output.status.success() && shown.contains("pe1:to-pe2 – pe2:to-pe1") && shown.contains("0 services reserved"),
         "{shown}"
     );
+
+    let endpoint = |interface: &str, vlans: Vec<u16>| lso_icm::ServiceEndpoint { interface: interface.into(), vlans };
+    let request = lso_icm::ConnectivityRequest {
+        uuid: "evpl-1".into(),
+        endpoints: vec![endpoint("uni-new-york-1", vec![100, 200]), endpoint("uni-washington-1", vec![])],
+        cir_mbps: 30,
+    };
+    app.seller.icm.create_connectivity(&request).await.unwrap();
+    let network = app.call_as(&app.admin, "GET", "/lso/admin/v1/topology", None).await.body;
+    let at = |name: &str| network["interfaces"].as_array().unwrap().iter().find(|i| i["name"] == name).unwrap().clone();
+    assert_eq!(at("uni-new-york-1")["vlans"], serde_json::json!([{"service": "evpl-1", "vlans": [100, 200]}]));
+    assert_eq!(at("uni-washington-1")["reservedMbps"], 30);
+    assert_eq!(network["elements"][0]["driver"], "simulated");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_lso"))
+        .args(["topology", "--url", &app.url(""), "--data-dir"])
+        .arg(app.dir.path())
+        .output()
+        .await
+        .unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        shown.contains("100,200") && shown.contains("all (one service)") && shown.contains("1 services reserved"),
+        "{shown}"
+    );
     app.seller.stop().await;
 }
