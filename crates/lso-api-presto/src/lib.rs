@@ -32,12 +32,23 @@ pub const TOPOLOGY: &str = "lso-network";
 /// What the Presto routes need.
 #[derive(Clone)]
 pub struct PrestoState {
-    /// Infrastructure control.
-    pub icm: Arc<Icm>,
-    /// The alarms element control has raised.
-    pub alarms: Arc<lso_ecm::Alarms>,
-    /// Checks tokens.
-    pub auth: Arc<Authenticator>,
+    icm: Arc<Icm>,
+    alarms: Arc<lso_ecm::Alarms>,
+    auth: Arc<Authenticator>,
+    /// Computed paths (they reserve nothing, so they are kept in memory): each path
+    /// computation service, by uuid, with its paths.
+    paths: Arc<std::sync::Mutex<std::collections::BTreeMap<String, (Value, Vec<Value>)>>>,
+}
+
+impl PrestoState {
+    /// Presto over `icm`, showing the `alarms` of its elements, checking tokens with `auth`.
+    pub fn new(icm: Arc<Icm>, alarms: Arc<lso_ecm::Alarms>, auth: Arc<Authenticator>) -> Self {
+        PrestoState { icm, alarms, auth, paths: Arc::default() }
+    }
+
+    fn paths(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, (Value, Vec<Value>)>> {
+        self.paths.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl FromRef<PrestoState> for Arc<Authenticator> {
@@ -114,21 +125,23 @@ fn link(network: &Network, index: usize) -> Value {
     })
 }
 
+/// The node edge point of port `port` of element `element`.
+fn nep(network: &Network, element: &str, port: &str) -> Option<Value> {
+    let (_, ports) = network.topology().elements.iter().find(|(n, _)| n == element)?;
+    ports.iter().find(|p| *p == port)?;
+    let id = format!("{element}:{port}");
+    let mut nep = json!({"uuid": id, "name": names("port", port), "layer-protocol-name": "ETH",
+                         "administrative-state": "UNLOCKED", "lifecycle-state": "INSTALLED"});
+    let sip = network.topology().interfaces.iter().find(|i| i.port.element == element && i.port.port == port);
+    if let Some(interface) = sip {
+        nep["mapped-service-interface-point"] = json!([{"service-interface-point-id": interface.name}]);
+    }
+    Some(nep)
+}
+
 fn node(network: &Network, name: &str) -> Option<Value> {
     let (_, ports) = network.topology().elements.iter().find(|(n, _)| n == name)?;
-    let edge_points: Vec<Value> = ports
-        .iter()
-        .map(|port| {
-            let id = format!("{name}:{port}");
-            let mut nep = json!({"uuid": id, "name": names("port", port), "layer-protocol-name": "ETH",
-                                 "administrative-state": "UNLOCKED", "lifecycle-state": "INSTALLED"});
-            let sip = network.topology().interfaces.iter().find(|i| i.port.element == *name && i.port.port == *port);
-            if let Some(interface) = sip {
-                nep["mapped-service-interface-point"] = json!([{"service-interface-point-id": interface.name}]);
-            }
-            nep
-        })
-        .collect();
+    let edge_points: Vec<Value> = ports.iter().filter_map(|port| nep(network, name, port)).collect();
     Some(json!({"uuid": name, "name": names("element", name), "layer-protocol-name": ["ETH"],
                 "administrative-state": "UNLOCKED", "lifecycle-state": "INSTALLED", "owned-node-edge-point": edge_points}))
 }
@@ -199,6 +212,24 @@ pub fn router(state: PrestoState) -> Router {
             }),
         )
         .route(
+            "/data/context/topology={uuid}/node={node}/owned-node-edge-point={nep}/",
+            get(|s: State<PrestoState>, p: Principal, Path((t, n, e)): Path<(String, String, String)>| {
+                data(s, p, Subject::Nep(t, n, e))
+            }),
+        )
+        .route(
+            "/data/context/connection={uuid}/",
+            get(|s: State<PrestoState>, p: Principal, Path(id): Path<String>| data(s, p, Subject::Connection(id))),
+        )
+        .route(
+            "/data/context/path={uuid}/",
+            get(|s: State<PrestoState>, p: Principal, Path(id): Path<String>| data(s, p, Subject::Path(id))),
+        )
+        .route(
+            "/data/context/path-comp-service={uuid}/",
+            get(|s: State<PrestoState>, p: Principal, Path(id): Path<String>| data(s, p, Subject::PathService(id))),
+        )
+        .route(
             "/data/context/service-interface-point={uuid}/",
             get(|s: State<PrestoState>, p: Principal, Path(id): Path<String>| data(s, p, Subject::Sip(id))),
         )
@@ -208,6 +239,10 @@ pub fn router(state: PrestoState) -> Router {
         )
         .route("/operations/create-connectivity-service/", post(create_connectivity_service))
         .route("/operations/delete-connectivity-service/", post(delete_connectivity_service))
+        .route("/operations/update-connectivity-service/", post(update_connectivity_service))
+        .route("/operations/compute-p-2-p-path/", post(compute_path))
+        .route("/operations/optimize-p-2-p-path/", post(compute_path))
+        .route("/operations/delete-p-2-p-path/", post(delete_path))
         .route("/operations/get-connectivity-service-list/", post(get_connectivity_service_list))
         .route("/operations/get-service-interface-point-list/", post(get_sip_list))
         .route("/operations/get-topology-list/", post(get_topology_list));
@@ -217,6 +252,8 @@ pub fn router(state: PrestoState) -> Router {
         ("get-topology-details", "topology"),
         ("get-node-details", "node"),
         ("get-link-details", "link"),
+        ("get-node-edge-point-details", "node-edge-point"),
+        ("get-connection-details", "connection"),
     ];
     let routes = details.into_iter().fold(routes, |routes, (operation, what)| {
         routes.route(
@@ -231,9 +268,13 @@ pub fn router(state: PrestoState) -> Router {
 enum Subject {
     Topology(String),
     Node(String, String),
+    Nep(String, String, String),
     Link(String, String),
     Sip(String),
     Service(String),
+    Connection(String),
+    Path(String),
+    PathService(String),
 }
 
 impl Subject {
@@ -247,6 +288,12 @@ impl Subject {
                 input(body, "topology-id-or-name")?.to_owned(),
                 input(body, "node-id-or-name")?.to_owned(),
             ),
+            "node-edge-point" => Subject::Nep(
+                input(body, "topology-id-or-name")?.to_owned(),
+                input(body, "node-id-or-name")?.to_owned(),
+                input(body, "ep-id-or-name")?.to_owned(),
+            ),
+            "connection" => Subject::Connection(input(body, "connection-id-or-name")?.to_owned()),
             _ => Subject::Link(
                 input(body, "topology-id-or-name")?.to_owned(),
                 input(body, "link-id-or-name")?.to_owned(),
@@ -273,9 +320,42 @@ async fn lookup(state: &PrestoState, subject: Subject) -> Result<Value, ApiError
             let found = icm.read(|n| (0..n.topology().links.len()).find(|i| link_id(n, *i) == id).map(|i| link(n, i)));
             found.await.ok_or_else(|| not_found("link", &id))
         }
+        Subject::Nep(topology, node, id) => {
+            in_topology(&topology)?;
+            let port = id.strip_prefix(&format!("{node}:")).unwrap_or(&id).to_owned();
+            icm.read(|n| nep(n, &node, &port)).await.ok_or_else(|| not_found("node edge point", &id))
+        }
         Subject::Sip(id) => icm.read(|n| sip(n, &id)).await.ok_or_else(|| not_found("service interface point", &id)),
         Subject::Service(uuid) => service_details(state, &uuid).await,
+        Subject::Connection(id) => connection(icm, &id).await,
+        Subject::Path(id) => {
+            let found =
+                state.paths().values().flat_map(|(_, paths)| paths.iter()).find(|p| p["uuid"] == id.as_str()).cloned();
+            found.ok_or_else(|| not_found("path", &id))
+        }
+        Subject::PathService(id) => state
+            .paths()
+            .get(&id)
+            .map(|(service, _)| service.clone())
+            .ok_or_else(|| not_found("path computation service", &id)),
     }
+}
+
+/// The connection `{service}@{element}`: the service's cross-connect on that element, as the
+/// node edge points it joins.
+async fn connection(icm: &Icm, id: &str) -> Result<Value, ApiError> {
+    let (service, element) = id.split_once('@').ok_or_else(|| not_found("connection", id))?;
+    let found = icm.connectivity(service).await.ok_or_else(|| not_found("connection", id))?;
+    let (_, connect) =
+        found.cross_connects.iter().find(|(e, _)| e == element).ok_or_else(|| not_found("connection", id))?;
+    let ends: Vec<Value> = connect
+        .endpoints
+        .iter()
+        .map(|e| json!({"topology-id": TOPOLOGY, "node-id": element, "owned-node-edge-point-id": format!("{element}:{}", e.port),
+                         "connection-end-point-id": format!("{id}:{}", e.port)}))
+        .collect();
+    Ok(json!({"uuid": id, "name": names("connection", id), "layer-protocol-name": "ETH", "direction": "BIDIRECTIONAL",
+              "connection-end-point": ends}))
 }
 
 /// A RESTCONF data read of `subject`.
@@ -373,6 +453,99 @@ fn end_point_vlans(end_point: &Value, path: &str) -> Result<Vec<u16>, ApiError> 
             .push(u16::try_from(root).map_err(|_| violation(&format!("{path}/root-svlan-id"), "a VLAN id is 1-4094"))?);
     }
     Ok(vlans)
+}
+
+/// The interface, VLANs and ingress CIR (bits/s) of an input end point at `path`.
+fn end_point(end_point: &Value, path: &str) -> Result<(ServiceEndpoint, u64), ApiError> {
+    let interface = end_point["service-interface-point"]["service-interface-point-id"].as_str().ok_or_else(|| {
+        violation(&format!("{path}/service-interface-point"), "an end point names its service interface point")
+    })?;
+    let vlans = end_point_vlans(end_point, path)?;
+    let cir =
+        end_point["nrp-carrier-eth-connectivity-end-point-resource"]["ingress-bwp-flow"]["cir"].as_u64().unwrap_or(0);
+    Ok((ServiceEndpoint { interface: interface.to_owned(), vlans }, cir))
+}
+
+/// `update-connectivity-service`: changes one end point of a service (its VLANs, its CIR),
+/// keeping the old service if the network cannot carry the new one.
+async fn update_connectivity_service(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    let uuid = input(&body.raw, "service-id-or-name")?;
+    let old = state.icm.connectivity(uuid).await.ok_or_else(|| not_found("connectivity service", uuid))?;
+    let (changed, cir_bps) = end_point(&body.raw["input"]["end-point"], "/input/end-point")?;
+    let old = &old.reservation.request;
+    if !old.interfaces.contains(&changed.interface) {
+        return Err(violation(
+            "/input/end-point/service-interface-point",
+            format!("`{}` is not an end point of `{uuid}`", changed.interface),
+        ));
+    }
+    let endpoints = old
+        .interfaces
+        .iter()
+        .map(|i| {
+            if *i == changed.interface {
+                changed.clone()
+            } else {
+                ServiceEndpoint { interface: i.clone(), vlans: old.vlans.get(i).cloned().unwrap_or_default() }
+            }
+        })
+        .collect();
+    let cir_mbps = if cir_bps > 0 { cir_bps.div_ceil(1_000_000) } else { old.bandwidth_mbps };
+    let request = ConnectivityRequest { uuid: uuid.to_owned(), endpoints, cir_mbps };
+    let service = state.icm.update_connectivity(&request).await.map_err(icm_error)?;
+    let value = state.icm.read(|n| connectivity_service(n, &service, Some(true))).await;
+    Ok(ok(json!({"output": {"service": value}})))
+}
+
+/// `compute-p-2-p-path` and `optimize-p-2-p-path`: the path ICM would take between two service
+/// end points, reserving nothing; the result is kept as a path computation service.
+async fn compute_path(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    let ends = body.raw["input"]["sep"].as_array().cloned().unwrap_or_default();
+    let interfaces: Vec<String> =
+        ends.iter().filter_map(|e| e["service-interface-point"].as_str().map(str::to_owned)).collect();
+    if interfaces.len() != 2 {
+        return Err(violation(
+            "/input/sep",
+            "a point-to-point path joins two service end points, each naming its service-interface-point",
+        ));
+    }
+    let endpoints = interfaces.iter().map(|i| ServiceEndpoint { interface: i.clone(), vlans: Vec::new() }).collect();
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let request = ConnectivityRequest { uuid: uuid.clone(), endpoints, cir_mbps: 0 };
+    let planned = state.icm.plan_connectivity(&request).await.map_err(icm_error)?;
+    let links: Vec<Value> = state
+        .icm
+        .read(|n| {
+            planned.hops.iter().map(|h| json!({"topology-id": TOPOLOGY, "link-id": link_id(n, h.link)})).collect()
+        })
+        .await;
+    let path_id = format!("{uuid}:path");
+    let path = json!({"uuid": path_id, "name": names("path", &path_id), "link": links});
+    let service = json!({"uuid": uuid, "name": names("path-computation-service", &uuid), "path": [{"path-id": path_id}], "end-point": ends});
+    state.paths().insert(uuid, (service.clone(), vec![path]));
+    Ok(ok(json!({"output": {"service": service}})))
+}
+
+/// `delete-p-2-p-path`: forgets a path computation service and its paths.
+async fn delete_path(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    let uuid = input(&body.raw, "service-id-or-name")?;
+    let (service, _) = state.paths().remove(uuid).ok_or_else(|| not_found("path computation service", uuid))?;
+    Ok(ok(json!({"output": {"service": service}})))
 }
 
 /// `create-connectivity-service`: reserves, configures and reads back a service.

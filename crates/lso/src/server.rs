@@ -260,11 +260,11 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
     let request_id = HeaderName::from_static("x-request-id");
     lso_api_product::router(state)
         .merge(lso_api_legato::router(lso_api_legato::LegatoState { sof: layers.sof.clone(), auth: auth.clone() }))
-        .merge(lso_api_presto::router(lso_api_presto::PrestoState {
-            icm: layers.icm.clone(),
-            alarms: layers.alarms.clone(),
-            auth: auth.clone(),
-        }))
+        .merge(lso_api_presto::router(lso_api_presto::PrestoState::new(
+            layers.icm.clone(),
+            layers.alarms.clone(),
+            auth.clone(),
+        )))
         .merge(lso_api_adagio::router(lso_api_adagio::AdagioState {
             ecm: layers.ecm.clone(),
             alarms: layers.alarms.clone(),

@@ -120,6 +120,44 @@ impl Icm {
         Ok(true)
     }
 
+    /// Replaces connectivity service `request.uuid` with `request`; if the network cannot carry
+    /// the new one, the old one is put back and the error returned.
+    pub async fn update_connectivity(&self, request: &ConnectivityRequest) -> Result<ConnectivityService, IcmError> {
+        let old = self
+            .connectivity(&request.uuid)
+            .await
+            .ok_or_else(|| IcmError::Invalid(format!("no connectivity service `{}`", request.uuid)))?;
+        self.delete_connectivity(&request.uuid).await?;
+        match self.create_connectivity(request).await {
+            Ok(service) => Ok(service),
+            Err(refused) => {
+                let old = &old.reservation.request;
+                let endpoints = old
+                    .interfaces
+                    .iter()
+                    .map(|i| ServiceEndpoint {
+                        interface: i.clone(),
+                        vlans: old.vlans.get(i).cloned().unwrap_or_default(),
+                    })
+                    .collect();
+                let back = ConnectivityRequest { uuid: old.service.clone(), endpoints, cir_mbps: old.bandwidth_mbps };
+                self.create_connectivity(&back).await?;
+                Err(refused)
+            }
+        }
+    }
+
+    /// The path a request would take (links with capacity to spare, S-VLANs free on them),
+    /// computed on a copy of the network: nothing is reserved, and VLANs at the interfaces are
+    /// not looked at.
+    pub async fn plan_connectivity(&self, request: &ConnectivityRequest) -> Result<Reservation, IcmError> {
+        self.check_endpoints(request).await?;
+        let mut copy = self.read(Network::clone).await;
+        let mut asked = request.reservation_request();
+        asked.vlans.clear();
+        Ok(copy.reserve(&asked)?)
+    }
+
     /// Connectivity service `uuid`, if it is reserved.
     pub async fn connectivity(&self, uuid: &str) -> Option<ConnectivityService> {
         self.read(|network| {

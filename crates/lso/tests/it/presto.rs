@@ -84,11 +84,59 @@ async fn the_tutorial_request_creates_a_connectivity_service_and_every_answer_me
         ("get-topology-details", json!({"input": {"topology-id-or-name": "lso-network"}})),
         ("get-node-details", json!({"input": {"topology-id-or-name": "lso-network", "node-id-or-name": "pe3"}})),
         ("get-link-details", json!({"input": {"topology-id-or-name": "lso-network", "link-id-or-name": link}})),
+        (
+            "get-node-edge-point-details",
+            json!({"input": {"topology-id-or-name": "lso-network", "node-id-or-name": "pe1", "ep-id-or-name": "pe1:uni1"}}),
+        ),
+        ("get-connection-details", json!({"input": {"connection-id-or-name": format!("{uuid}@pe1")}})),
     ];
     for (operation, body) in rpc {
         let path = format!("/operations/{operation}/");
         check(&path, "post", &call("POST", path.clone(), Some(body)).await);
     }
+
+    // One end point changes CE-VLAN and the service its CIR; the elements follow.
+    let mut update = json!({"input": {"service-id-or-name": uuid, "end-point": tutorial_request("uni-new-york-1", "uni-boston-1")["input"]["end-point"][0].clone()}});
+    update["input"]["end-point"]["nrp-carrier-eth-connectivity-end-point-resource"] =
+        json!({"ce-vlan-id-list-and-untag": {"vlan-id": [{"vlan-id": 302}]}, "ingress-bwp-flow": {"cir": 30_000_000}});
+    let updated = call("POST", "/operations/update-connectivity-service/".into(), Some(update)).await;
+    check("/operations/update-connectivity-service/", "post", &updated);
+    let service = &updated.body["output"]["service"];
+    assert_eq!(
+        service["end-point"][0]["nrp-carrier-eth-connectivity-end-point-resource"]["ce-vlan-id-list-and-untag"]["vlan-id"],
+        json!([{"vlan-id": 302}])
+    );
+    assert_eq!(service["requested-capacity"]["total-size"]["value"], 30);
+    assert!(app.seller.icm.check_connectivity(&uuid).await.unwrap());
+
+    // A path is computed without reserving anything, read back, and forgotten.
+    let sep = json!({"input": {"sep": [{"local-id": "a", "service-interface-point": "uni-washington-1"}, {"local-id": "z", "service-interface-point": "uni-boston-1"}]}});
+    let computed = call("POST", "/operations/compute-p-2-p-path/".into(), Some(sep.clone())).await;
+    check("/operations/compute-p-2-p-path/", "post", &computed);
+    let path_service = computed.body["output"]["service"]["uuid"].as_str().unwrap().to_owned();
+    let path_id = computed.body["output"]["service"]["path"][0]["path-id"].as_str().unwrap().to_owned();
+    let path = call("GET", format!("/data/context/path={path_id}/"), None).await;
+    check("/data/context/path={uuid}/", "get", &path);
+    assert_eq!(path.body["link"].as_array().unwrap().len(), 1, "pe2 – pe3 directly");
+    check(
+        "/data/context/path-comp-service={uuid}/",
+        "get",
+        &call("GET", format!("/data/context/path-comp-service={path_service}/"), None).await,
+    );
+    check(
+        "/operations/optimize-p-2-p-path/",
+        "post",
+        &call("POST", "/operations/optimize-p-2-p-path/".into(), Some(sep)).await,
+    );
+    let forgotten = call(
+        "POST",
+        "/operations/delete-p-2-p-path/".into(),
+        Some(json!({"input": {"service-id-or-name": path_service}})),
+    )
+    .await;
+    check("/operations/delete-p-2-p-path/", "post", &forgotten);
+    assert_eq!(call("GET", format!("/data/context/path={path_id}/"), None).await.status, 404);
+    assert_eq!(app.seller.icm.read(|n| n.reservations().len()).await, 1, "computing paths reserved nothing");
 
     let clash = call(
         "POST",
@@ -96,7 +144,14 @@ async fn the_tutorial_request_creates_a_connectivity_service_and_every_answer_me
         Some(tutorial_request("uni-new-york-1", "uni-washington-1")),
     )
     .await;
-    assert_eq!(clash.status, 422, "CE-VLAN 301 at uni-new-york-1 is taken: {:#}", clash.body);
+    assert_eq!(clash.status, 200, "CE-VLAN 301 at uni-new-york-1 is free again after the update: {:#}", clash.body);
+    let again = call(
+        "POST",
+        "/operations/create-connectivity-service/".into(),
+        Some(tutorial_request("uni-new-york-1", "uni-washington-2")),
+    )
+    .await;
+    assert_eq!(again.status, 422, "now CE-VLAN 301 at uni-new-york-1 is taken: {:#}", again.body);
     let unknown = call("GET", "/data/context/service-interface-point=nowhere/".into(), None).await;
     assert_eq!(unknown.status, 404);
     let as_buyer = app.call("GET", &format!("{BASE}/data/context/"), None).await;
@@ -116,7 +171,7 @@ async fn the_tutorial_request_creates_a_connectivity_service_and_every_answer_me
     )
     .await;
     assert_eq!(gone.status, 404);
-    assert!(app.seller.icm.read(lso_icm::Network::is_empty).await, "everything released");
+    assert_eq!(app.seller.icm.read(|n| n.reservations().len()).await, 1, "only the second service is left");
 }
 
 #[tokio::test]
