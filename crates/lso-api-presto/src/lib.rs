@@ -37,8 +37,11 @@ pub struct PrestoState {
     auth: Arc<Authenticator>,
     /// Computed paths (they reserve nothing, so they are kept in memory): each path
     /// computation service, by uuid, with its paths.
-    paths: Arc<std::sync::Mutex<std::collections::BTreeMap<String, (Value, Vec<Value>)>>>,
+    paths: Arc<std::sync::Mutex<ComputedPaths>>,
 }
+
+/// Path computation services by uuid, each with its paths.
+type ComputedPaths = std::collections::BTreeMap<String, (Value, Vec<Value>)>;
 
 impl PrestoState {
     /// Presto over `icm`, showing the `alarms` of its elements, checking tokens with `auth`.
@@ -46,7 +49,7 @@ impl PrestoState {
         PrestoState { icm, alarms, auth, paths: Arc::default() }
     }
 
-    fn paths(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, (Value, Vec<Value>)>> {
+    fn paths(&self) -> std::sync::MutexGuard<'_, ComputedPaths> {
         self.paths.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
