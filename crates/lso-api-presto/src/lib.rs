@@ -13,7 +13,7 @@
 use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lso_http::{ApiError, Authenticator, ForbiddenCode, MefBody, Principal, json_response};
 use lso_icm::{ConnectivityRequest, ConnectivityService, Icm, IcmError, InterfaceKind, Network, ServiceEndpoint};
@@ -98,7 +98,7 @@ fn sip(network: &Network, name: &str) -> Option<Value> {
     }
     let mut value = json!({
         "uuid": name, "name": listed, "layer-protocol-name": ["ETH"],
-        "administrative-state": "UNLOCKED", "lifecycle-state": "INSTALLED",
+        "administrative-state": if network.is_locked(name) { "LOCKED" } else { "UNLOCKED" }, "lifecycle-state": "INSTALLED",
         "total-potential-capacity": capacity(interface.capacity_mbps), "available-capacity": capacity(available),
     });
     value[resource.0] = resource.1;
@@ -225,6 +225,20 @@ pub fn router(state: PrestoState) -> Router {
             get(|s: State<PrestoState>, p: Principal, Path(id): Path<String>| data(s, p, Subject::Connection(id))),
         )
         .route(
+            "/data/context/topology={uuid}/node={node}/owned-node-edge-point={nep}/connection-end-point={cep}/",
+            get(|s: State<PrestoState>, p: Principal, Path((t, n, e, c)): Path<(String, String, String, String)>| {
+                data(s, p, Subject::Cep(t, n, e, c))
+            }),
+        )
+        .route("/data/context/nw-topology-service/", get(get_topology_service))
+        .route("/data/context/topology={uuid}/node={node}/node-rule-group={group}/", get(no_such_part))
+        .route(
+            "/data/context/topology={uuid}/node={node}/node-rule-group={group}/inter-rule-group={inter}/",
+            get(no_such_part),
+        )
+        .route("/data/context/connection={uuid}/switch-control={control}/", get(no_such_part))
+        .route("/operations/update-service-interface-point/", post(update_sip))
+        .route(
             "/data/context/path={uuid}/",
             get(|s: State<PrestoState>, p: Principal, Path(id): Path<String>| data(s, p, Subject::Path(id))),
         )
@@ -272,6 +286,7 @@ enum Subject {
     Topology(String),
     Node(String, String),
     Nep(String, String, String),
+    Cep(String, String, String, String),
     Link(String, String),
     Sip(String),
     Service(String),
@@ -331,6 +346,24 @@ async fn lookup(state: &PrestoState, subject: Subject) -> Result<Value, ApiError
         Subject::Sip(id) => icm.read(|n| sip(n, &id)).await.ok_or_else(|| not_found("service interface point", &id)),
         Subject::Service(uuid) => service_details(state, &uuid).await,
         Subject::Connection(id) => connection(icm, &id).await,
+        Subject::Cep(topology, node, nep, id) => {
+            in_topology(&topology)?;
+            let (connection_id, port) = id.rsplit_once(':').ok_or_else(|| not_found("connection end point", &id))?;
+            let found = connection(icm, connection_id).await?;
+            let parent = format!("{node}:{port}");
+            let on_nep = found["connection-end-point"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["connection-end-point-id"] == id.as_str());
+            if !on_nep || !connection_id.ends_with(&format!("@{node}")) || (nep != parent && nep != port) {
+                return Err(not_found("connection end point", &id));
+            }
+            let service = connection_id.split('@').next().unwrap_or_default();
+            Ok(json!({"uuid": id, "name": names("connection-end-point", &id), "layer-protocol-name": "ETH",
+                      "connection-port-direction": "BIDIRECTIONAL", "connectivity-service-end-point": service,
+                      "parent-node-edge-point": {"topology-id": TOPOLOGY, "node-id": node, "owned-node-edge-point-id": parent}}))
+        }
         Subject::Path(id) => {
             let found =
                 state.paths().values().flat_map(|(_, paths)| paths.iter()).find(|p| p["uuid"] == id.as_str()).cloned();
@@ -627,6 +660,42 @@ async fn get_sip_list(State(state): State<PrestoState>, principal: Principal) ->
     let sips =
         state.icm.read(|n| n.topology().interfaces.iter().filter_map(|i| sip(n, &i.name)).collect::<Vec<_>>()).await;
     Ok(ok(json!({"output": {"sip": sips}})))
+}
+
+/// `GET /data/context/nw-topology-service/`: the one topology, as a network topology service.
+async fn get_topology_service(principal: Principal) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    Ok(ok(json!({"uuid": "lso-topology-service", "name": names("topology-service", TOPOLOGY), "topology": [TOPOLOGY]})))
+}
+
+/// Node rule groups, inter-rule groups and switch controls: lso's nodes forward between any of
+/// their edge points as their connections say, and protect nothing, so there are none to read.
+async fn no_such_part(principal: Principal) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    Err(ApiError::NotFound(
+        "lso models no node rule groups or switch controls: a node forwards as its connections say, unprotected".into(),
+    ))
+}
+
+/// `update-service-interface-point`: locks a service interface point (it takes no new
+/// connectivity service; those it has stay) or unlocks it.
+async fn update_sip(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    let id = input(&body.raw, "sip-id-or-name")?;
+    let locked = match input(&body.raw, "state")? {
+        "LOCKED" => true,
+        "UNLOCKED" => false,
+        other => return Err(violation("/input/state", format!("`{other}` is not LOCKED or UNLOCKED"))),
+    };
+    if state.icm.read(|n| n.topology().interface(id).is_none()).await {
+        return Err(not_found("service interface point", id));
+    }
+    state.icm.set_locked(id, locked).await.map_err(icm_error)?;
+    Ok(StatusCode::CREATED.into_response())
 }
 
 /// `get-topology-list`.

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 
 const KIND: &str = "icmReservation";
+const LOCK: &str = "icmInterfaceLock";
 const OWNER: &str = "icm";
 
 /// What ICM can answer instead of a reservation.
@@ -79,6 +80,12 @@ impl Icm {
                 break;
             }
         }
+        let locks =
+            ListQuery { kind: LOCK.into(), tenant: Some(OWNER.into()), filters: Vec::new(), offset: 0, limit: 10_000 };
+        for record in store.list(locks).await?.records {
+            // An interface gone from the topology keeps no lock.
+            let _ = network.set_locked(&record.id, true);
+        }
         Ok(Icm { network: Mutex::new(network), store, adagio })
     }
 
@@ -113,6 +120,34 @@ impl Icm {
         }
         self.store.apply(vec![WriteOp::Delete { kind: KIND.into(), id: service.into() }]).await?;
         Ok(network.release(service))
+    }
+
+    /// Locks interface `name` (it takes no new service) or unlocks it, durably.
+    pub async fn set_locked(&self, name: &str, locked: bool) -> Result<(), IcmError> {
+        let mut network = self.network.lock().await;
+        if network.is_locked(name) == locked {
+            return Ok(network.set_locked(name, locked)?);
+        }
+        network.set_locked(name, locked)?;
+        let op = if locked {
+            WriteOp::Insert {
+                record: Record {
+                    kind: LOCK.into(),
+                    id: name.into(),
+                    tenant: OWNER.into(),
+                    version: 1,
+                    doc: "{}".into(),
+                },
+                index: Vec::new(),
+            }
+        } else {
+            WriteOp::Delete { kind: LOCK.into(), id: name.into() }
+        };
+        if let Err(err) = self.store.apply(vec![op]).await {
+            network.set_locked(name, !locked)?;
+            return Err(err.into());
+        }
+        Ok(())
     }
 
     /// Element control, as ICM reaches it.

@@ -41,6 +41,9 @@ pub enum AllocationError {
         None => format!("`{interface}` is taken whole, or partly, by service `{by}`"),
     })]
     VlanInUse { interface: String, vlan: Option<u16>, by: String },
+    /// The interface is administratively locked: it takes no new service.
+    #[error("`{0}` is locked: it takes no new service")]
+    Locked(String),
     /// The service id is reserved with different parameters.
     #[error("service `{0}` is reserved already, with other parameters")]
     Conflict(String),
@@ -115,6 +118,8 @@ pub struct Network {
     interface_reserved: HashMap<String, u64>,
     /// For each interface, the services claiming VLANs there and what they claim.
     interface_vlans: HashMap<String, Vec<(String, Vec<u16>)>>,
+    /// Interfaces locked by the operator.
+    locked: std::collections::BTreeSet<String>,
     reservations: BTreeMap<String, Reservation>,
 }
 
@@ -138,6 +143,7 @@ impl Network {
             link_vlans: vec![VlanSet::empty(); links],
             interface_reserved: HashMap::new(),
             interface_vlans: HashMap::new(),
+            locked: Default::default(),
             reservations: BTreeMap::new(),
         }
     }
@@ -174,6 +180,24 @@ impl Network {
             && self.link_vlans.iter().all(VlanSet::is_empty)
             && self.interface_reserved.values().all(|r| *r == 0)
             && self.interface_vlans.values().all(Vec::is_empty)
+    }
+
+    /// Locks interface `name` (it takes no new service; those it has stay) or unlocks it.
+    pub fn set_locked(&mut self, name: &str, locked: bool) -> Result<(), AllocationError> {
+        if self.topology.interface(name).is_none() {
+            return Err(AllocationError::UnknownInterface(name.to_owned()));
+        }
+        if locked {
+            self.locked.insert(name.to_owned())
+        } else {
+            self.locked.remove(name)
+        };
+        Ok(())
+    }
+
+    /// Whether interface `name` is locked.
+    pub fn is_locked(&self, name: &str) -> bool {
+        self.locked.contains(name)
     }
 
     /// The services claiming VLANs at interface `name`, with what they claim.
@@ -235,6 +259,9 @@ impl Network {
                 });
             }
             elements.push(self.element_index[&interface.port.element]);
+        }
+        if let Some(locked) = names.iter().find(|n| self.locked.contains(**n)) {
+            return Err(AllocationError::Locked(locked.to_string()));
         }
         if let Some(stray) = request.vlans.keys().find(|i| !names.contains(&i.as_str())) {
             return Err(AllocationError::UnknownInterface(stray.clone()));

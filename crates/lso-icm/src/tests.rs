@@ -350,6 +350,8 @@ async fn reservations_survive_a_restart_exactly_as_they_were() {
     let topology = || Topology::parse(DEMO_TOPOLOGY).unwrap();
     let first = {
         let icm = Icm::open(topology(), lso_store::Store::open(&path).unwrap(), simulated()).await.unwrap();
+        icm.set_locked("uni-boston-2", true).await.unwrap();
+        icm.set_locked("uni-boston-2", true).await.unwrap();
         let evpl = icm.reserve(&request("evpl", &["uni-new-york-1", "uni-boston-1"], 100)).await.unwrap();
         icm.reserve(&request("lan", &["uni-new-york-2", "uni-washington-1", "enni-partner-1"], 10)).await.unwrap();
         assert_eq!(icm.reserve(&request("evpl", &["uni-new-york-1", "uni-boston-1"], 100)).await.unwrap(), evpl);
@@ -357,6 +359,10 @@ async fn reservations_survive_a_restart_exactly_as_they_were() {
     };
     let icm = Icm::open(topology(), lso_store::Store::open(&path).unwrap(), simulated()).await.unwrap();
     assert_eq!(icm.read(|n| n.reservations().clone()).await, first, "the same services, links and S-VLANs");
+    assert!(icm.read(|n| n.is_locked("uni-boston-2")).await, "a lock survives too");
+    let locked = icm.reserve(&request("locked", &["uni-boston-2", "uni-new-york-1"], 1)).await.unwrap_err();
+    assert_eq!(locked.to_string(), "`uni-boston-2` is locked: it takes no new service");
+    icm.set_locked("uni-boston-2", false).await.unwrap();
     let next = icm.reserve(&request("next", &["uni-new-york-1", "uni-boston-1"], 100)).await.unwrap();
     assert_ne!(next.hops[0].s_vlan, first["evpl"].hops[0].s_vlan, "restored S-VLANs stay taken");
     assert!(icm.release("evpl").await.unwrap().is_some());

@@ -152,6 +152,37 @@ async fn the_tutorial_request_creates_a_connectivity_service_and_every_answer_me
     )
     .await;
     assert_eq!(again.status, 422, "now CE-VLAN 301 at uni-new-york-1 is taken: {:#}", again.body);
+    // A locked service interface point takes no new service, and says so.
+    let lock = |state: &str| json!({"input": {"sip-id-or-name": "uni-washington-2", "state": state}});
+    assert_eq!(
+        call("POST", "/operations/update-service-interface-point/".into(), Some(lock("LOCKED"))).await.status,
+        201
+    );
+    let sip = call("GET", "/data/context/service-interface-point=uni-washington-2/".into(), None).await;
+    assert_eq!(sip.body["administrative-state"], "LOCKED");
+    let refused = call(
+        "POST",
+        "/operations/create-connectivity-service/".into(),
+        Some(tutorial_request("uni-boston-2", "uni-washington-2")),
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{:#}", refused.body);
+    assert_eq!(
+        call("POST", "/operations/update-service-interface-point/".into(), Some(lock("UNLOCKED"))).await.status,
+        201
+    );
+    let accepted = call(
+        "POST",
+        "/operations/create-connectivity-service/".into(),
+        Some(tutorial_request("uni-boston-2", "uni-washington-2")),
+    )
+    .await;
+    assert_eq!(accepted.status, 200, "{:#}", accepted.body);
+    assert_eq!(
+        call("GET", "/data/context/topology=lso-network/node=pe1/node-rule-group=any/".into(), None).await.status,
+        404
+    );
+
     let unknown = call("GET", "/data/context/service-interface-point=nowhere/".into(), None).await;
     assert_eq!(unknown.status, 404);
     let as_buyer = app.call("GET", &format!("{BASE}/data/context/"), None).await;
@@ -171,7 +202,7 @@ async fn the_tutorial_request_creates_a_connectivity_service_and_every_answer_me
     )
     .await;
     assert_eq!(gone.status, 404);
-    assert_eq!(app.seller.icm.read(|n| n.reservations().len()).await, 1, "only the second service is left");
+    assert_eq!(app.seller.icm.read(|n| n.reservations().len()).await, 2, "the services made after the first are left");
 }
 
 #[tokio::test]
