@@ -1,10 +1,12 @@
 //! The Seller side of the MEF product APIs that Sonata and Cantata share: Product Ordering
 //! Management (Sonata v10, Cantata v5) and Product Inventory (Sonata v7, Cantata v1), with
-//! their notification hubs, mounted under `/mefApi/{sonata|cantata}/…`.
+//! their notification hubs, and Address and Site Management (Sonata v7, Cantata v1), mounted
+//! under `/mefApi/{sonata|cantata}/…`.
 //!
 //! Handlers convert the request into a BUS call and its result into the MEF response; the
 //! business rules live in `lso-bus`.
 
+mod geography;
 mod hubs;
 mod inventory;
 mod ordering;
@@ -13,7 +15,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use lso_bus::{Bus, BusError};
 use lso_http::{ApiError, Authenticator, Party, Principal, QueryParams, resolve_party};
-use lso_mef_product::{inventory_base, ordering_base};
+use lso_mef_product::{address_base, inventory_base, ordering_base, site_base};
 use lso_model::Irp;
 use std::sync::Arc;
 
@@ -26,6 +28,8 @@ pub struct ApiState {
     pub auth: Arc<Authenticator>,
     /// The Sellers this server represents.
     pub sellers: Arc<Vec<String>>,
+    /// The addresses and sites the Seller knows.
+    pub geography: Arc<lso_geo::Geography>,
 }
 
 /// The state of one reference point's routes.
@@ -88,7 +92,9 @@ pub fn router(state: ApiState) -> Router {
         let point = PointState { api: state.clone(), irp: *irp };
         router = router
             .nest(&ordering_base(*irp), ordering::router().with_state(point.clone()))
-            .nest(&inventory_base(*irp), inventory::router().with_state(point));
+            .nest(&inventory_base(*irp), inventory::router().with_state(point.clone()))
+            .nest(&address_base(*irp), geography::address_router().with_state(point.clone()))
+            .nest(&site_base(*irp), geography::site_router().with_state(point));
     }
     router
 }

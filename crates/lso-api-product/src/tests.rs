@@ -33,7 +33,8 @@ fn app() -> App {
         },
     );
     let auth = Arc::new(Authenticator::from_secret(b"router-test-key-0123456789abcdef"));
-    let state = ApiState { bus: Arc::new(bus), auth: auth.clone(), sellers: Arc::new(vec!["LSO".into()]) };
+    let geography = Arc::new(lso_geo::Geography::parse(lso_geo::SAMPLE_ADDRESSES, lso_geo::SAMPLE_SITES).unwrap());
+    let state = ApiState { bus: Arc::new(bus), auth: auth.clone(), sellers: Arc::new(vec!["LSO".into()]), geography };
     App { _dir: dir, router: router(state).fallback(lso_http::not_found_fallback), auth }
 }
 

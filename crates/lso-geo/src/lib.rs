@@ -327,7 +327,7 @@ pub struct Site {
     pub id: String,
     /// Its name.
     pub name: String,
-    /// `PUBLIC` or `PRIVATE` (MEF `siteType`).
+    /// `public` or `private` (MEF `siteType`).
     pub site_type: String,
     /// The address it is at.
     pub address: Address,
@@ -337,23 +337,54 @@ pub struct Site {
     pub customer_name: String,
     /// What it is.
     pub description: String,
-    /// The person to contact at the site.
-    pub contact_name: String,
+    /// The person to contact at the site, with an email address and a phone number.
+    pub contact: [String; 3],
+    /// For a private site, the Buyer allowed to know of it.
+    pub buyer: Option<String>,
 }
 
-/// Reads sites (`id,name,siteType,addressId,companyName,customerName,description,contactName`),
-/// each at an address of `book`.
+impl Site {
+    /// Whether Buyer `buyer` may know of it (a public site, or a private site of its own).
+    pub fn visible_to(&self, buyer: &str) -> bool {
+        self.site_type == "public" || self.buyer.as_deref() == Some(buyer)
+    }
+}
+
+/// The addresses and sites a Seller knows.
+#[derive(Debug, Default)]
+pub struct Geography {
+    /// The addresses.
+    pub addresses: AddressBook,
+    /// The sites, each at one of the addresses.
+    pub sites: Vec<Site>,
+}
+
+impl Geography {
+    /// Reads an address file and a site file.
+    pub fn parse(addresses: &str, sites: &str) -> Result<Self, GeoError> {
+        let addresses = AddressBook::parse(addresses)?;
+        let sites = parse_sites(sites, &addresses)?;
+        Ok(Geography { addresses, sites })
+    }
+}
+
+/// Reads sites (`id,name,siteType,addressId,companyName,customerName,description,contactName,
+/// contactEmail,contactNumber` and, for a private site, `buyerId`), each at an address of `book`.
 pub fn parse_sites(text: &str, book: &AddressBook) -> Result<Vec<Site>, GeoError> {
     let mut sites: Vec<Site> = Vec::new();
     for (line, fields) in csv_lines(text) {
-        let [id, name, site_type, address, company, customer, description, contact] = fields.as_slice() else {
-            return Err(GeoError { line, reason: format!("8 fields expected, {} found", fields.len()) });
+        let (required, buyer) = match fields.as_slice() {
+            [required @ .., buyer] if fields.len() == 11 => (required, Some(buyer.clone()).filter(|b| !b.is_empty())),
+            required => (required, None),
+        };
+        let [id, name, site_type, address, company, customer, description, contact, email, number] = required else {
+            return Err(GeoError { line, reason: format!("10 or 11 fields expected, {} found", fields.len()) });
         };
         if sites.iter().any(|s| &s.id == id) {
             return Err(GeoError { line, reason: format!("site `{id}` is defined twice") });
         }
-        if !matches!(site_type.as_str(), "PUBLIC" | "PRIVATE") {
-            return Err(GeoError { line, reason: format!("siteType `{site_type}` is neither PUBLIC nor PRIVATE") });
+        if !matches!(site_type.as_str(), "public" | "private") {
+            return Err(GeoError { line, reason: format!("siteType `{site_type}` is neither public nor private") });
         }
         let address = book.get(address).ok_or_else(|| GeoError { line, reason: format!("no address `{address}`") })?;
         sites.push(Site {
@@ -364,7 +395,8 @@ pub fn parse_sites(text: &str, book: &AddressBook) -> Result<Vec<Site>, GeoError
             company_name: company.clone(),
             customer_name: customer.clone(),
             description: description.clone(),
-            contact_name: contact.clone(),
+            contact: [contact.clone(), email.clone(), number.clone()],
+            buyer,
         });
     }
     Ok(sites)

@@ -66,7 +66,9 @@ fn bad_files_are_refused_with_their_line() {
     assert_eq!(AddressBook::parse("a,1,Main\n").unwrap_err().to_string(), "line 1: 8 fields expected, 3 found");
     let book = sample();
     assert!(parse_sites(SAMPLE_SITES, &book).unwrap().iter().any(|s| s.id == "site-boston"));
-    let dangling = "s1,Site,PUBLIC,addr-nowhere,C,C,D,P\n";
+    let closet = parse_sites(SAMPLE_SITES, &book).unwrap().into_iter().find(|s| s.id == "site-boston-closet").unwrap();
+    assert!(closet.visible_to("ACME") && !closet.visible_to("OTHER"), "a private site is its Buyer's only");
+    let dangling = "s1,Site,public,addr-nowhere,C,C,D,P,p@example.com,1\n";
     assert_eq!(parse_sites(dangling, &book).unwrap_err().to_string(), "line 1: no address `addr-nowhere`");
     let quoted = AddressBook::parse("\"q,1\",\"7\",\"O\"\"Neil\",Street,Cork,,T12,IE\n").unwrap();
     assert_eq!(quoted.get("q,1").unwrap().street_name, "O\"Neil");

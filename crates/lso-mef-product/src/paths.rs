@@ -31,6 +31,26 @@ pub fn inventory_notification_base(irp: Irp) -> String {
     inventory_base(irp).replace("productInventory", "productInventoryNotification")
 }
 
+/// `/mefApi/{irp}/geographicAddressManagement/v{major}`: Address Management (Sonata 7.0.1,
+/// Cantata 1.0.1).
+pub fn address_base(irp: Irp) -> String {
+    let major = match irp {
+        Irp::Sonata => 7,
+        Irp::Cantata => 1,
+    };
+    format!("/mefApi/{irp}/geographicAddressManagement/v{major}")
+}
+
+/// `/mefApi/{irp}/geographicSiteManagement/v{major}`: Site Management (Sonata 7.0.1, Cantata
+/// 1.0.1).
+pub fn site_base(irp: Irp) -> String {
+    let major = match irp {
+        Irp::Sonata => 7,
+        Irp::Cantata => 1,
+    };
+    format!("/mefApi/{irp}/geographicSiteManagement/v{major}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,10 @@ alarm_poll_millis = 2000
 presto_url = ""
 presto_token = ""
 
+[geography]
+addresses = ""
+sites = ""
+
 [charges]
 currency = "USD"
 cancellation = 0.0
@@ -73,6 +77,34 @@ pub struct Config {
     pub charges: Charges,
     /// The network infrastructure control manages.
     pub network: NetworkConfig,
+    /// The addresses and sites the Seller knows.
+    pub geography: GeographyConfig,
+}
+
+/// `[geography]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeographyConfig {
+    /// An address file (see docs/geography.md); empty for the sample.
+    pub addresses: String,
+    /// A site file; empty for the sample (whose sites are at the sample's addresses).
+    pub sites: String,
+}
+
+impl GeographyConfig {
+    /// The addresses and sites, read and checked.
+    pub fn load(&self) -> anyhow::Result<lso_geo::Geography> {
+        let read = |path: &str, sample: &str| -> anyhow::Result<String> {
+            if path.is_empty() {
+                Ok(sample.to_owned())
+            } else {
+                std::fs::read_to_string(path).with_context(|| format!("failed to read {path}"))
+            }
+        };
+        let addresses = read(&self.addresses, lso_geo::SAMPLE_ADDRESSES)?;
+        let sites = read(&self.sites, lso_geo::SAMPLE_SITES)?;
+        lso_geo::Geography::parse(&addresses, &sites).context("the address or site file is not valid")
+    }
 }
 
 /// `[network]`.

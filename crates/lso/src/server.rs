@@ -197,9 +197,16 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         ..RetryPolicy::default()
     };
     let (shutdown, stop) = watch::channel(false);
+    let geography = Arc::new(config.geography.load()?);
     let alarms = Arc::new(lso_ecm::Alarms::default());
-    let layers =
-        Layers { sof: sof.clone(), icm: icm.clone(), ecm: ecm.clone(), alarms: alarms.clone(), legato: legato.clone() };
+    let layers = Layers {
+        sof: sof.clone(),
+        icm: icm.clone(),
+        ecm: ecm.clone(),
+        alarms: alarms.clone(),
+        legato: legato.clone(),
+        geography,
+    };
     let app = app(bus.clone(), auth.clone(), &layers, config);
     let mut stop_server = stop.clone();
     let server = tokio::spawn(async move {
@@ -231,6 +238,8 @@ pub struct Layers {
     pub alarms: Arc<lso_ecm::Alarms>,
     /// The SOF the BUS sends its service orders to (this one, or another lso's).
     pub legato: Arc<dyn lso_sof::Legato>,
+    /// The addresses and sites the Seller knows.
+    pub geography: Arc<lso_geo::Geography>,
 }
 
 /// Asks the elements for faults every `every` until `stop`, and tells the services the changes
@@ -256,7 +265,12 @@ async fn monitor_alarms(layers: Layers, every: Duration, mut stop: watch::Receiv
 /// common layers.
 pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Config) -> Router {
     let sellers = Arc::new(config.sellers.clone());
-    let state = lso_api_product::ApiState { bus: bus.clone(), auth: auth.clone(), sellers: sellers.clone() };
+    let state = lso_api_product::ApiState {
+        bus: bus.clone(),
+        auth: auth.clone(),
+        sellers: sellers.clone(),
+        geography: layers.geography.clone(),
+    };
     let request_id = HeaderName::from_static("x-request-id");
     lso_api_product::router(state)
         .merge(lso_api_legato::router(lso_api_legato::LegatoState { sof: layers.sof.clone(), auth: auth.clone() }))

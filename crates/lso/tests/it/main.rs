@@ -5,6 +5,7 @@ mod adagio;
 mod bad_input;
 mod conformance;
 mod crash;
+mod geography;
 mod legato;
 mod network;
 mod notifications;
