@@ -4,8 +4,11 @@
 //! SQLite), and prints the figures. `cargo xtask bench path` times ICM path computation and
 //! reservation on a generated 1,000-element, 3,000-link topology. `cargo xtask bench evpl
 //! [--orders N]` and `cargo xtask bench evpl-concurrent [--orders N] [--elements N]` time EVPL
-//! orders through every layer onto Open vSwitch elements (root needed).
+//! orders through every layer onto Open vSwitch elements (root needed). `cargo xtask bench
+//! address [--thousands N]` times address validation against a generated book of N thousand
+//! addresses (a million by default).
 
+mod address;
 mod bench;
 mod network;
 mod path;
@@ -16,6 +19,7 @@ fn main() -> anyhow::Result<()> {
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["bench", "order", rest @ ..] => bench::order(&bench::Options::parse(rest)?),
         ["bench", "path"] => path::run(1000, 3000, 2000),
+        ["bench", "address", rest @ ..] => address::run(usize::from(flag(rest, "--thousands", 1000)?) * 1000, 30_000),
         ["bench", "evpl", rest @ ..] => runtime()?.block_on(network::evpl_one_by_one(flag(rest, "--orders", 20)?)),
         ["bench", "evpl-concurrent", rest @ ..] => runtime()?.block_on(network::evpl_concurrent(
             flag(rest, "--orders", 200)?,
@@ -25,7 +29,8 @@ fn main() -> anyhow::Result<()> {
         _ => {
             eprintln!(
                 "usage: cargo xtask bench order [--seconds N] [--orders N] [--buyers N] | cargo xtask bench path\n       \
-                 cargo xtask bench evpl [--orders N] | cargo xtask bench evpl-concurrent [--orders N] [--elements N]"
+                 cargo xtask bench evpl [--orders N] | cargo xtask bench evpl-concurrent [--orders N] [--elements N]\n       \
+                 cargo xtask bench address [--thousands N]"
             );
             std::process::exit(2);
         }
