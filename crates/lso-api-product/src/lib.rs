@@ -6,6 +6,7 @@
 //! Handlers convert the request into a BUS call and its result into the MEF response; the
 //! business rules live in `lso-bus`.
 
+mod catalog;
 mod geography;
 mod hubs;
 mod inventory;
@@ -15,7 +16,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use lso_bus::{Bus, BusError};
 use lso_http::{ApiError, Authenticator, Party, Principal, QueryParams, resolve_party};
-use lso_mef_product::{address_base, inventory_base, ordering_base, site_base};
+use lso_mef_product::{address_base, catalog_base, inventory_base, ordering_base, site_base};
 use lso_model::Irp;
 use std::sync::Arc;
 
@@ -30,6 +31,10 @@ pub struct ApiState {
     pub sellers: Arc<Vec<String>>,
     /// The addresses and sites the Seller knows.
     pub geography: Arc<lso_geo::Geography>,
+    /// When the catalog was loaded (its `lastUpdate`), RFC 3339.
+    pub catalog_time: String,
+    /// This server's origin (`http://host:port`), for the absolute links the catalog gives.
+    pub origin: String,
 }
 
 /// The state of one reference point's routes.
@@ -93,6 +98,7 @@ pub fn router(state: ApiState) -> Router {
         router = router
             .nest(&ordering_base(*irp), ordering::router().with_state(point.clone()))
             .nest(&inventory_base(*irp), inventory::router().with_state(point.clone()))
+            .nest(&catalog_base(*irp), catalog::router().with_state(point.clone()))
             .nest(&address_base(*irp), geography::address_router().with_state(point.clone()))
             .nest(&site_base(*irp), geography::site_router().with_state(point));
     }

@@ -34,7 +34,14 @@ fn app() -> App {
     );
     let auth = Arc::new(Authenticator::from_secret(b"router-test-key-0123456789abcdef"));
     let geography = Arc::new(lso_geo::Geography::parse(lso_geo::SAMPLE_ADDRESSES, lso_geo::SAMPLE_SITES).unwrap());
-    let state = ApiState { bus: Arc::new(bus), auth: auth.clone(), sellers: Arc::new(vec!["LSO".into()]), geography };
+    let state = ApiState {
+        bus: Arc::new(bus),
+        auth: auth.clone(),
+        sellers: Arc::new(vec!["LSO".into()]),
+        geography,
+        catalog_time: "2026-01-01T00:00:00Z".into(),
+        origin: "http://localhost".into(),
+    };
     App { _dir: dir, router: router(state).fallback(lso_http::not_found_fallback), auth }
 }
 

@@ -2,7 +2,8 @@
 
 use crate::{Bus, BusError};
 use lso_mef_product::{
-    EventSubscription, inventory_base, inventory_notification_base, ordering_base, ordering_notification_base,
+    EventSubscription, catalog_base, catalog_notification_base, inventory_base, inventory_notification_base,
+    ordering_base, ordering_notification_base,
 };
 use lso_model::{Irp, Tenant};
 use lso_notify::HubRequest;
@@ -27,6 +28,19 @@ pub const ORDERING_EVENT_TYPES: &[&str] = &[
 pub const INVENTORY_EVENT_TYPES: &[&str] =
     &["productCreateEvent", "productStatusChangeEvent", "productAttributeValueChangeEvent"];
 
+/// Every event type of Product Catalog notifications (`productCatalogNotifications`).
+pub const CATALOG_EVENT_TYPES: &[&str] = &[
+    "categoryCreateEvent",
+    "categoryAttributeValueChangeEvent",
+    "categoryStatusChangeEvent",
+    "productOfferingCreateEvent",
+    "productOfferingAttributeValueChangeEvent",
+    "productOfferingStatusChangeEvent",
+    "productSpecificationCreateEvent",
+    "productSpecificationAttributeValueChangeEvent",
+    "productSpecificationStatusChangeEvent",
+];
+
 /// An API with notification hubs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HubApi {
@@ -34,6 +48,8 @@ pub enum HubApi {
     Ordering,
     /// Product Inventory.
     Inventory,
+    /// Product Catalog.
+    Catalog,
 }
 
 impl HubApi {
@@ -42,6 +58,7 @@ impl HubApi {
         match self {
             HubApi::Ordering => "productOrderingManagement",
             HubApi::Inventory => "productInventory",
+            HubApi::Catalog => "productCatalog",
         }
     }
 
@@ -50,6 +67,7 @@ impl HubApi {
         match self {
             HubApi::Ordering => ordering_base(irp),
             HubApi::Inventory => inventory_base(irp),
+            HubApi::Catalog => catalog_base(irp),
         }
     }
 
@@ -58,6 +76,7 @@ impl HubApi {
         match self {
             HubApi::Ordering => ordering_notification_base(irp),
             HubApi::Inventory => inventory_notification_base(irp),
+            HubApi::Catalog => catalog_notification_base(irp),
         }
     }
 
@@ -66,6 +85,7 @@ impl HubApi {
         match self {
             HubApi::Ordering => ORDERING_EVENT_TYPES,
             HubApi::Inventory => INVENTORY_EVENT_TYPES,
+            HubApi::Catalog => CATALOG_EVENT_TYPES,
         }
     }
 }

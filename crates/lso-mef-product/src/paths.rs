@@ -51,6 +51,16 @@ pub fn site_base(irp: Irp) -> String {
     format!("/mefApi/{irp}/geographicSiteManagement/v{major}")
 }
 
+/// `/mefApi/{irp}/productCatalog/v2`: Product Catalog (2.0.0-RC for both reference points).
+pub fn catalog_base(irp: Irp) -> String {
+    format!("/mefApi/{irp}/productCatalog/v2")
+}
+
+/// `/mefApi/{irp}/productCatalogNotifications/v2`: the Buyer's listener base of catalog events.
+pub fn catalog_notification_base(irp: Irp) -> String {
+    format!("/mefApi/{irp}/productCatalogNotifications/v2")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,6 +83,7 @@ pub fn compile_tree(tree: &SchemaTree, catalog: &mut Catalog, report: &mut Impor
                     provisioning_seconds: 0,
                     realised_by: None,
                     example: Value::Object(Default::default()),
+                    schema: doc.clone(),
                     origin: relative.display().to_string(),
                     validator: Arc::new(validator),
                 });

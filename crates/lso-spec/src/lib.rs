@@ -82,6 +82,8 @@ pub struct ProductSpec {
     pub realised_by: Option<String>,
     /// A valid configuration, used by the demo.
     pub example: Value,
+    /// The JSON Schema of its configuration, as written (served by the Product Catalog).
+    pub schema: Value,
     /// Where it came from: `built-in` or the imported file.
     pub origin: String,
     validator: Arc<Validator>,
@@ -184,6 +186,7 @@ fn parse_built_in(text: &str) -> Result<ProductSpec, SpecError> {
     let schema = field("schema")?;
     let validator = compile(&id, &schema, CommonRetriever)?;
     Ok(ProductSpec {
+        schema: schema.clone(),
         aliases: strings("aliases")?,
         name: text_of("name")?,
         short_name: text_of("shortName")?,

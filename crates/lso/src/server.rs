@@ -206,6 +206,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         alarms: alarms.clone(),
         legato: legato.clone(),
         geography,
+        addr,
     };
     let app = app(bus.clone(), auth.clone(), &layers, config);
     let mut stop_server = stop.clone();
@@ -240,6 +241,8 @@ pub struct Layers {
     pub legato: Arc<dyn lso_sof::Legato>,
     /// The addresses and sites the Seller knows.
     pub geography: Arc<lso_geo::Geography>,
+    /// The address the Seller serves on.
+    pub addr: SocketAddr,
 }
 
 /// Asks the elements for faults every `every` until `stop`, and tells the services the changes
@@ -270,6 +273,8 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         auth: auth.clone(),
         sellers: sellers.clone(),
         geography: layers.geography.clone(),
+        catalog_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        origin: format!("http://{}", layers.addr),
     };
     let request_id = HeaderName::from_static("x-request-id");
     lso_api_product::router(state)

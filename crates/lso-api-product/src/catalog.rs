@@ -1,0 +1,260 @@
+//! Product Catalog (2.0.0-RC for Sonata and Cantata): the Seller's product specifications,
+//! an offering for each orderable one on the reference point, and the categories grouping
+//! them, all derived from the `lso` catalog (built-in and imported specifications), with the
+//! catalog hub. The catalog changes only when `lso` starts with other specifications, so the
+//! hub has no event to send while it runs.
+
+use crate::{PointState, hubs};
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use lso_bus::HubApi;
+use lso_http::{ApiError, Paging, Principal, QueryParams, json_response, list_response};
+use lso_mef_product::{DateTime, catalog_base};
+use lso_model::Irp;
+use lso_spec::ProductSpec;
+use serde_json::{Value, json};
+
+pub(crate) fn router() -> Router<PointState> {
+    Router::new()
+        .route("/productOffering", get(list_product_offering))
+        .route("/productOffering/{id}", get(retrieve_product_offering))
+        .route("/productSpecification", get(list_product_specification))
+        .route("/productSpecification/{id}", get(retrieve_product_specification))
+        .route("/category", get(list_category))
+        .route("/category/{id}", get(retrieve_category))
+        .merge(hubs::router(HubApi::Catalog))
+}
+
+/// The categories: (id, name, description).
+const CATEGORIES: [(&str, &str, &str); 3] = [
+    ("carrier-ethernet", "Carrier Ethernet", "UNIs, ENNIs and Ethernet virtual connections (MEF 6, MEF 26)"),
+    ("internet-access", "Internet Access", "IP UNIs and Internet Access (MEF 69)"),
+    ("other", "Other products", "Product specifications imported from the MEF product-schema trees"),
+];
+
+fn category_of(spec: &ProductSpec) -> &'static str {
+    match spec.realised_by.as_deref() {
+        Some(service) if service.contains("carrier-ethernet") => "carrier-ethernet",
+        Some(service) if service.contains(":ip") => "internet-access",
+        _ => "other",
+    }
+}
+
+/// The id of the offering of `spec`: the specification URN's name and version, as a slug.
+fn offering_id(spec: &ProductSpec) -> String {
+    format!("offering-{}", spec.id.trim_start_matches("urn:mef:lso:spec:").replace(':', "-"))
+}
+
+fn offered_on(spec: &ProductSpec, irp: Irp) -> bool {
+    spec.orderable && spec.interfaces.iter().any(|i| i == irp.as_str())
+}
+
+impl PointState {
+    fn catalog_time(&self) -> &str {
+        self.api.catalog_time.as_str()
+    }
+
+    fn href(&self, kind: &str, id: &str) -> String {
+        format!("{}{}/{kind}/{}", self.api.origin, catalog_base(self.irp), id.replace(':', "%3A"))
+    }
+
+    fn offering(&self, spec: &ProductSpec) -> Value {
+        let id = offering_id(spec);
+        let segment = match self.irp {
+            Irp::Sonata => "wholesale",
+            Irp::Cantata => "enterprise",
+        };
+        json!({
+            "id": id, "href": self.href("productOffering", &id), "name": spec.name,
+            "description": format!("{} ({})", spec.name, spec.short_name),
+            "lastUpdate": self.catalog_time(), "lifecycleStatus": "orderable",
+            "agreement": "standard-terms", "channel": ["api"], "marketSegment": [segment],
+            "region": [{"country": "US"}],
+            "category": [{"id": category_of(spec), "href": self.href("category", category_of(spec))}],
+            "productSpecification": {"id": spec.id, "href": self.href("productSpecification", &spec.id)},
+        })
+    }
+
+    fn specification(&self, spec: &ProductSpec) -> Value {
+        json!({
+            "id": spec.id, "href": self.href("productSpecification", &spec.id), "name": spec.name,
+            "description": format!("{} ({}), from {}", spec.name, spec.short_name, spec.origin),
+            "lastUpdate": self.catalog_time(), "lifecycleStatus": "published",
+            "sourceSchema": {"schema": spec.schema.to_string()},
+        })
+    }
+
+    fn category(&self, (id, name, description): (&str, &str, &str)) -> Value {
+        let offerings: Vec<Value> = self
+            .specs()
+            .filter(|s| offered_on(s, self.irp) && category_of(s) == id)
+            .map(|s| json!({"id": offering_id(s), "href": self.href("productOffering", &offering_id(s))}))
+            .collect();
+        json!({"id": id, "href": self.href("category", id), "name": name, "description": description,
+               "lastUpdate": self.catalog_time(), "productOffering": offerings})
+    }
+
+    fn specs(&self) -> impl Iterator<Item = &ProductSpec> {
+        self.api.bus.catalog().specs().iter().map(|s| s.as_ref())
+    }
+}
+
+/// The filters of a list: exact values, and the `lastUpdate` range.
+struct Filters {
+    equal: Vec<(&'static str, String)>,
+    after: Option<i64>,
+    before: Option<i64>,
+}
+
+fn filters(query: &mut QueryParams, names: &[&'static str]) -> Result<Filters, ApiError> {
+    let mut equal = Vec::new();
+    for name in names {
+        if let Some(value) = query.single(name)? {
+            equal.push((*name, value));
+        }
+    }
+    let mut bound = |key: &str| -> Result<Option<i64>, ApiError> {
+        query
+            .single(key)?
+            .map(|v| {
+                DateTime::parse(&v).map(|d| d.millis()).map_err(|e| ApiError::invalid_query(format!("`{key}`: {e}")))
+            })
+            .transpose()
+    };
+    Ok(Filters { after: bound("lastUpdate.gt")?, before: bound("lastUpdate.lt")?, equal })
+}
+
+impl Filters {
+    /// Whether `value` passes: each filter equals the attribute its path names (any member of
+    /// an array), and `lastUpdate` is in range.
+    fn pass(&self, value: &Value) -> bool {
+        let updated = value["lastUpdate"].as_str().and_then(|t| DateTime::parse(t).ok()).map_or(0, |d| d.millis());
+        if self.after.is_some_and(|a| updated <= a) || self.before.is_some_and(|b| updated >= b) {
+            return false;
+        }
+        self.equal.iter().all(|(path, wanted)| {
+            let mut values = vec![value];
+            for key in path.split('.') {
+                values = values
+                    .into_iter()
+                    .flat_map(|v| match &v[key] {
+                        Value::Array(items) => items.iter().collect::<Vec<_>>(),
+                        other => vec![other],
+                    })
+                    .collect();
+            }
+            values.iter().any(|v| v.as_str() == Some(wanted.as_str()))
+        })
+    }
+}
+
+/// A list answer: the items that pass the filters `names` define, a page of them.
+fn answer_list(
+    state: &PointState,
+    principal: &Principal,
+    raw: Option<&str>,
+    names: &[&'static str],
+    items: Vec<Value>,
+) -> Result<Response, ApiError> {
+    let mut query = QueryParams::parse(raw);
+    state.party(principal, &mut query)?;
+    let paging = Paging::from_query(&mut query)?;
+    let filters = filters(&mut query, names)?;
+    query.finish()?;
+    let matching: Vec<Value> = items.into_iter().filter(|v| filters.pass(v)).collect();
+    let total = matching.len() as u64;
+    let page: Vec<Value> = matching.into_iter().skip(paging.offset as usize).take(paging.limit as usize).collect();
+    Ok(list_response(&page, total, paging))
+}
+
+/// `listProductOffering`: `GET /productOffering`.
+async fn list_product_offering(
+    State(state): State<PointState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let names = [
+        "name",
+        "lifecycleStatus",
+        "agreement",
+        "channel",
+        "marketSegment",
+        "region.country",
+        "category.id",
+        "productSpecification.id",
+    ];
+    let offerings = state.specs().filter(|s| offered_on(s, state.irp)).map(|s| state.offering(s)).collect();
+    answer_list(&state, &principal, raw.as_deref(), &names, offerings)
+}
+
+/// `retrieveProductOffering`: `GET /productOffering/{id}`.
+async fn retrieve_product_offering(
+    State(state): State<PointState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    state.plain_party(&principal, raw.as_deref())?;
+    let spec = state
+        .specs()
+        .find(|s| offered_on(s, state.irp) && offering_id(s) == id)
+        .ok_or_else(|| ApiError::not_found("productOffering", &id))?;
+    Ok(json_response(StatusCode::OK, &state.offering(spec)))
+}
+
+/// `listProductSpecification`: `GET /productSpecification`, answered as `ProductSpecification_Find`.
+async fn list_product_specification(
+    State(state): State<PointState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let specs = state
+        .specs()
+        .filter(|s| s.interfaces.iter().any(|i| i == state.irp.as_str()))
+        .map(|s| {
+            let full = state.specification(s);
+            json!({"id": full["id"], "href": full["href"], "name": full["name"], "lifecycleStatus": full["lifecycleStatus"], "lastUpdate": full["lastUpdate"]})
+        })
+        .collect();
+    answer_list(&state, &principal, raw.as_deref(), &["name", "lifecycleStatus"], specs)
+}
+
+/// `retrieveProductSpecification`: `GET /productSpecification/{id}`, with its schema.
+async fn retrieve_product_specification(
+    State(state): State<PointState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    state.plain_party(&principal, raw.as_deref())?;
+    let spec = state
+        .specs()
+        .find(|s| s.id == id && s.interfaces.iter().any(|i| i == state.irp.as_str()))
+        .ok_or_else(|| ApiError::not_found("productSpecification", &id))?;
+    Ok(json_response(StatusCode::OK, &state.specification(spec)))
+}
+
+/// `listCategory`: `GET /category`.
+async fn list_category(
+    State(state): State<PointState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let categories = CATEGORIES.iter().map(|c| state.category(*c)).collect();
+    answer_list(&state, &principal, raw.as_deref(), &["parentCategory.id"], categories)
+}
+
+/// `retrieveCategory`: `GET /category/{id}`.
+async fn retrieve_category(
+    State(state): State<PointState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    state.plain_party(&principal, raw.as_deref())?;
+    let category = CATEGORIES.iter().find(|c| c.0 == id).ok_or_else(|| ApiError::not_found("category", &id))?;
+    Ok(json_response(StatusCode::OK, &state.category(*category)))
+}

@@ -1,0 +1,61 @@
+//! Product Catalog over both reference points: the offerings, specifications and categories
+//! come from the Seller's catalog, filters select them, and every answer is valid against the
+//! official Product Catalog file.
+
+use crate::support::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn the_catalog_offers_what_the_seller_sells_and_every_answer_meets_the_contract() {
+    for irp in ["Sonata", "Cantata"] {
+        let app = spawn_app().await;
+        let contract = Contract::load(&format!("{irp}/productApi/catalog/productCatalog.api.yaml"));
+        let base = lso_mef_product::catalog_base(irp.to_lowercase().parse().unwrap());
+        let get = async |path: &str, template: &str| {
+            let answer = app.call("GET", &format!("{base}{path}"), None).await;
+            assert_eq!(answer.status, 200, "{path}: {:#}", answer.body);
+            Contract::assert_valid(&contract.response(template, "get", 200), &answer.body, path);
+            answer.body
+        };
+        let offerings = get("/productOffering", "/productOffering").await;
+        let catalog = lso_spec::Catalog::built_in().unwrap();
+        let on = irp.to_lowercase();
+        let expected = catalog.specs().iter().filter(|s| s.orderable && s.interfaces.contains(&on)).count();
+        assert!(expected >= 7);
+        assert_eq!(offerings.as_array().unwrap().len(), expected, "one offering per orderable specification of {irp}");
+        let evpl =
+            offerings.as_array().unwrap().iter().find(|o| o["productSpecification"]["id"] == EVPL).unwrap().clone();
+        let id = evpl["id"].as_str().unwrap();
+        assert_eq!(
+            get(&format!("/productOffering/{id}"), "/productOffering/{id}").await["category"][0]["id"],
+            "carrier-ethernet"
+        );
+
+        let ethernet =
+            get("/productOffering?category.id=carrier-ethernet&lifecycleStatus=orderable", "/productOffering").await;
+        let internet = get("/productOffering?category.id=internet-access", "/productOffering").await;
+        assert_eq!(ethernet.as_array().unwrap().len() + internet.as_array().unwrap().len(), expected);
+        let one = get(&format!("/productOffering?productSpecification.id={EVPL}"), "/productOffering").await;
+        assert_eq!(one.as_array().unwrap().len(), 1);
+        assert_eq!(get("/productOffering?lastUpdate.gt=2099-01-01T00:00:00Z", "/productOffering").await, json!([]));
+
+        let specs = get("/productSpecification", "/productSpecification").await;
+        assert!(specs.as_array().unwrap().iter().any(|s| s["id"] == EVPL));
+        let spec = get(&format!("/productSpecification/{EVPL}"), "/productSpecification/{id}").await;
+        let schema: serde_json::Value = serde_json::from_str(spec["sourceSchema"]["schema"].as_str().unwrap()).unwrap();
+        assert_eq!(schema["$id"], EVPL, "the specification carries its schema");
+
+        let categories = get("/category", "/category").await;
+        assert_eq!(categories.as_array().unwrap().len(), 3);
+        let category = get("/category/carrier-ethernet", "/category/{id}").await;
+        assert!(category["productOffering"].as_array().unwrap().iter().any(|o| o["id"] == id));
+
+        let missing = app.call("GET", &format!("{base}/productOffering/nope"), None).await;
+        assert_eq!(missing.status, 404);
+        Contract::assert_valid(&contract.response("/productOffering/{id}", "get", 404), &missing.body, "404");
+        assert_eq!(app.call("GET", &format!("{base}/productOffering?colour=red"), None).await.status, 400);
+        let hub = app.call("POST", &format!("{base}/hub"), Some(&json!({"callback": "http://buyer.example/cb"}))).await;
+        assert_eq!(hub.status, 201, "{:#}", hub.body);
+        Contract::assert_valid(&contract.response("/hub", "post", 201), &hub.body, "the hub");
+    }
+}
