@@ -43,9 +43,8 @@ fn category_of(spec: &ProductSpec) -> &'static str {
     }
 }
 
-/// The id of the offering of `spec`: the specification URN's name and version, as a slug.
 fn offering_id(spec: &ProductSpec) -> String {
-    format!("offering-{}", spec.id.trim_start_matches("urn:mef:lso:spec:").replace(':', "-"))
+    spec.offering_id()
 }
 
 fn offered_on(spec: &ProductSpec, irp: Irp) -> bool {
@@ -61,21 +60,36 @@ impl PointState {
         format!("{}{}/{kind}/{}", self.api.origin, catalog_base(self.irp), id.replace(':', "%3A"))
     }
 
-    fn offering(&self, spec: &ProductSpec) -> Value {
+    fn offering(&self, spec: &ProductSpec, state: &lso_bus::OfferingState) -> Value {
         let id = offering_id(spec);
         let segment = match self.irp {
             Irp::Sonata => "wholesale",
             Irp::Cantata => "enterprise",
         };
-        json!({
+        let mut value = json!({
             "id": id, "href": self.href("productOffering", &id), "name": spec.name,
             "description": format!("{} ({})", spec.name, spec.short_name),
-            "lastUpdate": self.catalog_time(), "lifecycleStatus": "orderable",
+            "lastUpdate": state.last_update.as_deref().unwrap_or(self.catalog_time()), "lifecycleStatus": state.status,
             "agreement": "standard-terms", "channel": ["api"], "marketSegment": [segment],
             "region": [{"country": "US"}],
             "category": [{"id": category_of(spec), "href": self.href("category", category_of(spec))}],
             "productSpecification": {"id": spec.id, "href": self.href("productSpecification", &spec.id)},
-        })
+        });
+        if let Some(reason) = &state.reason {
+            value["statusReason"] = json!(reason);
+            value["statusTransition"] = json!(state.transitions);
+        }
+        value
+    }
+
+    /// Every offering of this reference point, with where it stands.
+    async fn offerings(&self) -> Result<Vec<Value>, ApiError> {
+        let mut offerings = Vec::new();
+        for spec in self.specs().filter(|s| offered_on(s, self.irp)) {
+            let state = self.api.bus.offering_state(&offering_id(spec)).await.map_err(crate::api_error)?;
+            offerings.push(self.offering(spec, &state));
+        }
+        Ok(offerings)
     }
 
     fn specification(&self, spec: &ProductSpec) -> Value {
@@ -186,7 +200,7 @@ async fn list_product_offering(
         "category.id",
         "productSpecification.id",
     ];
-    let offerings = state.specs().filter(|s| offered_on(s, state.irp)).map(|s| state.offering(s)).collect();
+    let offerings = state.offerings().await?;
     answer_list(&state, &principal, raw.as_deref(), &names, offerings)
 }
 
@@ -202,7 +216,8 @@ async fn retrieve_product_offering(
         .specs()
         .find(|s| offered_on(s, state.irp) && offering_id(s) == id)
         .ok_or_else(|| ApiError::not_found("productOffering", &id))?;
-    Ok(json_response(StatusCode::OK, &state.offering(spec)))
+    let lifecycle = state.api.bus.offering_state(&id).await.map_err(crate::api_error)?;
+    Ok(json_response(StatusCode::OK, &state.offering(spec, &lifecycle)))
 }
 
 /// `listProductSpecification`: `GET /productSpecification`, answered as `ProductSpecification_Find`.

@@ -28,17 +28,19 @@ pub const ORDERING_EVENT_TYPES: &[&str] = &[
 pub const INVENTORY_EVENT_TYPES: &[&str] =
     &["productCreateEvent", "productStatusChangeEvent", "productAttributeValueChangeEvent"];
 
-/// Every event type of Product Catalog notifications (`productCatalogNotifications`).
+/// Every event type of Product Catalog notifications (`productCatalogNotifications`), as the
+/// events name themselves (their listener paths say `…StatusChangeEvent` where the type says
+/// `…StateChangeEvent`).
 pub const CATALOG_EVENT_TYPES: &[&str] = &[
     "categoryCreateEvent",
     "categoryAttributeValueChangeEvent",
-    "categoryStatusChangeEvent",
+    "categoryStateChangeEvent",
     "productOfferingCreateEvent",
     "productOfferingAttributeValueChangeEvent",
-    "productOfferingStatusChangeEvent",
+    "productOfferingStateChangeEvent",
     "productSpecificationCreateEvent",
     "productSpecificationAttributeValueChangeEvent",
-    "productSpecificationStatusChangeEvent",
+    "productSpecificationStateChangeEvent",
 ];
 
 /// An API with notification hubs.

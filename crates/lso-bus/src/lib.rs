@@ -6,6 +6,7 @@
 //! advanced by a durable job: each step reads the order, applies pure transitions, and commits
 //! the new state, the inventory changes, the notifications and the next step together.
 
+mod catalog;
 mod change;
 mod charges;
 mod doc;
@@ -20,6 +21,7 @@ mod tasks;
 mod validate;
 mod worker;
 
+pub use catalog::{OFFERING_STATUSES, OfferingState};
 pub use engine::Step;
 pub use fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus, InventoryFulfilment, PROVISIONING_STARTED};
 pub use hubs::{HubApi, INVENTORY_EVENT_TYPES, ORDERING_EVENT_TYPES};

@@ -90,6 +90,13 @@ pub struct ProductSpec {
 }
 
 impl ProductSpec {
+    /// The id of the Product Catalog offering of it: the URN's name and version, as a slug.
+    pub fn offering_id(&self) -> String {
+        format!("offering-{}", self.id.trim_start_matches("urn:mef:lso:spec:").replace(':', "-"))
+    }
+}
+
+impl ProductSpec {
     /// The findings of validating `configuration` against the specification's schema, with
     /// JSON Pointers relative to the configuration.
     pub fn check(&self, configuration: &Value) -> Vec<lso_model::Violation> {

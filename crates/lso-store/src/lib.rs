@@ -323,6 +323,11 @@ impl Store {
         dispatch!(self.get_hub(api, tenant, id))
     }
 
+    /// The tenants with a subscription to `api` (for events every subscriber hears of).
+    pub async fn hub_tenants(&self, api: &str) -> Result<Vec<String>, StoreError> {
+        dispatch!(self.hub_tenants(api))
+    }
+
     /// Leases up to `max` due deliveries, only the oldest pending one per ordering key.
     pub async fn claim_deliveries(
         &self,

@@ -188,6 +188,16 @@ impl PgStore {
         }))
     }
 
+    /// The tenants with a subscription to `api`.
+    pub async fn hub_tenants(&self, api: &str) -> Result<Vec<String>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT DISTINCT tenant FROM hubs WHERE api = $1 ORDER BY tenant", &[&api])
+            .await
+            .map_err(failed)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// Leases up to `max` due deliveries, only the oldest pending one per ordering key.
     pub async fn claim_deliveries(
         &self,

@@ -245,6 +245,17 @@ impl SqliteStore {
         .await
     }
 
+    /// The tenants with a subscription to `api`.
+    pub async fn hub_tenants(&self, api: &str) -> Result<Vec<String>, StoreError> {
+        let api = api.to_owned();
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT DISTINCT tenant FROM hubs WHERE api = ?1 ORDER BY tenant")
+                .and_then(|mut s| s.query_map(params![api], |r| r.get(0))?.collect::<Result<Vec<String>, _>>())
+                .map_err(StoreError::unavailable)
+        })
+        .await
+    }
+
     /// A subscription of `tenant` to `api`.
     pub async fn get_hub(&self, api: &str, tenant: &str, id: &str) -> Result<Option<Hub>, StoreError> {
         let (api, tenant, id) = (api.to_owned(), tenant.to_owned(), id.to_owned());

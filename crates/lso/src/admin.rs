@@ -84,6 +84,7 @@ pub(crate) fn router(parts: AdminParts) -> Router {
         .route(&format!("{ADMIN_BASE}/{{irp}}/charge"), post(raise_charge))
         .route(&format!("{ADMIN_BASE}/{{irp}}/product/{{id}}/service"), get(product_services))
         .route(&format!("{ADMIN_BASE}/catalog"), get(catalog))
+        .route(&format!("{ADMIN_BASE}/catalog/offering/{{id}}/lifecycle"), post(change_offering_lifecycle))
         .route(&format!("{ADMIN_BASE}/topology"), get(topology))
         .with_state(AdminState { bus, auth, sellers, icm, legato })
 }
@@ -153,6 +154,40 @@ async fn register_product(
     let configuration = body.raw.get("productConfiguration").cloned().unwrap_or(Value::Null);
     let product = state.bus.register_product(&tenant, configuration).await.map_err(lso_api_product::api_error)?;
     Ok(json_response(StatusCode::CREATED, &product))
+}
+
+/// A lifecycle change of a product offering.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LifecycleChange {
+    lifecycle_status: String,
+    status_reason: String,
+}
+
+/// Moves a product offering along its lifecycle (W142 R51); Buyers with a catalog hub hear of it.
+async fn change_offering_lifecycle(
+    State(state): State<AdminState>,
+    _: Admin,
+    Path(id): Path<String>,
+    body: MefBody<LifecycleChange>,
+) -> Result<Response, ApiError> {
+    let change = body.typed;
+    if !lso_bus::OFFERING_STATUSES.contains(&change.lifecycle_status.as_str()) {
+        return Err(ApiError::unprocessable(lso_model::Violation::new(
+            lso_model::ViolationCode::InvalidValue,
+            "/lifecycleStatus",
+            format!("`{}` is not one of {}", change.lifecycle_status, lso_bus::OFFERING_STATUSES.join(", ")),
+        )));
+    }
+    let now = state
+        .bus
+        .change_offering_status(&id, &change.lifecycle_status, &change.status_reason)
+        .await
+        .map_err(lso_api_product::api_error)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"id": id, "lifecycleStatus": now.status, "statusReason": now.reason, "statusTransition": now.transitions}),
+    ))
 }
 
 /// The Legato services realising a Buyer's product (their `externalId` is the product id).

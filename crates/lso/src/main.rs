@@ -106,6 +106,23 @@ enum CatalogCommand {
         #[arg(long, default_value = "./lso-data")]
         data_dir: PathBuf,
     },
+    /// Moves a product offering of a running Seller along its lifecycle (e.g. to `endOfSale`),
+    /// telling every Buyer with a catalog hub.
+    Lifecycle {
+        /// The offering's id (see `GET …/productCatalog/v2/productOffering`).
+        offering: String,
+        /// Its new lifecycle status.
+        status: String,
+        /// Why (its `statusReason`).
+        #[arg(long)]
+        reason: String,
+        /// The Seller's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// The Seller's data directory (for an operator token).
+        #[arg(long, default_value = "./lso-data")]
+        data_dir: PathBuf,
+    },
 }
 
 fn init_logging(json: bool, default: &str) {
@@ -151,7 +168,7 @@ async fn main() -> anyhow::Result<()> {
             init_logging(false, "warn");
             demo::run(data_dir).await
         }
-        Command::Catalog { command } => catalog(command),
+        Command::Catalog { command } => catalog(command).await,
         Command::Deliveries { url, data_dir, state, redeliver } => deliveries(&url, &data_dir, state, redeliver).await,
         Command::Topology { url, data_dir } => topology(&url, &data_dir).await,
     }
@@ -159,14 +176,30 @@ async fn main() -> anyhow::Result<()> {
 
 /// An operator's GET of `path` under the operators' API of the Seller at `url`.
 async fn admin_get(url: &str, data_dir: &std::path::Path, path: &str) -> anyhow::Result<serde_json::Value> {
+    admin_call(reqwest::Method::GET, url, data_dir, path, None).await
+}
+
+/// Calls the operators' API of the Seller at `url` with an operator token of `data_dir`.
+async fn admin_call(
+    method: reqwest::Method,
+    url: &str,
+    data_dir: &std::path::Path,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
     let data = server::DataDir::open(data_dir)?;
     let token =
         data.authenticator()?.mint(&Principal::Admin { subject: "cli".into() }, chrono::Utc::now().timestamp(), 300);
     let address = format!("{}{}{path}", url.trim_end_matches('/'), lso::admin::ADMIN_BASE);
-    let response =
-        reqwest::Client::new().get(address).bearer_auth(&token).send().await.context("the Seller is not reachable")?;
-    anyhow::ensure!(response.status().is_success(), "the Seller answered {}", response.status());
-    Ok(response.json().await?)
+    let mut request = reqwest::Client::new().request(method, address).bearer_auth(&token);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.context("the Seller is not reachable")?;
+    let status = response.status();
+    let answer: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+    anyhow::ensure!(status.is_success(), "the Seller answered {status}: {answer}");
+    Ok(answer)
 }
 
 fn text(value: &serde_json::Value) -> String {
@@ -269,8 +302,15 @@ async fn deliveries(
     Ok(())
 }
 
-fn catalog(command: CatalogCommand) -> anyhow::Result<()> {
+async fn catalog(command: CatalogCommand) -> anyhow::Result<()> {
     match command {
+        CatalogCommand::Lifecycle { offering, status, reason, url, data_dir } => {
+            let body = serde_json::json!({"lifecycleStatus": status, "statusReason": reason});
+            let path = format!("/catalog/offering/{offering}/lifecycle");
+            let changed = admin_call(reqwest::Method::POST, &url, &data_dir, &path, Some(&body)).await?;
+            println!("{offering} is {}", text(&changed["lifecycleStatus"]));
+            Ok(())
+        }
         CatalogCommand::Import { dir, data_dir } => {
             let data = server::DataDir::open(&data_dir)?;
             let mut catalog = lso_spec::Catalog::default();

@@ -59,3 +59,68 @@ async fn the_catalog_offers_what_the_seller_sells_and_every_answer_meets_the_con
         Contract::assert_valid(&contract.response("/hub", "post", 201), &hub.body, "the hub");
     }
 }
+
+#[tokio::test]
+async fn an_operator_moves_an_offering_along_its_lifecycle_and_every_buyer_with_a_catalog_hub_hears_of_it() {
+    let app = spawn_app().await;
+    let base = lso_mef_product::catalog_base(lso_model::Irp::Sonata);
+    let contract = Contract::load("Sonata/productApi/catalog/productCatalog.api.yaml");
+    let events = Contract::load("Sonata/productApi/catalog/productCatalogNotification.api.yaml");
+    let receiver = Receiver::default();
+    let listener = receiver.start().await;
+    let hub = app.call("POST", &format!("{base}/hub"), Some(&json!({"callback": format!("http://{listener}")}))).await;
+    assert_eq!(hub.status, 201, "{:#}", hub.body);
+    let offering = lso_spec::Catalog::built_in().unwrap().get(EVPL).unwrap().offering_id();
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_lso"))
+        .args([
+            "catalog",
+            "lifecycle",
+            &offering,
+            "endOfSale",
+            "--reason",
+            "replaced by EVPL v2",
+            "--url",
+            &app.url(""),
+            "--data-dir",
+        ])
+        .arg(app.dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let read = app.call("GET", &format!("{base}/productOffering/{offering}"), None).await.body;
+    Contract::assert_valid(&contract.response("/productOffering/{id}", "get", 200), &read, "an offering");
+    assert_eq!(
+        (read["lifecycleStatus"].clone(), read["statusReason"].clone()),
+        (json!("endOfSale"), json!("replaced by EVPL v2"))
+    );
+    assert_eq!(read["statusTransition"][0]["transitionLifecycleStatus"], "endOfSale");
+    let at_end = app.call("GET", &format!("{base}/productOffering?lifecycleStatus=endOfSale"), None).await.body;
+    assert_eq!(at_end.as_array().unwrap().len(), 1);
+
+    let back = json!({"lifecycleStatus": "orderable", "statusReason": "changed our mind"});
+    let refused = app
+        .call_as(&app.admin, "POST", &format!("/lso/admin/v1/catalog/offering/{offering}/lifecycle"), Some(&back))
+        .await;
+    assert_eq!(refused.status, 422, "no way back from endOfSale (W142 R51): {:#}", refused.body);
+    let unknown = app.call_as(&app.admin, "POST", "/lso/admin/v1/catalog/offering/nope/lifecycle", Some(&back)).await;
+    assert_eq!(unknown.status, 404);
+
+    let outbox = app.wait_for_deliveries_to(&receiver).await;
+    assert_eq!(outbox["dead"], 0);
+    let delivered = receiver.events.lock().unwrap().clone();
+    let (path, event) =
+        delivered.iter().find(|(p, _)| p.ends_with("productOfferingStatusChangeEvent")).expect("the Buyer heard of it");
+    assert_eq!(
+        format!("/{path}"),
+        "/mefApi/sonata/productCatalogNotifications/v2/listener/productOfferingStatusChangeEvent"
+    );
+    assert_eq!(event["event"]["id"], json!(offering));
+    Contract::assert_valid(
+        &events.request_body("/listener/productOfferingStatusChangeEvent", "post"),
+        event,
+        "the event",
+    );
+}

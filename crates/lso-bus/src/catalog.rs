@@ -1,0 +1,152 @@
+//! The lifecycle of the Product Catalog's offerings (W142 R51): every orderable specification
+//! has an offering, `orderable` until the Seller moves it along; each change keeps its reason
+//! and a transition record (R21–R23) and is announced to every Buyer with a catalog hub.
+
+use crate::hubs::HubApi;
+use crate::{Bus, BusError};
+use lso_mef_product::DateTime;
+use lso_model::{Tenant, Violation, ViolationCode};
+use lso_store::{NewEvent, Record, WriteOp};
+use serde_json::{Value, json};
+
+/// The store kind of offering lifecycles that differ from the start.
+const OFFERING_STATE: &str = "offeringLifecycle";
+const OWNER: &str = "catalog";
+
+/// The lifecycle statuses of an offering.
+pub const OFFERING_STATUSES: [&str; 8] =
+    ["inTest", "announced", "onHold", "orderable", "endOfSale", "endOfSupport", "obsolete", "rejected"];
+
+/// Whether an offering may go from `from` to `to` (W142 R51).
+fn allowed(from: &str, to: &str) -> bool {
+    matches!(
+        (from, to),
+        ("inTest", "announced" | "rejected")
+            | ("announced", "orderable" | "onHold")
+            | ("onHold", "announced" | "orderable" | "endOfSale")
+            | ("orderable", "endOfSale")
+            | ("endOfSale", "endOfSupport" | "obsolete")
+            | ("endOfSupport", "obsolete")
+    )
+}
+
+/// Where an offering stands: its status, the reason, and every transition so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfferingState {
+    /// `lifecycleStatus`.
+    pub status: String,
+    /// `statusReason`, if it changed.
+    pub reason: Option<String>,
+    /// `statusTransition`: each change, oldest first.
+    pub transitions: Vec<Value>,
+    /// When it last changed.
+    pub last_update: Option<String>,
+}
+
+impl Bus {
+    /// The offering of the specification with `offering_id`, if there is one.
+    fn offering_spec(&self, offering_id: &str) -> Option<&lso_spec::ProductSpec> {
+        self.catalog.specs().iter().map(|s| s.as_ref()).find(|s| s.orderable && s.offering_id() == offering_id)
+    }
+
+    /// Where offering `id` stands (`orderable` with no history until the Seller changes it).
+    pub async fn offering_state(&self, id: &str) -> Result<OfferingState, BusError> {
+        let Some(record) = self.store.get(OFFERING_STATE, Some(OWNER), id).await? else {
+            return Ok(OfferingState {
+                status: "orderable".into(),
+                reason: None,
+                transitions: Vec::new(),
+                last_update: None,
+            });
+        };
+        let doc: Value =
+            serde_json::from_str(&record.doc).map_err(|e| BusError::Corrupt(format!("offering {id}: {e}")))?;
+        Ok(OfferingState {
+            status: doc["lifecycleStatus"].as_str().unwrap_or("orderable").to_owned(),
+            reason: doc["statusReason"].as_str().map(str::to_owned),
+            transitions: doc["statusTransition"].as_array().cloned().unwrap_or_default(),
+            last_update: doc["lastUpdate"].as_str().map(str::to_owned),
+        })
+    }
+
+    /// Moves offering `id` to `status` for `reason`, and tells every Buyer with a catalog hub.
+    pub async fn change_offering_status(
+        &self,
+        id: &str,
+        status: &str,
+        reason: &str,
+    ) -> Result<OfferingState, BusError> {
+        if self.offering_spec(id).is_none() {
+            return Err(BusError::NotFound(format!("no productOffering `{id}`")));
+        }
+        let current = self.offering_state(id).await?;
+        if !allowed(&current.status, status) {
+            let reason = format!("an offering cannot go from {} to {status} (MEF W142 R51)", current.status);
+            return Err(BusError::Invalid(vec![Violation::new(
+                ViolationCode::InvalidValue,
+                "/lifecycleStatus",
+                reason,
+            )]));
+        }
+        let at = DateTime::from_millis(self.clock.now_millis());
+        let mut transitions = current.transitions.clone();
+        transitions.push(json!({"transitionDate": at.as_str(), "transitionLifecycleStatus": status}));
+        let doc = json!({"lifecycleStatus": status, "statusReason": reason, "statusTransition": transitions, "lastUpdate": at.as_str()});
+        let previous = self.store.get(OFFERING_STATE, Some(OWNER), id).await?;
+        let record = |version| Record {
+            kind: OFFERING_STATE.into(),
+            id: id.into(),
+            tenant: OWNER.into(),
+            version,
+            doc: doc.to_string(),
+        };
+        let mut ops = vec![match previous {
+            Some(old) => WriteOp::Update { record: record(old.version + 1), index: Vec::new() },
+            None => WriteOp::Insert { record: record(1), index: Vec::new() },
+        }];
+        let origin = self
+            .config
+            .self_addresses
+            .0
+            .first()
+            .map_or_else(|| "http://localhost".to_owned(), |a| format!("http://{a}"));
+        for key in self.store.hub_tenants(HubApi::Catalog.key()).await? {
+            let Some(tenant) = Tenant::from_key(&key) else { continue };
+            // The event calls itself a state change; its listener path says status (W142).
+            let event_id = self.ids.next_id();
+            let href = format!("{origin}{}/productOffering/{id}", HubApi::Catalog.base(tenant.irp));
+            let body = json!({"eventId": event_id, "eventTime": at.as_str(), "eventType": "productOfferingStateChangeEvent",
+                              "event": {"id": id, "href": href}});
+            ops.push(WriteOp::Publish(NewEvent {
+                id: event_id,
+                api: HubApi::Catalog.key().into(),
+                tenant: key,
+                event_type: "productOfferingStateChangeEvent".into(),
+                listener_path: format!(
+                    "{}/listener/productOfferingStatusChangeEvent",
+                    HubApi::Catalog.listener_base(tenant.irp)
+                ),
+                body: body.to_string(),
+                ordering_key: id.into(),
+                at: at.millis(),
+            }));
+        }
+        self.commit(ops).await?;
+        self.offering_state(id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed;
+
+    #[test]
+    fn offerings_move_only_along_their_lifecycle() {
+        assert!(allowed("orderable", "endOfSale") && allowed("endOfSale", "obsolete") && allowed("inTest", "rejected"));
+        assert!(
+            !allowed("endOfSale", "orderable")
+                && !allowed("obsolete", "orderable")
+                && !allowed("orderable", "orderable")
+        );
+    }
+}
