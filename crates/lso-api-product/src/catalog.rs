@@ -116,9 +116,10 @@ impl PointState {
     }
 }
 
-/// The filters of a list: exact values, and the `lastUpdate` range.
+/// The filters of a list: the values each attribute may have (several given are alternatives,
+/// W142 R53; a comma separates them too), and the `lastUpdate` range.
 struct Filters {
-    equal: Vec<(&'static str, String)>,
+    equal: Vec<(&'static str, Vec<String>)>,
     after: Option<i64>,
     before: Option<i64>,
 }
@@ -126,8 +127,10 @@ struct Filters {
 fn filters(query: &mut QueryParams, names: &[&'static str]) -> Result<Filters, ApiError> {
     let mut equal = Vec::new();
     for name in names {
-        if let Some(value) = query.single(name)? {
-            equal.push((*name, value));
+        let values: Vec<String> =
+            query.all(name)?.iter().flat_map(|v| v.split(',').map(|p| p.trim().to_owned())).collect();
+        if !values.is_empty() {
+            equal.push((*name, values));
         }
     }
     let mut bound = |key: &str| -> Result<Option<i64>, ApiError> {
@@ -160,7 +163,7 @@ impl Filters {
                     })
                     .collect();
             }
-            values.iter().any(|v| v.as_str() == Some(wanted.as_str()))
+            values.iter().any(|v| v.as_str().is_some_and(|v| wanted.iter().any(|w| w == v)))
         })
     }
 }

@@ -35,6 +35,9 @@ async fn the_catalog_offers_what_the_seller_sells_and_every_answer_meets_the_con
             get("/productOffering?category.id=carrier-ethernet&lifecycleStatus=orderable", "/productOffering").await;
         let internet = get("/productOffering?category.id=internet-access", "/productOffering").await;
         assert_eq!(ethernet.as_array().unwrap().len() + internet.as_array().unwrap().len(), expected);
+        let either =
+            get("/productOffering?category.id=carrier-ethernet&category.id=internet-access", "/productOffering").await;
+        assert_eq!(either.as_array().unwrap().len(), expected, "several values are alternatives (W142 R53)");
         let one = get(&format!("/productOffering?productSpecification.id={EVPL}"), "/productOffering").await;
         assert_eq!(one.as_array().unwrap().len(), 1);
         assert_eq!(get("/productOffering?lastUpdate.gt=2099-01-01T00:00:00Z", "/productOffering").await, json!([]));
