@@ -115,13 +115,17 @@ impl<'a> Demo<'a> {
 
     async fn play(&self) -> anyhow::Result<()> {
         let enni = self.register_enni().await?;
+        let new_york_site = self.locate("350", "5th", "Ave", "New York").await?;
+        let washington_site = self.locate("1000", "Connecticut", "Avenue", "Washington").await?;
+        let boston_site = self.locate("100", "summer", "st.", "Boston").await?;
+        println!();
         let evpl = self
             .order(
                 Irp::Sonata,
                 "EVPL New York – Boston, CE-VLAN 100, 20 Mbit/s",
                 vec![
-                    uni("1", "site-new-york"),
-                    uni("2", "site-boston"),
+                    uni("1", &new_york_site),
+                    uni("2", &boston_site),
                     evc("3", EVPL, &[100, 100], 20, &[("1", "CONNECTS_TO_UNI_A"), ("2", "CONNECTS_TO_UNI_Z")], &[]),
                 ],
             )
@@ -132,7 +136,7 @@ impl<'a> Demo<'a> {
                 Irp::Sonata,
                 "EVP-LAN New York – Boston – Washington, CE-VLAN 200",
                 vec![
-                    uni("1", "site-washington"),
+                    uni("1", &washington_site),
                     evc("2", EVPLAN, &[200, 200, 200], 10, &[("1", "CONNECTS_TO_UNI")], &[&new_york, &boston]),
                 ],
             )
@@ -141,7 +145,7 @@ impl<'a> Demo<'a> {
             .order(
                 Irp::Sonata,
                 "Access E-Line New York – partner ENNI, S-VLAN 3000",
-                vec![uni("1", "site-new-york"), access_eline("2", "1", &enni)],
+                vec![uni("1", &new_york_site), access_eline("2", "1", &enni)],
             )
             .await?;
         let epl = self
@@ -149,8 +153,8 @@ impl<'a> Demo<'a> {
                 Irp::Cantata,
                 "EPL Washington – Boston, all-to-one, 50 Mbit/s",
                 vec![
-                    uni("1", "site-washington"),
-                    uni("2", "site-boston"),
+                    uni("1", &washington_site),
+                    uni("2", &boston_site),
                     evc("3", EPL, &[], 50, &[("1", "CONNECTS_TO_UNI_A"), ("2", "CONNECTS_TO_UNI_Z")], &[]),
                 ],
             )
@@ -192,6 +196,29 @@ impl<'a> Demo<'a> {
         let failed = checks.iter().filter(|c| !c.held).count();
         anyhow::ensure!(failed == 0, "{failed} checks failed");
         Ok(())
+    }
+
+    /// The site at an address, as a Buyer finds it: the address validated (MEF 121), then the
+    /// site there looked up (MEF 122).
+    async fn locate(&self, number: &str, street: &str, kind: &str, city: &str) -> anyhow::Result<String> {
+        let sonata = lso_mef_product::address_base(Irp::Sonata);
+        let submitted = json!({"@type": "FieldedAddress", "streetNr": number, "streetName": street, "streetType": kind, "city": city, "country": "US"});
+        let url = format!("http://{}{sonata}/geographicAddressValidation", self.seller.addr);
+        let body = json!({"provideAlternative": true, "submittedGeographicAddress": submitted});
+        let response = self.client.post(url).bearer_auth(&self.operator).json(&body).send().await?;
+        let validation = ensure_status(response, StatusCode::OK, "validating an address").await?;
+        let address =
+            validation["bestMatchGeographicAddress"]["id"].as_str().context("the address is unknown")?.to_owned();
+        let sites = lso_mef_product::site_base(Irp::Sonata);
+        let url = format!("http://{}{sites}/geographicSite?geographicAddress.id={address}", self.seller.addr);
+        let response = self.client.get(url).bearer_auth(&self.operator).send().await?;
+        let found = ensure_status(response, StatusCode::OK, "looking up a site").await?;
+        let site = found[0]["id"].as_str().context("no site at the address")?.to_owned();
+        println!(
+            "Buyer    {number} {street} {kind}, {city}: address {address} ({}), site {site}",
+            validation["validationResult"].as_str().unwrap_or_default()
+        );
+        Ok(site)
     }
 
     /// Puts the partner's ENNI in the operator's inventory (inventory-only product).

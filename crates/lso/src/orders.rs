@@ -36,12 +36,17 @@ pub fn due() -> DateTime {
 
 /// An `add` item for a product configured as `configuration`.
 pub fn add_item(id: &str, configuration: Value) -> Value {
+    // The Product Catalog's offering of the configuration's specification.
+    let offering = configuration["@type"]
+        .as_str()
+        .and_then(|spec| lso_spec::Catalog::built_in().ok()?.get(spec).map(|s| s.offering_id()))
+        .unwrap_or_else(|| "demo-offering".into());
     json!({
         "id": id, "action": "add", "requestedCompletionDate": due().as_str(),
         "billingAccount": {"id": "demo-billing-account"},
         "requestedItemTerm": {"name": "12 months", "duration": {"amount": 12, "units": "calendarMonths"}, "endOfTermAction": "autoRenew"},
         "relatedContactInformation": item_contacts(),
-        "product": {"productOffering": {"id": "demo-offering"}, "productConfiguration": configuration},
+        "product": {"productOffering": {"id": offering}, "productConfiguration": configuration},
     })
 }
 
