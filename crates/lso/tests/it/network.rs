@@ -260,6 +260,10 @@ async fn a_modify_order_changes_the_bandwidth_on_the_network_and_a_delete_gives_
     let order = app.wait_until_final(CANTATA, created.body["id"].as_str().unwrap()).await;
     assert_eq!(order["state"], "completed", "{order:#}");
     let evpl = product_id(&order, 2);
+    // The EVPL relates to the UNI products it was ordered with, and is found by them.
+    let url = format!("/mefApi/cantata/productInventory/v1/product?relatedProductId={}", product_id(&order, 0));
+    let related = app.call("GET", &url, None).await.body;
+    assert_eq!(related.as_array().unwrap().iter().map(|p| p["id"].clone()).collect::<Vec<_>>(), [json!(evpl)]);
     let reserved = async || {
         app.seller.icm.read(|n| n.reservations().values().map(|r| r.request.bandwidth_mbps).collect::<Vec<_>>()).await
     };
