@@ -3,7 +3,7 @@
 use crate::{Bus, BusError};
 use lso_mef_product::{
     EventSubscription, catalog_base, catalog_notification_base, inventory_base, inventory_notification_base,
-    ordering_base, ordering_notification_base,
+    ordering_base, ordering_notification_base, poq_base, poq_notification_base,
 };
 use lso_model::{Irp, Tenant};
 use lso_notify::HubRequest;
@@ -52,6 +52,8 @@ pub enum HubApi {
     Inventory,
     /// Product Catalog.
     Catalog,
+    /// Product Offering Qualification.
+    Qualification,
 }
 
 impl HubApi {
@@ -61,6 +63,7 @@ impl HubApi {
             HubApi::Ordering => "productOrderingManagement",
             HubApi::Inventory => "productInventory",
             HubApi::Catalog => "productCatalog",
+            HubApi::Qualification => "productOfferingQualification",
         }
     }
 
@@ -70,6 +73,7 @@ impl HubApi {
             HubApi::Ordering => ordering_base(irp),
             HubApi::Inventory => inventory_base(irp),
             HubApi::Catalog => catalog_base(irp),
+            HubApi::Qualification => poq_base(irp),
         }
     }
 
@@ -79,6 +83,7 @@ impl HubApi {
             HubApi::Ordering => ordering_notification_base(irp),
             HubApi::Inventory => inventory_notification_base(irp),
             HubApi::Catalog => catalog_notification_base(irp),
+            HubApi::Qualification => poq_notification_base(irp),
         }
     }
 
@@ -88,6 +93,7 @@ impl HubApi {
             HubApi::Ordering => ORDERING_EVENT_TYPES,
             HubApi::Inventory => INVENTORY_EVENT_TYPES,
             HubApi::Catalog => CATALOG_EVENT_TYPES,
+            HubApi::Qualification => &["poqCreateEvent", "poqStateChangeEvent", "poqItemStateChangeEvent"],
         }
     }
 }

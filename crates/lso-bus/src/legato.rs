@@ -199,7 +199,7 @@ fn sof_reason(err: SofError) -> String {
 }
 
 /// The endpoints of an EVC configuration, each with its A/Z letter if it has one.
-fn evc_endpoints(product: &Value) -> Vec<(Value, Option<char>)> {
+pub(crate) fn evc_endpoints(product: &Value) -> Vec<(Value, Option<char>)> {
     if let Some(list) = product["evcEndPoint"].as_array() {
         return list.iter().map(|e| (e.clone(), None)).collect();
     }
@@ -230,7 +230,7 @@ fn ce_vlans(endpoint: &Value) -> Vec<u16> {
 }
 
 /// The highest CIR of an endpoint's ingress bandwidth profiles, in Mbit/s (rounded up).
-fn cir_mbps(endpoint: &Value) -> u64 {
+pub(crate) fn cir_mbps(endpoint: &Value) -> u64 {
     let flows = endpoint["ingressBandwidthProfilePerClassOfServiceName"]
         .as_array()
         .into_iter()

@@ -17,6 +17,7 @@ mod hubs;
 mod inventory;
 mod legato;
 mod ordering;
+pub mod qualification;
 mod tasks;
 mod validate;
 mod worker;
@@ -26,6 +27,7 @@ pub use engine::Step;
 pub use fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus, InventoryFulfilment, PROVISIONING_STARTED};
 pub use hubs::{HubApi, INVENTORY_EVENT_TYPES, ORDERING_EVENT_TYPES};
 pub use legato::{LEGATO_CLIENT, LegatoFulfilment};
+pub use qualification::Serviceability;
 pub use worker::{Outcome, Worker};
 
 use lso_model::{Clock, IdGen, Violation};
@@ -107,6 +109,7 @@ pub struct Bus {
     fulfilment: Arc<dyn Fulfilment>,
     config: BusConfig,
     wake: Arc<Notify>,
+    serviceability: Option<Arc<dyn Serviceability>>,
 }
 
 impl Bus {
@@ -119,7 +122,14 @@ impl Bus {
         fulfilment: Arc<dyn Fulfilment>,
         config: BusConfig,
     ) -> Self {
-        Bus { store, catalog, clock, ids, fulfilment, config, wake: Arc::new(Notify::new()) }
+        Bus { store, catalog, clock, ids, fulfilment, config, wake: Arc::new(Notify::new()), serviceability: None }
+    }
+
+    /// Qualifies product offerings (MEF 87) on what `network` says it can do; without it,
+    /// items are `yellow`: the Seller cannot tell.
+    pub fn with_serviceability(mut self, network: Arc<dyn Serviceability>) -> Self {
+        self.serviceability = Some(network);
+        self
     }
 
     /// Notified whenever new background work (jobs or notifications) was committed.

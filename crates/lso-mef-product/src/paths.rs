@@ -61,6 +61,24 @@ pub fn catalog_notification_base(irp: Irp) -> String {
     format!("/mefApi/{irp}/productCatalogNotifications/v2")
 }
 
+/// `/mefApi/{irp}/productOfferingQualification/v{major}`: POQ (Sonata 7.0.1, Cantata 1.0.1).
+pub fn poq_base(irp: Irp) -> String {
+    let major = match irp {
+        Irp::Sonata => 7,
+        Irp::Cantata => 1,
+    };
+    format!("/mefApi/{irp}/productOfferingQualification/v{major}")
+}
+
+/// `/mefApi/{irp}/productOfferingQualificationNotification/v{major}`: the Buyer's POQ listeners.
+pub fn poq_notification_base(irp: Irp) -> String {
+    let major = match irp {
+        Irp::Sonata => 7,
+        Irp::Cantata => 1,
+    };
+    format!("/mefApi/{irp}/productOfferingQualificationNotification/v{major}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

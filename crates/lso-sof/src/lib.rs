@@ -203,6 +203,11 @@ impl Sof {
         Ok(self.load(SERVICE_POLICY, None, id).await?.1)
     }
 
+    /// Whether a service holds interface `name`.
+    pub async fn interface_taken(&self, name: &str) -> Result<bool, SofError> {
+        Ok(self.store.get(INTERFACE_CLAIM, None, name).await?.is_some())
+    }
+
     /// Every service of `client` whose `externalId` is `external_id`.
     pub async fn find_services(&self, client: &str, external_id: &str) -> Result<Vec<Value>, SofError> {
         let query = lso_store::ListQuery {

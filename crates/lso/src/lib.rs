@@ -7,3 +7,4 @@ pub mod demo;
 pub mod lab;
 pub mod orders;
 pub mod server;
+pub mod serviceability;

@@ -176,6 +176,12 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         FulfilmentMode::Inventory => Arc::new(InventoryFulfilment::new(catalog.clone(), config.fulfilment.time_scale)),
     };
     let contact = &config.seller_contact;
+    let geography = Arc::new(config.geography.load()?);
+    let serviceability = crate::serviceability::NetworkServiceability {
+        icm: icm.clone(),
+        sof: sof.clone(),
+        geography: geography.clone(),
+    };
     let bus = Arc::new(Bus::new(
         store.clone(),
         catalog.clone(),
@@ -189,7 +195,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             self_addresses: SelfAddresses(vec![addr]),
             charges: config.charges.policy(),
         },
-    ));
+    )
+    .with_serviceability(Arc::new(serviceability)));
     let policy = RetryPolicy {
         first_delay: Duration::from_millis(config.notifications.first_retry_millis),
         max_delay: Duration::from_millis(config.notifications.max_retry_millis),
@@ -197,7 +204,6 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         ..RetryPolicy::default()
     };
     let (shutdown, stop) = watch::channel(false);
-    let geography = Arc::new(config.geography.load()?);
     let alarms = Arc::new(lso_ecm::Alarms::default());
     let layers = Layers {
         sof: sof.clone(),

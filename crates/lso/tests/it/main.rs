@@ -13,4 +13,5 @@ mod notifications;
 mod postgres;
 mod presto;
 mod properties;
+mod qualification;
 mod support;

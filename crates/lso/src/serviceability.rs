@@ -1,0 +1,63 @@
+//! What the network can do, as Product Offering Qualification asks it: UNIs at a site (free
+//! unless a UNI service holds them), the site at an address, the UNI of a product, and whether
+//! a path with a bandwidth exists (planned on a copy of the network, reserving nothing).
+
+use lso_bus::Serviceability;
+use lso_bus::qualification::BoxFuture;
+use lso_icm::{ConnectivityRequest, Icm, InterfaceKind, ServiceEndpoint};
+use std::sync::Arc;
+
+/// Serviceability from ICM, the SOF and the Seller's geography.
+pub struct NetworkServiceability {
+    /// Infrastructure control.
+    pub icm: Arc<Icm>,
+    /// Service orchestration (which UNIs services hold).
+    pub sof: Arc<lso_sof::Sof>,
+    /// The addresses and sites.
+    pub geography: Arc<lso_geo::Geography>,
+}
+
+impl Serviceability for NetworkServiceability {
+    fn unis_at_site<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Vec<(String, bool)>> {
+        Box::pin(async move {
+            let names: Vec<String> = self
+                .icm
+                .read(|n| {
+                    let at_site = n
+                        .topology()
+                        .interfaces
+                        .iter()
+                        .filter(|i| i.kind == InterfaceKind::Uni && i.site.as_deref() == Some(site));
+                    at_site.map(|i| i.name.clone()).collect()
+                })
+                .await;
+            let mut unis = Vec::with_capacity(names.len());
+            for name in names {
+                let free = !self.sof.interface_taken(&name).await.unwrap_or(true);
+                unis.push((name, free));
+            }
+            unis
+        })
+    }
+
+    fn site_at_address<'a>(&'a self, address: &'a str) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async move { self.geography.sites.iter().find(|s| s.address.id == address).map(|s| s.id.clone()) })
+    }
+
+    fn interface_of_product<'a>(&'a self, product: &'a str) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let services = self.sof.find_services(lso_bus::LEGATO_CLIENT, product).await.ok()?;
+            let service = services.iter().find(|s| s["state"] != "terminated")?["id"].as_str()?.to_owned();
+            self.sof.interface_of(&service).await.ok().flatten()
+        })
+    }
+
+    fn path<'a>(&'a self, interfaces: Vec<String>, cir_mbps: u64) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let endpoints =
+                interfaces.into_iter().map(|interface| ServiceEndpoint { interface, vlans: Vec::new() }).collect();
+            let request = ConnectivityRequest { uuid: "qualification".into(), endpoints, cir_mbps };
+            self.icm.plan_connectivity(&request).await.map(drop).map_err(|e| e.to_string())
+        })
+    }
+}

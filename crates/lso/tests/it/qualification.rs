@@ -1,0 +1,145 @@
+//! Product Offering Qualification over both reference points: answers computed from the
+//! network (free UNI ports at a site, a path with the bandwidth between UNIs), the MEF 87 checks,
+//! and every answer and event valid against the official files.
+
+use crate::support::*;
+use serde_json::{Value, json};
+
+const UNI: &str = "urn:mef:lso:spec:cantata-sonata:carrier-ethernet-subscriber-uni:v1.0.0:all";
+
+fn item(id: &str, configuration: Value, place: Option<Value>) -> Value {
+    let mut product = json!({"productOffering": {"id": lso_spec::Catalog::built_in().unwrap().get(configuration["@type"].as_str().unwrap()).unwrap().offering_id()},
+                             "productConfiguration": configuration});
+    if let Some(place) = place {
+        product["place"] = json!([place]);
+    }
+    json!({"id": id, "action": "add", "product": product})
+}
+
+fn poq(items: Vec<Value>) -> Value {
+    json!({"instantSyncQualification": true, "provideAlternative": false,
+           "relatedContactInformation": [contact("buyerContactInformation")], "productOfferingQualificationItem": items})
+}
+
+fn evpl(id: &str, cir: u64, unis: &[&str]) -> Value {
+    let mut configuration = example(EVPL);
+    for end in ["evcEndPointA", "evcEndPointZ"] {
+        configuration[end]["ingressBandwidthProfilePerClassOfServiceName"][0]["bwpFlow"][0]["cir"]["irValue"] =
+            json!(cir);
+    }
+    let mut evpl = item(id, configuration, None);
+    evpl["qualificationItemRelationship"] =
+        unis.iter().map(|u| json!({"id": u, "relationshipType": "CONNECTS_TO_UNI"})).collect();
+    evpl
+}
+
+#[tokio::test]
+async fn qualifications_come_from_the_network_and_every_answer_meets_the_contract() {
+    for irp in ["Sonata", "Cantata"] {
+        let app = spawn_app().await;
+        let contract = Contract::load(&format!(
+            "{irp}/productApi/serviceability/offeringQualification/productOfferingQualificationManagement.api.yaml"
+        ));
+        let events = Contract::load(&format!(
+            "{irp}/productApi/serviceability/offeringQualification/productOfferingQualificationNotification.api.yaml"
+        ));
+        let base = lso_mef_product::poq_base(irp.to_lowercase().parse().unwrap());
+        let receiver = Receiver::default();
+        let listener = receiver.start().await;
+        assert_eq!(
+            app.call("POST", &format!("{base}/hub"), Some(&json!({"callback": format!("http://{listener}")})))
+                .await
+                .status,
+            201
+        );
+        let ask = async |body: Value| {
+            let answer = app.call("POST", &format!("{base}/productOfferingQualification"), Some(&body)).await;
+            assert_eq!(answer.status, 201, "{:#}", answer.body);
+            Contract::assert_valid(
+                &contract.response("/productOfferingQualification", "post", 201),
+                &answer.body,
+                "a POQ",
+            );
+            answer.body
+        };
+        let at_site = json!({"@type": "GeographicSiteRef", "id": "site-boston", "role": "INSTALL_LOCATION"});
+        let at_address = json!({"@type": "GeographicAddressRef", "id": "addr-ny-1", "role": "INSTALL_LOCATION"});
+        let ready = ask(poq(vec![
+            item("1", example(UNI), Some(at_site.clone())),
+            item("2", example(UNI), Some(at_address)),
+            evpl("3", 20, &["1", "2"]),
+            evpl("4", 5000, &["1", "2"]),
+        ]))
+        .await;
+        assert_eq!(ready["state"], "done.ready");
+        let confidence: Vec<&str> = ready["productOfferingQualificationItem"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["serviceabilityConfidence"].as_str().unwrap())
+            .collect();
+        assert_eq!(confidence, ["green", "green", "green", "red"], "{ready:#}");
+        let why = ready["productOfferingQualificationItem"][3]["serviceabilityConfidenceReason"].as_str().unwrap();
+        assert!(why.contains("5000"), "the reason names the bandwidth: {why}");
+        assert!(
+            ready["productOfferingQualificationItem"][3].get("installationInterval").is_none(),
+            "red has no interval"
+        );
+        assert!(
+            ready["relatedContactInformation"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["role"] == "sellerContactInformation")
+        );
+
+        let nowhere = json!({"@type": "GeographicSiteRef", "id": "site-nowhere", "role": "INSTALL_LOCATION"});
+        let failed =
+            ask(poq(vec![item("1", example(UNI), Some(at_site)), item("2", example(UNI), Some(nowhere))])).await;
+        assert_eq!(failed["state"], "terminatedWithError");
+        assert_eq!(failed["productOfferingQualificationItem"][0]["state"], "done.abandoned");
+        assert_eq!(
+            failed["productOfferingQualificationItem"][1]["terminationError"][0]["propertyPath"],
+            "/productOfferingQualificationItem/1/product/place"
+        );
+
+        let id = ready["id"].as_str().unwrap();
+        let read = app.call("GET", &format!("{base}/productOfferingQualification/{id}"), None).await;
+        Contract::assert_valid(
+            &contract.response("/productOfferingQualification/{id}", "get", 200),
+            &read.body,
+            "a POQ read",
+        );
+        let listed = app.call("GET", &format!("{base}/productOfferingQualification?state=done.ready"), None).await;
+        Contract::assert_valid(
+            &contract.response("/productOfferingQualification", "get", 200),
+            &listed.body,
+            "the list",
+        );
+        assert_eq!(listed.body.as_array().unwrap().len(), 1);
+
+        let refused = app
+            .call(
+                "POST",
+                &format!("{base}/productOfferingQualification"),
+                Some(&json!({"instantSyncQualification": false, "productOfferingQualificationItem": []})),
+            )
+            .await;
+        assert_eq!(refused.status, 422, "{:#}", refused.body);
+        Contract::assert_valid(&contract.response("/productOfferingQualification", "post", 422), &refused.body, "422");
+        let paths: Vec<&str> =
+            refused.body.as_array().unwrap().iter().map(|e| e["propertyPath"].as_str().unwrap()).collect();
+        assert_eq!(
+            paths,
+            ["/productOfferingQualificationItem", "/requestedPOQCompletionDate", "/relatedContactInformation"]
+        );
+
+        app.wait_for_deliveries_to(&receiver).await;
+        let delivered = receiver.events.lock().unwrap().clone();
+        assert_eq!(delivered.len(), 2, "one poqCreateEvent per POQ (MEF 87 R45)");
+        for (path, event) in &delivered {
+            assert!(path.ends_with("/listener/poqCreateEvent"), "{path}");
+            Contract::assert_valid(&events.request_body("/listener/poqCreateEvent", "post"), event, "poqCreateEvent");
+        }
+    }
+}
