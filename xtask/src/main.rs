@@ -6,12 +6,13 @@
 //! [--orders N]` and `cargo xtask bench evpl-concurrent [--orders N] [--elements N]` time EVPL
 //! orders through every layer onto Open vSwitch elements (root needed). `cargo xtask bench
 //! address [--thousands N]` times address validation against a generated book of N thousand
-//! addresses (a million by default).
+//! addresses (a million by default). `cargo xtask bench poq` measures qualifications per second.
 
 mod address;
 mod bench;
 mod network;
 mod path;
+mod poq;
 mod raw;
 
 fn main() -> anyhow::Result<()> {
@@ -19,6 +20,8 @@ fn main() -> anyhow::Result<()> {
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["bench", "order", rest @ ..] => bench::order(&bench::Options::parse(rest)?),
         ["bench", "path"] => path::run(1000, 3000, 2000),
+        ["bench", "poq", rest @ ..] => runtime()?
+            .block_on(poq::run(u64::from(flag(rest, "--seconds", 20)?), usize::from(flag(rest, "--clients", 16)?))),
         ["bench", "address", rest @ ..] => address::run(usize::from(flag(rest, "--thousands", 1000)?) * 1000, 30_000),
         ["bench", "evpl", rest @ ..] => runtime()?.block_on(network::evpl_one_by_one(flag(rest, "--orders", 20)?)),
         ["bench", "evpl-concurrent", rest @ ..] => runtime()?.block_on(network::evpl_concurrent(
@@ -30,7 +33,7 @@ fn main() -> anyhow::Result<()> {
             eprintln!(
                 "usage: cargo xtask bench order [--seconds N] [--orders N] [--buyers N] | cargo xtask bench path\n       \
                  cargo xtask bench evpl [--orders N] | cargo xtask bench evpl-concurrent [--orders N] [--elements N]\n       \
-                 cargo xtask bench address [--thousands N]"
+                 cargo xtask bench address [--thousands N] | cargo xtask bench poq [--seconds N] [--clients N]"
             );
             std::process::exit(2);
         }
