@@ -9,6 +9,7 @@
 mod catalog;
 mod change;
 mod charges;
+mod discovery;
 mod doc;
 mod engine;
 mod events;

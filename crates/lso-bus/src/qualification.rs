@@ -257,7 +257,7 @@ impl Bus {
     }
 
     /// The site an item's place names: a site, or the site at an address.
-    async fn site_of(&self, network: &dyn Serviceability, product: &Value) -> Option<String> {
+    pub(crate) async fn site_of(&self, network: &dyn Serviceability, product: &Value) -> Option<String> {
         for place in product["place"].as_array().into_iter().flatten() {
             let id = place["id"].as_str()?;
             match place["@type"].as_str() {

@@ -79,6 +79,12 @@ pub fn poq_notification_base(irp: Irp) -> String {
     format!("/mefApi/{irp}/productOfferingQualificationNotification/v{major}")
 }
 
+/// `/mefApi/{irp}/productOfferingAvailabilityAndPricingDiscovery/v2`: Availability and Pricing
+/// Discovery (2.0.0-RC for both reference points).
+pub fn discovery_base(irp: Irp) -> String {
+    format!("/mefApi/{irp}/productOfferingAvailabilityAndPricingDiscovery/v2")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,6 +84,7 @@ pub fn compile_tree(tree: &SchemaTree, catalog: &mut Catalog, report: &mut Impor
                     realised_by: None,
                     example: Value::Object(Default::default()),
                     schema: doc.clone(),
+                    pricing: crate::Pricing::default(),
                     origin: relative.display().to_string(),
                     validator: Arc::new(validator),
                 });

@@ -84,9 +84,44 @@ pub struct ProductSpec {
     pub example: Value,
     /// The JSON Schema of its configuration, as written (served by the Product Catalog).
     pub schema: Value,
+    /// Its price rule (W160 pricing discovery, quotes).
+    pub pricing: Pricing,
     /// Where it came from: `built-in` or the imported file.
     pub origin: String,
     validator: Arc<Validator>,
+}
+
+/// How a product of a specification is priced: a one-off charge, and a monthly one that grows
+/// with the committed rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pricing {
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// The installation charge.
+    pub non_recurring: f64,
+    /// The monthly charge.
+    pub monthly: f64,
+    /// What each Mbit/s of committed rate adds per month.
+    pub monthly_per_mbps: f64,
+}
+
+impl Default for Pricing {
+    fn default() -> Self {
+        Pricing { currency: "USD".into(), non_recurring: 500.0, monthly: 100.0, monthly_per_mbps: 1.0 }
+    }
+}
+
+impl Pricing {
+    fn from_json(value: Option<&Value>) -> Self {
+        let default = Pricing::default();
+        let Some(value) = value else { return default };
+        Pricing {
+            currency: value["currency"].as_str().unwrap_or(&default.currency).to_owned(),
+            non_recurring: value["nonRecurring"].as_f64().unwrap_or(default.non_recurring),
+            monthly: value["monthly"].as_f64().unwrap_or(default.monthly),
+            monthly_per_mbps: value["monthlyPerMbps"].as_f64().unwrap_or(default.monthly_per_mbps),
+        }
+    }
 }
 
 impl ProductSpec {
@@ -194,6 +229,7 @@ fn parse_built_in(text: &str) -> Result<ProductSpec, SpecError> {
     let validator = compile(&id, &schema, CommonRetriever)?;
     Ok(ProductSpec {
         schema: schema.clone(),
+        pricing: Pricing::from_json(doc.get("pricing")),
         aliases: strings("aliases")?,
         name: text_of("name")?,
         short_name: text_of("shortName")?,

@@ -416,4 +416,5 @@ async fn notifications_reach_only_matching_hubs_in_order() {
     assert!(h.bus.hub(HubApi::Ordering, &other, &all.id).await.is_err(), "hubs are per tenant");
 }
 
+mod discovery;
 mod tasks;

@@ -6,6 +6,7 @@ mod bad_input;
 mod catalog;
 mod conformance;
 mod crash;
+mod discovery;
 mod geography;
 mod legato;
 mod network;

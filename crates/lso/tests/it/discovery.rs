@@ -1,0 +1,95 @@
+//! Availability and Pricing Discovery over both reference points on the demo network: the
+//! configurations offered are those the network can deliver, and every answer meets the
+//! official file.
+
+use crate::support::*;
+use lso::config::FulfilmentMode;
+use serde_json::{Value, json};
+
+const UNI: &str = "urn:mef:lso:spec:cantata-sonata:carrier-ethernet-subscriber-uni:v1.0.0:all";
+
+fn rates(answer: &Value) -> Vec<u64> {
+    let configurations = answer["availableProductOfferingConfigurations"].as_array().unwrap();
+    configurations
+        .iter()
+        .map(|c| c["productConfiguration"]["evcEndPointA"]["ingressBandwidthProfilePerClassOfServiceName"][0]["bwpFlow"][0]["cir"]["irValue"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_configurations_offered_are_those_the_network_can_deliver_and_every_answer_meets_the_contract() {
+    for irp in ["Sonata", "Cantata"] {
+        let app = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
+        let contract = Contract::load(&format!(
+            "{irp}/productApi/availabilityAndPricingDiscovery/productOfferingAvailabilityAndPricingDiscovery.api.yaml"
+        ));
+        let point: lso_model::Irp = irp.to_lowercase().parse().unwrap();
+        let base = lso_mef_product::discovery_base(point);
+        let ask = async |path: &str, body: Value, status: u16| {
+            let answer = app.call("POST", &format!("{base}{path}"), Some(&body)).await;
+            assert_eq!(answer.status, status, "{path}: {:#}", answer.body);
+            Contract::assert_valid(&contract.response(path, "post", status), &answer.body, path);
+            answer.body
+        };
+
+        let ordering = lso_mef_product::ordering_base(point);
+        let order = crate::network::evpl_order(&["site-new-york", "site-boston"], 100, 20);
+        let created = app.call("POST", &format!("{ordering}/productOrder"), Some(&order)).await;
+        assert_eq!(created.status, 201, "{:#}", created.body);
+        let done = app.wait_until_final(&ordering, created.body["id"].as_str().unwrap()).await;
+        assert_eq!(done["state"], "completed", "{done:#}");
+        let product = |item: usize| done["productOrderItem"][item]["product"]["id"].as_str().unwrap().to_owned();
+
+        let site = |id: &str| json!([{"@type": "GeographicSiteRef", "id": id, "role": "INSTALL_LOCATION"}]);
+        let uni = json!({"action": "add", "productSpecification": {"id": UNI}, "place": site("site-boston")});
+        let at_boston = ask("/productOfferingAvailability", uni.clone(), 200).await;
+        let offered = at_boston["availableProductOfferingConfigurations"].as_array().unwrap();
+        assert_eq!(offered.len(), 1, "a UNI port is free at Boston: {at_boston:#}");
+        assert_eq!(offered[0]["productConfiguration"]["@type"], UNI);
+        let mut nowhere = uni.clone();
+        nowhere["place"] = site("site-nowhere");
+        let at_nowhere = ask("/productOfferingAvailability", nowhere, 200).await;
+        assert_eq!(at_nowhere["availableProductOfferingConfigurations"], json!([]), "no UNI there");
+
+        // The EVPL of the order holds 20 of the 1,000 Mbit/s between the two UNIs.
+        let relationships = json!([{"id": product(0), "relationshipType": "CONNECTS_TO_UNI_A"},
+                                   {"id": product(1), "relationshipType": "CONNECTS_TO_UNI_Z"}]);
+        let evpl = json!({"action": "add", "productSpecification": {"id": EVPL}, "productRelationship": relationships});
+        let another = ask("/productOfferingAvailability", evpl.clone(), 200).await;
+        assert_eq!(rates(&another), [10, 50, 100, 500], "1,000 Mbit/s no longer fits: {another:#}");
+        let modify = json!({"action": "modify", "productRef": {"id": product(2)}});
+        let faster = ask("/productOfferingAvailability", modify, 200).await;
+        assert_eq!(rates(&faster), [10, 50, 100, 500, 1000], "the EVPL's own 20 Mbit/s can be raised to 1,000");
+
+        let hundred = another["availableProductOfferingConfigurations"][2]["productConfigurationIdentifier"].clone();
+        let pricing =
+            json!({"action": "add", "productConfigurationIdentifier": hundred, "productRelationship": relationships});
+        let priced = ask("/pricingDiscovery", pricing.clone(), 200).await;
+        let terms: Vec<i64> = priced["pricingAndTerms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["term"]["duration"]["amount"].as_i64().unwrap())
+            .collect();
+        assert_eq!(terms, [12, 24, 36]);
+        assert_eq!(priced["pricingAndTerms"][0]["price"][0]["price"]["dutyFreeAmount"]["value"], 210.0);
+
+        let mut elsewhere = pricing.clone();
+        elsewhere["productRelationship"] = json!([]);
+        let refused = ask("/pricingDiscovery", elsewhere, 422).await;
+        assert_eq!(refused[0]["propertyPath"], "/productRelationship");
+        let refused = ask("/productOfferingAvailability", json!({"action": "add"}), 422).await;
+        assert_eq!(refused[0]["propertyPath"], "/productSpecification");
+        let malformed = app.call("POST", &format!("{base}/pricingDiscovery"), None).await;
+        assert_eq!(malformed.status, 400, "{:#}", malformed.body);
+
+        let stranger = app.seller.auth.mint(
+            &lso_http::Principal::Buyer { subject: "globex".into(), buyers: vec!["GLOBEX".into()] },
+            chrono::Utc::now().timestamp(),
+            3600,
+        );
+        let theirs = app.call_as(&stranger, "POST", &format!("{base}/pricingDiscovery"), Some(&pricing)).await;
+        assert_eq!(theirs.status, 422, "{:#}", theirs.body);
+        assert_eq!(theirs.body[0]["code"], "referenceNotFound", "another Buyer cannot price it");
+    }
+}
