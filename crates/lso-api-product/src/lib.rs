@@ -13,12 +13,15 @@ mod hubs;
 mod inventory;
 mod ordering;
 mod qualification;
+mod quote;
 
 use axum::Router;
 use axum::extract::FromRef;
 use lso_bus::{Bus, BusError};
 use lso_http::{ApiError, Authenticator, Party, Principal, QueryParams, resolve_party};
-use lso_mef_product::{address_base, catalog_base, discovery_base, inventory_base, ordering_base, poq_base, site_base};
+use lso_mef_product::{
+    address_base, catalog_base, discovery_base, inventory_base, ordering_base, poq_base, quote_base, site_base,
+};
 use lso_model::Irp;
 use std::sync::Arc;
 
@@ -103,6 +106,7 @@ pub fn router(state: ApiState) -> Router {
             .nest(&catalog_base(*irp), catalog::router().with_state(point.clone()))
             .nest(&poq_base(*irp), qualification::router().with_state(point.clone()))
             .nest(&discovery_base(*irp), discovery::router().with_state(point.clone()))
+            .nest(&quote_base(*irp), quote::router().with_state(point.clone()))
             .nest(&address_base(*irp), geography::address_router().with_state(point.clone()))
             .nest(&site_base(*irp), geography::site_router().with_state(point));
     }

@@ -30,6 +30,7 @@ fn app() -> App {
             seller_contact: json!({"name": "Desk", "emailAddress": "d@s.example", "number": "1", "role": "sellerContact"}),
             self_addresses: Default::default(),
             charges: Default::default(),
+            quotes: Default::default(),
         },
     );
     let auth = Arc::new(Authenticator::from_secret(b"router-test-key-0123456789abcdef"));

@@ -3,6 +3,7 @@
 //! for an hour (R21, R22), and their prices for 12, 24 and 36 months from the specification's
 //! price rule (R30–R41).
 
+use crate::pricing::{committed_rate, installation_interval, item_term, offered_terms, prices};
 use crate::{Bus, BusError};
 use lso_model::{Tenant, Violation};
 use lso_spec::ProductSpec;
@@ -17,10 +18,6 @@ const CONFIGURATION: &str = "offeringConfiguration";
 const VALID_MILLIS: i64 = 3_600_000;
 /// The committed rates an EVC is offered at, in Mbit/s.
 const RATES: [u64; 5] = [10, 50, 100, 500, 1000];
-/// The terms every configuration is priced for: months, discount on the monthly charge, and
-/// the share of the installation charge paid.
-const TERMS: [(i64, f64, f64); 3] = [(12, 0.0, 1.0), (24, 0.1, 0.5), (36, 0.2, 0.0)];
-
 /// `configuration` with every EVC endpoint's committed rate set to `mbps`.
 fn at_rate(configuration: &Value, mbps: u64) -> Value {
     let mut configuration = configuration.clone();
@@ -40,11 +37,6 @@ fn at_rate(configuration: &Value, mbps: u64) -> Value {
         set(endpoint);
     }
     configuration
-}
-
-/// The highest committed rate of a configuration's EVC endpoints, in Mbit/s.
-pub(crate) fn committed_rate(configuration: &Value) -> u64 {
-    crate::legato::evc_endpoints(configuration).iter().map(|(e, _)| crate::legato::cir_mbps(e)).max().unwrap_or(0)
 }
 
 /// Whether a specification is realised by an EVC, whose rate the Buyer chooses.
@@ -118,7 +110,7 @@ impl Bus {
         } else {
             offered.push(subject.base.clone());
         }
-        let interval = installation_interval(spec);
+        let interval = installation_interval(spec, "minutes");
         let context = json!({
             "specification": spec.id, "action": request["action"], "validUntil": self.clock.now_millis() + VALID_MILLIS,
             "place": ids(&request, "place"), "productRelationship": ids(&request, "productRelationship"),
@@ -298,38 +290,16 @@ impl Bus {
     }
 }
 
-/// How long delivering a product of `spec` takes: a visit for an interface at a site, minutes
-/// of automation for a connection.
-fn installation_interval(spec: &ProductSpec) -> Value {
-    if spec.required_place_roles.is_empty() {
-        json!({"amount": spec.provisioning_seconds, "units": "seconds"})
-    } else {
-        json!({"amount": 5, "units": "businessDays"})
-    }
-}
-
 /// The priced terms of a configuration, the same for the same configuration (W160 R38); each
 /// identifier is the configuration's with the term's months (unique, R33).
 fn pricing_and_terms(spec: &ProductSpec, configuration_id: &str, configuration: &Value) -> Vec<Value> {
-    let rule = &spec.pricing;
-    let money =
-        |value: f64| json!({"dutyFreeAmount": {"unit": rule.currency, "value": (value * 100.0).round() / 100.0}});
-    let monthly = rule.monthly + rule.monthly_per_mbps * committed_rate(configuration) as f64;
-    TERMS
-        .iter()
-        .map(|(months, discount, installation)| {
-            let mut price = vec![json!({
-                "name": "Monthly charge", "priceType": "recurring", "recurringChargePeriod": "month",
-                "price": money(monthly * (1.0 - discount)),
-            })];
-            if rule.non_recurring * installation > 0.0 {
-                price.push(json!({"name": "Installation", "priceType": "nonRecurring", "price": money(rule.non_recurring * installation)}));
-            }
+    offered_terms(spec)
+        .into_iter()
+        .map(|months| {
             json!({
                 "identifier": format!("{configuration_id}-{months}m"), "productOffering": {"id": spec.offering_id()},
-                "installationInterval": installation_interval(spec),
-                "term": {"name": format!("{months} months"), "duration": {"amount": months, "units": "calendarMonths"}, "endOfTermAction": "autoRenew"},
-                "price": price, "subjectToAdditionalNonrecurringCharges": false,
+                "installationInterval": installation_interval(spec, "minutes"), "term": item_term(months),
+                "price": prices(spec, configuration, months), "subjectToAdditionalNonrecurringCharges": false,
             })
         })
         .collect()

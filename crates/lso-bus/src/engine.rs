@@ -65,12 +65,22 @@ impl Bus {
         for item in &order.product_order_item {
             self.start_item(order, item, change).await?;
         }
+        let quotes: std::collections::BTreeSet<&str> = order
+            .product_order_item
+            .iter()
+            .filter_map(|i| i.request.quote_item.as_ref())
+            .map(|q| q.quote_id.as_str())
+            .collect();
+        for quote in quotes {
+            let accepted = self.accept_quote(&change.tenant, quote, &change.order_id).await?;
+            change.ops.extend(accepted);
+        }
         change.move_order(order.state, OrderEvent::Accept)?;
         Ok(Step::Again { at: change.at.millis() })
     }
 
-    /// The checks made after the order was acknowledged: MEF 123 R37 (term offered) and the
-    /// product still being active when a change starts.
+    /// The checks made after the order was acknowledged: MEF 123 R37 (term offered), R38 (the
+    /// term of the quote referenced) and the product still being active when a change starts.
     async fn late_check(
         &self,
         tenant: &Tenant,
@@ -93,6 +103,12 @@ impl Bus {
                         spec.name, spec.max_term_months
                     ),
                 )));
+            }
+        }
+        if let Some(quoted) = &request.quote_item {
+            let term = request.requested_item_term.as_ref();
+            if let Some((path, reason)) = self.quote_late_problem(tenant, &quoted.quote_id, &quoted.id, term).await? {
+                return Ok(Some(problem(&path, reason)));
             }
         }
         if request.action != ItemAction::Add {

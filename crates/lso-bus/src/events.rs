@@ -11,7 +11,7 @@ pub struct Subject<'a> {
     pub id: &'a str,
     /// Its path under the API base, e.g. `productOrder/{id}`.
     pub href: String,
-    /// The order item, for item events (MEF 123 R106).
+    /// The order or quote item, for item events (MEF 123 R106, MEF 115 R57).
     pub item_id: Option<&'a str>,
     /// The milestone reached, for milestone events.
     pub milestone: Option<&'a str>,
@@ -36,7 +36,8 @@ pub fn event(
         event: EventPayload {
             id: subject.id.to_owned(),
             href: Some(format!("{}/{}", api.base(tenant.irp), subject.href)),
-            order_item_id: subject.item_id.map(str::to_owned),
+            order_item_id: subject.item_id.filter(|_| api != HubApi::Quote).map(str::to_owned),
+            quote_item_id: subject.item_id.filter(|_| api == HubApi::Quote).map(str::to_owned),
             milestone_name: subject.milestone.map(str::to_owned),
             buyer_id: None,
             seller_id: None,

@@ -3,7 +3,7 @@
 use crate::{Bus, BusError};
 use lso_mef_product::{
     EventSubscription, catalog_base, catalog_notification_base, inventory_base, inventory_notification_base,
-    ordering_base, ordering_notification_base, poq_base, poq_notification_base,
+    ordering_base, ordering_notification_base, poq_base, poq_notification_base, quote_base, quote_notification_base,
 };
 use lso_model::{Irp, Tenant};
 use lso_notify::HubRequest;
@@ -54,6 +54,8 @@ pub enum HubApi {
     Catalog,
     /// Product Offering Qualification.
     Qualification,
+    /// Quote Management.
+    Quote,
 }
 
 impl HubApi {
@@ -64,6 +66,7 @@ impl HubApi {
             HubApi::Inventory => "productInventory",
             HubApi::Catalog => "productCatalog",
             HubApi::Qualification => "productOfferingQualification",
+            HubApi::Quote => "quoteManagement",
         }
     }
 
@@ -74,6 +77,7 @@ impl HubApi {
             HubApi::Inventory => inventory_base(irp),
             HubApi::Catalog => catalog_base(irp),
             HubApi::Qualification => poq_base(irp),
+            HubApi::Quote => quote_base(irp),
         }
     }
 
@@ -84,6 +88,7 @@ impl HubApi {
             HubApi::Inventory => inventory_notification_base(irp),
             HubApi::Catalog => catalog_notification_base(irp),
             HubApi::Qualification => poq_notification_base(irp),
+            HubApi::Quote => quote_notification_base(irp),
         }
     }
 
@@ -94,6 +99,7 @@ impl HubApi {
             HubApi::Inventory => INVENTORY_EVENT_TYPES,
             HubApi::Catalog => CATALOG_EVENT_TYPES,
             HubApi::Qualification => &["poqCreateEvent", "poqStateChangeEvent", "poqItemStateChangeEvent"],
+            HubApi::Quote => &["quoteStateChangeEvent", "quoteItemStateChangeEvent"],
         }
     }
 }

@@ -18,7 +18,9 @@ mod hubs;
 mod inventory;
 mod legato;
 mod ordering;
+mod pricing;
 pub mod qualification;
+mod quote;
 mod tasks;
 mod validate;
 mod worker;
@@ -29,6 +31,7 @@ pub use fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus, InventoryF
 pub use hubs::{HubApi, INVENTORY_EVENT_TYPES, ORDERING_EVENT_TYPES};
 pub use legato::{LEGATO_CLIENT, LegatoFulfilment};
 pub use qualification::Serviceability;
+pub use quote::QuotePolicy;
 pub use worker::{Outcome, Worker};
 
 use lso_model::{Clock, IdGen, Violation};
@@ -78,6 +81,8 @@ pub struct BusConfig {
     pub self_addresses: SelfAddresses,
     /// The charges the Seller raises for cancellations and expedites.
     pub charges: ChargePolicy,
+    /// How the Seller answers quotes.
+    pub quotes: QuotePolicy,
 }
 
 /// What the Seller charges for, and how long a Buyer has to answer (MEF 123 UC11).

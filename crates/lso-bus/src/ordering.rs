@@ -30,7 +30,12 @@ impl Bus {
         let now = self.clock.now_millis();
         let products = self.products_by_id(tenant, &validate::referenced_products(&order)).await?;
         let context = Context { catalog: &self.catalog, irp: tenant.irp, now, products: &products };
-        let problems = validate::check_create(&order, &raw, &context);
+        let mut problems = validate::check_create(&order, &raw, &context);
+        for (index, item) in raw["productOrderItem"].as_array().into_iter().flatten().enumerate() {
+            if item.get("quoteItem").is_some() {
+                self.check_quote_reference(tenant, item, &format!("/productOrderItem/{index}"), &mut problems).await?;
+            }
+        }
         if !problems.is_empty() {
             return Err(BusError::Invalid(problems));
         }

@@ -33,8 +33,17 @@ pub trait Serviceability: Send + Sync {
     fn path<'a>(&'a self, interfaces: Vec<String>, cir_mbps: u64) -> BoxFuture<'a, Result<(), String>>;
 }
 
+/// The items of a request being qualified, with the names the request's API uses.
+pub(crate) struct ItemList<'a> {
+    pub items: &'a [Value],
+    /// `productOfferingQualificationItem` or `quoteItem`.
+    pub key: &'static str,
+    /// `qualificationItemRelationship` or `quoteItemRelationship`.
+    pub relations: &'static str,
+}
+
 /// What a qualification found for one item.
-enum Found {
+pub(crate) enum Found {
     /// `done.ready` with a confidence and why.
     Ready { confidence: &'static str, reason: String },
     /// `terminatedWithError` with what is wrong.
@@ -54,8 +63,13 @@ impl Bus {
         let items = poq["productOfferingQualificationItem"].as_array().cloned().unwrap_or_default();
         let mut found = Vec::with_capacity(items.len());
         let mut chosen: Vec<(String, String)> = Vec::new();
-        for (index, item) in items.iter().enumerate() {
-            found.push(self.qualify(tenant, item, index, &items, &mut chosen).await?);
+        let list = ItemList {
+            items: &items,
+            key: "productOfferingQualificationItem",
+            relations: "qualificationItemRelationship",
+        };
+        for index in 0..items.len() {
+            found.push(self.qualify(tenant, &list, index, &mut chosen).await?);
         }
         let failed = found.iter().any(|f| matches!(f, Found::Error(_)));
         for (slot, result) in poq["productOfferingQualificationItem"].as_array_mut().into_iter().flatten().zip(found) {
@@ -148,15 +162,15 @@ impl Bus {
 
     /// Qualifies item `index`; `chosen` remembers the UNI picked for each UNI item, so the
     /// connections relating to them are qualified between those UNIs.
-    async fn qualify(
+    pub(crate) async fn qualify(
         &self,
         tenant: &Tenant,
-        item: &Value,
+        list: &ItemList<'_>,
         index: usize,
-        items: &[Value],
         chosen: &mut Vec<(String, String)>,
     ) -> Result<Found, BusError> {
-        let path = format!("/productOfferingQualificationItem/{index}/product");
+        let item = &list.items[index];
+        let path = format!("/{}/{index}/product", list.key);
         let error =
             |code, at: &str, reason: String| Ok(Found::Error(Violation::new(code, format!("{path}{at}"), reason)));
         let product = &item["product"];
@@ -219,16 +233,12 @@ impl Bus {
         }
         if spec.realised_by.as_deref().is_some_and(|s| s.contains("carrier-ethernet-evc")) {
             let mut interfaces = Vec::new();
-            for relation in item["qualificationItemRelationship"].as_array().into_iter().flatten() {
+            for relation in item[list.relations].as_array().into_iter().flatten() {
                 let other = relation["id"].as_str().unwrap_or_default();
                 if let Some((_, interface)) = chosen.iter().find(|(id, _)| id == other) {
                     interfaces.push(interface.clone());
-                } else if !items.iter().any(|i| i["id"] == other) {
-                    return error(
-                        ViolationCode::ReferenceNotFound,
-                        "",
-                        format!("no item `{other}` in this qualification"),
-                    );
+                } else if !list.items.iter().any(|i| i["id"] == other) {
+                    return error(ViolationCode::ReferenceNotFound, "", format!("no item `{other}` in this request"));
                 }
             }
             for relation in product["productRelationship"].as_array().into_iter().flatten() {

@@ -5,6 +5,7 @@
 use crate::charges::EXPIRE_CHARGE;
 use crate::engine::Step;
 use crate::ordering::ADVANCE_ORDER;
+use crate::quote::{ADVANCE_QUOTE, EXPIRE_QUOTE};
 use crate::tasks::{ADVANCE_CANCEL, ADVANCE_MODIFY};
 use crate::{Bus, BusError};
 use lso_store::{Job, JobFailure, JobHandler, WriteOp};
@@ -122,6 +123,8 @@ async fn bus_step(bus: &Bus, job: &Job) -> Result<(Vec<WriteOp>, Step), BusError
         ADVANCE_CANCEL => bus.advance_cancel(&job.key).await,
         ADVANCE_MODIFY => bus.advance_modify(&job.key).await,
         EXPIRE_CHARGE => bus.expire_charge(&job.key).await,
+        ADVANCE_QUOTE => bus.advance_quote(&job.key).await,
+        EXPIRE_QUOTE => bus.expire_quote(&job.key).await,
         other => Err(BusError::Corrupt(format!("unknown job kind {other}"))),
     }
 }

@@ -85,6 +85,20 @@ pub fn discovery_base(irp: Irp) -> String {
     format!("/mefApi/{irp}/productOfferingAvailabilityAndPricingDiscovery/v2")
 }
 
+/// `/mefApi/{irp}/quoteManagement/v{major}`: Quote Management (Sonata 8.0.1, Cantata 2.0.1).
+pub fn quote_base(irp: Irp) -> String {
+    let major = match irp {
+        Irp::Sonata => 8,
+        Irp::Cantata => 2,
+    };
+    format!("/mefApi/{irp}/quoteManagement/v{major}")
+}
+
+/// `/mefApi/{irp}/quoteNotification/v{major}`: the Buyer's quote listeners.
+pub fn quote_notification_base(irp: Irp) -> String {
+    quote_base(irp).replace("quoteManagement", "quoteNotification")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ mod clock;
 mod mef_enum;
 pub mod order;
 pub mod product;
+pub mod quote;
 mod tenant;
 mod violation;
 

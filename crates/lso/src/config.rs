@@ -49,6 +49,10 @@ currency = "USD"
 cancellation = 0.0
 expedite = 0.0
 response_window_seconds = 86400
+
+[quotes]
+answer_seconds = 2
+valid_days = 30
 "#;
 
 /// The settings of an `lso` process.
@@ -75,6 +79,8 @@ pub struct Config {
     pub fulfilment: FulfilmentConfig,
     /// The charges the Seller raises.
     pub charges: Charges,
+    /// How quotes are answered.
+    pub quotes: Quotes,
     /// The network infrastructure control manages.
     pub network: NetworkConfig,
     /// The addresses and sites the Seller knows.
@@ -162,6 +168,23 @@ impl Charges {
             expedite: money(self.expedite),
             response_window_millis: self.response_window_seconds * 1000,
         }
+    }
+}
+
+/// `[quotes]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quotes {
+    /// How long after its request a deferred quote is answered.
+    pub answer_seconds: i64,
+    /// How long an answered quote stays valid.
+    pub valid_days: i64,
+}
+
+impl Quotes {
+    /// The BUS's quote policy.
+    pub fn policy(&self) -> lso_bus::QuotePolicy {
+        lso_bus::QuotePolicy { answer_millis: self.answer_seconds * 1000, valid_millis: self.valid_days * 86_400_000 }
     }
 }
 
@@ -272,6 +295,9 @@ impl Config {
         }
         if self.charges.cancellation < 0.0 || self.charges.expedite < 0.0 || self.charges.response_window_seconds < 1 {
             bail!("`charges` amounts must not be negative and the response window must be at least a second");
+        }
+        if self.quotes.answer_seconds < 0 || self.quotes.valid_days < 1 {
+            bail!("`quotes.answer_seconds` must not be negative and `quotes.valid_days` must be at least 1");
         }
         if !(0.0..=3600.0).contains(&self.fulfilment.time_scale) {
             bail!("`fulfilment.time_scale` must be between 0 and 3600");

@@ -194,6 +194,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             }),
             self_addresses: SelfAddresses(vec![addr]),
             charges: config.charges.policy(),
+            quotes: config.quotes.policy(),
         },
     )
     .with_serviceability(Arc::new(serviceability)));

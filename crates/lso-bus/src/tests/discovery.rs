@@ -32,7 +32,7 @@ async fn w160_an_evc_is_offered_at_each_rate_and_priced_by_its_rate_and_term() {
     let offered = h.bus.availability(&h.tenant, availability_of(EVPL)).await.unwrap();
     assert_eq!(offered["action"], "add", "the request is echoed (R16)");
     let rates: Vec<u64> =
-        configurations(&offered).iter().map(|c| crate::discovery::committed_rate(&c["productConfiguration"])).collect();
+        configurations(&offered).iter().map(|c| crate::pricing::committed_rate(&c["productConfiguration"])).collect();
     assert_eq!(rates, [10, 50, 100, 500, 1000]);
     let ids: std::collections::HashSet<&str> =
         configurations(&offered).iter().map(|c| c["productConfigurationIdentifier"].as_str().unwrap()).collect();

@@ -57,6 +57,7 @@ fn harness_charging(charges: ChargePolicy) -> Harness {
         seller_contact: json!({"name": "Seller Desk", "emailAddress": "desk@seller.example", "number": "1", "role": "sellerContact"}),
         self_addresses: Default::default(),
         charges,
+        quotes: Default::default(),
     };
     let clock = Arc::new(FixedClock::at(NOW));
     let bus = Arc::new(Bus::new(
@@ -417,4 +418,5 @@ async fn notifications_reach_only_matching_hubs_in_order() {
 }
 
 mod discovery;
+mod quote;
 mod tasks;

@@ -15,4 +15,5 @@ mod postgres;
 mod presto;
 mod properties;
 mod qualification;
+mod quote;
 mod support;

@@ -123,20 +123,26 @@ impl App {
 
     /// Reads order `id` at `base` after every commit of the Seller until it is final.
     pub async fn wait_until_final(&self, base: &str, id: &str) -> Value {
+        let finished = ["completed", "partial", "failed", "rejected", "cancelled"];
+        self.wait_until(&format!("{base}/productOrder/{id}"), |order| finished.iter().any(|s| order["state"] == *s))
+            .await
+    }
+
+    /// Reads `path` after every commit of the Seller until `done` holds for it.
+    pub async fn wait_until(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
         let wake = self.seller.bus.wake();
         for _ in 0..1000 {
             let committed = wake.notified();
             tokio::pin!(committed);
             committed.as_mut().enable();
-            let answer = self.call("GET", &format!("{base}/productOrder/{id}"), None).await;
-            let state = answer.body["state"].as_str().unwrap_or_default().to_owned();
-            if matches!(state.as_str(), "completed" | "partial" | "failed" | "rejected" | "cancelled") {
+            let answer = self.call("GET", path, None).await;
+            if done(&answer.body) {
                 return answer.body;
             }
             // Bounded, in case the last commit came before the waiter was registered.
             let _ = tokio::time::timeout(Duration::from_secs(1), committed).await;
         }
-        panic!("order {id} did not finish");
+        panic!("{path} did not reach the state awaited");
     }
 
     /// Checks the outbox each time `receiver` is sent an event until nothing is pending.
