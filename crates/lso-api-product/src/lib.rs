@@ -14,6 +14,7 @@ mod inventory;
 mod ordering;
 mod qualification;
 mod quote;
+mod ticket;
 
 use axum::Router;
 use axum::extract::FromRef;
@@ -21,6 +22,7 @@ use lso_bus::{Bus, BusError};
 use lso_http::{ApiError, Authenticator, Party, Principal, QueryParams, resolve_party};
 use lso_mef_product::{
     address_base, catalog_base, discovery_base, inventory_base, ordering_base, poq_base, quote_base, site_base,
+    ticket_base,
 };
 use lso_model::Irp;
 use std::sync::Arc;
@@ -107,6 +109,7 @@ pub fn router(state: ApiState) -> Router {
             .nest(&poq_base(*irp), qualification::router().with_state(point.clone()))
             .nest(&discovery_base(*irp), discovery::router().with_state(point.clone()))
             .nest(&quote_base(*irp), quote::router().with_state(point.clone()))
+            .nest(&ticket_base(*irp), ticket::router().with_state(point.clone()))
             .nest(&address_base(*irp), geography::address_router().with_state(point.clone()))
             .nest(&site_base(*irp), geography::site_router().with_state(point));
     }

@@ -18,6 +18,8 @@ pub(crate) fn router() -> Router<PointState> {
         .route("/quote/{id}", get(retrieve_quote))
         .route("/cancelQuote", post(cancel_quote))
         .route("/rejectQuote", post(reject_quote))
+        // The guide calls it `declineQuote` (mef-digest §0.3).
+        .route("/declineQuote", post(reject_quote))
         .merge(hubs::router(HubApi::Quote))
 }
 

@@ -4,6 +4,7 @@ use crate::{Bus, BusError};
 use lso_mef_product::{
     EventSubscription, catalog_base, catalog_notification_base, inventory_base, inventory_notification_base,
     ordering_base, ordering_notification_base, poq_base, poq_notification_base, quote_base, quote_notification_base,
+    ticket_base, ticket_notification_base,
 };
 use lso_model::{Irp, Tenant};
 use lso_notify::HubRequest;
@@ -43,6 +44,17 @@ pub const CATALOG_EVENT_TYPES: &[&str] = &[
     "productSpecificationStateChangeEvent",
 ];
 
+/// Every event type of Trouble Ticket and Incident notifications (MEF 124 R55, R56).
+pub const TICKET_EVENT_TYPES: &[&str] = &[
+    "troubleTicketAttributeValueChangeEvent",
+    "troubleTicketStatusChangeEvent",
+    "troubleTicketResolvedEvent",
+    "troubleTicketInformationRequiredEvent",
+    "incidentCreateEvent",
+    "incidentAttributeValueChangeEvent",
+    "incidentStatusChangeEvent",
+];
+
 /// An API with notification hubs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HubApi {
@@ -56,6 +68,8 @@ pub enum HubApi {
     Qualification,
     /// Quote Management.
     Quote,
+    /// Trouble Ticket and Incident Management.
+    Ticket,
 }
 
 impl HubApi {
@@ -67,6 +81,7 @@ impl HubApi {
             HubApi::Catalog => "productCatalog",
             HubApi::Qualification => "productOfferingQualification",
             HubApi::Quote => "quoteManagement",
+            HubApi::Ticket => "troubleTicket",
         }
     }
 
@@ -78,6 +93,7 @@ impl HubApi {
             HubApi::Catalog => catalog_base(irp),
             HubApi::Qualification => poq_base(irp),
             HubApi::Quote => quote_base(irp),
+            HubApi::Ticket => ticket_base(irp),
         }
     }
 
@@ -89,6 +105,7 @@ impl HubApi {
             HubApi::Catalog => catalog_notification_base(irp),
             HubApi::Qualification => poq_notification_base(irp),
             HubApi::Quote => quote_notification_base(irp),
+            HubApi::Ticket => ticket_notification_base(irp),
         }
     }
 
@@ -100,6 +117,7 @@ impl HubApi {
             HubApi::Catalog => CATALOG_EVENT_TYPES,
             HubApi::Qualification => &["poqCreateEvent", "poqStateChangeEvent", "poqItemStateChangeEvent"],
             HubApi::Quote => &["quoteStateChangeEvent", "quoteItemStateChangeEvent"],
+            HubApi::Ticket => TICKET_EVENT_TYPES,
         }
     }
 }

@@ -22,16 +22,19 @@ mod pricing;
 pub mod qualification;
 mod quote;
 mod tasks;
+mod ticket;
+mod tracked;
 mod validate;
 mod worker;
 
 pub use catalog::{OFFERING_STATUSES, OfferingState};
 pub use engine::Step;
 pub use fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus, InventoryFulfilment, PROVISIONING_STARTED};
-pub use hubs::{HubApi, INVENTORY_EVENT_TYPES, ORDERING_EVENT_TYPES};
+pub use hubs::{HubApi, INVENTORY_EVENT_TYPES, ORDERING_EVENT_TYPES, TICKET_EVENT_TYPES};
 pub use legato::{LEGATO_CLIENT, LegatoFulfilment};
 pub use qualification::Serviceability;
 pub use quote::QuotePolicy;
+pub use ticket::{Fault, IMPACTS, INCIDENT_TYPES, PRIORITIES, SEVERITIES, SellerMove, TICKET_TYPES, TicketAction};
 pub use worker::{Outcome, Worker};
 
 use lso_model::{Clock, IdGen, Violation};
@@ -156,6 +159,21 @@ impl Bus {
     /// The clock it runs on.
     pub fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()
+    }
+
+    /// Runs `change` again while it loses a race with another writer of the same resource
+    /// (a job of the Seller's, say), at most a few times.
+    async fn retrying<T, F: Future<Output = Result<T, BusError>>>(
+        &self,
+        change: impl Fn() -> F,
+    ) -> Result<T, BusError> {
+        let mut attempts = 0;
+        loop {
+            match change().await {
+                Err(BusError::Conflict(_)) if attempts < 5 => attempts += 1,
+                other => return other,
+            }
+        }
     }
 
     async fn commit(&self, ops: Vec<lso_store::WriteOp>) -> Result<(), BusError> {

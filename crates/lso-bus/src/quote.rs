@@ -6,15 +6,15 @@
 //! validity ends; a product order that references it accepts it.
 
 use crate::doc::{push, set, state_change};
-use crate::events::{Subject, event};
 use crate::hubs::HubApi;
 use crate::pricing::{installation_interval, item_term, offered_terms, prices};
 use crate::qualification::{Found, ItemList};
+use crate::tracked::Tracked;
 use crate::{Bus, BusError};
 use lso_mef_product::{DateTime, ItemTerm};
 use lso_model::quote::{QuoteEvent, QuoteItemState, QuoteState, quote_outcome};
 use lso_model::{Tenant, Violation};
-use lso_store::{Filter, IndexEntry, ListQuery, Record, Step, WriteOp, sortable_time};
+use lso_store::{Filter, IndexEntry, ListQuery, Step, WriteOp, sortable_time};
 use serde_json::{Value, json};
 
 /// The store kind of quotes.
@@ -53,107 +53,49 @@ impl Answer {
     }
 }
 
-/// The changes of one step to a quote, committed together with the events they announce.
-struct QuoteChange<'a> {
-    bus: &'a Bus,
-    tenant: Tenant,
-    id: String,
-    doc: Value,
-    at: DateTime,
-    /// The stored record, or none for a quote being created.
-    record: Option<Record>,
-    /// Whether transitions are announced (always, except while an instant quote is created).
-    announce: bool,
-    ops: Vec<WriteOp>,
+type QuoteChange<'a> = Tracked<'a>;
+
+async fn load_quote<'a>(bus: &'a Bus, tenant: Option<&str>, id: &str) -> Result<Option<QuoteChange<'a>>, BusError> {
+    Tracked::load(bus, HubApi::Quote, QUOTE, tenant, id).await
 }
 
-impl<'a> QuoteChange<'a> {
-    async fn load(bus: &'a Bus, tenant: Option<&str>, id: &str) -> Result<Option<Self>, BusError> {
-        let Some(record) = bus.store.get(QUOTE, tenant, id).await? else { return Ok(None) };
-        let owner =
-            Tenant::from_key(&record.tenant).ok_or_else(|| BusError::Corrupt(format!("tenant of quote {id}")))?;
-        let doc = serde_json::from_str(&record.doc).map_err(|e| BusError::Corrupt(format!("quote {id}: {e}")))?;
-        let at = DateTime::from_millis(bus.clock.now_millis());
-        Ok(Some(QuoteChange {
-            bus,
-            tenant: owner,
-            id: id.to_owned(),
-            doc,
-            at,
-            record: Some(record),
-            announce: true,
-            ops: Vec::new(),
-        }))
+/// Moves the quote by `event`; a state that completes the quote dates it.
+fn move_quote(change: &mut QuoteChange<'_>, event: QuoteEvent, reason: Option<&str>) -> Result<QuoteState, BusError> {
+    let from: QuoteState = change.state("state")?;
+    let next = from.on(event).map_err(|e| BusError::Corrupt(format!("quote {}: {e}", change.id)))?;
+    set(&mut change.doc, "state", next.as_str());
+    push(&mut change.doc, "stateChange", state_change(next.as_str(), &change.at, reason));
+    if !matches!(
+        next,
+        QuoteState::InProgress | QuoteState::InProgressDraft | QuoteState::Accepted | QuoteState::Declined
+    ) {
+        let at = change.at.as_str().to_owned();
+        set(&mut change.doc, "effectiveQuoteCompletionDate", at);
     }
+    change.announce("quoteStateChangeEvent", None);
+    Ok(next)
+}
 
-    fn state(&self) -> Result<QuoteState, BusError> {
-        self.doc["state"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| BusError::Corrupt(format!("state of quote {}", self.id)))
-    }
+/// Moves item `index` by `event`, if its state allows it.
+fn move_item(change: &mut QuoteChange<'_>, index: usize, event: QuoteEvent) {
+    let item = &mut change.doc["quoteItem"][index];
+    let Some(next) =
+        item["state"].as_str().and_then(|s| s.parse::<QuoteItemState>().ok()).and_then(|s| s.on(event).ok())
+    else {
+        return;
+    };
+    set(item, "state", next.as_str());
+    let id = item["id"].as_str().unwrap_or_default().to_owned();
+    change.announce("quoteItemStateChangeEvent", Some(&id));
+}
 
-    fn announce(&mut self, event_type: &str, item_id: Option<&str>) {
-        if !self.announce {
-            return;
-        }
-        let subject = Subject {
-            id: &self.id,
-            href: format!("quote/{}", self.id),
-            item_id,
-            milestone: None,
-            ordering_key: &self.id,
-        };
-        self.ops.push(event(self.bus.ids.as_ref(), HubApi::Quote, &self.tenant, event_type, subject, &self.at));
-    }
+fn item_count(change: &QuoteChange<'_>) -> usize {
+    change.doc["quoteItem"].as_array().map_or(0, Vec::len)
+}
 
-    /// Moves the quote by `event`; a state that completes the quote dates it.
-    fn move_quote(&mut self, event: QuoteEvent, reason: Option<&str>) -> Result<QuoteState, BusError> {
-        let next = self.state()?.on(event).map_err(|e| BusError::Corrupt(format!("quote {}: {e}", self.id)))?;
-        set(&mut self.doc, "state", next.as_str());
-        push(&mut self.doc, "stateChange", state_change(next.as_str(), &self.at, reason));
-        if !matches!(
-            next,
-            QuoteState::InProgress | QuoteState::InProgressDraft | QuoteState::Accepted | QuoteState::Declined
-        ) {
-            set(&mut self.doc, "effectiveQuoteCompletionDate", self.at.as_str());
-        }
-        self.announce("quoteStateChangeEvent", None);
-        Ok(next)
-    }
-
-    /// Moves item `index` by `event`, if its state allows it.
-    fn move_item(&mut self, index: usize, event: QuoteEvent) {
-        let item = &mut self.doc["quoteItem"][index];
-        let Some(next) =
-            item["state"].as_str().and_then(|s| s.parse::<QuoteItemState>().ok()).and_then(|s| s.on(event).ok())
-        else {
-            return;
-        };
-        set(item, "state", next.as_str());
-        let id = item["id"].as_str().unwrap_or_default().to_owned();
-        self.announce("quoteItemStateChangeEvent", Some(&id));
-    }
-
-    fn item_count(&self) -> usize {
-        self.doc["quoteItem"].as_array().map_or(0, Vec::len)
-    }
-
-    /// The write ops: the quote first, then its events and jobs.
-    fn finish(self) -> Vec<WriteOp> {
-        let index = quote_index(&self.doc);
-        let doc = self.doc.to_string();
-        let quote = match self.record {
-            Some(record) => WriteOp::Update { record: Record { version: record.version + 1, doc, ..record }, index },
-            None => WriteOp::Insert {
-                record: Record { kind: QUOTE.into(), id: self.id, tenant: self.tenant.key(), version: 1, doc },
-                index,
-            },
-        };
-        let mut ops = vec![quote];
-        ops.extend(self.ops);
-        ops
-    }
+fn finish(change: QuoteChange<'_>) -> Vec<WriteOp> {
+    let index = quote_index(&change.doc);
+    change.finish(index)
 }
 
 /// The attributes quotes are listed by.
@@ -219,16 +161,8 @@ impl Bus {
                 if instant { QuoteItemState::InProgress } else { QuoteItemState::Acknowledged }.as_str(),
             );
         }
-        let mut change = QuoteChange {
-            bus: self,
-            tenant: tenant.clone(),
-            id: id.clone(),
-            doc: quote,
-            at,
-            record: None,
-            announce: false,
-            ops: Vec::new(),
-        };
+        let mut change = Tracked::new(self, HubApi::Quote, QUOTE, tenant, &id, quote);
+        change.announce = false;
         if instant {
             self.answer(&mut change).await?;
         } else {
@@ -246,7 +180,7 @@ impl Bus {
             });
         }
         let document = change.doc.clone();
-        self.commit(change.finish()).await?;
+        self.commit(finish(change)).await?;
         Ok(document)
     }
 
@@ -262,9 +196,9 @@ impl Bus {
                 subject_to_check |= key == "subjectToFeasibilityCheck" && value == true;
                 set(&mut change.doc["quoteItem"][index], key, value);
             }
-            change.move_item(index, answer.event);
+            move_item(change, index, answer.event);
         }
-        let state = change.move_quote(quote_outcome(&events), None)?;
+        let state = move_quote(change, quote_outcome(&events), None)?;
         if firm && state != QuoteState::UnableToProvide {
             set(&mut change.doc, "quoteLevel", if subject_to_check { "firmSubjectToFeasibilityCheck" } else { "firm" });
         }
@@ -590,13 +524,17 @@ impl Bus {
     /// `cancelQuote` (R53) and `rejectQuote` (R54): the Buyer ends its quote; the request is
     /// echoed.
     pub async fn end_quote(&self, tenant: &Tenant, request: Value, event: QuoteEvent) -> Result<Value, BusError> {
+        self.retrying(|| self.end_quote_once(tenant, request.clone(), event)).await
+    }
+
+    async fn end_quote_once(&self, tenant: &Tenant, request: Value, event: QuoteEvent) -> Result<Value, BusError> {
         let Some(id) = request["quoteId"].as_str() else {
             return Err(BusError::Invalid(vec![Violation::missing("/quoteId", "the quote is required")]));
         };
-        let Some(mut change) = QuoteChange::load(self, Some(&tenant.key()), id).await? else {
+        let Some(mut change) = load_quote(self, Some(&tenant.key()), id).await? else {
             return Err(BusError::Invalid(vec![Violation::not_found("/quoteId", format!("no quote `{id}` of yours"))]));
         };
-        let state = change.state()?;
+        let state = change.state::<QuoteState>("state")?;
         if state.on(event).is_err() {
             let allowed = match event {
                 QuoteEvent::Cancel => "only a quote in progress can be cancelled (R53)",
@@ -607,24 +545,24 @@ impl Bus {
                 format!("the quote is {state}; {allowed}"),
             )]));
         }
-        change.move_quote(event, request["reason"].as_str())?;
-        for index in 0..change.item_count() {
-            change.move_item(index, QuoteEvent::Abandon);
+        move_quote(&mut change, event, request["reason"].as_str())?;
+        for index in 0..item_count(&change) {
+            move_item(&mut change, index, QuoteEvent::Abandon);
         }
-        self.commit(change.finish()).await?;
+        self.commit(finish(change)).await?;
         Ok(request)
     }
 
     /// Job step: takes a deferred quote in progress, then answers it when its time has come.
     pub(crate) async fn advance_quote(&self, id: &str) -> Result<(Vec<WriteOp>, Step), BusError> {
-        let Some(mut change) = QuoteChange::load(self, None, id).await? else { return Ok((Vec::new(), Step::Done)) };
-        let step = match change.state()? {
+        let Some(mut change) = load_quote(self, None, id).await? else { return Ok((Vec::new(), Step::Done)) };
+        let step = match change.state::<QuoteState>("state")? {
             QuoteState::Acknowledged => {
                 let problems = self.changed_products(&change).await?;
                 if problems.is_empty() {
-                    change.move_quote(QuoteEvent::Start, None)?;
-                    for index in 0..change.item_count() {
-                        change.move_item(index, QuoteEvent::Start);
+                    move_quote(&mut change, QuoteEvent::Start, None)?;
+                    for index in 0..item_count(&change) {
+                        move_item(&mut change, index, QuoteEvent::Start);
                     }
                     let created = change.doc["quoteDate"]
                         .as_str()
@@ -632,14 +570,14 @@ impl Bus {
                         .map_or(0, |d| d.millis());
                     Step::Again { at: created + self.config.quotes.answer_millis }
                 } else {
-                    change.move_quote(QuoteEvent::Reject, Some("a product of the quote changed"))?;
-                    for index in 0..change.item_count() {
+                    move_quote(&mut change, QuoteEvent::Reject, Some("a product of the quote changed"))?;
+                    for index in 0..item_count(&change) {
                         match problems.iter().find(|(i, _)| *i == index) {
                             Some((_, error)) => {
                                 set(&mut change.doc["quoteItem"][index], "terminationError", json!([error]));
-                                change.move_item(index, QuoteEvent::Reject);
+                                move_item(&mut change, index, QuoteEvent::Reject);
                             }
-                            None => change.move_item(index, QuoteEvent::Abandon),
+                            None => move_item(&mut change, index, QuoteEvent::Abandon),
                         }
                     }
                     Step::Done
@@ -651,7 +589,7 @@ impl Bus {
             }
             _ => Step::Done,
         };
-        Ok((change.finish(), step))
+        Ok((finish(change), step))
     }
 
     /// The items of a deferred quote whose product is no longer there to change.
@@ -672,19 +610,19 @@ impl Bus {
 
     /// Job step: an answered quote whose validity has ended expires.
     pub(crate) async fn expire_quote(&self, id: &str) -> Result<(Vec<WriteOp>, Step), BusError> {
-        let Some(mut change) = QuoteChange::load(self, None, id).await? else { return Ok((Vec::new(), Step::Done)) };
+        let Some(mut change) = load_quote(self, None, id).await? else { return Ok((Vec::new(), Step::Done)) };
         let end = change.doc["validFor"]["endDateTime"]
             .as_str()
             .and_then(|d| DateTime::parse(d).ok())
             .map_or(0, |d| d.millis());
-        if change.state()?.on(QuoteEvent::Expire).is_err() {
+        if change.state::<QuoteState>("state")?.on(QuoteEvent::Expire).is_err() {
             return Ok((Vec::new(), Step::Done));
         }
         if change.at.millis() < end {
             return Ok((Vec::new(), Step::Again { at: end }));
         }
-        change.move_quote(QuoteEvent::Expire, Some("the quote's validity ended"))?;
-        Ok((change.finish(), Step::Done))
+        move_quote(&mut change, QuoteEvent::Expire, Some("the quote's validity ended"))?;
+        Ok((finish(change), Step::Done))
     }
 
     /// The quote item a product order item references, checked against the item (MEF 123 O5:
@@ -788,12 +726,12 @@ impl Bus {
         id: &str,
         order_id: &str,
     ) -> Result<Vec<WriteOp>, BusError> {
-        let Some(mut change) = QuoteChange::load(self, Some(&tenant.key()), id).await? else { return Ok(Vec::new()) };
-        if change.state()?.on(QuoteEvent::Accept).is_err() {
+        let Some(mut change) = load_quote(self, Some(&tenant.key()), id).await? else { return Ok(Vec::new()) };
+        if change.state::<QuoteState>("state")?.on(QuoteEvent::Accept).is_err() {
             return Ok(Vec::new());
         }
-        change.move_quote(QuoteEvent::Accept, Some(&format!("ordered by product order {order_id}")))?;
-        Ok(change.finish())
+        move_quote(&mut change, QuoteEvent::Accept, Some(&format!("ordered by product order {order_id}")))?;
+        Ok(finish(change))
     }
 }
 

@@ -99,6 +99,17 @@ pub fn quote_notification_base(irp: Irp) -> String {
     quote_base(irp).replace("quoteManagement", "quoteNotification")
 }
 
+/// `/mefApi/{irp}/troubleTicket/v4`: Trouble Ticket and Incident Management (4.0.0 for both
+/// reference points).
+pub fn ticket_base(irp: Irp) -> String {
+    format!("/mefApi/{irp}/troubleTicket/v4")
+}
+
+/// `/mefApi/{irp}/troubleTicketNotification/v4`: the Buyer's ticket and incident listeners.
+pub fn ticket_notification_base(irp: Irp) -> String {
+    format!("/mefApi/{irp}/troubleTicketNotification/v4")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ pub mod order;
 pub mod product;
 pub mod quote;
 mod tenant;
+pub mod ticket;
 mod violation;
 
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock};

@@ -82,6 +82,7 @@ pub(crate) fn router(parts: AdminParts) -> Router {
         .route(&format!("{ADMIN_BASE}/deliveries/{{id}}/redeliver"), post(redeliver))
         .route(&format!("{ADMIN_BASE}/{{irp}}/product"), post(register_product))
         .route(&format!("{ADMIN_BASE}/{{irp}}/charge"), post(raise_charge))
+        .route(&format!("{ADMIN_BASE}/{{irp}}/troubleTicket/{{id}}/{{status}}"), post(move_ticket))
         .route(&format!("{ADMIN_BASE}/{{irp}}/product/{{id}}/service"), get(product_services))
         .route(&format!("{ADMIN_BASE}/catalog"), get(catalog))
         .route(&format!("{ADMIN_BASE}/catalog/offering/{{id}}/lifecycle"), post(change_offering_lifecycle))
@@ -231,6 +232,38 @@ async fn raise_charge(
         .await
         .map_err(lso_api_product::api_error)?;
     Ok(json_response(StatusCode::CREATED, &charge))
+}
+
+/// Why the Seller moves a ticket.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TicketMove {
+    note: String,
+}
+
+/// The Seller moves a Buyer's trouble ticket to `inProgress`, `pending` (waiting for the Buyer)
+/// or `resolved`, with a note the Buyer reads.
+async fn move_ticket(
+    State(state): State<AdminState>,
+    _: Admin,
+    Path((irp, id, status)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+    body: MefBody<TicketMove>,
+) -> Result<Response, ApiError> {
+    let tenant = state.tenant(&irp, raw.as_deref())?;
+    let to = match status.as_str() {
+        "inProgress" => lso_bus::SellerMove::Work,
+        "pending" => lso_bus::SellerMove::AwaitBuyer,
+        "resolved" => lso_bus::SellerMove::Resolve,
+        other => {
+            return Err(ApiError::NotFound(format!(
+                "a ticket is moved to inProgress, pending or resolved, not `{other}`"
+            )));
+        }
+    };
+    let ticket =
+        state.bus.seller_move_ticket(&tenant, &id, to, &body.typed.note).await.map_err(lso_api_product::api_error)?;
+    Ok(json_response(StatusCode::OK, &ticket))
 }
 
 /// The product specifications.

@@ -121,6 +121,12 @@ pub struct Running {
 }
 
 impl Running {
+    /// Asks the elements for faults once, as the alarm monitor does, and passes the changes up
+    /// the stack; the number of changes.
+    pub async fn check_alarms(&self) -> usize {
+        check_alarms(&self.alarms, &self.ecm, &self.sof, &self.icm, &self.bus).await
+    }
+
     /// Stops accepting requests, finishes those in flight, then stops the background work.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
@@ -226,8 +232,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         }
     });
     let worker = tokio::spawn(Worker::new(bus.clone()).with_handler(sof.clone()).run(stop.clone()));
-    let monitor =
-        tokio::spawn(monitor_alarms(layers, Duration::from_millis(config.network.alarm_poll_millis), stop.clone()));
+    let every = Duration::from_millis(config.network.alarm_poll_millis);
+    let monitor = tokio::spawn(monitor_alarms(layers, bus.clone(), every, stop.clone()));
     let dispatcher = tokio::spawn(Dispatcher::new(store, clock, policy, bus.wake()).run(stop));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "lso is serving");
     Ok(Running { addr, bus, auth, sof, icm, ecm, alarms, shutdown, tasks: vec![server, worker, monitor, dispatcher] })
@@ -252,23 +258,67 @@ pub struct Layers {
     pub addr: SocketAddr,
 }
 
-/// Asks the elements for faults every `every` until `stop`, and tells the services the changes
-/// touch.
-async fn monitor_alarms(layers: Layers, every: Duration, mut stop: watch::Receiver<bool>) {
+/// Asks the elements for faults every `every` until `stop`.
+async fn monitor_alarms(layers: Layers, bus: Arc<Bus>, every: Duration, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
-        let now = chrono::Utc::now().timestamp_millis();
-        let changes = layers.alarms.poll(&*layers.ecm, now).await;
-        for change in &changes {
-            tracing::warn!(?change, "element alarm");
-        }
-        if let Err(err) = layers.sof.on_alarms(&changes).await {
-            tracing::error!(error = %err, "could not note alarms on the services");
-        }
+        check_alarms(&layers.alarms, &layers.ecm, &layers.sof, &layers.icm, &bus).await;
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => {}
         }
     }
+}
+
+/// Asks the elements for faults once, tells the services the changes touch and the BUS
+/// (incidents, tickets); the number of changes.
+async fn check_alarms(
+    alarms: &lso_ecm::Alarms,
+    ecm: &lso_ecm::Ecm,
+    sof: &lso_sof::Sof,
+    icm: &lso_icm::Icm,
+    bus: &Bus,
+) -> usize {
+    let changes = alarms.poll(ecm, chrono::Utc::now().timestamp_millis()).await;
+    for change in &changes {
+        tracing::warn!(?change, "element alarm");
+    }
+    if let Err(err) = sof.on_alarms(&changes).await {
+        tracing::error!(error = %err, "could not note alarms on the services");
+    }
+    for change in &changes {
+        if let Err(err) = tell_bus(sof, icm, bus, change).await {
+            tracing::error!(error = %err, "could not raise or close the incidents of an alarm");
+        }
+    }
+    changes.len()
+}
+
+/// The BUS hears of a fault raised (with the products whose services it touches) or cleared.
+async fn tell_bus(
+    sof: &lso_sof::Sof,
+    icm: &lso_icm::Icm,
+    bus: &Bus,
+    change: &lso_ecm::AlarmChange,
+) -> Result<(), lso_bus::BusError> {
+    let (alarm, raised) = match change {
+        lso_ecm::AlarmChange::Raised(alarm) => (alarm, true),
+        lso_ecm::AlarmChange::Cleared(alarm) => (alarm, false),
+    };
+    let place = alarm.port.as_ref().map_or(alarm.element.clone(), |port| format!("{}:{port}", alarm.element));
+    let key = format!("{place}/{}", alarm.kind.as_str());
+    if !raised {
+        return bus.fault_cleared(&key).await;
+    }
+    let mut products = Vec::new();
+    for service in icm.affected_by(alarm).await {
+        if let Ok(doc) = sof.document(lso_sof::SERVICE, lso_bus::LEGATO_CLIENT, &service).await
+            && let Some(product) = doc["externalId"].as_str()
+        {
+            products.push(product.to_owned());
+        }
+    }
+    let description = format!("{} at {place}: {}", alarm.kind.as_str(), alarm.detail);
+    bus.fault_raised(&lso_bus::Fault { key, description, raised_at: alarm.raised_at, products }).await
 }
 
 /// The HTTP application: the product APIs, Legato, Presto, Adagio, the operators' API, and the

@@ -17,3 +17,4 @@ mod properties;
 mod qualification;
 mod quote;
 mod support;
+mod ticket;

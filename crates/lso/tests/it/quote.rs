@@ -112,6 +112,8 @@ async fn firm_quotes_come_from_the_network_an_order_accepts_its_quote_and_every_
         let echoed = ask("/rejectQuote", json!({"quoteId": id, "reason": "too dear"}), 200).await;
         assert_eq!(echoed, json!({"quoteId": id, "reason": "too dear"}));
         ask("/cancelQuote", json!({"quoteId": id}), 422).await;
+        let declined_again = app.call("POST", &format!("{base}/declineQuote"), Some(&json!({"quoteId": id}))).await;
+        assert_eq!(declined_again.status, 422, "the guide's name for rejectQuote: {:#}", declined_again.body);
 
         let deferred = ask("/quote", quote(false, vec![uni_at("1", "site-boston")]), 201).await;
         assert_eq!(deferred["state"], "acknowledged");

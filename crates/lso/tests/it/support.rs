@@ -280,6 +280,15 @@ impl Contract {
         Contract { uri, document: Arc::new(document) }
     }
 
+    /// The contract with `names` taken out of the `required` list of component schema `schema`,
+    /// where the file requires what its guide says is given only when set.
+    pub fn without_required(mut self, schema: &str, names: &[&str]) -> Contract {
+        let document = Arc::make_mut(&mut self.document);
+        let required = document["components"]["schemas"][schema]["required"].as_array_mut().expect("a required list");
+        required.retain(|name| !names.iter().any(|n| name == n));
+        self
+    }
+
     /// A validator of the schema at `pointer` in the document. Its references resolve against
     /// the document (and, for a file, the files next to it).
     pub fn validator(&self, pointer: &str) -> jsonschema::Validator {
