@@ -15,14 +15,15 @@ mod ordering;
 mod qualification;
 mod quote;
 mod ticket;
+mod workforce;
 
 use axum::Router;
 use axum::extract::FromRef;
 use lso_bus::{Bus, BusError};
 use lso_http::{ApiError, Authenticator, Party, Principal, QueryParams, resolve_party};
 use lso_mef_product::{
-    address_base, catalog_base, discovery_base, inventory_base, ordering_base, poq_base, quote_base, site_base,
-    ticket_base,
+    address_base, appointment_base, catalog_base, discovery_base, inventory_base, ordering_base, poq_base, quote_base,
+    site_base, ticket_base, work_order_base,
 };
 use lso_model::Irp;
 use std::sync::Arc;
@@ -110,6 +111,8 @@ pub fn router(state: ApiState) -> Router {
             .nest(&discovery_base(*irp), discovery::router().with_state(point.clone()))
             .nest(&quote_base(*irp), quote::router().with_state(point.clone()))
             .nest(&ticket_base(*irp), ticket::router().with_state(point.clone()))
+            .nest(&appointment_base(*irp), workforce::appointment_router().with_state(point.clone()))
+            .nest(&work_order_base(*irp), workforce::work_order_router().with_state(point.clone()))
             .nest(&address_base(*irp), geography::address_router().with_state(point.clone()))
             .nest(&site_base(*irp), geography::site_router().with_state(point));
     }

@@ -31,6 +31,7 @@ fn app() -> App {
             self_addresses: Default::default(),
             charges: Default::default(),
             quotes: Default::default(),
+            workforce: Default::default(),
         },
     );
     let auth = Arc::new(Authenticator::from_secret(b"router-test-key-0123456789abcdef"));

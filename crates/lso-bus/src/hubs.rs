@@ -2,9 +2,10 @@
 
 use crate::{Bus, BusError};
 use lso_mef_product::{
-    EventSubscription, catalog_base, catalog_notification_base, inventory_base, inventory_notification_base,
-    ordering_base, ordering_notification_base, poq_base, poq_notification_base, quote_base, quote_notification_base,
-    ticket_base, ticket_notification_base,
+    EventSubscription, appointment_base, appointment_notification_base, catalog_base, catalog_notification_base,
+    inventory_base, inventory_notification_base, ordering_base, ordering_notification_base, poq_base,
+    poq_notification_base, quote_base, quote_notification_base, ticket_base, ticket_notification_base, work_order_base,
+    work_order_notification_base,
 };
 use lso_model::{Irp, Tenant};
 use lso_notify::HubRequest;
@@ -70,6 +71,10 @@ pub enum HubApi {
     Quote,
     /// Trouble Ticket and Incident Management.
     Ticket,
+    /// Appointment Management.
+    Appointment,
+    /// Work Order Management.
+    WorkOrder,
 }
 
 impl HubApi {
@@ -82,6 +87,8 @@ impl HubApi {
             HubApi::Qualification => "productOfferingQualification",
             HubApi::Quote => "quoteManagement",
             HubApi::Ticket => "troubleTicket",
+            HubApi::Appointment => "appointment",
+            HubApi::WorkOrder => "workOrderManagement",
         }
     }
 
@@ -94,6 +101,8 @@ impl HubApi {
             HubApi::Qualification => poq_base(irp),
             HubApi::Quote => quote_base(irp),
             HubApi::Ticket => ticket_base(irp),
+            HubApi::Appointment => appointment_base(irp),
+            HubApi::WorkOrder => work_order_base(irp),
         }
     }
 
@@ -106,6 +115,8 @@ impl HubApi {
             HubApi::Qualification => poq_notification_base(irp),
             HubApi::Quote => quote_notification_base(irp),
             HubApi::Ticket => ticket_notification_base(irp),
+            HubApi::Appointment => appointment_notification_base(irp),
+            HubApi::WorkOrder => work_order_notification_base(irp),
         }
     }
 
@@ -118,6 +129,10 @@ impl HubApi {
             HubApi::Qualification => &["poqCreateEvent", "poqStateChangeEvent", "poqItemStateChangeEvent"],
             HubApi::Quote => &["quoteStateChangeEvent", "quoteItemStateChangeEvent"],
             HubApi::Ticket => TICKET_EVENT_TYPES,
+            HubApi::Appointment => &["appointmentStatusChangeEvent", "appointmentAttributeValueChangeEvent"],
+            HubApi::WorkOrder => {
+                &["workOrderCreateEvent", "workOrderStateChangeEvent", "workOrderAppointmentRequiredEvent"]
+            }
         }
     }
 }

@@ -26,6 +26,7 @@ mod ticket;
 mod tracked;
 mod validate;
 mod worker;
+mod workforce;
 
 pub use catalog::{OFFERING_STATUSES, OfferingState};
 pub use engine::Step;
@@ -36,6 +37,7 @@ pub use qualification::Serviceability;
 pub use quote::QuotePolicy;
 pub use ticket::{Fault, IMPACTS, INCIDENT_TYPES, PRIORITIES, SEVERITIES, SellerMove, TICKET_TYPES, TicketAction};
 pub use worker::{Outcome, Worker};
+pub use workforce::WorkforcePolicy;
 
 use lso_model::{Clock, IdGen, Violation};
 use lso_notify::SelfAddresses;
@@ -86,6 +88,8 @@ pub struct BusConfig {
     pub charges: ChargePolicy,
     /// How the Seller answers quotes.
     pub quotes: QuotePolicy,
+    /// The technicians' calendar.
+    pub workforce: WorkforcePolicy,
 }
 
 /// What the Seller charges for, and how long a Buyer has to answer (MEF 123 UC11).

@@ -204,7 +204,9 @@ fn move_ticket(change: &mut TicketChange<'_>, event: TicketEvent, reason: &str) 
         }
         TicketStatus::Pending => {
             seller_note(change, &format!("Waiting for the Buyer: {reason}"));
-            change.announce("troubleTicketInformationRequiredEvent", None);
+            if change.doc["workOrder"].as_array().is_none_or(Vec::is_empty) {
+                change.announce("troubleTicketInformationRequiredEvent", None);
+            }
         }
         _ => {}
     }
@@ -345,7 +347,12 @@ impl Bus {
     }
 
     /// A page of documents of `kind`, each with only `keys`.
-    async fn projected(&self, kind: &str, query: ListQuery, keys: &[&str]) -> Result<(Vec<Value>, u64), BusError> {
+    pub(crate) async fn projected(
+        &self,
+        kind: &str,
+        query: ListQuery,
+        keys: &[&str],
+    ) -> Result<(Vec<Value>, u64), BusError> {
         let page = self.store.list(query).await?;
         let mut found = Vec::with_capacity(page.records.len());
         for record in page.records {
@@ -515,8 +522,14 @@ impl Bus {
             TicketStatus::Acknowledged | TicketStatus::Reopened => {
                 move_ticket(&mut change, TicketEvent::Work, "the Seller is investigating")?;
                 let product = change.doc["relatedEntity"][0]["id"].as_str().unwrap_or_default().to_owned();
-                for incident in self.open_incidents(&change.tenant, &product).await? {
-                    link_incident(&mut change, &incident);
+                let incidents = self.open_incidents(&change.tenant, &product).await?;
+                for incident in &incidents {
+                    link_incident(&mut change, incident);
+                }
+                let visit = matches!(change.doc["ticketType"].as_str(), Some("installation" | "maintenance"));
+                if incidents.is_empty() && visit {
+                    let work = self.visit_for(&mut change, &product).await?;
+                    change.ops.extend(work);
                 }
             }
             TicketStatus::AssessingCancellation => {
@@ -525,6 +538,64 @@ impl Bus {
             _ => return Ok((Vec::new(), Step::Done)),
         }
         Ok((finish_ticket(change), Step::Done))
+    }
+
+    /// With no fault on the network to explain it, an installation or maintenance issue needs a
+    /// technician at the product's site: a work order, and the ticket waits for the Buyer to book
+    /// the visit (R65). Nothing when the product has no site.
+    async fn visit_for(&self, change: &mut TicketChange<'_>, product: &str) -> Result<Vec<WriteOp>, BusError> {
+        let tenant = change.tenant.clone();
+        let found = self.product(Some(&tenant.key()), product).await?;
+        let mut sites: Vec<String> = found.related_site.iter().flatten().map(|s| s.id.clone()).collect();
+        if sites.is_empty() {
+            for related in found.product_relationship.iter().flatten() {
+                if let Ok(other) = self.product(Some(&tenant.key()), &related.id).await {
+                    sites.extend(other.related_site.iter().flatten().map(|s| s.id.clone()));
+                }
+            }
+        }
+        if sites.is_empty() {
+            return Ok(Vec::new());
+        }
+        let places = sites
+            .iter()
+            .map(|id| json!({"@type": "GeographicSiteRef", "id": id, "role": "INSTALL_LOCATION"}))
+            .collect();
+        let task = format!(
+            "Check and repair product {product} on site: {}",
+            change.doc["description"].as_str().unwrap_or_default()
+        );
+        let (id, ops) = self.open_work_order(&tenant, product, &change.id, places, &task);
+        push(
+            &mut change.doc,
+            "workOrder",
+            json!({"id": id, "href": format!("{}/workorder/{id}", HubApi::WorkOrder.base(tenant.irp))}),
+        );
+        change.announce("troubleTicketAttributeValueChangeEvent", None);
+        move_ticket(
+            change,
+            TicketEvent::AwaitBuyer,
+            &format!("a technician must visit: book an appointment for work order {id}"),
+        )?;
+        Ok(ops)
+    }
+
+    /// The writes that move ticket `id` by `event`, if it still can be.
+    pub(crate) async fn ticket_moved(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        event: TicketEvent,
+        reason: &str,
+    ) -> Result<Vec<WriteOp>, BusError> {
+        let Some(mut change) = Tracked::load(self, HubApi::Ticket, TICKET, Some(&tenant.key()), id).await? else {
+            return Ok(Vec::new());
+        };
+        if change.state::<TicketStatus>("status")?.on(event).is_err() {
+            return Ok(Vec::new());
+        }
+        move_ticket(&mut change, event, reason)?;
+        Ok(finish_ticket(change))
     }
 
     /// The incidents of `tenant` still open on `product`.

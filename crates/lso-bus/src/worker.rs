@@ -8,6 +8,7 @@ use crate::ordering::ADVANCE_ORDER;
 use crate::quote::{ADVANCE_QUOTE, EXPIRE_QUOTE};
 use crate::tasks::{ADVANCE_CANCEL, ADVANCE_MODIFY};
 use crate::ticket::ADVANCE_TICKET;
+use crate::workforce::ADVANCE_VISIT;
 use crate::{Bus, BusError};
 use lso_store::{Job, JobFailure, JobHandler, WriteOp};
 use std::sync::Arc;
@@ -127,6 +128,7 @@ async fn bus_step(bus: &Bus, job: &Job) -> Result<(Vec<WriteOp>, Step), BusError
         ADVANCE_QUOTE => bus.advance_quote(&job.key).await,
         EXPIRE_QUOTE => bus.expire_quote(&job.key).await,
         ADVANCE_TICKET => bus.advance_ticket(&job.key).await,
+        ADVANCE_VISIT => bus.advance_visit(&job.key).await,
         other => Err(BusError::Corrupt(format!("unknown job kind {other}"))),
     }
 }

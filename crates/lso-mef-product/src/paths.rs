@@ -110,6 +110,27 @@ pub fn ticket_notification_base(irp: Irp) -> String {
     format!("/mefApi/{irp}/troubleTicketNotification/v4")
 }
 
+/// `/mefApi/{irp}/appointment/v2`: Appointment Management (MEF 137, 2.0 for both reference
+/// points).
+pub fn appointment_base(irp: Irp) -> String {
+    format!("/mefApi/{irp}/appointment/v2")
+}
+
+/// `/mefApi/{irp}/appointmentNotification/v2`: the Buyer's appointment listeners.
+pub fn appointment_notification_base(irp: Irp) -> String {
+    format!("/mefApi/{irp}/appointmentNotification/v2")
+}
+
+/// `/mefApi/{irp}/workOrderManagement/v2`: Work Order Management (MEF 137).
+pub fn work_order_base(irp: Irp) -> String {
+    format!("/mefApi/{irp}/workOrderManagement/v2")
+}
+
+/// `/mefApi/{irp}/workOrderNotification/v2`: the Buyer's work order listeners.
+pub fn work_order_notification_base(irp: Irp) -> String {
+    format!("/mefApi/{irp}/workOrderNotification/v2")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ pub mod quote;
 mod tenant;
 pub mod ticket;
 mod violation;
+pub mod workforce;
 
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock};
 pub use mef_enum::UnknownValue;

@@ -53,6 +53,12 @@ response_window_seconds = 86400
 [quotes]
 answer_seconds = 2
 valid_days = 30
+
+[workforce]
+technicians = 2
+day_start_hour = 8
+day_end_hour = 18
+visit_minutes = 120
 "#;
 
 /// The settings of an `lso` process.
@@ -81,6 +87,8 @@ pub struct Config {
     pub charges: Charges,
     /// How quotes are answered.
     pub quotes: Quotes,
+    /// The technicians' calendar.
+    pub workforce: Workforce,
     /// The network infrastructure control manages.
     pub network: NetworkConfig,
     /// The addresses and sites the Seller knows.
@@ -185,6 +193,32 @@ impl Quotes {
     /// The BUS's quote policy.
     pub fn policy(&self) -> lso_bus::QuotePolicy {
         lso_bus::QuotePolicy { answer_millis: self.answer_seconds * 1000, valid_millis: self.valid_days * 86_400_000 }
+    }
+}
+
+/// `[workforce]`: technicians visit Monday to Friday (UTC) between the hours given.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workforce {
+    /// How many technicians can visit at the same time.
+    pub technicians: u32,
+    /// The first hour of a working day.
+    pub day_start_hour: i64,
+    /// The hour a working day ends.
+    pub day_end_hour: i64,
+    /// How long a visit takes.
+    pub visit_minutes: i64,
+}
+
+impl Workforce {
+    /// The BUS's calendar policy.
+    pub fn policy(&self) -> lso_bus::WorkforcePolicy {
+        lso_bus::WorkforcePolicy {
+            technicians: self.technicians,
+            day_start_hour: self.day_start_hour,
+            day_end_hour: self.day_end_hour,
+            visit_minutes: self.visit_minutes,
+        }
     }
 }
 
@@ -298,6 +332,16 @@ impl Config {
         }
         if self.quotes.answer_seconds < 0 || self.quotes.valid_days < 1 {
             bail!("`quotes.answer_seconds` must not be negative and `quotes.valid_days` must be at least 1");
+        }
+        let w = &self.workforce;
+        if w.technicians < 1
+            || w.visit_minutes < 1
+            || !(0..w.day_end_hour).contains(&w.day_start_hour)
+            || w.day_end_hour > 24
+        {
+            bail!(
+                "`workforce` needs a technician, a visit of a minute at least, and 0 <= day_start_hour < day_end_hour <= 24"
+            );
         }
         if !(0.0..=3600.0).contains(&self.fulfilment.time_scale) {
             bail!("`fulfilment.time_scale` must be between 0 and 3600");

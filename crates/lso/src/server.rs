@@ -201,6 +201,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             self_addresses: SelfAddresses(vec![addr]),
             charges: config.charges.policy(),
             quotes: config.quotes.policy(),
+            workforce: config.workforce.policy(),
         },
     )
     .with_serviceability(Arc::new(serviceability)));

@@ -58,6 +58,7 @@ fn harness_charging(charges: ChargePolicy) -> Harness {
         self_addresses: Default::default(),
         charges,
         quotes: Default::default(),
+        workforce: Default::default(),
     };
     let clock = Arc::new(FixedClock::at(NOW));
     let bus = Arc::new(Bus::new(
@@ -127,7 +128,7 @@ impl Harness {
     }
 }
 
-fn problems(result: Result<Value, BusError>) -> Vec<(ViolationCode, String)> {
+fn problems<T: std::fmt::Debug>(result: Result<T, BusError>) -> Vec<(ViolationCode, String)> {
     match result {
         Err(BusError::Invalid(found)) => found.into_iter().map(|v| (v.code, v.property_path)).collect(),
         other => panic!("expected violations, got {other:?}"),
@@ -420,3 +421,4 @@ async fn notifications_reach_only_matching_hubs_in_order() {
 mod discovery;
 mod quote;
 mod tasks;
+mod workforce;

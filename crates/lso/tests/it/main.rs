@@ -18,3 +18,4 @@ mod qualification;
 mod quote;
 mod support;
 mod ticket;
+mod workforce;

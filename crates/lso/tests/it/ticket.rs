@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 fn ticket_on(product: &str) -> Value {
     json!({"description": "no traffic between the sites", "externalId": "buyer-ticket-1", "observedImpact": "down",
-           "priority": "high", "severity": "significant", "ticketType": "maintenance",
+           "priority": "high", "severity": "significant", "ticketType": "assistance",
            "relatedEntity": [{"@referredType": "Product", "id": product, "role": "affectedProduct"}],
            "relatedContactInformation": [contact("reporterContact")],
            "note": [{"id": "n-1", "author": "Ann", "date": "2026-01-01T00:00:00Z", "source": "buyer", "text": "since 9:00"}]})

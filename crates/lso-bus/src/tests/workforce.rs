@@ -1,0 +1,171 @@
+//! Work orders and appointments (MEF 137) on a fixed clock: a ticket that needs a visit opens a
+//! work order, the Buyer books a technician from the calendar, and the visit resolves the
+//! ticket.
+
+use super::*;
+use crate::ticket::TicketAction;
+use std::time::Duration;
+
+const HOUR: i64 = 3_600_000;
+
+impl Harness {
+    /// A ticket of `kind` on a new UNI, taken in (pending) progress; its id and work order's.
+    async fn ticket_needing_visit(&self) -> (String, String) {
+        let uni = active_product(self, UNI).await;
+        let ticket = json!({"description": "no light on the port", "observedImpact": "down", "priority": "high",
+            "severity": "moderate", "ticketType": "installation",
+            "relatedEntity": [{"@referredType": "Product", "id": uni, "role": "affectedProduct"}],
+            "relatedContactInformation": [contact("reporterContact")]});
+        let created = self.bus.create_ticket(&self.tenant, ticket).await.unwrap();
+        self.settle().await;
+        let id = created["id"].as_str().unwrap().to_owned();
+        let pending = self.bus.ticket(Some(&self.tenant.key()), &id).await.unwrap();
+        assert_eq!(pending["status"], "pending", "R65: {pending:#}");
+        (id, pending["workOrder"][0]["id"].as_str().unwrap().to_owned())
+    }
+
+    async fn book(&self, work_order: &str, start: i64) -> Result<Value, BusError> {
+        let request = json!({"workOrder": {"id": work_order}, "validFor": period(start, start + 2 * HOUR),
+            "relatedContactInformation": [contact("buyerAppointmentContact"), contact("appointmentPlaceContact")]});
+        self.bus.create_appointment(&self.tenant, request).await
+    }
+}
+
+fn period(start: i64, end: i64) -> Value {
+    json!({"startDateTime": lso_mef_product::DateTime::from_millis(start).as_str(),
+           "endDateTime": lso_mef_product::DateTime::from_millis(end).as_str()})
+}
+
+// NOW is Friday 2027-01-15 08:00 UTC; technicians work 08:00–18:00 Monday to Friday in visits of
+// two hours, two at a time.
+
+#[tokio::test]
+async fn mef137_slots_are_the_calendars_free_visits_in_the_windows_asked_for() {
+    let h = harness();
+    let (_, work_order) = h.ticket_needing_visit().await;
+    let search =
+        json!({"workOrder": {"id": work_order}, "requestedTimeSlot": [{"validFor": period(NOW, NOW + 74 * HOUR)}]});
+    let found = h.bus.search_time_slots(&h.tenant, search).await.unwrap();
+    let starts: Vec<&str> = found["availableTimeSlot"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["validFor"]["startDateTime"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            "2027-01-15T10:00:00.000Z",
+            "2027-01-15T12:00:00.000Z",
+            "2027-01-15T14:00:00.000Z",
+            "2027-01-15T16:00:00.000Z",
+            "2027-01-18T08:00:00.000Z"
+        ],
+        "the slot now has begun; no visits at the weekend"
+    );
+    let weekend = json!({"workOrder": {"id": work_order}, "requestedTimeSlot": [{"validFor": period(NOW + 24 * HOUR, NOW + 48 * HOUR)}]});
+    assert_eq!(h.bus.search_time_slots(&h.tenant, weekend).await.unwrap()["availableTimeSlot"], json!([]), "R13");
+    let backwards =
+        json!({"workOrder": {"id": work_order}, "requestedTimeSlot": [{"validFor": period(NOW, NOW - HOUR)}]});
+    assert_eq!(
+        problems(h.bus.search_time_slots(&h.tenant, backwards).await),
+        [(ViolationCode::InvalidValue, "/requestedTimeSlot/0/validFor".into())]
+    );
+    let unknown = json!({"workOrder": {"id": "nothing"}, "requestedTimeSlot": [{"validFor": period(NOW, NOW + HOUR)}]});
+    assert_eq!(
+        problems(h.bus.search_time_slots(&h.tenant, unknown).await),
+        [(ViolationCode::ReferenceNotFound, "/workOrder/id".into())]
+    );
+}
+
+#[tokio::test]
+async fn mef137_three_bookings_of_one_slot_at_once_get_the_two_technicians_and_one_refusal() {
+    let h = harness();
+    let mut orders = Vec::new();
+    for _ in 0..3 {
+        orders.push(h.ticket_needing_visit().await.1);
+    }
+    let slot = NOW + 2 * HOUR;
+    let (a, b, c) = tokio::join!(h.book(&orders[0], slot), h.book(&orders[1], slot), h.book(&orders[2], slot));
+    let results = [a, b, c];
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 2, "{results:?}");
+    let refused = results.into_iter().find(Result::is_err).unwrap();
+    assert_eq!(problems(refused), [(ViolationCode::InvalidValue, "/validFor".into())], "R17: no technician is free");
+    let search =
+        json!({"workOrder": {"id": orders[2]}, "requestedTimeSlot": [{"validFor": period(slot, slot + 2 * HOUR)}]});
+    assert_eq!(
+        h.bus.search_time_slots(&h.tenant, search).await.unwrap()["availableTimeSlot"],
+        json!([]),
+        "the slot is full"
+    );
+}
+
+#[tokio::test]
+async fn mef137_a_booked_visit_plans_the_work_order_and_its_completion_resolves_the_ticket() {
+    let h = harness();
+    let (ticket, work_order) = h.ticket_needing_visit().await;
+    assert_eq!(
+        problems(h.book(&work_order, NOW + HOUR).await),
+        [(ViolationCode::InvalidValue, "/validFor".into())],
+        "R16: off the grid"
+    );
+    let booked = h.book(&work_order, NOW + 2 * HOUR).await.unwrap();
+    assert_eq!(booked["status"], "confirmed");
+    assert_eq!(booked["relatedPlace"]["id"], "site-1");
+    let id = booked["id"].as_str().unwrap().to_owned();
+    let planned = h.bus.work_order(None, &work_order).await.unwrap();
+    assert_eq!(
+        (planned["state"].as_str(), planned["appointmentRequired"].as_bool()),
+        (Some("planned"), Some(false)),
+        "R22–R24"
+    );
+    assert_eq!(h.bus.ticket(None, &ticket).await.unwrap()["status"], "inProgress", "R25");
+    assert_eq!(
+        problems(h.book(&work_order, NOW + 4 * HOUR).await),
+        [(ViolationCode::InvalidValue, "/workOrder/id".into())],
+        "R20"
+    );
+
+    let moved = h
+        .bus
+        .patch_appointment(&h.tenant, &id, json!({"validFor": period(NOW + 4 * HOUR, NOW + 6 * HOUR)}))
+        .await
+        .unwrap();
+    assert_eq!(moved["validFor"]["startDateTime"], "2027-01-15T12:00:00.000Z");
+    h.clock.advance(Duration::from_secs(4 * 3600));
+    h.settle().await;
+    assert_eq!(h.bus.appointment(None, &id).await.unwrap()["status"], "inProgress");
+    assert_eq!(h.bus.work_order(None, &work_order).await.unwrap()["state"], "inProgress");
+    assert_eq!(
+        problems(h.bus.patch_appointment(&h.tenant, &id, json!({"note": []})).await),
+        [(ViolationCode::InvalidValue, "".into())],
+        "R40"
+    );
+    h.clock.advance(Duration::from_secs(2 * 3600));
+    h.settle().await;
+    assert_eq!(h.bus.appointment(None, &id).await.unwrap()["status"], "completed");
+    assert_eq!(h.bus.work_order(None, &work_order).await.unwrap()["state"], "completed");
+    let resolved = h.bus.ticket(None, &ticket).await.unwrap();
+    assert_eq!(resolved["status"], "resolved");
+    h.bus.ticket_action(&h.tenant, &ticket, TicketAction::Close).await.unwrap();
+}
+
+#[tokio::test]
+async fn mef137_a_cancelled_appointment_frees_the_technician_and_reopens_the_work_order() {
+    let h = harness();
+    let (_, work_order) = h.ticket_needing_visit().await;
+    let booked = h.book(&work_order, NOW + 2 * HOUR).await.unwrap();
+    let id = booked["id"].as_str().unwrap();
+    h.bus.cancel_appointment(&h.tenant, id).await.unwrap();
+    assert_eq!(h.bus.appointment(None, id).await.unwrap()["status"], "cancelled");
+    let open = h.bus.work_order(None, &work_order).await.unwrap();
+    assert_eq!((open["state"].as_str(), open["appointmentRequired"].as_bool()), (Some("open"), Some(true)), "R48–R50");
+    assert_eq!(
+        problems(h.bus.cancel_appointment(&h.tenant, id).await),
+        [(ViolationCode::InvalidValue, "".into())],
+        "R46, R47"
+    );
+    h.book(&work_order, NOW + 2 * HOUR).await.unwrap();
+    let (_, other) = h.ticket_needing_visit().await;
+    h.book(&other, NOW + 2 * HOUR).await.expect("the cancelled visit's technician is free again");
+}

@@ -1,0 +1,114 @@
+//! The work order and appointment machines of MEF 137.
+
+use crate::InvalidTransition;
+
+crate::mef_enum! {
+    /// `WorkOrderStateType`.
+    pub enum WorkOrderState {
+        Cancelled = "cancelled",
+        Completed = "completed",
+        InProgress = "inProgress",
+        Open = "open",
+        Planned = "planned",
+        UnableToComplete = "unableToComplete",
+    }
+}
+
+crate::mef_enum! {
+    /// `AppointmentStatusType`.
+    pub enum AppointmentStatus {
+        Confirmed = "confirmed",
+        InProgress = "inProgress",
+        Cancelled = "cancelled",
+        Missed = "missed",
+        Failed = "failed",
+        Completed = "completed",
+    }
+}
+
+crate::mef_enum! {
+    /// Events of the technician's visit, moving the appointment and its work order.
+    pub enum VisitEvent {
+        /// An appointment was booked for the work order.
+        Book = "book",
+        /// The Buyer cancelled the appointment.
+        CancelAppointment = "cancelAppointment",
+        /// The visit began (the point of no return).
+        Begin = "begin",
+        /// Every task was done.
+        Complete = "complete",
+        /// The technician could not do the tasks.
+        Fail = "fail",
+        /// The Seller no longer needs the work order.
+        Withdraw = "withdraw",
+    }
+}
+
+impl WorkOrderState {
+    /// The state `event` moves the work order to (MEF 137 R55).
+    pub fn on(self, event: VisitEvent) -> Result<WorkOrderState, InvalidTransition> {
+        use VisitEvent as E;
+        use WorkOrderState as S;
+        let next = match (self, event) {
+            (S::Open, E::Book) => S::Planned,
+            (S::Planned, E::CancelAppointment) => S::Open,
+            (S::Open | S::Planned, E::Begin) => S::InProgress,
+            (S::InProgress, E::Complete) => S::Completed,
+            (S::InProgress, E::Fail) => S::UnableToComplete,
+            (S::Open | S::Planned, E::Withdraw) => S::Cancelled,
+            (from, event) => return Err(InvalidTransition { from: from.as_str(), event: event.as_str() }),
+        };
+        Ok(next)
+    }
+}
+
+impl AppointmentStatus {
+    /// The status `event` moves the appointment to (MEF 137 R26).
+    pub fn on(self, event: VisitEvent) -> Result<AppointmentStatus, InvalidTransition> {
+        use AppointmentStatus as S;
+        use VisitEvent as E;
+        let next = match (self, event) {
+            (S::Confirmed, E::CancelAppointment | E::Withdraw) => S::Cancelled,
+            (S::Confirmed, E::Begin) => S::InProgress,
+            (S::InProgress, E::Complete) => S::Completed,
+            (S::InProgress, E::Fail) => S::Failed,
+            (from, event) => return Err(InvalidTransition { from: from.as_str(), event: event.as_str() }),
+        };
+        Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use expect_test::expect;
+
+    #[test]
+    fn mef137_work_order_state_machine() {
+        let table = crate::order::tests::render(WorkOrderState::ALL, VisitEvent::ALL, WorkOrderState::on);
+        expect![[r#"
+            inProgress --complete--> completed
+            inProgress --fail--> unableToComplete
+            open --book--> planned
+            open --begin--> inProgress
+            open --withdraw--> cancelled
+            planned --cancelAppointment--> open
+            planned --begin--> inProgress
+            planned --withdraw--> cancelled
+        "#]]
+        .assert_eq(&table);
+    }
+
+    #[test]
+    fn mef137_appointment_status_machine() {
+        let table = crate::order::tests::render(AppointmentStatus::ALL, VisitEvent::ALL, AppointmentStatus::on);
+        expect![[r#"
+            confirmed --cancelAppointment--> cancelled
+            confirmed --begin--> inProgress
+            confirmed --withdraw--> cancelled
+            inProgress --complete--> completed
+            inProgress --fail--> failed
+        "#]]
+        .assert_eq(&table);
+    }
+}
