@@ -21,7 +21,7 @@ fn name(rng: &mut StdRng, syllables: usize) -> String {
     text
 }
 
-fn rss_kib() -> u64 {
+pub(crate) fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()

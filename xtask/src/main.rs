@@ -7,9 +7,11 @@
 //! orders through every layer onto Open vSwitch elements (root needed). `cargo xtask bench
 //! address [--thousands N]` times address validation against a generated book of N thousand
 //! addresses (a million by default). `cargo xtask bench poq` measures qualifications per second.
+//! `cargo xtask bench billing [--thousands N]` times a billing run over N thousand products.
 
 mod address;
 mod bench;
+mod billing;
 mod network;
 mod path;
 mod poq;
@@ -20,6 +22,9 @@ fn main() -> anyhow::Result<()> {
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["bench", "order", rest @ ..] => bench::order(&bench::Options::parse(rest)?),
         ["bench", "path"] => path::run(1000, 3000, 2000),
+        ["bench", "billing", rest @ ..] => {
+            runtime()?.block_on(billing::run(usize::from(flag(rest, "--thousands", 100)?) * 1000))
+        }
         ["bench", "poq", rest @ ..] => runtime()?
             .block_on(poq::run(u64::from(flag(rest, "--seconds", 20)?), usize::from(flag(rest, "--clients", 16)?))),
         ["bench", "address", rest @ ..] => address::run(usize::from(flag(rest, "--thousands", 1000)?) * 1000, 30_000),
@@ -33,7 +38,8 @@ fn main() -> anyhow::Result<()> {
             eprintln!(
                 "usage: cargo xtask bench order [--seconds N] [--orders N] [--buyers N] | cargo xtask bench path\n       \
                  cargo xtask bench evpl [--orders N] | cargo xtask bench evpl-concurrent [--orders N] [--elements N]\n       \
-                 cargo xtask bench address [--thousands N] | cargo xtask bench poq [--seconds N] [--clients N]"
+                 cargo xtask bench address [--thousands N] | cargo xtask bench poq [--seconds N] [--clients N]\n       \
+                 cargo xtask bench billing [--thousands N]"
             );
             std::process::exit(2);
         }

@@ -6,6 +6,7 @@
 //! Handlers convert the request into a BUS call and its result into the MEF response; the
 //! business rules live in `lso-bus`.
 
+mod billing;
 mod catalog;
 mod discovery;
 mod geography;
@@ -22,8 +23,8 @@ use axum::extract::FromRef;
 use lso_bus::{Bus, BusError};
 use lso_http::{ApiError, Authenticator, Party, Principal, QueryParams, resolve_party};
 use lso_mef_product::{
-    address_base, appointment_base, catalog_base, discovery_base, inventory_base, ordering_base, poq_base, quote_base,
-    site_base, ticket_base, work_order_base,
+    address_base, appointment_base, billing_base, catalog_base, discovery_base, inventory_base, ordering_base,
+    poq_base, quote_base, site_base, ticket_base, work_order_base,
 };
 use lso_model::Irp;
 use std::sync::Arc;
@@ -111,6 +112,7 @@ pub fn router(state: ApiState) -> Router {
             .nest(&discovery_base(*irp), discovery::router().with_state(point.clone()))
             .nest(&quote_base(*irp), quote::router().with_state(point.clone()))
             .nest(&ticket_base(*irp), ticket::router().with_state(point.clone()))
+            .nest(&billing_base(*irp), billing::router().with_state(point.clone()))
             .nest(&appointment_base(*irp), workforce::appointment_router().with_state(point.clone()))
             .nest(&work_order_base(*irp), workforce::work_order_router().with_state(point.clone()))
             .nest(&address_base(*irp), geography::address_router().with_state(point.clone()))

@@ -32,6 +32,7 @@ fn app() -> App {
             charges: Default::default(),
             quotes: Default::default(),
             workforce: Default::default(),
+            billing: Default::default(),
         },
     );
     let auth = Arc::new(Authenticator::from_secret(b"router-test-key-0123456789abcdef"));

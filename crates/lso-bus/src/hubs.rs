@@ -2,10 +2,10 @@
 
 use crate::{Bus, BusError};
 use lso_mef_product::{
-    EventSubscription, appointment_base, appointment_notification_base, catalog_base, catalog_notification_base,
-    inventory_base, inventory_notification_base, ordering_base, ordering_notification_base, poq_base,
-    poq_notification_base, quote_base, quote_notification_base, ticket_base, ticket_notification_base, work_order_base,
-    work_order_notification_base,
+    EventSubscription, appointment_base, appointment_notification_base, billing_base, billing_notification_base,
+    catalog_base, catalog_notification_base, inventory_base, inventory_notification_base, ordering_base,
+    ordering_notification_base, poq_base, poq_notification_base, quote_base, quote_notification_base, ticket_base,
+    ticket_notification_base, work_order_base, work_order_notification_base,
 };
 use lso_model::{Irp, Tenant};
 use lso_notify::HubRequest;
@@ -75,6 +75,8 @@ pub enum HubApi {
     Appointment,
     /// Work Order Management.
     WorkOrder,
+    /// Customer Bill Management.
+    Billing,
 }
 
 impl HubApi {
@@ -89,6 +91,7 @@ impl HubApi {
             HubApi::Ticket => "troubleTicket",
             HubApi::Appointment => "appointment",
             HubApi::WorkOrder => "workOrderManagement",
+            HubApi::Billing => "customerBillManagement",
         }
     }
 
@@ -103,6 +106,7 @@ impl HubApi {
             HubApi::Ticket => ticket_base(irp),
             HubApi::Appointment => appointment_base(irp),
             HubApi::WorkOrder => work_order_base(irp),
+            HubApi::Billing => billing_base(irp),
         }
     }
 
@@ -117,6 +121,7 @@ impl HubApi {
             HubApi::Ticket => ticket_notification_base(irp),
             HubApi::Appointment => appointment_notification_base(irp),
             HubApi::WorkOrder => work_order_notification_base(irp),
+            HubApi::Billing => billing_notification_base(irp),
         }
     }
 
@@ -133,6 +138,7 @@ impl HubApi {
             HubApi::WorkOrder => {
                 &["workOrderCreateEvent", "workOrderStateChangeEvent", "workOrderAppointmentRequiredEvent"]
             }
+            HubApi::Billing => &["customerBillCreateEvent", "customerBillStateChangeEvent"],
         }
     }
 }

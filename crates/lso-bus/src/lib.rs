@@ -6,6 +6,7 @@
 //! advanced by a durable job: each step reads the order, applies pure transitions, and commits
 //! the new state, the inventory changes, the notifications and the next step together.
 
+mod billing;
 mod catalog;
 mod change;
 mod charges;
@@ -28,6 +29,7 @@ mod validate;
 mod worker;
 mod workforce;
 
+pub use billing::{BillingPolicy, BillingReport};
 pub use catalog::{OFFERING_STATUSES, OfferingState};
 pub use engine::Step;
 pub use fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus, InventoryFulfilment, PROVISIONING_STARTED};
@@ -90,6 +92,8 @@ pub struct BusConfig {
     pub quotes: QuotePolicy,
     /// The technicians' calendar.
     pub workforce: WorkforcePolicy,
+    /// How the Seller bills.
+    pub billing: BillingPolicy,
 }
 
 /// What the Seller charges for, and how long a Buyer has to answer (MEF 123 UC11).

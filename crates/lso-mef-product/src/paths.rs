@@ -131,6 +131,17 @@ pub fn work_order_notification_base(irp: Irp) -> String {
     format!("/mefApi/{irp}/workOrderNotification/v2")
 }
 
+/// `/mefApi/{irp}/customerBillManagement/v2`: Customer Bill Management (MEF 141, 2.0 for both
+/// reference points).
+pub fn billing_base(irp: Irp) -> String {
+    format!("/mefApi/{irp}/customerBillManagement/v2")
+}
+
+/// `/mefApi/{irp}/customerBillNotification/v2`: the Buyer's bill listeners.
+pub fn billing_notification_base(irp: Irp) -> String {
+    format!("/mefApi/{irp}/customerBillNotification/v2")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,10 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
-const MIGRATIONS: &[(&str, &str)] = &[("0001_initial", include_str!("../migrations/postgres/0001_initial.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_initial", include_str!("../migrations/postgres/0001_initial.sql")),
+    ("0002_resources_by_kind", include_str!("../migrations/postgres/0002_resources_by_kind.sql")),
+];
 
 /// A pool of connections to one PostgreSQL database.
 #[derive(Clone)]

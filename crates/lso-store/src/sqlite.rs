@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
-const MIGRATIONS: &[(&str, &str)] = &[("0001_initial", include_str!("../migrations/sqlite/0001_initial.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_initial", include_str!("../migrations/sqlite/0001_initial.sql")),
+    ("0002_resources_by_kind", include_str!("../migrations/sqlite/0002_resources_by_kind.sql")),
+];
 
 /// The most writes committed together.
 const MAX_GROUP: usize = 1024;

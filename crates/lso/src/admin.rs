@@ -83,6 +83,8 @@ pub(crate) fn router(parts: AdminParts) -> Router {
         .route(&format!("{ADMIN_BASE}/{{irp}}/product"), post(register_product))
         .route(&format!("{ADMIN_BASE}/{{irp}}/charge"), post(raise_charge))
         .route(&format!("{ADMIN_BASE}/{{irp}}/troubleTicket/{{id}}/{{status}}"), post(move_ticket))
+        .route(&format!("{ADMIN_BASE}/{{irp}}/customerBill/{{id}}/payment"), post(record_payment))
+        .route(&format!("{ADMIN_BASE}/billing/run"), post(billing_run))
         .route(&format!("{ADMIN_BASE}/{{irp}}/product/{{id}}/service"), get(product_services))
         .route(&format!("{ADMIN_BASE}/catalog"), get(catalog))
         .route(&format!("{ADMIN_BASE}/catalog/offering/{{id}}/lifecycle"), post(change_offering_lifecycle))
@@ -264,6 +266,70 @@ async fn move_ticket(
     let ticket =
         state.bus.seller_move_ticket(&tenant, &id, to, &body.typed.note).await.map_err(lso_api_product::api_error)?;
     Ok(json_response(StatusCode::OK, &ticket))
+}
+
+/// A billing run's period.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BillingRun {
+    /// `YYYY-MM`.
+    period: String,
+}
+
+/// The first instant of month `YYYY-MM` and of the month after it.
+pub fn month_bounds(period: &str) -> Option<(i64, i64)> {
+    let first = chrono::NaiveDate::parse_from_str(&format!("{period}-01"), "%Y-%m-%d").ok()?;
+    let next = first.checked_add_months(chrono::Months::new(1))?;
+    let millis = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis());
+    Some((millis(first)?, millis(next)?))
+}
+
+/// Bills a month for every billing account not yet billed for it.
+async fn billing_run(
+    State(state): State<AdminState>,
+    _: Admin,
+    body: MefBody<BillingRun>,
+) -> Result<Response, ApiError> {
+    let Some((start, end)) = month_bounds(&body.typed.period) else {
+        return Err(ApiError::Unprocessable(vec![lso_model::Violation::invalid("/period", "a month, `YYYY-MM`")]));
+    };
+    let report = state.bus.billing_run(start, end).await.map_err(lso_api_product::api_error)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"period": body.typed.period, "products": report.products, "bills": report.bills, "items": report.items, "alreadyBilled": report.already_billed}),
+    ))
+}
+
+/// A payment received for a bill.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Payment {
+    amount: f64,
+    payment_method: String,
+}
+
+/// Records a payment a Buyer made for a bill, settling it when nothing remains.
+async fn record_payment(
+    State(state): State<AdminState>,
+    _: Admin,
+    Path((irp, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    body: MefBody<Payment>,
+) -> Result<Response, ApiError> {
+    let tenant = state.tenant(&irp, raw.as_deref())?;
+    let methods = ["check", "wireTransfer", "electronic", "cash", "other"];
+    if !methods.contains(&body.typed.payment_method.as_str()) {
+        return Err(ApiError::Unprocessable(vec![lso_model::Violation::invalid(
+            "/paymentMethod",
+            format!("one of {}", methods.join(", ")),
+        )]));
+    }
+    let bill = state
+        .bus
+        .record_payment(&tenant, &id, body.typed.amount, &body.typed.payment_method)
+        .await
+        .map_err(lso_api_product::api_error)?;
+    Ok(json_response(StatusCode::OK, &bill))
 }
 
 /// The product specifications.

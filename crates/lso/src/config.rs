@@ -59,6 +59,10 @@ technicians = 2
 day_start_hour = 8
 day_end_hour = 18
 visit_minutes = 120
+
+[billing]
+tax_rate_percent = 0.0
+payment_days = 30
 "#;
 
 /// The settings of an `lso` process.
@@ -89,6 +93,8 @@ pub struct Config {
     pub quotes: Quotes,
     /// The technicians' calendar.
     pub workforce: Workforce,
+    /// How bills are made.
+    pub billing: Billing,
     /// The network infrastructure control manages.
     pub network: NetworkConfig,
     /// The addresses and sites the Seller knows.
@@ -222,6 +228,16 @@ impl Workforce {
     }
 }
 
+/// `[billing]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Billing {
+    /// The tax added to every bill item.
+    pub tax_rate_percent: f64,
+    /// Days from a bill's date to its payment due date.
+    pub payment_days: i64,
+}
+
 /// `[seller_contact]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -332,6 +348,9 @@ impl Config {
         }
         if self.quotes.answer_seconds < 0 || self.quotes.valid_days < 1 {
             bail!("`quotes.answer_seconds` must not be negative and `quotes.valid_days` must be at least 1");
+        }
+        if !(0.0..=100.0).contains(&self.billing.tax_rate_percent) || self.billing.payment_days < 0 {
+            bail!("`billing.tax_rate_percent` is between 0 and 100 and `billing.payment_days` not negative");
         }
         let w = &self.workforce;
         if w.technicians < 1

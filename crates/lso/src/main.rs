@@ -63,6 +63,11 @@ enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// Billing (MEF 141).
+    Billing {
+        #[command(subcommand)]
+        command: BillingCommand,
+    },
     /// Shows the network a running Seller's infrastructure control knows: elements, links and
     /// interfaces with the bandwidth and S-VLANs in use.
     Topology {
@@ -88,6 +93,22 @@ enum Command {
         /// Resend this dead letter instead of listing.
         #[arg(long)]
         redeliver: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BillingCommand {
+    /// Bills a month on a running Seller for every billing account not yet billed for it.
+    Run {
+        /// The month, `YYYY-MM` (the last full month by default).
+        #[arg(long)]
+        period: Option<String>,
+        /// The Seller's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Its data directory, for an operator's token.
+        #[arg(long, default_value = "./lso-data")]
+        data_dir: PathBuf,
     },
 }
 
@@ -169,6 +190,20 @@ async fn main() -> anyhow::Result<()> {
             demo::run(data_dir).await
         }
         Command::Catalog { command } => catalog(command).await,
+        Command::Billing { command: BillingCommand::Run { period, url, data_dir } } => {
+            let last_month = (chrono::Utc::now() - chrono::Months::new(1)).format("%Y-%m").to_string();
+            let body = serde_json::json!({"period": period.unwrap_or(last_month)});
+            let report = admin_call(reqwest::Method::POST, &url, &data_dir, "/billing/run", Some(&body)).await?;
+            println!(
+                "{}: {} products read, {} bills with {} items made, {} accounts already billed",
+                text(&report["period"]),
+                report["products"],
+                report["bills"],
+                report["items"],
+                report["alreadyBilled"]
+            );
+            Ok(())
+        }
         Command::Deliveries { url, data_dir, state, redeliver } => deliveries(&url, &data_dir, state, redeliver).await,
         Command::Topology { url, data_dir } => topology(&url, &data_dir).await,
     }

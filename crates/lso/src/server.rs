@@ -202,6 +202,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             charges: config.charges.policy(),
             quotes: config.quotes.policy(),
             workforce: config.workforce.policy(),
+            billing: lso_bus::BillingPolicy {
+                tax_rate: config.billing.tax_rate_percent,
+                payment_days: config.billing.payment_days,
+            },
         },
     )
     .with_serviceability(Arc::new(serviceability)));

@@ -59,6 +59,7 @@ fn harness_charging(charges: ChargePolicy) -> Harness {
         charges,
         quotes: Default::default(),
         workforce: Default::default(),
+        billing: Default::default(),
     };
     let clock = Arc::new(FixedClock::at(NOW));
     let bus = Arc::new(Bus::new(
@@ -418,6 +419,7 @@ async fn notifications_reach_only_matching_hubs_in_order() {
     assert!(h.bus.hub(HubApi::Ordering, &other, &all.id).await.is_err(), "hubs are per tenant");
 }
 
+mod billing;
 mod discovery;
 mod quote;
 mod tasks;

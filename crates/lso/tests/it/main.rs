@@ -3,6 +3,7 @@
 
 mod adagio;
 mod bad_input;
+mod billing;
 mod catalog;
 mod conformance;
 mod crash;
