@@ -12,13 +12,13 @@ fn offering(spec: &str) -> String {
     lso_spec::Catalog::built_in().unwrap().get(spec).unwrap().offering_id()
 }
 
-fn uni_at(id: &str, site: &str) -> Value {
+pub(crate) fn uni_at(id: &str, site: &str) -> Value {
     json!({"id": id, "action": "add", "product": {"productOffering": {"id": offering(UNI)}, "productConfiguration": example(UNI),
            "place": [{"@type": "GeographicSiteRef", "id": site, "role": "INSTALL_LOCATION"}]},
            "relatedContactInformation": [contact("quoteItemTechnicalContact"), contact("quoteItemLocationContact")]})
 }
 
-fn evpl_between(id: &str, a: &str, z: &str, cir: u64) -> Value {
+pub(crate) fn evpl_between(id: &str, a: &str, z: &str, cir: u64) -> Value {
     let mut configuration = example(EVPL);
     for end in ["evcEndPointA", "evcEndPointZ"] {
         configuration[end]["ingressBandwidthProfilePerClassOfServiceName"][0]["bwpFlow"][0]["cir"]["irValue"] =
@@ -29,13 +29,13 @@ fn evpl_between(id: &str, a: &str, z: &str, cir: u64) -> Value {
            "quoteItemRelationship": [{"id": a, "relationshipType": "CONNECTS_TO_UNI_A"}, {"id": z, "relationshipType": "CONNECTS_TO_UNI_Z"}]})
 }
 
-fn quote(instant: bool, items: Vec<Value>) -> Value {
+pub(crate) fn quote(instant: bool, items: Vec<Value>) -> Value {
     json!({"buyerRequestedQuoteLevel": "firm", "instantSyncQuote": instant, "requestedQuoteCompletionDate": days_from_now(2),
            "relatedContactInformation": [contact("buyerContactInformation")], "quoteItem": items})
 }
 
 /// An order of everything `quote` quoted, each item referencing its quote item.
-fn order_on(quote: &Value) -> Value {
+pub(crate) fn order_on(quote: &Value) -> Value {
     let mut order = order_of(&example(UNI), None);
     let template = order["productOrderItem"][0].clone();
     let items: Vec<Value> = quote["quoteItem"]
