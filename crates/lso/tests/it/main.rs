@@ -9,6 +9,7 @@ mod conformance;
 mod crash;
 mod discovery;
 mod geography;
+mod isolation;
 mod journey;
 mod legato;
 mod network;

@@ -16,7 +16,7 @@ fn ticket_on(product: &str) -> Value {
 }
 
 /// The element whose loss cuts the connectivity service of a product.
-async fn element_under(app: &App) -> String {
+pub(crate) async fn element_under(app: &App) -> String {
     for element in ["pe1", "pe2", "pe3"] {
         let alarm = lso_ecm::Alarm {
             element: element.into(),
