@@ -8,6 +8,7 @@ mod catalog;
 mod conformance;
 mod crash;
 mod discovery;
+mod fuzz;
 mod geography;
 mod isolation;
 mod journey;

@@ -289,6 +289,11 @@ impl Contract {
         self
     }
 
+    /// The API file as loaded.
+    pub fn document(&self) -> &Value {
+        &self.document
+    }
+
     /// A validator of the schema at `pointer` in the document. Its references resolve against
     /// the document (and, for a file, the files next to it).
     pub fn validator(&self, pointer: &str) -> jsonschema::Validator {
