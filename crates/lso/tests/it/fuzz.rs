@@ -1,5 +1,6 @@
-//! A schema-driven fuzzer of every product API on both reference points: for each operation of
-//! each official management file it sends requests generated from the file's own schemas
+//! A schema-driven fuzzer of every product API on both reference points: every operation of
+//! each official management file is served, and it is sent requests generated from the file's
+//! own schemas
 //! (instances of the request schema, the same with a required attribute removed or an attribute
 //! of the wrong type, arbitrary JSON; declared query parameters with generated, wrong and unknown
 //! values; path identifiers that exist and that do not), and holds every answer to the file:
@@ -289,7 +290,10 @@ async fn requests_generated_from_every_api_file_get_answers_that_meet_it() {
                         let status = answer.status.to_string();
                         let declared = &operation["responses"][&status];
                         let what = format!("{irp} {} {url} → {status}", method.to_uppercase());
-                        if answer.status >= 500 {
+                        let unrouted = answer.status == 405 || answer.body["reason"] == "no resource at this path";
+                        if unrouted {
+                            failures.push(format!("{what}: the operation is not served"));
+                        } else if answer.status >= 500 {
                             failures.push(format!("{what}: a server error {:#}", answer.body));
                         } else if let Some(media) =
                             declared["content"].as_object().and_then(|c| c.keys().next().cloned())
