@@ -17,9 +17,9 @@ const CONFIGURATION: &str = "offeringConfiguration";
 /// How long an offered configuration may be priced (R22: at least 15 minutes).
 const VALID_MILLIS: i64 = 3_600_000;
 /// The committed rates an EVC is offered at, in Mbit/s.
-const RATES: [u64; 5] = [10, 50, 100, 500, 1000];
+pub(crate) const RATES: [u64; 5] = [10, 50, 100, 500, 1000];
 /// `configuration` with every EVC endpoint's committed rate set to `mbps`.
-fn at_rate(configuration: &Value, mbps: u64) -> Value {
+pub(crate) fn at_rate(configuration: &Value, mbps: u64) -> Value {
     let mut configuration = configuration.clone();
     let set = |endpoint: &mut Value| {
         for profile in endpoint["ingressBandwidthProfilePerClassOfServiceName"].as_array_mut().into_iter().flatten() {

@@ -36,8 +36,9 @@ pub fn event(
         event: EventPayload {
             id: subject.id.to_owned(),
             href: Some(format!("{}/{}", api.base(tenant.irp), subject.href)),
-            order_item_id: subject.item_id.filter(|_| api != HubApi::Quote).map(str::to_owned),
+            order_item_id: subject.item_id.filter(|_| api == HubApi::Ordering).map(str::to_owned),
             quote_item_id: subject.item_id.filter(|_| api == HubApi::Quote).map(str::to_owned),
+            poq_item_id: subject.item_id.filter(|_| api == HubApi::Qualification).map(str::to_owned),
             milestone_name: subject.milestone.map(str::to_owned),
             buyer_id: None,
             seller_id: None,

@@ -1,22 +1,26 @@
-//! Product Offering Qualification (MEF 87). The Seller answers at once (R16), whether the
-//! Buyer asked for an immediate or a deferred answer, so a POQ is created in its final state:
-//! `done.ready` when every item could be qualified, `terminatedWithError` when one could not
-//! (the others are then `done.abandoned`). The answer comes from the network through
-//! [`Serviceability`]: a UNI is serviceable at a site with a free UNI port, a connection where a
-//! path with its bandwidth exists between its UNIs.
+//! Product Offering Qualification (MEF 87). An immediate qualification is answered in its
+//! response (R24); a deferred one is acknowledged, taken in progress and answered by a job,
+//! each step announced (R45, R46). A POQ is `done.ready` when every item could be qualified,
+//! `terminatedWithError` when one could not (the others are then `done.abandoned`). The answer
+//! comes from the network through [`Serviceability`]: a UNI is serviceable at a site with a free
+//! UNI port, a connection where a path with its bandwidth exists between its UNIs; when it does
+//! not and the Buyer asked for alternatives, the highest rate the path has room for is proposed.
 
-use crate::events::{Subject, event};
+use crate::doc::{push, set};
 use crate::hubs::HubApi;
+use crate::tracked::Tracked;
 use crate::{Bus, BusError};
 use lso_mef_product::DateTime;
 use lso_model::{Tenant, Violation, ViolationCode};
-use lso_store::{IndexEntry, Record, WriteOp, sortable_time};
+use lso_store::{IndexEntry, Step, WriteOp, sortable_time};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
 
 /// The store kind of POQs.
 pub(crate) const POQ: &str = "productOfferingQualification";
+/// The job that takes a deferred POQ in progress and answers it.
+pub(crate) const ADVANCE_POQ: &str = "advanceProductOfferingQualification";
 
 /// A boxed future, so that [`Serviceability`] can be used as `dyn Serviceability`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -40,41 +44,134 @@ pub(crate) struct ItemList<'a> {
     pub key: &'static str,
     /// `qualificationItemRelationship` or `quoteItemRelationship`.
     pub relations: &'static str,
+    /// Whether the Buyer wants alternatives proposed.
+    pub alternatives: bool,
 }
 
 /// What a qualification found for one item.
 pub(crate) enum Found {
     /// `done.ready` with a confidence and why.
     Ready { confidence: &'static str, reason: String },
+    /// `done.ready`, red, with a configuration the network can deliver instead.
+    Alternate { reason: String, configuration: Value },
     /// `terminatedWithError` with what is wrong.
     Error(Violation),
 }
 
+/// The attributes POQs are listed by.
+fn poq_index(poq: &Value) -> Vec<IndexEntry> {
+    let mut index = Vec::new();
+    for name in ["state", "externalId", "projectId"] {
+        index.extend(poq[name].as_str().map(|text| IndexEntry::new(name, text)));
+    }
+    if let Some(date) = poq["requestedPOQCompletionDate"].as_str().and_then(|d| DateTime::parse(d).ok()) {
+        index.push(IndexEntry::new("requestedPOQCompletionDate", sortable_time(date.millis())));
+    }
+    index
+}
+
+/// Sets the POQ's state (R48–R50), announcing it.
+fn set_state(change: &mut Tracked<'_>, state: &str) {
+    set(&mut change.doc, "state", state);
+    push(&mut change.doc, "stateChange", json!({"changeDate": change.at.as_str(), "state": state}));
+    change.announce("poqStateChangeEvent", None);
+}
+
+/// Sets item `index`'s state with why, announcing it (R46).
+fn set_item_state(change: &mut Tracked<'_>, index: usize, state: &str, reason: &str) {
+    let at = change.at.as_str().to_owned();
+    let item = &mut change.doc["productOfferingQualificationItem"][index];
+    set(item, "state", state);
+    push(item, "stateChange", json!({"changeDate": at, "state": state, "changeReason": reason}));
+    let id = item["id"].as_str().unwrap_or_default().to_owned();
+    change.announce("poqItemStateChangeEvent", Some(&id));
+}
+
+fn finish_poq(change: Tracked<'_>) -> Vec<WriteOp> {
+    let index = poq_index(&change.doc);
+    change.finish(index)
+}
+
 impl Bus {
-    /// `createProductOfferingQualification`: checks the request, qualifies every item on the
-    /// network, stores the POQ in its final state and announces `poqCreateEvent` (R45).
+    /// `createProductOfferingQualification`: checks the request and stores the POQ, answered at
+    /// once when the Buyer asks for an immediate answer (R24), otherwise `acknowledged`; either
+    /// way announced with `poqCreateEvent` (R45).
     pub async fn create_poq(&self, tenant: &Tenant, mut poq: Value) -> Result<Value, BusError> {
         let violations = check(&poq);
         if !violations.is_empty() {
             return Err(BusError::Invalid(violations));
         }
-        let now = DateTime::from_millis(self.clock.now_millis());
         let id = self.ids.next_id();
-        let items = poq["productOfferingQualificationItem"].as_array().cloned().unwrap_or_default();
-        let mut found = Vec::with_capacity(items.len());
-        let mut chosen: Vec<(String, String)> = Vec::new();
+        poq["id"] = json!(id);
+        poq["href"] = json!(format!("{}/productOfferingQualification/{id}", HubApi::Qualification.base(tenant.irp)));
+        if let Some(contacts) = poq["relatedContactInformation"].as_array_mut() {
+            let mut seller = self.config.seller_contact.clone();
+            seller["role"] = json!("sellerContactInformation");
+            contacts.push(seller);
+        }
+        let instant = poq["instantSyncQualification"] == true;
+        let mut change = Tracked::new(self, HubApi::Qualification, POQ, tenant, &id, poq);
+        change.announce("poqCreateEvent", None);
+        change.announce = false;
+        if instant {
+            self.answer_poq(&mut change).await?;
+        } else {
+            set_state(&mut change, "acknowledged");
+            for index in 0..change.doc["productOfferingQualificationItem"].as_array().map_or(0, Vec::len) {
+                set_item_state(&mut change, index, "acknowledged", "the request was received");
+            }
+            let run_at = change.at.millis();
+            change.ops.push(WriteOp::Enqueue { kind: ADVANCE_POQ.into(), key: id, payload: String::new(), run_at });
+        }
+        let document = change.doc.clone();
+        self.commit(finish_poq(change)).await?;
+        Ok(document)
+    }
+
+    /// Job step: a deferred POQ is taken in progress, then answered.
+    pub(crate) async fn advance_poq(&self, id: &str) -> Result<(Vec<WriteOp>, Step), BusError> {
+        let Some(mut change) = Tracked::load(self, HubApi::Qualification, POQ, None, id).await? else {
+            return Ok((Vec::new(), Step::Done));
+        };
+        let count = change.doc["productOfferingQualificationItem"].as_array().map_or(0, Vec::len);
+        match change.doc["state"].as_str() {
+            Some("acknowledged") => {
+                set_state(&mut change, "inProgress");
+                for index in 0..count {
+                    set_item_state(&mut change, index, "inProgress", "the Seller is qualifying it");
+                }
+                let at = change.at.millis();
+                Ok((finish_poq(change), Step::Again { at }))
+            }
+            Some("inProgress") => {
+                self.answer_poq(&mut change).await?;
+                Ok((finish_poq(change), Step::Done))
+            }
+            _ => Ok((Vec::new(), Step::Done)),
+        }
+    }
+
+    /// Qualifies every item of the POQ on the network and gives the POQ its final state.
+    async fn answer_poq(&self, change: &mut Tracked<'_>) -> Result<(), BusError> {
+        let items = change.doc["productOfferingQualificationItem"].as_array().cloned().unwrap_or_default();
         let list = ItemList {
             items: &items,
             key: "productOfferingQualificationItem",
             relations: "qualificationItemRelationship",
+            alternatives: change.doc["provideAlternative"] == true,
         };
+        let mut found = Vec::with_capacity(items.len());
+        let mut chosen: Vec<(String, String)> = Vec::new();
         for index in 0..items.len() {
-            found.push(self.qualify(tenant, &list, index, &mut chosen).await?);
+            found.push(self.qualify(&change.tenant, &list, index, &mut chosen).await?);
         }
         let failed = found.iter().any(|f| matches!(f, Found::Error(_)));
-        for (slot, result) in poq["productOfferingQualificationItem"].as_array_mut().into_iter().flatten().zip(found) {
+        for (index, result) in found.into_iter().enumerate() {
+            let slot = &mut change.doc["productOfferingQualificationItem"][index];
             let (state, reason) = match result {
-                Found::Ready { .. } if failed => ("done.abandoned", "another item could not be qualified".to_owned()),
+                Found::Ready { .. } | Found::Alternate { .. } if failed => {
+                    ("done.abandoned", "another item could not be qualified".to_owned())
+                }
                 Found::Ready { confidence, reason } => {
                     slot["serviceabilityConfidence"] = json!(confidence);
                     slot["serviceabilityConfidenceReason"] = json!(reason);
@@ -83,46 +180,27 @@ impl Bus {
                     }
                     ("done.ready", reason)
                 }
+                Found::Alternate { reason, configuration } => {
+                    slot["serviceabilityConfidence"] = json!("red");
+                    slot["serviceabilityConfidenceReason"] = json!(reason);
+                    let offering = slot["product"]["productOffering"].clone();
+                    let offering = if offering.is_null() { json!({"id": "unknown"}) } else { offering };
+                    slot["alternateProductOfferingProposal"] = json!([{"id": "1",
+                        "installationInterval": {"amount": 5, "units": "businessDays"},
+                        "alternateProduct": {"productOffering": offering, "productConfiguration": configuration}}]);
+                    ("done.ready", reason)
+                }
                 Found::Error(violation) => {
                     slot["terminationError"] = json!([{"code": violation.code.as_str(), "propertyPath": violation.property_path, "value": violation.reason}]);
                     ("terminatedWithError", violation.reason)
                 }
             };
-            slot["state"] = json!(state);
-            slot["stateChange"] = json!([{"changeDate": now.as_str(), "state": state, "changeReason": reason}]);
+            set_item_state(change, index, state, &reason);
         }
-        let state = if failed { "terminatedWithError" } else { "done.ready" };
-        poq["id"] = json!(id);
-        poq["href"] = json!(format!("{}/productOfferingQualification/{id}", HubApi::Qualification.base(tenant.irp)));
-        poq["state"] = json!(state);
-        poq["effectiveQualificationDate"] = json!(now.as_str());
-        poq["stateChange"] = json!([{"changeDate": now.as_str(), "state": state}]);
-        if let Some(contacts) = poq["relatedContactInformation"].as_array_mut() {
-            let mut seller = self.config.seller_contact.clone();
-            seller["role"] = json!("sellerContactInformation");
-            contacts.push(seller);
-        }
-        let mut index = vec![IndexEntry::new("state", state)];
-        for name in ["externalId", "projectId"] {
-            if let Some(text) = poq[name].as_str() {
-                index.push(IndexEntry::new(name, text));
-            }
-        }
-        if let Some(date) = poq["requestedPOQCompletionDate"].as_str().and_then(|d| DateTime::parse(d).ok()) {
-            index.push(IndexEntry::new("requestedPOQCompletionDate", sortable_time(date.millis())));
-        }
-        let record =
-            Record { kind: POQ.into(), id: id.clone(), tenant: tenant.key(), version: 1, doc: poq.to_string() };
-        let subject = Subject {
-            id: &id,
-            href: format!("productOfferingQualification/{id}"),
-            item_id: None,
-            milestone: None,
-            ordering_key: &id,
-        };
-        let created = event(self.ids.as_ref(), HubApi::Qualification, tenant, "poqCreateEvent", subject, &now);
-        self.commit(vec![WriteOp::Insert { record, index }, created]).await?;
-        Ok(poq)
+        set_state(change, if failed { "terminatedWithError" } else { "done.ready" });
+        let at = change.at.as_str().to_owned();
+        set(&mut change.doc, "effectiveQualificationDate", at);
+        Ok(())
     }
 
     /// `retrieveProductOfferingQualification`.
@@ -255,11 +333,27 @@ impl Bus {
                 .map(|(e, _)| crate::legato::cir_mbps(e))
                 .max()
                 .unwrap_or(0);
-            return Ok(match network.path(interfaces, cir).await {
+            return Ok(match network.path(interfaces.clone(), cir).await {
                 Ok(()) => Found::Ready {
                     confidence: "green",
                     reason: format!("a path with {cir} Mbit/s to spare joins its UNIs"),
                 },
+                Err(why) if list.alternatives => {
+                    let mut slower = None;
+                    for rate in crate::discovery::RATES.iter().rev().filter(|r| **r < cir) {
+                        if network.path(interfaces.clone(), *rate).await.is_ok() {
+                            slower = Some(*rate);
+                            break;
+                        }
+                    }
+                    match slower {
+                        Some(rate) => Found::Alternate {
+                            reason: format!("{why}; {rate} Mbit/s fits"),
+                            configuration: crate::discovery::at_rate(configuration, rate),
+                        },
+                        None => Found::Ready { confidence: "red", reason: why },
+                    }
+                }
                 Err(why) => Found::Ready { confidence: "red", reason: why },
             });
         }

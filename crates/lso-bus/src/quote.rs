@@ -226,7 +226,8 @@ impl Bus {
     /// whether the network can deliver it.
     async fn answer_items(&self, tenant: &Tenant, quote: &Value) -> Result<Vec<Answer>, BusError> {
         let items = quote["quoteItem"].as_array().cloned().unwrap_or_default();
-        let list = ItemList { items: &items, key: "quoteItem", relations: "quoteItemRelationship" };
+        let list =
+            ItemList { items: &items, key: "quoteItem", relations: "quoteItemRelationship", alternatives: false };
         let firm = quote["buyerRequestedQuoteLevel"] != "budgetary";
         let mut chosen = Vec::new();
         let mut answers = Vec::with_capacity(items.len());
@@ -237,7 +238,7 @@ impl Bus {
                     answers.push(Answer::unable(problem.code.as_str(), &problem.property_path, problem.reason));
                     continue;
                 }
-                Some(Found::Ready { confidence: "red", reason }) => {
+                Some(Found::Ready { confidence: "red", reason } | Found::Alternate { reason, .. }) => {
                     answers.push(Answer::unable("otherIssue", &format!("/quoteItem/{index}/product"), reason));
                     continue;
                 }

@@ -5,6 +5,7 @@
 use crate::charges::EXPIRE_CHARGE;
 use crate::engine::Step;
 use crate::ordering::ADVANCE_ORDER;
+use crate::qualification::ADVANCE_POQ;
 use crate::quote::{ADVANCE_QUOTE, EXPIRE_QUOTE};
 use crate::tasks::{ADVANCE_CANCEL, ADVANCE_MODIFY};
 use crate::ticket::ADVANCE_TICKET;
@@ -126,6 +127,7 @@ async fn bus_step(bus: &Bus, job: &Job) -> Result<(Vec<WriteOp>, Step), BusError
         ADVANCE_MODIFY => bus.advance_modify(&job.key).await,
         EXPIRE_CHARGE => bus.expire_charge(&job.key).await,
         ADVANCE_QUOTE => bus.advance_quote(&job.key).await,
+        ADVANCE_POQ => bus.advance_poq(&job.key).await,
         EXPIRE_QUOTE => bus.expire_quote(&job.key).await,
         ADVANCE_TICKET => bus.advance_ticket(&job.key).await,
         ADVANCE_VISIT => bus.advance_visit(&job.key).await,

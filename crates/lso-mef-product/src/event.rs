@@ -24,6 +24,7 @@ pub struct EventPayload {
     pub href: Option<String>,
     pub order_item_id: Option<String>,
     pub quote_item_id: Option<String>,
+    pub poq_item_id: Option<String>,
     pub milestone_name: Option<String>,
     pub buyer_id: Option<String>,
     pub seller_id: Option<String>,

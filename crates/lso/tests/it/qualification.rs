@@ -143,3 +143,75 @@ async fn qualifications_come_from_the_network_and_every_answer_meets_the_contrac
         }
     }
 }
+
+#[tokio::test]
+async fn a_deferred_qualification_is_answered_by_a_job_with_every_step_announced_and_alternates_proposed() {
+    for irp in ["Sonata", "Cantata"] {
+        let app = spawn_app().await;
+        let contract = Contract::load(&format!(
+            "{irp}/productApi/serviceability/offeringQualification/productOfferingQualificationManagement.api.yaml"
+        ));
+        let events = Contract::load(&format!(
+            "{irp}/productApi/serviceability/offeringQualification/productOfferingQualificationNotification.api.yaml"
+        ));
+        let base = lso_mef_product::poq_base(irp.to_lowercase().parse().unwrap());
+        let receiver = Receiver::default();
+        let listener = receiver.start().await;
+        let hub =
+            app.call("POST", &format!("{base}/hub"), Some(&json!({"callback": format!("http://{listener}")}))).await;
+        assert_eq!(hub.status, 201);
+
+        let at = |site: &str| json!({"@type": "GeographicSiteRef", "id": site, "role": "INSTALL_LOCATION"});
+        let mut request = poq(vec![
+            item("1", example(UNI), Some(at("site-boston"))),
+            item("2", example(UNI), Some(at("site-new-york"))),
+            evpl("3", 5000, &["1", "2"]),
+        ]);
+        request["instantSyncQualification"] = json!(false);
+        request["provideAlternative"] = json!(true);
+        request["requestedPOQCompletionDate"] = json!(days_from_now(2));
+        let created = app.call("POST", &format!("{base}/productOfferingQualification"), Some(&request)).await;
+        assert_eq!(created.status, 201, "{:#}", created.body);
+        Contract::assert_valid(
+            &contract.response("/productOfferingQualification", "post", 201),
+            &created.body,
+            "a POQ",
+        );
+        assert_eq!(created.body["state"], "acknowledged");
+        let id = created.body["id"].as_str().unwrap();
+        let path = format!("{base}/productOfferingQualification/{id}");
+        let done = app.wait_until(&path, |p| p["state"] == "done.ready").await;
+        Contract::assert_valid(
+            &contract.response("/productOfferingQualification/{id}", "get", 200),
+            &done,
+            "the answer",
+        );
+        let states: Vec<&str> =
+            done["stateChange"].as_array().unwrap().iter().map(|c| c["state"].as_str().unwrap()).collect();
+        assert_eq!(states, ["acknowledged", "inProgress", "done.ready"]);
+        let evpl = &done["productOfferingQualificationItem"][2];
+        assert_eq!(evpl["serviceabilityConfidence"], "red");
+        let proposal = &evpl["alternateProductOfferingProposal"][0]["alternateProduct"]["productConfiguration"];
+        assert_eq!(
+            proposal["evcEndPointA"]["ingressBandwidthProfilePerClassOfServiceName"][0]["bwpFlow"][0]["cir"]["irValue"],
+            1000,
+            "the fastest rate the 1,000 Mbit/s links have room for"
+        );
+
+        app.wait_for_deliveries_to(&receiver).await;
+        let mut seen = Vec::new();
+        for (listener_path, event) in receiver.events.lock().unwrap().iter() {
+            let kind = event["eventType"].as_str().unwrap().to_owned();
+            assert!(listener_path.ends_with(&format!("/listener/{kind}")), "{listener_path}");
+            Contract::assert_valid(&events.request_body(&format!("/listener/{kind}"), "post"), event, &kind);
+            assert_eq!(event["event"].get("poqItemId").is_some(), kind == "poqItemStateChangeEvent", "{event}");
+            seen.push(kind);
+        }
+        let count = |kind: &str| seen.iter().filter(|k| *k == kind).count();
+        assert_eq!(
+            (count("poqCreateEvent"), count("poqStateChangeEvent"), count("poqItemStateChangeEvent")),
+            (1, 2, 6),
+            "created; inProgress and done.ready; each of three items twice (R45, R46)"
+        );
+    }
+}
