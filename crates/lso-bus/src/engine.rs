@@ -214,8 +214,18 @@ impl Bus {
                 Dependencies::Met => {}
             }
             let product_id = item.request.product.as_ref().and_then(|p| p.id.clone()).unwrap_or_default();
-            let specification =
-                self.item_specification(&change.tenant, item).await?.map(|s| s.id.clone()).unwrap_or_default();
+            let spec = self.item_specification(&change.tenant, item).await?;
+            let (related, places) = related_and_places(order, item);
+            let installs = item.request.action == ItemAction::Add
+                && spec.as_ref().is_some_and(|s| !s.required_place_roles.is_empty());
+            let tenant = change.tenant.clone();
+            if installs && self.awaits_visit(&tenant, &order.id, id, &places, &mut change.ops).await? {
+                // The visit's completion wakes the order; look again within the hour regardless.
+                next_check =
+                    Some(next_check.map_or(change.at.millis() + 3_600_000, |t| t.min(change.at.millis() + 3_600_000)));
+                continue;
+            }
+            let specification = spec.map(|s| s.id.clone()).unwrap_or_default();
             let configuration = item
                 .request
                 .product
@@ -229,8 +239,6 @@ impl Bus {
                 .rev()
                 .find(|c| c.state == ItemState::InProgress)
                 .map_or(change.at.millis(), |c| c.change_date.millis());
-            let tenant = change.tenant.clone();
-            let (related, places) = related_and_places(order, item);
             let request = FulfilmentRequest {
                 tenant: &tenant,
                 order_id: &order.id,

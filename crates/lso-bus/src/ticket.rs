@@ -565,7 +565,11 @@ impl Bus {
             "Check and repair product {product} on site: {}",
             change.doc["description"].as_str().unwrap_or_default()
         );
-        let (id, ops) = self.open_work_order(&tenant, product, &change.id, places, &task);
+        let entities = vec![
+            json!({"@referredType": "Product", "id": product, "role": "affectedProduct"}),
+            json!({"@referredType": "TroubleTicket", "id": change.id, "role": "troubleTicket"}),
+        ];
+        let (id, ops) = self.open_work_order(&tenant, entities, places, &task);
         push(
             &mut change.doc,
             "workOrder",

@@ -39,11 +39,20 @@ pub struct WorkforcePolicy {
     pub day_end_hour: i64,
     /// How long a visit takes.
     pub visit_minutes: i64,
+    /// Whether a product installed at a site (a UNI) needs a technician's visit before it is
+    /// provisioned: the Seller's ports are not cabled to the Buyer's premises in advance.
+    pub installation_visits: bool,
 }
 
 impl Default for WorkforcePolicy {
     fn default() -> Self {
-        WorkforcePolicy { technicians: 2, day_start_hour: 8, day_end_hour: 18, visit_minutes: 120 }
+        WorkforcePolicy {
+            technicians: 2,
+            day_start_hour: 8,
+            day_end_hour: 18,
+            visit_minutes: 120,
+            installation_visits: false,
+        }
     }
 }
 
@@ -150,18 +159,24 @@ fn move_appointment(change: &mut Tracked<'_>, event: VisitEvent) -> Result<Appoi
     Ok(next)
 }
 
+/// The id of the entity of `referred_type` a work order is for.
+fn related(order: &Value, referred_type: &str) -> Option<String> {
+    let entities = order["relatedEntity"].as_array()?;
+    entities.iter().find(|e| e["@referredType"] == referred_type).and_then(|e| e["id"].as_str()).map(str::to_owned)
+}
+
 fn held(start: i64, technician: u32) -> String {
     format!("{start}:{technician}")
 }
 
 impl Bus {
-    /// A work order for a technician to visit `places` about the Buyer's `product`, for
-    /// `ticket`: its creation (R56) and its need of an appointment (R58).
+    /// A work order for a technician to visit `places` about `entities` (the product and the
+    /// ticket, or the order item, it is for): its creation (R56) and its need of an appointment
+    /// (R58).
     pub(crate) fn open_work_order(
         &self,
         tenant: &Tenant,
-        product: &str,
-        ticket: &str,
+        entities: Vec<Value>,
         places: Vec<Value>,
         task: &str,
     ) -> (String, Vec<WriteOp>) {
@@ -171,15 +186,49 @@ impl Bus {
         let doc = json!({
             "id": id, "href": format!("{}/workorder/{id}", HubApi::WorkOrder.base(tenant.irp)), "state": "open", "appointmentRequired": true,
             "duration": {"timeDurationValue": self.config.workforce.visit_minutes, "timeDurationUnits": "MIN"}, "place": places,
-            "relatedContactInformation": [contact], "task": [task], "appointment": [],
-            "relatedEntity": [{"@referredType": "Product", "id": product, "role": "affectedProduct"},
-                              {"@referredType": "TroubleTicket", "id": ticket, "role": "troubleTicket"}],
+            "relatedContactInformation": [contact], "task": [task], "appointment": [], "relatedEntity": entities,
         });
         let mut change = Tracked::new(self, HubApi::WorkOrder, WORK_ORDER, tenant, &id, doc);
         change.announce("workOrderCreateEvent", None);
         change.announce("workOrderAppointmentRequiredEvent", None);
         let index = work_order_index(&change.doc);
         (id, change.finish(index))
+    }
+
+    /// Whether order item `item_id` of `order_id`, installing a product at `places`, must wait
+    /// for a technician's visit (`installation_visits`): the first time, a work order is opened
+    /// for it (its writes go to `ops`); the item goes on once the work order is completed.
+    pub(crate) async fn awaits_visit(
+        &self,
+        tenant: &Tenant,
+        order_id: &str,
+        item_id: &str,
+        places: &[(String, String)],
+        ops: &mut Vec<WriteOp>,
+    ) -> Result<bool, BusError> {
+        if !self.config.workforce.installation_visits || places.is_empty() {
+            return Ok(false);
+        }
+        let key = format!("{order_id}#{item_id}");
+        let filters = vec![Filter { name: "relatedEntityId".into(), condition: lso_store::Condition::Eq(key.clone()) }];
+        let found = self
+            .store
+            .list(ListQuery { kind: WORK_ORDER.into(), tenant: Some(tenant.key()), filters, offset: 0, limit: 1 })
+            .await?;
+        if let Some(record) = found.records.first() {
+            return Ok(!record.doc.contains("\"state\":\"completed\""));
+        }
+        let sites =
+            places.iter().map(|(role, id)| json!({"@type": "GeographicSiteRef", "id": id, "role": role})).collect();
+        let entity = json!({"@referredType": "ProductOrderItem", "id": key, "role": "installation"});
+        let (_, writes) = self.open_work_order(
+            tenant,
+            vec![entity],
+            sites,
+            &format!("Install and cable item {item_id} of product order {order_id}"),
+        );
+        ops.extend(writes);
+        Ok(true)
     }
 
     /// `retrieveWorkOrder`.
@@ -342,13 +391,7 @@ impl Bus {
             payload: technician.to_string(),
             run_at: start,
         });
-        let ticket = order.doc["relatedEntity"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|e| e["@referredType"] == "TroubleTicket")
-            .and_then(|e| e["id"].as_str())
-            .map(str::to_owned);
+        let ticket = related(&order.doc, "TroubleTicket");
         let document = appointment.doc.clone();
         ops.extend(appointment.finish(appointment_index(&document)));
         let order_index = work_order_index(&order.doc);
@@ -539,15 +582,19 @@ impl Bus {
             Tracked::load(self, HubApi::WorkOrder, WORK_ORDER, Some(&tenant.key()), &order_id).await?
         {
             move_work_order(&mut order, event)?;
-            let ticket = order.doc["relatedEntity"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|e| e["@referredType"] == "TroubleTicket")
-                .and_then(|e| e["id"].as_str())
-                .map(str::to_owned);
+            let ticket = related(&order.doc, "TroubleTicket");
+            let ordered =
+                related(&order.doc, "ProductOrderItem").and_then(|k| k.split_once('#').map(|(o, _)| o.to_owned()));
             let index = work_order_index(&order.doc);
             ops.extend(order.finish(index));
+            if let (VisitEvent::Complete, Some(product_order)) = (event, ordered) {
+                ops.push(WriteOp::Enqueue {
+                    kind: crate::ordering::ADVANCE_ORDER.into(),
+                    key: product_order,
+                    payload: String::new(),
+                    run_at: now,
+                });
+            }
             if let (VisitEvent::Complete, Some(ticket)) = (event, ticket) {
                 ops.extend(
                     self.ticket_moved(

@@ -59,6 +59,7 @@ technicians = 2
 day_start_hour = 8
 day_end_hour = 18
 visit_minutes = 120
+installation_visits = false
 
 [billing]
 tax_rate_percent = 0.0
@@ -214,6 +215,8 @@ pub struct Workforce {
     pub day_end_hour: i64,
     /// How long a visit takes.
     pub visit_minutes: i64,
+    /// Whether installing a product at a site needs a technician's visit first.
+    pub installation_visits: bool,
 }
 
 impl Workforce {
@@ -224,6 +227,7 @@ impl Workforce {
             day_start_hour: self.day_start_hour,
             day_end_hour: self.day_end_hour,
             visit_minutes: self.visit_minutes,
+            installation_visits: self.installation_visits,
         }
     }
 }

@@ -49,18 +49,23 @@ fn harness() -> Harness {
 }
 
 fn harness_charging(charges: ChargePolicy) -> Harness {
+    harness_configured(|config| config.charges = charges)
+}
+
+fn harness_configured(adjust: impl FnOnce(&mut BusConfig)) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("lso.db")).unwrap();
     let catalog = Arc::new(Catalog::built_in().unwrap());
     let fulfilment = Arc::new(Scripted::default());
-    let config = BusConfig {
+    let mut config = BusConfig {
         seller_contact: json!({"name": "Seller Desk", "emailAddress": "desk@seller.example", "number": "1", "role": "sellerContact"}),
         self_addresses: Default::default(),
-        charges,
+        charges: Default::default(),
         quotes: Default::default(),
         workforce: Default::default(),
         billing: Default::default(),
     };
+    adjust(&mut config);
     let clock = Arc::new(FixedClock::at(NOW));
     let bus = Arc::new(Bus::new(
         store,

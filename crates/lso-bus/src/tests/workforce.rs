@@ -170,3 +170,31 @@ async fn mef137_a_cancelled_appointment_frees_the_technician_and_reopens_the_wor
     let (_, other) = h.ticket_needing_visit().await;
     h.book(&other, NOW + 2 * HOUR).await.expect("the cancelled visit's technician is free again");
 }
+
+#[tokio::test]
+async fn mef137_a_uni_that_needs_a_visit_is_provisioned_once_the_technician_has_installed_it() {
+    let h = harness_configured(|config| config.workforce.installation_visits = true);
+    let created = h.create(order(vec![add_item("1", UNI), add_item("2", EVPL)])).await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    h.settle().await;
+    let waiting = h.order(id).await;
+    assert_eq!(waiting.state, OrderState::InProgress);
+    assert_eq!(waiting.product_order_item[0].state, ItemState::InProgress, "the UNI waits for its visit");
+    assert_eq!(waiting.product_order_item[1].state, ItemState::Completed, "nothing is installed on site for an EVPL");
+    let filter =
+        lso_store::Filter { name: "relatedEntityId".into(), condition: lso_store::Condition::Eq(format!("{id}#1")) };
+    let orders = h.bus.list_work_orders(Some(h.tenant.key()), vec![filter], 0, 10).await.unwrap().0;
+    assert_eq!(orders.len(), 1, "one work order for the UNI item");
+    assert_eq!((orders[0]["state"].as_str(), orders[0]["place"][0]["id"].as_str()), (Some("open"), Some("site-1")));
+    let work_order = orders[0]["id"].as_str().unwrap().to_owned();
+
+    h.book(&work_order, NOW + 2 * HOUR).await.unwrap();
+    h.clock.advance(Duration::from_secs(2 * 3600));
+    h.settle().await;
+    assert_eq!(h.order(id).await.product_order_item[0].state, ItemState::InProgress, "the visit is under way");
+    h.clock.advance(Duration::from_secs(2 * 3600));
+    h.settle().await;
+    assert_eq!(h.bus.work_order(None, &work_order).await.unwrap()["state"], "completed");
+    let done = h.order(id).await;
+    assert_eq!(done.state, OrderState::Completed, "the visit's completion woke the order");
+}
