@@ -1,6 +1,7 @@
 //! `bench billing`: a billing run over N products (100,000 by default) spread over 2,000 billing
 //! accounts of 100 Buyers, stored in the Seller's SQLite database: a quarter activated during
-//! the month (prorated, with installation charges) and a tenth terminated during it.
+//! the month (prorated, with installation charges), a tenth terminated during it, and a tenth
+//! changed by modify orders (whose versions are looked up).
 
 use lso::config::Config;
 use lso_mef_product::DateTime;
@@ -37,11 +38,16 @@ pub async fn run(products: usize) -> anyhow::Result<()> {
             }
             let id = format!("product-{n}");
             let months = [12, 24, 36][n % 3];
+            // A tenth were changed by a modify order: their versions are looked up in the orders.
+            let mut refs = vec![json!({"productOrderId": format!("order-{n}"), "productOrderItemId": "1"})];
+            if n % 10 == 7 {
+                refs.push(json!({"productOrderId": format!("change-{n}"), "productOrderItemId": "1"}));
+            }
             let doc = json!({
                 "id": id, "status": if n % 10 == 3 { "terminated" } else { "active" }, "startDate": DateTime::from_millis(activated).as_str(),
                 "billingAccount": {"id": format!("ba-{}", n % 2000)}, "productConfiguration": spec.example, "statusChange": changes,
                 "productTerm": [{"name": "t", "duration": {"amount": months, "units": "calendarMonths"}, "endOfTermAction": "autoRenew"}],
-                "productOrderItem": [{"productOrderId": format!("order-{n}"), "productOrderItemId": "1"}],
+                "productOrderItem": refs,
             });
             let tenant = Tenant::new(Irp::Sonata, "LSO", &format!("B{}", n % 100)).key();
             ops.push(WriteOp::Insert {

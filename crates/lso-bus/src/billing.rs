@@ -161,38 +161,42 @@ impl Bus {
                 else {
                     continue;
                 };
-                let (from, to) = (activated.max(start), ended.unwrap_or(end).min(end));
-                let configuration = &product["productConfiguration"];
-                let Some(spec) = configuration["@type"].as_str().and_then(|t| self.catalog.get(t)) else { continue };
                 let term = product["productTerm"][0].clone();
                 let months = serde_json::from_value(term).map(|t| crate::validate::term_months(&t)).unwrap_or(12);
-                let order_item = json!({"productOrderId": product["productOrderItem"][0]["productOrderId"], "productOrderItemId": product["productOrderItem"][0]["productOrderItemId"]});
                 let key = (record.tenant.clone(), account.to_owned());
-                for price in prices(spec, configuration, months) {
-                    let amount = price["price"]["dutyFreeAmount"]["value"].as_f64().unwrap_or(0.0);
-                    let recurring = price["priceType"] == "recurring";
-                    let (quantity, coverage) = match recurring {
-                        true if from < to => ((to - from) as f64 / length, (from, to)),
-                        false if (start..end).contains(&activated) => (1.0, (activated, activated)),
-                        _ => continue,
+                let versions = self.versions(&record.tenant, &product, activated).await?;
+                for (index, (since, configuration, order_item)) in versions.iter().enumerate() {
+                    let until = versions.get(index + 1).map_or(ended.unwrap_or(end), |next| next.0);
+                    let (from, to) = ((*since).max(start), until.min(ended.unwrap_or(end)).min(end));
+                    let Some(spec) = configuration["@type"].as_str().and_then(|t| self.catalog.get(t)) else {
+                        continue;
                     };
-                    lines.entry(key.clone()).or_default().push(Line {
-                        kind: if recurring { "recurring" } else { "nonRecurring" },
-                        description: format!(
-                            "{} of {} ({months} months)",
-                            price["name"].as_str().unwrap_or_default(),
-                            spec.name
-                        ),
-                        product: record.id.clone(),
-                        product_name: spec.name.clone(),
-                        order_item: order_item.clone(),
-                        coverage,
-                        unit: if recurring { "month" } else { "each" },
-                        quantity,
-                        rate: amount,
-                        amount: amount * quantity,
-                        currency: spec.pricing.currency.clone(),
-                    });
+                    for price in prices(spec, configuration, months) {
+                        let amount = price["price"]["dutyFreeAmount"]["value"].as_f64().unwrap_or(0.0);
+                        let recurring = price["priceType"] == "recurring";
+                        let (quantity, coverage) = match recurring {
+                            true if from < to => ((to - from) as f64 / length, (from, to)),
+                            false if index == 0 && (start..end).contains(&activated) => (1.0, (activated, activated)),
+                            _ => continue,
+                        };
+                        lines.entry(key.clone()).or_default().push(Line {
+                            kind: if recurring { "recurring" } else { "nonRecurring" },
+                            description: format!(
+                                "{} of {} ({months} months)",
+                                price["name"].as_str().unwrap_or_default(),
+                                spec.name
+                            ),
+                            product: record.id.clone(),
+                            product_name: spec.name.clone(),
+                            order_item: order_item.clone(),
+                            coverage,
+                            unit: if recurring { "month" } else { "each" },
+                            quantity,
+                            rate: amount,
+                            amount: amount * quantity,
+                            currency: spec.pricing.currency.clone(),
+                        });
+                    }
                 }
             }
             if (page.records.len() as u64) < PAGE {
@@ -200,6 +204,41 @@ impl Bus {
             }
         }
         Ok(())
+    }
+
+    /// The configurations a product had, each from when it had it, with the order item that
+    /// gave it: the one it was added with, then each completed modification (a change
+    /// mid-period is billed at each configuration for its share of the period).
+    async fn versions(
+        &self,
+        tenant: &str,
+        product: &Value,
+        activated: i64,
+    ) -> Result<Vec<(i64, Value, Value)>, BusError> {
+        let refs = product["productOrderItem"].as_array().cloned().unwrap_or_default();
+        let reference =
+            |r: &Value| json!({"productOrderId": r["productOrderId"], "productOrderItemId": r["productOrderItemId"]});
+        let current =
+            (activated, product["productConfiguration"].clone(), refs.first().map(reference).unwrap_or_default());
+        if refs.len() < 2 {
+            return Ok(vec![current]);
+        }
+        let mut versions = Vec::new();
+        for r in &refs {
+            let Ok(order) = self.order(Some(tenant), r["productOrderId"].as_str().unwrap_or_default()).await else {
+                continue;
+            };
+            let items = order["productOrderItem"].as_array().cloned().unwrap_or_default();
+            let Some(item) = items.iter().find(|i| i["id"] == r["productOrderItemId"]) else { continue };
+            let since = match item["action"].as_str() {
+                Some("add") => activated,
+                Some("modify") if item["state"] == "completed" => time(&item["completionDate"]).unwrap_or(activated),
+                _ => continue,
+            };
+            versions.push((since, item["product"]["productConfiguration"].clone(), reference(r)));
+        }
+        versions.sort_by_key(|v| v.0);
+        Ok(if versions.is_empty() { vec![current] } else { versions })
     }
 
     /// The order charges the Buyer accepted in the period, on the account of the order item

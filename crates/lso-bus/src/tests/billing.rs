@@ -95,3 +95,26 @@ async fn mef141_payments_settle_a_bill() {
     let stranger = Tenant::new(Irp::Sonata, "LSO", "GLOBEX");
     assert!(matches!(h.bus.record_payment(&stranger, id, 1.0, "cash").await, Err(BusError::NotFound(_))));
 }
+
+#[tokio::test]
+async fn mef141_a_change_mid_period_is_billed_at_each_configuration_for_its_share() {
+    let h = harness();
+    let evpl = active_product(&h, EVPL).await;
+    // On 10 February at 08:00 the EVPL goes from 50 to 100 Mbit/s.
+    h.clock.advance(Duration::from_millis((26 * DAY) as u64));
+    let mut faster = Catalog::built_in().unwrap().get(EVPL).unwrap().example.clone();
+    for end in ["evcEndPointA", "evcEndPointZ"] {
+        faster[end]["ingressBandwidthProfilePerClassOfServiceName"][0]["bwpFlow"][0]["cir"]["irValue"] = json!(100);
+    }
+    let modify =
+        item("m", "modify", json!({"id": evpl, "productOffering": {"id": "offer-1"}, "productConfiguration": faster}));
+    h.create(order(vec![modify])).await.unwrap();
+    h.settle().await;
+    h.bus.billing_run(FEBRUARY.0, FEBRUARY.1).await.unwrap();
+    let february = items_of(&h, &bill_of(&h, FEBRUARY.0).await).await;
+    let cents = |value: f64| (value * 100.0).round() / 100.0;
+    let before = (9.0 + 8.0 / 24.0) / 28.0;
+    let amounts: Vec<f64> = february.iter().map(|i| i.2).collect();
+    // 60 + 1.5 × 50 a month before, 60 + 1.5 × 100 after.
+    assert_eq!(amounts, [cents(135.0 * before), cents(210.0 * (1.0 - before))], "{february:?}");
+}
