@@ -93,3 +93,101 @@ async fn the_configurations_offered_are_those_the_network_can_deliver_and_every_
         assert_eq!(theirs.body[0]["code"], "referenceNotFound", "another Buyer cannot price it");
     }
 }
+
+/// The requests of the W160 guide name an example Seller's products and configuration; with
+/// this Seller's (an ENNI, an Operator UNI ordered at a site) in their place they are answered
+/// by the contract, and the one relationship type this Seller's Access E-Line names otherwise
+/// (`ENNI_REFERENCE` for the guide's `CONNECTS_TO_ENNI`) is refused for exactly that.
+#[tokio::test]
+async fn the_w160_guide_requests_are_answered_by_the_contract() {
+    let app = spawn_app().await;
+    let contract = Contract::load(
+        "Sonata/productApi/availabilityAndPricingDiscovery/productOfferingAvailabilityAndPricingDiscovery.api.yaml",
+    );
+    let guides = shared_mef().join("Sonata/documentation/productApi/availabilityAndPricingDiscovery");
+    let guide = std::fs::read_dir(guides)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "md"))
+        .unwrap();
+    let text = std::fs::read_to_string(guide).unwrap();
+    let requests: Vec<Value> = text
+        .split("```json\n")
+        .skip(1)
+        .filter_map(|block| serde_json::from_str::<Value>(block.split("```").next()?).ok())
+        .filter(|e| e.get("availableProductOfferingConfigurations").is_none() && e.get("pricingAndTerms").is_none())
+        .collect();
+    assert_eq!(requests.len(), 4, "three availability requests and a pricing request");
+
+    let enni_spec =
+        lso_spec::Catalog::built_in().unwrap().specs().iter().find(|s| !s.orderable).unwrap().example.clone();
+    let enni = app
+        .call_as(
+            &app.admin,
+            "POST",
+            "/lso/admin/v1/sonata/product?buyerId=ACME",
+            Some(&json!({"productConfiguration": enni_spec})),
+        )
+        .await;
+    assert_eq!(enni.status, 201, "{:#}", enni.body);
+    let enni = enni.body["id"].as_str().unwrap().to_owned();
+    let ordering = lso_mef_product::ordering_base(lso_model::Irp::Sonata);
+    let operator_uni = "urn:mef:lso:spec:sonata:carrier-ethernet-operator-uni:v5.0.0:all";
+    let placed = app
+        .call(
+            "POST",
+            &format!("{ordering}/productOrder"),
+            Some(&order_of(&example(operator_uni), Some("INSTALL_LOCATION"))),
+        )
+        .await;
+    let done = app.wait_until_final(&ordering, placed.body["id"].as_str().unwrap()).await;
+    let uni = done["productOrderItem"][0]["product"]["id"].as_str().unwrap().to_owned();
+
+    let base = lso_mef_product::discovery_base(lso_model::Irp::Sonata);
+    let ask = async |path: &str, body: &Value, status: u16| {
+        let answer = app.call("POST", &format!("{base}{path}"), Some(body)).await;
+        assert_eq!(answer.status, status, "{path} {body:#}: {:#}", answer.body);
+        Contract::assert_valid(&contract.response(path, "post", status), &answer.body, path);
+        answer.body
+    };
+    let ours = |request: &Value| {
+        let mut request = request.clone();
+        for (index, relation) in
+            request.get_mut("productRelationship").and_then(Value::as_array_mut).into_iter().flatten().enumerate()
+        {
+            relation["id"] = json!(if index == 0 { &uni } else { &enni });
+        }
+        for place in request.get_mut("place").and_then(Value::as_array_mut).into_iter().flatten() {
+            place["id"] = json!("addr-ny-1");
+        }
+        request
+    };
+    let mut identifier = None;
+    for request in &requests[..3] {
+        let mut request = ours(request);
+        if request["productRelationship"].is_array() {
+            let refused = ask("/productOfferingAvailability", &request, 422).await;
+            assert_eq!(refused[0]["propertyPath"], "/productRelationship", "{refused:#}");
+            for relation in request["productRelationship"].as_array_mut().unwrap() {
+                if relation["relationshipType"] == "CONNECTS_TO_ENNI" {
+                    relation["relationshipType"] = json!("ENNI_REFERENCE");
+                }
+            }
+        }
+        let offered = ask("/productOfferingAvailability", &request, 200).await;
+        let configurations = offered["availableProductOfferingConfigurations"].as_array().unwrap();
+        assert!(!configurations.is_empty(), "{offered:#}");
+        if request["productRelationship"].is_array() {
+            identifier = configurations[0]["productConfigurationIdentifier"].as_str().map(str::to_owned);
+        }
+    }
+    let mut pricing = ours(&requests[3]);
+    pricing["productConfigurationIdentifier"] = json!(identifier.unwrap());
+    for relation in pricing["productRelationship"].as_array_mut().unwrap() {
+        if relation["relationshipType"] == "CONNECTS_TO_ENNI" {
+            relation["relationshipType"] = json!("ENNI_REFERENCE");
+        }
+    }
+    let priced = ask("/pricingDiscovery", &pricing, 200).await;
+    assert_eq!(priced["pricingAndTerms"].as_array().unwrap().len(), 3);
+}
