@@ -86,8 +86,8 @@ impl PointState {
     async fn offerings(&self) -> Result<Vec<Value>, ApiError> {
         let mut offerings = Vec::new();
         for spec in self.specs().filter(|s| offered_on(s, self.irp)) {
-            let state = self.api.bus.offering_state(&offering_id(spec)).await.map_err(crate::api_error)?;
-            offerings.push(self.offering(spec, &state));
+            let state = self.api.bus.offering_state(&offering_id(&spec)).await.map_err(crate::api_error)?;
+            offerings.push(self.offering(&spec, &state));
         }
         Ok(offerings)
     }
@@ -105,14 +105,15 @@ impl PointState {
         let offerings: Vec<Value> = self
             .specs()
             .filter(|s| offered_on(s, self.irp) && category_of(s) == id)
-            .map(|s| json!({"id": offering_id(s), "href": self.href("productOffering", &offering_id(s))}))
+            .map(|s| json!({"id": offering_id(&s), "href": self.href("productOffering", &offering_id(&s))}))
             .collect();
         json!({"id": id, "href": self.href("category", id), "name": name, "description": description,
                "lastUpdate": self.catalog_time(), "productOffering": offerings})
     }
 
-    fn specs(&self) -> impl Iterator<Item = &ProductSpec> {
-        self.api.bus.catalog().specs().iter().map(|s| s.as_ref())
+    /// The specifications of the catalog as it is now.
+    fn specs(&self) -> impl Iterator<Item = std::sync::Arc<ProductSpec>> {
+        self.api.bus.catalog().specs().to_vec().into_iter()
     }
 }
 
@@ -220,7 +221,7 @@ async fn retrieve_product_offering(
         .find(|s| offered_on(s, state.irp) && offering_id(s) == id)
         .ok_or_else(|| ApiError::not_found("productOffering", &id))?;
     let lifecycle = state.api.bus.offering_state(&id).await.map_err(crate::api_error)?;
-    Ok(json_response(StatusCode::OK, &state.offering(spec, &lifecycle)))
+    Ok(json_response(StatusCode::OK, &state.offering(&spec, &lifecycle)))
 }
 
 /// `listProductSpecification`: `GET /productSpecification`, answered as `ProductSpecification_Find`.
@@ -233,7 +234,7 @@ async fn list_product_specification(
         .specs()
         .filter(|s| s.interfaces.iter().any(|i| i == state.irp.as_str()))
         .map(|s| {
-            let full = state.specification(s);
+            let full = state.specification(&s);
             json!({"id": full["id"], "href": full["href"], "name": full["name"], "lifecycleStatus": full["lifecycleStatus"], "lastUpdate": full["lastUpdate"]})
         })
         .collect();
@@ -252,7 +253,7 @@ async fn retrieve_product_specification(
         .specs()
         .find(|s| s.id == id && s.interfaces.iter().any(|i| i == state.irp.as_str()))
         .ok_or_else(|| ApiError::not_found("productSpecification", &id))?;
-    Ok(json_response(StatusCode::OK, &state.specification(spec)))
+    Ok(json_response(StatusCode::OK, &state.specification(&spec)))
 }
 
 /// `listCategory`: `GET /category`.

@@ -168,10 +168,10 @@ impl Bus {
                 for (index, (since, configuration, order_item)) in versions.iter().enumerate() {
                     let until = versions.get(index + 1).map_or(ended.unwrap_or(end), |next| next.0);
                     let (from, to) = ((*since).max(start), until.min(ended.unwrap_or(end)).min(end));
-                    let Some(spec) = configuration["@type"].as_str().and_then(|t| self.catalog.get(t)) else {
+                    let Some(spec) = configuration["@type"].as_str().and_then(|t| self.spec(t)) else {
                         continue;
                     };
-                    for price in prices(spec, configuration, months) {
+                    for price in prices(&spec, configuration, months) {
                         let amount = price["price"]["dutyFreeAmount"]["value"].as_f64().unwrap_or(0.0);
                         let recurring = price["priceType"] == "recurring";
                         let (quantity, coverage) = match recurring {

@@ -6,8 +6,19 @@ use crate::hubs::HubApi;
 use crate::{Bus, BusError};
 use lso_mef_product::DateTime;
 use lso_model::{Tenant, Violation, ViolationCode};
+use lso_spec::Catalog;
 use lso_store::{NewEvent, Record, WriteOp};
 use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// A catalog notification: `eventType`, the listener it is sent to (the catalog's listener
+/// paths do not all repeat the event's name, W142) and the resource `path/{id}` it is about.
+struct CatalogEvent<'a> {
+    event_type: &'a str,
+    listener: &'a str,
+    path: &'a str,
+    id: &'a str,
+}
 
 /// The store kind of offering lifecycles that differ from the start.
 const OFFERING_STATE: &str = "offeringLifecycle";
@@ -45,8 +56,8 @@ pub struct OfferingState {
 
 impl Bus {
     /// The offering of the specification with `offering_id`, if there is one.
-    fn offering_spec(&self, offering_id: &str) -> Option<&lso_spec::ProductSpec> {
-        self.catalog.specs().iter().map(|s| s.as_ref()).find(|s| s.orderable && s.offering_id() == offering_id)
+    fn offering_spec(&self, offering_id: &str) -> Option<std::sync::Arc<lso_spec::ProductSpec>> {
+        self.catalog().specs().iter().find(|s| s.orderable && s.offering_id() == offering_id).cloned()
     }
 
     /// Where offering `id` stands (`orderable` with no history until the Seller changes it).
@@ -76,9 +87,9 @@ impl Bus {
         status: &str,
         reason: &str,
     ) -> Result<OfferingState, BusError> {
-        if self.offering_spec(id).is_none() {
+        let Some(spec) = self.offering_spec(id) else {
             return Err(BusError::NotFound(format!("no productOffering `{id}`")));
-        }
+        };
         let current = self.offering_state(id).await?;
         if !allowed(&current.status, status) {
             let reason = format!("an offering cannot go from {} to {status} (MEF W142 R51)", current.status);
@@ -104,35 +115,90 @@ impl Bus {
             Some(old) => WriteOp::Update { record: record(old.version + 1), index: Vec::new() },
             None => WriteOp::Insert { record: record(1), index: Vec::new() },
         }];
+        ops.extend(
+            self.catalog_events(
+                CatalogEvent {
+                    event_type: "productOfferingStateChangeEvent",
+                    listener: "productOfferingStatusChangeEvent",
+                    path: "productOffering",
+                    id,
+                },
+                &spec,
+                &at,
+            )
+            .await?,
+        );
+        self.commit(ops).await?;
+        self.offering_state(id).await
+    }
+}
+
+impl Bus {
+    /// The writes announcing `event` to every Buyer with a catalog hub at a reference point
+    /// `spec` is offered on.
+    async fn catalog_events(
+        &self,
+        event: CatalogEvent<'_>,
+        spec: &lso_spec::ProductSpec,
+        at: &DateTime,
+    ) -> Result<Vec<WriteOp>, BusError> {
+        let CatalogEvent { event_type, listener, path, id } = event;
         let origin = self
             .config
             .self_addresses
             .0
             .first()
             .map_or_else(|| "http://localhost".to_owned(), |a| format!("http://{a}"));
+        let mut ops = Vec::new();
         for key in self.store.hub_tenants(HubApi::Catalog.key()).await? {
             let Some(tenant) = Tenant::from_key(&key) else { continue };
-            // The event calls itself a state change; its listener path says status (W142).
+            if !spec.interfaces.iter().any(|i| i == tenant.irp.as_str()) {
+                continue;
+            }
             let event_id = self.ids.next_id();
-            let href = format!("{origin}{}/productOffering/{id}", HubApi::Catalog.base(tenant.irp));
-            let body = json!({"eventId": event_id, "eventTime": at.as_str(), "eventType": "productOfferingStateChangeEvent",
-                              "event": {"id": id, "href": href}});
+            let href = format!("{origin}{}/{path}/{id}", HubApi::Catalog.base(tenant.irp));
+            let body = json!({"eventId": event_id, "eventTime": at.as_str(), "eventType": event_type, "event": {"id": id, "href": href}});
             ops.push(WriteOp::Publish(NewEvent {
                 id: event_id,
                 api: HubApi::Catalog.key().into(),
                 tenant: key,
-                event_type: "productOfferingStateChangeEvent".into(),
-                listener_path: format!(
-                    "{}/listener/productOfferingStatusChangeEvent",
-                    HubApi::Catalog.listener_base(tenant.irp)
-                ),
+                event_type: event_type.into(),
+                listener_path: format!("{}/listener/{listener}", HubApi::Catalog.listener_base(tenant.irp)),
                 body: body.to_string(),
                 ordering_key: id.into(),
                 at: at.millis(),
             }));
         }
-        self.commit(ops).await?;
-        self.offering_state(id).await
+        Ok(ops)
+    }
+
+    /// Sells from `catalog` from now on, announcing each offering and specification it adds
+    /// (`productOfferingCreateEvent`, `productSpecificationCreateEvent`); the ids of the
+    /// offerings added.
+    pub async fn replace_catalog(&self, catalog: Catalog) -> Result<Vec<String>, BusError> {
+        let before = self.catalog();
+        let added: Vec<Arc<lso_spec::ProductSpec>> =
+            catalog.specs().iter().filter(|s| s.orderable && before.get(&s.id).is_none()).cloned().collect();
+        let at = DateTime::from_millis(self.clock.now_millis());
+        let mut ops = Vec::new();
+        for spec in &added {
+            let offering = spec.offering_id();
+            for (path, id) in [("productSpecification", spec.id.as_str()), ("productOffering", offering.as_str())] {
+                let event_type = format!("{path}CreateEvent");
+                let event = CatalogEvent { event_type: &event_type, listener: &event_type, path, id };
+                ops.extend(self.catalog_events(event, spec, &at).await?);
+            }
+        }
+        // Sold from at once, so a Buyer told of an offering finds it; put back if the
+        // announcements cannot be stored, so a second reload announces them again.
+        self.catalogs.replace(Arc::new(catalog));
+        if !ops.is_empty()
+            && let Err(err) = self.commit(ops).await
+        {
+            self.catalogs.replace(before);
+            return Err(err);
+        }
+        Ok(added.iter().map(|s| s.offering_id()).collect())
     }
 }
 

@@ -156,7 +156,7 @@ impl Bus {
                 || BusError::Invalid(vec![Violation::not_found("/productRef/id", "no such product in your inventory")]);
             let product = self.product(Some(&tenant.key()), id).await.map_err(|_| not_found())?;
             let base = serde_json::to_value(&product.product_configuration).unwrap_or(Value::Null);
-            let spec = base["@type"].as_str().and_then(|t| self.catalog.get(t)).cloned().ok_or_else(|| {
+            let spec = base["@type"].as_str().and_then(|t| self.spec(t)).ok_or_else(|| {
                 BusError::Invalid(vec![Violation::invalid(
                     "/productRef/id",
                     "the product's specification is no longer offered",
@@ -176,7 +176,7 @@ impl Bus {
                 "an `add` names the product specification (W160 R10)",
             )]));
         };
-        let Some(spec) = self.catalog.get(id).filter(|s| s.orderable).cloned() else {
+        let Some(spec) = self.spec(id).filter(|s| s.orderable) else {
             return Err(BusError::Invalid(vec![Violation::not_found(
                 "/productSpecification/id",
                 "not an orderable specification of this Seller",
@@ -284,7 +284,7 @@ impl Bus {
         if !found.is_empty() {
             return Err(BusError::Invalid(found));
         }
-        let spec = offered["specification"].as_str().and_then(|s| self.catalog.get(s)).cloned().ok_or_else(unknown)?;
+        let spec = offered["specification"].as_str().and_then(|s| self.spec(s)).ok_or_else(unknown)?;
         request["pricingAndTerms"] = json!(pricing_and_terms(&spec, &id, &offered["configuration"]));
         Ok(request)
     }

@@ -147,7 +147,7 @@ impl Bus {
                 }
             }
         };
-        Ok(self.catalog.get(&type_urn).cloned())
+        Ok(self.spec(&type_urn))
     }
 
     async fn start_item(

@@ -5,11 +5,9 @@
 
 use lso_model::Tenant;
 use lso_model::order::ItemAction;
-use lso_spec::Catalog;
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 /// One order item to realise.
 #[derive(Debug, Clone, Copy)]
@@ -68,20 +66,20 @@ pub trait Fulfilment: Send + Sync + 'static {
 /// Provisions each item in the time its specification states, scaled by `time_scale`
 /// (0 completes at once).
 pub struct InventoryFulfilment {
-    catalog: Arc<Catalog>,
+    catalog: crate::CatalogHandle,
     time_scale: f64,
 }
 
 impl InventoryFulfilment {
     /// Fulfilment taking `time_scale` × the specification's provisioning time.
-    pub fn new(catalog: Arc<Catalog>, time_scale: f64) -> Self {
-        InventoryFulfilment { catalog, time_scale }
+    pub fn new(catalog: impl Into<crate::CatalogHandle>, time_scale: f64) -> Self {
+        InventoryFulfilment { catalog: catalog.into(), time_scale }
     }
 }
 
 impl InventoryFulfilment {
     fn done_at(&self, request: &FulfilmentRequest<'_>) -> i64 {
-        let seconds = self.catalog.get(request.specification).map_or(0, |s| s.provisioning_seconds);
+        let seconds = self.catalog.current().get(request.specification).map_or(0, |s| s.provisioning_seconds);
         request.started_at + (seconds as f64 * 1000.0 * self.time_scale) as i64
     }
 }

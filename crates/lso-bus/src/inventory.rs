@@ -200,7 +200,7 @@ impl Bus {
     ) -> Result<Product, BusError> {
         let path = "/productConfiguration";
         let type_urn = configuration.get("@type").and_then(serde_json::Value::as_str).unwrap_or_default();
-        let spec = self.catalog.get(type_urn).ok_or_else(|| {
+        let spec = self.spec(type_urn).ok_or_else(|| {
             BusError::Invalid(vec![lso_model::Violation::invalid(
                 format!("{path}/@type"),
                 format!("`{type_urn}` is not a known specification"),

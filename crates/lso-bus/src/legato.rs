@@ -17,7 +17,6 @@ use crate::fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus};
 use lso_model::order::ItemAction;
 use lso_sof::services::{EVC, OVC};
 use lso_sof::{Legato, SofError};
-use lso_spec::Catalog;
 use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
@@ -32,19 +31,20 @@ pub const LEGATO_CLIENT: &str = "bus";
 /// Fulfilment by service orders to a SOF.
 pub struct LegatoFulfilment {
     legato: Arc<dyn Legato>,
-    catalog: Arc<Catalog>,
+    catalog: crate::CatalogHandle,
     store: lso_store::Store,
 }
 
 impl LegatoFulfilment {
     /// Fulfilment through `legato`, decomposing with `catalog`; `store` holds the products
     /// (an ENNI's configuration is read from it).
-    pub fn new(legato: Arc<dyn Legato>, catalog: Arc<Catalog>, store: lso_store::Store) -> Self {
-        LegatoFulfilment { legato, catalog, store }
+    pub fn new(legato: Arc<dyn Legato>, catalog: impl Into<crate::CatalogHandle>, store: lso_store::Store) -> Self {
+        LegatoFulfilment { legato, catalog: catalog.into(), store }
     }
 
     async fn status(&self, request: &FulfilmentRequest<'_>) -> Result<FulfilmentStatus, String> {
-        let Some(service_type) = self.catalog.get(request.specification).and_then(|s| s.realised_by.clone()) else {
+        let Some(service_type) = self.catalog.current().get(request.specification).and_then(|s| s.realised_by.clone())
+        else {
             // No service realises it (an imported specification): the inventory is all there is.
             return Ok(FulfilmentStatus::Completed);
         };

@@ -117,10 +117,32 @@ impl IdGen for UuidIds {
     }
 }
 
+/// The catalog the Seller sells from, shared by the BUS and its fulfilment, and replaced whole
+/// when the operators add specifications to a running Seller.
+#[derive(Clone)]
+pub struct CatalogHandle(Arc<std::sync::RwLock<Arc<Catalog>>>);
+
+impl CatalogHandle {
+    /// The catalog as it is now.
+    pub fn current(&self) -> Arc<Catalog> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn replace(&self, catalog: Arc<Catalog>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = catalog;
+    }
+}
+
+impl From<Arc<Catalog>> for CatalogHandle {
+    fn from(catalog: Arc<Catalog>) -> Self {
+        CatalogHandle(Arc::new(std::sync::RwLock::new(catalog)))
+    }
+}
+
 /// The Seller's business applications.
 pub struct Bus {
     store: Store,
-    catalog: Arc<Catalog>,
+    catalogs: CatalogHandle,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGen>,
     fulfilment: Arc<dyn Fulfilment>,
@@ -133,13 +155,14 @@ impl Bus {
     /// A BUS over `store` selling what `catalog` holds.
     pub fn new(
         store: Store,
-        catalog: Arc<Catalog>,
+        catalog: impl Into<CatalogHandle>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGen>,
         fulfilment: Arc<dyn Fulfilment>,
         config: BusConfig,
     ) -> Self {
-        Bus { store, catalog, clock, ids, fulfilment, config, wake: Arc::new(Notify::new()), serviceability: None }
+        let catalogs = catalog.into();
+        Bus { store, catalogs, clock, ids, fulfilment, config, wake: Arc::new(Notify::new()), serviceability: None }
     }
 
     /// Qualifies product offerings (MEF 87) on what `network` says it can do; without it,
@@ -159,9 +182,14 @@ impl Bus {
         &self.store
     }
 
-    /// The product catalog.
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+    /// The product catalog as it is now.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalogs.current()
+    }
+
+    /// The specification with `id` (or alias) in the catalog as it is now.
+    fn spec(&self, id: &str) -> Option<Arc<lso_spec::ProductSpec>> {
+        self.catalogs.current().get(id).cloned()
     }
 
     /// The clock it runs on.

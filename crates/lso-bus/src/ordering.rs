@@ -29,7 +29,7 @@ impl Bus {
     ) -> Result<Value, BusError> {
         let now = self.clock.now_millis();
         let products = self.products_by_id(tenant, &validate::referenced_products(&order)).await?;
-        let context = Context { catalog: &self.catalog, irp: tenant.irp, now, products: &products };
+        let context = Context { catalog: &self.catalog(), irp: tenant.irp, now, products: &products };
         let mut problems = validate::check_create(&order, &raw, &context);
         for (index, item) in raw["productOrderItem"].as_array().into_iter().flatten().enumerate() {
             if item.get("quoteItem").is_some() {

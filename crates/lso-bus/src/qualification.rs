@@ -263,7 +263,7 @@ impl Bus {
             };
         }
         let configuration = &product["productConfiguration"];
-        let Some(spec) = configuration["@type"].as_str().and_then(|t| self.catalog.get(t)).cloned() else {
+        let Some(spec) = configuration["@type"].as_str().and_then(|t| self.spec(t)) else {
             return error(
                 ViolationCode::InvalidValue,
                 "/productConfiguration/@type",

@@ -279,12 +279,12 @@ impl Bus {
         let configuration = &item["product"]["productConfiguration"];
         let spec = configuration["@type"]
             .as_str()
-            .and_then(|t| self.catalog.get(t))
+            .and_then(|t| self.spec(t))
             .ok_or_else(|| BusError::Corrupt("a quote item's specification left the catalog".into()))?;
-        let (months, shorter) = closest_term(&offered_terms(spec), requested_months(item));
-        attributes.push(("quoteItemPrice", json!(prices(spec, configuration, months))));
+        let (months, shorter) = closest_term(&offered_terms(&spec), requested_months(item));
+        attributes.push(("quoteItemPrice", json!(prices(&spec, configuration, months))));
         attributes.push(("quoteItemTerm", json!([item_term(months)])));
-        attributes.push(("quoteItemInstallationInterval", installation_interval(spec, "calendarMinutes")));
+        attributes.push(("quoteItemInstallationInterval", installation_interval(&spec, "calendarMinutes")));
         Ok(Answer { event: if shorter { alternate } else { approve }, attributes })
     }
 
@@ -426,8 +426,7 @@ impl Bus {
                 return Ok(());
             }
         }
-        let Some(spec) = configuration["@type"].as_str().and_then(|t| self.catalog.get(t)).filter(|s| s.orderable)
-        else {
+        let Some(spec) = configuration["@type"].as_str().and_then(|t| self.spec(t)).filter(|s| s.orderable) else {
             found.push(Violation::invalid(
                 format!("{at}/product/productConfiguration"),
                 "the configuration of an orderable specification of this Seller is required (R42, R46)",

@@ -23,6 +23,7 @@ struct AdminState {
     sellers: Arc<Vec<String>>,
     icm: Arc<lso_icm::Icm>,
     legato: Arc<dyn lso_sof::Legato>,
+    data_dir: std::path::PathBuf,
 }
 
 impl AdminState {
@@ -73,10 +74,12 @@ pub(crate) struct AdminParts {
     pub(crate) icm: Arc<lso_icm::Icm>,
     /// The SOF the BUS sends its service orders to.
     pub(crate) legato: Arc<dyn lso_sof::Legato>,
+    /// Where imported specifications are kept.
+    pub(crate) data_dir: std::path::PathBuf,
 }
 
 pub(crate) fn router(parts: AdminParts) -> Router {
-    let AdminParts { bus, auth, sellers, icm, legato } = parts;
+    let AdminParts { bus, auth, sellers, icm, legato, data_dir } = parts;
     Router::new()
         .route(&format!("{ADMIN_BASE}/deliveries"), get(list_deliveries))
         .route(&format!("{ADMIN_BASE}/deliveries/{{id}}/redeliver"), post(redeliver))
@@ -87,9 +90,10 @@ pub(crate) fn router(parts: AdminParts) -> Router {
         .route(&format!("{ADMIN_BASE}/billing/run"), post(billing_run))
         .route(&format!("{ADMIN_BASE}/{{irp}}/product/{{id}}/service"), get(product_services))
         .route(&format!("{ADMIN_BASE}/catalog"), get(catalog))
+        .route(&format!("{ADMIN_BASE}/catalog/reload"), post(reload_catalog))
         .route(&format!("{ADMIN_BASE}/catalog/offering/{{id}}/lifecycle"), post(change_offering_lifecycle))
         .route(&format!("{ADMIN_BASE}/topology"), get(topology))
-        .with_state(AdminState { bus, auth, sellers, icm, legato })
+        .with_state(AdminState { bus, auth, sellers, icm, legato, data_dir })
 }
 
 fn unavailable(err: lso_store::StoreError) -> ApiError {
@@ -157,6 +161,18 @@ async fn register_product(
     let configuration = body.raw.get("productConfiguration").cloned().unwrap_or(Value::Null);
     let product = state.bus.register_product(&tenant, configuration).await.map_err(lso_api_product::api_error)?;
     Ok(json_response(StatusCode::CREATED, &product))
+}
+
+/// Sells from the data directory's catalog as it is now (the built-in specifications and those
+/// `lso catalog import` saved), announcing the offerings it adds to the Buyers' catalog hubs.
+async fn reload_catalog(State(state): State<AdminState>, _: Admin) -> Result<Response, ApiError> {
+    let catalog =
+        crate::server::DataDir::open(&state.data_dir).and_then(|data| data.load_catalog()).map_err(|err| {
+            tracing::error!(error = %format!("{err:#}"), "the catalog could not be loaded");
+            ApiError::Unavailable
+        })?;
+    let added = state.bus.replace_catalog(catalog).await.map_err(lso_api_product::api_error)?;
+    Ok(json_response(StatusCode::OK, &json!({"addedProductOffering": added})))
 }
 
 /// A lifecycle change of a product offering.

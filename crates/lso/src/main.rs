@@ -127,6 +127,16 @@ enum CatalogCommand {
         #[arg(long, default_value = "./lso-data")]
         data_dir: PathBuf,
     },
+    /// Has a running Seller sell what its data directory's catalog holds now (after `import`),
+    /// adding offerings without a restart.
+    Reload {
+        /// The Seller's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// The Seller's data directory (for an operator token).
+        #[arg(long, default_value = "./lso-data")]
+        data_dir: PathBuf,
+    },
     /// Moves a product offering of a running Seller along its lifecycle (e.g. to `endOfSale`),
     /// telling every Buyer with a catalog hub.
     Lifecycle {
@@ -344,6 +354,12 @@ async fn catalog(command: CatalogCommand) -> anyhow::Result<()> {
             let path = format!("/catalog/offering/{offering}/lifecycle");
             let changed = admin_call(reqwest::Method::POST, &url, &data_dir, &path, Some(&body)).await?;
             println!("{offering} is {}", text(&changed["lifecycleStatus"]));
+            Ok(())
+        }
+        CatalogCommand::Reload { url, data_dir } => {
+            let answer = admin_call(reqwest::Method::POST, &url, &data_dir, "/catalog/reload", None).await?;
+            let added = answer["addedProductOffering"].as_array().cloned().unwrap_or_default();
+            println!("{} offerings added: {}", added.len(), added.iter().map(text).collect::<Vec<_>>().join(", "));
             Ok(())
         }
         CatalogCommand::Import { dir, data_dir } => {

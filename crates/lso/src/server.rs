@@ -146,7 +146,7 @@ impl Running {
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let data = DataDir::open(&config.data_dir)?;
     let auth = Arc::new(data.authenticator()?);
-    let catalog = Arc::new(data.load_catalog()?);
+    let catalog: lso_bus::CatalogHandle = Arc::new(data.load_catalog()?).into();
     let store = if config.database_url.is_empty() {
         Store::open(&data.database())
             .with_context(|| format!("failed to open the database {}", data.database().display()))?
@@ -357,6 +357,7 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
             sellers,
             icm: layers.icm.clone(),
             legato: layers.legato.clone(),
+            data_dir: config.data_dir.clone(),
         }))
         .fallback(lso_http::not_found_fallback)
         .method_not_allowed_fallback(lso_http::method_not_allowed_fallback)

@@ -127,3 +127,71 @@ async fn an_operator_moves_an_offering_along_its_lifecycle_and_every_buyer_with_
         "the event",
     );
 }
+
+#[tokio::test]
+async fn an_operator_adds_offerings_to_a_running_seller_and_buyers_with_a_catalog_hub_hear_of_them() {
+    let app = spawn_app().await;
+    let base = lso_mef_product::catalog_base(lso_model::Irp::Sonata);
+    let events = Contract::load("Sonata/productApi/catalog/productCatalogNotification.api.yaml");
+    let receiver = Receiver::default();
+    let listener = receiver.start().await;
+    let hub = app.call("POST", &format!("{base}/hub"), Some(&json!({"callback": format!("http://{listener}")}))).await;
+    assert_eq!(hub.status, 201, "{:#}", hub.body);
+    let ep_tree = "urn:mef:lso:spec:cantata-sonata:eptree-evc:v1.0.0:all";
+    let listed = async || {
+        let offerings =
+            app.call("GET", &format!("{base}/productOffering?productSpecification.id={ep_tree}"), None).await;
+        offerings.body.as_array().unwrap().len()
+    };
+    assert_eq!(listed().await, 0, "not sold before the import");
+
+    let lso = async |args: &[&str]| {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_lso"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(app.dir.path())
+            .output()
+            .await
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    let tree = shared_mef().join("Sonata/productSchema/carrierEthernet");
+    lso(&["catalog", "import", tree.to_str().unwrap()]).await;
+    assert_eq!(listed().await, 0, "an import alone does not change what a running Seller sells");
+    let said = lso(&["catalog", "reload", "--url", &app.url("")]).await;
+    let added: usize = said.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(added >= 3, "{said}");
+    assert_eq!(listed().await, 1, "the imported specification is on offer at once");
+    let order = order_of(&json!({"@type": ep_tree}), None);
+    let created = app.call("POST", "/mefApi/sonata/productOrderingManagement/v10/productOrder", Some(&order)).await;
+    assert_eq!(created.status, 201, "and orderable: {:#}", created.body);
+
+    app.wait_for_deliveries_to(&receiver).await;
+    let delivered = receiver.events.lock().unwrap().clone();
+    let of = |listener: &str| -> Vec<serde_json::Value> {
+        delivered
+            .iter()
+            .filter(|(p, _)| p.ends_with(&format!("/listener/{listener}")))
+            .map(|(_, e)| e.clone())
+            .collect()
+    };
+    let (specs, offerings) = (of("productSpecificationCreateEvent"), of("productOfferingCreateEvent"));
+    assert_eq!((specs.len(), offerings.len()), (added, added), "one of each per offering added: {delivered:#?}");
+    assert!(specs.iter().any(|e| e["event"]["id"] == ep_tree));
+    for (listener, event) in specs
+        .iter()
+        .map(|e| ("productSpecificationCreateEvent", e))
+        .chain(offerings.iter().map(|e| ("productOfferingCreateEvent", e)))
+    {
+        Contract::assert_valid(&events.request_body(&format!("/listener/{listener}"), "post"), event, listener);
+        let href = event["event"]["href"].as_str().unwrap();
+        let path = &href[href.find("/mefApi").unwrap()..];
+        assert_eq!(app.call("GET", path, None).await.status, 200, "{href} names what was added");
+    }
+
+    let again = lso(&["catalog", "reload", "--url", &app.url("")]).await;
+    assert!(again.starts_with("0 offerings added"), "{again}");
+    app.wait_for_deliveries_to(&receiver).await;
+    assert_eq!(receiver.events.lock().unwrap().len(), delivered.len(), "nothing announced twice");
+}
