@@ -199,11 +199,11 @@ fn move_ticket(change: &mut TicketChange<'_>, event: TicketEvent, reason: &str) 
         TicketStatus::Resolved => {
             let at = change.at.as_str().to_owned();
             set(&mut change.doc, "resolutionDate", at);
-            seller_note(change, &format!("Resolved: {reason}"));
+            change.seller_note(&format!("Resolved: {reason}"));
             change.announce("troubleTicketResolvedEvent", None);
         }
         TicketStatus::Pending => {
-            seller_note(change, &format!("Waiting for the Buyer: {reason}"));
+            change.seller_note(&format!("Waiting for the Buyer: {reason}"));
             if change.doc["workOrder"].as_array().is_none_or(Vec::is_empty) {
                 change.announce("troubleTicketInformationRequiredEvent", None);
             }
@@ -214,11 +214,6 @@ fn move_ticket(change: &mut TicketChange<'_>, event: TicketEvent, reason: &str) 
 }
 
 /// Appends a note of the Seller's.
-fn seller_note(change: &mut Tracked<'_>, text: &str) {
-    let note = json!({"id": change.bus.ids.next_id(), "author": "Seller", "date": change.at.as_str(), "source": "seller", "text": text});
-    push(&mut change.doc, "note", note);
-}
-
 fn finish_ticket(change: TicketChange<'_>) -> Vec<WriteOp> {
     let index = ticket_index(&change.doc);
     change.finish(index)
@@ -503,7 +498,7 @@ impl Bus {
             SellerMove::Resolve => TicketEvent::Resolve,
         };
         if to == SellerMove::Work {
-            seller_note(&mut change, reason);
+            change.seller_note(reason);
             change.announce("troubleTicketAttributeValueChangeEvent", None);
         }
         move_ticket(&mut change, event, reason)?;
@@ -802,6 +797,6 @@ fn link_incident(change: &mut TicketChange<'_>, incident: &Value) {
     let issue = json!({"@referredType": "Incident", "id": id, "href": incident["href"], "creationDate": change.at.as_str(),
                        "description": incident["description"], "relationshipType": "causedBy", "source": "seller"});
     push(&mut change.doc, "relatedIssue", issue);
-    seller_note(change, &format!("Caused by incident {id}: {}", incident["description"].as_str().unwrap_or_default()));
+    change.seller_note(&format!("Caused by incident {id}: {}", incident["description"].as_str().unwrap_or_default()));
     change.announce("troubleTicketAttributeValueChangeEvent", None);
 }

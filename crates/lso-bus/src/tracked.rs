@@ -70,6 +70,12 @@ impl<'a> Tracked<'a> {
             .ok_or_else(|| BusError::Corrupt(format!("{key} of {} {}", self.kind, self.id)))
     }
 
+    /// Adds a note from the Seller to the document's `note`s.
+    pub fn seller_note(&mut self, text: &str) {
+        let note = serde_json::json!({"id": self.bus.ids.next_id(), "author": "Seller", "date": self.at.as_str(), "source": "seller", "text": text});
+        crate::doc::push(&mut self.doc, "note", note);
+    }
+
     /// Announces `event_type` about the document (or one of its items).
     pub fn announce(&mut self, event_type: &str, item_id: Option<&str>) {
         if !self.announce {

@@ -529,10 +529,35 @@ impl Bus {
     /// `cancelAppointment` (R46–R50): the technician is free again and the work order needs a
     /// new appointment.
     pub async fn cancel_appointment(&self, tenant: &Tenant, id: &str) -> Result<(), BusError> {
-        self.retrying(|| self.cancel_appointment_once(tenant, id)).await
+        self.retrying(|| self.cancel_appointment_once(tenant, id, None)).await.map(drop)
     }
 
-    async fn cancel_appointment_once(&self, tenant: &Tenant, id: &str) -> Result<(), BusError> {
+    /// The Seller cancels a Buyer's appointment, e.g. when the technician cannot come (R27: the
+    /// Seller reschedules by cancelling, and the Buyer books again), telling why in a note
+    /// (R29).
+    pub async fn seller_cancel_appointment(&self, tenant: &Tenant, id: &str, reason: &str) -> Result<Value, BusError> {
+        self.retrying(|| self.cancel_appointment_once(tenant, id, Some(reason))).await
+    }
+
+    /// The Seller adds a note to an appointment for the Buyer to read (R29).
+    pub async fn seller_note_appointment(&self, tenant: &Tenant, id: &str, text: &str) -> Result<Value, BusError> {
+        self.retrying(|| async {
+            let mut appointment = self.loaded_appointment(tenant, id).await?;
+            appointment.seller_note(text);
+            appointment.announce("appointmentAttributeValueChangeEvent", None);
+            let document = appointment.doc.clone();
+            self.commit(appointment.finish(appointment_index(&document))).await?;
+            Ok(document)
+        })
+        .await
+    }
+
+    async fn cancel_appointment_once(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        reason: Option<&str>,
+    ) -> Result<Value, BusError> {
         let mut appointment = self.loaded_appointment(tenant, id).await?;
         let order_id = appointment.doc["workOrder"]["id"].as_str().unwrap_or_default().to_owned();
         let Some(mut order) =
@@ -544,13 +569,18 @@ impl Bus {
             return Err(BusError::Invalid(vec![Violation::invalid("", "the work order is no longer planned (R47)")]));
         }
         move_appointment(&mut appointment, VisitEvent::CancelAppointment)?;
+        if let Some(reason) = reason {
+            appointment.seller_note(reason);
+            appointment.announce("appointmentAttributeValueChangeEvent", None);
+        }
         move_work_order(&mut order, VisitEvent::CancelAppointment)?;
         let mut ops = self.release(&appointment).await?;
-        let index = appointment_index(&appointment.doc);
-        ops.extend(appointment.finish(index));
+        let document = appointment.doc.clone();
+        ops.extend(appointment.finish(appointment_index(&document)));
         let index = work_order_index(&order.doc);
         ops.extend(order.finish(index));
-        self.commit(ops).await
+        self.commit(ops).await?;
+        Ok(document)
     }
 
     /// Job step: at its start the visit begins (appointment and work order in progress); at

@@ -87,6 +87,7 @@ pub(crate) fn router(parts: AdminParts) -> Router {
         .route(&format!("{ADMIN_BASE}/{{irp}}/charge"), post(raise_charge))
         .route(&format!("{ADMIN_BASE}/{{irp}}/troubleTicket/{{id}}/{{status}}"), post(move_ticket))
         .route(&format!("{ADMIN_BASE}/{{irp}}/customerBill/{{id}}/payment"), post(record_payment))
+        .route(&format!("{ADMIN_BASE}/{{irp}}/appointment/{{id}}/{{action}}"), post(seller_appointment))
         .route(&format!("{ADMIN_BASE}/billing/run"), post(billing_run))
         .route(&format!("{ADMIN_BASE}/{{irp}}/product/{{id}}/service"), get(product_services))
         .route(&format!("{ADMIN_BASE}/catalog"), get(catalog))
@@ -252,10 +253,10 @@ async fn raise_charge(
     Ok(json_response(StatusCode::CREATED, &charge))
 }
 
-/// Why the Seller moves a ticket.
+/// Why the Seller moves a ticket or changes an appointment.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TicketMove {
+struct SellerNote {
     note: String,
 }
 
@@ -266,7 +267,7 @@ async fn move_ticket(
     _: Admin,
     Path((irp, id, status)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
-    body: MefBody<TicketMove>,
+    body: MefBody<SellerNote>,
 ) -> Result<Response, ApiError> {
     let tenant = state.tenant(&irp, raw.as_deref())?;
     let to = match status.as_str() {
@@ -282,6 +283,26 @@ async fn move_ticket(
     let ticket =
         state.bus.seller_move_ticket(&tenant, &id, to, &body.typed.note).await.map_err(lso_api_product::api_error)?;
     Ok(json_response(StatusCode::OK, &ticket))
+}
+
+/// The Seller adds a note to a Buyer's appointment (`note`) or cancels it (`cancel`, e.g. when
+/// the technician cannot come: the Buyer is asked to book again), the note telling the Buyer
+/// why.
+async fn seller_appointment(
+    State(state): State<AdminState>,
+    _: Admin,
+    Path((irp, id, action)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+    body: MefBody<SellerNote>,
+) -> Result<Response, ApiError> {
+    let tenant = state.tenant(&irp, raw.as_deref())?;
+    let note = &body.typed.note;
+    let appointment = match action.as_str() {
+        "note" => state.bus.seller_note_appointment(&tenant, &id, note).await,
+        "cancel" => state.bus.seller_cancel_appointment(&tenant, &id, note).await,
+        other => return Err(ApiError::NotFound(format!("an appointment is given a note or cancelled, not `{other}`"))),
+    };
+    Ok(json_response(StatusCode::OK, &appointment.map_err(lso_api_product::api_error)?))
 }
 
 /// A billing run's period.

@@ -102,10 +102,36 @@ async fn a_visit_is_booked_moved_and_cancelled_on_the_technicians_calendar_and_e
         assert_eq!(cancelled.body["status"], "cancelled");
         let refused = app.call("POST", &format!("{path}/cancel"), None).await;
         assert_eq!(refused.status, 422, "R46");
+        let work_order_path = format!("{work_order_base}/workorder/{work_order}");
+        assert_eq!(app.call("GET", &work_order_path, None).await.body["state"], "open");
+
+        // The Seller notes, then cancels, a second booking: the technician cannot come (R27, R29).
+        let rebooked = app.call("POST", &format!("{appointment_base}/appointment"), Some(&book(&slots[0]))).await;
+        assert_eq!(rebooked.status, 201, "the cancelled slot is free again: {:#}", rebooked.body);
+        let admin =
+            format!("/lso/admin/v1/{}/appointment/{}", irp.to_lowercase(), rebooked.body["id"].as_str().unwrap());
+        let seller = async |action: &str, note: &str| {
+            let path = format!("{admin}/{action}?buyerId=ACME");
+            app.call_as(&app.admin, "POST", &path, Some(&json!({"note": note}))).await
+        };
+        let noted = seller("note", "the technician will call 30 minutes ahead").await;
+        assert_eq!(noted.status, 200, "{:#}", noted.body);
+        Contract::assert_valid(&appointments.response("/appointment/{id}", "get", 200), &noted.body, "noted");
         assert_eq!(
-            app.call("GET", &format!("{work_order_base}/workorder/{work_order}"), None).await.body["state"],
-            "open"
+            (noted.body["note"][0]["source"].clone(), noted.body["status"].clone()),
+            (json!("seller"), json!("confirmed"))
         );
+        let called_off = seller("cancel", "the technician is ill; please book another visit").await;
+        assert_eq!(called_off.status, 200, "{:#}", called_off.body);
+        assert_eq!(called_off.body["status"], "cancelled");
+        assert_eq!(called_off.body["note"].as_array().unwrap().len(), 2);
+        let again = app.call("GET", &work_order_path, None).await.body;
+        assert_eq!((again["state"].clone(), again["appointmentRequired"].clone()), (json!("open"), json!(true)), "R27");
+        assert_eq!(seller("cancel", "twice").await.status, 422, "only a confirmed appointment is cancelled");
+        assert_eq!(seller("reschedule", "no").await.status, 404);
+        let stranger =
+            app.call_as(&app.admin, "POST", &format!("{admin}/note?buyerId=OTHER"), Some(&json!({"note": "x"}))).await;
+        assert_eq!(stranger.status, 404, "another Buyer's appointment is not found");
 
         app.wait_for_deliveries_to(&receiver).await;
         let appointment_events =
@@ -125,6 +151,7 @@ async fn a_visit_is_booked_moved_and_cancelled_on_the_technicians_calendar_and_e
         assert_eq!(
             kinds,
             [
+                "appointmentAttributeValueChangeEvent",
                 "appointmentStatusChangeEvent",
                 "workOrderAppointmentRequiredEvent",
                 "workOrderCreateEvent",
