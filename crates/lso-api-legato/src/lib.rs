@@ -61,7 +61,7 @@ pub(crate) fn client(principal: &Principal) -> Result<&'static str, ApiError> {
 }
 
 /// The MEF answer to a SOF error; faults of the server are logged here, once.
-fn api_error(err: SofError) -> ApiError {
+pub fn api_error(err: SofError) -> ApiError {
     match err {
         SofError::NotFound(reason) => ApiError::NotFound(reason),
         SofError::Invalid(found) => ApiError::Unprocessable(found),

@@ -80,6 +80,13 @@ impl OvsDriver {
     ) -> Result<R, DriverError> {
         let mut slot = self.session.lock().await;
         let attempt = async {
+            // `ovsdb-server` drops a client that leaves its keep-alives unanswered while idle:
+            // a connection kept from before is checked first, and made again if it is gone.
+            if let Some(session) = slot.as_ref()
+                && session.ovsdb.echo().await.is_err()
+            {
+                *slot = None;
+            }
             if slot.is_none() {
                 let ovsdb = OvsdbClient::connect(&self.ovsdb_address).await?;
                 self.ensure_bridge(&ovsdb).await?;

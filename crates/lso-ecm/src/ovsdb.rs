@@ -54,6 +54,13 @@ impl OvsdbClient {
         Ok(results)
     }
 
+    /// Asks the server to echo, to learn whether the connection still works.
+    pub async fn echo(&self) -> Result<(), OvsdbError> {
+        let sent = json!(["lso"]);
+        let answer = self.call("echo", sent.clone()).await?;
+        if answer == sent { Ok(()) } else { Err(OvsdbError::Protocol(format!("echo answered {answer}"))) }
+    }
+
     async fn call(&self, method: &str, params: Value) -> Result<Value, OvsdbError> {
         let mut connection = self.stream.lock().await;
         let id = connection.next_id;

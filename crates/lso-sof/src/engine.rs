@@ -114,7 +114,12 @@ impl Sof {
                 self.set_item_state(&mut order, index, "inProgress", &mut writes);
             }
         }
-        while let Some(index) = self.next_ready_item(&mut order, &mut writes) {
+        let mut waiting = Vec::new();
+        while let Some(index) = self.next_ready_item(&mut order, &mut writes, &waiting) {
+            if self.changed_earlier(&order, index).await? {
+                waiting.push(index);
+                continue;
+            }
             let outcome = self.realise(&order, index, &mut writes).await?;
             match outcome {
                 Realised::Completed => self.set_item_state(&mut order, index, "completed", &mut writes),
@@ -142,8 +147,11 @@ impl Sof {
             order["completionDate"] = json!(DateTime::from_millis(now).as_str());
             self.set_order_state(&mut order, end, &mut writes);
             Step::Done
-        } else {
+        } else if waiting.is_empty() {
             Step::Again { at: now + 1000 }
+        } else {
+            // The change before it is a network change of a few hundred milliseconds.
+            Step::Again { at: now + 100 }
         };
         let index = order_index(&order);
         let updated = Record { version: record.version + 1, doc: order.to_string(), ..record };
@@ -183,14 +191,52 @@ impl Sof {
         )));
     }
 
-    /// The first `inProgress` item whose related items have completed; an item whose related
-    /// item failed fails too.
-    fn next_ready_item(&self, order: &mut Value, writes: &mut Writes) -> Option<usize> {
+    /// Whether item `index` changes (modifies or deletes) a service that an order accepted
+    /// before this one has yet to change: changes of one service are made one at a time, in
+    /// the order they were accepted.
+    async fn changed_earlier(&self, order: &Value, index: usize) -> Result<bool, SofError> {
+        let item = &order["serviceOrderItem"][index];
+        let Some(service) = item["service"]["id"].as_str().filter(|_| item["action"] != "add") else {
+            return Ok(false);
+        };
+        let query = ListQuery {
+            kind: SERVICE_ORDER.into(),
+            tenant: None,
+            filters: vec![lso_store::Filter {
+                name: crate::order::SERVICE_ID.into(),
+                condition: lso_store::Condition::Eq(service.into()),
+            }],
+            offset: 0,
+            limit: 1000,
+        };
+        // Newest first: the orders after this one come before it.
+        let page = self.store.list(query).await?;
+        let earlier = page.records.iter().skip_while(|r| order["id"] != r.id.as_str()).skip(1);
+        for record in earlier {
+            let other: Value = serde_json::from_str(&record.doc)
+                .map_err(|e| SofError::Corrupt(format!("service order {}: {e}", record.id)))?;
+            let unfinished = other["serviceOrderItem"].as_array().into_iter().flatten().any(|i| {
+                i["service"]["id"] == service
+                    && i["action"] != "add"
+                    && matches!(i["state"].as_str(), Some("acknowledged" | "inProgress"))
+            });
+            if unfinished {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The first `inProgress` item not `waiting` whose related items have completed; an item
+    /// whose related item failed fails too.
+    fn next_ready_item(&self, order: &mut Value, writes: &mut Writes, waiting: &[usize]) -> Option<usize> {
         let items = order["serviceOrderItem"].as_array()?.clone();
         let state_of = |id: &str| {
             items.iter().find(|i| i["id"] == id).and_then(|i| i["state"].as_str()).unwrap_or("completed").to_owned()
         };
-        for (index, item) in items.iter().enumerate().filter(|(_, i)| i["state"] == "inProgress") {
+        for (index, item) in
+            items.iter().enumerate().filter(|(n, i)| i["state"] == "inProgress" && !waiting.contains(n))
+        {
             let related: Vec<String> = item["serviceOrderItemRelationship"]
                 .as_array()
                 .into_iter()
@@ -202,7 +248,7 @@ impl Sof {
                 order["serviceOrderItem"][index]["terminationError"] =
                     json!([{"code": "otherIssue", "value": "an item it relates to failed"}]);
                 self.set_item_state(order, index, "failed", writes);
-                return self.next_ready_item(order, writes);
+                return self.next_ready_item(order, writes, waiting);
             }
             if related.iter().all(|s| s == "completed") {
                 return Some(index);

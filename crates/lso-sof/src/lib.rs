@@ -8,6 +8,7 @@
 //! interrupted by a crash is simply run again.
 
 mod api;
+mod control;
 mod engine;
 mod order;
 pub mod services;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 pub use api::{INVENTORY_EVENT_TYPES, LegatoApi, ORDERING_EVENT_TYPES};
+pub use control::{PolicyChange, cir_range};
 pub use engine::{ADVANCE_SERVICE_ORDER, RELEASE_CONNECTIVITY};
 
 /// Stored service orders.

@@ -42,8 +42,16 @@ pub(crate) fn order_index(doc: &Value) -> Vec<IndexEntry> {
             index.push(IndexEntry::new(name, value));
         }
     }
+    for item in doc["serviceOrderItem"].as_array().into_iter().flatten() {
+        if let Some(service) = item["service"]["id"].as_str() {
+            index.push(IndexEntry::new(SERVICE_ID, service));
+        }
+    }
     index
 }
+
+/// The index of service orders by the services their items touch.
+pub(crate) const SERVICE_ID: &str = "serviceOrderItem.service.id";
 
 impl Sof {
     /// Checks and stores a service order; returns it as stored.

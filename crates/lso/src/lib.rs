@@ -1,7 +1,8 @@
 //! The `lso` process: configuration, the wiring of a Seller (`server`), the operators' API
-//! (`admin`), the demo and the laboratory network it builds. The binary (`main.rs`) is the command line over these.
+//! (`admin`), Allegro (`allegro`), the demo and the laboratory network it builds. The binary (`main.rs`) is the command line over these.
 
 pub mod admin;
+pub mod allegro;
 pub mod config;
 pub mod demo;
 pub mod lab;

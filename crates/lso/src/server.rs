@@ -351,6 +351,14 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
             alarms: layers.alarms.clone(),
             auth: auth.clone(),
         }))
+        .merge(crate::allegro::router(crate::allegro::AllegroState {
+            bus: bus.clone(),
+            sof: layers.sof.clone(),
+            icm: layers.icm.clone(),
+            alarms: layers.alarms.clone(),
+            auth: auth.clone(),
+            sellers: sellers.clone(),
+        }))
         .merge(admin::router(admin::AdminParts {
             bus,
             auth,

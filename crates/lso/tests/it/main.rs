@@ -2,6 +2,7 @@
 //! official MEF API files loaded from `../shared/mef` as the contract responses must meet.
 
 mod adagio;
+mod allegro;
 mod bad_input;
 mod billing;
 mod catalog;

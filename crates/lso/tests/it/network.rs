@@ -87,6 +87,19 @@ async fn a_cantata_evpl_order_ends_as_open_vswitch_flows_that_carry_its_traffic_
     let measured = network.lab.throughput_mbps(new_york, boston, 3).unwrap();
     assert!((measured - 20.0).abs() <= 3.0, "{measured} Mbit/s measured for a CIR of 20 Mbit/s");
 
+    // The customer raises the CIR over Allegro, without a product order: the meters change.
+    let evpl = order["productOrderItem"][2]["product"]["id"].as_str().unwrap().to_owned();
+    let allegro = "/mefApi/allegro/serviceControl/v1";
+    let service = app.call("GET", &format!("{allegro}/service?productId={evpl}"), None).await.body;
+    let change = json!({"service": {"id": service[0]["id"]}, "cirMbps": 50});
+    let accepted = app.call("POST", &format!("{allegro}/serviceChange"), Some(&change)).await;
+    assert_eq!(accepted.status, 201, "{:#}", accepted.body);
+    let path = format!("{allegro}/serviceChange/{}", accepted.body["id"].as_str().unwrap());
+    let done = app.wait_until(&path, |c| c["state"] != "acknowledged" && c["state"] != "inProgress").await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+    let measured = network.lab.throughput_mbps(new_york, boston, 3).unwrap();
+    assert!((measured - 50.0).abs() <= 7.5, "{measured} Mbit/s measured after the change to 50 Mbit/s");
+
     // The customer's link going down is a port alarm on the element, noted on the service.
     // Open vSwitch learns of a link change from the kernel a moment later: poll until it shows.
     let changes = async || {
@@ -113,7 +126,6 @@ async fn a_cantata_evpl_order_ends_as_open_vswitch_flows_that_carry_its_traffic_
     assert_eq!(changes().await, [lso_ecm::AlarmChange::Cleared(expected)], "cleared once the link is back");
     assert!(network.lab.reaches(new_york, boston));
 
-    let evpl = order["productOrderItem"][2]["product"]["id"].as_str().unwrap().to_owned();
     let deleted = app.call("POST", &format!("{CANTATA}/productOrder"), Some(&delete_order(&evpl))).await;
     assert_eq!(deleted.status, 201, "{:#}", deleted.body);
     let done = app.wait_until_final(CANTATA, deleted.body["id"].as_str().unwrap()).await;

@@ -1,0 +1,315 @@
+//! Allegro (customer ↔ SOF), lso's own design since MEF publishes no Allegro file for it
+//! (`docs/allegro.md`, OpenAPI at `/mefApi/allegro/serviceControl/v1/openapi.json`): a customer
+//! reads the services realising its products, with what it may change and the faults on their
+//! path, and changes a running service within its policy (the CIR of a connection) without a
+//! product order. The customer is a Buyer of this Seller on Cantata or Sonata, with its own
+//! token; it sees the services of its own products only.
+
+use axum::Router;
+use axum::extract::{FromRef, Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use lso_bus::Bus;
+use lso_http::{ApiError, Authenticator, MefBody, Paging, Principal, QueryParams, json_response, list_response};
+use lso_model::{Irp, Tenant};
+use lso_sof::{PolicyChange, SERVICE, SERVICE_ORDER, Sof};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The base path of Allegro service control.
+pub const BASE: &str = "/mefApi/allegro/serviceControl/v1";
+/// The OpenAPI description of Allegro service control.
+pub const OPENAPI: &str = include_str!("../../../docs/allegro.openapi.json");
+
+/// What the Allegro routes need.
+#[derive(Clone)]
+pub(crate) struct AllegroState {
+    pub(crate) bus: Arc<Bus>,
+    pub(crate) sof: Arc<Sof>,
+    pub(crate) icm: Arc<lso_icm::Icm>,
+    pub(crate) alarms: Arc<lso_ecm::Alarms>,
+    pub(crate) auth: Arc<Authenticator>,
+    pub(crate) sellers: Arc<Vec<String>>,
+}
+
+impl FromRef<AllegroState> for Arc<Authenticator> {
+    fn from_ref(state: &AllegroState) -> Self {
+        state.auth.clone()
+    }
+}
+
+/// The Allegro routes.
+pub(crate) fn router(state: AllegroState) -> Router {
+    let routes = Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/service", get(list_services))
+        .route("/service/{id}", get(retrieve_service))
+        .route("/serviceChange", get(list_changes).post(create_change))
+        .route("/serviceChange/{id}", get(retrieve_change));
+    Router::new().nest(BASE, routes.with_state(state))
+}
+
+/// `GET /openapi.json`: this API's description.
+async fn openapi() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// The customer a request is from: the Buyer's tenants on both reference points.
+struct Customer(Vec<Tenant>);
+
+impl AllegroState {
+    fn customer(&self, principal: &Principal, query: &mut QueryParams) -> Result<Customer, ApiError> {
+        let buyer = query.single("buyerId")?;
+        let seller = query.single("sellerId")?;
+        let mut tenants = Vec::new();
+        for irp in [Irp::Cantata, Irp::Sonata] {
+            let party = lso_http::resolve_party(principal, irp, &self.sellers, buyer.clone(), seller.clone())?;
+            tenants.extend(party.tenant);
+        }
+        Ok(Customer(tenants))
+    }
+
+    /// Whether product `id` is the customer's.
+    async fn owns(&self, customer: &Customer, id: &str) -> Result<bool, ApiError> {
+        for tenant in &customer.0 {
+            match self.bus.product(Some(&tenant.key()), id).await {
+                Ok(_) => return Ok(true),
+                Err(lso_bus::BusError::NotFound(_)) => {}
+                Err(other) => return Err(lso_api_product::api_error(other)),
+            }
+        }
+        Ok(false)
+    }
+
+    /// Service `id`, if it realises one of the customer's products.
+    async fn service(&self, customer: &Customer, id: &str) -> Result<Value, ApiError> {
+        let missing = || ApiError::NotFound(format!("no service `{id}` of yours"));
+        let service = match self.sof.document(SERVICE, lso_bus::LEGATO_CLIENT, id).await {
+            Ok(service) => service,
+            Err(lso_sof::SofError::NotFound(_)) => return Err(missing()),
+            Err(other) => return Err(lso_api_legato::api_error(other)),
+        };
+        let product = service["externalId"].as_str().unwrap_or_default();
+        if self.owns(customer, product).await? { Ok(service) } else { Err(missing()) }
+    }
+
+    /// Every service realising one of the customer's products, newest product first.
+    async fn services(&self, customer: &Customer) -> Result<Vec<Value>, ApiError> {
+        let mut services = Vec::new();
+        for tenant in &customer.0 {
+            let (products, _) = self
+                .bus
+                .list_products(Some(tenant.key()), Vec::new(), 0, 10_000)
+                .await
+                .map_err(lso_api_product::api_error)?;
+            for product in products {
+                let found = self
+                    .sof
+                    .find_services(lso_bus::LEGATO_CLIENT, &product.id)
+                    .await
+                    .map_err(lso_api_legato::api_error)?;
+                services.extend(found);
+            }
+        }
+        Ok(services)
+    }
+
+    /// The customer's view of `service`: what it may change within which range, and the faults
+    /// on its path.
+    async fn view(&self, service: &Value) -> Result<Value, ApiError> {
+        let id = service["id"].as_str().unwrap_or_default();
+        let policy = match self.sof.policy_of(id).await {
+            Ok(policy) => policy,
+            Err(lso_sof::SofError::NotFound(_)) => Value::Null,
+            Err(other) => return Err(lso_api_legato::api_error(other)),
+        };
+        let configuration = &service["serviceConfiguration"];
+        let changeable: Vec<Value> = lso_sof::cir_range(&policy)
+            .map(|(min, max)| {
+                json!({"name": "cirMbps", "value": configuration["cirMbps"], "minimum": min, "maximum": max, "unit": "Mbps"})
+            })
+            .into_iter()
+            .collect();
+        let mut faults = Vec::new();
+        for alarm in self.alarms.active() {
+            if self.icm.affected_by(&alarm).await.iter().any(|s| s == id) {
+                let mut fault = json!({"kind": alarm.kind.as_str(), "element": alarm.element, "detail": alarm.detail,
+                    "raisedAt": lso_mef_product::DateTime::from_millis(alarm.raised_at).as_str()});
+                if let Some(port) = alarm.port {
+                    fault["port"] = json!(port);
+                }
+                faults.push(fault);
+            }
+        }
+        let mut view = json!({
+            "id": id, "href": format!("{BASE}/service/{id}"), "productId": service["externalId"],
+            "serviceType": configuration["@type"], "state": service["state"], "serviceConfiguration": configuration,
+            "changeable": changeable, "fault": faults,
+        });
+        for date in ["startDate", "endDate"] {
+            if let Some(value) = service.get(date) {
+                view[date] = value.clone();
+            }
+        }
+        Ok(view)
+    }
+}
+
+/// A change as the customer sees it, from the service order making it.
+fn change_view(order: &Value) -> Value {
+    let item = &order["serviceOrderItem"][0];
+    let service = item["service"]["id"].as_str().unwrap_or_default();
+    let id = order["id"].as_str().unwrap_or_default();
+    // A partial or rejected order of one item did not make the change.
+    let state = order["state"].as_str().filter(|s| matches!(*s, "acknowledged" | "inProgress" | "completed"));
+    let state = state.unwrap_or("failed");
+    let mut view = json!({
+        "id": id, "href": format!("{BASE}/serviceChange/{id}"),
+        "service": {"id": service, "href": format!("{BASE}/service/{service}")},
+        "cirMbps": item["service"]["serviceConfiguration"]["cirMbps"], "state": state, "requestedDate": order["orderDate"],
+    });
+    if let Some(done) = order.get("completionDate") {
+        view["completionDate"] = done.clone();
+    }
+    if let Some(reason) = item["terminationError"][0]["value"].as_str() {
+        view["reason"] = json!(reason);
+    }
+    view
+}
+
+/// `listService`: the services realising the customer's products; `state` and `productId`
+/// select them.
+async fn list_services(
+    State(state): State<AllegroState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut query = QueryParams::parse(raw.as_deref());
+    let customer = state.customer(&principal, &mut query)?;
+    let wanted_state = query.single("state")?;
+    let product = query.single("productId")?;
+    let paging = Paging::from_query(&mut query)?;
+    query.finish()?;
+    let services: Vec<Value> = state
+        .services(&customer)
+        .await?
+        .into_iter()
+        .filter(|s| wanted_state.as_ref().is_none_or(|w| s["state"] == w.as_str()))
+        .filter(|s| product.as_ref().is_none_or(|p| s["externalId"] == p.as_str()))
+        .collect();
+    let mut page = Vec::new();
+    for service in services.iter().skip(paging.offset as usize).take(paging.limit as usize) {
+        page.push(state.view(service).await?);
+    }
+    Ok(list_response(&page, services.len() as u64, paging))
+}
+
+/// `retrieveService`.
+async fn retrieve_service(
+    State(state): State<AllegroState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut query = QueryParams::parse(raw.as_deref());
+    let customer = state.customer(&principal, &mut query)?;
+    query.finish()?;
+    let service = state.service(&customer, &id).await?;
+    Ok(json_response(StatusCode::OK, &state.view(&service).await?))
+}
+
+/// A change a customer asks for.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ChangeRequest {
+    service: ServiceRef,
+    cir_mbps: i64,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceRef {
+    id: String,
+}
+
+/// `createServiceChange`: changes a running service within its policy; outside it, a 422
+/// naming the range allowed.
+async fn create_change(
+    State(state): State<AllegroState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+    body: MefBody<ChangeRequest>,
+) -> Result<Response, ApiError> {
+    let mut query = QueryParams::parse(raw.as_deref());
+    let customer = state.customer(&principal, &mut query)?;
+    query.finish()?;
+    let request = body.typed;
+    let service = state.service(&customer, &request.service.id).await.map_err(|err| match err {
+        ApiError::NotFound(reason) => ApiError::unprocessable(lso_model::Violation::new(
+            lso_model::ViolationCode::ReferenceNotFound,
+            "/service/id",
+            reason,
+        )),
+        other => other,
+    })?;
+    let id = service["id"].as_str().unwrap_or_default();
+    let change = PolicyChange { by: "allegro".into(), cir_mbps: request.cir_mbps };
+    let order =
+        state.sof.change_within_policy(lso_bus::LEGATO_CLIENT, id, &change).await.map_err(lso_api_legato::api_error)?;
+    Ok(json_response(StatusCode::CREATED, &change_view(&order)))
+}
+
+/// `retrieveServiceChange`.
+async fn retrieve_change(
+    State(state): State<AllegroState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut query = QueryParams::parse(raw.as_deref());
+    let customer = state.customer(&principal, &mut query)?;
+    query.finish()?;
+    let missing = || ApiError::NotFound(format!("no service change `{id}` of yours"));
+    let order = match state.sof.document(SERVICE_ORDER, lso_bus::LEGATO_CLIENT, &id).await {
+        Ok(order) if Sof::is_policy_change(&order) => order,
+        Ok(_) | Err(lso_sof::SofError::NotFound(_)) => return Err(missing()),
+        Err(other) => return Err(lso_api_legato::api_error(other)),
+    };
+    let service = order["serviceOrderItem"][0]["service"]["id"].as_str().unwrap_or_default();
+    state.service(&customer, service).await.map_err(|_| missing())?;
+    Ok(json_response(StatusCode::OK, &change_view(&order)))
+}
+
+/// `listServiceChange`: the changes of the customer's services, newest first; `service.id`
+/// and `state` select them.
+async fn list_changes(
+    State(state): State<AllegroState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut query = QueryParams::parse(raw.as_deref());
+    let customer = state.customer(&principal, &mut query)?;
+    let service = query.single("service.id")?;
+    let wanted_state = query.single("state")?;
+    let paging = Paging::from_query(&mut query)?;
+    query.finish()?;
+    let services = match service {
+        Some(id) => match state.service(&customer, &id).await {
+            Ok(service) => vec![service],
+            Err(ApiError::NotFound(_)) => Vec::new(),
+            Err(other) => return Err(other),
+        },
+        None => state.services(&customer).await?,
+    };
+    let mut changes = Vec::new();
+    for service in &services {
+        let id = service["id"].as_str().unwrap_or_default();
+        let orders = state.sof.changes_of(lso_bus::LEGATO_CLIENT, id).await.map_err(lso_api_legato::api_error)?;
+        changes.extend(orders.iter().map(change_view));
+    }
+    changes.retain(|c| wanted_state.as_ref().is_none_or(|w| c["state"] == w.as_str()));
+    changes.sort_by(|a, b| b["requestedDate"].as_str().cmp(&a["requestedDate"].as_str()));
+    let page: Vec<Value> = changes.iter().skip(paging.offset as usize).take(paging.limit as usize).cloned().collect();
+    Ok(list_response(&page, changes.len() as u64, paging))
+}

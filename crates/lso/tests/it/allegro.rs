@@ -1,0 +1,142 @@
+//! Allegro service control: a customer reads the services of its own products, changes the CIR
+//! of its EVPL within the policy (at the edges, outside them, and twice at once), sees the
+//! faults on the service's path, and every answer meets `docs/allegro.openapi.json`.
+
+use crate::network::evpl_order;
+use crate::support::*;
+use lso::config::FulfilmentMode;
+use lso_ecm::Adagio;
+use serde_json::{Value, json};
+
+const ALLEGRO: &str = "/mefApi/allegro/serviceControl/v1";
+const CANTATA: &str = "/mefApi/cantata/productOrderingManagement/v5";
+
+fn contract() -> Contract {
+    Contract::from_file(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/allegro.openapi.json"),
+        "allegro",
+    )
+}
+
+#[tokio::test]
+async fn a_customer_changes_its_evpl_within_policy_one_change_at_a_time_and_sees_the_faults_on_its_path() {
+    let app = spawn_app_with(|c| {
+        c.fulfilment.by = FulfilmentMode::Network;
+        c.network.alarm_poll_millis = 3_600_000;
+    })
+    .await;
+    let allegro = contract();
+    let created = app
+        .call("POST", &format!("{CANTATA}/productOrder"), Some(&evpl_order(&["site-new-york", "site-boston"], 100, 20)))
+        .await;
+    let order = app.wait_until_final(CANTATA, created.body["id"].as_str().unwrap()).await;
+    assert_eq!(order["state"], "completed", "{order:#}");
+    let evpl = order["productOrderItem"][2]["product"]["id"].as_str().unwrap().to_owned();
+
+    let listed = app.call("GET", &format!("{ALLEGRO}/service"), None).await;
+    assert_eq!(listed.status, 200, "{:#}", listed.body);
+    Contract::assert_valid(&allegro.response("/service", "get", 200), &listed.body, "services");
+    assert_eq!(listed.body.as_array().unwrap().len(), 3, "two UNIs and the EVC: {:#}", listed.body);
+    let mine = app.call("GET", &format!("{ALLEGRO}/service?productId={evpl}"), None).await.body;
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    let id = mine[0]["id"].as_str().unwrap().to_owned();
+    let path = format!("{ALLEGRO}/service/{id}");
+    let service = app.call("GET", &path, None).await.body;
+    Contract::assert_valid(&allegro.response("/service/{id}", "get", 200), &service, "a service");
+    let range = &service["changeable"][0];
+    assert_eq!(
+        (range["name"].clone(), range["value"].clone(), range["minimum"].clone()),
+        (json!("cirMbps"), json!(20), json!(1))
+    );
+    let (min, max) = (range["minimum"].as_i64().unwrap(), range["maximum"].as_i64().unwrap());
+    assert!(max >= 100, "the policy allows what the UNIs carry: {range}");
+
+    let reserved = async || {
+        app.seller.icm.read(|n| n.reservations().values().map(|r| r.request.bandwidth_mbps).collect::<Vec<_>>()).await
+    };
+    let ask = async |cir: i64| {
+        app.call("POST", &format!("{ALLEGRO}/serviceChange"), Some(&json!({"service": {"id": id}, "cirMbps": cir})))
+            .await
+    };
+    let finished = async |change: &Value| {
+        let at = format!("{ALLEGRO}/serviceChange/{}", change["id"].as_str().unwrap());
+        let done = app.wait_until(&at, |c| matches!(c["state"].as_str(), Some("completed" | "failed"))).await;
+        Contract::assert_valid(&allegro.response("/serviceChange/{id}", "get", 200), &done, "a change");
+        done
+    };
+    for cir in [max, min] {
+        let accepted = ask(cir).await;
+        assert_eq!(accepted.status, 201, "{cir} is within the policy: {:#}", accepted.body);
+        Contract::assert_valid(&allegro.response("/serviceChange", "post", 201), &accepted.body, "a change");
+        assert_eq!(finished(&accepted.body).await["state"], "completed");
+        assert_eq!(reserved().await, [cir as u64], "the network carries {cir} Mbit/s");
+        assert!(app.seller.icm.check_connectivity(&id).await.unwrap(), "read back from the elements");
+        assert_eq!(app.call("GET", &path, None).await.body["changeable"][0]["value"], cir);
+    }
+    for cir in [min - 1, max + 1] {
+        let refused = ask(cir).await;
+        assert_eq!(refused.status, 422, "{cir} is outside the policy");
+        Contract::assert_valid(&allegro.response("/serviceChange", "post", 422), &refused.body, "422");
+        assert_eq!(refused.body[0]["propertyPath"], "/cirMbps");
+        let reason = refused.body[0]["reason"].as_str().unwrap();
+        assert!(reason.contains(&format!("{min} to {max} Mbit/s")), "the error names the range: {reason}");
+    }
+    assert_eq!(reserved().await, [min as u64], "a refused change changes nothing");
+
+    // Two changes at once are made one after the other, in the order they were accepted.
+    let (first, second) = tokio::join!(ask(30), ask(40));
+    assert_eq!((first.status, second.status), (201, 201));
+    for change in [&first.body, &second.body] {
+        assert_eq!(finished(change).await["state"], "completed");
+    }
+    let changes = app.call("GET", &format!("{ALLEGRO}/serviceChange?service.id={id}"), None).await.body;
+    Contract::assert_valid(&allegro.response("/serviceChange", "get", 200), &changes, "changes");
+    assert_eq!(changes.as_array().unwrap().len(), 4);
+    let legato = app.seller.sof.document(lso_sof::SERVICE, lso_bus::LEGATO_CLIENT, &id).await.unwrap();
+    let made: Vec<Value> =
+        legato["serviceOrderItem"].as_array().unwrap().iter().map(|r| r["serviceOrderId"].clone()).collect();
+    let accepted_order: Vec<Value> = changes.as_array().unwrap().iter().rev().map(|c| c["id"].clone()).collect();
+    assert_eq!(made[made.len() - 4..], accepted_order[..], "changes made in the order they were accepted");
+    let last = changes[0]["cirMbps"].as_u64().unwrap();
+    assert_eq!(reserved().await, [last], "the change accepted last holds");
+
+    // Another customer sees none of it.
+    let stranger = app.seller.auth.mint(
+        &lso_http::Principal::Buyer { subject: "globex".into(), buyers: vec!["GLOBEX".into()] },
+        chrono::Utc::now().timestamp(),
+        3600,
+    );
+    assert_eq!(app.call_as(&stranger, "GET", &format!("{ALLEGRO}/service"), None).await.body, json!([]));
+    assert_eq!(app.call_as(&stranger, "GET", &path, None).await.status, 404);
+    let change_path = format!("{ALLEGRO}/serviceChange/{}", changes[0]["id"].as_str().unwrap());
+    assert_eq!(app.call_as(&stranger, "GET", &change_path, None).await.status, 404);
+    let body = json!({"service": {"id": id}, "cirMbps": 50});
+    let theirs = app.call_as(&stranger, "POST", &format!("{ALLEGRO}/serviceChange"), Some(&body)).await;
+    assert_eq!((theirs.status, theirs.body[0]["propertyPath"].clone()), (422, json!("/service/id")));
+    assert_eq!(reserved().await, [last]);
+    let incomplete = app.call("POST", &format!("{ALLEGRO}/serviceChange"), Some(&json!({"service": {"id": id}}))).await;
+    assert_eq!((incomplete.status, incomplete.body[0]["propertyPath"].clone()), (422, json!("/cirMbps")));
+    assert_eq!(app.call("GET", &format!("{ALLEGRO}/service?colour=red"), None).await.status, 400);
+
+    // Faults on the elements under the service show on it until they clear.
+    let elements: Vec<String> = app.seller.ecm.elements().into_iter().map(|(name, _)| name).collect();
+    for element in &elements {
+        app.seller.ecm.simulated(element).unwrap().set_down(true);
+    }
+    assert!(app.seller.check_alarms().await >= elements.len());
+    let faulty = app.call("GET", &path, None).await.body;
+    Contract::assert_valid(&allegro.response("/service/{id}", "get", 200), &faulty, "a faulty service");
+    let faults = faulty["fault"].as_array().unwrap();
+    assert!(faults.len() >= 2, "both ends' elements are down: {faults:#?}");
+    assert!(faults.iter().all(|f| f["kind"] == "elementUnreachable"));
+    let uni = listed.body.as_array().unwrap().iter().find(|s| s["id"] != id.as_str()).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.call("GET", &format!("{ALLEGRO}/service/{uni}"), None).await.body["changeable"], json!([]));
+    for element in &elements {
+        app.seller.ecm.simulated(element).unwrap().set_down(false);
+    }
+    app.seller.check_alarms().await;
+    assert_eq!(app.call("GET", &path, None).await.body["fault"], json!([]), "cleared");
+}
