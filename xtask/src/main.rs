@@ -8,6 +8,8 @@
 //! address [--thousands N]` times address validation against a generated book of N thousand
 //! addresses (a million by default). `cargo xtask bench poq` measures qualifications per second.
 //! `cargo xtask bench billing [--thousands N]` times a billing run over N thousand products.
+//! `cargo xtask bench allegro [--changes N]` times a customer's CIR changes over Allegro onto
+//! Open vSwitch elements (root needed).
 
 mod address;
 mod bench;
@@ -29,6 +31,7 @@ fn main() -> anyhow::Result<()> {
             .block_on(poq::run(u64::from(flag(rest, "--seconds", 20)?), usize::from(flag(rest, "--clients", 16)?))),
         ["bench", "address", rest @ ..] => address::run(usize::from(flag(rest, "--thousands", 1000)?) * 1000, 30_000),
         ["bench", "evpl", rest @ ..] => runtime()?.block_on(network::evpl_one_by_one(flag(rest, "--orders", 20)?)),
+        ["bench", "allegro", rest @ ..] => runtime()?.block_on(network::allegro_changes(flag(rest, "--changes", 40)?)),
         ["bench", "evpl-concurrent", rest @ ..] => runtime()?.block_on(network::evpl_concurrent(
             flag(rest, "--orders", 200)?,
             usize::from(flag(rest, "--elements", 10)?),
@@ -39,7 +42,7 @@ fn main() -> anyhow::Result<()> {
                 "usage: cargo xtask bench order [--seconds N] [--orders N] [--buyers N] | cargo xtask bench path\n       \
                  cargo xtask bench evpl [--orders N] | cargo xtask bench evpl-concurrent [--orders N] [--elements N]\n       \
                  cargo xtask bench address [--thousands N] | cargo xtask bench poq [--seconds N] [--clients N]\n       \
-                 cargo xtask bench billing [--thousands N]"
+                 cargo xtask bench billing [--thousands N] | cargo xtask bench allegro [--changes N]"
             );
             std::process::exit(2);
         }

@@ -1,7 +1,8 @@
 //! `bench evpl` and `bench evpl-concurrent`: EVPL orders through every layer (Sonata product
 //! order → service order → ICM connectivity service → OpenFlow on Open vSwitch elements in
-//! network namespaces), timed from the order's acceptance to its completion. Needs root and
-//! Open vSwitch (as the tests do).
+//! network namespaces), timed from the order's acceptance to its completion. `bench allegro`:
+//! a customer's CIR changes over Allegro, timed from the request to the new meters running on
+//! the elements. Needs root and Open vSwitch (as the tests do).
 
 use anyhow::{Context, bail};
 use lso::config::{Config, FulfilmentMode};
@@ -138,6 +139,75 @@ pub async fn evpl_one_by_one(orders: u16) -> anyhow::Result<()> {
         latencies.push(accepted_to_completed(&done));
     }
     report("EVPL over 2 Open vSwitch elements, one at a time", &mut latencies);
+    bench.seller.stop().await;
+    Ok(())
+}
+
+/// `bench allegro`: `changes` CIR changes of one EVPL over Allegro, one after the other, each
+/// timed from its request until the change is complete: the new meters applied on the elements
+/// and read back from them. Every change is then checked on the elements again.
+pub async fn allegro_changes(changes: u16) -> anyhow::Result<()> {
+    let topology = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY)?;
+    let network = NetworkLab::build(&topology, "ba", None)?;
+    let bench = Bench::start(&network).await?;
+    let unis = bench.unis(&["site-new-york".into(), "site-boston".into()]).await?;
+    let id = bench.post(&evpl(&unis[0], &unis[1], 100)).await?;
+    let done = bench.finished(&id).await?;
+    anyhow::ensure!(done["state"] == "completed", "the EVPL ended {}", done["state"]);
+    let product = done["productOrderItem"][0]["product"]["id"].as_str().context("no product")?;
+    let allegro = format!("http://{}{}", bench.seller.addr, lso::allegro::BASE);
+    let get = async |url: String| -> anyhow::Result<Value> {
+        Ok(bench.client.get(url).bearer_auth(&bench.token).send().await?.json().await?)
+    };
+    let services = get(format!("{allegro}/service?productId={product}")).await?;
+    let service = services[0]["id"].as_str().context("the EVPL has no service")?.to_owned();
+    let mut latencies = Vec::new();
+    let mut recorded = Vec::new();
+    for n in 0..changes {
+        let cir = 20 + u64::from(n % 8) * 10;
+        let asked = Instant::now();
+        let response = bench
+            .client
+            .post(format!("{allegro}/serviceChange"))
+            .bearer_auth(&bench.token)
+            .json(&json!({"service": {"id": service}, "cirMbps": cir}))
+            .send()
+            .await?;
+        let change: Value = response.json().await?;
+        let url = format!("{allegro}/serviceChange/{}", change["id"].as_str().context("no change id")?);
+        // The worker's commits wake no one outside the Seller: poll finely, as a customer would.
+        let mut ticker = tokio::time::interval(Duration::from_millis(5));
+        let done = loop {
+            ticker.tick().await;
+            let read = get(url.clone()).await?;
+            if read["state"] == "completed" {
+                break read;
+            }
+            anyhow::ensure!(
+                read["state"] != "failed" && asked.elapsed() < Duration::from_secs(60),
+                "change {n} ended {}",
+                read["state"]
+            );
+        };
+        latencies.push(asked.elapsed());
+        let at = |key: &str| DateTime::parse(done[key].as_str().unwrap_or_default()).map_or(0, |d| d.millis());
+        recorded.push(Duration::from_millis((at("completionDate") - at("requestedDate")).max(0) as u64));
+        let reserved =
+            bench.seller.icm.read(|n| n.reservations().get(&service).map(|r| r.request.bandwidth_mbps)).await;
+        anyhow::ensure!(reserved == Some(cir), "change {n}: the network holds {reserved:?} Mbit/s, not {cir}");
+        anyhow::ensure!(bench.seller.icm.check_connectivity(&service).await?, "change {n} is not on the elements");
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    for (what, times) in [("seen by the customer", &mut latencies), ("as the Seller recorded it", &mut recorded)] {
+        times.sort();
+        println!(
+            "Allegro CIR change on an EVPL over 2 Open vSwitch elements, {what}: {} changes, requested → meters running p50 {:.0} ms, p90 {:.0} ms, max {:.0} ms",
+            times.len(),
+            ms(percentile(times, 0.5)),
+            ms(percentile(times, 0.9)),
+            ms(percentile(times, 1.0))
+        );
+    }
     bench.seller.stop().await;
     Ok(())
 }

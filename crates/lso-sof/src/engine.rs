@@ -144,7 +144,8 @@ impl Sof {
             } else {
                 "partial"
             };
-            order["completionDate"] = json!(DateTime::from_millis(now).as_str());
+            // After the network work of this step, which the step began before.
+            order["completionDate"] = json!(DateTime::from_millis(self.clock.now_millis()).as_str());
             self.set_order_state(&mut order, end, &mut writes);
             Step::Done
         } else if waiting.is_empty() {
