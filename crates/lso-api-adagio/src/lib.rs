@@ -9,7 +9,7 @@ mod client;
 mod dto;
 
 pub use client::AdagioClient;
-pub use dto::{AlarmDto, CrossConnectDto, EndpointDto};
+pub use dto::{AlarmDto, CountersDto, CrossConnectDto, EndpointDto};
 
 use axum::Router;
 use axum::extract::{FromRef, Path, State};
@@ -111,9 +111,12 @@ async fn list_ports(
     let ports = state.ecm.ports(&name).await.map_err(api_error)?;
     let ports: Vec<_> = ports
         .iter()
-        .map(|p| match &p.error {
-            Some(error) => json!({"port": p.port, "linkUp": p.link_up, "error": error}),
-            None => json!({"port": p.port, "linkUp": p.link_up}),
+        .map(|p| {
+            let mut port = json!({"port": p.port, "linkUp": p.link_up, "counters": CountersDto::from(p.counters)});
+            if let Some(error) = &p.error {
+                port["error"] = json!(error);
+            }
+            port
         })
         .collect();
     Ok(json_response(StatusCode::OK, &ports))

@@ -1,10 +1,11 @@
-//! Legato on the wire (BUS → SOF): Service Ordering Management 5.0.0, Service Inventory 5.0.0
-//! and Service Catalog 4.0.0-RC, with their notification hubs, under `/mefApi/legato/…`. The caller is the Seller's
+//! Legato on the wire (BUS → SOF): Service Ordering Management 5.0.0, Service Inventory 5.0.0,
+//! Service Catalog 4.0.0-RC and Performance Monitoring 2.0.0-RC, with their notification hubs, under `/mefApi/legato/…`. The caller is the Seller's
 //! own business applications, so an operator's token is required; every operator acts as the
 //! BUS of this `lso`. [`LegatoClient`] is the BUS's side over HTTP, for a SOF in another process.
 
 mod catalog;
 mod client;
+mod pm;
 
 pub use catalog::CATALOG_BASE;
 pub use client::LegatoClient;
@@ -94,7 +95,8 @@ pub fn router(state: LegatoState) -> Router {
     Router::new()
         .nest(ORDERING_BASE, ordering.with_state(state.clone()))
         .nest(INVENTORY_BASE, inventory.with_state(state.clone()))
-        .nest(CATALOG_BASE, catalog::router().with_state(state))
+        .nest(CATALOG_BASE, catalog::router().with_state(state.clone()))
+        .nest(lso_sof::pm::PM_BASE, pm::router().with_state(state))
 }
 
 /// `createServiceOrder`: `POST /serviceOrder` (MEF 99, Service Ordering 5.0.0).

@@ -165,6 +165,13 @@ impl Bus {
         Bus { store, catalogs, clock, ids, fulfilment, config, wake: Arc::new(Notify::new()), serviceability: None }
     }
 
+    /// Shares `wake` with other parts of the process that commit work (the SOF), so the workers
+    /// and the notification dispatcher waiting on it hear of their commits too.
+    pub fn with_wake(mut self, wake: Arc<Notify>) -> Self {
+        self.wake = wake;
+        self
+    }
+
     /// Qualifies product offerings (MEF 87) on what `network` says it can do; without it,
     /// items are `yellow`: the Seller cannot tell.
     pub fn with_serviceability(mut self, network: Arc<dyn Serviceability>) -> Self {

@@ -285,6 +285,28 @@ impl Lab {
     /// The TCP throughput from `from` to `to` over `seconds` (after a first second left out), in
     /// Mbit/s, as `iperf3` measures it at the receiver.
     pub fn throughput_mbps(&self, from: &Host, to: &Host, seconds: u32) -> Result<f64, LabError> {
+        // The first second is left out: it spends the burst the meter allows on top of the rate.
+        let report = self.iperf(from, to, &["--time", &seconds.to_string(), "--omit", "1"])?;
+        report["end"]["sum_received"]["bits_per_second"]
+            .as_f64()
+            .map(|bits| bits / 1e6)
+            .ok_or_else(|| LabError(format!("iperf3 reported no throughput: {}", report["error"])))
+    }
+
+    /// Sends UDP datagrams of `size` bytes from `from` to `to` at `mbps` for `seconds`; the
+    /// number of datagrams `iperf3` sent.
+    pub fn send_udp(&self, from: &Host, to: &Host, mbps: u32, seconds: u32, size: u32) -> Result<u64, LabError> {
+        let rate = format!("{mbps}M");
+        let (time, length) = (seconds.to_string(), size.to_string());
+        let report = self.iperf(from, to, &["--udp", "--bitrate", &rate, "--time", &time, "--length", &length])?;
+        report["end"]["sum"]["packets"]
+            .as_u64()
+            .ok_or_else(|| LabError(format!("iperf3 reported no packets: {}", report["error"])))
+    }
+
+    /// Runs an `iperf3` client in `from` with `options` against a one-off server in `to`; its
+    /// JSON report.
+    fn iperf(&self, from: &Host, to: &Host, options: &[&str]) -> Result<serde_json::Value, LabError> {
         let mut server = Command::new("ip")
             .args(["netns", "exec", &to.namespace, "iperf3", "--server", "--one-off", "--forceflush", "--bind", &to.ip])
             .stdout(Stdio::piped())
@@ -308,31 +330,12 @@ impl Lab {
             let _ = server.wait();
             return Err(LabError("the iperf3 server did not start".into()));
         }
-        let report = run(
-            "ip",
-            // The first second is left out: it spends the burst the meter allows on top of the rate.
-            &[
-                "netns",
-                "exec",
-                &from.namespace,
-                "iperf3",
-                "--client",
-                &to.ip,
-                "--time",
-                &seconds.to_string(),
-                "--omit",
-                "1",
-                "--json",
-            ],
-        );
+        let mut args = vec!["netns", "exec", &from.namespace, "iperf3", "--client", &to.ip, "--json"];
+        args.extend_from_slice(options);
+        let report = run("ip", &args);
         let _ = server.kill();
         let _ = server.wait();
-        let report: serde_json::Value =
-            serde_json::from_str(&report?).map_err(|e| LabError(format!("iperf3 report: {e}")))?;
-        report["end"]["sum_received"]["bits_per_second"]
-            .as_f64()
-            .map(|bits| bits / 1e6)
-            .ok_or_else(|| LabError(format!("iperf3 reported no throughput: {}", report["error"])))
+        serde_json::from_str(&report?).map_err(|e| LabError(format!("iperf3 report: {e}")))
     }
 }
 

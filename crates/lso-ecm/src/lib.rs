@@ -65,6 +65,25 @@ pub struct PortState {
     pub link_up: bool,
     /// What the element reports as wrong with it, if anything.
     pub error: Option<String>,
+    /// What it has received and sent since it was made.
+    pub counters: PortCounters,
+}
+
+/// The traffic counters of a port, as the element keeps them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PortCounters {
+    /// Frames received.
+    pub rx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Frames received and dropped (e.g. over a meter's rate).
+    pub rx_dropped: u64,
+    /// Frames sent.
+    pub tx_packets: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Frames that could not be sent.
+    pub tx_dropped: u64,
 }
 
 /// What can go wrong talking to an element.
@@ -142,6 +161,7 @@ pub struct SimulatedDriver {
 #[derive(Debug, Default)]
 struct Simulated {
     down: bool,
+    counters: BTreeMap<String, PortCounters>,
     flows: BTreeMap<String, Vec<Flow>>,
     meters: BTreeMap<String, Vec<Meter>>,
 }
@@ -155,6 +175,18 @@ impl SimulatedDriver {
     /// Takes the element down (every request fails as unreachable) or brings it back.
     pub fn set_down(&self, down: bool) {
         self.lock().down = down;
+    }
+
+    /// Counts traffic on `port`, as a frame generator on a real element would make it count.
+    pub fn count(&self, port: &str, traffic: PortCounters) {
+        let mut state = self.lock();
+        let counters = state.counters.entry(port.to_owned()).or_default();
+        counters.rx_packets += traffic.rx_packets;
+        counters.rx_bytes += traffic.rx_bytes;
+        counters.rx_dropped += traffic.rx_dropped;
+        counters.tx_packets += traffic.tx_packets;
+        counters.tx_bytes += traffic.tx_bytes;
+        counters.tx_dropped += traffic.tx_dropped;
     }
 
     /// Every flow the element has.
@@ -225,8 +257,17 @@ impl ElementDriver for SimulatedDriver {
     }
 
     async fn ports(&self) -> Result<Vec<PortState>, DriverError> {
-        let _state = self.reachable()?;
-        Ok(self.ports.iter().map(|p| PortState { port: p.clone(), link_up: true, error: None }).collect())
+        let state = self.reachable()?;
+        Ok(self
+            .ports
+            .iter()
+            .map(|p| PortState {
+                port: p.clone(),
+                link_up: true,
+                error: None,
+                counters: state.counters.get(p).copied().unwrap_or_default(),
+            })
+            .collect())
     }
 }
 

@@ -5,6 +5,7 @@
 //! Flows are encoded from and decoded into [`Flow`], so what the switch reports can be compared
 //! with what was asked.
 
+use crate::PortCounters;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::sync::Mutex;
@@ -22,6 +23,7 @@ const BARRIER_REPLY: u8 = 21;
 const METER_MOD: u8 = 29;
 
 const MULTIPART_FLOW: u16 = 1;
+const MULTIPART_PORT_STATS: u16 = 4;
 const MULTIPART_METER_CONFIG: u16 = 10;
 
 const ANY: u32 = 0xffff_ffff;
@@ -336,6 +338,21 @@ fn decode_meter_config(bytes: &[u8]) -> Result<Vec<Meter>, OpenFlowError> {
     Ok(meters)
 }
 
+/// The counters of each port in a port statistics reply, by OpenFlow port number.
+fn decode_port_stats(bytes: &[u8]) -> Result<Vec<(u32, PortCounters)>, OpenFlowError> {
+    let mut reader = Reader(bytes);
+    let mut ports = Vec::new();
+    while !reader.0.is_empty() {
+        let mut entry = Reader(reader.take(112)?);
+        let port = entry.u32()?;
+        entry.take(4)?;
+        let (rx_packets, tx_packets, rx_bytes, tx_bytes) = (entry.u64()?, entry.u64()?, entry.u64()?, entry.u64()?);
+        let (rx_dropped, tx_dropped) = (entry.u64()?, entry.u64()?);
+        ports.push((port, PortCounters { rx_packets, rx_bytes, rx_dropped, tx_packets, tx_bytes, tx_dropped }));
+    }
+    Ok(ports)
+}
+
 /// A connection to one bridge.
 pub struct OpenFlowClient {
     connection: Mutex<Connection>,
@@ -411,6 +428,16 @@ impl OpenFlowClient {
         body.extend_from_slice(&[0; 4]);
         let replies = self.exchange(vec![(MULTIPART_REQUEST, body)]).await?;
         decode_meter_config(&replies.multipart)
+    }
+
+    /// The counters of every port of the bridge, by OpenFlow port number.
+    pub async fn port_stats(&self) -> Result<Vec<(u32, PortCounters)>, OpenFlowError> {
+        let mut body = MULTIPART_PORT_STATS.to_be_bytes().to_vec();
+        body.extend_from_slice(&[0; 6]);
+        body.extend_from_slice(&ANY.to_be_bytes());
+        body.extend_from_slice(&[0; 4]);
+        let replies = self.exchange(vec![(MULTIPART_REQUEST, body)]).await?;
+        decode_port_stats(&replies.multipart)
     }
 
     /// Sends `requests` and a barrier; returns what came back before the barrier's reply, or

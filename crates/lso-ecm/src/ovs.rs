@@ -6,7 +6,7 @@
 
 use crate::openflow::{Flow, Meter, OpenFlowClient};
 use crate::ovsdb::OvsdbClient;
-use crate::{CrossConnect, DriverError, ElementDriver, PortState, burst_for, check_vlans, flows};
+use crate::{CrossConnect, DriverError, ElementDriver, PortCounters, PortState, burst_for, check_vlans, flows};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use tokio::sync::Mutex;
@@ -254,7 +254,7 @@ fn port_state(name: &str, interface: &Value) -> PortState {
     let ofport = set_members(&interface["ofport"]).first().and_then(Value::as_i64).unwrap_or(-1);
     let error = error.or_else(|| (ofport < 0).then(|| "the port has no OpenFlow port number".to_owned()));
     let link_up = set_members(&interface["link_state"]).first() == Some(&json!("up"));
-    PortState { port: name.to_owned(), link_up, error }
+    PortState { port: name.to_owned(), link_up, error, counters: PortCounters::default() }
 }
 
 impl ElementDriver for OvsDriver {
@@ -336,8 +336,19 @@ impl ElementDriver for OvsDriver {
     async fn ports(&self) -> Result<Vec<PortState>, DriverError> {
         self.with_session(async |driver: &Self, session: &Session| {
             let (ports, interfaces) = driver.read_ports(&session.ovsdb).await?;
-            let mut states: Vec<PortState> =
-                ports.iter().map(|p| port_state(p, interfaces.get(p).unwrap_or(&Value::Null))).collect();
+            // OpenFlow's counters are the switch's own, current; OVSDB's lag by seconds.
+            let counters: HashMap<u32, PortCounters> = session.openflow.port_stats().await?.into_iter().collect();
+            let mut states: Vec<PortState> = ports
+                .iter()
+                .map(|p| {
+                    let interface = interfaces.get(p).unwrap_or(&Value::Null);
+                    let mut state = port_state(p, interface);
+                    let number = set_members(&interface["ofport"]).first().and_then(Value::as_i64).unwrap_or(-1);
+                    state.counters =
+                        u32::try_from(number).ok().and_then(|n| counters.get(&n).copied()).unwrap_or_default();
+                    state
+                })
+                .collect();
             states.sort_by(|a, b| a.port.cmp(&b.port));
             Ok(states)
         })

@@ -36,6 +36,8 @@ pub enum LegatoApi {
     Inventory,
     /// Service Catalog.
     Catalog,
+    /// Performance Monitoring.
+    Performance,
 }
 
 impl LegatoApi {
@@ -44,6 +46,7 @@ impl LegatoApi {
             LegatoApi::Ordering => ORDERING_API,
             LegatoApi::Inventory => INVENTORY_API,
             LegatoApi::Catalog => "legatoServiceCatalog",
+            LegatoApi::Performance => crate::pm::PERFORMANCE_API,
         }
     }
 
@@ -52,6 +55,7 @@ impl LegatoApi {
             LegatoApi::Ordering => ORDERING_EVENT_TYPES,
             LegatoApi::Inventory => INVENTORY_EVENT_TYPES,
             LegatoApi::Catalog => CATALOG_EVENT_TYPES,
+            LegatoApi::Performance => crate::pm::PERFORMANCE_EVENT_TYPES,
         }
     }
 }

@@ -93,6 +93,7 @@ impl Sof {
     pub(crate) async fn run_job(&self, job: &Job) -> StepResult {
         match job.kind.as_str() {
             ADVANCE_SERVICE_ORDER => self.advance(&job.key).await.map_err(failure),
+            crate::pm::MEASURE => self.measure(&job.key).await.map_err(failure),
             _ => match self.presto.delete_connectivity(&job.key).await {
                 Ok(_) => Ok((Vec::new(), Step::Done)),
                 Err(err) => Err(JobFailure { retry_now: false, message: err.to_string() }),

@@ -11,6 +11,7 @@ mod api;
 mod control;
 mod engine;
 mod order;
+pub mod pm;
 pub mod services;
 
 use lso_model::{Clock, IdGen, Violation};
@@ -262,7 +263,7 @@ impl Legato for Sof {
 
 impl JobHandler for Sof {
     fn handles(&self, kind: &str) -> bool {
-        kind == ADVANCE_SERVICE_ORDER || kind == RELEASE_CONNECTIVITY
+        kind == ADVANCE_SERVICE_ORDER || kind == RELEASE_CONNECTIVITY || kind == pm::MEASURE
     }
 
     fn run<'a>(&'a self, job: &'a Job) -> Pin<Box<dyn Future<Output = StepResult> + Send + 'a>> {

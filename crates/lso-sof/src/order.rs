@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 impl Sof {
     /// The URI of the resource at `path` on this server (`href` is a URI in Legato).
-    fn href(&self, path: String) -> String {
+    pub(crate) fn href(&self, path: String) -> String {
         match self.self_addresses.0.first() {
             Some(address) => format!("http://{address}{path}"),
             None => format!("urn:lso:legato:{}", path.trim_start_matches('/').replace('/', ":")),

@@ -208,7 +208,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             },
         },
     )
-    .with_serviceability(Arc::new(serviceability)));
+    .with_serviceability(Arc::new(serviceability))
+    .with_wake(lso_store::JobHandler::wake(&*sof)));
     let policy = RetryPolicy {
         first_delay: Duration::from_millis(config.notifications.first_retry_millis),
         max_delay: Duration::from_millis(config.notifications.max_retry_millis),

@@ -307,3 +307,74 @@ async fn a_modify_order_changes_the_bandwidth_on_the_network_and_a_delete_gives_
     assert_eq!(done["state"], "completed", "{done:#}");
     assert!(reserved().await.is_empty(), "bandwidth and S-VLANs given back");
 }
+
+#[tokio::test]
+async fn a_performance_job_counts_the_frames_a_customer_sends_through_open_vswitch() {
+    let topology = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY).unwrap();
+    let network = NetworkLab::build(&topology, "np", Some(100)).unwrap();
+    let (app, _files) = seller_on(&network).await;
+    let (new_york, boston) = (&network.hosts["uni-new-york-1"], &network.hosts["uni-boston-1"]);
+    let created = app
+        .call("POST", &format!("{CANTATA}/productOrder"), Some(&evpl_order(&["site-new-york", "site-boston"], 100, 50)))
+        .await;
+    let order = app.wait_until_final(CANTATA, created.body["id"].as_str().unwrap()).await;
+    assert_eq!(order["state"], "completed", "{order:#}");
+
+    let pm = "/mefApi/legato/performanceMonitoring/v2";
+    let post = async |path: &str, body: Value| {
+        let answer = app.call_as(&app.admin, "POST", &format!("{pm}{path}"), Some(&body)).await;
+        assert_eq!(answer.status, 201, "{path}: {:#}", answer.body);
+        answer.body
+    };
+    let profile = post(
+        "/performanceProfile",
+        json!({"jobType": "proactive", "outputFormat": "json", "resultFormat": "payload", "granularity": "1 second"}),
+    )
+    .await;
+    let measured = json!({"@type": lso_sof::pm::CE_CONFIGURATION, "interface": "uni-new-york-1"});
+    let job = post(
+        "/performanceJob",
+        json!({"performanceProfile": {"@type": "PerformanceProfileRef", "id": profile["id"]},
+        "servicePayloadSpecificAttributes": measured}),
+    )
+    .await;
+    let reports = format!("{pm}/performanceReport?performanceJobId={}", job["id"].as_str().unwrap());
+    let made = async |count: usize| {
+        app.wait_until_as(&app.admin, &reports, |r| r.as_array().is_some_and(|r| r.len() >= count))
+            .await
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    made(1).await;
+    let sent = network.lab.send_udp(new_york, boston, 10, 2, 1000).unwrap();
+    // Two more intervals end after the last datagram arrived.
+    let after = made(1).await;
+    made(after + 2).await;
+
+    let asked = json!({"reportingTimeframe": {"reportingStartDate": job["creationDate"], "reportingEndDate": days_from_now(1)},
+        "performanceJob": {"@type": "PerformanceJobValue", "outputFormat": "json", "resultFormat": "payload", "granularity": "1 second",
+                           "servicePayloadSpecificAttributes": measured}});
+    let report = post("/performanceReport", asked).await;
+    let counted: u64 = report["reportContent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["measurementDataPoints"][0]["rxEthIINum"].as_u64().unwrap())
+        .sum();
+    // Besides the datagrams, the host sends iperf3's control connection and ARP.
+    let excess = counted as f64 / sent as f64 - 1.0;
+    assert!((0.0..=0.05).contains(&excess), "{counted} frames counted at the UNI for {sent} datagrams sent");
+    let peak = report["reportContent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["measurementDataPoints"][0]["peakUtilizationIn"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(
+        peak > 0.5,
+        "10 Mbit/s on a UNI of {} Mbit/s: {peak}%",
+        topology.interface("uni-new-york-1").unwrap().capacity_mbps
+    );
+    app.stop().await;
+}

@@ -130,12 +130,17 @@ impl App {
 
     /// Reads `path` after every commit of the Seller until `done` holds for it.
     pub async fn wait_until(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        self.wait_until_as(&self.token, path, done).await
+    }
+
+    /// [`App::wait_until`] with `token`.
+    pub async fn wait_until_as(&self, token: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
         let wake = self.seller.bus.wake();
         for _ in 0..1000 {
             let committed = wake.notified();
             tokio::pin!(committed);
             committed.as_mut().enable();
-            let answer = self.call("GET", path, None).await;
+            let answer = self.call_as(token, "GET", path, None).await;
             if done(&answer.body) {
                 return answer.body;
             }

@@ -1,0 +1,376 @@
+//! Legato Performance Monitoring 2.0.0-RC (MEF W143) on the wire: profiles, jobs and the
+//! requests that cancel, modify, suspend or resume them, reports, complex queries, tracking
+//! records and the hub, under `/mefApi/legato/performanceMonitoring/v2`.
+
+use crate::{LegatoState, api_error, client, hub_router, list, retrieve};
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use lso_http::filters::Kind;
+use lso_http::{ApiError, MefBody, Principal, QueryParams, json_response};
+use lso_model::{Violation, ViolationCode};
+use lso_sof::LegatoApi;
+use lso_sof::pm::{JobProcess, PM_JOB, PM_PROFILE, PM_REPORT, PM_TRACKING};
+use lso_store::{Condition, Filter, sortable_time};
+use serde_json::{Value, json};
+
+const JOB_STATES: [&str; 9] = [
+    "acknowledged",
+    "cancelled",
+    "completed",
+    "inProgress",
+    "pending",
+    "rejected",
+    "resourceUnavailable",
+    "scheduled",
+    "suspended",
+];
+const PROFILE_STATES: [&str; 4] = ["acknowledged", "active", "rejected", "deleted"];
+const REPORT_STATES: [&str; 5] = ["acknowledged", "completed", "failed", "inProgress", "rejected"];
+const PROCESS_STATES: [&str; 4] = ["accepted", "acknowledged", "completed", "declined"];
+
+/// The Performance Monitoring routes.
+pub(crate) fn router() -> Router<LegatoState> {
+    let mut routes = Router::new()
+        .route("/performanceProfile", get(list_profiles).post(create_profile))
+        .route("/performanceProfile/{id}", get(retrieve_profile).patch(modify_profile).delete(delete_profile))
+        .route("/performanceJob", get(list_jobs).post(create_job))
+        .route("/performanceJob/{id}", get(retrieve_job))
+        .route("/performanceJobComplexQuery", post(job_query))
+        .route("/performanceReport", get(list_reports).post(create_report))
+        .route("/performanceReport/{id}", get(retrieve_report))
+        .route("/performanceReportComplexQuery", post(report_query))
+        .route("/trackingRecord", get(list_tracking))
+        .route("/trackingRecord/{id}", get(retrieve_tracking))
+        .merge(hub_router(LegatoApi::Performance));
+    for process in JobProcess::ALL {
+        routes = routes
+            .route(
+                &format!("/{}", process.path()),
+                get(move |state, principal, raw| list_process(process, state, principal, raw))
+                    .post(move |state, principal, raw, body| create_process(process, state, principal, raw, body)),
+            )
+            .route(
+                &format!("/{}/{{id}}", process.path()),
+                get(move |state, principal, id, raw| retrieve(process.kind(), state, principal, id, raw)),
+            );
+    }
+    routes
+}
+
+fn created(document: &Value) -> Response {
+    json_response(StatusCode::CREATED, document)
+}
+
+/// `createPerformanceProfile`.
+async fn create_profile(
+    State(state): State<LegatoState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    let client = client(&principal)?;
+    QueryParams::parse(raw.as_deref()).finish()?;
+    Ok(created(&state.sof.create_profile(client, body.raw).await.map_err(api_error)?))
+}
+
+/// `retrievePerformanceProfile`.
+async fn retrieve_profile(
+    state: State<LegatoState>,
+    principal: Principal,
+    id: Path<String>,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
+    retrieve(PM_PROFILE, state, principal, id, raw).await
+}
+
+/// `modifyPerformanceProfile`.
+async fn modify_profile(
+    State(state): State<LegatoState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    let client = client(&principal)?;
+    QueryParams::parse(raw.as_deref()).finish()?;
+    let profile = state.sof.modify_profile(client, &id, body.raw).await.map_err(api_error)?;
+    Ok(json_response(StatusCode::OK, &profile))
+}
+
+/// `deletePerformanceProfile`.
+async fn delete_profile(
+    State(state): State<LegatoState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let client = client(&principal)?;
+    QueryParams::parse(raw.as_deref()).finish()?;
+    state.sof.delete_profile(client, &id).await.map_err(api_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `listPerformanceProfile`.
+async fn list_profiles(state: State<LegatoState>, principal: Principal, raw: RawQuery) -> Result<Response, ApiError> {
+    let known = [
+        ("buyerProfileId", Kind::Text),
+        ("state", Kind::OneOf(PROFILE_STATES.to_vec())),
+        ("creationDate", Kind::Date),
+        ("jobType", Kind::Text),
+        ("granularity", Kind::Text),
+        ("reportingPeriod", Kind::Text),
+        ("jobPriority", Kind::Text),
+    ];
+    list(PM_PROFILE, &known, state, principal, raw).await
+}
+
+/// `createPerformanceJob`.
+async fn create_job(
+    State(state): State<LegatoState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    let client = client(&principal)?;
+    QueryParams::parse(raw.as_deref()).finish()?;
+    Ok(created(&state.sof.create_job(client, body.raw).await.map_err(api_error)?))
+}
+
+/// `retrievePerformanceJob`.
+async fn retrieve_job(
+    state: State<LegatoState>,
+    principal: Principal,
+    id: Path<String>,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
+    retrieve(PM_JOB, state, principal, id, raw).await
+}
+
+/// `listPerformanceJob`.
+async fn list_jobs(state: State<LegatoState>, principal: Principal, raw: RawQuery) -> Result<Response, ApiError> {
+    let known = [
+        ("buyerJobId", Kind::Text),
+        ("performanceProfileId", Kind::Text),
+        ("state", Kind::OneOf(JOB_STATES.to_vec())),
+        ("creationDate", Kind::Date),
+        ("jobType", Kind::Text),
+        ("granularity", Kind::Text),
+        ("reportingPeriod", Kind::Text),
+        ("consumingApplicationId", Kind::Text),
+        ("producingApplicationId", Kind::Text),
+        ("jobPriority", Kind::Text),
+    ];
+    list(PM_JOB, &known, state, principal, raw).await
+}
+
+/// `createPerformanceReport`.
+async fn create_report(
+    State(state): State<LegatoState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    let client = client(&principal)?;
+    QueryParams::parse(raw.as_deref()).finish()?;
+    Ok(created(&state.sof.create_report(client, body.raw).await.map_err(api_error)?))
+}
+
+/// `retrievePerformanceReport`.
+async fn retrieve_report(
+    state: State<LegatoState>,
+    principal: Principal,
+    id: Path<String>,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
+    retrieve(PM_REPORT, state, principal, id, raw).await
+}
+
+const REPORT_FILTERS: [(&str, bool); 9] = [
+    ("performanceJobId", false),
+    ("creationDate", true),
+    ("reportingTimeframe.startDate", true),
+    ("reportingTimeframe.endDate", true),
+    ("granularity", false),
+    ("outputFormat", false),
+    ("resultFormat", false),
+    ("consumingApplicationId", false),
+    ("producingApplicationId", false),
+];
+
+/// `listPerformanceReport`.
+async fn list_reports(state: State<LegatoState>, principal: Principal, raw: RawQuery) -> Result<Response, ApiError> {
+    let mut known = vec![("state", Kind::OneOf(REPORT_STATES.to_vec()))];
+    known.extend(REPORT_FILTERS.iter().map(|(name, date)| (*name, if *date { Kind::Date } else { Kind::Text })));
+    list(PM_REPORT, &known, state, principal, raw).await
+}
+
+/// `listTrackingRecord`.
+async fn list_tracking(state: State<LegatoState>, principal: Principal, raw: RawQuery) -> Result<Response, ApiError> {
+    let known = [("relatedObjectId", Kind::Text), ("creationDate", Kind::Date), ("user", Kind::Text)];
+    list(PM_TRACKING, &known, state, principal, raw).await
+}
+
+/// `retrieveTrackingRecord`.
+async fn retrieve_tracking(
+    state: State<LegatoState>,
+    principal: Principal,
+    id: Path<String>,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
+    retrieve(PM_TRACKING, state, principal, id, raw).await
+}
+
+/// `create{Cancel,Modify,Suspend,Resume}PerformanceJob`.
+async fn create_process(
+    process: JobProcess,
+    State(state): State<LegatoState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    let client = client(&principal)?;
+    QueryParams::parse(raw.as_deref()).finish()?;
+    Ok(created(&state.sof.job_process(client, process, body.raw).await.map_err(api_error)?))
+}
+
+/// `list{Cancel,Modify,Suspend,Resume}PerformanceJob`.
+async fn list_process(
+    process: JobProcess,
+    state: State<LegatoState>,
+    principal: Principal,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
+    let known = [
+        ("performanceJobId", Kind::Text),
+        ("state", Kind::OneOf(PROCESS_STATES.to_vec())),
+        ("creationDate", Kind::Date),
+    ];
+    list(process.kind(), &known, state, principal, raw).await
+}
+
+/// The store filters a complex query's body asks for: each of `names` by equality (as text),
+/// `{date}.gt` / `{date}.lt` as ranges, and `references` (`performanceJob` → `performanceJobId`)
+/// by their `id`; any other attribute is not a filter this server supports.
+fn query_filters(
+    body: &Value,
+    names: &[&str],
+    dates: &[&str],
+    references: &[(&str, &str)],
+) -> Result<Vec<Filter>, ApiError> {
+    let mut filters = Vec::new();
+    let mut found = Vec::new();
+    for (key, value) in body.as_object().into_iter().flatten() {
+        let text = value.as_str().map(str::to_owned).or_else(|| value.as_i64().map(|n| n.to_string()));
+        let date = key.rsplit_once('.').filter(|(name, bound)| dates.contains(name) && matches!(*bound, "gt" | "lt"));
+        let reference = references.iter().find(|(name, _)| name == key);
+        match (text, date, reference) {
+            (Some(text), Some((name, bound)), _) => match lso_mef_product::DateTime::parse(&text) {
+                Ok(at) => {
+                    let at = sortable_time(at.millis());
+                    let condition = if bound == "gt" { Condition::Gt(at) } else { Condition::Lt(at) };
+                    filters.push(Filter { name: name.into(), condition });
+                }
+                Err(e) => found.push(Violation::new(ViolationCode::InvalidFormat, format!("/{key}"), e.to_string())),
+            },
+            (Some(text), None, None) if names.contains(&key.as_str()) => {
+                filters.push(Filter { name: key.clone(), condition: Condition::Eq(text) });
+            }
+            (None, None, Some((_, index))) if value["id"].is_string() => {
+                let id = value["id"].as_str().unwrap_or_default().to_owned();
+                filters.push(Filter { name: (*index).into(), condition: Condition::Eq(id) });
+            }
+            _ if key == "servicePayloadSpecificAttributes" && value["interface"].is_string() => {
+                let interface = value["interface"].as_str().unwrap_or_default().to_owned();
+                filters.push(Filter { name: "interface".into(), condition: Condition::Eq(interface) });
+            }
+            _ => found.push(Violation::new(
+                ViolationCode::InvalidValue,
+                format!("/{key}"),
+                "not a criterion this server selects by",
+            )),
+        }
+    }
+    if found.is_empty() { Ok(filters) } else { Err(ApiError::Unprocessable(found)) }
+}
+
+/// Every document of `kind` of the caller matching `filters`, newest first.
+async fn every(state: &LegatoState, client: &str, kind: &str, filters: Vec<Filter>) -> Result<Vec<Value>, ApiError> {
+    Ok(state.sof.list(kind, client, filters, 0, lso_http::MAX_PAGE).await.map_err(api_error)?.0)
+}
+
+fn copy(from: &Value, to: &mut Value, keys: &[&str]) {
+    for key in keys {
+        if let Some(value) = from.get(*key) {
+            to[*key] = value.clone();
+        }
+    }
+}
+
+/// `createPerformanceJobComplexQuery`: the jobs matching the criteria in the body.
+async fn job_query(
+    State(state): State<LegatoState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    let client = client(&principal)?;
+    QueryParams::parse(raw.as_deref()).finish()?;
+    let names = [
+        "buyerJobId",
+        "consumingApplicationId",
+        "producingApplicationId",
+        "granularity",
+        "jobPriority",
+        "jobType",
+        "reportingPeriod",
+        "state",
+    ];
+    let filters =
+        query_filters(&body.raw, &names, &["creationDate"], &[("performanceProfile", "performanceProfileId")])?;
+    let jobs = every(&state, client, PM_JOB, filters).await?;
+    let answer: Vec<Value> = jobs
+        .iter()
+        .map(|job| {
+            let mut item = json!({"performanceJob": {"@type": "PerformanceJobRef", "id": job["id"], "href": job["href"]}});
+            copy(job, &mut item, &["buyerJobId", "consumingApplicationId", "producingApplicationId", "creationDate", "scheduleDefinition", "servicePayloadSpecificAttributes", "state"]);
+            copy(&job["performanceProfile"], &mut item, &["granularity", "jobPriority", "jobType", "reportingPeriod"]);
+            if job["performanceProfile"]["@type"] == "PerformanceProfileRef" {
+                item["performanceProfile"] = json!({"@type": "PerformanceProfileRef", "id": job["performanceProfile"]["id"], "href": job["performanceProfile"]["href"]});
+            }
+            item
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &answer))
+}
+
+/// `createPerformanceReportComplexQuery`: the reports matching the criteria in the body.
+async fn report_query(
+    State(state): State<LegatoState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    let client = client(&principal)?;
+    QueryParams::parse(raw.as_deref()).finish()?;
+    let names: Vec<&str> = REPORT_FILTERS.iter().filter(|(_, date)| !date).map(|(n, _)| *n).chain(["state"]).collect();
+    let dates: Vec<&str> = REPORT_FILTERS.iter().filter(|(_, date)| *date).map(|(n, _)| *n).collect();
+    let filters = query_filters(&body.raw, &names, &dates, &[("performanceJob", "performanceJobId")])?;
+    let reports = every(&state, client, PM_REPORT, filters).await?;
+    let answer: Vec<Value> = reports
+        .iter()
+        .map(|report| {
+            let mut item = json!({"performanceReport": {"@type": "PerformanceReportRef", "id": report["id"], "href": report["href"]}});
+            copy(report, &mut item, &["creationDate", "reportingTimeframe", "state", "description"]);
+            let job = &report["performanceJob"];
+            copy(job, &mut item, &["consumingApplicationId", "producingApplicationId", "granularity", "outputFormat", "resultFormat", "servicePayloadSpecificAttributes"]);
+            if job["@type"] == "PerformanceJobRef" {
+                item["performanceJob"] = job.clone();
+            }
+            item
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &answer))
+}

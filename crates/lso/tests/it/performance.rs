@@ -1,0 +1,194 @@
+//! Legato Performance Monitoring on the demo network with simulated elements: a profile, a job
+//! measuring a UNI's counters every second, the reports it makes and one asked for, the
+//! requests that suspend, resume, modify and cancel the job, complex queries and tracking
+//! records; every answer and every event meets the official files.
+
+use crate::support::*;
+use lso_ecm::PortCounters;
+use lso_sof::pm::CE_CONFIGURATION;
+use serde_json::{Value, json};
+
+const PM: &str = "/mefApi/legato/performanceMonitoring/v2";
+const UNI: &str = "uni-new-york-1";
+
+#[tokio::test]
+async fn a_job_measures_a_unis_counters_every_interval_and_reports_them_as_the_files_define() {
+    let app = spawn_app().await;
+    let contract = Contract::load("Legato/serviceApi/pm/performanceMonitoring.api.yaml");
+    let events = Contract::load("Legato/serviceApi/pm/performanceNotification.api.yaml");
+    let call = async |method: &str, path: &str, body: Option<Value>| {
+        app.call_as(&app.admin, method, &format!("{PM}{path}"), body.as_ref()).await
+    };
+    let receiver = Receiver::default();
+    let listener = receiver.start().await;
+    assert_eq!(call("POST", "/hub", Some(json!({"callback": format!("http://{listener}")}))).await.status, 201);
+
+    let profile = json!({"jobType": "proactive", "outputFormat": "json", "resultFormat": "payload",
+                         "granularity": "1 second", "reportingPeriod": "1 second", "buyerProfileId": "p-1"});
+    let created = call("POST", "/performanceProfile", Some(profile.clone())).await;
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    Contract::assert_valid(&contract.response("/performanceProfile", "post", 201), &created.body, "a profile");
+    assert_eq!(
+        (created.body["state"].clone(), created.body["buyerProfileId"].clone()),
+        (json!("active"), json!("p-1"))
+    );
+    let profile_id = created.body["id"].as_str().unwrap().to_owned();
+    let mut xml = profile.clone();
+    xml["outputFormat"] = json!("xml");
+    let refused = call("POST", "/performanceProfile", Some(xml)).await;
+    assert_eq!((refused.status, refused.body[0]["propertyPath"].clone()), (422, json!("/outputFormat")));
+
+    let measured = json!({"@type": CE_CONFIGURATION, "interface": UNI, "rxEthIINum": true, "utilizationIn": true});
+    let job = json!({"performanceProfile": {"@type": "PerformanceProfileRef", "id": profile_id},
+                     "servicePayloadSpecificAttributes": measured, "buyerJobId": "j-1", "consumingApplicationId": "CUS"});
+    let unknown = json!({"performanceProfile": {"@type": "PerformanceProfileRef", "id": profile_id},
+                         "servicePayloadSpecificAttributes": {"@type": CE_CONFIGURATION, "interface": "nowhere"}});
+    let refused = call("POST", "/performanceJob", Some(unknown)).await;
+    assert_eq!(refused.body[0]["propertyPath"], "/servicePayloadSpecificAttributes/interface");
+    let started = call("POST", "/performanceJob", Some(job)).await;
+    assert_eq!(started.status, 201, "{:#}", started.body);
+    Contract::assert_valid(&contract.response("/performanceJob", "post", 201), &started.body, "a job");
+    assert_eq!(started.body["state"], "inProgress");
+    let job_id = started.body["id"].as_str().unwrap().to_owned();
+
+    // After the first report, 1,000 frames of 1,000 bytes arrive at the UNI.
+    let reports_path = format!("{PM}/performanceReport?performanceJobId={job_id}");
+    let reports = async |count: usize| {
+        app.wait_until_as(&app.admin, &reports_path, |r| r.as_array().is_some_and(|r| r.len() >= count)).await
+    };
+    reports(1).await;
+    let port = app.seller.icm.read(|n| n.topology().interface(UNI).unwrap().port.clone()).await;
+    let traffic = PortCounters { rx_packets: 1000, rx_bytes: 1_000_000, ..Default::default() };
+    app.seller.ecm.simulated(&port.element).unwrap().count(&port.port, traffic);
+    let listed = reports(3).await;
+    Contract::assert_valid(&contract.response("/performanceReport", "get", 200), &listed, "reports");
+    let mut received = 0;
+    for report in listed.as_array().unwrap() {
+        let read = call("GET", &format!("/performanceReport/{}", report["id"].as_str().unwrap()), None).await;
+        Contract::assert_valid(&contract.response("/performanceReport/{id}", "get", 200), &read.body, "a report");
+        assert_eq!(read.body["state"], "completed", "{:#}", read.body);
+        let point = &read.body["reportContent"][0]["measurementDataPoints"][0];
+        assert_eq!(
+            (point["interface"].clone(), point.get("txVlanOutNum")),
+            (json!(UNI), None),
+            "what the job selected"
+        );
+        received += point["rxEthIINum"].as_u64().unwrap();
+    }
+    assert_eq!(received, 1000, "every frame counted once");
+
+    // A report asked for over the time the job measured.
+    let asked = json!({"reportingTimeframe": {"reportingStartDate": started.body["creationDate"], "reportingEndDate": days_from_now(1)},
+        "performanceJob": {"@type": "PerformanceJobValue", "outputFormat": "json", "resultFormat": "payload", "granularity": "1 second",
+                           "servicePayloadSpecificAttributes": {"@type": CE_CONFIGURATION, "interface": UNI}}});
+    let report = call("POST", "/performanceReport", Some(asked.clone())).await;
+    assert_eq!(report.status, 201, "{:#}", report.body);
+    Contract::assert_valid(&contract.response("/performanceReport", "post", 201), &report.body, "an asked report");
+    let content = report.body["reportContent"].as_array().unwrap();
+    let total: u64 = content.iter().map(|c| c["measurementDataPoints"][0]["rxEthIINum"].as_u64().unwrap()).sum();
+    assert_eq!(total, 1000);
+    assert!(content.iter().any(|c| c["measurementDataPoints"][0]["utilizationIn"].as_f64().unwrap() > 0.0));
+    let mut elsewhere = asked.clone();
+    elsewhere["performanceJob"]["servicePayloadSpecificAttributes"]["interface"] = json!("uni-boston-1");
+    let unmeasured = call("POST", "/performanceReport", Some(elsewhere)).await;
+    assert_eq!((unmeasured.status, unmeasured.body["state"].clone()), (201, json!("failed")));
+    assert!(unmeasured.body["failureReason"].as_str().unwrap().contains("uni-boston-1"));
+
+    // Suspend, resume, modify and cancel, each a request that is completed or declined.
+    let process = async |kind: &str, extra: Value| {
+        let mut body = json!({"performanceJob": {"@type": "PerformanceJobRef", "id": job_id}});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let answer = call("POST", &format!("/{kind}"), Some(body)).await;
+        assert_eq!(answer.status, 201, "{kind}: {:#}", answer.body);
+        Contract::assert_valid(&contract.response(&format!("/{kind}"), "post", 201), &answer.body, kind);
+        let read = call("GET", &format!("/{kind}/{}", answer.body["id"].as_str().unwrap()), None).await;
+        Contract::assert_valid(&contract.response(&format!("/{kind}/{{id}}"), "get", 200), &read.body, kind);
+        answer.body
+    };
+    let job_state = async || call("GET", &format!("/performanceJob/{job_id}"), None).await.body["state"].clone();
+    assert_eq!(
+        process("suspendPerformanceJob", json!({"suspensionReason": "maintenance"})).await["state"],
+        "completed"
+    );
+    assert_eq!(job_state().await, "suspended");
+    let again = process("suspendPerformanceJob", json!({})).await;
+    assert_eq!(again["state"], "declined", "R69");
+    assert!(again["suspensionDeniedReason"].as_str().unwrap().contains("suspended"));
+    assert_eq!(process("resumePerformanceJob", json!({})).await["state"], "completed");
+    assert_eq!(job_state().await, "inProgress");
+    let modified = process(
+        "modifyPerformanceJob",
+        json!({"performanceProfile": {"granularity": "10 second", "reportingPeriod": "1 minute"}}),
+    )
+    .await;
+    assert_eq!(modified["state"], "completed");
+    let job_now = call("GET", &format!("/performanceJob/{job_id}"), None).await.body;
+    assert_eq!(job_now["performanceProfile"]["granularity"], "10 second");
+    let in_use = call("DELETE", &format!("/performanceProfile/{profile_id}"), None).await;
+    assert_eq!(in_use.status, 204, "the job no longer uses the profile by reference");
+    assert_eq!(process("cancelPerformanceJob", json!({"cancellationReason": "done"})).await["state"], "completed");
+    assert_eq!(job_state().await, "cancelled");
+    assert_eq!(process("cancelPerformanceJob", json!({})).await["state"], "declined");
+    let cancels = call("GET", &format!("/cancelPerformanceJob?performanceJobId={job_id}"), None).await;
+    Contract::assert_valid(&contract.response("/cancelPerformanceJob", "get", 200), &cancels.body, "cancels");
+    assert_eq!(cancels.body.as_array().unwrap().len(), 2);
+
+    // Profiles in use are kept; queries and tracking records.
+    let second = call("POST", "/performanceProfile", Some(profile)).await.body;
+    let second_id = second["id"].as_str().unwrap();
+    let using = json!({"performanceProfile": {"@type": "PerformanceProfileRef", "id": second_id},
+                       "servicePayloadSpecificAttributes": {"@type": CE_CONFIGURATION, "interface": UNI},
+                       "scheduleDefinition": {"scheduleDefinitionStartTime": days_from_now(1)}});
+    let scheduled = call("POST", "/performanceJob", Some(using)).await.body;
+    assert_eq!(scheduled["state"], "scheduled");
+    let in_use = call("DELETE", &format!("/performanceProfile/{second_id}"), None).await;
+    assert_eq!(in_use.status, 422, "R28");
+    assert!(in_use.body[0]["reason"].as_str().unwrap().contains("performanceProfileInUse"));
+    let patched = call("PATCH", &format!("/performanceProfile/{second_id}"), Some(json!({"jobPriority": 2}))).await;
+    Contract::assert_valid(&contract.response("/performanceProfile/{id}", "patch", 200), &patched.body, "patched");
+    let profiles = call("GET", "/performanceProfile?state=active", None).await;
+    Contract::assert_valid(&contract.response("/performanceProfile", "get", 200), &profiles.body, "profiles");
+    assert_eq!(profiles.body.as_array().unwrap().len(), 1);
+    let jobs =
+        call("POST", "/performanceJobComplexQuery", Some(json!({"state": "cancelled", "buyerJobId": "j-1"}))).await;
+    Contract::assert_valid(&contract.response("/performanceJobComplexQuery", "post", 200), &jobs.body, "job query");
+    assert_eq!(jobs.body.as_array().unwrap().len(), 1);
+    assert_eq!(jobs.body[0]["performanceJob"]["id"], json!(job_id));
+    let query = json!({"performanceJob": {"@type": "PerformanceJobRef", "id": job_id}, "state": "completed"});
+    let found = call("POST", "/performanceReportComplexQuery", Some(query)).await;
+    Contract::assert_valid(
+        &contract.response("/performanceReportComplexQuery", "post", 200),
+        &found.body,
+        "report query",
+    );
+    assert!(found.body.as_array().unwrap().len() >= 3);
+    let unsupported = call("POST", "/performanceJobComplexQuery", Some(json!({"colour": "red"}))).await;
+    assert_eq!((unsupported.status, unsupported.body[0]["propertyPath"].clone()), (422, json!("/colour")));
+    let tracked = call("GET", &format!("/trackingRecord?relatedObjectId={job_id}"), None).await;
+    Contract::assert_valid(&contract.response("/trackingRecord", "get", 200), &tracked.body, "tracking");
+    assert!(tracked.body.as_array().unwrap().len() >= 6, "create, suspend twice, resume, modify, cancel twice");
+    let record = call("GET", &format!("/trackingRecord/{}", tracked.body[0]["id"].as_str().unwrap()), None).await;
+    Contract::assert_valid(&contract.response("/trackingRecord/{id}", "get", 200), &record.body, "a record");
+
+    let stranger = app.call("GET", &format!("{PM}/performanceJob/{job_id}"), None).await;
+    assert_eq!(stranger.status, 403, "a Buyer's token does not reach Legato");
+
+    app.wait_for_deliveries_to(&receiver).await;
+    let mut kinds = Vec::new();
+    for (path, event) in receiver.events.lock().unwrap().iter() {
+        let kind = event["eventType"].as_str().unwrap().to_owned();
+        assert!(path.ends_with(&format!("/listener/{kind}")), "{path}");
+        Contract::assert_valid(&events.request_body(&format!("/listener/{kind}"), "post"), event, &kind);
+        kinds.push(kind);
+    }
+    kinds.sort();
+    kinds.dedup();
+    for kind in [
+        "performanceJobReportReadyEvent",
+        "performanceProfileDeleteEvent",
+        "suspendPerformanceJobStateChangeEvent",
+        "performanceReportCreateEvent",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+}
