@@ -209,6 +209,14 @@ pub(crate) fn evc_endpoints(product: &Value) -> Vec<(Value, Option<char>)> {
         .collect()
 }
 
+/// The UNI products an EVC configured as `product` joins, each with its endpoint's
+/// configuration, from the products it relates to (`related`).
+pub fn evc_ends(product: &Value, related: &[(String, String)]) -> Vec<(String, Value)> {
+    let endpoints = evc_endpoints(product);
+    let unis = unis_in_order(related, endpoints.len());
+    unis.into_iter().zip(endpoints.into_iter().map(|(endpoint, _)| endpoint)).collect()
+}
+
 /// The UNI products an EVC relates to: `CONNECTS_TO_UNI_A`, `_Z`, then `CONNECTS_TO_UNI` (and
 /// `UNI_REFERENCE`) in order, `count` at most.
 fn unis_in_order(related: &[(String, String)], count: usize) -> Vec<String> {
@@ -224,13 +232,13 @@ fn vlan_list(value: &Value) -> Vec<u16> {
 }
 
 /// The CE-VLANs of an EVC endpoint: its map's list, or `ceVlanIdList`; none for all-to-one.
-fn ce_vlans(endpoint: &Value) -> Vec<u16> {
+pub fn ce_vlans(endpoint: &Value) -> Vec<u16> {
     let map = &endpoint["evcEndPointMap"];
     if map["vlanType"] == "LIST" { vlan_list(&map["vlanId"]) } else { vlan_list(&endpoint["ceVlanIdList"]) }
 }
 
 /// The highest CIR of an endpoint's ingress bandwidth profiles, in Mbit/s (rounded up).
-pub(crate) fn cir_mbps(endpoint: &Value) -> u64 {
+pub fn cir_mbps(endpoint: &Value) -> u64 {
     let flows = endpoint["ingressBandwidthProfilePerClassOfServiceName"]
         .as_array()
         .into_iter()

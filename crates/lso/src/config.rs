@@ -100,6 +100,9 @@ pub struct Config {
     pub network: NetworkConfig,
     /// The addresses and sites the Seller knows.
     pub geography: GeographyConfig,
+    /// `[[partners]]`: the operators it buys off-net access from over Sonata.
+    #[serde(default)]
+    pub partners: Vec<crate::partners::PartnerConfig>,
 }
 
 /// `[geography]`.

@@ -7,5 +7,6 @@ pub mod config;
 pub mod demo;
 pub mod lab;
 pub mod orders;
+pub mod partners;
 pub mod server;
 pub mod serviceability;

@@ -178,6 +178,12 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         Arc::new(lso_api_legato::LegatoClient::new(&config.fulfilment.legato_url, &config.fulfilment.legato_token.0))
     };
     let fulfilment: Arc<dyn Fulfilment> = match config.fulfilment.by {
+        FulfilmentMode::Network if !config.partners.is_empty() => Arc::new(crate::partners::PartnerFulfilment::new(
+            Arc::new(LegatoFulfilment::new(legato.clone(), catalog.clone(), store.clone())),
+            legato.clone(),
+            store.clone(),
+            config.partners.clone(),
+        )),
         FulfilmentMode::Network => Arc::new(LegatoFulfilment::new(legato.clone(), catalog.clone(), store.clone())),
         FulfilmentMode::Inventory => Arc::new(InventoryFulfilment::new(catalog.clone(), config.fulfilment.time_scale)),
     };

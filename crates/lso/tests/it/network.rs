@@ -52,7 +52,7 @@ pub(crate) fn evpl_order(sites: &[&str], ce_vlan: u16, cir_mbps: u64) -> Value {
     order
 }
 
-fn delete_order(product: &str) -> Value {
+pub(crate) fn delete_order(product: &str) -> Value {
     let contacts = ["buyerProductOrderItemContact", "buyerImplementationContact", "buyerTechnicalContact"]
         .map(crate::support::contact);
     json!({

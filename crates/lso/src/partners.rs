@@ -1,0 +1,427 @@
+//! The Seller as a Sonata Buyer: where a customer's UNI is at a site a partner operator serves
+//! (`[[partners]]`), the BUS buys the access from that partner over Sonata and stitches it to
+//! its own network at the ENNI between them.
+//!
+//! - An off-net UNI is ordered from the partner as a UNI at the same site; the customer's
+//!   product is realised by the partner's.
+//! - An EVC joining an on-net UNI to an off-net one is cut in two at the ENNI: the partner sells
+//!   an Access E-Line from its UNI to the ENNI on an S-VLAN this Seller chooses, and this
+//!   Seller's SOF carries an OVC from the on-net UNI to the ENNI on the same S-VLAN.
+//!
+//! Every conversation is durable and idempotent: a partner order carries
+//! `{productOrderId}/{itemId}` as its `externalId` and is looked up before it is placed again,
+//! the S-VLAN chosen is kept in the store, and the partner's order is read back until it ends
+//! (polling reconciles whatever its notifications would have said).
+
+use crate::config::Secret;
+use lso_bus::fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus};
+use lso_model::order::ItemAction;
+use lso_sof::Legato;
+use lso_store::{Record, Store, StoreError, WriteOp};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// How often a partner's order in progress is read, in milliseconds.
+const POLL_MILLIS: i64 = 200;
+/// Which partner product realises a customer's off-net product.
+const OFF_NET: &str = "offNetProduct";
+/// An S-VLAN taken at an ENNI: id `{enni}:{vlan}`.
+const ENNI_VLAN: &str = "enniSVlan";
+/// The S-VLAN an off-net EVC's two legs meet on.
+const STITCH: &str = "offNetStitch";
+/// The partner's Sonata ordering API.
+const ORDERING: &str = "/mefApi/sonata/productOrderingManagement/v10";
+
+/// Why a partner conversation did not go on.
+#[derive(Debug)]
+struct Problem {
+    reason: String,
+    /// Worth asking again later: the partner could not be reached, or failed itself.
+    transient: bool,
+}
+
+impl From<String> for Problem {
+    fn from(reason: String) -> Self {
+        Problem { reason, transient: false }
+    }
+}
+
+impl From<&str> for Problem {
+    fn from(reason: &str) -> Self {
+        Problem { reason: reason.into(), transient: false }
+    }
+}
+
+fn transient(reason: String) -> Problem {
+    Problem { reason, transient: true }
+}
+
+/// `[[partners]]`: an operator this Seller buys access from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerConfig {
+    /// Its name, in logs and reasons.
+    pub name: String,
+    /// The root URL of its Sonata APIs (`http://host:port`).
+    pub url: String,
+    /// The bearer token it issued this Seller as its Buyer.
+    pub token: Secret,
+    /// The sites it serves (its site ids for them).
+    pub sites: Vec<String>,
+    /// This Seller's ENNI interface toward it.
+    pub enni: String,
+    /// The id of the ENNI product in this Seller's inventory at the partner.
+    pub enni_product: String,
+    /// How long it may stay unreachable (or answer 5xx) before the customer's item fails.
+    #[serde(default = "default_patience")]
+    pub patience_seconds: i64,
+}
+
+fn default_patience() -> i64 {
+    120
+}
+
+/// Fulfilment that buys off-net access from partners and gives the rest to `inner`.
+pub struct PartnerFulfilment {
+    inner: Arc<dyn Fulfilment>,
+    legato: Arc<dyn Legato>,
+    store: Store,
+    partners: Vec<PartnerConfig>,
+    http: reqwest::Client,
+}
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+impl PartnerFulfilment {
+    /// Off-net fulfilment through `partners`, on-net through `inner` and `legato`.
+    pub fn new(
+        inner: Arc<dyn Fulfilment>,
+        legato: Arc<dyn Legato>,
+        store: Store,
+        partners: Vec<PartnerConfig>,
+    ) -> Self {
+        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default();
+        PartnerFulfilment { inner, legato, store, partners, http }
+    }
+
+    fn partner(&self, name: &str) -> Option<&PartnerConfig> {
+        self.partners.iter().find(|p| p.name == name)
+    }
+
+    /// The partner serving one of `places`.
+    fn partner_at(&self, places: &[(String, String)]) -> Option<&PartnerConfig> {
+        places.iter().find_map(|(_, site)| self.partners.iter().find(|p| p.sites.contains(site)))
+    }
+
+    async fn record(&self, kind: &str, id: &str) -> Result<Option<Value>, String> {
+        let record = self.store.get(kind, None, id).await.map_err(|e| format!("storage: {e}"))?;
+        Ok(record.and_then(|r| serde_json::from_str(&r.doc).ok()))
+    }
+
+    async fn call(
+        &self,
+        partner: &PartnerConfig,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, Problem> {
+        let url = format!("{}{ORDERING}{path}", partner.url.trim_end_matches('/'));
+        let mut request = self.http.request(method, &url).bearer_auth(&partner.token.0);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response =
+            request.send().await.map_err(|e| transient(format!("partner {} cannot be reached: {e}", partner.name)))?;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let reason = || format!("partner {} answered {status}: {answer}", partner.name);
+        match status.as_u16() {
+            200..=299 => Ok(answer),
+            408 | 429 | 500..=599 => Err(transient(reason())),
+            _ => Err(reason().into()),
+        }
+    }
+
+    /// The partner's order with `external_id`, placed as `order` if there is none yet.
+    async fn partner_order(&self, partner: &PartnerConfig, external_id: &str, order: Value) -> Result<Value, Problem> {
+        let found =
+            self.call(partner, reqwest::Method::GET, &format!("/productOrder?externalId={external_id}"), None).await?;
+        if let Some(id) = found.as_array().and_then(|orders| orders.first()).and_then(|o| o["id"].as_str()) {
+            return self.call(partner, reqwest::Method::GET, &format!("/productOrder/{id}"), None).await;
+        }
+        let mut order = order;
+        order["externalId"] = json!(external_id);
+        self.call(partner, reqwest::Method::POST, "/productOrder", Some(&order)).await
+    }
+
+    /// Where a partner's order stands, as this Seller's item.
+    fn partner_status(partner: &PartnerConfig, order: &Value, now: i64) -> FulfilmentStatus {
+        match order["state"].as_str() {
+            Some("completed") => FulfilmentStatus::Completed,
+            Some(state @ ("failed" | "partial" | "rejected" | "cancelled")) => {
+                let errors = order["productOrderItem"].as_array().into_iter().flatten().flat_map(|i| {
+                    i["stateChange"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|c| c["changeReason"].as_str().map(str::to_owned))
+                });
+                let reasons: Vec<String> = errors.collect();
+                FulfilmentStatus::Failed {
+                    reason: format!(
+                        "partner {} order {} ended {state}: {}",
+                        partner.name,
+                        text(&order["id"]),
+                        reasons.join("; ")
+                    ),
+                }
+            }
+            _ => FulfilmentStatus::InProgress { check_at: now + POLL_MILLIS },
+        }
+    }
+
+    /// An off-net UNI: the same UNI bought from the partner at the site.
+    async fn off_net_uni(
+        &self,
+        partner: &PartnerConfig,
+        request: &FulfilmentRequest<'_>,
+    ) -> Result<FulfilmentStatus, Problem> {
+        let mut item = crate::orders::add_item("1", request.configuration.cloned().unwrap_or(Value::Null));
+        item["product"]["place"] = request
+            .places
+            .iter()
+            .map(|(role, site)| json!({"@type": "GeographicSiteRef", "id": site, "role": role}))
+            .collect();
+        let external_id = format!("{}/{}", request.order_id, request.item_id);
+        let order = self.partner_order(partner, &external_id, crate::orders::order("", vec![item])).await?;
+        let status = Self::partner_status(partner, &order, request.now);
+        if status == FulfilmentStatus::Completed {
+            let product = text(&order["productOrderItem"][0]["product"]["id"]);
+            let doc = json!({"partner": partner.name, "order": order["id"], "product": product});
+            self.keep(OFF_NET, request.product_id, &doc).await?;
+        }
+        Ok(status)
+    }
+
+    /// Stores `doc` as `kind` `id` unless it is there already.
+    async fn keep(&self, kind: &str, id: &str, doc: &Value) -> Result<(), String> {
+        let record =
+            Record { kind: kind.into(), id: id.into(), tenant: String::new(), version: 1, doc: doc.to_string() };
+        match self.store.apply(vec![WriteOp::Insert { record, index: Vec::new() }]).await {
+            Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(format!("storage: {e}")),
+        }
+    }
+
+    /// The S-VLAN at `partner`'s ENNI that product `product`'s legs meet on: the one taken
+    /// before, or the lowest free one, taken now together with the record of it.
+    async fn stitch_vlan(&self, partner: &PartnerConfig, product: &str) -> Result<u16, String> {
+        for _ in 0..4094 {
+            if let Some(stitch) = self.record(STITCH, product).await? {
+                return stitch["sVlan"]
+                    .as_u64()
+                    .and_then(|v| u16::try_from(v).ok())
+                    .ok_or("a corrupt S-VLAN record".into());
+            }
+            let mut vlan = 2;
+            while vlan < 4095 && self.record(ENNI_VLAN, &format!("{}:{vlan}", partner.enni)).await?.is_some() {
+                vlan += 1;
+            }
+            if vlan == 4095 {
+                return Err(format!("no S-VLAN is free at ENNI {}", partner.enni));
+            }
+            let record = |kind: &str, id: String, doc: Value| WriteOp::Insert {
+                record: Record { kind: kind.into(), id, tenant: String::new(), version: 1, doc: doc.to_string() },
+                index: Vec::new(),
+            };
+            let ops = vec![
+                record(ENNI_VLAN, format!("{}:{vlan}", partner.enni), json!({"product": product})),
+                record(STITCH, product.into(), json!({"partner": partner.name, "sVlan": vlan})),
+            ];
+            match self.store.apply(ops).await {
+                Ok(()) => return Ok(vlan),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(format!("storage: {e}")),
+            }
+        }
+        Err(format!("no S-VLAN could be taken at ENNI {}", partner.enni))
+    }
+
+    /// An EVC with an off-net end: the partner's Access E-Line from its UNI to the ENNI, and an
+    /// OVC from the on-net UNI to the ENNI, on one S-VLAN.
+    async fn off_net_evc(
+        &self,
+        request: &FulfilmentRequest<'_>,
+        on_net: (&str, Vec<u16>),
+        off_net: (&Value, Vec<u16>),
+        cir: u64,
+    ) -> Result<FulfilmentStatus, Problem> {
+        let (far, far_vlans) = off_net;
+        let partner = self
+            .partner(far["partner"].as_str().unwrap_or_default())
+            .ok_or("the partner of the off-net UNI is no longer configured")?;
+        let s_vlan = self.stitch_vlan(partner, request.product_id).await?;
+        let access = json!({"@type": crate::orders::ACCESS_ELINE, "maximumFrameSize": 1600,
+            "uniEp": {"ceVlanIdList": far_vlans, "ingressBandwidthProfilePerClassOfServiceName": crate::orders::profile(cir)},
+            "enniEp": {"sVlanId": s_vlan, "ingressBandwidthProfilePerClassOfServiceName": crate::orders::profile(cir)}});
+        let mut item = crate::orders::add_item("1", access);
+        item["product"]["productRelationship"] = json!([
+            {"id": far["product"], "relationshipType": "CONNECTS_TO_UNI"},
+            {"id": partner.enni_product, "relationshipType": "ENNI_REFERENCE"},
+        ]);
+        let external_id = format!("{}/{}", request.order_id, request.item_id);
+        let bought = self.partner_order(partner, &external_id, crate::orders::order("", vec![item])).await?;
+        let (uni, near_vlans) = on_net;
+        let services =
+            self.legato.services_by_external_id(lso_bus::LEGATO_CLIENT, uni).await.map_err(|e| e.to_string())?;
+        let uni_service = services
+            .iter()
+            .find(|s| s["state"] != "terminated")
+            .map(|s| text(&s["id"]))
+            .ok_or_else(|| format!("UNI product {uni} is not realised"))?;
+        let own = match self
+            .legato
+            .service_order_by_external_id(lso_bus::LEGATO_CLIENT, &external_id)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Some(order) => order,
+            None => {
+                let now = lso_mef_product::DateTime::from_millis(request.now);
+                let configuration = json!({"@type": lso_sof::services::OVC, "cirMbps": cir, "endPoints": [
+                    {"service": uni_service, "vlans": near_vlans}, {"interface": partner.enni, "vlans": [s_vlan]}]});
+                let order = json!({"externalId": external_id, "requestedStartDate": now.as_str(), "requestedCompletionDate": now.as_str(),
+                    "note": [{"author": "bus", "date": now.as_str(), "source": "bus",
+                              "text": format!("on-net leg of product {}, to partner {} on S-VLAN {s_vlan}", request.product_id, partner.name)}],
+                    "serviceOrderItem": [{"id": "1", "action": "add", "service": {"externalId": request.product_id, "state": "active", "serviceConfiguration": configuration}}]});
+                self.legato.create_service_order(lso_bus::LEGATO_CLIENT, order).await.map_err(|e| e.to_string())?
+            }
+        };
+        let theirs = Self::partner_status(partner, &bought, request.now);
+        if theirs == FulfilmentStatus::Completed {
+            let doc = json!({"partner": partner.name, "order": bought["id"], "product": bought["productOrderItem"][0]["product"]["id"]});
+            self.keep(OFF_NET, request.product_id, &doc).await?;
+        }
+        let ours = match own["state"].as_str() {
+            Some("completed") => FulfilmentStatus::Completed,
+            Some("failed" | "partial" | "rejected") => {
+                FulfilmentStatus::Failed { reason: format!("the on-net leg to ENNI {} failed", partner.enni) }
+            }
+            _ => FulfilmentStatus::InProgress { check_at: request.now + POLL_MILLIS },
+        };
+        Ok(match (theirs, ours) {
+            (FulfilmentStatus::Failed { reason }, _) | (_, FulfilmentStatus::Failed { reason }) => {
+                FulfilmentStatus::Failed { reason }
+            }
+            (FulfilmentStatus::Completed, FulfilmentStatus::Completed) => FulfilmentStatus::Completed,
+            _ => FulfilmentStatus::InProgress { check_at: request.now + POLL_MILLIS },
+        })
+    }
+
+    /// Deletes what a partner realises of the customer's product (`off_net`): a delete order
+    /// to the partner, and this Seller's own leg of an off-net EVC; once both are gone the
+    /// S-VLAN at the ENNI is free again.
+    async fn delete_off_net(
+        &self,
+        request: &FulfilmentRequest<'_>,
+        off_net: &Value,
+    ) -> Result<FulfilmentStatus, Problem> {
+        let partner = self
+            .partner(off_net["partner"].as_str().unwrap_or_default())
+            .ok_or("the partner of the product is no longer configured")?;
+        let item = json!({"id": "1", "action": "delete", "product": {"id": off_net["product"]},
+            "requestedCompletionDate": crate::orders::due().as_str(), "relatedContactInformation": crate::orders::item_contacts()});
+        let external_id = format!("{}/{}", request.order_id, request.item_id);
+        let order = self.partner_order(partner, &external_id, crate::orders::order("", vec![item])).await?;
+        let theirs = Self::partner_status(partner, &order, request.now);
+        let stitch = self.record(STITCH, request.product_id).await?;
+        let ours = if stitch.is_some() { self.inner.progress(*request).await } else { FulfilmentStatus::Completed };
+        Ok(match (theirs, ours) {
+            (FulfilmentStatus::Failed { reason }, _) | (_, FulfilmentStatus::Failed { reason }) => {
+                FulfilmentStatus::Failed { reason }
+            }
+            (FulfilmentStatus::Completed, FulfilmentStatus::Completed) => {
+                let mut ops = vec![WriteOp::Delete { kind: OFF_NET.into(), id: request.product_id.into() }];
+                if let Some(vlan) = stitch.as_ref().and_then(|s| s["sVlan"].as_u64()) {
+                    ops.push(WriteOp::Delete { kind: STITCH.into(), id: request.product_id.into() });
+                    ops.push(WriteOp::Delete { kind: ENNI_VLAN.into(), id: format!("{}:{vlan}", partner.enni) });
+                }
+                self.store.apply(ops).await.map_err(|e| transient(format!("storage: {e}")))?;
+                FulfilmentStatus::Completed
+            }
+            _ => FulfilmentStatus::InProgress { check_at: request.now + POLL_MILLIS },
+        })
+    }
+
+    /// The work `request` needs from a partner, if any.
+    async fn status(&self, request: &FulfilmentRequest<'_>) -> Result<Option<FulfilmentStatus>, Problem> {
+        if request.action == ItemAction::Delete {
+            return match self.record(OFF_NET, request.product_id).await? {
+                Some(off_net) => self.delete_off_net(request, &off_net).await.map(Some),
+                // Deleted already (the records go last), or on-net.
+                None => Ok(None),
+            };
+        }
+        if request.action != ItemAction::Add {
+            return Ok(None);
+        }
+        if let Some(partner) = self.partner_at(request.places) {
+            return self.off_net_uni(partner, request).await.map(Some);
+        }
+        let product = request.configuration.cloned().unwrap_or(Value::Null);
+        let ends = lso_bus::evc_ends(&product, request.related);
+        if ends.len() != 2 {
+            return Ok(None);
+        }
+        let mut far = Vec::new();
+        for (uni, _) in &ends {
+            far.push(self.record(OFF_NET, uni).await?);
+        }
+        let cir = ends.iter().map(|(_, endpoint)| lso_bus::cir_mbps(endpoint)).max().unwrap_or(0);
+        let vlans = |endpoint: &Value| lso_bus::ce_vlans(endpoint);
+        match (&far[0], &far[1]) {
+            (None, Some(off)) => self
+                .off_net_evc(request, (&ends[0].0, vlans(&ends[0].1)), (off, vlans(&ends[1].1)), cir)
+                .await
+                .map(Some),
+            (Some(off), None) => self
+                .off_net_evc(request, (&ends[1].0, vlans(&ends[1].1)), (off, vlans(&ends[0].1)), cir)
+                .await
+                .map(Some),
+            (Some(_), Some(_)) => Err("an EVC between two off-net UNIs is the partners' to sell".into()),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+impl Fulfilment for PartnerFulfilment {
+    fn progress<'a>(
+        &'a self,
+        request: FulfilmentRequest<'a>,
+    ) -> Pin<Box<dyn Future<Output = FulfilmentStatus> + Send + 'a>> {
+        Box::pin(async move {
+            let patience = self.partner_at(request.places).map_or(default_patience(), |p| p.patience_seconds) * 1000;
+            match self.status(&request).await {
+                Ok(Some(status)) => status,
+                Ok(None) => self.inner.progress(request).await,
+                // A partner down or failing is asked again, ever less often, for a while.
+                Err(Problem { reason, transient: true }) if request.now < request.started_at + patience => {
+                    tracing::warn!(%reason, order = request.order_id, item = request.item_id, "asking the partner again later");
+                    let waited = request.now - request.started_at;
+                    FulfilmentStatus::InProgress { check_at: request.now + waited.clamp(POLL_MILLIS, 10_000) }
+                }
+                Err(Problem { reason, .. }) => FulfilmentStatus::Failed { reason },
+            }
+        })
+    }
+
+    fn milestones(&self, request: &FulfilmentRequest<'_>) -> Vec<String> {
+        self.inner.milestones(request)
+    }
+}

@@ -1,0 +1,167 @@
+//! Across providers: a customer's EVPL whose second UNI is at a site a partner serves. The
+//! Seller buys the UNI and an Access E-Line from the partner (a second `lso`, with its own
+//! database and network) over Sonata and carries its own leg to the ENNI between them, both
+//! legs on the S-VLAN it chose.
+
+use crate::network::{delete_order, evpl_order};
+use crate::support::*;
+use lso::config::{FulfilmentMode, Secret};
+use lso::partners::PartnerConfig;
+use serde_json::json;
+
+const CANTATA: &str = "/mefApi/cantata/productOrderingManagement/v5";
+const SONATA: &str = "/mefApi/sonata/productOrderingManagement/v10";
+const ENNI: &str = "enni-partner-1";
+
+/// The interfaces the services of a Seller join.
+async fn unis(app: &App) -> Vec<String> {
+    app.seller.icm.read(|n| n.reservations().values().flat_map(|r| r.request.interfaces.clone()).collect()).await
+}
+
+/// The S-VLANs each service of a Seller claims at its ENNI.
+async fn at_enni(app: &App) -> Vec<Vec<u16>> {
+    app.seller
+        .icm
+        .read(|n| n.reservations().values().filter_map(|r| r.request.vlans.get(ENNI).cloned()).collect())
+        .await
+}
+
+#[tokio::test]
+async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_enni() {
+    let network = |c: &mut lso::config::Config| {
+        c.fulfilment.by = FulfilmentMode::Network;
+        c.network.alarm_poll_millis = 3_600_000;
+    };
+    let partner = spawn_app_with(network).await;
+    let wholesale = partner.seller.auth.mint(
+        &lso_http::Principal::Buyer { subject: "provider".into(), buyers: vec!["PROVIDER".into()] },
+        chrono::Utc::now().timestamp(),
+        3600,
+    );
+    // The ENNI between the two, set up by agreement, in the provider's inventory at the partner.
+    let catalog = lso_spec::Catalog::built_in().unwrap();
+    let enni = catalog.specs().iter().find(|s| !s.orderable).unwrap().example.clone();
+    let registered = partner
+        .call_as(
+            &partner.admin,
+            "POST",
+            "/lso/admin/v1/sonata/product?buyerId=PROVIDER",
+            Some(&json!({"productConfiguration": enni})),
+        )
+        .await;
+    assert_eq!(registered.status, 201, "{:#}", registered.body);
+    let terms = PartnerConfig {
+        name: "east".into(),
+        url: partner.url(""),
+        token: Secret(wholesale.clone()),
+        sites: vec!["site-washington".into()],
+        enni: ENNI.into(),
+        enni_product: registered.body["id"].as_str().unwrap().into(),
+        patience_seconds: 120,
+    };
+    let provider = spawn_app_with(|c| {
+        network(c);
+        c.partners = vec![terms];
+    })
+    .await;
+
+    let placed = provider
+        .call(
+            "POST",
+            &format!("{CANTATA}/productOrder"),
+            Some(&evpl_order(&["site-new-york", "site-washington"], 100, 20)),
+        )
+        .await;
+    assert_eq!(placed.status, 201, "{:#}", placed.body);
+    let order = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
+    assert_eq!(order["state"], "completed", "{order:#}");
+
+    // At the partner, the provider bought a UNI at the site and an Access E-Line to the ENNI.
+    let bought = partner.call_as(&wholesale, "GET", &format!("{SONATA}/productOrder"), None).await.body;
+    let bought = bought.as_array().unwrap();
+    assert_eq!(bought.len(), 2, "{bought:#?}");
+    let id = order["id"].as_str().unwrap();
+    let mut external: Vec<String> = bought.iter().map(|o| o["externalId"].as_str().unwrap().to_owned()).collect();
+    external.sort();
+    assert_eq!(external, [format!("{id}/2"), format!("{id}/evpl")]);
+    assert!(bought.iter().all(|o| o["state"] == "completed"));
+
+    // Both legs meet on one S-VLAN at the ENNI, each Seller carrying its own.
+    let (ours, theirs) = (at_enni(&provider).await, at_enni(&partner).await);
+    assert_eq!(ours.len(), 1, "the provider's OVC to the ENNI: {ours:?}");
+    assert_eq!(ours, theirs, "the partner's Access E-Line on the same S-VLAN");
+    assert!(unis(&provider).await.iter().any(|i| i.starts_with("uni-new-york")), "the on-net UNI is the provider's");
+    assert!(unis(&partner).await.iter().any(|i| i.starts_with("uni-washington")), "the off-net UNI is the partner's");
+    assert!(!unis(&provider).await.iter().any(|i| i.starts_with("uni-washington")));
+
+    // Deleting the EVPL removes both legs and frees the S-VLAN; the off-net UNI goes too.
+    let evpl = order["productOrderItem"][2]["product"]["id"].as_str().unwrap().to_owned();
+    let off_net_uni = order["productOrderItem"][1]["product"]["id"].as_str().unwrap().to_owned();
+    for product in [evpl, off_net_uni] {
+        let deleted = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&delete_order(&product))).await;
+        assert_eq!(deleted.status, 201, "{:#}", deleted.body);
+        let done = provider.wait_until_final(CANTATA, deleted.body["id"].as_str().unwrap()).await;
+        assert_eq!(done["state"], "completed", "{done:#}");
+    }
+    assert_eq!((at_enni(&provider).await, at_enni(&partner).await), (vec![], vec![]), "both legs are gone");
+    assert!(!unis(&partner).await.iter().any(|i| i.starts_with("uni-washington")), "the partner's UNI is gone");
+    let partner_orders =
+        partner.call_as(&wholesale, "GET", &format!("{SONATA}/productOrder?state=completed"), None).await;
+    assert_eq!(partner_orders.body.as_array().unwrap().len(), 4, "two adds and two deletes at the partner");
+
+    // Ordered again, the EVPL gets the S-VLAN the first one gave back.
+    let again = provider
+        .call(
+            "POST",
+            &format!("{CANTATA}/productOrder"),
+            Some(&evpl_order(&["site-new-york", "site-washington"], 200, 20)),
+        )
+        .await;
+    let again = provider.wait_until_final(CANTATA, again.body["id"].as_str().unwrap()).await;
+    assert_eq!(again["state"], "completed", "{again:#}");
+    assert_eq!(at_enni(&provider).await, ours);
+}
+
+#[tokio::test]
+async fn a_partner_that_refuses_or_cannot_be_reached_fails_the_customers_item_with_the_reason() {
+    let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
+    let wholesale = partner.seller.auth.mint(
+        &lso_http::Principal::Buyer { subject: "provider".into(), buyers: vec!["PROVIDER".into()] },
+        chrono::Utc::now().timestamp(),
+        3600,
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let terms = |name: &str, url: String, site: &str| PartnerConfig {
+        name: name.into(),
+        url,
+        token: Secret(wholesale.clone()),
+        sites: vec![site.into()],
+        enni: ENNI.into(),
+        enni_product: "none".into(),
+        patience_seconds: 1,
+    };
+    let provider = spawn_app_with(|c| {
+        c.fulfilment.by = FulfilmentMode::Network;
+        c.partners = vec![
+            terms("refusing", partner.url(""), "site-atlantis"),
+            terms("gone", format!("http://{closed}"), "site-boston"),
+        ];
+    })
+    .await;
+    // The partner has no site Atlantis; the other partner is not there at all.
+    for (site, expected) in [("site-atlantis", "partner refusing"), ("site-boston", "cannot be reached")] {
+        let mut order = evpl_order(&[site], 100, 20);
+        order["productOrderItem"].as_array_mut().unwrap().pop();
+        let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&order)).await;
+        assert_eq!(placed.status, 201, "{:#}", placed.body);
+        let done = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
+        let reasons: Vec<String> = done["productOrderItem"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|i| i["stateChange"].as_array().cloned().unwrap_or_default())
+            .filter_map(|c| c["changeReason"].as_str().map(str::to_owned))
+            .collect();
+        assert!(reasons.iter().any(|r| r.contains(expected)), "{site}: {reasons:#?}");
+    }
+}
