@@ -378,3 +378,71 @@ async fn a_performance_job_counts_the_frames_a_customer_sends_through_open_vswit
     );
     app.stop().await;
 }
+
+/// A Seller on `topology` (a domain of a lab), `adjust`ed.
+async fn seller_with(
+    topology: &lso_icm::Topology,
+    adjust: impl FnOnce(&mut lso::config::Config),
+) -> (App, tempfile::TempDir) {
+    let files = tempfile::tempdir().unwrap();
+    let path = files.path().join("topology.toml");
+    std::fs::write(&path, topology.to_toml(&Default::default())).unwrap();
+    let app = spawn_app_with(|c| {
+        c.fulfilment.by = FulfilmentMode::Network;
+        c.network.topology = path.display().to_string();
+        c.network.alarm_poll_millis = 3_600_000;
+        adjust(c);
+    })
+    .await;
+    (app, files)
+}
+
+#[tokio::test]
+async fn an_evpl_across_two_providers_carries_traffic_between_their_customers_until_it_is_deleted() {
+    let demo = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY).unwrap();
+    const ENNI: &str = "enni-partner-1";
+    let pair = lso::lab::PartnerLab::build((&demo, ENNI), (&demo, ENNI), "nx", Some(100)).unwrap();
+    let [ours, theirs] = &pair.domains;
+    let (partner, _partner_files) = seller_with(&theirs.topology, |_| {}).await;
+    let wholesale = partner.seller.auth.mint(
+        &lso_http::Principal::Buyer { subject: "provider".into(), buyers: vec!["PROVIDER".into()] },
+        chrono::Utc::now().timestamp(),
+        3600,
+    );
+    let enni = lso_spec::Catalog::built_in().unwrap().specs().iter().find(|s| !s.orderable).unwrap().example.clone();
+    let path = "/lso/admin/v1/sonata/product?buyerId=PROVIDER";
+    let registered = partner.call_as(&partner.admin, "POST", path, Some(&json!({"productConfiguration": enni}))).await;
+    let terms = lso::partners::PartnerConfig {
+        name: "east".into(),
+        url: partner.url(""),
+        token: lso::config::Secret(wholesale),
+        sites: vec!["site-washington".into()],
+        enni: ENNI.into(),
+        enni_product: registered.body["id"].as_str().unwrap().into(),
+        patience_seconds: 120,
+    };
+    let (provider, _files) = seller_with(&ours.topology, |c| c.partners = vec![terms]).await;
+    let (new_york, washington) = (&ours.hosts["uni-new-york-1"], &theirs.hosts["uni-washington-1"]);
+    assert!(!pair.lab.reaches(new_york, washington), "no service, no traffic");
+
+    let placed = provider
+        .call(
+            "POST",
+            &format!("{CANTATA}/productOrder"),
+            Some(&evpl_order(&["site-new-york", "site-washington"], 100, 20)),
+        )
+        .await;
+    let order = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
+    assert_eq!(order["state"], "completed", "{order:#}");
+    assert!(pair.lab.reaches(new_york, washington), "the customer's hosts reach each other across both networks");
+    let measured = pair.lab.throughput_mbps(new_york, washington, 3).unwrap();
+    assert!((measured - 20.0).abs() <= 3.0, "{measured} Mbit/s across two providers for a CIR of 20");
+
+    let evpl = product_id(&order, 2);
+    let deleted = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&delete_order(&evpl))).await;
+    let done = provider.wait_until_final(CANTATA, deleted.body["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+    assert!(!pair.lab.reaches(new_york, washington), "deleted, the hosts no longer reach each other");
+    provider.stop().await;
+    partner.stop().await;
+}
