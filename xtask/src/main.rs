@@ -9,7 +9,8 @@
 //! addresses (a million by default). `cargo xtask bench poq` measures qualifications per second.
 //! `cargo xtask bench billing [--thousands N]` times a billing run over N thousand products.
 //! `cargo xtask bench allegro [--changes N]` times a customer's CIR changes over Allegro onto
-//! Open vSwitch elements (root needed).
+//! Open vSwitch elements (root needed). `cargo xtask bench multi-domain [--orders N]
+//! [--concurrent N]` times EVPLs bought across two providers' Open vSwitch networks.
 
 mod address;
 mod bench;
@@ -31,6 +32,9 @@ fn main() -> anyhow::Result<()> {
             .block_on(poq::run(u64::from(flag(rest, "--seconds", 20)?), usize::from(flag(rest, "--clients", 16)?))),
         ["bench", "address", rest @ ..] => address::run(usize::from(flag(rest, "--thousands", 1000)?) * 1000, 30_000),
         ["bench", "evpl", rest @ ..] => runtime()?.block_on(network::evpl_one_by_one(flag(rest, "--orders", 20)?)),
+        ["bench", "multi-domain", rest @ ..] => {
+            runtime()?.block_on(network::multi_domain(flag(rest, "--orders", 10)?, flag(rest, "--concurrent", 100)?))
+        }
         ["bench", "allegro", rest @ ..] => runtime()?.block_on(network::allegro_changes(flag(rest, "--changes", 40)?)),
         ["bench", "evpl-concurrent", rest @ ..] => runtime()?.block_on(network::evpl_concurrent(
             flag(rest, "--orders", 200)?,
@@ -42,7 +46,8 @@ fn main() -> anyhow::Result<()> {
                 "usage: cargo xtask bench order [--seconds N] [--orders N] [--buyers N] | cargo xtask bench path\n       \
                  cargo xtask bench evpl [--orders N] | cargo xtask bench evpl-concurrent [--orders N] [--elements N]\n       \
                  cargo xtask bench address [--thousands N] | cargo xtask bench poq [--seconds N] [--clients N]\n       \
-                 cargo xtask bench billing [--thousands N] | cargo xtask bench allegro [--changes N]"
+                 cargo xtask bench billing [--thousands N] | cargo xtask bench allegro [--changes N]\n       \
+                 cargo xtask bench multi-domain [--orders N] [--concurrent N]"
             );
             std::process::exit(2);
         }

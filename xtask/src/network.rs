@@ -6,8 +6,9 @@
 
 use anyhow::{Context, bail};
 use lso::config::{Config, FulfilmentMode};
-use lso::lab::NetworkLab;
+use lso::lab::{NetworkLab, PartnerLab};
 use lso::orders::{EVPL, evc, order, uni};
+use lso::partners::PartnerConfig;
 use lso_http::Principal;
 use lso_mef_product::{DateTime, ordering_base};
 use lso_model::Irp;
@@ -26,14 +27,20 @@ struct Bench {
 
 impl Bench {
     async fn start(network: &NetworkLab) -> anyhow::Result<Bench> {
+        Bench::on(&network.topology, Vec::new()).await
+    }
+
+    /// A Seller on `topology` buying off-net access from `partners`.
+    async fn on(topology: &lso_icm::Topology, partners: Vec<PartnerConfig>) -> anyhow::Result<Bench> {
         let files = tempfile::tempdir()?;
         let path = files.path().join("topology.toml");
-        std::fs::write(&path, network.topology.to_toml(&Default::default()))?;
+        std::fs::write(&path, topology.to_toml(&Default::default()))?;
         let mut config = Config::load(None, std::iter::empty())?;
         config.listen = "127.0.0.1:0".parse()?;
         config.data_dir = files.path().join("data");
         config.fulfilment.by = FulfilmentMode::Network;
         config.network.topology = path.display().to_string();
+        config.partners = partners;
         let seller = lso::server::start(&config).await?;
         let now = chrono_now();
         let token =
@@ -140,6 +147,117 @@ pub async fn evpl_one_by_one(orders: u16) -> anyhow::Result<()> {
     }
     report("EVPL over 2 Open vSwitch elements, one at a time", &mut latencies);
     bench.seller.stop().await;
+    Ok(())
+}
+
+/// A delete order of product `product`.
+fn delete(product: &str) -> Value {
+    let item = json!({"id": "1", "action": "delete", "product": {"id": product}, "requestedCompletionDate": lso::orders::due().as_str(),
+                      "relatedContactInformation": lso::orders::item_contacts()});
+    order(&format!("delete {product}"), vec![item])
+}
+
+/// `bench multi-domain`: EVPLs from an on-net UNI to a UNI a partner serves, bought over
+/// Sonata from a second Seller with its own network and stitched at the ENNI between them.
+/// First `orders` one at a time, each timed from acceptance to completion and proven with
+/// traffic between the customer's hosts, then deleted; then `concurrent` at once, and deleted
+/// at once, leaving nothing reserved on either side.
+pub async fn multi_domain(orders: u16, concurrent: u16) -> anyhow::Result<()> {
+    const ENNI: &str = "enni-partner-1";
+    let demo = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY)?;
+    let pair = PartnerLab::build((&demo, ENNI), (&demo, ENNI), "bm", Some(100))?;
+    let partner = Bench::on(&pair.domains[1].topology, Vec::new()).await?;
+    let now = chrono_now();
+    let wholesale = partner.seller.auth.mint(
+        &Principal::Buyer { subject: "provider".into(), buyers: vec!["PROVIDER".into()] },
+        now,
+        7200,
+    );
+    let operator = partner.seller.auth.mint(&Principal::Admin { subject: "bench".into() }, now, 7200);
+    let catalog = lso_spec::Catalog::built_in()?;
+    let enni = catalog.specs().iter().find(|s| !s.orderable).context("no ENNI specification")?.example.clone();
+    let registered: Value = partner
+        .client
+        .post(format!("http://{}/lso/admin/v1/sonata/product?buyerId=PROVIDER", partner.seller.addr))
+        .bearer_auth(&operator)
+        .json(&json!({"productConfiguration": enni}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let terms = PartnerConfig {
+        name: "east".into(),
+        url: format!("http://{}", partner.seller.addr),
+        token: lso::config::Secret(wholesale),
+        sites: vec!["site-washington".into()],
+        enni: ENNI.into(),
+        enni_product: registered["id"].as_str().context("the ENNI was not registered")?.into(),
+        patience_seconds: 120,
+    };
+    let provider = Bench::on(&pair.domains[0].topology, vec![terms]).await?;
+    let unis = provider.unis(&["site-new-york".into(), "site-washington".into()]).await?;
+    let (near, far) = (&pair.domains[0].hosts["uni-new-york-1"], &pair.domains[1].hosts["uni-washington-1"]);
+    let mut completed = Vec::new();
+    let mut flowing = Vec::new();
+    for n in 0..orders {
+        let id = provider.post(&evpl(&unis[0], &unis[1], 100)).await?;
+        let done = provider.finished(&id).await?;
+        anyhow::ensure!(done["state"] == "completed", "multi-domain EVPL {n} ended {}", done["state"]);
+        completed.push(accepted_to_completed(&done));
+        anyhow::ensure!(pair.lab.reaches(near, far), "EVPL {n} carries no traffic");
+        let at = |key: &str| DateTime::parse(done[key].as_str().unwrap_or_default()).map_or(0, |d| d.millis());
+        flowing.push(Duration::from_millis(
+            (lso_model::Clock::now_millis(&lso_model::SystemClock) - at("orderDate")).max(0) as u64,
+        ));
+        let product = done["productOrderItem"][0]["product"]["id"].as_str().context("no product")?;
+        let gone = provider.finished(&provider.post(&delete(product)).await?).await?;
+        anyhow::ensure!(gone["state"] == "completed", "deleting EVPL {n} ended {}", gone["state"]);
+        anyhow::ensure!(!pair.lab.reaches(near, far), "deleted EVPL {n} still carries traffic");
+    }
+    report("Multi-domain EVPL (2 providers, Sonata, stitched at the ENNI), one at a time", &mut completed);
+    flowing.sort();
+    println!(
+        "  accepted → traffic seen flowing between the customer's hosts: p50 {:.0} ms, max {:.0} ms",
+        percentile(&flowing, 0.5).as_secs_f64() * 1000.0,
+        percentile(&flowing, 1.0).as_secs_f64() * 1000.0
+    );
+
+    let started = Instant::now();
+    let placed = (0..concurrent).map(|n| evpl(&unis[0], &unis[1], 200 + n));
+    let posts: Vec<Value> = placed.collect();
+    let ids: Vec<String> =
+        futures_join(posts.iter().map(|o| provider.post(o))).await.into_iter().collect::<Result<_, _>>()?;
+    let mut latencies = Vec::new();
+    let mut products = Vec::new();
+    for id in &ids {
+        let done = provider.finished(id).await?;
+        anyhow::ensure!(
+            done["state"] == "completed",
+            "{id} ended {}: {}",
+            done["state"],
+            done["productOrderItem"][0]["stateChange"]
+        );
+        latencies.push(accepted_to_completed(&done));
+        products.push(done["productOrderItem"][0]["product"]["id"].as_str().unwrap_or_default().to_owned());
+    }
+    report(&format!("Multi-domain EVPL, {concurrent} at once"), &mut latencies);
+    println!("all {concurrent} completed {:.1} s after the first was placed", started.elapsed().as_secs_f64());
+    let deletes: Vec<Value> = products.iter().map(|p| delete(p)).collect();
+    let ids: Vec<String> =
+        futures_join(deletes.iter().map(|o| provider.post(o))).await.into_iter().collect::<Result<_, _>>()?;
+    for id in &ids {
+        let done = provider.finished(id).await?;
+        anyhow::ensure!(done["state"] == "completed", "delete {id} ended {}", done["state"]);
+    }
+    let ours = provider.seller.icm.read(|n| n.reservations().len()).await;
+    let theirs = partner.seller.icm.read(|n| n.reservations().len()).await;
+    let held = lso::partners::held_vlans(provider.seller.bus.store()).await?;
+    println!(
+        "after deleting them: reservations left at the provider {ours}, at the partner {theirs}; S-VLANs still held at the ENNI {held}"
+    );
+    anyhow::ensure!(ours == 0 && theirs == 0 && held == 0, "something leaked");
+    provider.seller.stop().await;
+    partner.seller.stop().await;
     Ok(())
 }
 

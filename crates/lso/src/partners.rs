@@ -425,3 +425,9 @@ impl Fulfilment for PartnerFulfilment {
         self.inner.milestones(request)
     }
 }
+
+/// How many S-VLANs this Seller holds at its ENNIs for off-net EVCs.
+pub async fn held_vlans(store: &Store) -> Result<u64, StoreError> {
+    let query = lso_store::ListQuery { kind: ENNI_VLAN.into(), tenant: None, filters: Vec::new(), offset: 0, limit: 1 };
+    Ok(store.list(query).await?.total)
+}
