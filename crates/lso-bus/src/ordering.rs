@@ -19,6 +19,13 @@ pub(crate) const ADVANCE_ORDER: &str = "advanceProductOrder";
 pub type Listing<T> = (Vec<T>, u64);
 
 impl Bus {
+    /// Looks at order `id` again now, e.g. when a partner it waits for says something changed.
+    pub async fn nudge_order(&self, id: &str) -> Result<(), BusError> {
+        let now = self.clock.now_millis();
+        let job = WriteOp::Enqueue { kind: ADVANCE_ORDER.into(), key: id.into(), payload: String::new(), run_at: now };
+        self.commit(vec![job]).await
+    }
+
     /// Accepts a product order: checks it, stores it `acknowledged` with the Seller's
     /// attributes added to what the Buyer sent, and schedules its processing.
     pub async fn create_order(

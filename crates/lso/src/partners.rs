@@ -24,8 +24,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-/// How often a partner's order in progress is read, in milliseconds.
-const POLL_MILLIS: i64 = 200;
+/// How often a partner's order in progress is read, in milliseconds: its notifications wake
+/// the customer's order sooner; reading reconciles those that never come.
+const POLL_MILLIS: i64 = 1000;
+/// The hub registered at a partner for its order notifications: id the partner's name.
+const HUB: &str = "partnerHub";
+/// Which customer order a partner's order serves: id `{partner}:{partner order id}`.
+const PARTNER_ORDER: &str = "partnerOrder";
+/// Where partners send their notifications: `{LISTENER}/{partner}/mefApi/…/listener/{type}`.
+pub const LISTENER: &str = "/lso/partners";
 /// Which partner product realises a customer's off-net product.
 const OFF_NET: &str = "offNetProduct";
 /// An S-VLAN taken at an ENNI: id `{enni}:{vlan}`.
@@ -91,6 +98,7 @@ pub struct PartnerFulfilment {
     store: Store,
     partners: Vec<PartnerConfig>,
     http: reqwest::Client,
+    callback: String,
 }
 
 fn text(value: &Value) -> String {
@@ -98,15 +106,28 @@ fn text(value: &Value) -> String {
 }
 
 impl PartnerFulfilment {
-    /// Off-net fulfilment through `partners`, on-net through `inner` and `legato`.
+    /// Off-net fulfilment through `partners`, on-net through `inner` and `legato`; partners
+    /// send their notifications to `callback` (this Seller's root URL).
     pub fn new(
         inner: Arc<dyn Fulfilment>,
         legato: Arc<dyn Legato>,
         store: Store,
         partners: Vec<PartnerConfig>,
+        callback: &str,
     ) -> Self {
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default();
-        PartnerFulfilment { inner, legato, store, partners, http }
+        PartnerFulfilment { inner, legato, store, partners, http, callback: format!("{callback}{LISTENER}") }
+    }
+
+    /// Subscribes to `partner`'s order notifications, once.
+    async fn ensure_hub(&self, partner: &PartnerConfig) -> Result<(), Problem> {
+        if self.record(HUB, &partner.name).await?.is_some() {
+            return Ok(());
+        }
+        let subscription = json!({"callback": format!("{}/{}", self.callback, partner.name),
+                                  "query": "eventType=productOrderStateChangeEvent,productOrderItemStateChangeEvent"});
+        let hub = self.call(partner, reqwest::Method::POST, "/hub", Some(&subscription)).await?;
+        self.keep(HUB, &partner.name, &hub).await.map_err(Problem::from)
     }
 
     fn partner(&self, name: &str) -> Option<&PartnerConfig> {
@@ -147,16 +168,29 @@ impl PartnerFulfilment {
         }
     }
 
-    /// The partner's order with `external_id`, placed as `order` if there is none yet.
-    async fn partner_order(&self, partner: &PartnerConfig, external_id: &str, order: Value) -> Result<Value, Problem> {
-        let found =
-            self.call(partner, reqwest::Method::GET, &format!("/productOrder?externalId={external_id}"), None).await?;
-        if let Some(id) = found.as_array().and_then(|orders| orders.first()).and_then(|o| o["id"].as_str()) {
-            return self.call(partner, reqwest::Method::GET, &format!("/productOrder/{id}"), None).await;
-        }
-        let mut order = order;
-        order["externalId"] = json!(external_id);
-        self.call(partner, reqwest::Method::POST, "/productOrder", Some(&order)).await
+    /// The partner's order with `external_id`, placed as `order` if there is none yet; its
+    /// notifications wake the customer's order `ours`.
+    async fn partner_order(
+        &self,
+        partner: &PartnerConfig,
+        ours: &str,
+        external_id: &str,
+        order: Value,
+    ) -> Result<Value, Problem> {
+        self.ensure_hub(partner).await?;
+        let query = format!("/productOrder?externalId={external_id}");
+        let found = self.call(partner, reqwest::Method::GET, &query, None).await?;
+        let placed = match found.as_array().and_then(|orders| orders.first()).and_then(|o| o["id"].as_str()) {
+            Some(id) => self.call(partner, reqwest::Method::GET, &format!("/productOrder/{id}"), None).await?,
+            None => {
+                let mut order = order;
+                order["externalId"] = json!(external_id);
+                self.call(partner, reqwest::Method::POST, "/productOrder", Some(&order)).await?
+            }
+        };
+        let key = format!("{}:{}", partner.name, text(&placed["id"]));
+        self.keep(PARTNER_ORDER, &key, &json!({"order": ours})).await?;
+        Ok(placed)
     }
 
     /// Where a partner's order stands, as this Seller's item.
@@ -199,7 +233,8 @@ impl PartnerFulfilment {
             .map(|(role, site)| json!({"@type": "GeographicSiteRef", "id": site, "role": role}))
             .collect();
         let external_id = format!("{}/{}", request.order_id, request.item_id);
-        let order = self.partner_order(partner, &external_id, crate::orders::order("", vec![item])).await?;
+        let order =
+            self.partner_order(partner, request.order_id, &external_id, crate::orders::order("", vec![item])).await?;
         let status = Self::partner_status(partner, &order, request.now);
         if status == FulfilmentStatus::Completed {
             let product = text(&order["productOrderItem"][0]["product"]["id"]);
@@ -276,7 +311,8 @@ impl PartnerFulfilment {
             {"id": partner.enni_product, "relationshipType": "ENNI_REFERENCE"},
         ]);
         let external_id = format!("{}/{}", request.order_id, request.item_id);
-        let bought = self.partner_order(partner, &external_id, crate::orders::order("", vec![item])).await?;
+        let bought =
+            self.partner_order(partner, request.order_id, &external_id, crate::orders::order("", vec![item])).await?;
         let (uni, near_vlans) = on_net;
         let services =
             self.legato.services_by_external_id(lso_bus::LEGATO_CLIENT, uni).await.map_err(|e| e.to_string())?;
@@ -338,7 +374,8 @@ impl PartnerFulfilment {
         let item = json!({"id": "1", "action": "delete", "product": {"id": off_net["product"]},
             "requestedCompletionDate": crate::orders::due().as_str(), "relatedContactInformation": crate::orders::item_contacts()});
         let external_id = format!("{}/{}", request.order_id, request.item_id);
-        let order = self.partner_order(partner, &external_id, crate::orders::order("", vec![item])).await?;
+        let order =
+            self.partner_order(partner, request.order_id, &external_id, crate::orders::order("", vec![item])).await?;
         let theirs = Self::partner_status(partner, &order, request.now);
         let stitch = self.record(STITCH, request.product_id).await?;
         let ours = if stitch.is_some() { self.inner.progress(*request).await } else { FulfilmentStatus::Completed };
@@ -430,4 +467,41 @@ impl Fulfilment for PartnerFulfilment {
 pub async fn held_vlans(store: &Store) -> Result<u64, StoreError> {
     let query = lso_store::ListQuery { kind: ENNI_VLAN.into(), tenant: None, filters: Vec::new(), offset: 0, limit: 1 };
     Ok(store.list(query).await?.total)
+}
+
+/// What a partner's notification routes need.
+#[derive(Clone)]
+struct Listening {
+    bus: Arc<lso_bus::Bus>,
+    partners: Arc<Vec<String>>,
+}
+
+/// The routes partners send their order notifications to. A notification only wakes the
+/// customer's order its partner order serves, which then reads the partner's order itself:
+/// it carries no authority, so it needs no credentials.
+pub fn listener(bus: Arc<lso_bus::Bus>, partners: &[PartnerConfig]) -> axum::Router {
+    let partners = Arc::new(partners.iter().map(|p| p.name.clone()).collect());
+    axum::Router::new()
+        .route(
+            &format!("{LISTENER}/{{partner}}/mefApi/sonata/productOrderingNotification/v10/listener/{{event}}"),
+            axum::routing::post(heard),
+        )
+        .with_state(Listening { bus, partners })
+}
+
+async fn heard(
+    axum::extract::State(state): axum::extract::State<Listening>,
+    axum::extract::Path((partner, _event)): axum::extract::Path<(String, String)>,
+    body: lso_http::MefBody<Value>,
+) -> Result<axum::http::StatusCode, lso_http::ApiError> {
+    if !state.partners.contains(&partner) {
+        return Err(lso_http::ApiError::NotFound(format!("no partner `{partner}`")));
+    }
+    let key = format!("{partner}:{}", text(&body.raw["event"]["id"]));
+    let record = state.bus.store().get(PARTNER_ORDER, None, &key).await.map_err(|_| lso_http::ApiError::Unavailable)?;
+    let order = record.and_then(|r| serde_json::from_str::<Value>(&r.doc).ok()).map(|d| text(&d["order"]));
+    if let Some(order) = order {
+        state.bus.nudge_order(&order).await.map_err(|_| lso_http::ApiError::Unavailable)?;
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -183,6 +183,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             legato.clone(),
             store.clone(),
             config.partners.clone(),
+            &format!("http://{addr}"),
         )),
         FulfilmentMode::Network => Arc::new(LegatoFulfilment::new(legato.clone(), catalog.clone(), store.clone())),
         FulfilmentMode::Inventory => Arc::new(InventoryFulfilment::new(catalog.clone(), config.fulfilment.time_scale)),
@@ -366,6 +367,7 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
             auth: auth.clone(),
             sellers: sellers.clone(),
         }))
+        .merge(crate::partners::listener(bus.clone(), &config.partners))
         .merge(admin::router(admin::AdminParts {
             bus,
             auth,

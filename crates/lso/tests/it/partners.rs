@@ -85,6 +85,11 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
     external.sort();
     assert_eq!(external, [format!("{id}/2"), format!("{id}/evpl")]);
     assert!(bought.iter().all(|o| o["state"] == "completed"));
+    // The partner told the provider how its orders went, at the hub the provider registered.
+    let told = partner.wait_for_deliveries_to_anyone().await;
+    let ours = format!("{}/lso/partners/east/", provider.url(""));
+    let heard = told["deliveries"].as_array().unwrap().iter().filter(|d| d["url"].as_str().unwrap().starts_with(&ours));
+    assert!(heard.clone().count() >= 2 && heard.clone().all(|d| d["state"] == "delivered"), "{told:#}");
 
     // Both legs meet on one S-VLAN at the ENNI, each Seller carrying its own.
     let (ours, theirs) = (at_enni(&provider).await, at_enni(&partner).await);

@@ -150,6 +150,11 @@ impl App {
         panic!("{path} did not reach the state awaited");
     }
 
+    /// The outbox once nothing is pending, looked at after every commit of the Seller.
+    pub async fn wait_for_deliveries_to_anyone(&self) -> Value {
+        self.wait_until_as(&self.admin, "/lso/admin/v1/deliveries?limit=1000", |d| d["pending"] == 0).await
+    }
+
     /// Checks the outbox each time `receiver` is sent an event until nothing is pending.
     pub async fn wait_for_deliveries_to(&self, receiver: &Receiver) -> Value {
         for _ in 0..1000 {
