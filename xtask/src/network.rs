@@ -193,6 +193,7 @@ pub async fn multi_domain(orders: u16, concurrent: u16) -> anyhow::Result<()> {
         enni: ENNI.into(),
         enni_product: registered["id"].as_str().context("the ENNI was not registered")?.into(),
         patience_seconds: 120,
+        order_timeout_seconds: 3600,
     };
     let provider = Bench::on(&pair.domains[0].topology, vec![terms]).await?;
     let unis = provider.unis(&["site-new-york".into(), "site-washington".into()]).await?;

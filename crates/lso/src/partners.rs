@@ -31,6 +31,9 @@ const POLL_MILLIS: i64 = 1000;
 const HUB: &str = "partnerHub";
 /// Which customer order a partner's order serves: id `{partner}:{partner order id}`.
 const PARTNER_ORDER: &str = "partnerOrder";
+/// The job that undoes what a failed item left at a partner and on this Seller's network: key
+/// the customer's product.
+pub const UNDO: &str = "partnerUndo";
 /// Where partners send their notifications: `{LISTENER}/{partner}/mefApi/…/listener/{type}`.
 pub const LISTENER: &str = "/lso/partners";
 /// Which partner product realises a customer's off-net product.
@@ -85,6 +88,14 @@ pub struct PartnerConfig {
     /// How long it may stay unreachable (or answer 5xx) before the customer's item fails.
     #[serde(default = "default_patience")]
     pub patience_seconds: i64,
+    /// How long one of its orders may take before the customer's item fails (and the order is
+    /// cancelled).
+    #[serde(default = "default_order_timeout")]
+    pub order_timeout_seconds: i64,
+}
+
+fn default_order_timeout() -> i64 {
+    86_400
 }
 
 fn default_patience() -> i64 {
@@ -99,6 +110,7 @@ pub struct PartnerFulfilment {
     partners: Vec<PartnerConfig>,
     http: reqwest::Client,
     callback: String,
+    wake: Arc<tokio::sync::Notify>,
 }
 
 fn text(value: &Value) -> String {
@@ -116,7 +128,8 @@ impl PartnerFulfilment {
         callback: &str,
     ) -> Self {
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default();
-        PartnerFulfilment { inner, legato, store, partners, http, callback: format!("{callback}{LISTENER}") }
+        let callback = format!("{callback}{LISTENER}");
+        PartnerFulfilment { inner, legato, store, partners, http, callback, wake: Arc::default() }
     }
 
     /// Subscribes to `partner`'s order notifications, once.
@@ -132,6 +145,20 @@ impl PartnerFulfilment {
 
     fn partner(&self, name: &str) -> Option<&PartnerConfig> {
         self.partners.iter().find(|p| p.name == name)
+    }
+
+    /// The partner an item deals with: the one serving its place, or the one realising a
+    /// product it relates to.
+    async fn partner_of(&self, request: &FulfilmentRequest<'_>) -> Option<&PartnerConfig> {
+        if let Some(partner) = self.partner_at(request.places) {
+            return Some(partner);
+        }
+        for (_, product) in request.related {
+            if let Ok(Some(off_net)) = self.record(OFF_NET, product).await {
+                return self.partner(off_net["partner"].as_str().unwrap_or_default());
+            }
+        }
+        None
     }
 
     /// The partner serving one of `places`.
@@ -169,7 +196,7 @@ impl PartnerFulfilment {
     }
 
     /// The partner's order with `external_id`, placed as `order` if there is none yet; its
-    /// notifications wake the customer's order `ours`.
+    /// notifications wake the customer's order `ours` (if any: not when undoing).
     async fn partner_order(
         &self,
         partner: &PartnerConfig,
@@ -188,13 +215,18 @@ impl PartnerFulfilment {
                 self.call(partner, reqwest::Method::POST, "/productOrder", Some(&order)).await?
             }
         };
-        let key = format!("{}:{}", partner.name, text(&placed["id"]));
-        self.keep(PARTNER_ORDER, &key, &json!({"order": ours})).await?;
+        if !ours.is_empty() {
+            let key = format!("{}:{}", partner.name, text(&placed["id"]));
+            self.keep(PARTNER_ORDER, &key, &json!({"order": ours})).await?;
+        }
         Ok(placed)
     }
 
-    /// Where a partner's order stands, as this Seller's item.
-    fn partner_status(partner: &PartnerConfig, order: &Value, now: i64) -> FulfilmentStatus {
+    /// Where a partner's order stands, as this Seller's item: failed once it has taken longer
+    /// than the partner's `order_timeout_seconds`.
+    fn partner_status(partner: &PartnerConfig, order: &Value, request: &FulfilmentRequest<'_>) -> FulfilmentStatus {
+        let now = request.now;
+        let overdue = now > request.started_at + partner.order_timeout_seconds * 1000;
         match order["state"].as_str() {
             Some("completed") => FulfilmentStatus::Completed,
             Some(state @ ("failed" | "partial" | "rejected" | "cancelled")) => {
@@ -216,6 +248,14 @@ impl PartnerFulfilment {
                     ),
                 }
             }
+            _ if overdue => FulfilmentStatus::Failed {
+                reason: format!(
+                    "partner {} did not complete order {} within {} s",
+                    partner.name,
+                    text(&order["id"]),
+                    partner.order_timeout_seconds
+                ),
+            },
             _ => FulfilmentStatus::InProgress { check_at: now + POLL_MILLIS },
         }
     }
@@ -235,7 +275,7 @@ impl PartnerFulfilment {
         let external_id = format!("{}/{}", request.order_id, request.item_id);
         let order =
             self.partner_order(partner, request.order_id, &external_id, crate::orders::order("", vec![item])).await?;
-        let status = Self::partner_status(partner, &order, request.now);
+        let status = Self::partner_status(partner, &order, request);
         if status == FulfilmentStatus::Completed {
             let product = text(&order["productOrderItem"][0]["product"]["id"]);
             let doc = json!({"partner": partner.name, "order": order["id"], "product": product});
@@ -339,7 +379,7 @@ impl PartnerFulfilment {
                 self.legato.create_service_order(lso_bus::LEGATO_CLIENT, order).await.map_err(|e| e.to_string())?
             }
         };
-        let theirs = Self::partner_status(partner, &bought, request.now);
+        let theirs = Self::partner_status(partner, &bought, request);
         if theirs == FulfilmentStatus::Completed {
             let doc = json!({"partner": partner.name, "order": bought["id"], "product": bought["productOrderItem"][0]["product"]["id"]});
             self.keep(OFF_NET, request.product_id, &doc).await?;
@@ -376,7 +416,7 @@ impl PartnerFulfilment {
         let external_id = format!("{}/{}", request.order_id, request.item_id);
         let order =
             self.partner_order(partner, request.order_id, &external_id, crate::orders::order("", vec![item])).await?;
-        let theirs = Self::partner_status(partner, &order, request.now);
+        let theirs = Self::partner_status(partner, &order, request);
         let stitch = self.record(STITCH, request.product_id).await?;
         let ours = if stitch.is_some() { self.inner.progress(*request).await } else { FulfilmentStatus::Completed };
         Ok(match (theirs, ours) {
@@ -443,8 +483,9 @@ impl Fulfilment for PartnerFulfilment {
         request: FulfilmentRequest<'a>,
     ) -> Pin<Box<dyn Future<Output = FulfilmentStatus> + Send + 'a>> {
         Box::pin(async move {
-            let patience = self.partner_at(request.places).map_or(default_patience(), |p| p.patience_seconds) * 1000;
-            match self.status(&request).await {
+            let partner = self.partner_of(&request).await;
+            let patience = partner.map_or(default_patience(), |p| p.patience_seconds) * 1000;
+            let status = match self.status(&request).await {
                 Ok(Some(status)) => status,
                 Ok(None) => self.inner.progress(request).await,
                 // A partner down or failing is asked again, ever less often, for a while.
@@ -454,7 +495,15 @@ impl Fulfilment for PartnerFulfilment {
                     FulfilmentStatus::InProgress { check_at: request.now + waited.clamp(POLL_MILLIS, 10_000) }
                 }
                 Err(Problem { reason, .. }) => FulfilmentStatus::Failed { reason },
+            };
+            if let FulfilmentStatus::Failed { reason } = &status
+                && request.action == ItemAction::Add
+                && let Err(err) = self.undo_later(&request).await
+            {
+                // The item fails all the same; what it left is undone when asked again.
+                tracing::error!(%err, %reason, "could not schedule the undoing of a failed off-net item");
             }
+            status
         })
     }
 
@@ -504,4 +553,144 @@ async fn heard(
         state.bus.nudge_order(&order).await.map_err(|_| lso_http::ApiError::Unavailable)?;
     }
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+impl PartnerFulfilment {
+    /// Schedules the undoing of what failed item `request` left at a partner and on this
+    /// Seller's network, if it went to a partner at all.
+    async fn undo_later(&self, request: &FulfilmentRequest<'_>) -> Result<(), String> {
+        let stitched = self.record(STITCH, request.product_id).await?;
+        let partner = match stitched {
+            Some(stitch) => text(&stitch["partner"]),
+            None => match self.partner_at(request.places) {
+                Some(partner) => partner.name.clone(),
+                None => return Ok(()),
+            },
+        };
+        let payload = json!({"partner": partner, "externalId": format!("{}/{}", request.order_id, request.item_id)});
+        let job = WriteOp::Enqueue {
+            kind: UNDO.into(),
+            key: request.product_id.into(),
+            payload: payload.to_string(),
+            run_at: request.now,
+        };
+        self.store.apply(vec![job]).await.map_err(|e| format!("storage: {e}"))?;
+        self.wake.notify_waiters();
+        Ok(())
+    }
+
+    /// A step of undoing what the failed item of customer product `product` left: this Seller's
+    /// own leg first, then the partner's order (cancelled while in progress, its products
+    /// deleted once completed), then the S-VLAN and the records.
+    async fn undo(&self, product: &str, payload: &Value, now: i64) -> Result<lso_store::Step, Problem> {
+        let again = lso_store::Step::Again { at: now + POLL_MILLIS };
+        let external_id = text(&payload["externalId"]);
+        let undo_id = format!("{external_id}/undo");
+        let services = self
+            .legato
+            .services_by_external_id(lso_bus::LEGATO_CLIENT, product)
+            .await
+            .map_err(|e| transient(e.to_string()))?;
+        if let Some(service) = services.iter().find(|s| s["state"] != "terminated") {
+            if self
+                .legato
+                .service_order_by_external_id(lso_bus::LEGATO_CLIENT, &undo_id)
+                .await
+                .map_err(|e| transient(e.to_string()))?
+                .is_none()
+            {
+                let at = lso_mef_product::DateTime::from_millis(now);
+                let order = json!({"externalId": undo_id, "requestedStartDate": at.as_str(), "requestedCompletionDate": at.as_str(),
+                    "serviceOrderItem": [{"id": "1", "action": "delete", "service": {"id": service["id"]}}]});
+                self.legato
+                    .create_service_order(lso_bus::LEGATO_CLIENT, order)
+                    .await
+                    .map_err(|e| transient(e.to_string()))?;
+            }
+            return Ok(again);
+        }
+        if let Some(partner) = self.partner(payload["partner"].as_str().unwrap_or_default()) {
+            let query = format!("/productOrder?externalId={external_id}");
+            let found = self.call(partner, reqwest::Method::GET, &query, None).await?;
+            if let Some(order) = found.as_array().and_then(|orders| orders.first()) {
+                let id = text(&order["id"]);
+                match order["state"].as_str().unwrap_or_default() {
+                    "acknowledged" | "inProgress" | "held" | "pending" => {
+                        let cancel = json!({"productOrder": {"id": id}, "cancellationReasonType": "technical",
+                            "cancellationReason": "the customer's order this served failed",
+                            "relatedContactInformation": [crate::orders::contact("cancelProductOrderContact")]});
+                        // Refused (asked twice): the order is being cancelled already.
+                        if let Err(problem) =
+                            self.call(partner, reqwest::Method::POST, "/cancelProductOrder", Some(&cancel)).await
+                            && problem.transient
+                        {
+                            return Err(problem);
+                        }
+                        return Ok(again);
+                    }
+                    "completed" | "partial" => {
+                        let order =
+                            self.call(partner, reqwest::Method::GET, &format!("/productOrder/{id}"), None).await?;
+                        let items: Vec<Value> = order["productOrderItem"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|i| i["state"] == "completed")
+                            .enumerate()
+                            .map(|(n, i)| json!({"id": (n + 1).to_string(), "action": "delete", "product": {"id": i["product"]["id"]},
+                                "requestedCompletionDate": crate::orders::due().as_str(), "relatedContactInformation": crate::orders::item_contacts()}))
+                            .collect();
+                        let removal =
+                            self.partner_order(partner, "", &undo_id, crate::orders::order("", items)).await?;
+                        if !matches!(
+                            removal["state"].as_str(),
+                            Some("completed" | "failed" | "partial" | "rejected" | "cancelled")
+                        ) {
+                            return Ok(again);
+                        }
+                    }
+                    "assessingCancellation" | "pendingCancellation" => return Ok(again),
+                    _ => {}
+                }
+            }
+        }
+        let mut ops = vec![WriteOp::Delete { kind: OFF_NET.into(), id: product.into() }];
+        if let Some(stitch) = self.record(STITCH, product).await? {
+            let enni = self
+                .partner(stitch["partner"].as_str().unwrap_or_default())
+                .map(|p| p.enni.clone())
+                .unwrap_or_default();
+            ops.push(WriteOp::Delete { kind: STITCH.into(), id: product.into() });
+            ops.push(WriteOp::Delete { kind: ENNI_VLAN.into(), id: format!("{enni}:{}", stitch["sVlan"]) });
+        }
+        // Each record is deleted on its own: some were never written.
+        for op in ops {
+            match self.store.apply(vec![op]).await {
+                Ok(()) | Err(StoreError::NotFound) => {}
+                Err(e) => return Err(transient(format!("storage: {e}"))),
+            }
+        }
+        Ok(lso_store::Step::Done)
+    }
+}
+
+impl lso_store::JobHandler for PartnerFulfilment {
+    fn handles(&self, kind: &str) -> bool {
+        kind == UNDO
+    }
+
+    fn run<'a>(&'a self, job: &'a lso_store::Job) -> Pin<Box<dyn Future<Output = lso_store::StepResult> + Send + 'a>> {
+        Box::pin(async move {
+            let payload: Value = serde_json::from_str(&job.payload).unwrap_or(Value::Null);
+            let now = chrono::Utc::now().timestamp_millis();
+            match self.undo(&job.key, &payload, now).await {
+                Ok(step) => Ok((Vec::new(), step)),
+                Err(problem) => Err(lso_store::JobFailure { retry_now: false, message: problem.reason }),
+            }
+        })
+    }
+
+    fn wake(&self) -> Arc<tokio::sync::Notify> {
+        self.wake.clone()
+    }
 }

@@ -177,14 +177,17 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     } else {
         Arc::new(lso_api_legato::LegatoClient::new(&config.fulfilment.legato_url, &config.fulfilment.legato_token.0))
     };
-    let fulfilment: Arc<dyn Fulfilment> = match config.fulfilment.by {
-        FulfilmentMode::Network if !config.partners.is_empty() => Arc::new(crate::partners::PartnerFulfilment::new(
+    let partners = (config.fulfilment.by == FulfilmentMode::Network && !config.partners.is_empty()).then(|| {
+        Arc::new(crate::partners::PartnerFulfilment::new(
             Arc::new(LegatoFulfilment::new(legato.clone(), catalog.clone(), store.clone())),
             legato.clone(),
             store.clone(),
             config.partners.clone(),
             &format!("http://{addr}"),
-        )),
+        ))
+    });
+    let fulfilment: Arc<dyn Fulfilment> = match config.fulfilment.by {
+        FulfilmentMode::Network if let Some(partners) = &partners => partners.clone(),
         FulfilmentMode::Network => Arc::new(LegatoFulfilment::new(legato.clone(), catalog.clone(), store.clone())),
         FulfilmentMode::Inventory => Arc::new(InventoryFulfilment::new(catalog.clone(), config.fulfilment.time_scale)),
     };
@@ -244,7 +247,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             tracing::error!(error = %err, "the HTTP server failed");
         }
     });
-    let worker = tokio::spawn(Worker::new(bus.clone()).with_handler(sof.clone()).run(stop.clone()));
+    let mut worker = Worker::new(bus.clone()).with_handler(sof.clone());
+    if let Some(partners) = partners {
+        worker = worker.with_handler(partners);
+    }
+    let worker = tokio::spawn(worker.run(stop.clone()));
     let every = Duration::from_millis(config.network.alarm_poll_millis);
     let monitor = tokio::spawn(monitor_alarms(layers, bus.clone(), every, stop.clone()));
     let dispatcher = tokio::spawn(Dispatcher::new(store, clock, policy, bus.wake()).run(stop));

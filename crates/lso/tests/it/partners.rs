@@ -58,6 +58,7 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
         enni: ENNI.into(),
         enni_product: registered.body["id"].as_str().unwrap().into(),
         patience_seconds: 120,
+        order_timeout_seconds: 3600,
     };
     let provider = spawn_app_with(|c| {
         network(c);
@@ -144,6 +145,7 @@ async fn a_partner_that_refuses_or_cannot_be_reached_fails_the_customers_item_wi
         enni: ENNI.into(),
         enni_product: "none".into(),
         patience_seconds: 1,
+        order_timeout_seconds: 3600,
     };
     let provider = spawn_app_with(|c| {
         c.fulfilment.by = FulfilmentMode::Network;
@@ -169,4 +171,136 @@ async fn a_partner_that_refuses_or_cannot_be_reached_fails_the_customers_item_wi
             .collect();
         assert!(reasons.iter().any(|r| r.contains(expected)), "{site}: {reasons:#?}");
     }
+}
+
+/// The provider's partner terms with `partner`, as `PROVIDER`, at the ENNI registered there.
+async fn terms_with(partner: &App, adjust: impl FnOnce(&mut PartnerConfig)) -> (PartnerConfig, String) {
+    let wholesale = partner.seller.auth.mint(
+        &lso_http::Principal::Buyer { subject: "provider".into(), buyers: vec!["PROVIDER".into()] },
+        chrono::Utc::now().timestamp(),
+        3600,
+    );
+    let enni = lso_spec::Catalog::built_in().unwrap().specs().iter().find(|s| !s.orderable).unwrap().example.clone();
+    let path = "/lso/admin/v1/sonata/product?buyerId=PROVIDER";
+    let registered = partner.call_as(&partner.admin, "POST", path, Some(&json!({"productConfiguration": enni}))).await;
+    let mut terms = PartnerConfig {
+        name: "east".into(),
+        url: partner.url(""),
+        token: Secret(wholesale.clone()),
+        sites: vec!["site-washington".into()],
+        enni: ENNI.into(),
+        enni_product: registered.body["id"].as_str().unwrap().into(),
+        patience_seconds: 120,
+        order_timeout_seconds: 3600,
+    };
+    adjust(&mut terms);
+    (terms, wholesale)
+}
+
+/// Waits, commit by commit of `app` (a second at most between looks), until `done` holds.
+async fn eventually<F: std::future::Future<Output = bool>>(app: &App, what: &str, done: impl Fn() -> F) {
+    let wake = app.seller.bus.wake();
+    for _ in 0..120 {
+        let committed = wake.notified();
+        tokio::pin!(committed);
+        committed.as_mut().enable();
+        if done().await {
+            return;
+        }
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), committed).await;
+    }
+    panic!("{what} did not happen");
+}
+
+/// The reasons the items of `order` ended with.
+fn reasons(order: &serde_json::Value) -> Vec<String> {
+    order["productOrderItem"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["stateChange"].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c["changeReason"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_partner_order_that_takes_too_long_fails_the_item_and_is_cancelled_at_the_partner() {
+    // The partner's UNIs wait for a technician nobody books.
+    let partner = spawn_app_with(|c| {
+        c.fulfilment.by = FulfilmentMode::Network;
+        c.workforce.installation_visits = true;
+    })
+    .await;
+    let (terms, wholesale) = terms_with(&partner, |t| t.order_timeout_seconds = 1).await;
+    let provider = spawn_app_with(|c| {
+        c.fulfilment.by = FulfilmentMode::Network;
+        c.partners = vec![terms];
+    })
+    .await;
+    let mut order = evpl_order(&["site-washington"], 100, 20);
+    order["productOrderItem"].as_array_mut().unwrap().pop();
+    let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&order)).await;
+    let done = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "failed");
+    assert!(reasons(&done).iter().any(|r| r.contains("did not complete")), "{:#?}", reasons(&done));
+    let theirs = format!("{SONATA}/productOrder");
+    let cancelled = partner.wait_until_as(&wholesale, &theirs, |o| o[0]["state"] == "cancelled").await;
+    assert_eq!(cancelled.as_array().unwrap().len(), 1, "the provider's order at the partner is cancelled");
+}
+
+#[tokio::test]
+async fn a_partner_that_refuses_the_access_or_restarts_leaves_nothing_reserved_on_either_side() {
+    let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
+    let address = partner.seller.addr;
+    let (terms, _) = terms_with(&partner, |t| t.patience_seconds = 1).await;
+    let mut refused_terms = terms.clone();
+    refused_terms.name = "refusing".into();
+    refused_terms.enni_product = "no-such-enni".into();
+    refused_terms.sites = vec!["site-boston".into()];
+    let provider = spawn_app_with(|c| {
+        c.fulfilment.by = FulfilmentMode::Network;
+        c.partners = vec![terms, refused_terms];
+    })
+    .await;
+    let held = async || lso::partners::held_vlans(provider.seller.bus.store()).await.unwrap();
+    let order = |far: &str| evpl_order(&["site-new-york", far], 100, 20);
+
+    // The partner refuses the Access E-Line: the S-VLAN chosen for it is given back.
+    let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&order("site-boston"))).await;
+    let done = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
+    assert_eq!(done["productOrderItem"][2]["state"], "failed", "{done:#}");
+    assert!(reasons(&done).iter().any(|r| r.contains("partner refusing")), "{:#?}", reasons(&done));
+    eventually(&provider, "the S-VLAN given back", async || held().await == 0).await;
+    assert!(at_enni(&provider).await.is_empty());
+
+    // The partner goes away after the UNIs: the EVPL fails, and once the partner is back the
+    // provider learns it never placed the Access E-Line, and gives its S-VLAN back.
+    let mut unis = order("site-washington");
+    unis["productOrderItem"].as_array_mut().unwrap().pop();
+    let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&unis)).await;
+    let done = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+    let products: Vec<String> =
+        (0..2).map(|n| done["productOrderItem"][n]["product"]["id"].as_str().unwrap().to_owned()).collect();
+    let dir = partner.stop().await;
+    let evc = lso::orders::evc("1", lso::orders::EVPL, &[100, 100], 20, &[], &[]);
+    let mut evc = evc;
+    evc["product"]["productRelationship"] = json!([
+        {"id": products[0], "relationshipType": "CONNECTS_TO_UNI_A"},
+        {"id": products[1], "relationshipType": "CONNECTS_TO_UNI_Z"}
+    ]);
+    let placed =
+        provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&lso::orders::order("evpl", vec![evc]))).await;
+    assert_eq!(placed.status, 201, "{:#}", placed.body);
+    let done = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "failed", "{done:#}");
+    assert!(reasons(&done).iter().any(|r| r.contains("cannot be reached")), "{:#?}", reasons(&done));
+    assert_eq!(held().await, 1, "kept while the partner cannot say what it holds");
+    let partner = spawn_app_in(dir, |c| {
+        c.fulfilment.by = FulfilmentMode::Network;
+        c.listen = address;
+    })
+    .await;
+    eventually(&provider, "the S-VLAN given back", async || held().await == 0).await;
+    assert!(at_enni(&provider).await.is_empty() && at_enni(&partner).await.is_empty());
 }
