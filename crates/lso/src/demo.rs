@@ -80,11 +80,11 @@ struct Demo<'a> {
 }
 
 /// A check of the network and whether it held.
-struct Check {
-    what: String,
-    expected: String,
-    observed: String,
-    held: bool,
+pub(crate) struct Check {
+    pub(crate) what: String,
+    pub(crate) expected: String,
+    pub(crate) observed: String,
+    pub(crate) held: bool,
 }
 
 impl<'a> Demo<'a> {
@@ -432,7 +432,7 @@ impl<'a> Demo<'a> {
     }
 }
 
-fn print_checks(checks: &[Check], real: bool) {
+pub(crate) fn print_checks(checks: &[Check], real: bool) {
     if !real {
         println!("Traffic checks skipped: the elements are SIMULATED (their configuration was read back above).");
     }
@@ -457,7 +457,7 @@ fn short(id: &str) -> String {
 }
 
 /// The product id of item `n` of `order`.
-fn product(order: &Value, n: usize) -> String {
+pub(crate) fn product(order: &Value, n: usize) -> String {
     order["productOrderItem"][n]["product"]["id"].as_str().unwrap_or_default().to_owned()
 }
 
@@ -474,7 +474,11 @@ async fn listen(arrived: Arc<tokio::sync::Notify>) -> anyhow::Result<std::net::S
     Ok(addr)
 }
 
-async fn ensure_status(response: reqwest::Response, expected: StatusCode, what: &str) -> anyhow::Result<Value> {
+pub(crate) async fn ensure_status(
+    response: reqwest::Response,
+    expected: StatusCode,
+    what: &str,
+) -> anyhow::Result<Value> {
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     if status.as_u16() != expected.as_u16() {

@@ -10,3 +10,4 @@ pub mod orders;
 pub mod partners;
 pub mod server;
 pub mod serviceability;
+pub mod two_providers;

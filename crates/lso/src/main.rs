@@ -52,11 +52,16 @@ enum Command {
     /// Builds a provider network on this machine (Open vSwitch in network namespaces, or
     /// simulated elements where that cannot run), has Buyers order EVPL, EVP-LAN, Access E-Line
     /// and EPL over Sonata and Cantata, follows each order down to the elements, proves the
-    /// services with traffic, deletes them, and prints what it saw.
+    /// services with traffic, deletes them, and prints what it saw. Then, with a partner, two
+    /// providers (two `lso serve` processes, two networks joined at their ENNIs): an EVPL to
+    /// a site only the partner serves, bought over Sonata and stitched at the ENNI.
     Demo {
         /// Data directory for the demo Seller (a new temporary one by default).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Partner providers to run beside it (0 or 1).
+        #[arg(long, default_value_t = 1)]
+        partners: u8,
     },
     /// Product specifications.
     Catalog {
@@ -195,9 +200,11 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", data.authenticator()?.mint(&principal, now, ttl_hours * 3600));
             Ok(())
         }
-        Command::Demo { data_dir } => {
+        Command::Demo { data_dir, partners } => {
             init_logging(false, "warn");
-            demo::run(data_dir).await
+            anyhow::ensure!(partners <= 1, "the demo runs with one partner at most");
+            demo::run(data_dir).await?;
+            if partners == 1 { lso::two_providers::run().await } else { Ok(()) }
         }
         Command::Catalog { command } => catalog(command).await,
         Command::Billing { command: BillingCommand::Run { period, url, data_dir } } => {

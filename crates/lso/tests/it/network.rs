@@ -420,6 +420,7 @@ async fn an_evpl_across_two_providers_carries_traffic_between_their_customers_un
         enni: ENNI.into(),
         enni_product: registered.body["id"].as_str().unwrap().into(),
         patience_seconds: 120,
+        order_timeout_seconds: 3600,
     };
     let (provider, _files) = seller_with(&ours.topology, |c| c.partners = vec![terms]).await;
     let (new_york, washington) = (&ours.hosts["uni-new-york-1"], &theirs.hosts["uni-washington-1"]);
@@ -445,4 +446,19 @@ async fn an_evpl_across_two_providers_carries_traffic_between_their_customers_un
     assert!(!pair.lab.reaches(new_york, washington), "deleted, the hosts no longer reach each other");
     provider.stop().await;
     partner.stop().await;
+}
+
+#[tokio::test]
+async fn the_demo_runs_two_lso_processes_whose_networks_carry_an_evpl_bought_across_them() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_lso"))
+        .args(["demo", "--partners", "1"])
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "{said}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(said.contains("15 of 15 checks held."), "{said}");
+    assert!(said.contains("8 of 8 checks held."), "{said}");
+    assert!(said.contains("check (Open vSwitch, real frames)"), "real networks: {said}");
+    assert_eq!(said.matches("lso serve, PID").count(), 2, "two processes: {said}");
 }

@@ -1,0 +1,245 @@
+//! `lso demo --partners 1`: two providers on this machine, each an `lso serve` process with its
+//! own data directory and its own Open vSwitch network, joined by a link between their ENNIs
+//! (see [`crate::lab::PartnerLab`]). A customer of the first orders an EVPL from New York (on
+//! its network) to Washington (on the partner's); the first buys the far end from the partner
+//! over Sonata and stitches the two at the ENNI. Traffic proves it, the delete orders remove it
+//! on both sides. Without Open vSwitch both run on simulated elements.
+
+use crate::demo::{Check, ensure_status, print_checks, product};
+use crate::lab::PartnerLab;
+use crate::orders::{EVPL, evc, uni};
+use anyhow::Context;
+use lso_http::Principal;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ENNI: &str = "enni-partner-1";
+const CUSTOMER: &str = "DEMO-ENTERPRISE";
+const PROVIDER: &str = "DEMO-PROVIDER";
+
+/// One `lso serve` process, ended (by its PID) when dropped.
+struct Provider {
+    name: &'static str,
+    child: Child,
+    url: String,
+    auth: lso_http::Authenticator,
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free port on loopback.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Provider {
+    /// Starts `lso serve` in `dir` on `topology`, buying from `partners` (TOML tables), and
+    /// waits until it answers.
+    async fn start(
+        name: &'static str,
+        dir: &Path,
+        topology: &lso_icm::Topology,
+        partners: &str,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let topology_file = dir.join("topology.toml");
+        std::fs::write(&topology_file, topology.to_toml(&Default::default()))?;
+        let port = free_port()?;
+        let data = dir.join("data");
+        let config = format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = {data:?}\n[fulfilment]\nby = \"network\"\n[network]\ntopology = {topology_file:?}\n{partners}"
+        );
+        let config_file = dir.join("lso.toml");
+        std::fs::write(&config_file, config)?;
+        let log = std::fs::File::create(dir.join("lso.log"))?;
+        let child = Command::new(std::env::current_exe()?)
+            .args(["serve", "--config"])
+            .arg(&config_file)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("failed to start lso serve")?;
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        let client = reqwest::Client::new();
+        // The process is up once it answers (401 without a token).
+        while client.get(format!("{url}/lso/admin/v1/topology")).send().await.is_err() {
+            anyhow::ensure!(started.elapsed() < Duration::from_secs(30), "{name} did not start: see {}", dir.display());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let auth = crate::server::DataDir::open(&data)?.authenticator()?;
+        println!("{name:<9}lso serve, PID {}, {url}, data directory {}", child.id(), data.display());
+        Ok(Provider { name, child, url, auth })
+    }
+
+    fn token(&self, principal: &Principal) -> String {
+        self.auth.mint(principal, chrono::Utc::now().timestamp(), 3600)
+    }
+}
+
+fn buyer(name: &str) -> Principal {
+    Principal::Buyer { subject: name.into(), buyers: vec![name.into()] }
+}
+
+/// Runs the two-provider demo; fails unless every order completes and every check holds.
+pub async fn run() -> anyhow::Result<()> {
+    let files = tempfile::Builder::new().prefix("lso-partners-").tempdir().context("failed to create a directory")?;
+    let demo = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY)?;
+    println!("\nTwo providers, joined at their ENNIs\n");
+    let pair = match PartnerLab::build((&demo, ENNI), (&demo, ENNI), "lp", Some(100)) {
+        Ok(pair) => Some(pair),
+        Err(reason) => {
+            println!("Network  SIMULATED elements: Open vSwitch cannot run here ({reason}).");
+            None
+        }
+    };
+    let topology = |n: usize| pair.as_ref().map_or_else(|| demo.clone(), |p| p.domains[n].topology.clone());
+    let partner = Provider::start("Partner", &files.path().join("partner"), &topology(1), "").await?;
+    let client = reqwest::Client::new();
+    let enni = lso_spec::Catalog::built_in()?
+        .specs()
+        .iter()
+        .find(|s| !s.orderable)
+        .context("no ENNI specification")?
+        .example
+        .clone();
+    let operator = partner.token(&Principal::Admin { subject: "demo".into() });
+    let registered = client
+        .post(format!("{}/lso/admin/v1/sonata/product?buyerId={PROVIDER}", partner.url))
+        .bearer_auth(&operator)
+        .json(&json!({"productConfiguration": enni}))
+        .send()
+        .await?;
+    let enni_product =
+        ensure_status(registered, StatusCode::CREATED, "registering the ENNI at the partner").await?["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+    let wholesale = partner.token(&buyer(PROVIDER));
+    let terms = format!(
+        "[[partners]]\nname = \"partner\"\nurl = \"{}\"\ntoken = \"{wholesale}\"\nsites = [\"site-washington\"]\nenni = \"{ENNI}\"\nenni_product = \"{enni_product}\"\n",
+        partner.url
+    );
+    let provider = Provider::start("Provider", &files.path().join("provider"), &topology(0), &terms).await?;
+    println!(
+        "         the provider buys Washington from the partner over Sonata, as {PROVIDER}; the partner's ENNI is product {enni_product}\n"
+    );
+
+    let customer = provider.token(&buyer(CUSTOMER));
+    let ordering = format!("{}{}", provider.url, lso_mef_product::ordering_base(lso_model::Irp::Cantata));
+    let items = vec![
+        uni("1", "site-new-york"),
+        uni("2", "site-washington"),
+        evc("3", EVPL, &[100, 100], 20, &[("1", "CONNECTS_TO_UNI_A"), ("2", "CONNECTS_TO_UNI_Z")], &[]),
+    ];
+    let order =
+        finished(&client, &ordering, &customer, &crate::orders::order("EVPL New York – Washington", items)).await?;
+    println!("Customer EVPL New York – Washington (off-net), CE-VLAN 100, 20 Mbit/s: {}", order["state"]);
+    let sonata = format!("{}{}", partner.url, lso_mef_product::ordering_base(lso_model::Irp::Sonata));
+    let bought: Value =
+        client.get(format!("{sonata}/productOrder")).bearer_auth(&wholesale).send().await?.json().await?;
+    for listed in bought.as_array().into_iter().flatten() {
+        let id = listed["id"].as_str().unwrap_or_default();
+        let order: Value =
+            client.get(format!("{sonata}/productOrder/{id}")).bearer_auth(&wholesale).send().await?.json().await?;
+        let item = &order["productOrderItem"][0];
+        let spec = item["product"]["productConfiguration"]["@type"].as_str().unwrap_or_default();
+        let what = lso_spec::Catalog::built_in()?.get(spec).map_or(spec.to_owned(), |s| s.name.clone());
+        println!("Partner  order from {PROVIDER} for its item {}: {what}, {}", order["externalId"], order["state"]);
+    }
+
+    let mut checks = Vec::new();
+    check(&mut checks, "the customer's EVPL order", "completed", order["state"].as_str().unwrap_or_default());
+    check(
+        &mut checks,
+        "orders the provider placed at the partner (UNI, Access E-Line)",
+        "2 completed",
+        &format!(
+            "{} completed",
+            bought.as_array().map_or(0, |o| o.iter().filter(|o| o["state"] == "completed").count())
+        ),
+    );
+    let hosts =
+        pair.as_ref().map(|p| (&p.lab, &p.domains[0].hosts["uni-new-york-1"], &p.domains[1].hosts["uni-washington-1"]));
+    if let Some((lab, new_york, washington)) = hosts {
+        let reached = lab.reaches(new_york, washington);
+        check(
+            &mut checks,
+            "traffic New York (provider) → Washington (partner)",
+            "reaches",
+            if reached { "reaches" } else { "no traffic" },
+        );
+        let measured = lab.throughput_mbps(new_york, washington, 3)?;
+        checks.push(Check {
+            what: "EVPL bandwidth profile across both, CIR 20 Mbit/s".into(),
+            expected: "17.0–23.0 Mbit/s".into(),
+            observed: format!("{measured:.1} Mbit/s"),
+            held: (measured - 20.0).abs() <= 3.0,
+        });
+    }
+    for n in [2, 1] {
+        let item = json!({"id": "1", "action": "delete", "product": {"id": product(&order, n)},
+            "requestedCompletionDate": crate::orders::due().as_str(), "relatedContactInformation": crate::orders::item_contacts()});
+        let deleted = finished(&client, &ordering, &customer, &crate::orders::order("delete", vec![item])).await?;
+        check(
+            &mut checks,
+            &format!("delete order of the {}", if n == 2 { "EVPL" } else { "off-net UNI" }),
+            "completed",
+            deleted["state"].as_str().unwrap_or_default(),
+        );
+    }
+    if let Some((lab, new_york, washington)) = hosts {
+        let reached = lab.reaches(new_york, washington);
+        check(
+            &mut checks,
+            "traffic after the delete orders",
+            "no traffic",
+            if reached { "reaches" } else { "no traffic" },
+        );
+    }
+    let deletes: Value =
+        client.get(format!("{sonata}/productOrder")).bearer_auth(&wholesale).send().await?.json().await?;
+    let count = deletes.as_array().map_or(0, |o| o.iter().filter(|o| o["state"] == "completed").count());
+    check(&mut checks, "orders at the partner after the deletes", "4 completed", &format!("{count} completed"));
+    print_checks(&checks, pair.is_some());
+    println!("{} and {} stop (by PID).", provider.name, partner.name);
+    drop(provider);
+    drop(partner);
+    let failed = checks.iter().filter(|c| !c.held).count();
+    anyhow::ensure!(failed == 0, "{failed} checks failed");
+    Ok(())
+}
+
+fn check(checks: &mut Vec<Check>, what: &str, expected: &str, observed: &str) {
+    checks.push(Check {
+        what: what.into(),
+        expected: expected.into(),
+        observed: observed.into(),
+        held: expected == observed,
+    });
+}
+
+/// Places `order` at `base` and reads it until it ends.
+async fn finished(client: &reqwest::Client, base: &str, token: &str, order: &Value) -> anyhow::Result<Value> {
+    let response = client.post(format!("{base}/productOrder")).bearer_auth(token).json(order).send().await?;
+    let placed = ensure_status(response, StatusCode::CREATED, "placing the order").await?;
+    let id = placed["id"].as_str().context("no order id")?;
+    let started = Instant::now();
+    loop {
+        let read: Value =
+            client.get(format!("{base}/productOrder/{id}")).bearer_auth(token).send().await?.json().await?;
+        if matches!(read["state"].as_str(), Some("completed" | "failed" | "partial" | "rejected" | "cancelled")) {
+            return Ok(read);
+        }
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(120), "order {id} did not end within two minutes");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
