@@ -21,19 +21,48 @@ pub struct PolicyChange {
     /// Who asks, as the service order's note says (`allegro`, `interlude`).
     pub by: String,
     /// The committed rate wanted, in Mbit/s.
-    pub cir_mbps: i64,
+    pub cir_mbps: Option<i64>,
+    /// The CE-VLANs wanted at the service's UNIs.
+    pub ce_vlans: Option<Vec<i64>>,
 }
 
-/// The range the policy of `service` allows for `cirMbps`, if it allows changing it.
-pub fn cir_range(policy: &Value) -> Option<(i64, i64)> {
-    let range = &policy["changeable"]["cirMbps"];
+/// The range the policy of `service` allows for attribute `name` (`cirMbps`, `ceVlans`), if it
+/// allows changing it.
+pub fn policy_range(policy: &Value, name: &str) -> Option<(i64, i64)> {
+    let range = &policy["changeable"][name];
     Some((range["min"].as_i64()?, range["max"].as_i64()?))
 }
 
+/// The endpoints of a connection at a UNI with a CE-VLAN list: those naming a UNI service
+/// (an ENNI is named as an interface) with VLANs.
+pub fn ce_vlan_endpoints(configuration: &Value) -> Vec<usize> {
+    let endpoints = configuration["endPoints"].as_array().cloned().unwrap_or_default();
+    (0..endpoints.len())
+        .filter(|&n| {
+            endpoints[n]["service"].is_string() && endpoints[n]["vlans"].as_array().is_some_and(|v| !v.is_empty())
+        })
+        .collect()
+}
+
+/// Why `values` of `name` are outside `policy` (of service `id`), if they are.
+fn outside(policy: &Value, id: &str, name: &str, values: &[i64], unit: &str) -> Option<Violation> {
+    let reason = match policy_range(policy, name) {
+        None => format!("the policy of service {id} does not let `{name}` be changed"),
+        Some((min, max)) => match values.iter().find(|v| !(min..=max).contains(*v)) {
+            Some(value) => {
+                format!("{value}{unit} is outside what the policy of service {id} allows: {min} to {max}{unit}")
+            }
+            None if values.is_empty() => format!("at least one value of `{name}` is needed"),
+            None => return None,
+        },
+    };
+    Some(Violation::new(ViolationCode::InvalidValue, format!("/{name}"), reason))
+}
+
 impl Sof {
-    /// Changes service `id` of `client` as `change` asks, if its policy allows it; the service
-    /// order making the change.
-    pub async fn change_within_policy(&self, client: &str, id: &str, change: &PolicyChange) -> Result<Value, SofError> {
+    /// Whether service `id` of `client` may change as `change` asks: the configuration it
+    /// would have, and what was asked, in words.
+    async fn planned(&self, client: &str, id: &str, change: &PolicyChange) -> Result<(Value, String), SofError> {
         let (_, service) = self.load(SERVICE, Some(client), id).await?;
         if service["state"] != "active" {
             return Err(SofError::Invalid(vec![Violation::new(
@@ -47,25 +76,55 @@ impl Sof {
             Err(SofError::NotFound(_)) => Value::Null,
             Err(other) => return Err(other),
         };
-        let cir = change.cir_mbps;
-        let refusal = match cir_range(&policy) {
-            None => Some(format!("the policy of service {id} lets nothing of it be changed")),
-            Some((min, max)) if !(min..=max).contains(&cir) => {
-                Some(format!("{cir} Mbit/s is outside what the policy of service {id} allows: {min} to {max} Mbit/s"))
-            }
-            Some(_) => None,
-        };
-        if let Some(reason) = refusal {
-            return Err(SofError::Invalid(vec![Violation::new(ViolationCode::InvalidValue, "/cirMbps", reason)]));
-        }
+        let mut found = Vec::new();
         let mut configuration = service["serviceConfiguration"].clone();
-        configuration["cirMbps"] = json!(cir);
+        let mut asked = Vec::new();
+        if let Some(cir) = change.cir_mbps {
+            found.extend(outside(&policy, id, "cirMbps", &[cir], " Mbit/s"));
+            configuration["cirMbps"] = json!(cir);
+            asked.push(format!("a CIR of {cir} Mbit/s"));
+        }
+        if let Some(vlans) = &change.ce_vlans {
+            found.extend(outside(&policy, id, "ceVlans", vlans, ""));
+            let mut distinct = vlans.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if distinct.len() != vlans.len() {
+                found.push(Violation::new(ViolationCode::InvalidValue, "/ceVlans", "a CE-VLAN is listed twice"));
+            }
+            for n in ce_vlan_endpoints(&configuration) {
+                configuration["endPoints"][n]["vlans"] = json!(vlans);
+            }
+            asked.push(format!("CE-VLANs {vlans:?}"));
+        }
+        if asked.is_empty() {
+            found.push(Violation::new(
+                ViolationCode::MissingProperty,
+                "/cirMbps",
+                "a change names `cirMbps` or `ceVlans`",
+            ));
+        }
+        if !found.is_empty() {
+            return Err(SofError::Invalid(found));
+        }
+        Ok((configuration, asked.join(" and ")))
+    }
+
+    /// Checks `change` of service `id` of `client` against its policy without making it.
+    pub async fn check_change(&self, client: &str, id: &str, change: &PolicyChange) -> Result<(), SofError> {
+        self.planned(client, id, change).await.map(drop)
+    }
+
+    /// Changes service `id` of `client` as `change` asks, if its policy allows it; the service
+    /// order making the change.
+    pub async fn change_within_policy(&self, client: &str, id: &str, change: &PolicyChange) -> Result<Value, SofError> {
+        let (configuration, asked) = self.planned(client, id, change).await?;
         let now = DateTime::from_millis(self.clock.now_millis());
         let order = json!({
             "externalId": format!("{CHANGE}{}", self.ids.next_id()),
             "requestedStartDate": now.as_str(), "requestedCompletionDate": now.as_str(),
             "note": [{"author": change.by, "date": now.as_str(), "source": change.by,
-                      "text": format!("{} asks for a CIR of {cir} Mbit/s within the service's policy", change.by)}],
+                      "text": format!("{} asks for {asked} within the service's policy", change.by)}],
             "serviceOrderItem": [{"id": "1", "action": "modify", "service": {"id": id, "serviceConfiguration": configuration}}],
         });
         self.accept(client, order).await

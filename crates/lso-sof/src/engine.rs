@@ -541,7 +541,14 @@ impl Sof {
             },
             _ => 0,
         };
-        let policy = json!({"service": id, "changeable": if max > 0 { json!({"cirMbps": {"min": 1, "max": max}}) } else { json!({}) }});
+        let mut changeable = serde_json::Map::new();
+        if max > 0 {
+            changeable.insert("cirMbps".into(), json!({"min": 1, "max": max}));
+        }
+        if !crate::control::ce_vlan_endpoints(&service["serviceConfiguration"]).is_empty() {
+            changeable.insert("ceVlans".into(), json!({"min": 1, "max": 4094}));
+        }
+        let policy = json!({"service": id, "changeable": changeable});
         let record = Record {
             kind: SERVICE_POLICY.into(),
             id: id.into(),

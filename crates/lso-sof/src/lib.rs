@@ -23,7 +23,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 pub use api::{INVENTORY_EVENT_TYPES, LegatoApi, ORDERING_EVENT_TYPES};
-pub use control::{PolicyChange, cir_range};
+pub use control::{PolicyChange, ce_vlan_endpoints, policy_range};
 pub use engine::{ADVANCE_SERVICE_ORDER, RELEASE_CONNECTIVITY};
 
 /// Stored service orders.

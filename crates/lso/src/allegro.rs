@@ -8,7 +8,7 @@
 use axum::Router;
 use axum::extract::{FromRef, Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use lso_bus::Bus;
 use lso_http::{ApiError, Authenticator, MefBody, Paging, Principal, QueryParams, json_response, list_response};
@@ -22,15 +22,53 @@ pub const BASE: &str = "/mefApi/allegro/serviceControl/v1";
 /// The OpenAPI description of Allegro service control.
 pub const OPENAPI: &str = include_str!("../../../docs/allegro.openapi.json");
 
-/// What the Allegro routes need.
+/// Who calls: a customer over Allegro, or a partner operator over Interlude.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audience {
+    /// A Buyer of this Seller on Cantata or Sonata, about the services of its products.
+    Allegro,
+    /// An operator that bought from this Seller over Sonata, about the services of those
+    /// products (`docs/interlude.md`).
+    Interlude,
+}
+
+/// The base path of Interlude service control.
+pub const INTERLUDE_BASE: &str = "/mefApi/interlude/serviceControl/v1";
+
+impl Audience {
+    fn base(self) -> &'static str {
+        match self {
+            Audience::Allegro => BASE,
+            Audience::Interlude => INTERLUDE_BASE,
+        }
+    }
+
+    fn irps(self) -> &'static [Irp] {
+        match self {
+            Audience::Allegro => &[Irp::Cantata, Irp::Sonata],
+            Audience::Interlude => &[Irp::Sonata],
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Audience::Allegro => "allegro",
+            Audience::Interlude => "interlude",
+        }
+    }
+}
+
+/// What the Allegro and Interlude routes need.
 #[derive(Clone)]
 pub(crate) struct AllegroState {
+    pub(crate) audience: Audience,
     pub(crate) bus: Arc<Bus>,
     pub(crate) sof: Arc<Sof>,
     pub(crate) icm: Arc<lso_icm::Icm>,
     pub(crate) alarms: Arc<lso_ecm::Alarms>,
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) sellers: Arc<Vec<String>>,
+    pub(crate) partners: Option<Arc<crate::partners::PartnerFulfilment>>,
 }
 
 impl FromRef<AllegroState> for Arc<Authenticator> {
@@ -39,20 +77,29 @@ impl FromRef<AllegroState> for Arc<Authenticator> {
     }
 }
 
-/// The Allegro routes.
+/// The routes of `state`'s audience.
 pub(crate) fn router(state: AllegroState) -> Router {
+    let base = state.audience.base();
     let routes = Router::new()
         .route("/openapi.json", get(openapi))
         .route("/service", get(list_services))
         .route("/service/{id}", get(retrieve_service))
         .route("/serviceChange", get(list_changes).post(create_change))
         .route("/serviceChange/{id}", get(retrieve_change));
-    Router::new().nest(BASE, routes.with_state(state))
+    Router::new().nest(base, routes.with_state(state))
 }
 
-/// `GET /openapi.json`: this API's description.
-async fn openapi() -> Response {
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+/// `GET /openapi.json`: this API's description (Interlude's differs in its audience alone).
+async fn openapi(State(state): State<AllegroState>) -> Response {
+    let mut document: Value = serde_json::from_str(OPENAPI).unwrap_or(Value::Null);
+    if state.audience == Audience::Interlude {
+        document["servers"] = json!([{"url": INTERLUDE_BASE}]);
+        document["info"]["title"] = json!("lso Interlude service control (SOF ↔ partner SOF)");
+        document["info"]["description"] = json!(
+            "A partner operator that bought products from this Seller over Sonata reads the services realising them (what it may change, within which range, and the faults on their path) and changes a running service within its policy (the CIR, the CE-VLANs at the UNI) without a product order. lso's own (docs/interlude.md). Every operation needs the partner's Sonata bearer token; errors are MEF error bodies."
+        );
+    }
+    json_response(StatusCode::OK, &document)
 }
 
 /// The customer a request is from: the Buyer's tenants on both reference points.
@@ -63,8 +110,8 @@ impl AllegroState {
         let buyer = query.single("buyerId")?;
         let seller = query.single("sellerId")?;
         let mut tenants = Vec::new();
-        for irp in [Irp::Cantata, Irp::Sonata] {
-            let party = lso_http::resolve_party(principal, irp, &self.sellers, buyer.clone(), seller.clone())?;
+        for irp in self.audience.irps() {
+            let party = lso_http::resolve_party(principal, *irp, &self.sellers, buyer.clone(), seller.clone())?;
             tenants.extend(party.tenant);
         }
         Ok(Customer(tenants))
@@ -125,11 +172,18 @@ impl AllegroState {
             Err(other) => return Err(lso_api_legato::api_error(other)),
         };
         let configuration = &service["serviceConfiguration"];
-        let changeable: Vec<Value> = lso_sof::cir_range(&policy)
-            .map(|(min, max)| {
-                json!({"name": "cirMbps", "value": configuration["cirMbps"], "minimum": min, "maximum": max, "unit": "Mbps"})
-            })
+        let ce_vlans =
+            lso_sof::ce_vlan_endpoints(configuration).first().map(|&n| configuration["endPoints"][n]["vlans"].clone());
+        let attributes = [
+            ("cirMbps", configuration["cirMbps"].clone(), "Mbps"),
+            ("ceVlans", ce_vlans.unwrap_or(Value::Null), "VLAN ID"),
+        ];
+        let changeable: Vec<Value> = attributes
             .into_iter()
+            .filter_map(|(name, value, unit)| {
+                let (min, max) = lso_sof::policy_range(&policy, name)?;
+                Some(json!({"name": name, "value": value, "minimum": min, "maximum": max, "unit": unit}))
+            })
             .collect();
         let mut faults = Vec::new();
         for alarm in self.alarms.active() {
@@ -143,7 +197,7 @@ impl AllegroState {
             }
         }
         let mut view = json!({
-            "id": id, "href": format!("{BASE}/service/{id}"), "productId": service["externalId"],
+            "id": id, "href": format!("{}/service/{id}", self.audience.base()), "productId": service["externalId"],
             "serviceType": configuration["@type"], "state": service["state"], "serviceConfiguration": configuration,
             "changeable": changeable, "fault": faults,
         });
@@ -156,8 +210,8 @@ impl AllegroState {
     }
 }
 
-/// A change as the customer sees it, from the service order making it.
-fn change_view(order: &Value) -> Value {
+/// A change as the customer sees it (at `base`), from the service order making it.
+fn change_view(base: &str, order: &Value) -> Value {
     let item = &order["serviceOrderItem"][0];
     let service = item["service"]["id"].as_str().unwrap_or_default();
     let id = order["id"].as_str().unwrap_or_default();
@@ -165,10 +219,14 @@ fn change_view(order: &Value) -> Value {
     let state = order["state"].as_str().filter(|s| matches!(*s, "acknowledged" | "inProgress" | "completed"));
     let state = state.unwrap_or("failed");
     let mut view = json!({
-        "id": id, "href": format!("{BASE}/serviceChange/{id}"),
-        "service": {"id": service, "href": format!("{BASE}/service/{service}")},
+        "id": id, "href": format!("{base}/serviceChange/{id}"),
+        "service": {"id": service, "href": format!("{base}/service/{service}")},
         "cirMbps": item["service"]["serviceConfiguration"]["cirMbps"], "state": state, "requestedDate": order["orderDate"],
     });
+    let configuration = &item["service"]["serviceConfiguration"];
+    if let Some(&n) = lso_sof::ce_vlan_endpoints(configuration).first() {
+        view["ceVlans"] = configuration["endPoints"][n]["vlans"].clone();
+    }
     if let Some(done) = order.get("completionDate") {
         view["completionDate"] = done.clone();
     }
@@ -224,7 +282,8 @@ async fn retrieve_service(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ChangeRequest {
     service: ServiceRef,
-    cir_mbps: i64,
+    cir_mbps: Option<i64>,
+    ce_vlans: Option<Vec<i64>>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -254,10 +313,23 @@ async fn create_change(
         other => other,
     })?;
     let id = service["id"].as_str().unwrap_or_default();
-    let change = PolicyChange { by: "allegro".into(), cir_mbps: request.cir_mbps };
+    let change = PolicyChange {
+        by: state.audience.name().into(),
+        cir_mbps: request.cir_mbps,
+        ce_vlans: request.ce_vlans.clone(),
+    };
+    // An EVC with a leg at a partner: checked here, then the partner's leg changed first over
+    // its Interlude, so a change the partner refuses changes nothing.
+    if let Some(partners) = &state.partners
+        && state.audience == Audience::Allegro
+    {
+        state.sof.check_change(lso_bus::LEGATO_CLIENT, id, &change).await.map_err(lso_api_legato::api_error)?;
+        let product = service["externalId"].as_str().unwrap_or_default();
+        partners.change_leg(product, request.cir_mbps, request.ce_vlans.as_deref()).await?;
+    }
     let order =
         state.sof.change_within_policy(lso_bus::LEGATO_CLIENT, id, &change).await.map_err(lso_api_legato::api_error)?;
-    Ok(json_response(StatusCode::CREATED, &change_view(&order)))
+    Ok(json_response(StatusCode::CREATED, &change_view(state.audience.base(), &order)))
 }
 
 /// `retrieveServiceChange`.
@@ -278,7 +350,7 @@ async fn retrieve_change(
     };
     let service = order["serviceOrderItem"][0]["service"]["id"].as_str().unwrap_or_default();
     state.service(&customer, service).await.map_err(|_| missing())?;
-    Ok(json_response(StatusCode::OK, &change_view(&order)))
+    Ok(json_response(StatusCode::OK, &change_view(state.audience.base(), &order)))
 }
 
 /// `listServiceChange`: the changes of the customer's services, newest first; `service.id`
@@ -306,7 +378,7 @@ async fn list_changes(
     for service in &services {
         let id = service["id"].as_str().unwrap_or_default();
         let orders = state.sof.changes_of(lso_bus::LEGATO_CLIENT, id).await.map_err(lso_api_legato::api_error)?;
-        changes.extend(orders.iter().map(change_view));
+        changes.extend(orders.iter().map(|o| change_view(state.audience.base(), o)));
     }
     changes.retain(|c| wanted_state.as_ref().is_none_or(|w| c["state"] == w.as_str()));
     changes.sort_by(|a, b| b["requestedDate"].as_str().cmp(&a["requestedDate"].as_str()));

@@ -694,3 +694,65 @@ impl lso_store::JobHandler for PartnerFulfilment {
         self.wake.clone()
     }
 }
+
+impl PartnerFulfilment {
+    /// Changes the partner's leg of off-net product `product` (if it has one) over the
+    /// partner's Interlude: the same CIR and CE-VLANs, within the partner's policy. A change the
+    /// partner refuses is refused with its reason; a partner that cannot be reached, with 409.
+    pub async fn change_leg(
+        &self,
+        product: &str,
+        cir_mbps: Option<i64>,
+        ce_vlans: Option<&[i64]>,
+    ) -> Result<(), lso_http::ApiError> {
+        let unavailable =
+            |reason: String| lso_http::ApiError::Conflict(format!("{reason}; nothing was changed, try again later"));
+        let stitched = self.record(STITCH, product).await.map_err(unavailable)?;
+        let off_net = self.record(OFF_NET, product).await.map_err(unavailable)?;
+        let (Some(_), Some(off_net)) = (stitched, off_net) else { return Ok(()) };
+        let Some(partner) = self.partner(off_net["partner"].as_str().unwrap_or_default()) else { return Ok(()) };
+        let base = format!("{}{}", partner.url.trim_end_matches('/'), crate::allegro::INTERLUDE_BASE);
+        let reached = |e: reqwest::Error| unavailable(format!("partner {} cannot be reached: {e}", partner.name));
+        let services: Value = self
+            .http
+            .get(format!("{base}/service?productId={}", text(&off_net["product"])))
+            .bearer_auth(&partner.token.0)
+            .send()
+            .await
+            .map_err(reached)?
+            .json()
+            .await
+            .map_err(reached)?;
+        let service = services[0]["id"]
+            .as_str()
+            .ok_or_else(|| unavailable(format!("partner {} shows no service for the leg", partner.name)))?;
+        let mut change = json!({"service": {"id": service}});
+        if let Some(cir) = cir_mbps {
+            change["cirMbps"] = json!(cir);
+        }
+        if let Some(vlans) = ce_vlans {
+            change["ceVlans"] = json!(vlans);
+        }
+        let response = self
+            .http
+            .post(format!("{base}/serviceChange"))
+            .bearer_auth(&partner.token.0)
+            .json(&change)
+            .send()
+            .await
+            .map_err(reached)?;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        match status.as_u16() {
+            201 => Ok(()),
+            422 => {
+                let violations = answer.as_array().into_iter().flatten().map(|v| {
+                    let reason = format!("partner {}: {}", partner.name, text(&v["reason"]));
+                    lso_model::Violation::new(lso_model::ViolationCode::InvalidValue, text(&v["propertyPath"]), reason)
+                });
+                Err(lso_http::ApiError::Unprocessable(violations.collect()))
+            }
+            _ => Err(unavailable(format!("partner {} answered {status}: {answer}", partner.name))),
+        }
+    }
+}

@@ -229,6 +229,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let (shutdown, stop) = watch::channel(false);
     let alarms = Arc::new(lso_ecm::Alarms::default());
     let layers = Layers {
+        partners: partners.clone(),
         sof: sof.clone(),
         icm: icm.clone(),
         ecm: ecm.clone(),
@@ -276,6 +277,8 @@ pub struct Layers {
     pub geography: Arc<lso_geo::Geography>,
     /// The address the Seller serves on.
     pub addr: SocketAddr,
+    /// The partners it buys off-net access from, if any.
+    pub partners: Option<Arc<crate::partners::PartnerFulfilment>>,
 }
 
 /// Asks the elements for faults every `every` until `stop`.
@@ -353,6 +356,18 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         catalog_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         origin: format!("http://{}", layers.addr),
     };
+    let service_control = |audience| {
+        crate::allegro::router(crate::allegro::AllegroState {
+            audience,
+            bus: bus.clone(),
+            sof: layers.sof.clone(),
+            icm: layers.icm.clone(),
+            alarms: layers.alarms.clone(),
+            auth: auth.clone(),
+            sellers: sellers.clone(),
+            partners: layers.partners.clone(),
+        })
+    };
     let request_id = HeaderName::from_static("x-request-id");
     lso_api_product::router(state)
         .merge(lso_api_legato::router(lso_api_legato::LegatoState { sof: layers.sof.clone(), auth: auth.clone() }))
@@ -366,14 +381,8 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
             alarms: layers.alarms.clone(),
             auth: auth.clone(),
         }))
-        .merge(crate::allegro::router(crate::allegro::AllegroState {
-            bus: bus.clone(),
-            sof: layers.sof.clone(),
-            icm: layers.icm.clone(),
-            alarms: layers.alarms.clone(),
-            auth: auth.clone(),
-            sellers: sellers.clone(),
-        }))
+        .merge(service_control(crate::allegro::Audience::Allegro))
+        .merge(service_control(crate::allegro::Audience::Interlude))
         .merge(crate::partners::listener(bus.clone(), &config.partners))
         .merge(admin::router(admin::AdminParts {
             bus,

@@ -13,6 +13,12 @@ const CANTATA: &str = "/mefApi/cantata/productOrderingManagement/v5";
 const SONATA: &str = "/mefApi/sonata/productOrderingManagement/v10";
 const ENNI: &str = "enni-partner-1";
 
+/// A token of `app` for Buyer `name`.
+fn app_token(app: &App, name: &str) -> String {
+    let buyer = lso_http::Principal::Buyer { subject: name.to_lowercase(), buyers: vec![name.into()] };
+    app.seller.auth.mint(&buyer, chrono::Utc::now().timestamp(), 3600)
+}
+
 /// The interfaces the services of a Seller join.
 async fn unis(app: &App) -> Vec<String> {
     app.seller.icm.read(|n| n.reservations().values().flat_map(|r| r.request.interfaces.clone()).collect()).await
@@ -99,6 +105,77 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
     assert!(unis(&provider).await.iter().any(|i| i.starts_with("uni-new-york")), "the on-net UNI is the provider's");
     assert!(unis(&partner).await.iter().any(|i| i.starts_with("uni-washington")), "the off-net UNI is the partner's");
     assert!(!unis(&provider).await.iter().any(|i| i.starts_with("uni-washington")));
+
+    // The customer raises the CIR over Allegro: the partner's leg changes first, over its
+    // Interlude, then the provider's own.
+    let bandwidth = async |app: &App| {
+        app.seller.icm.read(|n| n.reservations().values().map(|r| r.request.bandwidth_mbps).collect::<Vec<_>>()).await
+    };
+    let allegro = "/mefApi/allegro/serviceControl/v1";
+    let evpl_product = order["productOrderItem"][2]["product"]["id"].as_str().unwrap().to_owned();
+    let leg = provider.call("GET", &format!("{allegro}/service?productId={evpl_product}"), None).await.body;
+    let change = json!({"service": {"id": leg[0]["id"]}, "cirMbps": 50});
+    let accepted = provider.call("POST", &format!("{allegro}/serviceChange"), Some(&change)).await;
+    assert_eq!(accepted.status, 201, "{:#}", accepted.body);
+    let done = format!("{allegro}/serviceChange/{}", accepted.body["id"].as_str().unwrap());
+    provider.wait_until(&done, |c| c["state"] == "completed").await;
+    let interlude = "/mefApi/interlude/serviceControl/v1";
+    let theirs_now = partner.call_as(&wholesale, "GET", &format!("{interlude}/serviceChange"), None).await.body;
+    let changed = partner
+        .wait_until_as(
+            &wholesale,
+            &format!("{interlude}/serviceChange/{}", theirs_now[0]["id"].as_str().unwrap()),
+            |c| c["state"] == "completed",
+        )
+        .await;
+    assert_eq!(changed["cirMbps"], 50, "the partner changed its leg: {changed:#}");
+    assert_eq!((bandwidth(&provider).await, bandwidth(&partner).await), (vec![50], vec![50]));
+    // A change outside the policy is refused, and changes nothing on either side.
+    let mut their_policy = partner.call_as(&wholesale, "GET", &format!("{interlude}/service"), None).await.body;
+    let access = their_policy
+        .as_array_mut()
+        .unwrap()
+        .iter()
+        .find(|s| !s["changeable"].as_array().unwrap().is_empty())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        access["changeable"][1]["name"], "ceVlans",
+        "the partner's UNI mapping is changeable over Interlude: {access:#}"
+    );
+    let refused = provider
+        .call(
+            "POST",
+            &format!("{allegro}/serviceChange"),
+            Some(&json!({"service": {"id": leg[0]["id"]}, "ceVlans": [0]})),
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{:#}", refused.body);
+    assert!(refused.body[0]["reason"].as_str().unwrap().contains("1 to 4094"), "{:#}", refused.body);
+    let stranger = app_token(&partner, "GLOBEX");
+    assert_eq!(
+        partner.call_as(&stranger, "GET", &format!("{interlude}/service"), None).await.body,
+        json!([]),
+        "another operator sees none"
+    );
+    assert_eq!((bandwidth(&provider).await, bandwidth(&partner).await), (vec![50], vec![50]));
+    // Over Interlude the provider maps another CE-VLAN at the partner's UNI.
+    let remap = json!({"service": {"id": access["id"]}, "ceVlans": [300]});
+    let accepted = partner.call_as(&wholesale, "POST", &format!("{interlude}/serviceChange"), Some(&remap)).await;
+    assert_eq!(accepted.status, 201, "{:#}", accepted.body);
+    let path = format!("{interlude}/serviceChange/{}", accepted.body["id"].as_str().unwrap());
+    assert_eq!(partner.wait_until_as(&wholesale, &path, |c| c["state"] == "completed").await["ceVlans"], json!([300]));
+    let at_uni = partner
+        .seller
+        .icm
+        .read(|n| {
+            n.reservations()
+                .values()
+                .filter_map(|r| r.request.vlans.get("uni-washington-1").cloned())
+                .collect::<Vec<_>>()
+        })
+        .await;
+    assert_eq!(at_uni, [vec![300]], "the partner's UNI now takes CE-VLAN 300");
 
     // Deleting the EVPL removes both legs and frees the S-VLAN; the off-net UNI goes too.
     let evpl = order["productOrderItem"][2]["product"]["id"].as_str().unwrap().to_owned();
