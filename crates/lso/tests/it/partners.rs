@@ -381,3 +381,114 @@ async fn a_partner_that_refuses_the_access_or_restarts_leaves_nothing_reserved_o
     eventually(&provider, "the S-VLAN given back", async || held().await == 0).await;
     assert!(at_enni(&provider).await.is_empty() && at_enni(&partner).await.is_empty());
 }
+
+/// A partner running as its own `lso serve` process, killed (SIGKILL) by its PID when dropped.
+struct PartnerProcess {
+    child: std::process::Child,
+    url: String,
+}
+
+impl PartnerProcess {
+    /// Starts `lso serve` on `port` with its data in `dir` and `extra` configuration.
+    async fn start(dir: &std::path::Path, port: u16, extra: &str) -> Self {
+        let config = dir.join("lso.toml");
+        let data = dir.join("data");
+        std::fs::write(
+            &config,
+            format!("listen = \"127.0.0.1:{port}\"\ndata_dir = {data:?}\n[fulfilment]\nby = \"network\"\n{extra}"),
+        )
+        .unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_lso"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Killed by its drop, should it never answer.
+        let process = PartnerProcess { child, url: format!("http://127.0.0.1:{port}") };
+        let client = reqwest::Client::new();
+        for _ in 0..600 {
+            if client.get(format!("{}/lso/admin/v1/topology", process.url)).send().await.is_ok() {
+                return process;
+            }
+            // Waiting for a process to bind its port: there is nothing to be told by.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("lso serve did not start");
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PartnerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test]
+async fn a_partner_process_killed_mid_order_and_restarted_ends_with_the_customers_item_failed_and_its_order_cancelled()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // Its UNIs wait for a technician nobody books: the order is in progress when it is killed.
+    let visits = "[workforce]\ninstallation_visits = true\n";
+    let mut partner = PartnerProcess::start(dir.path(), port, visits).await;
+    let auth = lso::server::DataDir::open(&dir.path().join("data")).unwrap().authenticator().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let wholesale = auth.mint(
+        &lso_http::Principal::Buyer { subject: "provider".into(), buyers: vec!["PROVIDER".into()] },
+        now,
+        3600,
+    );
+    let terms = PartnerConfig {
+        name: "east".into(),
+        url: partner.url.clone(),
+        token: Secret(wholesale.clone()),
+        sites: vec!["site-washington".into()],
+        enni: ENNI.into(),
+        enni_product: "none".into(),
+        patience_seconds: 2,
+        order_timeout_seconds: 3,
+    };
+    let provider = spawn_app_with(|c| {
+        c.fulfilment.by = FulfilmentMode::Network;
+        c.partners = vec![terms];
+    })
+    .await;
+    let mut order = evpl_order(&["site-washington"], 100, 20);
+    order["productOrderItem"].as_array_mut().unwrap().pop();
+    let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&order)).await;
+    let client = reqwest::Client::new();
+    let theirs = |url: String| {
+        let (client, token) = (client.clone(), wholesale.clone());
+        async move {
+            let answer = client.get(format!("{url}{SONATA}/productOrder")).bearer_auth(token).send().await;
+            match answer {
+                Ok(answer) => answer.json::<serde_json::Value>().await.unwrap_or_default(),
+                Err(_) => serde_json::Value::Null,
+            }
+        }
+    };
+    eventually(&provider, "the order placed at the partner", async || {
+        theirs(partner.url.clone()).await[0]["state"] == "inProgress"
+    })
+    .await;
+    partner.kill();
+    let done = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "failed");
+    assert!(
+        reasons(&done).iter().any(|r| r.contains("cannot be reached") || r.contains("did not complete")),
+        "{:#?}",
+        reasons(&done)
+    );
+    let partner = PartnerProcess::start(dir.path(), port, visits).await;
+    eventually(&provider, "the partner's order cancelled", async || {
+        theirs(partner.url.clone()).await[0]["state"] == "cancelled"
+    })
+    .await;
+}
