@@ -5,7 +5,7 @@
 
 mod catalog;
 mod client;
-mod pm;
+pub mod pm;
 
 pub use catalog::CATALOG_BASE;
 pub use client::LegatoClient;
@@ -96,7 +96,10 @@ pub fn router(state: LegatoState) -> Router {
         .nest(ORDERING_BASE, ordering.with_state(state.clone()))
         .nest(INVENTORY_BASE, inventory.with_state(state.clone()))
         .nest(CATALOG_BASE, catalog::router().with_state(state.clone()))
-        .nest(lso_sof::pm::PM_BASE, pm::router().with_state(state))
+        .merge(pm::router(
+            pm::PmState { sof: state.sof, auth: state.auth, audience: Arc::new(pm::Operators) },
+            lso_sof::pm::PM_BASE,
+        ))
 }
 
 /// `createServiceOrder`: `POST /serviceOrder` (MEF 99, Service Ordering 5.0.0).
@@ -200,9 +203,9 @@ async fn list(
 
 /// `EventSubscriptionInput`.
 #[derive(Deserialize)]
-struct SubscriptionInput {
-    callback: String,
-    query: Option<String>,
+pub(crate) struct SubscriptionInput {
+    pub(crate) callback: String,
+    pub(crate) query: Option<String>,
 }
 
 pub(crate) fn hub_router(api: LegatoApi) -> Router<LegatoState> {

@@ -1,20 +1,28 @@
-//! Legato Performance Monitoring 2.0.0-RC (MEF W143) on the wire: profiles, jobs and the
-//! requests that cancel, modify, suspend or resume them, reports, complex queries, tracking
-//! records and the hub, under `/mefApi/legato/performanceMonitoring/v2`.
+//! Performance Monitoring 2.0.0-RC (MEF W143) on the wire: profiles, jobs and the requests that
+//! cancel, modify, suspend or resume them, reports, complex queries, tracking records and the
+//! hub. The file is the same for Legato, Interlude and Allegro; a [`PmAudience`] says who the
+//! caller is there, whether it administers profiles (R7) and which interfaces it may measure.
 
-use crate::{LegatoState, api_error, client, hub_router, list, retrieve};
+use crate::{SubscriptionInput, api_error};
 use axum::Router;
+use axum::extract::FromRef;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lso_http::filters::Kind;
-use lso_http::{ApiError, MefBody, Principal, QueryParams, json_response};
+use lso_http::filters::take;
+use lso_http::{
+    ApiError, Authenticator, ForbiddenCode, MefBody, Paging, Principal, QueryParams, json_response, list_response,
+};
 use lso_model::{Violation, ViolationCode};
-use lso_sof::LegatoApi;
 use lso_sof::pm::{JobProcess, PM_JOB, PM_PROFILE, PM_REPORT, PM_TRACKING};
+use lso_sof::{LegatoApi, Sof};
 use lso_store::{Condition, Filter, sortable_time};
 use serde_json::{Value, json};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 const JOB_STATES: [&str; 9] = [
     "acknowledged",
@@ -31,8 +39,126 @@ const PROFILE_STATES: [&str; 4] = ["acknowledged", "active", "rejected", "delete
 const REPORT_STATES: [&str; 5] = ["acknowledged", "completed", "failed", "inProgress", "rejected"];
 const PROCESS_STATES: [&str; 4] = ["accepted", "acknowledged", "completed", "declined"];
 
-/// The Performance Monitoring routes.
-pub(crate) fn router() -> Router<LegatoState> {
+/// Who calls Performance Monitoring at one reference point.
+pub trait PmAudience: Send + Sync + 'static {
+    /// The client `principal` acts as (taking `buyerId`/`sellerId` from `query` if it uses
+    /// them), or why it may not call.
+    fn client(&self, principal: &Principal, query: &mut QueryParams) -> Result<String, ApiError>;
+    /// Whether `principal` administers profiles (W143 R7, R24, R27).
+    fn administers(&self, principal: &Principal) -> bool;
+    /// Whether `client` may measure interface `name`.
+    fn may_measure<'a>(
+        &'a self,
+        client: &'a str,
+        name: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, ApiError>> + Send + 'a>>;
+}
+
+/// Legato's audience: the Seller's own applications (operator tokens), measuring anything.
+pub struct Operators;
+
+impl PmAudience for Operators {
+    fn client(&self, principal: &Principal, _: &mut QueryParams) -> Result<String, ApiError> {
+        crate::client(principal).map(str::to_owned)
+    }
+
+    fn administers(&self, _: &Principal) -> bool {
+        true
+    }
+
+    fn may_measure<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, ApiError>> + Send + 'a>> {
+        Box::pin(async { Ok(true) })
+    }
+}
+
+/// What the Performance Monitoring routes need.
+#[derive(Clone)]
+pub struct PmState {
+    /// The SOF.
+    pub sof: Arc<Sof>,
+    /// Checks tokens.
+    pub auth: Arc<Authenticator>,
+    /// Who calls.
+    pub audience: Arc<dyn PmAudience>,
+}
+
+impl FromRef<PmState> for Arc<Authenticator> {
+    fn from_ref(state: &PmState) -> Self {
+        state.auth.clone()
+    }
+}
+
+impl PmState {
+    /// The caller's client, with its query; refused unless it administers profiles when
+    /// `administer`.
+    fn caller(
+        &self,
+        principal: &Principal,
+        raw: Option<&str>,
+        administer: bool,
+    ) -> Result<(String, QueryParams), ApiError> {
+        let mut query = QueryParams::parse(raw);
+        let client = self.audience.client(principal, &mut query)?;
+        if administer && !self.audience.administers(principal) {
+            return Err(ApiError::Forbidden {
+                code: ForbiddenCode::AccessDenied,
+                reason: "performance profiles are the Seller's administrators' to change (W143 R7)".into(),
+            });
+        }
+        Ok((client, query))
+    }
+
+    /// Refuses a request that measures an interface the caller may not measure.
+    async fn check_measured(&self, client: &str, body: &Value, pointer: &str) -> Result<(), ApiError> {
+        let Some(name) = body.pointer(&format!("{pointer}/interface")).and_then(Value::as_str) else { return Ok(()) };
+        if self.audience.may_measure(client, name).await? {
+            return Ok(());
+        }
+        Err(ApiError::unprocessable(Violation::new(
+            ViolationCode::ReferenceNotFound,
+            format!("{pointer}/interface"),
+            format!("no interface `{name}` of yours"),
+        )))
+    }
+}
+
+/// A document of `kind` of the caller.
+async fn retrieve(
+    kind: &str,
+    state: PmState,
+    principal: Principal,
+    id: String,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
+    let (client, query) = state.caller(&principal, raw.0.as_deref(), false)?;
+    query.finish()?;
+    let document = state.sof.document(kind, &client, &id).await.map_err(api_error)?;
+    Ok(json_response(StatusCode::OK, &document))
+}
+
+/// A page of the caller's documents of `kind` matching the `known` filters.
+async fn list(
+    kind: &str,
+    known: &[(&str, Kind)],
+    state: PmState,
+    principal: Principal,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
+    let (client, mut query) = state.caller(&principal, raw.0.as_deref(), false)?;
+    let paging = Paging::from_query(&mut query)?;
+    let filters = take(&mut query, known)?;
+    query.finish()?;
+    let (found, total) =
+        state.sof.list(kind, &client, filters, paging.offset, paging.limit).await.map_err(api_error)?;
+    Ok(list_response(&found, total, paging))
+}
+
+/// The Performance Monitoring routes at `base`.
+pub fn router(state: PmState, base: &str) -> Router {
     let mut routes = Router::new()
         .route("/performanceProfile", get(list_profiles).post(create_profile))
         .route("/performanceProfile/{id}", get(retrieve_profile).patch(modify_profile).delete(delete_profile))
@@ -44,7 +170,8 @@ pub(crate) fn router() -> Router<LegatoState> {
         .route("/performanceReportComplexQuery", post(report_query))
         .route("/trackingRecord", get(list_tracking))
         .route("/trackingRecord/{id}", get(retrieve_tracking))
-        .merge(hub_router(LegatoApi::Performance));
+        .route("/hub", post(register_listener))
+        .route("/hub/{id}", get(retrieve_hub).delete(unregister_listener));
     for process in JobProcess::ALL {
         routes = routes
             .route(
@@ -54,10 +181,54 @@ pub(crate) fn router() -> Router<LegatoState> {
             )
             .route(
                 &format!("/{}/{{id}}", process.path()),
-                get(move |state, principal, id, raw| retrieve(process.kind(), state, principal, id, raw)),
+                get(move |State(state), principal, Path(id), raw| retrieve(process.kind(), state, principal, id, raw)),
             );
     }
-    routes
+    Router::new().nest(base, routes.with_state(state))
+}
+
+/// `registerListener`: the caller's hub for Performance Monitoring events.
+async fn register_listener(
+    State(state): State<PmState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+    body: MefBody<SubscriptionInput>,
+) -> Result<Response, ApiError> {
+    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
+    query.finish()?;
+    let input = body.typed;
+    let hub = state
+        .sof
+        .register_hub(LegatoApi::Performance, &client, &input.callback, input.query.as_deref())
+        .await
+        .map_err(api_error)?;
+    Ok(created(&hub))
+}
+
+/// `retrieveHub`.
+async fn retrieve_hub(
+    State(state): State<PmState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
+    query.finish()?;
+    let hub = state.sof.hub(LegatoApi::Performance, &client, &id).await.map_err(api_error)?;
+    Ok(json_response(StatusCode::OK, &hub))
+}
+
+/// `unregisterListener`.
+async fn unregister_listener(
+    State(state): State<PmState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
+    query.finish()?;
+    state.sof.delete_hub(LegatoApi::Performance, &client, &id).await.map_err(api_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 fn created(document: &Value) -> Response {
@@ -66,21 +237,21 @@ fn created(document: &Value) -> Response {
 
 /// `createPerformanceProfile`.
 async fn create_profile(
-    State(state): State<LegatoState>,
+    State(state): State<PmState>,
     principal: Principal,
     RawQuery(raw): RawQuery,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    let client = client(&principal)?;
-    QueryParams::parse(raw.as_deref()).finish()?;
-    Ok(created(&state.sof.create_profile(client, body.raw).await.map_err(api_error)?))
+    let (client, query) = state.caller(&principal, raw.as_deref(), true)?;
+    query.finish()?;
+    Ok(created(&state.sof.create_profile(&client, body.raw).await.map_err(api_error)?))
 }
 
 /// `retrievePerformanceProfile`.
 async fn retrieve_profile(
-    state: State<LegatoState>,
+    State(state): State<PmState>,
     principal: Principal,
-    id: Path<String>,
+    Path(id): Path<String>,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
     retrieve(PM_PROFILE, state, principal, id, raw).await
@@ -88,33 +259,37 @@ async fn retrieve_profile(
 
 /// `modifyPerformanceProfile`.
 async fn modify_profile(
-    State(state): State<LegatoState>,
+    State(state): State<PmState>,
     principal: Principal,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    let client = client(&principal)?;
-    QueryParams::parse(raw.as_deref()).finish()?;
-    let profile = state.sof.modify_profile(client, &id, body.raw).await.map_err(api_error)?;
+    let (client, query) = state.caller(&principal, raw.as_deref(), true)?;
+    query.finish()?;
+    let profile = state.sof.modify_profile(&client, &id, body.raw).await.map_err(api_error)?;
     Ok(json_response(StatusCode::OK, &profile))
 }
 
 /// `deletePerformanceProfile`.
 async fn delete_profile(
-    State(state): State<LegatoState>,
+    State(state): State<PmState>,
     principal: Principal,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let client = client(&principal)?;
-    QueryParams::parse(raw.as_deref()).finish()?;
-    state.sof.delete_profile(client, &id).await.map_err(api_error)?;
+    let (client, query) = state.caller(&principal, raw.as_deref(), true)?;
+    query.finish()?;
+    state.sof.delete_profile(&client, &id).await.map_err(api_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `listPerformanceProfile`.
-async fn list_profiles(state: State<LegatoState>, principal: Principal, raw: RawQuery) -> Result<Response, ApiError> {
+async fn list_profiles(
+    State(state): State<PmState>,
+    principal: Principal,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
     let known = [
         ("buyerProfileId", Kind::Text),
         ("state", Kind::OneOf(PROFILE_STATES.to_vec())),
@@ -129,28 +304,29 @@ async fn list_profiles(state: State<LegatoState>, principal: Principal, raw: Raw
 
 /// `createPerformanceJob`.
 async fn create_job(
-    State(state): State<LegatoState>,
+    State(state): State<PmState>,
     principal: Principal,
     RawQuery(raw): RawQuery,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    let client = client(&principal)?;
-    QueryParams::parse(raw.as_deref()).finish()?;
-    Ok(created(&state.sof.create_job(client, body.raw).await.map_err(api_error)?))
+    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
+    query.finish()?;
+    state.check_measured(&client, &body.raw, "/servicePayloadSpecificAttributes").await?;
+    Ok(created(&state.sof.create_job(&client, body.raw).await.map_err(api_error)?))
 }
 
 /// `retrievePerformanceJob`.
 async fn retrieve_job(
-    state: State<LegatoState>,
+    State(state): State<PmState>,
     principal: Principal,
-    id: Path<String>,
+    Path(id): Path<String>,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
     retrieve(PM_JOB, state, principal, id, raw).await
 }
 
 /// `listPerformanceJob`.
-async fn list_jobs(state: State<LegatoState>, principal: Principal, raw: RawQuery) -> Result<Response, ApiError> {
+async fn list_jobs(State(state): State<PmState>, principal: Principal, raw: RawQuery) -> Result<Response, ApiError> {
     let known = [
         ("buyerJobId", Kind::Text),
         ("performanceProfileId", Kind::Text),
@@ -168,21 +344,22 @@ async fn list_jobs(state: State<LegatoState>, principal: Principal, raw: RawQuer
 
 /// `createPerformanceReport`.
 async fn create_report(
-    State(state): State<LegatoState>,
+    State(state): State<PmState>,
     principal: Principal,
     RawQuery(raw): RawQuery,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    let client = client(&principal)?;
-    QueryParams::parse(raw.as_deref()).finish()?;
-    Ok(created(&state.sof.create_report(client, body.raw).await.map_err(api_error)?))
+    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
+    query.finish()?;
+    state.check_measured(&client, &body.raw, "/performanceJob/servicePayloadSpecificAttributes").await?;
+    Ok(created(&state.sof.create_report(&client, body.raw).await.map_err(api_error)?))
 }
 
 /// `retrievePerformanceReport`.
 async fn retrieve_report(
-    state: State<LegatoState>,
+    State(state): State<PmState>,
     principal: Principal,
-    id: Path<String>,
+    Path(id): Path<String>,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
     retrieve(PM_REPORT, state, principal, id, raw).await
@@ -201,23 +378,27 @@ const REPORT_FILTERS: [(&str, bool); 9] = [
 ];
 
 /// `listPerformanceReport`.
-async fn list_reports(state: State<LegatoState>, principal: Principal, raw: RawQuery) -> Result<Response, ApiError> {
+async fn list_reports(State(state): State<PmState>, principal: Principal, raw: RawQuery) -> Result<Response, ApiError> {
     let mut known = vec![("state", Kind::OneOf(REPORT_STATES.to_vec()))];
     known.extend(REPORT_FILTERS.iter().map(|(name, date)| (*name, if *date { Kind::Date } else { Kind::Text })));
     list(PM_REPORT, &known, state, principal, raw).await
 }
 
 /// `listTrackingRecord`.
-async fn list_tracking(state: State<LegatoState>, principal: Principal, raw: RawQuery) -> Result<Response, ApiError> {
+async fn list_tracking(
+    State(state): State<PmState>,
+    principal: Principal,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
     let known = [("relatedObjectId", Kind::Text), ("creationDate", Kind::Date), ("user", Kind::Text)];
     list(PM_TRACKING, &known, state, principal, raw).await
 }
 
 /// `retrieveTrackingRecord`.
 async fn retrieve_tracking(
-    state: State<LegatoState>,
+    State(state): State<PmState>,
     principal: Principal,
-    id: Path<String>,
+    Path(id): Path<String>,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
     retrieve(PM_TRACKING, state, principal, id, raw).await
@@ -226,20 +407,21 @@ async fn retrieve_tracking(
 /// `create{Cancel,Modify,Suspend,Resume}PerformanceJob`.
 async fn create_process(
     process: JobProcess,
-    State(state): State<LegatoState>,
+    State(state): State<PmState>,
     principal: Principal,
     RawQuery(raw): RawQuery,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    let client = client(&principal)?;
-    QueryParams::parse(raw.as_deref()).finish()?;
-    Ok(created(&state.sof.job_process(client, process, body.raw).await.map_err(api_error)?))
+    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
+    query.finish()?;
+    state.check_measured(&client, &body.raw, "/servicePayloadSpecificAttributes").await?;
+    Ok(created(&state.sof.job_process(&client, process, body.raw).await.map_err(api_error)?))
 }
 
 /// `list{Cancel,Modify,Suspend,Resume}PerformanceJob`.
 async fn list_process(
     process: JobProcess,
-    state: State<LegatoState>,
+    State(state): State<PmState>,
     principal: Principal,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
@@ -297,7 +479,7 @@ fn query_filters(
 }
 
 /// Every document of `kind` of the caller matching `filters`, newest first.
-async fn every(state: &LegatoState, client: &str, kind: &str, filters: Vec<Filter>) -> Result<Vec<Value>, ApiError> {
+async fn every(state: &PmState, client: &str, kind: &str, filters: Vec<Filter>) -> Result<Vec<Value>, ApiError> {
     Ok(state.sof.list(kind, client, filters, 0, lso_http::MAX_PAGE).await.map_err(api_error)?.0)
 }
 
@@ -311,13 +493,13 @@ fn copy(from: &Value, to: &mut Value, keys: &[&str]) {
 
 /// `createPerformanceJobComplexQuery`: the jobs matching the criteria in the body.
 async fn job_query(
-    State(state): State<LegatoState>,
+    State(state): State<PmState>,
     principal: Principal,
     RawQuery(raw): RawQuery,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    let client = client(&principal)?;
-    QueryParams::parse(raw.as_deref()).finish()?;
+    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
+    query.finish()?;
     let names = [
         "buyerJobId",
         "consumingApplicationId",
@@ -330,7 +512,7 @@ async fn job_query(
     ];
     let filters =
         query_filters(&body.raw, &names, &["creationDate"], &[("performanceProfile", "performanceProfileId")])?;
-    let jobs = every(&state, client, PM_JOB, filters).await?;
+    let jobs = every(&state, &client, PM_JOB, filters).await?;
     let answer: Vec<Value> = jobs
         .iter()
         .map(|job| {
@@ -348,17 +530,17 @@ async fn job_query(
 
 /// `createPerformanceReportComplexQuery`: the reports matching the criteria in the body.
 async fn report_query(
-    State(state): State<LegatoState>,
+    State(state): State<PmState>,
     principal: Principal,
     RawQuery(raw): RawQuery,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    let client = client(&principal)?;
-    QueryParams::parse(raw.as_deref()).finish()?;
+    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
+    query.finish()?;
     let names: Vec<&str> = REPORT_FILTERS.iter().filter(|(_, date)| !date).map(|(n, _)| *n).chain(["state"]).collect();
     let dates: Vec<&str> = REPORT_FILTERS.iter().filter(|(_, date)| *date).map(|(n, _)| *n).collect();
     let filters = query_filters(&body.raw, &names, &dates, &[("performanceJob", "performanceJobId")])?;
-    let reports = every(&state, client, PM_REPORT, filters).await?;
+    let reports = every(&state, &client, PM_REPORT, filters).await?;
     let answer: Vec<Value> = reports
         .iter()
         .map(|report| {

@@ -201,6 +201,9 @@ impl AllegroState {
             "serviceType": configuration["@type"], "state": service["state"], "serviceConfiguration": configuration,
             "changeable": changeable, "fault": faults,
         });
+        if let Some(interface) = self.sof.interface_of(id).await.map_err(lso_api_legato::api_error)? {
+            view["interface"] = json!(interface);
+        }
         for date in ["startDate", "endDate"] {
             if let Some(value) = service.get(date) {
                 view[date] = value.clone();
@@ -384,4 +387,49 @@ async fn list_changes(
     changes.sort_by(|a, b| b["requestedDate"].as_str().cmp(&a["requestedDate"].as_str()));
     let page: Vec<Value> = changes.iter().skip(paging.offset as usize).take(paging.limit as usize).cloned().collect();
     Ok(list_response(&page, changes.len() as u64, paging))
+}
+
+/// Performance Monitoring for customers (Allegro) and partners (Interlude): each measures the
+/// UNIs of its own services, and keeps its own jobs and reports; profiles are the Seller's
+/// administrators' (W143 R7).
+pub(crate) struct ServicePm(pub(crate) AllegroState);
+
+const SEPARATOR: char = '\u{1f}';
+
+impl lso_api_legato::pm::PmAudience for ServicePm {
+    fn client(&self, principal: &Principal, query: &mut QueryParams) -> Result<String, ApiError> {
+        let customer = self.0.customer(principal, query)?;
+        let tenant = customer.0.first().ok_or(ApiError::BadRequest {
+            code: lso_http::BadRequestCode::MissingQueryParameter,
+            reason: "`buyerId` names the Buyer to act for".into(),
+        })?;
+        Ok([self.0.audience.name(), &tenant.seller, &tenant.buyer].join(&SEPARATOR.to_string()))
+    }
+
+    fn administers(&self, principal: &Principal) -> bool {
+        matches!(principal, Principal::Admin { .. })
+    }
+
+    fn may_measure<'a>(
+        &'a self,
+        client: &'a str,
+        name: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, ApiError>> + Send + 'a>> {
+        Box::pin(async move {
+            let mut parts = client.split(SEPARATOR).skip(1);
+            let (Some(seller), Some(buyer)) = (parts.next(), parts.next()) else { return Ok(false) };
+            let tenants = self.0.audience.irps().iter().map(|irp| Tenant {
+                irp: *irp,
+                seller: seller.into(),
+                buyer: buyer.into(),
+            });
+            for service in self.0.services(&Customer(tenants.collect())).await? {
+                let id = service["id"].as_str().unwrap_or_default();
+                if self.0.sof.interface_of(id).await.map_err(lso_api_legato::api_error)?.as_deref() == Some(name) {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
+    }
 }

@@ -356,17 +356,23 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         catalog_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         origin: format!("http://{}", layers.addr),
     };
-    let service_control = |audience| {
-        crate::allegro::router(crate::allegro::AllegroState {
-            audience,
-            bus: bus.clone(),
-            sof: layers.sof.clone(),
-            icm: layers.icm.clone(),
-            alarms: layers.alarms.clone(),
-            auth: auth.clone(),
-            sellers: sellers.clone(),
-            partners: layers.partners.clone(),
-        })
+    let allegro_state = |audience| crate::allegro::AllegroState {
+        audience,
+        bus: bus.clone(),
+        sof: layers.sof.clone(),
+        icm: layers.icm.clone(),
+        alarms: layers.alarms.clone(),
+        auth: auth.clone(),
+        sellers: sellers.clone(),
+        partners: layers.partners.clone(),
+    };
+    let service_control = |audience| crate::allegro::router(allegro_state(audience));
+    let service_pm = |audience, base: &str| {
+        let audience = Arc::new(crate::allegro::ServicePm(allegro_state(audience)));
+        lso_api_legato::pm::router(
+            lso_api_legato::pm::PmState { sof: layers.sof.clone(), auth: auth.clone(), audience },
+            base,
+        )
     };
     let request_id = HeaderName::from_static("x-request-id");
     lso_api_product::router(state)
@@ -383,6 +389,8 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         }))
         .merge(service_control(crate::allegro::Audience::Allegro))
         .merge(service_control(crate::allegro::Audience::Interlude))
+        .merge(service_pm(crate::allegro::Audience::Allegro, "/mefApi/allegro/performanceMonitoring/v2"))
+        .merge(service_pm(crate::allegro::Audience::Interlude, "/mefApi/interlude/performanceMonitoring/v2"))
         .merge(crate::partners::listener(bus.clone(), &config.partners))
         .merge(admin::router(admin::AdminParts {
             bus,

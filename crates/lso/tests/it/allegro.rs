@@ -118,6 +118,43 @@ async fn a_customer_changes_its_evpl_within_policy_one_change_at_a_time_and_sees
     assert_eq!((incomplete.status, incomplete.body[0]["propertyPath"].clone()), (422, json!("/cirMbps")));
     assert_eq!(app.call("GET", &format!("{ALLEGRO}/service?colour=red"), None).await.status, 400);
 
+    // The customer measures its own UNI (Allegro Performance Monitoring), and no other.
+    let pm = "/mefApi/allegro/performanceMonitoring/v2";
+    let mine = listed.body.as_array().unwrap().iter().find_map(|s| s["interface"].as_str()).unwrap().to_owned();
+    let job = |interface: &str| {
+        json!({"performanceProfile": {"@type": "PerformanceProfileValue", "jobType": "proactive", "outputFormat": "json",
+                                      "resultFormat": "payload", "granularity": "1 minute"},
+               "servicePayloadSpecificAttributes": {"@type": lso_sof::pm::CE_CONFIGURATION, "interface": interface}})
+    };
+    let measuring = app.call("POST", &format!("{pm}/performanceJob"), Some(&job(&mine))).await;
+    assert_eq!(measuring.status, 201, "{:#}", measuring.body);
+    let pm_contract = Contract::load("Interlude/serviceApi/pm/performanceMonitoring.api.yaml");
+    Contract::assert_valid(&pm_contract.response("/performanceJob", "post", 201), &measuring.body, "a job");
+    let other = app.call("POST", &format!("{pm}/performanceJob"), Some(&job("uni-washington-1"))).await;
+    assert_eq!(
+        (other.status, other.body[0]["propertyPath"].clone()),
+        (422, json!("/servicePayloadSpecificAttributes/interface"))
+    );
+    let profile = json!({"jobType": "proactive", "outputFormat": "json", "resultFormat": "payload"});
+    assert_eq!(app.call("POST", &format!("{pm}/performanceProfile"), Some(&profile)).await.status, 403, "W143 R7");
+    let job_path = format!("{pm}/performanceJob/{}", measuring.body["id"].as_str().unwrap());
+    assert_eq!(app.call_as(&stranger, "GET", &job_path, None).await.status, 404);
+    assert_eq!(
+        app.call_as(
+            &app.admin,
+            "GET",
+            &format!(
+                "/mefApi/legato/performanceMonitoring/v2/performanceJob/{}",
+                measuring.body["id"].as_str().unwrap()
+            ),
+            None
+        )
+        .await
+        .status,
+        404,
+        "the customer's jobs are its own"
+    );
+
     // Faults on the elements under the service show on it until they clear.
     let elements: Vec<String> = app.seller.ecm.elements().into_iter().map(|(name, _)| name).collect();
     for element in &elements {
