@@ -110,7 +110,18 @@ impl Sof {
             event_types: request.event_types,
             extra: "{}".into(),
         };
-        self.commit(vec![WriteOp::InsertHub(hub.clone())]).await?;
+        let mut ops = vec![WriteOp::InsertHub(hub.clone())];
+        if api == LegatoApi::Performance && hub.event_types.iter().any(|t| t == crate::pm::THRESHOLD_EVENT) {
+            // Threshold crossing alerts go to the hubs that asked for them by name only.
+            let alerts = Hub {
+                id: format!("{}-alerts", hub.id),
+                api: crate::pm::ALERTS_API.into(),
+                event_types: vec![crate::pm::THRESHOLD_EVENT.into()],
+                ..hub.clone()
+            };
+            ops.push(WriteOp::InsertHub(alerts));
+        }
+        self.commit(ops).await?;
         Ok(subscription(&hub))
     }
 
@@ -122,6 +133,14 @@ impl Sof {
 
     /// `unregisterListener`.
     pub async fn delete_hub(&self, api: LegatoApi, client: &str, id: &str) -> Result<(), SofError> {
+        if api == LegatoApi::Performance {
+            let alerts = format!("{id}-alerts");
+            let op = WriteOp::DeleteHub { api: crate::pm::ALERTS_API.into(), tenant: client.into(), id: alerts };
+            match self.commit(vec![op]).await {
+                Ok(()) | Err(SofError::NotFound(_)) => {}
+                Err(other) => return Err(other),
+            }
+        }
         let op = WriteOp::DeleteHub { api: api.key().into(), tenant: client.into(), id: id.into() };
         self.commit(vec![op]).await.map_err(|e| match e {
             SofError::NotFound(_) => SofError::NotFound(format!("no hub with id `{id}`")),

@@ -35,8 +35,16 @@ pub const CE_CONFIGURATION: &str =
 /// The results it reports.
 pub const CE_RESULTS: &str = "urn:mef:lso:spec:legato:carrier-ethernet-performance-monitoring-results:v0.0.1:all";
 
+/// lso's threshold crossing alert: a measurement of a job reaching a threshold its
+/// configuration sets (`thresholds`), or falling back below it. Not in W143: sent only to hubs
+/// whose `query` names it, kept apart under their own API key.
+pub const THRESHOLD_EVENT: &str = "performanceThresholdCrossingEvent";
+/// The API key of the hubs asking for threshold crossing alerts.
+pub const ALERTS_API: &str = "legatoPerformanceAlerts";
+
 /// The event types of Performance Monitoring notifications.
 pub const PERFORMANCE_EVENT_TYPES: &[&str] = &[
+    THRESHOLD_EVENT,
     "performanceJobCreateEvent",
     "performanceJobStateChangeEvent",
     "performanceJobAttributeValueChangeEvent",
@@ -303,11 +311,15 @@ fn write(kind: &str, client: &str, doc: &Value, previous: Option<&Record>, index
 
 impl Sof {
     fn pm_event(&self, client: &str, event_type: &str, event: Value, key: &str, at: i64) -> WriteOp {
+        self.publish_on(PERFORMANCE_API, client, event_type, event, key, at)
+    }
+
+    fn publish_on(&self, api: &str, client: &str, event_type: &str, event: Value, key: &str, at: i64) -> WriteOp {
         let event_id = self.ids.next_id();
         let body = json!({"eventId": event_id, "eventTime": now_text(at), "eventType": event_type, "event": event});
         WriteOp::Publish(NewEvent {
             id: event_id,
-            api: PERFORMANCE_API.into(),
+            api: api.into(),
             tenant: client.into(),
             event_type: event_type.into(),
             listener_path: format!("{LISTENER}{event_type}"),
@@ -504,8 +516,16 @@ impl Sof {
             )),
             Some(_) => {}
         }
+        for (name, limit) in attributes["thresholds"].as_object().into_iter().flatten() {
+            if !MEASURED.contains(&name.as_str()) || !limit.is_number() {
+                found.push(invalid(
+                    &format!("{path}/thresholds/{name}"),
+                    format!("a threshold is a number set on one of {}", MEASURED.join(", ")),
+                ));
+            }
+        }
         for (key, value) in attributes.as_object().into_iter().flatten() {
-            if !matches!(key.as_str(), "@type" | "interface") && !value.is_boolean() {
+            if !matches!(key.as_str(), "@type" | "interface" | "thresholds") && !value.is_boolean() {
                 found.push(invalid(&format!("{path}/{key}"), "a counter is selected with true or false"));
             }
         }
@@ -616,7 +636,18 @@ impl Sof {
         if tick > 0 && tick % ticks_per_report == 0 {
             let from = start + (tick - ticks_per_report) * granularity;
             let timeframe = (from, start + tick * granularity);
-            ops.extend(self.job_report(&client, &job, &profile, timeframe, sample, now).await?);
+            let (written, made) = self.job_report(&client, &job, &profile, timeframe, sample, now).await?;
+            ops.extend(written);
+            if let Some(made) = made {
+                if job["servicePayloadSpecificAttributes"]["thresholds"].is_object()
+                    && job["thresholdCrossed"].is_null()
+                {
+                    job["thresholdCrossed"] = json!({});
+                }
+                let alerts = self.crossings(&client, &mut job, &made, now);
+                changed |= !alerts.is_empty();
+                ops.extend(alerts);
+            }
         }
         let finished = end.is_some_and(|end| now >= end)
             || (profile["jobType"] == "on-demand" && end.is_none() && tick >= ticks_per_report);
@@ -721,7 +752,7 @@ impl Sof {
         timeframe: (i64, i64),
         latest: Option<Sample>,
         at: i64,
-    ) -> Result<Vec<WriteOp>, SofError> {
+    ) -> Result<(Vec<WriteOp>, Option<(String, Vec<Value>)>), SofError> {
         let job_id = job["id"].as_str().unwrap_or_default();
         let (granularity, _) = timing(profile);
         // The sample of the period's last tick is taken at or a little after the tick.
@@ -735,6 +766,7 @@ impl Sof {
             "performanceJob": {"@type": "PerformanceJobRef", "id": job_id, "href": job["href"]},
         });
         let mut ops = Vec::new();
+        let mut made = None;
         let job_subject = |extra: Value| {
             let mut subject = json!({"id": job_id, "href": job["href"]});
             subject.as_object_mut().into_iter().for_each(|s| s.extend(extra.as_object().cloned().unwrap_or_default()));
@@ -744,6 +776,7 @@ impl Sof {
             Ok(content) => {
                 report["state"] = json!("completed");
                 report["reportContent"] = json!(content);
+                made = Some((id.clone(), content));
                 ops.push(self.pm_event(
                     client,
                     "performanceJobReportReadyEvent",
@@ -772,7 +805,37 @@ impl Sof {
             &id,
             at,
         ));
-        Ok(ops)
+        Ok((ops, made))
+    }
+
+    /// The threshold crossing alerts of a report of `job`: each threshold its configuration
+    /// sets that the report's last measurement reaches (`raised`) or falls back below
+    /// (`cleared`), as against the job's last report; the job keeps where each stands.
+    fn crossings(
+        &self,
+        client: &str,
+        job: &mut Value,
+        (report, content): &(String, Vec<Value>),
+        at: i64,
+    ) -> Vec<WriteOp> {
+        let thresholds = job["servicePayloadSpecificAttributes"]["thresholds"].as_object().cloned().unwrap_or_default();
+        let Some(last) = content.last() else { return Vec::new() };
+        let point = &last["measurementDataPoints"][0];
+        let mut ops = Vec::new();
+        for (name, limit) in thresholds {
+            let (Some(value), Some(limit)) = (point[&name].as_f64(), limit.as_f64()) else { continue };
+            let above = value >= limit;
+            if job["thresholdCrossed"][&name].as_bool().unwrap_or(false) == above {
+                continue;
+            }
+            job["thresholdCrossed"][&name] = json!(above);
+            let id = text_of(&job["id"]);
+            let event = json!({"id": id, "href": job["href"], "reportId": report, "attribute": name, "threshold": limit,
+                "value": value, "crossing": if above { "raised" } else { "cleared" },
+                "measurementEndDate": last["measurementTime"]["measurementEndDate"]});
+            ops.push(self.publish_on(ALERTS_API, client, THRESHOLD_EVENT, event, &id, at));
+        }
+        ops
     }
 
     /// `createPerformanceReport` (R93–R97): the measurements an earlier job took of the
@@ -960,4 +1023,8 @@ fn event_state(job: &Value) -> &'static str {
         Some("pending") => "pending",
         _ => "acknowledged",
     }
+}
+
+fn text_of(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
 }

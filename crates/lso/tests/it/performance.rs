@@ -192,3 +192,72 @@ async fn a_job_measures_a_unis_counters_every_interval_and_reports_them_as_the_f
         assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
     }
 }
+
+#[tokio::test]
+async fn a_threshold_a_job_sets_raises_an_alert_when_reached_and_clears_it_below_to_the_hubs_that_asked() {
+    let app = spawn_app().await;
+    let call = async |method: &str, path: &str, body: Option<Value>| {
+        app.call_as(&app.admin, method, &format!("{PM}{path}"), body.as_ref()).await
+    };
+    let (everything, alerts) = (Receiver::default(), Receiver::default());
+    let (all_at, alerts_at) = (everything.start().await, alerts.start().await);
+    call("POST", "/hub", Some(json!({"callback": format!("http://{all_at}")}))).await;
+    let asked =
+        json!({"callback": format!("http://{alerts_at}"), "query": "eventType=performanceThresholdCrossingEvent"});
+    assert_eq!(call("POST", "/hub", Some(asked)).await.status, 201);
+    let measured = json!({"@type": CE_CONFIGURATION, "interface": "uni-boston-1", "thresholds": {"rxEthIINum": 500}});
+    let bad = json!({"@type": CE_CONFIGURATION, "interface": "uni-boston-1", "thresholds": {"colour": 1}});
+    let profile = json!({"@type": "PerformanceProfileValue", "jobType": "proactive", "outputFormat": "json",
+                         "resultFormat": "payload", "granularity": "1 second"});
+    let refused = call(
+        "POST",
+        "/performanceJob",
+        Some(json!({"performanceProfile": profile, "servicePayloadSpecificAttributes": bad})),
+    )
+    .await;
+    assert_eq!(refused.body[0]["propertyPath"], "/servicePayloadSpecificAttributes/thresholds/colour");
+    let job = call(
+        "POST",
+        "/performanceJob",
+        Some(json!({"performanceProfile": profile, "servicePayloadSpecificAttributes": measured})),
+    )
+    .await;
+    assert_eq!(job.status, 201, "{:#}", job.body);
+    let job_id = job.body["id"].as_str().unwrap().to_owned();
+    let reports = format!("{PM}/performanceReport?performanceJobId={job_id}");
+    app.wait_until_as(&app.admin, &reports, |r| r.as_array().is_some_and(|r| !r.is_empty())).await;
+    let port = app.seller.icm.read(|n| n.topology().interface("uni-boston-1").unwrap().port.clone()).await;
+    let traffic = PortCounters { rx_packets: 1000, rx_bytes: 64_000, ..Default::default() };
+    app.seller.ecm.simulated(&port.element).unwrap().count(&port.port, traffic);
+    let crossings = async || {
+        alerts
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, e)| e["event"]["crossing"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    // The interval after the traffic is below the threshold again.
+    let path = format!("{PM}/performanceJob/{job_id}");
+    app.wait_until_as(&app.admin, &path, |j| {
+        j["thresholdCrossed"]["rxEthIINum"] == false && !j["thresholdCrossed"].as_object().unwrap().is_empty()
+    })
+    .await;
+    app.wait_for_deliveries_to(&alerts).await;
+    assert_eq!(crossings().await, ["raised", "cleared"]);
+    let raised = alerts.events.lock().unwrap()[0].1.clone();
+    assert_eq!(
+        (raised["event"]["attribute"].clone(), raised["event"]["value"].clone()),
+        (json!("rxEthIINum"), json!(1000.0))
+    );
+    assert!(alerts.events.lock().unwrap()[0].0.ends_with("/listener/performanceThresholdCrossingEvent"));
+    let to_everyone = everything
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, e)| e["eventType"] == "performanceThresholdCrossingEvent")
+        .count();
+    assert_eq!(to_everyone, 0, "a hub that did not ask for alerts gets none: not a W143 event");
+}
