@@ -6,6 +6,7 @@
 mod catalog;
 mod client;
 pub mod pm;
+pub mod streaming;
 
 pub use catalog::CATALOG_BASE;
 pub use client::LegatoClient;

@@ -95,7 +95,7 @@ impl FromRef<PmState> for Arc<Authenticator> {
 impl PmState {
     /// The caller's client, with its query; refused unless it administers profiles when
     /// `administer`.
-    fn caller(
+    pub(crate) fn caller(
         &self,
         principal: &Principal,
         raw: Option<&str>,

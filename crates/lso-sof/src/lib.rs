@@ -13,6 +13,7 @@ mod engine;
 mod order;
 pub mod pm;
 pub mod services;
+pub mod streams;
 
 use lso_model::{Clock, IdGen, Violation};
 use lso_store::{Job, JobHandler, Record, StepResult, Store, StoreError};
@@ -107,6 +108,7 @@ pub struct Sof {
     ids: Arc<dyn IdGen>,
     self_addresses: lso_notify::SelfAddresses,
     wake: Arc<Notify>,
+    streams: tokio::sync::broadcast::Sender<streams::StreamMessage>,
 }
 
 impl Sof {
@@ -120,7 +122,8 @@ impl Sof {
         self_addresses: lso_notify::SelfAddresses,
     ) -> Self {
         let presto = icm.clone();
-        Sof { store, icm, presto, clock, ids, self_addresses, wake: Arc::new(Notify::new()) }
+        let (streams, _) = tokio::sync::broadcast::channel(1024);
+        Sof { store, icm, presto, clock, ids, self_addresses, wake: Arc::new(Notify::new()), streams }
     }
 
     /// Sends the network work to `presto` (e.g. an ICM in another process over Presto)

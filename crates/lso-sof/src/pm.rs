@@ -639,6 +639,13 @@ impl Sof {
             let (written, made) = self.job_report(&client, &job, &profile, timeframe, sample, now).await?;
             ops.extend(written);
             if let Some(made) = made {
+                for item in &made.1 {
+                    let event = json!({"id": id, "reportId": made.0, "measurementTime": item["measurementTime"],
+                                       "measurementDataPoint": item["measurementDataPoints"][0]});
+                    let message = json!({"eventId": self.ids.next_id(), "eventType": "performanceMeasurementEvent",
+                                         "eventTime": now_text(now), "event": event});
+                    self.broadcast(&client, crate::streams::MEASUREMENTS, message);
+                }
                 if job["servicePayloadSpecificAttributes"]["thresholds"].is_object()
                     && job["thresholdCrossed"].is_null()
                 {
@@ -833,6 +840,10 @@ impl Sof {
             let event = json!({"id": id, "href": job["href"], "reportId": report, "attribute": name, "threshold": limit,
                 "value": value, "crossing": if above { "raised" } else { "cleared" },
                 "measurementEndDate": last["measurementTime"]["measurementEndDate"]});
+            let event_id = self.ids.next_id();
+            let message =
+                json!({"eventId": event_id, "eventType": THRESHOLD_EVENT, "eventTime": now_text(at), "event": event});
+            self.broadcast(client, crate::streams::ALERTS, message);
             ops.push(self.publish_on(ALERTS_API, client, THRESHOLD_EVENT, event, &id, at));
         }
         ops

@@ -374,6 +374,11 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
             base,
         )
     };
+    let streaming = |audience: Arc<dyn lso_api_legato::pm::PmAudience>, point: &str| {
+        let state = lso_api_legato::pm::PmState { sof: layers.sof.clone(), auth: auth.clone(), audience };
+        let base = format!("/mefApi/{point}/streamingManagement/v1");
+        lso_api_legato::streaming::router(state, &base, &format!("http://{}", layers.addr))
+    };
     let request_id = HeaderName::from_static("x-request-id");
     lso_api_product::router(state)
         .merge(lso_api_legato::router(lso_api_legato::LegatoState { sof: layers.sof.clone(), auth: auth.clone() }))
@@ -391,6 +396,15 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         .merge(service_control(crate::allegro::Audience::Interlude))
         .merge(service_pm(crate::allegro::Audience::Allegro, "/mefApi/allegro/performanceMonitoring/v2"))
         .merge(service_pm(crate::allegro::Audience::Interlude, "/mefApi/interlude/performanceMonitoring/v2"))
+        .merge(streaming(Arc::new(lso_api_legato::pm::Operators), "legato"))
+        .merge(streaming(
+            Arc::new(crate::allegro::ServicePm(allegro_state(crate::allegro::Audience::Allegro))),
+            "allegro",
+        ))
+        .merge(streaming(
+            Arc::new(crate::allegro::ServicePm(allegro_state(crate::allegro::Audience::Interlude))),
+            "interlude",
+        ))
         .merge(crate::partners::listener(bus.clone(), &config.partners))
         .merge(admin::router(admin::AdminParts {
             bus,

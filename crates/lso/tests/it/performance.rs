@@ -261,3 +261,75 @@ async fn a_threshold_a_job_sets_raises_an_alert_when_reached_and_clears_it_below
         .count();
     assert_eq!(to_everyone, 0, "a hub that did not ask for alerts gets none: not a W143 event");
 }
+
+#[tokio::test]
+async fn a_subscription_streams_the_measurements_of_the_callers_jobs_until_it_is_unsubscribed() {
+    let app = spawn_app().await;
+    let streaming = Contract::load("Legato/serviceApi/pm/streamingManagement.api.all-in-one.yaml");
+    const SM: &str = "/mefApi/legato/streamingManagement/v1";
+    let call = async |method: &str, path: &str, body: Option<Value>| {
+        app.call_as(&app.admin, method, &format!("{SM}{path}"), body.as_ref()).await
+    };
+    let topics = call("GET", "/topic?protocol=sse", None).await;
+    Contract::assert_valid(&streaming.response("/topic", "get", 200), &topics.body, "topics");
+    assert_eq!(topics.body.as_array().unwrap().len(), 2);
+    let topic = call("GET", "/topic/carrier-ethernet-performance", None).await;
+    Contract::assert_valid(&streaming.response("/topic/{id}", "get", 200), &topic.body, "a topic");
+    let refused =
+        call("POST", "/subscription", Some(json!({"topicId": "carrier-ethernet-performance", "protocol": "kafka"})))
+            .await;
+    assert_eq!((refused.status, refused.body[0]["propertyPath"].clone()), (422, json!("/protocol")));
+    let subscribed =
+        call("POST", "/subscription", Some(json!({"topicId": "carrier-ethernet-performance", "protocol": "sse"})))
+            .await;
+    assert_eq!(subscribed.status, 201, "{:#}", subscribed.body);
+    Contract::assert_valid(&streaming.response("/subscription", "post", 201), &subscribed.body, "a subscription");
+    let listed = call("GET", "/subscription?topicId=carrier-ethernet-performance", None).await;
+    Contract::assert_valid(&streaming.response("/subscription", "get", 200), &listed.body, "subscriptions");
+    let id = subscribed.body["id"].as_str().unwrap().to_owned();
+    let config = &subscribed.body["connectionConfig"];
+    let url =
+        format!("{}{}", config["servers"]["lso"]["url"].as_str().unwrap(), config["channel"]["name"].as_str().unwrap());
+    let mut stream = app.client.get(&url).bearer_auth(&app.admin).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(app.call("GET", &format!("{SM}/stream/{id}"), None).await.status, 403, "a Buyer does not reach Legato");
+
+    // A job on a UNI: its measurements arrive on the stream as its reports are made.
+    let measured = json!({"@type": CE_CONFIGURATION, "interface": "uni-boston-2"});
+    let profile = json!({"@type": "PerformanceProfileValue", "jobType": "proactive", "outputFormat": "json",
+                         "resultFormat": "payload", "granularity": "1 second"});
+    let job = app
+        .call_as(
+            &app.admin,
+            "POST",
+            &format!("{PM}/performanceJob"),
+            Some(&json!({"performanceProfile": profile, "servicePayloadSpecificAttributes": measured})),
+        )
+        .await;
+    assert_eq!(job.status, 201);
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("a message within 10 s");
+        text.push_str(&String::from_utf8_lossy(&chunk.unwrap().expect("the stream goes on")));
+    }
+    assert!(text.starts_with("event: performanceMeasurementEvent\n"), "{text}");
+    let data: Value = serde_json::from_str(text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap();
+    assert_eq!(data["event"]["id"], job.body["id"]);
+    assert_eq!(data["event"]["measurementDataPoint"]["interface"], "uni-boston-2");
+    assert!(data["eventId"].is_string() && data["eventTime"].is_string(), "W147 R16: {data:#}");
+
+    // Unsubscribed, the stream ends (R11).
+    assert_eq!(call("DELETE", &format!("/subscription/{id}"), None).await.status, 204);
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            if stream.chunk().await.unwrap().is_none() {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ended");
+    assert_eq!(call("GET", &format!("/subscription/{id}"), None).await.status, 404);
+}

@@ -1,0 +1,166 @@
+//! Streaming Management 1.0.0-RC (MEF W147) on the wire: the topics, the caller's
+//! subscriptions, and the stream of each as Server-Sent Events (`GET /stream/{id}`, the channel
+//! a subscription's `connectionConfig` names). The audience is Performance Monitoring's: a
+//! caller streams its own jobs' measurements and alerts.
+
+use crate::api_error;
+use crate::pm::PmState;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use lso_http::filters::{Kind, take};
+use lso_http::{ApiError, MefBody, Paging, Principal, json_response, list_response};
+use lso_sof::streams::{SUBSCRIPTION, StreamMessage, topics};
+use serde_json::Value;
+use std::convert::Infallible;
+
+/// The Streaming Management routes at `base`; `origin` is this server's root URL.
+pub fn router(state: PmState, base: &str, origin: &str) -> Router {
+    let stream_base = format!("{base}/stream");
+    let origin = origin.to_owned();
+    let routes = Router::new()
+        .route("/topic", get(list_topics))
+        .route("/topic/{id}", get(retrieve_topic))
+        .route(
+            "/subscription",
+            get(list_subscriptions).post(move |state, principal, raw, body| {
+                subscribe(state, principal, raw, body, stream_base.clone(), origin.clone())
+            }),
+        )
+        .route("/subscription/{id}", get(retrieve_subscription).delete(unsubscribe))
+        .route("/stream/{id}", get(stream));
+    Router::new().nest(base, routes.with_state(state))
+}
+
+/// `topicList`: filtered by `category` and `protocol`.
+async fn list_topics(
+    State(state): State<PmState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (_, mut query) = state.caller(&principal, raw.as_deref(), false)?;
+    let paging = Paging::from_query(&mut query)?;
+    let category = query.single("category")?;
+    let protocol = query.single("protocol")?;
+    query.finish()?;
+    let found: Vec<Value> = topics()
+        .into_iter()
+        .filter(|t| category.as_ref().is_none_or(|c| t["category"] == c.as_str()))
+        .filter(|t| {
+            protocol.as_ref().is_none_or(|p| {
+                t["availableChannels"].as_array().into_iter().flatten().any(|c| c["protocol"] == p.as_str())
+            })
+        })
+        .collect();
+    let page: Vec<Value> = found.iter().skip(paging.offset as usize).take(paging.limit as usize).cloned().collect();
+    Ok(list_response(&page, found.len() as u64, paging))
+}
+
+/// `topicById`.
+async fn retrieve_topic(
+    State(state): State<PmState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (_, query) = state.caller(&principal, raw.as_deref(), false)?;
+    query.finish()?;
+    let topic = topics()
+        .into_iter()
+        .find(|t| t["id"] == id.as_str())
+        .ok_or_else(|| ApiError::NotFound(format!("no topic `{id}`")))?;
+    Ok(json_response(StatusCode::OK, &topic))
+}
+
+/// `subscribeTopic`.
+async fn subscribe(
+    State(state): State<PmState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+    body: MefBody<Value>,
+    stream: String,
+    origin: String,
+) -> Result<Response, ApiError> {
+    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
+    query.finish()?;
+    let subscription = state.sof.subscribe(&client, body.raw, &stream, &origin).await.map_err(api_error)?;
+    Ok(json_response(StatusCode::CREATED, &subscription))
+}
+
+/// `subscriptionList`: filtered by `topicId` and `protocol`.
+async fn list_subscriptions(
+    State(state): State<PmState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (client, mut query) = state.caller(&principal, raw.as_deref(), false)?;
+    let paging = Paging::from_query(&mut query)?;
+    let filters = take(&mut query, &[("topicId", Kind::Text), ("protocol", Kind::Text)])?;
+    query.finish()?;
+    let (found, total) =
+        state.sof.list(SUBSCRIPTION, &client, filters, paging.offset, paging.limit).await.map_err(api_error)?;
+    Ok(list_response(&found, total, paging))
+}
+
+/// `subscriptionById`.
+async fn retrieve_subscription(
+    State(state): State<PmState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
+    query.finish()?;
+    let subscription = state.sof.document(SUBSCRIPTION, &client, &id).await.map_err(api_error)?;
+    Ok(json_response(StatusCode::OK, &subscription))
+}
+
+/// `unsubscribeTopic`: its streams end.
+async fn unsubscribe(
+    State(state): State<PmState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
+    query.finish()?;
+    state.sof.unsubscribe(&client, &id).await.map_err(api_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The stream of subscription `id`: each message of its topic for the caller as a Server-Sent
+/// Event (`event:` its `eventType`, `data:` the message), until it is unsubscribed.
+async fn stream(
+    State(state): State<PmState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
+    query.finish()?;
+    let subscription = state.sof.document(SUBSCRIPTION, &client, &id).await.map_err(api_error)?;
+    let topic = subscription["topicId"].as_str().unwrap_or_default().to_owned();
+    let receiver = state.sof.stream();
+    let events = futures_util::stream::unfold(receiver, move |mut receiver| {
+        let (client, topic, id) = (client.clone(), topic.clone(), id.clone());
+        async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(StreamMessage::Message { client: to, topic: of, body }) if to == client && of == topic => {
+                        let kind = body["eventType"].as_str().unwrap_or("message").to_owned();
+                        let event = Event::default().event(kind).data(body.to_string());
+                        return Some((Ok::<_, Infallible>(event), receiver));
+                    }
+                    Ok(StreamMessage::Ended { id: ended }) if ended == id => return None,
+                    // A slow reader skips what it missed; the stream goes on.
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        }
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+}
