@@ -196,6 +196,10 @@ impl AllegroState {
                 faults.push(fault);
             }
         }
+        // An off-net EVC shows the faults on the partner's leg too, as its Interlude shows them.
+        if let Some(partners) = &self.partners {
+            faults.extend(partners.partner_faults(service["externalId"].as_str().unwrap_or_default()).await);
+        }
         let mut view = json!({
             "id": id, "href": format!("{}/service/{id}", self.audience.base()), "productId": service["externalId"],
             "serviceType": configuration["@type"], "state": service["state"], "serviceConfiguration": configuration,

@@ -756,3 +756,41 @@ impl PartnerFulfilment {
         }
     }
 }
+
+impl PartnerFulfilment {
+    /// The faults the partner shows over its Interlude on its leg of off-net product `product`,
+    /// each marked with the partner's name; none if the product has no leg there. A partner
+    /// that cannot be asked is itself a fault.
+    pub async fn partner_faults(&self, product: &str) -> Vec<Value> {
+        let Ok(Some(off_net)) = self.record(OFF_NET, product).await else { return Vec::new() };
+        let Some(partner) = self.partner(off_net["partner"].as_str().unwrap_or_default()) else { return Vec::new() };
+        let url = format!(
+            "{}{}/service?productId={}",
+            partner.url.trim_end_matches('/'),
+            crate::allegro::INTERLUDE_BASE,
+            text(&off_net["product"])
+        );
+        let asked = async {
+            let response = self.http.get(&url).bearer_auth(&partner.token.0).send().await.ok()?;
+            if !response.status().is_success() {
+                return None;
+            }
+            response.json::<Value>().await.ok()
+        };
+        match asked.await {
+            Some(services) => services
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|s| s["fault"].as_array().cloned().unwrap_or_default())
+                .map(|mut fault| {
+                    fault["partner"] = json!(partner.name);
+                    fault
+                })
+                .collect(),
+            None => vec![json!({"kind": "partnerUnreachable", "element": partner.name, "partner": partner.name,
+                "detail": format!("partner {} could not be asked for the faults on its leg", partner.name),
+                "raisedAt": lso_mef_product::DateTime::from_millis(chrono::Utc::now().timestamp_millis()).as_str()})],
+        }
+    }
+}

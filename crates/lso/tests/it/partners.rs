@@ -177,6 +177,33 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
         .await;
     assert_eq!(at_uni, [vec![300]], "the partner's UNI now takes CE-VLAN 300");
 
+    // A fault on the partner's network shows on the customer's EVPL at the provider.
+    let element =
+        partner.seller.icm.read(|n| n.topology().interface("uni-washington-1").unwrap().port.element.clone()).await;
+    let customer_view = format!("{allegro}/service/{}", leg[0]["id"].as_str().unwrap());
+    partner.seller.ecm.simulated(&element).unwrap().set_down(true);
+    partner.seller.check_alarms().await;
+    let faulty = provider.call("GET", &customer_view, None).await.body;
+    let shared: Vec<&serde_json::Value> =
+        faulty["fault"].as_array().unwrap().iter().filter(|f| f["partner"] == "east").collect();
+    assert_eq!(shared.len(), 1, "{faulty:#}");
+    assert_eq!(
+        (shared[0]["kind"].clone(), shared[0]["element"].clone()),
+        (json!("elementUnreachable"), json!(element))
+    );
+    Contract::assert_valid(
+        &Contract::from_file(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/allegro.openapi.json"),
+            "allegro",
+        )
+        .response("/service/{id}", "get", 200),
+        &faulty,
+        "a service with a partner's fault",
+    );
+    partner.seller.ecm.simulated(&element).unwrap().set_down(false);
+    partner.seller.check_alarms().await;
+    assert_eq!(provider.call("GET", &customer_view, None).await.body["fault"], json!([]), "cleared at the partner");
+
     // Deleting the EVPL removes both legs and frees the S-VLAN; the off-net UNI goes too.
     let evpl = order["productOrderItem"][2]["product"]["id"].as_str().unwrap().to_owned();
     let off_net_uni = order["productOrderItem"][1]["product"]["id"].as_str().unwrap().to_owned();
