@@ -29,6 +29,8 @@ use std::sync::Arc;
 const POLL_MILLIS: i64 = 1000;
 /// The hub registered at a partner for its order notifications: id the partner's name.
 const HUB: &str = "partnerHub";
+/// A modify item whose change the partner's leg has made: id `{order}/{item}`.
+const PARTNER_CHANGE: &str = "partnerChange";
 /// Which customer order a partner's order serves: id `{partner}:{partner order id}`.
 const PARTNER_ORDER: &str = "partnerOrder";
 /// The job that undoes what a failed item left at a partner and on this Seller's network: key
@@ -436,6 +438,68 @@ impl PartnerFulfilment {
         })
     }
 
+    /// A modify of an off-net EVC: the partner's leg takes the new CIR over its Interlude (once),
+    /// then this Seller's own leg, the OVC to the ENNI, by a `modify` service order.
+    async fn modify_leg(&self, request: &FulfilmentRequest<'_>) -> Result<Option<FulfilmentStatus>, Problem> {
+        if self.record(STITCH, request.product_id).await?.is_none() {
+            return Ok(None);
+        }
+        let key = format!("{}/{}", request.order_id, request.item_id);
+        let product = request.configuration.cloned().unwrap_or(Value::Null);
+        let cir =
+            ["evcEndPointA", "evcEndPointZ"].iter().map(|end| lso_bus::cir_mbps(&product[*end])).max().unwrap_or(0);
+        if self.record(PARTNER_CHANGE, &key).await?.is_none() {
+            self.change_partner_leg(request.product_id, cir).await?;
+            self.keep(PARTNER_CHANGE, &key, &json!({})).await?;
+        }
+        let legato = |e: lso_sof::SofError| transient(e.to_string());
+        let own = match self.legato.service_order_by_external_id(lso_bus::LEGATO_CLIENT, &key).await.map_err(legato)? {
+            Some(order) => order,
+            None => {
+                let services = self
+                    .legato
+                    .services_by_external_id(lso_bus::LEGATO_CLIENT, request.product_id)
+                    .await
+                    .map_err(legato)?;
+                let service = services
+                    .iter()
+                    .find(|s| s["state"] != "terminated")
+                    .ok_or("this Seller's leg of the EVC is gone")?;
+                let mut configuration = service["serviceConfiguration"].clone();
+                configuration["cirMbps"] = json!(cir);
+                let now = lso_mef_product::DateTime::from_millis(request.now);
+                let item = json!({"id": "1", "action": "modify", "service": {"id": service["id"], "serviceConfiguration": configuration}});
+                let order = json!({"externalId": key, "requestedStartDate": now.as_str(),
+                                   "requestedCompletionDate": now.as_str(), "serviceOrderItem": [item]});
+                self.legato.create_service_order(lso_bus::LEGATO_CLIENT, order).await.map_err(legato)?
+            }
+        };
+        Ok(Some(match own["state"].as_str() {
+            Some("completed") => FulfilmentStatus::Completed,
+            Some("failed" | "partial" | "rejected") => {
+                FulfilmentStatus::Failed { reason: "this Seller's leg could not take the new bandwidth".into() }
+            }
+            _ => FulfilmentStatus::InProgress { check_at: request.now + POLL_MILLIS },
+        }))
+    }
+
+    /// The partner's leg of `product` takes `cir` over its Interlude.
+    async fn change_partner_leg(&self, product: &str, cir: u64) -> Result<(), Problem> {
+        let cir = i64::try_from(cir).unwrap_or(i64::MAX);
+        self.change_leg(product, Some(cir), None).await.map_err(|e| {
+            let why = match &e {
+                lso_http::ApiError::Unprocessable(found) => {
+                    found.iter().map(|v| v.reason.clone()).collect::<Vec<_>>().join("; ")
+                }
+                other => other.to_string(),
+            };
+            Problem {
+                transient: matches!(e, lso_http::ApiError::Conflict(_)),
+                reason: format!("the partner's leg cannot change: {why}"),
+            }
+        })
+    }
+
     /// The work `request` needs from a partner, if any.
     async fn status(&self, request: &FulfilmentRequest<'_>) -> Result<Option<FulfilmentStatus>, Problem> {
         if request.action == ItemAction::Delete {
@@ -444,6 +508,9 @@ impl PartnerFulfilment {
                 // Deleted already (the records go last), or on-net.
                 None => Ok(None),
             };
+        }
+        if request.action == ItemAction::Modify {
+            return self.modify_leg(request).await;
         }
         if request.action != ItemAction::Add {
             return Ok(None);

@@ -204,6 +204,24 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
     partner.seller.check_alarms().await;
     assert_eq!(provider.call("GET", &customer_view, None).await.body["fault"], json!([]), "cleared at the partner");
 
+    // A modify order of the EVPL's bandwidth changes both legs too.
+    let mut modify = evpl_order(&[], 100, 30);
+    let item = &mut modify["productOrderItem"][0];
+    item["action"] = json!("modify");
+    item["product"]["id"] = json!(evpl_product);
+    let stored =
+        provider.call("GET", &format!("/mefApi/cantata/productInventory/v1/product/{evpl_product}"), None).await.body;
+    item["product"]["productRelationship"] = stored["productRelationship"].clone();
+    item.as_object_mut().unwrap().remove("productOrderItemRelationship");
+    let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&modify)).await;
+    assert_eq!(placed.status, 201, "{:#}", placed.body);
+    let modified = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
+    assert_eq!(modified["state"], "completed", "{modified:#}");
+    let settled = partner.call_as(&wholesale, "GET", &format!("{interlude}/serviceChange"), None).await.body;
+    let newest = format!("{interlude}/serviceChange/{}", settled[0]["id"].as_str().unwrap());
+    assert_eq!(partner.wait_until_as(&wholesale, &newest, |c| c["state"] == "completed").await["cirMbps"], 30);
+    assert_eq!((bandwidth(&provider).await, bandwidth(&partner).await), (vec![30], vec![30]));
+
     // Deleting the EVPL removes both legs and frees the S-VLAN; the off-net UNI goes too.
     let evpl = order["productOrderItem"][2]["product"]["id"].as_str().unwrap().to_owned();
     let off_net_uni = order["productOrderItem"][1]["product"]["id"].as_str().unwrap().to_owned();
