@@ -102,7 +102,7 @@ impl<'a> Demo<'a> {
             enterprise: seller.auth.mint(&buyer(CANTATA_BUYER), now, 3600),
             arrived,
         };
-        let listener = listen(demo.arrived.clone()).await?;
+        let listener = listen(demo.arrived.clone(), Irp::Sonata).await?;
         let hub = json!({"callback": format!("http://{listener}")});
         let response =
             demo.client.post(format!("{}/hub", demo.sonata)).bearer_auth(&demo.operator).json(&hub).send().await?;
@@ -461,12 +461,14 @@ pub(crate) fn product(order: &Value, n: usize) -> String {
     order["productOrderItem"][n]["product"]["id"].as_str().unwrap_or_default().to_owned()
 }
 
-async fn listen(arrived: Arc<tokio::sync::Notify>) -> anyhow::Result<std::net::SocketAddr> {
+/// A listener for the order notifications of reference point `irp` on loopback, waking
+/// `arrived` at each.
+pub(crate) async fn listen(arrived: Arc<tokio::sync::Notify>, irp: Irp) -> anyhow::Result<std::net::SocketAddr> {
     async fn on_event(State(arrived): State<Arc<tokio::sync::Notify>>, Path(_name): Path<String>) -> StatusCode {
         arrived.notify_waiters();
         StatusCode::NO_CONTENT
     }
-    let path = format!("{}/listener/{{name}}", lso_mef_product::ordering_notification_base(Irp::Sonata));
+    let path = format!("{}/listener/{{name}}", lso_mef_product::ordering_notification_base(irp));
     let app = Router::new().route(&path, post(on_event)).with_state(arrived);
     let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("failed to bind the listener")?;
     let addr = socket.local_addr()?;

@@ -35,6 +35,38 @@ impl Drop for Provider {
     }
 }
 
+/// Starts `lso serve --config config` (the binary `lso`), its log written to `log`; returns
+/// once it says it is serving (30 s at most), or kills it.
+pub fn serve(lso: &Path, config: &Path, log: &Path) -> anyhow::Result<Child> {
+    use std::io::{BufRead, Write};
+    let mut child = Command::new(lso)
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "info,tower_http=warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("failed to start lso serve")?;
+    let (said, serving) = std::sync::mpsc::channel();
+    let mut file = std::fs::File::create(log)?;
+    if let Some(stderr) = child.stderr.take() {
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("lso is serving") {
+                    let _ = said.send(());
+                }
+                let _ = writeln!(file, "{line}");
+            }
+        });
+    }
+    if serving.recv_timeout(Duration::from_secs(30)).is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        anyhow::bail!("lso serve did not say it was serving within 30 s");
+    }
+    Ok(child)
+}
+
 /// A free port on loopback.
 fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
@@ -59,22 +91,9 @@ impl Provider {
         );
         let config_file = dir.join("lso.toml");
         std::fs::write(&config_file, config)?;
-        let log = std::fs::File::create(dir.join("lso.log"))?;
-        let child = Command::new(std::env::current_exe()?)
-            .args(["serve", "--config"])
-            .arg(&config_file)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("failed to start lso serve")?;
+        let child = serve(&std::env::current_exe()?, &config_file, &dir.join("lso.log"))
+            .with_context(|| format!("{name} did not start: see {}", dir.display()))?;
         let url = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        let client = reqwest::Client::new();
-        // The process is up once it answers (401 without a token).
-        while client.get(format!("{url}/lso/admin/v1/topology")).send().await.is_err() {
-            anyhow::ensure!(started.elapsed() < Duration::from_secs(30), "{name} did not start: see {}", dir.display());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         let auth = crate::server::DataDir::open(&data)?.authenticator()?;
         println!("{name:<9}lso serve, PID {}, {url}, data directory {}", child.id(), data.display());
         Ok(Provider { name, child, url, auth })
@@ -133,15 +152,23 @@ pub async fn run() -> anyhow::Result<()> {
         "         the provider buys Washington from the partner over Sonata, as {PROVIDER}; the partner's ENNI is product {enni_product}\n"
     );
 
-    let customer = provider.token(&buyer(CUSTOMER));
-    let ordering = format!("{}{}", provider.url, lso_mef_product::ordering_base(lso_model::Irp::Cantata));
+    let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
+    let listener = crate::demo::listen(arrived.clone(), lso_model::Irp::Cantata).await?;
+    let customer = Customer {
+        client: client.clone(),
+        base: format!("{}{}", provider.url, lso_mef_product::ordering_base(lso_model::Irp::Cantata)),
+        token: provider.token(&buyer(CUSTOMER)),
+        arrived,
+    };
+    let hub = json!({"callback": format!("http://{listener}")});
+    let response = client.post(format!("{}/hub", customer.base)).bearer_auth(&customer.token).json(&hub).send().await?;
+    ensure_status(response, StatusCode::CREATED, "registering the customer's listener").await?;
     let items = vec![
         uni("1", "site-new-york"),
         uni("2", "site-washington"),
         evc("3", EVPL, &[100, 100], 20, &[("1", "CONNECTS_TO_UNI_A"), ("2", "CONNECTS_TO_UNI_Z")], &[]),
     ];
-    let order =
-        finished(&client, &ordering, &customer, &crate::orders::order("EVPL New York – Washington", items)).await?;
+    let order = customer.finished(&crate::orders::order("EVPL New York – Washington", items)).await?;
     println!("Customer EVPL New York – Washington (off-net), CE-VLAN 100, 20 Mbit/s: {}", order["state"]);
     let sonata = format!("{}{}", partner.url, lso_mef_product::ordering_base(lso_model::Irp::Sonata));
     let bought: Value =
@@ -188,7 +215,7 @@ pub async fn run() -> anyhow::Result<()> {
     for n in [2, 1] {
         let item = json!({"id": "1", "action": "delete", "product": {"id": product(&order, n)},
             "requestedCompletionDate": crate::orders::due().as_str(), "relatedContactInformation": crate::orders::item_contacts()});
-        let deleted = finished(&client, &ordering, &customer, &crate::orders::order("delete", vec![item])).await?;
+        let deleted = customer.finished(&crate::orders::order("delete", vec![item])).await?;
         check(
             &mut checks,
             &format!("delete order of the {}", if n == 2 { "EVPL" } else { "off-net UNI" }),
@@ -227,19 +254,35 @@ fn check(checks: &mut Vec<Check>, what: &str, expected: &str, observed: &str) {
     });
 }
 
-/// Places `order` at `base` and reads it until it ends.
-async fn finished(client: &reqwest::Client, base: &str, token: &str, order: &Value) -> anyhow::Result<Value> {
-    let response = client.post(format!("{base}/productOrder")).bearer_auth(token).json(order).send().await?;
-    let placed = ensure_status(response, StatusCode::CREATED, "placing the order").await?;
-    let id = placed["id"].as_str().context("no order id")?;
-    let started = Instant::now();
-    loop {
-        let read: Value =
-            client.get(format!("{base}/productOrder/{id}")).bearer_auth(token).send().await?.json().await?;
-        if matches!(read["state"].as_str(), Some("completed" | "failed" | "partial" | "rejected" | "cancelled")) {
-            return Ok(read);
+/// The customer's side of the provider: its ordering API, its token, and the notifications
+/// its hub there receives.
+struct Customer {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+    arrived: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Customer {
+    /// Places `order` and reads it again each time a notification arrives, until it ends.
+    async fn finished(&self, order: &Value) -> anyhow::Result<Value> {
+        let response =
+            self.client.post(format!("{}/productOrder", self.base)).bearer_auth(&self.token).json(order).send().await?;
+        let placed = ensure_status(response, StatusCode::CREATED, "placing the order").await?;
+        let id = placed["id"].as_str().context("no order id")?;
+        let started = Instant::now();
+        loop {
+            let notified = self.arrived.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let url = format!("{}/productOrder/{id}", self.base);
+            let read: Value = self.client.get(url).bearer_auth(&self.token).send().await?.json().await?;
+            if matches!(read["state"].as_str(), Some("completed" | "failed" | "partial" | "rejected" | "cancelled")) {
+                return Ok(read);
+            }
+            anyhow::ensure!(started.elapsed() < Duration::from_secs(120), "order {id} did not end within two minutes");
+            // Bounded, in case a notification came before the wait was registered.
+            let _ = tokio::time::timeout(Duration::from_secs(1), notified).await;
         }
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(120), "order {id} did not end within two minutes");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -434,33 +434,17 @@ struct PartnerProcess {
 }
 
 impl PartnerProcess {
-    /// Starts `lso serve` on `port` with its data in `dir` and `extra` configuration.
+    /// Starts `lso serve` on `port` with its data in `dir` and `extra` configuration, and
+    /// waits until it says it is serving.
     async fn start(dir: &std::path::Path, port: u16, extra: &str) -> Self {
         let config = dir.join("lso.toml");
         let data = dir.join("data");
-        std::fs::write(
-            &config,
-            format!("listen = \"127.0.0.1:{port}\"\ndata_dir = {data:?}\n[fulfilment]\nby = \"network\"\n{extra}"),
-        )
-        .unwrap();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_lso"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // Killed by its drop, should it never answer.
-        let process = PartnerProcess { child, url: format!("http://127.0.0.1:{port}") };
-        let client = reqwest::Client::new();
-        for _ in 0..600 {
-            if client.get(format!("{}/lso/admin/v1/topology", process.url)).send().await.is_ok() {
-                return process;
-            }
-            // Waiting for a process to bind its port: there is nothing to be told by.
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("lso serve did not start");
+        let text =
+            format!("listen = \"127.0.0.1:{port}\"\ndata_dir = {data:?}\n[fulfilment]\nby = \"network\"\n{extra}");
+        std::fs::write(&config, text).unwrap();
+        let lso = std::path::Path::new(env!("CARGO_BIN_EXE_lso"));
+        let child = lso::two_providers::serve(lso, &config, &dir.join("lso.log")).unwrap();
+        PartnerProcess { child, url: format!("http://127.0.0.1:{port}") }
     }
 
     fn kill(&mut self) {
