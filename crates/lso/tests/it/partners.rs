@@ -259,6 +259,11 @@ async fn a_partner_that_refuses_or_cannot_be_reached_fails_the_customers_item_wi
         3600,
     );
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    // A partner whose every answer is a 500 (a test double standing in for a broken one).
+    let broken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let broken_at = broken.local_addr().unwrap();
+    let failing = axum::Router::new().fallback(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "{}") });
+    tokio::spawn(async move { axum::serve(broken, failing).await });
     let terms = |name: &str, url: String, site: &str| PartnerConfig {
         name: name.into(),
         url,
@@ -274,11 +279,18 @@ async fn a_partner_that_refuses_or_cannot_be_reached_fails_the_customers_item_wi
         c.partners = vec![
             terms("refusing", partner.url(""), "site-atlantis"),
             terms("gone", format!("http://{closed}"), "site-boston"),
+            terms("broken", format!("http://{broken_at}"), "site-washington"),
         ];
     })
     .await;
-    // The partner has no site Atlantis; the other partner is not there at all.
-    for (site, expected) in [("site-atlantis", "partner refusing"), ("site-boston", "cannot be reached")] {
+    // The partner has no site Atlantis; another is not there at all; the third answers 500
+    // to everything, asked again until its patience runs out.
+    let cases = [
+        ("site-atlantis", "partner refusing"),
+        ("site-boston", "cannot be reached"),
+        ("site-washington", "partner broken answered 500"),
+    ];
+    for (site, expected) in cases {
         let mut order = evpl_order(&[site], 100, 20);
         order["productOrderItem"].as_array_mut().unwrap().pop();
         let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&order)).await;
