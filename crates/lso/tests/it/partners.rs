@@ -177,6 +177,24 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
         .await;
     assert_eq!(at_uni, [vec![300]], "the partner's UNI now takes CE-VLAN 300");
 
+    // The provider measures the partner's UNI of the stitched service over the partner's
+    // Interlude Performance Monitoring, and only that.
+    let their_uni = partner.call_as(&wholesale, "GET", &format!("{interlude}/service"), None).await.body;
+    let uni_name = their_uni.as_array().unwrap().iter().find_map(|s| s["interface"].as_str()).unwrap().to_owned();
+    let job = |interface: &str| {
+        json!({"performanceProfile": {"@type": "PerformanceProfileValue", "jobType": "proactive", "outputFormat": "json",
+                                      "resultFormat": "payload", "granularity": "1 minute"},
+               "servicePayloadSpecificAttributes": {"@type": lso_sof::pm::CE_CONFIGURATION, "interface": interface}})
+    };
+    let pm = "/mefApi/interlude/performanceMonitoring/v2/performanceJob";
+    let measuring = partner.call_as(&wholesale, "POST", pm, Some(&job(&uni_name))).await;
+    assert_eq!((measuring.status, measuring.body["state"].clone()), (201, json!("inProgress")), "{:#}", measuring.body);
+    assert_eq!(
+        partner.call_as(&wholesale, "POST", pm, Some(&job("uni-boston-1"))).await.status,
+        422,
+        "not the provider's"
+    );
+
     // A fault on the partner's network shows on the customer's EVPL at the provider.
     let element =
         partner.seller.icm.read(|n| n.topology().interface("uni-washington-1").unwrap().port.element.clone()).await;
