@@ -551,3 +551,35 @@ async fn a_partner_process_killed_mid_order_and_restarted_ends_with_the_customer
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_partner_that_never_notifies_is_reconciled_by_reading_its_orders() {
+    let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
+    let (terms, _) = terms_with(&partner, |_| {}).await;
+    let provider = spawn_app_with(|c| {
+        c.fulfilment.by = FulfilmentMode::Network;
+        c.partners = vec![terms];
+    })
+    .await;
+    // As if the hub were registered already: the partner never learns where to send events.
+    let record = lso_store::Record {
+        kind: "partnerHub".into(),
+        id: "east".into(),
+        tenant: String::new(),
+        version: 1,
+        doc: "{}".into(),
+    };
+    provider.seller.bus.store().apply(vec![lso_store::WriteOp::Insert { record, index: Vec::new() }]).await.unwrap();
+    let placed = provider
+        .call(
+            "POST",
+            &format!("{CANTATA}/productOrder"),
+            Some(&evpl_order(&["site-new-york", "site-washington"], 100, 20)),
+        )
+        .await;
+    let done = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+    let outbox = partner.wait_for_deliveries_to_anyone().await;
+    assert_eq!(outbox["delivered"], 0, "the partner sent nothing: {outbox:#}");
+    assert_eq!(at_enni(&provider).await, at_enni(&partner).await);
+}
