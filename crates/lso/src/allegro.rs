@@ -332,7 +332,9 @@ async fn create_change(
     {
         state.sof.check_change(lso_bus::LEGATO_CLIENT, id, &change).await.map_err(lso_api_legato::api_error)?;
         let product = service["externalId"].as_str().unwrap_or_default();
-        partners.change_leg(product, request.cir_mbps, request.ce_vlans.as_deref()).await?;
+        if let Some(change) = partners.change_leg(product, request.cir_mbps, request.ce_vlans.as_deref()).await? {
+            partners.await_leg_change(&change).await?;
+        }
     }
     let order =
         state.sof.change_within_policy(lso_bus::LEGATO_CLIENT, id, &change).await.map_err(lso_api_legato::api_error)?;

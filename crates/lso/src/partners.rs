@@ -448,9 +448,21 @@ impl PartnerFulfilment {
         let product = request.configuration.cloned().unwrap_or(Value::Null);
         let cir =
             ["evcEndPointA", "evcEndPointZ"].iter().map(|end| lso_bus::cir_mbps(&product[*end])).max().unwrap_or(0);
-        if self.record(PARTNER_CHANGE, &key).await?.is_none() {
-            self.change_partner_leg(request.product_id, cir).await?;
-            self.keep(PARTNER_CHANGE, &key, &json!({})).await?;
+        let change = match self.record(PARTNER_CHANGE, &key).await? {
+            Some(change) => serde_json::from_value::<Option<LegChange>>(change).unwrap_or(None),
+            None => {
+                let change = self.change_partner_leg(request.product_id, cir).await?;
+                self.keep(PARTNER_CHANGE, &key, &json!(change)).await?;
+                change
+            }
+        };
+        if let Some(change) = change {
+            match self.leg_change_done(&change).await {
+                Ok(true) => {}
+                Ok(false) => return Ok(Some(FulfilmentStatus::InProgress { check_at: request.now + POLL_MILLIS })),
+                Err(lso_http::ApiError::Conflict(reason)) => return Err(transient(reason)),
+                Err(other) => return Err(Problem::from(api_reason(&other))),
+            }
         }
         let legato = |e: lso_sof::SofError| transient(e.to_string());
         let own = match self.legato.service_order_by_external_id(lso_bus::LEGATO_CLIENT, &key).await.map_err(legato)? {
@@ -483,20 +495,12 @@ impl PartnerFulfilment {
         }))
     }
 
-    /// The partner's leg of `product` takes `cir` over its Interlude.
-    async fn change_partner_leg(&self, product: &str, cir: u64) -> Result<(), Problem> {
+    /// The partner's leg of `product` takes `cir` over its Interlude; the change to follow.
+    async fn change_partner_leg(&self, product: &str, cir: u64) -> Result<Option<LegChange>, Problem> {
         let cir = i64::try_from(cir).unwrap_or(i64::MAX);
-        self.change_leg(product, Some(cir), None).await.map_err(|e| {
-            let why = match &e {
-                lso_http::ApiError::Unprocessable(found) => {
-                    found.iter().map(|v| v.reason.clone()).collect::<Vec<_>>().join("; ")
-                }
-                other => other.to_string(),
-            };
-            Problem {
-                transient: matches!(e, lso_http::ApiError::Conflict(_)),
-                reason: format!("the partner's leg cannot change: {why}"),
-            }
+        self.change_leg(product, Some(cir), None).await.map_err(|e| Problem {
+            transient: matches!(e, lso_http::ApiError::Conflict(_)),
+            reason: format!("the partner's leg cannot change: {}", api_reason(&e)),
         })
     }
 
@@ -764,20 +768,21 @@ impl lso_store::JobHandler for PartnerFulfilment {
 
 impl PartnerFulfilment {
     /// Changes the partner's leg of off-net product `product` (if it has one) over the
-    /// partner's Interlude: the same CIR and CE-VLANs, within the partner's policy. A change the
-    /// partner refuses is refused with its reason; a partner that cannot be reached, with 409.
+    /// partner's Interlude: the same CIR and CE-VLANs, within the partner's policy; the change
+    /// the partner accepted, to follow. A change the partner refuses is refused with its reason;
+    /// a partner that cannot be reached, with 409.
     pub async fn change_leg(
         &self,
         product: &str,
         cir_mbps: Option<i64>,
         ce_vlans: Option<&[i64]>,
-    ) -> Result<(), lso_http::ApiError> {
+    ) -> Result<Option<LegChange>, lso_http::ApiError> {
         let unavailable =
             |reason: String| lso_http::ApiError::Conflict(format!("{reason}; nothing was changed, try again later"));
         let stitched = self.record(STITCH, product).await.map_err(unavailable)?;
         let off_net = self.record(OFF_NET, product).await.map_err(unavailable)?;
-        let (Some(_), Some(off_net)) = (stitched, off_net) else { return Ok(()) };
-        let Some(partner) = self.partner(off_net["partner"].as_str().unwrap_or_default()) else { return Ok(()) };
+        let (Some(_), Some(off_net)) = (stitched, off_net) else { return Ok(None) };
+        let Some(partner) = self.partner(off_net["partner"].as_str().unwrap_or_default()) else { return Ok(None) };
         let base = format!("{}{}", partner.url.trim_end_matches('/'), crate::allegro::INTERLUDE_BASE);
         let reached = |e: reqwest::Error| unavailable(format!("partner {} cannot be reached: {e}", partner.name));
         let services: Value = self
@@ -811,7 +816,10 @@ impl PartnerFulfilment {
         let status = response.status();
         let answer: Value = response.json().await.unwrap_or(Value::Null);
         match status.as_u16() {
-            201 => Ok(()),
+            201 => Ok(Some(LegChange {
+                partner: partner.name.clone(),
+                url: format!("{base}/serviceChange/{}", text(&answer["id"])),
+            })),
             422 => {
                 let violations = answer.as_array().into_iter().flatten().map(|v| {
                     let reason = format!("partner {}: {}", partner.name, text(&v["reason"]));
@@ -824,7 +832,56 @@ impl PartnerFulfilment {
     }
 }
 
+/// A change a partner accepted on its leg of an off-net EVC.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct LegChange {
+    /// The partner.
+    pub partner: String,
+    /// Where its Interlude shows the change.
+    pub url: String,
+}
+
 impl PartnerFulfilment {
+    /// Where `change` stands at the partner: `Ok(true)` completed, `Ok(false)` not yet, the
+    /// partner's reason if it failed, 409 if the partner cannot say.
+    pub async fn leg_change_done(&self, change: &LegChange) -> Result<bool, lso_http::ApiError> {
+        let unreachable =
+            |reason: String| lso_http::ApiError::Conflict(format!("partner {}: {reason}", change.partner));
+        let partner = self.partner(&change.partner).ok_or_else(|| unreachable("no longer configured".into()))?;
+        let read = self
+            .http
+            .get(&change.url)
+            .bearer_auth(&partner.token.0)
+            .send()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let state: Value = read.json().await.map_err(|e| unreachable(e.to_string()))?;
+        match state["state"].as_str() {
+            Some("completed") => Ok(true),
+            Some("failed") => Err(lso_http::ApiError::unprocessable(lso_model::Violation::new(
+                lso_model::ViolationCode::InvalidValue,
+                "",
+                format!("partner {} could not change its leg: {}", change.partner, text(&state["reason"])),
+            ))),
+            _ => Ok(false),
+        }
+    }
+
+    /// Waits (reading it every 100 ms, 30 s at most) until the partner has made `change`.
+    pub async fn await_leg_change(&self, change: &LegChange) -> Result<(), lso_http::ApiError> {
+        let mut ticker = tokio::time::interval(std::time::Duration::from_millis(100));
+        for _ in 0..300 {
+            ticker.tick().await;
+            if self.leg_change_done(change).await? {
+                return Ok(());
+            }
+        }
+        Err(lso_http::ApiError::Conflict(format!(
+            "partner {} did not make its change within 30 s; this Seller's leg is unchanged",
+            change.partner
+        )))
+    }
+
     /// The faults the partner shows over its Interlude on its leg of off-net product `product`,
     /// each marked with the partner's name; none if the product has no leg there. A partner
     /// that cannot be asked is itself a fault.
@@ -859,5 +916,15 @@ impl PartnerFulfilment {
                 "detail": format!("partner {} could not be asked for the faults on its leg", partner.name),
                 "raisedAt": lso_mef_product::DateTime::from_millis(chrono::Utc::now().timestamp_millis()).as_str()})],
         }
+    }
+}
+
+/// What an API error says, in words (the reasons of a 422).
+fn api_reason(error: &lso_http::ApiError) -> String {
+    match error {
+        lso_http::ApiError::Unprocessable(found) => {
+            found.iter().map(|v| v.reason.clone()).collect::<Vec<_>>().join("; ")
+        }
+        other => other.to_string(),
     }
 }

@@ -159,6 +159,39 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
         "another operator sees none"
     );
     assert_eq!((bandwidth(&provider).await, bandwidth(&partner).await), (vec![50], vec![50]));
+    // A change the partner accepts but cannot make (its UNI holds CE-VLAN 400 for another
+    // service) is refused to the customer with the partner's reason, and the provider's leg stays.
+    let legato = "/mefApi/legato/serviceOrderingManagement/v5/serviceOrder";
+    let other = json!({"requestedStartDate": days_from_now(0), "requestedCompletionDate": days_from_now(1),
+        "serviceOrderItem": [{"id": "1", "action": "add", "service": {"serviceConfiguration": {"@type": lso_sof::services::EVC,
+            "endPoints": [{"interface": "uni-washington-1", "vlans": [400]}, {"interface": "uni-boston-1", "vlans": [400]}], "cirMbps": 5}}}]});
+    let placed = partner.call_as(&partner.admin, "POST", legato, Some(&other)).await;
+    assert_eq!(placed.status, 201, "{:#}", placed.body);
+    let other_order = format!("{legato}/{}", placed.body["id"].as_str().unwrap());
+    partner.wait_until_as(&partner.admin, &other_order, |o| o["state"] == "completed").await;
+    let clash = json!({"service": {"id": leg[0]["id"]}, "ceVlans": [400]});
+    let refused = provider.call("POST", &format!("{allegro}/serviceChange"), Some(&clash)).await;
+    assert_eq!(refused.status, 422, "{:#}", refused.body);
+    assert!(
+        refused.body[0]["reason"].as_str().unwrap().contains("partner east could not change its leg"),
+        "{:#}",
+        refused.body
+    );
+    let at_new_york = provider
+        .seller
+        .icm
+        .read(|n| {
+            n.reservations().values().filter_map(|r| r.request.vlans.get("uni-new-york-1").cloned()).collect::<Vec<_>>()
+        })
+        .await;
+    assert_eq!(at_new_york, [vec![100]], "the provider's leg is unchanged");
+    let done = partner.call_as(&partner.admin, "GET", &other_order, None).await.body;
+    let removal = json!({"requestedStartDate": days_from_now(0), "requestedCompletionDate": days_from_now(1),
+        "serviceOrderItem": [{"id": "1", "action": "delete", "service": {"id": done["serviceOrderItem"][0]["service"]["id"]}}]});
+    let placed = partner.call_as(&partner.admin, "POST", legato, Some(&removal)).await;
+    let removed = format!("{legato}/{}", placed.body["id"].as_str().unwrap());
+    partner.wait_until_as(&partner.admin, &removed, |o| o["state"] == "completed").await;
+
     // Over Interlude the provider maps another CE-VLAN at the partner's UNI.
     let remap = json!({"service": {"id": access["id"]}, "ceVlans": [300]});
     let accepted = partner.call_as(&wholesale, "POST", &format!("{interlude}/serviceChange"), Some(&remap)).await;
