@@ -38,6 +38,8 @@ pub enum LegatoApi {
     Catalog,
     /// Performance Monitoring.
     Performance,
+    /// Allegro and Interlude service control (lso's own).
+    ServiceControl,
 }
 
 impl LegatoApi {
@@ -47,6 +49,7 @@ impl LegatoApi {
             LegatoApi::Inventory => INVENTORY_API,
             LegatoApi::Catalog => "legatoServiceCatalog",
             LegatoApi::Performance => crate::pm::PERFORMANCE_API,
+            LegatoApi::ServiceControl => crate::control::SERVICE_CONTROL_API,
         }
     }
 
@@ -56,6 +59,7 @@ impl LegatoApi {
             LegatoApi::Inventory => INVENTORY_EVENT_TYPES,
             LegatoApi::Catalog => CATALOG_EVENT_TYPES,
             LegatoApi::Performance => crate::pm::PERFORMANCE_EVENT_TYPES,
+            LegatoApi::ServiceControl => &[crate::control::SERVICE_FAULT_EVENT],
         }
     }
 }

@@ -156,3 +156,36 @@ impl Sof {
         order["externalId"].as_str().is_some_and(|e| e.starts_with(CHANGE))
     }
 }
+
+/// The event telling a customer (Allegro) or partner (Interlude) that a fault on the path of
+/// one of its services was raised or cleared.
+pub const SERVICE_FAULT_EVENT: &str = "serviceFaultEvent";
+/// The API key of service control hubs.
+pub const SERVICE_CONTROL_API: &str = "serviceControl";
+
+impl Sof {
+    /// Tells `clients` (each `{audience}\u{1f}{seller}\u{1f}{buyer}`, the audience `allegro` or
+    /// `interlude`) of `fault` on service `id`.
+    pub async fn announce_fault(&self, clients: &[String], id: &str, fault: Value) -> Result<(), SofError> {
+        let at = self.clock.now_millis();
+        let mut ops = Vec::new();
+        for client in clients {
+            let point = client.split('\u{1f}').next().unwrap_or("allegro");
+            let event_id = self.ids.next_id();
+            let href = format!("/mefApi/{point}/serviceControl/v1/service/{id}");
+            let body = json!({"eventId": event_id, "eventTime": DateTime::from_millis(at).as_str(), "eventType": SERVICE_FAULT_EVENT,
+                              "event": {"id": id, "href": href, "fault": fault}});
+            ops.push(lso_store::WriteOp::Publish(lso_store::NewEvent {
+                id: event_id,
+                api: SERVICE_CONTROL_API.into(),
+                tenant: client.clone(),
+                event_type: SERVICE_FAULT_EVENT.into(),
+                listener_path: format!("/mefApi/{point}/serviceControlNotification/v1/listener/{SERVICE_FAULT_EVENT}"),
+                body: body.to_string(),
+                ordering_key: id.into(),
+                at,
+            }));
+        }
+        if ops.is_empty() { Ok(()) } else { self.commit(ops).await }
+    }
+}

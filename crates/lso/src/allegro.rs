@@ -8,7 +8,7 @@
 use axum::Router;
 use axum::extract::{FromRef, Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lso_bus::Bus;
 use lso_http::{ApiError, Authenticator, MefBody, Paging, Principal, QueryParams, json_response, list_response};
@@ -85,7 +85,9 @@ pub(crate) fn router(state: AllegroState) -> Router {
         .route("/service", get(list_services))
         .route("/service/{id}", get(retrieve_service))
         .route("/serviceChange", get(list_changes).post(create_change))
-        .route("/serviceChange/{id}", get(retrieve_change));
+        .route("/serviceChange/{id}", get(retrieve_change))
+        .route("/hub", axum::routing::post(register_hub))
+        .route("/hub/{id}", get(retrieve_hub).delete(unregister_hub));
     Router::new().nest(base, routes.with_state(state))
 }
 
@@ -438,4 +440,59 @@ impl lso_api_legato::pm::PmAudience for ServicePm {
             Ok(false)
         })
     }
+}
+
+/// `EventSubscriptionInput`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Subscription {
+    callback: String,
+    query: Option<String>,
+}
+
+/// The hub client of a caller: the same as its Performance Monitoring's.
+fn hub_client(state: &AllegroState, principal: &Principal, raw: Option<&str>) -> Result<String, ApiError> {
+    use lso_api_legato::pm::PmAudience;
+    let mut query = QueryParams::parse(raw);
+    let client = ServicePm(state.clone()).client(principal, &mut query)?;
+    query.finish()?;
+    Ok(client)
+}
+
+/// `registerListener`: `serviceFaultEvent`s about the caller's services to `callback`.
+async fn register_hub(
+    State(state): State<AllegroState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+    body: MefBody<Subscription>,
+) -> Result<Response, ApiError> {
+    let client = hub_client(&state, &principal, raw.as_deref())?;
+    let input = body.typed;
+    let api = lso_sof::LegatoApi::ServiceControl;
+    let hub = state.sof.register_hub(api, &client, &input.callback, input.query.as_deref()).await;
+    Ok(json_response(StatusCode::CREATED, &hub.map_err(lso_api_legato::api_error)?))
+}
+
+/// `retrieveHub`.
+async fn retrieve_hub(
+    State(state): State<AllegroState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let client = hub_client(&state, &principal, raw.as_deref())?;
+    let hub = state.sof.hub(lso_sof::LegatoApi::ServiceControl, &client, &id).await;
+    Ok(json_response(StatusCode::OK, &hub.map_err(lso_api_legato::api_error)?))
+}
+
+/// `unregisterListener`.
+async fn unregister_hub(
+    State(state): State<AllegroState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let client = hub_client(&state, &principal, raw.as_deref())?;
+    state.sof.delete_hub(lso_sof::LegatoApi::ServiceControl, &client, &id).await.map_err(lso_api_legato::api_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

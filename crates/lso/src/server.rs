@@ -312,8 +312,43 @@ async fn check_alarms(
         if let Err(err) = tell_bus(sof, icm, bus, change).await {
             tracing::error!(error = %err, "could not raise or close the incidents of an alarm");
         }
+        if let Err(err) = tell_customers(sof, icm, bus, change).await {
+            tracing::error!(error = %err, "could not tell the customers of an alarm on their services");
+        }
     }
     changes.len()
+}
+
+/// Each customer (Allegro) and partner operator (Interlude) whose service an alarm touches hears
+/// of it raised or cleared, at its service control hub.
+async fn tell_customers(
+    sof: &lso_sof::Sof,
+    icm: &lso_icm::Icm,
+    bus: &Bus,
+    change: &lso_ecm::AlarmChange,
+) -> Result<(), lso_sof::SofError> {
+    let (alarm, state) = match change {
+        lso_ecm::AlarmChange::Raised(alarm) => (alarm, "raised"),
+        lso_ecm::AlarmChange::Cleared(alarm) => (alarm, "cleared"),
+    };
+    let mut fault = serde_json::json!({"kind": alarm.kind.as_str(), "element": alarm.element, "detail": alarm.detail, "state": state,
+        "raisedAt": lso_mef_product::DateTime::from_millis(alarm.raised_at).as_str()});
+    if let Some(port) = &alarm.port {
+        fault["port"] = serde_json::json!(port);
+    }
+    for service in icm.affected_by(alarm).await {
+        let Ok(doc) = sof.document(lso_sof::SERVICE, lso_bus::LEGATO_CLIENT, &service).await else { continue };
+        let product = doc["externalId"].as_str().unwrap_or_default();
+        let Ok(Some(record)) = bus.store().get("product", None, product).await else { continue };
+        let Some(tenant) = lso_model::Tenant::from_key(&record.tenant) else { continue };
+        let client = |point: &str| [point, &tenant.seller, &tenant.buyer].join("\u{1f}");
+        let mut clients = vec![client("allegro")];
+        if tenant.irp == lso_model::Irp::Sonata {
+            clients.push(client("interlude"));
+        }
+        sof.announce_fault(&clients, &service, fault.clone()).await?;
+    }
+    Ok(())
 }
 
 /// The BUS hears of a fault raised (with the products whose services it touches) or cleared.

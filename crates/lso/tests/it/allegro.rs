@@ -155,7 +155,14 @@ async fn a_customer_changes_its_evpl_within_policy_one_change_at_a_time_and_sees
         "the customer's jobs are its own"
     );
 
-    // Faults on the elements under the service show on it until they clear.
+    // Faults on the elements under the service show on it until they clear, and the
+    // customer's hub hears of each.
+    let receiver = Receiver::default();
+    let listener = receiver.start().await;
+    let hub =
+        app.call("POST", &format!("{ALLEGRO}/hub"), Some(&json!({"callback": format!("http://{listener}")}))).await;
+    assert_eq!(hub.status, 201, "{:#}", hub.body);
+    Contract::assert_valid(&allegro.response("/hub", "post", 201), &hub.body, "a hub");
     let elements: Vec<String> = app.seller.ecm.elements().into_iter().map(|(name, _)| name).collect();
     for element in &elements {
         app.seller.ecm.simulated(element).unwrap().set_down(true);
@@ -176,4 +183,26 @@ async fn a_customer_changes_its_evpl_within_policy_one_change_at_a_time_and_sees
     }
     app.seller.check_alarms().await;
     assert_eq!(app.call("GET", &path, None).await.body["fault"], json!([]), "cleared");
+    app.wait_for_deliveries_to(&receiver).await;
+    let heard: Vec<Value> = receiver
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, e)| e["event"]["id"] == id.as_str())
+        .map(|(_, e)| e.clone())
+        .collect();
+    let event_schema = allegro.validator("/components/schemas/ServiceFaultEvent");
+    for event in &heard {
+        Contract::assert_valid(&event_schema, event, "a fault event");
+    }
+    let states: std::collections::BTreeSet<&str> =
+        heard.iter().map(|e| e["event"]["fault"]["state"].as_str().unwrap()).collect();
+    assert_eq!(states.into_iter().collect::<Vec<_>>(), ["cleared", "raised"], "{heard:#?}");
+    let paths: Vec<String> = receiver.events.lock().unwrap().iter().map(|(p, _)| p.clone()).collect();
+    let listener_path = "mefApi/allegro/serviceControlNotification/v1/listener/serviceFaultEvent";
+    assert!(paths.iter().all(|p| p.ends_with(listener_path)), "{paths:?}");
+    let stranger_hubs =
+        app.call_as(&stranger, "GET", &format!("{ALLEGRO}/hub/{}", hub.body["id"].as_str().unwrap()), None).await;
+    assert_eq!(stranger_hubs.status, 404, "another customer's hub is not found");
 }
