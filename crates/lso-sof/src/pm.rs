@@ -852,8 +852,15 @@ impl Sof {
     /// `createPerformanceReport` (R93–R97): the measurements an earlier job took of the
     /// interface over the timeframe asked for; `failed` with the reason when there are none.
     pub async fn create_report(&self, client: &str, mut report: Value) -> Result<Value, SofError> {
-        let mut found = Vec::new();
         let job = report["performanceJob"].clone();
+        if !job.is_object() {
+            return Err(SofError::Invalid(vec![Violation::new(
+                ViolationCode::MissingProperty,
+                "/performanceJob",
+                "`performanceJob` is required, a PerformanceJobValue (R93)",
+            )]));
+        }
+        let mut found = Vec::new();
         if job["@type"] != "PerformanceJobValue" {
             found.push(invalid(
                 "/performanceJob/@type",

@@ -1,5 +1,6 @@
-//! A schema-driven fuzzer of every product API on both reference points: every operation of
-//! each official management file is served, and it is sent requests generated from the file's
+//! A schema-driven fuzzer of every product API on both reference points, and of the
+//! Performance Monitoring and Streaming Management files: every operation of each official
+//! management file is served, and it is sent requests generated from the file's
 //! own schemas
 //! (instances of the request schema, the same with a required attribute removed or an attribute
 //! of the wrong type, arbitrary JSON; declared query parameters with generated, wrong and unknown
@@ -221,11 +222,95 @@ fn accepted_request(path: &str) -> Option<Value> {
     })
 }
 
-#[tokio::test]
-async fn requests_generated_from_every_api_file_get_answers_that_meet_it() {
-    let seed: u64 = std::env::var("LSO_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(125);
+/// What fuzzing the files sent and found.
+#[derive(Default)]
+struct Findings {
+    sent: usize,
+    created: usize,
+    failures: Vec<String>,
+}
+
+/// Sends `CASES` generated requests to every operation of `contract` (its paths under the file's
+/// server base) with `token`, path identifiers taken from `ids`, and holds the answers to it.
+async fn fuzz_file(app: &App, token: &str, contract: &Contract, ids: [&str; 4], seed: u64, found: &mut Findings) {
     let configurations: Vec<Value> =
         lso_spec::Catalog::built_in().unwrap().specs().iter().map(|s| s.example.clone()).collect();
+    let doc = contract.document().clone();
+    let server = doc["servers"][0]["url"].as_str().unwrap();
+    let base = server[server.find("/mefApi").unwrap()..].trim_end_matches('/').to_owned();
+    let mut cache = Validators::new();
+    let mut generator = Generator { doc: &doc, rng: StdRng::seed_from_u64(seed), configurations };
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            if !["get", "post", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            for case in 0..CASES {
+                let mut url = format!("{base}{}", path.replace("{id}", ids[case % 4]));
+                let mut query = Vec::new();
+                for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                    let parameter = generator.resolve(parameter).clone();
+                    let name = parameter["name"].as_str().unwrap_or_default();
+                    if parameter["in"] != "query"
+                        || ["buyerId", "sellerId"].contains(&name)
+                        || !generator.rng.random_bool(0.3)
+                    {
+                        continue;
+                    }
+                    let value = generator.value(&parameter["schema"], 0);
+                    let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+                    query.push(format!("{name}={}", text.replace(' ', "%20").replace('+', "%2B")));
+                }
+                if case % 6 == 5 {
+                    query.push("unknownParameter=1".into());
+                }
+                if !query.is_empty() {
+                    url = format!("{url}?{}", query.join("&"));
+                }
+                let schema = operation["requestBody"]["content"]
+                    .as_object()
+                    .and_then(|c| c.values().next())
+                    .map(|m| m["schema"].clone());
+                let known = if case == 0 && method == "post" { accepted_request(path) } else { None };
+                let body = known.or_else(|| schema.map(|s| generator.body(&s)));
+                let answer = app.call_as(token, &method.to_uppercase(), &url, body.as_ref()).await;
+                found.sent += 1;
+                found.created += usize::from(answer.status == 201);
+                let status = answer.status.to_string();
+                let declared = &operation["responses"][&status];
+                let what = format!("{} {url} → {status}", method.to_uppercase());
+                let unrouted = answer.status == 405 || answer.body["reason"] == "no resource at this path";
+                if unrouted {
+                    found.failures.push(format!("{what}: the operation is not served"));
+                } else if answer.status >= 500 {
+                    found.failures.push(format!("{what}: a server error {:#}", answer.body));
+                } else if let Some(media) = declared["content"].as_object().and_then(|c| c.keys().next().cloned()) {
+                    let pointer = format!(
+                        "/paths/{}/{method}/responses/{status}/content/{}/schema",
+                        path.replace('~', "~0").replace('/', "~1"),
+                        media.replace('~', "~0").replace('/', "~1")
+                    );
+                    let schema = generator.resolve(&declared["content"][&media]["schema"]).clone();
+                    if let Err(why) = conforms(contract, &mut cache, &pointer, &schema, &answer.body) {
+                        found.failures.push(format!("{what}: {why}\n{:#}", answer.body));
+                    }
+                } else if declared.is_null() && answer.status < 400 {
+                    found.failures.push(format!("{what}: a success the file does not declare"));
+                } else if declared.is_null() && !is_mef_error(&answer.body) {
+                    found.failures.push(format!("{what}: not a MEF error body {:#}", answer.body));
+                }
+            }
+        }
+    }
+}
+
+fn seed() -> u64 {
+    std::env::var("LSO_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(125)
+}
+
+#[tokio::test]
+async fn requests_generated_from_every_api_file_get_answers_that_meet_it() {
+    let seed = seed();
     let app = spawn_app().await;
     let placed = app
         .call(
@@ -235,90 +320,45 @@ async fn requests_generated_from_every_api_file_get_answers_that_meet_it() {
         )
         .await;
     let order = placed.body["id"].as_str().unwrap().to_owned();
-    let mut failures = Vec::new();
-    let mut sent = 0;
-    let mut created = 0;
+    let mut found = Findings::default();
     for irp in ["Sonata", "Cantata"] {
         for file in FILES {
             let mut contract = Contract::load(&format!("{irp}/productApi/{file}.api.yaml"));
             if file.starts_with("troubleTicket") {
                 contract = contract.without_required("TroubleTicket_Find", &["externalId", "resolutionDate"]);
             }
-            let doc = contract.document().clone();
-            let server = doc["servers"][0]["url"].as_str().unwrap();
-            let base = server[server.find("/mefApi").unwrap()..].trim_end_matches('/').to_owned();
-            let mut cache = Validators::new();
-            let mut generator =
-                Generator { doc: &doc, rng: StdRng::seed_from_u64(seed), configurations: configurations.clone() };
-            for (path, operations) in doc["paths"].as_object().unwrap() {
-                for (method, operation) in operations.as_object().unwrap() {
-                    if !["get", "post", "patch", "delete"].contains(&method.as_str()) {
-                        continue;
-                    }
-                    for case in 0..CASES {
-                        let id = [order.as_str(), "nothing", "x%20y", "1"][case % 4];
-                        let mut url = format!("{base}{}", path.replace("{id}", id));
-                        let mut query = Vec::new();
-                        for parameter in operation["parameters"].as_array().into_iter().flatten() {
-                            let parameter = generator.resolve(parameter).clone();
-                            let name = parameter["name"].as_str().unwrap_or_default();
-                            if parameter["in"] != "query"
-                                || ["buyerId", "sellerId"].contains(&name)
-                                || !generator.rng.random_bool(0.3)
-                            {
-                                continue;
-                            }
-                            let value = generator.value(&parameter["schema"], 0);
-                            let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
-                            query.push(format!("{name}={}", text.replace(' ', "%20").replace('+', "%2B")));
-                        }
-                        if case % 6 == 5 {
-                            query.push("unknownParameter=1".into());
-                        }
-                        if !query.is_empty() {
-                            url = format!("{url}?{}", query.join("&"));
-                        }
-                        let schema = operation["requestBody"]["content"]
-                            .as_object()
-                            .and_then(|c| c.values().next())
-                            .map(|m| m["schema"].clone());
-                        let known = if case == 0 && method == "post" { accepted_request(path) } else { None };
-                        let body = known.or_else(|| schema.map(|s| generator.body(&s)));
-                        let answer = app.call(&method.to_uppercase(), &url, body.as_ref()).await;
-                        sent += 1;
-                        created += usize::from(answer.status == 201);
-                        let status = answer.status.to_string();
-                        let declared = &operation["responses"][&status];
-                        let what = format!("{irp} {} {url} → {status}", method.to_uppercase());
-                        let unrouted = answer.status == 405 || answer.body["reason"] == "no resource at this path";
-                        if unrouted {
-                            failures.push(format!("{what}: the operation is not served"));
-                        } else if answer.status >= 500 {
-                            failures.push(format!("{what}: a server error {:#}", answer.body));
-                        } else if let Some(media) =
-                            declared["content"].as_object().and_then(|c| c.keys().next().cloned())
-                        {
-                            let pointer = format!(
-                                "/paths/{}/{method}/responses/{status}/content/{}/schema",
-                                path.replace('~', "~0").replace('/', "~1"),
-                                media.replace('~', "~0").replace('/', "~1")
-                            );
-                            let schema = generator.resolve(&declared["content"][&media]["schema"]).clone();
-                            if let Err(why) = conforms(&contract, &mut cache, &pointer, &schema, &answer.body) {
-                                failures.push(format!("{what}: {why}\n{:#}", answer.body));
-                            }
-                        } else if declared.is_null() && answer.status < 400 {
-                            failures.push(format!("{what}: a success the file does not declare"));
-                        } else if declared.is_null() && !is_mef_error(&answer.body) {
-                            failures.push(format!("{what}: not a MEF error body {:#}", answer.body));
-                        }
-                    }
-                }
-            }
+            fuzz_file(&app, &app.token, &contract, [order.as_str(), "nothing", "x%20y", "1"], seed, &mut found).await;
         }
     }
+    let Findings { sent, created, failures } = found;
     assert!(sent > 2000, "{sent} requests");
     assert!(created >= 20, "only {created} requests succeeded in creating something");
+    assert!(
+        failures.is_empty(),
+        "{} of {sent} answers break their file (LSO_FUZZ_SEED={seed}):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn requests_generated_from_the_performance_and_streaming_files_get_answers_that_meet_them() {
+    let seed = seed();
+    let app = spawn_app().await;
+    let mut found = Findings::default();
+    for (file, irp) in [
+        ("performanceMonitoring.api.yaml", "Legato"),
+        ("performanceMonitoring.api.yaml", "Interlude"),
+        ("streamingManagement.api.all-in-one.yaml", "Legato"),
+    ] {
+        let contract = Contract::load(&format!("{irp}/serviceApi/pm/{file}"));
+        // Legato is the Seller's operators'; Interlude a partner operator's (a Sonata Buyer).
+        let token = if irp == "Legato" { app.admin.clone() } else { app.token.clone() };
+        fuzz_file(&app, &token, &contract, ["carrier-ethernet-performance", "nothing", "x%20y", "1"], seed, &mut found)
+            .await;
+    }
+    let Findings { sent, failures, .. } = found;
+    assert!(sent > 300, "{sent} requests");
     assert!(
         failures.is_empty(),
         "{} of {sent} answers break their file (LSO_FUZZ_SEED={seed}):\n{}",
