@@ -1,5 +1,5 @@
 //! A schema-driven fuzzer of every product API on both reference points, and of the
-//! Performance Monitoring and Streaming Management files: every operation of each official
+//! Performance Monitoring, Streaming Management and Allegro (`docs/allegro.openapi.json`) files: every operation of each official
 //! management file is served, and it is sent requests generated from the file's
 //! own schemas
 //! (instances of the request schema, the same with a required attribute removed or an attribute
@@ -342,7 +342,7 @@ async fn requests_generated_from_every_api_file_get_answers_that_meet_it() {
 }
 
 #[tokio::test]
-async fn requests_generated_from_the_performance_and_streaming_files_get_answers_that_meet_them() {
+async fn requests_generated_from_the_performance_streaming_and_allegro_files_get_answers_that_meet_them() {
     let seed = seed();
     let app = spawn_app().await;
     let mut found = Findings::default();
@@ -357,6 +357,11 @@ async fn requests_generated_from_the_performance_and_streaming_files_get_answers
         fuzz_file(&app, &token, &contract, ["carrier-ethernet-performance", "nothing", "x%20y", "1"], seed, &mut found)
             .await;
     }
+    let allegro = Contract::from_file(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/allegro.openapi.json"),
+        "allegro",
+    );
+    fuzz_file(&app, &app.token, &allegro, ["nothing", "x%20y", "1", "nothing"], seed, &mut found).await;
     let Findings { sent, failures, .. } = found;
     assert!(sent > 300, "{sent} requests");
     assert!(
