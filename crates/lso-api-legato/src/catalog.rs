@@ -3,14 +3,13 @@
 //! extension at `/serviceSpecification/{id}/schema`, named by `targetServiceSchema`), and the
 //! catalog's hub. The catalog is fixed at build time, so its hub never has an event to send.
 
-use crate::{LegatoState, client, hub_router};
+use crate::{LegatoState, client};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use lso_http::{ApiError, Paging, Principal, QueryParams, json_response, list_response};
-use lso_sof::LegatoApi;
 use lso_sof::services::{CATALOG, ServiceSpecification, configuration_schema};
 use serde_json::{Value, json};
 
@@ -25,7 +24,6 @@ pub(crate) fn router() -> Router<LegatoState> {
         .route("/serviceSpecification", get(service_specification_find))
         .route("/serviceSpecification/{id}", get(service_specification_get))
         .route("/serviceSpecification/{id}/schema", get(service_specification_schema))
-        .merge(hub_router(LegatoApi::Catalog))
 }
 
 fn specification(spec: &ServiceSpecification) -> Value {

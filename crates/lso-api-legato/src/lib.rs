@@ -87,20 +87,17 @@ pub fn api_error(err: SofError) -> ApiError {
 pub fn router(state: LegatoState) -> Router {
     let ordering = Router::new()
         .route("/serviceOrder", get(list_service_order).post(create_service_order))
-        .route("/serviceOrder/{id}", get(retrieve_service_order))
-        .merge(hub_router(LegatoApi::Ordering));
-    let inventory = Router::new()
-        .route("/service", get(list_service))
-        .route("/service/{id}", get(retrieve_service))
-        .merge(hub_router(LegatoApi::Inventory));
+        .route("/serviceOrder/{id}", get(retrieve_service_order));
+    let inventory = Router::new().route("/service", get(list_service)).route("/service/{id}", get(retrieve_service));
+    let operators = pm::PmState { sof: state.sof.clone(), auth: state.auth.clone(), audience: Arc::new(pm::Operators) };
     Router::new()
         .nest(ORDERING_BASE, ordering.with_state(state.clone()))
         .nest(INVENTORY_BASE, inventory.with_state(state.clone()))
-        .nest(CATALOG_BASE, catalog::router().with_state(state.clone()))
-        .merge(pm::router(
-            pm::PmState { sof: state.sof, auth: state.auth, audience: Arc::new(pm::Operators) },
-            lso_sof::pm::PM_BASE,
-        ))
+        .nest(CATALOG_BASE, catalog::router().with_state(state))
+        .merge(pm::hub_router(operators.clone(), ORDERING_BASE, LegatoApi::Ordering))
+        .merge(pm::hub_router(operators.clone(), INVENTORY_BASE, LegatoApi::Inventory))
+        .merge(pm::hub_router(operators.clone(), CATALOG_BASE, LegatoApi::Catalog))
+        .merge(pm::router(operators, lso_sof::pm::PM_BASE))
 }
 
 /// `createServiceOrder`: `POST /serviceOrder` (MEF 99, Service Ordering 5.0.0).
@@ -207,68 +204,4 @@ async fn list(
 pub(crate) struct SubscriptionInput {
     pub(crate) callback: String,
     pub(crate) query: Option<String>,
-}
-
-pub(crate) fn hub_router(api: LegatoApi) -> Router<LegatoState> {
-    Router::new()
-        .route(
-            "/hub",
-            axum::routing::post(
-                move |state: State<LegatoState>,
-                      principal: Principal,
-                      raw: RawQuery,
-                      body: MefBody<SubscriptionInput>| {
-                    register_listener(api, state, principal, raw, body)
-                },
-            ),
-        )
-        .route(
-            "/hub/{id}",
-            get(move |state: State<LegatoState>, principal: Principal, id: Path<String>| {
-                retrieve_hub(api, state, principal, id)
-            })
-            .delete(move |state: State<LegatoState>, principal: Principal, id: Path<String>| {
-                unregister_listener(api, state, principal, id)
-            }),
-        )
-}
-
-/// `registerListener`: `POST /hub`.
-async fn register_listener(
-    api: LegatoApi,
-    State(state): State<LegatoState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-    body: MefBody<SubscriptionInput>,
-) -> Result<Response, ApiError> {
-    let client = client(&principal)?;
-    QueryParams::parse(raw.as_deref()).finish()?;
-    let hub = state
-        .sof
-        .register_hub(api, client, &body.typed.callback, body.typed.query.as_deref())
-        .await
-        .map_err(api_error)?;
-    Ok(json_response(StatusCode::CREATED, &hub))
-}
-
-/// `retrieveHub`: `GET /hub/{id}`.
-async fn retrieve_hub(
-    api: LegatoApi,
-    State(state): State<LegatoState>,
-    principal: Principal,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let hub = state.sof.hub(api, client(&principal)?, &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &hub))
-}
-
-/// `unregisterListener`: `DELETE /hub/{id}`.
-async fn unregister_listener(
-    api: LegatoApi,
-    State(state): State<LegatoState>,
-    principal: Principal,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    state.sof.delete_hub(api, client(&principal)?, &id).await.map_err(api_error)?;
-    Ok(StatusCode::NO_CONTENT)
 }

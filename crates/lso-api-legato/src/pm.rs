@@ -127,7 +127,7 @@ impl PmState {
 }
 
 /// A document of `kind` of the caller.
-async fn retrieve(
+pub(crate) async fn retrieve(
     kind: &str,
     state: PmState,
     principal: Principal,
@@ -141,7 +141,7 @@ async fn retrieve(
 }
 
 /// A page of the caller's documents of `kind` matching the `known` filters.
-async fn list(
+pub(crate) async fn list(
     kind: &str,
     known: &[(&str, Kind)],
     state: PmState,
@@ -161,17 +161,16 @@ async fn list(
 pub fn router(state: PmState, base: &str) -> Router {
     let mut routes = Router::new()
         .route("/performanceProfile", get(list_profiles).post(create_profile))
-        .route("/performanceProfile/{id}", get(retrieve_profile).patch(modify_profile).delete(delete_profile))
+        .route("/performanceProfile/{id}", retriever(PM_PROFILE).patch(modify_profile).delete(delete_profile))
         .route("/performanceJob", get(list_jobs).post(create_job))
-        .route("/performanceJob/{id}", get(retrieve_job))
+        .route("/performanceJob/{id}", retriever(PM_JOB))
         .route("/performanceJobComplexQuery", post(job_query))
         .route("/performanceReport", get(list_reports).post(create_report))
-        .route("/performanceReport/{id}", get(retrieve_report))
+        .route("/performanceReport/{id}", retriever(PM_REPORT))
         .route("/performanceReportComplexQuery", post(report_query))
         .route("/trackingRecord", get(list_tracking))
-        .route("/trackingRecord/{id}", get(retrieve_tracking))
-        .route("/hub", post(register_listener))
-        .route("/hub/{id}", get(retrieve_hub).delete(unregister_listener));
+        .route("/trackingRecord/{id}", retriever(PM_TRACKING))
+        .merge(hub_routes(LegatoApi::Performance));
     for process in JobProcess::ALL {
         routes = routes
             .route(
@@ -179,16 +178,35 @@ pub fn router(state: PmState, base: &str) -> Router {
                 get(move |state, principal, raw| list_process(process, state, principal, raw))
                     .post(move |state, principal, raw, body| create_process(process, state, principal, raw, body)),
             )
-            .route(
-                &format!("/{}/{{id}}", process.path()),
-                get(move |State(state), principal, Path(id), raw| retrieve(process.kind(), state, principal, id, raw)),
-            );
+            .route(&format!("/{}/{{id}}", process.path()), retriever(process.kind()));
     }
     Router::new().nest(base, routes.with_state(state))
 }
 
-/// `registerListener`: the caller's hub for Performance Monitoring events.
+/// `GET` of one of the caller's documents of `kind`.
+pub(crate) fn retriever(kind: &'static str) -> axum::routing::MethodRouter<PmState> {
+    get(move |State(state), principal, Path(id), raw| retrieve(kind, state, principal, id, raw))
+}
+
+/// The hub of `api` for the caller's events: `POST /hub`, `GET` and `DELETE /hub/{id}`.
+pub fn hub_routes(api: LegatoApi) -> Router<PmState> {
+    Router::new()
+        .route("/hub", post(move |state, principal, raw, body| register_listener(api, state, principal, raw, body)))
+        .route(
+            "/hub/{id}",
+            get(move |state, principal, id, raw| retrieve_hub(api, state, principal, id, raw))
+                .delete(move |state, principal, id, raw| unregister_listener(api, state, principal, id, raw)),
+        )
+}
+
+/// The routes of `api`'s hub alone, at `base`.
+pub fn hub_router(state: PmState, base: &str, api: LegatoApi) -> Router {
+    Router::new().nest(base, hub_routes(api).with_state(state))
+}
+
+/// `registerListener`: the caller's hub for `api`'s events.
 async fn register_listener(
+    api: LegatoApi,
     State(state): State<PmState>,
     principal: Principal,
     RawQuery(raw): RawQuery,
@@ -197,16 +215,13 @@ async fn register_listener(
     let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
     query.finish()?;
     let input = body.typed;
-    let hub = state
-        .sof
-        .register_hub(LegatoApi::Performance, &client, &input.callback, input.query.as_deref())
-        .await
-        .map_err(api_error)?;
+    let hub = state.sof.register_hub(api, &client, &input.callback, input.query.as_deref()).await.map_err(api_error)?;
     Ok(created(&hub))
 }
 
 /// `retrieveHub`.
 async fn retrieve_hub(
+    api: LegatoApi,
     State(state): State<PmState>,
     principal: Principal,
     Path(id): Path<String>,
@@ -214,12 +229,13 @@ async fn retrieve_hub(
 ) -> Result<Response, ApiError> {
     let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
     query.finish()?;
-    let hub = state.sof.hub(LegatoApi::Performance, &client, &id).await.map_err(api_error)?;
+    let hub = state.sof.hub(api, &client, &id).await.map_err(api_error)?;
     Ok(json_response(StatusCode::OK, &hub))
 }
 
 /// `unregisterListener`.
 async fn unregister_listener(
+    api: LegatoApi,
     State(state): State<PmState>,
     principal: Principal,
     Path(id): Path<String>,
@@ -227,7 +243,7 @@ async fn unregister_listener(
 ) -> Result<Response, ApiError> {
     let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
     query.finish()?;
-    state.sof.delete_hub(LegatoApi::Performance, &client, &id).await.map_err(api_error)?;
+    state.sof.delete_hub(api, &client, &id).await.map_err(api_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -245,16 +261,6 @@ async fn create_profile(
     let (client, query) = state.caller(&principal, raw.as_deref(), true)?;
     query.finish()?;
     Ok(created(&state.sof.create_profile(&client, body.raw).await.map_err(api_error)?))
-}
-
-/// `retrievePerformanceProfile`.
-async fn retrieve_profile(
-    State(state): State<PmState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    raw: RawQuery,
-) -> Result<Response, ApiError> {
-    retrieve(PM_PROFILE, state, principal, id, raw).await
 }
 
 /// `modifyPerformanceProfile`.
@@ -315,16 +321,6 @@ async fn create_job(
     Ok(created(&state.sof.create_job(&client, body.raw).await.map_err(api_error)?))
 }
 
-/// `retrievePerformanceJob`.
-async fn retrieve_job(
-    State(state): State<PmState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    raw: RawQuery,
-) -> Result<Response, ApiError> {
-    retrieve(PM_JOB, state, principal, id, raw).await
-}
-
 /// `listPerformanceJob`.
 async fn list_jobs(State(state): State<PmState>, principal: Principal, raw: RawQuery) -> Result<Response, ApiError> {
     let known = [
@@ -355,16 +351,6 @@ async fn create_report(
     Ok(created(&state.sof.create_report(&client, body.raw).await.map_err(api_error)?))
 }
 
-/// `retrievePerformanceReport`.
-async fn retrieve_report(
-    State(state): State<PmState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    raw: RawQuery,
-) -> Result<Response, ApiError> {
-    retrieve(PM_REPORT, state, principal, id, raw).await
-}
-
 const REPORT_FILTERS: [(&str, bool); 9] = [
     ("performanceJobId", false),
     ("creationDate", true),
@@ -392,16 +378,6 @@ async fn list_tracking(
 ) -> Result<Response, ApiError> {
     let known = [("relatedObjectId", Kind::Text), ("creationDate", Kind::Date), ("user", Kind::Text)];
     list(PM_TRACKING, &known, state, principal, raw).await
-}
-
-/// `retrieveTrackingRecord`.
-async fn retrieve_tracking(
-    State(state): State<PmState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    raw: RawQuery,
-) -> Result<Response, ApiError> {
-    retrieve(PM_TRACKING, state, principal, id, raw).await
 }
 
 /// `create{Cancel,Modify,Suspend,Resume}PerformanceJob`.

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use lso_http::filters::{Kind, take};
+use lso_http::filters::Kind;
 use lso_http::{ApiError, MefBody, Paging, Principal, json_response, list_response};
 use lso_sof::streams::{SUBSCRIPTION, StreamMessage, topics};
 use serde_json::Value;
@@ -30,7 +30,7 @@ pub fn router(state: PmState, base: &str, origin: &str) -> Router {
                 subscribe(state, principal, raw, body, stream_base.clone(), origin.clone())
             }),
         )
-        .route("/subscription/{id}", get(retrieve_subscription).delete(unsubscribe))
+        .route("/subscription/{id}", crate::pm::retriever(SUBSCRIPTION).delete(unsubscribe))
         .route("/stream/{id}", get(stream));
     Router::new().nest(base, routes.with_state(state))
 }
@@ -94,28 +94,9 @@ async fn subscribe(
 async fn list_subscriptions(
     State(state): State<PmState>,
     principal: Principal,
-    RawQuery(raw): RawQuery,
+    raw: RawQuery,
 ) -> Result<Response, ApiError> {
-    let (client, mut query) = state.caller(&principal, raw.as_deref(), false)?;
-    let paging = Paging::from_query(&mut query)?;
-    let filters = take(&mut query, &[("topicId", Kind::Text), ("protocol", Kind::Text)])?;
-    query.finish()?;
-    let (found, total) =
-        state.sof.list(SUBSCRIPTION, &client, filters, paging.offset, paging.limit).await.map_err(api_error)?;
-    Ok(list_response(&found, total, paging))
-}
-
-/// `subscriptionById`.
-async fn retrieve_subscription(
-    State(state): State<PmState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
-    query.finish()?;
-    let subscription = state.sof.document(SUBSCRIPTION, &client, &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &subscription))
+    crate::pm::list(SUBSCRIPTION, &[("topicId", Kind::Text), ("protocol", Kind::Text)], state, principal, raw).await
 }
 
 /// `unsubscribeTopic`: its streams end.

@@ -171,20 +171,10 @@ impl Sof {
         let mut ops = Vec::new();
         for client in clients {
             let point = client.split('\u{1f}').next().unwrap_or("allegro");
-            let event_id = self.ids.next_id();
+            let listener = format!("/mefApi/{point}/serviceControlNotification/v1/listener/");
+            let to = crate::Audience { api: SERVICE_CONTROL_API, client, listener: &listener };
             let href = format!("/mefApi/{point}/serviceControl/v1/service/{id}");
-            let body = json!({"eventId": event_id, "eventTime": DateTime::from_millis(at).as_str(), "eventType": SERVICE_FAULT_EVENT,
-                              "event": {"id": id, "href": href, "fault": fault}});
-            ops.push(lso_store::WriteOp::Publish(lso_store::NewEvent {
-                id: event_id,
-                api: SERVICE_CONTROL_API.into(),
-                tenant: client.clone(),
-                event_type: SERVICE_FAULT_EVENT.into(),
-                listener_path: format!("/mefApi/{point}/serviceControlNotification/v1/listener/{SERVICE_FAULT_EVENT}"),
-                body: body.to_string(),
-                ordering_key: id.into(),
-                at,
-            }));
+            ops.push(self.notice(to, SERVICE_FAULT_EVENT, json!({"id": id, "href": href, "fault": fault}), id, at));
         }
         if ops.is_empty() { Ok(()) } else { self.commit(ops).await }
     }

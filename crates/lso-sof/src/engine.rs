@@ -15,6 +15,9 @@ use lso_mef_product::DateTime;
 use lso_store::{IndexEntry, Job, JobFailure, ListQuery, NewEvent, Record, Step, StepResult, WriteOp};
 use serde_json::{Value, json};
 
+/// Where Service Inventory notifications go.
+pub(crate) const INVENTORY_LISTENER: &str = "/mefApi/legato/serviceInventoryNotification/v5/listener/";
+
 /// The job advancing a service order.
 pub const ADVANCE_SERVICE_ORDER: &str = "sof.advanceServiceOrder";
 /// The job removing a connectivity service that could not be removed at once.
@@ -57,31 +60,15 @@ struct Writes {
 
 impl Writes {
     fn event(&mut self, sof: &Sof, api: &str, listener: &str, event_type: &str, subject: Value, key: &str) {
-        let event_id = sof.ids.next_id();
-        let body = json!({"eventId": event_id, "eventTime": DateTime::from_millis(self.now).as_str(), "eventType": event_type, "event": subject});
-        self.ops.push(WriteOp::Publish(NewEvent {
-            id: event_id,
-            api: api.into(),
-            tenant: self.client.clone(),
-            event_type: event_type.into(),
-            listener_path: format!("{listener}{event_type}"),
-            body: body.to_string(),
-            ordering_key: key.into(),
-            at: self.now,
-        }));
+        let to = crate::Audience { api, client: &self.client, listener };
+        let notice = sof.notice(to, event_type, subject, key, self.now);
+        self.ops.push(notice);
     }
 
     fn service_event(&mut self, sof: &Sof, event_type: &str, service: &Value) {
         let id = service["id"].as_str().unwrap_or_default().to_owned();
         let subject = json!({"id": id, "href": service["href"], "state": service["state"]});
-        self.event(
-            sof,
-            INVENTORY_API,
-            "/mefApi/legato/serviceInventoryNotification/v5/listener/",
-            event_type,
-            subject,
-            &id,
-        );
+        self.event(sof, INVENTORY_API, INVENTORY_LISTENER, event_type, subject, &id);
     }
 }
 

@@ -73,6 +73,14 @@ impl From<StoreError> for SofError {
     }
 }
 
+/// Whom a notification goes to: the hubs of `api` of `client`, at `{listener}{eventType}`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Audience<'a> {
+    pub(crate) api: &'a str,
+    pub(crate) client: &'a str,
+    pub(crate) listener: &'a str,
+}
+
 /// A boxed future, so that [`Legato`] can be used as `dyn Legato`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -178,30 +186,43 @@ impl Sof {
         Ok(())
     }
 
+    /// The write announcing `event` of `event_type` to `client`'s hubs of `api`, at
+    /// `{listener}{event_type}`, in order with the other events about `key`.
+    pub(crate) fn notice(
+        &self,
+        to: Audience<'_>,
+        event_type: &str,
+        event: Value,
+        key: &str,
+        at: i64,
+    ) -> lso_store::WriteOp {
+        let event_id = self.ids.next_id();
+        let body = serde_json::json!({"eventId": event_id, "eventTime": lso_mef_product::DateTime::from_millis(at).as_str(),
+                                      "eventType": event_type, "event": event});
+        lso_store::WriteOp::Publish(lso_store::NewEvent {
+            id: event_id,
+            api: to.api.into(),
+            tenant: to.client.into(),
+            event_type: event_type.into(),
+            listener_path: format!("{}{event_type}", to.listener),
+            body: body.to_string(),
+            ordering_key: key.into(),
+            at,
+        })
+    }
+
     async fn note_service(&self, id: &str, text: &str) -> Result<(), SofError> {
         let Ok((record, mut service)) = self.load(SERVICE, None, id).await else { return Ok(()) };
         let now = self.clock.now_millis();
         let date = lso_mef_product::DateTime::from_millis(now);
         let note = serde_json::json!({"author": "sof", "date": date.as_str(), "source": "sof", "text": text, "id": self.ids.next_id()});
         engine::push(&mut service, "note", note);
-        let event_id = self.ids.next_id();
-        let body = serde_json::json!({"eventId": event_id, "eventTime": date.as_str(), "eventType": "serviceAttributeValueChangeEvent",
-                                      "event": {"id": id, "href": service["href"], "state": service["state"]}});
-        let event = lso_store::NewEvent {
-            id: event_id,
-            api: INVENTORY_API.into(),
-            tenant: record.tenant.clone(),
-            event_type: "serviceAttributeValueChangeEvent".into(),
-            listener_path: "/mefApi/legato/serviceInventoryNotification/v5/listener/serviceAttributeValueChangeEvent"
-                .into(),
-            body: body.to_string(),
-            ordering_key: id.into(),
-            at: now,
-        };
+        let to = Audience { api: INVENTORY_API, client: &record.tenant, listener: engine::INVENTORY_LISTENER };
+        let subject = serde_json::json!({"id": id, "href": service["href"], "state": service["state"]});
+        let event = self.notice(to, "serviceAttributeValueChangeEvent", subject, id, now);
         let index = order::service_index(&service);
         let updated = Record { version: record.version + 1, doc: service.to_string(), ..record };
-        self.commit(vec![lso_store::WriteOp::Update { record: updated, index }, lso_store::WriteOp::Publish(event)])
-            .await
+        self.commit(vec![lso_store::WriteOp::Update { record: updated, index }, event]).await
     }
 
     /// The policy of service `id`: what its user may change, within which range.

@@ -9,7 +9,7 @@
 use crate::{Sof, SofError};
 use lso_mef_product::DateTime;
 use lso_model::{Violation, ViolationCode};
-use lso_store::{Condition, Filter, IndexEntry, ListQuery, NewEvent, Record, Step, WriteOp, sortable_time};
+use lso_store::{Condition, Filter, IndexEntry, ListQuery, Record, Step, WriteOp, sortable_time};
 use serde_json::{Map, Value, json};
 
 /// Stored performance profiles.
@@ -315,18 +315,7 @@ impl Sof {
     }
 
     fn publish_on(&self, api: &str, client: &str, event_type: &str, event: Value, key: &str, at: i64) -> WriteOp {
-        let event_id = self.ids.next_id();
-        let body = json!({"eventId": event_id, "eventTime": now_text(at), "eventType": event_type, "event": event});
-        WriteOp::Publish(NewEvent {
-            id: event_id,
-            api: api.into(),
-            tenant: client.into(),
-            event_type: event_type.into(),
-            listener_path: format!("{LISTENER}{event_type}"),
-            body: body.to_string(),
-            ordering_key: key.into(),
-            at,
-        })
+        self.notice(crate::Audience { api, client, listener: LISTENER }, event_type, event, key, at)
     }
 
     /// A tracking record of `request` about `object` (W143 §6.23).

@@ -8,7 +8,7 @@
 use axum::Router;
 use axum::extract::{FromRef, Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use lso_bus::Bus;
 use lso_http::{ApiError, Authenticator, MefBody, Paging, Principal, QueryParams, json_response, list_response};
@@ -77,17 +77,31 @@ impl FromRef<AllegroState> for Arc<Authenticator> {
     }
 }
 
-/// The routes of `state`'s audience.
-pub(crate) fn router(state: AllegroState) -> Router {
+/// Everything `state`'s audience is served: service control and its hub, Performance
+/// Monitoring and Streaming Management; `origin` is this server's root URL.
+pub(crate) fn routers(state: AllegroState, origin: &str) -> Router {
+    let audience = state.audience;
+    let callers = lso_api_legato::pm::PmState {
+        sof: state.sof.clone(),
+        auth: state.auth.clone(),
+        audience: Arc::new(ServicePm(state.clone())),
+    };
+    let point = audience.name();
+    router(state)
+        .merge(lso_api_legato::pm::hub_router(callers.clone(), audience.base(), lso_sof::LegatoApi::ServiceControl))
+        .merge(lso_api_legato::pm::router(callers.clone(), &format!("/mefApi/{point}/performanceMonitoring/v2")))
+        .merge(lso_api_legato::streaming::router(callers, &format!("/mefApi/{point}/streamingManagement/v1"), origin))
+}
+
+/// The service control routes of `state`'s audience.
+fn router(state: AllegroState) -> Router {
     let base = state.audience.base();
     let routes = Router::new()
         .route("/openapi.json", get(openapi))
         .route("/service", get(list_services))
         .route("/service/{id}", get(retrieve_service))
         .route("/serviceChange", get(list_changes).post(create_change))
-        .route("/serviceChange/{id}", get(retrieve_change))
-        .route("/hub", axum::routing::post(register_hub))
-        .route("/hub/{id}", get(retrieve_hub).delete(unregister_hub));
+        .route("/serviceChange/{id}", get(retrieve_change));
     Router::new().nest(base, routes.with_state(state))
 }
 
@@ -440,59 +454,4 @@ impl lso_api_legato::pm::PmAudience for ServicePm {
             Ok(false)
         })
     }
-}
-
-/// `EventSubscriptionInput`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Subscription {
-    callback: String,
-    query: Option<String>,
-}
-
-/// The hub client of a caller: the same as its Performance Monitoring's.
-fn hub_client(state: &AllegroState, principal: &Principal, raw: Option<&str>) -> Result<String, ApiError> {
-    use lso_api_legato::pm::PmAudience;
-    let mut query = QueryParams::parse(raw);
-    let client = ServicePm(state.clone()).client(principal, &mut query)?;
-    query.finish()?;
-    Ok(client)
-}
-
-/// `registerListener`: `serviceFaultEvent`s about the caller's services to `callback`.
-async fn register_hub(
-    State(state): State<AllegroState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-    body: MefBody<Subscription>,
-) -> Result<Response, ApiError> {
-    let client = hub_client(&state, &principal, raw.as_deref())?;
-    let input = body.typed;
-    let api = lso_sof::LegatoApi::ServiceControl;
-    let hub = state.sof.register_hub(api, &client, &input.callback, input.query.as_deref()).await;
-    Ok(json_response(StatusCode::CREATED, &hub.map_err(lso_api_legato::api_error)?))
-}
-
-/// `retrieveHub`.
-async fn retrieve_hub(
-    State(state): State<AllegroState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let client = hub_client(&state, &principal, raw.as_deref())?;
-    let hub = state.sof.hub(lso_sof::LegatoApi::ServiceControl, &client, &id).await;
-    Ok(json_response(StatusCode::OK, &hub.map_err(lso_api_legato::api_error)?))
-}
-
-/// `unregisterListener`.
-async fn unregister_hub(
-    State(state): State<AllegroState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let client = hub_client(&state, &principal, raw.as_deref())?;
-    state.sof.delete_hub(lso_sof::LegatoApi::ServiceControl, &client, &id).await.map_err(lso_api_legato::api_error)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
 }

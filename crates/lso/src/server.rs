@@ -401,18 +401,11 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         sellers: sellers.clone(),
         partners: layers.partners.clone(),
     };
-    let service_control = |audience| crate::allegro::router(allegro_state(audience));
-    let service_pm = |audience, base: &str| {
-        let audience = Arc::new(crate::allegro::ServicePm(allegro_state(audience)));
-        lso_api_legato::pm::router(
-            lso_api_legato::pm::PmState { sof: layers.sof.clone(), auth: auth.clone(), audience },
-            base,
-        )
-    };
-    let streaming = |audience: Arc<dyn lso_api_legato::pm::PmAudience>, point: &str| {
-        let state = lso_api_legato::pm::PmState { sof: layers.sof.clone(), auth: auth.clone(), audience };
-        let base = format!("/mefApi/{point}/streamingManagement/v1");
-        lso_api_legato::streaming::router(state, &base, &format!("http://{}", layers.addr))
+    let origin = format!("http://{}", layers.addr);
+    let operators = lso_api_legato::pm::PmState {
+        sof: layers.sof.clone(),
+        auth: auth.clone(),
+        audience: Arc::new(lso_api_legato::pm::Operators),
     };
     let request_id = HeaderName::from_static("x-request-id");
     lso_api_product::router(state)
@@ -427,19 +420,9 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
             alarms: layers.alarms.clone(),
             auth: auth.clone(),
         }))
-        .merge(service_control(crate::allegro::Audience::Allegro))
-        .merge(service_control(crate::allegro::Audience::Interlude))
-        .merge(service_pm(crate::allegro::Audience::Allegro, "/mefApi/allegro/performanceMonitoring/v2"))
-        .merge(service_pm(crate::allegro::Audience::Interlude, "/mefApi/interlude/performanceMonitoring/v2"))
-        .merge(streaming(Arc::new(lso_api_legato::pm::Operators), "legato"))
-        .merge(streaming(
-            Arc::new(crate::allegro::ServicePm(allegro_state(crate::allegro::Audience::Allegro))),
-            "allegro",
-        ))
-        .merge(streaming(
-            Arc::new(crate::allegro::ServicePm(allegro_state(crate::allegro::Audience::Interlude))),
-            "interlude",
-        ))
+        .merge(crate::allegro::routers(allegro_state(crate::allegro::Audience::Allegro), &origin))
+        .merge(crate::allegro::routers(allegro_state(crate::allegro::Audience::Interlude), &origin))
+        .merge(lso_api_legato::streaming::router(operators, "/mefApi/legato/streamingManagement/v1", &origin))
         .merge(crate::partners::listener(bus.clone(), &config.partners))
         .merge(admin::router(admin::AdminParts {
             bus,
