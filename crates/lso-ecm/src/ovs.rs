@@ -30,7 +30,13 @@ pub struct OvsDriver {
 struct Session {
     ovsdb: OvsdbClient,
     openflow: OpenFlowClient,
+    /// When it was last used: `ovsdb-server` may have dropped it after a few idle seconds.
+    used: std::time::Instant,
 }
+
+/// How long a session may sit idle before it is checked: `ovsdb-server` probes an idle client
+/// after 5 s and drops it when the probe goes unanswered.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// An OVSDB set as a list: a set of one element is written as the bare atom (RFC 7047 §5.1).
 fn set_members(value: &Value) -> Vec<Value> {
@@ -81,8 +87,9 @@ impl OvsDriver {
         let mut slot = self.session.lock().await;
         let attempt = async {
             // `ovsdb-server` drops a client that leaves its keep-alives unanswered while idle:
-            // a connection kept from before is checked first, and made again if it is gone.
+            // a connection idle for a while is checked first, and made again if it is gone.
             if let Some(session) = slot.as_ref()
+                && session.used.elapsed() > IDLE
                 && session.ovsdb.echo().await.is_err()
             {
                 *slot = None;
@@ -91,9 +98,10 @@ impl OvsDriver {
                 let ovsdb = OvsdbClient::connect(&self.ovsdb_address).await?;
                 self.ensure_bridge(&ovsdb).await?;
                 let openflow = OpenFlowClient::connect(&self.openflow_socket).await?;
-                *slot = Some(Session { ovsdb, openflow });
+                *slot = Some(Session { ovsdb, openflow, used: std::time::Instant::now() });
             }
-            let session = slot.as_ref().ok_or_else(|| DriverError::Unreachable("no session".into()))?;
+            let session = slot.as_mut().ok_or_else(|| DriverError::Unreachable("no session".into()))?;
+            session.used = std::time::Instant::now();
             work(self, session).await
         };
         // A hung element must not hold the service that waits for it forever.

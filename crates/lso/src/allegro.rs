@@ -178,9 +178,25 @@ impl AllegroState {
         Ok(services)
     }
 
+    /// The faults raised and not cleared, by the services whose path they are on: worked out
+    /// once per request, whatever number of services it shows.
+    async fn faults(&self) -> std::collections::HashMap<String, Vec<Value>> {
+        let mut by_service: std::collections::HashMap<String, Vec<Value>> = Default::default();
+        for alarm in self.alarms.active() {
+            for service in self.icm.affected_by(&alarm).await {
+                by_service.entry(service).or_default().push(fault_of(&alarm));
+            }
+        }
+        by_service
+    }
+
     /// The customer's view of `service`: what it may change within which range, and the faults
-    /// on its path.
-    async fn view(&self, service: &Value) -> Result<Value, ApiError> {
+    /// on its path (from `faults`, by service).
+    async fn view(
+        &self,
+        service: &Value,
+        faults: &std::collections::HashMap<String, Vec<Value>>,
+    ) -> Result<Value, ApiError> {
         let id = service["id"].as_str().unwrap_or_default();
         let policy = match self.sof.policy_of(id).await {
             Ok(policy) => policy,
@@ -201,17 +217,7 @@ impl AllegroState {
                 Some(json!({"name": name, "value": value, "minimum": min, "maximum": max, "unit": unit}))
             })
             .collect();
-        let mut faults = Vec::new();
-        for alarm in self.alarms.active() {
-            if self.icm.affected_by(&alarm).await.iter().any(|s| s == id) {
-                let mut fault = json!({"kind": alarm.kind.as_str(), "element": alarm.element, "detail": alarm.detail,
-                    "raisedAt": lso_mef_product::DateTime::from_millis(alarm.raised_at).as_str()});
-                if let Some(port) = alarm.port {
-                    fault["port"] = json!(port);
-                }
-                faults.push(fault);
-            }
-        }
+        let mut faults = faults.get(id).cloned().unwrap_or_default();
         // An off-net EVC shows the faults on the partner's leg too, as its Interlude shows them.
         if let Some(partners) = &self.partners {
             faults.extend(partners.partner_faults(service["externalId"].as_str().unwrap_or_default()).await);
@@ -231,6 +237,16 @@ impl AllegroState {
         }
         Ok(view)
     }
+}
+
+/// A fault as customers and partners see it: an element alarm on a service's path.
+pub(crate) fn fault_of(alarm: &lso_ecm::Alarm) -> Value {
+    let mut fault = json!({"kind": alarm.kind.as_str(), "element": alarm.element, "detail": alarm.detail,
+        "raisedAt": lso_mef_product::DateTime::from_millis(alarm.raised_at).as_str()});
+    if let Some(port) = &alarm.port {
+        fault["port"] = json!(port);
+    }
+    fault
 }
 
 /// A change as the customer sees it (at `base`), from the service order making it.
@@ -279,9 +295,10 @@ async fn list_services(
         .filter(|s| wanted_state.as_ref().is_none_or(|w| s["state"] == w.as_str()))
         .filter(|s| product.as_ref().is_none_or(|p| s["externalId"] == p.as_str()))
         .collect();
+    let faults = state.faults().await;
     let mut page = Vec::new();
     for service in services.iter().skip(paging.offset as usize).take(paging.limit as usize) {
-        page.push(state.view(service).await?);
+        page.push(state.view(service, &faults).await?);
     }
     Ok(list_response(&page, services.len() as u64, paging))
 }
@@ -297,7 +314,7 @@ async fn retrieve_service(
     let customer = state.customer(&principal, &mut query)?;
     query.finish()?;
     let service = state.service(&customer, &id).await?;
-    Ok(json_response(StatusCode::OK, &state.view(&service).await?))
+    Ok(json_response(StatusCode::OK, &state.view(&service, &state.faults().await).await?))
 }
 
 /// A change a customer asks for.

@@ -331,11 +331,8 @@ async fn tell_customers(
         lso_ecm::AlarmChange::Raised(alarm) => (alarm, "raised"),
         lso_ecm::AlarmChange::Cleared(alarm) => (alarm, "cleared"),
     };
-    let mut fault = serde_json::json!({"kind": alarm.kind.as_str(), "element": alarm.element, "detail": alarm.detail, "state": state,
-        "raisedAt": lso_mef_product::DateTime::from_millis(alarm.raised_at).as_str()});
-    if let Some(port) = &alarm.port {
-        fault["port"] = serde_json::json!(port);
-    }
+    let mut fault = crate::allegro::fault_of(alarm);
+    fault["state"] = serde_json::json!(state);
     for service in icm.affected_by(alarm).await {
         let Ok(doc) = sof.document(lso_sof::SERVICE, lso_bus::LEGATO_CLIENT, &service).await else { continue };
         let product = doc["externalId"].as_str().unwrap_or_default();
