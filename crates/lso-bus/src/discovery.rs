@@ -77,8 +77,9 @@ struct Subject {
     spec: Arc<ProductSpec>,
     /// The configuration the offered ones are made from.
     base: Value,
-    /// The UNIs of the network an EVC would join.
-    interfaces: Vec<String>,
+    /// The UNIs of the network an EVC would join (with no VLANs to take: a path is asked of
+    /// them).
+    interfaces: Vec<(String, Vec<u16>)>,
     /// The committed rate the product already has (0 for an `add`).
     current_rate: u64,
 }
@@ -218,11 +219,11 @@ impl Bus {
     }
 
     /// The network UNIs that realise `products` (none without a network to ask).
-    async fn interfaces_of(&self, products: Vec<String>) -> Vec<String> {
+    async fn interfaces_of(&self, products: Vec<String>) -> Vec<(String, Vec<u16>)> {
         let mut interfaces = Vec::new();
         if let Some(network) = &self.serviceability {
             for product in products {
-                interfaces.extend(network.interface_of_product(&product).await);
+                interfaces.extend(network.interface_of_product(&product).await.map(|uni| (uni, Vec::new())));
             }
         }
         interfaces

@@ -33,8 +33,9 @@ pub trait Serviceability: Send + Sync {
     fn site_at_address<'a>(&'a self, address: &'a str) -> BoxFuture<'a, Option<String>>;
     /// The interface of the UNI service realising product `product`, if there is one.
     fn interface_of_product<'a>(&'a self, product: &'a str) -> BoxFuture<'a, Option<String>>;
-    /// Whether a path with `cir_mbps` to spare joins `interfaces` (`Err` says why not).
-    fn path<'a>(&'a self, interfaces: Vec<String>, cir_mbps: u64) -> BoxFuture<'a, Result<(), String>>;
+    /// Whether a path with `cir_mbps` to spare joins `endpoints`, each an interface and the
+    /// VLANs it takes there (an ENNI's S-VLAN; none on a UNI) (`Err` says why not).
+    fn path<'a>(&'a self, endpoints: Vec<(String, Vec<u16>)>, cir_mbps: u64) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// The items of a request being qualified, with the names the request's API uses.
@@ -309,34 +310,55 @@ impl Bus {
                 None => Found::Ready { confidence: "red", reason: format!("every UNI port at site {site} is in use") },
             });
         }
-        if spec.realised_by.as_deref().is_some_and(|s| s.contains("carrier-ethernet-evc")) {
+        let realised_by = spec.realised_by.as_deref().unwrap_or_default();
+        let ovc = realised_by.contains("carrier-ethernet-ovc");
+        if ovc || realised_by.contains("carrier-ethernet-evc") {
             let mut interfaces = Vec::new();
             for relation in item[list.relations].as_array().into_iter().flatten() {
                 let other = relation["id"].as_str().unwrap_or_default();
                 if let Some((_, interface)) = chosen.iter().find(|(id, _)| id == other) {
-                    interfaces.push(interface.clone());
+                    interfaces.push((interface.clone(), Vec::new()));
                 } else if !list.items.iter().any(|i| i["id"] == other) {
                     return error(ViolationCode::ReferenceNotFound, "", format!("no item `{other}` in this request"));
                 }
             }
             for relation in product["productRelationship"].as_array().into_iter().flatten() {
-                if let Some(interface) = network.interface_of_product(relation["id"].as_str().unwrap_or_default()).await
-                {
-                    interfaces.push(interface);
+                let id = relation["id"].as_str().unwrap_or_default();
+                let interface = match relation["relationshipType"].as_str() {
+                    Some("ENNI_REFERENCE") => self.enni_of(tenant, id).await?.map(|enni| {
+                        let s_vlan = configuration["enniEp"]["sVlanId"].as_u64().and_then(|v| u16::try_from(v).ok());
+                        (enni, s_vlan.into_iter().collect())
+                    }),
+                    _ => network.interface_of_product(id).await.map(|uni| (uni, Vec::new())),
+                };
+                match interface {
+                    Some(interface) => interfaces.push(interface),
+                    None if ovc => {
+                        return error(
+                            ViolationCode::ReferenceNotFound,
+                            "/productRelationship",
+                            format!("product {id} is not a UNI or ENNI of yours in service"),
+                        );
+                    }
+                    None => {}
                 }
             }
             if interfaces.len() < 2 {
                 return Ok(Found::Ready { confidence: "yellow", reason: "the UNIs it joins are not known yet".into() });
             }
-            let cir = crate::legato::evc_endpoints(configuration)
-                .iter()
-                .map(|(e, _)| crate::legato::cir_mbps(e))
-                .max()
-                .unwrap_or(0);
+            let cir = if ovc {
+                crate::legato::cir_mbps(&configuration["uniEp"]).max(crate::legato::cir_mbps(&configuration["enniEp"]))
+            } else {
+                crate::legato::evc_endpoints(configuration)
+                    .iter()
+                    .map(|(e, _)| crate::legato::cir_mbps(e))
+                    .max()
+                    .unwrap_or(0)
+            };
             return Ok(match network.path(interfaces.clone(), cir).await {
                 Ok(()) => Found::Ready {
                     confidence: "green",
-                    reason: format!("a path with {cir} Mbit/s to spare joins its UNIs"),
+                    reason: format!("a path with {cir} Mbit/s to spare joins its end points"),
                 },
                 Err(why) if list.alternatives => {
                     let mut slower = None;
@@ -358,6 +380,17 @@ impl Bus {
             });
         }
         Ok(Found::Ready { confidence: "yellow", reason: "the Seller qualifies this product by hand".into() })
+    }
+
+    /// The network interface of `tenant`'s ENNI product `id` (its `enniIdentifier`).
+    async fn enni_of(&self, tenant: &Tenant, id: &str) -> Result<Option<String>, BusError> {
+        match self.product(Some(&tenant.key()), id).await {
+            Ok(product) => Ok(product
+                .product_configuration
+                .and_then(|c| c.get("enniIdentifier").and_then(Value::as_str).map(str::to_owned))),
+            Err(BusError::NotFound(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     /// The site an item's place names: a site, or the site at an address.

@@ -15,6 +15,7 @@
 
 use crate::config::Secret;
 use lso_bus::fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus};
+use lso_model::Irp;
 use lso_model::order::ItemAction;
 use lso_sof::Legato;
 use lso_store::{Record, Store, StoreError, WriteOp};
@@ -44,6 +45,8 @@ const OFF_NET: &str = "offNetProduct";
 const ENNI_VLAN: &str = "enniSVlan";
 /// The S-VLAN an off-net EVC's two legs meet on.
 const STITCH: &str = "offNetStitch";
+/// The partner's qualification and quote an order item was placed on: id `{partner}:{externalId}`.
+const PARTNER_QUOTE: &str = "partnerQuote";
 /// The partner's Sonata ordering API.
 const ORDERING: &str = "/mefApi/sonata/productOrderingManagement/v10";
 
@@ -141,7 +144,7 @@ impl PartnerFulfilment {
         }
         let subscription = json!({"callback": format!("{}/{}", self.callback, partner.name),
                                   "query": "eventType=productOrderStateChangeEvent,productOrderItemStateChangeEvent"});
-        let hub = self.call(partner, reqwest::Method::POST, "/hub", Some(&subscription)).await?;
+        let hub = self.call(partner, reqwest::Method::POST, &format!("{ORDERING}/hub"), Some(&subscription)).await?;
         self.keep(HUB, &partner.name, &hub).await.map_err(Problem::from)
     }
 
@@ -180,7 +183,7 @@ impl PartnerFulfilment {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, Problem> {
-        let url = format!("{}{ORDERING}{path}", partner.url.trim_end_matches('/'));
+        let url = format!("{}{path}", partner.url.trim_end_matches('/'));
         let mut request = self.http.request(method, &url).bearer_auth(&partner.token.0);
         if let Some(body) = body {
             request = request.json(body);
@@ -207,14 +210,21 @@ impl PartnerFulfilment {
         order: Value,
     ) -> Result<Value, Problem> {
         self.ensure_hub(partner).await?;
-        let query = format!("/productOrder?externalId={external_id}");
+        let query = format!("{ORDERING}/productOrder?externalId={external_id}");
         let found = self.call(partner, reqwest::Method::GET, &query, None).await?;
         let placed = match found.as_array().and_then(|orders| orders.first()).and_then(|o| o["id"].as_str()) {
-            Some(id) => self.call(partner, reqwest::Method::GET, &format!("/productOrder/{id}"), None).await?,
+            Some(id) => {
+                self.call(partner, reqwest::Method::GET, &format!("{ORDERING}/productOrder/{id}"), None).await?
+            }
             None => {
                 let mut order = order;
                 order["externalId"] = json!(external_id);
-                self.call(partner, reqwest::Method::POST, "/productOrder", Some(&order)).await?
+                if let Some(item) = order["productOrderItem"].get_mut(0)
+                    && item["action"] == "add"
+                {
+                    self.qualify_and_quote(partner, external_id, item).await?;
+                }
+                self.call(partner, reqwest::Method::POST, &format!("{ORDERING}/productOrder"), Some(&order)).await?
             }
         };
         if !ours.is_empty() {
@@ -222,6 +232,78 @@ impl PartnerFulfilment {
             self.keep(PARTNER_ORDER, &key, &json!({"order": ours})).await?;
         }
         Ok(placed)
+    }
+
+    /// Before `item` (an `add`) is ordered from `partner`: the partner qualifies it (MEF 87,
+    /// instantly) and quotes it firm (MEF 115, instantly), and `item` references both, so the
+    /// partner orders what it qualified at the price it quoted (MEF 123 R38). The quote is kept
+    /// (`partnerQuote`, by `{partner}:{externalId}`): asked again, the same quote is ordered.
+    async fn qualify_and_quote(
+        &self,
+        partner: &PartnerConfig,
+        external_id: &str,
+        item: &mut Value,
+    ) -> Result<(), Problem> {
+        let key = format!("{}:{external_id}", partner.name);
+        let quoted = match self.record(PARTNER_QUOTE, &key).await? {
+            Some(quoted) => quoted,
+            None => {
+                let quoted = self.pre_order(partner, item).await?;
+                self.keep(PARTNER_QUOTE, &key, &quoted).await?;
+                quoted
+            }
+        };
+        item["quoteItem"] = json!({"id": "1", "quoteId": quoted["quote"]});
+        item["productOfferingQualificationItem"] = json!({"id": "1", "productOfferingQualificationId": quoted["poq"]});
+        Ok(())
+    }
+
+    /// The partner's qualification and firm quote of `item`: their ids, or why it cannot be had.
+    async fn pre_order(&self, partner: &PartnerConfig, item: &Value) -> Result<Value, Problem> {
+        let post = reqwest::Method::POST;
+        let product = &item["product"];
+        let buyer = json!([crate::orders::contact("buyerContactInformation")]);
+        let poq = json!({"instantSyncQualification": true, "relatedContactInformation": buyer,
+            "productOfferingQualificationItem": [{"id": "1", "action": "add", "product": product}]});
+        let path = format!("{}/productOfferingQualification", lso_mef_product::poq_base(Irp::Sonata));
+        let qualified = self.call(partner, post.clone(), &path, Some(&poq)).await?;
+        let answer = &qualified["productOfferingQualificationItem"][0];
+        if qualified["state"] != "done.ready" || answer["serviceabilityConfidence"] == "red" {
+            let why =
+                answer["serviceabilityConfidenceReason"].as_str().or(answer["terminationError"][0]["value"].as_str());
+            return Err(format!(
+                "partner {} cannot serve it (qualification {} {}): {}",
+                partner.name,
+                text(&qualified["id"]),
+                text(&qualified["state"]),
+                why.unwrap_or("no reason given")
+            )
+            .into());
+        }
+        let contacts = json!([
+            crate::orders::contact("quoteItemTechnicalContact"),
+            crate::orders::contact("quoteItemLocationContact")
+        ]);
+        let quote = json!({"buyerRequestedQuoteLevel": "firm", "instantSyncQuote": true,
+            "requestedQuoteCompletionDate": crate::orders::due().as_str(), "relatedContactInformation": buyer,
+            "quoteItem": [{"id": "1", "action": "add", "product": product, "requestedQuoteItemTerm": item["requestedItemTerm"],
+                           "relatedContactInformation": contacts,
+                           "productOfferingQualificationItem": {"id": "1", "productOfferingQualificationId": qualified["id"]}}]});
+        let path = format!("{}/quote", lso_mef_product::quote_base(Irp::Sonata));
+        let quoted = self.call(partner, post, &path, Some(&quote)).await?;
+        if quoted["state"] != "approved.orderable" {
+            let answer = &quoted["quoteItem"][0];
+            let why = answer["terminationError"][0]["value"].as_str().or(answer["state"].as_str());
+            return Err(format!(
+                "partner {} gave no orderable quote (quote {} {}): {}",
+                partner.name,
+                text(&quoted["id"]),
+                text(&quoted["state"]),
+                why.unwrap_or("no reason given")
+            )
+            .into());
+        }
+        Ok(json!({"poq": qualified["id"], "quote": quoted["id"]}))
     }
 
     /// Where a partner's order stands, as this Seller's item: failed once it has taken longer
@@ -681,7 +763,7 @@ impl PartnerFulfilment {
             return Ok(again);
         }
         if let Some(partner) = self.partner(payload["partner"].as_str().unwrap_or_default()) {
-            let query = format!("/productOrder?externalId={external_id}");
+            let query = format!("{ORDERING}/productOrder?externalId={external_id}");
             let found = self.call(partner, reqwest::Method::GET, &query, None).await?;
             if let Some(order) = found.as_array().and_then(|orders| orders.first()) {
                 let id = text(&order["id"]);
@@ -691,8 +773,14 @@ impl PartnerFulfilment {
                             "cancellationReason": "the customer's order this served failed",
                             "relatedContactInformation": [crate::orders::contact("cancelProductOrderContact")]});
                         // Refused (asked twice): the order is being cancelled already.
-                        if let Err(problem) =
-                            self.call(partner, reqwest::Method::POST, "/cancelProductOrder", Some(&cancel)).await
+                        if let Err(problem) = self
+                            .call(
+                                partner,
+                                reqwest::Method::POST,
+                                &format!("{ORDERING}/cancelProductOrder"),
+                                Some(&cancel),
+                            )
+                            .await
                             && problem.transient
                         {
                             return Err(problem);
@@ -700,8 +788,9 @@ impl PartnerFulfilment {
                         return Ok(again);
                     }
                     "completed" | "partial" => {
-                        let order =
-                            self.call(partner, reqwest::Method::GET, &format!("/productOrder/{id}"), None).await?;
+                        let order = self
+                            .call(partner, reqwest::Method::GET, &format!("{ORDERING}/productOrder/{id}"), None)
+                            .await?;
                         let items: Vec<Value> = order["productOrderItem"]
                             .as_array()
                             .into_iter()

@@ -148,13 +148,13 @@ impl Icm {
     }
 
     /// The path a request would take (links with capacity to spare, S-VLANs free on them),
-    /// computed on a copy of the network: nothing is reserved, and VLANs at the interfaces are
-    /// not looked at.
+    /// computed on a copy of the network: nothing is reserved. The VLANs an endpoint names (an
+    /// ENNI's S-VLAN) must be free there; an endpoint naming none is only asked to be reached.
     pub async fn plan_connectivity(&self, request: &ConnectivityRequest) -> Result<Reservation, IcmError> {
         self.check_endpoints(request).await?;
         let mut copy = self.read(Network::clone).await;
         let mut asked = request.reservation_request();
-        asked.vlans.clear();
+        asked.vlans.retain(|_, vlans| !vlans.is_empty());
         Ok(copy.reserve(&asked)?)
     }
 

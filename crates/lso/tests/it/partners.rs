@@ -7,6 +7,8 @@ use crate::network::{delete_order, evpl_order};
 use crate::support::*;
 use lso::config::{FulfilmentMode, Secret};
 use lso::partners::PartnerConfig;
+use lso_mef_product::{poq_base, quote_base};
+use lso_model::Irp;
 use serde_json::json;
 
 const CANTATA: &str = "/mefApi/cantata/productOrderingManagement/v5";
@@ -92,6 +94,28 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
     external.sort();
     assert_eq!(external, [format!("{id}/2"), format!("{id}/evpl")]);
     assert!(bought.iter().all(|o| o["state"] == "completed"));
+    // Each was qualified and quoted first: the partner ordered what it qualified, at the price
+    // of a firm quote that the order accepted.
+    for order in bought {
+        let path = format!("{SONATA}/productOrder/{}", order["id"].as_str().unwrap());
+        let order = partner.call_as(&wholesale, "GET", &path, None).await.body;
+        let item = &order["productOrderItem"][0];
+        let poq = item["productOfferingQualificationItem"]["productOfferingQualificationId"].as_str().unwrap();
+        let poq = partner
+            .call_as(&wholesale, "GET", &format!("{}/productOfferingQualification/{poq}", poq_base(Irp::Sonata)), None)
+            .await
+            .body;
+        let poq_item = &poq["productOfferingQualificationItem"][0];
+        assert_eq!((&poq["state"], &poq_item["serviceabilityConfidence"]), (&json!("done.ready"), &json!("green")));
+        let quote = item["quoteItem"]["quoteId"].as_str().unwrap();
+        let quote =
+            partner.call_as(&wholesale, "GET", &format!("{}/quote/{quote}", quote_base(Irp::Sonata)), None).await;
+        assert_eq!((&quote.body["state"], &quote.body["quoteLevel"]), (&json!("accepted"), &json!("firm")));
+        for key in ["productOffering", "productConfiguration"] {
+            assert_eq!(quote.body["quoteItem"][0]["product"][key], item["product"][key], "ordered as quoted");
+        }
+        assert!(!quote.body["quoteItem"][0]["quoteItemPrice"].as_array().unwrap().is_empty());
+    }
     // The partner told the provider how its orders went, at the hub the provider registered.
     let told = partner.wait_for_deliveries_to_anyone().await;
     let ours = format!("{}/lso/partners/east/", provider.url(""));
@@ -105,6 +129,23 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
     assert!(unis(&provider).await.iter().any(|i| i.starts_with("uni-new-york")), "the on-net UNI is the provider's");
     assert!(unis(&partner).await.iter().any(|i| i.starts_with("uni-washington")), "the off-net UNI is the partner's");
     assert!(!unis(&provider).await.iter().any(|i| i.starts_with("uni-washington")));
+    // The partner qualifies an Access E-Line on its network: the S-VLAN in use at the ENNI
+    // cannot be had twice, a free one can.
+    let access = bought.iter().find(|o| o["externalId"] == format!("{id}/evpl")).unwrap()["id"].as_str().unwrap();
+    let access = partner.call_as(&wholesale, "GET", &format!("{SONATA}/productOrder/{access}"), None).await.body;
+    let mut product = access["productOrderItem"][0]["product"].clone();
+    product.as_object_mut().unwrap().remove("id");
+    let qualify = async |product: &serde_json::Value| {
+        let poq = json!({"instantSyncQualification": true, "relatedContactInformation": [lso::orders::contact("buyerContactInformation")],
+            "productOfferingQualificationItem": [{"id": "1", "action": "add", "product": product}]});
+        let path = format!("{}/productOfferingQualification", poq_base(Irp::Sonata));
+        let answer = partner.call_as(&wholesale, "POST", &path, Some(&poq)).await;
+        assert_eq!(answer.status, 201, "{:#}", answer.body);
+        answer.body["productOfferingQualificationItem"][0]["serviceabilityConfidence"].clone()
+    };
+    assert_eq!(qualify(&product).await, "red", "S-VLAN {:?} is taken", ours[0]);
+    product["productConfiguration"]["enniEp"]["sVlanId"] = json!(ours[0][0] + 1);
+    assert_eq!(qualify(&product).await, "green");
 
     // The customer raises the CIR over Allegro: the partner's leg changes first, over its
     // Interlude, then the provider's own.
@@ -337,7 +378,7 @@ async fn a_partner_that_refuses_or_cannot_be_reached_fails_the_customers_item_wi
     // The partner has no site Atlantis; another is not there at all; the third answers 500
     // to everything, asked again until its patience runs out.
     let cases = [
-        ("site-atlantis", "partner refusing"),
+        ("site-atlantis", "partner refusing cannot serve it (qualification"),
         ("site-boston", "cannot be reached"),
         ("site-washington", "partner broken answered 500"),
     ];
@@ -356,6 +397,8 @@ async fn a_partner_that_refuses_or_cannot_be_reached_fails_the_customers_item_wi
             .collect();
         assert!(reasons.iter().any(|r| r.contains(expected)), "{site}: {reasons:#?}");
     }
+    let orders = partner.call_as(&wholesale, "GET", &format!("{SONATA}/productOrder"), None).await.body;
+    assert_eq!(orders, json!([]), "nothing the partner could not qualify was ordered from it");
 }
 
 /// The provider's partner terms with `partner`, as `PROVIDER`, at the ENNI registered there.
