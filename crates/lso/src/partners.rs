@@ -47,6 +47,8 @@ const ENNI_VLAN: &str = "enniSVlan";
 const STITCH: &str = "offNetStitch";
 /// The partner's qualification and quote an order item was placed on: id `{partner}:{externalId}`.
 const PARTNER_QUOTE: &str = "partnerQuote";
+/// The partner's site at the address of one of this Seller's: id `{partner}:{site}`.
+const PARTNER_SITE: &str = "partnerSite";
 /// The partner's Sonata ordering API.
 const ORDERING: &str = "/mefApi/sonata/productOrderingManagement/v10";
 
@@ -84,7 +86,8 @@ pub struct PartnerConfig {
     pub url: String,
     /// The bearer token it issued this Seller as its Buyer.
     pub token: Secret,
-    /// The sites it serves (its site ids for them).
+    /// The sites of this Seller's geography it serves: at each it is asked for its own site at
+    /// the same address.
     pub sites: Vec<String>,
     /// This Seller's ENNI interface toward it.
     pub enni: String,
@@ -113,6 +116,7 @@ pub struct PartnerFulfilment {
     legato: Arc<dyn Legato>,
     store: Store,
     partners: Vec<PartnerConfig>,
+    geography: Arc<lso_geo::Geography>,
     http: reqwest::Client,
     callback: String,
     wake: Arc<tokio::sync::Notify>,
@@ -130,11 +134,12 @@ impl PartnerFulfilment {
         legato: Arc<dyn Legato>,
         store: Store,
         partners: Vec<PartnerConfig>,
+        geography: Arc<lso_geo::Geography>,
         callback: &str,
     ) -> Self {
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default();
         let callback = format!("{callback}{LISTENER}");
-        PartnerFulfilment { inner, legato, store, partners, http, callback, wake: Arc::default() }
+        PartnerFulfilment { inner, legato, store, partners, geography, http, callback, wake: Arc::default() }
     }
 
     /// Subscribes to `partner`'s order notifications, once.
@@ -344,27 +349,81 @@ impl PartnerFulfilment {
         }
     }
 
-    /// An off-net UNI: the same UNI bought from the partner at the site.
+    /// The partner's own id of this Seller's site `site`: the site's address validated at the
+    /// partner (Address Management), then the partner's site at that address (Site Management).
+    /// Kept as `partnerSite` `{partner}:{site}`.
+    async fn partner_site(&self, partner: &PartnerConfig, site: &str) -> Result<String, Problem> {
+        let key = format!("{}:{site}", partner.name);
+        if let Some(found) = self.record(PARTNER_SITE, &key).await? {
+            return Ok(text(&found["site"]));
+        }
+        let ours = self.geography.sites.iter().find(|s| s.id == site);
+        let address = &ours.ok_or_else(|| format!("site {site} is not in this Seller's geography"))?.address;
+        let mut fielded = json!({"@type": "FieldedAddress", "streetNr": address.street_nr, "streetName": address.street_name,
+            "streetType": address.street_type, "city": address.city, "stateOrProvince": address.state_or_province,
+            "postcode": address.postcode, "country": address.country});
+        fielded.as_object_mut().into_iter().for_each(|f| f.retain(|_, v| v != ""));
+        let path = format!("{}/geographicAddressValidation", lso_mef_product::address_base(Irp::Sonata));
+        let request = json!({"provideAlternative": true, "submittedGeographicAddress": fielded});
+        let validated = self.call(partner, reqwest::Method::POST, &path, Some(&request)).await?;
+        let unknown = |what: &str| Problem::from(format!("partner {} {what} of site {site}", partner.name));
+        let theirs =
+            match (validated["validationResult"].as_str(), validated["bestMatchGeographicAddress"]["id"].as_str()) {
+                (Some("success"), Some(id)) => id.to_owned(),
+                _ => return Err(unknown("does not know the address")),
+            };
+        let path = format!("{}/geographicSite?geographicAddress.id={theirs}", lso_mef_product::site_base(Irp::Sonata));
+        let sites = self.call(partner, reqwest::Method::GET, &path, None).await?;
+        let found = sites[0]["id"].as_str().ok_or_else(|| unknown("has no site at the address"))?.to_owned();
+        self.keep(PARTNER_SITE, &key, &json!({"site": found, "address": theirs})).await?;
+        Ok(found)
+    }
+
+    /// An off-net UNI: the same UNI bought from the partner at its site at the same address.
     async fn off_net_uni(
         &self,
         partner: &PartnerConfig,
         request: &FulfilmentRequest<'_>,
     ) -> Result<FulfilmentStatus, Problem> {
         let mut item = crate::orders::add_item("1", request.configuration.cloned().unwrap_or(Value::Null));
-        item["product"]["place"] = request
-            .places
-            .iter()
-            .map(|(role, site)| json!({"@type": "GeographicSiteRef", "id": site, "role": role}))
-            .collect();
+        let mut places = Vec::new();
+        for (role, site) in request.places {
+            let theirs = self.partner_site(partner, site).await?;
+            places.push(json!({"@type": "GeographicSiteRef", "id": theirs, "role": role}));
+        }
+        item["product"]["place"] = json!(places);
         let external_id = format!("{}/{}", request.order_id, request.item_id);
         let order =
             self.partner_order(partner, request.order_id, &external_id, crate::orders::order("", vec![item])).await?;
-        let status = Self::partner_status(partner, &order, request);
-        if status == FulfilmentStatus::Completed {
-            let product = text(&order["productOrderItem"][0]["product"]["id"]);
-            let doc = json!({"partner": partner.name, "order": order["id"], "product": product});
-            self.keep(OFF_NET, request.product_id, &doc).await?;
+        self.bought(partner, &order, request).await
+    }
+
+    /// Where partner order `order` for `request` stands. Once completed, the product it made is
+    /// read from the partner's inventory: only an active one realises the customer's product
+    /// (kept as `offNetProduct`).
+    async fn bought(
+        &self,
+        partner: &PartnerConfig,
+        order: &Value,
+        request: &FulfilmentRequest<'_>,
+    ) -> Result<FulfilmentStatus, Problem> {
+        let status = Self::partner_status(partner, order, request);
+        if status != FulfilmentStatus::Completed || self.record(OFF_NET, request.product_id).await?.is_some() {
+            return Ok(status);
         }
+        let id = text(&order["productOrderItem"][0]["product"]["id"]);
+        let path = format!("{}/product/{id}", lso_mef_product::inventory_base(Irp::Sonata));
+        let product = self.call(partner, reqwest::Method::GET, &path, None).await?;
+        if product["status"] != "active" {
+            return Err(transient(format!(
+                "partner {} completed order {} but its product {id} is {}",
+                partner.name,
+                text(&order["id"]),
+                product["status"]
+            )));
+        }
+        let doc = json!({"partner": partner.name, "order": order["id"], "product": id, "href": product["href"]});
+        self.keep(OFF_NET, request.product_id, &doc).await?;
         Ok(status)
     }
 
@@ -463,11 +522,7 @@ impl PartnerFulfilment {
                 self.legato.create_service_order(lso_bus::LEGATO_CLIENT, order).await.map_err(|e| e.to_string())?
             }
         };
-        let theirs = Self::partner_status(partner, &bought, request);
-        if theirs == FulfilmentStatus::Completed {
-            let doc = json!({"partner": partner.name, "order": bought["id"], "product": bought["productOrderItem"][0]["product"]["id"]});
-            self.keep(OFF_NET, request.product_id, &doc).await?;
-        }
+        let theirs = self.bought(partner, &bought, request).await?;
         let ours = match own["state"].as_str() {
             Some("completed") => FulfilmentStatus::Completed,
             Some("failed" | "partial" | "rejected") => {

@@ -177,12 +177,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     } else {
         Arc::new(lso_api_legato::LegatoClient::new(&config.fulfilment.legato_url, &config.fulfilment.legato_token.0))
     };
+    let geography = Arc::new(config.geography.load()?);
     let partners = (config.fulfilment.by == FulfilmentMode::Network && !config.partners.is_empty()).then(|| {
         Arc::new(crate::partners::PartnerFulfilment::new(
             Arc::new(LegatoFulfilment::new(legato.clone(), catalog.clone(), store.clone())),
             legato.clone(),
             store.clone(),
             config.partners.clone(),
+            geography.clone(),
             &format!("http://{addr}"),
         ))
     });
@@ -192,7 +194,6 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         FulfilmentMode::Inventory => Arc::new(InventoryFulfilment::new(catalog.clone(), config.fulfilment.time_scale)),
     };
     let contact = &config.seller_contact;
-    let geography = Arc::new(config.geography.load()?);
     let serviceability = crate::serviceability::NetworkServiceability {
         icm: icm.clone(),
         sof: sof.clone(),

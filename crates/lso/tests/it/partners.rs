@@ -40,7 +40,22 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
         c.fulfilment.by = FulfilmentMode::Network;
         c.network.alarm_poll_millis = 3_600_000;
     };
-    let partner = spawn_app_with(network).await;
+    // The partner knows the Washington site and its address by ids of its own.
+    let files = tempfile::tempdir().unwrap();
+    let own_ids = |text: &str| text.replace("site-washington", "east-dc-17").replace("addr-wa-2", "east-a-9041");
+    let file = |name: &str, text: &str| {
+        let path = files.path().join(name);
+        std::fs::write(&path, own_ids(text)).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (topology, sites) = (file("topology.toml", lso_icm::DEMO_TOPOLOGY), file("sites.csv", lso_geo::SAMPLE_SITES));
+    let addresses = file("addresses.csv", lso_geo::SAMPLE_ADDRESSES);
+    let partner = spawn_app_with(|c| {
+        network(c);
+        c.network.topology = topology;
+        c.geography = lso::config::GeographyConfig { addresses, sites };
+    })
+    .await;
     let wholesale = partner.seller.auth.mint(
         &lso_http::Principal::Buyer { subject: "provider".into(), buyers: vec!["PROVIDER".into()] },
         chrono::Utc::now().timestamp(),
@@ -93,6 +108,11 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
     let mut external: Vec<String> = bought.iter().map(|o| o["externalId"].as_str().unwrap().to_owned()).collect();
     external.sort();
     assert_eq!(external, [format!("{id}/2"), format!("{id}/evpl")]);
+    // The provider found the partner's own site at the address of its customer's.
+    let uni_order = bought.iter().find(|o| o["externalId"] == format!("{id}/2")).unwrap()["id"].as_str().unwrap();
+    let uni_order = partner.call_as(&wholesale, "GET", &format!("{SONATA}/productOrder/{uni_order}"), None).await.body;
+    assert_eq!(uni_order["productOrderItem"][0]["product"]["place"][0]["id"], "east-dc-17", "{uni_order:#}");
+    assert_eq!(order["productOrderItem"][1]["product"]["place"][0]["id"], "site-washington");
     assert!(bought.iter().all(|o| o["state"] == "completed"));
     // Each was qualified and quoted first: the partner ordered what it qualified, at the price
     // of a firm quote that the order accepted.
@@ -369,16 +389,22 @@ async fn a_partner_that_refuses_or_cannot_be_reached_fails_the_customers_item_wi
     let provider = spawn_app_with(|c| {
         c.fulfilment.by = FulfilmentMode::Network;
         c.partners = vec![
-            terms("refusing", partner.url(""), "site-atlantis"),
+            terms("refusing", partner.url(""), "site-new-york"),
             terms("gone", format!("http://{closed}"), "site-boston"),
             terms("broken", format!("http://{broken_at}"), "site-washington"),
         ];
     })
     .await;
-    // The partner has no site Atlantis; another is not there at all; the third answers 500
-    // to everything, asked again until its patience runs out.
+    // Another customer of the partner holds both its UNI ports in New York; another partner is
+    // not there at all; the third answers 500 to everything, asked again until its patience
+    // runs out.
+    let mut both = evpl_order(&["site-new-york", "site-new-york"], 100, 20);
+    both["productOrderItem"].as_array_mut().unwrap().pop();
+    let taken = partner.call("POST", &format!("{CANTATA}/productOrder"), Some(&both)).await;
+    let taken = partner.wait_until_final(CANTATA, taken.body["id"].as_str().unwrap()).await;
+    assert_eq!(taken["state"], "completed", "{taken:#}");
     let cases = [
-        ("site-atlantis", "partner refusing cannot serve it (qualification"),
+        ("site-new-york", "partner refusing cannot serve it (qualification"),
         ("site-boston", "cannot be reached"),
         ("site-washington", "partner broken answered 500"),
     ];
