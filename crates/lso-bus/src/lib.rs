@@ -149,6 +149,7 @@ pub struct Bus {
     config: BusConfig,
     wake: Arc<Notify>,
     serviceability: Option<Arc<dyn Serviceability>>,
+    ticket_follow_up: Option<&'static str>,
 }
 
 impl Bus {
@@ -162,7 +163,17 @@ impl Bus {
         config: BusConfig,
     ) -> Self {
         let catalogs = catalog.into();
-        Bus { store, catalogs, clock, ids, fulfilment, config, wake: Arc::new(Notify::new()), serviceability: None }
+        Bus {
+            store,
+            catalogs,
+            clock,
+            ids,
+            fulfilment,
+            config,
+            wake: Arc::new(Notify::new()),
+            serviceability: None,
+            ticket_follow_up: None,
+        }
     }
 
     /// Shares `wake` with other parts of the process that commit work (the SOF), so the workers
@@ -176,6 +187,14 @@ impl Bus {
     /// items are `yellow`: the Seller cannot tell.
     pub fn with_serviceability(mut self, network: Arc<dyn Serviceability>) -> Self {
         self.serviceability = Some(network);
+        self
+    }
+
+    /// Each ticket the Seller takes in progress with no incident on its own network to explain
+    /// it is followed up by a job of kind `job` (keyed by the ticket id, with the tenant's key as
+    /// its payload), which another part of the process handles: asking a partner, say.
+    pub fn with_ticket_follow_up(mut self, job: &'static str) -> Self {
+        self.ticket_follow_up = Some(job);
         self
     }
 

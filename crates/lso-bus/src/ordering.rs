@@ -21,8 +21,13 @@ pub type Listing<T> = (Vec<T>, u64);
 impl Bus {
     /// Looks at order `id` again now, e.g. when a partner it waits for says something changed.
     pub async fn nudge_order(&self, id: &str) -> Result<(), BusError> {
+        self.nudge(ADVANCE_ORDER, id, String::new()).await
+    }
+
+    /// Runs job `kind` `key` now (with `payload`), enqueuing it if it is not waiting already.
+    pub async fn nudge(&self, kind: &str, key: &str, payload: String) -> Result<(), BusError> {
         let now = self.clock.now_millis();
-        let job = WriteOp::Enqueue { kind: ADVANCE_ORDER.into(), key: id.into(), payload: String::new(), run_at: now };
+        let job = WriteOp::Enqueue { kind: kind.into(), key: key.into(), payload, run_at: now };
         self.commit(vec![job]).await
     }
 

@@ -471,6 +471,19 @@ impl Bus {
         self.commit(finish_ticket(change)).await
     }
 
+    /// The Seller writes a note on a Buyer's ticket, which the Buyer hears of.
+    pub async fn seller_note_ticket(&self, tenant: &Tenant, id: &str, text: &str) -> Result<(), BusError> {
+        self.retrying(|| async {
+            let Some(mut change) = Tracked::load(self, HubApi::Ticket, TICKET, Some(&tenant.key()), id).await? else {
+                return Err(BusError::NotFound(format!("no troubleTicket with id `{id}`")));
+            };
+            change.seller_note(text);
+            change.announce("troubleTicketAttributeValueChangeEvent", None);
+            self.commit(finish_ticket(change)).await
+        })
+        .await
+    }
+
     /// An operator of the Seller moves a ticket, saying why.
     pub async fn seller_move_ticket(
         &self,
@@ -525,6 +538,14 @@ impl Bus {
                 if incidents.is_empty() && visit {
                     let work = self.visit_for(&mut change, &product).await?;
                     change.ops.extend(work);
+                }
+                if let Some(kind) = self.ticket_follow_up.filter(|_| incidents.is_empty()) {
+                    change.ops.push(WriteOp::Enqueue {
+                        kind: kind.into(),
+                        key: change.id.clone(),
+                        payload: change.tenant.key(),
+                        run_at: change.at.millis(),
+                    });
                 }
             }
             TicketStatus::AssessingCancellation => {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod lab;
 pub mod orders;
+pub mod partner_tickets;
 pub mod partners;
 pub mod server;
 pub mod serviceability;

@@ -40,7 +40,7 @@ pub const UNDO: &str = "partnerUndo";
 /// Where partners send their notifications: `{LISTENER}/{partner}/mefApi/…/listener/{type}`.
 pub const LISTENER: &str = "/lso/partners";
 /// Which partner product realises a customer's off-net product.
-const OFF_NET: &str = "offNetProduct";
+pub(crate) const OFF_NET: &str = "offNetProduct";
 /// An S-VLAN taken at an ENNI: id `{enni}:{vlan}`.
 const ENNI_VLAN: &str = "enniSVlan";
 /// The S-VLAN an off-net EVC's two legs meet on.
@@ -54,10 +54,10 @@ const ORDERING: &str = "/mefApi/sonata/productOrderingManagement/v10";
 
 /// Why a partner conversation did not go on.
 #[derive(Debug)]
-struct Problem {
-    reason: String,
+pub(crate) struct Problem {
+    pub(crate) reason: String,
     /// Worth asking again later: the partner could not be reached, or failed itself.
-    transient: bool,
+    pub(crate) transient: bool,
 }
 
 impl From<String> for Problem {
@@ -72,7 +72,7 @@ impl From<&str> for Problem {
     }
 }
 
-fn transient(reason: String) -> Problem {
+pub(crate) fn transient(reason: String) -> Problem {
     Problem { reason, transient: true }
 }
 
@@ -122,7 +122,7 @@ pub struct PartnerFulfilment {
     wake: Arc<tokio::sync::Notify>,
 }
 
-fn text(value: &Value) -> String {
+pub(crate) fn text(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_owned()
 }
 
@@ -144,16 +144,28 @@ impl PartnerFulfilment {
 
     /// Subscribes to `partner`'s order notifications, once.
     async fn ensure_hub(&self, partner: &PartnerConfig) -> Result<(), Problem> {
-        if self.record(HUB, &partner.name).await?.is_some() {
-            return Ok(());
-        }
-        let subscription = json!({"callback": format!("{}/{}", self.callback, partner.name),
-                                  "query": "eventType=productOrderStateChangeEvent,productOrderItemStateChangeEvent"});
-        let hub = self.call(partner, reqwest::Method::POST, &format!("{ORDERING}/hub"), Some(&subscription)).await?;
-        self.keep(HUB, &partner.name, &hub).await.map_err(Problem::from)
+        let events = "productOrderStateChangeEvent,productOrderItemStateChangeEvent";
+        self.subscribe(partner, &partner.name, ORDERING, events).await
     }
 
-    fn partner(&self, name: &str) -> Option<&PartnerConfig> {
+    /// Subscribes to `events` of `partner`'s API at `base`, once (hub record `key`).
+    pub(crate) async fn subscribe(
+        &self,
+        partner: &PartnerConfig,
+        key: &str,
+        base: &str,
+        events: &str,
+    ) -> Result<(), Problem> {
+        if self.record(HUB, key).await?.is_some() {
+            return Ok(());
+        }
+        let subscription =
+            json!({"callback": format!("{}/{}", self.callback, partner.name), "query": format!("eventType={events}")});
+        let hub = self.call(partner, reqwest::Method::POST, &format!("{base}/hub"), Some(&subscription)).await?;
+        self.keep(HUB, key, &hub).await.map_err(Problem::from)
+    }
+
+    pub(crate) fn partner(&self, name: &str) -> Option<&PartnerConfig> {
         self.partners.iter().find(|p| p.name == name)
     }
 
@@ -176,12 +188,12 @@ impl PartnerFulfilment {
         places.iter().find_map(|(_, site)| self.partners.iter().find(|p| p.sites.contains(site)))
     }
 
-    async fn record(&self, kind: &str, id: &str) -> Result<Option<Value>, String> {
+    pub(crate) async fn record(&self, kind: &str, id: &str) -> Result<Option<Value>, String> {
         let record = self.store.get(kind, None, id).await.map_err(|e| format!("storage: {e}"))?;
         Ok(record.and_then(|r| serde_json::from_str(&r.doc).ok()))
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         partner: &PartnerConfig,
         method: reqwest::Method,
@@ -428,7 +440,7 @@ impl PartnerFulfilment {
     }
 
     /// Stores `doc` as `kind` `id` unless it is there already.
-    async fn keep(&self, kind: &str, id: &str, doc: &Value) -> Result<(), String> {
+    pub(crate) async fn keep(&self, kind: &str, id: &str, doc: &Value) -> Result<(), String> {
         let record =
             Record { kind: kind.into(), id: id.into(), tenant: String::new(), version: 1, doc: doc.to_string() };
         match self.store.apply(vec![WriteOp::Insert { record, index: Vec::new() }]).await {
@@ -743,22 +755,53 @@ pub fn listener(bus: Arc<lso_bus::Bus>, partners: &[PartnerConfig]) -> axum::Rou
             &format!("{LISTENER}/{{partner}}/mefApi/sonata/productOrderingNotification/v10/listener/{{event}}"),
             axum::routing::post(heard),
         )
+        .route(
+            &format!(
+                "{LISTENER}/{{partner}}{}/listener/{{event}}",
+                lso_mef_product::ticket_notification_base(Irp::Sonata)
+            ),
+            axum::routing::post(heard_of_ticket),
+        )
         .with_state(Listening { bus, partners })
 }
 
+/// The record of kind `kind` that a partner's notification names: id `{partner}:{event.id}`.
+async fn heard_of(
+    state: &Listening,
+    partner: &str,
+    kind: &str,
+    body: &lso_http::MefBody<Value>,
+) -> Result<Option<Value>, lso_http::ApiError> {
+    if !state.partners.iter().any(|p| p == partner) {
+        return Err(lso_http::ApiError::NotFound(format!("no partner `{partner}`")));
+    }
+    let key = format!("{partner}:{}", text(&body.raw["event"]["id"]));
+    let record = state.bus.store().get(kind, None, &key).await.map_err(|_| lso_http::ApiError::Unavailable)?;
+    Ok(record.and_then(|r| serde_json::from_str::<Value>(&r.doc).ok()))
+}
+
+/// A partner's order changed: the customer's order it serves is looked at now.
 async fn heard(
     axum::extract::State(state): axum::extract::State<Listening>,
     axum::extract::Path((partner, _event)): axum::extract::Path<(String, String)>,
     body: lso_http::MefBody<Value>,
 ) -> Result<axum::http::StatusCode, lso_http::ApiError> {
-    if !state.partners.contains(&partner) {
-        return Err(lso_http::ApiError::NotFound(format!("no partner `{partner}`")));
+    if let Some(ours) = heard_of(&state, &partner, PARTNER_ORDER, &body).await? {
+        state.bus.nudge_order(&text(&ours["order"])).await.map_err(|_| lso_http::ApiError::Unavailable)?;
     }
-    let key = format!("{partner}:{}", text(&body.raw["event"]["id"]));
-    let record = state.bus.store().get(PARTNER_ORDER, None, &key).await.map_err(|_| lso_http::ApiError::Unavailable)?;
-    let order = record.and_then(|r| serde_json::from_str::<Value>(&r.doc).ok()).map(|d| text(&d["order"]));
-    if let Some(order) = order {
-        state.bus.nudge_order(&order).await.map_err(|_| lso_http::ApiError::Unavailable)?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// A partner's ticket changed: the ticket of this Seller's it serves is followed up now.
+async fn heard_of_ticket(
+    axum::extract::State(state): axum::extract::State<Listening>,
+    axum::extract::Path((partner, _event)): axum::extract::Path<(String, String)>,
+    body: lso_http::MefBody<Value>,
+) -> Result<axum::http::StatusCode, lso_http::ApiError> {
+    if let Some(ours) = heard_of(&state, &partner, crate::partner_tickets::THEIRS, &body).await? {
+        let (ticket, tenant) = (text(&ours["ticket"]), text(&ours["tenant"]));
+        let follow_up = state.bus.nudge(crate::partner_tickets::FOLLOW_UP, &ticket, tenant);
+        follow_up.await.map_err(|_| lso_http::ApiError::Unavailable)?;
     }
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

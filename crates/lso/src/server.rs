@@ -199,7 +199,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         sof: sof.clone(),
         geography: geography.clone(),
     };
-    let bus = Arc::new(Bus::new(
+    let bus = Bus::new(
         store.clone(),
         catalog.clone(),
         clock.clone(),
@@ -220,7 +220,12 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         },
     )
     .with_serviceability(Arc::new(serviceability))
-    .with_wake(lso_store::JobHandler::wake(&*sof)));
+    .with_wake(lso_store::JobHandler::wake(&*sof));
+    // Tickets on products bought from partners are followed up at the partner.
+    let bus = Arc::new(match partners {
+        Some(_) => bus.with_ticket_follow_up(crate::partner_tickets::FOLLOW_UP),
+        None => bus,
+    });
     let policy = RetryPolicy {
         first_delay: Duration::from_millis(config.notifications.first_retry_millis),
         max_delay: Duration::from_millis(config.notifications.max_retry_millis),
@@ -251,7 +256,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     });
     let mut worker = Worker::new(bus.clone()).with_handler(sof.clone());
     if let Some(partners) = partners {
-        worker = worker.with_handler(partners);
+        worker = worker.with_handler(partners.clone());
+        worker = worker.with_handler(Arc::new(crate::partner_tickets::PartnerTickets::new(partners, bus.clone())));
     }
     let worker = tokio::spawn(worker.run(stop.clone()));
     let every = Duration::from_millis(config.network.alarm_poll_millis);

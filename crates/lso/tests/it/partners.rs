@@ -685,3 +685,74 @@ async fn a_partner_that_never_notifies_is_reconciled_by_reading_its_orders() {
     assert_eq!(outbox["delivered"], 0, "the partner sent nothing: {outbox:#}");
     assert_eq!(at_enni(&provider).await, at_enni(&partner).await);
 }
+
+#[tokio::test]
+async fn a_ticket_on_an_off_net_evc_is_escalated_to_the_partner_and_resolved_with_its_word() {
+    let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
+    let (terms, wholesale) = terms_with(&partner, |_| {}).await;
+    let provider = spawn_app_with(|c| {
+        c.fulfilment.by = FulfilmentMode::Network;
+        c.partners = vec![terms];
+    })
+    .await;
+    let placed = provider
+        .call(
+            "POST",
+            &format!("{CANTATA}/productOrder"),
+            Some(&evpl_order(&["site-new-york", "site-washington"], 100, 20)),
+        )
+        .await;
+    let order = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
+    assert_eq!(order["state"], "completed", "{order:#}");
+    let evpl = order["productOrderItem"][2]["product"]["id"].as_str().unwrap();
+
+    // The customer reports the EVPL slow; nothing on the provider's network explains it.
+    let ticket = json!({"description": "slow towards Washington", "observedImpact": "degraded", "priority": "high",
+        "severity": "significant", "ticketType": "assistance",
+        "relatedEntity": [{"@referredType": "Product", "id": evpl, "role": "affectedProduct"}],
+        "relatedContactInformation": [lso::orders::contact("reporterContact")]});
+    let ours = lso_mef_product::ticket_base(Irp::Cantata);
+    let opened = provider.call("POST", &format!("{ours}/troubleTicket"), Some(&ticket)).await;
+    assert_eq!(opened.status, 201, "{:#}", opened.body);
+    let id = opened.body["id"].as_str().unwrap();
+
+    // The partner gets a ticket on its own product, the Access E-Line it sold the provider.
+    let theirs = lso_mef_product::ticket_base(Irp::Sonata);
+    let found = partner
+        .wait_until_as(&wholesale, &format!("{theirs}/troubleTicket?externalId={id}"), |t| {
+            t.as_array().is_some_and(|t| t.len() == 1)
+        })
+        .await;
+    let their_id = found[0]["id"].as_str().unwrap().to_owned();
+    let their_ticket =
+        partner.call_as(&wholesale, "GET", &format!("{theirs}/troubleTicket/{their_id}"), None).await.body;
+    let access = partner.call_as(&wholesale, "GET", &format!("{SONATA}/productOrder"), None).await.body;
+    let access = access
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["externalId"] == format!("{}/evpl", order["id"].as_str().unwrap()));
+    let access = access.unwrap()["id"].as_str().unwrap();
+    let access = partner.call_as(&wholesale, "GET", &format!("{SONATA}/productOrder/{access}"), None).await.body;
+    assert_eq!(their_ticket["relatedEntity"][0]["id"], access["productOrderItem"][0]["product"]["id"]);
+    assert_eq!(
+        (&their_ticket["description"], &their_ticket["priority"]),
+        (&ticket["description"], &ticket["priority"])
+    );
+    let noted = provider
+        .wait_until(&format!("{ours}/troubleTicket/{id}"), |t| {
+            t["note"].as_array().into_iter().flatten().any(|n| n["text"].as_str().unwrap().contains(&their_id))
+        })
+        .await;
+    assert_eq!(noted["status"], "inProgress", "{noted:#}");
+
+    // The partner's operator resolves its ticket: the customer's is resolved with its word,
+    // heard from the partner's notification.
+    let path = format!("/lso/admin/v1/sonata/troubleTicket/{their_id}/resolved?buyerId=PROVIDER");
+    let fixed = json!({"note": "a faulty optic at the Washington UNI was replaced"});
+    let resolved = partner.call_as(&partner.admin, "POST", &path, Some(&fixed)).await;
+    assert_eq!(resolved.status, 200, "{:#}", resolved.body);
+    let done = provider.wait_until(&format!("{ours}/troubleTicket/{id}"), |t| t["status"] == "resolved").await;
+    let reason = done["statusChange"].as_array().unwrap().last().unwrap()["changeReason"].as_str().unwrap();
+    assert!(reason.contains("partner east resolved") && reason.contains("faulty optic"), "{reason}");
+}
