@@ -49,6 +49,9 @@ const STITCH: &str = "offNetStitch";
 const PARTNER_QUOTE: &str = "partnerQuote";
 /// The partner's site at the address of one of this Seller's: id `{partner}:{site}`.
 const PARTNER_SITE: &str = "partnerSite";
+/// The customer's product a partner's service serves, for its fault events: id
+/// `{partner}:{service}`.
+const FAULTS_OF: &str = "partnerServiceOf";
 /// The partner's Sonata ordering API.
 const ORDERING: &str = "/mefApi/sonata/productOrderingManagement/v10";
 
@@ -434,9 +437,31 @@ impl PartnerFulfilment {
                 product["status"]
             )));
         }
+        self.follow_faults(partner, request.product_id, &id).await;
         let doc = json!({"partner": partner.name, "order": order["id"], "product": id, "href": product["href"]});
         self.keep(OFF_NET, request.product_id, &doc).await?;
         Ok(status)
+    }
+
+    /// Subscribes to the fault events of `partner`'s Interlude and notes which of the customer's
+    /// products (`product`) each service realising the partner's product `theirs` serves, so
+    /// the customer hears of the partner's faults on it. Best effort: without it the faults are
+    /// still read with the service (`partner_faults`).
+    async fn follow_faults(&self, partner: &PartnerConfig, product: &str, theirs: &str) {
+        let followed = async {
+            let key = format!("{}:interlude", partner.name);
+            self.subscribe(partner, &key, crate::allegro::INTERLUDE_BASE, "serviceFaultEvent").await?;
+            let path = format!("{}/service?productId={theirs}", crate::allegro::INTERLUDE_BASE);
+            let services = self.call(partner, reqwest::Method::GET, &path, None).await?;
+            for service in services.as_array().into_iter().flatten() {
+                let key = format!("{}:{}", partner.name, text(&service["id"]));
+                self.keep(FAULTS_OF, &key, &json!({"product": product})).await?;
+            }
+            Ok::<(), Problem>(())
+        };
+        if let Err(problem) = followed.await {
+            tracing::warn!(reason = %problem.reason, partner = %partner.name, "the partner's faults are not heard of, only read");
+        }
     }
 
     /// Stores `doc` as `kind` `id` unless it is there already.
@@ -742,13 +767,14 @@ pub async fn held_vlans(store: &Store) -> Result<u64, StoreError> {
 #[derive(Clone)]
 struct Listening {
     bus: Arc<lso_bus::Bus>,
+    sof: Arc<lso_sof::Sof>,
     partners: Arc<Vec<String>>,
 }
 
 /// The routes partners send their order notifications to. A notification only wakes the
 /// customer's order its partner order serves, which then reads the partner's order itself:
 /// it carries no authority, so it needs no credentials.
-pub fn listener(bus: Arc<lso_bus::Bus>, partners: &[PartnerConfig]) -> axum::Router {
+pub fn listener(bus: Arc<lso_bus::Bus>, sof: Arc<lso_sof::Sof>, partners: &[PartnerConfig]) -> axum::Router {
     let partners = Arc::new(partners.iter().map(|p| p.name.clone()).collect());
     axum::Router::new()
         .route(
@@ -762,7 +788,11 @@ pub fn listener(bus: Arc<lso_bus::Bus>, partners: &[PartnerConfig]) -> axum::Rou
             ),
             axum::routing::post(heard_of_ticket),
         )
-        .with_state(Listening { bus, partners })
+        .route(
+            &format!("{LISTENER}/{{partner}}/mefApi/interlude/serviceControlNotification/v1/listener/{{event}}"),
+            axum::routing::post(heard_of_fault),
+        )
+        .with_state(Listening { bus, sof, partners })
 }
 
 /// The record of kind `kind` that a partner's notification names: id `{partner}:{event.id}`.
@@ -788,6 +818,28 @@ async fn heard(
 ) -> Result<axum::http::StatusCode, lso_http::ApiError> {
     if let Some(ours) = heard_of(&state, &partner, PARTNER_ORDER, &body).await? {
         state.bus.nudge_order(&text(&ours["order"])).await.map_err(|_| lso_http::ApiError::Unavailable)?;
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// A fault was raised or cleared on a partner's service: the customer whose product it serves
+/// hears of it on each of this Seller's services realising that product, marked the partner's.
+async fn heard_of_fault(
+    axum::extract::State(state): axum::extract::State<Listening>,
+    axum::extract::Path((partner, _event)): axum::extract::Path<(String, String)>,
+    body: lso_http::MefBody<Value>,
+) -> Result<axum::http::StatusCode, lso_http::ApiError> {
+    let Some(ours) = heard_of(&state, &partner, FAULTS_OF, &body).await? else {
+        return Ok(axum::http::StatusCode::NO_CONTENT);
+    };
+    let product = text(&ours["product"]);
+    let mut fault = body.raw["event"]["fault"].clone();
+    fault["partner"] = json!(partner);
+    let unavailable = |_| lso_http::ApiError::Unavailable;
+    let services = state.sof.find_services(lso_bus::LEGATO_CLIENT, &product).await.map_err(unavailable)?;
+    for service in services.iter().filter(|s| s["state"] != "terminated") {
+        let id = text(&service["id"]);
+        crate::server::tell_owner(&state.sof, state.bus.store(), &id, &product, &fault).await.map_err(unavailable)?;
     }
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

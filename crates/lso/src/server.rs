@@ -343,16 +343,28 @@ async fn tell_customers(
     for service in icm.affected_by(alarm).await {
         let Ok(doc) = sof.document(lso_sof::SERVICE, lso_bus::LEGATO_CLIENT, &service).await else { continue };
         let product = doc["externalId"].as_str().unwrap_or_default();
-        let Ok(Some(record)) = bus.store().get("product", None, product).await else { continue };
-        let Some(tenant) = lso_model::Tenant::from_key(&record.tenant) else { continue };
-        let client = |point: &str| [point, &tenant.seller, &tenant.buyer].join("\u{1f}");
-        let mut clients = vec![client("allegro")];
-        if tenant.irp == lso_model::Irp::Sonata {
-            clients.push(client("interlude"));
-        }
-        sof.announce_fault(&clients, &service, fault.clone()).await?;
+        tell_owner(sof, bus.store(), &service, product, &fault).await?;
     }
     Ok(())
+}
+
+/// The Buyer of `product` hears of `fault` on `service`, which realises it: a customer over
+/// Allegro, and a partner operator (a Sonata Buyer) over Interlude too.
+pub(crate) async fn tell_owner(
+    sof: &lso_sof::Sof,
+    store: &lso_store::Store,
+    service: &str,
+    product: &str,
+    fault: &serde_json::Value,
+) -> Result<(), lso_sof::SofError> {
+    let Ok(Some(record)) = store.get("product", None, product).await else { return Ok(()) };
+    let Some(tenant) = lso_model::Tenant::from_key(&record.tenant) else { return Ok(()) };
+    let client = |point: &str| [point, &tenant.seller, &tenant.buyer].join("\u{1f}");
+    let mut clients = vec![client("allegro")];
+    if tenant.irp == lso_model::Irp::Sonata {
+        clients.push(client("interlude"));
+    }
+    sof.announce_fault(&clients, service, fault.clone()).await
 }
 
 /// The BUS hears of a fault raised (with the products whose services it touches) or cleared.
@@ -427,7 +439,7 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         .merge(crate::allegro::routers(allegro_state(crate::allegro::Audience::Allegro), &origin))
         .merge(crate::allegro::routers(allegro_state(crate::allegro::Audience::Interlude), &origin))
         .merge(lso_api_legato::streaming::router(operators, "/mefApi/legato/streamingManagement/v1", &origin))
-        .merge(crate::partners::listener(bus.clone(), &config.partners))
+        .merge(crate::partners::listener(bus.clone(), layers.sof.clone(), &config.partners))
         .merge(admin::router(admin::AdminParts {
             bus,
             auth,

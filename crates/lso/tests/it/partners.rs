@@ -289,7 +289,12 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
         "not the provider's"
     );
 
-    // A fault on the partner's network shows on the customer's EVPL at the provider.
+    // A fault on the partner's network shows on the customer's EVPL at the provider, and the
+    // customer's hub hears of it raised and cleared, from the partner's Interlude events.
+    let receiver = Receiver::default();
+    let listener = receiver.start().await;
+    let hub = json!({"callback": format!("http://{listener}")});
+    assert_eq!(provider.call("POST", &format!("{allegro}/hub"), Some(&hub)).await.status, 201);
     let element =
         partner.seller.icm.read(|n| n.topology().interface("uni-washington-1").unwrap().port.element.clone()).await;
     let customer_view = format!("{allegro}/service/{}", leg[0]["id"].as_str().unwrap());
@@ -303,18 +308,27 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
         (shared[0]["kind"].clone(), shared[0]["element"].clone()),
         (json!("elementUnreachable"), json!(element))
     );
+    let contract = Contract::from_file(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/allegro.openapi.json"),
+        "allegro",
+    );
     Contract::assert_valid(
-        &Contract::from_file(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/allegro.openapi.json"),
-            "allegro",
-        )
-        .response("/service/{id}", "get", 200),
+        &contract.response("/service/{id}", "get", 200),
         &faulty,
         "a service with a partner's fault",
     );
     partner.seller.ecm.simulated(&element).unwrap().set_down(false);
     partner.seller.check_alarms().await;
     assert_eq!(provider.call("GET", &customer_view, None).await.body["fault"], json!([]), "cleared at the partner");
+    partner.wait_for_deliveries_to_anyone().await;
+    provider.wait_for_deliveries_to(&receiver).await;
+    let heard: Vec<serde_json::Value> = receiver.events.lock().unwrap().iter().map(|(_, e)| e.clone()).collect();
+    let on_leg: Vec<&serde_json::Value> = heard.iter().filter(|e| e["event"]["id"] == leg[0]["id"]).collect();
+    let states: Vec<&str> = on_leg.iter().map(|e| e["event"]["fault"]["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["raised", "cleared"], "{heard:#?}");
+    assert!(
+        on_leg.iter().all(|e| e["event"]["fault"]["partner"] == "east" && e["event"]["fault"]["element"] == element)
+    );
 
     // A modify order of the EVPL's bandwidth changes both legs too.
     let mut modify = evpl_order(&[], 100, 30);
