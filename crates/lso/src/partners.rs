@@ -1038,11 +1038,18 @@ impl PartnerFulfilment {
             .as_str()
             .ok_or_else(|| unavailable(format!("partner {} shows no service for the leg", partner.name)))?;
         let mut change = json!({"service": {"id": service}});
+        let mut undo = change.clone();
+        let was = |name: &str| {
+            let changeable = services[0]["changeable"].as_array().into_iter().flatten();
+            changeable.clone().find(|c| c["name"] == name).map(|c| c["value"].clone()).unwrap_or_default()
+        };
         if let Some(cir) = cir_mbps {
             change["cirMbps"] = json!(cir);
+            undo["cirMbps"] = was("cirMbps");
         }
         if let Some(vlans) = ce_vlans {
             change["ceVlans"] = json!(vlans);
+            undo["ceVlans"] = was("ceVlans");
         }
         let response = self
             .http
@@ -1058,6 +1065,7 @@ impl PartnerFulfilment {
             201 => Ok(Some(LegChange {
                 partner: partner.name.clone(),
                 url: format!("{base}/serviceChange/{}", text(&answer["id"])),
+                undo,
             })),
             422 => {
                 let violations = answer.as_array().into_iter().flatten().map(|v| {
@@ -1078,6 +1086,9 @@ pub struct LegChange {
     pub partner: String,
     /// Where its Interlude shows the change.
     pub url: String,
+    /// The change that puts the leg back as it was.
+    #[serde(default)]
+    pub undo: Value,
 }
 
 impl PartnerFulfilment {
@@ -1106,17 +1117,34 @@ impl PartnerFulfilment {
         }
     }
 
-    /// Waits (reading it every 100 ms, 30 s at most) until the partner has made `change`.
+    /// Waits (reading it every 100 ms, for the partner's `patience_seconds` but 30 s at most)
+    /// until the partner has made `change`; if it has not by then, asks it to change back.
     pub async fn await_leg_change(&self, change: &LegChange) -> Result<(), lso_http::ApiError> {
+        let patience = self.partner(&change.partner).map_or(30, |p| p.patience_seconds.clamp(1, 30));
         let mut ticker = tokio::time::interval(std::time::Duration::from_millis(100));
-        for _ in 0..300 {
+        for _ in 0..patience * 10 {
             ticker.tick().await;
             if self.leg_change_done(change).await? {
                 return Ok(());
             }
         }
+        // Changes of a service are made in the order asked: the change back follows the late
+        // one, so the partner's leg ends as this Seller's stays.
+        let undone = match self.partner(&change.partner) {
+            Some(partner) => {
+                let changes = change.url.rsplit_once('/').map_or(change.url.as_str(), |(base, _)| base);
+                let asked = self.http.post(changes).bearer_auth(&partner.token.0).json(&change.undo).send().await;
+                match asked {
+                    Ok(answer) if answer.status().is_success() => "it is asked to change back".to_owned(),
+                    Ok(answer) => format!("asking it to change back got {}", answer.status()),
+                    Err(e) => format!("it could not be asked to change back: {e}"),
+                }
+            }
+            None => "it is no longer configured".to_owned(),
+        };
+        tracing::warn!(partner = %change.partner, %undone, "a partner's leg change was late");
         Err(lso_http::ApiError::Conflict(format!(
-            "partner {} did not make its change within 30 s; this Seller's leg is unchanged",
+            "partner {} did not make its change within {patience} s ({undone}); this Seller's leg is unchanged",
             change.partner
         )))
     }

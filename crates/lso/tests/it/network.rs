@@ -426,15 +426,7 @@ async fn an_evpl_across_two_providers_carries_traffic_between_their_customers_un
     let (new_york, washington) = (&ours.hosts["uni-new-york-1"], &theirs.hosts["uni-washington-1"]);
     assert!(!pair.lab.reaches(new_york, washington), "no service, no traffic");
 
-    let placed = provider
-        .call(
-            "POST",
-            &format!("{CANTATA}/productOrder"),
-            Some(&evpl_order(&["site-new-york", "site-washington"], 100, 20)),
-        )
-        .await;
-    let order = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
-    assert_eq!(order["state"], "completed", "{order:#}");
+    let order = crate::partners::order_off_net_evpl(&provider).await;
     assert!(pair.lab.reaches(new_york, washington), "the customer's hosts reach each other across both networks");
     let measured = pair.lab.throughput_mbps(new_york, washington, 3).unwrap();
     assert!((measured - 20.0).abs() <= 3.0, "{measured} Mbit/s across two providers for a CIR of 20");

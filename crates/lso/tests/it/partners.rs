@@ -15,6 +15,17 @@ const CANTATA: &str = "/mefApi/cantata/productOrderingManagement/v5";
 const SONATA: &str = "/mefApi/sonata/productOrderingManagement/v10";
 const ENNI: &str = "enni-partner-1";
 
+/// The customer's EVPL from New York to Washington (the partner's site), ordered at `provider`
+/// and completed.
+pub(crate) async fn order_off_net_evpl(provider: &App) -> serde_json::Value {
+    let evpl = evpl_order(&["site-new-york", "site-washington"], 100, 20);
+    let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&evpl)).await;
+    assert_eq!(placed.status, 201, "{:#}", placed.body);
+    let order = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
+    assert_eq!(order["state"], "completed", "{order:#}");
+    order
+}
+
 /// A token of `app` for Buyer `name`.
 fn app_token(app: &App, name: &str) -> String {
     let buyer = lso_http::Principal::Buyer { subject: name.to_lowercase(), buyers: vec![name.into()] };
@@ -709,15 +720,7 @@ async fn a_ticket_on_an_off_net_evc_is_escalated_to_the_partner_and_resolved_wit
         c.partners = vec![terms];
     })
     .await;
-    let placed = provider
-        .call(
-            "POST",
-            &format!("{CANTATA}/productOrder"),
-            Some(&evpl_order(&["site-new-york", "site-washington"], 100, 20)),
-        )
-        .await;
-    let order = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
-    assert_eq!(order["state"], "completed", "{order:#}");
+    let order = order_off_net_evpl(&provider).await;
     let evpl = order["productOrderItem"][2]["product"]["id"].as_str().unwrap();
 
     // The customer reports the EVPL slow; nothing on the provider's network explains it.
@@ -769,4 +772,76 @@ async fn a_ticket_on_an_off_net_evc_is_escalated_to_the_partner_and_resolved_wit
     let done = provider.wait_until(&format!("{ours}/troubleTicket/{id}"), |t| t["status"] == "resolved").await;
     let reason = done["statusChange"].as_array().unwrap().last().unwrap()["changeReason"].as_str().unwrap();
     assert!(reason.contains("partner east resolved") && reason.contains("faulty optic"), "{reason}");
+}
+
+/// A way to `partner` that shows each of its Interlude service changes as still in progress,
+/// as a partner slow to make them would.
+async fn slow_to_change(partner: String) -> String {
+    let http = reqwest::Client::new();
+    let relay = move |request: axum::extract::Request| {
+        let (http, partner) = (http.clone(), partner.clone());
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+            let path = parts.uri.path_and_query().unwrap().as_str().to_owned();
+            let mut asked = http.request(parts.method.clone(), format!("{partner}{path}")).body(body);
+            for name in [axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE] {
+                if let Some(value) = parts.headers.get(&name) {
+                    asked = asked.header(name, value);
+                }
+            }
+            let answer = asked.send().await.unwrap();
+            let status = axum::http::StatusCode::from_u16(answer.status().as_u16()).unwrap();
+            let mut body: serde_json::Value = answer.json().await.unwrap_or_default();
+            if parts.method == axum::http::Method::GET && path.contains("/interlude/serviceControl/v1/serviceChange/") {
+                body["state"] = json!("inProgress");
+            }
+            (status, axum::Json(body))
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(relay)).await });
+    format!("http://{at}")
+}
+
+#[tokio::test]
+async fn a_partner_too_slow_to_change_its_leg_is_asked_to_change_back_and_both_legs_stay_alike() {
+    let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
+    let slow = slow_to_change(partner.url("")).await;
+    let (terms, wholesale) = terms_with(&partner, |t| {
+        t.url = slow;
+        t.patience_seconds = 1;
+    })
+    .await;
+    let provider = spawn_app_with(|c| {
+        c.fulfilment.by = FulfilmentMode::Network;
+        c.partners = vec![terms];
+    })
+    .await;
+    let order = order_off_net_evpl(&provider).await;
+
+    let allegro = "/mefApi/allegro/serviceControl/v1";
+    let evpl = order["productOrderItem"][2]["product"]["id"].as_str().unwrap();
+    let leg = provider.call("GET", &format!("{allegro}/service?productId={evpl}"), None).await.body;
+    let change = json!({"service": {"id": leg[0]["id"]}, "cirMbps": 50});
+    let late = provider.call("POST", &format!("{allegro}/serviceChange"), Some(&change)).await;
+    assert_eq!(late.status, 409, "{:#}", late.body);
+    let reason = late.body["reason"].as_str().unwrap();
+    assert!(reason.contains("within 1 s") && reason.contains("asked to change back"), "{reason}");
+
+    // The partner made the late change, then the change back: its leg ends as the provider's.
+    let interlude = "/mefApi/interlude/serviceControl/v1/serviceChange";
+    let made = partner
+        .wait_until_as(&wholesale, interlude, |changes| {
+            changes.as_array().is_some_and(|c| c.len() == 2 && c.iter().all(|c| c["state"] == "completed"))
+        })
+        .await;
+    let mut asked: Vec<&serde_json::Value> = made.as_array().unwrap().iter().map(|c| &c["cirMbps"]).collect();
+    asked.sort_by_key(|c| c.as_u64());
+    assert_eq!(asked, [&json!(20), &json!(50)], "{made:#}");
+    let bandwidth = async |app: &App| {
+        app.seller.icm.read(|n| n.reservations().values().map(|r| r.request.bandwidth_mbps).collect::<Vec<_>>()).await
+    };
+    assert_eq!((bandwidth(&provider).await, bandwidth(&partner).await), (vec![20], vec![20]));
 }
