@@ -576,6 +576,26 @@ impl PartnerFulfilment {
         })
     }
 
+    /// An EVC both of whose UNIs a partner realises: the partner sells the whole EVC, configured
+    /// as the customer's, between its two UNI products `unis` (A, then Z).
+    async fn resold_evc(
+        &self,
+        request: &FulfilmentRequest<'_>,
+        product: &Value,
+        unis: [&Value; 2],
+    ) -> Result<FulfilmentStatus, Problem> {
+        let partner = self.partner_of(request).await.ok_or("the partner of the UNIs is no longer configured")?;
+        let mut item = crate::orders::add_item("1", product.clone());
+        item["product"]["productRelationship"] = json!([
+            {"id": unis[0], "relationshipType": "CONNECTS_TO_UNI_A"},
+            {"id": unis[1], "relationshipType": "CONNECTS_TO_UNI_Z"},
+        ]);
+        let external_id = format!("{}/{}", request.order_id, request.item_id);
+        let order =
+            self.partner_order(partner, request.order_id, &external_id, crate::orders::order("", vec![item])).await?;
+        self.bought(partner, &order, request).await
+    }
+
     /// Deletes what a partner realises of the customer's product (`off_net`): a delete order
     /// to the partner, and this Seller's own leg of an off-net EVC; once both are gone the
     /// S-VLAN at the ENNI is free again.
@@ -616,7 +636,10 @@ impl PartnerFulfilment {
     /// then this Seller's own leg, the OVC to the ENNI, by a `modify` service order.
     async fn modify_leg(&self, request: &FulfilmentRequest<'_>) -> Result<Option<FulfilmentStatus>, Problem> {
         if self.record(STITCH, request.product_id).await?.is_none() {
-            return Ok(None);
+            return match self.record(OFF_NET, request.product_id).await? {
+                Some(off_net) => self.modify_resold(request, &off_net).await.map(Some),
+                None => Ok(None),
+            };
         }
         let key = format!("{}/{}", request.order_id, request.item_id);
         let product = request.configuration.cloned().unwrap_or(Value::Null);
@@ -669,6 +692,28 @@ impl PartnerFulfilment {
         }))
     }
 
+    /// A modify of a product the partner realises whole (`off_net`): the same modify, of the
+    /// partner's product, ordered from the partner.
+    async fn modify_resold(
+        &self,
+        request: &FulfilmentRequest<'_>,
+        off_net: &Value,
+    ) -> Result<FulfilmentStatus, Problem> {
+        let partner = self.partner(&text(&off_net["partner"])).ok_or("the partner is no longer configured")?;
+        let theirs = text(&off_net["product"]);
+        let path = format!("{}/product/{theirs}", lso_mef_product::inventory_base(Irp::Sonata));
+        let stored = self.call(partner, reqwest::Method::GET, &path, None).await?;
+        let mut item = crate::orders::add_item("1", request.configuration.cloned().unwrap_or(Value::Null));
+        item["action"] = json!("modify");
+        item["product"]["id"] = json!(theirs);
+        // MEF 123 R40: the product's relationships, repeated as the partner keeps them.
+        item["product"]["productRelationship"] = stored["productRelationship"].clone();
+        let external_id = format!("{}/{}", request.order_id, request.item_id);
+        let order =
+            self.partner_order(partner, request.order_id, &external_id, crate::orders::order("", vec![item])).await?;
+        Ok(Self::partner_status(partner, &order, request))
+    }
+
     /// The partner's leg of `product` takes `cir` over its Interlude; the change to follow.
     async fn change_partner_leg(&self, product: &str, cir: u64) -> Result<Option<LegChange>, Problem> {
         let cir = i64::try_from(cir).unwrap_or(i64::MAX);
@@ -698,12 +743,19 @@ impl PartnerFulfilment {
         }
         let product = request.configuration.cloned().unwrap_or(Value::Null);
         let ends = lso_bus::evc_ends(&product, request.related);
-        if ends.len() != 2 {
-            return Ok(None);
-        }
         let mut far = Vec::new();
         for (uni, _) in &ends {
             far.push(self.record(OFF_NET, uni).await?);
+        }
+        if ends.len() != 2 {
+            return match far.iter().flatten().next() {
+                Some(off) => Err(format!(
+                    "a multipoint EVC with a UNI at partner {} is not sold: only point-to-point EVCs are stitched at an ENNI",
+                    text(&off["partner"])
+                )
+                .into()),
+                None => Ok(None),
+            };
         }
         let cir = ends.iter().map(|(_, endpoint)| lso_bus::cir_mbps(endpoint)).max().unwrap_or(0);
         let vlans = |endpoint: &Value| lso_bus::ce_vlans(endpoint);
@@ -716,7 +768,12 @@ impl PartnerFulfilment {
                 .off_net_evc(request, (&ends[1].0, vlans(&ends[1].1)), (off, vlans(&ends[0].1)), cir)
                 .await
                 .map(Some),
-            (Some(_), Some(_)) => Err("an EVC between two off-net UNIs is the partners' to sell".into()),
+            (Some(a), Some(z)) if a["partner"] == z["partner"] => {
+                self.resold_evc(request, &product, [&a["product"], &z["product"]]).await.map(Some)
+            }
+            (Some(_), Some(_)) => Err("an EVC between UNIs of two different partners is not sold: no transit \
+                                       between two ENNIs is offered"
+                .into()),
             (None, None) => Ok(None),
         }
     }

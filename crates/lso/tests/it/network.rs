@@ -27,6 +27,23 @@ async fn seller_on(lab: &NetworkLab) -> (App, tempfile::TempDir) {
 
 /// An order for a UNI at each of `sites` and an EVPL between the first two on `ce_vlan`
 /// with `cir_mbps`.
+/// Modifies the CIR of customer EVPL `evpl` at `app` to `cir` Mbit/s (a Cantata modify order)
+/// and waits until the order completes.
+pub(crate) async fn modify_cir(app: &App, evpl: &str, cir: u64) {
+    let mut modify = evpl_order(&[], 100, cir);
+    let item = &mut modify["productOrderItem"][0];
+    item["action"] = json!("modify");
+    item["product"]["id"] = json!(evpl);
+    // MEF 123 R40: the relationships as the product in inventory has them.
+    let stored = app.call("GET", &format!("/mefApi/cantata/productInventory/v1/product/{evpl}"), None).await.body;
+    item["product"]["productRelationship"] = stored["productRelationship"].clone();
+    item.as_object_mut().unwrap().remove("productOrderItemRelationship");
+    let placed = app.call("POST", &format!("{CANTATA}/productOrder"), Some(&modify)).await;
+    assert_eq!(placed.status, 201, "{:#}", placed.body);
+    let modified = app.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
+    assert_eq!(modified["state"], "completed", "{modified:#}");
+}
+
 pub(crate) fn evpl_order(sites: &[&str], ce_vlan: u16, cir_mbps: u64) -> Value {
     let mut order = order_of(&example(SUBSCRIBER_UNI), Some("INSTALL_LOCATION"));
     let template = order["productOrderItem"][0].clone();
@@ -281,18 +298,7 @@ async fn a_modify_order_changes_the_bandwidth_on_the_network_and_a_delete_gives_
     };
     assert_eq!(reserved().await, [20]);
 
-    let mut modify = evpl_order(&[], 100, 50);
-    let item = &mut modify["productOrderItem"][0];
-    item["action"] = json!("modify");
-    item["product"]["id"] = json!(evpl);
-    // MEF 123 R40: the relationships as the product in inventory has them.
-    let stored = app.call("GET", &format!("/mefApi/cantata/productInventory/v1/product/{evpl}"), None).await.body;
-    item["product"]["productRelationship"] = stored["productRelationship"].clone();
-    item.as_object_mut().unwrap().remove("productOrderItemRelationship");
-    let placed = app.call("POST", &format!("{CANTATA}/productOrder"), Some(&modify)).await;
-    assert_eq!(placed.status, 201, "{:#}", placed.body);
-    let modified = app.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
-    assert_eq!(modified["state"], "completed", "{modified:#}");
+    modify_cir(&app, &evpl, 50).await;
     assert_eq!(reserved().await, [50], "the network carries the new CIR");
     // The operators see which services realise the product.
     let url = format!("/lso/admin/v1/cantata/product/{evpl}/service?buyerId=ACME");

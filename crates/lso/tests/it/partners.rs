@@ -3,7 +3,7 @@
 //! database and network) over Sonata and carries its own leg to the ENNI between them, both
 //! legs on the S-VLAN it chose.
 
-use crate::network::{delete_order, evpl_order};
+use crate::network::{delete_order, evpl_order, modify_cir};
 use crate::support::*;
 use lso::config::{FulfilmentMode, Secret};
 use lso::partners::PartnerConfig;
@@ -18,7 +18,13 @@ const ENNI: &str = "enni-partner-1";
 /// The customer's EVPL from New York to Washington (the partner's site), ordered at `provider`
 /// and completed.
 pub(crate) async fn order_off_net_evpl(provider: &App) -> serde_json::Value {
-    let evpl = evpl_order(&["site-new-york", "site-washington"], 100, 20);
+    order_evpl(provider, ["site-new-york", "site-washington"]).await
+}
+
+/// A customer's EVPL of 20 Mbit/s on CE-VLAN 100 between UNIs at `sites`, ordered at `provider`
+/// and completed.
+async fn order_evpl(provider: &App, sites: [&str; 2]) -> serde_json::Value {
+    let evpl = evpl_order(&sites, 100, 20);
     let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&evpl)).await;
     assert_eq!(placed.status, 201, "{:#}", placed.body);
     let order = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
@@ -35,6 +41,11 @@ fn app_token(app: &App, name: &str) -> String {
 /// The interfaces the services of a Seller join.
 async fn unis(app: &App) -> Vec<String> {
     app.seller.icm.read(|n| n.reservations().values().flat_map(|r| r.request.interfaces.clone()).collect()).await
+}
+
+/// The CIR of each service of a Seller.
+async fn bandwidth(app: &App) -> Vec<u64> {
+    app.seller.icm.read(|n| n.reservations().values().map(|r| r.request.bandwidth_mbps).collect()).await
 }
 
 /// The S-VLANs each service of a Seller claims at its ENNI.
@@ -100,16 +111,7 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
     })
     .await;
 
-    let placed = provider
-        .call(
-            "POST",
-            &format!("{CANTATA}/productOrder"),
-            Some(&evpl_order(&["site-new-york", "site-washington"], 100, 20)),
-        )
-        .await;
-    assert_eq!(placed.status, 201, "{:#}", placed.body);
-    let order = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
-    assert_eq!(order["state"], "completed", "{order:#}");
+    let order = order_off_net_evpl(&provider).await;
 
     // At the partner, the provider bought a UNI at the site and an Access E-Line to the ENNI.
     let bought = partner.call_as(&wholesale, "GET", &format!("{SONATA}/productOrder"), None).await.body;
@@ -180,9 +182,6 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
 
     // The customer raises the CIR over Allegro: the partner's leg changes first, over its
     // Interlude, then the provider's own.
-    let bandwidth = async |app: &App| {
-        app.seller.icm.read(|n| n.reservations().values().map(|r| r.request.bandwidth_mbps).collect::<Vec<_>>()).await
-    };
     let allegro = "/mefApi/allegro/serviceControl/v1";
     let evpl_product = order["productOrderItem"][2]["product"]["id"].as_str().unwrap().to_owned();
     let leg = provider.call("GET", &format!("{allegro}/service?productId={evpl_product}"), None).await.body;
@@ -342,18 +341,7 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
     );
 
     // A modify order of the EVPL's bandwidth changes both legs too.
-    let mut modify = evpl_order(&[], 100, 30);
-    let item = &mut modify["productOrderItem"][0];
-    item["action"] = json!("modify");
-    item["product"]["id"] = json!(evpl_product);
-    let stored =
-        provider.call("GET", &format!("/mefApi/cantata/productInventory/v1/product/{evpl_product}"), None).await.body;
-    item["product"]["productRelationship"] = stored["productRelationship"].clone();
-    item.as_object_mut().unwrap().remove("productOrderItemRelationship");
-    let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&modify)).await;
-    assert_eq!(placed.status, 201, "{:#}", placed.body);
-    let modified = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
-    assert_eq!(modified["state"], "completed", "{modified:#}");
+    modify_cir(&provider, &evpl_product, 30).await;
     let settled = partner.call_as(&wholesale, "GET", &format!("{interlude}/serviceChange"), None).await.body;
     let newest = format!("{interlude}/serviceChange/{}", settled[0]["id"].as_str().unwrap());
     assert_eq!(partner.wait_until_as(&wholesale, &newest, |c| c["state"] == "completed").await["cirMbps"], 30);
@@ -840,8 +828,59 @@ async fn a_partner_too_slow_to_change_its_leg_is_asked_to_change_back_and_both_l
     let mut asked: Vec<&serde_json::Value> = made.as_array().unwrap().iter().map(|c| &c["cirMbps"]).collect();
     asked.sort_by_key(|c| c.as_u64());
     assert_eq!(asked, [&json!(20), &json!(50)], "{made:#}");
-    let bandwidth = async |app: &App| {
-        app.seller.icm.read(|n| n.reservations().values().map(|r| r.request.bandwidth_mbps).collect::<Vec<_>>()).await
-    };
     assert_eq!((bandwidth(&provider).await, bandwidth(&partner).await), (vec![20], vec![20]));
+}
+
+#[tokio::test]
+async fn an_evpl_between_two_sites_of_one_partner_is_resold_whole_modified_and_deleted() {
+    let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
+    let (terms, wholesale) = terms_with(&partner, |t| t.sites.push("site-boston".into())).await;
+    let provider = spawn_app_with(|c| {
+        c.fulfilment.by = FulfilmentMode::Network;
+        c.partners = vec![terms];
+    })
+    .await;
+    let order = order_evpl(&provider, ["site-washington", "site-boston"]).await;
+
+    // The partner carries the whole EVPL between its two UNIs; the provider carries nothing.
+    assert_eq!((bandwidth(&provider).await, bandwidth(&partner).await), (vec![], vec![20]));
+    let joined = unis(&partner).await;
+    assert!(
+        joined.iter().any(|i| i.starts_with("uni-washington")) && joined.iter().any(|i| i.starts_with("uni-boston"))
+    );
+    let bought = partner.call_as(&wholesale, "GET", &format!("{SONATA}/productOrder"), None).await.body;
+    assert_eq!(bought.as_array().unwrap().len(), 3, "two UNIs and the EVPL: {bought:#}");
+
+    // A modify of its bandwidth is a modify order at the partner.
+    let evpl = order["productOrderItem"][2]["product"]["id"].as_str().unwrap().to_owned();
+    modify_cir(&provider, &evpl, 30).await;
+    assert_eq!((bandwidth(&provider).await, bandwidth(&partner).await), (vec![], vec![30]));
+
+    // A multipoint EVC with UNIs at the partner is not sold, with the reason.
+    let (washington, boston) =
+        (&order["productOrderItem"][0]["product"]["id"], &order["productOrderItem"][1]["product"]["id"]);
+    let (washington, boston) = (washington.as_str().unwrap(), boston.as_str().unwrap());
+    let lan = lso::orders::evc(
+        "2",
+        lso::orders::EVPLAN,
+        &[100, 100, 100],
+        20,
+        &[("1", "CONNECTS_TO_UNI")],
+        &[washington, boston],
+    );
+    let lan = lso::orders::order("lan", vec![lso::orders::uni("1", "site-new-york"), lan]);
+    let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&lan)).await;
+    assert_eq!(placed.status, 201, "{:#}", placed.body);
+    let refused = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
+    assert!(reasons(&refused).iter().any(|r| r.contains("multipoint EVC with a UNI at partner east")), "{refused:#}");
+
+    // Deleting the products deletes the partner's.
+    for item in [2, 0, 1] {
+        let product = order["productOrderItem"][item]["product"]["id"].as_str().unwrap();
+        let deleted = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&delete_order(product))).await;
+        let done = provider.wait_until_final(CANTATA, deleted.body["id"].as_str().unwrap()).await;
+        assert_eq!(done["state"], "completed", "{done:#}");
+    }
+    assert_eq!(bandwidth(&partner).await, Vec::<u64>::new());
+    assert!(unis(&partner).await.is_empty(), "{:?}", unis(&partner).await);
 }
