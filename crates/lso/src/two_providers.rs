@@ -173,6 +173,8 @@ pub async fn run() -> anyhow::Result<()> {
     let sonata = format!("{}{}", partner.url, lso_mef_product::ordering_base(lso_model::Irp::Sonata));
     let bought: Value =
         client.get(format!("{sonata}/productOrder")).bearer_auth(&wholesale).send().await?.json().await?;
+    let quotes = format!("{}{}", partner.url, lso_mef_product::quote_base(lso_model::Irp::Sonata));
+    let mut on_quote = 0;
     for listed in bought.as_array().into_iter().flatten() {
         let id = listed["id"].as_str().unwrap_or_default();
         let order: Value =
@@ -180,7 +182,14 @@ pub async fn run() -> anyhow::Result<()> {
         let item = &order["productOrderItem"][0];
         let spec = item["product"]["productConfiguration"]["@type"].as_str().unwrap_or_default();
         let what = lso_spec::Catalog::built_in()?.get(spec).map_or(spec.to_owned(), |s| s.name.clone());
-        println!("Partner  order from {PROVIDER} for its item {}: {what}, {}", order["externalId"], order["state"]);
+        let quote_id = item["quoteItem"]["quoteId"].as_str().unwrap_or_default();
+        let quote: Value =
+            client.get(format!("{quotes}/quote/{quote_id}")).bearer_auth(&wholesale).send().await?.json().await?;
+        on_quote += usize::from(quote["state"] == "accepted");
+        println!(
+            "Partner  order from {PROVIDER} for its item {}: {what}, {}, on quote {quote_id} ({})",
+            order["externalId"], order["state"], quote["state"]
+        );
     }
 
     let mut checks = Vec::new();
@@ -194,6 +203,7 @@ pub async fn run() -> anyhow::Result<()> {
             bought.as_array().map_or(0, |o| o.iter().filter(|o| o["state"] == "completed").count())
         ),
     );
+    check(&mut checks, "partner orders placed on the partner's quote", "2 accepted", &format!("{on_quote} accepted"));
     let hosts =
         pair.as_ref().map(|p| (&p.lab, &p.domains[0].hosts["uni-new-york-1"], &p.domains[1].hosts["uni-washington-1"]));
     if let Some((lab, new_york, washington)) = hosts {

@@ -456,7 +456,7 @@ async fn the_demo_runs_two_lso_processes_whose_networks_carry_an_evpl_bought_acr
     let said = String::from_utf8_lossy(&output.stdout).to_string();
     assert!(output.status.success(), "{said}{}", String::from_utf8_lossy(&output.stderr));
     assert!(said.contains("15 of 15 checks held."), "{said}");
-    assert!(said.contains("8 of 8 checks held."), "{said}");
+    assert!(said.contains("9 of 9 checks held."), "{said}");
     assert!(said.contains("check (Open vSwitch, real frames)"), "real networks: {said}");
     assert_eq!(said.matches("lso serve, PID").count(), 2, "two processes: {said}");
 }
