@@ -193,7 +193,7 @@ impl Bus {
         }
         let relationships = request["productRelationship"].as_array().map(Vec::as_slice).unwrap_or_default();
         for required in &spec.required_product_relationships {
-            if !relationships.iter().any(|r| r["relationshipType"] == required.relationship_type.as_str()) {
+            if !relationships.iter().any(|r| required.is(r["relationshipType"].as_str().unwrap_or_default())) {
                 found.push(Violation::missing(
                     "/productRelationship",
                     format!("{} needs a `{}` relationship (W160 R13)", spec.name, required.relationship_type),

@@ -25,6 +25,9 @@ use std::sync::Arc;
 /// How often the BUS looks at a service order in progress, in milliseconds.
 const POLL_MILLIS: i64 = 50;
 
+/// The names of an Access E-Line's relationship to its ENNI: MEF 123's, and W160's.
+pub const ENNI_RELATIONSHIPS: [&str; 2] = ["ENNI_REFERENCE", "CONNECTS_TO_ENNI"];
+
 /// The Legato client name of this BUS at the SOF.
 pub const LEGATO_CLIENT: &str = "bus";
 
@@ -154,9 +157,9 @@ impl LegatoFulfilment {
                 let enni = request
                     .related
                     .iter()
-                    .find(|(t, _)| t == "ENNI_REFERENCE")
+                    .find(|(t, _)| ENNI_RELATIONSHIPS.contains(&t.as_str()))
                     .map(|(_, id)| id)
-                    .ok_or("no ENNI_REFERENCE")?;
+                    .ok_or("no ENNI_REFERENCE (or CONNECTS_TO_ENNI) relationship")?;
                 let interface = self.enni_interface(request, enni).await?;
                 let s_vlan = product["enniEp"]["sVlanId"]
                     .as_u64()

@@ -324,11 +324,15 @@ impl Bus {
             }
             for relation in product["productRelationship"].as_array().into_iter().flatten() {
                 let id = relation["id"].as_str().unwrap_or_default();
-                let interface = match relation["relationshipType"].as_str() {
-                    Some("ENNI_REFERENCE") => self.enni_of(tenant, id).await?.map(|enni| {
-                        let s_vlan = configuration["enniEp"]["sVlanId"].as_u64().and_then(|v| u16::try_from(v).ok());
-                        (enni, s_vlan.into_iter().collect())
-                    }),
+                let kind = relation["relationshipType"].as_str().unwrap_or_default();
+                let interface = match kind {
+                    _ if crate::legato::ENNI_RELATIONSHIPS.contains(&kind) => {
+                        self.enni_of(tenant, id).await?.map(|enni| {
+                            let s_vlan =
+                                configuration["enniEp"]["sVlanId"].as_u64().and_then(|v| u16::try_from(v).ok());
+                            (enni, s_vlan.into_iter().collect())
+                        })
+                    }
                     _ => network.interface_of_product(id).await.map(|uni| (uni, Vec::new())),
                 };
                 match interface {

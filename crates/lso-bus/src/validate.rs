@@ -268,8 +268,7 @@ fn check_add(item: &ProductOrderItemCreate, at: &str, ctx: &Context, found: &mut
     let relationships = product.product_relationship.as_deref().unwrap_or_default();
     for required in &spec.required_product_relationships {
         let path = format!("{at}/product/productRelationship");
-        let matching: Vec<_> =
-            relationships.iter().filter(|r| r.relationship_type == required.relationship_type).collect();
+        let matching: Vec<_> = relationships.iter().filter(|r| required.is(&r.relationship_type)).collect();
         if matching.is_empty() {
             found.push(Violation::missing(
                 path,

@@ -38,8 +38,17 @@ const BUILT_IN: &[&str] = &[
 pub struct RequiredRelationship {
     /// `relationshipType`, e.g. `ENNI_REFERENCE`.
     pub relationship_type: String,
+    /// Other names the MEF documents give the same relationship (e.g. `CONNECTS_TO_ENNI`).
+    pub aliases: Vec<String>,
     /// The specification the related product must have.
     pub specification: String,
+}
+
+impl RequiredRelationship {
+    /// Whether a relationship of type `relationship_type` is this one.
+    pub fn is(&self, relationship_type: &str) -> bool {
+        self.relationship_type == relationship_type || self.aliases.iter().any(|a| a == relationship_type)
+    }
 }
 
 /// Why a specification could not be loaded.
@@ -242,6 +251,13 @@ fn parse_built_in(text: &str) -> Result<ProductSpec, SpecError> {
             .flatten()
             .map(|r| RequiredRelationship {
                 relationship_type: r["relationshipType"].as_str().unwrap_or_default().to_owned(),
+                aliases: r["aliases"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
                 specification: r["specification"].as_str().unwrap_or_default().to_owned(),
             })
             .collect(),

@@ -884,3 +884,21 @@ async fn an_evpl_between_two_sites_of_one_partner_is_resold_whole_modified_and_d
     assert_eq!(bandwidth(&partner).await, Vec::<u64>::new());
     assert!(unis(&partner).await.is_empty(), "{:?}", unis(&partner).await);
 }
+
+#[tokio::test]
+async fn an_access_eline_naming_its_enni_as_w160_does_is_realised_on_the_enni() {
+    let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
+    let (terms, wholesale) = terms_with(&partner, |_| {}).await;
+    let mut access = lso::orders::access_eline("2", "1", &terms.enni_product);
+    access["product"]["productRelationship"][0]["relationshipType"] = json!("CONNECTS_TO_ENNI");
+    let order = lso::orders::order("w160", vec![lso::orders::uni("1", "site-washington"), access]);
+    let placed = partner.call_as(&wholesale, "POST", &format!("{SONATA}/productOrder"), Some(&order)).await;
+    assert_eq!(placed.status, 201, "{:#}", placed.body);
+    let done = partner
+        .wait_until_as(&wholesale, &format!("{SONATA}/productOrder/{}", placed.body["id"].as_str().unwrap()), |o| {
+            o["state"] != "acknowledged" && o["state"] != "inProgress"
+        })
+        .await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+    assert_eq!(at_enni(&partner).await, [vec![3000]], "the OVC hands over on S-VLAN 3000 at the ENNI");
+}
