@@ -215,7 +215,12 @@ async fn register_listener(
     let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
     query.finish()?;
     let input = body.typed;
-    let hub = state.sof.register_hub(api, &client, &input.callback, input.query.as_deref()).await.map_err(api_error)?;
+    let registered = state.sof.register_hub(api, &client, &input.callback, input.query.as_deref()).await;
+    // The hub operations declare 400, not 422, for a body that cannot be used.
+    let hub = registered.map_err(|e| match e {
+        lso_sof::SofError::Invalid(problems) => ApiError::unusable_body(&problems),
+        other => api_error(other),
+    })?;
     Ok(created(&hub))
 }
 

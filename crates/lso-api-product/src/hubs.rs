@@ -58,7 +58,11 @@ async fn register_listener(
             party.seller_id.as_deref(),
         )
         .await
-        .map_err(api_error)?;
+        .map_err(|e| match e {
+            // The hub operations declare 400, not 422, for a body that cannot be used.
+            lso_bus::BusError::Invalid(problems) => ApiError::unusable_body(&problems),
+            other => api_error(other),
+        })?;
     Ok(json_response(StatusCode::CREATED, &hub))
 }
 

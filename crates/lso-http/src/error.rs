@@ -72,6 +72,13 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A 400 `invalidBody` naming each of `problems` with its place in the body: for the
+    /// operations whose files declare no 422, such as registering a hub.
+    pub fn unusable_body(problems: &[Violation]) -> Self {
+        let said: Vec<String> = problems.iter().map(|v| format!("{}: {}", v.property_path, v.reason)).collect();
+        ApiError::invalid_body(said.join("; "))
+    }
+
     /// A 400 `invalidQuery`.
     pub fn invalid_query(reason: impl Into<String>) -> Self {
         ApiError::BadRequest { code: BadRequestCode::InvalidQuery, reason: reason.into() }
