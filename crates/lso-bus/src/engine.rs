@@ -219,11 +219,22 @@ impl Bus {
             let installs = item.request.action == ItemAction::Add
                 && spec.as_ref().is_some_and(|s| !s.required_place_roles.is_empty());
             let tenant = change.tenant.clone();
-            if installs && self.awaits_visit(&tenant, &order.id, id, &places, &mut change.ops).await? {
-                // The visit's completion wakes the order; look again within the hour regardless.
-                next_check =
-                    Some(next_check.map_or(change.at.millis() + 3_600_000, |t| t.min(change.at.millis() + 3_600_000)));
-                continue;
+            if installs {
+                match self.installation_visit(&tenant, &order.id, id, &places, &mut change.ops).await? {
+                    crate::workforce::Visit::Done => {}
+                    crate::workforce::Visit::Awaited => {
+                        // The visit's end wakes the order; look again within the hour regardless.
+                        let hour = change.at.millis() + 3_600_000;
+                        next_check = Some(next_check.map_or(hour, |t| t.min(hour)));
+                        continue;
+                    }
+                    crate::workforce::Visit::Failed(reason) => {
+                        self.end_item(item, change, Err(reason)).await?;
+                        states.insert(id.to_owned(), ItemState::Failed);
+                        progressed = true;
+                        continue;
+                    }
+                }
             }
             let specification = spec.map(|s| s.id.clone()).unwrap_or_default();
             let configuration = item

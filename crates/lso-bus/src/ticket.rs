@@ -556,6 +556,22 @@ impl Bus {
         Ok((finish_ticket(change), Step::Done))
     }
 
+    /// The writes that make ticket `id` wait for another visit, saying `why`: a new work order
+    /// the Buyer books an appointment for (nothing if the ticket no longer waits for one).
+    pub(crate) async fn visit_again(&self, tenant: &Tenant, id: &str, why: &str) -> Result<Vec<WriteOp>, BusError> {
+        let Some(mut change) = Tracked::load(self, HubApi::Ticket, TICKET, Some(&tenant.key()), id).await? else {
+            return Ok(Vec::new());
+        };
+        if change.state::<TicketStatus>("status")? != TicketStatus::InProgress {
+            return Ok(Vec::new());
+        }
+        change.seller_note(why);
+        let product = change.doc["relatedEntity"][0]["id"].as_str().unwrap_or_default().to_owned();
+        let mut ops = self.visit_for(&mut change, &product).await?;
+        ops.extend(finish_ticket(change));
+        Ok(ops)
+    }
+
     /// With no fault on the network to explain it, an installation or maintenance issue needs a
     /// technician at the product's site: a work order, and the ticket waits for the Buyer to book
     /// the visit (R65). Nothing when the product has no site.

@@ -21,7 +21,7 @@ pub(crate) const WORK_ORDER: &str = "workorder";
 /// The store kind of appointments.
 pub(crate) const APPOINTMENT: &str = "appointment";
 /// The store kind of a technician held for a slot: id `{start millis}:{technician}`.
-const HELD: &str = "technicianSlot";
+pub(crate) const HELD: &str = "technicianSlot";
 /// The job that starts and ends a visit.
 pub(crate) const ADVANCE_VISIT: &str = "advanceAppointment";
 
@@ -145,6 +145,17 @@ fn move_work_order(change: &mut Tracked<'_>, event: VisitEvent) -> Result<WorkOr
     Ok(next)
 }
 
+/// Where an order item's installation visit stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Visit {
+    /// None is needed, or it was made.
+    Done,
+    /// It is still to be made.
+    Awaited,
+    /// It could not be completed: why.
+    Failed(String),
+}
+
 /// Moves an appointment, announcing it (R28).
 fn move_appointment(change: &mut Tracked<'_>, event: VisitEvent) -> Result<AppointmentStatus, BusError> {
     let from: AppointmentStatus = change.state("status")?;
@@ -195,19 +206,20 @@ impl Bus {
         (id, change.finish(index))
     }
 
-    /// Whether order item `item_id` of `order_id`, installing a product at `places`, must wait
-    /// for a technician's visit (`installation_visits`): the first time, a work order is opened
-    /// for it (its writes go to `ops`); the item goes on once the work order is completed.
-    pub(crate) async fn awaits_visit(
+    /// Where the technician's visit order item `item_id` of `order_id`, installing a product at
+    /// `places`, needs (`installation_visits`) stands: the first time, a work order is opened for
+    /// it (its writes go to `ops`); the item goes on once the work order is completed, and fails
+    /// if it could not be.
+    pub(crate) async fn installation_visit(
         &self,
         tenant: &Tenant,
         order_id: &str,
         item_id: &str,
         places: &[(String, String)],
         ops: &mut Vec<WriteOp>,
-    ) -> Result<bool, BusError> {
+    ) -> Result<Visit, BusError> {
         if !self.config.workforce.installation_visits || places.is_empty() {
-            return Ok(false);
+            return Ok(Visit::Done);
         }
         let key = format!("{order_id}#{item_id}");
         let filters = vec![Filter { name: "relatedEntityId".into(), condition: lso_store::Condition::Eq(key.clone()) }];
@@ -216,7 +228,15 @@ impl Bus {
             .list(ListQuery { kind: WORK_ORDER.into(), tenant: Some(tenant.key()), filters, offset: 0, limit: 1 })
             .await?;
         if let Some(record) = found.records.first() {
-            return Ok(!record.doc.contains("\"state\":\"completed\""));
+            let order: Value = serde_json::from_str(&record.doc)
+                .map_err(|e| BusError::Corrupt(format!("work order {}: {e}", record.id)))?;
+            return Ok(match order["state"].as_str() {
+                Some("completed") => Visit::Done,
+                Some("unableToComplete") => {
+                    Visit::Failed(format!("the installation visit of work order {} could not be completed", record.id))
+                }
+                _ => Visit::Awaited,
+            });
         }
         let sites =
             places.iter().map(|(role, id)| json!({"@type": "GeographicSiteRef", "id": id, "role": role})).collect();
@@ -228,7 +248,7 @@ impl Bus {
             &format!("Install and cable item {item_id} of product order {order_id}"),
         );
         ops.extend(writes);
-        Ok(true)
+        Ok(Visit::Awaited)
     }
 
     /// `retrieveWorkOrder`.
@@ -547,6 +567,58 @@ impl Bus {
             appointment.announce("appointmentAttributeValueChangeEvent", None);
             let document = appointment.doc.clone();
             self.commit(appointment.finish(appointment_index(&document))).await?;
+            Ok(document)
+        })
+        .await
+    }
+
+    /// The Seller ends a visit under way that could not be done (R26): `failed` (`Fail`) when
+    /// the Buyer's side was not ready, `missed` (`Miss`) when the Seller's was, with the reason
+    /// in a note (R29). The work order is `unableToComplete` (R55) and the technician free
+    /// again. What the visit was for goes on: a ticket waits for the Buyer to book a visit of a
+    /// new work order; an installation's order item fails.
+    pub async fn seller_end_visit(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        event: VisitEvent,
+        reason: &str,
+    ) -> Result<Value, BusError> {
+        self.retrying(|| async {
+            let mut appointment = self.loaded_appointment(tenant, id).await?;
+            if appointment.state::<AppointmentStatus>("status")? != AppointmentStatus::InProgress {
+                return Err(BusError::Invalid(vec![Violation::invalid(
+                    "",
+                    "only a visit under way ends unable to complete (R26)",
+                )]));
+            }
+            move_appointment(&mut appointment, event)?;
+            appointment.seller_note(reason);
+            appointment.announce("appointmentAttributeValueChangeEvent", None);
+            let order_id = appointment.doc["workOrder"]["id"].as_str().unwrap_or_default().to_owned();
+            let mut ops = self.release(&appointment).await?;
+            let document = appointment.doc.clone();
+            ops.extend(appointment.finish(appointment_index(&document)));
+            if let Some(mut order) =
+                Tracked::load(self, HubApi::WorkOrder, WORK_ORDER, Some(&tenant.key()), &order_id).await?
+            {
+                move_work_order(&mut order, event)?;
+                let ticket = related(&order.doc, "TroubleTicket");
+                let ordered = related(&order.doc, "ProductOrderItem");
+                let index = work_order_index(&order.doc);
+                ops.extend(order.finish(index));
+                if let Some((product_order, _)) = ordered.as_deref().and_then(|k| k.split_once('#')) {
+                    let now = self.clock.now_millis();
+                    let (kind, key) = (crate::ordering::ADVANCE_ORDER.into(), product_order.to_owned());
+                    ops.push(WriteOp::Enqueue { kind, key, payload: String::new(), run_at: now });
+                }
+                if let Some(ticket) = ticket {
+                    let why =
+                        format!("the technician's visit of work order {order_id} could not be completed: {reason}");
+                    ops.extend(self.visit_again(tenant, &ticket, &why).await?);
+                }
+            }
+            self.commit(ops).await?;
             Ok(document)
         })
         .await

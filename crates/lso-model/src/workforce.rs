@@ -37,8 +37,11 @@ crate::mef_enum! {
         Begin = "begin",
         /// Every task was done.
         Complete = "complete",
-        /// The technician could not do the tasks.
+        /// The technician could not do the tasks: the Buyer's side was not ready (the visit
+        /// `failed`).
         Fail = "fail",
+        /// The technician could not do the tasks: the Seller's side (the visit was `missed`).
+        Miss = "miss",
         /// The Seller no longer needs the work order.
         Withdraw = "withdraw",
     }
@@ -54,7 +57,7 @@ impl WorkOrderState {
             (S::Planned, E::CancelAppointment) => S::Open,
             (S::Open | S::Planned, E::Begin) => S::InProgress,
             (S::InProgress, E::Complete) => S::Completed,
-            (S::InProgress, E::Fail) => S::UnableToComplete,
+            (S::InProgress, E::Fail | E::Miss) => S::UnableToComplete,
             (S::Open | S::Planned, E::Withdraw) => S::Cancelled,
             (from, event) => return Err(InvalidTransition { from: from.as_str(), event: event.as_str() }),
         };
@@ -72,6 +75,7 @@ impl AppointmentStatus {
             (S::Confirmed, E::Begin) => S::InProgress,
             (S::InProgress, E::Complete) => S::Completed,
             (S::InProgress, E::Fail) => S::Failed,
+            (S::InProgress, E::Miss) => S::Missed,
             (from, event) => return Err(InvalidTransition { from: from.as_str(), event: event.as_str() }),
         };
         Ok(next)
@@ -89,6 +93,7 @@ mod tests {
         expect![[r#"
             inProgress --complete--> completed
             inProgress --fail--> unableToComplete
+            inProgress --miss--> unableToComplete
             open --book--> planned
             open --begin--> inProgress
             open --withdraw--> cancelled
@@ -108,6 +113,7 @@ mod tests {
             confirmed --withdraw--> cancelled
             inProgress --complete--> completed
             inProgress --fail--> failed
+            inProgress --miss--> missed
         "#]]
         .assert_eq(&table);
     }

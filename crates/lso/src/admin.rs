@@ -285,9 +285,10 @@ async fn move_ticket(
     Ok(json_response(StatusCode::OK, &ticket))
 }
 
-/// The Seller adds a note to a Buyer's appointment (`note`) or cancels it (`cancel`, e.g. when
-/// the technician cannot come: the Buyer is asked to book again), the note telling the Buyer
-/// why.
+/// The Seller adds a note to a Buyer's appointment (`note`), cancels it (`cancel`, e.g. when
+/// the technician cannot come: the Buyer is asked to book again), or ends a visit under way
+/// that could not be done (`failed`: the Buyer's side was not ready; `missed`: the Seller's),
+/// the note telling the Buyer why.
 async fn seller_appointment(
     State(state): State<AdminState>,
     _: Admin,
@@ -300,7 +301,13 @@ async fn seller_appointment(
     let appointment = match action.as_str() {
         "note" => state.bus.seller_note_appointment(&tenant, &id, note).await,
         "cancel" => state.bus.seller_cancel_appointment(&tenant, &id, note).await,
-        other => return Err(ApiError::NotFound(format!("an appointment is given a note or cancelled, not `{other}`"))),
+        "failed" => state.bus.seller_end_visit(&tenant, &id, lso_model::workforce::VisitEvent::Fail, note).await,
+        "missed" => state.bus.seller_end_visit(&tenant, &id, lso_model::workforce::VisitEvent::Miss, note).await,
+        other => {
+            return Err(ApiError::NotFound(format!(
+                "an appointment is given a note, cancelled, failed or missed, not `{other}`"
+            )));
+        }
     };
     Ok(json_response(StatusCode::OK, &appointment.map_err(lso_api_product::api_error)?))
 }

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::ticket::TicketAction;
+use lso_model::workforce::VisitEvent;
 use std::time::Duration;
 
 const HOUR: i64 = 3_600_000;
@@ -197,4 +198,69 @@ async fn mef137_a_uni_that_needs_a_visit_is_provisioned_once_the_technician_has_
     assert_eq!(h.bus.work_order(None, &work_order).await.unwrap()["state"], "completed");
     let done = h.order(id).await;
     assert_eq!(done.state, OrderState::Completed, "the visit's completion woke the order");
+}
+
+#[tokio::test]
+async fn mef137_a_visit_the_buyer_was_not_ready_for_fails_and_the_ticket_waits_for_another() {
+    let h = harness();
+    let (ticket, work_order) = h.ticket_needing_visit().await;
+    let booked = h.book(&work_order, NOW + 2 * HOUR).await.unwrap();
+    let id = booked["id"].as_str().unwrap().to_owned();
+    let not_yet = h.bus.seller_end_visit(&h.tenant, &id, VisitEvent::Fail, "nobody on site").await;
+    assert_eq!(problems(not_yet), [(ViolationCode::InvalidValue, "".into())], "R26: only a visit under way");
+    h.clock.advance(Duration::from_secs(2 * 3600));
+    h.settle().await;
+
+    let failed = h.bus.seller_end_visit(&h.tenant, &id, VisitEvent::Fail, "nobody on site").await.unwrap();
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["note"][0]["text"], "nobody on site", "R29");
+    assert_eq!(h.bus.work_order(None, &work_order).await.unwrap()["state"], "unableToComplete", "R55");
+    let waiting = h.bus.ticket(None, &ticket).await.unwrap();
+    assert_eq!(waiting["status"], "pending", "the Buyer books another visit: {waiting:#}");
+    let orders: Vec<&str> =
+        waiting["workOrder"].as_array().unwrap().iter().map(|w| w["id"].as_str().unwrap()).collect();
+    assert_eq!(orders.len(), 2, "{orders:?}");
+    let next = h.bus.work_order(None, orders[1]).await.unwrap();
+    assert_eq!((next["state"].as_str(), next["appointmentRequired"].as_bool()), (Some("open"), Some(true)));
+    assert!(waiting["note"].as_array().unwrap().iter().any(|n| n["text"].as_str().unwrap().contains("nobody on site")));
+    assert_eq!(
+        problems(h.bus.seller_end_visit(&h.tenant, &id, VisitEvent::Miss, "again").await),
+        [(ViolationCode::InvalidValue, "".into())]
+    );
+    let held = lso_store::ListQuery {
+        kind: crate::workforce::HELD.into(),
+        tenant: None,
+        filters: vec![],
+        offset: 0,
+        limit: 10,
+    };
+    assert_eq!(h.bus.store().list(held).await.unwrap().total, 0, "the technician is free again");
+}
+
+#[tokio::test]
+async fn mef137_a_missed_installation_visit_fails_the_item_it_was_for() {
+    let h = harness_configured(|config| config.workforce.installation_visits = true);
+    let created = h.create(order(vec![add_item("1", UNI)])).await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    h.settle().await;
+    let filter =
+        lso_store::Filter { name: "relatedEntityId".into(), condition: lso_store::Condition::Eq(format!("{id}#1")) };
+    let orders = h.bus.list_work_orders(Some(h.tenant.key()), vec![filter], 0, 10).await.unwrap().0;
+    let work_order = orders[0]["id"].as_str().unwrap().to_owned();
+    let booked = h.book(&work_order, NOW + 2 * HOUR).await.unwrap();
+    h.clock.advance(Duration::from_secs(2 * 3600));
+    h.settle().await;
+
+    let reason = "the technician's van broke down";
+    let missed = h.bus.seller_end_visit(&h.tenant, booked["id"].as_str().unwrap(), VisitEvent::Miss, reason).await;
+    assert_eq!(missed.unwrap()["status"], "missed");
+    h.settle().await;
+    let done = h.order(id).await;
+    assert_eq!(done.product_order_item[0].state, ItemState::Failed);
+    assert_eq!(done.state, OrderState::Failed);
+    let said = serde_json::to_value(&done.product_order_item[0]).unwrap().to_string();
+    assert!(
+        said.contains(&format!("the installation visit of work order {work_order} could not be completed")),
+        "{said}"
+    );
 }

@@ -128,6 +128,13 @@ async fn a_visit_is_booked_moved_and_cancelled_on_the_technicians_calendar_and_e
         let again = app.call("GET", &work_order_path, None).await.body;
         assert_eq!((again["state"].clone(), again["appointmentRequired"].clone()), (json!("open"), json!(true)), "R27");
         assert_eq!(seller("cancel", "twice").await.status, 422, "only a confirmed appointment is cancelled");
+        for outcome in ["failed", "missed"] {
+            assert_eq!(
+                seller(outcome, "not begun").await.status,
+                422,
+                "only a visit under way ends unable to complete"
+            );
+        }
         assert_eq!(seller("reschedule", "no").await.status, 404);
         let stranger =
             app.call_as(&app.admin, "POST", &format!("{admin}/note?buyerId=OTHER"), Some(&json!({"note": "x"}))).await;
