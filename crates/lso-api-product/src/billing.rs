@@ -3,18 +3,21 @@
 use crate::{PointState, api_error, hubs};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lso_bus::HubApi;
 use lso_http::filters::Kind;
-use lso_http::{ApiError, Principal, json_response};
+use lso_http::{ApiError, Principal};
 
 pub(crate) fn router() -> Router<PointState> {
     Router::new()
         .route("/customerBill", get(list_customer_bill))
-        .route("/customerBill/{id}", get(retrieve_customer_bill))
-        .route("/customerBillItem/{id}", get(retrieve_customer_bill_item))
+        .route("/customerBill/{id}", crate::retrieve(|bus, tenant, id| Box::pin(bus.customer_bill(tenant, id))))
+        .route("/customerBill/{id}/document.pdf", get(retrieve_bill_document))
+        .route(
+            "/customerBillItem/{id}",
+            crate::retrieve(|bus, tenant, id| Box::pin(bus.customer_bill_item(tenant, id))),
+        )
         .merge(hubs::router(HubApi::Billing))
 }
 
@@ -38,26 +41,22 @@ async fn list_customer_bill(
         .await
 }
 
-/// `retrieveCustomerBill`: `GET /customerBill/{id}`.
-async fn retrieve_customer_bill(
+/// The bill's `billDocument`: `GET /customerBill/{id}/document.pdf`, the printable bill.
+async fn retrieve_bill_document(
     State(state): State<PointState>,
     principal: Principal,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let party = state.plain_party(&principal, raw.as_deref())?;
-    let bill = state.bus().customer_bill(party.tenant_key().as_deref(), &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &bill))
-}
-
-/// `retrieveCustomerBillItem`: `GET /customerBillItem/{id}`.
-async fn retrieve_customer_bill_item(
-    State(state): State<PointState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let item = state.bus().customer_bill_item(party.tenant_key().as_deref(), &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &item))
+    let tenant = party.tenant_key();
+    let bill = state.bus().customer_bill(tenant.as_deref(), &id).await.map_err(api_error)?;
+    let mut items = Vec::new();
+    for item in bill["customerBillItem"].as_array().into_iter().flatten() {
+        let item_id = item["id"].as_str().unwrap_or_default();
+        items.push(state.bus().customer_bill_item(tenant.as_deref(), item_id).await.map_err(api_error)?);
+    }
+    let title = format!("Bill {}", bill["billNo"].as_str().unwrap_or_default());
+    let document = crate::pdf::text_document(&title, &crate::pdf::bill_lines(&bill, &items));
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/pdf")], document).into_response())
 }

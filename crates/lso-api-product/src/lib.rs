@@ -13,13 +13,14 @@ mod geography;
 mod hubs;
 mod inventory;
 mod ordering;
+mod pdf;
 mod qualification;
 mod quote;
 mod ticket;
 mod workforce;
 
 use axum::Router;
-use axum::extract::FromRef;
+use axum::extract::{FromRef, Path, RawQuery, State};
 use lso_bus::{Bus, BusError};
 use lso_http::{ApiError, Authenticator, Party, Principal, QueryParams, resolve_party};
 use lso_mef_product::{
@@ -28,6 +29,32 @@ use lso_mef_product::{
 };
 use lso_model::Irp;
 use std::sync::Arc;
+
+/// What a retrieve operation's `fetch` gives: the caller's resource, or why not.
+type Found<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, BusError>> + Send + 'a>>;
+
+/// A retrieve operation (`GET …/{id}`): what `fetch` finds with that id among the caller's
+/// (the Buyer's own, or any for the Seller's operators), as JSON; 404 when it is not there.
+pub(crate) fn retrieve<T, F>(fetch: F) -> axum::routing::MethodRouter<PointState>
+where
+    T: serde::Serialize + 'static,
+    F: for<'a> Fn(&'a Bus, Option<&'a str>, &'a str) -> Found<'a, T> + Clone + Send + Sync + 'static,
+{
+    axum::routing::get(
+        move |State(state): State<PointState>,
+              principal: Principal,
+              Path(id): Path<String>,
+              RawQuery(raw): RawQuery| {
+            let fetch = fetch.clone();
+            async move {
+                let party = state.plain_party(&principal, raw.as_deref())?;
+                let tenant = party.tenant_key();
+                let found = fetch(state.bus(), tenant.as_deref(), &id).await.map_err(api_error)?;
+                Ok::<_, ApiError>(lso_http::json_response(axum::http::StatusCode::OK, &found))
+            }
+        },
+    )
+}
 
 /// What the handlers share.
 #[derive(Clone)]

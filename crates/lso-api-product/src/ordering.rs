@@ -20,9 +20,12 @@ use serde_json::Value;
 pub(crate) fn router() -> Router<PointState> {
     Router::new()
         .route("/productOrder", post(create_product_order).get(list_product_order))
-        .route("/productOrder/{id}", get(retrieve_product_order).patch(patch_product_order))
+        .route(
+            "/productOrder/{id}",
+            crate::retrieve(|bus, tenant, id| Box::pin(bus.order(tenant, id))).patch(patch_product_order),
+        )
         .route("/cancelProductOrder", post(create_cancel_product_order).get(list_cancel_product_order))
-        .route("/cancelProductOrder/{id}", get(retrieve_cancel_product_order))
+        .route("/cancelProductOrder/{id}", crate::retrieve(|bus, tenant, id| Box::pin(bus.cancel_request(tenant, id))))
         .route(
             "/modifyProductOrderItemRequestedDeliveryDate",
             post(create_modify_product_order_item_requested_delivery_date)
@@ -30,10 +33,10 @@ pub(crate) fn router() -> Router<PointState> {
         )
         .route(
             "/modifyProductOrderItemRequestedDeliveryDate/{id}",
-            get(retrieve_modify_product_order_item_requested_delivery_date),
+            crate::retrieve(|bus, tenant, id| Box::pin(bus.modify_date_request(tenant, id))),
         )
         .route("/charge", get(list_charge))
-        .route("/charge/{id}", get(retrieve_charge).patch(patch_charge))
+        .route("/charge/{id}", crate::retrieve(|bus, tenant, id| Box::pin(bus.charge(tenant, id))).patch(patch_charge))
         .merge(hubs::router(HubApi::Ordering))
 }
 
@@ -102,18 +105,6 @@ async fn list_cancel_product_order(
         .await
 }
 
-/// `retrieveCancelProductOrder`: `GET /cancelProductOrder/{id}` (MEF 123 UC10).
-async fn retrieve_cancel_product_order(
-    State(state): State<PointState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let cancel = state.bus().cancel_request(party.tenant_key().as_deref(), &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &cancel))
-}
-
 /// `createModifyProductOrderItemRequestedDeliveryDate` (MEF 123 UC5).
 async fn create_modify_product_order_item_requested_delivery_date(
     State(state): State<PointState>,
@@ -147,18 +138,6 @@ async fn list_modify_product_order_item_requested_delivery_date(
         .await
 }
 
-/// `retrieveModifyProductOrderItemRequestedDeliveryDate` (MEF 123 UC7).
-async fn retrieve_modify_product_order_item_requested_delivery_date(
-    State(state): State<PointState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let modify = state.bus().modify_date_request(party.tenant_key().as_deref(), &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &modify))
-}
-
 /// `listCharge`: `GET /charge` (MEF 123 UC12).
 async fn list_charge(
     State(state): State<PointState>,
@@ -176,18 +155,6 @@ async fn list_charge(
             bus.list_charges(tenant, filters, offset, limit).await
         })
         .await
-}
-
-/// `retrieveCharge`: `GET /charge/{id}` (MEF 123 UC13).
-async fn retrieve_charge(
-    State(state): State<PointState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let charge = state.bus().charge(party.tenant_key().as_deref(), &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &charge))
 }
 
 /// `patchCharge`: `PATCH /charge/{id}`, the Buyer's answer (MEF 123 UC14).
@@ -224,16 +191,4 @@ async fn list_product_order(
             bus.list_orders(tenant, filters, offset, limit).await
         })
         .await
-}
-
-/// `retrieveProductOrder`: `GET /productOrder/{id}` (MEF 123 UC4).
-async fn retrieve_product_order(
-    State(state): State<PointState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let order = state.bus().order(party.tenant_key().as_deref(), &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &order))
 }

@@ -2,7 +2,7 @@
 
 use crate::{PointState, api_error, hubs};
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
@@ -20,7 +20,7 @@ pub(crate) fn router() -> Router<PointState> {
             "/productOfferingQualification",
             get(list_product_offering_qualification).post(create_product_offering_qualification),
         )
-        .route("/productOfferingQualification/{id}", get(retrieve_product_offering_qualification))
+        .route("/productOfferingQualification/{id}", crate::retrieve(|bus, tenant, id| Box::pin(bus.poq(tenant, id))))
         .merge(hubs::router(HubApi::Qualification))
 }
 
@@ -35,18 +35,6 @@ async fn create_product_offering_qualification(
     let party = state.plain_party(&principal, raw.as_deref())?;
     let poq = state.bus().create_poq(party.tenant_for_write()?, body.raw).await.map_err(api_error)?;
     Ok(json_response(StatusCode::CREATED, &poq))
-}
-
-/// `retrieveProductOfferingQualification`: `GET /productOfferingQualification/{id}`.
-async fn retrieve_product_offering_qualification(
-    State(state): State<PointState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let poq = state.bus().poq(party.tenant_key().as_deref(), &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &poq))
 }
 
 /// `listProductOfferingQualification`: `GET /productOfferingQualification`.

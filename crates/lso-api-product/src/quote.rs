@@ -2,7 +2,7 @@
 
 use crate::{PointState, api_error, hubs};
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -15,7 +15,7 @@ use serde_json::Value;
 pub(crate) fn router() -> Router<PointState> {
     Router::new()
         .route("/quote", get(list_quote).post(create_quote))
-        .route("/quote/{id}", get(retrieve_quote))
+        .route("/quote/{id}", crate::retrieve(|bus, tenant, id| Box::pin(bus.quote(tenant, id))))
         .route("/cancelQuote", post(cancel_quote))
         .route("/rejectQuote", post(reject_quote))
         // The guide calls it `declineQuote` (mef-digest §0.3).
@@ -33,18 +33,6 @@ async fn create_quote(
     let party = state.plain_party(&principal, raw.as_deref())?;
     let quote = state.bus().create_quote(party.tenant_for_write()?, body.raw).await.map_err(api_error)?;
     Ok(json_response(StatusCode::CREATED, &quote))
-}
-
-/// `retrieveQuote`: `GET /quote/{id}`.
-async fn retrieve_quote(
-    State(state): State<PointState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let quote = state.bus().quote(party.tenant_key().as_deref(), &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &quote))
 }
 
 /// `listQuote`: `GET /quote`.

@@ -16,12 +16,15 @@ use serde_json::Value;
 pub(crate) fn router() -> Router<PointState> {
     Router::new()
         .route("/troubleTicket", get(list_trouble_ticket).post(create_trouble_ticket))
-        .route("/troubleTicket/{id}", get(retrieve_trouble_ticket).patch(patch_trouble_ticket))
+        .route(
+            "/troubleTicket/{id}",
+            crate::retrieve(|bus, tenant, id| Box::pin(bus.ticket(tenant, id))).patch(patch_trouble_ticket),
+        )
         .route("/troubleTicket/{id}/cancel", post(cancel_trouble_ticket))
         .route("/troubleTicket/{id}/close", post(close_trouble_ticket))
         .route("/troubleTicket/{id}/reopen", post(reopen_trouble_ticket))
         .route("/incident", get(list_incident))
-        .route("/incident/{id}", get(retrieve_incident))
+        .route("/incident/{id}", crate::retrieve(|bus, tenant, id| Box::pin(bus.incident(tenant, id))))
         .merge(hubs::router(HubApi::Ticket))
 }
 
@@ -35,18 +38,6 @@ async fn create_trouble_ticket(
     let party = state.plain_party(&principal, raw.as_deref())?;
     let ticket = state.bus().create_ticket(party.tenant_for_write()?, body.raw).await.map_err(api_error)?;
     Ok(json_response(StatusCode::CREATED, &ticket))
-}
-
-/// `retrieveTroubleTicket`: `GET /troubleTicket/{id}`.
-async fn retrieve_trouble_ticket(
-    State(state): State<PointState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let ticket = state.bus().ticket(party.tenant_key().as_deref(), &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &ticket))
 }
 
 /// `patchTroubleTicket`: `PATCH /troubleTicket/{id}`.
@@ -138,18 +129,6 @@ async fn list_trouble_ticket(
             bus.list_tickets(tenant, filters, offset, limit).await
         })
         .await
-}
-
-/// `retrieveIncident`: `GET /incident/{id}`.
-async fn retrieve_incident(
-    State(state): State<PointState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let incident = state.bus().incident(party.tenant_key().as_deref(), &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &incident))
 }
 
 /// `listIncident`: `GET /incident`.

@@ -16,7 +16,10 @@ pub(crate) fn appointment_router() -> Router<PointState> {
     Router::new()
         .route("/searchTimeSlot", post(create_search_time_slot))
         .route("/appointment", get(list_appointment).post(create_appointment))
-        .route("/appointment/{id}", get(retrieve_appointment).patch(patch_appointment))
+        .route(
+            "/appointment/{id}",
+            crate::retrieve(|bus, tenant, id| Box::pin(bus.appointment(tenant, id))).patch(patch_appointment),
+        )
         .route("/appointment/{id}/cancel", post(cancel_appointment))
         .merge(hubs::router(HubApi::Appointment))
 }
@@ -24,7 +27,7 @@ pub(crate) fn appointment_router() -> Router<PointState> {
 pub(crate) fn work_order_router() -> Router<PointState> {
     Router::new()
         .route("/workorder", get(list_work_order))
-        .route("/workorder/{id}", get(retrieve_work_order))
+        .route("/workorder/{id}", crate::retrieve(|bus, tenant, id| Box::pin(bus.work_order(tenant, id))))
         .merge(hubs::router(HubApi::WorkOrder))
 }
 
@@ -50,18 +53,6 @@ async fn create_appointment(
     let party = state.plain_party(&principal, raw.as_deref())?;
     let appointment = state.bus().create_appointment(party.tenant_for_write()?, body.raw).await.map_err(api_error)?;
     Ok(json_response(StatusCode::CREATED, &appointment))
-}
-
-/// `retrieveAppointment`: `GET /appointment/{id}`.
-async fn retrieve_appointment(
-    State(state): State<PointState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let appointment = state.bus().appointment(party.tenant_key().as_deref(), &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &appointment))
 }
 
 /// `patchAppointment`: `PATCH /appointment/{id}` (R40–R44).
@@ -109,18 +100,6 @@ async fn list_appointment(
             bus.list_appointments(tenant, filters, offset, limit).await
         })
         .await
-}
-
-/// `retrieveWorkOrder`: `GET /workorder/{id}`.
-async fn retrieve_work_order(
-    State(state): State<PointState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let order = state.bus().work_order(party.tenant_key().as_deref(), &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &order))
 }
 
 /// `listWorkOrder`: `GET /workorder`.

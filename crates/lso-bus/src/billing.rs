@@ -362,7 +362,7 @@ impl Bus {
             "billingAccount": {"id": account}, "financialAccount": {"id": account}, "billCycle": "monthly", "runType": "onCycle", "category": "normal",
             "billDate": period(now), "lastUpdate": period(now), "paymentDueDate": period(now + self.config.billing.payment_days * 86_400_000),
             "billingPeriod": {"startDateTime": period(start), "endDateTime": period(end)}, "state": "generated",
-            "billDocument": {"url": format!("{base}/customerBill/{id}")}, "customerBillItem": refs, "appliedPayment": [],
+            "billDocument": {"url": format!("{base}/customerBill/{id}/document.pdf")}, "customerBillItem": refs, "appliedPayment": [],
             "taxExcludedAmount": money(&currency, total), "taxIncludedAmount": money(&currency, total + tax),
             "amountDue": money(&currency, total + tax), "remainingAmount": money(&currency, total + tax),
             "credits": zero, "discounts": zero, "fees": zero, "relatedContactInformation": [contact],

@@ -50,6 +50,21 @@ async fn a_billing_run_bills_the_months_products_and_a_payment_settles_the_bill(
         assert_eq!(item["product"]["id"], uni.as_str());
         assert_eq!(item["productOrderItem"]["productOrderId"], done["id"]);
 
+        // The bill's document is the printable bill, as a PDF reader shows it.
+        let document = bill["billDocument"]["url"].as_str().unwrap();
+        let printable = app.client.get(app.url(document)).bearer_auth(&app.token).send().await.unwrap();
+        assert_eq!(printable.headers()["content-type"], "application/pdf");
+        let pdf = app.dir.path().join(format!("{id}.pdf"));
+        std::fs::write(&pdf, printable.bytes().await.unwrap()).unwrap();
+        let read =
+            std::process::Command::new("pdftotext").arg(&pdf).arg("-").output().expect("pdftotext (poppler-utils)");
+        assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+        let text = String::from_utf8(read.stdout).unwrap();
+        let total = format!("Total due: {:.2} USD", bill["amountDue"]["value"].as_f64().unwrap());
+        for expected in [format!("Bill {}", bill["billNo"].as_str().unwrap()), total, uni.clone()] {
+            assert!(text.contains(&expected), "{expected} in {text}");
+        }
+
         let due = bill["amountDue"]["value"].as_f64().unwrap();
         let payment = format!("/lso/admin/v1/{}/customerBill/{id}/payment?buyerId=ACME", irp.to_lowercase());
         let paid = app
@@ -66,6 +81,7 @@ async fn a_billing_run_bills_the_months_products_and_a_payment_settles_the_bill(
             3600,
         );
         assert_eq!(app.call_as(&stranger, "GET", &format!("{base}/customerBill/{id}"), None).await.status, 404);
+        assert_eq!(app.call_as(&stranger, "GET", document, None).await.status, 404, "nor its document");
         assert_eq!(app.call_as(&stranger, "GET", &format!("{base}/customerBill"), None).await.body, json!([]));
 
         app.wait_for_deliveries_to(&receiver).await;
