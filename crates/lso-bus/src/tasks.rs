@@ -630,7 +630,7 @@ fn check_contacts(
 fn apply_update(document: &mut Value, order: &ProductOrder, raw: &Value, update: &ProductOrderUpdate) {
     for key in ["externalId", "projectId"] {
         if let Some(value) = raw.get(key) {
-            set(document, key, value.clone());
+            replace(document, key, value);
         }
     }
     if update.note.is_some() {
@@ -644,7 +644,7 @@ fn apply_update(document: &mut Value, order: &ProductOrder, raw: &Value, update:
         let Some(item) = doc::item_mut(document, entry["id"].as_str().unwrap_or_default()) else { continue };
         for key in ["endCustomerName", "relatedBuyerPON"] {
             if let Some(value) = entry.get(key) {
-                set(item, key, value.clone());
+                replace(item, key, value);
             }
         }
         append_new_notes(item, entry.get("note"));
@@ -654,6 +654,17 @@ fn apply_update(document: &mut Value, order: &ProductOrder, raw: &Value, update:
             let contacts = merged_contacts(&existing, Some(sent));
             set(item, "relatedContactInformation", contacts);
         }
+    }
+}
+
+/// `key` of `target` takes `value`; a `null` removes it (a merge patch, RFC 7396).
+fn replace(target: &mut Value, key: &str, value: &Value) {
+    if value.is_null() {
+        if let Some(fields) = target.as_object_mut() {
+            fields.remove(key);
+        }
+    } else {
+        set(target, key, value.clone());
     }
 }
 

@@ -87,6 +87,9 @@ async fn mef123_uc2_patch_changes_reference_data_and_appends_notes() {
     assert_eq!(patched["productOrderItem"][0]["endCustomerName"], "Zed");
     let again = h.patch(&id, json!({"note": [note]})).await.unwrap();
     assert_eq!(again["note"].as_array().unwrap().len(), 1, "a note is added once");
+    let cleared = h.patch(&id, json!({"projectId": null, "externalId": "ext-1"})).await.unwrap();
+    assert!(cleared.get("projectId").is_none(), "a null removes the attribute (merge patch): {cleared:#}");
+    assert_eq!(h.bus.order(None, &id).await.unwrap()["externalId"], "ext-1");
 }
 
 #[tokio::test]
