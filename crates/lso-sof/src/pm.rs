@@ -165,6 +165,11 @@ fn check_profile(profile: &Value, path: &str, found: &mut Vec<Violation>) {
             format!("this SOF gives results as payload (R102), not {format}"),
         ));
     }
+    for name in ["buyerProfileId", "description", "granularity", "reportingPeriod"] {
+        if profile.get(name).is_some_and(|v| !v.is_string()) {
+            found.push(invalid(&format!("{path}/{name}"), format!("`{name}` is text")));
+        }
+    }
     let granularity = profile["granularity"].as_str().map(interval_millis);
     if let Some(None) = granularity {
         found.push(invalid(&format!("{path}/granularity"), "this SOF measures at 1 second to 24 hours"));

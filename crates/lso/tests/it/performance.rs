@@ -37,6 +37,10 @@ async fn a_job_measures_a_unis_counters_every_interval_and_reports_them_as_the_f
     xml["outputFormat"] = json!("xml");
     let refused = call("POST", "/performanceProfile", Some(xml)).await;
     assert_eq!((refused.status, refused.body[0]["propertyPath"].clone()), (422, json!("/outputFormat")));
+    let mut listed = profile.clone();
+    listed["granularity"] = json!([]);
+    let refused = call("POST", "/performanceProfile", Some(listed)).await;
+    assert_eq!((refused.status, refused.body[0]["propertyPath"].clone()), (422, json!("/granularity")));
 
     let measured = json!({"@type": CE_CONFIGURATION, "interface": UNI, "rxEthIINum": true, "utilizationIn": true});
     let job = json!({"performanceProfile": {"@type": "PerformanceProfileRef", "id": profile_id},
