@@ -33,6 +33,7 @@ fn app() -> App {
             quotes: Default::default(),
             workforce: Default::default(),
             billing: Default::default(),
+            agreements: Vec::new(),
         },
     );
     let auth = Arc::new(Authenticator::from_secret(b"router-test-key-0123456789abcdef"));

@@ -171,7 +171,8 @@ impl Bus {
                     let Some(spec) = configuration["@type"].as_str().and_then(|t| self.spec(t)) else {
                         continue;
                     };
-                    for price in prices(&spec, configuration, months) {
+                    let buyer = Tenant::from_key(&record.tenant).map(|t| t.buyer).unwrap_or_default();
+                    for price in prices(&spec, configuration, months, self.agreed_discount(&buyer, &spec)) {
                         let amount = price["price"]["dutyFreeAmount"]["value"].as_f64().unwrap_or(0.0);
                         let recurring = price["priceType"] == "recurring";
                         let (quantity, coverage) = match recurring {

@@ -286,21 +286,23 @@ impl Bus {
             return Err(BusError::Invalid(found));
         }
         let spec = offered["specification"].as_str().and_then(|s| self.spec(s)).ok_or_else(unknown)?;
-        request["pricingAndTerms"] = json!(pricing_and_terms(&spec, &id, &offered["configuration"]));
+        let agreed = self.agreed_discount(&tenant.buyer, &spec);
+        request["pricingAndTerms"] = json!(pricing_and_terms(&spec, &id, &offered["configuration"], agreed));
         Ok(request)
     }
 }
 
-/// The priced terms of a configuration, the same for the same configuration (W160 R38); each
+/// The priced terms of a configuration, the same for the same configuration (W160 R38), less
+/// the Buyer's agreed discount of `agreed` percent; each
 /// identifier is the configuration's with the term's months (unique, R33).
-fn pricing_and_terms(spec: &ProductSpec, configuration_id: &str, configuration: &Value) -> Vec<Value> {
+fn pricing_and_terms(spec: &ProductSpec, configuration_id: &str, configuration: &Value, agreed: f64) -> Vec<Value> {
     offered_terms(spec)
         .into_iter()
         .map(|months| {
             json!({
                 "identifier": format!("{configuration_id}-{months}m"), "productOffering": {"id": spec.offering_id()},
                 "installationInterval": installation_interval(spec, "minutes"), "term": item_term(months),
-                "price": prices(spec, configuration, months), "subjectToAdditionalNonrecurringCharges": false,
+                "price": prices(spec, configuration, months, agreed), "subjectToAdditionalNonrecurringCharges": false,
             })
         })
         .collect()

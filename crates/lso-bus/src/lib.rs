@@ -35,6 +35,7 @@ pub use engine::Step;
 pub use fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus, InventoryFulfilment, PROVISIONING_STARTED};
 pub use hubs::{HubApi, INVENTORY_EVENT_TYPES, ORDERING_EVENT_TYPES, TICKET_EVENT_TYPES};
 pub use legato::{LEGATO_CLIENT, LegatoFulfilment, ce_vlans, cir_mbps, evc_ends};
+pub use pricing::PriceAgreement;
 pub use qualification::Serviceability;
 pub use quote::QuotePolicy;
 pub use ticket::{Fault, IMPACTS, INCIDENT_TYPES, PRIORITIES, SEVERITIES, SellerMove, TICKET_TYPES, TicketAction};
@@ -94,6 +95,8 @@ pub struct BusConfig {
     pub workforce: WorkforcePolicy,
     /// How the Seller bills.
     pub billing: BillingPolicy,
+    /// The prices agreed with Buyers, off the price rules.
+    pub agreements: Vec<PriceAgreement>,
 }
 
 /// What the Seller charges for, and how long a Buyer has to answer (MEF 123 UC11).

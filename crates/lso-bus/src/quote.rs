@@ -282,7 +282,8 @@ impl Bus {
             .and_then(|t| self.spec(t))
             .ok_or_else(|| BusError::Corrupt("a quote item's specification left the catalog".into()))?;
         let (months, shorter) = closest_term(&offered_terms(&spec), requested_months(item));
-        attributes.push(("quoteItemPrice", json!(prices(&spec, configuration, months))));
+        let agreed = self.agreed_discount(&tenant.buyer, &spec);
+        attributes.push(("quoteItemPrice", json!(prices(&spec, configuration, months, agreed))));
         attributes.push(("quoteItemTerm", json!([item_term(months)])));
         attributes.push(("quoteItemInstallationInterval", installation_interval(&spec, "calendarMinutes")));
         Ok(Answer { event: if shorter { alternate } else { approve }, attributes })

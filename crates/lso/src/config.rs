@@ -103,6 +103,34 @@ pub struct Config {
     /// `[[partners]]`: the operators it buys off-net access from over Sonata.
     #[serde(default)]
     pub partners: Vec<crate::partners::PartnerConfig>,
+    /// `[[price_agreements]]`: discounts agreed with Buyers, off the price rules.
+    #[serde(default)]
+    pub price_agreements: Vec<PriceAgreement>,
+}
+
+/// `[[price_agreements]]`: a Buyer's discount off the specifications' price rules, in quotes,
+/// pricing discovery and bills.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceAgreement {
+    /// The Buyer (its id at its reference point).
+    pub buyer: String,
+    /// The specifications it covers; every one when empty or left out.
+    #[serde(default)]
+    pub specifications: Vec<String>,
+    /// Off every price, in percent (0 to 100).
+    pub discount_percent: f64,
+}
+
+impl PriceAgreement {
+    /// The agreement as the BUS applies it.
+    pub fn policy(&self) -> lso_bus::PriceAgreement {
+        lso_bus::PriceAgreement {
+            buyer: self.buyer.clone(),
+            specifications: self.specifications.clone(),
+            discount_percent: self.discount_percent,
+        }
+    }
 }
 
 /// `[geography]`.
@@ -369,6 +397,11 @@ impl Config {
                 "`workforce` needs a technician, a visit of a minute at least, and 0 <= day_start_hour < day_end_hour <= 24"
             );
         }
+        if let Some(bad) =
+            self.price_agreements.iter().find(|a| a.buyer.is_empty() || !(0.0..=100.0).contains(&a.discount_percent))
+        {
+            bail!("a price agreement names its Buyer and a discount between 0 and 100 percent: {bad:?}");
+        }
         if !(0.0..=3600.0).contains(&self.fulfilment.time_scale) {
             bail!("`fulfilment.time_scale` must be between 0 and 3600");
         }
@@ -444,6 +477,19 @@ mod tests {
         assert_eq!(named.load().unwrap().elements.len(), 1);
         let missing = NetworkConfig { topology: "/no/such/topology.toml".into(), ..config.network.clone() };
         assert!(format!("{:#}", missing.load().unwrap_err()).contains("/no/such/topology.toml"));
+    }
+
+    #[test]
+    fn price_agreements_need_a_buyer_and_a_discount_between_0_and_100_percent() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("lso.toml");
+        std::fs::write(&file, "[[price_agreements]]\nbuyer = \"ACME\"\ndiscount_percent = 12.5\n").unwrap();
+        let config = Config::load(Some(&file), env(&[])).unwrap();
+        let agreed = config.price_agreements[0].policy();
+        assert_eq!((agreed.buyer.as_str(), agreed.discount_percent, agreed.specifications.len()), ("ACME", 12.5, 0));
+        std::fs::write(&file, "[[price_agreements]]\nbuyer = \"ACME\"\ndiscount_percent = 120\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&file), env(&[])).unwrap_err());
+        assert!(err.contains("between 0 and 100"), "{err}");
     }
 
     #[test]

@@ -217,6 +217,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
                 tax_rate: config.billing.tax_rate_percent,
                 payment_days: config.billing.payment_days,
             },
+            agreements: config.price_agreements.iter().map(crate::config::PriceAgreement::policy).collect(),
         },
     )
     .with_serviceability(Arc::new(serviceability))

@@ -118,3 +118,24 @@ async fn mef141_a_change_mid_period_is_billed_at_each_configuration_for_its_shar
     // 60 + 1.5 × 50 a month before, 60 + 1.5 × 100 after.
     assert_eq!(amounts, [cents(135.0 * before), cents(210.0 * (1.0 - before))], "{february:?}");
 }
+
+#[tokio::test]
+async fn mef141_a_buyers_agreed_discount_is_billed() {
+    let h = harness_configured(|config| {
+        config.agreements =
+            vec![crate::PriceAgreement { buyer: "ACME".into(), specifications: Vec::new(), discount_percent: 10.0 }]
+    });
+    active_product(&h, EVPL).await;
+    h.bus.billing_run(JANUARY.0, JANUARY.1).await.unwrap();
+    let january = bill_of(&h, JANUARY.0).await;
+    let share = (16.0 + 16.0 / 24.0) / 31.0;
+    let evpl = "Ethernet Virtual Private Line".to_owned();
+    assert_eq!(
+        items_of(&h, &january).await,
+        [
+            (evpl.clone(), "nonRecurring".to_owned(), 270.0),
+            (evpl, "recurring".to_owned(), (135.0 * 0.9 * share * 100.0_f64).round() / 100.0)
+        ],
+        "10 % off the EVPL's 300 to install and 135 a month"
+    );
+}

@@ -64,6 +64,7 @@ fn harness_configured(adjust: impl FnOnce(&mut BusConfig)) -> Harness {
         quotes: Default::default(),
         workforce: Default::default(),
         billing: Default::default(),
+        agreements: Vec::new(),
     };
     adjust(&mut config);
     let clock = Arc::new(FixedClock::at(NOW));

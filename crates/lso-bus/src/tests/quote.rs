@@ -238,3 +238,28 @@ async fn mef123_an_order_on_a_quote_must_match_it_and_accepts_it() {
         "a quote is ordered once"
     );
 }
+
+#[tokio::test]
+async fn a_buyers_price_agreement_takes_its_discount_off_the_quoted_prices_of_what_it_covers() {
+    let list = harness();
+    let agreed = harness_configured(|config| {
+        config.agreements = vec![
+            crate::PriceAgreement { buyer: "ACME".into(), specifications: vec![EVPL.into()], discount_percent: 20.0 },
+            crate::PriceAgreement { buyer: "OTHER".into(), specifications: Vec::new(), discount_percent: 50.0 },
+        ]
+    });
+    let items = || vec![quote_item("1", EVPL, Some(12)), quote_item("2", UNI, None)];
+    let at_list = list.bus.create_quote(&list.tenant, quote("firm", true, items())).await.unwrap();
+    let at_agreed = agreed.bus.create_quote(&agreed.tenant, quote("firm", true, items())).await.unwrap();
+    let (list_items, agreed_items) = (&at_list["quoteItem"], &at_agreed["quoteItem"]);
+    // evpl.json: 60 + 1.5 × 50 Mbit/s a month, and 300 to install; 20 % off for ACME.
+    assert_eq!((monthly(&list_items[0]), monthly(&agreed_items[0])), (135.0, 108.0));
+    let installation = |item: &Value| item["quoteItemPrice"][1]["price"]["dutyFreeAmount"]["value"].as_f64().unwrap();
+    assert_eq!((installation(&list_items[0]), installation(&agreed_items[0])), (300.0, 240.0));
+    assert_eq!(agreed_items[0]["quoteItemPrice"][0]["name"], "Monthly charge, 20% off by agreement");
+    assert_eq!(
+        monthly(&agreed_items[1]),
+        monthly(&list_items[1]),
+        "the UNI is not covered; OTHER's agreement is not ACME's"
+    );
+}
