@@ -169,7 +169,8 @@ pub async fn run() -> anyhow::Result<()> {
         evc("3", EVPL, &[100, 100], 20, &[("1", "CONNECTS_TO_UNI_A"), ("2", "CONNECTS_TO_UNI_Z")], &[]),
     ];
     let order = customer.finished(&crate::orders::order("EVPL New York – Washington", items)).await?;
-    println!("Customer EVPL New York – Washington (off-net), CE-VLAN 100, 20 Mbit/s: {}", order["state"]);
+    let state = |doc: &Value| doc["state"].as_str().unwrap_or_default().to_owned();
+    println!("Customer EVPL New York – Washington (off-net), CE-VLAN 100, 20 Mbit/s: {}", state(&order));
     let sonata = format!("{}{}", partner.url, lso_mef_product::ordering_base(lso_model::Irp::Sonata));
     let bought: Value =
         client.get(format!("{sonata}/productOrder")).bearer_auth(&wholesale).send().await?.json().await?;
@@ -188,7 +189,9 @@ pub async fn run() -> anyhow::Result<()> {
         on_quote += usize::from(quote["state"] == "accepted");
         println!(
             "Partner  order from {PROVIDER} for its item {}: {what}, {}, on quote {quote_id} ({})",
-            order["externalId"], order["state"], quote["state"]
+            order["externalId"].as_str().unwrap_or_default(),
+            state(&order),
+            state(&quote)
         );
     }
 
