@@ -47,6 +47,8 @@ const ENNI_VLAN: &str = "enniSVlan";
 const STITCH: &str = "offNetStitch";
 /// The partner's qualification and quote an order item was placed on: id `{partner}:{externalId}`.
 const PARTNER_QUOTE: &str = "partnerQuote";
+/// The partner's offering of a specification: id `{partner}:{specification}`.
+const PARTNER_OFFERING: &str = "partnerOffering";
 /// The partner's site at the address of one of this Seller's: id `{partner}:{site}`.
 const PARTNER_SITE: &str = "partnerSite";
 /// The customer's product a partner's service serves, for its fault events: id
@@ -239,10 +241,14 @@ impl PartnerFulfilment {
             None => {
                 let mut order = order;
                 order["externalId"] = json!(external_id);
-                if let Some(item) = order["productOrderItem"].get_mut(0)
-                    && item["action"] == "add"
-                {
-                    self.qualify_and_quote(partner, external_id, item).await?;
+                if let Some(item) = order["productOrderItem"].get_mut(0) {
+                    if let Some(spec) = item["product"]["productConfiguration"]["@type"].as_str() {
+                        let offering = self.partner_offering(partner, spec).await?;
+                        item["product"]["productOffering"] = json!({"id": offering});
+                    }
+                    if item["action"] == "add" {
+                        self.qualify_and_quote(partner, external_id, item).await?;
+                    }
                 }
                 self.call(partner, reqwest::Method::POST, &format!("{ORDERING}/productOrder"), Some(&order)).await?
             }
@@ -252,6 +258,25 @@ impl PartnerFulfilment {
             self.keep(PARTNER_ORDER, &key, &json!({"order": ours})).await?;
         }
         Ok(placed)
+    }
+
+    /// The partner's orderable offering of specification `spec` (the MEF product schema, the
+    /// same at every operator), from its Product Catalog; kept as `partnerOffering`
+    /// `{partner}:{spec}`.
+    async fn partner_offering(&self, partner: &PartnerConfig, spec: &str) -> Result<String, Problem> {
+        let key = format!("{}:{spec}", partner.name);
+        if let Some(found) = self.record(PARTNER_OFFERING, &key).await? {
+            return Ok(text(&found["offering"]));
+        }
+        let base = lso_mef_product::catalog_base(Irp::Sonata);
+        let path = format!("{base}/productOffering?productSpecification.id={spec}&lifecycleStatus=orderable");
+        let offered = self.call(partner, reqwest::Method::GET, &path, None).await?;
+        let offering = offered[0]["id"]
+            .as_str()
+            .ok_or_else(|| format!("partner {} has no orderable offering of {spec}", partner.name))?
+            .to_owned();
+        self.keep(PARTNER_OFFERING, &key, &json!({"offering": offering})).await?;
+        Ok(offering)
     }
 
     /// Before `item` (an `add`) is ordered from `partner`: the partner qualifies it (MEF 87,

@@ -902,3 +902,25 @@ async fn an_access_eline_naming_its_enni_as_w160_does_is_realised_on_the_enni() 
     assert_eq!(done["state"], "completed", "{done:#}");
     assert_eq!(at_enni(&partner).await, [vec![3000]], "the OVC hands over on S-VLAN 3000 at the ENNI");
 }
+
+#[tokio::test]
+async fn what_a_partners_catalog_no_longer_offers_is_not_bought_from_it() {
+    let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
+    let (terms, _) = terms_with(&partner, |_| {}).await;
+    let provider = spawn_app_with(|c| {
+        c.fulfilment.by = FulfilmentMode::Network;
+        c.partners = vec![terms];
+    })
+    .await;
+    let uni = lso_spec::Catalog::built_in().unwrap().get(lso::orders::SUBSCRIBER_UNI).unwrap().offering_id();
+    let path = format!("/lso/admin/v1/catalog/offering/{uni}/lifecycle");
+    let retired = json!({"lifecycleStatus": "endOfSale", "statusReason": "a new UNI offering is coming"});
+    assert_eq!(partner.call_as(&partner.admin, "POST", &path, Some(&retired)).await.status, 200);
+    let mut order = evpl_order(&["site-washington"], 100, 20);
+    order["productOrderItem"].as_array_mut().unwrap().pop();
+    let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&order)).await;
+    let done = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "failed", "{done:#}");
+    let expected = format!("partner east has no orderable offering of {}", lso::orders::SUBSCRIBER_UNI);
+    assert!(reasons(&done).iter().any(|r| r.contains(&expected)), "{:#?}", reasons(&done));
+}
