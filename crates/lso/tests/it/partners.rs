@@ -464,6 +464,18 @@ async fn terms_with(partner: &App, adjust: impl FnOnce(&mut PartnerConfig)) -> (
     (terms, wholesale)
 }
 
+/// A provider on the network buying from `partner` on terms adjusted by `adjust`, and its token
+/// at the partner.
+async fn provider_of(partner: &App, adjust: impl FnOnce(&mut PartnerConfig)) -> (App, String) {
+    let (terms, wholesale) = terms_with(partner, adjust).await;
+    let provider = spawn_app_with(|c| {
+        c.fulfilment.by = FulfilmentMode::Network;
+        c.partners = vec![terms];
+    })
+    .await;
+    (provider, wholesale)
+}
+
 /// Waits, commit by commit of `app` (a second at most between looks), until `done` holds.
 async fn eventually<F: std::future::Future<Output = bool>>(app: &App, what: &str, done: impl Fn() -> F) {
     let wake = app.seller.bus.wake();
@@ -498,12 +510,7 @@ async fn a_partner_order_that_takes_too_long_fails_the_item_and_is_cancelled_at_
         c.workforce.installation_visits = true;
     })
     .await;
-    let (terms, wholesale) = terms_with(&partner, |t| t.order_timeout_seconds = 1).await;
-    let provider = spawn_app_with(|c| {
-        c.fulfilment.by = FulfilmentMode::Network;
-        c.partners = vec![terms];
-    })
-    .await;
+    let (provider, wholesale) = provider_of(&partner, |t| t.order_timeout_seconds = 1).await;
     let mut order = evpl_order(&["site-washington"], 100, 20);
     order["productOrderItem"].as_array_mut().unwrap().pop();
     let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&order)).await;
@@ -670,12 +677,7 @@ async fn a_partner_process_killed_mid_order_and_restarted_ends_with_the_customer
 #[tokio::test]
 async fn a_partner_that_never_notifies_is_reconciled_by_reading_its_orders() {
     let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
-    let (terms, _) = terms_with(&partner, |_| {}).await;
-    let provider = spawn_app_with(|c| {
-        c.fulfilment.by = FulfilmentMode::Network;
-        c.partners = vec![terms];
-    })
-    .await;
+    let (provider, _) = provider_of(&partner, |_| {}).await;
     // As if the hub were registered already: the partner never learns where to send events.
     let record = lso_store::Record {
         kind: "partnerHub".into(),
@@ -702,12 +704,7 @@ async fn a_partner_that_never_notifies_is_reconciled_by_reading_its_orders() {
 #[tokio::test]
 async fn a_ticket_on_an_off_net_evc_is_escalated_to_the_partner_and_resolved_with_its_word() {
     let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
-    let (terms, wholesale) = terms_with(&partner, |_| {}).await;
-    let provider = spawn_app_with(|c| {
-        c.fulfilment.by = FulfilmentMode::Network;
-        c.partners = vec![terms];
-    })
-    .await;
+    let (provider, wholesale) = provider_of(&partner, |_| {}).await;
     let order = order_off_net_evpl(&provider).await;
     let evpl = order["productOrderItem"][2]["product"]["id"].as_str().unwrap();
 
@@ -834,12 +831,7 @@ async fn a_partner_too_slow_to_change_its_leg_is_asked_to_change_back_and_both_l
 #[tokio::test]
 async fn an_evpl_between_two_sites_of_one_partner_is_resold_whole_modified_and_deleted() {
     let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
-    let (terms, wholesale) = terms_with(&partner, |t| t.sites.push("site-boston".into())).await;
-    let provider = spawn_app_with(|c| {
-        c.fulfilment.by = FulfilmentMode::Network;
-        c.partners = vec![terms];
-    })
-    .await;
+    let (provider, wholesale) = provider_of(&partner, |t| t.sites.push("site-boston".into())).await;
     let order = order_evpl(&provider, ["site-washington", "site-boston"]).await;
 
     // The partner carries the whole EVPL between its two UNIs; the provider carries nothing.
@@ -906,12 +898,7 @@ async fn an_access_eline_naming_its_enni_as_w160_does_is_realised_on_the_enni() 
 #[tokio::test]
 async fn what_a_partners_catalog_no_longer_offers_is_not_bought_from_it() {
     let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
-    let (terms, _) = terms_with(&partner, |_| {}).await;
-    let provider = spawn_app_with(|c| {
-        c.fulfilment.by = FulfilmentMode::Network;
-        c.partners = vec![terms];
-    })
-    .await;
+    let (provider, _) = provider_of(&partner, |_| {}).await;
     let uni = lso_spec::Catalog::built_in().unwrap().get(lso::orders::SUBSCRIBER_UNI).unwrap().offering_id();
     let path = format!("/lso/admin/v1/catalog/offering/{uni}/lifecycle");
     let retired = json!({"lifecycleStatus": "endOfSale", "statusReason": "a new UNI offering is coming"});
