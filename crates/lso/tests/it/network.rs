@@ -410,24 +410,7 @@ async fn an_evpl_across_two_providers_carries_traffic_between_their_customers_un
     let pair = lso::lab::PartnerLab::build((&demo, ENNI), (&demo, ENNI), "nx", Some(100)).unwrap();
     let [ours, theirs] = &pair.domains;
     let (partner, _partner_files) = seller_with(&theirs.topology, |_| {}).await;
-    let wholesale = partner.seller.auth.mint(
-        &lso_http::Principal::Buyer { subject: "provider".into(), buyers: vec!["PROVIDER".into()] },
-        chrono::Utc::now().timestamp(),
-        3600,
-    );
-    let enni = lso_spec::Catalog::built_in().unwrap().specs().iter().find(|s| !s.orderable).unwrap().example.clone();
-    let path = "/lso/admin/v1/sonata/product?buyerId=PROVIDER";
-    let registered = partner.call_as(&partner.admin, "POST", path, Some(&json!({"productConfiguration": enni}))).await;
-    let terms = lso::partners::PartnerConfig {
-        name: "east".into(),
-        url: partner.url(""),
-        token: lso::config::Secret(wholesale),
-        sites: vec!["site-washington".into()],
-        enni: ENNI.into(),
-        enni_product: registered.body["id"].as_str().unwrap().into(),
-        patience_seconds: 120,
-        order_timeout_seconds: 3600,
-    };
+    let (terms, _) = crate::partners::terms_with(&partner, |_| {}).await;
     let (provider, _files) = seller_with(&ours.topology, |c| c.partners = vec![terms]).await;
     let (new_york, washington) = (&ours.hosts["uni-new-york-1"], &theirs.hosts["uni-washington-1"]);
     assert!(!pair.lab.reaches(new_york, washington), "no service, no traffic");

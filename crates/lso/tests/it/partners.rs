@@ -18,13 +18,13 @@ const ENNI: &str = "enni-partner-1";
 /// The customer's EVPL from New York to Washington (the partner's site), ordered at `provider`
 /// and completed.
 pub(crate) async fn order_off_net_evpl(provider: &App) -> serde_json::Value {
-    order_evpl(provider, ["site-new-york", "site-washington"]).await
+    order_evpl(provider, ["site-new-york", "site-washington"], 100).await
 }
 
-/// A customer's EVPL of 20 Mbit/s on CE-VLAN 100 between UNIs at `sites`, ordered at `provider`
-/// and completed.
-async fn order_evpl(provider: &App, sites: [&str; 2]) -> serde_json::Value {
-    let evpl = evpl_order(&sites, 100, 20);
+/// A customer's EVPL of 20 Mbit/s on CE-VLAN `ce_vlan` between UNIs at `sites`, ordered at
+/// `provider` and completed.
+async fn order_evpl(provider: &App, sites: [&str; 2], ce_vlan: u16) -> serde_json::Value {
+    let evpl = evpl_order(&sites, ce_vlan, 20);
     let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&evpl)).await;
     assert_eq!(placed.status, 201, "{:#}", placed.body);
     let order = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
@@ -363,15 +363,7 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
     assert_eq!(partner_orders.body.as_array().unwrap().len(), 4, "two adds and two deletes at the partner");
 
     // Ordered again, the EVPL gets the S-VLAN the first one gave back.
-    let again = provider
-        .call(
-            "POST",
-            &format!("{CANTATA}/productOrder"),
-            Some(&evpl_order(&["site-new-york", "site-washington"], 200, 20)),
-        )
-        .await;
-    let again = provider.wait_until_final(CANTATA, again.body["id"].as_str().unwrap()).await;
-    assert_eq!(again["state"], "completed", "{again:#}");
+    order_evpl(&provider, ["site-new-york", "site-washington"], 200).await;
     assert_eq!(at_enni(&provider).await, ours);
 }
 
@@ -441,7 +433,7 @@ async fn a_partner_that_refuses_or_cannot_be_reached_fails_the_customers_item_wi
 }
 
 /// The provider's partner terms with `partner`, as `PROVIDER`, at the ENNI registered there.
-async fn terms_with(partner: &App, adjust: impl FnOnce(&mut PartnerConfig)) -> (PartnerConfig, String) {
+pub(crate) async fn terms_with(partner: &App, adjust: impl FnOnce(&mut PartnerConfig)) -> (PartnerConfig, String) {
     let wholesale = partner.seller.auth.mint(
         &lso_http::Principal::Buyer { subject: "provider".into(), buyers: vec!["PROVIDER".into()] },
         chrono::Utc::now().timestamp(),
@@ -687,15 +679,7 @@ async fn a_partner_that_never_notifies_is_reconciled_by_reading_its_orders() {
         doc: "{}".into(),
     };
     provider.seller.bus.store().apply(vec![lso_store::WriteOp::Insert { record, index: Vec::new() }]).await.unwrap();
-    let placed = provider
-        .call(
-            "POST",
-            &format!("{CANTATA}/productOrder"),
-            Some(&evpl_order(&["site-new-york", "site-washington"], 100, 20)),
-        )
-        .await;
-    let done = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
-    assert_eq!(done["state"], "completed", "{done:#}");
+    order_off_net_evpl(&provider).await;
     let outbox = partner.wait_for_deliveries_to_anyone().await;
     assert_eq!(outbox["delivered"], 0, "the partner sent nothing: {outbox:#}");
     assert_eq!(at_enni(&provider).await, at_enni(&partner).await);
@@ -832,7 +816,7 @@ async fn a_partner_too_slow_to_change_its_leg_is_asked_to_change_back_and_both_l
 async fn an_evpl_between_two_sites_of_one_partner_is_resold_whole_modified_and_deleted() {
     let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
     let (provider, wholesale) = provider_of(&partner, |t| t.sites.push("site-boston".into())).await;
-    let order = order_evpl(&provider, ["site-washington", "site-boston"]).await;
+    let order = order_evpl(&provider, ["site-washington", "site-boston"], 100).await;
 
     // The partner carries the whole EVPL between its two UNIs; the provider carries nothing.
     assert_eq!((bandwidth(&provider).await, bandwidth(&partner).await), (vec![], vec![20]));
