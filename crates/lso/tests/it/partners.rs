@@ -78,33 +78,8 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
         c.geography = lso::config::GeographyConfig { addresses, sites };
     })
     .await;
-    let wholesale = partner.seller.auth.mint(
-        &lso_http::Principal::Buyer { subject: "provider".into(), buyers: vec!["PROVIDER".into()] },
-        chrono::Utc::now().timestamp(),
-        3600,
-    );
-    // The ENNI between the two, set up by agreement, in the provider's inventory at the partner.
-    let catalog = lso_spec::Catalog::built_in().unwrap();
-    let enni = catalog.specs().iter().find(|s| !s.orderable).unwrap().example.clone();
-    let registered = partner
-        .call_as(
-            &partner.admin,
-            "POST",
-            "/lso/admin/v1/sonata/product?buyerId=PROVIDER",
-            Some(&json!({"productConfiguration": enni})),
-        )
-        .await;
-    assert_eq!(registered.status, 201, "{:#}", registered.body);
-    let terms = PartnerConfig {
-        name: "east".into(),
-        url: partner.url(""),
-        token: Secret(wholesale.clone()),
-        sites: vec!["site-washington".into()],
-        enni: ENNI.into(),
-        enni_product: registered.body["id"].as_str().unwrap().into(),
-        patience_seconds: 120,
-        order_timeout_seconds: 3600,
-    };
+    // The ENNI between the two, set up by agreement, is in the provider's inventory at the partner.
+    let (terms, wholesale) = terms_with(&partner, |_| {}).await;
     let provider = spawn_app_with(|c| {
         network(c);
         c.partners = vec![terms];
@@ -442,6 +417,7 @@ pub(crate) async fn terms_with(partner: &App, adjust: impl FnOnce(&mut PartnerCo
     let enni = lso_spec::Catalog::built_in().unwrap().specs().iter().find(|s| !s.orderable).unwrap().example.clone();
     let path = "/lso/admin/v1/sonata/product?buyerId=PROVIDER";
     let registered = partner.call_as(&partner.admin, "POST", path, Some(&json!({"productConfiguration": enni}))).await;
+    assert_eq!(registered.status, 201, "{:#}", registered.body);
     let mut terms = PartnerConfig {
         name: "east".into(),
         url: partner.url(""),
