@@ -459,14 +459,19 @@ impl Bus {
             push(&mut change.doc, "note", note);
         }
         move_ticket(&mut change, event, reason)?;
+        let run_at = change.at.millis();
         if !matches!(action, TicketAction::Close) {
-            let run_at = change.at.millis();
             change.ops.push(WriteOp::Enqueue {
                 kind: ADVANCE_TICKET.into(),
                 key: id.to_owned(),
                 payload: String::new(),
                 run_at,
             });
+        }
+        // Whoever follows the ticket up elsewhere hears of the Buyer's word too.
+        if let Some(kind) = self.ticket_follow_up {
+            let (key, payload) = (id.to_owned(), change.tenant.key());
+            change.ops.push(WriteOp::Enqueue { kind: kind.into(), key, payload, run_at });
         }
         self.commit(finish_ticket(change)).await
     }

@@ -52,7 +52,7 @@ impl PartnerTickets {
             Err(BusError::NotFound(_)) => return Ok(Step::Done),
             Err(other) => return Err(bus(other)),
         };
-        let open = matches!(ours["status"].as_str(), Some("inProgress" | "pending"));
+        let open = matches!(ours["status"].as_str(), Some("inProgress" | "pending" | "reopened"));
         let (partner, theirs) = match self.partners.record(ESCALATED, id).await? {
             Some(escalated) => {
                 let partner = self.partners.partner(&text(&escalated["partner"])).ok_or("the partner left")?;
@@ -80,6 +80,33 @@ impl PartnerTickets {
         };
         let their =
             self.partners.call(partner, reqwest::Method::GET, &Self::tickets(&format!("/{theirs}")), None).await?;
+        let tell = async |action: &str, body: Option<Value>| {
+            let path = Self::tickets(&format!("/{theirs}/{action}"));
+            self.partners.call(partner, reqwest::Method::POST, &path, body.as_ref()).await.map(drop)
+        };
+        match (ours["status"].as_str().unwrap_or_default(), their["status"].as_str().unwrap_or_default()) {
+            // The customer confirmed the resolution, or gave the ticket up: so does this Seller.
+            ("closed", "resolved") => {
+                tell("close", None).await?;
+                return Ok(Step::Done);
+            }
+            ("cancelled" | "assessingCancellation", "resolved" | "closed" | "cancelled") | ("closed", _) => {
+                return Ok(Step::Done);
+            }
+            ("cancelled" | "assessingCancellation", _) => {
+                tell("cancel", None).await?;
+                return Ok(Step::Done);
+            }
+            // The customer rejected the resolution the partner gave.
+            (_, "resolved") if open && last_change(&ours, "reopened") > last_change(&their, "resolved") => {
+                let mut notes = ours["note"].as_array().into_iter().flatten();
+                let why = notes.rfind(|n| n["author"] == "closureRejection").map(|n| text(&n["text"]));
+                let reason = why.unwrap_or_else(|| "the customer rejected the resolution".into());
+                tell("reopen", Some(json!({"reason": reason}))).await?;
+                return Ok(Step::Again { at: now + POLL_MILLIS });
+            }
+            _ => {}
+        }
         match their["status"].as_str() {
             Some("resolved" | "closed") => {
                 if open {
@@ -142,6 +169,12 @@ impl PartnerTickets {
         self.partners.keep(THEIRS, &key, &json!({"ticket": id, "tenant": tenant.key()})).await?;
         Ok(theirs)
     }
+}
+
+/// When `ticket` last moved to `status` (RFC 3339 times compare as text); empty if never.
+fn last_change(ticket: &Value, status: &str) -> String {
+    let changes = ticket["statusChange"].as_array().into_iter().flatten();
+    changes.filter(|c| c["status"] == status).map(|c| text(&c["changeDate"])).max().unwrap_or_default()
 }
 
 impl lso_store::JobHandler for PartnerTickets {

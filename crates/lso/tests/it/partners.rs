@@ -717,6 +717,44 @@ async fn a_ticket_on_an_off_net_evc_is_escalated_to_the_partner_and_resolved_wit
     let done = provider.wait_until(&format!("{ours}/troubleTicket/{id}"), |t| t["status"] == "resolved").await;
     let reason = done["statusChange"].as_array().unwrap().last().unwrap()["changeReason"].as_str().unwrap();
     assert!(reason.contains("partner east resolved") && reason.contains("faulty optic"), "{reason}");
+
+    // The customer rejects the resolution: the partner's ticket is reopened with its reason.
+    let ticket_path = format!("{ours}/troubleTicket/{id}");
+    let still_slow = json!({"reason": "still slow at night"});
+    assert_eq!(provider.call("POST", &format!("{ticket_path}/reopen"), Some(&still_slow)).await.status, 204);
+    let their_path = format!("{theirs}/troubleTicket/{their_id}");
+    let reopened = partner.wait_until_as(&wholesale, &their_path, |t| t["status"] != "resolved").await;
+    let notes = reopened["note"].as_array().unwrap();
+    assert!(notes.iter().any(|n| n["text"] == "still slow at night"), "{reopened:#}");
+    // Resolved again, and confirmed by the customer: the partner's ticket is closed too.
+    let at_night = json!({"note": "a night-time shaper at the partner's edge was misconfigured"});
+    partner.wait_until_as(&wholesale, &their_path, |t| t["status"] == "inProgress").await;
+    assert_eq!(partner.call_as(&partner.admin, "POST", &path, Some(&at_night)).await.status, 200);
+    let again = provider
+        .wait_until(&ticket_path, |t| {
+            t["status"] == "resolved"
+                && t["statusChange"].as_array().unwrap().last().unwrap()["changeReason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("night-time shaper")
+        })
+        .await;
+    assert_eq!(again["status"], "resolved");
+    assert_eq!(provider.call("POST", &format!("{ticket_path}/close"), None).await.status, 204);
+    partner.wait_until_as(&wholesale, &their_path, |t| t["status"] == "closed").await;
+
+    // A ticket the customer gives up is given up at the partner too.
+    let second = provider.call("POST", &format!("{ours}/troubleTicket"), Some(&ticket)).await.body;
+    let second_id = second["id"].as_str().unwrap();
+    let found = partner
+        .wait_until_as(&wholesale, &format!("{theirs}/troubleTicket?externalId={second_id}"), |t| {
+            t.as_array().is_some_and(|t| t.len() == 1)
+        })
+        .await;
+    let cancel = format!("{ours}/troubleTicket/{second_id}/cancel");
+    assert_eq!(provider.call("POST", &cancel, None).await.status, 204);
+    let their_second = format!("{theirs}/troubleTicket/{}", found[0]["id"].as_str().unwrap());
+    partner.wait_until_as(&wholesale, &their_second, |t| t["status"] == "cancelled").await;
 }
 
 /// A way to `partner` that shows each of its Interlude service changes as still in progress,
