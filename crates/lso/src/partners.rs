@@ -303,6 +303,20 @@ impl PartnerFulfilment {
         Ok(())
     }
 
+    /// Declines the quote `partner` gave for `external_id` if one was kept: no order was placed
+    /// on it, so the partner need not hold it (MEF 115 R54). A quote no longer approved is left.
+    async fn decline_quote(&self, partner: &PartnerConfig, external_id: &str) -> Result<(), Problem> {
+        let Some(quoted) = self.record(PARTNER_QUOTE, &format!("{}:{external_id}", partner.name)).await? else {
+            return Ok(());
+        };
+        let request = json!({"quoteId": quoted["quote"], "reason": "the customer's order it was for failed"});
+        let path = format!("{}/rejectQuote", lso_mef_product::quote_base(Irp::Sonata));
+        match self.call(partner, reqwest::Method::POST, &path, Some(&request)).await {
+            Err(problem) if problem.transient => Err(problem),
+            _ => Ok(()),
+        }
+    }
+
     /// The partner's qualification and firm quote of `item`: their ids, or why it cannot be had.
     async fn pre_order(&self, partner: &PartnerConfig, item: &Value) -> Result<Value, Problem> {
         let post = reqwest::Method::POST;
@@ -1044,6 +1058,8 @@ impl PartnerFulfilment {
                     "assessingCancellation" | "pendingCancellation" => return Ok(again),
                     _ => {}
                 }
+            } else {
+                self.decline_quote(partner, &external_id).await?;
             }
         }
         let mut ops = vec![WriteOp::Delete { kind: OFF_NET.into(), id: product.into() }];

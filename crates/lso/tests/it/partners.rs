@@ -757,16 +757,28 @@ async fn a_ticket_on_an_off_net_evc_is_escalated_to_the_partner_and_resolved_wit
     partner.wait_until_as(&wholesale, &their_second, |t| t["status"] == "cancelled").await;
 }
 
-/// A way to `partner` that shows each of its Interlude service changes as still in progress,
-/// as a partner slow to make them would.
-async fn slow_to_change(partner: String) -> String {
+/// What a relay to a partner makes of a request (method, path and query) and the partner's
+/// answer: the answer, changed or not; a request it answers itself is not passed on.
+enum Relayed {
+    /// Answered by the relay: the partner never sees the request.
+    Answer(axum::http::StatusCode),
+    /// Passed on, with the partner's answer given to `alter`.
+    PassOn(fn(&axum::http::Method, &str, &mut serde_json::Value)),
+}
+
+/// A way to `partner` through a relay that treats each request as `rule` says.
+async fn relay(partner: String, rule: fn(&axum::http::Method, &str) -> Relayed) -> String {
     let http = reqwest::Client::new();
     let relay = move |request: axum::extract::Request| {
         let (http, partner) = (http.clone(), partner.clone());
         async move {
             let (parts, body) = request.into_parts();
-            let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
             let path = parts.uri.path_and_query().unwrap().as_str().to_owned();
+            let alter = match rule(&parts.method, &path) {
+                Relayed::Answer(status) => return (status, axum::Json(json!({}))),
+                Relayed::PassOn(alter) => alter,
+            };
+            let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
             let mut asked = http.request(parts.method.clone(), format!("{partner}{path}")).body(body);
             for name in [axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE] {
                 if let Some(value) = parts.headers.get(&name) {
@@ -776,9 +788,7 @@ async fn slow_to_change(partner: String) -> String {
             let answer = asked.send().await.unwrap();
             let status = axum::http::StatusCode::from_u16(answer.status().as_u16()).unwrap();
             let mut body: serde_json::Value = answer.json().await.unwrap_or_default();
-            if parts.method == axum::http::Method::GET && path.contains("/interlude/serviceControl/v1/serviceChange/") {
-                body["state"] = json!("inProgress");
-            }
+            alter(&parts.method, &path, &mut body);
             (status, axum::Json(body))
         }
     };
@@ -786,6 +796,50 @@ async fn slow_to_change(partner: String) -> String {
     let at = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(relay)).await });
     format!("http://{at}")
+}
+
+/// A way to `partner` that shows each of its Interlude service changes as still in progress,
+/// as a partner slow to make them would.
+async fn slow_to_change(partner: String) -> String {
+    relay(partner, |_, _| {
+        Relayed::PassOn(|method, path, body| {
+            if method == axum::http::Method::GET && path.contains("/interlude/serviceControl/v1/serviceChange/") {
+                body["state"] = json!("inProgress");
+            }
+        })
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_quote_the_partner_gave_for_an_order_it_never_took_is_declined() {
+    let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
+    // The partner qualifies and quotes, but its ordering answers 500 to every new order.
+    let broken_ordering = relay(partner.url(""), |method, path| {
+        if method == axum::http::Method::POST && path.ends_with("/productOrder") {
+            Relayed::Answer(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+        } else {
+            Relayed::PassOn(|_, _, _| {})
+        }
+    })
+    .await;
+    let (provider, wholesale) = provider_of(&partner, |t| {
+        t.url = broken_ordering;
+        t.patience_seconds = 1;
+    })
+    .await;
+    let mut order = evpl_order(&["site-washington"], 100, 20);
+    order["productOrderItem"].as_array_mut().unwrap().pop();
+    let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&order)).await;
+    let done = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "failed", "{done:#}");
+    let quotes = format!("{}/quote", quote_base(Irp::Sonata));
+    let declined = partner
+        .wait_until_as(&wholesale, &quotes, |q| {
+            q.as_array().is_some_and(|q| q.len() == 1 && q[0]["state"] == "declined")
+        })
+        .await;
+    assert_eq!(declined.as_array().unwrap().len(), 1, "one quote, declined once the item failed");
 }
 
 #[tokio::test]
