@@ -84,53 +84,42 @@ impl PartnerTickets {
             let path = Self::tickets(&format!("/{theirs}/{action}"));
             self.partners.call(partner, reqwest::Method::POST, &path, body.as_ref()).await.map(drop)
         };
+        let reopened = last_change(&ours, "reopened") > last_change(&their, "resolved");
         match (ours["status"].as_str().unwrap_or_default(), their["status"].as_str().unwrap_or_default()) {
             // The customer confirmed the resolution, or gave the ticket up: so does this Seller.
-            ("closed", "resolved") => {
-                tell("close", None).await?;
-                return Ok(Step::Done);
+            ("closed", "resolved") => tell("close", None).await.map(|()| Step::Done),
+            ("closed", _) | ("cancelled" | "assessingCancellation", "resolved" | "closed" | "cancelled") => {
+                Ok(Step::Done)
             }
-            ("cancelled" | "assessingCancellation", "resolved" | "closed" | "cancelled") | ("closed", _) => {
-                return Ok(Step::Done);
-            }
-            ("cancelled" | "assessingCancellation", _) => {
-                tell("cancel", None).await?;
-                return Ok(Step::Done);
-            }
+            ("cancelled" | "assessingCancellation", _) => tell("cancel", None).await.map(|()| Step::Done),
             // The customer rejected the resolution the partner gave.
-            (_, "resolved") if open && last_change(&ours, "reopened") > last_change(&their, "resolved") => {
+            (_, "resolved") if open && reopened => {
                 let mut notes = ours["note"].as_array().into_iter().flatten();
                 let why = notes.rfind(|n| n["author"] == "closureRejection").map(|n| text(&n["text"]));
                 let reason = why.unwrap_or_else(|| "the customer rejected the resolution".into());
                 tell("reopen", Some(json!({"reason": reason}))).await?;
-                return Ok(Step::Again { at: now + POLL_MILLIS });
+                Ok(Step::Again { at: now + POLL_MILLIS })
             }
-            _ => {}
-        }
-        match their["status"].as_str() {
-            Some("resolved" | "closed") => {
-                if open {
-                    let said =
-                        their["statusChange"].as_array().and_then(|c| c.last()).map(|c| text(&c["changeReason"]));
-                    let reason = format!(
-                        "partner {} resolved its trouble ticket {theirs}: {}",
-                        partner.name,
-                        said.unwrap_or_else(|| "no word given".into())
-                    );
-                    match self.bus.seller_move_ticket(tenant, id, SellerMove::Resolve, &reason).await {
-                        Ok(_) | Err(BusError::Invalid(_) | BusError::Conflict(_)) => {}
-                        Err(other) => return Err(bus(other)),
-                    }
+            // The partner resolved it: so is the customer's, with the partner's word.
+            (_, "resolved" | "closed") if open => {
+                let said = their["statusChange"].as_array().and_then(|c| c.last()).map(|c| text(&c["changeReason"]));
+                let reason = format!(
+                    "partner {} resolved its trouble ticket {theirs}: {}",
+                    partner.name,
+                    said.unwrap_or_else(|| "no word given".into())
+                );
+                match self.bus.seller_move_ticket(tenant, id, SellerMove::Resolve, &reason).await {
+                    Ok(_) | Err(BusError::Invalid(_) | BusError::Conflict(_)) => Ok(Step::Done),
+                    Err(other) => Err(bus(other)),
                 }
-                Ok(Step::Done)
             }
-            Some("cancelled") => {
+            (_, "cancelled") => {
                 let note = format!("Partner {} cancelled its trouble ticket {theirs}.", partner.name);
                 self.bus.seller_note_ticket(tenant, id, &note).await.map_err(bus)?;
                 Ok(Step::Done)
             }
-            _ if !open => Ok(Step::Done),
-            _ => Ok(Step::Again { at: now + POLL_MILLIS }),
+            _ if open => Ok(Step::Again { at: now + POLL_MILLIS }),
+            _ => Ok(Step::Done),
         }
     }
 
