@@ -119,6 +119,9 @@ pub fn bill_lines(bill: &Value, items: &[Value]) -> Vec<String> {
         ));
     }
     lines.push(String::new());
+    if bill["discounts"]["value"].as_f64().is_some_and(|d| d > 0.0) {
+        lines.push(format!("Agreed discounts taken off: {}", amount(&bill["discounts"])));
+    }
     lines.push(format!("Total excluding tax: {}", amount(&bill["taxExcludedAmount"])));
     for tax in bill["taxItem"].as_array().into_iter().flatten() {
         lines.push(format!("Tax ({}%): {}", tax["taxRate"], amount(&tax["taxAmount"])));

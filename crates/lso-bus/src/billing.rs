@@ -65,6 +65,8 @@ struct Line {
     quantity: f64,
     rate: f64,
     amount: f64,
+    /// What an agreed price took off the listed one.
+    discount: f64,
     currency: String,
 }
 
@@ -172,8 +174,10 @@ impl Bus {
                         continue;
                     };
                     let buyer = Tenant::from_key(&record.tenant).map(|t| t.buyer).unwrap_or_default();
-                    for price in prices(&spec, configuration, months, self.agreed_discount(&buyer, &spec)) {
-                        let amount = price["price"]["dutyFreeAmount"]["value"].as_f64().unwrap_or(0.0);
+                    let agreed = prices(&spec, configuration, months, self.agreed_discount(&buyer, &spec));
+                    for (price, listed) in agreed.iter().zip(prices(&spec, configuration, months, 0.0)) {
+                        let value = |price: &Value| price["price"]["dutyFreeAmount"]["value"].as_f64().unwrap_or(0.0);
+                        let amount = value(price);
                         let recurring = price["priceType"] == "recurring";
                         let (quantity, coverage) = match recurring {
                             true if from < to => ((to - from) as f64 / length, (from, to)),
@@ -195,6 +199,7 @@ impl Bus {
                             quantity,
                             rate: amount,
                             amount: amount * quantity,
+                            discount: (value(&listed) - amount) * quantity,
                             currency: spec.pricing.currency.clone(),
                         });
                     }
@@ -295,6 +300,7 @@ impl Bus {
                         quantity: 1.0,
                         rate: amount,
                         amount,
+                        discount: 0.0,
                         currency: price["unit"].as_str().unwrap_or("USD").to_owned(),
                     });
                 }
@@ -327,10 +333,11 @@ impl Bus {
         let currency = lines.first().map_or("USD".to_owned(), |l| l.currency.clone());
         let mut ops = Vec::with_capacity(lines.len() + 3);
         let mut refs = Vec::with_capacity(lines.len());
-        let mut total = 0.0;
+        let (mut total, mut discounts) = (0.0, 0.0);
         for line in lines {
             let item_id = self.ids.next_id();
             total += round(line.amount);
+            discounts += round(line.discount);
             let item = json!({
                 "id": item_id, "href": format!("{base}/customerBillItem/{item_id}"), "appliedFee": [],
                 "appliedTax": [{"category": "country", "description": "tax", "rate": rate, "amount": money(&line.currency, line.amount * rate / 100.0)}],
@@ -366,7 +373,7 @@ impl Bus {
             "billDocument": {"url": format!("{base}/customerBill/{id}/document.pdf")}, "customerBillItem": refs, "appliedPayment": [],
             "taxExcludedAmount": money(&currency, total), "taxIncludedAmount": money(&currency, total + tax),
             "amountDue": money(&currency, total + tax), "remainingAmount": money(&currency, total + tax),
-            "credits": zero, "discounts": zero, "fees": zero, "relatedContactInformation": [contact],
+            "credits": zero, "discounts": money(&currency, discounts), "fees": zero, "relatedContactInformation": [contact],
             "taxItem": [{"taxCategory": "country", "taxRate": rate, "taxAmount": money(&currency, tax)}],
         });
         let mut change = Tracked::new(self, HubApi::Billing, BILL, tenant, &id, bill);

@@ -138,4 +138,6 @@ async fn mef141_a_buyers_agreed_discount_is_billed() {
         ],
         "10 % off the EVPL's 300 to install and 135 a month"
     );
+    let taken = 30.0 + ((135.0 - 121.5) * share * 100.0_f64).round() / 100.0;
+    assert_eq!(january["discounts"]["value"].as_f64().unwrap(), (taken * 100.0_f64).round() / 100.0);
 }
