@@ -139,6 +139,19 @@ fn invalid(path: &str, reason: impl Into<String>) -> Violation {
     Violation::new(ViolationCode::InvalidValue, path, reason)
 }
 
+/// The attributes `texts` of `doc` (at `path`) are text where given, and its `jobPriority` a
+/// whole number, as the file types them.
+fn check_types(doc: &Value, path: &str, texts: &[&str], found: &mut Vec<Violation>) {
+    for name in texts {
+        if doc.get(*name).is_some_and(|v| !v.is_string()) {
+            found.push(invalid(&format!("{path}/{name}"), format!("`{name}` is text")));
+        }
+    }
+    if doc.get("jobPriority").is_some_and(|v| !v.is_i64()) {
+        found.push(invalid(&format!("{path}/jobPriority"), "`jobPriority` is a whole number"));
+    }
+}
+
 /// The checks of a profile's attributes (R9): what this SOF can produce.
 fn check_profile(profile: &Value, path: &str, found: &mut Vec<Violation>) {
     for name in ["jobType", "outputFormat", "resultFormat"] {
@@ -165,11 +178,7 @@ fn check_profile(profile: &Value, path: &str, found: &mut Vec<Violation>) {
             format!("this SOF gives results as payload (R102), not {format}"),
         ));
     }
-    for name in ["buyerProfileId", "description", "granularity", "reportingPeriod"] {
-        if profile.get(name).is_some_and(|v| !v.is_string()) {
-            found.push(invalid(&format!("{path}/{name}"), format!("`{name}` is text")));
-        }
-    }
+    check_types(profile, path, &["buyerProfileId", "description", "granularity", "reportingPeriod"], found);
     let granularity = profile["granularity"].as_str().map(interval_millis);
     if let Some(None) = granularity {
         found.push(invalid(&format!("{path}/granularity"), "this SOF measures at 1 second to 24 hours"));
@@ -536,6 +545,12 @@ impl Sof {
                 "`performanceProfile` is required",
             ));
         }
+        check_types(
+            &job,
+            "",
+            &["buyerJobId", "consumingApplicationId", "description", "producingApplicationId"],
+            &mut found,
+        );
         let profile = self.job_profile(client, &job["performanceProfile"], &mut found).await?;
         self.check_measured(&job["servicePayloadSpecificAttributes"], "/servicePayloadSpecificAttributes", &mut found)
             .await;

@@ -37,10 +37,12 @@ async fn a_job_measures_a_unis_counters_every_interval_and_reports_them_as_the_f
     xml["outputFormat"] = json!("xml");
     let refused = call("POST", "/performanceProfile", Some(xml)).await;
     assert_eq!((refused.status, refused.body[0]["propertyPath"].clone()), (422, json!("/outputFormat")));
-    let mut listed = profile.clone();
-    listed["granularity"] = json!([]);
-    let refused = call("POST", "/performanceProfile", Some(listed)).await;
-    assert_eq!((refused.status, refused.body[0]["propertyPath"].clone()), (422, json!("/granularity")));
+    for name in ["granularity", "jobPriority"] {
+        let mut listed = profile.clone();
+        listed[name] = json!([]);
+        let refused = call("POST", "/performanceProfile", Some(listed)).await;
+        assert_eq!((refused.status, refused.body[0]["propertyPath"].clone()), (422, json!(format!("/{name}"))));
+    }
 
     let measured = json!({"@type": CE_CONFIGURATION, "interface": UNI, "rxEthIINum": true, "utilizationIn": true});
     let job = json!({"performanceProfile": {"@type": "PerformanceProfileRef", "id": profile_id},
@@ -49,6 +51,10 @@ async fn a_job_measures_a_unis_counters_every_interval_and_reports_them_as_the_f
                          "servicePayloadSpecificAttributes": {"@type": CE_CONFIGURATION, "interface": "nowhere"}});
     let refused = call("POST", "/performanceJob", Some(unknown)).await;
     assert_eq!(refused.body[0]["propertyPath"], "/servicePayloadSpecificAttributes/interface");
+    let mut numbered = job.clone();
+    numbered["buyerJobId"] = json!(7);
+    let refused = call("POST", "/performanceJob", Some(numbered)).await;
+    assert_eq!((refused.status, refused.body[0]["propertyPath"].clone()), (422, json!("/buyerJobId")));
     let started = call("POST", "/performanceJob", Some(job)).await;
     assert_eq!(started.status, 201, "{:#}", started.body);
     Contract::assert_valid(&contract.response("/performanceJob", "post", 201), &started.body, "a job");
