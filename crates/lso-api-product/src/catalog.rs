@@ -28,21 +28,6 @@ pub(crate) fn router() -> Router<PointState> {
         .merge(hubs::router(HubApi::Catalog))
 }
 
-/// The categories: (id, name, description).
-const CATEGORIES: [(&str, &str, &str); 3] = [
-    ("carrier-ethernet", "Carrier Ethernet", "UNIs, ENNIs and Ethernet virtual connections (MEF 6, MEF 26)"),
-    ("internet-access", "Internet Access", "IP UNIs and Internet Access (MEF 69)"),
-    ("other", "Other products", "Product specifications imported from the MEF product-schema trees"),
-];
-
-fn category_of(spec: &ProductSpec) -> &'static str {
-    match spec.realised_by.as_deref() {
-        Some(service) if service.contains("carrier-ethernet") => "carrier-ethernet",
-        Some(service) if service.contains(":ip") => "internet-access",
-        _ => "other",
-    }
-}
-
 fn offering_id(spec: &ProductSpec) -> String {
     spec.offering_id()
 }
@@ -72,7 +57,7 @@ impl PointState {
             "lastUpdate": state.last_update.as_deref().unwrap_or(self.catalog_time()), "lifecycleStatus": state.status,
             "agreement": "standard-terms", "channel": ["api"], "marketSegment": [segment],
             "region": [{"country": "US"}],
-            "category": [{"id": category_of(spec), "href": self.href("category", category_of(spec))}],
+            "category": [{"id": spec.category(), "href": self.href("category", spec.category())}],
             "productSpecification": {"id": spec.id, "href": self.href("productSpecification", &spec.id)},
         });
         if let Some(reason) = &state.reason {
@@ -104,7 +89,7 @@ impl PointState {
     fn category(&self, (id, name, description): (&str, &str, &str)) -> Value {
         let offerings: Vec<Value> = self
             .specs()
-            .filter(|s| offered_on(s, self.irp) && category_of(s) == id)
+            .filter(|s| offered_on(s, self.irp) && s.category() == id)
             .map(|s| json!({"id": offering_id(&s), "href": self.href("productOffering", &offering_id(&s))}))
             .collect();
         json!({"id": id, "href": self.href("category", id), "name": name, "description": description,
@@ -262,7 +247,7 @@ async fn list_category(
     principal: Principal,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let categories = CATEGORIES.iter().map(|c| state.category(*c)).collect();
+    let categories = lso_spec::CATEGORIES.iter().map(|c| state.category(*c)).collect();
     answer_list(&state, &principal, raw.as_deref(), &["parentCategory.id"], categories)
 }
 
@@ -274,6 +259,7 @@ async fn retrieve_category(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     state.plain_party(&principal, raw.as_deref())?;
-    let category = CATEGORIES.iter().find(|c| c.0 == id).ok_or_else(|| ApiError::not_found("category", &id))?;
+    let category =
+        lso_spec::CATEGORIES.iter().find(|c| c.0 == id).ok_or_else(|| ApiError::not_found("category", &id))?;
     Ok(json_response(StatusCode::OK, &state.category(*category)))
 }

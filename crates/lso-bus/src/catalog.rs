@@ -123,7 +123,7 @@ impl Bus {
                     path: "productOffering",
                     id,
                 },
-                &spec,
+                &spec.interfaces,
                 &at,
             )
             .await?,
@@ -134,12 +134,12 @@ impl Bus {
 }
 
 impl Bus {
-    /// The writes announcing `event` to every Buyer with a catalog hub at a reference point
-    /// `spec` is offered on.
+    /// The writes announcing `event` to every Buyer with a catalog hub at one of the reference
+    /// points `interfaces` (where what it is about is offered).
     async fn catalog_events(
         &self,
         event: CatalogEvent<'_>,
-        spec: &lso_spec::ProductSpec,
+        interfaces: &[String],
         at: &DateTime,
     ) -> Result<Vec<WriteOp>, BusError> {
         let CatalogEvent { event_type, listener, path, id } = event;
@@ -152,7 +152,7 @@ impl Bus {
         let mut ops = Vec::new();
         for key in self.store.hub_tenants(HubApi::Catalog.key()).await? {
             let Some(tenant) = Tenant::from_key(&key) else { continue };
-            if !spec.interfaces.iter().any(|i| i == tenant.irp.as_str()) {
+            if !interfaces.iter().any(|i| i == tenant.irp.as_str()) {
                 continue;
             }
             let event_id = self.ids.next_id();
@@ -186,8 +186,23 @@ impl Bus {
             for (path, id) in [("productSpecification", spec.id.as_str()), ("productOffering", offering.as_str())] {
                 let event_type = format!("{path}CreateEvent");
                 let event = CatalogEvent { event_type: &event_type, listener: &event_type, path, id };
-                ops.extend(self.catalog_events(event, spec, &at).await?);
+                ops.extend(self.catalog_events(event, &spec.interfaces, &at).await?);
             }
+        }
+        // Each category an offering was added to lists it now: one event per category, to the
+        // Buyers of every reference point one of its new offerings is on.
+        for (n, spec) in added.iter().enumerate() {
+            let category = spec.category();
+            if added[..n].iter().any(|s| s.category() == category) {
+                continue;
+            }
+            let mut on: Vec<String> =
+                added.iter().filter(|s| s.category() == category).flat_map(|s| s.interfaces.clone()).collect();
+            on.sort();
+            on.dedup();
+            let event_type = "categoryAttributeValueChangeEvent";
+            let event = CatalogEvent { event_type, listener: event_type, path: "category", id: category };
+            ops.extend(self.catalog_events(event, &on, &at).await?);
         }
         // Sold from at once, so a Buyer told of an offering finds it; put back if the
         // announcements cannot be stored, so a second reload announces them again.

@@ -133,10 +133,26 @@ impl Pricing {
     }
 }
 
+/// The Product Catalog's categories: (id, name, description).
+pub const CATEGORIES: [(&str, &str, &str); 3] = [
+    ("carrier-ethernet", "Carrier Ethernet", "UNIs, ENNIs and Ethernet virtual connections (MEF 6, MEF 26)"),
+    ("internet-access", "Internet Access", "IP UNIs and Internet Access (MEF 69)"),
+    ("other", "Other products", "Product specifications imported from the MEF product-schema trees"),
+];
+
 impl ProductSpec {
     /// The id of the Product Catalog offering of it: the URN's name and version, as a slug.
     pub fn offering_id(&self) -> String {
         format!("offering-{}", self.id.trim_start_matches("urn:mef:lso:spec:").replace(':', "-"))
+    }
+
+    /// The id of the category (of [`CATEGORIES`]) its offering is in, by the service realising it.
+    pub fn category(&self) -> &'static str {
+        match self.realised_by.as_deref() {
+            Some(service) if service.contains("carrier-ethernet") => "carrier-ethernet",
+            Some(service) if service.contains(":ip") => "internet-access",
+            _ => "other",
+        }
     }
 }
 

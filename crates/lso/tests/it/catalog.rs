@@ -179,10 +179,15 @@ async fn an_operator_adds_offerings_to_a_running_seller_and_buyers_with_a_catalo
     let (specs, offerings) = (of("productSpecificationCreateEvent"), of("productOfferingCreateEvent"));
     assert_eq!((specs.len(), offerings.len()), (added, added), "one of each per offering added: {delivered:#?}");
     assert!(specs.iter().any(|e| e["event"]["id"] == ep_tree));
+    // The category the offerings went to lists them now: one change event for it.
+    let categories = of("categoryAttributeValueChangeEvent");
+    let changed: Vec<&str> = categories.iter().map(|e| e["event"]["id"].as_str().unwrap()).collect();
+    assert_eq!(changed, ["other"], "{categories:#?}");
     for (listener, event) in specs
         .iter()
         .map(|e| ("productSpecificationCreateEvent", e))
         .chain(offerings.iter().map(|e| ("productOfferingCreateEvent", e)))
+        .chain(categories.iter().map(|e| ("categoryAttributeValueChangeEvent", e)))
     {
         Contract::assert_valid(&events.request_body(&format!("/listener/{listener}"), "post"), event, listener);
         let href = event["event"]["href"].as_str().unwrap();
