@@ -161,7 +161,12 @@ pub(crate) async fn list(
 pub fn router(state: PmState, base: &str) -> Router {
     let mut routes = Router::new()
         .route("/performanceProfile", get(list_profiles).post(create_profile))
-        .route("/performanceProfile/{id}", retriever(PM_PROFILE).patch(modify_profile).delete(delete_profile))
+        .route(
+            "/performanceProfile/{id}",
+            retriever(PM_PROFILE)
+                .patch(modify_profile)
+                .merge(deleter(true, |sof, client, id| Box::pin(sof.delete_profile(client, id)))),
+        )
         .route("/performanceJob", get(list_jobs).post(create_job))
         .route("/performanceJob/{id}", retriever(PM_JOB))
         .route("/performanceJobComplexQuery", post(job_query))
@@ -188,6 +193,28 @@ pub(crate) fn retriever(kind: &'static str) -> axum::routing::MethodRouter<PmSta
     get(move |State(state), principal, Path(id), raw| retrieve(kind, state, principal, id, raw))
 }
 
+/// What a delete operation's `remove` gives: the caller's document gone, or why not.
+type Removed<'a> = Pin<Box<dyn Future<Output = Result<(), lso_sof::SofError>> + Send + 'a>>;
+
+/// `DELETE` of one of the caller's documents by `remove` (an administrator's only when
+/// `administrators`): 204 once it is gone.
+pub(crate) fn deleter<F>(administrators: bool, remove: F) -> axum::routing::MethodRouter<PmState>
+where
+    F: for<'a> Fn(&'a Sof, &'a str, &'a str) -> Removed<'a> + Clone + Send + Sync + 'static,
+{
+    axum::routing::delete(
+        move |State(state): State<PmState>, principal: Principal, Path(id): Path<String>, RawQuery(raw): RawQuery| {
+            let remove = remove.clone();
+            async move {
+                let (client, query) = state.caller(&principal, raw.as_deref(), administrators)?;
+                query.finish()?;
+                remove(&state.sof, &client, &id).await.map_err(api_error)?;
+                Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
+            }
+        },
+    )
+}
+
 /// The hub of `api` for the caller's events: `POST /hub`, `GET` and `DELETE /hub/{id}`.
 pub fn hub_routes(api: LegatoApi) -> Router<PmState> {
     Router::new()
@@ -195,7 +222,7 @@ pub fn hub_routes(api: LegatoApi) -> Router<PmState> {
         .route(
             "/hub/{id}",
             get(move |state, principal, id, raw| retrieve_hub(api, state, principal, id, raw))
-                .delete(move |state, principal, id, raw| unregister_listener(api, state, principal, id, raw)),
+                .merge(deleter(false, move |sof, client, id| Box::pin(sof.delete_hub(api, client, id)))),
         )
 }
 
@@ -238,20 +265,6 @@ async fn retrieve_hub(
     Ok(json_response(StatusCode::OK, &hub))
 }
 
-/// `unregisterListener`.
-async fn unregister_listener(
-    api: LegatoApi,
-    State(state): State<PmState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
-    query.finish()?;
-    state.sof.delete_hub(api, &client, &id).await.map_err(api_error)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
 fn created(document: &Value) -> Response {
     json_response(StatusCode::CREATED, document)
 }
@@ -280,19 +293,6 @@ async fn modify_profile(
     query.finish()?;
     let profile = state.sof.modify_profile(&client, &id, body.raw).await.map_err(api_error)?;
     Ok(json_response(StatusCode::OK, &profile))
-}
-
-/// `deletePerformanceProfile`.
-async fn delete_profile(
-    State(state): State<PmState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let (client, query) = state.caller(&principal, raw.as_deref(), true)?;
-    query.finish()?;
-    state.sof.delete_profile(&client, &id).await.map_err(api_error)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `listPerformanceProfile`.

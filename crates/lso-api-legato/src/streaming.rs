@@ -30,7 +30,12 @@ pub fn router(state: PmState, base: &str, origin: &str) -> Router {
                 subscribe(state, principal, raw, body, stream_base.clone(), origin.clone())
             }),
         )
-        .route("/subscription/{id}", crate::pm::retriever(SUBSCRIPTION).delete(unsubscribe))
+        .route(
+            "/subscription/{id}",
+            // `unsubscribeTopic`: its streams end.
+            crate::pm::retriever(SUBSCRIPTION)
+                .merge(crate::pm::deleter(false, |sof, client, id| Box::pin(sof.unsubscribe(client, id)))),
+        )
         .route("/stream/{id}", get(stream));
     Router::new().nest(base, routes.with_state(state))
 }
@@ -97,19 +102,6 @@ async fn list_subscriptions(
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
     crate::pm::list(SUBSCRIPTION, &[("topicId", Kind::Text), ("protocol", Kind::Text)], state, principal, raw).await
-}
-
-/// `unsubscribeTopic`: its streams end.
-async fn unsubscribe(
-    State(state): State<PmState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
-    query.finish()?;
-    state.sof.unsubscribe(&client, &id).await.map_err(api_error)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// The stream of subscription `id`: each message of its topic for the caller as a Server-Sent
