@@ -157,6 +157,15 @@ impl AllegroState {
         if self.owns(customer, product).await? { Ok(service) } else { Err(missing()) }
     }
 
+    /// The services realising `product`, if it is one of the customer's (none otherwise): one
+    /// product read and one service query, whatever the number of the customer's products.
+    async fn services_of(&self, customer: &Customer, product: &str) -> Result<Vec<Value>, ApiError> {
+        if !self.owns(customer, product).await? {
+            return Ok(Vec::new());
+        }
+        self.sof.find_services(lso_bus::LEGATO_CLIENT, product).await.map_err(lso_api_legato::api_error)
+    }
+
     /// Every service realising one of the customer's products, newest product first.
     async fn services(&self, customer: &Customer) -> Result<Vec<Value>, ApiError> {
         let mut services = Vec::new();
@@ -288,13 +297,12 @@ async fn list_services(
     let product = query.single("productId")?;
     let paging = Paging::from_query(&mut query)?;
     query.finish()?;
-    let services: Vec<Value> = state
-        .services(&customer)
-        .await?
-        .into_iter()
-        .filter(|s| wanted_state.as_ref().is_none_or(|w| s["state"] == w.as_str()))
-        .filter(|s| product.as_ref().is_none_or(|p| s["externalId"] == p.as_str()))
-        .collect();
+    let services = match &product {
+        Some(product) => state.services_of(&customer, product).await?,
+        None => state.services(&customer).await?,
+    };
+    let services: Vec<Value> =
+        services.into_iter().filter(|s| wanted_state.as_ref().is_none_or(|w| s["state"] == w.as_str())).collect();
     let faults = state.faults().await;
     let mut page = Vec::new();
     for service in services.iter().skip(paging.offset as usize).take(paging.limit as usize) {
