@@ -295,21 +295,26 @@ async fn modify_profile(
     Ok(json_response(StatusCode::OK, &profile))
 }
 
+/// `own` and the filters profiles and jobs share: when made, and how they measure.
+fn with_schedule_filters(mut own: Vec<(&'static str, Kind)>) -> Vec<(&'static str, Kind)> {
+    own.extend([
+        ("creationDate", Kind::Date),
+        ("jobType", Kind::Text),
+        ("granularity", Kind::Text),
+        ("reportingPeriod", Kind::Text),
+        ("jobPriority", Kind::Text),
+    ]);
+    own
+}
+
 /// `listPerformanceProfile`.
 async fn list_profiles(
     State(state): State<PmState>,
     principal: Principal,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
-    let known = [
-        ("buyerProfileId", Kind::Text),
-        ("state", Kind::OneOf(PROFILE_STATES.to_vec())),
-        ("creationDate", Kind::Date),
-        ("jobType", Kind::Text),
-        ("granularity", Kind::Text),
-        ("reportingPeriod", Kind::Text),
-        ("jobPriority", Kind::Text),
-    ];
+    let known =
+        with_schedule_filters(vec![("buyerProfileId", Kind::Text), ("state", Kind::OneOf(PROFILE_STATES.to_vec()))]);
     list(PM_PROFILE, &known, state, principal, raw).await
 }
 
@@ -328,18 +333,13 @@ async fn create_job(
 
 /// `listPerformanceJob`.
 async fn list_jobs(State(state): State<PmState>, principal: Principal, raw: RawQuery) -> Result<Response, ApiError> {
-    let known = [
+    let known = with_schedule_filters(vec![
         ("buyerJobId", Kind::Text),
         ("performanceProfileId", Kind::Text),
         ("state", Kind::OneOf(JOB_STATES.to_vec())),
-        ("creationDate", Kind::Date),
-        ("jobType", Kind::Text),
-        ("granularity", Kind::Text),
-        ("reportingPeriod", Kind::Text),
         ("consumingApplicationId", Kind::Text),
         ("producingApplicationId", Kind::Text),
-        ("jobPriority", Kind::Text),
-    ];
+    ]);
     list(PM_JOB, &known, state, principal, raw).await
 }
 
