@@ -32,10 +32,10 @@ async fn order_evpl(provider: &App, sites: [&str; 2], ce_vlan: u16) -> serde_jso
     order
 }
 
-/// A token of `app` for Buyer `name`.
-fn app_token(app: &App, name: &str) -> String {
+/// A token `auth` issues Buyer `name`.
+fn app_token(auth: &lso_http::Authenticator, name: &str) -> String {
     let buyer = lso_http::Principal::Buyer { subject: name.to_lowercase(), buyers: vec![name.into()] };
-    app.seller.auth.mint(&buyer, chrono::Utc::now().timestamp(), 3600)
+    auth.mint(&buyer, chrono::Utc::now().timestamp(), 3600)
 }
 
 /// The interfaces the services of a Seller join.
@@ -198,7 +198,7 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
         .await;
     assert_eq!(refused.status, 422, "{:#}", refused.body);
     assert!(refused.body[0]["reason"].as_str().unwrap().contains("1 to 4094"), "{:#}", refused.body);
-    let stranger = app_token(&partner, "GLOBEX");
+    let stranger = app_token(&partner.seller.auth, "GLOBEX");
     assert_eq!(
         partner.call_as(&stranger, "GET", &format!("{interlude}/service"), None).await.body,
         json!([]),
@@ -345,33 +345,23 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
 #[tokio::test]
 async fn a_partner_that_refuses_or_cannot_be_reached_fails_the_customers_item_with_the_reason() {
     let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
-    let wholesale = partner.seller.auth.mint(
-        &lso_http::Principal::Buyer { subject: "provider".into(), buyers: vec!["PROVIDER".into()] },
-        chrono::Utc::now().timestamp(),
-        3600,
-    );
+    let wholesale = app_token(&partner.seller.auth, "PROVIDER");
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     // A partner whose every answer is a 500 (a test double standing in for a broken one).
-    let broken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let broken_at = broken.local_addr().unwrap();
-    let failing = axum::Router::new().fallback(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "{}") });
-    tokio::spawn(async move { axum::serve(broken, failing).await });
+    let broken =
+        relay(format!("http://{closed}"), |_, _| Relayed::Answer(axum::http::StatusCode::INTERNAL_SERVER_ERROR)).await;
     let terms = |name: &str, url: String, site: &str| PartnerConfig {
         name: name.into(),
-        url,
-        token: Secret(wholesale.clone()),
         sites: vec![site.into()],
-        enni: ENNI.into(),
-        enni_product: "none".into(),
         patience_seconds: 1,
-        order_timeout_seconds: 3600,
+        ..terms_at(url, &wholesale)
     };
     let provider = spawn_app_with(|c| {
         c.fulfilment.by = FulfilmentMode::Network;
         c.partners = vec![
             terms("refusing", partner.url(""), "site-new-york"),
             terms("gone", format!("http://{closed}"), "site-boston"),
-            terms("broken", format!("http://{broken_at}"), "site-washington"),
+            terms("broken", broken, "site-washington"),
         ];
     })
     .await;
@@ -409,27 +399,30 @@ async fn a_partner_that_refuses_or_cannot_be_reached_fails_the_customers_item_wi
 
 /// The provider's partner terms with `partner`, as `PROVIDER`, at the ENNI registered there.
 pub(crate) async fn terms_with(partner: &App, adjust: impl FnOnce(&mut PartnerConfig)) -> (PartnerConfig, String) {
-    let wholesale = partner.seller.auth.mint(
-        &lso_http::Principal::Buyer { subject: "provider".into(), buyers: vec!["PROVIDER".into()] },
-        chrono::Utc::now().timestamp(),
-        3600,
-    );
+    let wholesale = app_token(&partner.seller.auth, "PROVIDER");
     let enni = lso_spec::Catalog::built_in().unwrap().specs().iter().find(|s| !s.orderable).unwrap().example.clone();
     let path = "/lso/admin/v1/sonata/product?buyerId=PROVIDER";
     let registered = partner.call_as(&partner.admin, "POST", path, Some(&json!({"productConfiguration": enni}))).await;
     assert_eq!(registered.status, 201, "{:#}", registered.body);
-    let mut terms = PartnerConfig {
-        name: "east".into(),
-        url: partner.url(""),
-        token: Secret(wholesale.clone()),
-        sites: vec!["site-washington".into()],
-        enni: ENNI.into(),
-        enni_product: registered.body["id"].as_str().unwrap().into(),
-        patience_seconds: 120,
-        order_timeout_seconds: 3600,
-    };
+    let mut terms = terms_at(partner.url(""), &wholesale);
+    terms.enni_product = registered.body["id"].as_str().unwrap().into();
     adjust(&mut terms);
     (terms, wholesale)
+}
+
+/// Terms with partner `east` at `url`, serving Washington, as the Buyer `token` is for: ENNI
+/// product `none`, patience 120 s, orders within an hour.
+fn terms_at(url: String, token: &str) -> PartnerConfig {
+    PartnerConfig {
+        name: "east".into(),
+        url,
+        token: Secret(token.into()),
+        sites: vec!["site-washington".into()],
+        enni: ENNI.into(),
+        enni_product: "none".into(),
+        patience_seconds: 120,
+        order_timeout_seconds: 3600,
+    }
 }
 
 /// A provider on the network buying from `partner` on terms adjusted by `adjust`, and its token
@@ -588,22 +581,9 @@ async fn a_partner_process_killed_mid_order_and_restarted_ends_with_the_customer
     let visits = "[workforce]\ninstallation_visits = true\n";
     let mut partner = PartnerProcess::start(dir.path(), port, visits).await;
     let auth = lso::server::DataDir::open(&dir.path().join("data")).unwrap().authenticator().unwrap();
-    let now = chrono::Utc::now().timestamp();
-    let wholesale = auth.mint(
-        &lso_http::Principal::Buyer { subject: "provider".into(), buyers: vec!["PROVIDER".into()] },
-        now,
-        3600,
-    );
-    let terms = PartnerConfig {
-        name: "east".into(),
-        url: partner.url.clone(),
-        token: Secret(wholesale.clone()),
-        sites: vec!["site-washington".into()],
-        enni: ENNI.into(),
-        enni_product: "none".into(),
-        patience_seconds: 2,
-        order_timeout_seconds: 3,
-    };
+    let wholesale = app_token(&auth, "PROVIDER");
+    let terms =
+        PartnerConfig { patience_seconds: 2, order_timeout_seconds: 3, ..terms_at(partner.url.clone(), &wholesale) };
     let provider = spawn_app_with(|c| {
         c.fulfilment.by = FulfilmentMode::Network;
         c.partners = vec![terms];
