@@ -167,10 +167,23 @@ pub fn router(state: PmState, base: &str) -> Router {
                 .patch(modify_profile)
                 .merge(deleter(true, |sof, client, id| Box::pin(sof.delete_profile(client, id)))),
         )
-        .route("/performanceJob", get(list_jobs).post(create_job))
+        // `createPerformanceJob`.
+        .route(
+            "/performanceJob",
+            get(list_jobs).merge(creator("/servicePayloadSpecificAttributes", |sof, client, job| {
+                Box::pin(sof.create_job(client, job))
+            })),
+        )
         .route("/performanceJob/{id}", retriever(PM_JOB))
         .route("/performanceJobComplexQuery", post(job_query))
-        .route("/performanceReport", get(list_reports).post(create_report))
+        // `createPerformanceReport`.
+        .route(
+            "/performanceReport",
+            get(list_reports)
+                .merge(creator("/performanceJob/servicePayloadSpecificAttributes", |sof, client, report| {
+                    Box::pin(sof.create_report(client, report))
+                })),
+        )
         .route("/performanceReport/{id}", retriever(PM_REPORT))
         .route("/performanceReportComplexQuery", post(report_query))
         .route("/trackingRecord", get(list_tracking))
@@ -191,6 +204,26 @@ pub fn router(state: PmState, base: &str) -> Router {
 /// `GET` of one of the caller's documents of `kind`.
 pub(crate) fn retriever(kind: &'static str) -> axum::routing::MethodRouter<PmState> {
     get(move |State(state), principal, Path(id), raw| retrieve(kind, state, principal, id, raw))
+}
+
+/// What a create operation's `create` gives: the document made, or why not.
+type Made<'a> = Pin<Box<dyn Future<Output = Result<Value, lso_sof::SofError>> + Send + 'a>>;
+
+/// `POST` of a job or report that `create` makes of the body, once the interface it measures
+/// (at `measured_at` in the body) is found to be the caller's: 201 with the document.
+fn creator<F>(measured_at: &'static str, create: F) -> axum::routing::MethodRouter<PmState>
+where
+    F: for<'a> Fn(&'a Sof, &'a str, Value) -> Made<'a> + Clone + Send + Sync + 'static,
+{
+    post(move |State(state): State<PmState>, principal: Principal, RawQuery(raw): RawQuery, body: MefBody<Value>| {
+        let create = create.clone();
+        async move {
+            let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
+            query.finish()?;
+            state.check_measured(&client, &body.raw, measured_at).await?;
+            Ok::<_, ApiError>(created(&create(&state.sof, &client, body.raw).await.map_err(api_error)?))
+        }
+    })
 }
 
 /// What a delete operation's `remove` gives: the caller's document gone, or why not.
@@ -318,19 +351,6 @@ async fn list_profiles(
     list(PM_PROFILE, &known, state, principal, raw).await
 }
 
-/// `createPerformanceJob`.
-async fn create_job(
-    State(state): State<PmState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
-    query.finish()?;
-    state.check_measured(&client, &body.raw, "/servicePayloadSpecificAttributes").await?;
-    Ok(created(&state.sof.create_job(&client, body.raw).await.map_err(api_error)?))
-}
-
 /// `listPerformanceJob`.
 async fn list_jobs(State(state): State<PmState>, principal: Principal, raw: RawQuery) -> Result<Response, ApiError> {
     let known = with_schedule_filters(vec![
@@ -341,19 +361,6 @@ async fn list_jobs(State(state): State<PmState>, principal: Principal, raw: RawQ
         ("producingApplicationId", Kind::Text),
     ]);
     list(PM_JOB, &known, state, principal, raw).await
-}
-
-/// `createPerformanceReport`.
-async fn create_report(
-    State(state): State<PmState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
-    query.finish()?;
-    state.check_measured(&client, &body.raw, "/performanceJob/servicePayloadSpecificAttributes").await?;
-    Ok(created(&state.sof.create_report(&client, body.raw).await.map_err(api_error)?))
 }
 
 const REPORT_FILTERS: [(&str, bool); 9] = [
