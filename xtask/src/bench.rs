@@ -217,7 +217,7 @@ fn start_lso(name: &str, buyers: usize) -> anyhow::Result<(Process, String, Vec<
     let mut child = Command::new(lso_binary())
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&dir)
-        .env("RUST_LOG", "lso::server=info,warn")
+        .env("RUST_LOG", "lso_server=info,warn")
         .env("LSO_LOG_FORMAT", "json")
         .env("LSO_NOTIFICATIONS__FIRST_RETRY_MILLIS", "100")
         // The product API's own cost: `bench evpl` measures fulfilment on the network.

@@ -3,9 +3,9 @@
 //! the month (prorated, with installation charges), a tenth terminated during it, and a tenth
 //! changed by modify orders (whose versions are looked up).
 
-use lso::config::Config;
 use lso_mef_product::DateTime;
 use lso_model::{Irp, Tenant};
+use lso_server::config::Config;
 use lso_store::{Record, WriteOp};
 use serde_json::json;
 use std::time::Instant;
@@ -18,11 +18,11 @@ pub async fn run(products: usize) -> anyhow::Result<()> {
     let mut config = Config::load(None, std::iter::empty())?;
     config.listen = "127.0.0.1:0".parse()?;
     config.data_dir = files.path().to_owned();
-    let seller = lso::server::start(&config).await?;
+    let seller = lso_server::start(&config).await?;
     let catalog = lso_spec::Catalog::built_in()?;
-    let specs =
-        [lso::orders::SUBSCRIBER_UNI, lso::orders::EVPL].map(|id| catalog.get(id).expect("a built-in specification"));
-    let (start, end) = lso::admin::month_bounds("2027-03").expect("a month");
+    let specs = [lso_demo::orders::SUBSCRIBER_UNI, lso_demo::orders::EVPL]
+        .map(|id| catalog.get(id).expect("a built-in specification"));
+    let (start, end) = lso_api_admin::month_bounds("2027-03").expect("a month");
     let stored = Instant::now();
     for batch in (0..products).collect::<Vec<_>>().chunks(5000) {
         let mut ops = Vec::with_capacity(batch.len());

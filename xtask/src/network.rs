@@ -5,20 +5,20 @@
 //! the elements. Needs root and Open vSwitch (as the tests do).
 
 use anyhow::{Context, bail};
-use lso::config::{Config, FulfilmentMode};
-use lso::lab::{NetworkLab, PartnerLab};
-use lso::orders::{EVPL, evc, order, uni};
-use lso::partners::PartnerConfig;
+use lso_demo::lab::{NetworkLab, PartnerLab};
+use lso_demo::orders::{EVPL, evc, order, uni};
 use lso_http::Principal;
 use lso_mef_product::{DateTime, ordering_base};
 use lso_model::Irp;
+use lso_partners::PartnerConfig;
+use lso_server::config::{Config, FulfilmentMode};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// A Seller on a lab network, and a Buyer's way to order from it.
 struct Bench {
-    seller: lso::server::Running,
+    seller: lso_server::Running,
     client: reqwest::Client,
     base: String,
     token: String,
@@ -41,7 +41,7 @@ impl Bench {
         config.fulfilment.by = FulfilmentMode::Network;
         config.network.topology = path.display().to_string();
         config.partners = partners;
-        let seller = lso::server::start(&config).await?;
+        let seller = lso_server::start(&config).await?;
         let now = chrono_now();
         let token =
             seller.auth.mint(&Principal::Buyer { subject: "bench".into(), buyers: vec!["BENCH".into()] }, now, 7200);
@@ -152,8 +152,8 @@ pub async fn evpl_one_by_one(orders: u16) -> anyhow::Result<()> {
 
 /// A delete order of product `product`.
 fn delete(product: &str) -> Value {
-    let item = json!({"id": "1", "action": "delete", "product": {"id": product}, "requestedCompletionDate": lso::orders::due().as_str(),
-                      "relatedContactInformation": lso::orders::item_contacts()});
+    let item = json!({"id": "1", "action": "delete", "product": {"id": product}, "requestedCompletionDate": lso_demo::orders::due().as_str(),
+                      "relatedContactInformation": lso_demo::orders::item_contacts()});
     order(&format!("delete {product}"), vec![item])
 }
 
@@ -188,10 +188,11 @@ pub async fn multi_domain(orders: u16, concurrent: u16) -> anyhow::Result<()> {
     let terms = PartnerConfig {
         name: "east".into(),
         url: format!("http://{}", partner.seller.addr),
-        token: lso::config::Secret(wholesale),
+        token: lso_server::config::Secret(wholesale),
         sites: vec!["site-washington".into()],
         enni: ENNI.into(),
         enni_product: registered["id"].as_str().context("the ENNI was not registered")?.into(),
+        billing_account: "wholesale-1".into(),
         patience_seconds: 120,
         order_timeout_seconds: 3600,
     };
@@ -252,7 +253,7 @@ pub async fn multi_domain(orders: u16, concurrent: u16) -> anyhow::Result<()> {
     }
     let ours = provider.seller.icm.read(|n| n.reservations().len()).await;
     let theirs = partner.seller.icm.read(|n| n.reservations().len()).await;
-    let held = lso::partners::held_vlans(provider.seller.bus.store()).await?;
+    let held = lso_partners::held_vlans(provider.seller.bus.store()).await?;
     println!(
         "after deleting them: reservations left at the provider {ours}, at the partner {theirs}; S-VLANs still held at the ENNI {held}"
     );
@@ -274,7 +275,7 @@ pub async fn allegro_changes(changes: u16) -> anyhow::Result<()> {
     let done = bench.finished(&id).await?;
     anyhow::ensure!(done["state"] == "completed", "the EVPL ended {}", done["state"]);
     let product = done["productOrderItem"][0]["product"]["id"].as_str().context("no product")?;
-    let allegro = format!("http://{}{}", bench.seller.addr, lso::allegro::BASE);
+    let allegro = format!("http://{}{}", bench.seller.addr, lso_api_allegro::BASE);
     let get = async |url: String| -> anyhow::Result<Value> {
         Ok(bench.client.get(url).bearer_auth(&bench.token).send().await?.json().await?)
     };

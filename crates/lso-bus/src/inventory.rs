@@ -42,6 +42,12 @@ impl Bus {
         Ok(doc::read::<Product>(&record.doc, id)?.1)
     }
 
+    /// The Buyer (with its reference point and Seller) whose product `id` is, if there is one.
+    pub async fn owner_of_product(&self, id: &str) -> Result<Option<lso_model::Tenant>, BusError> {
+        let record = self.store.get(PRODUCT, None, id).await?;
+        Ok(record.and_then(|r| lso_model::Tenant::from_key(&r.tenant)))
+    }
+
     /// A page of `tenant`'s products matching `filters`, newest first.
     pub async fn list_products(
         &self,

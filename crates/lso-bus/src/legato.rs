@@ -240,6 +240,15 @@ pub fn ce_vlans(endpoint: &Value) -> Vec<u16> {
     if map["vlanType"] == "LIST" { vlan_list(&map["vlanId"]) } else { vlan_list(&endpoint["ceVlanIdList"]) }
 }
 
+/// An ingress bandwidth profile (`ingressBandwidthProfilePerClassOfServiceName`) of one class
+/// of service, `standard`, with a committed rate of `cir` Mbit/s: what [`cir_mbps`] reads.
+pub fn ingress_profile(cir: u64) -> Value {
+    json!([{"classOfServiceName": "standard", "bwpFlow": [{"envelopeName": "default", "envelopeRank": 1,
+        "colorMode": "COLOR_BLIND", "couplingFlag": false, "cir": {"irValue": cir, "irUnits": "MBPS"},
+        "cbs": {"dataSizeValue": 64, "dataSizeUnits": "KBYTES"}, "eir": {"irValue": 0, "irUnits": "MBPS"},
+        "ebs": {"dataSizeValue": 0, "dataSizeUnits": "BYTES"}}]}])
+}
+
 /// The highest CIR of an endpoint's ingress bandwidth profiles, in Mbit/s (rounded up).
 pub fn cir_mbps(endpoint: &Value) -> u64 {
     let flows = endpoint["ingressBandwidthProfilePerClassOfServiceName"]

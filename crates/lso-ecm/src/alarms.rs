@@ -53,6 +53,15 @@ pub enum AlarmChange {
     Cleared(Alarm),
 }
 
+impl AlarmChange {
+    /// The alarm raised or cleared.
+    pub fn alarm(&self) -> &Alarm {
+        match self {
+            AlarmChange::Raised(alarm) | AlarmChange::Cleared(alarm) => alarm,
+        }
+    }
+}
+
 type Key = (String, Option<String>, AlarmKind);
 
 /// The alarms raised and not yet cleared.

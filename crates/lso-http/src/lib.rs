@@ -7,11 +7,13 @@ mod body;
 mod error;
 pub mod filters;
 mod query;
+mod secret;
 
 pub use auth::{Authenticator, Party, Principal, resolve_party};
 pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, MefBody, parse, typed_view};
 pub use error::{ApiError, BadRequestCode, ForbiddenCode, UnauthorizedCode, reason_text};
 pub use query::{DEFAULT_PAGE, MAX_PAGE, Paging, QueryParams, list_response};
+pub use secret::Secret;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -102,6 +102,31 @@ pub fn import_tree(root: &Path, catalog: &mut Catalog) -> Result<(SchemaTree, Im
     Ok((tree, report))
 }
 
+/// The built-in specifications and those of every tree saved under `root` (by `lso catalog
+/// import`), a built-in one winning over an imported one of the same id; with the
+/// specifications of the trees that did not compile, and why.
+pub fn built_in_and_saved(root: &Path) -> Result<(Catalog, Vec<(String, String)>), SpecError> {
+    let mut catalog = Catalog::built_in()?;
+    let mut failed = Vec::new();
+    if !root.exists() {
+        return Ok((catalog, failed));
+    }
+    let entries = std::fs::read_dir(root).map_err(|e| invalid(root, e))?;
+    let mut trees: Vec<std::path::PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    trees.sort();
+    for tree in trees.into_iter().filter(|p| p.is_dir()) {
+        let mut imported = Catalog::default();
+        let (_, report) = import_tree(&tree, &mut imported)?;
+        failed.extend(report.failed);
+        for spec in imported.specs() {
+            if catalog.get(&spec.id).is_none() {
+                catalog.add_shared(spec.clone());
+            }
+        }
+    }
+    Ok((catalog, failed))
+}
+
 impl SchemaTree {
     /// Writes the repaired documents as JSON under `target`, keeping names and layout so
     /// relative references still resolve.

@@ -15,6 +15,20 @@ use std::sync::Arc;
 
 pub use validate::violations;
 
+/// The ids (`@type`) of the built-in product specifications that orders name most.
+pub mod ids {
+    /// The Carrier Ethernet Subscriber UNI.
+    pub const SUBSCRIBER_UNI: &str = "urn:mef:lso:spec:cantata-sonata:carrier-ethernet-subscriber-uni:v1.0.0:all";
+    /// The EVPL.
+    pub const EVPL: &str = "urn:mef:lso:spec:cantata-sonata:evpl-evc:v1.0.0:all";
+    /// The EVP-LAN.
+    pub const EVPLAN: &str = "urn:mef:lso:spec:cantata-sonata:evplan-evc:v1.0.0:all";
+    /// The EPL.
+    pub const EPL: &str = "urn:mef:lso:spec:cantata-sonata:epl-evc:v1.0.0:all";
+    /// The Access E-Line (an OVC from a UNI to an ENNI).
+    pub const ACCESS_ELINE: &str = "urn:mef:lso:spec:sonata:access-eline-ovc:v5.0.0:all";
+}
+
 /// The URI of the definitions shared by the built-in specifications.
 pub const COMMON_SCHEMA_ID: &str = "urn:lso:spec:common";
 

@@ -93,3 +93,11 @@ fn imported_mef_specifications_validate_the_mef_example() {
     let bad = json!({"@type": epl.id, "maximumFrameSize": "large"});
     assert!(!epl.check(&bad).is_empty());
 }
+
+#[test]
+fn the_named_ids_are_built_in_specifications() {
+    let catalog = Catalog::built_in().unwrap();
+    for id in [ids::SUBSCRIBER_UNI, ids::EVPL, ids::EVPLAN, ids::EPL, ids::ACCESS_ELINE] {
+        assert!(catalog.get(id).is_some_and(|spec| spec.orderable), "{id}");
+    }
+}

@@ -13,7 +13,7 @@ async fn stores(test: &str) -> Vec<(tempfile::TempDir, Store)> {
             tokio_postgres::connect(&format!("{server} dbname=postgres"), tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(connection);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let database = format!("lso_{test}_{nanos}");
+        let database = format!("lso_{nanos}_{test}");
         admin.batch_execute(&format!("CREATE DATABASE {database}")).await.unwrap();
         let postgres = Store::connect(&format!("{server} dbname={database}")).await.unwrap();
         stores.push((tempfile::tempdir().unwrap(), postgres));

@@ -2,9 +2,8 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use lso::config::Config;
-use lso::{demo, server};
 use lso_http::Principal;
+use lso_server::{self as server, Config};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -203,8 +202,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo { data_dir, partners } => {
             init_logging(false, "warn");
             anyhow::ensure!(partners <= 1, "the demo runs with one partner at most");
-            demo::run(data_dir).await?;
-            if partners == 1 { lso::two_providers::run().await } else { Ok(()) }
+            lso_demo::run(data_dir).await?;
+            if partners == 1 { lso_demo::two_providers::run().await } else { Ok(()) }
         }
         Command::Catalog { command } => catalog(command).await,
         Command::Billing { command: BillingCommand::Run { period, url, data_dir } } => {
@@ -242,7 +241,7 @@ async fn admin_call(
     let data = server::DataDir::open(data_dir)?;
     let token =
         data.authenticator()?.mint(&Principal::Admin { subject: "cli".into() }, chrono::Utc::now().timestamp(), 300);
-    let address = format!("{}{}{path}", url.trim_end_matches('/'), lso::admin::ADMIN_BASE);
+    let address = format!("{}{}{path}", url.trim_end_matches('/'), lso_api_admin::ADMIN_BASE);
     let mut request = reqwest::Client::new().request(method, address).bearer_auth(&token);
     if let Some(body) = body {
         request = request.json(body);
@@ -312,7 +311,7 @@ async fn deliveries(
     let token =
         data.authenticator()?.mint(&Principal::Admin { subject: "cli".into() }, chrono::Utc::now().timestamp(), 300);
     let client = reqwest::Client::new();
-    let base = format!("{}{}", url.trim_end_matches('/'), lso::admin::ADMIN_BASE);
+    let base = format!("{}{}", url.trim_end_matches('/'), lso_api_admin::ADMIN_BASE);
     if let Some(id) = redeliver {
         let response = client.post(format!("{base}/deliveries/{id}/redeliver")).bearer_auth(&token).send().await?;
         anyhow::ensure!(

@@ -4,8 +4,8 @@
 
 use crate::network::evpl_order;
 use crate::support::*;
-use lso::config::FulfilmentMode;
 use lso_ecm::Adagio;
+use lso_server::config::FulfilmentMode;
 use serde_json::{Value, json};
 
 const ALLEGRO: &str = "/mefApi/allegro/serviceControl/v1";

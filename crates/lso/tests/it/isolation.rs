@@ -4,8 +4,8 @@
 
 use crate::quote::{evpl_between, order_on, quote, uni_at};
 use crate::support::*;
-use lso::config::FulfilmentMode;
 use lso_model::Irp;
+use lso_server::config::FulfilmentMode;
 use serde_json::{Value, json};
 
 #[tokio::test]

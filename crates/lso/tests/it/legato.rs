@@ -245,9 +245,9 @@ async fn a_bus_sends_its_service_orders_to_a_sof_in_another_lso_over_legato() {
     let sof_side = spawn_app().await;
     let (url, token) = (format!("http://{}", sof_side.seller.addr), sof_side.admin.clone());
     let bus_side = spawn_app_with(|c| {
-        c.fulfilment.by = lso::config::FulfilmentMode::Network;
+        c.fulfilment.by = lso_server::config::FulfilmentMode::Network;
         c.fulfilment.legato_url = url;
-        c.fulfilment.legato_token = lso::config::Secret(token);
+        c.fulfilment.legato_token = lso_server::config::Secret(token);
     })
     .await;
     const CANTATA: &str = "/mefApi/cantata/productOrderingManagement/v5";

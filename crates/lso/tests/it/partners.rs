@@ -5,10 +5,10 @@
 
 use crate::network::{delete_order, evpl_order, modify_cir};
 use crate::support::*;
-use lso::config::{FulfilmentMode, Secret};
-use lso::partners::PartnerConfig;
 use lso_mef_product::{poq_base, quote_base};
 use lso_model::Irp;
+use lso_partners::PartnerConfig;
+use lso_server::config::{FulfilmentMode, Secret};
 use serde_json::json;
 
 const CANTATA: &str = "/mefApi/cantata/productOrderingManagement/v5";
@@ -58,7 +58,7 @@ async fn at_enni(app: &App) -> Vec<Vec<u16>> {
 
 #[tokio::test]
 async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_enni() {
-    let network = |c: &mut lso::config::Config| {
+    let network = |c: &mut lso_server::config::Config| {
         c.fulfilment.by = FulfilmentMode::Network;
         c.network.alarm_poll_millis = 3_600_000;
     };
@@ -75,13 +75,16 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
     let partner = spawn_app_with(|c| {
         network(c);
         c.network.topology = topology;
-        c.geography = lso::config::GeographyConfig { addresses, sites };
+        c.geography = lso_server::config::GeographyConfig { addresses, sites };
     })
     .await;
     // The ENNI between the two, set up by agreement, is in the provider's inventory at the partner.
     let (terms, wholesale) = terms_with(&partner, |_| {}).await;
+    let billing_account = terms.billing_account.clone();
     let provider = spawn_app_with(|c| {
         network(c);
+        c.seller_contact.name = "Provider Wholesale Desk".into();
+        c.seller_contact.email_address = "wholesale@provider.example".into();
         c.partners = vec![terms];
     })
     .await;
@@ -123,6 +126,18 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
             assert_eq!(quote.body["quoteItem"][0]["product"][key], item["product"][key], "ordered as quoted");
         }
         assert!(!quote.body["quoteItem"][0]["quoteItemPrice"].as_array().unwrap().is_empty());
+        // Issue 11: what the partner keeps names the provider as its configuration does, and
+        // nothing of the demo's Buyer.
+        assert_eq!(item["billingAccount"]["id"], billing_account.as_str(), "{order:#}");
+        let contacts = [&order["relatedContactInformation"], &item["relatedContactInformation"]];
+        let buyers = contacts.iter().flat_map(|c| c.as_array().unwrap()).filter(|c| c["role"] != "sellerContact");
+        for contact in buyers {
+            assert_eq!(
+                (&contact["name"], &contact["emailAddress"]),
+                (&json!("Provider Wholesale Desk"), &json!("wholesale@provider.example"))
+            );
+        }
+        assert!(!order.to_string().contains("Demo") && !order.to_string().contains("demo"), "{order:#}");
     }
     // The partner told the provider how its orders went, at the hub the provider registered.
     let told = partner.wait_for_deliveries_to_anyone().await;
@@ -144,7 +159,7 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
     let mut product = access["productOrderItem"][0]["product"].clone();
     product.as_object_mut().unwrap().remove("id");
     let qualify = async |product: &serde_json::Value| {
-        let poq = json!({"instantSyncQualification": true, "relatedContactInformation": [lso::orders::contact("buyerContactInformation")],
+        let poq = json!({"instantSyncQualification": true, "relatedContactInformation": [lso_demo::orders::contact("buyerContactInformation")],
             "productOfferingQualificationItem": [{"id": "1", "action": "add", "product": product}]});
         let path = format!("{}/productOfferingQualification", poq_base(Irp::Sonata));
         let answer = partner.call_as(&wholesale, "POST", &path, Some(&poq)).await;
@@ -420,6 +435,7 @@ fn terms_at(url: String, token: &str) -> PartnerConfig {
         sites: vec!["site-washington".into()],
         enni: ENNI.into(),
         enni_product: "none".into(),
+        billing_account: "wholesale-1".into(),
         patience_seconds: 120,
         order_timeout_seconds: 3600,
     }
@@ -497,7 +513,7 @@ async fn a_partner_that_refuses_the_access_or_restarts_leaves_nothing_reserved_o
         c.partners = vec![terms, refused_terms];
     })
     .await;
-    let held = async || lso::partners::held_vlans(provider.seller.bus.store()).await.unwrap();
+    let held = async || lso_partners::held_vlans(provider.seller.bus.store()).await.unwrap();
     let order = |far: &str| evpl_order(&["site-new-york", far], 100, 20);
 
     // The partner refuses the Access E-Line: the S-VLAN chosen for it is given back.
@@ -518,14 +534,15 @@ async fn a_partner_that_refuses_the_access_or_restarts_leaves_nothing_reserved_o
     let products: Vec<String> =
         (0..2).map(|n| done["productOrderItem"][n]["product"]["id"].as_str().unwrap().to_owned()).collect();
     let dir = partner.stop().await;
-    let evc = lso::orders::evc("1", lso::orders::EVPL, &[100, 100], 20, &[], &[]);
+    let evc = lso_demo::orders::evc("1", lso_demo::orders::EVPL, &[100, 100], 20, &[], &[]);
     let mut evc = evc;
     evc["product"]["productRelationship"] = json!([
         {"id": products[0], "relationshipType": "CONNECTS_TO_UNI_A"},
         {"id": products[1], "relationshipType": "CONNECTS_TO_UNI_Z"}
     ]);
-    let placed =
-        provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&lso::orders::order("evpl", vec![evc]))).await;
+    let placed = provider
+        .call("POST", &format!("{CANTATA}/productOrder"), Some(&lso_demo::orders::order("evpl", vec![evc])))
+        .await;
     assert_eq!(placed.status, 201, "{:#}", placed.body);
     let done = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
     assert_eq!(done["state"], "failed", "{done:#}");
@@ -556,7 +573,7 @@ impl PartnerProcess {
             format!("listen = \"127.0.0.1:{port}\"\ndata_dir = {data:?}\n[fulfilment]\nby = \"network\"\n{extra}");
         std::fs::write(&config, text).unwrap();
         let lso = std::path::Path::new(env!("CARGO_BIN_EXE_lso"));
-        let child = lso::two_providers::serve(lso, &config, &dir.join("lso.log")).unwrap();
+        let child = lso_demo::two_providers::serve(lso, &config, &dir.join("lso.log")).unwrap();
         PartnerProcess { child, url: format!("http://127.0.0.1:{port}") }
     }
 
@@ -580,7 +597,7 @@ async fn a_partner_process_killed_mid_order_and_restarted_ends_with_the_customer
     // Its UNIs wait for a technician nobody books: the order is in progress when it is killed.
     let visits = "[workforce]\ninstallation_visits = true\n";
     let mut partner = PartnerProcess::start(dir.path(), port, visits).await;
-    let auth = lso::server::DataDir::open(&dir.path().join("data")).unwrap().authenticator().unwrap();
+    let auth = lso_server::DataDir::open(&dir.path().join("data")).unwrap().authenticator().unwrap();
     let wholesale = app_token(&auth, "PROVIDER");
     let terms =
         PartnerConfig { patience_seconds: 2, order_timeout_seconds: 3, ..terms_at(partner.url.clone(), &wholesale) };
@@ -652,7 +669,7 @@ async fn a_ticket_on_an_off_net_evc_is_escalated_to_the_partner_and_resolved_wit
     let ticket = json!({"description": "slow towards Washington", "observedImpact": "degraded", "priority": "high",
         "severity": "significant", "ticketType": "assistance",
         "relatedEntity": [{"@referredType": "Product", "id": evpl, "role": "affectedProduct"}],
-        "relatedContactInformation": [lso::orders::contact("reporterContact")]});
+        "relatedContactInformation": [lso_demo::orders::contact("reporterContact")]});
     let ours = lso_mef_product::ticket_base(Irp::Cantata);
     let opened = provider.call("POST", &format!("{ours}/troubleTicket"), Some(&ticket)).await;
     assert_eq!(opened.status, 201, "{:#}", opened.body);
@@ -884,15 +901,15 @@ async fn an_evpl_between_two_sites_of_one_partner_is_resold_whole_modified_and_d
     let (washington, boston) =
         (&order["productOrderItem"][0]["product"]["id"], &order["productOrderItem"][1]["product"]["id"]);
     let (washington, boston) = (washington.as_str().unwrap(), boston.as_str().unwrap());
-    let lan = lso::orders::evc(
+    let lan = lso_demo::orders::evc(
         "2",
-        lso::orders::EVPLAN,
+        lso_demo::orders::EVPLAN,
         &[100, 100, 100],
         20,
         &[("1", "CONNECTS_TO_UNI")],
         &[washington, boston],
     );
-    let lan = lso::orders::order("lan", vec![lso::orders::uni("1", "site-new-york"), lan]);
+    let lan = lso_demo::orders::order("lan", vec![lso_demo::orders::uni("1", "site-new-york"), lan]);
     let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&lan)).await;
     assert_eq!(placed.status, 201, "{:#}", placed.body);
     let refused = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
@@ -913,9 +930,9 @@ async fn an_evpl_between_two_sites_of_one_partner_is_resold_whole_modified_and_d
 async fn an_access_eline_naming_its_enni_as_w160_does_is_realised_on_the_enni() {
     let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
     let (terms, wholesale) = terms_with(&partner, |_| {}).await;
-    let mut access = lso::orders::access_eline("2", "1", &terms.enni_product);
+    let mut access = lso_demo::orders::access_eline("2", "1", &terms.enni_product);
     access["product"]["productRelationship"][0]["relationshipType"] = json!("CONNECTS_TO_ENNI");
-    let order = lso::orders::order("w160", vec![lso::orders::uni("1", "site-washington"), access]);
+    let order = lso_demo::orders::order("w160", vec![lso_demo::orders::uni("1", "site-washington"), access]);
     let placed = partner.call_as(&wholesale, "POST", &format!("{SONATA}/productOrder"), Some(&order)).await;
     assert_eq!(placed.status, 201, "{:#}", placed.body);
     let done = partner
@@ -931,7 +948,7 @@ async fn an_access_eline_naming_its_enni_as_w160_does_is_realised_on_the_enni() 
 async fn what_a_partners_catalog_no_longer_offers_is_not_bought_from_it() {
     let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
     let (provider, _) = provider_of(&partner, |_| {}).await;
-    let uni = lso_spec::Catalog::built_in().unwrap().get(lso::orders::SUBSCRIBER_UNI).unwrap().offering_id();
+    let uni = lso_spec::Catalog::built_in().unwrap().get(lso_demo::orders::SUBSCRIBER_UNI).unwrap().offering_id();
     let path = format!("/lso/admin/v1/catalog/offering/{uni}/lifecycle");
     let retired = json!({"lifecycleStatus": "endOfSale", "statusReason": "a new UNI offering is coming"});
     assert_eq!(partner.call_as(&partner.admin, "POST", &path, Some(&retired)).await.status, 200);
@@ -940,6 +957,6 @@ async fn what_a_partners_catalog_no_longer_offers_is_not_bought_from_it() {
     let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&order)).await;
     let done = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
     assert_eq!(done["state"], "failed", "{done:#}");
-    let expected = format!("partner east has no orderable offering of {}", lso::orders::SUBSCRIBER_UNI);
+    let expected = format!("partner east has no orderable offering of {}", lso_demo::orders::SUBSCRIBER_UNI);
     assert!(reasons(&done).iter().any(|r| r.contains(&expected)), "{:#?}", reasons(&done));
 }

@@ -48,7 +48,7 @@ async fn fresh_database(server: &Server, name: &str) -> String {
         tokio_postgres::connect(&format!("{server} dbname=postgres"), tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let database = format!("lso_it_{name}_{nanos}");
+    let database = format!("lso_it_{nanos}_{name}");
     admin.batch_execute(&format!("CREATE DATABASE {database}")).await.unwrap();
     format!("{server} dbname={database}")
 }

@@ -211,7 +211,7 @@ async fn a_sof_realises_its_connections_on_an_icm_in_another_lso_over_presto() {
     let (url, token) = (format!("http://{}", network_side.seller.addr), network_side.admin.clone());
     let sof_side = spawn_app_with(|c| {
         c.network.presto_url = url;
-        c.network.presto_token = lso::config::Secret(token);
+        c.network.presto_token = lso_server::config::Secret(token);
     })
     .await;
     const ORDERING: &str = "/mefApi/legato/serviceOrderingManagement/v5";

@@ -3,7 +3,7 @@
 //! valid against the official files.
 
 use crate::support::*;
-use lso::config::FulfilmentMode;
+use lso_server::config::FulfilmentMode;
 use serde_json::{Value, json};
 
 const UNI: &str = "urn:mef:lso:spec:cantata-sonata:carrier-ethernet-subscriber-uni:v1.0.0:all";

@@ -5,9 +5,9 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
-use lso::config::Config;
-use lso::server::{self, Running};
 use lso_http::Principal;
+use lso_server::config::Config;
+use lso_server::{self as server, Running};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -31,7 +31,7 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
     config.notifications.max_retry_millis = 200;
     // The product API tests place orders at sites no network has; `tests/it/network.rs`
     // runs orders down to the elements.
-    config.fulfilment.by = lso::config::FulfilmentMode::Inventory;
+    config.fulfilment.by = lso_server::config::FulfilmentMode::Inventory;
     config
 }
 

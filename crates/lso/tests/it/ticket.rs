@@ -4,7 +4,7 @@
 //! event valid against the official files.
 
 use crate::support::*;
-use lso::config::FulfilmentMode;
+use lso_server::config::FulfilmentMode;
 use serde_json::{Value, json};
 
 fn ticket_on(product: &str) -> Value {

@@ -8,20 +8,20 @@
 //! Where Open vSwitch cannot run (no root, no package) the demo says why and runs the same
 //! orders on simulated elements, with the element read-back in place of traffic.
 
-use crate::admin::ADMIN_BASE;
-use crate::config::{Config, FulfilmentMode};
 use crate::lab::NetworkLab;
 use crate::orders::{EPL, EVPL, EVPLAN, access_eline, due, evc, item_contacts, uni};
-use crate::server;
 use anyhow::{Context, bail};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
+use lso_api_admin::ADMIN_BASE;
 use lso_ecm::lab::Host;
 use lso_http::Principal;
 use lso_mef_product::ordering_base;
 use lso_model::Irp;
+use lso_server as server;
+use lso_server::config::{Config, FulfilmentMode};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;

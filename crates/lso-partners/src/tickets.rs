@@ -9,7 +9,7 @@
 //! carries the customer ticket's id as its `externalId` and is looked up before it is opened
 //! again.
 
-use crate::partners::{OFF_NET, PartnerConfig, PartnerFulfilment, Problem, text, transient};
+use crate::fulfilment::{OFF_NET, PartnerConfig, PartnerFulfilment, Problem, text, transient};
 use lso_bus::{Bus, BusError, SellerMove};
 use lso_model::{Irp, Tenant};
 use lso_store::Step;
@@ -147,7 +147,7 @@ impl PartnerTickets {
                 let ticket = json!({"externalId": id, "description": ours["description"], "observedImpact": ours["observedImpact"],
                     "priority": ours["priority"], "severity": ours["severity"], "ticketType": ours["ticketType"],
                     "relatedEntity": [{"@referredType": "Product", "id": product, "role": "affectedProduct"}],
-                    "relatedContactInformation": [crate::orders::contact("reporterContact")]});
+                    "relatedContactInformation": [self.partners.letter(partner).contact("reporterContact")]});
                 let opened =
                     self.partners.call(partner, reqwest::Method::POST, &Self::tickets(""), Some(&ticket)).await?;
                 text(&opened["id"])
@@ -174,7 +174,7 @@ impl lso_store::JobHandler for PartnerTickets {
     fn run<'a>(&'a self, job: &'a lso_store::Job) -> Pin<Box<dyn Future<Output = lso_store::StepResult> + Send + 'a>> {
         Box::pin(async move {
             let Some(tenant) = Tenant::from_key(&job.payload) else { return Ok((Vec::new(), Step::Done)) };
-            let now = chrono::Utc::now().timestamp_millis();
+            let now = self.bus.clock().now_millis();
             match self.follow_up(&job.key, &tenant, now).await {
                 Ok(step) => Ok((Vec::new(), step)),
                 Err(Problem { reason, transient: false }) => {

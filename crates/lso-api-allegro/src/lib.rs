@@ -17,14 +17,39 @@ use lso_sof::{PolicyChange, SERVICE, SERVICE_ORDER, Sof};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+mod faults;
+
+pub use faults::{ServiceFaults, fault_of};
+
 /// The base path of Allegro service control.
 pub const BASE: &str = "/mefApi/allegro/serviceControl/v1";
 /// The OpenAPI description of Allegro service control.
 pub const OPENAPI: &str = include_str!("../../../docs/allegro.openapi.json");
 
+/// The legs of off-net services that partner operators carry, as Allegro needs them: a change
+/// of a customer's service is made on the partner's leg first, and the partner's faults on its
+/// leg are the customer's too. `lso_partners` implements it.
+pub trait PartnerLegs: Send + Sync {
+    /// Changes the partner's leg of off-net product `product`, if it has one, to the CIR and
+    /// CE-VLANs asked for, and waits until the partner has made the change. A change the
+    /// partner refuses is refused with its reason (422); one it cannot make in time, with 409.
+    fn change_leg<'a>(
+        &'a self,
+        product: &'a str,
+        cir_mbps: Option<i64>,
+        ce_vlans: Option<&'a [i64]>,
+    ) -> BoxFuture<'a, Result<(), ApiError>>;
+    /// The faults a partner shows on its leg of off-net product `product`, each marked with
+    /// the partner's name; none if the product has no leg at a partner.
+    fn partner_faults<'a>(&'a self, product: &'a str) -> BoxFuture<'a, Vec<Value>>;
+}
+
+/// A boxed future, so that [`PartnerLegs`] can be used as `dyn PartnerLegs`.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// Who calls: a customer over Allegro, or a partner operator over Interlude.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Audience {
+pub enum Audience {
     /// A Buyer of this Seller on Cantata or Sonata, about the services of its products.
     Allegro,
     /// An operator that bought from this Seller over Sonata, about the services of those
@@ -60,15 +85,23 @@ impl Audience {
 
 /// What the Allegro and Interlude routes need.
 #[derive(Clone)]
-pub(crate) struct AllegroState {
-    pub(crate) audience: Audience,
-    pub(crate) bus: Arc<Bus>,
-    pub(crate) sof: Arc<Sof>,
-    pub(crate) icm: Arc<lso_icm::Icm>,
-    pub(crate) alarms: Arc<lso_ecm::Alarms>,
-    pub(crate) auth: Arc<Authenticator>,
-    pub(crate) sellers: Arc<Vec<String>>,
-    pub(crate) partners: Option<Arc<crate::partners::PartnerFulfilment>>,
+pub struct AllegroState {
+    /// Whom the routes serve.
+    pub audience: Audience,
+    /// The business applications (whose products the services realise).
+    pub bus: Arc<Bus>,
+    /// The service orchestration.
+    pub sof: Arc<Sof>,
+    /// Infrastructure control (which services an alarm touches).
+    pub icm: Arc<lso_icm::Icm>,
+    /// The alarms element control has raised.
+    pub alarms: Arc<lso_ecm::Alarms>,
+    /// Checks bearer tokens.
+    pub auth: Arc<Authenticator>,
+    /// The Sellers this server represents.
+    pub sellers: Arc<Vec<String>>,
+    /// The partners carrying legs of off-net services, if any.
+    pub partners: Option<Arc<dyn PartnerLegs>>,
 }
 
 impl FromRef<AllegroState> for Arc<Authenticator> {
@@ -79,7 +112,7 @@ impl FromRef<AllegroState> for Arc<Authenticator> {
 
 /// Everything `state`'s audience is served: service control and its hub, Performance
 /// Monitoring and Streaming Management; `origin` is this server's root URL.
-pub(crate) fn routers(state: AllegroState, origin: &str) -> Router {
+pub fn routers(state: AllegroState, origin: &str) -> Router {
     let audience = state.audience;
     let callers = lso_api_legato::pm::PmState {
         sof: state.sof.clone(),
@@ -248,16 +281,6 @@ impl AllegroState {
     }
 }
 
-/// A fault as customers and partners see it: an element alarm on a service's path.
-pub(crate) fn fault_of(alarm: &lso_ecm::Alarm) -> Value {
-    let mut fault = json!({"kind": alarm.kind.as_str(), "element": alarm.element, "detail": alarm.detail,
-        "raisedAt": lso_mef_product::DateTime::from_millis(alarm.raised_at).as_str()});
-    if let Some(port) = &alarm.port {
-        fault["port"] = json!(port);
-    }
-    fault
-}
-
 /// A change as the customer sees it (at `base`), from the service order making it.
 fn change_view(base: &str, order: &Value) -> Value {
     let item = &order["serviceOrderItem"][0];
@@ -373,9 +396,7 @@ async fn create_change(
     {
         state.sof.check_change(lso_bus::LEGATO_CLIENT, id, &change).await.map_err(lso_api_legato::api_error)?;
         let product = service["externalId"].as_str().unwrap_or_default();
-        if let Some(change) = partners.change_leg(product, request.cir_mbps, request.ce_vlans.as_deref()).await? {
-            partners.await_leg_change(&change).await?;
-        }
+        partners.change_leg(product, request.cir_mbps, request.ce_vlans.as_deref()).await?;
     }
     let order =
         state.sof.change_within_policy(lso_bus::LEGATO_CLIENT, id, &change).await.map_err(lso_api_legato::api_error)?;
@@ -439,7 +460,7 @@ async fn list_changes(
 /// Performance Monitoring for customers (Allegro) and partners (Interlude): each measures the
 /// UNIs of its own services, and keeps its own jobs and reports; profiles are the Seller's
 /// administrators' (W143 R7).
-pub(crate) struct ServicePm(pub(crate) AllegroState);
+struct ServicePm(AllegroState);
 
 const SEPARATOR: char = '\u{1f}';
 

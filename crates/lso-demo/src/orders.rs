@@ -4,16 +4,8 @@
 use lso_mef_product::DateTime;
 use serde_json::{Value, json};
 
-/// The Subscriber UNI specification.
-pub const SUBSCRIBER_UNI: &str = "urn:mef:lso:spec:cantata-sonata:carrier-ethernet-subscriber-uni:v1.0.0:all";
-/// The EVPL specification.
-pub const EVPL: &str = "urn:mef:lso:spec:cantata-sonata:evpl-evc:v1.0.0:all";
-/// The EVP-LAN specification.
-pub const EVPLAN: &str = "urn:mef:lso:spec:cantata-sonata:evplan-evc:v1.0.0:all";
-/// The EPL specification.
-pub const EPL: &str = "urn:mef:lso:spec:cantata-sonata:epl-evc:v1.0.0:all";
-/// The Access E-Line specification.
-pub const ACCESS_ELINE: &str = "urn:mef:lso:spec:sonata:access-eline-ovc:v5.0.0:all";
+pub use lso_bus::ingress_profile as profile;
+pub use lso_spec::ids::{ACCESS_ELINE, EPL, EVPL, EVPLAN, SUBSCRIBER_UNI};
 
 /// A Buyer's contact with `role`.
 pub fn contact(role: &str) -> Value {
@@ -59,14 +51,6 @@ pub fn uni(id: &str, site: &str) -> Value {
     let mut item = add_item(id, example(SUBSCRIBER_UNI));
     item["product"]["place"] = json!([{"@type": "GeographicSiteRef", "id": site, "role": "INSTALL_LOCATION"}]);
     item
-}
-
-/// The ingress bandwidth profile of `cir` Mbit/s.
-pub fn profile(cir: u64) -> Value {
-    json!([{"classOfServiceName": "standard", "bwpFlow": [{"envelopeName": "default", "envelopeRank": 1,
-        "colorMode": "COLOR_BLIND", "couplingFlag": false, "cir": {"irValue": cir, "irUnits": "MBPS"},
-        "cbs": {"dataSizeValue": 64, "dataSizeUnits": "KBYTES"}, "eir": {"irValue": 0, "irUnits": "MBPS"},
-        "ebs": {"dataSizeValue": 0, "dataSizeUnits": "BYTES"}}]}])
 }
 
 /// An EVC of `spec` with an endpoint per VLAN of `vlans` (EPL: none, all-to-one), joining the

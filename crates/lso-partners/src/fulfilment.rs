@@ -1,20 +1,11 @@
-//! The Seller as a Sonata Buyer: where a customer's UNI is at a site a partner operator serves
-//! (`[[partners]]`), the BUS buys the access from that partner over Sonata and stitches it to
-//! its own network at the ENNI between them.
-//!
-//! - An off-net UNI is ordered from the partner as a UNI at the same site; the customer's
-//!   product is realised by the partner's.
-//! - An EVC joining an on-net UNI to an off-net one is cut in two at the ENNI: the partner sells
-//!   an Access E-Line from its UNI to the ENNI on an S-VLAN this Seller chooses, and this
-//!   Seller's SOF carries an OVC from the on-net UNI to the ENNI on the same S-VLAN.
-//!
-//! Every conversation is durable and idempotent: a partner order carries
-//! `{productOrderId}/{itemId}` as its `externalId` and is looked up before it is placed again,
-//! the S-VLAN chosen is kept in the store, and the partner's order is read back until it ends
-//! (polling reconciles whatever its notifications would have said).
+//! Fulfilment that buys from partners: the off-net items of a customer's order, bought over
+//! Sonata and stitched at the ENNI; their undoing, modification and deletion; and changes of a
+//! partner's leg over its Interlude.
 
-use crate::config::Secret;
+use crate::orders::{BuyerContact, Letter};
 use lso_bus::fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus};
+use lso_http::Secret;
+use lso_model::Clock;
 use lso_model::Irp;
 use lso_model::order::ItemAction;
 use lso_sof::Legato;
@@ -33,7 +24,7 @@ const HUB: &str = "partnerHub";
 /// A modify item whose change the partner's leg has made: id `{order}/{item}`.
 const PARTNER_CHANGE: &str = "partnerChange";
 /// Which customer order a partner's order serves: id `{partner}:{partner order id}`.
-const PARTNER_ORDER: &str = "partnerOrder";
+pub(crate) const PARTNER_ORDER: &str = "partnerOrder";
 /// The job that undoes what a failed item left at a partner and on this Seller's network: key
 /// the customer's product.
 pub const UNDO: &str = "partnerUndo";
@@ -53,7 +44,7 @@ const PARTNER_OFFERING: &str = "partnerOffering";
 const PARTNER_SITE: &str = "partnerSite";
 /// The customer's product a partner's service serves, for its fault events: id
 /// `{partner}:{service}`.
-const FAULTS_OF: &str = "partnerServiceOf";
+pub(crate) const FAULTS_OF: &str = "partnerServiceOf";
 /// The partner's Sonata ordering API.
 const ORDERING: &str = "/mefApi/sonata/productOrderingManagement/v10";
 
@@ -98,6 +89,8 @@ pub struct PartnerConfig {
     pub enni: String,
     /// The id of the ENNI product in this Seller's inventory at the partner.
     pub enni_product: String,
+    /// The billing account the partner keeps for this Seller: every item ordered is billed to it.
+    pub billing_account: String,
     /// How long it may stay unreachable (or answer 5xx) before the customer's item fails.
     #[serde(default = "default_patience")]
     pub patience_seconds: i64,
@@ -124,7 +117,19 @@ pub struct PartnerFulfilment {
     geography: Arc<lso_geo::Geography>,
     http: reqwest::Client,
     callback: String,
+    contact: BuyerContact,
+    clock: Arc<dyn Clock>,
     wake: Arc<tokio::sync::Notify>,
+}
+
+/// Who this Seller is at its partners and where they reach it.
+pub struct BuyerSide {
+    /// The contact its orders, qualifications, quotes and tickets name.
+    pub contact: BuyerContact,
+    /// This Seller's root URL, where partners send their notifications.
+    pub callback: String,
+    /// The clock its dates come from.
+    pub clock: Arc<dyn Clock>,
 }
 
 pub(crate) fn text(value: &Value) -> String {
@@ -132,19 +137,36 @@ pub(crate) fn text(value: &Value) -> String {
 }
 
 impl PartnerFulfilment {
-    /// Off-net fulfilment through `partners`, on-net through `inner` and `legato`; partners
-    /// send their notifications to `callback` (this Seller's root URL).
+    /// Off-net fulfilment through `partners`, on-net through `inner` and `legato`, this Seller
+    /// being `buyer` at its partners.
     pub fn new(
         inner: Arc<dyn Fulfilment>,
         legato: Arc<dyn Legato>,
         store: Store,
         partners: Vec<PartnerConfig>,
         geography: Arc<lso_geo::Geography>,
-        callback: &str,
+        buyer: BuyerSide,
     ) -> Self {
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default();
-        let callback = format!("{callback}{LISTENER}");
-        PartnerFulfilment { inner, legato, store, partners, geography, http, callback, wake: Arc::default() }
+        let callback = format!("{}{LISTENER}", buyer.callback);
+        let BuyerSide { contact, clock, .. } = buyer;
+        PartnerFulfilment {
+            inner,
+            legato,
+            store,
+            partners,
+            geography,
+            http,
+            callback,
+            contact,
+            clock,
+            wake: Arc::default(),
+        }
+    }
+
+    /// What this Seller writes to `partner` now: its contact, its billing account there, the date.
+    pub(crate) fn letter<'a>(&'a self, partner: &'a PartnerConfig) -> Letter<'a> {
+        Letter { contact: &self.contact, billing_account: &partner.billing_account, now: self.clock.now_millis() }
     }
 
     /// Subscribes to `partner`'s order notifications, once.
@@ -321,7 +343,8 @@ impl PartnerFulfilment {
     async fn pre_order(&self, partner: &PartnerConfig, item: &Value) -> Result<Value, Problem> {
         let post = reqwest::Method::POST;
         let product = &item["product"];
-        let buyer = json!([crate::orders::contact("buyerContactInformation")]);
+        let letter = self.letter(partner);
+        let buyer = json!([letter.contact("buyerContactInformation")]);
         let poq = json!({"instantSyncQualification": true, "relatedContactInformation": buyer,
             "productOfferingQualificationItem": [{"id": "1", "action": "add", "product": product}]});
         let path = format!("{}/productOfferingQualification", lso_mef_product::poq_base(Irp::Sonata));
@@ -339,12 +362,9 @@ impl PartnerFulfilment {
             )
             .into());
         }
-        let contacts = json!([
-            crate::orders::contact("quoteItemTechnicalContact"),
-            crate::orders::contact("quoteItemLocationContact")
-        ]);
+        let contacts = json!([letter.contact("quoteItemTechnicalContact"), letter.contact("quoteItemLocationContact")]);
         let quote = json!({"buyerRequestedQuoteLevel": "firm", "instantSyncQuote": true,
-            "requestedQuoteCompletionDate": crate::orders::due().as_str(), "relatedContactInformation": buyer,
+            "requestedQuoteCompletionDate": letter.due().as_str(), "relatedContactInformation": buyer,
             "quoteItem": [{"id": "1", "action": "add", "product": product, "requestedQuoteItemTerm": item["requestedItemTerm"],
                            "relatedContactInformation": contacts,
                            "productOfferingQualificationItem": {"id": "1", "productOfferingQualificationId": qualified["id"]}}]});
@@ -439,7 +459,8 @@ impl PartnerFulfilment {
         partner: &PartnerConfig,
         request: &FulfilmentRequest<'_>,
     ) -> Result<FulfilmentStatus, Problem> {
-        let mut item = crate::orders::add_item("1", request.configuration.cloned().unwrap_or(Value::Null));
+        let letter = self.letter(partner);
+        let mut item = letter.add_item(request.configuration.cloned().unwrap_or(Value::Null));
         let mut places = Vec::new();
         for (role, site) in request.places {
             let theirs = self.partner_site(partner, site).await?;
@@ -447,8 +468,7 @@ impl PartnerFulfilment {
         }
         item["product"]["place"] = json!(places);
         let external_id = format!("{}/{}", request.order_id, request.item_id);
-        let order =
-            self.partner_order(partner, request.order_id, &external_id, crate::orders::order("", vec![item])).await?;
+        let order = self.partner_order(partner, request.order_id, &external_id, letter.order(vec![item])).await?;
         self.bought(partner, &order, request).await
     }
 
@@ -489,8 +509,8 @@ impl PartnerFulfilment {
     async fn follow_faults(&self, partner: &PartnerConfig, product: &str, theirs: &str) {
         let followed = async {
             let key = format!("{}:interlude", partner.name);
-            self.subscribe(partner, &key, crate::allegro::INTERLUDE_BASE, "serviceFaultEvent").await?;
-            let path = format!("{}/service?productId={theirs}", crate::allegro::INTERLUDE_BASE);
+            self.subscribe(partner, &key, lso_api_allegro::INTERLUDE_BASE, "serviceFaultEvent").await?;
+            let path = format!("{}/service?productId={theirs}", lso_api_allegro::INTERLUDE_BASE);
             let services = self.call(partner, reqwest::Method::GET, &path, None).await?;
             for service in services.as_array().into_iter().flatten() {
                 let key = format!("{}:{}", partner.name, text(&service["id"]));
@@ -561,17 +581,17 @@ impl PartnerFulfilment {
             .partner(far["partner"].as_str().unwrap_or_default())
             .ok_or("the partner of the off-net UNI is no longer configured")?;
         let s_vlan = self.stitch_vlan(partner, request.product_id).await?;
-        let access = json!({"@type": crate::orders::ACCESS_ELINE, "maximumFrameSize": 1600,
-            "uniEp": {"ceVlanIdList": far_vlans, "ingressBandwidthProfilePerClassOfServiceName": crate::orders::profile(cir)},
-            "enniEp": {"sVlanId": s_vlan, "ingressBandwidthProfilePerClassOfServiceName": crate::orders::profile(cir)}});
-        let mut item = crate::orders::add_item("1", access);
+        let access = json!({"@type": lso_spec::ids::ACCESS_ELINE, "maximumFrameSize": 1600,
+            "uniEp": {"ceVlanIdList": far_vlans, "ingressBandwidthProfilePerClassOfServiceName": lso_bus::ingress_profile(cir)},
+            "enniEp": {"sVlanId": s_vlan, "ingressBandwidthProfilePerClassOfServiceName": lso_bus::ingress_profile(cir)}});
+        let letter = self.letter(partner);
+        let mut item = letter.add_item(access);
         item["product"]["productRelationship"] = json!([
             {"id": far["product"], "relationshipType": "CONNECTS_TO_UNI"},
             {"id": partner.enni_product, "relationshipType": "ENNI_REFERENCE"},
         ]);
         let external_id = format!("{}/{}", request.order_id, request.item_id);
-        let bought =
-            self.partner_order(partner, request.order_id, &external_id, crate::orders::order("", vec![item])).await?;
+        let bought = self.partner_order(partner, request.order_id, &external_id, letter.order(vec![item])).await?;
         let (uni, near_vlans) = on_net;
         let services =
             self.legato.services_by_external_id(lso_bus::LEGATO_CLIENT, uni).await.map_err(|e| e.to_string())?;
@@ -624,14 +644,14 @@ impl PartnerFulfilment {
         unis: [&Value; 2],
     ) -> Result<FulfilmentStatus, Problem> {
         let partner = self.partner_of(request).await.ok_or("the partner of the UNIs is no longer configured")?;
-        let mut item = crate::orders::add_item("1", product.clone());
+        let letter = self.letter(partner);
+        let mut item = letter.add_item(product.clone());
         item["product"]["productRelationship"] = json!([
             {"id": unis[0], "relationshipType": "CONNECTS_TO_UNI_A"},
             {"id": unis[1], "relationshipType": "CONNECTS_TO_UNI_Z"},
         ]);
         let external_id = format!("{}/{}", request.order_id, request.item_id);
-        let order =
-            self.partner_order(partner, request.order_id, &external_id, crate::orders::order("", vec![item])).await?;
+        let order = self.partner_order(partner, request.order_id, &external_id, letter.order(vec![item])).await?;
         self.bought(partner, &order, request).await
     }
 
@@ -646,11 +666,10 @@ impl PartnerFulfilment {
         let partner = self
             .partner(off_net["partner"].as_str().unwrap_or_default())
             .ok_or("the partner of the product is no longer configured")?;
-        let item = json!({"id": "1", "action": "delete", "product": {"id": off_net["product"]},
-            "requestedCompletionDate": crate::orders::due().as_str(), "relatedContactInformation": crate::orders::item_contacts()});
+        let letter = self.letter(partner);
+        let item = letter.delete_item("1", &off_net["product"]);
         let external_id = format!("{}/{}", request.order_id, request.item_id);
-        let order =
-            self.partner_order(partner, request.order_id, &external_id, crate::orders::order("", vec![item])).await?;
+        let order = self.partner_order(partner, request.order_id, &external_id, letter.order(vec![item])).await?;
         let theirs = Self::partner_status(partner, &order, request);
         let stitch = self.record(STITCH, request.product_id).await?;
         let ours = if stitch.is_some() { self.inner.progress(*request).await } else { FulfilmentStatus::Completed };
@@ -742,14 +761,14 @@ impl PartnerFulfilment {
         let theirs = text(&off_net["product"]);
         let path = format!("{}/product/{theirs}", lso_mef_product::inventory_base(Irp::Sonata));
         let stored = self.call(partner, reqwest::Method::GET, &path, None).await?;
-        let mut item = crate::orders::add_item("1", request.configuration.cloned().unwrap_or(Value::Null));
+        let letter = self.letter(partner);
+        let mut item = letter.add_item(request.configuration.cloned().unwrap_or(Value::Null));
         item["action"] = json!("modify");
         item["product"]["id"] = json!(theirs);
         // MEF 123 R40: the product's relationships, repeated as the partner keeps them.
         item["product"]["productRelationship"] = stored["productRelationship"].clone();
         let external_id = format!("{}/{}", request.order_id, request.item_id);
-        let order =
-            self.partner_order(partner, request.order_id, &external_id, crate::orders::order("", vec![item])).await?;
+        let order = self.partner_order(partner, request.order_id, &external_id, letter.order(vec![item])).await?;
         Ok(Self::partner_status(partner, &order, request))
     }
 
@@ -859,101 +878,6 @@ pub async fn held_vlans(store: &Store) -> Result<u64, StoreError> {
     Ok(store.list(query).await?.total)
 }
 
-/// What a partner's notification routes need.
-#[derive(Clone)]
-struct Listening {
-    bus: Arc<lso_bus::Bus>,
-    sof: Arc<lso_sof::Sof>,
-    partners: Arc<Vec<String>>,
-}
-
-/// The routes partners send their order notifications to. A notification only wakes the
-/// customer's order its partner order serves, which then reads the partner's order itself:
-/// it carries no authority, so it needs no credentials.
-pub fn listener(bus: Arc<lso_bus::Bus>, sof: Arc<lso_sof::Sof>, partners: &[PartnerConfig]) -> axum::Router {
-    let partners = Arc::new(partners.iter().map(|p| p.name.clone()).collect());
-    axum::Router::new()
-        .route(
-            &format!("{LISTENER}/{{partner}}/mefApi/sonata/productOrderingNotification/v10/listener/{{event}}"),
-            axum::routing::post(heard),
-        )
-        .route(
-            &format!(
-                "{LISTENER}/{{partner}}{}/listener/{{event}}",
-                lso_mef_product::ticket_notification_base(Irp::Sonata)
-            ),
-            axum::routing::post(heard_of_ticket),
-        )
-        .route(
-            &format!("{LISTENER}/{{partner}}/mefApi/interlude/serviceControlNotification/v1/listener/{{event}}"),
-            axum::routing::post(heard_of_fault),
-        )
-        .with_state(Listening { bus, sof, partners })
-}
-
-/// The record of kind `kind` that a partner's notification names: id `{partner}:{event.id}`.
-async fn heard_of(
-    state: &Listening,
-    partner: &str,
-    kind: &str,
-    body: &lso_http::MefBody<Value>,
-) -> Result<Option<Value>, lso_http::ApiError> {
-    if !state.partners.iter().any(|p| p == partner) {
-        return Err(lso_http::ApiError::NotFound(format!("no partner `{partner}`")));
-    }
-    let key = format!("{partner}:{}", text(&body.raw["event"]["id"]));
-    let record = state.bus.store().get(kind, None, &key).await.map_err(|_| lso_http::ApiError::Unavailable)?;
-    Ok(record.and_then(|r| serde_json::from_str::<Value>(&r.doc).ok()))
-}
-
-/// A partner's order changed: the customer's order it serves is looked at now.
-async fn heard(
-    axum::extract::State(state): axum::extract::State<Listening>,
-    axum::extract::Path((partner, _event)): axum::extract::Path<(String, String)>,
-    body: lso_http::MefBody<Value>,
-) -> Result<axum::http::StatusCode, lso_http::ApiError> {
-    if let Some(ours) = heard_of(&state, &partner, PARTNER_ORDER, &body).await? {
-        state.bus.nudge_order(&text(&ours["order"])).await.map_err(|_| lso_http::ApiError::Unavailable)?;
-    }
-    Ok(axum::http::StatusCode::NO_CONTENT)
-}
-
-/// A fault was raised or cleared on a partner's service: the customer whose product it serves
-/// hears of it on each of this Seller's services realising that product, marked the partner's.
-async fn heard_of_fault(
-    axum::extract::State(state): axum::extract::State<Listening>,
-    axum::extract::Path((partner, _event)): axum::extract::Path<(String, String)>,
-    body: lso_http::MefBody<Value>,
-) -> Result<axum::http::StatusCode, lso_http::ApiError> {
-    let Some(ours) = heard_of(&state, &partner, FAULTS_OF, &body).await? else {
-        return Ok(axum::http::StatusCode::NO_CONTENT);
-    };
-    let product = text(&ours["product"]);
-    let mut fault = body.raw["event"]["fault"].clone();
-    fault["partner"] = json!(partner);
-    let unavailable = |_| lso_http::ApiError::Unavailable;
-    let services = state.sof.find_services(lso_bus::LEGATO_CLIENT, &product).await.map_err(unavailable)?;
-    for service in services.iter().filter(|s| s["state"] != "terminated") {
-        let id = text(&service["id"]);
-        crate::server::tell_owner(&state.sof, state.bus.store(), &id, &product, &fault).await.map_err(unavailable)?;
-    }
-    Ok(axum::http::StatusCode::NO_CONTENT)
-}
-
-/// A partner's ticket changed: the ticket of this Seller's it serves is followed up now.
-async fn heard_of_ticket(
-    axum::extract::State(state): axum::extract::State<Listening>,
-    axum::extract::Path((partner, _event)): axum::extract::Path<(String, String)>,
-    body: lso_http::MefBody<Value>,
-) -> Result<axum::http::StatusCode, lso_http::ApiError> {
-    if let Some(ours) = heard_of(&state, &partner, crate::partner_tickets::THEIRS, &body).await? {
-        let (ticket, tenant) = (text(&ours["ticket"]), text(&ours["tenant"]));
-        let follow_up = state.bus.nudge(crate::partner_tickets::FOLLOW_UP, &ticket, tenant);
-        follow_up.await.map_err(|_| lso_http::ApiError::Unavailable)?;
-    }
-    Ok(axum::http::StatusCode::NO_CONTENT)
-}
-
 impl PartnerFulfilment {
     /// Schedules the undoing of what failed item `request` left at a partner and on this
     /// Seller's network, if it went to a partner at all.
@@ -1017,7 +941,7 @@ impl PartnerFulfilment {
                     "acknowledged" | "inProgress" | "held" | "pending" => {
                         let cancel = json!({"productOrder": {"id": id}, "cancellationReasonType": "technical",
                             "cancellationReason": "the customer's order this served failed",
-                            "relatedContactInformation": [crate::orders::contact("cancelProductOrderContact")]});
+                            "relatedContactInformation": [self.letter(partner).contact("cancelProductOrderContact")]});
                         // Refused (asked twice): the order is being cancelled already.
                         if let Err(problem) = self
                             .call(
@@ -1037,17 +961,16 @@ impl PartnerFulfilment {
                         let order = self
                             .call(partner, reqwest::Method::GET, &format!("{ORDERING}/productOrder/{id}"), None)
                             .await?;
+                        let letter = self.letter(partner);
                         let items: Vec<Value> = order["productOrderItem"]
                             .as_array()
                             .into_iter()
                             .flatten()
                             .filter(|i| i["state"] == "completed")
                             .enumerate()
-                            .map(|(n, i)| json!({"id": (n + 1).to_string(), "action": "delete", "product": {"id": i["product"]["id"]},
-                                "requestedCompletionDate": crate::orders::due().as_str(), "relatedContactInformation": crate::orders::item_contacts()}))
+                            .map(|(n, i)| letter.delete_item(&(n + 1).to_string(), &i["product"]["id"]))
                             .collect();
-                        let removal =
-                            self.partner_order(partner, "", &undo_id, crate::orders::order("", items)).await?;
+                        let removal = self.partner_order(partner, "", &undo_id, letter.order(items)).await?;
                         if !matches!(
                             removal["state"].as_str(),
                             Some("completed" | "failed" | "partial" | "rejected" | "cancelled")
@@ -1090,7 +1013,7 @@ impl lso_store::JobHandler for PartnerFulfilment {
     fn run<'a>(&'a self, job: &'a lso_store::Job) -> Pin<Box<dyn Future<Output = lso_store::StepResult> + Send + 'a>> {
         Box::pin(async move {
             let payload: Value = serde_json::from_str(&job.payload).unwrap_or(Value::Null);
-            let now = chrono::Utc::now().timestamp_millis();
+            let now = self.clock.now_millis();
             match self.undo(&job.key, &payload, now).await {
                 Ok(step) => Ok((Vec::new(), step)),
                 Err(problem) => Err(lso_store::JobFailure { retry_now: false, message: problem.reason }),
@@ -1100,6 +1023,26 @@ impl lso_store::JobHandler for PartnerFulfilment {
 
     fn wake(&self) -> Arc<tokio::sync::Notify> {
         self.wake.clone()
+    }
+}
+
+impl lso_api_allegro::PartnerLegs for PartnerFulfilment {
+    fn change_leg<'a>(
+        &'a self,
+        product: &'a str,
+        cir_mbps: Option<i64>,
+        ce_vlans: Option<&'a [i64]>,
+    ) -> lso_api_allegro::BoxFuture<'a, Result<(), lso_http::ApiError>> {
+        Box::pin(async move {
+            match PartnerFulfilment::change_leg(self, product, cir_mbps, ce_vlans).await? {
+                Some(change) => self.await_leg_change(&change).await,
+                None => Ok(()),
+            }
+        })
+    }
+
+    fn partner_faults<'a>(&'a self, product: &'a str) -> lso_api_allegro::BoxFuture<'a, Vec<Value>> {
+        Box::pin(PartnerFulfilment::partner_faults(self, product))
     }
 }
 
@@ -1120,7 +1063,7 @@ impl PartnerFulfilment {
         let off_net = self.record(OFF_NET, product).await.map_err(unavailable)?;
         let (Some(_), Some(off_net)) = (stitched, off_net) else { return Ok(None) };
         let Some(partner) = self.partner(off_net["partner"].as_str().unwrap_or_default()) else { return Ok(None) };
-        let base = format!("{}{}", partner.url.trim_end_matches('/'), crate::allegro::INTERLUDE_BASE);
+        let base = format!("{}{}", partner.url.trim_end_matches('/'), lso_api_allegro::INTERLUDE_BASE);
         let reached = |e: reqwest::Error| unavailable(format!("partner {} cannot be reached: {e}", partner.name));
         let services: Value = self
             .http
@@ -1256,7 +1199,7 @@ impl PartnerFulfilment {
         let url = format!(
             "{}{}/service?productId={}",
             partner.url.trim_end_matches('/'),
-            crate::allegro::INTERLUDE_BASE,
+            lso_api_allegro::INTERLUDE_BASE,
             text(&off_net["product"])
         );
         let asked = async {
@@ -1279,7 +1222,7 @@ impl PartnerFulfilment {
                 .collect(),
             None => vec![json!({"kind": "partnerUnreachable", "element": partner.name, "partner": partner.name,
                 "detail": format!("partner {} could not be asked for the faults on its leg", partner.name),
-                "raisedAt": lso_mef_product::DateTime::from_millis(chrono::Utc::now().timestamp_millis()).as_str()})],
+                "raisedAt": lso_mef_product::DateTime::from_millis(self.clock.now_millis()).as_str()})],
         }
     }
 }

@@ -23,7 +23,7 @@ struct AdminState {
     sellers: Arc<Vec<String>>,
     icm: Arc<lso_icm::Icm>,
     legato: Arc<dyn lso_sof::Legato>,
-    data_dir: std::path::PathBuf,
+    catalog_dir: std::path::PathBuf,
 }
 
 impl AdminState {
@@ -67,19 +67,24 @@ impl axum::extract::FromRequestParts<AdminState> for Admin {
 }
 
 /// What the operators' API serves.
-pub(crate) struct AdminParts {
-    pub(crate) bus: Arc<Bus>,
-    pub(crate) auth: Arc<Authenticator>,
-    pub(crate) sellers: Arc<Vec<String>>,
-    pub(crate) icm: Arc<lso_icm::Icm>,
+pub struct AdminParts {
+    /// The business applications.
+    pub bus: Arc<Bus>,
+    /// Checks bearer tokens.
+    pub auth: Arc<Authenticator>,
+    /// The Sellers this server represents.
+    pub sellers: Arc<Vec<String>>,
+    /// Infrastructure control (the network and what is in use).
+    pub icm: Arc<lso_icm::Icm>,
     /// The SOF the BUS sends its service orders to.
-    pub(crate) legato: Arc<dyn lso_sof::Legato>,
-    /// Where imported specifications are kept.
-    pub(crate) data_dir: std::path::PathBuf,
+    pub legato: Arc<dyn lso_sof::Legato>,
+    /// Where `lso catalog import` keeps the imported specification trees.
+    pub catalog_dir: std::path::PathBuf,
 }
 
-pub(crate) fn router(parts: AdminParts) -> Router {
-    let AdminParts { bus, auth, sellers, icm, legato, data_dir } = parts;
+/// The routes of the operators' API.
+pub fn router(parts: AdminParts) -> Router {
+    let AdminParts { bus, auth, sellers, icm, legato, catalog_dir } = parts;
     Router::new()
         .route(&format!("{ADMIN_BASE}/deliveries"), get(list_deliveries))
         .route(&format!("{ADMIN_BASE}/deliveries/{{id}}/redeliver"), post(redeliver))
@@ -94,7 +99,7 @@ pub(crate) fn router(parts: AdminParts) -> Router {
         .route(&format!("{ADMIN_BASE}/catalog/reload"), post(reload_catalog))
         .route(&format!("{ADMIN_BASE}/catalog/offering/{{id}}/lifecycle"), post(change_offering_lifecycle))
         .route(&format!("{ADMIN_BASE}/topology"), get(topology))
-        .with_state(AdminState { bus, auth, sellers, icm, legato, data_dir })
+        .with_state(AdminState { bus, auth, sellers, icm, legato, catalog_dir })
 }
 
 fn unavailable(err: lso_store::StoreError) -> ApiError {
@@ -167,11 +172,13 @@ async fn register_product(
 /// Sells from the data directory's catalog as it is now (the built-in specifications and those
 /// `lso catalog import` saved), announcing the offerings it adds to the Buyers' catalog hubs.
 async fn reload_catalog(State(state): State<AdminState>, _: Admin) -> Result<Response, ApiError> {
-    let catalog =
-        crate::server::DataDir::open(&state.data_dir).and_then(|data| data.load_catalog()).map_err(|err| {
-            tracing::error!(error = %format!("{err:#}"), "the catalog could not be loaded");
-            ApiError::Unavailable
-        })?;
+    let (catalog, failed) = lso_spec::import::built_in_and_saved(&state.catalog_dir).map_err(|err| {
+        tracing::error!(error = %err, "the catalog could not be loaded");
+        ApiError::Unavailable
+    })?;
+    for (id, reason) in &failed {
+        tracing::warn!(%id, %reason, "an imported specification does not compile");
+    }
     let added = state.bus.replace_catalog(catalog).await.map_err(lso_api_product::api_error)?;
     Ok(json_response(StatusCode::OK, &json!({"addedProductOffering": added})))
 }

@@ -7,6 +7,8 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub use lso_http::Secret;
+
 const DEFAULTS: &str = r#"
 listen = "127.0.0.1:8080"
 data_dir = "./lso-data"
@@ -102,7 +104,7 @@ pub struct Config {
     pub geography: GeographyConfig,
     /// `[[partners]]`: the operators it buys off-net access from over Sonata.
     #[serde(default)]
-    pub partners: Vec<crate::partners::PartnerConfig>,
+    pub partners: Vec<lso_partners::PartnerConfig>,
     /// `[[price_agreements]]`: discounts agreed with Buyers, off the price rules.
     #[serde(default)]
     pub price_agreements: Vec<PriceAgreement>,
@@ -318,17 +320,6 @@ pub struct FulfilmentConfig {
     pub legato_url: String,
     /// An operator token of that SOF.
     pub legato_token: Secret,
-}
-
-/// A value kept out of logs and debug output.
-#[derive(Clone, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"<redacted>\"" })
-    }
 }
 
 /// How order items are realised.

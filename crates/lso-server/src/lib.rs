@@ -1,14 +1,20 @@
 //! Starts a Seller: the data directory, the store, the catalog, the BUS with its worker and
-//! notification dispatcher, and the HTTP server with its layers; stops it gracefully.
+//! notification dispatcher, the SOF, ICM and ECM beneath it, the partners it buys from, the
+//! alarm monitor, and the HTTP server with its layers; stops it gracefully.
 
-use crate::admin;
-use crate::config::Config;
-use crate::config::FulfilmentMode;
+mod alarms;
+pub mod config;
+mod serviceability;
+
+pub use config::Config;
+
 use anyhow::Context;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
+use config::FulfilmentMode;
+use lso_api_admin as admin;
 use lso_bus::{Bus, BusConfig, Fulfilment, InventoryFulfilment, LegatoFulfilment, UuidIds, Worker};
 use lso_http::{ApiError, Authenticator, BodyLimit};
 use lso_model::SystemClock;
@@ -68,24 +74,10 @@ impl DataDir {
 
     /// The built-in specifications and every imported tree.
     pub fn load_catalog(&self) -> anyhow::Result<Catalog> {
-        let mut catalog = Catalog::built_in().context("the built-in product specifications do not load")?;
-        let root = self.catalog();
-        if root.exists() {
-            let mut trees: Vec<PathBuf> = std::fs::read_dir(&root)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-            trees.sort();
-            for tree in trees.into_iter().filter(|p| p.is_dir()) {
-                let mut imported = Catalog::default();
-                let (_, report) = import::import_tree(&tree, &mut imported)
-                    .with_context(|| format!("failed to load the imported specifications in {}", tree.display()))?;
-                for (id, reason) in &report.failed {
-                    tracing::warn!(%id, %reason, "an imported specification does not compile");
-                }
-                for spec in imported.specs() {
-                    if catalog.get(&spec.id).is_none() {
-                        catalog.add_shared(spec.clone());
-                    }
-                }
-            }
+        let (catalog, failed) = import::built_in_and_saved(&self.catalog())
+            .with_context(|| format!("failed to load the specifications imported in {}", self.catalog().display()))?;
+        for (id, reason) in &failed {
+            tracing::warn!(%id, %reason, "an imported specification does not compile");
         }
         Ok(catalog)
     }
@@ -116,6 +108,7 @@ pub struct Running {
     pub ecm: Arc<lso_ecm::Ecm>,
     /// The alarms element control has raised.
     pub alarms: Arc<lso_ecm::Alarms>,
+    monitor: alarms::AlarmMonitor,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -124,7 +117,7 @@ impl Running {
     /// Asks the elements for faults once, as the alarm monitor does, and passes the changes up
     /// the stack; the number of changes.
     pub async fn check_alarms(&self) -> usize {
-        check_alarms(&self.alarms, &self.ecm, &self.sof, &self.icm, &self.bus).await
+        self.monitor.check().await
     }
 
     /// Stops accepting requests, finishes those in flight, then stops the background work.
@@ -179,13 +172,23 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     };
     let geography = Arc::new(config.geography.load()?);
     let partners = (config.fulfilment.by == FulfilmentMode::Network && !config.partners.is_empty()).then(|| {
-        Arc::new(crate::partners::PartnerFulfilment::new(
+        let contact = &config.seller_contact;
+        let buyer = lso_partners::BuyerSide {
+            contact: lso_partners::orders::BuyerContact {
+                name: contact.name.clone(),
+                email_address: contact.email_address.clone(),
+                number: contact.number.clone(),
+            },
+            callback: format!("http://{addr}"),
+            clock: clock.clone(),
+        };
+        Arc::new(lso_partners::PartnerFulfilment::new(
             Arc::new(LegatoFulfilment::new(legato.clone(), catalog.clone(), store.clone())),
             legato.clone(),
             store.clone(),
             config.partners.clone(),
             geography.clone(),
-            &format!("http://{addr}"),
+            buyer,
         ))
     });
     let fulfilment: Arc<dyn Fulfilment> = match config.fulfilment.by {
@@ -194,11 +197,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         FulfilmentMode::Inventory => Arc::new(InventoryFulfilment::new(catalog.clone(), config.fulfilment.time_scale)),
     };
     let contact = &config.seller_contact;
-    let serviceability = crate::serviceability::NetworkServiceability {
-        icm: icm.clone(),
-        sof: sof.clone(),
-        geography: geography.clone(),
-    };
+    let serviceability =
+        serviceability::NetworkServiceability { icm: icm.clone(), sof: sof.clone(), geography: geography.clone() };
     let bus = Bus::new(
         store.clone(),
         catalog.clone(),
@@ -224,7 +224,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     .with_wake(lso_store::JobHandler::wake(&*sof));
     // Tickets on products bought from partners are followed up at the partner.
     let bus = Arc::new(match partners {
-        Some(_) => bus.with_ticket_follow_up(crate::partner_tickets::FOLLOW_UP),
+        Some(_) => bus.with_ticket_follow_up(lso_partners::FOLLOW_UP),
         None => bus,
     });
     let policy = RetryPolicy {
@@ -258,14 +258,26 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let mut worker = Worker::new(bus.clone()).with_handler(sof.clone());
     if let Some(partners) = partners {
         worker = worker.with_handler(partners.clone());
-        worker = worker.with_handler(Arc::new(crate::partner_tickets::PartnerTickets::new(partners, bus.clone())));
+        worker = worker.with_handler(Arc::new(lso_partners::PartnerTickets::new(partners, bus.clone())));
     }
     let worker = tokio::spawn(worker.run(stop.clone()));
     let every = Duration::from_millis(config.network.alarm_poll_millis);
-    let monitor = tokio::spawn(monitor_alarms(layers, bus.clone(), every, stop.clone()));
+    let monitor = alarms::AlarmMonitor::new(&layers, bus.clone(), clock.clone());
+    let monitoring = tokio::spawn(monitor.clone().run(every, stop.clone()));
     let dispatcher = tokio::spawn(Dispatcher::new(store, clock, policy, bus.wake()).run(stop));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "lso is serving");
-    Ok(Running { addr, bus, auth, sof, icm, ecm, alarms, shutdown, tasks: vec![server, worker, monitor, dispatcher] })
+    Ok(Running {
+        addr,
+        bus,
+        auth,
+        sof,
+        icm,
+        ecm,
+        alarms,
+        monitor,
+        shutdown,
+        tasks: vec![server, worker, monitoring, dispatcher],
+    })
 }
 
 /// The service, infrastructure and element control of a Seller.
@@ -286,114 +298,7 @@ pub struct Layers {
     /// The address the Seller serves on.
     pub addr: SocketAddr,
     /// The partners it buys off-net access from, if any.
-    pub partners: Option<Arc<crate::partners::PartnerFulfilment>>,
-}
-
-/// Asks the elements for faults every `every` until `stop`.
-async fn monitor_alarms(layers: Layers, bus: Arc<Bus>, every: Duration, mut stop: watch::Receiver<bool>) {
-    while !*stop.borrow() {
-        check_alarms(&layers.alarms, &layers.ecm, &layers.sof, &layers.icm, &bus).await;
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = stop.changed() => {}
-        }
-    }
-}
-
-/// Asks the elements for faults once, tells the services the changes touch and the BUS
-/// (incidents, tickets); the number of changes.
-async fn check_alarms(
-    alarms: &lso_ecm::Alarms,
-    ecm: &lso_ecm::Ecm,
-    sof: &lso_sof::Sof,
-    icm: &lso_icm::Icm,
-    bus: &Bus,
-) -> usize {
-    let changes = alarms.poll(ecm, chrono::Utc::now().timestamp_millis()).await;
-    for change in &changes {
-        tracing::warn!(?change, "element alarm");
-    }
-    if let Err(err) = sof.on_alarms(&changes).await {
-        tracing::error!(error = %err, "could not note alarms on the services");
-    }
-    for change in &changes {
-        if let Err(err) = tell_bus(sof, icm, bus, change).await {
-            tracing::error!(error = %err, "could not raise or close the incidents of an alarm");
-        }
-        if let Err(err) = tell_customers(sof, icm, bus, change).await {
-            tracing::error!(error = %err, "could not tell the customers of an alarm on their services");
-        }
-    }
-    changes.len()
-}
-
-/// Each customer (Allegro) and partner operator (Interlude) whose service an alarm touches hears
-/// of it raised or cleared, at its service control hub.
-async fn tell_customers(
-    sof: &lso_sof::Sof,
-    icm: &lso_icm::Icm,
-    bus: &Bus,
-    change: &lso_ecm::AlarmChange,
-) -> Result<(), lso_sof::SofError> {
-    let (alarm, state) = match change {
-        lso_ecm::AlarmChange::Raised(alarm) => (alarm, "raised"),
-        lso_ecm::AlarmChange::Cleared(alarm) => (alarm, "cleared"),
-    };
-    let mut fault = crate::allegro::fault_of(alarm);
-    fault["state"] = serde_json::json!(state);
-    for service in icm.affected_by(alarm).await {
-        let Ok(doc) = sof.document(lso_sof::SERVICE, lso_bus::LEGATO_CLIENT, &service).await else { continue };
-        let product = doc["externalId"].as_str().unwrap_or_default();
-        tell_owner(sof, bus.store(), &service, product, &fault).await?;
-    }
-    Ok(())
-}
-
-/// The Buyer of `product` hears of `fault` on `service`, which realises it: a customer over
-/// Allegro, and a partner operator (a Sonata Buyer) over Interlude too.
-pub(crate) async fn tell_owner(
-    sof: &lso_sof::Sof,
-    store: &lso_store::Store,
-    service: &str,
-    product: &str,
-    fault: &serde_json::Value,
-) -> Result<(), lso_sof::SofError> {
-    let Ok(Some(record)) = store.get("product", None, product).await else { return Ok(()) };
-    let Some(tenant) = lso_model::Tenant::from_key(&record.tenant) else { return Ok(()) };
-    let client = |point: &str| [point, &tenant.seller, &tenant.buyer].join("\u{1f}");
-    let mut clients = vec![client("allegro")];
-    if tenant.irp == lso_model::Irp::Sonata {
-        clients.push(client("interlude"));
-    }
-    sof.announce_fault(&clients, service, fault.clone()).await
-}
-
-/// The BUS hears of a fault raised (with the products whose services it touches) or cleared.
-async fn tell_bus(
-    sof: &lso_sof::Sof,
-    icm: &lso_icm::Icm,
-    bus: &Bus,
-    change: &lso_ecm::AlarmChange,
-) -> Result<(), lso_bus::BusError> {
-    let (alarm, raised) = match change {
-        lso_ecm::AlarmChange::Raised(alarm) => (alarm, true),
-        lso_ecm::AlarmChange::Cleared(alarm) => (alarm, false),
-    };
-    let place = alarm.port.as_ref().map_or(alarm.element.clone(), |port| format!("{}:{port}", alarm.element));
-    let key = format!("{place}/{}", alarm.kind.as_str());
-    if !raised {
-        return bus.fault_cleared(&key).await;
-    }
-    let mut products = Vec::new();
-    for service in icm.affected_by(alarm).await {
-        if let Ok(doc) = sof.document(lso_sof::SERVICE, lso_bus::LEGATO_CLIENT, &service).await
-            && let Some(product) = doc["externalId"].as_str()
-        {
-            products.push(product.to_owned());
-        }
-    }
-    let description = format!("{} at {place}: {}", alarm.kind.as_str(), alarm.detail);
-    bus.fault_raised(&lso_bus::Fault { key, description, raised_at: alarm.raised_at, products }).await
+    pub partners: Option<Arc<lso_partners::PartnerFulfilment>>,
 }
 
 /// The HTTP application: the product APIs, Legato, Presto, Adagio, the operators' API, and the
@@ -405,10 +310,10 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         auth: auth.clone(),
         sellers: sellers.clone(),
         geography: layers.geography.clone(),
-        catalog_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        catalog_time: lso_mef_product::DateTime::from_millis(bus.clock().now_millis()).as_str().to_owned(),
         origin: format!("http://{}", layers.addr),
     };
-    let allegro_state = |audience| crate::allegro::AllegroState {
+    let allegro_state = |audience| lso_api_allegro::AllegroState {
         audience,
         bus: bus.clone(),
         sof: layers.sof.clone(),
@@ -416,7 +321,7 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         alarms: layers.alarms.clone(),
         auth: auth.clone(),
         sellers: sellers.clone(),
-        partners: layers.partners.clone(),
+        partners: layers.partners.clone().map(|p| p as Arc<dyn lso_api_allegro::PartnerLegs>),
     };
     let origin = format!("http://{}", layers.addr);
     let operators = lso_api_legato::pm::PmState {
@@ -437,17 +342,17 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
             alarms: layers.alarms.clone(),
             auth: auth.clone(),
         }))
-        .merge(crate::allegro::routers(allegro_state(crate::allegro::Audience::Allegro), &origin))
-        .merge(crate::allegro::routers(allegro_state(crate::allegro::Audience::Interlude), &origin))
+        .merge(lso_api_allegro::routers(allegro_state(lso_api_allegro::Audience::Allegro), &origin))
+        .merge(lso_api_allegro::routers(allegro_state(lso_api_allegro::Audience::Interlude), &origin))
         .merge(lso_api_legato::streaming::router(operators, "/mefApi/legato/streamingManagement/v1", &origin))
-        .merge(crate::partners::listener(bus.clone(), layers.sof.clone(), &config.partners))
+        .merge(lso_partners::listener(bus.clone(), layers.sof.clone(), &config.partners))
         .merge(admin::router(admin::AdminParts {
             bus,
             auth,
             sellers,
             icm: layers.icm.clone(),
             legato: layers.legato.clone(),
-            data_dir: config.data_dir.clone(),
+            catalog_dir: DataDir(config.data_dir.clone()).catalog(),
         }))
         .fallback(lso_http::not_found_fallback)
         .method_not_allowed_fallback(lso_http::method_not_allowed_fallback)

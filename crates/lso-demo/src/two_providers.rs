@@ -5,9 +5,9 @@
 //! over Sonata and stitches the two at the ENNI. Traffic proves it, the delete orders remove it
 //! on both sides. Without Open vSwitch both run on simulated elements.
 
-use crate::demo::{Check, ensure_status, print_checks, product};
 use crate::lab::PartnerLab;
 use crate::orders::{EVPL, evc, uni};
+use crate::single::{Check, ensure_status, print_checks, product};
 use anyhow::Context;
 use lso_http::Principal;
 use reqwest::StatusCode;
@@ -94,7 +94,7 @@ impl Provider {
         let child = serve(&std::env::current_exe()?, &config_file, &dir.join("lso.log"))
             .with_context(|| format!("{name} did not start: see {}", dir.display()))?;
         let url = format!("http://127.0.0.1:{port}");
-        let auth = crate::server::DataDir::open(&data)?.authenticator()?;
+        let auth = lso_server::DataDir::open(&data)?.authenticator()?;
         println!("{name:<9}lso serve, PID {}, {url}, data directory {}", child.id(), data.display());
         Ok(Provider { name, child, url, auth })
     }
@@ -144,7 +144,7 @@ pub async fn run() -> anyhow::Result<()> {
             .to_owned();
     let wholesale = partner.token(&buyer(PROVIDER));
     let terms = format!(
-        "[[partners]]\nname = \"partner\"\nurl = \"{}\"\ntoken = \"{wholesale}\"\nsites = [\"site-washington\"]\nenni = \"{ENNI}\"\nenni_product = \"{enni_product}\"\n",
+        "[[partners]]\nname = \"partner\"\nurl = \"{}\"\ntoken = \"{wholesale}\"\nsites = [\"site-washington\"]\nenni = \"{ENNI}\"\nenni_product = \"{enni_product}\"\nbilling_account = \"wholesale-{PROVIDER}\"\n",
         partner.url
     );
     let provider = Provider::start("Provider", &files.path().join("provider"), &topology(0), &terms).await?;
@@ -153,7 +153,7 @@ pub async fn run() -> anyhow::Result<()> {
     );
 
     let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
-    let listener = crate::demo::listen(arrived.clone(), lso_model::Irp::Cantata).await?;
+    let listener = crate::single::listen(arrived.clone(), lso_model::Irp::Cantata).await?;
     let customer = Customer {
         client: client.clone(),
         base: format!("{}{}", provider.url, lso_mef_product::ordering_base(lso_model::Irp::Cantata)),

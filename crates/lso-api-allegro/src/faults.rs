@@ -1,0 +1,62 @@
+//! Faults as customers (Allegro) and partner operators (Interlude) see them: an element alarm
+//! on the path of one of their services, pushed to their service control hub as a
+//! `serviceFaultEvent` when it is raised or cleared.
+
+use lso_bus::Bus;
+use lso_model::Irp;
+use lso_sof::{SERVICE, Sof, SofError};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// A fault as customers and partners see it: an element alarm on a service's path.
+pub fn fault_of(alarm: &lso_ecm::Alarm) -> Value {
+    let mut fault = json!({"kind": alarm.kind.as_str(), "element": alarm.element, "detail": alarm.detail,
+        "raisedAt": lso_mef_product::DateTime::from_millis(alarm.raised_at).as_str()});
+    if let Some(port) = &alarm.port {
+        fault["port"] = json!(port);
+    }
+    fault
+}
+
+/// Tells the owners of services of the faults on them.
+#[derive(Clone)]
+pub struct ServiceFaults {
+    sof: Arc<Sof>,
+    bus: Arc<Bus>,
+}
+
+impl ServiceFaults {
+    /// Faults of `sof`'s services, whose products are `bus`'s.
+    pub fn new(sof: Arc<Sof>, bus: Arc<Bus>) -> Self {
+        ServiceFaults { sof, bus }
+    }
+
+    /// Each customer (Allegro) and partner operator (Interlude) owning one of `services` (those
+    /// `change`'s alarm touches) hears of it raised or cleared, at its service control hub.
+    pub async fn on_alarm(&self, change: &lso_ecm::AlarmChange, services: &[String]) -> Result<(), SofError> {
+        let (alarm, state) = match change {
+            lso_ecm::AlarmChange::Raised(alarm) => (alarm, "raised"),
+            lso_ecm::AlarmChange::Cleared(alarm) => (alarm, "cleared"),
+        };
+        let mut fault = fault_of(alarm);
+        fault["state"] = json!(state);
+        for service in services {
+            let Ok(doc) = self.sof.document(SERVICE, lso_bus::LEGATO_CLIENT, service).await else { continue };
+            let product = doc["externalId"].as_str().unwrap_or_default();
+            self.announce(service, product, &fault).await?;
+        }
+        Ok(())
+    }
+
+    /// The Buyer of `product` hears of `fault` on `service`, which realises it: a customer over
+    /// Allegro, and a partner operator (a Sonata Buyer) over Interlude too.
+    pub async fn announce(&self, service: &str, product: &str, fault: &Value) -> Result<(), SofError> {
+        let Ok(Some(tenant)) = self.bus.owner_of_product(product).await else { return Ok(()) };
+        let client = |point: &str| [point, &tenant.seller, &tenant.buyer].join("\u{1f}");
+        let mut clients = vec![client("allegro")];
+        if tenant.irp == Irp::Sonata {
+            clients.push(client("interlude"));
+        }
+        self.sof.announce_fault(&clients, service, fault.clone()).await
+    }
+}

@@ -1,0 +1,105 @@
+//! The routes partners send their notifications to: order events wake the customer's order a
+//! partner order serves, ticket events the follow-up of the customer's ticket, and fault events
+//! reach the customer whose product the partner's service serves.
+
+use crate::fulfilment::{FAULTS_OF, LISTENER, PARTNER_ORDER, PartnerConfig, text};
+use lso_model::Irp;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// What a partner's notification routes need.
+#[derive(Clone)]
+struct Listening {
+    bus: Arc<lso_bus::Bus>,
+    sof: Arc<lso_sof::Sof>,
+    faults: lso_api_allegro::ServiceFaults,
+    partners: Arc<Vec<String>>,
+}
+
+/// The routes partners send their order notifications to. A notification only wakes the
+/// customer's order its partner order serves, which then reads the partner's order itself:
+/// it carries no authority, so it needs no credentials.
+pub fn listener(bus: Arc<lso_bus::Bus>, sof: Arc<lso_sof::Sof>, partners: &[PartnerConfig]) -> axum::Router {
+    let partners = Arc::new(partners.iter().map(|p| p.name.clone()).collect());
+    let faults = lso_api_allegro::ServiceFaults::new(sof.clone(), bus.clone());
+    axum::Router::new()
+        .route(
+            &format!("{LISTENER}/{{partner}}/mefApi/sonata/productOrderingNotification/v10/listener/{{event}}"),
+            axum::routing::post(heard),
+        )
+        .route(
+            &format!(
+                "{LISTENER}/{{partner}}{}/listener/{{event}}",
+                lso_mef_product::ticket_notification_base(Irp::Sonata)
+            ),
+            axum::routing::post(heard_of_ticket),
+        )
+        .route(
+            &format!("{LISTENER}/{{partner}}/mefApi/interlude/serviceControlNotification/v1/listener/{{event}}"),
+            axum::routing::post(heard_of_fault),
+        )
+        .with_state(Listening { bus, sof, faults, partners })
+}
+
+/// The record of kind `kind` that a partner's notification names: id `{partner}:{event.id}`.
+async fn heard_of(
+    state: &Listening,
+    partner: &str,
+    kind: &str,
+    body: &lso_http::MefBody<Value>,
+) -> Result<Option<Value>, lso_http::ApiError> {
+    if !state.partners.iter().any(|p| p == partner) {
+        return Err(lso_http::ApiError::NotFound(format!("no partner `{partner}`")));
+    }
+    let key = format!("{partner}:{}", text(&body.raw["event"]["id"]));
+    let record = state.bus.store().get(kind, None, &key).await.map_err(|_| lso_http::ApiError::Unavailable)?;
+    Ok(record.and_then(|r| serde_json::from_str::<Value>(&r.doc).ok()))
+}
+
+/// A partner's order changed: the customer's order it serves is looked at now.
+async fn heard(
+    axum::extract::State(state): axum::extract::State<Listening>,
+    axum::extract::Path((partner, _event)): axum::extract::Path<(String, String)>,
+    body: lso_http::MefBody<Value>,
+) -> Result<axum::http::StatusCode, lso_http::ApiError> {
+    if let Some(ours) = heard_of(&state, &partner, PARTNER_ORDER, &body).await? {
+        state.bus.nudge_order(&text(&ours["order"])).await.map_err(|_| lso_http::ApiError::Unavailable)?;
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// A fault was raised or cleared on a partner's service: the customer whose product it serves
+/// hears of it on each of this Seller's services realising that product, marked the partner's.
+async fn heard_of_fault(
+    axum::extract::State(state): axum::extract::State<Listening>,
+    axum::extract::Path((partner, _event)): axum::extract::Path<(String, String)>,
+    body: lso_http::MefBody<Value>,
+) -> Result<axum::http::StatusCode, lso_http::ApiError> {
+    let Some(ours) = heard_of(&state, &partner, FAULTS_OF, &body).await? else {
+        return Ok(axum::http::StatusCode::NO_CONTENT);
+    };
+    let product = text(&ours["product"]);
+    let mut fault = body.raw["event"]["fault"].clone();
+    fault["partner"] = json!(partner);
+    let unavailable = |_| lso_http::ApiError::Unavailable;
+    let services = state.sof.find_services(lso_bus::LEGATO_CLIENT, &product).await.map_err(unavailable)?;
+    for service in services.iter().filter(|s| s["state"] != "terminated") {
+        let id = text(&service["id"]);
+        state.faults.announce(&id, &product, &fault).await.map_err(unavailable)?;
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// A partner's ticket changed: the ticket of this Seller's it serves is followed up now.
+async fn heard_of_ticket(
+    axum::extract::State(state): axum::extract::State<Listening>,
+    axum::extract::Path((partner, _event)): axum::extract::Path<(String, String)>,
+    body: lso_http::MefBody<Value>,
+) -> Result<axum::http::StatusCode, lso_http::ApiError> {
+    if let Some(ours) = heard_of(&state, &partner, crate::tickets::THEIRS, &body).await? {
+        let (ticket, tenant) = (text(&ours["ticket"]), text(&ours["tenant"]));
+        let follow_up = state.bus.nudge(crate::tickets::FOLLOW_UP, &ticket, tenant);
+        follow_up.await.map_err(|_| lso_http::ApiError::Unavailable)?;
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
