@@ -313,38 +313,24 @@ async fn end_to_end(options: &Options, body: Bytes) -> anyhow::Result<()> {
     let far = start + Duration::from_secs(3600);
     let (submitted, ids) = load(&format!("{base}/productOrder"), &tokens, body, far, options.orders).await;
     let submit_time = start.elapsed();
-    loop {
-        let arrived = listener.arrived.notified();
-        tokio::pin!(arrived);
-        arrived.as_mut().enable();
-        let done = {
-            let completed = listener.completed.lock().unwrap_or_else(|e| e.into_inner());
-            ids.iter().filter(|id| completed.contains(*id)).count()
-        };
-        if done == ids.len() {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(600) {
-            bail!("only {done} of {} orders completed in 10 minutes", ids.len());
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(1), arrived).await;
-    }
-    let outbox: Value = loop {
-        let arrived = listener.arrived.notified();
-        tokio::pin!(arrived);
-        arrived.as_mut().enable();
-        let counts: Value = client
-            .get(format!("http://{address}/lso/admin/v1/deliveries?limit=1"))
-            .bearer_auth(&admin)
-            .send()
-            .await?
-            .json()
-            .await?;
-        if counts["pending"] == 0 {
-            break counts;
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(1), arrived).await;
+    let completed = || {
+        let completed = listener.completed.lock().unwrap_or_else(|e| e.into_inner());
+        ids.iter().filter(|id| completed.contains(*id)).count()
     };
+    let all = async || (completed() == ids.len()).then_some(());
+    if lso_jobs::until_committed(&listener.arrived, Duration::from_secs(600), all).await.is_none() {
+        bail!("only {} of {} orders completed in 10 minutes", completed(), ids.len());
+    }
+    let outbox = async || {
+        let url = format!("http://{address}/lso/admin/v1/deliveries?limit=1");
+        let counts = async { anyhow::Ok(client.get(url).bearer_auth(&admin).send().await?.json::<Value>().await?) };
+        match counts.await {
+            Ok(counts) if counts["pending"] != 0 => None,
+            other => Some(other),
+        }
+    };
+    let outbox = lso_jobs::until_committed(&listener.arrived, Duration::from_secs(600), outbox).await;
+    let outbox = outbox.context("notifications still pending after 10 minutes")??;
     let total = start.elapsed();
     stop.store(true, Ordering::Relaxed);
     let peak = sampler.join().unwrap_or(0);

@@ -62,28 +62,16 @@ impl Bench {
 
     /// Waits, commit by commit, until order `id` has ended; returns it.
     async fn finished(&self, id: &str) -> anyhow::Result<Value> {
-        let wake = self.seller.bus.wake();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let committed = wake.notified();
-            tokio::pin!(committed);
-            committed.as_mut().enable();
-            let order: Value = self
-                .client
-                .get(format!("{}/productOrder/{id}", self.base))
-                .bearer_auth(&self.token)
-                .send()
-                .await?
-                .json()
-                .await?;
-            if matches!(order["state"].as_str(), Some("completed" | "failed" | "partial" | "rejected" | "cancelled")) {
-                return Ok(order);
+        let read = async || {
+            let url = format!("{}/productOrder/{id}", self.base);
+            let order = async { anyhow::Ok(self.client.get(url).bearer_auth(&self.token).send().await?.json().await?) };
+            match order.await {
+                Ok(order) if !lso_demo::orders::ended(&order) => None,
+                other => Some(other),
             }
-            if Instant::now() > deadline {
-                bail!("order {id} did not end within two minutes");
-            }
-            let _ = tokio::time::timeout(Duration::from_millis(200), committed).await;
-        }
+        };
+        let ended = lso_jobs::until_committed(&self.seller.bus.wake(), Duration::from_secs(120), read).await;
+        ended.with_context(|| format!("order {id} did not end within two minutes"))?
     }
 
     /// Orders a UNI at each of `sites`; returns their product ids.

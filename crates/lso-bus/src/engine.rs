@@ -18,7 +18,7 @@ use lso_store::WriteOp;
 use serde_json::Value;
 use std::collections::HashMap;
 
-pub use lso_store::Step;
+pub use lso_jobs::Step;
 
 impl Bus {
     /// Runs the next step of order `id`; returns the writes to commit and what follows.

@@ -39,7 +39,7 @@ pub use pricing::PriceAgreement;
 pub use qualification::Serviceability;
 pub use quote::QuotePolicy;
 pub use ticket::{Fault, IMPACTS, INCIDENT_TYPES, PRIORITIES, SEVERITIES, SellerMove, TICKET_TYPES, TicketAction};
-pub use worker::{Outcome, Worker};
+
 pub use workforce::WorkforcePolicy;
 
 use lso_model::{Clock, IdGen, Violation};

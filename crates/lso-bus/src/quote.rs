@@ -11,10 +11,11 @@ use crate::pricing::{installation_interval, item_term, offered_terms, prices};
 use crate::qualification::{Found, ItemList};
 use crate::tracked::Tracked;
 use crate::{Bus, BusError};
+use lso_jobs::Step;
 use lso_mef_product::{DateTime, ItemTerm};
 use lso_model::quote::{QuoteEvent, QuoteItemState, QuoteState, quote_outcome};
 use lso_model::{Tenant, Violation};
-use lso_store::{Filter, IndexEntry, ListQuery, Step, WriteOp, sortable_time};
+use lso_store::{Filter, IndexEntry, ListQuery, WriteOp, sortable_time};
 use serde_json::{Value, json};
 
 /// The store kind of quotes.

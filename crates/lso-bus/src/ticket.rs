@@ -8,10 +8,11 @@ use crate::doc::{push, set, state_change};
 use crate::hubs::HubApi;
 use crate::tracked::Tracked;
 use crate::{Bus, BusError};
+use lso_jobs::Step;
 use lso_mef_product::DateTime;
 use lso_model::ticket::{IncidentEvent, IncidentStatus, TicketEvent, TicketStatus};
 use lso_model::{Tenant, Violation};
-use lso_store::{Condition, Filter, IndexEntry, ListQuery, Step, WriteOp, sortable_time};
+use lso_store::{Condition, Filter, IndexEntry, ListQuery, WriteOp, sortable_time};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 

@@ -9,11 +9,12 @@ use crate::doc::{push, set};
 use crate::hubs::HubApi;
 use crate::tracked::Tracked;
 use crate::{Bus, BusError};
+use lso_jobs::Step;
 use lso_mef_product::DateTime;
 use lso_model::ticket::TicketEvent;
 use lso_model::workforce::{AppointmentStatus, VisitEvent, WorkOrderState};
 use lso_model::{Tenant, Violation};
-use lso_store::{Filter, IndexEntry, ListQuery, Record, Step, WriteOp, sortable_time};
+use lso_store::{Filter, IndexEntry, ListQuery, Record, WriteOp, sortable_time};
 use serde_json::{Value, json};
 
 /// The store kind of work orders.

@@ -97,3 +97,8 @@ pub fn access_eline(id: &str, uni_item: &str, enni: &str) -> Value {
 pub fn order(label: &str, items: Vec<Value>) -> Value {
     json!({"externalId": label, "relatedContactInformation": [contact("productOrderContact")], "productOrderItem": items})
 }
+
+/// Whether `order` has ended: completed, or as far as it could get.
+pub fn ended(order: &Value) -> bool {
+    matches!(order["state"].as_str(), Some("completed" | "partial" | "failed" | "rejected" | "cancelled"))
+}

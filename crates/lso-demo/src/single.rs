@@ -9,7 +9,7 @@
 //! orders on simulated elements, with the element read-back in place of traffic.
 
 use crate::lab::NetworkLab;
-use crate::orders::{EPL, EVPL, EVPLAN, access_eline, due, evc, item_contacts, uni};
+use crate::orders::{EPL, EVPL, EVPLAN, access_eline, due, ended, evc, item_contacts, uni};
 use anyhow::{Context, bail};
 use axum::Router;
 use axum::extract::{Path, State};
@@ -261,34 +261,34 @@ impl<'a> Demo<'a> {
         let response = self.client.post(format!("{base}/productOrder")).bearer_auth(token).json(&order).send().await?;
         let created = ensure_status(response, StatusCode::CREATED, label).await?;
         let id = created["id"].as_str().unwrap_or_default().to_owned();
-        let deadline = started + Duration::from_secs(120);
-        loop {
-            let arrived = self.arrived.notified();
-            tokio::pin!(arrived);
-            arrived.as_mut().enable();
-            let response = self.client.get(format!("{base}/productOrder/{id}")).bearer_auth(token).send().await?;
-            let current = ensure_status(response, StatusCode::OK, "reading an order").await?;
-            let state = current["state"].as_str().unwrap_or_default();
-            if matches!(state, "completed" | "partial" | "failed" | "rejected" | "cancelled") {
-                println!("{:<8} {label}: {state} in {:.2} s", format!("{irp:?}"), started.elapsed().as_secs_f64());
-                if state != "completed" {
-                    let reasons: Vec<String> = current["productOrderItem"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .flat_map(|i| i["terminationError"].as_array().cloned().unwrap_or_default())
-                        .filter_map(|e| e["value"].as_str().map(str::to_owned))
-                        .collect();
-                    bail!("{label} ended {state}: {}", reasons.join("; "));
-                }
-                return Ok(current);
+        let read = async || {
+            let url = format!("{base}/productOrder/{id}");
+            let current = match self.client.get(url).bearer_auth(token).send().await {
+                Ok(response) => ensure_status(response, StatusCode::OK, "reading an order").await,
+                Err(err) => Err(err.into()),
+            };
+            match current {
+                Ok(order) if !ended(&order) => None,
+                other => Some(other),
             }
-            if Instant::now() > deadline {
-                bail!("{label} did not finish within two minutes");
-            }
-            // Look again when a notification arrives, or after 50 ms at the latest.
-            let _ = tokio::time::timeout(Duration::from_millis(50), arrived).await;
+        };
+        let Some(current) = lso_jobs::until_committed(&self.arrived, Duration::from_secs(120), read).await else {
+            bail!("{label} did not finish within two minutes");
+        };
+        let current = current?;
+        let state = current["state"].as_str().unwrap_or_default();
+        println!("{:<8} {label}: {state} in {:.2} s", format!("{irp:?}"), started.elapsed().as_secs_f64());
+        if state != "completed" {
+            let reasons: Vec<String> = current["productOrderItem"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|i| i["terminationError"].as_array().cloned().unwrap_or_default())
+                .filter_map(|e| e["value"].as_str().map(str::to_owned))
+                .collect();
+            bail!("{label} ended {state}: {}", reasons.join("; "));
         }
+        Ok(current)
     }
 
     async fn delete(&self, irp: Irp, label: &str, product: &str) -> anyhow::Result<Value> {

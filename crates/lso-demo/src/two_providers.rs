@@ -6,6 +6,7 @@
 //! on both sides. Without Open vSwitch both run on simulated elements.
 
 use crate::lab::PartnerLab;
+use crate::orders::ended;
 use crate::orders::{EVPL, evc, uni};
 use crate::single::{Check, ensure_status, print_checks, product};
 use anyhow::Context;
@@ -14,7 +15,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ENNI: &str = "enni-partner-1";
 const CUSTOMER: &str = "DEMO-ENTERPRISE";
@@ -283,19 +284,18 @@ impl Customer {
             self.client.post(format!("{}/productOrder", self.base)).bearer_auth(&self.token).json(order).send().await?;
         let placed = ensure_status(response, StatusCode::CREATED, "placing the order").await?;
         let id = placed["id"].as_str().context("no order id")?;
-        let started = Instant::now();
-        loop {
-            let notified = self.arrived.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
+        let read = async || {
             let url = format!("{}/productOrder/{id}", self.base);
-            let read: Value = self.client.get(url).bearer_auth(&self.token).send().await?.json().await?;
-            if matches!(read["state"].as_str(), Some("completed" | "failed" | "partial" | "rejected" | "cancelled")) {
-                return Ok(read);
+            let current = match self.client.get(url).bearer_auth(&self.token).send().await {
+                Ok(response) => ensure_status(response, StatusCode::OK, "reading the order").await,
+                Err(err) => Err(err.into()),
+            };
+            match current {
+                Ok(order) if !ended(&order) => None,
+                other => Some(other),
             }
-            anyhow::ensure!(started.elapsed() < Duration::from_secs(120), "order {id} did not end within two minutes");
-            // Bounded, in case a notification came before the wait was registered.
-            let _ = tokio::time::timeout(Duration::from_secs(1), notified).await;
-        }
+        };
+        let read = lso_jobs::until_committed(&self.arrived, Duration::from_secs(120), read).await;
+        read.with_context(|| format!("order {id} did not end within two minutes"))?
     }
 }

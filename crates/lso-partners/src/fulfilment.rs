@@ -905,8 +905,8 @@ impl PartnerFulfilment {
     /// A step of undoing what the failed item of customer product `product` left: this Seller's
     /// own leg first, then the partner's order (cancelled while in progress, its products
     /// deleted once completed), then the S-VLAN and the records.
-    async fn undo(&self, product: &str, payload: &Value, now: i64) -> Result<lso_store::Step, Problem> {
-        let again = lso_store::Step::Again { at: now + POLL_MILLIS };
+    async fn undo(&self, product: &str, payload: &Value, now: i64) -> Result<lso_jobs::Step, Problem> {
+        let again = lso_jobs::Step::Again { at: now + POLL_MILLIS };
         let external_id = text(&payload["externalId"]);
         let undo_id = format!("{external_id}/undo");
         let services = self
@@ -1001,22 +1001,22 @@ impl PartnerFulfilment {
                 Err(e) => return Err(transient(format!("storage: {e}"))),
             }
         }
-        Ok(lso_store::Step::Done)
+        Ok(lso_jobs::Step::Done)
     }
 }
 
-impl lso_store::JobHandler for PartnerFulfilment {
+impl lso_jobs::JobHandler for PartnerFulfilment {
     fn handles(&self, kind: &str) -> bool {
         kind == UNDO
     }
 
-    fn run<'a>(&'a self, job: &'a lso_store::Job) -> Pin<Box<dyn Future<Output = lso_store::StepResult> + Send + 'a>> {
+    fn run<'a>(&'a self, job: &'a lso_store::Job) -> Pin<Box<dyn Future<Output = lso_jobs::StepResult> + Send + 'a>> {
         Box::pin(async move {
             let payload: Value = serde_json::from_str(&job.payload).unwrap_or(Value::Null);
             let now = self.clock.now_millis();
             match self.undo(&job.key, &payload, now).await {
                 Ok(step) => Ok((Vec::new(), step)),
-                Err(problem) => Err(lso_store::JobFailure { retry_now: false, message: problem.reason }),
+                Err(problem) => Err(lso_jobs::JobFailure { retry_now: false, message: problem.reason }),
             }
         })
     }

@@ -11,8 +11,8 @@
 
 use crate::fulfilment::{OFF_NET, PartnerConfig, PartnerFulfilment, Problem, text, transient};
 use lso_bus::{Bus, BusError, SellerMove};
+use lso_jobs::Step;
 use lso_model::{Irp, Tenant};
-use lso_store::Step;
 use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
@@ -166,12 +166,12 @@ fn last_change(ticket: &Value, status: &str) -> String {
     changes.filter(|c| c["status"] == status).map(|c| text(&c["changeDate"])).max().unwrap_or_default()
 }
 
-impl lso_store::JobHandler for PartnerTickets {
+impl lso_jobs::JobHandler for PartnerTickets {
     fn handles(&self, kind: &str) -> bool {
         kind == FOLLOW_UP
     }
 
-    fn run<'a>(&'a self, job: &'a lso_store::Job) -> Pin<Box<dyn Future<Output = lso_store::StepResult> + Send + 'a>> {
+    fn run<'a>(&'a self, job: &'a lso_store::Job) -> Pin<Box<dyn Future<Output = lso_jobs::StepResult> + Send + 'a>> {
         Box::pin(async move {
             let Some(tenant) = Tenant::from_key(&job.payload) else { return Ok((Vec::new(), Step::Done)) };
             let now = self.bus.clock().now_millis();
@@ -183,10 +183,10 @@ impl lso_store::JobHandler for PartnerTickets {
                     let note = format!("The partner could not take the ticket: {reason}");
                     match self.bus.seller_note_ticket(&tenant, &job.key, &note).await {
                         Ok(()) => Ok((Vec::new(), Step::Done)),
-                        Err(e) => Err(lso_store::JobFailure { retry_now: false, message: e.to_string() }),
+                        Err(e) => Err(lso_jobs::JobFailure { retry_now: false, message: e.to_string() }),
                     }
                 }
-                Err(problem) => Err(lso_store::JobFailure { retry_now: false, message: problem.reason }),
+                Err(problem) => Err(lso_jobs::JobFailure { retry_now: false, message: problem.reason }),
             }
         })
     }

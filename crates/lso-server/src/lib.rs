@@ -15,7 +15,7 @@ use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
 use config::FulfilmentMode;
 use lso_api_admin as admin;
-use lso_bus::{Bus, BusConfig, Fulfilment, InventoryFulfilment, LegatoFulfilment, UuidIds, Worker};
+use lso_bus::{Bus, BusConfig, Fulfilment, InventoryFulfilment, LegatoFulfilment, UuidIds};
 use lso_http::{ApiError, Authenticator, BodyLimit};
 use lso_model::SystemClock;
 use lso_notify::{Dispatcher, RetryPolicy, SelfAddresses};
@@ -221,7 +221,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         },
     )
     .with_serviceability(Arc::new(serviceability))
-    .with_wake(lso_store::JobHandler::wake(&*sof));
+    .with_wake(lso_jobs::JobHandler::wake(&*sof));
     // Tickets on products bought from partners are followed up at the partner.
     let bus = Arc::new(match partners {
         Some(_) => bus.with_ticket_follow_up(lso_partners::FOLLOW_UP),
@@ -255,7 +255,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             tracing::error!(error = %err, "the HTTP server failed");
         }
     });
-    let mut worker = Worker::new(bus.clone()).with_handler(sof.clone());
+    let mut worker =
+        lso_jobs::Worker::new(store.clone(), clock.clone()).with_handler(bus.clone()).with_handler(sof.clone());
     if let Some(partners) = partners {
         worker = worker.with_handler(partners.clone());
         worker = worker.with_handler(Arc::new(lso_partners::PartnerTickets::new(partners, bus.clone())));

@@ -11,8 +11,9 @@ use crate::order::{ORDER_LISTENER, order_index, service_index, service_record};
 use crate::services::{ConnectionConfig, InterfaceConfig, ServiceKind, read_config};
 use crate::{INTERFACE_CLAIM, INVENTORY_API, ORDERING_API, SERVICE, SERVICE_ORDER, SERVICE_POLICY, Sof, SofError};
 use lso_icm::{ConnectivityRequest, PrestoError, ServiceEndpoint};
+use lso_jobs::{JobFailure, Step, StepResult};
 use lso_mef_product::DateTime;
-use lso_store::{IndexEntry, Job, JobFailure, ListQuery, NewEvent, Record, Step, StepResult, WriteOp};
+use lso_store::{IndexEntry, Job, ListQuery, NewEvent, Record, WriteOp};
 use serde_json::{Value, json};
 
 /// Where Service Inventory notifications go.

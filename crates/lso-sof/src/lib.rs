@@ -15,8 +15,9 @@ pub mod pm;
 pub mod services;
 pub mod streams;
 
+use lso_jobs::{JobHandler, StepResult};
 use lso_model::{Clock, IdGen, Violation};
-use lso_store::{Job, JobHandler, Record, StepResult, Store, StoreError};
+use lso_store::{Job, Record, Store, StoreError};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;

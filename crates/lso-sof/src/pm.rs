@@ -7,9 +7,10 @@
 //! utilisation and its peak per interval).
 
 use crate::{Sof, SofError};
+use lso_jobs::Step;
 use lso_mef_product::DateTime;
 use lso_model::{Violation, ViolationCode};
-use lso_store::{Condition, Filter, IndexEntry, ListQuery, Record, Step, WriteOp, sortable_time};
+use lso_store::{Condition, Filter, IndexEntry, ListQuery, Record, WriteOp, sortable_time};
 use serde_json::{Map, Value, json};
 
 /// Stored performance profiles.

@@ -4,8 +4,9 @@
 use super::*;
 use crate::services::{EVC, SUBSCRIBER_UNI};
 use lso_ecm::{Adagio, Ecm};
+use lso_jobs::Step;
 use lso_model::{FixedClock, SequentialIds};
-use lso_store::{Step, WriteOp};
+use lso_store::WriteOp;
 use serde_json::json;
 
 struct World {

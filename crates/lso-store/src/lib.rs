@@ -4,13 +4,11 @@
 //! Only this crate knows SQL. Every write is a [`WriteOp`] list applied atomically, so a state
 //! change, the jobs it schedules and the events it announces commit together or not at all.
 
-mod jobs;
 mod postgres;
 mod sqlite;
 
 use std::fmt;
 
-pub use jobs::{JobFailure, JobHandler, Step, StepResult};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 

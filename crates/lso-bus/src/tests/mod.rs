@@ -38,7 +38,7 @@ impl Fulfilment for Scripted {
 struct Harness {
     _dir: tempfile::TempDir,
     bus: Arc<Bus>,
-    worker: Worker,
+    worker: lso_jobs::Worker,
     fulfilment: Arc<Scripted>,
     clock: Arc<FixedClock>,
     tenant: Tenant,
@@ -76,7 +76,7 @@ fn harness_configured(adjust: impl FnOnce(&mut BusConfig)) -> Harness {
         fulfilment.clone(),
         config,
     ));
-    let worker = Worker::new(bus.clone());
+    let worker = lso_jobs::Worker::new(bus.store().clone(), clock.clone()).with_handler(bus.clone());
     Harness { _dir: dir, bus, worker, fulfilment, clock, tenant: Tenant::new(Irp::Sonata, "LSO", "ACME") }
 }
 
@@ -123,7 +123,7 @@ impl Harness {
 
     async fn settle(&self) {
         for _ in 0..100 {
-            if self.worker.try_execute_next().await.unwrap() == Outcome::Empty {
+            if self.worker.try_execute_next().await.unwrap() == lso_jobs::Outcome::Empty {
                 return;
             }
         }

@@ -112,18 +112,8 @@ async fn an_element_going_down_is_an_alarm_presto_shows_and_the_sof_notes_on_the
     };
     let order = |items: Vec<Value>| json!({"requestedStartDate": days_from_now(0), "requestedCompletionDate": days_from_now(1), "serviceOrderItem": items});
     let wait = async |id: &str| {
-        let wake = lso_store::JobHandler::wake(&*app.seller.sof);
-        for _ in 0..100 {
-            let committed = wake.notified();
-            tokio::pin!(committed);
-            committed.as_mut().enable();
-            let read = app.call_as(&app.admin, "GET", &format!("{ordering}/serviceOrder/{id}"), None).await.body;
-            if read["state"] == "completed" {
-                return read;
-            }
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), committed).await;
-        }
-        panic!("service order {id} did not complete");
+        let path = format!("{ordering}/serviceOrder/{id}");
+        app.wait_until_as(&app.admin, &path, |read| read["state"] == "completed").await
     };
     let placed = app
         .call_as(

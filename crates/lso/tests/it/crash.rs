@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ORDERS: &str = "/mefApi/sonata/productOrderingManagement/v10";
 const INVENTORY: &str = "/mefApi/sonata/productInventory/v7";
@@ -95,17 +95,9 @@ fn announced(receiver: &Receiver) -> usize {
 
 /// Waits, event by event, until `count` orders were announced completed.
 async fn wait_for_announcements(receiver: &Receiver, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let arrived = receiver.arrived.notified();
-        tokio::pin!(arrived);
-        arrived.as_mut().enable();
-        if announced(receiver) >= count {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{} of {count} orders announced completion", announced(receiver));
-        let _ = tokio::time::timeout(Duration::from_secs(1), arrived).await;
-    }
+    let all = async || (announced(receiver) >= count).then_some(());
+    let done = lso_jobs::until_committed(&receiver.arrived, Duration::from_secs(120), all).await;
+    assert!(done.is_some(), "{} of {count} orders announced completion", announced(receiver));
 }
 
 #[tokio::test]
@@ -169,18 +161,13 @@ async fn a_sigkilled_seller_resumes_and_completes_every_order_exactly_once() {
     assert_eq!(all.as_array().unwrap().len(), COUNT);
 
     // Every event the Seller recorded reached the listener at least once.
-    let mut outbox = json!(null);
-    for _ in 0..100 {
-        let arrived = receiver.arrived.notified();
-        tokio::pin!(arrived);
-        arrived.as_mut().enable();
-        let url = format!("http://{address}/lso/admin/v1/deliveries?limit=1000");
-        outbox = call(&client, &admin, reqwest::Method::GET, url, None).await.1;
-        if outbox["pending"] == 0 {
-            break;
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(1), arrived).await;
-    }
+    let url = format!("http://{address}/lso/admin/v1/deliveries?limit=1000");
+    let look = async || Some(call(&client, &admin, reqwest::Method::GET, url.clone(), None).await.1);
+    let settled = async || look().await.filter(|outbox| outbox["pending"] == 0);
+    let outbox = match lso_jobs::until_committed(&receiver.arrived, Duration::from_secs(120), settled).await {
+        Some(outbox) => outbox,
+        None => look().await.unwrap_or_default(),
+    };
     assert_eq!((outbox["pending"].as_i64(), outbox["dead"].as_i64()), (Some(0), Some(0)), "{outbox:#}");
     let received: HashSet<String> =
         receiver.events.lock().unwrap().iter().map(|(_, e)| e["eventId"].as_str().unwrap().to_owned()).collect();

@@ -40,18 +40,9 @@ fn request_with_action(action: &str) -> Value {
 impl App {
     /// Reads service order `id` after every commit of the SOF until it has ended.
     async fn wait_for_service_order(&self, id: &str) -> Value {
-        let wake = lso_store::JobHandler::wake(&*self.seller.sof);
-        for _ in 0..200 {
-            let committed = wake.notified();
-            tokio::pin!(committed);
-            committed.as_mut().enable();
-            let order = self.call_as(&self.admin, "GET", &format!("{ORDERING}/serviceOrder/{id}"), None).await.body;
-            if matches!(order["state"].as_str(), Some("completed" | "failed" | "partial" | "rejected")) {
-                return order;
-            }
-            let _ = tokio::time::timeout(Duration::from_secs(1), committed).await;
-        }
-        panic!("service order {id} did not end");
+        let ended =
+            |order: &Value| matches!(order["state"].as_str(), Some("completed" | "failed" | "partial" | "rejected"));
+        self.wait_until_as(&self.admin, &format!("{ORDERING}/serviceOrder/{id}"), ended).await
     }
 }
 
@@ -123,15 +114,8 @@ async fn the_mef_99_examples_are_realised_and_every_response_and_event_meets_the
     // Ordering: create, order states, item states, the second order's states; inventory: two
     // services created, one changed.
     let wanted = (1 + 2 + 2 * 2 + 2) + (2 + 1);
-    for _ in 0..200 {
-        let arrived = receiver.arrived.notified();
-        tokio::pin!(arrived);
-        arrived.as_mut().enable();
-        if receiver.events.lock().unwrap().len() >= wanted {
-            break;
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(1), arrived).await;
-    }
+    let all = async || (receiver.events.lock().unwrap().len() >= wanted).then_some(());
+    lso_jobs::until_committed(&receiver.arrived, Duration::from_secs(120), all).await;
     let received = receiver.events.lock().unwrap().clone();
     assert!(received.len() >= wanted, "{} events", received.len());
     for (path, event) in &received {

@@ -455,17 +455,9 @@ async fn provider_of(partner: &App, adjust: impl FnOnce(&mut PartnerConfig)) -> 
 
 /// Waits, commit by commit of `app` (a second at most between looks), until `done` holds.
 async fn eventually<F: std::future::Future<Output = bool>>(app: &App, what: &str, done: impl Fn() -> F) {
-    let wake = app.seller.bus.wake();
-    for _ in 0..120 {
-        let committed = wake.notified();
-        tokio::pin!(committed);
-        committed.as_mut().enable();
-        if done().await {
-            return;
-        }
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), committed).await;
-    }
-    panic!("{what} did not happen");
+    let look = async || done().await.then_some(());
+    let happened = lso_jobs::until_committed(&app.seller.bus.wake(), std::time::Duration::from_secs(120), look).await;
+    assert!(happened.is_some(), "{what} did not happen");
 }
 
 /// The reasons the items of `order` ended with.

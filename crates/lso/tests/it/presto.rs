@@ -222,18 +222,10 @@ async fn a_sof_realises_its_connections_on_an_icm_in_another_lso_over_presto() {
     let created = sof_side.call_as(&sof_side.admin, "POST", &format!("{ORDERING}/serviceOrder"), Some(&order)).await;
     assert_eq!(created.status, 201, "{:#}", created.body);
     let id = created.body["id"].as_str().unwrap();
-    let wake = lso_store::JobHandler::wake(&*sof_side.seller.sof);
-    let mut done = Value::Null;
-    for _ in 0..100 {
-        let committed = wake.notified();
-        tokio::pin!(committed);
-        committed.as_mut().enable();
-        done = sof_side.call_as(&sof_side.admin, "GET", &format!("{ORDERING}/serviceOrder/{id}"), None).await.body;
-        if done["state"] != "acknowledged" && done["state"] != "inProgress" {
-            break;
-        }
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), committed).await;
-    }
+    let path = format!("{ORDERING}/serviceOrder/{id}");
+    let done = sof_side
+        .wait_until_as(&sof_side.admin, &path, |o| o["state"] != "acknowledged" && o["state"] != "inProgress")
+        .await;
     assert_eq!(done["state"], "completed", "{done:#}");
     let service = done["serviceOrderItem"][0]["service"]["id"].as_str().unwrap();
     assert!(network_side.seller.icm.connectivity(service).await.is_some(), "the other lso's ICM holds it");

@@ -135,19 +135,9 @@ impl App {
 
     /// [`App::wait_until`] with `token`.
     pub async fn wait_until_as(&self, token: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let wake = self.seller.bus.wake();
-        for _ in 0..1000 {
-            let committed = wake.notified();
-            tokio::pin!(committed);
-            committed.as_mut().enable();
-            let answer = self.call_as(token, "GET", path, None).await;
-            if done(&answer.body) {
-                return answer.body;
-            }
-            // Bounded, in case the last commit came before the waiter was registered.
-            let _ = tokio::time::timeout(Duration::from_secs(1), committed).await;
-        }
-        panic!("{path} did not reach the state awaited");
+        let look = async || Some(self.call_as(token, "GET", path, None).await.body).filter(&done);
+        let found = lso_jobs::until_committed(&self.seller.bus.wake(), Duration::from_secs(300), look).await;
+        found.unwrap_or_else(|| panic!("{path} did not reach the state awaited"))
     }
 
     /// The outbox once nothing is pending, looked at after every commit of the Seller.
@@ -157,18 +147,10 @@ impl App {
 
     /// Checks the outbox each time `receiver` is sent an event until nothing is pending.
     pub async fn wait_for_deliveries_to(&self, receiver: &Receiver) -> Value {
-        for _ in 0..1000 {
-            let arrived = receiver.arrived.notified();
-            tokio::pin!(arrived);
-            arrived.as_mut().enable();
-            let answer = self.call_as(&self.admin, "GET", "/lso/admin/v1/deliveries?limit=1000", None).await;
-            if answer.body["pending"] == 0 {
-                return answer.body;
-            }
-            // Bounded, so retries that end as dead letters are seen too.
-            let _ = tokio::time::timeout(Duration::from_secs(1), arrived).await;
-        }
-        panic!("deliveries still pending");
+        let path = "/lso/admin/v1/deliveries?limit=1000";
+        let look = async || Some(self.call_as(&self.admin, "GET", path, None).await.body).filter(|d| d["pending"] == 0);
+        let found = lso_jobs::until_committed(&receiver.arrived, Duration::from_secs(300), look).await;
+        found.expect("deliveries still pending")
     }
 }
 

@@ -1,7 +1,6 @@
-//! Background work shared by the entities of one process: each entity handles its own job
-//! kinds, and one worker claims due jobs of every kind and hands each to its handler.
+//! What an entity registers with the worker: the job kinds it handles and how it runs a step.
 
-use crate::{Job, WriteOp};
+use lso_store::{Job, WriteOp};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;

@@ -1,0 +1,166 @@
+//! The job runtime of one `lso` process. Background work is durable rows in the store; each
+//! entity (the BUS, the SOF, the partners) registers a [`JobHandler`] for its own job kinds,
+//! and one [`Worker`] claims the due jobs of every kind with a lease, runs each step through
+//! its handler, and commits the step's writes together with finishing or rescheduling the job,
+//! so a step takes effect exactly once however often it runs.
+//!
+//! [`until_committed`] is how anything outside (a test, the demo, a benchmark) waits for work
+//! to happen: it looks again after each commit, never on a timer alone.
+
+mod handler;
+mod wait;
+
+pub use handler::{JobFailure, JobHandler, Step, StepResult};
+pub use wait::until_committed;
+
+use lso_model::Clock;
+use lso_store::{Job, Store, StoreError, WriteOp};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+/// What one round of the worker did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Ran this many jobs.
+    Done(usize),
+    /// Nothing was due.
+    Empty,
+}
+
+/// How long a claimed job is the worker's before another may take it.
+const LEASE_MILLIS: i64 = 60_000;
+
+/// Runs the due jobs of every registered kind.
+#[derive(Clone)]
+pub struct Worker {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    handlers: Vec<Arc<dyn JobHandler>>,
+    batch: usize,
+}
+
+impl Worker {
+    /// A worker over `store`, telling time by `clock`, with no handler yet.
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        Worker { store, clock, handlers: Vec::new(), batch: 128 }
+    }
+
+    /// Also runs the jobs `handler` handles.
+    pub fn with_handler(mut self, handler: Arc<dyn JobHandler>) -> Self {
+        self.handlers.push(handler);
+        self
+    }
+
+    /// Runs every job due now, each committed on its own.
+    pub async fn try_execute_next(&self) -> Result<Outcome, StoreError> {
+        let now = self.clock.now_millis();
+        let jobs = self.store.claim_jobs(now, LEASE_MILLIS, self.batch).await?;
+        if jobs.is_empty() {
+            return Ok(Outcome::Empty);
+        }
+        let count = jobs.len();
+        let mut running = JoinSet::new();
+        for job in jobs {
+            let worker = self.clone();
+            running.spawn(async move { worker.run_job(job).await });
+        }
+        while let Some(joined) = running.join_next().await {
+            if let Err(err) = joined {
+                tracing::error!(error = %err, "a job panicked");
+            }
+        }
+        Ok(Outcome::Done(count))
+    }
+
+    /// Works until `shutdown` turns true, sleeping until the next job is due or a handler
+    /// commits new work.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let wakes: Vec<Arc<Notify>> = self.handlers.iter().map(|h| h.wake()).collect();
+        while !*shutdown.borrow() {
+            let pause = match self.try_execute_next().await {
+                Ok(Outcome::Done(_)) => continue,
+                Ok(Outcome::Empty) => {
+                    let next = self.store.next_job_time().await.ok().flatten();
+                    let now = self.clock.now_millis();
+                    Duration::from_millis(next.map_or(60_000, |at| (at - now).clamp(1, 60_000)) as u64)
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "the worker could not claim jobs");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = any_notified(&wakes) => {}
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Runs one step of `job` and commits its writes with the job's next state; a step that
+    /// fails is tried again later, at once if the resource changed meanwhile.
+    async fn run_job(&self, job: Job) {
+        let handler = self.handlers.iter().find(|h| h.handles(&job.kind));
+        let result = match handler {
+            Some(handler) => handler.run(&job).await,
+            None => Err(JobFailure { retry_now: false, message: format!("no handler runs jobs of kind {}", job.kind) }),
+        };
+        let outcome = match result {
+            Ok((mut ops, step)) => {
+                ops.push(match step {
+                    Step::Done => WriteOp::FinishJob { id: job.id, generation: job.generation },
+                    Step::Again { at } => {
+                        WriteOp::RetryJob { id: job.id, generation: job.generation, run_at: at, error: String::new() }
+                    }
+                });
+                self.commit(handler, ops).await.map_err(|err| JobFailure {
+                    retry_now: matches!(err, StoreError::Conflict(_)),
+                    message: err.to_string(),
+                })
+            }
+            Err(failure) => Err(failure),
+        };
+        if let Err(failure) = outcome {
+            // A conflict means the resource changed meanwhile: look again at once. Anything else
+            // is retried with a growing delay.
+            let delay = if failure.retry_now { 0 } else { 1000 * 2i64.pow(job.attempts.clamp(0, 10) as u32) };
+            tracing::warn!(job = %job.kind, key = %job.key, attempts = job.attempts, error = %failure.message, "job step failed");
+            let run_at = self.clock.now_millis() + delay;
+            let retry = WriteOp::RetryJob { id: job.id, generation: job.generation, run_at, error: failure.message };
+            if let Err(err) = self.commit(handler, vec![retry]).await {
+                tracing::error!(error = %err, "could not reschedule a job; its lease will expire");
+            }
+        }
+    }
+
+    /// Commits `ops`, then wakes whoever waits on `handler`'s commits.
+    async fn commit(&self, handler: Option<&Arc<dyn JobHandler>>, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        self.store.apply(ops).await?;
+        if let Some(handler) = handler {
+            handler.wake().notify_waiters();
+        }
+        Ok(())
+    }
+}
+
+/// Resolves when the first of `wakes` is notified (never, when there are none).
+async fn any_notified(wakes: &[Arc<Notify>]) {
+    let mut waits: Vec<_> = wakes.iter().map(|w| Box::pin(w.notified())).collect();
+    if waits.is_empty() {
+        return std::future::pending().await;
+    }
+    std::future::poll_fn(move |cx| {
+        for wait in waits.iter_mut() {
+            if wait.as_mut().poll(cx).is_ready() {
+                return std::task::Poll::Ready(());
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests;
