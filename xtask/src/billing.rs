@@ -3,7 +3,7 @@
 //! the month (prorated, with installation charges), a tenth terminated during it, and a tenth
 //! changed by modify orders (whose versions are looked up).
 
-use lso_mef_product::DateTime;
+use lso_model::DateTime;
 use lso_model::{Irp, Tenant};
 use lso_server::config::Config;
 use lso_store::{Record, WriteOp};

@@ -135,7 +135,7 @@ impl AlarmDto {
             port: alarm.port.clone(),
             kind: alarm.kind.as_str().into(),
             detail: alarm.detail.clone(),
-            raised_at: lso_mef_product::DateTime::from_millis(alarm.raised_at).as_str().to_owned(),
+            raised_at: lso_model::DateTime::from_millis(alarm.raised_at).as_str().to_owned(),
         }
     }
 }

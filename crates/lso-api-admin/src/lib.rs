@@ -165,7 +165,7 @@ async fn register_product(
 ) -> Result<Response, ApiError> {
     let tenant = state.tenant(&irp, raw.as_deref())?;
     let configuration = body.raw.get("productConfiguration").cloned().unwrap_or(Value::Null);
-    let product = state.bus.register_product(&tenant, configuration).await.map_err(lso_api_product::api_error)?;
+    let product = state.bus.register_product(&tenant, configuration).await.map_err(lso_http::api_error)?;
     Ok(json_response(StatusCode::CREATED, &product))
 }
 
@@ -179,7 +179,7 @@ async fn reload_catalog(State(state): State<AdminState>, _: Admin) -> Result<Res
     for (id, reason) in &failed {
         tracing::warn!(%id, %reason, "an imported specification does not compile");
     }
-    let added = state.bus.replace_catalog(catalog).await.map_err(lso_api_product::api_error)?;
+    let added = state.bus.replace_catalog(catalog).await.map_err(lso_http::api_error)?;
     Ok(json_response(StatusCode::OK, &json!({"addedProductOffering": added})))
 }
 
@@ -210,7 +210,7 @@ async fn change_offering_lifecycle(
         .bus
         .change_offering_status(&id, &change.lifecycle_status, &change.status_reason)
         .await
-        .map_err(lso_api_product::api_error)?;
+        .map_err(lso_http::api_error)?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"id": id, "lifecycleStatus": now.status, "statusReason": now.reason, "statusTransition": now.transitions}),
@@ -225,7 +225,7 @@ async fn product_services(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let tenant = state.tenant(&irp, raw.as_deref())?;
-    state.bus.product(Some(&tenant.key()), &id).await.map_err(lso_api_product::api_error)?;
+    state.bus.product(Some(&tenant.key()), &id).await.map_err(lso_http::api_error)?;
     let services = state.legato.services_by_external_id(lso_bus::LEGATO_CLIENT, &id).await.map_err(|err| {
         tracing::error!(error = %err, "the SOF could not list the services of a product");
         ApiError::Unavailable
@@ -256,7 +256,7 @@ async fn raise_charge(
         .bus
         .raise_item_charge(&tenant, &request.product_order_id, &request.product_order_item_id, request.amount)
         .await
-        .map_err(lso_api_product::api_error)?;
+        .map_err(lso_http::api_error)?;
     Ok(json_response(StatusCode::CREATED, &charge))
 }
 
@@ -287,8 +287,7 @@ async fn move_ticket(
             )));
         }
     };
-    let ticket =
-        state.bus.seller_move_ticket(&tenant, &id, to, &body.typed.note).await.map_err(lso_api_product::api_error)?;
+    let ticket = state.bus.seller_move_ticket(&tenant, &id, to, &body.typed.note).await.map_err(lso_http::api_error)?;
     Ok(json_response(StatusCode::OK, &ticket))
 }
 
@@ -316,7 +315,7 @@ async fn seller_appointment(
             )));
         }
     };
-    Ok(json_response(StatusCode::OK, &appointment.map_err(lso_api_product::api_error)?))
+    Ok(json_response(StatusCode::OK, &appointment.map_err(lso_http::api_error)?))
 }
 
 /// A billing run's period.
@@ -344,7 +343,7 @@ async fn billing_run(
     let Some((start, end)) = month_bounds(&body.typed.period) else {
         return Err(ApiError::Unprocessable(vec![lso_model::Violation::invalid("/period", "a month, `YYYY-MM`")]));
     };
-    let report = state.bus.billing_run(start, end).await.map_err(lso_api_product::api_error)?;
+    let report = state.bus.billing_run(start, end).await.map_err(lso_http::api_error)?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"period": body.typed.period, "products": report.products, "bills": report.bills, "items": report.items, "alreadyBilled": report.already_billed}),
@@ -379,7 +378,7 @@ async fn record_payment(
         .bus
         .record_payment(&tenant, &id, body.typed.amount, &body.typed.payment_method)
         .await
-        .map_err(lso_api_product::api_error)?;
+        .map_err(lso_http::api_error)?;
     Ok(json_response(StatusCode::OK, &bill))
 }
 

@@ -2,16 +2,17 @@
 //! on the path of one of their services, pushed to their service control hub as a
 //! `serviceFaultEvent` when it is raised or cleared.
 
+use crate::Audience;
 use lso_bus::Bus;
 use lso_model::Irp;
-use lso_sof::{SERVICE, Sof, SofError};
+use lso_sof::{FaultListener, SERVICE, Sof, SofError};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// A fault as customers and partners see it: an element alarm on a service's path.
 pub fn fault_of(alarm: &lso_ecm::Alarm) -> Value {
     let mut fault = json!({"kind": alarm.kind.as_str(), "element": alarm.element, "detail": alarm.detail,
-        "raisedAt": lso_mef_product::DateTime::from_millis(alarm.raised_at).as_str()});
+        "raisedAt": lso_model::DateTime::from_millis(alarm.raised_at).as_str()});
     if let Some(port) = &alarm.port {
         fault["port"] = json!(port);
     }
@@ -52,11 +53,18 @@ impl ServiceFaults {
     /// Allegro, and a partner operator (a Sonata Buyer) over Interlude too.
     pub async fn announce(&self, service: &str, product: &str, fault: &Value) -> Result<(), SofError> {
         let Ok(Some(tenant)) = self.bus.owner_of_product(product).await else { return Ok(()) };
-        let client = |point: &str| [point, &tenant.seller, &tenant.buyer].join("\u{1f}");
-        let mut clients = vec![client("allegro")];
+        let mut audiences = vec![Audience::Allegro];
         if tenant.irp == Irp::Sonata {
-            clients.push(client("interlude"));
+            audiences.push(Audience::Interlude);
         }
-        self.sof.announce_fault(&clients, service, fault.clone()).await
+        let listeners: Vec<FaultListener> = audiences
+            .into_iter()
+            .map(|audience| FaultListener {
+                client: audience.client(&tenant),
+                listener: format!("{}/listener/", audience.notification_base()),
+                href: format!("{}/service/{service}", audience.base()),
+            })
+            .collect();
+        self.sof.announce_fault(&listeners, service, fault.clone()).await
     }
 }

@@ -59,13 +59,30 @@ pub enum Audience {
 
 /// The base path of Interlude service control.
 pub const INTERLUDE_BASE: &str = "/mefApi/interlude/serviceControl/v1";
+/// The base path of Interlude service control notifications, on the listener's side.
+pub const INTERLUDE_NOTIFICATION_BASE: &str = "/mefApi/interlude/serviceControlNotification/v1";
 
 impl Audience {
+    /// The base path of its service control API.
     fn base(self) -> &'static str {
         match self {
             Audience::Allegro => BASE,
             Audience::Interlude => INTERLUDE_BASE,
         }
+    }
+
+    /// The base path of its service control notifications, on the listener's side.
+    fn notification_base(self) -> &'static str {
+        match self {
+            Audience::Allegro => "/mefApi/allegro/serviceControlNotification/v1",
+            Audience::Interlude => INTERLUDE_NOTIFICATION_BASE,
+        }
+    }
+
+    /// The key under which the SOF keeps what `tenant` (a Buyer of this Seller) does as this
+    /// audience: its jobs, reports and hubs.
+    fn client(self, tenant: &Tenant) -> String {
+        tenant.key_at(self.name())
     }
 
     fn irps(self) -> &'static [Irp] {
@@ -172,7 +189,7 @@ impl AllegroState {
             match self.bus.product(Some(&tenant.key()), id).await {
                 Ok(_) => return Ok(true),
                 Err(lso_bus::BusError::NotFound(_)) => {}
-                Err(other) => return Err(lso_api_product::api_error(other)),
+                Err(other) => return Err(lso_http::api_error(other)),
             }
         }
         Ok(false)
@@ -184,7 +201,7 @@ impl AllegroState {
         let service = match self.sof.document(SERVICE, lso_bus::LEGATO_CLIENT, id).await {
             Ok(service) => service,
             Err(lso_sof::SofError::NotFound(_)) => return Err(missing()),
-            Err(other) => return Err(lso_api_legato::api_error(other)),
+            Err(other) => return Err(lso_http::api_error(other)),
         };
         let product = service["externalId"].as_str().unwrap_or_default();
         if self.owns(customer, product).await? { Ok(service) } else { Err(missing()) }
@@ -196,24 +213,18 @@ impl AllegroState {
         if !self.owns(customer, product).await? {
             return Ok(Vec::new());
         }
-        self.sof.find_services(lso_bus::LEGATO_CLIENT, product).await.map_err(lso_api_legato::api_error)
+        self.sof.find_services(lso_bus::LEGATO_CLIENT, product).await.map_err(lso_http::api_error)
     }
 
     /// Every service realising one of the customer's products, newest product first.
     async fn services(&self, customer: &Customer) -> Result<Vec<Value>, ApiError> {
         let mut services = Vec::new();
         for tenant in &customer.0 {
-            let (products, _) = self
-                .bus
-                .list_products(Some(tenant.key()), Vec::new(), 0, 10_000)
-                .await
-                .map_err(lso_api_product::api_error)?;
+            let (products, _) =
+                self.bus.list_products(Some(tenant.key()), Vec::new(), 0, 10_000).await.map_err(lso_http::api_error)?;
             for product in products {
-                let found = self
-                    .sof
-                    .find_services(lso_bus::LEGATO_CLIENT, &product.id)
-                    .await
-                    .map_err(lso_api_legato::api_error)?;
+                let found =
+                    self.sof.find_services(lso_bus::LEGATO_CLIENT, &product.id).await.map_err(lso_http::api_error)?;
                 services.extend(found);
             }
         }
@@ -243,7 +254,7 @@ impl AllegroState {
         let policy = match self.sof.policy_of(id).await {
             Ok(policy) => policy,
             Err(lso_sof::SofError::NotFound(_)) => Value::Null,
-            Err(other) => return Err(lso_api_legato::api_error(other)),
+            Err(other) => return Err(lso_http::api_error(other)),
         };
         let configuration = &service["serviceConfiguration"];
         let ce_vlans =
@@ -269,7 +280,7 @@ impl AllegroState {
             "serviceType": configuration["@type"], "state": service["state"], "serviceConfiguration": configuration,
             "changeable": changeable, "fault": faults,
         });
-        if let Some(interface) = self.sof.interface_of(id).await.map_err(lso_api_legato::api_error)? {
+        if let Some(interface) = self.sof.interface_of(id).await.map_err(lso_http::api_error)? {
             view["interface"] = json!(interface);
         }
         for date in ["startDate", "endDate"] {
@@ -394,12 +405,12 @@ async fn create_change(
     if let Some(partners) = &state.partners
         && state.audience == Audience::Allegro
     {
-        state.sof.check_change(lso_bus::LEGATO_CLIENT, id, &change).await.map_err(lso_api_legato::api_error)?;
+        state.sof.check_change(lso_bus::LEGATO_CLIENT, id, &change).await.map_err(lso_http::api_error)?;
         let product = service["externalId"].as_str().unwrap_or_default();
         partners.change_leg(product, request.cir_mbps, request.ce_vlans.as_deref()).await?;
     }
     let order =
-        state.sof.change_within_policy(lso_bus::LEGATO_CLIENT, id, &change).await.map_err(lso_api_legato::api_error)?;
+        state.sof.change_within_policy(lso_bus::LEGATO_CLIENT, id, &change).await.map_err(lso_http::api_error)?;
     Ok(json_response(StatusCode::CREATED, &change_view(state.audience.base(), &order)))
 }
 
@@ -417,7 +428,7 @@ async fn retrieve_change(
     let order = match state.sof.document(SERVICE_ORDER, lso_bus::LEGATO_CLIENT, &id).await {
         Ok(order) if Sof::is_policy_change(&order) => order,
         Ok(_) | Err(lso_sof::SofError::NotFound(_)) => return Err(missing()),
-        Err(other) => return Err(lso_api_legato::api_error(other)),
+        Err(other) => return Err(lso_http::api_error(other)),
     };
     let service = order["serviceOrderItem"][0]["service"]["id"].as_str().unwrap_or_default();
     state.service(&customer, service).await.map_err(|_| missing())?;
@@ -448,7 +459,7 @@ async fn list_changes(
     let mut changes = Vec::new();
     for service in &services {
         let id = service["id"].as_str().unwrap_or_default();
-        let orders = state.sof.changes_of(lso_bus::LEGATO_CLIENT, id).await.map_err(lso_api_legato::api_error)?;
+        let orders = state.sof.changes_of(lso_bus::LEGATO_CLIENT, id).await.map_err(lso_http::api_error)?;
         changes.extend(orders.iter().map(|o| change_view(state.audience.base(), o)));
     }
     changes.retain(|c| wanted_state.as_ref().is_none_or(|w| c["state"] == w.as_str()));
@@ -462,8 +473,6 @@ async fn list_changes(
 /// administrators' (W143 R7).
 struct ServicePm(AllegroState);
 
-const SEPARATOR: char = '\u{1f}';
-
 impl lso_api_legato::pm::PmAudience for ServicePm {
     fn client(&self, principal: &Principal, query: &mut QueryParams) -> Result<String, ApiError> {
         let customer = self.0.customer(principal, query)?;
@@ -471,7 +480,7 @@ impl lso_api_legato::pm::PmAudience for ServicePm {
             code: lso_http::BadRequestCode::MissingQueryParameter,
             reason: "`buyerId` names the Buyer to act for".into(),
         })?;
-        Ok([self.0.audience.name(), &tenant.seller, &tenant.buyer].join(&SEPARATOR.to_string()))
+        Ok(self.0.audience.client(tenant))
     }
 
     fn administers(&self, principal: &Principal) -> bool {
@@ -484,8 +493,7 @@ impl lso_api_legato::pm::PmAudience for ServicePm {
         name: &'a str,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, ApiError>> + Send + 'a>> {
         Box::pin(async move {
-            let mut parts = client.split(SEPARATOR).skip(1);
-            let (Some(seller), Some(buyer)) = (parts.next(), parts.next()) else { return Ok(false) };
+            let Some((_, seller, buyer)) = lso_model::party_of_key(client) else { return Ok(false) };
             let tenants = self.0.audience.irps().iter().map(|irp| Tenant {
                 irp: *irp,
                 seller: seller.into(),
@@ -493,7 +501,7 @@ impl lso_api_legato::pm::PmAudience for ServicePm {
             });
             for service in self.0.services(&Customer(tenants.collect())).await? {
                 let id = service["id"].as_str().unwrap_or_default();
-                if self.0.sof.interface_of(id).await.map_err(lso_api_legato::api_error)?.as_deref() == Some(name) {
+                if self.0.sof.interface_of(id).await.map_err(lso_http::api_error)?.as_deref() == Some(name) {
                     return Ok(true);
                 }
             }

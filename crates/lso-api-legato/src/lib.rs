@@ -16,11 +16,12 @@ use axum::extract::{FromRef, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
+use lso_http::api_error;
 use lso_http::filters::{Kind, take};
 use lso_http::{
     ApiError, Authenticator, ForbiddenCode, MefBody, Paging, Principal, QueryParams, json_response, list_response,
 };
-use lso_sof::{LegatoApi, Sof, SofError};
+use lso_sof::{LegatoApi, Sof};
 use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -59,27 +60,6 @@ pub(crate) fn client(principal: &Principal) -> Result<&'static str, ApiError> {
             code: ForbiddenCode::AccessDenied,
             reason: "Legato is the Seller's internal interface; a Buyer's token cannot use it".into(),
         }),
-    }
-}
-
-/// The MEF answer to a SOF error; faults of the server are logged here, once.
-pub fn api_error(err: SofError) -> ApiError {
-    match err {
-        SofError::NotFound(reason) => ApiError::NotFound(reason),
-        SofError::Invalid(found) => ApiError::Unprocessable(found),
-        SofError::Conflict(reason) => ApiError::Conflict(reason),
-        SofError::Store(err) => {
-            tracing::error!(error = %err, "storage failed");
-            ApiError::Unavailable
-        }
-        SofError::Corrupt(what) => {
-            tracing::error!(%what, "a stored document could not be read");
-            ApiError::Internal
-        }
-        SofError::Unreachable(reason) => {
-            tracing::error!(%reason, "a remote SOF could not be reached");
-            ApiError::Unavailable
-        }
     }
 }
 

@@ -3,22 +3,23 @@
 //! hub. The file is the same for Legato, Interlude and Allegro; a [`PmAudience`] says who the
 //! caller is there, whether it administers profiles (R7) and which interfaces it may measure.
 
-use crate::{SubscriptionInput, api_error};
+use crate::SubscriptionInput;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use lso_http::api_error;
 use lso_http::filters::Kind;
 use lso_http::filters::take;
 use lso_http::{
     ApiError, Authenticator, ForbiddenCode, MefBody, Paging, Principal, QueryParams, json_response, list_response,
 };
+use lso_model::query::{Condition, Filter};
 use lso_model::{Violation, ViolationCode};
 use lso_sof::pm::{JobProcess, PM_JOB, PM_PROFILE, PM_REPORT, PM_TRACKING};
 use lso_sof::{LegatoApi, Sof};
-use lso_store::{Condition, Filter, sortable_time};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
@@ -437,10 +438,10 @@ fn query_filters(
         let date = key.rsplit_once('.').filter(|(name, bound)| dates.contains(name) && matches!(*bound, "gt" | "lt"));
         let reference = references.iter().find(|(name, _)| name == key);
         match (text, date, reference) {
-            (Some(text), Some((name, bound)), _) => match lso_mef_product::DateTime::parse(&text) {
+            (Some(text), Some((name, bound)), _) => match lso_model::DateTime::parse(&text) {
                 Ok(at) => {
-                    let at = sortable_time(at.millis());
-                    let condition = if bound == "gt" { Condition::Gt(at) } else { Condition::Lt(at) };
+                    let at = at.millis();
+                    let condition = if bound == "gt" { Condition::After(at) } else { Condition::Before(at) };
                     filters.push(Filter { name: name.into(), condition });
                 }
                 Err(e) => found.push(Violation::new(ViolationCode::InvalidFormat, format!("/{key}"), e.to_string())),

@@ -3,7 +3,6 @@
 //! a subscription's `connectionConfig` names). The audience is Performance Monitoring's: a
 //! caller streams its own jobs' measurements and alerts.
 
-use crate::api_error;
 use crate::pm::PmState;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -11,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use lso_http::api_error;
 use lso_http::filters::Kind;
 use lso_http::{ApiError, MefBody, Paging, Principal, json_response, list_response};
 use lso_sof::streams::{SUBSCRIPTION, StreamMessage, topics};

@@ -1,11 +1,12 @@
 //! Customer Bill Management routes (MEF 141, 2.0 for both reference points).
 
-use crate::{PointState, api_error, hubs};
+use crate::{PointState, hubs};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lso_bus::HubApi;
+use lso_http::api_error;
 use lso_http::filters::Kind;
 use lso_http::{ApiError, Principal};
 

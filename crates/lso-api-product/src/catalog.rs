@@ -71,7 +71,7 @@ impl PointState {
     async fn offerings(&self) -> Result<Vec<Value>, ApiError> {
         let mut offerings = Vec::new();
         for spec in self.specs().filter(|s| offered_on(s, self.irp)) {
-            let state = self.api.bus.offering_state(&offering_id(&spec)).await.map_err(crate::api_error)?;
+            let state = self.api.bus.offering_state(&offering_id(&spec)).await.map_err(lso_http::api_error)?;
             offerings.push(self.offering(&spec, &state));
         }
         Ok(offerings)
@@ -205,7 +205,7 @@ async fn retrieve_product_offering(
         .specs()
         .find(|s| offered_on(s, state.irp) && offering_id(s) == id)
         .ok_or_else(|| ApiError::not_found("productOffering", &id))?;
-    let lifecycle = state.api.bus.offering_state(&id).await.map_err(crate::api_error)?;
+    let lifecycle = state.api.bus.offering_state(&id).await.map_err(lso_http::api_error)?;
     Ok(json_response(StatusCode::OK, &state.offering(&spec, &lifecycle)))
 }
 

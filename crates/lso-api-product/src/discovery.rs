@@ -1,13 +1,14 @@
 //! Product Offering Availability and Pricing Discovery routes (MEF W160, 2.0.0-RC): two
 //! synchronous POSTs answering 200.
 
-use crate::{PointState, api_error};
+use crate::PointState;
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
 use lso_bus::Bus;
+use lso_http::api_error;
 use lso_http::{ApiError, MefBody, Principal, json_response};
 use lso_model::Tenant;
 use serde_json::Value;

@@ -1,12 +1,13 @@
 //! `registerListener`, `retrieveHub` and `unregisterListener` (`/hub`, `/hub/{id}`) of an API.
 
-use crate::{PointState, api_error};
+use crate::PointState;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lso_bus::HubApi;
+use lso_http::api_error;
 use lso_http::{ApiError, MefBody, Principal, json_response};
 use lso_mef_product::EventSubscriptionInput;
 

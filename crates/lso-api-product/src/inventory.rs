@@ -1,13 +1,14 @@
 //! Product Inventory routes (`productInventoryManagement.api.yaml`: Sonata 7.0.2, Cantata
 //! 1.0.2), plus the inventory notification hub `lso` adds.
 
-use crate::{PointState, api_error, hubs};
+use crate::{PointState, hubs};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use lso_bus::HubApi;
+use lso_http::api_error;
 use lso_http::filters::Kind;
 use lso_http::{ApiError, Principal, QueryParams, json_response};
 use lso_model::product::ProductStatus;

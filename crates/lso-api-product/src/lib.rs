@@ -22,7 +22,7 @@ mod workforce;
 use axum::Router;
 use axum::extract::{FromRef, Path, RawQuery, State};
 use lso_bus::{Bus, BusError};
-use lso_http::{ApiError, Authenticator, Party, Principal, QueryParams, resolve_party};
+use lso_http::{ApiError, Authenticator, Party, Principal, QueryParams, api_error, resolve_party};
 use lso_mef_product::{
     address_base, appointment_base, billing_base, catalog_base, discovery_base, inventory_base, ordering_base,
     poq_base, quote_base, site_base, ticket_base, work_order_base,
@@ -109,7 +109,13 @@ impl PointState {
         principal: &Principal,
         raw: Option<&str>,
         known: &[(&str, lso_http::filters::Kind)],
-        list: impl AsyncFnOnce(&Bus, Option<String>, Vec<lso_store::Filter>, u64, u64) -> Result<(Vec<T>, u64), BusError>,
+        list: impl AsyncFnOnce(
+            &Bus,
+            Option<String>,
+            Vec<lso_model::query::Filter>,
+            u64,
+            u64,
+        ) -> Result<(Vec<T>, u64), BusError>,
     ) -> Result<axum::response::Response, ApiError> {
         let mut query = QueryParams::parse(raw);
         let party = self.party(principal, &mut query)?;
@@ -146,23 +152,6 @@ pub fn router(state: ApiState) -> Router {
             .nest(&site_base(*irp), geography::site_router().with_state(point));
     }
     router
-}
-
-/// The MEF answer to a BUS error; faults of the server are logged here, once.
-pub fn api_error(err: BusError) -> ApiError {
-    match err {
-        BusError::NotFound(reason) => ApiError::NotFound(reason),
-        BusError::Invalid(found) => ApiError::Unprocessable(found),
-        BusError::Conflict(reason) => ApiError::Conflict(reason),
-        BusError::Store(err) => {
-            tracing::error!(error = %err, source = ?std::error::Error::source(&err), "storage failed");
-            ApiError::Unavailable
-        }
-        BusError::Corrupt(what) => {
-            tracing::error!(%what, "a stored document could not be read");
-            ApiError::Internal
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,14 @@
 //! Product Ordering Management routes (`productOrderManagement.api.yaml`: Sonata 10.0.0,
 //! Cantata 5.0.0).
 
-use crate::{PointState, api_error, hubs};
+use crate::{PointState, hubs};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use lso_bus::HubApi;
+use lso_http::api_error;
 use lso_http::filters::Kind;
 use lso_http::{ApiError, MefBody, Principal, json_response};
 use lso_mef_product::{

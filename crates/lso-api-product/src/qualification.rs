@@ -1,12 +1,13 @@
 //! Product Offering Qualification routes (MEF 87: Sonata 7.0.1, Cantata 1.0.1) with the POQ hub.
 
-use crate::{PointState, api_error, hubs};
+use crate::{PointState, hubs};
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use lso_bus::HubApi;
+use lso_http::api_error;
 use lso_http::filters::Kind;
 use lso_http::{ApiError, MefBody, Principal, json_response};
 use serde_json::Value;

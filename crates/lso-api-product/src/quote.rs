@@ -1,12 +1,13 @@
 //! Quote Management routes (MEF 115: Sonata 8.0.1, Cantata 2.0.1) with the quote hub.
 
-use crate::{PointState, api_error, hubs};
+use crate::{PointState, hubs};
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use lso_bus::HubApi;
+use lso_http::api_error;
 use lso_http::filters::Kind;
 use lso_http::{ApiError, MefBody, Principal, json_response};
 use lso_model::quote::{QuoteEvent, QuoteState};

@@ -1,12 +1,13 @@
 //! Trouble Ticket and Incident Management routes (MEF 124, 4.0.0 for both reference points).
 
-use crate::{PointState, api_error, hubs};
+use crate::{PointState, hubs};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lso_bus::{HubApi, TicketAction};
+use lso_http::api_error;
 use lso_http::filters::Kind;
 use lso_http::{ApiError, MefBody, Principal, json_response};
 use lso_model::Violation;

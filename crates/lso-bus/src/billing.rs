@@ -10,7 +10,7 @@ use crate::hubs::HubApi;
 use crate::pricing::prices;
 use crate::tracked::Tracked;
 use crate::{Bus, BusError};
-use lso_mef_product::DateTime;
+use lso_model::DateTime;
 use lso_model::{Tenant, Violation};
 use lso_store::{Condition, Filter, IndexEntry, ListQuery, Record, WriteOp, sortable_time};
 use serde_json::{Value, json};

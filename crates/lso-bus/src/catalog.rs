@@ -4,7 +4,7 @@
 
 use crate::hubs::HubApi;
 use crate::{Bus, BusError};
-use lso_mef_product::DateTime;
+use lso_model::DateTime;
 use lso_model::{Tenant, Violation, ViolationCode};
 use lso_spec::Catalog;
 use lso_store::{NewEvent, Record, WriteOp};

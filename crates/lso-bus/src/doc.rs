@@ -2,7 +2,7 @@
 //! the Buyer's untouched.
 
 use crate::BusError;
-use lso_mef_product::DateTime;
+use lso_model::DateTime;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};

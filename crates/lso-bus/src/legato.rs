@@ -62,9 +62,9 @@ impl LegatoFulfilment {
                 };
                 let order = json!({
                     "externalId": external_id,
-                    "requestedStartDate": lso_mef_product::DateTime::from_millis(request.now).as_str(),
-                    "requestedCompletionDate": lso_mef_product::DateTime::from_millis(request.now + 86_400_000).as_str(),
-                    "note": [{"author": "bus", "date": lso_mef_product::DateTime::from_millis(request.now).as_str(), "source": "bus",
+                    "requestedStartDate": lso_model::DateTime::from_millis(request.now).as_str(),
+                    "requestedCompletionDate": lso_model::DateTime::from_millis(request.now + 86_400_000).as_str(),
+                    "note": [{"author": "bus", "date": lso_model::DateTime::from_millis(request.now).as_str(), "source": "bus",
                               "text": format!("product order {} item {}", request.order_id, request.item_id)}],
                     "serviceOrderItem": [item],
                 });

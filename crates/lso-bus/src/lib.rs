@@ -42,43 +42,16 @@ pub use ticket::{Fault, IMPACTS, INCIDENT_TYPES, PRIORITIES, SEVERITIES, SellerM
 
 pub use workforce::WorkforcePolicy;
 
-use lso_model::{Clock, IdGen, Violation};
+use lso_model::{Clock, IdGen};
 use lso_notify::SelfAddresses;
 use lso_spec::Catalog;
-use lso_store::{Store, StoreError};
+use lso_store::Store;
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-/// What the BUS can answer instead of a result.
-#[derive(Debug, thiserror::Error)]
-pub enum BusError {
-    /// No such resource for this tenant.
-    #[error("{0}")]
-    NotFound(String),
-    /// The request breaks business rules.
-    #[error("{} problem(s)", .0.len())]
-    Invalid(Vec<Violation>),
-    /// The request conflicts with the resource's current state.
-    #[error("{0}")]
-    Conflict(String),
-    /// The store failed.
-    #[error("storage failed")]
-    Store(#[source] StoreError),
-    /// A stored document could not be read back; a fault of the server.
-    #[error("corrupt document {0}")]
-    Corrupt(String),
-}
-
-impl From<StoreError> for BusError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::NotFound => BusError::NotFound("not found".into()),
-            StoreError::Conflict(reason) => BusError::Conflict(reason),
-            other => BusError::Store(other),
-        }
-    }
-}
+/// What the BUS can answer instead of a result: the family every entity shares.
+pub type BusError = lso_model::EntityError;
 
 /// Settings of the Seller.
 #[derive(Debug, Clone)]

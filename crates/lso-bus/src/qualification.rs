@@ -11,7 +11,7 @@ use crate::hubs::HubApi;
 use crate::tracked::Tracked;
 use crate::{Bus, BusError};
 use lso_jobs::Step;
-use lso_mef_product::DateTime;
+use lso_model::DateTime;
 use lso_model::{Tenant, Violation, ViolationCode};
 use lso_store::{IndexEntry, WriteOp, sortable_time};
 use serde_json::{Value, json};

@@ -183,7 +183,7 @@ impl Bus {
             "href",
             format!("{}/modifyProductOrderItemRequestedDeliveryDate/{id}", ordering_base(tenant.irp)),
         );
-        set(&mut document, "creationDate", lso_mef_product::DateTime::from_millis(now).as_str());
+        set(&mut document, "creationDate", lso_model::DateTime::from_millis(now).as_str());
         set(&mut document, "state", TaskState::Acknowledged.as_str());
         self.insert_task(MODIFY, ADVANCE_MODIFY, tenant, &id, &document).await?;
         Ok(document)

@@ -9,7 +9,7 @@ use crate::hubs::HubApi;
 use crate::tracked::Tracked;
 use crate::{Bus, BusError};
 use lso_jobs::Step;
-use lso_mef_product::DateTime;
+use lso_model::DateTime;
 use lso_model::ticket::{IncidentEvent, IncidentStatus, TicketEvent, TicketStatus};
 use lso_model::{Tenant, Violation};
 use lso_store::{Condition, Filter, IndexEntry, ListQuery, WriteOp, sortable_time};

@@ -4,7 +4,7 @@
 use crate::events::{Subject, event};
 use crate::hubs::HubApi;
 use crate::{Bus, BusError};
-use lso_mef_product::DateTime;
+use lso_model::DateTime;
 use lso_model::Tenant;
 use lso_store::{IndexEntry, Record, WriteOp};
 use serde_json::Value;

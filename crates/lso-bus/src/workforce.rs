@@ -10,7 +10,7 @@ use crate::hubs::HubApi;
 use crate::tracked::Tracked;
 use crate::{Bus, BusError};
 use lso_jobs::Step;
-use lso_mef_product::DateTime;
+use lso_model::DateTime;
 use lso_model::ticket::TicketEvent;
 use lso_model::workforce::{AppointmentStatus, VisitEvent, WorkOrderState};
 use lso_model::{Tenant, Violation};

@@ -1,7 +1,7 @@
 //! Product orders as a Buyer writes them, for the demo and the benchmarks: UNIs at sites, EVCs
 //! joining them, Access E-Lines to an ENNI, with the contacts and terms MEF 123 requires.
 
-use lso_mef_product::DateTime;
+use lso_model::DateTime;
 use serde_json::{Value, json};
 
 pub use lso_bus::ingress_profile as profile;

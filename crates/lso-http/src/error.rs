@@ -71,6 +71,29 @@ pub enum ApiError {
     Internal,
 }
 
+/// The MEF answer to an entity's error; faults of the server are logged here, once, and
+/// their bodies say nothing of them.
+pub fn api_error(err: lso_model::EntityError) -> ApiError {
+    use lso_model::EntityError;
+    match err {
+        EntityError::NotFound(reason) => ApiError::NotFound(reason),
+        EntityError::Invalid(found) => ApiError::Unprocessable(found),
+        EntityError::Conflict(reason) => ApiError::Conflict(reason),
+        EntityError::Store(err) => {
+            tracing::error!(error = %err, source = ?err.source(), "storage failed");
+            ApiError::Unavailable
+        }
+        EntityError::Corrupt(what) => {
+            tracing::error!(%what, "a stored document could not be read");
+            ApiError::Internal
+        }
+        EntityError::Unreachable(reason) => {
+            tracing::error!(%reason, "an entity in another process could not be asked");
+            ApiError::Unavailable
+        }
+    }
+}
+
 impl ApiError {
     /// A 400 `invalidBody` naming each of `problems` with its place in the body: for the
     /// operations whose files declare no 422, such as registering a hub.

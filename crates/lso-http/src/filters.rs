@@ -1,9 +1,9 @@
-//! List filters of the MEF APIs as store conditions: exact values, enumerations, and
-//! date-time ranges given as `{name}.gt` / `{name}.lt`.
+//! List filters of the MEF APIs as conditions on a resource's attributes: exact values,
+//! enumerations, and date-time ranges given as `{name}.gt` / `{name}.lt`.
 
 use crate::{ApiError, QueryParams};
-use lso_mef_product::DateTime;
-use lso_store::{Condition, Filter, sortable_time};
+use lso_model::DateTime;
+use lso_model::query::{Condition, Filter};
 
 /// How a filter's value is read.
 pub enum Kind {
@@ -56,10 +56,10 @@ pub fn take(query: &mut QueryParams, known: &[(&str, Kind)]) -> Result<Vec<Filte
                     return Err(ApiError::invalid_query(format!("`{name}.gt` must be earlier than `{name}.lt`")));
                 }
                 if let Some(after) = after {
-                    filters.push(Filter { name: (*name).to_owned(), condition: Condition::Gt(sortable_time(after)) });
+                    filters.push(Filter { name: (*name).to_owned(), condition: Condition::After(after) });
                 }
                 if let Some(before) = before {
-                    filters.push(Filter { name: (*name).to_owned(), condition: Condition::Lt(sortable_time(before)) });
+                    filters.push(Filter { name: (*name).to_owned(), condition: Condition::Before(before) });
                 }
             }
         }

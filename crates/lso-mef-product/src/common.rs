@@ -1,56 +1,11 @@
 //! Types shared by the product APIs: date-times, contacts, notes, places, terms, prices.
 
 use lso_model::order::{EndOfTermAction, NoteSource, TimeUnit};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use serde_with::{DisplayFromStr, serde_as, skip_serializing_none};
 
-/// An RFC 3339 date-time that keeps the text it was given, so it is echoed unchanged.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DateTime {
-    text: String,
-    millis: i64,
-}
-
-impl DateTime {
-    /// Parses RFC 3339 text.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        chrono::DateTime::parse_from_rfc3339(text)
-            .map(|t| DateTime { text: text.to_owned(), millis: t.timestamp_millis() })
-            .map_err(|e| format!("`{text}` is not an RFC 3339 date-time ({e})"))
-    }
-
-    /// The time `millis` after the epoch, written in UTC with milliseconds.
-    pub fn from_millis(millis: i64) -> Self {
-        let text = chrono::DateTime::from_timestamp_millis(millis)
-            .unwrap_or_default()
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        DateTime { text, millis }
-    }
-
-    /// Milliseconds since the epoch.
-    pub fn millis(&self) -> i64 {
-        self.millis
-    }
-
-    /// The text as given.
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-}
-
-impl Serialize for DateTime {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.text)
-    }
-}
-
-impl<'de> Deserialize<'de> for DateTime {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        DateTime::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
+pub use lso_model::DateTime;
 
 /// `FieldedAddress`, also used as a contact's postal address.
 #[skip_serializing_none]
@@ -114,6 +69,7 @@ pub struct RelatedContactInformation {
 #[serde(rename_all = "camelCase")]
 pub struct Note {
     pub author: String,
+    #[serde_as(as = "DisplayFromStr")]
     pub date: DateTime,
     pub id: String,
     #[serde_as(as = "DisplayFromStr")]
@@ -291,15 +247,6 @@ pub struct EventSubscription {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn date_times_keep_their_text() {
-        let t: DateTime = serde_json::from_str(r#""2025-01-02T03:04:05+01:00""#).unwrap();
-        assert_eq!(serde_json::to_string(&t).unwrap(), r#""2025-01-02T03:04:05+01:00""#);
-        assert_eq!(t.millis(), DateTime::parse("2025-01-02T02:04:05Z").unwrap().millis());
-        assert!(serde_json::from_str::<DateTime>(r#""yesterday""#).is_err());
-        assert_eq!(DateTime::from_millis(0).as_str(), "1970-01-01T00:00:00.000Z");
-    }
 
     #[test]
     fn places_check_the_attributes_their_type_requires() {

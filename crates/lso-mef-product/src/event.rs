@@ -2,13 +2,15 @@
 
 use crate::common::DateTime;
 use serde::{Deserialize, Serialize};
-use serde_with::skip_serializing_none;
+use serde_with::{DisplayFromStr, serde_as, skip_serializing_none};
 
 /// An event as POSTed to `{callback}/mefApi/…/listener/{eventType}`.
+#[serde_as]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     pub event_id: String,
+    #[serde_as(as = "DisplayFromStr")]
     pub event_time: DateTime,
     pub event_type: String,
     pub event: EventPayload,

@@ -17,6 +17,7 @@ pub struct Product {
     pub href: Option<String>,
     pub billing_account: Option<BillingAccountRef>,
     pub external_id: Option<String>,
+    #[serde_as(as = "Option<DisplayFromStr>")]
     pub last_update_date: Option<DateTime>,
     pub product_configuration: Option<ProductConfiguration>,
     pub product_offering: Option<Ref>,
@@ -27,10 +28,12 @@ pub struct Product {
     pub product_term: Option<Vec<ItemTerm>>,
     pub related_contact_information: Option<Vec<RelatedContactInformation>>,
     pub related_site: Option<Vec<RelatedGeographicSite>>,
+    #[serde_as(as = "DisplayFromStr")]
     pub start_date: DateTime,
     #[serde_as(as = "DisplayFromStr")]
     pub status: ProductStatus,
     pub status_change: Option<Vec<ProductStatusChange>>,
+    #[serde_as(as = "Option<DisplayFromStr>")]
     pub termination_date: Option<DateTime>,
 }
 
@@ -44,12 +47,14 @@ pub struct ProductFind {
     pub href: Option<String>,
     pub billing_account: Option<BillingAccountRef>,
     pub external_id: Option<String>,
+    #[serde_as(as = "Option<DisplayFromStr>")]
     pub last_update_date: Option<DateTime>,
     pub product_offering: Option<Ref>,
     pub product_order_item: Option<Vec<ProductOrderItemRef>>,
     pub product_relationship: Option<Vec<ProductRelationship>>,
     pub product_specification: Option<Ref>,
     pub related_site: Option<Vec<RelatedGeographicSite>>,
+    #[serde_as(as = "Option<DisplayFromStr>")]
     pub start_date: Option<DateTime>,
     #[serde_as(as = "DisplayFromStr")]
     pub status: ProductStatus,
@@ -89,6 +94,7 @@ pub struct RelatedGeographicSite {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductStatusChange {
+    #[serde_as(as = "DisplayFromStr")]
     pub change_date: DateTime,
     pub change_reason: Option<String>,
     #[serde_as(as = "DisplayFromStr")]

@@ -41,6 +41,7 @@ pub struct ProductOrderItemCreate {
     pub quote_item: Option<QuoteItemRef>,
     pub related_buyer_p_o_n: Option<String>,
     pub related_contact_information: Option<Vec<RelatedContactInformation>>,
+    #[serde_as(as = "Option<DisplayFromStr>")]
     pub requested_completion_date: Option<DateTime>,
     pub requested_item_term: Option<ItemTerm>,
     pub tsp_restoration_priority: Option<String>,
@@ -111,13 +112,16 @@ pub struct ProductOrder {
     pub note: Option<Vec<Note>>,
     pub project_id: Option<String>,
     pub related_contact_information: Vec<RelatedContactInformation>,
+    #[serde_as(as = "DisplayFromStr")]
     pub order_date: DateTime,
     #[serde_as(as = "DisplayFromStr")]
     pub state: OrderState,
     pub state_change: Option<Vec<OrderStateChange>>,
     pub cancellation_charge: Option<Vec<ChargeRef>>,
+    #[serde_as(as = "Option<DisplayFromStr>")]
     pub cancellation_date: Option<DateTime>,
     pub cancellation_reason: Option<String>,
+    #[serde_as(as = "Option<DisplayFromStr>")]
     pub completion_date: Option<DateTime>,
     pub product_order_item: Vec<ProductOrderItem>,
 }
@@ -134,7 +138,9 @@ pub struct ProductOrderItem {
     pub state: ItemState,
     pub state_change: Option<Vec<ItemStateChange>>,
     pub charge: Option<Vec<ChargeRef>>,
+    #[serde_as(as = "Option<DisplayFromStr>")]
     pub completion_date: Option<DateTime>,
+    #[serde_as(as = "Option<DisplayFromStr>")]
     pub expected_completion_date: Option<DateTime>,
     pub expedite_accepted_indicator: Option<bool>,
     pub item_term: Option<Vec<ItemTerm>>,
@@ -148,6 +154,7 @@ pub struct ProductOrderItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderStateChange {
+    #[serde_as(as = "DisplayFromStr")]
     pub change_date: DateTime,
     pub change_reason: Option<String>,
     #[serde_as(as = "DisplayFromStr")]
@@ -160,6 +167,7 @@ pub struct OrderStateChange {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemStateChange {
+    #[serde_as(as = "DisplayFromStr")]
     pub change_date: DateTime,
     pub change_reason: Option<String>,
     #[serde_as(as = "DisplayFromStr")]
@@ -167,9 +175,11 @@ pub struct ItemStateChange {
 }
 
 /// `MEFMilestone`.
+#[serde_as]
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Milestone {
+    #[serde_as(as = "DisplayFromStr")]
     pub date: DateTime,
     pub name: String,
     pub note: Option<String>,
@@ -192,9 +202,12 @@ pub struct TerminationError {
 #[serde(rename_all = "camelCase")]
 pub struct ProductOrderFind {
     pub id: String,
+    #[serde_as(as = "Option<DisplayFromStr>")]
     pub cancellation_date: Option<DateTime>,
+    #[serde_as(as = "Option<DisplayFromStr>")]
     pub completion_date: Option<DateTime>,
     pub external_id: Option<String>,
+    #[serde_as(as = "DisplayFromStr")]
     pub order_date: DateTime,
     pub project_id: Option<String>,
     #[serde_as(as = "DisplayFromStr")]
@@ -340,12 +353,14 @@ impl From<&CancelProductOrder> for CancelProductOrderFind {
 }
 
 /// `MEFModifyProductOrderItemRequestedDeliveryDate_Create`.
+#[serde_as]
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ModifyDeliveryDateCreate {
     pub product_order_item: ProductOrderItemRef,
     pub expedite_indicator: Option<bool>,
+    #[serde_as(as = "Option<DisplayFromStr>")]
     pub requested_completion_date: Option<DateTime>,
 }
 
@@ -357,9 +372,11 @@ pub struct ModifyDeliveryDateCreate {
 pub struct ModifyDeliveryDate {
     pub id: String,
     pub href: Option<String>,
+    #[serde_as(as = "DisplayFromStr")]
     pub creation_date: DateTime,
     pub product_order_item: ProductOrderItemRef,
     pub expedite_indicator: Option<bool>,
+    #[serde_as(as = "Option<DisplayFromStr>")]
     pub requested_completion_date: Option<DateTime>,
     #[serde_as(as = "DisplayFromStr")]
     pub state: TaskState,
@@ -375,10 +392,12 @@ pub struct Charge {
     pub href: Option<String>,
     pub cancel_product_order: Option<ChargeRef>,
     pub charge_item: Vec<ChargeItem>,
+    #[serde_as(as = "DisplayFromStr")]
     pub creation_date: DateTime,
     pub modify_product_order_item_requested_delivery_date: Option<ChargeRef>,
     pub product_order: Option<ProductOrderRef>,
     pub product_order_item: Option<ProductOrderItemRef>,
+    #[serde_as(as = "DisplayFromStr")]
     pub response_due_date: DateTime,
     #[serde_as(as = "DisplayFromStr")]
     pub state: ChargeState,
@@ -418,9 +437,11 @@ pub struct ChargeItem {
 #[serde(rename_all = "camelCase")]
 pub struct ChargeFind {
     pub id: String,
+    #[serde_as(as = "DisplayFromStr")]
     pub creation_date: DateTime,
     pub product_order: Option<ProductOrderRef>,
     pub product_order_item: Option<ProductOrderItemRef>,
+    #[serde_as(as = "DisplayFromStr")]
     pub response_due_date: DateTime,
     #[serde_as(as = "DisplayFromStr")]
     pub state: ChargeState,

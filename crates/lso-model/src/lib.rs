@@ -4,9 +4,12 @@
 //! This crate does no IO and knows nothing of serde, SQL or HTTP.
 
 mod clock;
+mod date_time;
+mod error;
 mod mef_enum;
 pub mod order;
 pub mod product;
+pub mod query;
 pub mod quote;
 mod tenant;
 pub mod ticket;
@@ -14,8 +17,10 @@ mod violation;
 pub mod workforce;
 
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock};
+pub use date_time::DateTime;
+pub use error::EntityError;
 pub use mef_enum::UnknownValue;
-pub use tenant::{Irp, Tenant};
+pub use tenant::{Irp, Tenant, party_key, party_of_key};
 pub use violation::{Violation, ViolationCode, pointer_token};
 
 /// A state change that the transition table forbids.

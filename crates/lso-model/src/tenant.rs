@@ -21,6 +21,19 @@ pub struct Tenant {
 
 const SEPARATOR: char = '\u{1f}';
 
+/// The key the store keeps a party's resources under: the point it comes in by (a reference
+/// point such as `sonata`, or `allegro`, `interlude`), the Seller and the Buyer.
+pub fn party_key(point: &str, seller: &str, buyer: &str) -> String {
+    format!("{point}{SEPARATOR}{seller}{SEPARATOR}{buyer}")
+}
+
+/// The point, Seller and Buyer of a key [`party_key`] made, if it is one.
+pub fn party_of_key(key: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = key.split(SEPARATOR);
+    let found = (parts.next()?, parts.next()?, parts.next()?);
+    parts.next().is_none().then_some(found)
+}
+
 impl Tenant {
     /// A tenant of `irp`.
     pub fn new(irp: Irp, seller: &str, buyer: &str) -> Self {
@@ -29,16 +42,18 @@ impl Tenant {
 
     /// The key the store keeps it under.
     pub fn key(&self) -> String {
-        format!("{}{SEPARATOR}{}{SEPARATOR}{}", self.irp, self.seller, self.buyer)
+        party_key(self.irp.as_str(), &self.seller, &self.buyer)
+    }
+
+    /// The key of this Buyer's resources at `point` (`allegro`, `interlude`) instead.
+    pub fn key_at(&self, point: &str) -> String {
+        party_key(point, &self.seller, &self.buyer)
     }
 
     /// The tenant a key names, if it is one.
     pub fn from_key(key: &str) -> Option<Self> {
-        let mut parts = key.split(SEPARATOR);
-        let irp = parts.next()?.parse().ok()?;
-        let seller = parts.next()?.to_owned();
-        let buyer = parts.next()?.to_owned();
-        parts.next().is_none().then_some(Tenant { irp, seller, buyer })
+        let (irp, seller, buyer) = party_of_key(key)?;
+        Some(Tenant { irp: irp.parse().ok()?, seller: seller.to_owned(), buyer: buyer.to_owned() })
     }
 }
 
@@ -52,5 +67,7 @@ mod tests {
         assert_eq!(Tenant::from_key(&t.key()), Some(t.clone()));
         assert_ne!(t.key(), Tenant::new(Irp::Sonata, "LSO", "ACME").key());
         assert_eq!(Tenant::from_key("sonata"), None);
+        assert_eq!(party_of_key(&t.key_at("allegro")), Some(("allegro", "LSO", "ACME")));
+        assert_eq!(Tenant::from_key(&t.key_at("allegro")), None, "not a reference point");
     }
 }

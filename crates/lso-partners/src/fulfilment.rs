@@ -46,7 +46,9 @@ const PARTNER_SITE: &str = "partnerSite";
 /// `{partner}:{service}`.
 pub(crate) const FAULTS_OF: &str = "partnerServiceOf";
 /// The partner's Sonata ordering API.
-const ORDERING: &str = "/mefApi/sonata/productOrderingManagement/v10";
+fn ordering() -> String {
+    lso_mef_product::ordering_base(Irp::Sonata)
+}
 
 /// Why a partner conversation did not go on.
 #[derive(Debug)]
@@ -172,7 +174,7 @@ impl PartnerFulfilment {
     /// Subscribes to `partner`'s order notifications, once.
     async fn ensure_hub(&self, partner: &PartnerConfig) -> Result<(), Problem> {
         let events = "productOrderStateChangeEvent,productOrderItemStateChangeEvent";
-        self.subscribe(partner, &partner.name, ORDERING, events).await
+        self.subscribe(partner, &partner.name, &ordering(), events).await
     }
 
     /// Subscribes to `events` of `partner`'s API at `base`, once (hub record `key`).
@@ -254,11 +256,11 @@ impl PartnerFulfilment {
         order: Value,
     ) -> Result<Value, Problem> {
         self.ensure_hub(partner).await?;
-        let query = format!("{ORDERING}/productOrder?externalId={external_id}");
+        let query = format!("{}/productOrder?externalId={external_id}", ordering());
         let found = self.call(partner, reqwest::Method::GET, &query, None).await?;
         let placed = match found.as_array().and_then(|orders| orders.first()).and_then(|o| o["id"].as_str()) {
             Some(id) => {
-                self.call(partner, reqwest::Method::GET, &format!("{ORDERING}/productOrder/{id}"), None).await?
+                self.call(partner, reqwest::Method::GET, &format!("{}/productOrder/{id}", ordering()), None).await?
             }
             None => {
                 let mut order = order;
@@ -272,7 +274,7 @@ impl PartnerFulfilment {
                         self.qualify_and_quote(partner, external_id, item).await?;
                     }
                 }
-                self.call(partner, reqwest::Method::POST, &format!("{ORDERING}/productOrder"), Some(&order)).await?
+                self.call(partner, reqwest::Method::POST, &format!("{}/productOrder", ordering()), Some(&order)).await?
             }
         };
         if !ours.is_empty() {
@@ -608,7 +610,7 @@ impl PartnerFulfilment {
         {
             Some(order) => order,
             None => {
-                let now = lso_mef_product::DateTime::from_millis(request.now);
+                let now = lso_model::DateTime::from_millis(request.now);
                 let configuration = json!({"@type": lso_sof::services::OVC, "cirMbps": cir, "endPoints": [
                     {"service": uni_service, "vlans": near_vlans}, {"interface": partner.enni, "vlans": [s_vlan]}]});
                 let order = json!({"externalId": external_id, "requestedStartDate": now.as_str(), "requestedCompletionDate": now.as_str(),
@@ -734,7 +736,7 @@ impl PartnerFulfilment {
                     .ok_or("this Seller's leg of the EVC is gone")?;
                 let mut configuration = service["serviceConfiguration"].clone();
                 configuration["cirMbps"] = json!(cir);
-                let now = lso_mef_product::DateTime::from_millis(request.now);
+                let now = lso_model::DateTime::from_millis(request.now);
                 let item = json!({"id": "1", "action": "modify", "service": {"id": service["id"], "serviceConfiguration": configuration}});
                 let order = json!({"externalId": key, "requestedStartDate": now.as_str(),
                                    "requestedCompletionDate": now.as_str(), "serviceOrderItem": [item]});
@@ -922,7 +924,7 @@ impl PartnerFulfilment {
                 .map_err(|e| transient(e.to_string()))?
                 .is_none()
             {
-                let at = lso_mef_product::DateTime::from_millis(now);
+                let at = lso_model::DateTime::from_millis(now);
                 let order = json!({"externalId": undo_id, "requestedStartDate": at.as_str(), "requestedCompletionDate": at.as_str(),
                     "serviceOrderItem": [{"id": "1", "action": "delete", "service": {"id": service["id"]}}]});
                 self.legato
@@ -933,7 +935,7 @@ impl PartnerFulfilment {
             return Ok(again);
         }
         if let Some(partner) = self.partner(payload["partner"].as_str().unwrap_or_default()) {
-            let query = format!("{ORDERING}/productOrder?externalId={external_id}");
+            let query = format!("{}/productOrder?externalId={external_id}", ordering());
             let found = self.call(partner, reqwest::Method::GET, &query, None).await?;
             if let Some(order) = found.as_array().and_then(|orders| orders.first()) {
                 let id = text(&order["id"]);
@@ -947,7 +949,7 @@ impl PartnerFulfilment {
                             .call(
                                 partner,
                                 reqwest::Method::POST,
-                                &format!("{ORDERING}/cancelProductOrder"),
+                                &format!("{}/cancelProductOrder", ordering()),
                                 Some(&cancel),
                             )
                             .await
@@ -959,7 +961,7 @@ impl PartnerFulfilment {
                     }
                     "completed" | "partial" => {
                         let order = self
-                            .call(partner, reqwest::Method::GET, &format!("{ORDERING}/productOrder/{id}"), None)
+                            .call(partner, reqwest::Method::GET, &format!("{}/productOrder/{id}", ordering()), None)
                             .await?;
                         let letter = self.letter(partner);
                         let items: Vec<Value> = order["productOrderItem"]
@@ -1222,7 +1224,7 @@ impl PartnerFulfilment {
                 .collect(),
             None => vec![json!({"kind": "partnerUnreachable", "element": partner.name, "partner": partner.name,
                 "detail": format!("partner {} could not be asked for the faults on its leg", partner.name),
-                "raisedAt": lso_mef_product::DateTime::from_millis(self.clock.now_millis()).as_str()})],
+                "raisedAt": lso_model::DateTime::from_millis(self.clock.now_millis()).as_str()})],
         }
     }
 }

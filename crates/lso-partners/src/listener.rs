@@ -24,7 +24,10 @@ pub fn listener(bus: Arc<lso_bus::Bus>, sof: Arc<lso_sof::Sof>, partners: &[Part
     let faults = lso_api_allegro::ServiceFaults::new(sof.clone(), bus.clone());
     axum::Router::new()
         .route(
-            &format!("{LISTENER}/{{partner}}/mefApi/sonata/productOrderingNotification/v10/listener/{{event}}"),
+            &format!(
+                "{LISTENER}/{{partner}}{}/listener/{{event}}",
+                lso_mef_product::ordering_notification_base(Irp::Sonata)
+            ),
             axum::routing::post(heard),
         )
         .route(
@@ -35,7 +38,7 @@ pub fn listener(bus: Arc<lso_bus::Bus>, sof: Arc<lso_sof::Sof>, partners: &[Part
             axum::routing::post(heard_of_ticket),
         )
         .route(
-            &format!("{LISTENER}/{{partner}}/mefApi/interlude/serviceControlNotification/v1/listener/{{event}}"),
+            &format!("{LISTENER}/{{partner}}{}/listener/{{event}}", lso_api_allegro::INTERLUDE_NOTIFICATION_BASE),
             axum::routing::post(heard_of_fault),
         )
         .with_state(Listening { bus, sof, faults, partners })

@@ -1,7 +1,7 @@
 //! What this Seller writes to a partner as its Buyer: its own contacts (from the
 //! configuration), the billing account the partner keeps for it, and dates from its clock.
 
-use lso_mef_product::DateTime;
+use lso_model::DateTime;
 use serde_json::{Value, json};
 
 /// How long after it is asked for an item is wanted complete, in milliseconds.

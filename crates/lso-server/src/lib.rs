@@ -311,7 +311,7 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         auth: auth.clone(),
         sellers: sellers.clone(),
         geography: layers.geography.clone(),
-        catalog_time: lso_mef_product::DateTime::from_millis(bus.clock().now_millis()).as_str().to_owned(),
+        catalog_time: lso_model::DateTime::from_millis(bus.clock().now_millis()).as_str().to_owned(),
         origin: format!("http://{}", layers.addr),
     };
     let allegro_state = |audience| lso_api_allegro::AllegroState {

@@ -7,7 +7,7 @@
 
 use crate::order::SERVICE_ID;
 use crate::{SERVICE, SERVICE_ORDER, Sof, SofError};
-use lso_mef_product::DateTime;
+use lso_model::DateTime;
 use lso_model::{Violation, ViolationCode};
 use lso_store::{Condition, Filter, ListQuery};
 use serde_json::{Value, json};
@@ -163,18 +163,26 @@ pub const SERVICE_FAULT_EVENT: &str = "serviceFaultEvent";
 /// The API key of service control hubs.
 pub const SERVICE_CONTROL_API: &str = "serviceControl";
 
+/// Who hears of a fault on a service, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultListener {
+    /// The client whose service control hubs hear of it.
+    pub client: String,
+    /// Where on each hub's callback: `{listener}{eventType}`.
+    pub listener: String,
+    /// Where the client reads the service.
+    pub href: String,
+}
+
 impl Sof {
-    /// Tells `clients` (each `{audience}\u{1f}{seller}\u{1f}{buyer}`, the audience `allegro` or
-    /// `interlude`) of `fault` on service `id`.
-    pub async fn announce_fault(&self, clients: &[String], id: &str, fault: Value) -> Result<(), SofError> {
+    /// Tells each of `listeners` of `fault` on service `id`.
+    pub async fn announce_fault(&self, listeners: &[FaultListener], id: &str, fault: Value) -> Result<(), SofError> {
         let at = self.clock.now_millis();
         let mut ops = Vec::new();
-        for client in clients {
-            let point = client.split('\u{1f}').next().unwrap_or("allegro");
-            let listener = format!("/mefApi/{point}/serviceControlNotification/v1/listener/");
-            let to = crate::Audience { api: SERVICE_CONTROL_API, client, listener: &listener };
-            let href = format!("/mefApi/{point}/serviceControl/v1/service/{id}");
-            ops.push(self.notice(to, SERVICE_FAULT_EVENT, json!({"id": id, "href": href, "fault": fault}), id, at));
+        for to in listeners {
+            let audience = crate::Audience { api: SERVICE_CONTROL_API, client: &to.client, listener: &to.listener };
+            let event = json!({"id": id, "href": to.href, "fault": fault});
+            ops.push(self.notice(audience, SERVICE_FAULT_EVENT, event, id, at));
         }
         if ops.is_empty() { Ok(()) } else { self.commit(ops).await }
     }

@@ -12,7 +12,7 @@ use crate::services::{ConnectionConfig, InterfaceConfig, ServiceKind, read_confi
 use crate::{INTERFACE_CLAIM, INVENTORY_API, ORDERING_API, SERVICE, SERVICE_ORDER, SERVICE_POLICY, Sof, SofError};
 use lso_icm::{ConnectivityRequest, PrestoError, ServiceEndpoint};
 use lso_jobs::{JobFailure, Step, StepResult};
-use lso_mef_product::DateTime;
+use lso_model::DateTime;
 use lso_store::{IndexEntry, Job, ListQuery, NewEvent, Record, WriteOp};
 use serde_json::{Value, json};
 

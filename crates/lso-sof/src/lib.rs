@@ -16,8 +16,8 @@ pub mod services;
 pub mod streams;
 
 use lso_jobs::{JobHandler, StepResult};
-use lso_model::{Clock, IdGen, Violation};
-use lso_store::{Job, Record, Store, StoreError};
+use lso_model::{Clock, IdGen};
+use lso_store::{Job, Record, Store};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
@@ -25,7 +25,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 pub use api::{INVENTORY_EVENT_TYPES, LegatoApi, ORDERING_EVENT_TYPES};
-pub use control::{PolicyChange, ce_vlan_endpoints, policy_range};
+pub use control::{FaultListener, PolicyChange, ce_vlan_endpoints, policy_range};
 pub use engine::{ADVANCE_SERVICE_ORDER, RELEASE_CONNECTIVITY};
 
 /// Stored service orders.
@@ -41,38 +41,8 @@ pub const ORDERING_API: &str = "legatoServiceOrdering";
 /// The API name of Service Inventory notifications.
 pub const INVENTORY_API: &str = "legatoServiceInventory";
 
-/// What the SOF can answer instead of a result.
-#[derive(Debug, thiserror::Error)]
-pub enum SofError {
-    /// No such resource for this client.
-    #[error("{0}")]
-    NotFound(String),
-    /// The request breaks the rules of MEF 99.
-    #[error("{} problem(s)", .0.len())]
-    Invalid(Vec<Violation>),
-    /// The resource changed meanwhile.
-    #[error("{0}")]
-    Conflict(String),
-    /// The store failed.
-    #[error("storage failed")]
-    Store(#[source] StoreError),
-    /// A stored document could not be read back.
-    #[error("corrupt document {0}")]
-    Corrupt(String),
-    /// A SOF in another process could not be asked (Legato over HTTP).
-    #[error("the SOF could not be reached: {0}")]
-    Unreachable(String),
-}
-
-impl From<StoreError> for SofError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::NotFound => SofError::NotFound("not found".into()),
-            StoreError::Conflict(reason) => SofError::Conflict(reason),
-            other => SofError::Store(other),
-        }
-    }
-}
+/// What the SOF can answer instead of a result: the family every entity shares.
+pub type SofError = lso_model::EntityError;
 
 /// Whom a notification goes to: the hubs of `api` of `client`, at `{listener}{eventType}`.
 #[derive(Debug, Clone, Copy)]
@@ -198,7 +168,7 @@ impl Sof {
         at: i64,
     ) -> lso_store::WriteOp {
         let event_id = self.ids.next_id();
-        let body = serde_json::json!({"eventId": event_id, "eventTime": lso_mef_product::DateTime::from_millis(at).as_str(),
+        let body = serde_json::json!({"eventId": event_id, "eventTime": lso_model::DateTime::from_millis(at).as_str(),
                                       "eventType": event_type, "event": event});
         lso_store::WriteOp::Publish(lso_store::NewEvent {
             id: event_id,
@@ -215,7 +185,7 @@ impl Sof {
     async fn note_service(&self, id: &str, text: &str) -> Result<(), SofError> {
         let Ok((record, mut service)) = self.load(SERVICE, None, id).await else { return Ok(()) };
         let now = self.clock.now_millis();
-        let date = lso_mef_product::DateTime::from_millis(now);
+        let date = lso_model::DateTime::from_millis(now);
         let note = serde_json::json!({"author": "sof", "date": date.as_str(), "source": "sof", "text": text, "id": self.ids.next_id()});
         engine::push(&mut service, "note", note);
         let to = Audience { api: INVENTORY_API, client: &record.tenant, listener: engine::INVENTORY_LISTENER };

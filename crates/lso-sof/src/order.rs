@@ -3,7 +3,7 @@
 
 use crate::services::{ConnectionConfig, InterfaceConfig, ServiceKind, read_config};
 use crate::{ADVANCE_SERVICE_ORDER, SERVICE, SERVICE_ORDER, Sof, SofError};
-use lso_mef_product::DateTime;
+use lso_model::DateTime;
 use lso_model::{Violation, ViolationCode};
 use lso_store::{IndexEntry, Record, WriteOp};
 use serde_json::{Value, json};

@@ -8,7 +8,7 @@
 
 use crate::{Sof, SofError};
 use lso_jobs::Step;
-use lso_mef_product::DateTime;
+use lso_model::DateTime;
 use lso_model::{Violation, ViolationCode};
 use lso_store::{Condition, Filter, IndexEntry, ListQuery, Record, WriteOp, sortable_time};
 use serde_json::{Map, Value, json};
@@ -704,8 +704,8 @@ impl Sof {
             tenant: Some(client.into()),
             filters: vec![
                 Filter { name: "interface".into(), condition: Condition::Eq(interface.into()) },
-                Filter { name: "at".into(), condition: Condition::Gt(sortable_time(from - 1)) },
-                Filter { name: "at".into(), condition: Condition::Lt(sortable_time(to + 1)) },
+                Filter { name: "at".into(), condition: Condition::After(from - 1) },
+                Filter { name: "at".into(), condition: Condition::Before(to + 1) },
             ],
             offset: 0,
             limit: 100_000,

@@ -63,26 +63,16 @@ impl IndexEntry {
     }
 }
 
-/// One condition of a list query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Condition {
-    /// Some indexed value equals this.
-    Eq(String),
-    /// Some indexed value equals one of these.
-    In(Vec<String>),
-    /// Some indexed value is greater than this.
-    Gt(String),
-    /// Some indexed value is less than this.
-    Lt(String),
-}
+pub use lso_model::query::{Condition, Filter};
 
-/// A filter on one indexed attribute.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filter {
-    /// The index entry name.
-    pub name: String,
-    /// What its value must satisfy.
-    pub condition: Condition,
+impl From<StoreError> for lso_model::EntityError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => lso_model::EntityError::NotFound("not found".into()),
+            StoreError::Conflict(reason) => lso_model::EntityError::Conflict(reason),
+            other => lso_model::EntityError::Store(Box::new(other)),
+        }
+    }
 }
 
 /// A page of a list query, newest first.

@@ -4,7 +4,7 @@
 
 use crate::{
     Condition, DeliveryCounts, DeliveryInfo, DeliveryOutcome, DeliveryTask, Hub, IndexEntry, Job, ListQuery, NewEvent,
-    Page, Record, StoreError, WriteOp, merge_extra, now_millis, split_types,
+    Page, Record, StoreError, WriteOp, merge_extra, now_millis, sortable_time, split_types,
 };
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
@@ -108,8 +108,8 @@ impl PgStore {
             let name = bind(&mut params, Box::new(filter.name.clone()));
             let comparison = match &filter.condition {
                 Condition::Eq(v) => format!("= {}", bind(&mut params, Box::new(v.clone()))),
-                Condition::Gt(v) => format!("> {}", bind(&mut params, Box::new(v.clone()))),
-                Condition::Lt(v) => format!("< {}", bind(&mut params, Box::new(v.clone()))),
+                Condition::After(t) => format!("> {}", bind(&mut params, Box::new(sortable_time(*t)))),
+                Condition::Before(t) => format!("< {}", bind(&mut params, Box::new(sortable_time(*t)))),
                 Condition::In(values) => format!("= ANY({})", bind(&mut params, Box::new(values.clone()))),
             };
             sql.push_str(&format!(

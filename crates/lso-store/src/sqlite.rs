@@ -4,7 +4,7 @@
 
 use crate::{
     Condition, DeliveryCounts, DeliveryInfo, DeliveryOutcome, DeliveryTask, Hub, IndexEntry, Job, ListQuery, NewEvent,
-    Page, Record, StoreError, WriteOp, merge_extra, now_millis, split_types,
+    Page, Record, StoreError, WriteOp, merge_extra, now_millis, sortable_time, split_types,
 };
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter, types::Value};
 use std::path::{Path, PathBuf};
@@ -177,8 +177,8 @@ impl SqliteStore {
                 args.push(Value::Text(filter.name.clone()));
                 match &filter.condition {
                     Condition::Eq(v) => push_cmp(&mut sql, &mut args, "=", v),
-                    Condition::Gt(v) => push_cmp(&mut sql, &mut args, ">", v),
-                    Condition::Lt(v) => push_cmp(&mut sql, &mut args, "<", v),
+                    Condition::After(t) => push_cmp(&mut sql, &mut args, ">", &sortable_time(*t)),
+                    Condition::Before(t) => push_cmp(&mut sql, &mut args, "<", &sortable_time(*t)),
                     Condition::In(values) => {
                         sql.push_str(" AND i.value IN (");
                         sql.push_str(&vec!["?"; values.len()].join(","));

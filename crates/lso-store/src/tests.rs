@@ -100,8 +100,8 @@ async fn range_filters_compare_sortable_times() {
             index: vec![IndexEntry::new("orderDate", sortable_time(*t))],
         });
         store.apply(ops.collect()).await.unwrap();
-        let gt = Filter { name: "orderDate".into(), condition: Condition::Gt(sortable_time(1_500)) };
-        let lt = Filter { name: "orderDate".into(), condition: Condition::Lt(sortable_time(3_000)) };
+        let gt = Filter { name: "orderDate".into(), condition: Condition::After(1_500) };
+        let lt = Filter { name: "orderDate".into(), condition: Condition::Before(3_000) };
         let page = store.list(query(Some("A"), vec![gt, lt])).await.unwrap();
         assert_eq!(page.records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["o1"]);
     }

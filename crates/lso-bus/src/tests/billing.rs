@@ -13,7 +13,7 @@ async fn bill_of(h: &Harness, start: i64) -> Value {
     let bills = h.bus.list_customer_bills(Some(h.tenant.key()), Vec::new(), 0, 10).await.unwrap().0;
     let find = bills
         .iter()
-        .find(|b| b["billingPeriod"]["startDateTime"] == lso_mef_product::DateTime::from_millis(start).as_str())
+        .find(|b| b["billingPeriod"]["startDateTime"] == lso_model::DateTime::from_millis(start).as_str())
         .unwrap();
     h.bus.customer_bill(None, find["id"].as_str().unwrap()).await.unwrap()
 }

@@ -2,7 +2,7 @@
 //! terms, the Buyer's cancel and decline, expiry, and product orders that reference a quote.
 
 use super::*;
-use lso_mef_product::DateTime;
+use lso_model::DateTime;
 use lso_model::quote::QuoteEvent;
 use std::time::Duration;
 

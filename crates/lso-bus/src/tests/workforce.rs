@@ -33,8 +33,8 @@ impl Harness {
 }
 
 fn period(start: i64, end: i64) -> Value {
-    json!({"startDateTime": lso_mef_product::DateTime::from_millis(start).as_str(),
-           "endDateTime": lso_mef_product::DateTime::from_millis(end).as_str()})
+    json!({"startDateTime": lso_model::DateTime::from_millis(start).as_str(),
+           "endDateTime": lso_model::DateTime::from_millis(end).as_str()})
 }
 
 // NOW is Friday 2027-01-15 08:00 UTC; technicians work 08:00–18:00 Monday to Friday in visits of

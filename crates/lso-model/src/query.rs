@@ -1,0 +1,31 @@
+//! What a list asks for: conditions on the indexed attributes of a resource, in the words of
+//! the APIs (a value, one of some values, a time range), not of any storage.
+
+/// One condition on an attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// Some value of the attribute equals this.
+    Eq(String),
+    /// Some value of the attribute equals one of these.
+    In(Vec<String>),
+    /// Some value of the attribute, a time, is later than this (milliseconds since the epoch).
+    After(i64),
+    /// Some value of the attribute, a time, is earlier than this.
+    Before(i64),
+}
+
+/// A condition on one attribute, by its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    /// The attribute, as the API names it (`state`, `orderDate`, `relatedEntityId`).
+    pub name: String,
+    /// What its value must satisfy.
+    pub condition: Condition,
+}
+
+impl Filter {
+    /// `name` equals `value`.
+    pub fn eq(name: &str, value: impl Into<String>) -> Self {
+        Filter { name: name.to_owned(), condition: Condition::Eq(value.into()) }
+    }
+}
