@@ -1,8 +1,8 @@
 //! [`AdagioClient`]: element control in another process, reached over Adagio's HTTP API.
 
 use crate::dto::CrossConnectDto;
-use lso_ecm::openflow::{Action, Flow};
-use lso_ecm::{Adagio, AdagioError, BoxFuture, CrossConnect, DriverError, PortState};
+use lso_adagio::{Action, Flow};
+use lso_adagio::{Adagio, AdagioError, BoxFuture, CrossConnect, DriverError, PortState};
 use serde_json::Value;
 
 /// Adagio over HTTP.

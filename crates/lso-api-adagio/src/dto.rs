@@ -1,7 +1,7 @@
 //! The JSON of Adagio: cross-connects as ICM sends them, flows as elements report them, alarms.
 
-use lso_ecm::openflow::{Action, Flow};
-use lso_ecm::{Alarm, Attachment, CrossConnect, Endpoint};
+use lso_adagio::{Action, Flow};
+use lso_adagio::{Alarm, Attachment, CrossConnect, Endpoint};
 use lso_http::ApiError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -158,16 +158,16 @@ pub struct CountersDto {
     pub tx_dropped: u64,
 }
 
-impl From<lso_ecm::PortCounters> for CountersDto {
-    fn from(c: lso_ecm::PortCounters) -> Self {
-        let lso_ecm::PortCounters { rx_packets, rx_bytes, rx_dropped, tx_packets, tx_bytes, tx_dropped } = c;
+impl From<lso_adagio::PortCounters> for CountersDto {
+    fn from(c: lso_adagio::PortCounters) -> Self {
+        let lso_adagio::PortCounters { rx_packets, rx_bytes, rx_dropped, tx_packets, tx_bytes, tx_dropped } = c;
         CountersDto { rx_packets, rx_bytes, rx_dropped, tx_packets, tx_bytes, tx_dropped }
     }
 }
 
-impl From<CountersDto> for lso_ecm::PortCounters {
+impl From<CountersDto> for lso_adagio::PortCounters {
     fn from(c: CountersDto) -> Self {
         let CountersDto { rx_packets, rx_bytes, rx_dropped, tx_packets, tx_bytes, tx_dropped } = c;
-        lso_ecm::PortCounters { rx_packets, rx_bytes, rx_dropped, tx_packets, tx_bytes, tx_dropped }
+        lso_adagio::PortCounters { rx_packets, rx_bytes, rx_dropped, tx_packets, tx_bytes, tx_dropped }
     }
 }

@@ -22,7 +22,7 @@ struct AdminState {
     auth: Arc<Authenticator>,
     sellers: Arc<Vec<String>>,
     icm: Arc<lso_icm::Icm>,
-    legato: Arc<dyn lso_sof::Legato>,
+    legato: Arc<dyn lso_legato::Legato>,
     catalog_dir: std::path::PathBuf,
 }
 
@@ -77,7 +77,7 @@ pub struct AdminParts {
     /// Infrastructure control (the network and what is in use).
     pub icm: Arc<lso_icm::Icm>,
     /// The SOF the BUS sends its service orders to.
-    pub legato: Arc<dyn lso_sof::Legato>,
+    pub legato: Arc<dyn lso_legato::Legato>,
     /// Where `lso catalog import` keeps the imported specification trees.
     pub catalog_dir: std::path::PathBuf,
 }

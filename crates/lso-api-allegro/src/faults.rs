@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// A fault as customers and partners see it: an element alarm on a service's path.
-pub fn fault_of(alarm: &lso_ecm::Alarm) -> Value {
+pub fn fault_of(alarm: &lso_adagio::Alarm) -> Value {
     let mut fault = json!({"kind": alarm.kind.as_str(), "element": alarm.element, "detail": alarm.detail,
         "raisedAt": lso_model::DateTime::from_millis(alarm.raised_at).as_str()});
     if let Some(port) = &alarm.port {
@@ -34,10 +34,10 @@ impl ServiceFaults {
 
     /// Each customer (Allegro) and partner operator (Interlude) owning one of `services` (those
     /// `change`'s alarm touches) hears of it raised or cleared, at its service control hub.
-    pub async fn on_alarm(&self, change: &lso_ecm::AlarmChange, services: &[String]) -> Result<(), SofError> {
+    pub async fn on_alarm(&self, change: &lso_adagio::AlarmChange, services: &[String]) -> Result<(), SofError> {
         let (alarm, state) = match change {
-            lso_ecm::AlarmChange::Raised(alarm) => (alarm, "raised"),
-            lso_ecm::AlarmChange::Cleared(alarm) => (alarm, "cleared"),
+            lso_adagio::AlarmChange::Raised(alarm) => (alarm, "raised"),
+            lso_adagio::AlarmChange::Cleared(alarm) => (alarm, "cleared"),
         };
         let mut fault = fault_of(alarm);
         fault["state"] = json!(state);

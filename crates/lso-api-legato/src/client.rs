@@ -1,8 +1,9 @@
 //! [`LegatoClient`]: a SOF in another process, reached over Legato's HTTP API.
 
 use crate::{INVENTORY_BASE, ORDERING_BASE};
+use lso_legato::{BoxFuture, Legato};
 use lso_model::{Violation, ViolationCode};
-use lso_sof::{BoxFuture, Legato, SofError};
+use lso_sof::SofError;
 use serde_json::Value;
 
 /// Legato over HTTP, as a BUS uses it.

@@ -1,7 +1,7 @@
 //! [`PrestoClient`]: infrastructure control in another process, reached over the NRP API.
 
 use crate::BASE;
-use lso_icm::{BoxFuture, ConnectivityRequest, InterfaceKind, Presto, PrestoError, Sip};
+use lso_presto::{BoxFuture, ConnectivityRequest, InterfaceKind, PortCounters, Presto, PrestoError, Sip};
 use serde_json::{Value, json};
 
 /// Presto over HTTP, as the SOF uses it.
@@ -120,6 +120,27 @@ impl Presto for PrestoClient {
             match self.rpc("get-connectivity-service-details", json!({"service-id-or-name": uuid})).await? {
                 (200, _) => Ok(true),
                 (404, _) => Ok(false),
+                (status, body) => Err(failure(status, &body)),
+            }
+        })
+    }
+
+    fn interface_counters<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<PortCounters>, PrestoError>> {
+        Box::pin(async move {
+            match self.rpc("get-service-interface-point-counters", json!({"sip-id-or-name": name})).await? {
+                (200, body) => {
+                    let c = &body["output"]["counters"];
+                    let count = |key: &str| c[key].as_u64().unwrap_or(0);
+                    Ok(Some(PortCounters {
+                        rx_packets: count("rx-packets"),
+                        rx_bytes: count("rx-bytes"),
+                        rx_dropped: count("rx-dropped"),
+                        tx_packets: count("tx-packets"),
+                        tx_bytes: count("tx-bytes"),
+                        tx_dropped: count("tx-dropped"),
+                    }))
+                }
+                (404, _) => Ok(None),
                 (status, body) => Err(failure(status, &body)),
             }
         })

@@ -7,8 +7,10 @@
 //! Identifiers are the names of the topology file: element names for nodes, `element:port`
 //! for node edge points, interface names for service interface points. A connectivity service
 //! created here gets a UUID, unless the request names one in `input.uuid` (an lso extension the
-//! SOF uses, so a connectivity service has its service's id). [`PrestoClient`] is the SOF's side
-//! over HTTP, for an ICM in another process.
+//! SOF uses, so a connectivity service has its service's id), and
+//! `get-service-interface-point-counters` (an lso extension: what an interface's element counted,
+//! for the SOF's performance monitoring) answers `output.counters`. [`PrestoClient`] is the SOF's
+//! side over HTTP, for an ICM in another process.
 
 use axum::Router;
 use axum::extract::{FromRef, Path, State};
@@ -16,7 +18,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lso_http::{ApiError, Authenticator, ForbiddenCode, MefBody, Principal, json_response};
-use lso_icm::{ConnectivityRequest, ConnectivityService, Icm, IcmError, InterfaceKind, Network, ServiceEndpoint};
+use lso_icm::{ConnectivityService, Icm, IcmError, InterfaceKind, Network};
+use lso_presto::{ConnectivityRequest, Presto, ServiceEndpoint};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -262,6 +265,7 @@ pub fn router(state: PrestoState) -> Router {
         .route("/operations/delete-p-2-p-path/", post(delete_path))
         .route("/operations/get-connectivity-service-list/", post(get_connectivity_service_list))
         .route("/operations/get-service-interface-point-list/", post(get_sip_list))
+        .route("/operations/get-service-interface-point-counters/", post(get_sip_counters))
         .route("/operations/get-topology-list/", post(get_topology_list));
     let details = [
         ("get-connectivity-service-details", "service"),
@@ -660,6 +664,25 @@ async fn get_sip_list(State(state): State<PrestoState>, principal: Principal) ->
     let sips =
         state.icm.read(|n| n.topology().interfaces.iter().filter_map(|i| sip(n, &i.name)).collect::<Vec<_>>()).await;
     Ok(ok(json!({"output": {"sip": sips}})))
+}
+
+/// `get-service-interface-point-counters` (lso's): what the element of an interface counted on
+/// its port since the port was made.
+async fn get_sip_counters(
+    State(state): State<PrestoState>,
+    principal: Principal,
+    body: MefBody<Value>,
+) -> Result<Response, ApiError> {
+    operator(&principal)?;
+    let id = input(&body.raw, "sip-id-or-name")?;
+    let counters = state.icm.interface_counters(id).await.map_err(|e| {
+        tracing::warn!(error = %e, "an element could not be asked for its counters");
+        ApiError::Unavailable
+    })?;
+    let c = counters.ok_or_else(|| not_found("service interface point", id))?;
+    let counters = json!({"rx-packets": c.rx_packets, "rx-bytes": c.rx_bytes, "rx-dropped": c.rx_dropped,
+        "tx-packets": c.tx_packets, "tx-bytes": c.tx_bytes, "tx-dropped": c.tx_dropped});
+    Ok(ok(json!({"output": {"counters": counters}})))
 }
 
 /// `GET /data/context/nw-topology-service/`: the one topology, as a network topology service.

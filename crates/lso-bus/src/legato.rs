@@ -14,9 +14,10 @@
 //! carries `{productOrderId}/{itemId}` as its own, so asking again after a crash finds it.
 
 use crate::fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus};
+use lso_legato::Legato;
+use lso_legato::services::{EVC, OVC};
+use lso_model::EntityError;
 use lso_model::order::ItemAction;
-use lso_sof::services::{EVC, OVC};
-use lso_sof::{Legato, SofError};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
@@ -192,9 +193,9 @@ impl LegatoFulfilment {
     }
 }
 
-fn sof_reason(err: SofError) -> String {
+fn sof_reason(err: EntityError) -> String {
     match err {
-        SofError::Invalid(violations) => {
+        EntityError::Invalid(violations) => {
             violations.iter().map(|v| format!("{} ({})", v.reason, v.property_path)).collect::<Vec<_>>().join("; ")
         }
         other => format!("service orchestration: {other}"),

@@ -3,64 +3,9 @@
 //! raises what is newly wrong and clears what is right again, and returns the changes so the
 //! layers above can tell the services they touch.
 
-use crate::adagio::Adagio;
+use crate::{Adagio, Alarm, AlarmChange, AlarmKind};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-
-/// What is wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum AlarmKind {
-    /// The element does not answer.
-    ElementUnreachable,
-    /// A port's link is down.
-    PortDown,
-    /// The element reports an error on a port.
-    PortError,
-}
-
-impl AlarmKind {
-    /// Its name on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlarmKind::ElementUnreachable => "elementUnreachable",
-            AlarmKind::PortDown => "portDown",
-            AlarmKind::PortError => "portError",
-        }
-    }
-}
-
-/// An alarm: what is wrong, where, since when.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Alarm {
-    /// The element.
-    pub element: String,
-    /// The port, for a port alarm.
-    pub port: Option<String>,
-    /// What is wrong.
-    pub kind: AlarmKind,
-    /// What the element said.
-    pub detail: String,
-    /// When it was raised (milliseconds since the epoch).
-    pub raised_at: i64,
-}
-
-/// A change of the alarms.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AlarmChange {
-    /// Newly wrong.
-    Raised(Alarm),
-    /// Right again.
-    Cleared(Alarm),
-}
-
-impl AlarmChange {
-    /// The alarm raised or cleared.
-    pub fn alarm(&self) -> &Alarm {
-        match self {
-            AlarmChange::Raised(alarm) | AlarmChange::Cleared(alarm) => alarm,
-        }
-    }
-}
 
 type Key = (String, Option<String>, AlarmKind);
 

@@ -7,7 +7,7 @@
 //! every other endpoint of the service on the element: as it came from the customer at a UNI,
 //! with an 802.1ad S-tag pushed on a tagged port. A UNI's ingress may pass a meter first.
 
-use crate::openflow::{Action, Flow};
+use crate::{Action, Flow};
 use crate::{Attachment, CrossConnect};
 
 /// The EtherType of the S-tag pushed on links and ENNIs (IEEE 802.1ad).

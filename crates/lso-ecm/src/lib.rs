@@ -16,89 +16,19 @@ pub mod openflow;
 mod ovs;
 mod ovsdb;
 
-pub use adagio::{Adagio, AdagioError, BoxFuture, Ecm, Element};
-pub use alarms::{Alarm, AlarmChange, AlarmKind, Alarms};
+pub use adagio::{Ecm, Element};
+pub use alarms::Alarms;
+pub use lso_adagio::{
+    Action, Adagio, AdagioError, Alarm, AlarmChange, AlarmKind, Attachment, BoxFuture, CrossConnect, DriverError,
+    Endpoint, Flow, PortCounters, PortState,
+};
 pub use ovs::OvsDriver;
 pub use ovsdb::{OvsdbClient, OvsdbError};
 
-use openflow::{Flow, Meter};
+use openflow::Meter;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Mutex;
-
-/// How a service uses a port.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Attachment {
-    /// A UNI: frames whose outer VLAN is one of `ce_vlans` belong to the service, or every
-    /// frame when `ce_vlans` is empty (all-to-one bundling). They leave as they came.
-    Uni { ce_vlans: Vec<u16> },
-    /// A link or an ENNI: the service's frames carry an S-tag with `s_vlan`.
-    Tagged { s_vlan: u16 },
-}
-
-/// One port of a service on an element.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Endpoint {
-    /// The port's name on the element.
-    pub port: String,
-    /// How the service uses it.
-    pub attachment: Attachment,
-    /// The rate frames entering the service here are held to (the CIR), in kbit/s.
-    pub ingress_cir_kbps: Option<u32>,
-}
-
-/// Everything one service needs from one element.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CrossConnect {
-    /// The service's id.
-    pub service: String,
-    /// Its endpoints on the element.
-    pub endpoints: Vec<Endpoint>,
-}
-
-/// A port as the element reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortState {
-    /// The port's name.
-    pub port: String,
-    /// Whether the link is up.
-    pub link_up: bool,
-    /// What the element reports as wrong with it, if anything.
-    pub error: Option<String>,
-    /// What it has received and sent since it was made.
-    pub counters: PortCounters,
-}
-
-/// The traffic counters of a port, as the element keeps them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PortCounters {
-    /// Frames received.
-    pub rx_packets: u64,
-    /// Bytes received.
-    pub rx_bytes: u64,
-    /// Frames received and dropped (e.g. over a meter's rate).
-    pub rx_dropped: u64,
-    /// Frames sent.
-    pub tx_packets: u64,
-    /// Bytes sent.
-    pub tx_bytes: u64,
-    /// Frames that could not be sent.
-    pub tx_dropped: u64,
-}
-
-/// What can go wrong talking to an element.
-#[derive(Debug, thiserror::Error)]
-pub enum DriverError {
-    /// The element cannot be reached, or broke the conversation.
-    #[error("element unreachable: {0}")]
-    Unreachable(String),
-    /// The element refused the change, or does not run it as asked.
-    #[error("port {port} is not working: {reason}")]
-    NotApplied { port: String, reason: String },
-    /// A VLAN identifier outside 1–4094.
-    #[error("VLAN {0} is outside 1-4094")]
-    InvalidVlan(u16),
-}
 
 impl From<OvsdbError> for DriverError {
     fn from(err: OvsdbError) -> Self {

@@ -5,7 +5,7 @@
 //! Flows are encoded from and decoded into [`Flow`], so what the switch reports can be compared
 //! with what was asked.
 
-use crate::PortCounters;
+use crate::{Action, Flow, PortCounters};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::sync::Mutex;
@@ -57,36 +57,6 @@ pub enum OpenFlowError {
     /// The switch refused a request.
     #[error("the switch refused a request: error type {kind}, code {code}")]
     Refused { kind: u16, code: u16 },
-}
-
-/// One action of a flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
-    /// Send the frame out of a port.
-    Output(u32),
-    /// Push a VLAN tag with this EtherType (0x8100 C-tag, 0x88a8 S-tag).
-    PushVlan(u16),
-    /// Remove the outer VLAN tag.
-    PopVlan,
-    /// Set the VLAN identifier of the outer tag.
-    SetVlan(u16),
-}
-
-/// A flow in table 0.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Flow {
-    /// Marks the flows of one service, so they can be found and removed together.
-    pub cookie: u64,
-    /// Higher matches first.
-    pub priority: u16,
-    /// The OpenFlow port frames arrive on.
-    pub in_port: u32,
-    /// The VLAN identifier of the outer tag, or any frame when `None`.
-    pub vlan: Option<u16>,
-    /// The meter frames pass first, if any.
-    pub meter: Option<u32>,
-    /// What to do with a frame.
-    pub actions: Vec<Action>,
 }
 
 /// A meter dropping what exceeds a rate.

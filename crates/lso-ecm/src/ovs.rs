@@ -4,7 +4,8 @@
 //! flows and meters. Every change is read back: a port with an `error` or no OpenFlow number,
 //! or flows and meters that differ from the ones asked, are reported, not taken as done.
 
-use crate::openflow::{Flow, Meter, OpenFlowClient};
+use crate::Flow;
+use crate::openflow::{Meter, OpenFlowClient};
 use crate::ovsdb::OvsdbClient;
 use crate::{CrossConnect, DriverError, ElementDriver, PortCounters, PortState, burst_for, check_vlans, flows};
 use serde_json::{Value, json};

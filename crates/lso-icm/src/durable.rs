@@ -4,7 +4,7 @@
 
 use crate::network::{AllocationError, Hop, Network, Request, Reservation};
 use crate::topology::Topology;
-use lso_ecm::Adagio;
+use lso_adagio::Adagio;
 use lso_store::{ListQuery, Record, Store, StoreError, WriteOp};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -31,7 +31,7 @@ pub enum IcmError {
     Invalid(String),
     /// An element failed (ECM, over Adagio).
     #[error(transparent)]
-    Element(lso_ecm::AdagioError),
+    Element(lso_adagio::AdagioError),
 }
 
 /// A reservation as stored.

@@ -339,8 +339,8 @@ fn the_demo_topology_loads_and_carries_an_evpl_and_an_access_e_line() {
     assert_eq!(network.topology().interfaces.iter().filter(|i| i.kind == InterfaceKind::Enni).count(), 1);
 }
 
-fn simulated() -> std::sync::Arc<dyn lso_ecm::Adagio> {
-    std::sync::Arc::new(element_control(&Topology::parse(DEMO_TOPOLOGY).unwrap()))
+fn simulated() -> std::sync::Arc<dyn lso_adagio::Adagio> {
+    std::sync::Arc::new(lso_ecm::Ecm::simulated_elements(Topology::parse(DEMO_TOPOLOGY).unwrap().elements))
 }
 
 #[tokio::test]

@@ -21,6 +21,7 @@
 //! capacity_mbps = 1000
 //! ```
 
+use lso_presto::InterfaceKind;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 
@@ -58,16 +59,6 @@ impl std::fmt::Display for PortRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", self.element, self.port)
     }
-}
-
-/// What a service interface point is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum InterfaceKind {
-    /// A UNI towards a customer.
-    Uni,
-    /// An ENNI towards a partner operator.
-    Enni,
 }
 
 /// A link between two ports.

@@ -5,10 +5,10 @@
 use crate::orders::{BuyerContact, Letter};
 use lso_bus::fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus};
 use lso_http::Secret;
+use lso_legato::Legato;
 use lso_model::Clock;
 use lso_model::Irp;
 use lso_model::order::ItemAction;
-use lso_sof::Legato;
 use lso_store::{Record, Store, StoreError, WriteOp};
 use serde::Deserialize;
 use serde_json::{Value, json};

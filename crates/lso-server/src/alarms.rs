@@ -44,11 +44,11 @@ impl AlarmMonitor {
         for change in &changes {
             tracing::warn!(?change, "element alarm");
         }
-        if let Err(err) = sof.on_alarms(&changes).await {
-            tracing::error!(error = %err, "could not note alarms on the services");
-        }
         for change in &changes {
             let services = icm.affected_by(change.alarm()).await;
+            if let Err(err) = sof.on_alarm(change, &services).await {
+                tracing::error!(error = %err, "could not note an alarm on the services it touches");
+            }
             if let Err(err) = self.tell_bus(change, &services).await {
                 tracing::error!(error = %err, "could not raise or close the incidents of an alarm");
             }
@@ -61,11 +61,11 @@ impl AlarmMonitor {
 
     /// The BUS hears of a fault raised (with the products whose services, `services`, it
     /// touches) or cleared.
-    async fn tell_bus(&self, change: &lso_ecm::AlarmChange, services: &[String]) -> Result<(), lso_bus::BusError> {
+    async fn tell_bus(&self, change: &lso_adagio::AlarmChange, services: &[String]) -> Result<(), lso_bus::BusError> {
         let alarm = change.alarm();
         let place = alarm.port.as_ref().map_or(alarm.element.clone(), |port| format!("{}:{port}", alarm.element));
         let key = format!("{place}/{}", alarm.kind.as_str());
-        if matches!(change, lso_ecm::AlarmChange::Cleared(_)) {
+        if matches!(change, lso_adagio::AlarmChange::Cleared(_)) {
             return self.bus.fault_cleared(&key).await;
         }
         let mut products = Vec::new();

@@ -92,6 +92,18 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// Element control for `topology`: an Open vSwitch driver for each element with management
+/// settings, a simulated element for every other.
+fn element_control(topology: &lso_icm::Topology) -> lso_ecm::Ecm {
+    lso_ecm::Ecm::new(topology.elements.iter().map(|(name, ports)| {
+        let element = match topology.management.get(name) {
+            Some(m) => lso_ecm::Element::Ovs(Box::new(lso_ecm::OvsDriver::new(&m.ovsdb, &m.openflow, &m.bridge))),
+            None => lso_ecm::Element::Simulated(lso_ecm::SimulatedDriver::new(ports.clone())),
+        };
+        (name.clone(), element)
+    }))
+}
+
 /// A running Seller.
 pub struct Running {
     /// The address it serves on.
@@ -147,7 +159,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         Store::connect(&config.database_url).await.context("failed to connect to the PostgreSQL database")?
     };
     let topology = config.network.load()?;
-    let ecm = Arc::new(lso_icm::element_control(&topology));
+    let ecm = Arc::new(element_control(&topology));
     let icm = Arc::new(
         lso_icm::Icm::open(topology, store.clone(), ecm.clone())
             .await
@@ -158,14 +170,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .with_context(|| format!("failed to listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let clock = Arc::new(SystemClock);
-    let mut sof =
-        lso_sof::Sof::new(store.clone(), icm.clone(), clock.clone(), Arc::new(UuidIds), SelfAddresses(vec![addr]));
-    if !config.network.presto_url.is_empty() {
-        let presto = lso_api_presto::PrestoClient::new(&config.network.presto_url, &config.network.presto_token.0);
-        sof = sof.with_presto(Arc::new(presto));
-    }
-    let sof = Arc::new(sof);
-    let legato: Arc<dyn lso_sof::Legato> = if config.fulfilment.legato_url.is_empty() {
+    let presto: Arc<dyn lso_presto::Presto> = if config.network.presto_url.is_empty() {
+        icm.clone()
+    } else {
+        Arc::new(lso_api_presto::PrestoClient::new(&config.network.presto_url, &config.network.presto_token.0))
+    };
+    let sof =
+        Arc::new(lso_sof::Sof::new(store.clone(), presto, clock.clone(), Arc::new(UuidIds), SelfAddresses(vec![addr])));
+    let legato: Arc<dyn lso_legato::Legato> = if config.fulfilment.legato_url.is_empty() {
         sof.clone()
     } else {
         Arc::new(lso_api_legato::LegatoClient::new(&config.fulfilment.legato_url, &config.fulfilment.legato_token.0))
@@ -293,7 +305,7 @@ pub struct Layers {
     /// The alarms element control has raised.
     pub alarms: Arc<lso_ecm::Alarms>,
     /// The SOF the BUS sends its service orders to (this one, or another lso's).
-    pub legato: Arc<dyn lso_sof::Legato>,
+    pub legato: Arc<dyn lso_legato::Legato>,
     /// The addresses and sites the Seller knows.
     pub geography: Arc<lso_geo::Geography>,
     /// The address the Seller serves on.

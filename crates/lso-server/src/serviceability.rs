@@ -4,7 +4,8 @@
 
 use lso_bus::Serviceability;
 use lso_bus::qualification::BoxFuture;
-use lso_icm::{ConnectivityRequest, Icm, InterfaceKind, ServiceEndpoint};
+use lso_icm::{Icm, InterfaceKind};
+use lso_presto::{ConnectivityRequest, ServiceEndpoint};
 use std::sync::Arc;
 
 /// Serviceability from ICM, the SOF and the Seller's geography.

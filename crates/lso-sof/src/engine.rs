@@ -10,9 +10,9 @@
 use crate::order::{ORDER_LISTENER, order_index, service_index, service_record};
 use crate::services::{ConnectionConfig, InterfaceConfig, ServiceKind, read_config};
 use crate::{INTERFACE_CLAIM, INVENTORY_API, ORDERING_API, SERVICE, SERVICE_ORDER, SERVICE_POLICY, Sof, SofError};
-use lso_icm::{ConnectivityRequest, PrestoError, ServiceEndpoint};
 use lso_jobs::{JobFailure, Step, StepResult};
 use lso_model::DateTime;
+use lso_presto::{ConnectivityRequest, InterfaceKind, PrestoError, ServiceEndpoint};
 use lso_store::{IndexEntry, Job, ListQuery, NewEvent, Record, WriteOp};
 use serde_json::{Value, json};
 
@@ -398,7 +398,7 @@ impl Sof {
             .into_iter()
             .filter(|i| match &interface {
                 Some(name) => &i.name == name,
-                None => i.kind == lso_icm::InterfaceKind::Uni && site.is_some() && i.site == site,
+                None => i.kind == InterfaceKind::Uni && site.is_some() && i.site == site,
             })
             .map(|i| i.name)
             .collect();

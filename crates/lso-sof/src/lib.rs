@@ -16,7 +16,9 @@ pub mod services;
 pub mod streams;
 
 use lso_jobs::{JobHandler, StepResult};
+use lso_legato::{BoxFuture, Legato};
 use lso_model::{Clock, IdGen};
+use lso_presto::{AlarmChange, Presto};
 use lso_store::{Job, Record, Store};
 use serde_json::Value;
 use std::future::Future;
@@ -52,37 +54,10 @@ pub(crate) struct Audience<'a> {
     pub(crate) listener: &'a str,
 }
 
-/// A boxed future, so that [`Legato`] can be used as `dyn Legato`.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Legato as a BUS uses it: Service Ordering and Service Inventory. `client` tells apart the
-/// BUSes one SOF serves.
-pub trait Legato: Send + Sync {
-    /// `createServiceOrder`: accepts an order (201) or says why not.
-    fn create_service_order<'a>(&'a self, client: &'a str, order: Value) -> BoxFuture<'a, Result<Value, SofError>>;
-    /// `retrieveServiceOrder`.
-    fn service_order<'a>(&'a self, client: &'a str, id: &'a str) -> BoxFuture<'a, Result<Value, SofError>>;
-    /// `retrieveService`.
-    fn service<'a>(&'a self, client: &'a str, id: &'a str) -> BoxFuture<'a, Result<Value, SofError>>;
-    /// The service order `client` created with `externalId` = `external_id`, if any.
-    fn service_order_by_external_id<'a>(
-        &'a self,
-        client: &'a str,
-        external_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Value>, SofError>>;
-    /// `listService` filtered by `externalId`: the services realising a BUS's product.
-    fn services_by_external_id<'a>(
-        &'a self,
-        client: &'a str,
-        external_id: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<Value>, SofError>>;
-}
-
 /// The service orchestration of this process.
 pub struct Sof {
     store: Store,
-    icm: Arc<lso_icm::Icm>,
-    presto: Arc<dyn lso_icm::Presto>,
+    presto: Arc<dyn Presto>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGen>,
     self_addresses: lso_notify::SelfAddresses,
@@ -91,30 +66,18 @@ pub struct Sof {
 }
 
 impl Sof {
-    /// The SOF over `store`, realising services through `icm`; hub callbacks must not point
-    /// at `self_addresses`.
+    /// The SOF over `store`, realising services on the network through `presto` (this
+    /// process's ICM, or another's over the NRP API); hub callbacks must not point at
+    /// `self_addresses`.
     pub fn new(
         store: Store,
-        icm: Arc<lso_icm::Icm>,
+        presto: Arc<dyn Presto>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGen>,
         self_addresses: lso_notify::SelfAddresses,
     ) -> Self {
-        let presto = icm.clone();
         let (streams, _) = tokio::sync::broadcast::channel(1024);
-        Sof { store, icm, presto, clock, ids, self_addresses, wake: Arc::new(Notify::new()), streams }
-    }
-
-    /// Sends the network work to `presto` (e.g. an ICM in another process over Presto)
-    /// instead of this process's ICM, which keeps the alarms of this process's elements.
-    pub fn with_presto(mut self, presto: Arc<dyn lso_icm::Presto>) -> Self {
-        self.presto = presto;
-        self
-    }
-
-    /// Infrastructure control.
-    pub fn icm(&self) -> &lso_icm::Icm {
-        &self.icm
+        Sof { store, presto, clock, ids, self_addresses, wake: Arc::new(Notify::new()), streams }
     }
 
     async fn commit(&self, ops: Vec<lso_store::WriteOp>) -> Result<(), SofError> {
@@ -140,19 +103,17 @@ impl Sof {
         Ok(self.load(kind, Some(client), id).await?.1)
     }
 
-    /// Tells the services an alarm touches: a note from the SOF on each (raised or cleared) and
-    /// a `serviceAttributeValueChangeEvent`.
-    pub async fn on_alarms(&self, changes: &[lso_ecm::AlarmChange]) -> Result<(), SofError> {
-        for change in changes {
-            let (alarm, verb) = match change {
-                lso_ecm::AlarmChange::Raised(alarm) => (alarm, "raised"),
-                lso_ecm::AlarmChange::Cleared(alarm) => (alarm, "cleared"),
-            };
-            let place = alarm.port.as_ref().map_or(alarm.element.clone(), |p| format!("{}:{p}", alarm.element));
-            let text = format!("fault {verb}: {} at {place} ({})", alarm.kind.as_str(), alarm.detail);
-            for service in self.icm.affected_by(alarm).await {
-                self.note_service(&service, &text).await?;
-            }
+    /// Tells `services`, those an alarm raised or cleared (`change`) touches: a note from the
+    /// SOF on each and a `serviceAttributeValueChangeEvent`.
+    pub async fn on_alarm(&self, change: &AlarmChange, services: &[String]) -> Result<(), SofError> {
+        let (alarm, verb) = match change {
+            AlarmChange::Raised(alarm) => (alarm, "raised"),
+            AlarmChange::Cleared(alarm) => (alarm, "cleared"),
+        };
+        let place = alarm.port.as_ref().map_or(alarm.element.clone(), |p| format!("{}:{p}", alarm.element));
+        let text = format!("fault {verb}: {} at {place} ({})", alarm.kind.as_str(), alarm.detail);
+        for service in services {
+            self.note_service(service, &text).await?;
         }
         Ok(())
     }

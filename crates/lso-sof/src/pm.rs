@@ -489,16 +489,10 @@ impl Sof {
         }
     }
 
-    /// The element and port of interface `name` and its capacity, if ICM knows it.
-    async fn interface_port(&self, name: &str) -> Option<(String, String, u64)> {
-        self.icm
-            .read(|network| {
-                network
-                    .topology()
-                    .interface(name)
-                    .map(|i| (i.port.element.clone(), i.port.port.clone(), i.capacity_mbps))
-            })
-            .await
+    /// The capacity of interface `name`, in Mbit/s, if the network has it.
+    async fn interface_capacity(&self, name: &str) -> Option<u64> {
+        let sips = self.presto.service_interface_points().await.ok()?;
+        sips.into_iter().find(|sip| sip.name == name).map(|sip| sip.capacity_mbps)
     }
 
     /// The checks of what a job measures: a Carrier Ethernet interface ICM knows.
@@ -513,7 +507,7 @@ impl Sof {
                 format!("{path}/interface"),
                 "the interface to measure is required",
             )),
-            Some(name) if self.interface_port(name).await.is_none() => found.push(Violation::new(
+            Some(name) if self.interface_capacity(name).await.is_none() => found.push(Violation::new(
                 ViolationCode::ReferenceNotFound,
                 format!("{path}/interface"),
                 format!("no interface `{name}`"),
@@ -684,9 +678,7 @@ impl Sof {
 
     /// The counters of interface `name` now, if its element answers.
     async fn sample(&self, name: &str, at: i64) -> Option<Sample> {
-        let (element, port, _) = self.interface_port(name).await?;
-        let ports = self.icm.adagio().ports(&element).await.ok()?;
-        let c = ports.iter().find(|p| p.port == port)?.counters;
+        let c = self.presto.interface_counters(name).await.ok()??;
         Some(Sample {
             at,
             rx_packets: c.rx_packets,
@@ -728,7 +720,7 @@ impl Sof {
         latest: Option<Sample>,
     ) -> Result<Result<Vec<Value>, String>, SofError> {
         let interface = attributes["interface"].as_str().unwrap_or_default();
-        let capacity = self.interface_port(interface).await.map_or(0, |(_, _, c)| c);
+        let capacity = self.interface_capacity(interface).await.unwrap_or(0);
         let mut samples = self.samples(client, interface, timeframe).await?;
         samples.extend(latest);
         let chosen = selected(attributes);

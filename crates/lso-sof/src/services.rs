@@ -13,20 +13,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-/// A Subscriber UNI service.
-pub const SUBSCRIBER_UNI: &str = "urn:mef:lso:spec:legato:carrier-ethernet-subscriber-uni:v0.0.1:all";
-/// An Operator UNI service.
-pub const OPERATOR_UNI: &str = "urn:mef:lso:spec:legato:carrier-ethernet-operator-uni:v0.0.1:all";
-/// An ENNI service.
-pub const ENNI: &str = "urn:mef:lso:spec:legato:carrier-ethernet-enni:v0.0.1:all";
-/// An EVC (E-Line, E-LAN).
-pub const EVC: &str = "urn:mef:lso:spec:legato:carrier-ethernet-evc:v0.0.1:all";
-/// An OVC (Access E-Line).
-pub const OVC: &str = "urn:mef:lso:spec:legato:carrier-ethernet-ovc:v0.0.1:all";
-/// An IP UNI service.
-pub const IP_UNI: &str = "urn:mef:lso:spec:legato:ip-uni:v0.0.4:all";
-/// An IP virtual connection.
-pub const IPVC: &str = "urn:mef:lso:spec:legato:ipvc:v0.0.4:all";
+pub use lso_legato::services::{ENNI, EVC, IP_UNI, IPVC, OPERATOR_UNI, OVC, SUBSCRIBER_UNI};
 
 /// What a service is, by its configuration's `@type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::services::{EVC, SUBSCRIBER_UNI};
-use lso_ecm::{Adagio, Ecm};
+use lso_adagio::Adagio;
+use lso_ecm::Ecm;
 use lso_jobs::Step;
 use lso_model::{FixedClock, SequentialIds};
 use lso_store::WriteOp;
@@ -12,6 +13,7 @@ use serde_json::json;
 struct World {
     sof: Sof,
     store: Store,
+    icm: Arc<lso_icm::Icm>,
     ecm: Arc<Ecm>,
     _dir: tempfile::TempDir,
 }
@@ -20,16 +22,16 @@ async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("lso.db")).unwrap();
     let topology = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY).unwrap();
-    let ecm = Arc::new(lso_icm::element_control(&topology));
+    let ecm = Arc::new(lso_ecm::Ecm::simulated_elements(topology.elements.clone()));
     let icm = Arc::new(lso_icm::Icm::open(topology, store.clone(), ecm.clone()).await.unwrap());
     let sof = Sof::new(
         store.clone(),
-        icm,
+        icm.clone(),
         Arc::new(FixedClock::at(1_790_000_000_000)),
         Arc::new(SequentialIds::new("s")),
         lso_notify::SelfAddresses(Vec::new()),
     );
-    World { sof, store, ecm, _dir: dir }
+    World { sof, store, icm, ecm, _dir: dir }
 }
 
 impl World {
@@ -125,7 +127,7 @@ async fn an_order_ends_as_configured_elements_and_a_delete_order_removes_them() 
     let service = world.sof.service("bus", &evc_id).await.unwrap();
     assert_eq!(service["state"], "active");
     assert_eq!(service["serviceOrderItem"][0]["serviceOrderId"], evc["id"]);
-    assert!(world.sof.icm().check_connectivity(&evc_id).await.unwrap(), "every element reads back as configured");
+    assert!(world.icm.check_connectivity(&evc_id).await.unwrap(), "every element reads back as configured");
     assert_eq!(world.flows().await, 4, "pe1 and pe3, two flows each");
     let policy = world.store.get(SERVICE_POLICY, None, &evc_id).await.unwrap().unwrap();
     assert_eq!(
@@ -142,7 +144,7 @@ async fn an_order_ends_as_configured_elements_and_a_delete_order_removes_them() 
     assert_eq!(gone["serviceOrderItem"][0]["state"], "completed");
     assert_eq!(world.sof.service("bus", &evc_id).await.unwrap()["state"], "terminated");
     assert_eq!(world.flows().await, 0, "nothing is left on the elements");
-    assert!(world.sof.icm().read(lso_icm::Network::is_empty).await);
+    assert!(world.icm.read(lso_icm::Network::is_empty).await);
 }
 
 #[tokio::test]
@@ -232,7 +234,7 @@ async fn a_hundred_orders_failing_at_an_element_leak_no_vlan_bandwidth_or_flow()
     }
     world.settle().await;
     assert_eq!(world.flows().await, 0);
-    let reservations = world.sof.icm().read(|n| n.reservations().len()).await;
+    let reservations = world.icm.read(|n| n.reservations().len()).await;
     assert_eq!(reservations, 0, "every S-VLAN and every Mbit/s is back");
     let evc = world.order(vec![add_evc("1", &[&a, &z], 100, 10)]).await;
     assert_eq!(evc["state"], "completed", "the same CE-VLAN can be ordered again");

@@ -10,29 +10,8 @@
 
 use crate::durable::{Icm, IcmError};
 use crate::network::{Network, Request, Reservation};
-use crate::topology::InterfaceKind;
-use lso_ecm::{Attachment, CrossConnect, Endpoint};
-
-/// Where a connectivity service starts or ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceEndpoint {
-    /// The service interface point (UNI or ENNI) by name.
-    pub interface: String,
-    /// At a UNI, the CE-VLANs of the service (none: every frame, all-to-one bundling); at an
-    /// ENNI, the S-VLAN the partner uses for it (exactly one).
-    pub vlans: Vec<u16>,
-}
-
-/// A connectivity service to create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectivityRequest {
-    /// Its id; creating the same request again returns the same service.
-    pub uuid: String,
-    /// Its endpoints (two for a line, more for a LAN).
-    pub endpoints: Vec<ServiceEndpoint>,
-    /// The committed rate at each UNI's ingress and reserved on each link, in Mbit/s (0: none).
-    pub cir_mbps: u64,
-}
+use lso_adagio::{Attachment, CrossConnect, Endpoint};
+use lso_presto::{ConnectivityRequest, InterfaceKind, ServiceEndpoint};
 
 /// A connectivity service as it is on the network.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,14 +22,13 @@ pub struct ConnectivityService {
     pub cross_connects: Vec<(String, CrossConnect)>,
 }
 
-impl ConnectivityRequest {
-    fn reservation_request(&self) -> Request {
-        Request {
-            service: self.uuid.clone(),
-            interfaces: self.endpoints.iter().map(|e| e.interface.clone()).collect(),
-            bandwidth_mbps: self.cir_mbps,
-            vlans: self.endpoints.iter().map(|e| (e.interface.clone(), e.vlans.clone())).collect(),
-        }
+/// What `request` reserves on the network.
+fn reservation_request(request: &ConnectivityRequest) -> Request {
+    Request {
+        service: request.uuid.clone(),
+        interfaces: request.endpoints.iter().map(|e| e.interface.clone()).collect(),
+        bandwidth_mbps: request.cir_mbps,
+        vlans: request.endpoints.iter().map(|e| (e.interface.clone(), e.vlans.clone())).collect(),
     }
 }
 
@@ -97,7 +75,7 @@ impl Icm {
     /// Creates `request` on the network: reserved, configured on every element and confirmed.
     pub async fn create_connectivity(&self, request: &ConnectivityRequest) -> Result<ConnectivityService, IcmError> {
         self.check_endpoints(request).await?;
-        let reservation = self.reserve(&request.reservation_request()).await?;
+        let reservation = self.reserve(&reservation_request(request)).await?;
         let cross_connects = self.read(|network| cross_connects(network, &reservation)).await;
         for (element, connect) in &cross_connects {
             if let Err(refused) = self.adagio().apply(element, connect).await {
@@ -153,7 +131,7 @@ impl Icm {
     pub async fn plan_connectivity(&self, request: &ConnectivityRequest) -> Result<Reservation, IcmError> {
         self.check_endpoints(request).await?;
         let mut copy = self.read(Network::clone).await;
-        let mut asked = request.reservation_request();
+        let mut asked = reservation_request(request);
         asked.vlans.retain(|_, vlans| !vlans.is_empty());
         Ok(copy.reserve(&asked)?)
     }
@@ -181,7 +159,7 @@ impl Icm {
 
     /// The connectivity services `alarm` touches: those with a cross-connect on its element
     /// (an element alarm) or on its port (a port alarm).
-    pub async fn affected_by(&self, alarm: &lso_ecm::Alarm) -> Vec<String> {
+    pub async fn affected_by(&self, alarm: &lso_adagio::Alarm) -> Vec<String> {
         self.read(|network| {
             network
                 .reservations()

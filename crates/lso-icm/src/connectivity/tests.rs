@@ -2,9 +2,10 @@
 //! through the flows each element got, so a test sees where a customer's frame arrives.
 
 use super::*;
-use crate::{DEMO_TOPOLOGY, Topology, element_control};
+use crate::{DEMO_TOPOLOGY, Topology};
+use lso_adagio::Adagio;
+use lso_ecm::Ecm;
 use lso_ecm::flows::{Frame, forward};
-use lso_ecm::{Adagio, Ecm};
 use std::sync::Arc;
 
 struct Lab {
@@ -16,7 +17,7 @@ struct Lab {
 async fn lab() -> Lab {
     let dir = tempfile::tempdir().unwrap();
     let topology = Topology::parse(DEMO_TOPOLOGY).unwrap();
-    let ecm = Arc::new(element_control(&topology));
+    let ecm = Arc::new(Ecm::simulated_elements(topology.elements.clone()));
     let store = lso_store::Store::open(&dir.path().join("lso.db")).unwrap();
     let icm = Icm::open(topology, store, ecm.clone()).await.unwrap();
     Lab { icm, ecm, _dir: dir }

@@ -4,7 +4,7 @@
 //! going down raised as an alarm, shown by Presto and noted on the Legato service.
 
 use crate::support::*;
-use lso_ecm::Adagio;
+use lso_adagio::Adagio;
 use serde_json::{Value, json};
 
 const ADAGIO: &str = "/lso/adagio/v1";
@@ -86,8 +86,8 @@ async fn icm_drives_a_remote_ecm_through_the_adagio_client() {
     let store = lso_store::Store::open(&dir.path().join("icm.db")).unwrap();
     let topology = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY).unwrap();
     let icm = lso_icm::Icm::open(topology, store, std::sync::Arc::new(client)).await.unwrap();
-    let endpoint = |interface: &str| lso_icm::ServiceEndpoint { interface: interface.into(), vlans: vec![100] };
-    let request = lso_icm::ConnectivityRequest {
+    let endpoint = |interface: &str| lso_presto::ServiceEndpoint { interface: interface.into(), vlans: vec![100] };
+    let request = lso_presto::ConnectivityRequest {
         uuid: "remote-1".into(),
         endpoints: vec![endpoint("uni-new-york-1"), endpoint("uni-boston-1")],
         cir_mbps: 10,
@@ -140,11 +140,7 @@ async fn an_element_going_down_is_an_alarm_presto_shows_and_the_sof_notes_on_the
     };
     assert_eq!(details().await, "ENABLED");
 
-    let poll = async || {
-        let changes = app.seller.alarms.poll(&*app.seller.ecm, chrono::Utc::now().timestamp_millis()).await;
-        app.seller.sof.on_alarms(&changes).await.unwrap();
-        changes.len()
-    };
+    let poll = async || app.seller.check_alarms().await;
     app.seller.ecm.simulated("pe2").unwrap().set_down(true);
     assert_eq!(poll().await, 1);
     assert_eq!(poll().await, 0, "an alarm is raised once");

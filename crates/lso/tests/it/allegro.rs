@@ -4,7 +4,7 @@
 
 use crate::network::evpl_order;
 use crate::support::*;
-use lso_ecm::Adagio;
+use lso_adagio::Adagio;
 use lso_server::config::FulfilmentMode;
 use serde_json::{Value, json};
 

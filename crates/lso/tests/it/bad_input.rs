@@ -249,8 +249,9 @@ async fn operators_see_the_network_infrastructure_control_knows() {
         "{shown}"
     );
 
-    let endpoint = |interface: &str, vlans: Vec<u16>| lso_icm::ServiceEndpoint { interface: interface.into(), vlans };
-    let request = lso_icm::ConnectivityRequest {
+    let endpoint =
+        |interface: &str, vlans: Vec<u16>| lso_presto::ServiceEndpoint { interface: interface.into(), vlans };
+    let request = lso_presto::ConnectivityRequest {
         uuid: "evpl-1".into(),
         endpoints: vec![endpoint("uni-new-york-1", vec![100, 200]), endpoint("uni-washington-1", vec![])],
         cir_mbps: 30,

@@ -131,16 +131,16 @@ async fn a_cantata_evpl_order_ends_as_open_vswitch_flows_that_carry_its_traffic_
         panic!("no alarm change within 5 s");
     };
     network.lab.set_host_link(new_york, false).unwrap();
-    let expected = lso_ecm::Alarm {
+    let expected = lso_adagio::Alarm {
         element: "pe1".into(),
         port: Some("uni1".into()),
-        kind: lso_ecm::AlarmKind::PortDown,
+        kind: lso_adagio::AlarmKind::PortDown,
         detail: "the link is down".into(),
         raised_at: 1,
     };
-    assert_eq!(changes().await, [lso_ecm::AlarmChange::Raised(expected.clone())]);
+    assert_eq!(changes().await, [lso_adagio::AlarmChange::Raised(expected.clone())]);
     network.lab.set_host_link(new_york, true).unwrap();
-    assert_eq!(changes().await, [lso_ecm::AlarmChange::Cleared(expected)], "cleared once the link is back");
+    assert_eq!(changes().await, [lso_adagio::AlarmChange::Cleared(expected)], "cleared once the link is back");
     assert!(network.lab.reaches(new_york, boston));
 
     let deleted = app.call("POST", &format!("{CANTATA}/productOrder"), Some(&delete_order(&evpl))).await;

@@ -4,7 +4,7 @@
 //! records; every answer and every event meets the official files.
 
 use crate::support::*;
-use lso_ecm::PortCounters;
+use lso_adagio::PortCounters;
 use lso_sof::pm::CE_CONFIGURATION;
 use serde_json::{Value, json};
 

@@ -18,10 +18,10 @@ fn ticket_on(product: &str) -> Value {
 /// The element whose loss cuts the connectivity service of a product.
 pub(crate) async fn element_under(app: &App) -> String {
     for element in ["pe1", "pe2", "pe3"] {
-        let alarm = lso_ecm::Alarm {
+        let alarm = lso_adagio::Alarm {
             element: element.into(),
             port: None,
-            kind: lso_ecm::AlarmKind::ElementUnreachable,
+            kind: lso_adagio::AlarmKind::ElementUnreachable,
             detail: String::new(),
             raised_at: 0,
         };

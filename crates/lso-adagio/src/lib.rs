@@ -1,0 +1,202 @@
+//! Adagio (ICM ↔ ECM) as both sides see it: the [`Adagio`] trait infrastructure control asks
+//! element control through, and what passes over it: the [`CrossConnect`] one service needs on
+//! one element, the element's ports with their counters ([`PortState`]), the flows it holds
+//! for a service ([`Flow`]), and the alarms raised on elements ([`Alarm`]).
+//!
+//! `lso_ecm::Ecm` implements it in-process; `lso_api_adagio::AdagioClient` over HTTP.
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// How a service uses a port.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Attachment {
+    /// A UNI: frames whose outer VLAN is one of `ce_vlans` belong to the service, or every
+    /// frame when `ce_vlans` is empty (all-to-one bundling). They leave as they came.
+    Uni { ce_vlans: Vec<u16> },
+    /// A link or an ENNI: the service's frames carry an S-tag with `s_vlan`.
+    Tagged { s_vlan: u16 },
+}
+
+/// One port of a service on an element.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    /// The port's name on the element.
+    pub port: String,
+    /// How the service uses it.
+    pub attachment: Attachment,
+    /// The rate frames entering the service here are held to (the CIR), in kbit/s.
+    pub ingress_cir_kbps: Option<u32>,
+}
+
+/// Everything one service needs from one element.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CrossConnect {
+    /// The service's id.
+    pub service: String,
+    /// Its endpoints on the element.
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// A port as the element reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortState {
+    /// The port's name.
+    pub port: String,
+    /// Whether the link is up.
+    pub link_up: bool,
+    /// What the element reports as wrong with it, if anything.
+    pub error: Option<String>,
+    /// What it has received and sent since it was made.
+    pub counters: PortCounters,
+}
+
+/// The traffic counters of a port, as the element keeps them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PortCounters {
+    /// Frames received.
+    pub rx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Frames received and dropped (e.g. over a meter's rate).
+    pub rx_dropped: u64,
+    /// Frames sent.
+    pub tx_packets: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Frames that could not be sent.
+    pub tx_dropped: u64,
+}
+
+/// What can go wrong talking to an element.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The element cannot be reached, or broke the conversation.
+    #[error("element unreachable: {0}")]
+    Unreachable(String),
+    /// The element refused the change, or does not run it as asked.
+    #[error("port {port} is not working: {reason}")]
+    NotApplied { port: String, reason: String },
+    /// A VLAN identifier outside 1–4094.
+    #[error("VLAN {0} is outside 1-4094")]
+    InvalidVlan(u16),
+}
+
+/// One action of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Send the frame out of a port.
+    Output(u32),
+    /// Push a VLAN tag with this EtherType (0x8100 C-tag, 0x88a8 S-tag).
+    PushVlan(u16),
+    /// Remove the outer VLAN tag.
+    PopVlan,
+    /// Set the VLAN identifier of the outer tag.
+    SetVlan(u16),
+}
+
+/// A flow in table 0.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Flow {
+    /// Marks the flows of one service, so they can be found and removed together.
+    pub cookie: u64,
+    /// Higher matches first.
+    pub priority: u16,
+    /// The OpenFlow port frames arrive on.
+    pub in_port: u32,
+    /// The VLAN identifier of the outer tag, or any frame when `None`.
+    pub vlan: Option<u16>,
+    /// The meter frames pass first, if any.
+    pub meter: Option<u32>,
+    /// What to do with a frame.
+    pub actions: Vec<Action>,
+}
+
+/// What is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AlarmKind {
+    /// The element does not answer.
+    ElementUnreachable,
+    /// A port's link is down.
+    PortDown,
+    /// The element reports an error on a port.
+    PortError,
+}
+
+impl AlarmKind {
+    /// Its name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmKind::ElementUnreachable => "elementUnreachable",
+            AlarmKind::PortDown => "portDown",
+            AlarmKind::PortError => "portError",
+        }
+    }
+}
+
+/// An alarm: what is wrong, where, since when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alarm {
+    /// The element.
+    pub element: String,
+    /// The port, for a port alarm.
+    pub port: Option<String>,
+    /// What is wrong.
+    pub kind: AlarmKind,
+    /// What the element said.
+    pub detail: String,
+    /// When it was raised (milliseconds since the epoch).
+    pub raised_at: i64,
+}
+
+/// A change of the alarms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlarmChange {
+    /// Newly wrong.
+    Raised(Alarm),
+    /// Right again.
+    Cleared(Alarm),
+}
+
+impl AlarmChange {
+    /// The alarm raised or cleared.
+    pub fn alarm(&self) -> &Alarm {
+        match self {
+            AlarmChange::Raised(alarm) | AlarmChange::Cleared(alarm) => alarm,
+        }
+    }
+}
+
+/// A boxed future, so that [`Adagio`] can be used as `dyn Adagio`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What can go wrong asking ECM.
+#[derive(Debug, thiserror::Error)]
+pub enum AdagioError {
+    /// ECM manages no element of that name.
+    #[error("no element `{0}`")]
+    UnknownElement(String),
+    /// The element's driver failed.
+    #[error("element `{element}`: {error}")]
+    Driver {
+        element: String,
+        #[source]
+        error: DriverError,
+    },
+}
+
+/// Element control as infrastructure control sees it. Every operation is idempotent.
+pub trait Adagio: Send + Sync {
+    /// The elements ECM manages, each with whether it is simulated.
+    fn elements(&self) -> Vec<(String, bool)>;
+    /// Applies `connect` on `element` and confirms it by reading back.
+    fn apply<'a>(&'a self, element: &'a str, connect: &'a CrossConnect) -> BoxFuture<'a, Result<(), AdagioError>>;
+    /// Removes what `element` has for `service`.
+    fn remove<'a>(&'a self, element: &'a str, service: &'a str) -> BoxFuture<'a, Result<(), AdagioError>>;
+    /// Whether `element` runs `connect` exactly.
+    fn check<'a>(&'a self, element: &'a str, connect: &'a CrossConnect) -> BoxFuture<'a, Result<bool, AdagioError>>;
+    /// The ports of `element` as it reports them.
+    fn ports<'a>(&'a self, element: &'a str) -> BoxFuture<'a, Result<Vec<PortState>, AdagioError>>;
+    /// The flows `element` holds for `service` (the read-back).
+    fn flows<'a>(&'a self, element: &'a str, service: &'a str) -> BoxFuture<'a, Result<Vec<Flow>, AdagioError>>;
+}
