@@ -20,7 +20,7 @@ pub async fn run(products: usize) -> anyhow::Result<()> {
     config.data_dir = files.path().to_owned();
     let seller = lso_server::start(&config).await?;
     let catalog = lso_spec::Catalog::built_in()?;
-    let specs = [lso_demo::orders::SUBSCRIBER_UNI, lso_demo::orders::EVPL]
+    let specs = [lso_lab::orders::SUBSCRIBER_UNI, lso_lab::orders::EVPL]
         .map(|id| catalog.get(id).expect("a built-in specification"));
     let (start, end) = lso_api_admin::month_bounds("2027-03").expect("a month");
     let stored = Instant::now();

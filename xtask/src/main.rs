@@ -11,8 +11,10 @@
 //! `cargo xtask bench allegro [--changes N]` times a customer's CIR changes over Allegro onto
 //! Open vSwitch elements (root needed). `cargo xtask bench multi-domain [--orders N]
 //! [--concurrent N]` times EVPLs bought across two providers' Open vSwitch networks.
+//! `cargo xtask architecture` checks the crate graph against the invariants of `ARCHITECTURE.md`.
 
 mod address;
+mod architecture;
 mod bench;
 mod billing;
 mod network;
@@ -41,13 +43,14 @@ fn main() -> anyhow::Result<()> {
             usize::from(flag(rest, "--elements", 10)?),
         )),
         ["raw-server", listen, database] => raw::serve(listen, database),
+        ["architecture"] => architecture::run(),
         _ => {
             eprintln!(
                 "usage: cargo xtask bench order [--seconds N] [--orders N] [--buyers N] | cargo xtask bench path\n       \
                  cargo xtask bench evpl [--orders N] | cargo xtask bench evpl-concurrent [--orders N] [--elements N]\n       \
                  cargo xtask bench address [--thousands N] | cargo xtask bench poq [--seconds N] [--clients N]\n       \
                  cargo xtask bench billing [--thousands N] | cargo xtask bench allegro [--changes N]\n       \
-                 cargo xtask bench multi-domain [--orders N] [--concurrent N]"
+                 cargo xtask bench multi-domain [--orders N] [--concurrent N] | cargo xtask architecture"
             );
             std::process::exit(2);
         }

@@ -5,11 +5,12 @@
 //! the elements. Needs root and Open vSwitch (as the tests do).
 
 use anyhow::{Context, bail};
-use lso_demo::lab::{NetworkLab, PartnerLab};
-use lso_demo::orders::{EVPL, evc, order, uni};
 use lso_http::Principal;
+use lso_lab::network::{NetworkLab, PartnerLab};
+use lso_lab::orders::{EVPL, evc, order, uni};
 use lso_mef_product::{DateTime, ordering_base};
 use lso_model::Irp;
+use lso_model::{Clock, SystemClock};
 use lso_partners::PartnerConfig;
 use lso_server::config::{Config, FulfilmentMode};
 use serde_json::{Value, json};
@@ -66,7 +67,7 @@ impl Bench {
             let url = format!("{}/productOrder/{id}", self.base);
             let order = async { anyhow::Ok(self.client.get(url).bearer_auth(&self.token).send().await?.json().await?) };
             match order.await {
-                Ok(order) if !lso_demo::orders::ended(&order) => None,
+                Ok(order) if !lso_lab::orders::ended(&order) => None,
                 other => Some(other),
             }
         };
@@ -87,7 +88,7 @@ impl Bench {
 }
 
 fn chrono_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    SystemClock.now_seconds()
 }
 
 /// An EVPL between UNI products `a` and `z` on `ce_vlan`.
@@ -140,8 +141,8 @@ pub async fn evpl_one_by_one(orders: u16) -> anyhow::Result<()> {
 
 /// A delete order of product `product`.
 fn delete(product: &str) -> Value {
-    let item = json!({"id": "1", "action": "delete", "product": {"id": product}, "requestedCompletionDate": lso_demo::orders::due().as_str(),
-                      "relatedContactInformation": lso_demo::orders::item_contacts()});
+    let item = json!({"id": "1", "action": "delete", "product": {"id": product}, "requestedCompletionDate": lso_lab::orders::due().as_str(),
+                      "relatedContactInformation": lso_lab::orders::item_contacts()});
     order(&format!("delete {product}"), vec![item])
 }
 
@@ -196,9 +197,7 @@ pub async fn multi_domain(orders: u16, concurrent: u16) -> anyhow::Result<()> {
         completed.push(accepted_to_completed(&done));
         anyhow::ensure!(pair.lab.reaches(near, far), "EVPL {n} carries no traffic");
         let at = |key: &str| DateTime::parse(done[key].as_str().unwrap_or_default()).map_or(0, |d| d.millis());
-        flowing.push(Duration::from_millis(
-            (lso_model::Clock::now_millis(&lso_model::SystemClock) - at("orderDate")).max(0) as u64,
-        ));
+        flowing.push(Duration::from_millis((SystemClock.now_millis() - at("orderDate")).max(0) as u64));
         let product = done["productOrderItem"][0]["product"]["id"].as_str().context("no product")?;
         let gone = provider.finished(&provider.post(&delete(product)).await?).await?;
         anyhow::ensure!(gone["state"] == "completed", "deleting EVPL {n} ended {}", gone["state"]);

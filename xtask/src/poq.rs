@@ -2,9 +2,10 @@
 //! at a site, a UNI at an address and an EVPL between them (a path planned per request), posted
 //! by `--clients` concurrent Buyers for `--seconds`.
 
-use lso_demo::orders::{EVPL, SUBSCRIBER_UNI, contact, evc};
 use lso_http::Principal;
+use lso_lab::orders::{EVPL, SUBSCRIBER_UNI, contact, evc};
 use lso_model::Irp;
+use lso_model::{Clock, SystemClock};
 use lso_server::config::Config;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -35,7 +36,7 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
     config.listen = "127.0.0.1:0".parse()?;
     config.data_dir = files.path().to_owned();
     let seller = lso_server::start(&config).await?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
+    let now = SystemClock.now_seconds();
     let url = format!("http://{}{}/productOfferingQualification", seller.addr, lso_mef_product::poq_base(Irp::Sonata));
     let body = request();
     let deadline = Instant::now() + Duration::from_secs(seconds);

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lso_bus::Bus;
-use lso_http::{ApiError, Authenticator, ForbiddenCode, MefBody, Principal, QueryParams, json_response};
+use lso_http::{ApiError, Authenticator, ForbiddenCode, MefBody, Principal, QueryParams, api_error, json_response};
 use lso_model::{Irp, Tenant};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -24,6 +24,7 @@ struct AdminState {
     icm: Arc<lso_icm::Icm>,
     legato: Arc<dyn lso_legato::Legato>,
     catalog_dir: std::path::PathBuf,
+    outbox: lso_notify::Outbox,
 }
 
 impl AdminState {
@@ -80,11 +81,13 @@ pub struct AdminParts {
     pub legato: Arc<dyn lso_legato::Legato>,
     /// Where `lso catalog import` keeps the imported specification trees.
     pub catalog_dir: std::path::PathBuf,
+    /// The notification outbox.
+    pub outbox: lso_notify::Outbox,
 }
 
 /// The routes of the operators' API.
 pub fn router(parts: AdminParts) -> Router {
-    let AdminParts { bus, auth, sellers, icm, legato, catalog_dir } = parts;
+    let AdminParts { bus, auth, sellers, icm, legato, catalog_dir, outbox } = parts;
     Router::new()
         .route(&format!("{ADMIN_BASE}/deliveries"), get(list_deliveries))
         .route(&format!("{ADMIN_BASE}/deliveries/{{id}}/redeliver"), post(redeliver))
@@ -99,12 +102,7 @@ pub fn router(parts: AdminParts) -> Router {
         .route(&format!("{ADMIN_BASE}/catalog/reload"), post(reload_catalog))
         .route(&format!("{ADMIN_BASE}/catalog/offering/{{id}}/lifecycle"), post(change_offering_lifecycle))
         .route(&format!("{ADMIN_BASE}/topology"), get(topology))
-        .with_state(AdminState { bus, auth, sellers, icm, legato, catalog_dir })
-}
-
-fn unavailable(err: lso_store::StoreError) -> ApiError {
-    tracing::error!(error = %err, "storage failed");
-    ApiError::Unavailable
+        .with_state(AdminState { bus, auth, sellers, icm, legato, catalog_dir, outbox })
 }
 
 /// Deliveries, newest first; `state` selects `pending`, `delivered`, `dead` or `cancelled`.
@@ -126,10 +124,9 @@ async fn list_deliveries(
     {
         return Err(ApiError::invalid_query("`state` must be pending, delivered, dead or cancelled"));
     }
-    let store = state.bus.store();
     let deliveries =
-        store.list_deliveries(wanted.as_deref(), limit.unwrap_or(100).min(1000)).await.map_err(unavailable)?;
-    let counts = store.delivery_counts().await.map_err(unavailable)?;
+        state.outbox.deliveries(wanted.as_deref(), limit.unwrap_or(100).min(1000)).await.map_err(api_error)?;
+    let counts = state.outbox.counts().await.map_err(api_error)?;
     let items: Vec<Value> = deliveries
         .iter()
         .map(|d| {
@@ -144,15 +141,8 @@ async fn list_deliveries(
 
 /// Puts a dead letter back in the queue.
 async fn redeliver(State(state): State<AdminState>, _: Admin, Path(id): Path<i64>) -> Result<Response, ApiError> {
-    let now = state.bus.clock().now_millis();
-    match state.bus.store().redeliver(id, now).await {
-        Ok(()) => {
-            state.bus.wake().notify_waiters();
-            Ok(StatusCode::NO_CONTENT.into_response())
-        }
-        Err(lso_store::StoreError::NotFound) => Err(ApiError::NotFound(format!("no dead delivery {id}"))),
-        Err(err) => Err(unavailable(err)),
-    }
+    state.outbox.redeliver(id, state.bus.clock().now_millis()).await.map_err(api_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Registers a product set up by agreement (e.g. an ENNI) in a Buyer's inventory.
@@ -165,7 +155,7 @@ async fn register_product(
 ) -> Result<Response, ApiError> {
     let tenant = state.tenant(&irp, raw.as_deref())?;
     let configuration = body.raw.get("productConfiguration").cloned().unwrap_or(Value::Null);
-    let product = state.bus.register_product(&tenant, configuration).await.map_err(lso_http::api_error)?;
+    let product = state.bus.register_product(&tenant, configuration).await.map_err(api_error)?;
     Ok(json_response(StatusCode::CREATED, &product))
 }
 
@@ -179,7 +169,7 @@ async fn reload_catalog(State(state): State<AdminState>, _: Admin) -> Result<Res
     for (id, reason) in &failed {
         tracing::warn!(%id, %reason, "an imported specification does not compile");
     }
-    let added = state.bus.replace_catalog(catalog).await.map_err(lso_http::api_error)?;
+    let added = state.bus.replace_catalog(catalog).await.map_err(api_error)?;
     Ok(json_response(StatusCode::OK, &json!({"addedProductOffering": added})))
 }
 
@@ -210,7 +200,7 @@ async fn change_offering_lifecycle(
         .bus
         .change_offering_status(&id, &change.lifecycle_status, &change.status_reason)
         .await
-        .map_err(lso_http::api_error)?;
+        .map_err(api_error)?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"id": id, "lifecycleStatus": now.status, "statusReason": now.reason, "statusTransition": now.transitions}),
@@ -225,7 +215,7 @@ async fn product_services(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let tenant = state.tenant(&irp, raw.as_deref())?;
-    state.bus.product(Some(&tenant.key()), &id).await.map_err(lso_http::api_error)?;
+    state.bus.product(Some(&tenant.key()), &id).await.map_err(api_error)?;
     let services = state.legato.services_by_external_id(lso_bus::LEGATO_CLIENT, &id).await.map_err(|err| {
         tracing::error!(error = %err, "the SOF could not list the services of a product");
         ApiError::Unavailable
@@ -256,7 +246,7 @@ async fn raise_charge(
         .bus
         .raise_item_charge(&tenant, &request.product_order_id, &request.product_order_item_id, request.amount)
         .await
-        .map_err(lso_http::api_error)?;
+        .map_err(api_error)?;
     Ok(json_response(StatusCode::CREATED, &charge))
 }
 
@@ -287,7 +277,7 @@ async fn move_ticket(
             )));
         }
     };
-    let ticket = state.bus.seller_move_ticket(&tenant, &id, to, &body.typed.note).await.map_err(lso_http::api_error)?;
+    let ticket = state.bus.seller_move_ticket(&tenant, &id, to, &body.typed.note).await.map_err(api_error)?;
     Ok(json_response(StatusCode::OK, &ticket))
 }
 
@@ -315,7 +305,7 @@ async fn seller_appointment(
             )));
         }
     };
-    Ok(json_response(StatusCode::OK, &appointment.map_err(lso_http::api_error)?))
+    Ok(json_response(StatusCode::OK, &appointment.map_err(api_error)?))
 }
 
 /// A billing run's period.
@@ -343,7 +333,7 @@ async fn billing_run(
     let Some((start, end)) = month_bounds(&body.typed.period) else {
         return Err(ApiError::Unprocessable(vec![lso_model::Violation::invalid("/period", "a month, `YYYY-MM`")]));
     };
-    let report = state.bus.billing_run(start, end).await.map_err(lso_http::api_error)?;
+    let report = state.bus.billing_run(start, end).await.map_err(api_error)?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"period": body.typed.period, "products": report.products, "bills": report.bills, "items": report.items, "alreadyBilled": report.already_billed}),
@@ -378,7 +368,7 @@ async fn record_payment(
         .bus
         .record_payment(&tenant, &id, body.typed.amount, &body.typed.payment_method)
         .await
-        .map_err(lso_http::api_error)?;
+        .map_err(api_error)?;
     Ok(json_response(StatusCode::OK, &bill))
 }
 

@@ -4,7 +4,7 @@ use super::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use lso_bus::{BusConfig, InventoryFulfilment, UuidIds};
-use lso_model::SystemClock;
+use lso_model::{Clock, SystemClock};
 use lso_spec::Catalog;
 use lso_store::Store;
 use serde_json::{Value, json};
@@ -53,7 +53,7 @@ impl App {
     fn token(&self, buyers: &[&str]) -> String {
         let principal =
             Principal::Buyer { subject: "t".into(), buyers: buyers.iter().map(|b| b.to_string()).collect() };
-        self.auth.mint(&principal, chrono_now(), 3600)
+        self.auth.mint(&principal, SystemClock.now_seconds(), 3600)
     }
 
     async fn call(&self, method: &str, uri: &str, token: Option<&str>, body: Option<&[u8]>) -> (StatusCode, Value) {
@@ -67,10 +67,6 @@ impl App {
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
-}
-
-fn chrono_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 const ORDERS: &str = "/mefApi/sonata/productOrderingManagement/v10/productOrder";

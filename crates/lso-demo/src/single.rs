@@ -1,5 +1,5 @@
 //! `lso demo`: a provider network built on this machine (Open vSwitch elements in network
-//! namespaces, customer hosts behind CE switches, see [`crate::lab`]), a Seller configuring it,
+//! namespaces, customer hosts behind CE switches, see [`lso_lab::network`]), a Seller configuring it,
 //! and Buyers ordering over Sonata and Cantata on loopback. Each order is followed down the
 //! stack (product order → service order → connectivity service → element configuration) and
 //! the services are proved with traffic: ping on the ordered CE-VLAN only, an E-LAN reaching
@@ -8,8 +8,6 @@
 //! Where Open vSwitch cannot run (no root, no package) the demo says why and runs the same
 //! orders on simulated elements, with the element read-back in place of traffic.
 
-use crate::lab::NetworkLab;
-use crate::orders::{EPL, EVPL, EVPLAN, access_eline, due, ended, evc, item_contacts, uni};
 use anyhow::{Context, bail};
 use axum::Router;
 use axum::extract::{Path, State};
@@ -18,8 +16,11 @@ use axum::routing::post;
 use lso_api_admin::ADMIN_BASE;
 use lso_ecm::lab::Host;
 use lso_http::Principal;
+use lso_lab::network::NetworkLab;
+use lso_lab::orders::{EPL, EVPL, EVPLAN, access_eline, due, ended, evc, item_contacts, uni};
 use lso_mef_product::ordering_base;
 use lso_model::Irp;
+use lso_model::{Clock, SystemClock};
 use lso_server as server;
 use lso_server::config::{Config, FulfilmentMode};
 use serde_json::{Value, json};
@@ -89,7 +90,7 @@ pub(crate) struct Check {
 
 impl<'a> Demo<'a> {
     async fn new(seller: &'a server::Running, network: Option<NetworkLab>) -> anyhow::Result<Self> {
-        let now = chrono::Utc::now().timestamp();
+        let now = SystemClock.now_seconds();
         let buyer = |name: &str| Principal::Buyer { subject: name.into(), buyers: vec![name.into()] };
         let arrived = Arc::new(tokio::sync::Notify::new());
         let demo = Demo {
@@ -225,7 +226,7 @@ impl<'a> Demo<'a> {
     async fn register_enni(&self) -> anyhow::Result<String> {
         let catalog = self.seller.bus.catalog();
         let enni = catalog.specs().iter().find(|s| !s.orderable).context("the catalog has no ENNI specification")?;
-        let now = chrono::Utc::now().timestamp();
+        let now = SystemClock.now_seconds();
         let admin = self.seller.auth.mint(&Principal::Admin { subject: "demo".into() }, now, 3600);
         let url = format!("http://{}{ADMIN_BASE}/sonata/product?buyerId={SONATA_BUYER}", self.seller.addr);
         let response = self
@@ -255,7 +256,7 @@ impl<'a> Demo<'a> {
 
     /// Places an order of `items`, follows it to its end and returns it as it ended.
     async fn order(&self, irp: Irp, label: &str, items: Vec<Value>) -> anyhow::Result<Value> {
-        let order = crate::orders::order(label, items);
+        let order = lso_lab::orders::order(label, items);
         let (base, token) = self.endpoint(irp);
         let started = Instant::now();
         let response = self.client.post(format!("{base}/productOrder")).bearer_auth(token).json(&order).send().await?;

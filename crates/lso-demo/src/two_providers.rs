@@ -1,16 +1,17 @@
 //! `lso demo --partners 1`: two providers on this machine, each an `lso serve` process with its
 //! own data directory and its own Open vSwitch network, joined by a link between their ENNIs
-//! (see [`crate::lab::PartnerLab`]). A customer of the first orders an EVPL from New York (on
+//! (see [`lso_lab::network::PartnerLab`]). A customer of the first orders an EVPL from New York (on
 //! its network) to Washington (on the partner's); the first buys the far end from the partner
 //! over Sonata and stitches the two at the ENNI. Traffic proves it, the delete orders remove it
 //! on both sides. Without Open vSwitch both run on simulated elements.
 
-use crate::lab::PartnerLab;
-use crate::orders::ended;
-use crate::orders::{EVPL, evc, uni};
 use crate::single::{Check, ensure_status, print_checks, product};
 use anyhow::Context;
 use lso_http::Principal;
+use lso_lab::network::PartnerLab;
+use lso_lab::orders::ended;
+use lso_lab::orders::{EVPL, evc, uni};
+use lso_model::{Clock, SystemClock};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -101,7 +102,7 @@ impl Provider {
     }
 
     fn token(&self, principal: &Principal) -> String {
-        self.auth.mint(principal, chrono::Utc::now().timestamp(), 3600)
+        self.auth.mint(principal, SystemClock.now_seconds(), 3600)
     }
 }
 
@@ -169,7 +170,7 @@ pub async fn run() -> anyhow::Result<()> {
         uni("2", "site-washington"),
         evc("3", EVPL, &[100, 100], 20, &[("1", "CONNECTS_TO_UNI_A"), ("2", "CONNECTS_TO_UNI_Z")], &[]),
     ];
-    let order = customer.finished(&crate::orders::order("EVPL New York – Washington", items)).await?;
+    let order = customer.finished(&lso_lab::orders::order("EVPL New York – Washington", items)).await?;
     let state = |doc: &Value| doc["state"].as_str().unwrap_or_default().to_owned();
     println!("Customer EVPL New York – Washington (off-net), CE-VLAN 100, 20 Mbit/s: {}", state(&order));
     let sonata = format!("{}{}", partner.url, lso_mef_product::ordering_base(lso_model::Irp::Sonata));
@@ -228,8 +229,8 @@ pub async fn run() -> anyhow::Result<()> {
     }
     for n in [2, 1] {
         let item = json!({"id": "1", "action": "delete", "product": {"id": product(&order, n)},
-            "requestedCompletionDate": crate::orders::due().as_str(), "relatedContactInformation": crate::orders::item_contacts()});
-        let deleted = customer.finished(&crate::orders::order("delete", vec![item])).await?;
+            "requestedCompletionDate": lso_lab::orders::due().as_str(), "relatedContactInformation": lso_lab::orders::item_contacts()});
+        let deleted = customer.finished(&lso_lab::orders::order("delete", vec![item])).await?;
         check(
             &mut checks,
             &format!("delete order of the {}", if n == 2 { "EVPL" } else { "off-net UNI" }),

@@ -199,6 +199,7 @@ pub fn resolve_party(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lso_model::{Clock, SystemClock};
 
     fn buyer(buyers: &[&str]) -> Principal {
         Principal::Buyer { subject: "t".into(), buyers: buyers.iter().map(|b| b.to_string()).collect() }
@@ -207,7 +208,7 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_expire() {
         let auth = Authenticator::from_secret(b"0123456789abcdef0123456789abcdef");
-        let now = chrono::Utc::now().timestamp();
+        let now = SystemClock.now_seconds();
         let token = auth.mint(&buyer(&["ACME"]), now, 60);
         assert_eq!(auth.verify(&token).unwrap(), buyer(&["ACME"]));
         let expired = auth.mint(&buyer(&["ACME"]), now - 3600, 60);

@@ -8,6 +8,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub trait Clock: Send + Sync + 'static {
     /// Now, in milliseconds since 1970-01-01T00:00:00Z.
     fn now_millis(&self) -> i64;
+
+    /// Now, in whole seconds since 1970-01-01T00:00:00Z.
+    fn now_seconds(&self) -> i64 {
+        self.now_millis().div_euclid(1000)
+    }
 }
 
 /// The system's clock.
@@ -15,6 +20,7 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods, reason = "the one read of the wall clock; everything else asks a Clock")]
     fn now_millis(&self) -> i64 {
         SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis() as i64
     }

@@ -1,9 +1,12 @@
 //! Notifications: the rules of a hub registration (`POST /hub`) and the dispatcher that delivers
 //! the outbox to listeners, with exponential backoff and jitter, `Retry-After`, a dead-letter
-//! state after the last attempt, and per-resource ordering per subscription.
+//! state after the last attempt, and per-resource ordering per subscription; and the outbox as
+//! operators see it.
 
 mod dispatcher;
 mod hub;
+mod outbox;
 
 pub use dispatcher::{Dispatcher, Outcome, RetryPolicy};
 pub use hub::{HubRequest, SelfAddresses, event_types_of_query, validate_callback};
+pub use outbox::{DeliveryCounts, DeliveryInfo, Outbox};

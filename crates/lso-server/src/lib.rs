@@ -147,8 +147,13 @@ impl Running {
     }
 }
 
-/// Starts a Seller as `config` says.
+/// Starts a Seller as `config` says, on the system's clock.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    start_with(config, Arc::new(SystemClock)).await
+}
+
+/// Starts a Seller as `config` says, telling time by `clock` (a test's fixed clock, say).
+pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> anyhow::Result<Running> {
     let data = DataDir::open(&config.data_dir)?;
     let auth = Arc::new(data.authenticator()?);
     let catalog: lso_bus::CatalogHandle = Arc::new(data.load_catalog()?).into();
@@ -169,7 +174,6 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("failed to listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let clock = Arc::new(SystemClock);
     let presto: Arc<dyn lso_presto::Presto> = if config.network.presto_url.is_empty() {
         icm.clone()
     } else {
@@ -342,6 +346,7 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         auth: auth.clone(),
         audience: Arc::new(lso_api_legato::pm::Operators),
     };
+    let outbox = lso_notify::Outbox::new(bus.store().clone(), bus.wake());
     let request_id = HeaderName::from_static("x-request-id");
     lso_api_product::router(state)
         .merge(lso_api_legato::router(lso_api_legato::LegatoState { sof: layers.sof.clone(), auth: auth.clone() }))
@@ -366,6 +371,7 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
             icm: layers.icm.clone(),
             legato: layers.legato.clone(),
             catalog_dir: DataDir(config.data_dir.clone()).catalog(),
+            outbox,
         }))
         .fallback(lso_http::not_found_fallback)
         .method_not_allowed_fallback(lso_http::method_not_allowed_fallback)

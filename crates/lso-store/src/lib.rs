@@ -7,6 +7,7 @@
 mod postgres;
 mod sqlite;
 
+use lso_model::{Clock, SystemClock};
 use std::fmt;
 
 pub use postgres::PgStore;
@@ -371,7 +372,7 @@ pub(crate) fn merge_extra(body: &str, extra: &str) -> String {
 }
 
 pub(crate) fn now_millis() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+    SystemClock.now_millis()
 }
 
 #[cfg(test)]

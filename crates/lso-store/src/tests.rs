@@ -1,6 +1,7 @@
 //! Store behaviour on a fresh SQLite database per test.
 
 use super::*;
+use lso_model::{Clock, SystemClock};
 
 /// The stores a test runs on: SQLite always, and PostgreSQL when `POSTGRES_TEST_SERVER` holds
 /// the connection string of a server (without `dbname`); each test gets a database of its own.
@@ -12,7 +13,7 @@ async fn stores(test: &str) -> Vec<(tempfile::TempDir, Store)> {
         let (admin, connection) =
             tokio_postgres::connect(&format!("{server} dbname=postgres"), tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(connection);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let nanos = SystemClock.now_millis();
         let database = format!("lso_{nanos}_{test}");
         admin.batch_execute(&format!("CREATE DATABASE {database}")).await.unwrap();
         let postgres = Store::connect(&format!("{server} dbname={database}")).await.unwrap();

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lso_http::Principal;
+use lso_model::{Clock, SystemClock};
 use lso_server::{self as server, Config};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -195,7 +196,7 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 Principal::Buyer { subject: buyer.join("+"), buyers: buyer }
             };
-            let now = chrono::Utc::now().timestamp();
+            let now = SystemClock.now_seconds();
             println!("{}", data.authenticator()?.mint(&principal, now, ttl_hours * 3600));
             Ok(())
         }
@@ -207,7 +208,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Catalog { command } => catalog(command).await,
         Command::Billing { command: BillingCommand::Run { period, url, data_dir } } => {
-            let last_month = (chrono::Utc::now() - chrono::Months::new(1)).format("%Y-%m").to_string();
+            let now = chrono::DateTime::from_timestamp_millis(SystemClock.now_millis()).unwrap_or_default();
+            let last_month = (now - chrono::Months::new(1)).format("%Y-%m").to_string();
             let body = serde_json::json!({"period": period.unwrap_or(last_month)});
             let report = admin_call(reqwest::Method::POST, &url, &data_dir, "/billing/run", Some(&body)).await?;
             println!(
@@ -239,8 +241,7 @@ async fn admin_call(
     body: Option<&serde_json::Value>,
 ) -> anyhow::Result<serde_json::Value> {
     let data = server::DataDir::open(data_dir)?;
-    let token =
-        data.authenticator()?.mint(&Principal::Admin { subject: "cli".into() }, chrono::Utc::now().timestamp(), 300);
+    let token = data.authenticator()?.mint(&Principal::Admin { subject: "cli".into() }, SystemClock.now_seconds(), 300);
     let address = format!("{}{}{path}", url.trim_end_matches('/'), lso_api_admin::ADMIN_BASE);
     let mut request = reqwest::Client::new().request(method, address).bearer_auth(&token);
     if let Some(body) = body {
@@ -308,8 +309,7 @@ async fn deliveries(
     redeliver: Option<i64>,
 ) -> anyhow::Result<()> {
     let data = server::DataDir::open(data_dir)?;
-    let token =
-        data.authenticator()?.mint(&Principal::Admin { subject: "cli".into() }, chrono::Utc::now().timestamp(), 300);
+    let token = data.authenticator()?.mint(&Principal::Admin { subject: "cli".into() }, SystemClock.now_seconds(), 300);
     let client = reqwest::Client::new();
     let base = format!("{}{}", url.trim_end_matches('/'), lso_api_admin::ADMIN_BASE);
     if let Some(id) = redeliver {

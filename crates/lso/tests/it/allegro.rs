@@ -5,6 +5,7 @@
 use crate::network::evpl_order;
 use crate::support::*;
 use lso_adagio::Adagio;
+use lso_model::{Clock, SystemClock};
 use lso_server::config::FulfilmentMode;
 use serde_json::{Value, json};
 
@@ -103,7 +104,7 @@ async fn a_customer_changes_its_evpl_within_policy_one_change_at_a_time_and_sees
     // Another customer sees none of it.
     let stranger = app.seller.auth.mint(
         &lso_http::Principal::Buyer { subject: "globex".into(), buyers: vec!["GLOBEX".into()] },
-        chrono::Utc::now().timestamp(),
+        SystemClock.now_seconds(),
         3600,
     );
     assert_eq!(app.call_as(&stranger, "GET", &format!("{ALLEGRO}/service"), None).await.body, json!([]));

@@ -1,6 +1,7 @@
 //! Bad input over real HTTP: each case gets its MEF error, never a 5xx, and nothing is stored.
 
 use crate::support::*;
+use lso_model::{Clock, SystemClock};
 use serde_json::{Value, json};
 
 const ORDERS: &str = "/mefApi/sonata/productOrderingManagement/v10";
@@ -97,7 +98,7 @@ async fn another_buyers_resources_do_not_exist_for_you() {
     let product = done["productOrderItem"][0]["product"]["id"].as_str().unwrap().to_owned();
     let hub = app.call("POST", &format!("{ORDERS}/hub"), Some(&json!({"callback": "http://127.0.0.1:9/x"}))).await;
     let hub = hub.body["id"].as_str().unwrap().to_owned();
-    let now = chrono::Utc::now().timestamp();
+    let now = SystemClock.now_seconds();
     let other = app.seller.auth.mint(
         &lso_http::Principal::Buyer { subject: "o".into(), buyers: vec!["OTHER".into()] },
         now,

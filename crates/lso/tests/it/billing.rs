@@ -1,16 +1,20 @@
 //! Customer bills over both reference points: an operator's billing run bills the month's
 //! products, the Buyer reads its bills and their items, a payment settles a bill, and every
-//! answer and event meets the official files.
+//! answer and event meets the official files. The Seller's clock stands at 15 May 2031, so the
+//! month billed and its amounts are the same on every run.
 
 use crate::support::*;
+use lso_model::{Clock, SystemClock};
 use serde_json::json;
 
 const UNI: &str = "urn:mef:lso:spec:cantata-sonata:carrier-ethernet-subscriber-uni:v1.0.0:all";
+/// 2031-05-15T10:00:00Z.
+const NOW: i64 = 1_936_605_600_000;
 
 #[tokio::test]
 async fn a_billing_run_bills_the_months_products_and_a_payment_settles_the_bill() {
     for irp in ["Sonata", "Cantata"] {
-        let app = spawn_app().await;
+        let app = spawn_app_at(NOW, |_| {}).await;
         let point: lso_model::Irp = irp.to_lowercase().parse().unwrap();
         let contract = Contract::load(&format!("{irp}/productApi/billing/billingManagement.api.yaml"));
         let events = Contract::load(&format!("{irp}/productApi/billing/billingNotification.api.yaml"));
@@ -22,13 +26,13 @@ async fn a_billing_run_bills_the_months_products_and_a_payment_settles_the_bill(
         Contract::assert_valid(&contract.response("/hub", "post", 201), &hub.body, "the hub");
 
         let ordering = lso_mef_product::ordering_base(point);
-        let placed = app
-            .call("POST", &format!("{ordering}/productOrder"), Some(&order_of(&example(UNI), Some("INSTALL_LOCATION"))))
-            .await;
+        let mut order = order_of(&example(UNI), Some("INSTALL_LOCATION"));
+        order["productOrderItem"][0]["requestedCompletionDate"] = json!("2031-06-14T10:00:00Z");
+        let placed = app.call("POST", &format!("{ordering}/productOrder"), Some(&order)).await;
         let done = app.wait_until_final(&ordering, placed.body["id"].as_str().unwrap()).await;
         let uni = done["productOrderItem"][0]["product"]["id"].as_str().unwrap().to_owned();
 
-        let month = chrono::Utc::now().format("%Y-%m").to_string();
+        let month = "2031-05";
         let bad =
             app.call_as(&app.admin, "POST", "/lso/admin/v1/billing/run", Some(&json!({"period": "2026-13"}))).await;
         assert_eq!(bad.status, 422);
@@ -77,7 +81,7 @@ async fn a_billing_run_bills_the_months_products_and_a_payment_settles_the_bill(
 
         let stranger = app.seller.auth.mint(
             &lso_http::Principal::Buyer { subject: "globex".into(), buyers: vec!["GLOBEX".into()] },
-            chrono::Utc::now().timestamp(),
+            SystemClock.now_seconds(),
             3600,
         );
         assert_eq!(app.call_as(&stranger, "GET", &format!("{base}/customerBill/{id}"), None).await.status, 404);

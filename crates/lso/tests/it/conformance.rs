@@ -2,6 +2,7 @@
 //! `lso` sends is valid against the official API files (loaded from `../shared/mef`).
 
 use crate::support::*;
+use lso_model::{Clock, SystemClock};
 use serde_json::{Value, json};
 
 const ORDERING: &str = "productApi/order/productOrderManagement.api.yaml";
@@ -237,7 +238,7 @@ async fn error_answers_meet_the_contract() {
     );
     let other = app.seller.auth.mint(
         &lso_http::Principal::Buyer { subject: "x".into(), buyers: vec!["A".into(), "B".into()] },
-        chrono::Utc::now().timestamp(),
+        SystemClock.now_seconds(),
         60,
     );
     let forbidden = app.call_as(&other, "GET", &format!("{orders}?buyerId=C"), None).await;

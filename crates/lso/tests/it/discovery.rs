@@ -3,6 +3,7 @@
 //! official file.
 
 use crate::support::*;
+use lso_model::{Clock, SystemClock};
 use lso_server::config::FulfilmentMode;
 use serde_json::{Value, json};
 
@@ -85,7 +86,7 @@ async fn the_configurations_offered_are_those_the_network_can_deliver_and_every_
 
         let stranger = app.seller.auth.mint(
             &lso_http::Principal::Buyer { subject: "globex".into(), buyers: vec!["GLOBEX".into()] },
-            chrono::Utc::now().timestamp(),
+            SystemClock.now_seconds(),
             3600,
         );
         let theirs = app.call_as(&stranger, "POST", &format!("{base}/pricingDiscovery"), Some(&pricing)).await;

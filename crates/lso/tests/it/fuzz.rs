@@ -52,10 +52,7 @@ impl Generator<'_> {
         match schema["format"].as_str() {
             Some("date-time") => {
                 let days = self.rng.random_range(-30..400);
-                json!(
-                    (chrono::Utc::now() + chrono::Duration::days(days))
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                )
+                json!(days_from_now(days))
             }
             _ => {
                 let choices = ["x", "1", "site-boston", "addr-ny-1", "ACME", "", "ünï", "a b", "../x", "1e9"];

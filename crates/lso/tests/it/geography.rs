@@ -3,6 +3,7 @@
 //! answer is valid against the official API files.
 
 use crate::support::*;
+use lso_model::{Clock, SystemClock};
 use serde_json::{Value, json};
 
 fn bases(irp: &str) -> (String, String) {
@@ -105,7 +106,7 @@ async fn sites_are_found_by_address_and_a_private_site_only_by_its_buyer() {
         let contract =
             Contract::load(&format!("{irp}/productApi/serviceability/site/geographicSiteManagement.api.yaml"));
         let (_, base) = bases(irp);
-        let now = chrono::Utc::now().timestamp();
+        let now = SystemClock.now_seconds();
         let other = app.seller.auth.mint(
             &lso_http::Principal::Buyer { subject: "o".into(), buyers: vec!["OTHER".into()] },
             now,

@@ -5,6 +5,7 @@
 use crate::quote::{evpl_between, order_on, quote, uni_at};
 use crate::support::*;
 use lso_model::Irp;
+use lso_model::{Clock, SystemClock};
 use lso_server::config::FulfilmentMode;
 use serde_json::{Value, json};
 
@@ -18,7 +19,7 @@ async fn another_buyer_gets_404_for_every_resource_and_hub_of_the_first() {
         .await;
         let stranger = app.seller.auth.mint(
             &lso_http::Principal::Buyer { subject: "globex".into(), buyers: vec!["GLOBEX".into()] },
-            chrono::Utc::now().timestamp(),
+            SystemClock.now_seconds(),
             3600,
         );
         let post = async |path: String, body: Value| {
@@ -63,9 +64,8 @@ async fn another_buyer_gets_404_for_every_resource_and_hub_of_the_first() {
         let work_order = pending["workOrder"][0]["id"].as_str().unwrap().to_owned();
         owned.push((format!("{}/workorder", lso_mef_product::work_order_base(irp)), work_order.clone(), None));
         let appointments = lso_mef_product::appointment_base(irp);
-        let now = chrono::Utc::now();
-        let window =
-            json!({"startDateTime": now.to_rfc3339(), "endDateTime": (now + chrono::Duration::days(7)).to_rfc3339()});
+        let (now, week) = (days_from_now(0), days_from_now(7));
+        let window = json!({"startDateTime": now, "endDateTime": week});
         let slots = post(
             format!("{appointments}/searchTimeSlot"),
             json!({"workOrder": {"id": work_order}, "requestedTimeSlot": [{"validFor": window}]}),
@@ -85,7 +85,9 @@ async fn another_buyer_gets_404_for_every_resource_and_hub_of_the_first() {
         let incidents = app.call("GET", &format!("{tickets}/incident?relatedEntityId={evpl}"), None).await.body;
         owned.push((format!("{tickets}/incident"), id(&incidents[0]), None));
 
-        let month = now.format("%Y-%m").to_string();
+        // The month the EVPL started in, as the Seller recorded it.
+        let product = app.call("GET", &format!("{}/product/{evpl}", lso_mef_product::inventory_base(irp)), None).await;
+        let month = product.body["startDate"].as_str().unwrap()[..7].to_owned();
         app.call_as(&app.admin, "POST", "/lso/admin/v1/billing/run", Some(&json!({"period": month}))).await;
         let billing = lso_mef_product::billing_base(irp);
         let bills = app.call("GET", &format!("{billing}/customerBill"), None).await.body;

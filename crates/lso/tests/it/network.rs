@@ -4,7 +4,7 @@
 //! root and the packages `scripts/test` installs.
 
 use crate::support::{App, EVPL, days_from_now, example, order_of, spawn_app_with};
-use lso_demo::lab::NetworkLab;
+use lso_lab::network::NetworkLab;
 use lso_server::config::FulfilmentMode;
 use serde_json::{Value, json};
 
@@ -407,7 +407,7 @@ async fn seller_with(
 async fn an_evpl_across_two_providers_carries_traffic_between_their_customers_until_it_is_deleted() {
     let demo = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY).unwrap();
     const ENNI: &str = "enni-partner-1";
-    let pair = lso_demo::lab::PartnerLab::build((&demo, ENNI), (&demo, ENNI), "nx", Some(100)).unwrap();
+    let pair = lso_lab::network::PartnerLab::build((&demo, ENNI), (&demo, ENNI), "nx", Some(100)).unwrap();
     let [ours, theirs] = &pair.domains;
     let (partner, _partner_files) = seller_with(&theirs.topology, |_| {}).await;
     let (terms, _) = crate::partners::terms_with(&partner, |_| {}).await;

@@ -7,6 +7,7 @@ use crate::network::{delete_order, evpl_order, modify_cir};
 use crate::support::*;
 use lso_mef_product::{poq_base, quote_base};
 use lso_model::Irp;
+use lso_model::{Clock, SystemClock};
 use lso_partners::PartnerConfig;
 use lso_server::config::{FulfilmentMode, Secret};
 use serde_json::json;
@@ -35,7 +36,7 @@ async fn order_evpl(provider: &App, sites: [&str; 2], ce_vlan: u16) -> serde_jso
 /// A token `auth` issues Buyer `name`.
 fn app_token(auth: &lso_http::Authenticator, name: &str) -> String {
     let buyer = lso_http::Principal::Buyer { subject: name.to_lowercase(), buyers: vec![name.into()] };
-    auth.mint(&buyer, chrono::Utc::now().timestamp(), 3600)
+    auth.mint(&buyer, SystemClock.now_seconds(), 3600)
 }
 
 /// The interfaces the services of a Seller join.
@@ -159,7 +160,7 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
     let mut product = access["productOrderItem"][0]["product"].clone();
     product.as_object_mut().unwrap().remove("id");
     let qualify = async |product: &serde_json::Value| {
-        let poq = json!({"instantSyncQualification": true, "relatedContactInformation": [lso_demo::orders::contact("buyerContactInformation")],
+        let poq = json!({"instantSyncQualification": true, "relatedContactInformation": [lso_lab::orders::contact("buyerContactInformation")],
             "productOfferingQualificationItem": [{"id": "1", "action": "add", "product": product}]});
         let path = format!("{}/productOfferingQualification", poq_base(Irp::Sonata));
         let answer = partner.call_as(&wholesale, "POST", &path, Some(&poq)).await;
@@ -526,14 +527,14 @@ async fn a_partner_that_refuses_the_access_or_restarts_leaves_nothing_reserved_o
     let products: Vec<String> =
         (0..2).map(|n| done["productOrderItem"][n]["product"]["id"].as_str().unwrap().to_owned()).collect();
     let dir = partner.stop().await;
-    let evc = lso_demo::orders::evc("1", lso_demo::orders::EVPL, &[100, 100], 20, &[], &[]);
+    let evc = lso_lab::orders::evc("1", lso_lab::orders::EVPL, &[100, 100], 20, &[], &[]);
     let mut evc = evc;
     evc["product"]["productRelationship"] = json!([
         {"id": products[0], "relationshipType": "CONNECTS_TO_UNI_A"},
         {"id": products[1], "relationshipType": "CONNECTS_TO_UNI_Z"}
     ]);
     let placed = provider
-        .call("POST", &format!("{CANTATA}/productOrder"), Some(&lso_demo::orders::order("evpl", vec![evc])))
+        .call("POST", &format!("{CANTATA}/productOrder"), Some(&lso_lab::orders::order("evpl", vec![evc])))
         .await;
     assert_eq!(placed.status, 201, "{:#}", placed.body);
     let done = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
@@ -661,7 +662,7 @@ async fn a_ticket_on_an_off_net_evc_is_escalated_to_the_partner_and_resolved_wit
     let ticket = json!({"description": "slow towards Washington", "observedImpact": "degraded", "priority": "high",
         "severity": "significant", "ticketType": "assistance",
         "relatedEntity": [{"@referredType": "Product", "id": evpl, "role": "affectedProduct"}],
-        "relatedContactInformation": [lso_demo::orders::contact("reporterContact")]});
+        "relatedContactInformation": [lso_lab::orders::contact("reporterContact")]});
     let ours = lso_mef_product::ticket_base(Irp::Cantata);
     let opened = provider.call("POST", &format!("{ours}/troubleTicket"), Some(&ticket)).await;
     assert_eq!(opened.status, 201, "{:#}", opened.body);
@@ -893,15 +894,15 @@ async fn an_evpl_between_two_sites_of_one_partner_is_resold_whole_modified_and_d
     let (washington, boston) =
         (&order["productOrderItem"][0]["product"]["id"], &order["productOrderItem"][1]["product"]["id"]);
     let (washington, boston) = (washington.as_str().unwrap(), boston.as_str().unwrap());
-    let lan = lso_demo::orders::evc(
+    let lan = lso_lab::orders::evc(
         "2",
-        lso_demo::orders::EVPLAN,
+        lso_lab::orders::EVPLAN,
         &[100, 100, 100],
         20,
         &[("1", "CONNECTS_TO_UNI")],
         &[washington, boston],
     );
-    let lan = lso_demo::orders::order("lan", vec![lso_demo::orders::uni("1", "site-new-york"), lan]);
+    let lan = lso_lab::orders::order("lan", vec![lso_lab::orders::uni("1", "site-new-york"), lan]);
     let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&lan)).await;
     assert_eq!(placed.status, 201, "{:#}", placed.body);
     let refused = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
@@ -922,9 +923,9 @@ async fn an_evpl_between_two_sites_of_one_partner_is_resold_whole_modified_and_d
 async fn an_access_eline_naming_its_enni_as_w160_does_is_realised_on_the_enni() {
     let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
     let (terms, wholesale) = terms_with(&partner, |_| {}).await;
-    let mut access = lso_demo::orders::access_eline("2", "1", &terms.enni_product);
+    let mut access = lso_lab::orders::access_eline("2", "1", &terms.enni_product);
     access["product"]["productRelationship"][0]["relationshipType"] = json!("CONNECTS_TO_ENNI");
-    let order = lso_demo::orders::order("w160", vec![lso_demo::orders::uni("1", "site-washington"), access]);
+    let order = lso_lab::orders::order("w160", vec![lso_lab::orders::uni("1", "site-washington"), access]);
     let placed = partner.call_as(&wholesale, "POST", &format!("{SONATA}/productOrder"), Some(&order)).await;
     assert_eq!(placed.status, 201, "{:#}", placed.body);
     let done = partner
@@ -940,7 +941,7 @@ async fn an_access_eline_naming_its_enni_as_w160_does_is_realised_on_the_enni() 
 async fn what_a_partners_catalog_no_longer_offers_is_not_bought_from_it() {
     let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
     let (provider, _) = provider_of(&partner, |_| {}).await;
-    let uni = lso_spec::Catalog::built_in().unwrap().get(lso_demo::orders::SUBSCRIBER_UNI).unwrap().offering_id();
+    let uni = lso_spec::Catalog::built_in().unwrap().get(lso_lab::orders::SUBSCRIBER_UNI).unwrap().offering_id();
     let path = format!("/lso/admin/v1/catalog/offering/{uni}/lifecycle");
     let retired = json!({"lifecycleStatus": "endOfSale", "statusReason": "a new UNI offering is coming"});
     assert_eq!(partner.call_as(&partner.admin, "POST", &path, Some(&retired)).await.status, 200);
@@ -949,6 +950,6 @@ async fn what_a_partners_catalog_no_longer_offers_is_not_bought_from_it() {
     let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&order)).await;
     let done = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
     assert_eq!(done["state"], "failed", "{done:#}");
-    let expected = format!("partner east has no orderable offering of {}", lso_demo::orders::SUBSCRIBER_UNI);
+    let expected = format!("partner east has no orderable offering of {}", lso_lab::orders::SUBSCRIBER_UNI);
     assert!(reasons(&done).iter().any(|r| r.contains(&expected)), "{:#?}", reasons(&done));
 }

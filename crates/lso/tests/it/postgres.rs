@@ -3,6 +3,7 @@
 //! every notification is delivered.
 
 use crate::support::*;
+use lso_model::{Clock, SystemClock};
 
 const ORDERS: &str = "/mefApi/sonata/productOrderingManagement/v10";
 const INVENTORY: &str = "/mefApi/sonata/productInventory/v7";
@@ -47,7 +48,7 @@ async fn fresh_database(server: &Server, name: &str) -> String {
     let (admin, connection) =
         tokio_postgres::connect(&format!("{server} dbname=postgres"), tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = SystemClock.now_millis();
     let database = format!("lso_it_{nanos}_{name}");
     admin.batch_execute(&format!("CREATE DATABASE {database}")).await.unwrap();
     format!("{server} dbname={database}")

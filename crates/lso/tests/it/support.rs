@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use lso_http::Principal;
+use lso_model::{Clock, SystemClock};
 use lso_server::config::Config;
 use lso_server::{self as server, Running};
 use serde_json::{Value, json};
@@ -51,14 +52,24 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> App {
 
 /// Starts a Seller on the data directory `dir` (new or used before).
 pub async fn spawn_app_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> App {
+    spawn_app_on(dir, Arc::new(SystemClock), adjust).await
+}
+
+/// Starts a Seller whose clock stands still at `millis` (its jobs due at once still run).
+pub async fn spawn_app_at(millis: i64, adjust: impl FnOnce(&mut Config)) -> App {
+    spawn_app_on(tempfile::tempdir().unwrap(), Arc::new(lso_model::FixedClock::at(millis)), adjust).await
+}
+
+/// Starts a Seller on `dir` telling time by `clock`; tokens are signed at the wall clock's time.
+async fn spawn_app_on(dir: tempfile::TempDir, clock: Arc<dyn Clock>, adjust: impl FnOnce(&mut Config)) -> App {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
     let mut config = test_config(dir.path());
     adjust(&mut config);
-    let seller = server::start(&config).await.unwrap();
-    let now = chrono::Utc::now().timestamp();
+    let seller = server::start_with(&config, clock).await.unwrap();
+    let now = SystemClock.now_seconds();
     let token = seller.auth.mint(&Principal::Buyer { subject: "acme".into(), buyers: vec!["ACME".into()] }, now, 3600);
     let admin = seller.auth.mint(&Principal::Admin { subject: "ops".into() }, now, 3600);
     App { dir, seller, client: reqwest::Client::new(), token, admin }
@@ -161,7 +172,7 @@ pub fn contact(role: &str) -> Value {
 
 /// An RFC 3339 time `days` from now.
 pub fn days_from_now(days: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    lso_model::DateTime::from_millis(SystemClock.now_millis() + days * 86_400_000).to_string()
 }
 
 /// A valid order of one `add` item with `configuration` (and a place when `place_role`).

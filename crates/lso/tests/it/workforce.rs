@@ -56,9 +56,8 @@ async fn a_visit_is_booked_moved_and_cancelled_on_the_technicians_calendar_and_e
         assert_eq!(listed.body.as_array().unwrap().len(), 1, "{:#}", listed.body);
         Contract::assert_valid(&find, &listed.body[0], "a listed work order");
 
-        let now = chrono::Utc::now();
-        let window =
-            json!({"startDateTime": now.to_rfc3339(), "endDateTime": (now + chrono::Duration::days(7)).to_rfc3339()});
+        let (now, week) = (days_from_now(0), days_from_now(7));
+        let window = json!({"startDateTime": now, "endDateTime": week});
         let search = json!({"workOrder": {"id": work_order}, "requestedTimeSlot": [{"validFor": window}]});
         let found = app.call("POST", &format!("{appointment_base}/searchTimeSlot"), Some(&search)).await;
         assert_eq!(found.status, 201, "{:#}", found.body);

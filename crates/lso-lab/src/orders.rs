@@ -1,7 +1,7 @@
 //! Product orders as a Buyer writes them, for the demo and the benchmarks: UNIs at sites, EVCs
 //! joining them, Access E-Lines to an ENNI, with the contacts and terms MEF 123 requires.
 
-use lso_model::DateTime;
+use lso_model::{Clock, DateTime, SystemClock};
 use serde_json::{Value, json};
 
 pub use lso_bus::ingress_profile as profile;
@@ -23,7 +23,7 @@ pub fn item_contacts() -> Value {
 
 /// A requested completion date 30 days from now.
 pub fn due() -> DateTime {
-    DateTime::from_millis(chrono::Utc::now().timestamp_millis() + 30 * 24 * 3_600_000)
+    DateTime::from_millis(SystemClock.now_millis() + 30 * 24 * 3_600_000)
 }
 
 /// An `add` item for a product configured as `configuration`.
