@@ -1,56 +1,41 @@
 //! Customer Bill Management routes (MEF 141, 2.0 for both reference points).
 
-use crate::{PointState, hubs};
+use crate::{PointState, hubs, list, retrieve};
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lso_bus::HubApi;
-use lso_http::api_error;
 use lso_http::filters::Kind;
-use lso_http::{ApiError, Principal};
+use lso_http::{ApiError, Caller, Party, api_error};
 
 pub(crate) fn router() -> Router<PointState> {
     Router::new()
-        .route("/customerBill", get(list_customer_bill))
-        .route("/customerBill/{id}", crate::retrieve(|bus, tenant, id| Box::pin(bus.customer_bill(tenant, id))))
+        // `listCustomerBill`, `retrieveCustomerBill`, `retrieveCustomerBillItem`.
+        .route("/customerBill", list(bill_filters, |bus, t, f, o, l| Box::pin(bus.list_customer_bills(t, f, o, l))))
+        .route("/customerBill/{id}", retrieve(|bus, tenant, id| Box::pin(bus.customer_bill(tenant, id))))
         .route("/customerBill/{id}/document.pdf", get(retrieve_bill_document))
-        .route(
-            "/customerBillItem/{id}",
-            crate::retrieve(|bus, tenant, id| Box::pin(bus.customer_bill_item(tenant, id))),
-        )
+        .route("/customerBillItem/{id}", retrieve(|bus, tenant, id| Box::pin(bus.customer_bill_item(tenant, id))))
         .merge(hubs::router(HubApi::Billing))
 }
 
-/// `listCustomerBill`: `GET /customerBill`.
-async fn list_customer_bill(
-    State(state): State<PointState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let known = [
+fn bill_filters() -> Vec<(&'static str, Kind)> {
+    vec![
         ("billingAccount.id", Kind::Text),
         ("billingPeriod.startDateTime", Kind::Date),
         ("billingPeriod.endDateTime", Kind::Date),
         ("category", Kind::OneOf(vec!["normal", "duplicate", "trial"])),
         ("state", Kind::OneOf(vec!["generated", "paymentDue", "settled"])),
-    ];
-    state
-        .list(&principal, raw.as_deref(), &known, async |bus, tenant, filters, offset, limit| {
-            bus.list_customer_bills(tenant, filters, offset, limit).await
-        })
-        .await
+    ]
 }
 
 /// The bill's `billDocument`: `GET /customerBill/{id}/document.pdf`, the printable bill.
 async fn retrieve_bill_document(
     State(state): State<PointState>,
-    principal: Principal,
+    caller: Caller<Party>,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let tenant = party.tenant_key();
+    let tenant = caller.plain()?.tenant_key();
     let bill = state.bus().customer_bill(tenant.as_deref(), &id).await.map_err(api_error)?;
     let mut items = Vec::new();
     for item in bill["customerBillItem"].as_array().into_iter().flatten() {

@@ -6,12 +6,12 @@
 
 use crate::{PointState, hubs};
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use lso_bus::HubApi;
-use lso_http::{ApiError, Paging, Principal, QueryParams, json_response, list_response};
+use lso_http::{ApiError, Caller, Paging, Party, QueryParams, json_response, list_response};
 use lso_mef_product::{DateTime, catalog_base};
 use lso_model::Irp;
 use lso_spec::ProductSpec;
@@ -155,15 +155,8 @@ impl Filters {
 }
 
 /// A list answer: the items that pass the filters `names` define, a page of them.
-fn answer_list(
-    state: &PointState,
-    principal: &Principal,
-    raw: Option<&str>,
-    names: &[&'static str],
-    items: Vec<Value>,
-) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw);
-    state.party(principal, &mut query)?;
+fn answer_list(caller: Caller<Party>, names: &[&'static str], items: Vec<Value>) -> Result<Response, ApiError> {
+    let mut query = caller.query;
     let paging = Paging::from_query(&mut query)?;
     let filters = filters(&mut query, names)?;
     query.finish()?;
@@ -174,11 +167,7 @@ fn answer_list(
 }
 
 /// `listProductOffering`: `GET /productOffering`.
-async fn list_product_offering(
-    State(state): State<PointState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
+async fn list_product_offering(State(state): State<PointState>, caller: Caller<Party>) -> Result<Response, ApiError> {
     let names = [
         "name",
         "lifecycleStatus",
@@ -190,17 +179,16 @@ async fn list_product_offering(
         "productSpecification.id",
     ];
     let offerings = state.offerings().await?;
-    answer_list(&state, &principal, raw.as_deref(), &names, offerings)
+    answer_list(caller, &names, offerings)
 }
 
 /// `retrieveProductOffering`: `GET /productOffering/{id}`.
 async fn retrieve_product_offering(
     State(state): State<PointState>,
-    principal: Principal,
+    caller: Caller<Party>,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    state.plain_party(&principal, raw.as_deref())?;
+    caller.plain()?;
     let spec = state
         .specs()
         .find(|s| offered_on(s, state.irp) && offering_id(s) == id)
@@ -212,8 +200,7 @@ async fn retrieve_product_offering(
 /// `listProductSpecification`: `GET /productSpecification`, answered as `ProductSpecification_Find`.
 async fn list_product_specification(
     State(state): State<PointState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
+    caller: Caller<Party>,
 ) -> Result<Response, ApiError> {
     let specs = state
         .specs()
@@ -223,17 +210,16 @@ async fn list_product_specification(
             json!({"id": full["id"], "href": full["href"], "name": full["name"], "lifecycleStatus": full["lifecycleStatus"], "lastUpdate": full["lastUpdate"]})
         })
         .collect();
-    answer_list(&state, &principal, raw.as_deref(), &["name", "lifecycleStatus"], specs)
+    answer_list(caller, &["name", "lifecycleStatus"], specs)
 }
 
 /// `retrieveProductSpecification`: `GET /productSpecification/{id}`, with its schema.
 async fn retrieve_product_specification(
     State(state): State<PointState>,
-    principal: Principal,
+    caller: Caller<Party>,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    state.plain_party(&principal, raw.as_deref())?;
+    caller.plain()?;
     let spec = state
         .specs()
         .find(|s| s.id == id && s.interfaces.iter().any(|i| i == state.irp.as_str()))
@@ -242,23 +228,18 @@ async fn retrieve_product_specification(
 }
 
 /// `listCategory`: `GET /category`.
-async fn list_category(
-    State(state): State<PointState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
+async fn list_category(State(state): State<PointState>, caller: Caller<Party>) -> Result<Response, ApiError> {
     let categories = lso_spec::CATEGORIES.iter().map(|c| state.category(*c)).collect();
-    answer_list(&state, &principal, raw.as_deref(), &["parentCategory.id"], categories)
+    answer_list(caller, &["parentCategory.id"], categories)
 }
 
 /// `retrieveCategory`: `GET /category/{id}`.
 async fn retrieve_category(
     State(state): State<PointState>,
-    principal: Principal,
+    caller: Caller<Party>,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    state.plain_party(&principal, raw.as_deref())?;
+    caller.plain()?;
     let category =
         lso_spec::CATEGORIES.iter().find(|c| c.0 == id).ok_or_else(|| ApiError::not_found("category", &id))?;
     Ok(json_response(StatusCode::OK, &state.category(*category)))

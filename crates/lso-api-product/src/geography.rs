@@ -4,12 +4,12 @@
 
 use crate::PointState;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use lso_geo::{Address, AddressQuery, MatchQuality, Site};
-use lso_http::{ApiError, MefBody, Paging, Principal, QueryParams, json_response, list_response};
+use lso_http::{ApiError, Caller, MefBody, Paging, Party, json_response, list_response};
 use lso_mef_product::{address_base, site_base};
 use lso_model::{Violation, ViolationCode};
 use serde_json::{Map, Value, json};
@@ -136,11 +136,10 @@ fn query_of(submitted: &Value) -> Result<Option<AddressQuery>, Vec<Violation>> {
 /// `createGeographicAddressValidation`: `POST /geographicAddressValidation` (MEF 121).
 async fn create_geographic_address_validation(
     State(state): State<PointState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
+    caller: Caller<Party>,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    state.plain_party(&principal, raw.as_deref())?;
+    caller.plain()?;
     let request = body.raw;
     let mut found = Vec::new();
     match request["provideAlternative"].as_bool() {
@@ -190,11 +189,10 @@ async fn create_geographic_address_validation(
 /// `retrieveGeographicAddress`: `GET /geographicAddress/{id}` (MEF 121 R20).
 async fn retrieve_geographic_address(
     State(state): State<PointState>,
-    principal: Principal,
+    caller: Caller<Party>,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    state.plain_party(&principal, raw.as_deref())?;
+    caller.plain()?;
     let address =
         state.api.geography.addresses.get(&id).ok_or_else(|| ApiError::not_found("geographicAddress", &id))?;
     Ok(json_response(StatusCode::OK, &render(&state, &address, false)))
@@ -215,20 +213,15 @@ fn site(state: &PointState, site: &Site) -> Value {
     value
 }
 
-/// The Buyer a request acts for.
-fn buyer_of(state: &PointState, principal: &Principal, query: &mut QueryParams) -> Result<String, ApiError> {
-    let party = state.party(principal, query)?;
-    Ok(party.tenant.map(|t| t.buyer).unwrap_or_default())
+/// The Buyer a request acts for (none for an operator's).
+fn buyer_of(party: Party) -> String {
+    party.tenant.map(|t| t.buyer).unwrap_or_default()
 }
 
 /// `listGeographicSite`: `GET /geographicSite`, located by address id or street (MEF 122 R10).
-async fn list_geographic_site(
-    State(state): State<PointState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw.as_deref());
-    let buyer = buyer_of(&state, &principal, &mut query)?;
+async fn list_geographic_site(State(state): State<PointState>, caller: Caller<Party>) -> Result<Response, ApiError> {
+    let Caller { acting, mut query, .. } = caller;
+    let buyer = buyer_of(acting);
     let paging = Paging::from_query(&mut query)?;
     let names = [
         "companyName",
@@ -298,13 +291,10 @@ async fn list_geographic_site(
 /// `retrieveGeographicSite`: `GET /geographicSite/{id}` (MEF 122 R15).
 async fn retrieve_geographic_site(
     State(state): State<PointState>,
-    principal: Principal,
+    caller: Caller<Party>,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw.as_deref());
-    let buyer = buyer_of(&state, &principal, &mut query)?;
-    query.finish()?;
+    let buyer = buyer_of(caller.plain()?);
     let found = state
         .api
         .geography

@@ -2,38 +2,30 @@
 
 use crate::PointState;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lso_bus::HubApi;
-use lso_http::api_error;
-use lso_http::{ApiError, MefBody, Principal, json_response};
+use lso_http::{ApiError, Caller, MefBody, Party, api_error, json_response};
 use lso_mef_product::EventSubscriptionInput;
 
 pub(crate) fn router(api: HubApi) -> Router<PointState> {
     Router::new()
         .route(
             "/hub",
-            post(
-                move |state: State<PointState>,
-                      principal: Principal,
-                      query: RawQuery,
-                      body: MefBody<EventSubscriptionInput>| {
-                    register_listener(api, state, principal, query, body)
-                },
-            ),
+            post(move |state: State<PointState>, caller: Caller<Party>, body: MefBody<EventSubscriptionInput>| {
+                register_listener(api, state, caller, body)
+            }),
         )
         .route(
             "/hub/{id}",
-            get(move |state: State<PointState>, principal: Principal, id: Path<String>, query: RawQuery| {
-                retrieve_hub(api, state, principal, id, query)
+            get(move |state: State<PointState>, caller: Caller<Party>, id: Path<String>| {
+                retrieve_hub(api, state, caller, id)
             })
-            .delete(
-                move |state: State<PointState>, principal: Principal, id: Path<String>, query: RawQuery| {
-                    unregister_listener(api, state, principal, id, query)
-                },
-            ),
+            .delete(move |state: State<PointState>, caller: Caller<Party>, id: Path<String>| {
+                unregister_listener(api, state, caller, id)
+            }),
         )
 }
 
@@ -41,23 +33,15 @@ pub(crate) fn router(api: HubApi) -> Router<PointState> {
 async fn register_listener(
     api: HubApi,
     State(state): State<PointState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
+    caller: Caller<Party>,
     body: MefBody<EventSubscriptionInput>,
 ) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let tenant = party.tenant_for_write()?;
+    let party = caller.plain()?;
     let input = body.typed;
+    let (buyer, seller) = (party.buyer_id.as_deref(), party.seller_id.as_deref());
     let hub = state
         .bus()
-        .register_hub(
-            api,
-            tenant,
-            &input.callback,
-            input.query.as_deref(),
-            party.buyer_id.as_deref(),
-            party.seller_id.as_deref(),
-        )
+        .register_hub(api, party.tenant_for_write()?, &input.callback, input.query.as_deref(), buyer, seller)
         .await
         .map_err(|e| match e {
             // The hub operations declare 400, not 422, for a body that cannot be used.
@@ -71,11 +55,10 @@ async fn register_listener(
 async fn retrieve_hub(
     api: HubApi,
     State(state): State<PointState>,
-    principal: Principal,
+    caller: Caller<Party>,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
+    let party = caller.plain()?;
     let hub = state.bus().hub(api, party.tenant_for_write()?, &id).await.map_err(api_error)?;
     Ok(json_response(StatusCode::OK, &hub))
 }
@@ -84,11 +67,10 @@ async fn retrieve_hub(
 async fn unregister_listener(
     api: HubApi,
     State(state): State<PointState>,
-    principal: Principal,
+    caller: Caller<Party>,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
+    let party = caller.plain()?;
     state.bus().delete_hub(api, party.tenant_for_write()?, &id).await.map_err(api_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -20,40 +20,143 @@ mod ticket;
 mod workforce;
 
 use axum::Router;
-use axum::extract::{FromRef, Path, RawQuery, State};
+use axum::extract::{FromRef, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter};
 use lso_bus::{Bus, BusError};
-use lso_http::{ApiError, Authenticator, Party, Principal, QueryParams, api_error, resolve_party};
+use lso_http::filters::Kind;
+use lso_http::{
+    ApiError, Authenticator, Caller, Callers, MefBody, Party, Principal, QueryParams, api_error, resolve_party,
+};
 use lso_mef_product::{
     address_base, appointment_base, billing_base, catalog_base, discovery_base, inventory_base, ordering_base,
     poq_base, quote_base, site_base, ticket_base, work_order_base,
 };
-use lso_model::Irp;
+use lso_model::query::Filter;
+use lso_model::{Irp, Tenant};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
-/// What a retrieve operation's `fetch` gives: the caller's resource, or why not.
-type Found<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, BusError>> + Send + 'a>>;
+/// What an operation's work gives: the caller's resource, or why not.
+type Found<'a, T> = Pin<Box<dyn Future<Output = Result<T, BusError>> + Send + 'a>>;
+
+/// The filters a list operation defines, by name.
+type Known = fn() -> Vec<(&'static str, Kind)>;
+
+/// `value` as the JSON answer `status`; a 201 also says where the resource is (`Location`).
+fn answer<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    let mut response = lso_http::json_response(status, value);
+    let href = serde_json::to_value(value).ok().and_then(|v| v["href"].as_str().map(str::to_owned));
+    if status == StatusCode::CREATED
+        && let Some(location) = href.and_then(|h| HeaderValue::from_str(&h).ok())
+    {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
 
 /// A retrieve operation (`GET …/{id}`): what `fetch` finds with that id among the caller's
 /// (the Buyer's own, or any for the Seller's operators), as JSON; 404 when it is not there.
-pub(crate) fn retrieve<T, F>(fetch: F) -> axum::routing::MethodRouter<PointState>
+pub(crate) fn retrieve<T, F>(fetch: F) -> MethodRouter<PointState>
 where
-    T: serde::Serialize + 'static,
+    T: Serialize + 'static,
     F: for<'a> Fn(&'a Bus, Option<&'a str>, &'a str) -> Found<'a, T> + Clone + Send + Sync + 'static,
 {
-    axum::routing::get(
-        move |State(state): State<PointState>,
-              principal: Principal,
-              Path(id): Path<String>,
-              RawQuery(raw): RawQuery| {
-            let fetch = fetch.clone();
+    axum::routing::get(move |State(state): State<PointState>, caller: Caller<Party>, Path(id): Path<String>| {
+        let fetch = fetch.clone();
+        async move {
+            let tenant = caller.plain()?.tenant_key();
+            let found = fetch(state.bus(), tenant.as_deref(), &id).await.map_err(api_error)?;
+            Ok::<_, ApiError>(answer(StatusCode::OK, &found))
+        }
+    })
+}
+
+/// A list operation (`GET` of a collection): a page of the caller's resources that match the
+/// filters `known` defines, found by `list` (tenant, filters, offset, limit).
+pub(crate) fn list<T, F>(known: Known, list: F) -> MethodRouter<PointState>
+where
+    T: Serialize + 'static,
+    F: for<'a> Fn(&'a Bus, Option<String>, Vec<Filter>, u64, u64) -> Found<'a, (Vec<T>, u64)>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    axum::routing::get(move |State(state): State<PointState>, caller: Caller<Party>| {
+        let list = list.clone();
+        async move {
+            let Caller { acting: party, mut query, .. } = caller;
+            let paging = lso_http::Paging::from_query(&mut query)?;
+            let filters = lso_http::filters::take(&mut query, &known())?;
+            query.finish()?;
+            let (found, total) =
+                list(state.bus(), party.tenant_key(), filters, paging.offset, paging.limit).await.map_err(api_error)?;
+            Ok::<_, ApiError>(lso_http::list_response(&found, total, paging))
+        }
+    })
+}
+
+/// A `POST` of a request (a resource to create, a task): what `make` makes of the body for the
+/// Buyer named, answered `status` (a 201 with the resource's `Location`).
+pub(crate) fn submit<B, T, F>(status: StatusCode, make: F) -> MethodRouter<PointState>
+where
+    B: DeserializeOwned + Send + 'static,
+    T: Serialize + 'static,
+    F: for<'a> Fn(&'a Bus, &'a Tenant, MefBody<B>) -> Found<'a, T> + Clone + Send + Sync + 'static,
+{
+    axum::routing::post(move |State(state): State<PointState>, caller: Caller<Party>, body: MefBody<B>| {
+        let make = make.clone();
+        async move {
+            let party = caller.plain()?;
+            let made = make(state.bus(), party.tenant_for_write()?, body).await.map_err(api_error)?;
+            Ok::<_, ApiError>(answer(status, &made))
+        }
+    })
+}
+
+/// A change of the Buyer's resource `{id}` by `method` (`PATCH`, or a `POST` of a task on it):
+/// what `change` makes of it with the body, answered `status` (204 with no body).
+pub(crate) fn change<B, T, F>(method: MethodFilter, status: StatusCode, change: F) -> MethodRouter<PointState>
+where
+    B: DeserializeOwned + Send + 'static,
+    T: Serialize + 'static,
+    F: for<'a> Fn(&'a Bus, &'a Tenant, &'a str, MefBody<B>) -> Found<'a, T> + Clone + Send + Sync + 'static,
+{
+    axum::routing::on(
+        method,
+        move |State(state): State<PointState>, caller: Caller<Party>, Path(id): Path<String>, body: MefBody<B>| {
+            let change = change.clone();
             async move {
-                let party = state.plain_party(&principal, raw.as_deref())?;
-                let tenant = party.tenant_key();
-                let found = fetch(state.bus(), tenant.as_deref(), &id).await.map_err(api_error)?;
-                Ok::<_, ApiError>(lso_http::json_response(axum::http::StatusCode::OK, &found))
+                let party = caller.plain()?;
+                let changed = change(state.bus(), party.tenant_for_write()?, &id, body).await.map_err(api_error)?;
+                Ok::<_, ApiError>(if status == StatusCode::NO_CONTENT {
+                    status.into_response()
+                } else {
+                    answer(status, &changed)
+                })
             }
         },
     )
+}
+
+/// A task on the Buyer's resource `{id}` that takes no body (`POST …/{id}/cancel`): 204.
+pub(crate) fn act<F>(act: F) -> MethodRouter<PointState>
+where
+    F: for<'a> Fn(&'a Bus, &'a Tenant, &'a str) -> Found<'a, ()> + Clone + Send + Sync + 'static,
+{
+    axum::routing::post(move |State(state): State<PointState>, caller: Caller<Party>, Path(id): Path<String>| {
+        let act = act.clone();
+        async move {
+            let party = caller.plain()?;
+            act(state.bus(), party.tenant_for_write()?, &id).await.map_err(api_error)?;
+            Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
+        }
+    })
 }
 
 /// What the handlers share.
@@ -86,47 +189,19 @@ impl FromRef<PointState> for Arc<Authenticator> {
     }
 }
 
-impl PointState {
-    /// The parties of a request: `buyerId`/`sellerId` taken from the query and resolved.
-    fn party(&self, principal: &Principal, query: &mut QueryParams) -> Result<Party, ApiError> {
+/// A request to a product API acts for the Buyer (and Seller) `buyerId` (and `sellerId`) name,
+/// as MEF 123 R2–R6 resolve them at the route's reference point.
+impl Callers for PointState {
+    type Acting = Party;
+
+    fn acting_for(&self, principal: &Principal, query: &mut QueryParams) -> Result<Party, ApiError> {
         let buyer_id = query.single("buyerId")?;
         let seller_id = query.single("sellerId")?;
         resolve_party(principal, self.irp, &self.api.sellers, buyer_id, seller_id)
     }
+}
 
-    /// The parties of a request whose query holds nothing but `buyerId`/`sellerId`.
-    fn plain_party(&self, principal: &Principal, raw: Option<&str>) -> Result<Party, ApiError> {
-        let mut query = QueryParams::parse(raw);
-        let party = self.party(principal, &mut query)?;
-        query.finish()?;
-        Ok(party)
-    }
-
-    /// Answers a list operation: parties, paging, the filters `known` defines, then `list`
-    /// with the tenant, filters, offset and limit.
-    async fn list<T: serde::Serialize>(
-        &self,
-        principal: &Principal,
-        raw: Option<&str>,
-        known: &[(&str, lso_http::filters::Kind)],
-        list: impl AsyncFnOnce(
-            &Bus,
-            Option<String>,
-            Vec<lso_model::query::Filter>,
-            u64,
-            u64,
-        ) -> Result<(Vec<T>, u64), BusError>,
-    ) -> Result<axum::response::Response, ApiError> {
-        let mut query = QueryParams::parse(raw);
-        let party = self.party(principal, &mut query)?;
-        let paging = lso_http::Paging::from_query(&mut query)?;
-        let filters = lso_http::filters::take(&mut query, known)?;
-        query.finish()?;
-        let (found, total) =
-            list(self.bus(), party.tenant_key(), filters, paging.offset, paging.limit).await.map_err(api_error)?;
-        Ok(lso_http::list_response(&found, total, paging))
-    }
-
+impl PointState {
     fn bus(&self) -> &Bus {
         &self.api.bus
     }

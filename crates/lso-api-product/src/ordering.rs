@@ -1,183 +1,77 @@
 //! Product Ordering Management routes (`productOrderManagement.api.yaml`: Sonata 10.0.0,
 //! Cantata 5.0.0).
 
-use crate::{PointState, hubs};
+use crate::{PointState, change, hubs, list, retrieve, submit};
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
-use axum::routing::{get, post};
+use axum::http::StatusCode;
+use axum::routing::MethodFilter;
 use lso_bus::HubApi;
-use lso_http::api_error;
+use lso_http::MefBody;
 use lso_http::filters::Kind;
-use lso_http::{ApiError, MefBody, Principal, json_response};
 use lso_mef_product::{
     CancelProductOrderCreate, ChargeUpdate, ModifyDeliveryDateCreate, ProductOrderCreate, ProductOrderUpdate,
 };
 use lso_model::order::OrderState;
 use lso_model::order::{CancellationReasonType, TaskState};
-use serde_json::Value;
 
+/// The routes, each named by the operation of the file it serves (MEF 123 use case).
 pub(crate) fn router() -> Router<PointState> {
     Router::new()
-        .route("/productOrder", post(create_product_order).get(list_product_order))
+        // `createProductOrder` (UC1), `listProductOrder` (UC3).
+        .route(
+            "/productOrder",
+            submit(StatusCode::CREATED, |bus, tenant, body: MefBody<ProductOrderCreate>| {
+                Box::pin(bus.create_order(tenant, body.raw, body.typed))
+            })
+            .merge(list(order_filters, |bus, t, f, o, l| Box::pin(bus.list_orders(t, f, o, l)))),
+        )
+        // `retrieveProductOrder`, `patchProductOrder` (UC2).
         .route(
             "/productOrder/{id}",
-            crate::retrieve(|bus, tenant, id| Box::pin(bus.order(tenant, id))).patch(patch_product_order),
+            retrieve(|bus, tenant, id| Box::pin(bus.order(tenant, id))).merge(change(
+                MethodFilter::PATCH,
+                StatusCode::OK,
+                |bus, tenant, id, body: MefBody<ProductOrderUpdate>| {
+                    Box::pin(async move { bus.patch_order(tenant, id, &body.raw, &body.typed).await })
+                },
+            )),
         )
-        .route("/cancelProductOrder", post(create_cancel_product_order).get(list_cancel_product_order))
-        .route("/cancelProductOrder/{id}", crate::retrieve(|bus, tenant, id| Box::pin(bus.cancel_request(tenant, id))))
+        // `createCancelProductOrder` (UC8), `listCancelProductOrder` (UC9), `retrieveCancelProductOrder`.
+        .route(
+            "/cancelProductOrder",
+            submit(StatusCode::CREATED, |bus, tenant, body: MefBody<CancelProductOrderCreate>| {
+                Box::pin(bus.create_cancel(tenant, body.raw, body.typed))
+            })
+            .merge(list(task_filters, |bus, t, f, o, l| Box::pin(bus.list_cancel_requests(t, f, o, l)))),
+        )
+        .route("/cancelProductOrder/{id}", retrieve(|bus, tenant, id| Box::pin(bus.cancel_request(tenant, id))))
+        // `createModifyProductOrderItemRequestedDeliveryDate` (UC5), its list (UC6) and retrieve.
         .route(
             "/modifyProductOrderItemRequestedDeliveryDate",
-            post(create_modify_product_order_item_requested_delivery_date)
-                .get(list_modify_product_order_item_requested_delivery_date),
+            submit(StatusCode::CREATED, |bus, tenant, body: MefBody<ModifyDeliveryDateCreate>| {
+                Box::pin(bus.create_modify_date(tenant, body.raw, body.typed))
+            })
+            .merge(list(modify_date_filters, |bus, t, f, o, l| Box::pin(bus.list_modify_date_requests(t, f, o, l)))),
         )
         .route(
             "/modifyProductOrderItemRequestedDeliveryDate/{id}",
-            crate::retrieve(|bus, tenant, id| Box::pin(bus.modify_date_request(tenant, id))),
+            retrieve(|bus, tenant, id| Box::pin(bus.modify_date_request(tenant, id))),
         )
-        .route("/charge", get(list_charge))
-        .route("/charge/{id}", crate::retrieve(|bus, tenant, id| Box::pin(bus.charge(tenant, id))).patch(patch_charge))
+        // `listCharge` (UC12), `retrieveCharge`, `patchCharge`: the Buyer's answer (UC14).
+        .route("/charge", list(charge_filters, |bus, t, f, o, l| Box::pin(bus.list_charges(t, f, o, l))))
+        .route(
+            "/charge/{id}",
+            retrieve(|bus, tenant, id| Box::pin(bus.charge(tenant, id))).merge(change(
+                MethodFilter::PATCH,
+                StatusCode::OK,
+                |bus, tenant, id, body: MefBody<ChargeUpdate>| Box::pin(bus.answer_charge(tenant, id, body.typed)),
+            )),
+        )
         .merge(hubs::router(HubApi::Ordering))
 }
 
-/// A 201 with the created resource and its `Location`.
-fn created(resource: &Value) -> Response {
-    let mut response = json_response(StatusCode::CREATED, resource);
-    if let Some(location) = resource["href"].as_str().and_then(|h| HeaderValue::from_str(h).ok()) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
-}
-
-/// `createProductOrder`: `POST /productOrder` (MEF 123 UC1).
-async fn create_product_order(
-    State(state): State<PointState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-    body: MefBody<ProductOrderCreate>,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let order = state.bus().create_order(party.tenant_for_write()?, body.raw, body.typed).await.map_err(api_error)?;
-    Ok(created(&order))
-}
-
-/// `patchProductOrder`: `PATCH /productOrder/{id}` (MEF 123 UC2).
-async fn patch_product_order(
-    State(state): State<PointState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-    body: MefBody<ProductOrderUpdate>,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let order =
-        state.bus().patch_order(party.tenant_for_write()?, &id, &body.raw, &body.typed).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &order))
-}
-
-/// `createCancelProductOrder`: `POST /cancelProductOrder` (MEF 123 UC8).
-async fn create_cancel_product_order(
-    State(state): State<PointState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-    body: MefBody<CancelProductOrderCreate>,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let cancel = state.bus().create_cancel(party.tenant_for_write()?, body.raw, body.typed).await.map_err(api_error)?;
-    Ok(created(&cancel))
-}
-
-/// `listCancelProductOrder`: `GET /cancelProductOrder` (MEF 123 UC9).
-async fn list_cancel_product_order(
-    State(state): State<PointState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let known = [
-        ("productOrderId", Kind::Text),
-        ("state", Kind::OneOf(TaskState::ALL.iter().map(|s| s.as_str()).collect())),
-        ("cancellationReasonType", Kind::OneOf(CancellationReasonType::ALL.iter().map(|s| s.as_str()).collect())),
-    ];
-    state
-        .list(&principal, raw.as_deref(), &known, async |bus, tenant, filters, offset, limit| {
-            bus.list_cancel_requests(tenant, filters, offset, limit).await
-        })
-        .await
-}
-
-/// `createModifyProductOrderItemRequestedDeliveryDate` (MEF 123 UC5).
-async fn create_modify_product_order_item_requested_delivery_date(
-    State(state): State<PointState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-    body: MefBody<ModifyDeliveryDateCreate>,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let modify =
-        state.bus().create_modify_date(party.tenant_for_write()?, body.raw, body.typed).await.map_err(api_error)?;
-    Ok(created(&modify))
-}
-
-/// `listModifyProductOrderItemRequestedDeliveryDate` (MEF 123 UC6).
-async fn list_modify_product_order_item_requested_delivery_date(
-    State(state): State<PointState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let known = [
-        ("productOrderId", Kind::Text),
-        ("state", Kind::OneOf(TaskState::ALL.iter().map(|s| s.as_str()).collect())),
-        ("expediteIndicator", Kind::OneOf(vec!["true", "false"])),
-        ("requestedCompletionDate", Kind::Date),
-        ("creationDate", Kind::Date),
-    ];
-    state
-        .list(&principal, raw.as_deref(), &known, async |bus, tenant, filters, offset, limit| {
-            bus.list_modify_date_requests(tenant, filters, offset, limit).await
-        })
-        .await
-}
-
-/// `listCharge`: `GET /charge` (MEF 123 UC12).
-async fn list_charge(
-    State(state): State<PointState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let known = [
-        ("productOrderId", Kind::Text),
-        ("productOrderItemId", Kind::Text),
-        ("creationDate", Kind::Date),
-        ("responseDueDate", Kind::Date),
-    ];
-    state
-        .list(&principal, raw.as_deref(), &known, async |bus, tenant, filters, offset, limit| {
-            bus.list_charges(tenant, filters, offset, limit).await
-        })
-        .await
-}
-
-/// `patchCharge`: `PATCH /charge/{id}`, the Buyer's answer (MEF 123 UC14).
-async fn patch_charge(
-    State(state): State<PointState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-    body: MefBody<ChargeUpdate>,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let charge = state.bus().answer_charge(party.tenant_for_write()?, &id, body.typed).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &charge))
-}
-
-/// `listProductOrder`: `GET /productOrder` (MEF 123 UC3).
-async fn list_product_order(
-    State(state): State<PointState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let known = [
+fn order_filters() -> Vec<(&'static str, Kind)> {
+    vec![
         ("state", Kind::OneOf(OrderState::ALL.iter().map(|s| s.as_str()).collect())),
         ("externalId", Kind::Text),
         ("projectId", Kind::Text),
@@ -186,10 +80,32 @@ async fn list_product_order(
         ("itemRequestedCompletionDate", Kind::Date),
         ("itemExpectedCompletionDate", Kind::Date),
         ("cancellationDate", Kind::Date),
-    ];
-    state
-        .list(&principal, raw.as_deref(), &known, async |bus, tenant, filters, offset, limit| {
-            bus.list_orders(tenant, filters, offset, limit).await
-        })
-        .await
+    ]
+}
+
+fn task_filters() -> Vec<(&'static str, Kind)> {
+    vec![
+        ("productOrderId", Kind::Text),
+        ("state", Kind::OneOf(TaskState::ALL.iter().map(|s| s.as_str()).collect())),
+        ("cancellationReasonType", Kind::OneOf(CancellationReasonType::ALL.iter().map(|s| s.as_str()).collect())),
+    ]
+}
+
+fn modify_date_filters() -> Vec<(&'static str, Kind)> {
+    vec![
+        ("productOrderId", Kind::Text),
+        ("state", Kind::OneOf(TaskState::ALL.iter().map(|s| s.as_str()).collect())),
+        ("expediteIndicator", Kind::OneOf(vec!["true", "false"])),
+        ("requestedCompletionDate", Kind::Date),
+        ("creationDate", Kind::Date),
+    ]
+}
+
+fn charge_filters() -> Vec<(&'static str, Kind)> {
+    vec![
+        ("productOrderId", Kind::Text),
+        ("productOrderItemId", Kind::Text),
+        ("creationDate", Kind::Date),
+        ("responseDueDate", Kind::Date),
+    ]
 }

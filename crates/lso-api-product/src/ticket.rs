@@ -1,116 +1,61 @@
 //! Trouble Ticket and Incident Management routes (MEF 124, 4.0.0 for both reference points).
 
-use crate::{PointState, hubs};
+use crate::{PointState, act, change, hubs, list, retrieve, submit};
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use lso_bus::{HubApi, TicketAction};
-use lso_http::api_error;
+use axum::routing::MethodFilter;
+use lso_bus::{BusError, HubApi, TicketAction};
+use lso_http::MefBody;
 use lso_http::filters::Kind;
-use lso_http::{ApiError, MefBody, Principal, json_response};
 use lso_model::Violation;
 use lso_model::ticket::{IncidentStatus, TicketStatus};
 use serde_json::Value;
 
 pub(crate) fn router() -> Router<PointState> {
+    let on_ticket =
+        |action: TicketAction| act(move |bus, tenant, id| Box::pin(bus.ticket_action(tenant, id, action.clone())));
     Router::new()
-        .route("/troubleTicket", get(list_trouble_ticket).post(create_trouble_ticket))
+        // `createTroubleTicket`, `listTroubleTicket`, `retrieveTroubleTicket`, `patchTroubleTicket`.
+        .route(
+            "/troubleTicket",
+            submit(StatusCode::CREATED, |bus, tenant, body: MefBody<Value>| {
+                Box::pin(bus.create_ticket(tenant, body.raw))
+            })
+            .merge(list(ticket_filters, |bus, t, f, o, l| Box::pin(bus.list_tickets(t, f, o, l)))),
+        )
         .route(
             "/troubleTicket/{id}",
-            crate::retrieve(|bus, tenant, id| Box::pin(bus.ticket(tenant, id))).patch(patch_trouble_ticket),
+            retrieve(|bus, tenant, id| Box::pin(bus.ticket(tenant, id))).merge(change(
+                MethodFilter::PATCH,
+                StatusCode::OK,
+                |bus, tenant, id, body: MefBody<Value>| Box::pin(bus.patch_ticket(tenant, id, body.raw)),
+            )),
         )
-        .route("/troubleTicket/{id}/cancel", post(cancel_trouble_ticket))
-        .route("/troubleTicket/{id}/close", post(close_trouble_ticket))
-        .route("/troubleTicket/{id}/reopen", post(reopen_trouble_ticket))
-        .route("/incident", get(list_incident))
-        .route("/incident/{id}", crate::retrieve(|bus, tenant, id| Box::pin(bus.incident(tenant, id))))
+        // `cancelTroubleTicket` (R38, R40), `closeTroubleTicket` (R47), and
+        // `reopenTroubleTicket` with the reason (R43).
+        .route("/troubleTicket/{id}/cancel", on_ticket(TicketAction::Cancel))
+        .route("/troubleTicket/{id}/close", on_ticket(TicketAction::Close))
+        .route(
+            "/troubleTicket/{id}/reopen",
+            change(MethodFilter::POST, StatusCode::NO_CONTENT, |bus, tenant, id, body: MefBody<Value>| {
+                Box::pin(async move {
+                    let Some(reason) = body.raw["reason"].as_str() else {
+                        let why = "a reopened ticket needs the reason (R43)";
+                        return Err(BusError::Invalid(vec![Violation::missing("/reason", why)]));
+                    };
+                    bus.ticket_action(tenant, id, TicketAction::Reopen(reason.to_owned())).await
+                })
+            }),
+        )
+        // `listIncident`, `retrieveIncident`.
+        .route("/incident", list(incident_filters, |bus, t, f, o, l| Box::pin(bus.list_incidents(t, f, o, l))))
+        .route("/incident/{id}", retrieve(|bus, tenant, id| Box::pin(bus.incident(tenant, id))))
         .merge(hubs::router(HubApi::Ticket))
 }
 
-/// `createTroubleTicket`: `POST /troubleTicket`.
-async fn create_trouble_ticket(
-    State(state): State<PointState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let ticket = state.bus().create_ticket(party.tenant_for_write()?, body.raw).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::CREATED, &ticket))
-}
-
-/// `patchTroubleTicket`: `PATCH /troubleTicket/{id}`.
-async fn patch_trouble_ticket(
-    State(state): State<PointState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    let ticket = state.bus().patch_ticket(party.tenant_for_write()?, &id, body.raw).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &ticket))
-}
-
-/// `cancelTroubleTicket`: `POST /troubleTicket/{id}/cancel` (R38, R40).
-async fn cancel_trouble_ticket(
-    state: State<PointState>,
-    principal: Principal,
-    id: Path<String>,
-    raw: RawQuery,
-) -> Result<Response, ApiError> {
-    act(state, principal, id, raw, TicketAction::Cancel).await
-}
-
-/// `closeTroubleTicket`: `POST /troubleTicket/{id}/close` (R47).
-async fn close_trouble_ticket(
-    state: State<PointState>,
-    principal: Principal,
-    id: Path<String>,
-    raw: RawQuery,
-) -> Result<Response, ApiError> {
-    act(state, principal, id, raw, TicketAction::Close).await
-}
-
-/// `reopenTroubleTicket`: `POST /troubleTicket/{id}/reopen` with the reason (R43).
-async fn reopen_trouble_ticket(
-    state: State<PointState>,
-    principal: Principal,
-    id: Path<String>,
-    raw: RawQuery,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    let Some(reason) = body.raw["reason"].as_str() else {
-        return Err(ApiError::Unprocessable(vec![Violation::missing(
-            "/reason",
-            "a reopened ticket needs the reason (R43)",
-        )]));
-    };
-    act(state, principal, id, raw, TicketAction::Reopen(reason.to_owned())).await
-}
-
-async fn act(
-    State(state): State<PointState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-    action: TicketAction,
-) -> Result<Response, ApiError> {
-    let party = state.plain_party(&principal, raw.as_deref())?;
-    state.bus().ticket_action(party.tenant_for_write()?, &id, action).await.map_err(api_error)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// `listTroubleTicket`: `GET /troubleTicket`.
-async fn list_trouble_ticket(
-    State(state): State<PointState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
+fn ticket_filters() -> Vec<(&'static str, Kind)> {
     let statuses: Vec<&str> = TicketStatus::ALL.iter().map(|s| s.as_str()).collect();
-    let known = [
+    vec![
         ("externalId", Kind::Text),
         ("priority", Kind::OneOf(lso_bus::PRIORITIES.to_vec())),
         ("sellerPriority", Kind::OneOf(lso_bus::PRIORITIES.to_vec())),
@@ -124,22 +69,12 @@ async fn list_trouble_ticket(
         ("creationDate", Kind::Date),
         ("expectedResolutionDate", Kind::Date),
         ("resolutionDate", Kind::Date),
-    ];
-    state
-        .list(&principal, raw.as_deref(), &known, async |bus, tenant, filters, offset, limit| {
-            bus.list_tickets(tenant, filters, offset, limit).await
-        })
-        .await
+    ]
 }
 
-/// `listIncident`: `GET /incident`.
-async fn list_incident(
-    State(state): State<PointState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
+fn incident_filters() -> Vec<(&'static str, Kind)> {
     let statuses: Vec<&str> = IncidentStatus::ALL.iter().map(|s| s.as_str()).collect();
-    let known = [
+    vec![
         ("priority", Kind::OneOf(lso_bus::PRIORITIES.to_vec())),
         ("severity", Kind::OneOf(lso_bus::SEVERITIES.to_vec())),
         ("impact", Kind::OneOf(lso_bus::IMPACTS.to_vec())),
@@ -151,10 +86,5 @@ async fn list_incident(
         ("situationStartDate", Kind::Date),
         ("expectedClosedDate", Kind::Date),
         ("closedDate", Kind::Date),
-    ];
-    state
-        .list(&principal, raw.as_deref(), &known, async |bus, tenant, filters, offset, limit| {
-            bus.list_incidents(tenant, filters, offset, limit).await
-        })
-        .await
+    ]
 }

@@ -4,6 +4,7 @@
 
 mod auth;
 mod body;
+mod caller;
 mod error;
 pub mod filters;
 mod query;
@@ -11,6 +12,7 @@ mod secret;
 
 pub use auth::{Authenticator, Party, Principal, resolve_party};
 pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, MefBody, parse, typed_view};
+pub use caller::{Caller, Callers, Operator};
 pub use error::{ApiError, BadRequestCode, ForbiddenCode, UnauthorizedCode, api_error, reason_text};
 pub use query::{DEFAULT_PAGE, MAX_PAGE, Paging, QueryParams, list_response};
 pub use secret::Secret;

@@ -2,7 +2,8 @@
 //! partner order serves, ticket events the follow-up of the customer's ticket, and fault events
 //! reach the customer whose product the partner's service serves.
 
-use crate::fulfilment::{FAULTS_OF, LISTENER, PARTNER_ORDER, PartnerConfig, text};
+use crate::PartnerFulfilment;
+use crate::fulfilment::{FAULTS_OF, LISTENER, PARTNER_ORDER, text};
 use lso_model::Irp;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -13,14 +14,13 @@ struct Listening {
     bus: Arc<lso_bus::Bus>,
     sof: Arc<lso_sof::Sof>,
     faults: lso_api_allegro::ServiceFaults,
-    partners: Arc<Vec<String>>,
+    partners: Arc<PartnerFulfilment>,
 }
 
 /// The routes partners send their order notifications to. A notification only wakes the
 /// customer's order its partner order serves, which then reads the partner's order itself:
 /// it carries no authority, so it needs no credentials.
-pub fn listener(bus: Arc<lso_bus::Bus>, sof: Arc<lso_sof::Sof>, partners: &[PartnerConfig]) -> axum::Router {
-    let partners = Arc::new(partners.iter().map(|p| p.name.clone()).collect());
+pub fn listener(bus: Arc<lso_bus::Bus>, sof: Arc<lso_sof::Sof>, partners: Arc<PartnerFulfilment>) -> axum::Router {
     let faults = lso_api_allegro::ServiceFaults::new(sof.clone(), bus.clone());
     axum::Router::new()
         .route(
@@ -51,12 +51,11 @@ async fn heard_of(
     kind: &str,
     body: &lso_http::MefBody<Value>,
 ) -> Result<Option<Value>, lso_http::ApiError> {
-    if !state.partners.iter().any(|p| p == partner) {
+    if state.partners.partner(partner).is_none() {
         return Err(lso_http::ApiError::NotFound(format!("no partner `{partner}`")));
     }
     let key = format!("{partner}:{}", text(&body.raw["event"]["id"]));
-    let record = state.bus.store().get(kind, None, &key).await.map_err(|_| lso_http::ApiError::Unavailable)?;
-    Ok(record.and_then(|r| serde_json::from_str::<Value>(&r.doc).ok()))
+    state.partners.record(kind, &key).await.map_err(|_| lso_http::ApiError::Unavailable)
 }
 
 /// A partner's order changed: the customer's order it serves is looked at now.

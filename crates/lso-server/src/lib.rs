@@ -347,6 +347,11 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         audience: Arc::new(lso_api_legato::pm::Operators),
     };
     let outbox = lso_notify::Outbox::new(bus.store().clone(), bus.wake());
+    // Partners' notifications, when there are partners.
+    let partners = match &layers.partners {
+        Some(partners) => lso_partners::listener(bus.clone(), layers.sof.clone(), partners.clone()),
+        None => Router::new(),
+    };
     let request_id = HeaderName::from_static("x-request-id");
     lso_api_product::router(state)
         .merge(lso_api_legato::router(lso_api_legato::LegatoState { sof: layers.sof.clone(), auth: auth.clone() }))
@@ -363,7 +368,7 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         .merge(lso_api_allegro::routers(allegro_state(lso_api_allegro::Audience::Allegro), &origin))
         .merge(lso_api_allegro::routers(allegro_state(lso_api_allegro::Audience::Interlude), &origin))
         .merge(lso_api_legato::streaming::router(operators, "/mefApi/legato/streamingManagement/v1", &origin))
-        .merge(lso_partners::listener(bus.clone(), layers.sof.clone(), &config.partners))
+        .merge(partners)
         .merge(admin::router(admin::AdminParts {
             bus,
             auth,
