@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lso_adagio::{Adagio, AdagioError, CrossConnect, DriverError};
 use lso_ecm::Alarms;
-use lso_http::{ApiError, Authenticator, ForbiddenCode, MefBody, Principal, json_response};
+use lso_http::{ApiError, Authenticator, Caller, Callers, MefBody, Operator, Principal, QueryParams, json_response};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -44,13 +44,12 @@ impl FromRef<AdagioState> for Arc<Authenticator> {
     }
 }
 
-fn operator(principal: &Principal) -> Result<(), ApiError> {
-    match principal {
-        Principal::Admin { .. } => Ok(()),
-        Principal::Buyer { .. } => Err(ApiError::Forbidden {
-            code: ForbiddenCode::AccessDenied,
-            reason: "Adagio is the Seller's internal interface; a Buyer's token cannot use it".into(),
-        }),
+/// Only the Seller's own orchestration (operator tokens) calls it.
+impl Callers for AdagioState {
+    type Acting = Operator;
+
+    fn acting_for(&self, principal: &Principal, _: &mut QueryParams) -> Result<Operator, ApiError> {
+        Operator::of(principal, "Adagio is the Seller's internal interface")
     }
 }
 
@@ -91,8 +90,7 @@ async fn openapi() -> Response {
 }
 
 /// `listElements`: the elements ECM manages.
-async fn list_elements(State(state): State<AdagioState>, principal: Principal) -> Result<Response, ApiError> {
-    operator(&principal)?;
+async fn list_elements(State(state): State<AdagioState>, _: Caller<Operator>) -> Result<Response, ApiError> {
     let elements: Vec<_> = state
         .ecm
         .elements()
@@ -105,10 +103,9 @@ async fn list_elements(State(state): State<AdagioState>, principal: Principal) -
 /// `listPorts`: the ports of an element as it reports them.
 async fn list_ports(
     State(state): State<AdagioState>,
-    principal: Principal,
+    _: Caller<Operator>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    operator(&principal)?;
     let ports = state.ecm.ports(&name).await.map_err(api_error)?;
     let ports: Vec<_> = ports
         .iter()
@@ -125,22 +122,20 @@ async fn list_ports(
 
 /// The element and the cross-connect of a request an operator made.
 fn requested(
-    principal: &Principal,
     Path((name, service)): Path<(String, String)>,
     body: MefBody<CrossConnectDto>,
 ) -> Result<(String, CrossConnect), ApiError> {
-    operator(principal)?;
     Ok((name, body.typed.into_domain(&service)?))
 }
 
 /// `applyCrossConnect`: applies a service's cross-connect on an element and reads it back.
 async fn apply_cross_connect(
     State(state): State<AdagioState>,
-    principal: Principal,
+    _: Caller<Operator>,
     path: Path<(String, String)>,
     body: MefBody<CrossConnectDto>,
 ) -> Result<Response, ApiError> {
-    let (name, connect) = requested(&principal, path, body)?;
+    let (name, connect) = requested(path, body)?;
     state.ecm.apply(&name, &connect).await.map_err(api_error)?;
     Ok(json_response(StatusCode::OK, &CrossConnectDto::from_domain(&connect)))
 }
@@ -148,11 +143,11 @@ async fn apply_cross_connect(
 /// `checkCrossConnect`: whether the element runs exactly the cross-connect given.
 async fn check_cross_connect(
     State(state): State<AdagioState>,
-    principal: Principal,
+    _: Caller<Operator>,
     path: Path<(String, String)>,
     body: MefBody<CrossConnectDto>,
 ) -> Result<Response, ApiError> {
-    let (name, connect) = requested(&principal, path, body)?;
+    let (name, connect) = requested(path, body)?;
     let runs = state.ecm.check(&name, &connect).await.map_err(api_error)?;
     Ok(json_response(StatusCode::OK, &json!({"runsAsGiven": runs})))
 }
@@ -160,10 +155,9 @@ async fn check_cross_connect(
 /// `readCrossConnect`: the flows and meters the element holds for a service.
 async fn read_cross_connect(
     State(state): State<AdagioState>,
-    principal: Principal,
+    _: Caller<Operator>,
     Path((name, service)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    operator(&principal)?;
     let flows = state.ecm.flows(&name, &service).await.map_err(api_error)?;
     if flows.is_empty() {
         return Err(ApiError::NotFound(format!("element `{name}` holds nothing for `{service}`")));
@@ -177,17 +171,15 @@ async fn read_cross_connect(
 /// `removeCrossConnect`: removes what an element holds for a service.
 async fn remove_cross_connect(
     State(state): State<AdagioState>,
-    principal: Principal,
+    _: Caller<Operator>,
     Path((name, service)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    operator(&principal)?;
     state.ecm.remove(&name, &service).await.map_err(api_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `listAlarms`: the alarms raised and not cleared.
-async fn list_alarms(State(state): State<AdagioState>, principal: Principal) -> Result<Response, ApiError> {
-    operator(&principal)?;
+async fn list_alarms(State(state): State<AdagioState>, _: Caller<Operator>) -> Result<Response, ApiError> {
     let alarms: Vec<AlarmDto> = state.alarms.active().iter().map(AlarmDto::from_domain).collect();
     Ok(json_response(StatusCode::OK, &alarms))
 }

@@ -3,12 +3,14 @@
 //! catalog and the network.
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lso_bus::Bus;
-use lso_http::{ApiError, Authenticator, ForbiddenCode, MefBody, Principal, QueryParams, api_error, json_response};
+use lso_http::{
+    ApiError, Authenticator, Caller, Callers, MefBody, Operator, Principal, QueryParams, api_error, json_response,
+};
 use lso_model::{Irp, Tenant};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -29,17 +31,16 @@ struct AdminState {
 
 impl AdminState {
     /// The Buyer (and Seller) an operator's request names in `buyerId` (and `sellerId`).
-    fn tenant(&self, irp: &str, raw: Option<&str>) -> Result<Tenant, ApiError> {
+    fn tenant(&self, irp: &str, caller: Caller<Operator>) -> Result<Tenant, ApiError> {
         let irp: Irp = irp.parse().map_err(|_| ApiError::NotFound("no such reference point".into()))?;
-        let mut query = QueryParams::parse(raw);
+        let mut query = caller.query;
         let buyer = query.single("buyerId")?.ok_or(ApiError::BadRequest {
             code: lso_http::BadRequestCode::MissingQueryParameter,
             reason: "`buyerId` names the Buyer to act for".into(),
         })?;
         let seller = query.single("sellerId")?;
         query.finish()?;
-        let admin = Principal::Admin { subject: "operator".into() };
-        let party = lso_http::resolve_party(&admin, irp, &self.sellers, Some(buyer), seller)?;
+        let party = lso_http::resolve_party(&caller.principal, irp, &self.sellers, Some(buyer), seller)?;
         party.tenant.ok_or(ApiError::Internal)
     }
 }
@@ -50,20 +51,12 @@ impl axum::extract::FromRef<AdminState> for Arc<Authenticator> {
     }
 }
 
-/// An operator, or a 403.
-struct Admin;
+/// Only the Seller's operators (admin tokens) call it.
+impl Callers for AdminState {
+    type Acting = Operator;
 
-impl axum::extract::FromRequestParts<AdminState> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AdminState) -> Result<Self, ApiError> {
-        match Principal::from_request_parts(parts, state).await? {
-            Principal::Admin { .. } => Ok(Admin),
-            Principal::Buyer { .. } => Err(ApiError::Forbidden {
-                code: ForbiddenCode::AccessDenied,
-                reason: "the operators' API needs an admin token".into(),
-            }),
-        }
+    fn acting_for(&self, principal: &Principal, _: &mut QueryParams) -> Result<Operator, ApiError> {
+        Operator::of(principal, "the operators' API needs an admin token")
     }
 }
 
@@ -106,12 +99,8 @@ pub fn router(parts: AdminParts) -> Router {
 }
 
 /// Deliveries, newest first; `state` selects `pending`, `delivered`, `dead` or `cancelled`.
-async fn list_deliveries(
-    State(state): State<AdminState>,
-    _: Admin,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw.as_deref());
+async fn list_deliveries(State(state): State<AdminState>, caller: Caller<Operator>) -> Result<Response, ApiError> {
+    let mut query = caller.query;
     let wanted = query.single("state")?;
     let limit = query
         .single("limit")?
@@ -140,7 +129,11 @@ async fn list_deliveries(
 }
 
 /// Puts a dead letter back in the queue.
-async fn redeliver(State(state): State<AdminState>, _: Admin, Path(id): Path<i64>) -> Result<Response, ApiError> {
+async fn redeliver(
+    State(state): State<AdminState>,
+    _: Caller<Operator>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
     state.outbox.redeliver(id, state.bus.clock().now_millis()).await.map_err(api_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -148,12 +141,11 @@ async fn redeliver(State(state): State<AdminState>, _: Admin, Path(id): Path<i64
 /// Registers a product set up by agreement (e.g. an ENNI) in a Buyer's inventory.
 async fn register_product(
     State(state): State<AdminState>,
-    _: Admin,
+    caller: Caller<Operator>,
     Path(irp): Path<String>,
-    RawQuery(raw): RawQuery,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&irp, raw.as_deref())?;
+    let tenant = state.tenant(&irp, caller)?;
     let configuration = body.raw.get("productConfiguration").cloned().unwrap_or(Value::Null);
     let product = state.bus.register_product(&tenant, configuration).await.map_err(api_error)?;
     Ok(json_response(StatusCode::CREATED, &product))
@@ -161,7 +153,7 @@ async fn register_product(
 
 /// Sells from the data directory's catalog as it is now (the built-in specifications and those
 /// `lso catalog import` saved), announcing the offerings it adds to the Buyers' catalog hubs.
-async fn reload_catalog(State(state): State<AdminState>, _: Admin) -> Result<Response, ApiError> {
+async fn reload_catalog(State(state): State<AdminState>, _: Caller<Operator>) -> Result<Response, ApiError> {
     let (catalog, failed) = lso_spec::import::built_in_and_saved(&state.catalog_dir).map_err(|err| {
         tracing::error!(error = %err, "the catalog could not be loaded");
         ApiError::Unavailable
@@ -184,7 +176,7 @@ struct LifecycleChange {
 /// Moves a product offering along its lifecycle (W142 R51); Buyers with a catalog hub hear of it.
 async fn change_offering_lifecycle(
     State(state): State<AdminState>,
-    _: Admin,
+    _: Caller<Operator>,
     Path(id): Path<String>,
     body: MefBody<LifecycleChange>,
 ) -> Result<Response, ApiError> {
@@ -210,11 +202,10 @@ async fn change_offering_lifecycle(
 /// The Legato services realising a Buyer's product (their `externalId` is the product id).
 async fn product_services(
     State(state): State<AdminState>,
-    _: Admin,
+    caller: Caller<Operator>,
     Path((irp, id)): Path<(String, String)>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&irp, raw.as_deref())?;
+    let tenant = state.tenant(&irp, caller)?;
     state.bus.product(Some(&tenant.key()), &id).await.map_err(api_error)?;
     let services = state.legato.services_by_external_id(lso_bus::LEGATO_CLIENT, &id).await.map_err(|err| {
         tracing::error!(error = %err, "the SOF could not list the services of a product");
@@ -235,12 +226,11 @@ struct RaiseCharge {
 /// Raises a charge on an order item; the Buyer accepts or declines it with `PATCH /charge/{id}`.
 async fn raise_charge(
     State(state): State<AdminState>,
-    _: Admin,
+    caller: Caller<Operator>,
     Path(irp): Path<String>,
-    RawQuery(raw): RawQuery,
     body: MefBody<RaiseCharge>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&irp, raw.as_deref())?;
+    let tenant = state.tenant(&irp, caller)?;
     let request = body.typed;
     let charge = state
         .bus
@@ -261,12 +251,11 @@ struct SellerNote {
 /// or `resolved`, with a note the Buyer reads.
 async fn move_ticket(
     State(state): State<AdminState>,
-    _: Admin,
+    caller: Caller<Operator>,
     Path((irp, id, status)): Path<(String, String, String)>,
-    RawQuery(raw): RawQuery,
     body: MefBody<SellerNote>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&irp, raw.as_deref())?;
+    let tenant = state.tenant(&irp, caller)?;
     let to = match status.as_str() {
         "inProgress" => lso_bus::SellerMove::Work,
         "pending" => lso_bus::SellerMove::AwaitBuyer,
@@ -287,12 +276,11 @@ async fn move_ticket(
 /// the note telling the Buyer why.
 async fn seller_appointment(
     State(state): State<AdminState>,
-    _: Admin,
+    caller: Caller<Operator>,
     Path((irp, id, action)): Path<(String, String, String)>,
-    RawQuery(raw): RawQuery,
     body: MefBody<SellerNote>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&irp, raw.as_deref())?;
+    let tenant = state.tenant(&irp, caller)?;
     let note = &body.typed.note;
     let appointment = match action.as_str() {
         "note" => state.bus.seller_note_appointment(&tenant, &id, note).await,
@@ -327,7 +315,7 @@ pub fn month_bounds(period: &str) -> Option<(i64, i64)> {
 /// Bills a month for every billing account not yet billed for it.
 async fn billing_run(
     State(state): State<AdminState>,
-    _: Admin,
+    _: Caller<Operator>,
     body: MefBody<BillingRun>,
 ) -> Result<Response, ApiError> {
     let Some((start, end)) = month_bounds(&body.typed.period) else {
@@ -351,12 +339,11 @@ struct Payment {
 /// Records a payment a Buyer made for a bill, settling it when nothing remains.
 async fn record_payment(
     State(state): State<AdminState>,
-    _: Admin,
+    caller: Caller<Operator>,
     Path((irp, id)): Path<(String, String)>,
-    RawQuery(raw): RawQuery,
     body: MefBody<Payment>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&irp, raw.as_deref())?;
+    let tenant = state.tenant(&irp, caller)?;
     let methods = ["check", "wireTransfer", "electronic", "cash", "other"];
     if !methods.contains(&body.typed.payment_method.as_str()) {
         return Err(ApiError::Unprocessable(vec![lso_model::Violation::invalid(
@@ -373,7 +360,7 @@ async fn record_payment(
 }
 
 /// The product specifications.
-async fn catalog(State(state): State<AdminState>, _: Admin) -> Result<Response, ApiError> {
+async fn catalog(State(state): State<AdminState>, _: Caller<Operator>) -> Result<Response, ApiError> {
     let specs: Vec<Value> = state
         .bus
         .catalog()
@@ -388,7 +375,7 @@ async fn catalog(State(state): State<AdminState>, _: Admin) -> Result<Response, 
 }
 
 /// The network infrastructure control knows, with the bandwidth and S-VLANs in use.
-async fn topology(State(state): State<AdminState>, _: Admin) -> Result<Response, ApiError> {
+async fn topology(State(state): State<AdminState>, _: Caller<Operator>) -> Result<Response, ApiError> {
     let body = state
         .icm
         .read(|network| {

@@ -6,7 +6,7 @@
 //! token; it sees the services of its own products only.
 
 use axum::Router;
-use axum::extract::{FromRef, Path, RawQuery, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
@@ -131,14 +131,14 @@ impl FromRef<AllegroState> for Arc<Authenticator> {
 /// Monitoring and Streaming Management; `origin` is this server's root URL.
 pub fn routers(state: AllegroState, origin: &str) -> Router {
     let audience = state.audience;
-    let callers = lso_api_legato::pm::PmState {
+    let callers = lso_api_legato::SofState {
         sof: state.sof.clone(),
         auth: state.auth.clone(),
         audience: Arc::new(ServicePm(state.clone())),
     };
     let point = audience.name();
     router(state)
-        .merge(lso_api_legato::pm::hub_router(callers.clone(), audience.base(), lso_sof::LegatoApi::ServiceControl))
+        .merge(lso_api_legato::hub_router(callers.clone(), audience.base(), lso_sof::LegatoApi::ServiceControl))
         .merge(lso_api_legato::pm::router(callers.clone(), &format!("/mefApi/{point}/performanceMonitoring/v2")))
         .merge(lso_api_legato::streaming::router(callers, &format!("/mefApi/{point}/streamingManagement/v1"), origin))
 }
@@ -169,10 +169,14 @@ async fn openapi(State(state): State<AllegroState>) -> Response {
 }
 
 /// The customer a request is from: the Buyer's tenants on both reference points.
-struct Customer(Vec<Tenant>);
+pub struct Customer(Vec<Tenant>);
 
-impl AllegroState {
-    fn customer(&self, principal: &Principal, query: &mut QueryParams) -> Result<Customer, ApiError> {
+/// A customer acts for the Buyer `buyerId` (and Seller `sellerId`) name, on every reference
+/// point the audience covers.
+impl lso_http::Callers for AllegroState {
+    type Acting = Customer;
+
+    fn acting_for(&self, principal: &Principal, query: &mut QueryParams) -> Result<Customer, ApiError> {
         let buyer = query.single("buyerId")?;
         let seller = query.single("sellerId")?;
         let mut tenants = Vec::new();
@@ -182,7 +186,9 @@ impl AllegroState {
         }
         Ok(Customer(tenants))
     }
+}
 
+impl AllegroState {
     /// Whether product `id` is the customer's.
     async fn owns(&self, customer: &Customer, id: &str) -> Result<bool, ApiError> {
         for tenant in &customer.0 {
@@ -322,11 +328,9 @@ fn change_view(base: &str, order: &Value) -> Value {
 /// select them.
 async fn list_services(
     State(state): State<AllegroState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
+    caller: lso_http::Caller<Customer>,
 ) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw.as_deref());
-    let customer = state.customer(&principal, &mut query)?;
+    let lso_http::Caller { acting: customer, mut query, .. } = caller;
     let wanted_state = query.single("state")?;
     let product = query.single("productId")?;
     let paging = Paging::from_query(&mut query)?;
@@ -348,13 +352,10 @@ async fn list_services(
 /// `retrieveService`.
 async fn retrieve_service(
     State(state): State<AllegroState>,
-    principal: Principal,
+    caller: lso_http::Caller<Customer>,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw.as_deref());
-    let customer = state.customer(&principal, &mut query)?;
-    query.finish()?;
+    let customer = caller.plain()?;
     let service = state.service(&customer, &id).await?;
     Ok(json_response(StatusCode::OK, &state.view(&service, &state.faults().await).await?))
 }
@@ -378,13 +379,10 @@ struct ServiceRef {
 /// naming the range allowed.
 async fn create_change(
     State(state): State<AllegroState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
+    caller: lso_http::Caller<Customer>,
     body: MefBody<ChangeRequest>,
 ) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw.as_deref());
-    let customer = state.customer(&principal, &mut query)?;
-    query.finish()?;
+    let customer = caller.plain()?;
     let request = body.typed;
     let service = state.service(&customer, &request.service.id).await.map_err(|err| match err {
         ApiError::NotFound(reason) => ApiError::unprocessable(lso_model::Violation::new(
@@ -417,13 +415,10 @@ async fn create_change(
 /// `retrieveServiceChange`.
 async fn retrieve_change(
     State(state): State<AllegroState>,
-    principal: Principal,
+    caller: lso_http::Caller<Customer>,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw.as_deref());
-    let customer = state.customer(&principal, &mut query)?;
-    query.finish()?;
+    let customer = caller.plain()?;
     let missing = || ApiError::NotFound(format!("no service change `{id}` of yours"));
     let order = match state.sof.document(SERVICE_ORDER, lso_bus::LEGATO_CLIENT, &id).await {
         Ok(order) if Sof::is_policy_change(&order) => order,
@@ -439,11 +434,9 @@ async fn retrieve_change(
 /// and `state` select them.
 async fn list_changes(
     State(state): State<AllegroState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
+    caller: lso_http::Caller<Customer>,
 ) -> Result<Response, ApiError> {
-    let mut query = QueryParams::parse(raw.as_deref());
-    let customer = state.customer(&principal, &mut query)?;
+    let lso_http::Caller { acting: customer, mut query, .. } = caller;
     let service = query.single("service.id")?;
     let wanted_state = query.single("state")?;
     let paging = Paging::from_query(&mut query)?;
@@ -473,9 +466,9 @@ async fn list_changes(
 /// administrators' (W143 R7).
 struct ServicePm(AllegroState);
 
-impl lso_api_legato::pm::PmAudience for ServicePm {
+impl lso_api_legato::SofAudience for ServicePm {
     fn client(&self, principal: &Principal, query: &mut QueryParams) -> Result<String, ApiError> {
-        let customer = self.0.customer(principal, query)?;
+        let customer = lso_http::Callers::acting_for(&self.0, principal, query)?;
         let tenant = customer.0.first().ok_or(ApiError::BadRequest {
             code: lso_http::BadRequestCode::MissingQueryParameter,
             reason: "`buyerId` names the Buyer to act for".into(),

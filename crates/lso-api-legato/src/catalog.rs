@@ -3,13 +3,13 @@
 //! extension at `/serviceSpecification/{id}/schema`, named by `targetServiceSchema`), and the
 //! catalog's hub. The catalog is fixed at build time, so its hub never has an event to send.
 
-use crate::{LegatoState, client};
+use crate::{Client, SofState};
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use lso_http::{ApiError, Paging, Principal, QueryParams, json_response, list_response};
+use lso_http::{ApiError, Caller, Paging, json_response, list_response};
 use lso_sof::services::{CATALOG, ServiceSpecification, configuration_schema};
 use serde_json::{Value, json};
 
@@ -19,7 +19,7 @@ pub const CATALOG_BASE: &str = "/mefApi/legato/serviceCatalog/v4";
 const STATUSES: [&str; 8] =
     ["IN_STUDY", "IN_DESIGN", "IN_TEST", "LAUNCHED", "ACTIVE", "RETIRED", "OBSOLETE", "REJECTED"];
 
-pub(crate) fn router() -> Router<LegatoState> {
+pub(crate) fn router() -> Router<SofState> {
     Router::new()
         .route("/serviceSpecification", get(service_specification_find))
         .route("/serviceSpecification/{id}", get(service_specification_get))
@@ -55,13 +55,8 @@ fn find(id: &str) -> Result<&'static ServiceSpecification, ApiError> {
 }
 
 /// `serviceSpecificationFind`: `GET /serviceSpecification`, by `category` and `lifecycleStatus`.
-async fn service_specification_find(
-    State(_): State<LegatoState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    client(&principal)?;
-    let mut query = QueryParams::parse(raw.as_deref());
+async fn service_specification_find(caller: Caller<Client>) -> Result<Response, ApiError> {
+    let mut query = caller.query;
     let paging = Paging::from_query(&mut query)?;
     let category = query.single("category")?;
     let status = query.single("lifecycleStatus")?;
@@ -87,25 +82,15 @@ async fn service_specification_find(
 }
 
 /// `serviceSpecificationGet`: `GET /serviceSpecification/{id}`.
-async fn service_specification_get(
-    State(_): State<LegatoState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    client(&principal)?;
-    let mut query = QueryParams::parse(raw.as_deref());
+async fn service_specification_get(caller: Caller<Client>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let mut query = caller.query;
     let fields = query.single("fields")?;
     query.finish()?;
     Ok(json_response(StatusCode::OK, &select(specification(find(&id)?), fields.as_deref())))
 }
 
 /// The JSON Schema of a specification's service configuration (lso's own attributes).
-async fn service_specification_schema(
-    State(_): State<LegatoState>,
-    principal: Principal,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    client(&principal)?;
+async fn service_specification_schema(caller: Caller<Client>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    caller.plain()?;
     Ok(json_response(StatusCode::OK, &configuration_schema(find(&id)?)))
 }

@@ -1,29 +1,22 @@
 //! Performance Monitoring 2.0.0-RC (MEF W143) on the wire: profiles, jobs and the requests that
 //! cancel, modify, suspend or resume them, reports, complex queries, tracking records and the
-//! hub. The file is the same for Legato, Interlude and Allegro; a [`PmAudience`] says who the
-//! caller is there, whether it administers profiles (R7) and which interfaces it may measure.
+//! hub. The file is the same for Legato, Interlude and Allegro; the state's `SofAudience` says
+//! who the caller is there, whether it administers profiles (R7) and which interfaces it may
+//! measure.
 
-use crate::SubscriptionInput;
+use crate::routes::{Client, Made, SofState, creator, deleter, hub_routes, lister, retriever};
 use axum::Router;
-use axum::extract::FromRef;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use lso_http::api_error;
+use axum::response::Response;
+use axum::routing::post;
 use lso_http::filters::Kind;
-use lso_http::filters::take;
-use lso_http::{
-    ApiError, Authenticator, ForbiddenCode, MefBody, Paging, Principal, QueryParams, json_response, list_response,
-};
+use lso_http::{ApiError, Caller, MefBody, api_error, json_response};
 use lso_model::query::{Condition, Filter};
 use lso_model::{Violation, ViolationCode};
+use lso_sof::LegatoApi;
 use lso_sof::pm::{JobProcess, PM_JOB, PM_PROFILE, PM_REPORT, PM_TRACKING};
-use lso_sof::{LegatoApi, Sof};
 use serde_json::{Value, json};
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
 
 const JOB_STATES: [&str; 9] = [
     "acknowledged",
@@ -40,79 +33,7 @@ const PROFILE_STATES: [&str; 4] = ["acknowledged", "active", "rejected", "delete
 const REPORT_STATES: [&str; 5] = ["acknowledged", "completed", "failed", "inProgress", "rejected"];
 const PROCESS_STATES: [&str; 4] = ["accepted", "acknowledged", "completed", "declined"];
 
-/// Who calls Performance Monitoring at one reference point.
-pub trait PmAudience: Send + Sync + 'static {
-    /// The client `principal` acts as (taking `buyerId`/`sellerId` from `query` if it uses
-    /// them), or why it may not call.
-    fn client(&self, principal: &Principal, query: &mut QueryParams) -> Result<String, ApiError>;
-    /// Whether `principal` administers profiles (W143 R7, R24, R27).
-    fn administers(&self, principal: &Principal) -> bool;
-    /// Whether `client` may measure interface `name`.
-    fn may_measure<'a>(
-        &'a self,
-        client: &'a str,
-        name: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<bool, ApiError>> + Send + 'a>>;
-}
-
-/// Legato's audience: the Seller's own applications (operator tokens), measuring anything.
-pub struct Operators;
-
-impl PmAudience for Operators {
-    fn client(&self, principal: &Principal, _: &mut QueryParams) -> Result<String, ApiError> {
-        crate::client(principal).map(str::to_owned)
-    }
-
-    fn administers(&self, _: &Principal) -> bool {
-        true
-    }
-
-    fn may_measure<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<bool, ApiError>> + Send + 'a>> {
-        Box::pin(async { Ok(true) })
-    }
-}
-
-/// What the Performance Monitoring routes need.
-#[derive(Clone)]
-pub struct PmState {
-    /// The SOF.
-    pub sof: Arc<Sof>,
-    /// Checks tokens.
-    pub auth: Arc<Authenticator>,
-    /// Who calls.
-    pub audience: Arc<dyn PmAudience>,
-}
-
-impl FromRef<PmState> for Arc<Authenticator> {
-    fn from_ref(state: &PmState) -> Self {
-        state.auth.clone()
-    }
-}
-
-impl PmState {
-    /// The caller's client, with its query; refused unless it administers profiles when
-    /// `administer`.
-    pub(crate) fn caller(
-        &self,
-        principal: &Principal,
-        raw: Option<&str>,
-        administer: bool,
-    ) -> Result<(String, QueryParams), ApiError> {
-        let mut query = QueryParams::parse(raw);
-        let client = self.audience.client(principal, &mut query)?;
-        if administer && !self.audience.administers(principal) {
-            return Err(ApiError::Forbidden {
-                code: ForbiddenCode::AccessDenied,
-                reason: "performance profiles are the Seller's administrators' to change (W143 R7)".into(),
-            });
-        }
-        Ok((client, query))
-    }
-
+impl SofState {
     /// Refuses a request that measures an interface the caller may not measure.
     async fn check_measured(&self, client: &str, body: &Value, pointer: &str) -> Result<(), ApiError> {
         let Some(name) = body.pointer(&format!("{pointer}/interface")).and_then(Value::as_str) else { return Ok(()) };
@@ -127,205 +48,94 @@ impl PmState {
     }
 }
 
-/// A document of `kind` of the caller.
-pub(crate) async fn retrieve(
-    kind: &str,
-    state: PmState,
-    principal: Principal,
-    id: String,
-    raw: RawQuery,
-) -> Result<Response, ApiError> {
-    let (client, query) = state.caller(&principal, raw.0.as_deref(), false)?;
-    query.finish()?;
-    let document = state.sof.document(kind, &client, &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &document))
-}
-
-/// A page of the caller's documents of `kind` matching the `known` filters.
-pub(crate) async fn list(
-    kind: &str,
-    known: &[(&str, Kind)],
-    state: PmState,
-    principal: Principal,
-    raw: RawQuery,
-) -> Result<Response, ApiError> {
-    let (client, mut query) = state.caller(&principal, raw.0.as_deref(), false)?;
-    let paging = Paging::from_query(&mut query)?;
-    let filters = take(&mut query, known)?;
-    query.finish()?;
-    let (found, total) =
-        state.sof.list(kind, &client, filters, paging.offset, paging.limit).await.map_err(api_error)?;
-    Ok(list_response(&found, total, paging))
+/// `POST` of what `make` makes of a body measuring the interface at `measured_at`, once that
+/// interface is found to be the caller's: 201 with the document.
+fn measuring<F>(measured_at: &'static str, make: F) -> axum::routing::MethodRouter<SofState>
+where
+    F: for<'a> Fn(&'a lso_sof::Sof, &'a str, Value) -> Made<'a> + Clone + Send + Sync + 'static,
+{
+    creator(StatusCode::CREATED, move |state, client, body| {
+        let make = make.clone();
+        Box::pin(async move {
+            state.check_measured(&client.id, &body, measured_at).await?;
+            make(&state.sof, &client.id, body).await
+        })
+    })
 }
 
 /// The Performance Monitoring routes at `base`.
-pub fn router(state: PmState, base: &str) -> Router {
+pub fn router(state: SofState, base: &str) -> Router {
     let mut routes = Router::new()
-        .route("/performanceProfile", get(list_profiles).post(create_profile))
+        // `createPerformanceProfile` (an administrator's), `listPerformanceProfile`, and
+        // `retrievePerformanceProfile`, `modifyPerformanceProfile`, `deletePerformanceProfile`.
+        .route(
+            "/performanceProfile",
+            lister(PM_PROFILE, profile_filters).merge(creator(StatusCode::CREATED, |state, client, profile| {
+                Box::pin(async move {
+                    let client = client.administrator()?;
+                    state.sof.create_profile(&client.id, profile).await.map_err(api_error)
+                })
+            })),
+        )
         .route(
             "/performanceProfile/{id}",
             retriever(PM_PROFILE)
                 .patch(modify_profile)
                 .merge(deleter(true, |sof, client, id| Box::pin(sof.delete_profile(client, id)))),
         )
-        // `createPerformanceJob`.
+        // `createPerformanceJob`, `listPerformanceJob`, `retrievePerformanceJob`, and
+        // `createPerformanceJobComplexQuery`.
         .route(
             "/performanceJob",
-            get(list_jobs).merge(creator("/servicePayloadSpecificAttributes", |sof, client, job| {
-                Box::pin(sof.create_job(client, job))
+            lister(PM_JOB, job_filters).merge(measuring("/servicePayloadSpecificAttributes", |sof, client, job| {
+                Box::pin(async move { sof.create_job(client, job).await.map_err(api_error) })
             })),
         )
         .route("/performanceJob/{id}", retriever(PM_JOB))
         .route("/performanceJobComplexQuery", post(job_query))
-        // `createPerformanceReport`.
+        // `createPerformanceReport`, `listPerformanceReport`, `retrievePerformanceReport`, and
+        // `createPerformanceReportComplexQuery`.
         .route(
             "/performanceReport",
-            get(list_reports)
-                .merge(creator("/performanceJob/servicePayloadSpecificAttributes", |sof, client, report| {
-                    Box::pin(sof.create_report(client, report))
-                })),
+            lister(PM_REPORT, report_filters).merge(measuring(
+                "/performanceJob/servicePayloadSpecificAttributes",
+                |sof, client, report| {
+                    Box::pin(async move { sof.create_report(client, report).await.map_err(api_error) })
+                },
+            )),
         )
         .route("/performanceReport/{id}", retriever(PM_REPORT))
         .route("/performanceReportComplexQuery", post(report_query))
-        .route("/trackingRecord", get(list_tracking))
+        // `listTrackingRecord`, `retrieveTrackingRecord`.
+        .route("/trackingRecord", lister(PM_TRACKING, tracking_filters))
         .route("/trackingRecord/{id}", retriever(PM_TRACKING))
         .merge(hub_routes(LegatoApi::Performance));
+    // `create`, `list` and `retrieve` `{Cancel,Modify,Suspend,Resume}PerformanceJob`.
     for process in JobProcess::ALL {
         routes = routes
             .route(
                 &format!("/{}", process.path()),
-                get(move |state, principal, raw| list_process(process, state, principal, raw))
-                    .post(move |state, principal, raw, body| create_process(process, state, principal, raw, body)),
+                lister(process.kind(), process_filters).merge(measuring(
+                    "/servicePayloadSpecificAttributes",
+                    move |sof, client, request| {
+                        Box::pin(async move { sof.job_process(client, process, request).await.map_err(api_error) })
+                    },
+                )),
             )
             .route(&format!("/{}/{{id}}", process.path()), retriever(process.kind()));
     }
     Router::new().nest(base, routes.with_state(state))
 }
 
-/// `GET` of one of the caller's documents of `kind`.
-pub(crate) fn retriever(kind: &'static str) -> axum::routing::MethodRouter<PmState> {
-    get(move |State(state), principal, Path(id), raw| retrieve(kind, state, principal, id, raw))
-}
-
-/// What a create operation's `create` gives: the document made, or why not.
-type Made<'a> = Pin<Box<dyn Future<Output = Result<Value, lso_sof::SofError>> + Send + 'a>>;
-
-/// `POST` of a job or report that `create` makes of the body, once the interface it measures
-/// (at `measured_at` in the body) is found to be the caller's: 201 with the document.
-fn creator<F>(measured_at: &'static str, create: F) -> axum::routing::MethodRouter<PmState>
-where
-    F: for<'a> Fn(&'a Sof, &'a str, Value) -> Made<'a> + Clone + Send + Sync + 'static,
-{
-    post(move |State(state): State<PmState>, principal: Principal, RawQuery(raw): RawQuery, body: MefBody<Value>| {
-        let create = create.clone();
-        async move {
-            let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
-            query.finish()?;
-            state.check_measured(&client, &body.raw, measured_at).await?;
-            Ok::<_, ApiError>(created(&create(&state.sof, &client, body.raw).await.map_err(api_error)?))
-        }
-    })
-}
-
-/// What a delete operation's `remove` gives: the caller's document gone, or why not.
-type Removed<'a> = Pin<Box<dyn Future<Output = Result<(), lso_sof::SofError>> + Send + 'a>>;
-
-/// `DELETE` of one of the caller's documents by `remove` (an administrator's only when
-/// `administrators`): 204 once it is gone.
-pub(crate) fn deleter<F>(administrators: bool, remove: F) -> axum::routing::MethodRouter<PmState>
-where
-    F: for<'a> Fn(&'a Sof, &'a str, &'a str) -> Removed<'a> + Clone + Send + Sync + 'static,
-{
-    axum::routing::delete(
-        move |State(state): State<PmState>, principal: Principal, Path(id): Path<String>, RawQuery(raw): RawQuery| {
-            let remove = remove.clone();
-            async move {
-                let (client, query) = state.caller(&principal, raw.as_deref(), administrators)?;
-                query.finish()?;
-                remove(&state.sof, &client, &id).await.map_err(api_error)?;
-                Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
-            }
-        },
-    )
-}
-
-/// The hub of `api` for the caller's events: `POST /hub`, `GET` and `DELETE /hub/{id}`.
-pub fn hub_routes(api: LegatoApi) -> Router<PmState> {
-    Router::new()
-        .route("/hub", post(move |state, principal, raw, body| register_listener(api, state, principal, raw, body)))
-        .route(
-            "/hub/{id}",
-            get(move |state, principal, id, raw| retrieve_hub(api, state, principal, id, raw))
-                .merge(deleter(false, move |sof, client, id| Box::pin(sof.delete_hub(api, client, id)))),
-        )
-}
-
-/// The routes of `api`'s hub alone, at `base`.
-pub fn hub_router(state: PmState, base: &str, api: LegatoApi) -> Router {
-    Router::new().nest(base, hub_routes(api).with_state(state))
-}
-
-/// `registerListener`: the caller's hub for `api`'s events.
-async fn register_listener(
-    api: LegatoApi,
-    State(state): State<PmState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-    body: MefBody<SubscriptionInput>,
-) -> Result<Response, ApiError> {
-    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
-    query.finish()?;
-    let input = body.typed;
-    let registered = state.sof.register_hub(api, &client, &input.callback, input.query.as_deref()).await;
-    // The hub operations declare 400, not 422, for a body that cannot be used.
-    let hub = registered.map_err(|e| match e {
-        lso_sof::SofError::Invalid(problems) => ApiError::unusable_body(&problems),
-        other => api_error(other),
-    })?;
-    Ok(created(&hub))
-}
-
-/// `retrieveHub`.
-async fn retrieve_hub(
-    api: LegatoApi,
-    State(state): State<PmState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
-    query.finish()?;
-    let hub = state.sof.hub(api, &client, &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &hub))
-}
-
-fn created(document: &Value) -> Response {
-    json_response(StatusCode::CREATED, document)
-}
-
-/// `createPerformanceProfile`.
-async fn create_profile(
-    State(state): State<PmState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    let (client, query) = state.caller(&principal, raw.as_deref(), true)?;
-    query.finish()?;
-    Ok(created(&state.sof.create_profile(&client, body.raw).await.map_err(api_error)?))
-}
-
-/// `modifyPerformanceProfile`.
+/// `modifyPerformanceProfile` (an administrator's).
 async fn modify_profile(
-    State(state): State<PmState>,
-    principal: Principal,
+    State(state): State<SofState>,
+    caller: Caller<Client>,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    let (client, query) = state.caller(&principal, raw.as_deref(), true)?;
-    query.finish()?;
-    let profile = state.sof.modify_profile(&client, &id, body.raw).await.map_err(api_error)?;
+    let client = caller.plain()?.administrator()?;
+    let profile = state.sof.modify_profile(&client.id, &id, body.raw).await.map_err(api_error)?;
     Ok(json_response(StatusCode::OK, &profile))
 }
 
@@ -341,27 +151,18 @@ fn with_schedule_filters(mut own: Vec<(&'static str, Kind)>) -> Vec<(&'static st
     own
 }
 
-/// `listPerformanceProfile`.
-async fn list_profiles(
-    State(state): State<PmState>,
-    principal: Principal,
-    raw: RawQuery,
-) -> Result<Response, ApiError> {
-    let known =
-        with_schedule_filters(vec![("buyerProfileId", Kind::Text), ("state", Kind::OneOf(PROFILE_STATES.to_vec()))]);
-    list(PM_PROFILE, &known, state, principal, raw).await
+fn profile_filters() -> Vec<(&'static str, Kind)> {
+    with_schedule_filters(vec![("buyerProfileId", Kind::Text), ("state", Kind::OneOf(PROFILE_STATES.to_vec()))])
 }
 
-/// `listPerformanceJob`.
-async fn list_jobs(State(state): State<PmState>, principal: Principal, raw: RawQuery) -> Result<Response, ApiError> {
-    let known = with_schedule_filters(vec![
+fn job_filters() -> Vec<(&'static str, Kind)> {
+    with_schedule_filters(vec![
         ("buyerJobId", Kind::Text),
         ("performanceProfileId", Kind::Text),
         ("state", Kind::OneOf(JOB_STATES.to_vec())),
         ("consumingApplicationId", Kind::Text),
         ("producingApplicationId", Kind::Text),
-    ]);
-    list(PM_JOB, &known, state, principal, raw).await
+    ])
 }
 
 const REPORT_FILTERS: [(&str, bool); 9] = [
@@ -376,50 +177,22 @@ const REPORT_FILTERS: [(&str, bool); 9] = [
     ("producingApplicationId", false),
 ];
 
-/// `listPerformanceReport`.
-async fn list_reports(State(state): State<PmState>, principal: Principal, raw: RawQuery) -> Result<Response, ApiError> {
+fn report_filters() -> Vec<(&'static str, Kind)> {
     let mut known = vec![("state", Kind::OneOf(REPORT_STATES.to_vec()))];
     known.extend(REPORT_FILTERS.iter().map(|(name, date)| (*name, if *date { Kind::Date } else { Kind::Text })));
-    list(PM_REPORT, &known, state, principal, raw).await
+    known
 }
 
-/// `listTrackingRecord`.
-async fn list_tracking(
-    State(state): State<PmState>,
-    principal: Principal,
-    raw: RawQuery,
-) -> Result<Response, ApiError> {
-    let known = [("relatedObjectId", Kind::Text), ("creationDate", Kind::Date), ("user", Kind::Text)];
-    list(PM_TRACKING, &known, state, principal, raw).await
+fn tracking_filters() -> Vec<(&'static str, Kind)> {
+    vec![("relatedObjectId", Kind::Text), ("creationDate", Kind::Date), ("user", Kind::Text)]
 }
 
-/// `create{Cancel,Modify,Suspend,Resume}PerformanceJob`.
-async fn create_process(
-    process: JobProcess,
-    State(state): State<PmState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
-    query.finish()?;
-    state.check_measured(&client, &body.raw, "/servicePayloadSpecificAttributes").await?;
-    Ok(created(&state.sof.job_process(&client, process, body.raw).await.map_err(api_error)?))
-}
-
-/// `list{Cancel,Modify,Suspend,Resume}PerformanceJob`.
-async fn list_process(
-    process: JobProcess,
-    State(state): State<PmState>,
-    principal: Principal,
-    raw: RawQuery,
-) -> Result<Response, ApiError> {
-    let known = [
+fn process_filters() -> Vec<(&'static str, Kind)> {
+    vec![
         ("performanceJobId", Kind::Text),
         ("state", Kind::OneOf(PROCESS_STATES.to_vec())),
         ("creationDate", Kind::Date),
-    ];
-    list(process.kind(), &known, state, principal, raw).await
+    ]
 }
 
 /// The store filters a complex query's body asks for: each of `names` by equality (as text),
@@ -468,7 +241,7 @@ fn query_filters(
 }
 
 /// Every document of `kind` of the caller matching `filters`, newest first.
-async fn every(state: &PmState, client: &str, kind: &str, filters: Vec<Filter>) -> Result<Vec<Value>, ApiError> {
+async fn every(state: &SofState, client: &str, kind: &str, filters: Vec<Filter>) -> Result<Vec<Value>, ApiError> {
     Ok(state.sof.list(kind, client, filters, 0, lso_http::MAX_PAGE).await.map_err(api_error)?.0)
 }
 
@@ -482,13 +255,11 @@ fn copy(from: &Value, to: &mut Value, keys: &[&str]) {
 
 /// `createPerformanceJobComplexQuery`: the jobs matching the criteria in the body.
 async fn job_query(
-    State(state): State<PmState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
+    State(state): State<SofState>,
+    caller: Caller<Client>,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
-    query.finish()?;
+    let client = caller.plain()?.id;
     let names = [
         "buyerJobId",
         "consumingApplicationId",
@@ -519,13 +290,11 @@ async fn job_query(
 
 /// `createPerformanceReportComplexQuery`: the reports matching the criteria in the body.
 async fn report_query(
-    State(state): State<PmState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
+    State(state): State<SofState>,
+    caller: Caller<Client>,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
-    query.finish()?;
+    let client = caller.plain()?.id;
     let names: Vec<&str> = REPORT_FILTERS.iter().filter(|(_, date)| !date).map(|(n, _)| *n).chain(["state"]).collect();
     let dates: Vec<&str> = REPORT_FILTERS.iter().filter(|(_, date)| *date).map(|(n, _)| *n).collect();
     let filters = query_filters(&body.raw, &names, &dates, &[("performanceJob", "performanceJobId")])?;

@@ -3,50 +3,52 @@
 //! a subscription's `connectionConfig` names). The audience is Performance Monitoring's: a
 //! caller streams its own jobs' measurements and alerts.
 
-use crate::pm::PmState;
+use crate::routes::{Client, SofState, creator, deleter, lister, retriever};
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use lso_http::api_error;
 use lso_http::filters::Kind;
-use lso_http::{ApiError, MefBody, Paging, Principal, json_response, list_response};
+use lso_http::{ApiError, Caller, Paging, api_error, json_response, list_response};
 use lso_sof::streams::{SUBSCRIPTION, StreamMessage, topics};
 use serde_json::Value;
 use std::convert::Infallible;
 
 /// The Streaming Management routes at `base`; `origin` is this server's root URL.
-pub fn router(state: PmState, base: &str, origin: &str) -> Router {
+pub fn router(state: SofState, base: &str, origin: &str) -> Router {
     let stream_base = format!("{base}/stream");
     let origin = origin.to_owned();
     let routes = Router::new()
+        // `topicList`, `topicById`.
         .route("/topic", get(list_topics))
         .route("/topic/{id}", get(retrieve_topic))
+        // `subscribeTopic`, `subscriptionList` (by `topicId` and `protocol`), `subscriptionById`,
+        // and `unsubscribeTopic`: its streams end.
         .route(
             "/subscription",
-            get(list_subscriptions).post(move |state, principal, raw, body| {
-                subscribe(state, principal, raw, body, stream_base.clone(), origin.clone())
-            }),
+            lister(SUBSCRIPTION, || vec![("topicId", Kind::Text), ("protocol", Kind::Text)]).merge(creator(
+                StatusCode::CREATED,
+                move |state, client, body| {
+                    let (stream, origin) = (stream_base.clone(), origin.clone());
+                    Box::pin(
+                        async move { state.sof.subscribe(&client.id, body, &stream, &origin).await.map_err(api_error) },
+                    )
+                },
+            )),
         )
         .route(
             "/subscription/{id}",
-            // `unsubscribeTopic`: its streams end.
-            crate::pm::retriever(SUBSCRIPTION)
-                .merge(crate::pm::deleter(false, |sof, client, id| Box::pin(sof.unsubscribe(client, id)))),
+            retriever(SUBSCRIPTION).merge(deleter(false, |sof, client, id| Box::pin(sof.unsubscribe(client, id)))),
         )
         .route("/stream/{id}", get(stream));
     Router::new().nest(base, routes.with_state(state))
 }
 
 /// `topicList`: filtered by `category` and `protocol`.
-async fn list_topics(
-    State(state): State<PmState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let (_, mut query) = state.caller(&principal, raw.as_deref(), false)?;
+async fn list_topics(caller: Caller<Client>) -> Result<Response, ApiError> {
+    let mut query = caller.query;
     let paging = Paging::from_query(&mut query)?;
     let category = query.single("category")?;
     let protocol = query.single("protocol")?;
@@ -65,14 +67,8 @@ async fn list_topics(
 }
 
 /// `topicById`.
-async fn retrieve_topic(
-    State(state): State<PmState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let (_, query) = state.caller(&principal, raw.as_deref(), false)?;
-    query.finish()?;
+async fn retrieve_topic(caller: Caller<Client>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    caller.plain()?;
     let topic = topics()
         .into_iter()
         .find(|t| t["id"] == id.as_str())
@@ -80,40 +76,14 @@ async fn retrieve_topic(
     Ok(json_response(StatusCode::OK, &topic))
 }
 
-/// `subscribeTopic`.
-async fn subscribe(
-    State(state): State<PmState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-    body: MefBody<Value>,
-    stream: String,
-    origin: String,
-) -> Result<Response, ApiError> {
-    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
-    query.finish()?;
-    let subscription = state.sof.subscribe(&client, body.raw, &stream, &origin).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::CREATED, &subscription))
-}
-
-/// `subscriptionList`: filtered by `topicId` and `protocol`.
-async fn list_subscriptions(
-    State(state): State<PmState>,
-    principal: Principal,
-    raw: RawQuery,
-) -> Result<Response, ApiError> {
-    crate::pm::list(SUBSCRIPTION, &[("topicId", Kind::Text), ("protocol", Kind::Text)], state, principal, raw).await
-}
-
 /// The stream of subscription `id`: each message of its topic for the caller as a Server-Sent
 /// Event (`event:` its `eventType`, `data:` the message), until it is unsubscribed.
 async fn stream(
-    State(state): State<PmState>,
-    principal: Principal,
+    State(state): State<SofState>,
+    caller: Caller<Client>,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let (client, query) = state.caller(&principal, raw.as_deref(), false)?;
-    query.finish()?;
+    let client = caller.plain()?.id;
     let subscription = state.sof.document(SUBSCRIPTION, &client, &id).await.map_err(api_error)?;
     let topic = subscription["topicId"].as_str().unwrap_or_default().to_owned();
     let receiver = state.sof.stream();

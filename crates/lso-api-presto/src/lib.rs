@@ -17,7 +17,7 @@ use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use lso_http::{ApiError, Authenticator, ForbiddenCode, MefBody, Principal, json_response};
+use lso_http::{ApiError, Authenticator, Caller, Callers, MefBody, Operator, Principal, QueryParams, json_response};
 use lso_icm::{ConnectivityService, Icm, IcmError, InterfaceKind, Network};
 use lso_presto::{ConnectivityRequest, Presto, ServiceEndpoint};
 use serde_json::{Value, json};
@@ -63,20 +63,18 @@ impl FromRef<PrestoState> for Arc<Authenticator> {
     }
 }
 
+/// Only the Seller's own orchestration (operator tokens) calls it.
+impl Callers for PrestoState {
+    type Acting = Operator;
+
+    fn acting_for(&self, principal: &Principal, _: &mut QueryParams) -> Result<Operator, ApiError> {
+        Operator::of(principal, "Presto is the Seller's internal interface")
+    }
+}
+
 /// A 422 for the request body at `path`.
 fn violation(path: &str, reason: impl Into<String>) -> ApiError {
     ApiError::unprocessable(lso_model::Violation::new(lso_model::ViolationCode::InvalidValue, path, reason))
-}
-
-/// Only the Seller's own orchestration (operator tokens) calls Presto.
-fn operator(principal: &Principal) -> Result<(), ApiError> {
-    match principal {
-        Principal::Admin { .. } => Ok(()),
-        Principal::Buyer { .. } => Err(ApiError::Forbidden {
-            code: ForbiddenCode::AccessDenied,
-            reason: "Presto is the Seller's internal interface; a Buyer's token cannot use it".into(),
-        }),
-    }
 }
 
 fn names(kind: &str, value: &str) -> Value {
@@ -197,42 +195,34 @@ fn connectivity_service(network: &Network, service: &ConnectivityService, runnin
     value
 }
 
+/// The parameters of a path, by name.
+type Params = std::collections::HashMap<String, String>;
+
+/// A RESTCONF read: its path, and the object its parameters name.
+type Read = (&'static str, fn(&Params) -> Subject);
+
+/// The RESTCONF data reads, each a path and the object it names.
+const READS: [Read; 10] = [
+    ("/data/context/topology={uuid}/", |p| Subject::Topology(p["uuid"].clone())),
+    ("/data/context/topology={uuid}/node={node}/", |p| Subject::Node(p["uuid"].clone(), p["node"].clone())),
+    ("/data/context/topology={uuid}/link={link}/", |p| Subject::Link(p["uuid"].clone(), p["link"].clone())),
+    ("/data/context/topology={uuid}/node={node}/owned-node-edge-point={nep}/", |p| {
+        Subject::Nep(p["uuid"].clone(), p["node"].clone(), p["nep"].clone())
+    }),
+    ("/data/context/topology={uuid}/node={node}/owned-node-edge-point={nep}/connection-end-point={cep}/", |p| {
+        Subject::Cep(p["uuid"].clone(), p["node"].clone(), p["nep"].clone(), p["cep"].clone())
+    }),
+    ("/data/context/connection={uuid}/", |p| Subject::Connection(p["uuid"].clone())),
+    ("/data/context/path={uuid}/", |p| Subject::Path(p["uuid"].clone())),
+    ("/data/context/path-comp-service={uuid}/", |p| Subject::PathService(p["uuid"].clone())),
+    ("/data/context/service-interface-point={uuid}/", |p| Subject::Sip(p["uuid"].clone())),
+    ("/data/context/connectivity-service={uuid}/", |p| Subject::Service(p["uuid"].clone())),
+];
+
 /// The Presto routes.
 pub fn router(state: PrestoState) -> Router {
     let routes = Router::new()
         .route("/data/context/", get(get_context))
-        .route(
-            "/data/context/topology={uuid}/",
-            get(|s: State<PrestoState>, p: Principal, Path(t): Path<String>| data(s, p, Subject::Topology(t))),
-        )
-        .route(
-            "/data/context/topology={uuid}/node={node}/",
-            get(|s: State<PrestoState>, p: Principal, Path((t, n)): Path<(String, String)>| {
-                data(s, p, Subject::Node(t, n))
-            }),
-        )
-        .route(
-            "/data/context/topology={uuid}/link={link}/",
-            get(|s: State<PrestoState>, p: Principal, Path((t, l)): Path<(String, String)>| {
-                data(s, p, Subject::Link(t, l))
-            }),
-        )
-        .route(
-            "/data/context/topology={uuid}/node={node}/owned-node-edge-point={nep}/",
-            get(|s: State<PrestoState>, p: Principal, Path((t, n, e)): Path<(String, String, String)>| {
-                data(s, p, Subject::Nep(t, n, e))
-            }),
-        )
-        .route(
-            "/data/context/connection={uuid}/",
-            get(|s: State<PrestoState>, p: Principal, Path(id): Path<String>| data(s, p, Subject::Connection(id))),
-        )
-        .route(
-            "/data/context/topology={uuid}/node={node}/owned-node-edge-point={nep}/connection-end-point={cep}/",
-            get(|s: State<PrestoState>, p: Principal, Path((t, n, e, c)): Path<(String, String, String, String)>| {
-                data(s, p, Subject::Cep(t, n, e, c))
-            }),
-        )
         .route("/data/context/nw-topology-service/", get(get_topology_service))
         .route("/data/context/topology={uuid}/node={node}/node-rule-group={group}/", get(no_such_part))
         .route(
@@ -241,22 +231,6 @@ pub fn router(state: PrestoState) -> Router {
         )
         .route("/data/context/connection={uuid}/switch-control={control}/", get(no_such_part))
         .route("/operations/update-service-interface-point/", post(update_sip))
-        .route(
-            "/data/context/path={uuid}/",
-            get(|s: State<PrestoState>, p: Principal, Path(id): Path<String>| data(s, p, Subject::Path(id))),
-        )
-        .route(
-            "/data/context/path-comp-service={uuid}/",
-            get(|s: State<PrestoState>, p: Principal, Path(id): Path<String>| data(s, p, Subject::PathService(id))),
-        )
-        .route(
-            "/data/context/service-interface-point={uuid}/",
-            get(|s: State<PrestoState>, p: Principal, Path(id): Path<String>| data(s, p, Subject::Sip(id))),
-        )
-        .route(
-            "/data/context/connectivity-service={uuid}/",
-            get(|s: State<PrestoState>, p: Principal, Path(id): Path<String>| data(s, p, Subject::Service(id))),
-        )
         .route("/operations/create-connectivity-service/", post(create_connectivity_service))
         .route("/operations/delete-connectivity-service/", post(delete_connectivity_service))
         .route("/operations/update-connectivity-service/", post(update_connectivity_service))
@@ -267,6 +241,14 @@ pub fn router(state: PrestoState) -> Router {
         .route("/operations/get-service-interface-point-list/", post(get_sip_list))
         .route("/operations/get-service-interface-point-counters/", post(get_sip_counters))
         .route("/operations/get-topology-list/", post(get_topology_list));
+    let routes = READS.into_iter().fold(routes, |routes, (path, subject)| {
+        routes.route(
+            path,
+            get(move |s: State<PrestoState>, _: Caller<Operator>, Path(params): Path<Params>| {
+                data(s, subject(&params))
+            }),
+        )
+    });
     let details = [
         ("get-connectivity-service-details", "service"),
         ("get-service-interface-point-details", "sip"),
@@ -279,7 +261,7 @@ pub fn router(state: PrestoState) -> Router {
     let routes = details.into_iter().fold(routes, |routes, (operation, what)| {
         routes.route(
             &format!("/operations/{operation}/"),
-            post(move |s: State<PrestoState>, p: Principal, body: MefBody<Value>| details_rpc(s, p, body, what)),
+            post(move |s: State<PrestoState>, _: Caller<Operator>, body: MefBody<Value>| details_rpc(s, body, what)),
         )
     });
     Router::new().nest(BASE, routes.with_state(state))
@@ -399,19 +381,16 @@ async fn connection(icm: &Icm, id: &str) -> Result<Value, ApiError> {
 }
 
 /// A RESTCONF data read of `subject`.
-async fn data(State(state): State<PrestoState>, principal: Principal, subject: Subject) -> Result<Response, ApiError> {
-    operator(&principal)?;
+async fn data(State(state): State<PrestoState>, subject: Subject) -> Result<Response, ApiError> {
     Ok(ok(lookup(&state, subject).await?))
 }
 
 /// `get-{what}-details`: the object the input names, as `output.{what}`.
 async fn details_rpc(
     State(state): State<PrestoState>,
-    principal: Principal,
     body: MefBody<Value>,
     what: &'static str,
 ) -> Result<Response, ApiError> {
-    operator(&principal)?;
     let found = lookup(&state, Subject::of_input(&body.raw, what)?).await?;
     Ok(ok(json!({"output": {what: found}})))
 }
@@ -453,8 +432,7 @@ async fn services(icm: &Icm) -> Vec<Value> {
 }
 
 /// `GET /data/context/`: the whole context.
-async fn get_context(State(state): State<PrestoState>, principal: Principal) -> Result<Response, ApiError> {
-    operator(&principal)?;
+async fn get_context(State(state): State<PrestoState>, _: Caller<Operator>) -> Result<Response, ApiError> {
     let services = services(&state.icm).await;
     let context = state
         .icm
@@ -510,10 +488,9 @@ fn end_point(end_point: &Value, path: &str) -> Result<(ServiceEndpoint, u64), Ap
 /// keeping the old service if the network cannot carry the new one.
 async fn update_connectivity_service(
     State(state): State<PrestoState>,
-    principal: Principal,
+    _: Caller<Operator>,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    operator(&principal)?;
     let uuid = input(&body.raw, "service-id-or-name")?;
     let old = state.icm.connectivity(uuid).await.ok_or_else(|| not_found("connectivity service", uuid))?;
     let (changed, cir_bps) = end_point(&body.raw["input"]["end-point"], "/input/end-point")?;
@@ -546,10 +523,9 @@ async fn update_connectivity_service(
 /// end points, reserving nothing; the result is kept as a path computation service.
 async fn compute_path(
     State(state): State<PrestoState>,
-    principal: Principal,
+    _: Caller<Operator>,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    operator(&principal)?;
     let ends = body.raw["input"]["sep"].as_array().cloned().unwrap_or_default();
     let interfaces: Vec<String> =
         ends.iter().filter_map(|e| e["service-interface-point"].as_str().map(str::to_owned)).collect();
@@ -579,10 +555,9 @@ async fn compute_path(
 /// `delete-p-2-p-path`: forgets a path computation service and its paths.
 async fn delete_path(
     State(state): State<PrestoState>,
-    principal: Principal,
+    _: Caller<Operator>,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    operator(&principal)?;
     let uuid = input(&body.raw, "service-id-or-name")?;
     let (service, _) = state.paths().remove(uuid).ok_or_else(|| not_found("path computation service", uuid))?;
     Ok(ok(json!({"output": {"service": service}})))
@@ -591,10 +566,9 @@ async fn delete_path(
 /// `create-connectivity-service`: reserves, configures and reads back a service.
 async fn create_connectivity_service(
     State(state): State<PrestoState>,
-    principal: Principal,
+    _: Caller<Operator>,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    operator(&principal)?;
     let body = body.raw;
     let end_points = body["input"]["end-point"]
         .as_array()
@@ -638,10 +612,9 @@ fn icm_error(err: IcmError) -> ApiError {
 /// `delete-connectivity-service`: removes a service from its elements and releases it.
 async fn delete_connectivity_service(
     State(state): State<PrestoState>,
-    principal: Principal,
+    _: Caller<Operator>,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    operator(&principal)?;
     let uuid = input(&body.raw, "service-id-or-name")?;
     let before = state.icm.connectivity(uuid).await.ok_or_else(|| not_found("connectivity service", uuid))?;
     let value = state.icm.read(|n| connectivity_service(n, &before, None)).await;
@@ -652,15 +625,13 @@ async fn delete_connectivity_service(
 /// `get-connectivity-service-list`.
 async fn get_connectivity_service_list(
     State(state): State<PrestoState>,
-    principal: Principal,
+    _: Caller<Operator>,
 ) -> Result<Response, ApiError> {
-    operator(&principal)?;
     Ok(ok(json!({"output": {"service": services(&state.icm).await}})))
 }
 
 /// `get-service-interface-point-list`.
-async fn get_sip_list(State(state): State<PrestoState>, principal: Principal) -> Result<Response, ApiError> {
-    operator(&principal)?;
+async fn get_sip_list(State(state): State<PrestoState>, _: Caller<Operator>) -> Result<Response, ApiError> {
     let sips =
         state.icm.read(|n| n.topology().interfaces.iter().filter_map(|i| sip(n, &i.name)).collect::<Vec<_>>()).await;
     Ok(ok(json!({"output": {"sip": sips}})))
@@ -670,10 +641,9 @@ async fn get_sip_list(State(state): State<PrestoState>, principal: Principal) ->
 /// its port since the port was made.
 async fn get_sip_counters(
     State(state): State<PrestoState>,
-    principal: Principal,
+    _: Caller<Operator>,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    operator(&principal)?;
     let id = input(&body.raw, "sip-id-or-name")?;
     let counters = state.icm.interface_counters(id).await.map_err(|e| {
         tracing::warn!(error = %e, "an element could not be asked for its counters");
@@ -686,15 +656,13 @@ async fn get_sip_counters(
 }
 
 /// `GET /data/context/nw-topology-service/`: the one topology, as a network topology service.
-async fn get_topology_service(principal: Principal) -> Result<Response, ApiError> {
-    operator(&principal)?;
+async fn get_topology_service(_: Caller<Operator>) -> Result<Response, ApiError> {
     Ok(ok(json!({"uuid": "lso-topology-service", "name": names("topology-service", TOPOLOGY), "topology": [TOPOLOGY]})))
 }
 
 /// Node rule groups, inter-rule groups and switch controls: lso's nodes forward between any of
 /// their edge points as their connections say, and protect nothing, so there are none to read.
-async fn no_such_part(principal: Principal) -> Result<Response, ApiError> {
-    operator(&principal)?;
+async fn no_such_part(_: Caller<Operator>) -> Result<Response, ApiError> {
     Err(ApiError::NotFound(
         "lso models no node rule groups or switch controls: a node forwards as its connections say, unprotected".into(),
     ))
@@ -704,10 +672,9 @@ async fn no_such_part(principal: Principal) -> Result<Response, ApiError> {
 /// connectivity service; those it has stay) or unlocks it.
 async fn update_sip(
     State(state): State<PrestoState>,
-    principal: Principal,
+    _: Caller<Operator>,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    operator(&principal)?;
     let id = input(&body.raw, "sip-id-or-name")?;
     let locked = match input(&body.raw, "state")? {
         "LOCKED" => true,
@@ -722,7 +689,6 @@ async fn update_sip(
 }
 
 /// `get-topology-list`.
-async fn get_topology_list(State(state): State<PrestoState>, principal: Principal) -> Result<Response, ApiError> {
-    operator(&principal)?;
+async fn get_topology_list(State(state): State<PrestoState>, _: Caller<Operator>) -> Result<Response, ApiError> {
     Ok(ok(json!({"output": {"topology": [state.icm.read(topology).await]}})))
 }

@@ -341,11 +341,7 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         partners: layers.partners.clone().map(|p| p as Arc<dyn lso_api_allegro::PartnerLegs>),
     };
     let origin = format!("http://{}", layers.addr);
-    let operators = lso_api_legato::pm::PmState {
-        sof: layers.sof.clone(),
-        auth: auth.clone(),
-        audience: Arc::new(lso_api_legato::pm::Operators),
-    };
+    let operators = lso_api_legato::SofState::operators(layers.sof.clone(), auth.clone());
     let outbox = lso_notify::Outbox::new(bus.store().clone(), bus.wake());
     // Partners' notifications, when there are partners.
     let partners = match &layers.partners {
@@ -354,7 +350,7 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
     };
     let request_id = HeaderName::from_static("x-request-id");
     lso_api_product::router(state)
-        .merge(lso_api_legato::router(lso_api_legato::LegatoState { sof: layers.sof.clone(), auth: auth.clone() }))
+        .merge(lso_api_legato::router(operators.clone()))
         .merge(lso_api_presto::router(lso_api_presto::PrestoState::new(
             layers.icm.clone(),
             layers.alarms.clone(),
