@@ -48,3 +48,25 @@ macro_rules! mef_enum {
         }
     };
 }
+
+/// Declares `on`, the pure transition function of the state enum `$state` under the events
+/// `$event`: each arm maps a `(state, event)` pattern, written with `S` for the states and `E`
+/// for the events, to the next state; any other pair is an [`InvalidTransition`].
+///
+/// [`InvalidTransition`]: crate::InvalidTransition
+#[macro_export]
+macro_rules! transitions {
+    ($(#[$meta:meta])* $state:ident on $event:ident { $($from:pat => $to:expr),+ $(,)? }) => {
+        impl $state {
+            $(#[$meta])*
+            pub fn on(self, event: $event) -> Result<$state, $crate::InvalidTransition> {
+                use $event as E;
+                use $state as S;
+                match (self, event) {
+                    $($from => Ok($to),)+
+                    (from, event) => Err($crate::InvalidTransition { from: from.as_str(), event: event.as_str() }),
+                }
+            }
+        }
+    };
+}

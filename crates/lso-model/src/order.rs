@@ -1,8 +1,6 @@
 //! Product Order state machines of MEF 123: the order, its items, the cancel and
 //! modify-delivery-date requests, and charges with their items.
 
-use crate::InvalidTransition;
-
 crate::mef_enum! {
     /// `MEFProductOrderStateType`.
     pub enum OrderState {
@@ -66,29 +64,25 @@ impl OrderState {
                 | OrderState::Cancelled
         )
     }
+}
 
+crate::transitions! {
     /// The state `event` moves the order to.
-    pub fn on(self, event: OrderEvent) -> Result<OrderState, InvalidTransition> {
-        use OrderEvent as E;
-        use OrderState as S;
-        let next = match (self, event) {
-            (S::Acknowledged, E::Accept) => S::InProgress,
-            (S::Acknowledged, E::Reject) => S::Rejected,
-            (S::InProgress, E::AllItemsCompleted) => S::Completed,
-            (S::InProgress, E::SomeItemsCompleted) => S::Partial,
-            (S::InProgress, E::NoItemCompleted) => S::Failed,
-            (S::InProgress, E::ChargeRaised) => S::HeldAssessingCharge,
-            (S::HeldAssessingCharge, E::ChargeResolved) => S::InProgress,
-            (S::InProgress, E::ModificationRequested) => S::PendingAssessingModification,
-            (S::PendingAssessingModification, E::ModificationResolved) => S::InProgress,
-            (S::InProgress, E::CancellationRequested) => S::AssessingCancellation,
-            (S::AssessingCancellation, E::CancellationDenied) => S::InProgress,
-            (S::AssessingCancellation, E::CancellationAccepted) => S::PendingCancellation,
-            (S::InProgress, E::SellerCancels) => S::PendingCancellation,
-            (S::PendingCancellation, E::CancellationFinished) => S::Cancelled,
-            (from, event) => return Err(InvalidTransition { from: from.as_str(), event: event.as_str() }),
-        };
-        Ok(next)
+    OrderState on OrderEvent {
+        (S::Acknowledged, E::Accept) => S::InProgress,
+        (S::Acknowledged, E::Reject) => S::Rejected,
+        (S::InProgress, E::AllItemsCompleted) => S::Completed,
+        (S::InProgress, E::SomeItemsCompleted) => S::Partial,
+        (S::InProgress, E::NoItemCompleted) => S::Failed,
+        (S::InProgress, E::ChargeRaised) => S::HeldAssessingCharge,
+        (S::HeldAssessingCharge, E::ChargeResolved) => S::InProgress,
+        (S::InProgress, E::ModificationRequested) => S::PendingAssessingModification,
+        (S::PendingAssessingModification, E::ModificationResolved) => S::InProgress,
+        (S::InProgress, E::CancellationRequested) => S::AssessingCancellation,
+        (S::AssessingCancellation, E::CancellationDenied) => S::InProgress,
+        (S::AssessingCancellation, E::CancellationAccepted) => S::PendingCancellation,
+        (S::InProgress, E::SellerCancels) => S::PendingCancellation,
+        (S::PendingCancellation, E::CancellationFinished) => S::Cancelled,
     }
 }
 
@@ -147,28 +141,24 @@ impl ItemState {
                 | ItemState::RejectedUnassessed
         )
     }
+}
 
+crate::transitions! {
     /// The state `event` moves the item to.
-    pub fn on(self, event: ItemEvent) -> Result<ItemState, InvalidTransition> {
-        use ItemEvent as E;
-        use ItemState as S;
-        let next = match (self, event) {
-            (S::Acknowledged, E::Start) => S::InProgress,
-            (S::Acknowledged, E::Reject) => S::Rejected,
-            (S::Acknowledged, E::RejectValidated) => S::RejectedValidated,
-            (S::Acknowledged, E::RejectUnassessed) => S::RejectedUnassessed,
-            (S::InProgress, E::Complete) => S::Completed,
-            (S::InProgress, E::Fail) => S::Failed,
-            (S::InProgress, E::Hold) => S::Held,
-            (S::InProgress, E::Suspend) => S::Pending,
-            (S::Held, E::Resume) => S::InProgress,
-            (S::Held, E::Fail) => S::Failed,
-            (S::Pending, E::Resume) => S::InProgress,
-            (S::Pending, E::Cancel) => S::Cancelled,
-            (S::Pending, E::Fail) => S::Failed,
-            (from, event) => return Err(InvalidTransition { from: from.as_str(), event: event.as_str() }),
-        };
-        Ok(next)
+    ItemState on ItemEvent {
+        (S::Acknowledged, E::Start) => S::InProgress,
+        (S::Acknowledged, E::Reject) => S::Rejected,
+        (S::Acknowledged, E::RejectValidated) => S::RejectedValidated,
+        (S::Acknowledged, E::RejectUnassessed) => S::RejectedUnassessed,
+        (S::InProgress, E::Complete) => S::Completed,
+        (S::InProgress, E::Fail) => S::Failed,
+        (S::InProgress, E::Hold) => S::Held,
+        (S::InProgress, E::Suspend) => S::Pending,
+        (S::Held, E::Resume) => S::InProgress,
+        (S::Held, E::Fail) => S::Failed,
+        (S::Pending, E::Resume) => S::InProgress,
+        (S::Pending, E::Cancel) => S::Cancelled,
+        (S::Pending, E::Fail) => S::Failed,
     }
 }
 
@@ -214,20 +204,14 @@ crate::mef_enum! {
     }
 }
 
-impl TaskState {
+crate::transitions! {
     /// The state `event` moves the request to.
-    pub fn on(self, event: TaskEvent) -> Result<TaskState, InvalidTransition> {
-        use TaskEvent as E;
-        use TaskState as S;
-        let next = match (self, event) {
-            (S::Acknowledged, E::Reject) => S::Rejected,
-            (S::Acknowledged, E::Accept) => S::Done,
-            (S::Acknowledged, E::ChargeRaised) => S::InProgressAssessingCharge,
-            (S::InProgressAssessingCharge, E::ChargeAccepted) => S::Done,
-            (S::InProgressAssessingCharge, E::ChargeDeclined) => S::DoneDeclined,
-            (from, event) => return Err(InvalidTransition { from: from.as_str(), event: event.as_str() }),
-        };
-        Ok(next)
+    TaskState on TaskEvent {
+        (S::Acknowledged, E::Reject) => S::Rejected,
+        (S::Acknowledged, E::Accept) => S::Done,
+        (S::Acknowledged, E::ChargeRaised) => S::InProgressAssessingCharge,
+        (S::InProgressAssessingCharge, E::ChargeAccepted) => S::Done,
+        (S::InProgressAssessingCharge, E::ChargeDeclined) => S::DoneDeclined,
     }
 }
 
@@ -253,18 +237,12 @@ crate::mef_enum! {
     }
 }
 
-impl ChargeState {
+crate::transitions! {
     /// The state `event` moves the charge to.
-    pub fn on(self, event: ChargeEvent) -> Result<ChargeState, InvalidTransition> {
-        use ChargeEvent as E;
-        use ChargeState as S;
-        let next = match (self, event) {
-            (S::AwaitingResponse, E::Answered) => S::Completed,
-            (S::AwaitingResponse, E::Withdraw) => S::WithdrawnBySeller,
-            (S::AwaitingResponse, E::Expire) => S::Timeout,
-            (from, event) => return Err(InvalidTransition { from: from.as_str(), event: event.as_str() }),
-        };
-        Ok(next)
+    ChargeState on ChargeEvent {
+        (S::AwaitingResponse, E::Answered) => S::Completed,
+        (S::AwaitingResponse, E::Withdraw) => S::WithdrawnBySeller,
+        (S::AwaitingResponse, E::Expire) => S::Timeout,
     }
 }
 
@@ -290,18 +268,12 @@ crate::mef_enum! {
     }
 }
 
-impl ChargeItemState {
+crate::transitions! {
     /// The state `event` moves the charge item to.
-    pub fn on(self, event: ChargeItemEvent) -> Result<ChargeItemState, InvalidTransition> {
-        use ChargeItemEvent as E;
-        use ChargeItemState as S;
-        let next = match (self, event) {
-            (S::AwaitingResponse, E::Accept) => S::AcceptedByBuyer,
-            (S::AwaitingResponse, E::Decline) => S::DeclinedByBuyer,
-            (S::AwaitingResponse, E::Withdraw) => S::WithdrawnBySeller,
-            (from, event) => return Err(InvalidTransition { from: from.as_str(), event: event.as_str() }),
-        };
-        Ok(next)
+    ChargeItemState on ChargeItemEvent {
+        (S::AwaitingResponse, E::Accept) => S::AcceptedByBuyer,
+        (S::AwaitingResponse, E::Decline) => S::DeclinedByBuyer,
+        (S::AwaitingResponse, E::Withdraw) => S::WithdrawnBySeller,
     }
 }
 

@@ -1,7 +1,5 @@
 //! The product status machine of MEF 116 (Product Inventory).
 
-use crate::InvalidTransition;
-
 crate::mef_enum! {
     /// `MEFProductStatusType`.
     pub enum ProductStatus {
@@ -41,31 +39,27 @@ crate::mef_enum! {
 }
 
 impl ProductStatus {
-    /// The status `event` moves the product to.
-    pub fn on(self, event: ProductEvent) -> Result<ProductStatus, InvalidTransition> {
-        use ProductEvent as E;
-        use ProductStatus as S;
-        let next = match (self, event) {
-            (S::PendingActive, E::Activate) => S::Active,
-            (S::PendingActive, E::Cancel) => S::Cancelled,
-            (S::Active, E::BeginChange) => S::ActivePendingChange,
-            (S::ActivePendingChange, E::EndChange) => S::Active,
-            (S::Active, E::Suspend) => S::Suspended,
-            (S::Suspended, E::Reactivate) => S::Active,
-            (S::Active, E::BeginTerminate) => S::PendingTerminate,
-            (S::PendingTerminate, E::Terminate) => S::Terminated,
-            (S::PendingTerminate, E::AbandonTerminate) => S::Active,
-            (S::Suspended, E::BeginTerminate) => S::SuspendedPendingTerminate,
-            (S::SuspendedPendingTerminate, E::Terminate) => S::Terminated,
-            (S::SuspendedPendingTerminate, E::AbandonTerminate) => S::Suspended,
-            (from, event) => return Err(InvalidTransition { from: from.as_str(), event: event.as_str() }),
-        };
-        Ok(next)
-    }
-
     /// Whether a `modify` or `delete` order may name this product.
     pub fn accepts_change_orders(self) -> bool {
         matches!(self, ProductStatus::Active)
+    }
+}
+
+crate::transitions! {
+    /// The status `event` moves the product to.
+    ProductStatus on ProductEvent {
+        (S::PendingActive, E::Activate) => S::Active,
+        (S::PendingActive, E::Cancel) => S::Cancelled,
+        (S::Active, E::BeginChange) => S::ActivePendingChange,
+        (S::ActivePendingChange, E::EndChange) => S::Active,
+        (S::Active, E::Suspend) => S::Suspended,
+        (S::Suspended, E::Reactivate) => S::Active,
+        (S::Active, E::BeginTerminate) => S::PendingTerminate,
+        (S::PendingTerminate, E::Terminate) => S::Terminated,
+        (S::PendingTerminate, E::AbandonTerminate) => S::Active,
+        (S::Suspended, E::BeginTerminate) => S::SuspendedPendingTerminate,
+        (S::SuspendedPendingTerminate, E::Terminate) => S::Terminated,
+        (S::SuspendedPendingTerminate, E::AbandonTerminate) => S::Suspended,
     }
 }
 

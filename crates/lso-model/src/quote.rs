@@ -1,7 +1,5 @@
 //! The quote and quote item state machines of MEF 115 (Quote Management).
 
-use crate::InvalidTransition;
-
 crate::mef_enum! {
     /// `MEFQuoteStateType`.
     pub enum QuoteState {
@@ -68,52 +66,42 @@ crate::mef_enum! {
 }
 
 impl QuoteState {
-    /// The state `event` moves the quote to.
-    pub fn on(self, event: QuoteEvent) -> Result<QuoteState, InvalidTransition> {
-        use QuoteEvent as E;
-        use QuoteState as S;
-        let next = match (self, event) {
-            (S::Acknowledged, E::Start) => S::InProgress,
-            (S::Acknowledged, E::Reject) => S::Rejected,
-            (S::InProgress, E::Draft) => S::InProgressDraft,
-            (S::InProgressDraft, E::Resume) => S::InProgress,
-            (S::InProgress | S::InProgressDraft, E::Cancel) => S::Cancelled,
-            (S::InProgress | S::InProgressDraft, E::Unable) => S::UnableToProvide,
-            (S::InProgress | S::InProgressDraft, E::Approve) => S::ApprovedOrderable,
-            (S::InProgress | S::InProgressDraft, E::ApproveAlternate) => S::ApprovedOrderableAlternate,
-            (S::InProgress | S::InProgressDraft, E::Answer) => S::Answered,
-            (S::ApprovedOrderable | S::ApprovedOrderableAlternate, E::Decline) => S::Declined,
-            (S::ApprovedOrderable | S::ApprovedOrderableAlternate, E::Accept) => S::Accepted,
-            (S::ApprovedOrderable | S::ApprovedOrderableAlternate | S::Answered, E::Expire) => S::Expired,
-            (from, event) => return Err(InvalidTransition { from: from.as_str(), event: event.as_str() }),
-        };
-        Ok(next)
-    }
-
     /// Whether a product order may reference the quote (MEF 123 O5).
     pub fn is_orderable(self) -> bool {
         matches!(self, QuoteState::ApprovedOrderable | QuoteState::ApprovedOrderableAlternate)
     }
 }
 
-impl QuoteItemState {
+crate::transitions! {
+    /// The state `event` moves the quote to.
+    QuoteState on QuoteEvent {
+        (S::Acknowledged, E::Start) => S::InProgress,
+        (S::Acknowledged, E::Reject) => S::Rejected,
+        (S::InProgress, E::Draft) => S::InProgressDraft,
+        (S::InProgressDraft, E::Resume) => S::InProgress,
+        (S::InProgress | S::InProgressDraft, E::Cancel) => S::Cancelled,
+        (S::InProgress | S::InProgressDraft, E::Unable) => S::UnableToProvide,
+        (S::InProgress | S::InProgressDraft, E::Approve) => S::ApprovedOrderable,
+        (S::InProgress | S::InProgressDraft, E::ApproveAlternate) => S::ApprovedOrderableAlternate,
+        (S::InProgress | S::InProgressDraft, E::Answer) => S::Answered,
+        (S::ApprovedOrderable | S::ApprovedOrderableAlternate, E::Decline) => S::Declined,
+        (S::ApprovedOrderable | S::ApprovedOrderableAlternate, E::Accept) => S::Accepted,
+        (S::ApprovedOrderable | S::ApprovedOrderableAlternate | S::Answered, E::Expire) => S::Expired,
+    }
+}
+
+crate::transitions! {
     /// The state `event` moves the item to.
-    pub fn on(self, event: QuoteEvent) -> Result<QuoteItemState, InvalidTransition> {
-        use QuoteEvent as E;
-        use QuoteItemState as S;
-        let next = match (self, event) {
-            (S::Acknowledged, E::Start) => S::InProgress,
-            (S::Acknowledged, E::Reject) => S::Rejected,
-            (S::Acknowledged | S::InProgress | S::InProgressDraft, E::Abandon) => S::Abandoned,
-            (S::InProgress, E::Draft) => S::InProgressDraft,
-            (S::InProgressDraft, E::Resume) => S::InProgress,
-            (S::InProgress | S::InProgressDraft, E::Unable) => S::UnableToProvide,
-            (S::InProgress | S::InProgressDraft, E::Approve) => S::ApprovedOrderable,
-            (S::InProgress | S::InProgressDraft, E::ApproveAlternate) => S::ApprovedOrderableAlternate,
-            (S::InProgress | S::InProgressDraft, E::Answer) => S::Answered,
-            (from, event) => return Err(InvalidTransition { from: from.as_str(), event: event.as_str() }),
-        };
-        Ok(next)
+    QuoteItemState on QuoteEvent {
+        (S::Acknowledged, E::Start) => S::InProgress,
+        (S::Acknowledged, E::Reject) => S::Rejected,
+        (S::Acknowledged | S::InProgress | S::InProgressDraft, E::Abandon) => S::Abandoned,
+        (S::InProgress, E::Draft) => S::InProgressDraft,
+        (S::InProgressDraft, E::Resume) => S::InProgress,
+        (S::InProgress | S::InProgressDraft, E::Unable) => S::UnableToProvide,
+        (S::InProgress | S::InProgressDraft, E::Approve) => S::ApprovedOrderable,
+        (S::InProgress | S::InProgressDraft, E::ApproveAlternate) => S::ApprovedOrderableAlternate,
+        (S::InProgress | S::InProgressDraft, E::Answer) => S::Answered,
     }
 }
 

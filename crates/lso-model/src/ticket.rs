@@ -1,7 +1,5 @@
 //! The trouble ticket and incident status machines of MEF 124.
 
-use crate::InvalidTransition;
-
 crate::mef_enum! {
     /// `TroubleTicketStatusType`.
     pub enum TicketStatus {
@@ -38,26 +36,22 @@ crate::mef_enum! {
 }
 
 impl TicketStatus {
-    /// The status `event` moves the ticket to (MEF 124 R14, R38, R40, R43, R47).
-    pub fn on(self, event: TicketEvent) -> Result<TicketStatus, InvalidTransition> {
-        use TicketEvent as E;
-        use TicketStatus as S;
-        let next = match (self, event) {
-            (S::Acknowledged | S::Reopened | S::Pending, E::Work) => S::InProgress,
-            (S::InProgress, E::AwaitBuyer) => S::Pending,
-            (S::InProgress, E::Resolve) => S::Resolved,
-            (S::Acknowledged | S::InProgress | S::Pending, E::Cancel) => S::AssessingCancellation,
-            (S::AssessingCancellation, E::ConfirmCancel) => S::Cancelled,
-            (S::Resolved, E::Close) => S::Closed,
-            (S::Resolved, E::Reopen) => S::Reopened,
-            (from, event) => return Err(InvalidTransition { from: from.as_str(), event: event.as_str() }),
-        };
-        Ok(next)
-    }
-
     /// Whether the Buyer may still PATCH the ticket (R35).
     pub fn accepts_updates(self) -> bool {
         !matches!(self, TicketStatus::Closed | TicketStatus::AssessingCancellation | TicketStatus::Cancelled)
+    }
+}
+
+crate::transitions! {
+    /// The status `event` moves the ticket to (MEF 124 R14, R38, R40, R43, R47).
+    TicketStatus on TicketEvent {
+        (S::Acknowledged | S::Reopened | S::Pending, E::Work) => S::InProgress,
+        (S::InProgress, E::AwaitBuyer) => S::Pending,
+        (S::InProgress, E::Resolve) => S::Resolved,
+        (S::Acknowledged | S::InProgress | S::Pending, E::Cancel) => S::AssessingCancellation,
+        (S::AssessingCancellation, E::ConfirmCancel) => S::Cancelled,
+        (S::Resolved, E::Close) => S::Closed,
+        (S::Resolved, E::Reopen) => S::Reopened,
     }
 }
 
@@ -80,17 +74,11 @@ crate::mef_enum! {
     }
 }
 
-impl IncidentStatus {
+crate::transitions! {
     /// The status `event` moves the incident to.
-    pub fn on(self, event: IncidentEvent) -> Result<IncidentStatus, InvalidTransition> {
-        use IncidentEvent as E;
-        use IncidentStatus as S;
-        let next = match (self, event) {
-            (S::Created, E::Investigate) => S::InProgress,
-            (S::Created | S::InProgress, E::Close) => S::Closed,
-            (from, event) => return Err(InvalidTransition { from: from.as_str(), event: event.as_str() }),
-        };
-        Ok(next)
+    IncidentStatus on IncidentEvent {
+        (S::Created, E::Investigate) => S::InProgress,
+        (S::Created | S::InProgress, E::Close) => S::Closed,
     }
 }
 

@@ -1,7 +1,5 @@
 //! The work order and appointment machines of MEF 137.
 
-use crate::InvalidTransition;
-
 crate::mef_enum! {
     /// `WorkOrderStateType`.
     pub enum WorkOrderState {
@@ -47,38 +45,26 @@ crate::mef_enum! {
     }
 }
 
-impl WorkOrderState {
+crate::transitions! {
     /// The state `event` moves the work order to (MEF 137 R55).
-    pub fn on(self, event: VisitEvent) -> Result<WorkOrderState, InvalidTransition> {
-        use VisitEvent as E;
-        use WorkOrderState as S;
-        let next = match (self, event) {
-            (S::Open, E::Book) => S::Planned,
-            (S::Planned, E::CancelAppointment) => S::Open,
-            (S::Open | S::Planned, E::Begin) => S::InProgress,
-            (S::InProgress, E::Complete) => S::Completed,
-            (S::InProgress, E::Fail | E::Miss) => S::UnableToComplete,
-            (S::Open | S::Planned, E::Withdraw) => S::Cancelled,
-            (from, event) => return Err(InvalidTransition { from: from.as_str(), event: event.as_str() }),
-        };
-        Ok(next)
+    WorkOrderState on VisitEvent {
+        (S::Open, E::Book) => S::Planned,
+        (S::Planned, E::CancelAppointment) => S::Open,
+        (S::Open | S::Planned, E::Begin) => S::InProgress,
+        (S::InProgress, E::Complete) => S::Completed,
+        (S::InProgress, E::Fail | E::Miss) => S::UnableToComplete,
+        (S::Open | S::Planned, E::Withdraw) => S::Cancelled,
     }
 }
 
-impl AppointmentStatus {
+crate::transitions! {
     /// The status `event` moves the appointment to (MEF 137 R26).
-    pub fn on(self, event: VisitEvent) -> Result<AppointmentStatus, InvalidTransition> {
-        use AppointmentStatus as S;
-        use VisitEvent as E;
-        let next = match (self, event) {
-            (S::Confirmed, E::CancelAppointment | E::Withdraw) => S::Cancelled,
-            (S::Confirmed, E::Begin) => S::InProgress,
-            (S::InProgress, E::Complete) => S::Completed,
-            (S::InProgress, E::Fail) => S::Failed,
-            (S::InProgress, E::Miss) => S::Missed,
-            (from, event) => return Err(InvalidTransition { from: from.as_str(), event: event.as_str() }),
-        };
-        Ok(next)
+    AppointmentStatus on VisitEvent {
+        (S::Confirmed, E::CancelAppointment | E::Withdraw) => S::Cancelled,
+        (S::Confirmed, E::Begin) => S::InProgress,
+        (S::InProgress, E::Complete) => S::Completed,
+        (S::InProgress, E::Fail) => S::Failed,
+        (S::InProgress, E::Miss) => S::Missed,
     }
 }
 
