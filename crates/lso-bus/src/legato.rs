@@ -23,8 +23,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-/// How often the BUS looks at a service order in progress, in milliseconds.
-const POLL_MILLIS: i64 = 50;
+/// How often the BUS looks at a service order in progress when its SOF does not say when it
+/// moves (a SOF in another process), in milliseconds.
+const POLL_MILLIS: i64 = 250;
+/// How often it looks all the same when the SOF does say (`Bus::follow_service_orders`): only
+/// in case a word was lost.
+const BACKSTOP_MILLIS: i64 = 5_000;
 
 /// The names of an Access E-Line's relationship to its ENNI: MEF 123's, and W160's.
 pub const ENNI_RELATIONSHIPS: [&str; 2] = ["ENNI_REFERENCE", "CONNECTS_TO_ENNI"];
@@ -37,13 +41,16 @@ pub struct LegatoFulfilment {
     legato: Arc<dyn Legato>,
     catalog: crate::CatalogHandle,
     store: lso_store::Store,
+    /// How long until it looks again at a service order in progress.
+    check_every: i64,
 }
 
 impl LegatoFulfilment {
     /// Fulfilment through `legato`, decomposing with `catalog`; `store` holds the products
     /// (an ENNI's configuration is read from it).
     pub fn new(legato: Arc<dyn Legato>, catalog: impl Into<crate::CatalogHandle>, store: lso_store::Store) -> Self {
-        LegatoFulfilment { legato, catalog: catalog.into(), store }
+        let check_every = if legato.service_order_moves().is_some() { BACKSTOP_MILLIS } else { POLL_MILLIS };
+        LegatoFulfilment { legato, catalog: catalog.into(), store, check_every }
     }
 
     async fn status(&self, request: &FulfilmentRequest<'_>) -> Result<FulfilmentStatus, String> {
@@ -83,7 +90,7 @@ impl LegatoFulfilment {
                 let reasons: Vec<String> = errors.filter_map(|e| e["value"].as_str().map(str::to_owned)).collect();
                 FulfilmentStatus::Failed { reason: reasons.join("; ") }
             }
-            _ => FulfilmentStatus::InProgress { check_at: request.now + POLL_MILLIS },
+            _ => FulfilmentStatus::InProgress { check_at: request.now + self.check_every },
         })
     }
 
@@ -282,5 +289,52 @@ impl Fulfilment for LegatoFulfilment {
         Box::pin(
             async move { self.status(&request).await.unwrap_or_else(|reason| FulfilmentStatus::Failed { reason }) },
         )
+    }
+}
+
+impl crate::Bus {
+    /// Looks at the product order a service order of `legato` serves as soon as the service
+    /// order moves, until `stop`: the SOF's word, instead of asking it again and again. A SOF
+    /// that cannot tell (in another process) is asked on a timer instead. It listens from the
+    /// call on, before the future is first polled.
+    pub fn follow_service_orders(
+        self: Arc<Self>,
+        legato: Arc<dyn Legato>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let moves = legato.service_order_moves();
+        async move {
+            let Some(mut moves) = moves else { return };
+            self.follow(legato, &mut moves, &mut stop).await;
+        }
+    }
+
+    async fn follow(
+        &self,
+        legato: Arc<dyn Legato>,
+        moves: &mut tokio::sync::broadcast::Receiver<String>,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            let moved = tokio::select! {
+                moved = moves.recv() => moved,
+                _ = stop.changed() => return,
+            };
+            let id = match moved {
+                Ok(id) => id,
+                // What was missed is looked at by the backstop.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            let Ok(order) = legato.service_order(LEGATO_CLIENT, &id).await else { continue };
+            // `{productOrderId}/{itemId}`: the service orders the BUS placed.
+            let served =
+                order["externalId"].as_str().and_then(|e| e.split_once('/')).filter(|(_, item)| !item.contains('/'));
+            if let Some((product_order, _)) = served
+                && let Err(err) = self.nudge_order(product_order).await
+            {
+                tracing::warn!(error = %err, order = product_order, "could not look at an order its service order moved");
+            }
+        }
     }
 }

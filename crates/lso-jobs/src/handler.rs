@@ -36,4 +36,8 @@ pub trait JobHandler: Send + Sync {
     fn run<'a>(&'a self, job: &'a Job) -> Pin<Box<dyn Future<Output = StepResult> + Send + 'a>>;
     /// Notified when the handler commits new work.
     fn wake(&self) -> Arc<Notify>;
+    /// Told that a step of `job` was committed (its writes are readable now).
+    fn committed(&self, job: &Job) {
+        let _ = job;
+    }
 }

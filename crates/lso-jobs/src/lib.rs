@@ -79,6 +79,11 @@ impl Worker {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let wakes: Vec<Arc<Notify>> = self.handlers.iter().map(|h| h.wake()).collect();
         while !*shutdown.borrow() {
+            // Listen before looking: work committed while looking still wakes it.
+            let mut woken: Vec<_> = wakes.iter().map(|w| Box::pin(w.notified())).collect();
+            for wait in &mut woken {
+                wait.as_mut().enable();
+            }
             let pause = match self.try_execute_next().await {
                 Ok(Outcome::Done(_)) => continue,
                 Ok(Outcome::Empty) => {
@@ -92,7 +97,7 @@ impl Worker {
                 }
             };
             tokio::select! {
-                _ = any_notified(&wakes) => {}
+                _ = any_notified(woken) => {}
                 _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => {}
             }
@@ -115,10 +120,14 @@ impl Worker {
                         WriteOp::RetryJob { id: job.id, generation: job.generation, run_at: at, error: String::new() }
                     }
                 });
-                self.commit(handler, ops).await.map_err(|err| JobFailure {
+                let committed = self.commit(handler, ops).await.map_err(|err| JobFailure {
                     retry_now: matches!(err, StoreError::Conflict(_)),
                     message: err.to_string(),
-                })
+                });
+                if let (Ok(()), Some(handler)) = (&committed, handler) {
+                    handler.committed(&job);
+                }
+                committed
             }
             Err(failure) => Err(failure),
         };
@@ -145,9 +154,8 @@ impl Worker {
     }
 }
 
-/// Resolves when the first of `wakes` is notified (never, when there are none).
-async fn any_notified(wakes: &[Arc<Notify>]) {
-    let mut waits: Vec<_> = wakes.iter().map(|w| Box::pin(w.notified())).collect();
+/// Resolves when the first of `waits` is notified (never, when there are none).
+async fn any_notified(mut waits: Vec<std::pin::Pin<Box<tokio::sync::futures::Notified<'_>>>>) {
     if waits.is_empty() {
         return std::future::pending().await;
     }

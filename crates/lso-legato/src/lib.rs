@@ -46,6 +46,13 @@ pub trait Legato: Send + Sync {
         client: &'a str,
         external_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Value>, EntityError>>;
+    /// The ids of the service orders whose processing moved on, each told once its step is
+    /// committed, for a BUS to look at them at once rather than ask again and again; `None`
+    /// when this Legato cannot tell (a SOF in another process).
+    fn service_order_moves(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+        None
+    }
+
     /// `listService` filtered by `externalId`: the services realising a BUS's product.
     fn services_by_external_id<'a>(
         &'a self,

@@ -124,6 +124,10 @@ impl Dispatcher {
     /// dispatcher is woken.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         while !*shutdown.borrow() {
+            // Listen before looking: a commit made while looking still wakes it.
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
             let pause = match self.try_deliver_next().await {
                 Ok(Outcome::Done(_)) => continue,
                 Ok(Outcome::Empty) => self.until_next_due().await,
@@ -133,7 +137,7 @@ impl Dispatcher {
                 }
             };
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = woken => {}
                 _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => {}
             }

@@ -277,6 +277,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
         worker = worker.with_handler(partners.clone());
         worker = worker.with_handler(Arc::new(lso_partners::PartnerTickets::new(partners, bus.clone())));
     }
+    let following = tokio::spawn(bus.clone().follow_service_orders(legato.clone(), stop.clone()));
     let worker = tokio::spawn(worker.run(stop.clone()));
     let every = Duration::from_millis(config.network.alarm_poll_millis);
     let monitor = alarms::AlarmMonitor::new(&layers, bus.clone(), clock.clone());
@@ -293,7 +294,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
         alarms,
         monitor,
         shutdown,
-        tasks: vec![server, worker, monitoring, dispatcher],
+        tasks: vec![server, worker, following, monitoring, dispatcher],
     })
 }
 

@@ -63,6 +63,8 @@ pub struct Sof {
     self_addresses: lso_notify::SelfAddresses,
     wake: Arc<Notify>,
     streams: tokio::sync::broadcast::Sender<streams::StreamMessage>,
+    /// The service orders whose step was committed, for the BUS to look at.
+    moves: tokio::sync::broadcast::Sender<String>,
 }
 
 impl Sof {
@@ -77,7 +79,8 @@ impl Sof {
         self_addresses: lso_notify::SelfAddresses,
     ) -> Self {
         let (streams, _) = tokio::sync::broadcast::channel(1024);
-        Sof { store, presto, clock, ids, self_addresses, wake: Arc::new(Notify::new()), streams }
+        let (moves, _) = tokio::sync::broadcast::channel(4096);
+        Sof { store, presto, clock, ids, self_addresses, wake: Arc::new(Notify::new()), streams, moves }
     }
 
     async fn commit(&self, ops: Vec<lso_store::WriteOp>) -> Result<(), SofError> {
@@ -215,6 +218,10 @@ impl Legato for Sof {
     ) -> BoxFuture<'a, Result<Vec<Value>, SofError>> {
         Box::pin(self.find_services(client, external_id))
     }
+
+    fn service_order_moves(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+        Some(self.moves.subscribe())
+    }
 }
 
 impl JobHandler for Sof {
@@ -228,6 +235,13 @@ impl JobHandler for Sof {
 
     fn wake(&self) -> Arc<Notify> {
         self.wake.clone()
+    }
+
+    fn committed(&self, job: &Job) {
+        if job.kind == ADVANCE_SERVICE_ORDER {
+            // Nobody listening is no fault: a BUS in another process asks instead.
+            let _ = self.moves.send(job.key.clone());
+        }
     }
 }
 

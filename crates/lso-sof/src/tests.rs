@@ -10,8 +10,10 @@ use lso_model::{FixedClock, SequentialIds};
 use lso_store::WriteOp;
 use serde_json::json;
 
+const NOW: i64 = 1_790_000_000_000;
+
 struct World {
-    sof: Sof,
+    sof: Arc<Sof>,
     store: Store,
     icm: Arc<lso_icm::Icm>,
     ecm: Arc<Ecm>,
@@ -24,13 +26,13 @@ async fn world() -> World {
     let topology = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY).unwrap();
     let ecm = Arc::new(lso_ecm::Ecm::simulated_elements(topology.elements.clone()));
     let icm = Arc::new(lso_icm::Icm::open(topology, store.clone(), ecm.clone()).await.unwrap());
-    let sof = Sof::new(
+    let sof = Arc::new(Sof::new(
         store.clone(),
         icm.clone(),
-        Arc::new(FixedClock::at(1_790_000_000_000)),
+        Arc::new(FixedClock::at(NOW)),
         Arc::new(SequentialIds::new("s")),
         lso_notify::SelfAddresses(Vec::new()),
-    );
+    ));
     World { sof, store, icm, ecm, _dir: dir }
 }
 
@@ -238,4 +240,29 @@ async fn a_hundred_orders_failing_at_an_element_leak_no_vlan_bandwidth_or_flow()
     assert_eq!(reservations, 0, "every S-VLAN and every Mbit/s is back");
     let evc = world.order(vec![add_evc("1", &[&a, &z], 100, 10)]).await;
     assert_eq!(evc["state"], "completed", "the same CE-VLAN can be ordered again");
+}
+
+#[tokio::test]
+async fn each_committed_step_of_a_service_order_is_told_to_those_following_them() {
+    let world = world().await;
+    let mut moves = world.sof.service_order_moves().expect("the SOF of this process tells its moves");
+    let order = json!({"externalId": "po-7/1", "requestedStartDate": "2026-11-25T10:00:00Z",
+        "requestedCompletionDate": "2026-11-26T10:00:00Z", "serviceOrderItem": [add_uni("1", "site-new-york")]});
+    let accepted = world.sof.create_service_order("bus", order).await.unwrap();
+    let id = accepted["id"].as_str().unwrap().to_owned();
+    assert!(moves.try_recv().is_err(), "accepting is no step yet");
+    let worker =
+        lso_jobs::Worker::new(world.store.clone(), Arc::new(FixedClock::at(NOW))).with_handler(world.sof.clone());
+    for _ in 0..100 {
+        if worker.try_execute_next().await.unwrap() == lso_jobs::Outcome::Empty {
+            break;
+        }
+    }
+    let completed = world.sof.service_order("bus", &id).await.unwrap();
+    assert_eq!(completed["state"], "completed", "{completed:#}");
+    let mut told = Vec::new();
+    while let Ok(moved) = moves.try_recv() {
+        told.push(moved);
+    }
+    assert!(!told.is_empty() && told.iter().all(|t| *t == id), "{told:?}");
 }

@@ -427,6 +427,7 @@ async fn notifications_reach_only_matching_hubs_in_order() {
 
 mod billing;
 mod discovery;
+mod legato;
 mod quote;
 mod tasks;
 mod workforce;
