@@ -183,3 +183,6 @@ async fn list_alarms(State(state): State<AdagioState>, _: Caller<Operator>) -> R
     let alarms: Vec<AlarmDto> = state.alarms.active().iter().map(AlarmDto::from_domain).collect();
     Ok(json_response(StatusCode::OK, &alarms))
 }
+
+#[cfg(test)]
+mod tests;

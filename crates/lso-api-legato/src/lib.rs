@@ -80,3 +80,6 @@ fn service_filters() -> Vec<(&'static str, Kind)> {
         ("startMode", Kind::Text),
     ]
 }
+
+#[cfg(test)]
+mod tests;

@@ -692,3 +692,6 @@ async fn update_sip(
 async fn get_topology_list(State(state): State<PrestoState>, _: Caller<Operator>) -> Result<Response, ApiError> {
     Ok(ok(json!({"output": {"topology": [state.icm.read(topology).await]}})))
 }
+
+#[cfg(test)]
+mod tests;

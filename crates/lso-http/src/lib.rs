@@ -7,6 +7,7 @@ mod body;
 mod caller;
 mod error;
 pub mod filters;
+mod oneshot;
 mod query;
 mod secret;
 
@@ -14,6 +15,7 @@ pub use auth::{Authenticator, Party, Principal, resolve_party};
 pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, MefBody, parse, typed_view};
 pub use caller::{Caller, Callers, Operator};
 pub use error::{ApiError, BadRequestCode, ForbiddenCode, UnauthorizedCode, api_error, reason_text};
+pub use oneshot::{Answer, oneshot};
 pub use query::{DEFAULT_PAGE, MAX_PAGE, Paging, QueryParams, list_response};
 pub use secret::Secret;
 
