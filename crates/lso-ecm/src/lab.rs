@@ -305,8 +305,17 @@ impl Lab {
     }
 
     /// Runs an `iperf3` client in `from` with `options` against a one-off server in `to`; its
-    /// JSON report.
+    /// JSON report. One measurement runs at a time on the machine (every lab of every process
+    /// takes the same lock): Open vSwitch's userspace datapath forwards on the same two cores,
+    /// and two measurements at once would each see what the other leaves.
     fn iperf(&self, from: &Host, to: &Host, options: &[&str]) -> Result<serde_json::Value, LabError> {
+        let traffic = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(std::env::temp_dir().join("lso-lab-traffic.lock"))
+            .map_err(|e| LabError(format!("the traffic lock: {e}")))?;
+        traffic.lock().map_err(|e| LabError(format!("the traffic lock: {e}")))?;
         let mut server = Command::new("ip")
             .args(["netns", "exec", &to.namespace, "iperf3", "--server", "--one-off", "--forceflush", "--bind", &to.ip])
             .stdout(Stdio::piped())
