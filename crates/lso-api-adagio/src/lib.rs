@@ -97,7 +97,7 @@ async fn list_elements(State(state): State<AdagioState>, _: Caller<Operator>) ->
         .into_iter()
         .map(|(name, simulated)| json!({"name": name, "driver": if simulated { "simulated" } else { "openvswitch" }}))
         .collect();
-    Ok(json_response(StatusCode::OK, &elements))
+    Ok(lso_http::ok(&elements))
 }
 
 /// `listPorts`: the ports of an element as it reports them.
@@ -117,7 +117,7 @@ async fn list_ports(
             port
         })
         .collect();
-    Ok(json_response(StatusCode::OK, &ports))
+    Ok(lso_http::ok(&ports))
 }
 
 /// The element and the cross-connect of a request an operator made.
@@ -137,7 +137,7 @@ async fn apply_cross_connect(
 ) -> Result<Response, ApiError> {
     let (name, connect) = requested(path, body)?;
     state.ecm.apply(&name, &connect).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &CrossConnectDto::from_domain(&connect)))
+    Ok(lso_http::ok(&CrossConnectDto::from_domain(&connect)))
 }
 
 /// `checkCrossConnect`: whether the element runs exactly the cross-connect given.
@@ -149,7 +149,7 @@ async fn check_cross_connect(
 ) -> Result<Response, ApiError> {
     let (name, connect) = requested(path, body)?;
     let runs = state.ecm.check(&name, &connect).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &json!({"runsAsGiven": runs})))
+    Ok(lso_http::ok(&json!({"runsAsGiven": runs})))
 }
 
 /// `readCrossConnect`: the flows and meters the element holds for a service.
@@ -181,7 +181,7 @@ async fn remove_cross_connect(
 /// `listAlarms`: the alarms raised and not cleared.
 async fn list_alarms(State(state): State<AdagioState>, _: Caller<Operator>) -> Result<Response, ApiError> {
     let alarms: Vec<AlarmDto> = state.alarms.active().iter().map(AlarmDto::from_domain).collect();
-    Ok(json_response(StatusCode::OK, &alarms))
+    Ok(lso_http::ok(&alarms))
 }
 
 #[cfg(test)]

@@ -81,21 +81,22 @@ pub struct AdminParts {
 /// The routes of the operators' API.
 pub fn router(parts: AdminParts) -> Router {
     let AdminParts { bus, auth, sellers, icm, legato, catalog_dir, outbox } = parts;
-    Router::new()
-        .route(&format!("{ADMIN_BASE}/deliveries"), get(list_deliveries))
-        .route(&format!("{ADMIN_BASE}/deliveries/{{id}}/redeliver"), post(redeliver))
-        .route(&format!("{ADMIN_BASE}/{{irp}}/product"), post(register_product))
-        .route(&format!("{ADMIN_BASE}/{{irp}}/charge"), post(raise_charge))
-        .route(&format!("{ADMIN_BASE}/{{irp}}/troubleTicket/{{id}}/{{status}}"), post(move_ticket))
-        .route(&format!("{ADMIN_BASE}/{{irp}}/customerBill/{{id}}/payment"), post(record_payment))
-        .route(&format!("{ADMIN_BASE}/{{irp}}/appointment/{{id}}/{{action}}"), post(seller_appointment))
-        .route(&format!("{ADMIN_BASE}/billing/run"), post(billing_run))
-        .route(&format!("{ADMIN_BASE}/{{irp}}/product/{{id}}/service"), get(product_services))
-        .route(&format!("{ADMIN_BASE}/catalog"), get(catalog))
-        .route(&format!("{ADMIN_BASE}/catalog/reload"), post(reload_catalog))
-        .route(&format!("{ADMIN_BASE}/catalog/offering/{{id}}/lifecycle"), post(change_offering_lifecycle))
-        .route(&format!("{ADMIN_BASE}/topology"), get(topology))
-        .with_state(AdminState { bus, auth, sellers, icm, legato, catalog_dir, outbox })
+    let routes = Router::new()
+        .route("/deliveries", get(list_deliveries))
+        .route("/deliveries/{id}/redeliver", post(redeliver))
+        .route("/{irp}/product", post(register_product))
+        .route("/{irp}/charge", post(raise_charge))
+        .route("/{irp}/troubleTicket/{id}/{status}", post(move_ticket))
+        .route("/{irp}/customerBill/{id}/payment", post(record_payment))
+        .route("/{irp}/appointment/{id}/{action}", post(seller_appointment))
+        .route("/billing/run", post(billing_run))
+        .route("/{irp}/product/{id}/service", get(product_services))
+        .route("/catalog", get(catalog))
+        .route("/catalog/reload", post(reload_catalog))
+        .route("/catalog/offering/{id}/lifecycle", post(change_offering_lifecycle))
+        .route("/topology", get(topology))
+        .with_state(AdminState { bus, auth, sellers, icm, legato, catalog_dir, outbox });
+    Router::new().nest(ADMIN_BASE, routes)
 }
 
 /// Deliveries, newest first; `state` selects `pending`, `delivered`, `dead` or `cancelled`.
@@ -125,7 +126,7 @@ async fn list_deliveries(State(state): State<AdminState>, caller: Caller<Operato
         .collect();
     let body =
         json!({"pending": counts.pending, "delivered": counts.delivered, "dead": counts.dead, "deliveries": items});
-    Ok(json_response(StatusCode::OK, &body))
+    Ok(lso_http::ok(&body))
 }
 
 /// Puts a dead letter back in the queue.
@@ -162,7 +163,7 @@ async fn reload_catalog(State(state): State<AdminState>, _: Caller<Operator>) ->
         tracing::warn!(%id, %reason, "an imported specification does not compile");
     }
     let added = state.bus.replace_catalog(catalog).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &json!({"addedProductOffering": added})))
+    Ok(lso_http::ok(&json!({"addedProductOffering": added})))
 }
 
 /// A lifecycle change of a product offering.
@@ -211,7 +212,7 @@ async fn product_services(
         tracing::error!(error = %err, "the SOF could not list the services of a product");
         ApiError::Unavailable
     })?;
-    Ok(json_response(StatusCode::OK, &services))
+    Ok(lso_http::ok(&services))
 }
 
 /// A charge the Seller raises on an order item in progress (MEF 123 UC11a).
@@ -267,7 +268,7 @@ async fn move_ticket(
         }
     };
     let ticket = state.bus.seller_move_ticket(&tenant, &id, to, &body.typed.note).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &ticket))
+    Ok(lso_http::ok(&ticket))
 }
 
 /// The Seller adds a note to a Buyer's appointment (`note`), cancels it (`cancel`, e.g. when
@@ -293,7 +294,7 @@ async fn seller_appointment(
             )));
         }
     };
-    Ok(json_response(StatusCode::OK, &appointment.map_err(api_error)?))
+    Ok(lso_http::ok(&appointment.map_err(api_error)?))
 }
 
 /// A billing run's period.
@@ -356,7 +357,7 @@ async fn record_payment(
         .record_payment(&tenant, &id, body.typed.amount, &body.typed.payment_method)
         .await
         .map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &bill))
+    Ok(lso_http::ok(&bill))
 }
 
 /// The product specifications.
@@ -371,7 +372,7 @@ async fn catalog(State(state): State<AdminState>, _: Caller<Operator>) -> Result
                         "interfaces": s.interfaces, "origin": s.origin})
         })
         .collect();
-    Ok(json_response(StatusCode::OK, &specs))
+    Ok(lso_http::ok(&specs))
 }
 
 /// The network infrastructure control knows, with the bandwidth and S-VLANs in use.
@@ -419,5 +420,5 @@ async fn topology(State(state): State<AdminState>, _: Caller<Operator>) -> Resul
             json!({"elements": elements, "links": links, "interfaces": interfaces, "services": network.reservations().len()})
         })
         .await;
-    Ok(json_response(StatusCode::OK, &body))
+    Ok(lso_http::ok(&body))
 }

@@ -12,6 +12,7 @@ use axum::response::Response;
 use axum::routing::get;
 use lso_bus::Bus;
 use lso_http::{ApiError, Authenticator, MefBody, Paging, Principal, QueryParams, json_response, list_response};
+use lso_model::query::Selection;
 use lso_model::{Irp, Tenant};
 use lso_sof::{PolicyChange, SERVICE, SERVICE_ORDER, Sof};
 use serde_json::{Value, json};
@@ -165,7 +166,7 @@ async fn openapi(State(state): State<AllegroState>) -> Response {
             "A partner operator that bought products from this Seller over Sonata reads the services realising them (what it may change, within which range, and the faults on their path) and changes a running service within its policy (the CIR, the CE-VLANs at the UNI) without a product order. lso's own (docs/interlude.md). Every operation needs the partner's Sonata bearer token; errors are MEF error bodies."
         );
     }
-    json_response(StatusCode::OK, &document)
+    lso_http::ok(&document)
 }
 
 /// The customer a request is from: the Buyer's tenants on both reference points.
@@ -226,8 +227,11 @@ impl AllegroState {
     async fn services(&self, customer: &Customer) -> Result<Vec<Value>, ApiError> {
         let mut services = Vec::new();
         for tenant in &customer.0 {
-            let (products, _) =
-                self.bus.list_products(Some(tenant.key()), Vec::new(), 0, 10_000).await.map_err(lso_http::api_error)?;
+            let (products, _) = self
+                .bus
+                .list_products(Selection { tenant: Some(tenant.key()), filters: Vec::new(), offset: 0, limit: 10_000 })
+                .await
+                .map_err(lso_http::api_error)?;
             for product in products {
                 let found =
                     self.sof.find_services(lso_bus::LEGATO_CLIENT, &product.id).await.map_err(lso_http::api_error)?;
@@ -357,7 +361,7 @@ async fn retrieve_service(
 ) -> Result<Response, ApiError> {
     let customer = caller.plain()?;
     let service = state.service(&customer, &id).await?;
-    Ok(json_response(StatusCode::OK, &state.view(&service, &state.faults().await).await?))
+    Ok(lso_http::ok(&state.view(&service, &state.faults().await).await?))
 }
 
 /// A change a customer asks for.
@@ -427,7 +431,7 @@ async fn retrieve_change(
     };
     let service = order["serviceOrderItem"][0]["service"]["id"].as_str().unwrap_or_default();
     state.service(&customer, service).await.map_err(|_| missing())?;
-    Ok(json_response(StatusCode::OK, &change_view(state.audience.base(), &order)))
+    Ok(lso_http::ok(&change_view(state.audience.base(), &order)))
 }
 
 /// `listServiceChange`: the changes of the customer's services, newest first; `service.id`

@@ -6,10 +6,9 @@
 use crate::{Client, SofState};
 use axum::Router;
 use axum::extract::Path;
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use lso_http::{ApiError, Caller, Paging, json_response, list_response};
+use lso_http::{ApiError, Caller, Paging, list_response};
 use lso_sof::services::{CATALOG, ServiceSpecification, configuration_schema};
 use serde_json::{Value, json};
 
@@ -86,11 +85,11 @@ async fn service_specification_get(caller: Caller<Client>, Path(id): Path<String
     let mut query = caller.query;
     let fields = query.single("fields")?;
     query.finish()?;
-    Ok(json_response(StatusCode::OK, &select(specification(find(&id)?), fields.as_deref())))
+    Ok(lso_http::ok(&select(specification(find(&id)?), fields.as_deref())))
 }
 
 /// The JSON Schema of a specification's service configuration (lso's own attributes).
 async fn service_specification_schema(caller: Caller<Client>, Path(id): Path<String>) -> Result<Response, ApiError> {
     caller.plain()?;
-    Ok(json_response(StatusCode::OK, &configuration_schema(find(&id)?)))
+    Ok(lso_http::ok(&configuration_schema(find(&id)?)))
 }

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
 use lso_http::filters::Kind;
-use lso_http::{ApiError, Caller, MefBody, api_error, json_response};
+use lso_http::{ApiError, Caller, MefBody, api_error};
 use lso_model::query::{Condition, Filter};
 use lso_model::{Violation, ViolationCode};
 use lso_sof::LegatoApi;
@@ -136,7 +136,7 @@ async fn modify_profile(
 ) -> Result<Response, ApiError> {
     let client = caller.plain()?.administrator()?;
     let profile = state.sof.modify_profile(&client.id, &id, body.raw).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &profile))
+    Ok(lso_http::ok(&profile))
 }
 
 /// `own` and the filters profiles and jobs share: when made, and how they measure.
@@ -285,7 +285,7 @@ async fn job_query(
             item
         })
         .collect();
-    Ok(json_response(StatusCode::OK, &answer))
+    Ok(lso_http::ok(&answer))
 }
 
 /// `createPerformanceReportComplexQuery`: the reports matching the criteria in the body.
@@ -312,5 +312,5 @@ async fn report_query(
             item
         })
         .collect();
-    Ok(json_response(StatusCode::OK, &answer))
+    Ok(lso_http::ok(&answer))
 }

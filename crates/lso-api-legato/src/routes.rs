@@ -122,7 +122,7 @@ pub(crate) fn retriever(kind: &'static str) -> MethodRouter<SofState> {
     get(move |State(state): State<SofState>, caller: Caller<Client>, Path(id): Path<String>| async move {
         let client = caller.plain()?;
         let document = state.sof.document(kind, &client.id, &id).await.map_err(api_error)?;
-        Ok::<_, ApiError>(json_response(StatusCode::OK, &document))
+        Ok::<_, ApiError>(lso_http::ok(&document))
     })
 }
 
@@ -212,7 +212,7 @@ pub fn hub_routes(api: LegatoApi) -> Router<SofState> {
             get(move |State(state): State<SofState>, caller: Caller<Client>, Path(id): Path<String>| async move {
                 let client = caller.plain()?;
                 let hub = state.sof.hub(api, &client.id, &id).await.map_err(api_error)?;
-                Ok::<_, ApiError>(json_response(StatusCode::OK, &hub))
+                Ok::<_, ApiError>(lso_http::ok(&hub))
             })
             .merge(deleter(false, move |sof, client, id| Box::pin(sof.delete_hub(api, client, id)))),
         )

@@ -11,7 +11,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lso_http::filters::Kind;
-use lso_http::{ApiError, Caller, Paging, api_error, json_response, list_response};
+use lso_http::{ApiError, Caller, Paging, api_error, list_response};
 use lso_sof::streams::{SUBSCRIPTION, StreamMessage, topics};
 use serde_json::Value;
 use std::convert::Infallible;
@@ -73,7 +73,7 @@ async fn retrieve_topic(caller: Caller<Client>, Path(id): Path<String>) -> Resul
         .into_iter()
         .find(|t| t["id"] == id.as_str())
         .ok_or_else(|| ApiError::NotFound(format!("no topic `{id}`")))?;
-    Ok(json_response(StatusCode::OK, &topic))
+    Ok(lso_http::ok(&topic))
 }
 
 /// The stream of subscription `id`: each message of its topic for the caller as a Server-Sent

@@ -17,7 +17,7 @@ use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use lso_http::{ApiError, Authenticator, Caller, Callers, MefBody, Operator, Principal, QueryParams, json_response};
+use lso_http::{ApiError, Authenticator, Caller, Callers, MefBody, Operator, Principal, QueryParams};
 use lso_icm::{ConnectivityService, Icm, IcmError, InterfaceKind, Network};
 use lso_presto::{ConnectivityRequest, Presto, ServiceEndpoint};
 use serde_json::{Value, json};
@@ -219,6 +219,19 @@ const READS: [Read; 10] = [
     ("/data/context/connectivity-service={uuid}/", |p| Subject::Service(p["uuid"].clone())),
 ];
 
+/// An RPC of the Seller's operators (`POST /operations/{operation}/` with `{"input": …}`):
+/// what `operation` makes of the input, answered as `{"output": …}`.
+fn rpc<F, A>(operation: F) -> axum::routing::MethodRouter<PrestoState>
+where
+    F: Fn(PrestoState, Value) -> A + Clone + Send + Sync + 'static,
+    A: std::future::Future<Output = Result<Value, ApiError>> + Send,
+{
+    post(move |State(state): State<PrestoState>, _: Caller<Operator>, body: MefBody<Value>| {
+        let operation = operation.clone();
+        async move { Ok::<_, ApiError>(lso_http::ok(&json!({"output": operation(state, body.raw).await?}))) }
+    })
+}
+
 /// The Presto routes.
 pub fn router(state: PrestoState) -> Router {
     let routes = Router::new()
@@ -231,16 +244,16 @@ pub fn router(state: PrestoState) -> Router {
         )
         .route("/data/context/connection={uuid}/switch-control={control}/", get(no_such_part))
         .route("/operations/update-service-interface-point/", post(update_sip))
-        .route("/operations/create-connectivity-service/", post(create_connectivity_service))
-        .route("/operations/delete-connectivity-service/", post(delete_connectivity_service))
-        .route("/operations/update-connectivity-service/", post(update_connectivity_service))
-        .route("/operations/compute-p-2-p-path/", post(compute_path))
-        .route("/operations/optimize-p-2-p-path/", post(compute_path))
-        .route("/operations/delete-p-2-p-path/", post(delete_path))
-        .route("/operations/get-connectivity-service-list/", post(get_connectivity_service_list))
-        .route("/operations/get-service-interface-point-list/", post(get_sip_list))
-        .route("/operations/get-service-interface-point-counters/", post(get_sip_counters))
-        .route("/operations/get-topology-list/", post(get_topology_list));
+        .route("/operations/create-connectivity-service/", rpc(create_connectivity_service))
+        .route("/operations/delete-connectivity-service/", rpc(delete_connectivity_service))
+        .route("/operations/update-connectivity-service/", rpc(update_connectivity_service))
+        .route("/operations/compute-p-2-p-path/", rpc(compute_path))
+        .route("/operations/optimize-p-2-p-path/", rpc(compute_path))
+        .route("/operations/delete-p-2-p-path/", rpc(delete_path))
+        .route("/operations/get-connectivity-service-list/", rpc(get_connectivity_service_list))
+        .route("/operations/get-service-interface-point-list/", rpc(get_sip_list))
+        .route("/operations/get-service-interface-point-counters/", rpc(get_sip_counters))
+        .route("/operations/get-topology-list/", rpc(get_topology_list));
     let routes = READS.into_iter().fold(routes, |routes, (path, subject)| {
         routes.route(
             path,
@@ -259,10 +272,7 @@ pub fn router(state: PrestoState) -> Router {
         ("get-connection-details", "connection"),
     ];
     let routes = details.into_iter().fold(routes, |routes, (operation, what)| {
-        routes.route(
-            &format!("/operations/{operation}/"),
-            post(move |s: State<PrestoState>, _: Caller<Operator>, body: MefBody<Value>| details_rpc(s, body, what)),
-        )
+        routes.route(&format!("/operations/{operation}/"), rpc(move |state, input| details_rpc(state, input, what)))
     });
     Router::new().nest(BASE, routes.with_state(state))
 }
@@ -382,17 +392,13 @@ async fn connection(icm: &Icm, id: &str) -> Result<Value, ApiError> {
 
 /// A RESTCONF data read of `subject`.
 async fn data(State(state): State<PrestoState>, subject: Subject) -> Result<Response, ApiError> {
-    Ok(ok(lookup(&state, subject).await?))
+    Ok(lso_http::ok(&lookup(&state, subject).await?))
 }
 
 /// `get-{what}-details`: the object the input names, as `output.{what}`.
-async fn details_rpc(
-    State(state): State<PrestoState>,
-    body: MefBody<Value>,
-    what: &'static str,
-) -> Result<Response, ApiError> {
-    let found = lookup(&state, Subject::of_input(&body.raw, what)?).await?;
-    Ok(ok(json!({"output": {what: found}})))
+async fn details_rpc(state: PrestoState, body: Value, what: &'static str) -> Result<Value, ApiError> {
+    let found = lookup(&state, Subject::of_input(&body, what)?).await?;
+    Ok(json!({what: found}))
 }
 
 /// A connectivity service, enabled when its elements read back as configured and no alarm
@@ -405,10 +411,6 @@ async fn service_details(state: &PrestoState, uuid: &str) -> Result<Value, ApiEr
         running &= !icm.affected_by(&alarm).await.iter().any(|s| s == uuid);
     }
     Ok(icm.read(|n| connectivity_service(n, &service, Some(running))).await)
-}
-
-fn ok(value: Value) -> Response {
-    json_response(StatusCode::OK, &value)
 }
 
 fn not_found(kind: &str, id: &str) -> ApiError {
@@ -442,7 +444,7 @@ async fn get_context(State(state): State<PrestoState>, _: Caller<Operator>) -> R
                    "topology": [topology(network)], "connectivity-service": services})
         })
         .await;
-    Ok(ok(context))
+    Ok(lso_http::ok(&context))
 }
 
 /// The string at `/input/{key}` of an RPC body.
@@ -486,14 +488,10 @@ fn end_point(end_point: &Value, path: &str) -> Result<(ServiceEndpoint, u64), Ap
 
 /// `update-connectivity-service`: changes one end point of a service (its VLANs, its CIR),
 /// keeping the old service if the network cannot carry the new one.
-async fn update_connectivity_service(
-    State(state): State<PrestoState>,
-    _: Caller<Operator>,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    let uuid = input(&body.raw, "service-id-or-name")?;
+async fn update_connectivity_service(state: PrestoState, body: Value) -> Result<Value, ApiError> {
+    let uuid = input(&body, "service-id-or-name")?;
     let old = state.icm.connectivity(uuid).await.ok_or_else(|| not_found("connectivity service", uuid))?;
-    let (changed, cir_bps) = end_point(&body.raw["input"]["end-point"], "/input/end-point")?;
+    let (changed, cir_bps) = end_point(&body["input"]["end-point"], "/input/end-point")?;
     let old = &old.reservation.request;
     if !old.interfaces.contains(&changed.interface) {
         return Err(violation(
@@ -516,17 +514,13 @@ async fn update_connectivity_service(
     let request = ConnectivityRequest { uuid: uuid.to_owned(), endpoints, cir_mbps };
     let service = state.icm.update_connectivity(&request).await.map_err(icm_error)?;
     let value = state.icm.read(|n| connectivity_service(n, &service, Some(true))).await;
-    Ok(ok(json!({"output": {"service": value}})))
+    Ok(json!({"service": value}))
 }
 
 /// `compute-p-2-p-path` and `optimize-p-2-p-path`: the path ICM would take between two service
 /// end points, reserving nothing; the result is kept as a path computation service.
-async fn compute_path(
-    State(state): State<PrestoState>,
-    _: Caller<Operator>,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    let ends = body.raw["input"]["sep"].as_array().cloned().unwrap_or_default();
+async fn compute_path(state: PrestoState, body: Value) -> Result<Value, ApiError> {
+    let ends = body["input"]["sep"].as_array().cloned().unwrap_or_default();
     let interfaces: Vec<String> =
         ends.iter().filter_map(|e| e["service-interface-point"].as_str().map(str::to_owned)).collect();
     if interfaces.len() != 2 {
@@ -549,27 +543,18 @@ async fn compute_path(
     let path = json!({"uuid": path_id, "name": names("path", &path_id), "link": links});
     let service = json!({"uuid": uuid, "name": names("path-computation-service", &uuid), "path": [{"path-id": path_id}], "end-point": ends});
     state.paths().insert(uuid, (service.clone(), vec![path]));
-    Ok(ok(json!({"output": {"service": service}})))
+    Ok(json!({"service": service}))
 }
 
 /// `delete-p-2-p-path`: forgets a path computation service and its paths.
-async fn delete_path(
-    State(state): State<PrestoState>,
-    _: Caller<Operator>,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    let uuid = input(&body.raw, "service-id-or-name")?;
+async fn delete_path(state: PrestoState, body: Value) -> Result<Value, ApiError> {
+    let uuid = input(&body, "service-id-or-name")?;
     let (service, _) = state.paths().remove(uuid).ok_or_else(|| not_found("path computation service", uuid))?;
-    Ok(ok(json!({"output": {"service": service}})))
+    Ok(json!({"service": service}))
 }
 
 /// `create-connectivity-service`: reserves, configures and reads back a service.
-async fn create_connectivity_service(
-    State(state): State<PrestoState>,
-    _: Caller<Operator>,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    let body = body.raw;
+async fn create_connectivity_service(state: PrestoState, body: Value) -> Result<Value, ApiError> {
     let end_points = body["input"]["end-point"]
         .as_array()
         .ok_or_else(|| violation("/input/end-point", "`input.end-point` lists the end points"))?;
@@ -590,7 +575,7 @@ async fn create_connectivity_service(
     let request = ConnectivityRequest { uuid: uuid.clone(), endpoints, cir_mbps: cir_bps.div_ceil(1_000_000) };
     let service = state.icm.create_connectivity(&request).await.map_err(icm_error)?;
     let value = state.icm.read(|n| connectivity_service(n, &service, Some(true))).await;
-    Ok(ok(json!({"output": {"service": value}})))
+    Ok(json!({"service": value}))
 }
 
 fn icm_error(err: IcmError) -> ApiError {
@@ -610,41 +595,30 @@ fn icm_error(err: IcmError) -> ApiError {
 }
 
 /// `delete-connectivity-service`: removes a service from its elements and releases it.
-async fn delete_connectivity_service(
-    State(state): State<PrestoState>,
-    _: Caller<Operator>,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    let uuid = input(&body.raw, "service-id-or-name")?;
+async fn delete_connectivity_service(state: PrestoState, body: Value) -> Result<Value, ApiError> {
+    let uuid = input(&body, "service-id-or-name")?;
     let before = state.icm.connectivity(uuid).await.ok_or_else(|| not_found("connectivity service", uuid))?;
     let value = state.icm.read(|n| connectivity_service(n, &before, None)).await;
     state.icm.delete_connectivity(uuid).await.map_err(icm_error)?;
-    Ok(ok(json!({"output": {"service": value}})))
+    Ok(json!({"service": value}))
 }
 
 /// `get-connectivity-service-list`.
-async fn get_connectivity_service_list(
-    State(state): State<PrestoState>,
-    _: Caller<Operator>,
-) -> Result<Response, ApiError> {
-    Ok(ok(json!({"output": {"service": services(&state.icm).await}})))
+async fn get_connectivity_service_list(state: PrestoState, _: Value) -> Result<Value, ApiError> {
+    Ok(json!({"service": services(&state.icm).await}))
 }
 
 /// `get-service-interface-point-list`.
-async fn get_sip_list(State(state): State<PrestoState>, _: Caller<Operator>) -> Result<Response, ApiError> {
+async fn get_sip_list(state: PrestoState, _: Value) -> Result<Value, ApiError> {
     let sips =
         state.icm.read(|n| n.topology().interfaces.iter().filter_map(|i| sip(n, &i.name)).collect::<Vec<_>>()).await;
-    Ok(ok(json!({"output": {"sip": sips}})))
+    Ok(json!({"sip": sips}))
 }
 
 /// `get-service-interface-point-counters` (lso's): what the element of an interface counted on
 /// its port since the port was made.
-async fn get_sip_counters(
-    State(state): State<PrestoState>,
-    _: Caller<Operator>,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    let id = input(&body.raw, "sip-id-or-name")?;
+async fn get_sip_counters(state: PrestoState, body: Value) -> Result<Value, ApiError> {
+    let id = input(&body, "sip-id-or-name")?;
     let counters = state.icm.interface_counters(id).await.map_err(|e| {
         tracing::warn!(error = %e, "an element could not be asked for its counters");
         ApiError::Unavailable
@@ -652,12 +626,14 @@ async fn get_sip_counters(
     let c = counters.ok_or_else(|| not_found("service interface point", id))?;
     let counters = json!({"rx-packets": c.rx_packets, "rx-bytes": c.rx_bytes, "rx-dropped": c.rx_dropped,
         "tx-packets": c.tx_packets, "tx-bytes": c.tx_bytes, "tx-dropped": c.tx_dropped});
-    Ok(ok(json!({"output": {"counters": counters}})))
+    Ok(json!({"counters": counters}))
 }
 
 /// `GET /data/context/nw-topology-service/`: the one topology, as a network topology service.
 async fn get_topology_service(_: Caller<Operator>) -> Result<Response, ApiError> {
-    Ok(ok(json!({"uuid": "lso-topology-service", "name": names("topology-service", TOPOLOGY), "topology": [TOPOLOGY]})))
+    Ok(lso_http::ok(
+        &json!({"uuid": "lso-topology-service", "name": names("topology-service", TOPOLOGY), "topology": [TOPOLOGY]}),
+    ))
 }
 
 /// Node rule groups, inter-rule groups and switch controls: lso's nodes forward between any of
@@ -689,8 +665,8 @@ async fn update_sip(
 }
 
 /// `get-topology-list`.
-async fn get_topology_list(State(state): State<PrestoState>, _: Caller<Operator>) -> Result<Response, ApiError> {
-    Ok(ok(json!({"output": {"topology": [state.icm.read(topology).await]}})))
+async fn get_topology_list(state: PrestoState, _: Value) -> Result<Value, ApiError> {
+    Ok(json!({"topology": [state.icm.read(topology).await]}))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use lso_http::{ApiError, Caller, Party, api_error};
 pub(crate) fn router() -> Router<PointState> {
     Router::new()
         // `listCustomerBill`, `retrieveCustomerBill`, `retrieveCustomerBillItem`.
-        .route("/customerBill", list(bill_filters, |bus, t, f, o, l| Box::pin(bus.list_customer_bills(t, f, o, l))))
+        .route("/customerBill", list(bill_filters, |bus, s| Box::pin(bus.list_customer_bills(s))))
         .route("/customerBill/{id}", retrieve(|bus, tenant, id| Box::pin(bus.customer_bill(tenant, id))))
         .route("/customerBill/{id}/document.pdf", get(retrieve_bill_document))
         .route("/customerBillItem/{id}", retrieve(|bus, tenant, id| Box::pin(bus.customer_bill_item(tenant, id))))

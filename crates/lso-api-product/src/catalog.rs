@@ -7,11 +7,10 @@
 use crate::{PointState, hubs};
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use lso_bus::HubApi;
-use lso_http::{ApiError, Caller, Paging, Party, QueryParams, json_response, list_response};
+use lso_http::{ApiError, Caller, Paging, Party, QueryParams, list_response};
 use lso_mef_product::{DateTime, catalog_base};
 use lso_model::Irp;
 use lso_spec::ProductSpec;
@@ -194,7 +193,7 @@ async fn retrieve_product_offering(
         .find(|s| offered_on(s, state.irp) && offering_id(s) == id)
         .ok_or_else(|| ApiError::not_found("productOffering", &id))?;
     let lifecycle = state.api.bus.offering_state(&id).await.map_err(lso_http::api_error)?;
-    Ok(json_response(StatusCode::OK, &state.offering(&spec, &lifecycle)))
+    Ok(lso_http::ok(&state.offering(&spec, &lifecycle)))
 }
 
 /// `listProductSpecification`: `GET /productSpecification`, answered as `ProductSpecification_Find`.
@@ -224,7 +223,7 @@ async fn retrieve_product_specification(
         .specs()
         .find(|s| s.id == id && s.interfaces.iter().any(|i| i == state.irp.as_str()))
         .ok_or_else(|| ApiError::not_found("productSpecification", &id))?;
-    Ok(json_response(StatusCode::OK, &state.specification(&spec)))
+    Ok(lso_http::ok(&state.specification(&spec)))
 }
 
 /// `listCategory`: `GET /category`.
@@ -242,5 +241,5 @@ async fn retrieve_category(
     caller.plain()?;
     let category =
         lso_spec::CATEGORIES.iter().find(|c| c.0 == id).ok_or_else(|| ApiError::not_found("category", &id))?;
-    Ok(json_response(StatusCode::OK, &state.category(*category)))
+    Ok(lso_http::ok(&state.category(*category)))
 }

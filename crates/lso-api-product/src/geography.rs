@@ -5,11 +5,10 @@
 use crate::PointState;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use lso_geo::{Address, AddressQuery, MatchQuality, Site};
-use lso_http::{ApiError, Caller, MefBody, Paging, Party, json_response, list_response};
+use lso_http::{ApiError, Caller, MefBody, Paging, Party, list_response};
 use lso_mef_product::{address_base, site_base};
 use lso_model::{Violation, ViolationCode};
 use serde_json::{Map, Value, json};
@@ -183,7 +182,7 @@ async fn create_geographic_address_validation(
     if let Some(best) = validation.as_ref().and_then(|v| v.best.as_ref()) {
         answer["bestMatchGeographicAddress"] = render(&state, best, formatted);
     }
-    Ok(json_response(StatusCode::OK, &answer))
+    Ok(lso_http::ok(&answer))
 }
 
 /// `retrieveGeographicAddress`: `GET /geographicAddress/{id}` (MEF 121 R20).
@@ -195,7 +194,7 @@ async fn retrieve_geographic_address(
     caller.plain()?;
     let address =
         state.api.geography.addresses.get(&id).ok_or_else(|| ApiError::not_found("geographicAddress", &id))?;
-    Ok(json_response(StatusCode::OK, &render(&state, &address, false)))
+    Ok(lso_http::ok(&render(&state, &address, false)))
 }
 
 fn site(state: &PointState, site: &Site) -> Value {
@@ -302,5 +301,5 @@ async fn retrieve_geographic_site(
         .iter()
         .find(|s| s.id == id && s.visible_to(&buyer))
         .ok_or_else(|| ApiError::not_found("geographicSite", &id))?;
-    Ok(json_response(StatusCode::OK, &site(&state, found)))
+    Ok(lso_http::ok(&site(&state, found)))
 }

@@ -60,7 +60,7 @@ async fn retrieve_hub(
 ) -> Result<Response, ApiError> {
     let party = caller.plain()?;
     let hub = state.bus().hub(api, party.tenant_for_write()?, &id).await.map_err(api_error)?;
-    Ok(json_response(StatusCode::OK, &hub))
+    Ok(lso_http::ok(&hub))
 }
 
 /// `unregisterListener`: `DELETE /hub/{id}` (MEF 123 UC16).

@@ -4,19 +4,18 @@
 use crate::{PointState, hubs, list};
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use lso_bus::HubApi;
 use lso_http::filters::Kind;
-use lso_http::{ApiError, Caller, Party, api_error, json_response};
+use lso_http::{ApiError, Caller, Party, api_error};
 use lso_model::product::ProductStatus;
 use serde_json::Value;
 
 pub(crate) fn router() -> Router<PointState> {
     Router::new()
         // `listProduct` (MEF 116), `retrieveProduct`.
-        .route("/product", list(product_filters, |bus, t, f, o, l| Box::pin(bus.list_products(t, f, o, l))))
+        .route("/product", list(product_filters, |bus, s| Box::pin(bus.list_products(s))))
         .route("/product/{id}", get(retrieve_product))
         .merge(hubs::router(HubApi::Inventory))
 }
@@ -51,5 +50,5 @@ async fn retrieve_product(
         let wanted: Vec<&str> = fields.split(',').map(str::trim).collect();
         map.retain(|key, _| matches!(key.as_str(), "id" | "startDate" | "status") || wanted.contains(&key.as_str()));
     }
-    Ok(json_response(StatusCode::OK, &value))
+    Ok(lso_http::ok(&value))
 }

@@ -33,7 +33,7 @@ use lso_mef_product::{
     address_base, appointment_base, billing_base, catalog_base, discovery_base, inventory_base, ordering_base,
     poq_base, quote_base, site_base, ticket_base, work_order_base,
 };
-use lso_model::query::Filter;
+use lso_model::query::Selection;
 use lso_model::{Irp, Tenant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -77,15 +77,11 @@ where
 }
 
 /// A list operation (`GET` of a collection): a page of the caller's resources that match the
-/// filters `known` defines, found by `list` (tenant, filters, offset, limit).
+/// filters `known` defines, found by `list`.
 pub(crate) fn list<T, F>(known: Known, list: F) -> MethodRouter<PointState>
 where
     T: Serialize + 'static,
-    F: for<'a> Fn(&'a Bus, Option<String>, Vec<Filter>, u64, u64) -> Found<'a, (Vec<T>, u64)>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    F: for<'a> Fn(&'a Bus, Selection) -> Found<'a, (Vec<T>, u64)> + Clone + Send + Sync + 'static,
 {
     axum::routing::get(move |State(state): State<PointState>, caller: Caller<Party>| {
         let list = list.clone();
@@ -94,8 +90,9 @@ where
             let paging = lso_http::Paging::from_query(&mut query)?;
             let filters = lso_http::filters::take(&mut query, &known())?;
             query.finish()?;
-            let (found, total) =
-                list(state.bus(), party.tenant_key(), filters, paging.offset, paging.limit).await.map_err(api_error)?;
+            let selection =
+                Selection { tenant: party.tenant_key(), filters, offset: paging.offset, limit: paging.limit };
+            let (found, total) = list(state.bus(), selection).await.map_err(api_error)?;
             Ok::<_, ApiError>(lso_http::list_response(&found, total, paging))
         }
     })

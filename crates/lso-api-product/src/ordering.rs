@@ -23,7 +23,7 @@ pub(crate) fn router() -> Router<PointState> {
             submit(StatusCode::CREATED, |bus, tenant, body: MefBody<ProductOrderCreate>| {
                 Box::pin(bus.create_order(tenant, body.raw, body.typed))
             })
-            .merge(list(order_filters, |bus, t, f, o, l| Box::pin(bus.list_orders(t, f, o, l)))),
+            .merge(list(order_filters, |bus, s| Box::pin(bus.list_orders(s)))),
         )
         // `retrieveProductOrder`, `patchProductOrder` (UC2).
         .route(
@@ -42,7 +42,7 @@ pub(crate) fn router() -> Router<PointState> {
             submit(StatusCode::CREATED, |bus, tenant, body: MefBody<CancelProductOrderCreate>| {
                 Box::pin(bus.create_cancel(tenant, body.raw, body.typed))
             })
-            .merge(list(task_filters, |bus, t, f, o, l| Box::pin(bus.list_cancel_requests(t, f, o, l)))),
+            .merge(list(task_filters, |bus, s| Box::pin(bus.list_cancel_requests(s)))),
         )
         .route("/cancelProductOrder/{id}", retrieve(|bus, tenant, id| Box::pin(bus.cancel_request(tenant, id))))
         // `createModifyProductOrderItemRequestedDeliveryDate` (UC5), its list (UC6) and retrieve.
@@ -51,14 +51,14 @@ pub(crate) fn router() -> Router<PointState> {
             submit(StatusCode::CREATED, |bus, tenant, body: MefBody<ModifyDeliveryDateCreate>| {
                 Box::pin(bus.create_modify_date(tenant, body.raw, body.typed))
             })
-            .merge(list(modify_date_filters, |bus, t, f, o, l| Box::pin(bus.list_modify_date_requests(t, f, o, l)))),
+            .merge(list(modify_date_filters, |bus, s| Box::pin(bus.list_modify_date_requests(s)))),
         )
         .route(
             "/modifyProductOrderItemRequestedDeliveryDate/{id}",
             retrieve(|bus, tenant, id| Box::pin(bus.modify_date_request(tenant, id))),
         )
         // `listCharge` (UC12), `retrieveCharge`, `patchCharge`: the Buyer's answer (UC14).
-        .route("/charge", list(charge_filters, |bus, t, f, o, l| Box::pin(bus.list_charges(t, f, o, l))))
+        .route("/charge", list(charge_filters, |bus, s| Box::pin(bus.list_charges(s))))
         .route(
             "/charge/{id}",
             retrieve(|bus, tenant, id| Box::pin(bus.charge(tenant, id))).merge(change(

@@ -18,7 +18,7 @@ pub(crate) fn router() -> Router<PointState> {
         .route(
             "/productOfferingQualification",
             submit(StatusCode::CREATED, |bus, tenant, body: MefBody<Value>| Box::pin(bus.create_poq(tenant, body.raw)))
-                .merge(list(poq_filters, |bus, t, f, o, l| Box::pin(bus.list_poqs(t, f, o, l)))),
+                .merge(list(poq_filters, |bus, s| Box::pin(bus.list_poqs(s)))),
         )
         .route("/productOfferingQualification/{id}", retrieve(|bus, tenant, id| Box::pin(bus.poq(tenant, id))))
         .merge(hubs::router(HubApi::Qualification))

@@ -22,7 +22,7 @@ pub(crate) fn router() -> Router<PointState> {
             submit(StatusCode::CREATED, |bus, tenant, body: MefBody<Value>| {
                 Box::pin(bus.create_quote(tenant, body.raw))
             })
-            .merge(list(quote_filters, |bus, t, f, o, l| Box::pin(bus.list_quotes(t, f, o, l)))),
+            .merge(list(quote_filters, |bus, s| Box::pin(bus.list_quotes(s)))),
         )
         .route("/quote/{id}", retrieve(|bus, tenant, id| Box::pin(bus.quote(tenant, id))))
         // `cancelQuote` (R53) and `rejectQuote` (R54), which the guide calls `declineQuote`

@@ -21,7 +21,7 @@ pub(crate) fn router() -> Router<PointState> {
             submit(StatusCode::CREATED, |bus, tenant, body: MefBody<Value>| {
                 Box::pin(bus.create_ticket(tenant, body.raw))
             })
-            .merge(list(ticket_filters, |bus, t, f, o, l| Box::pin(bus.list_tickets(t, f, o, l)))),
+            .merge(list(ticket_filters, |bus, s| Box::pin(bus.list_tickets(s)))),
         )
         .route(
             "/troubleTicket/{id}",
@@ -48,7 +48,7 @@ pub(crate) fn router() -> Router<PointState> {
             }),
         )
         // `listIncident`, `retrieveIncident`.
-        .route("/incident", list(incident_filters, |bus, t, f, o, l| Box::pin(bus.list_incidents(t, f, o, l))))
+        .route("/incident", list(incident_filters, |bus, s| Box::pin(bus.list_incidents(s))))
         .route("/incident/{id}", retrieve(|bus, tenant, id| Box::pin(bus.incident(tenant, id))))
         .merge(hubs::router(HubApi::Ticket))
 }

@@ -26,7 +26,7 @@ pub(crate) fn appointment_router() -> Router<PointState> {
             submit(StatusCode::CREATED, |bus, tenant, body: MefBody<Value>| {
                 Box::pin(bus.create_appointment(tenant, body.raw))
             })
-            .merge(list(appointment_filters, |bus, t, f, o, l| Box::pin(bus.list_appointments(t, f, o, l)))),
+            .merge(list(appointment_filters, |bus, s| Box::pin(bus.list_appointments(s)))),
         )
         .route(
             "/appointment/{id}",
@@ -43,7 +43,7 @@ pub(crate) fn appointment_router() -> Router<PointState> {
 pub(crate) fn work_order_router() -> Router<PointState> {
     Router::new()
         // `listWorkOrder`, `retrieveWorkOrder`.
-        .route("/workorder", list(work_order_filters, |bus, t, f, o, l| Box::pin(bus.list_work_orders(t, f, o, l))))
+        .route("/workorder", list(work_order_filters, |bus, s| Box::pin(bus.list_work_orders(s))))
         .route("/workorder/{id}", retrieve(|bus, tenant, id| Box::pin(bus.work_order(tenant, id))))
         .merge(hubs::router(HubApi::WorkOrder))
 }

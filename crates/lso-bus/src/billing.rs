@@ -12,6 +12,7 @@ use crate::tracked::Tracked;
 use crate::{Bus, BusError};
 use lso_model::DateTime;
 use lso_model::{Tenant, Violation};
+use lso_store::Selection;
 use lso_store::{Condition, Filter, IndexEntry, ListQuery, Record, WriteOp, sortable_time};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -394,15 +395,9 @@ impl Bus {
     }
 
     /// `listCustomerBill`: `CustomerBill_Find` (R17).
-    pub async fn list_customer_bills(
-        &self,
-        tenant: Option<String>,
-        filters: Vec<Filter>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<(Vec<Value>, u64), BusError> {
+    pub async fn list_customer_bills(&self, selection: Selection) -> Result<(Vec<Value>, u64), BusError> {
         let keys = ["id", "href", "billNo", "billingAccount", "billingPeriod", "category", "state"];
-        self.projected(BILL, ListQuery { kind: BILL.into(), tenant, filters, offset, limit }, &keys).await
+        self.projected(BILL, selection, &keys).await
     }
 
     /// A payment the Seller received for a bill: the bill is settled when nothing remains, and

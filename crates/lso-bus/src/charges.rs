@@ -18,7 +18,8 @@ use lso_model::order::{
     NoteSource, OrderEvent, OrderState, PriceCategory, PriceType,
 };
 use lso_model::{Tenant, Violation};
-use lso_store::{Filter, IndexEntry, ListQuery, Record, WriteOp, sortable_time};
+use lso_store::Selection;
+use lso_store::{IndexEntry, Record, WriteOp, sortable_time};
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -45,15 +46,8 @@ impl Bus {
     }
 
     /// A page of `tenant`'s charges.
-    pub async fn list_charges(
-        &self,
-        tenant: Option<String>,
-        filters: Vec<Filter>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Listing<ChargeFind>, BusError> {
-        self.documents(CHARGE, ListQuery { kind: CHARGE.into(), tenant, filters, offset, limit }, |c: &Charge| c.into())
-            .await
+    pub async fn list_charges(&self, selection: Selection) -> Result<Listing<ChargeFind>, BusError> {
+        self.documents(CHARGE, selection, |c: &Charge| c.into()).await
     }
 
     /// Raises a blocking charge on an item in progress (an operator's action): the item is held

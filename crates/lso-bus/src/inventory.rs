@@ -12,7 +12,8 @@ use lso_mef_product::{
 };
 use lso_model::Tenant;
 use lso_model::product::{ProductEvent, ProductStatus};
-use lso_store::{Filter, IndexEntry, ListQuery, Record, WriteOp, sortable_time};
+use lso_store::Selection;
+use lso_store::{IndexEntry, Record, WriteOp, sortable_time};
 use std::collections::HashMap;
 
 /// The store kind of products.
@@ -49,17 +50,8 @@ impl Bus {
     }
 
     /// A page of `tenant`'s products matching `filters`, newest first.
-    pub async fn list_products(
-        &self,
-        tenant: Option<String>,
-        filters: Vec<Filter>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Listing<ProductFind>, BusError> {
-        self.documents(PRODUCT, ListQuery { kind: PRODUCT.into(), tenant, filters, offset, limit }, |p: &Product| {
-            p.into()
-        })
-        .await
+    pub async fn list_products(&self, selection: Selection) -> Result<Listing<ProductFind>, BusError> {
+        self.documents(PRODUCT, selection, |p: &Product| p.into()).await
     }
 
     /// Loads a product of `tenant` for a change, with its stored version.

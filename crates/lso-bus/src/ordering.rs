@@ -6,7 +6,8 @@ use crate::{Bus, BusError};
 use lso_mef_product::{DateTime, ProductOrder, ProductOrderCreate, ProductOrderFind, ordering_base};
 use lso_model::Tenant;
 use lso_model::order::{ItemState, OrderState};
-use lso_store::{Filter, IndexEntry, ListQuery, Record, WriteOp, sortable_time};
+use lso_store::Selection;
+use lso_store::{IndexEntry, ListQuery, Record, WriteOp, sortable_time};
 use serde_json::Value;
 
 /// The store kind of product orders.
@@ -80,17 +81,8 @@ impl Bus {
     }
 
     /// A page of `tenant`'s orders matching `filters`, newest first.
-    pub async fn list_orders(
-        &self,
-        tenant: Option<String>,
-        filters: Vec<Filter>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Listing<ProductOrderFind>, BusError> {
-        self.documents(ORDER, ListQuery { kind: ORDER.into(), tenant, filters, offset, limit }, |o: &ProductOrder| {
-            o.into()
-        })
-        .await
+    pub async fn list_orders(&self, selection: Selection) -> Result<Listing<ProductOrderFind>, BusError> {
+        self.documents(ORDER, selection, |o: &ProductOrder| o.into()).await
     }
 
     /// A stored document of `kind` and `tenant` (of anyone's when `None`).
@@ -110,10 +102,10 @@ impl Bus {
     pub(crate) async fn documents<T: serde::de::DeserializeOwned, F>(
         &self,
         kind: &str,
-        query: ListQuery,
+        selection: Selection,
         project: impl Fn(&T) -> F,
     ) -> Result<Listing<F>, BusError> {
-        let page = self.store.list(query).await?;
+        let page = self.store.list(ListQuery::of(kind, selection)).await?;
         let mut found = Vec::with_capacity(page.records.len());
         for record in page.records {
             let (_, typed) = doc::read::<T>(&record.doc, &format!("{kind} {}", record.id))?;

@@ -13,6 +13,7 @@ use crate::{Bus, BusError};
 use lso_jobs::Step;
 use lso_model::DateTime;
 use lso_model::{Tenant, Violation, ViolationCode};
+use lso_store::Selection;
 use lso_store::{IndexEntry, WriteOp, sortable_time};
 use serde_json::{Value, json};
 use std::future::Future;
@@ -217,14 +218,8 @@ impl Bus {
 
     /// `listProductOfferingQualification`: a page of `tenant`'s POQs matching `filters`,
     /// projected as `ProductOfferingQualification_Find`.
-    pub async fn list_poqs(
-        &self,
-        tenant: Option<String>,
-        filters: Vec<lso_store::Filter>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<(Vec<Value>, u64), BusError> {
-        let page = self.store.list(lso_store::ListQuery { kind: POQ.into(), tenant, filters, offset, limit }).await?;
+    pub async fn list_poqs(&self, selection: Selection) -> Result<(Vec<Value>, u64), BusError> {
+        let page = self.store.list(lso_store::ListQuery::of(POQ, selection)).await?;
         let mut found = Vec::with_capacity(page.records.len());
         for record in page.records {
             let doc: Value =

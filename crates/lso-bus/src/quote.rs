@@ -15,7 +15,8 @@ use lso_jobs::Step;
 use lso_mef_product::{DateTime, ItemTerm};
 use lso_model::quote::{QuoteEvent, QuoteItemState, QuoteState, quote_outcome};
 use lso_model::{Tenant, Violation};
-use lso_store::{Filter, IndexEntry, ListQuery, WriteOp, sortable_time};
+use lso_store::Selection;
+use lso_store::{IndexEntry, ListQuery, WriteOp, sortable_time};
 use serde_json::{Value, json};
 
 /// The store kind of quotes.
@@ -490,14 +491,8 @@ impl Bus {
     }
 
     /// `listQuote`: a page of `tenant`'s quotes matching `filters`, as `Quote_Find` (R50).
-    pub async fn list_quotes(
-        &self,
-        tenant: Option<String>,
-        filters: Vec<Filter>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<(Vec<Value>, u64), BusError> {
-        let page = self.store.list(ListQuery { kind: QUOTE.into(), tenant, filters, offset, limit }).await?;
+    pub async fn list_quotes(&self, selection: Selection) -> Result<(Vec<Value>, u64), BusError> {
+        let page = self.store.list(ListQuery::of(QUOTE, selection)).await?;
         let mut found = Vec::with_capacity(page.records.len());
         for record in page.records {
             let doc: Value = serde_json::from_str(&record.doc)

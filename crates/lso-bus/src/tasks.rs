@@ -14,6 +14,7 @@ use lso_mef_product::{
 };
 use lso_model::order::{ItemEvent, ItemState, NoteSource, OrderEvent, OrderState, PriceCategory, TaskEvent, TaskState};
 use lso_model::{Tenant, Violation};
+use lso_store::Selection;
 use lso_store::{Filter, IndexEntry, ListQuery, Record, WriteOp, sortable_time};
 use serde_json::Value;
 
@@ -113,17 +114,9 @@ impl Bus {
     /// A page of `tenant`'s cancel requests.
     pub async fn list_cancel_requests(
         &self,
-        tenant: Option<String>,
-        filters: Vec<Filter>,
-        offset: u64,
-        limit: u64,
+        selection: Selection,
     ) -> Result<Listing<CancelProductOrderFind>, BusError> {
-        self.documents(
-            CANCEL,
-            ListQuery { kind: CANCEL.into(), tenant, filters, offset, limit },
-            |c: &CancelProductOrder| c.into(),
-        )
-        .await
+        self.documents(CANCEL, selection, |c: &CancelProductOrder| c.into()).await
     }
 
     /// Accepts a request to change an item's requested delivery date or to expedite it
@@ -197,17 +190,9 @@ impl Bus {
     /// A page of `tenant`'s modify-delivery-date requests.
     pub async fn list_modify_date_requests(
         &self,
-        tenant: Option<String>,
-        filters: Vec<Filter>,
-        offset: u64,
-        limit: u64,
+        selection: Selection,
     ) -> Result<Listing<ModifyDeliveryDate>, BusError> {
-        self.documents(
-            MODIFY,
-            ListQuery { kind: MODIFY.into(), tenant, filters, offset, limit },
-            |m: &ModifyDeliveryDate| m.clone(),
-        )
-        .await
+        self.documents(MODIFY, selection, |m: &ModifyDeliveryDate| m.clone()).await
     }
 
     /// Stores a new cancel or modify request and schedules its assessment (`job`).

@@ -12,6 +12,7 @@ use lso_jobs::Step;
 use lso_model::DateTime;
 use lso_model::ticket::{IncidentEvent, IncidentStatus, TicketEvent, TicketStatus};
 use lso_model::{Tenant, Violation};
+use lso_store::Selection;
 use lso_store::{Condition, Filter, IndexEntry, ListQuery, WriteOp, sortable_time};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -316,13 +317,7 @@ impl Bus {
     }
 
     /// `listTroubleTicket`: `TroubleTicket_Find` (R23).
-    pub async fn list_tickets(
-        &self,
-        tenant: Option<String>,
-        filters: Vec<Filter>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<(Vec<Value>, u64), BusError> {
+    pub async fn list_tickets(&self, selection: Selection) -> Result<(Vec<Value>, u64), BusError> {
         let keys = [
             "id",
             "externalId",
@@ -339,17 +334,17 @@ impl Bus {
             "resolutionDate",
             "description",
         ];
-        self.projected(TICKET, ListQuery { kind: TICKET.into(), tenant, filters, offset, limit }, &keys).await
+        self.projected(TICKET, selection, &keys).await
     }
 
     /// A page of documents of `kind`, each with only `keys`.
     pub(crate) async fn projected(
         &self,
         kind: &str,
-        query: ListQuery,
+        selection: Selection,
         keys: &[&str],
     ) -> Result<(Vec<Value>, u64), BusError> {
-        let page = self.store.list(query).await?;
+        let page = self.store.list(ListQuery::of(kind, selection)).await?;
         let mut found = Vec::with_capacity(page.records.len());
         for record in page.records {
             let doc: Value = serde_json::from_str(&record.doc)
@@ -660,13 +655,7 @@ impl Bus {
     }
 
     /// `listIncident`: `Incident_Find`.
-    pub async fn list_incidents(
-        &self,
-        tenant: Option<String>,
-        filters: Vec<Filter>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<(Vec<Value>, u64), BusError> {
+    pub async fn list_incidents(&self, selection: Selection) -> Result<(Vec<Value>, u64), BusError> {
         let keys = [
             "id",
             "href",
@@ -682,7 +671,7 @@ impl Bus {
             "severity",
             "status",
         ];
-        self.projected(INCIDENT, ListQuery { kind: INCIDENT.into(), tenant, filters, offset, limit }, &keys).await
+        self.projected(INCIDENT, selection, &keys).await
     }
 
     /// A fault was raised: an incident for each Buyer with an active product it touches (R67,

@@ -14,6 +14,7 @@ use lso_model::DateTime;
 use lso_model::ticket::TicketEvent;
 use lso_model::workforce::{AppointmentStatus, VisitEvent, WorkOrderState};
 use lso_model::{Tenant, Violation};
+use lso_store::Selection;
 use lso_store::{Filter, IndexEntry, ListQuery, Record, WriteOp, sortable_time};
 use serde_json::{Value, json};
 
@@ -258,15 +259,9 @@ impl Bus {
     }
 
     /// `listWorkOrder`: `WorkOrder_Find`.
-    pub async fn list_work_orders(
-        &self,
-        tenant: Option<String>,
-        filters: Vec<Filter>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<(Vec<Value>, u64), BusError> {
+    pub async fn list_work_orders(&self, selection: Selection) -> Result<(Vec<Value>, u64), BusError> {
         let keys = ["id", "href", "appointmentRequired", "place", "relatedEntity", "state", "plannedExecutionDate"];
-        self.projected(WORK_ORDER, ListQuery { kind: WORK_ORDER.into(), tenant, filters, offset, limit }, &keys).await
+        self.projected(WORK_ORDER, selection, &keys).await
     }
 
     /// The Buyer's work order a request names, open for booking (R12, R21).
@@ -438,15 +433,9 @@ impl Bus {
     }
 
     /// `listAppointment`: `Appointment_Find`.
-    pub async fn list_appointments(
-        &self,
-        tenant: Option<String>,
-        filters: Vec<Filter>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<(Vec<Value>, u64), BusError> {
+    pub async fn list_appointments(&self, selection: Selection) -> Result<(Vec<Value>, u64), BusError> {
         let keys = ["id", "href", "relatedPlace", "status", "validFor", "workOrder"];
-        self.projected(APPOINTMENT, ListQuery { kind: APPOINTMENT.into(), tenant, filters, offset, limit }, &keys).await
+        self.projected(APPOINTMENT, selection, &keys).await
     }
 
     /// `patchAppointment` (R40–R44): another slot, notes, attachments or contacts of a

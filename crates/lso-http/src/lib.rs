@@ -40,6 +40,11 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Re
     }
 }
 
+/// A 200 with `value` as JSON.
+pub fn ok<T: Serialize + ?Sized>(value: &T) -> Response {
+    json_response(StatusCode::OK, value)
+}
+
 /// The answer to a path no API defines.
 pub async fn not_found_fallback() -> ApiError {
     ApiError::NotFound("no resource at this path".into())

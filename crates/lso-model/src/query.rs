@@ -23,6 +23,20 @@ pub struct Filter {
     pub condition: Condition,
 }
 
+/// What a list operation asks for: whose resources (every tenant's, for the Seller's operators),
+/// the conditions they meet, and the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// Only this tenant's resources (its key); `None` for every tenant's.
+    pub tenant: Option<String>,
+    /// All must hold.
+    pub filters: Vec<Filter>,
+    /// Matches to skip.
+    pub offset: u64,
+    /// Matches to return at most.
+    pub limit: u64,
+}
+
 impl Filter {
     /// `name` equals `value`.
     pub fn eq(name: &str, value: impl Into<String>) -> Self {

@@ -64,7 +64,7 @@ impl IndexEntry {
     }
 }
 
-pub use lso_model::query::{Condition, Filter};
+pub use lso_model::query::{Condition, Filter, Selection};
 
 impl From<StoreError> for lso_model::EntityError {
     fn from(err: StoreError) -> Self {
@@ -89,6 +89,14 @@ pub struct ListQuery {
     pub offset: u64,
     /// Rows to return at most.
     pub limit: u64,
+}
+
+impl ListQuery {
+    /// The resources of type `kind` that `selection` asks for.
+    pub fn of(kind: &str, selection: Selection) -> Self {
+        let Selection { tenant, filters, offset, limit } = selection;
+        ListQuery { kind: kind.into(), tenant, filters, offset, limit }
+    }
 }
 
 /// One page of records and the number of all matches.

@@ -10,7 +10,17 @@ const JANUARY: (i64, i64) = (NOW - 14 * DAY - 8 * 3_600_000, NOW + 17 * DAY - 8 
 const FEBRUARY: (i64, i64) = (JANUARY.1, JANUARY.1 + 28 * DAY);
 
 async fn bill_of(h: &Harness, start: i64) -> Value {
-    let bills = h.bus.list_customer_bills(Some(h.tenant.key()), Vec::new(), 0, 10).await.unwrap().0;
+    let bills = h
+        .bus
+        .list_customer_bills(lso_store::Selection {
+            tenant: Some(h.tenant.key()),
+            filters: Vec::new(),
+            offset: 0,
+            limit: 10,
+        })
+        .await
+        .unwrap()
+        .0;
     let find = bills
         .iter()
         .find(|b| b["billingPeriod"]["startDateTime"] == lso_model::DateTime::from_millis(start).as_str())

@@ -360,7 +360,11 @@ async fn mef123_r37_an_unoffered_term_rejects_the_order_late_with_termination_er
     let error = &done.product_order_item[0].termination_error.as_ref().unwrap()[0];
     assert_eq!(error.property_path.as_deref(), Some("/productOrderItem/0/requestedItemTerm/duration"));
     assert_eq!(done.product_order_item[1].state, ItemState::RejectedValidated);
-    let products = h.bus.list_products(None, vec![], 0, 10).await.unwrap();
+    let products = h
+        .bus
+        .list_products(lso_store::Selection { tenant: None, filters: vec![], offset: 0, limit: 10 })
+        .await
+        .unwrap();
     assert_eq!(products.1, 0, "a rejected order creates no product");
 }
 

@@ -52,7 +52,16 @@ impl Harness {
     }
 
     async fn only_charge(&self) -> Charge {
-        let (charges, total) = self.bus.list_charges(Some(self.tenant.key()), vec![], 0, 10).await.unwrap();
+        let (charges, total) = self
+            .bus
+            .list_charges(lso_store::Selection {
+                tenant: Some(self.tenant.key()),
+                filters: vec![],
+                offset: 0,
+                limit: 10,
+            })
+            .await
+            .unwrap();
         assert_eq!(total, 1);
         serde_json::from_value(self.bus.charge(None, &charges[0].id).await.unwrap()).unwrap()
     }

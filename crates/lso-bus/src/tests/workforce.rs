@@ -184,7 +184,17 @@ async fn mef137_a_uni_that_needs_a_visit_is_provisioned_once_the_technician_has_
     assert_eq!(waiting.product_order_item[1].state, ItemState::Completed, "nothing is installed on site for an EVPL");
     let filter =
         lso_store::Filter { name: "relatedEntityId".into(), condition: lso_store::Condition::Eq(format!("{id}#1")) };
-    let orders = h.bus.list_work_orders(Some(h.tenant.key()), vec![filter], 0, 10).await.unwrap().0;
+    let orders = h
+        .bus
+        .list_work_orders(lso_store::Selection {
+            tenant: Some(h.tenant.key()),
+            filters: vec![filter],
+            offset: 0,
+            limit: 10,
+        })
+        .await
+        .unwrap()
+        .0;
     assert_eq!(orders.len(), 1, "one work order for the UNI item");
     assert_eq!((orders[0]["state"].as_str(), orders[0]["place"][0]["id"].as_str()), (Some("open"), Some("site-1")));
     let work_order = orders[0]["id"].as_str().unwrap().to_owned();
@@ -245,7 +255,17 @@ async fn mef137_a_missed_installation_visit_fails_the_item_it_was_for() {
     h.settle().await;
     let filter =
         lso_store::Filter { name: "relatedEntityId".into(), condition: lso_store::Condition::Eq(format!("{id}#1")) };
-    let orders = h.bus.list_work_orders(Some(h.tenant.key()), vec![filter], 0, 10).await.unwrap().0;
+    let orders = h
+        .bus
+        .list_work_orders(lso_store::Selection {
+            tenant: Some(h.tenant.key()),
+            filters: vec![filter],
+            offset: 0,
+            limit: 10,
+        })
+        .await
+        .unwrap()
+        .0;
     let work_order = orders[0]["id"].as_str().unwrap().to_owned();
     let booked = h.book(&work_order, NOW + 2 * HOUR).await.unwrap();
     h.clock.advance(Duration::from_secs(2 * 3600));
