@@ -158,12 +158,8 @@ async fn a_customer_changes_its_evpl_within_policy_one_change_at_a_time_and_sees
 
     // Faults on the elements under the service show on it until they clear, and the
     // customer's hub hears of each.
-    let receiver = Receiver::default();
-    let listener = receiver.start().await;
-    let hub =
-        app.call("POST", &format!("{ALLEGRO}/hub"), Some(&json!({"callback": format!("http://{listener}")}))).await;
-    assert_eq!(hub.status, 201, "{:#}", hub.body);
-    Contract::assert_valid(&allegro.response("/hub", "post", 201), &hub.body, "a hub");
+    let (receiver, hub) = app.listening_at(ALLEGRO).await;
+    Contract::assert_valid(&allegro.response("/hub", "post", 201), &hub, "a hub");
     let elements: Vec<String> = app.seller.ecm.elements().into_iter().map(|(name, _)| name).collect();
     for element in &elements {
         app.seller.ecm.simulated(element).unwrap().set_down(true);
@@ -204,6 +200,6 @@ async fn a_customer_changes_its_evpl_within_policy_one_change_at_a_time_and_sees
     let listener_path = "mefApi/allegro/serviceControlNotification/v1/listener/serviceFaultEvent";
     assert!(paths.iter().all(|p| p.ends_with(listener_path)), "{paths:?}");
     let stranger_hubs =
-        app.call_as(&stranger, "GET", &format!("{ALLEGRO}/hub/{}", hub.body["id"].as_str().unwrap()), None).await;
+        app.call_as(&stranger, "GET", &format!("{ALLEGRO}/hub/{}", hub["id"].as_str().unwrap()), None).await;
     assert_eq!(stranger_hubs.status, 404, "another customer's hub is not found");
 }

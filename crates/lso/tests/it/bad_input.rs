@@ -144,15 +144,9 @@ async fn another_buyers_resources_do_not_exist_for_you() {
 #[tokio::test]
 async fn specifications_imported_from_the_mef_tree_become_orderable() {
     let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_lso"))
-        .args(["catalog", "import"])
-        .arg(shared_mef().join("Sonata/productSchema"))
-        .arg("--data-dir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(output.status.success(), "{report}{}", String::from_utf8_lossy(&output.stderr));
+    let tree = shared_mef().join("Sonata/productSchema");
+    let report =
+        lso_cli(&["catalog", "import", tree.to_str().unwrap(), "--data-dir", dir.path().to_str().unwrap()]).await;
     assert!(report.contains("20 specifications compiled, 0 failed"), "{report}");
     let app = spawn_app_in(dir, |_| {}).await;
     let ep_tree = json!({"@type": "urn:mef:lso:spec:cantata-sonata:eptree-evc:v1.0.0:all"});
@@ -238,17 +232,8 @@ async fn operators_see_the_network_infrastructure_control_knows() {
     let enni = network.body["interfaces"].as_array().unwrap().iter().find(|i| i["kind"] == "enni").unwrap().clone();
     assert_eq!(enni["name"], "enni-partner-1");
     assert_eq!(app.call("GET", "/lso/admin/v1/topology", None).await.status, 403, "not for Buyers");
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_lso"))
-        .args(["topology", "--url", &app.url(""), "--data-dir"])
-        .arg(app.dir.path())
-        .output()
-        .await
-        .unwrap();
-    let shown = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && shown.contains("pe1:to-pe2 – pe2:to-pe1") && shown.contains("0 services reserved"),
-        "{shown}"
-    );
+    let shown = app.cli(&["topology"]).await;
+    assert!(shown.contains("pe1:to-pe2 – pe2:to-pe1") && shown.contains("0 services reserved"), "{shown}");
 
     let endpoint =
         |interface: &str, vlans: Vec<u16>| lso_presto::ServiceEndpoint { interface: interface.into(), vlans };
@@ -263,13 +248,7 @@ async fn operators_see_the_network_infrastructure_control_knows() {
     assert_eq!(at("uni-new-york-1")["vlans"], serde_json::json!([{"service": "evpl-1", "vlans": [100, 200]}]));
     assert_eq!(at("uni-washington-1")["reservedMbps"], 30);
     assert_eq!(network["elements"][0]["driver"], "simulated");
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_lso"))
-        .args(["topology", "--url", &app.url(""), "--data-dir"])
-        .arg(app.dir.path())
-        .output()
-        .await
-        .unwrap();
-    let shown = String::from_utf8_lossy(&output.stdout);
+    let shown = app.cli(&["topology"]).await;
     assert!(
         shown.contains("100,200") && shown.contains("all (one service)") && shown.contains("1 services reserved"),
         "{shown}"

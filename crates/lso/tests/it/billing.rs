@@ -19,11 +19,8 @@ async fn a_billing_run_bills_the_months_products_and_a_payment_settles_the_bill(
         let contract = Contract::load(&format!("{irp}/productApi/billing/billingManagement.api.yaml"));
         let events = Contract::load(&format!("{irp}/productApi/billing/billingNotification.api.yaml"));
         let base = lso_mef_product::billing_base(point);
-        let receiver = Receiver::default();
-        let listener = receiver.start().await;
-        let hub =
-            app.call("POST", &format!("{base}/hub"), Some(&json!({"callback": format!("http://{listener}")}))).await;
-        Contract::assert_valid(&contract.response("/hub", "post", 201), &hub.body, "the hub");
+        let (receiver, hub) = app.listening_at(&base).await;
+        Contract::assert_valid(&contract.response("/hub", "post", 201), &hub, "the hub");
 
         let ordering = lso_mef_product::ordering_base(point);
         let mut order = order_of(&example(UNI), Some("INSTALL_LOCATION"));

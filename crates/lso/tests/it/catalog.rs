@@ -69,29 +69,10 @@ async fn an_operator_moves_an_offering_along_its_lifecycle_and_every_buyer_with_
     let base = lso_mef_product::catalog_base(lso_model::Irp::Sonata);
     let contract = Contract::load("Sonata/productApi/catalog/productCatalog.api.yaml");
     let events = Contract::load("Sonata/productApi/catalog/productCatalogNotification.api.yaml");
-    let receiver = Receiver::default();
-    let listener = receiver.start().await;
-    let hub = app.call("POST", &format!("{base}/hub"), Some(&json!({"callback": format!("http://{listener}")}))).await;
-    assert_eq!(hub.status, 201, "{:#}", hub.body);
+    let (receiver, _) = app.listening_at(&base).await;
     let offering = lso_spec::Catalog::built_in().unwrap().get(EVPL).unwrap().offering_id();
 
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_lso"))
-        .args([
-            "catalog",
-            "lifecycle",
-            &offering,
-            "endOfSale",
-            "--reason",
-            "replaced by EVPL v2",
-            "--url",
-            &app.url(""),
-            "--data-dir",
-        ])
-        .arg(app.dir.path())
-        .output()
-        .await
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    app.cli(&["catalog", "lifecycle", &offering, "endOfSale", "--reason", "replaced by EVPL v2"]).await;
 
     let read = app.call("GET", &format!("{base}/productOffering/{offering}"), None).await.body;
     Contract::assert_valid(&contract.response("/productOffering/{id}", "get", 200), &read, "an offering");
@@ -133,10 +114,7 @@ async fn an_operator_adds_offerings_to_a_running_seller_and_buyers_with_a_catalo
     let app = spawn_app().await;
     let base = lso_mef_product::catalog_base(lso_model::Irp::Sonata);
     let events = Contract::load("Sonata/productApi/catalog/productCatalogNotification.api.yaml");
-    let receiver = Receiver::default();
-    let listener = receiver.start().await;
-    let hub = app.call("POST", &format!("{base}/hub"), Some(&json!({"callback": format!("http://{listener}")}))).await;
-    assert_eq!(hub.status, 201, "{:#}", hub.body);
+    let (receiver, _) = app.listening_at(&base).await;
     let ep_tree = "urn:mef:lso:spec:cantata-sonata:eptree-evc:v1.0.0:all";
     let listed = async || {
         let offerings =
@@ -145,21 +123,10 @@ async fn an_operator_adds_offerings_to_a_running_seller_and_buyers_with_a_catalo
     };
     assert_eq!(listed().await, 0, "not sold before the import");
 
-    let lso = async |args: &[&str]| {
-        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_lso"))
-            .args(args)
-            .arg("--data-dir")
-            .arg(app.dir.path())
-            .output()
-            .await
-            .unwrap();
-        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8_lossy(&output.stdout).to_string()
-    };
     let tree = shared_mef().join("Sonata/productSchema/carrierEthernet");
-    lso(&["catalog", "import", tree.to_str().unwrap()]).await;
+    lso_cli(&["catalog", "import", tree.to_str().unwrap(), "--data-dir", app.dir.path().to_str().unwrap()]).await;
     assert_eq!(listed().await, 0, "an import alone does not change what a running Seller sells");
-    let said = lso(&["catalog", "reload", "--url", &app.url("")]).await;
+    let said = app.cli(&["catalog", "reload"]).await;
     let added: usize = said.split_whitespace().next().unwrap().parse().unwrap();
     assert!(added >= 3, "{said}");
     assert_eq!(listed().await, 1, "the imported specification is on offer at once");
@@ -195,7 +162,7 @@ async fn an_operator_adds_offerings_to_a_running_seller_and_buyers_with_a_catalo
         assert_eq!(app.call("GET", path, None).await.status, 200, "{href} names what was added");
     }
 
-    let again = lso(&["catalog", "reload", "--url", &app.url("")]).await;
+    let again = app.cli(&["catalog", "reload"]).await;
     assert!(again.starts_with("0 offerings added"), "{again}");
     app.wait_for_deliveries_to(&receiver).await;
     assert_eq!(receiver.events.lock().unwrap().len(), delivered.len(), "nothing announced twice");

@@ -57,13 +57,8 @@ async fn the_mef_125_order_example_completes_and_every_response_and_event_meets_
         let ordering = contract(irp, ORDERING);
         let events = contract(irp, NOTIFICATION);
         let inventory = contract(irp, INVENTORY);
-        let receiver = Receiver::default();
-        let listener = receiver.start().await;
-        let hub = app
-            .call("POST", &format!("{}/hub", base(irp)), Some(&json!({"callback": format!("http://{listener}")})))
-            .await;
-        assert_eq!(hub.status, 201, "{:?}", hub.body);
-        Contract::assert_valid(&ordering.response("/hub", "post", 201), &hub.body, "registerListener 201");
+        let (receiver, hub) = app.listening_at(&base(irp)).await;
+        Contract::assert_valid(&ordering.response("/hub", "post", 201), &hub, "registerListener 201");
 
         let request = use_case_5(irp);
         let created = app.call("POST", &format!("{}/productOrder", base(irp)), Some(&request)).await;

@@ -35,10 +35,7 @@ async fn the_configurations_offered_are_those_the_network_can_deliver_and_every_
 
         let ordering = lso_mef_product::ordering_base(point);
         let order = crate::network::evpl_order(&["site-new-york", "site-boston"], 100, 20);
-        let created = app.call("POST", &format!("{ordering}/productOrder"), Some(&order)).await;
-        assert_eq!(created.status, 201, "{:#}", created.body);
-        let done = app.wait_until_final(&ordering, created.body["id"].as_str().unwrap()).await;
-        assert_eq!(done["state"], "completed", "{done:#}");
+        let done = app.order_completed(&ordering, &order).await;
         let product = |item: usize| done["productOrderItem"][item]["product"]["id"].as_str().unwrap().to_owned();
 
         let site = |id: &str| json!([{"@type": "GeographicSiteRef", "id": id, "role": "INSTALL_LOCATION"}]);

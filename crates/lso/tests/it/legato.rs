@@ -236,10 +236,7 @@ async fn a_bus_sends_its_service_orders_to_a_sof_in_another_lso_over_legato() {
     .await;
     const CANTATA: &str = "/mefApi/cantata/productOrderingManagement/v5";
     let order = crate::network::evpl_order(&["site-new-york", "site-boston"], 100, 20);
-    let created = bus_side.call("POST", &format!("{CANTATA}/productOrder"), Some(&order)).await;
-    assert_eq!(created.status, 201, "{:#}", created.body);
-    let done = bus_side.wait_until_final(CANTATA, created.body["id"].as_str().unwrap()).await;
-    assert_eq!(done["state"], "completed", "{done:#}");
+    let done = bus_side.order_completed(CANTATA, &order).await;
 
     let evpl = done["productOrderItem"][2]["product"]["id"].as_str().unwrap();
     let services =

@@ -3,7 +3,7 @@
 //! SOF, ICM and ECM. The service is proved with traffic and removed by a delete order. Needs
 //! root and the packages `scripts/test` installs.
 
-use crate::support::{App, EVPL, days_from_now, example, order_of, spawn_app_with};
+use crate::support::{App, EVPL, days_from_now, example, lso_cli, order_of, spawn_app_with};
 use lso_lab::network::NetworkLab;
 use lso_server::config::FulfilmentMode;
 use serde_json::{Value, json};
@@ -38,10 +38,7 @@ pub(crate) async fn modify_cir(app: &App, evpl: &str, cir: u64) {
     let stored = app.call("GET", &format!("/mefApi/cantata/productInventory/v1/product/{evpl}"), None).await.body;
     item["product"]["productRelationship"] = stored["productRelationship"].clone();
     item.as_object_mut().unwrap().remove("productOrderItemRelationship");
-    let placed = app.call("POST", &format!("{CANTATA}/productOrder"), Some(&modify)).await;
-    assert_eq!(placed.status, 201, "{:#}", placed.body);
-    let modified = app.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
-    assert_eq!(modified["state"], "completed", "{modified:#}");
+    app.order_completed(CANTATA, &modify).await;
 }
 
 pub(crate) fn evpl_order(sites: &[&str], ce_vlan: u16, cir_mbps: u64) -> Value {
@@ -89,12 +86,7 @@ async fn a_cantata_evpl_order_ends_as_open_vswitch_flows_that_carry_its_traffic_
     let (new_york, boston, washington) = (host("uni-new-york-1"), host("uni-boston-1"), host("uni-washington-1"));
     assert!(!network.lab.reaches(new_york, boston), "no service, no traffic");
 
-    let created = app
-        .call("POST", &format!("{CANTATA}/productOrder"), Some(&evpl_order(&["site-new-york", "site-boston"], 100, 20)))
-        .await;
-    assert_eq!(created.status, 201, "{:#}", created.body);
-    let order = app.wait_until_final(CANTATA, created.body["id"].as_str().unwrap()).await;
-    assert_eq!(order["state"], "completed", "{order:#}");
+    let order = app.order_completed(CANTATA, &evpl_order(&["site-new-york", "site-boston"], 100, 20)).await;
 
     assert!(network.lab.reaches(new_york, boston), "the EVPL carries traffic between its UNIs");
     assert!(!network.lab.reaches(new_york, washington), "a UNI outside the EVPL is not reached");
@@ -153,10 +145,7 @@ async fn a_cantata_evpl_order_ends_as_open_vswitch_flows_that_carry_its_traffic_
     assert_eq!(changes().await, [lso_adagio::AlarmChange::Cleared(expected)], "cleared once the link is back");
     assert!(network.lab.reaches(new_york, boston));
 
-    let deleted = app.call("POST", &format!("{CANTATA}/productOrder"), Some(&delete_order(&evpl))).await;
-    assert_eq!(deleted.status, 201, "{:#}", deleted.body);
-    let done = app.wait_until_final(CANTATA, deleted.body["id"].as_str().unwrap()).await;
-    assert_eq!(done["state"], "completed", "{done:#}");
+    app.order_completed(CANTATA, &delete_order(&evpl)).await;
     assert!(!network.lab.reaches(new_york, boston), "deleted, the hosts no longer reach each other");
     app.stop().await;
 }
@@ -292,12 +281,7 @@ fn product_id(order: &Value, item: usize) -> String {
 async fn a_modify_order_changes_the_bandwidth_on_the_network_and_a_delete_gives_it_back() {
     // Simulated elements: the demo network as the Seller ships it.
     let app = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
-    let created = app
-        .call("POST", &format!("{CANTATA}/productOrder"), Some(&evpl_order(&["site-new-york", "site-boston"], 100, 20)))
-        .await;
-    assert_eq!(created.status, 201, "{:#}", created.body);
-    let order = app.wait_until_final(CANTATA, created.body["id"].as_str().unwrap()).await;
-    assert_eq!(order["state"], "completed", "{order:#}");
+    let order = app.order_completed(CANTATA, &evpl_order(&["site-new-york", "site-boston"], 100, 20)).await;
     let evpl = product_id(&order, 2);
     // The EVPL relates to the UNI products it was ordered with, and is found by them.
     let url = format!("/mefApi/cantata/productInventory/v1/product?relatedProductId={}", product_id(&order, 0));
@@ -441,13 +425,7 @@ async fn an_evpl_across_two_providers_carries_traffic_between_their_customers_un
 
 #[tokio::test]
 async fn the_demo_runs_two_lso_processes_whose_networks_carry_an_evpl_bought_across_them() {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_lso"))
-        .args(["demo", "--partners", "1"])
-        .output()
-        .await
-        .unwrap();
-    let said = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(output.status.success(), "{said}{}", String::from_utf8_lossy(&output.stderr));
+    let said = lso_cli(&["demo", "--partners", "1"]).await;
     assert!(said.contains("15 of 15 checks held."), "{said}");
     assert!(said.contains("9 of 9 checks held."), "{said}");
     assert!(said.contains("check (Open vSwitch, real frames)"), "real networks: {said}");

@@ -70,22 +70,11 @@ async fn after_the_last_attempt_a_delivery_is_a_dead_letter_the_operator_can_res
     assert_eq!(dead.len(), 2);
     // The command runs as its own process against this test's Seller, so it must not block
     // the runtime that serves it.
-    let cli = async |args: &[String]| {
-        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_lso"))
-            .arg("deliveries")
-            .args(["--url".to_owned(), app.url(""), "--data-dir".to_owned(), app.dir.path().display().to_string()])
-            .args(args)
-            .output()
-            .await
-            .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout).unwrap()
-    };
-    let listing = cli(&["--state".into(), "dead".into()]).await;
+    let listing = app.cli(&["deliveries", "--state", "dead"]).await;
     assert!(listing.contains("0 pending, 0 delivered, 2 dead"), "{listing}");
     assert!(listing.contains("listener answered 500"), "the operator sees why: {listing}");
     receiver.refuse.store(0, std::sync::atomic::Ordering::SeqCst);
-    assert!(cli(&["--redeliver".into(), dead[1].to_string()]).await.contains("queued again"));
+    assert!(app.cli(&["deliveries", "--redeliver", &dead[1].to_string()]).await.contains("queued again"));
     let resent =
         app.call_as(&app.admin, "POST", &format!("/lso/admin/v1/deliveries/{}/redeliver", dead[0]), None).await;
     assert_eq!(resent.status, 204);

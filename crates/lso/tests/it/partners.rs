@@ -25,12 +25,7 @@ pub(crate) async fn order_off_net_evpl(provider: &App) -> serde_json::Value {
 /// A customer's EVPL of 20 Mbit/s on CE-VLAN `ce_vlan` between UNIs at `sites`, ordered at
 /// `provider` and completed.
 async fn order_evpl(provider: &App, sites: [&str; 2], ce_vlan: u16) -> serde_json::Value {
-    let evpl = evpl_order(&sites, ce_vlan, 20);
-    let placed = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&evpl)).await;
-    assert_eq!(placed.status, 201, "{:#}", placed.body);
-    let order = provider.wait_until_final(CANTATA, placed.body["id"].as_str().unwrap()).await;
-    assert_eq!(order["state"], "completed", "{order:#}");
-    order
+    provider.order_completed(CANTATA, &evpl_order(&sites, ce_vlan, 20)).await
 }
 
 /// A token `auth` issues Buyer `name`.
@@ -342,10 +337,7 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
     let evpl = order["productOrderItem"][2]["product"]["id"].as_str().unwrap().to_owned();
     let off_net_uni = order["productOrderItem"][1]["product"]["id"].as_str().unwrap().to_owned();
     for product in [evpl, off_net_uni] {
-        let deleted = provider.call("POST", &format!("{CANTATA}/productOrder"), Some(&delete_order(&product))).await;
-        assert_eq!(deleted.status, 201, "{:#}", deleted.body);
-        let done = provider.wait_until_final(CANTATA, deleted.body["id"].as_str().unwrap()).await;
-        assert_eq!(done["state"], "completed", "{done:#}");
+        provider.order_completed(CANTATA, &delete_order(&product)).await;
     }
     assert_eq!((at_enni(&provider).await, at_enni(&partner).await), (vec![], vec![]), "both legs are gone");
     assert!(!unis(&partner).await.iter().any(|i| i.starts_with("uni-washington")), "the partner's UNI is gone");

@@ -65,12 +65,7 @@ async fn two_nodes_on_one_postgres_database_fulfil_every_order_once() {
     std::fs::write(second_dir.path().join("signing.key"), key).unwrap();
     let second = spawn_app_in(second_dir, |c| c.database_url = url.clone()).await;
 
-    let receiver = Receiver::default();
-    let listener = receiver.start().await;
-    let hub = first
-        .call("POST", &format!("{ORDERS}/hub"), Some(&serde_json::json!({"callback": format!("http://{listener}")})))
-        .await;
-    assert_eq!(hub.status, 201);
+    let (receiver, _) = first.listening_at(ORDERS).await;
     let mut orders = first.place_orders(ORDERS, 10).await;
     orders.extend(second.place_orders(ORDERS, 10).await);
     for id in &orders {

@@ -44,14 +44,7 @@ async fn qualifications_come_from_the_network_and_every_answer_meets_the_contrac
             "{irp}/productApi/serviceability/offeringQualification/productOfferingQualificationNotification.api.yaml"
         ));
         let base = lso_mef_product::poq_base(irp.to_lowercase().parse().unwrap());
-        let receiver = Receiver::default();
-        let listener = receiver.start().await;
-        assert_eq!(
-            app.call("POST", &format!("{base}/hub"), Some(&json!({"callback": format!("http://{listener}")})))
-                .await
-                .status,
-            201
-        );
+        let (receiver, _) = app.listening_at(&base).await;
         let ask = async |body: Value| {
             let answer = app.call("POST", &format!("{base}/productOfferingQualification"), Some(&body)).await;
             assert_eq!(answer.status, 201, "{:#}", answer.body);
@@ -155,11 +148,7 @@ async fn a_deferred_qualification_is_answered_by_a_job_with_every_step_announced
             "{irp}/productApi/serviceability/offeringQualification/productOfferingQualificationNotification.api.yaml"
         ));
         let base = lso_mef_product::poq_base(irp.to_lowercase().parse().unwrap());
-        let receiver = Receiver::default();
-        let listener = receiver.start().await;
-        let hub =
-            app.call("POST", &format!("{base}/hub"), Some(&json!({"callback": format!("http://{listener}")}))).await;
-        assert_eq!(hub.status, 201);
+        let (receiver, _) = app.listening_at(&base).await;
 
         let at = |site: &str| json!({"@type": "GeographicSiteRef", "id": site, "role": "INSTALL_LOCATION"});
         let mut request = poq(vec![

@@ -69,12 +69,8 @@ async fn firm_quotes_come_from_the_network_an_order_accepts_its_quote_and_every_
         let events = Contract::load(&format!("{irp}/productApi/quote/quoteNotification.api.yaml"));
         let point: lso_model::Irp = irp.to_lowercase().parse().unwrap();
         let base = lso_mef_product::quote_base(point);
-        let receiver = Receiver::default();
-        let listener = receiver.start().await;
-        let hub =
-            app.call("POST", &format!("{base}/hub"), Some(&json!({"callback": format!("http://{listener}")}))).await;
-        assert_eq!(hub.status, 201, "{:#}", hub.body);
-        Contract::assert_valid(&contract.response("/hub", "post", 201), &hub.body, "the hub");
+        let (receiver, hub) = app.listening_at(&base).await;
+        Contract::assert_valid(&contract.response("/hub", "post", 201), &hub, "the hub");
         let ask = async |path: &str, body: Value, status: u16| {
             let answer = app.call("POST", &format!("{base}{path}"), Some(&body)).await;
             assert_eq!(answer.status, status, "{path}: {:#}", answer.body);
@@ -96,10 +92,7 @@ async fn firm_quotes_come_from_the_network_an_order_accepts_its_quote_and_every_
         assert!(too_fast["quoteItem"][2]["terminationError"][0]["value"].as_str().unwrap().contains("5000"));
 
         let ordering = lso_mef_product::ordering_base(point);
-        let placed = app.call("POST", &format!("{ordering}/productOrder"), Some(&order_on(&firm))).await;
-        assert_eq!(placed.status, 201, "{:#}", placed.body);
-        let done = app.wait_until_final(&ordering, placed.body["id"].as_str().unwrap()).await;
-        assert_eq!(done["state"], "completed", "{done:#}");
+        app.order_completed(&ordering, &order_on(&firm)).await;
         let firm_id = firm["id"].as_str().unwrap();
         let accepted = app.call("GET", &format!("{base}/quote/{firm_id}"), None).await;
         Contract::assert_valid(&contract.response("/quote/{id}", "get", 200), &accepted.body, "a quote");

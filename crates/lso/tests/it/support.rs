@@ -151,6 +151,25 @@ impl App {
         found.unwrap_or_else(|| panic!("{path} did not reach the state awaited"))
     }
 
+    /// Places `order` at the ordering API at `base` (201) and gives it back once completed.
+    pub async fn order_completed(&self, base: &str, order: &Value) -> Value {
+        let placed = self.call("POST", &format!("{base}/productOrder"), Some(order)).await;
+        assert_eq!(placed.status, 201, "{:#}", placed.body);
+        let done = self.wait_until_final(base, placed.body["id"].as_str().unwrap()).await;
+        assert_eq!(done["state"], "completed", "{done:#}");
+        done
+    }
+
+    /// A listener registered (201) at the hub of the API at `base`, and the hub as answered.
+    pub async fn listening_at(&self, base: &str) -> (Receiver, Value) {
+        let receiver = Receiver::default();
+        let listener = receiver.start().await;
+        let subscription = json!({"callback": format!("http://{listener}")});
+        let hub = self.call("POST", &format!("{base}/hub"), Some(&subscription)).await;
+        assert_eq!(hub.status, 201, "{:#}", hub.body);
+        (receiver, hub.body)
+    }
+
     /// The outbox once nothing is pending, looked at after every commit of the Seller.
     pub async fn wait_for_deliveries_to_anyone(&self) -> Value {
         self.wait_until_as(&self.admin, "/lso/admin/v1/deliveries?limit=1000", |d| d["pending"] == 0).await
@@ -162,6 +181,23 @@ impl App {
         let look = async || Some(self.call_as(&self.admin, "GET", path, None).await.body).filter(|d| d["pending"] == 0);
         let found = lso_jobs::until_committed(&receiver.arrived, Duration::from_secs(300), look).await;
         found.expect("deliveries still pending")
+    }
+}
+
+/// Runs the `lso` command line with `args`; what it printed, once it has succeeded.
+pub async fn lso_cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_lso")).args(args).output().await.unwrap();
+    let said = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "{said}{}", String::from_utf8_lossy(&output.stderr));
+    said
+}
+
+impl App {
+    /// Runs `lso` with `args` against this Seller (its URL and its data directory).
+    pub async fn cli(&self, args: &[&str]) -> String {
+        let dir = self.dir.path().display().to_string();
+        let url = self.url("");
+        lso_cli(&[args, &["--url", &url, "--data-dir", &dir]].concat()).await
     }
 }
 

@@ -46,11 +46,8 @@ async fn a_fault_under_a_product_is_an_incident_that_resolves_the_buyers_ticket_
         let events = Contract::load(&format!("{irp}/productApi/troubleTicket/troubleTicketNotification.api.yaml"));
         let point: lso_model::Irp = irp.to_lowercase().parse().unwrap();
         let base = lso_mef_product::ticket_base(point);
-        let receiver = Receiver::default();
-        let listener = receiver.start().await;
-        let hub =
-            app.call("POST", &format!("{base}/hub"), Some(&json!({"callback": format!("http://{listener}")}))).await;
-        Contract::assert_valid(&contract.response("/hub", "post", 201), &hub.body, "the hub");
+        let (receiver, hub) = app.listening_at(&base).await;
+        Contract::assert_valid(&contract.response("/hub", "post", 201), &hub, "the hub");
 
         let ordering = lso_mef_product::ordering_base(point);
         let order = crate::network::evpl_order(&["site-new-york", "site-boston"], 100, 20);
