@@ -51,8 +51,10 @@ pub struct PortState {
     pub counters: PortCounters,
 }
 
-/// The traffic counters of a port, as the element keeps them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The traffic counters of a port, as the element keeps them (and as Adagio carries them,
+/// in camelCase).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PortCounters {
     /// Frames received.
     pub rx_packets: u64,

@@ -139,9 +139,7 @@ impl Adagio for AdagioClient {
                         port: p["port"].as_str()?.to_owned(),
                         link_up: p["linkUp"] == true,
                         error: p["error"].as_str().map(str::to_owned),
-                        counters: serde_json::from_value::<crate::CountersDto>(p["counters"].clone())
-                            .unwrap_or_default()
-                            .into(),
+                        counters: serde_json::from_value(p["counters"].clone()).unwrap_or_default(),
                     })
                 })
                 .collect())

@@ -139,35 +139,3 @@ impl AlarmDto {
         }
     }
 }
-
-/// A port's traffic counters on the wire.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CountersDto {
-    /// Frames received.
-    pub rx_packets: u64,
-    /// Bytes received.
-    pub rx_bytes: u64,
-    /// Frames received and dropped.
-    pub rx_dropped: u64,
-    /// Frames sent.
-    pub tx_packets: u64,
-    /// Bytes sent.
-    pub tx_bytes: u64,
-    /// Frames that could not be sent.
-    pub tx_dropped: u64,
-}
-
-impl From<lso_adagio::PortCounters> for CountersDto {
-    fn from(c: lso_adagio::PortCounters) -> Self {
-        let lso_adagio::PortCounters { rx_packets, rx_bytes, rx_dropped, tx_packets, tx_bytes, tx_dropped } = c;
-        CountersDto { rx_packets, rx_bytes, rx_dropped, tx_packets, tx_bytes, tx_dropped }
-    }
-}
-
-impl From<CountersDto> for lso_adagio::PortCounters {
-    fn from(c: CountersDto) -> Self {
-        let CountersDto { rx_packets, rx_bytes, rx_dropped, tx_packets, tx_bytes, tx_dropped } = c;
-        lso_adagio::PortCounters { rx_packets, rx_bytes, rx_dropped, tx_packets, tx_bytes, tx_dropped }
-    }
-}

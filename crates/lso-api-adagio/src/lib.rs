@@ -9,16 +9,16 @@ mod client;
 mod dto;
 
 pub use client::AdagioClient;
-pub use dto::{AlarmDto, CountersDto, CrossConnectDto, EndpointDto};
+pub use dto::{AlarmDto, CrossConnectDto, EndpointDto};
 
 use axum::Router;
-use axum::extract::{FromRef, Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lso_adagio::{Adagio, AdagioError, CrossConnect, DriverError};
 use lso_ecm::Alarms;
-use lso_http::{ApiError, Authenticator, Caller, Callers, MefBody, Operator, Principal, QueryParams, json_response};
+use lso_http::{ApiError, Authenticator, Caller, Internal, MefBody, json_response};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -38,18 +38,12 @@ pub struct AdagioState {
     pub auth: Arc<Authenticator>,
 }
 
-impl FromRef<AdagioState> for Arc<Authenticator> {
-    fn from_ref(state: &AdagioState) -> Self {
-        state.auth.clone()
-    }
-}
-
 /// Only the Seller's own orchestration (operator tokens) calls it.
-impl Callers for AdagioState {
-    type Acting = Operator;
+impl Internal for AdagioState {
+    const REFUSAL: &str = "Adagio is the Seller's internal interface";
 
-    fn acting_for(&self, principal: &Principal, _: &mut QueryParams) -> Result<Operator, ApiError> {
-        Operator::of(principal, "Adagio is the Seller's internal interface")
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
     }
 }
 
@@ -90,7 +84,7 @@ async fn openapi() -> Response {
 }
 
 /// `listElements`: the elements ECM manages.
-async fn list_elements(State(state): State<AdagioState>, _: Caller<Operator>) -> Result<Response, ApiError> {
+async fn list_elements(Caller { state, .. }: Caller<AdagioState>) -> Result<Response, ApiError> {
     let elements: Vec<_> = state
         .ecm
         .elements()
@@ -101,16 +95,12 @@ async fn list_elements(State(state): State<AdagioState>, _: Caller<Operator>) ->
 }
 
 /// `listPorts`: the ports of an element as it reports them.
-async fn list_ports(
-    State(state): State<AdagioState>,
-    _: Caller<Operator>,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
+async fn list_ports(Caller { state, .. }: Caller<AdagioState>, Path(name): Path<String>) -> Result<Response, ApiError> {
     let ports = state.ecm.ports(&name).await.map_err(api_error)?;
     let ports: Vec<_> = ports
         .iter()
         .map(|p| {
-            let mut port = json!({"port": p.port, "linkUp": p.link_up, "counters": CountersDto::from(p.counters)});
+            let mut port = json!({"port": p.port, "linkUp": p.link_up, "counters": p.counters});
             if let Some(error) = &p.error {
                 port["error"] = json!(error);
             }
@@ -130,8 +120,7 @@ fn requested(
 
 /// `applyCrossConnect`: applies a service's cross-connect on an element and reads it back.
 async fn apply_cross_connect(
-    State(state): State<AdagioState>,
-    _: Caller<Operator>,
+    Caller { state, .. }: Caller<AdagioState>,
     path: Path<(String, String)>,
     body: MefBody<CrossConnectDto>,
 ) -> Result<Response, ApiError> {
@@ -142,8 +131,7 @@ async fn apply_cross_connect(
 
 /// `checkCrossConnect`: whether the element runs exactly the cross-connect given.
 async fn check_cross_connect(
-    State(state): State<AdagioState>,
-    _: Caller<Operator>,
+    Caller { state, .. }: Caller<AdagioState>,
     path: Path<(String, String)>,
     body: MefBody<CrossConnectDto>,
 ) -> Result<Response, ApiError> {
@@ -154,8 +142,7 @@ async fn check_cross_connect(
 
 /// `readCrossConnect`: the flows and meters the element holds for a service.
 async fn read_cross_connect(
-    State(state): State<AdagioState>,
-    _: Caller<Operator>,
+    Caller { state, .. }: Caller<AdagioState>,
     Path((name, service)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let flows = state.ecm.flows(&name, &service).await.map_err(api_error)?;
@@ -170,8 +157,7 @@ async fn read_cross_connect(
 
 /// `removeCrossConnect`: removes what an element holds for a service.
 async fn remove_cross_connect(
-    State(state): State<AdagioState>,
-    _: Caller<Operator>,
+    Caller { state, .. }: Caller<AdagioState>,
     Path((name, service)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     state.ecm.remove(&name, &service).await.map_err(api_error)?;
@@ -179,7 +165,7 @@ async fn remove_cross_connect(
 }
 
 /// `listAlarms`: the alarms raised and not cleared.
-async fn list_alarms(State(state): State<AdagioState>, _: Caller<Operator>) -> Result<Response, ApiError> {
+async fn list_alarms(Caller { state, .. }: Caller<AdagioState>) -> Result<Response, ApiError> {
     let alarms: Vec<AlarmDto> = state.alarms.active().iter().map(AlarmDto::from_domain).collect();
     Ok(lso_http::ok(&alarms))
 }

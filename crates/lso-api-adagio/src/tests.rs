@@ -3,7 +3,6 @@
 
 use super::*;
 use lso_ecm::Ecm;
-use lso_model::{Clock, SystemClock};
 use serde_json::Value;
 
 struct Lab {
@@ -19,10 +18,7 @@ fn lab() -> Lab {
     let ecm = Arc::new(Ecm::simulated_elements(
         elements.iter().map(|(name, ports)| (name.to_string(), ports.iter().map(|p| p.to_string()).collect())),
     ));
-    let auth = Arc::new(Authenticator::from_secret(b"0123456789abcdef0123456789abcdef"));
-    let now = SystemClock.now_seconds();
-    let admin = auth.mint(&Principal::Admin { subject: "ops".into() }, now, 600);
-    let buyer = auth.mint(&Principal::Buyer { subject: "acme".into(), buyers: vec!["ACME".into()] }, now, 600);
+    let lso_http::TestCallers { auth, admin, buyer } = lso_http::TestCallers::default();
     let alarms = Arc::new(Alarms::default());
     let router = router(AdagioState { ecm: ecm.clone(), alarms: alarms.clone(), auth });
     Lab { ecm, alarms, router, admin, buyer }

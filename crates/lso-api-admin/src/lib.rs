@@ -3,14 +3,12 @@
 //! catalog and the network.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lso_bus::Bus;
-use lso_http::{
-    ApiError, Authenticator, Caller, Callers, MefBody, Operator, Principal, QueryParams, api_error, json_response,
-};
+use lso_http::{ApiError, Authenticator, Caller, Internal, MefBody, api_error, json_response};
 use lso_model::{Irp, Tenant};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -29,34 +27,28 @@ struct AdminState {
     outbox: lso_notify::Outbox,
 }
 
-impl AdminState {
-    /// The Buyer (and Seller) an operator's request names in `buyerId` (and `sellerId`).
-    fn tenant(&self, irp: &str, caller: Caller<Operator>) -> Result<Tenant, ApiError> {
-        let irp: Irp = irp.parse().map_err(|_| ApiError::NotFound("no such reference point".into()))?;
-        let mut query = caller.query;
-        let buyer = query.single("buyerId")?.ok_or(ApiError::BadRequest {
-            code: lso_http::BadRequestCode::MissingQueryParameter,
-            reason: "`buyerId` names the Buyer to act for".into(),
-        })?;
-        let seller = query.single("sellerId")?;
-        query.finish()?;
-        let party = lso_http::resolve_party(&caller.principal, irp, &self.sellers, Some(buyer), seller)?;
-        party.tenant.ok_or(ApiError::Internal)
-    }
-}
-
-impl axum::extract::FromRef<AdminState> for Arc<Authenticator> {
-    fn from_ref(state: &AdminState) -> Self {
-        state.auth.clone()
-    }
+/// The state and the Buyer (and Seller) an operator's request names in `buyerId` (and
+/// `sellerId`) at reference point `irp`.
+fn acting_for_buyer(irp: &str, caller: Caller<AdminState>) -> Result<(AdminState, Tenant), ApiError> {
+    let irp: Irp = irp.parse().map_err(|_| ApiError::NotFound("no such reference point".into()))?;
+    let Caller { state, principal, mut query, .. } = caller;
+    let buyer = query.single("buyerId")?.ok_or(ApiError::BadRequest {
+        code: lso_http::BadRequestCode::MissingQueryParameter,
+        reason: "`buyerId` names the Buyer to act for".into(),
+    })?;
+    let seller = query.single("sellerId")?;
+    query.finish()?;
+    let party = lso_http::resolve_party(&principal, irp, &state.sellers, Some(buyer), seller)?;
+    let tenant = party.tenant.ok_or(ApiError::Internal)?;
+    Ok((state, tenant))
 }
 
 /// Only the Seller's operators (admin tokens) call it.
-impl Callers for AdminState {
-    type Acting = Operator;
+impl Internal for AdminState {
+    const REFUSAL: &str = "the operators' API needs an admin token";
 
-    fn acting_for(&self, principal: &Principal, _: &mut QueryParams) -> Result<Operator, ApiError> {
-        Operator::of(principal, "the operators' API needs an admin token")
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
     }
 }
 
@@ -100,8 +92,8 @@ pub fn router(parts: AdminParts) -> Router {
 }
 
 /// Deliveries, newest first; `state` selects `pending`, `delivered`, `dead` or `cancelled`.
-async fn list_deliveries(State(state): State<AdminState>, caller: Caller<Operator>) -> Result<Response, ApiError> {
-    let mut query = caller.query;
+async fn list_deliveries(caller: Caller<AdminState>) -> Result<Response, ApiError> {
+    let Caller { state, mut query, .. } = caller;
     let wanted = query.single("state")?;
     let limit = query
         .single("limit")?
@@ -130,23 +122,18 @@ async fn list_deliveries(State(state): State<AdminState>, caller: Caller<Operato
 }
 
 /// Puts a dead letter back in the queue.
-async fn redeliver(
-    State(state): State<AdminState>,
-    _: Caller<Operator>,
-    Path(id): Path<i64>,
-) -> Result<Response, ApiError> {
+async fn redeliver(Caller { state, .. }: Caller<AdminState>, Path(id): Path<i64>) -> Result<Response, ApiError> {
     state.outbox.redeliver(id, state.bus.clock().now_millis()).await.map_err(api_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Registers a product set up by agreement (e.g. an ENNI) in a Buyer's inventory.
 async fn register_product(
-    State(state): State<AdminState>,
-    caller: Caller<Operator>,
+    caller: Caller<AdminState>,
     Path(irp): Path<String>,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&irp, caller)?;
+    let (state, tenant) = acting_for_buyer(&irp, caller)?;
     let configuration = body.raw.get("productConfiguration").cloned().unwrap_or(Value::Null);
     let product = state.bus.register_product(&tenant, configuration).await.map_err(api_error)?;
     Ok(json_response(StatusCode::CREATED, &product))
@@ -154,7 +141,7 @@ async fn register_product(
 
 /// Sells from the data directory's catalog as it is now (the built-in specifications and those
 /// `lso catalog import` saved), announcing the offerings it adds to the Buyers' catalog hubs.
-async fn reload_catalog(State(state): State<AdminState>, _: Caller<Operator>) -> Result<Response, ApiError> {
+async fn reload_catalog(Caller { state, .. }: Caller<AdminState>) -> Result<Response, ApiError> {
     let (catalog, failed) = lso_spec::import::built_in_and_saved(&state.catalog_dir).map_err(|err| {
         tracing::error!(error = %err, "the catalog could not be loaded");
         ApiError::Unavailable
@@ -176,8 +163,7 @@ struct LifecycleChange {
 
 /// Moves a product offering along its lifecycle (W142 R51); Buyers with a catalog hub hear of it.
 async fn change_offering_lifecycle(
-    State(state): State<AdminState>,
-    _: Caller<Operator>,
+    Caller { state, .. }: Caller<AdminState>,
     Path(id): Path<String>,
     body: MefBody<LifecycleChange>,
 ) -> Result<Response, ApiError> {
@@ -202,11 +188,10 @@ async fn change_offering_lifecycle(
 
 /// The Legato services realising a Buyer's product (their `externalId` is the product id).
 async fn product_services(
-    State(state): State<AdminState>,
-    caller: Caller<Operator>,
+    caller: Caller<AdminState>,
     Path((irp, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&irp, caller)?;
+    let (state, tenant) = acting_for_buyer(&irp, caller)?;
     state.bus.product(Some(&tenant.key()), &id).await.map_err(api_error)?;
     let services = state.legato.services_by_external_id(lso_bus::LEGATO_CLIENT, &id).await.map_err(|err| {
         tracing::error!(error = %err, "the SOF could not list the services of a product");
@@ -226,12 +211,11 @@ struct RaiseCharge {
 
 /// Raises a charge on an order item; the Buyer accepts or declines it with `PATCH /charge/{id}`.
 async fn raise_charge(
-    State(state): State<AdminState>,
-    caller: Caller<Operator>,
+    caller: Caller<AdminState>,
     Path(irp): Path<String>,
     body: MefBody<RaiseCharge>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&irp, caller)?;
+    let (state, tenant) = acting_for_buyer(&irp, caller)?;
     let request = body.typed;
     let charge = state
         .bus
@@ -251,12 +235,11 @@ struct SellerNote {
 /// The Seller moves a Buyer's trouble ticket to `inProgress`, `pending` (waiting for the Buyer)
 /// or `resolved`, with a note the Buyer reads.
 async fn move_ticket(
-    State(state): State<AdminState>,
-    caller: Caller<Operator>,
+    caller: Caller<AdminState>,
     Path((irp, id, status)): Path<(String, String, String)>,
     body: MefBody<SellerNote>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&irp, caller)?;
+    let (state, tenant) = acting_for_buyer(&irp, caller)?;
     let to = match status.as_str() {
         "inProgress" => lso_bus::SellerMove::Work,
         "pending" => lso_bus::SellerMove::AwaitBuyer,
@@ -276,12 +259,11 @@ async fn move_ticket(
 /// that could not be done (`failed`: the Buyer's side was not ready; `missed`: the Seller's),
 /// the note telling the Buyer why.
 async fn seller_appointment(
-    State(state): State<AdminState>,
-    caller: Caller<Operator>,
+    caller: Caller<AdminState>,
     Path((irp, id, action)): Path<(String, String, String)>,
     body: MefBody<SellerNote>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&irp, caller)?;
+    let (state, tenant) = acting_for_buyer(&irp, caller)?;
     let note = &body.typed.note;
     let appointment = match action.as_str() {
         "note" => state.bus.seller_note_appointment(&tenant, &id, note).await,
@@ -315,8 +297,7 @@ pub fn month_bounds(period: &str) -> Option<(i64, i64)> {
 
 /// Bills a month for every billing account not yet billed for it.
 async fn billing_run(
-    State(state): State<AdminState>,
-    _: Caller<Operator>,
+    Caller { state, .. }: Caller<AdminState>,
     body: MefBody<BillingRun>,
 ) -> Result<Response, ApiError> {
     let Some((start, end)) = month_bounds(&body.typed.period) else {
@@ -339,12 +320,11 @@ struct Payment {
 
 /// Records a payment a Buyer made for a bill, settling it when nothing remains.
 async fn record_payment(
-    State(state): State<AdminState>,
-    caller: Caller<Operator>,
+    caller: Caller<AdminState>,
     Path((irp, id)): Path<(String, String)>,
     body: MefBody<Payment>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&irp, caller)?;
+    let (state, tenant) = acting_for_buyer(&irp, caller)?;
     let methods = ["check", "wireTransfer", "electronic", "cash", "other"];
     if !methods.contains(&body.typed.payment_method.as_str()) {
         return Err(ApiError::Unprocessable(vec![lso_model::Violation::invalid(
@@ -361,7 +341,7 @@ async fn record_payment(
 }
 
 /// The product specifications.
-async fn catalog(State(state): State<AdminState>, _: Caller<Operator>) -> Result<Response, ApiError> {
+async fn catalog(Caller { state, .. }: Caller<AdminState>) -> Result<Response, ApiError> {
     let specs: Vec<Value> = state
         .bus
         .catalog()
@@ -376,7 +356,7 @@ async fn catalog(State(state): State<AdminState>, _: Caller<Operator>) -> Result
 }
 
 /// The network infrastructure control knows, with the bandwidth and S-VLANs in use.
-async fn topology(State(state): State<AdminState>, _: Caller<Operator>) -> Result<Response, ApiError> {
+async fn topology(Caller { state, .. }: Caller<AdminState>) -> Result<Response, ApiError> {
     let body = state
         .icm
         .read(|network| {

@@ -6,7 +6,7 @@
 //! token; it sees the services of its own products only.
 
 use axum::Router;
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
@@ -122,12 +122,6 @@ pub struct AllegroState {
     pub partners: Option<Arc<dyn PartnerLegs>>,
 }
 
-impl FromRef<AllegroState> for Arc<Authenticator> {
-    fn from_ref(state: &AllegroState) -> Self {
-        state.auth.clone()
-    }
-}
-
 /// Everything `state`'s audience is served: service control and its hub, Performance
 /// Monitoring and Streaming Management; `origin` is this server's root URL.
 pub fn routers(state: AllegroState, origin: &str) -> Router {
@@ -176,6 +170,10 @@ pub struct Customer(Vec<Tenant>);
 /// point the audience covers.
 impl lso_http::Callers for AllegroState {
     type Acting = Customer;
+
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
 
     fn acting_for(&self, principal: &Principal, query: &mut QueryParams) -> Result<Customer, ApiError> {
         let buyer = query.single("buyerId")?;
@@ -330,11 +328,8 @@ fn change_view(base: &str, order: &Value) -> Value {
 
 /// `listService`: the services realising the customer's products; `state` and `productId`
 /// select them.
-async fn list_services(
-    State(state): State<AllegroState>,
-    caller: lso_http::Caller<Customer>,
-) -> Result<Response, ApiError> {
-    let lso_http::Caller { acting: customer, mut query, .. } = caller;
+async fn list_services(caller: lso_http::Caller<AllegroState>) -> Result<Response, ApiError> {
+    let lso_http::Caller { state, acting: customer, mut query, .. } = caller;
     let wanted_state = query.single("state")?;
     let product = query.single("productId")?;
     let paging = Paging::from_query(&mut query)?;
@@ -355,11 +350,10 @@ async fn list_services(
 
 /// `retrieveService`.
 async fn retrieve_service(
-    State(state): State<AllegroState>,
-    caller: lso_http::Caller<Customer>,
+    caller: lso_http::Caller<AllegroState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let customer = caller.plain()?;
+    let (state, customer) = caller.plain()?;
     let service = state.service(&customer, &id).await?;
     Ok(lso_http::ok(&state.view(&service, &state.faults().await).await?))
 }
@@ -382,11 +376,10 @@ struct ServiceRef {
 /// `createServiceChange`: changes a running service within its policy; outside it, a 422
 /// naming the range allowed.
 async fn create_change(
-    State(state): State<AllegroState>,
-    caller: lso_http::Caller<Customer>,
+    caller: lso_http::Caller<AllegroState>,
     body: MefBody<ChangeRequest>,
 ) -> Result<Response, ApiError> {
-    let customer = caller.plain()?;
+    let (state, customer) = caller.plain()?;
     let request = body.typed;
     let service = state.service(&customer, &request.service.id).await.map_err(|err| match err {
         ApiError::NotFound(reason) => ApiError::unprocessable(lso_model::Violation::new(
@@ -417,12 +410,8 @@ async fn create_change(
 }
 
 /// `retrieveServiceChange`.
-async fn retrieve_change(
-    State(state): State<AllegroState>,
-    caller: lso_http::Caller<Customer>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let customer = caller.plain()?;
+async fn retrieve_change(caller: lso_http::Caller<AllegroState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (state, customer) = caller.plain()?;
     let missing = || ApiError::NotFound(format!("no service change `{id}` of yours"));
     let order = match state.sof.document(SERVICE_ORDER, lso_bus::LEGATO_CLIENT, &id).await {
         Ok(order) if Sof::is_policy_change(&order) => order,
@@ -436,11 +425,8 @@ async fn retrieve_change(
 
 /// `listServiceChange`: the changes of the customer's services, newest first; `service.id`
 /// and `state` select them.
-async fn list_changes(
-    State(state): State<AllegroState>,
-    caller: lso_http::Caller<Customer>,
-) -> Result<Response, ApiError> {
-    let lso_http::Caller { acting: customer, mut query, .. } = caller;
+async fn list_changes(caller: lso_http::Caller<AllegroState>) -> Result<Response, ApiError> {
+    let lso_http::Caller { state, acting: customer, mut query, .. } = caller;
     let service = query.single("service.id")?;
     let wanted_state = query.single("state")?;
     let paging = Paging::from_query(&mut query)?;

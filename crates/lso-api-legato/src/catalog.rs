@@ -3,7 +3,7 @@
 //! extension at `/serviceSpecification/{id}/schema`, named by `targetServiceSchema`), and the
 //! catalog's hub. The catalog is fixed at build time, so its hub never has an event to send.
 
-use crate::{Client, SofState};
+use crate::SofState;
 use axum::Router;
 use axum::extract::Path;
 use axum::response::Response;
@@ -54,7 +54,7 @@ fn find(id: &str) -> Result<&'static ServiceSpecification, ApiError> {
 }
 
 /// `serviceSpecificationFind`: `GET /serviceSpecification`, by `category` and `lifecycleStatus`.
-async fn service_specification_find(caller: Caller<Client>) -> Result<Response, ApiError> {
+async fn service_specification_find(caller: Caller<SofState>) -> Result<Response, ApiError> {
     let mut query = caller.query;
     let paging = Paging::from_query(&mut query)?;
     let category = query.single("category")?;
@@ -81,7 +81,7 @@ async fn service_specification_find(caller: Caller<Client>) -> Result<Response, 
 }
 
 /// `serviceSpecificationGet`: `GET /serviceSpecification/{id}`.
-async fn service_specification_get(caller: Caller<Client>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn service_specification_get(caller: Caller<SofState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let mut query = caller.query;
     let fields = query.single("fields")?;
     query.finish()?;
@@ -89,7 +89,7 @@ async fn service_specification_get(caller: Caller<Client>, Path(id): Path<String
 }
 
 /// The JSON Schema of a specification's service configuration (lso's own attributes).
-async fn service_specification_schema(caller: Caller<Client>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    caller.plain()?;
+async fn service_specification_schema(caller: Caller<SofState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (_state, _) = caller.plain()?;
     Ok(lso_http::ok(&configuration_schema(find(&id)?)))
 }

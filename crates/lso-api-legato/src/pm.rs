@@ -4,9 +4,9 @@
 //! who the caller is there, whether it administers profiles (R7) and which interfaces it may
 //! measure.
 
-use crate::routes::{Client, Made, SofState, creator, deleter, hub_routes, lister, retriever};
+use crate::routes::{Made, SofState, creator, deleter, hub_routes, lister, retriever};
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
@@ -129,12 +129,12 @@ pub fn router(state: SofState, base: &str) -> Router {
 
 /// `modifyPerformanceProfile` (an administrator's).
 async fn modify_profile(
-    State(state): State<SofState>,
-    caller: Caller<Client>,
+    caller: Caller<SofState>,
     Path(id): Path<String>,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    let client = caller.plain()?.administrator()?;
+    let (state, acting) = caller.plain()?;
+    let client = acting.administrator()?;
     let profile = state.sof.modify_profile(&client.id, &id, body.raw).await.map_err(api_error)?;
     Ok(lso_http::ok(&profile))
 }
@@ -254,12 +254,9 @@ fn copy(from: &Value, to: &mut Value, keys: &[&str]) {
 }
 
 /// `createPerformanceJobComplexQuery`: the jobs matching the criteria in the body.
-async fn job_query(
-    State(state): State<SofState>,
-    caller: Caller<Client>,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    let client = caller.plain()?.id;
+async fn job_query(caller: Caller<SofState>, body: MefBody<Value>) -> Result<Response, ApiError> {
+    let (state, acting) = caller.plain()?;
+    let client = acting.id;
     let names = [
         "buyerJobId",
         "consumingApplicationId",
@@ -289,12 +286,9 @@ async fn job_query(
 }
 
 /// `createPerformanceReportComplexQuery`: the reports matching the criteria in the body.
-async fn report_query(
-    State(state): State<SofState>,
-    caller: Caller<Client>,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
-    let client = caller.plain()?.id;
+async fn report_query(caller: Caller<SofState>, body: MefBody<Value>) -> Result<Response, ApiError> {
+    let (state, acting) = caller.plain()?;
+    let client = acting.id;
     let names: Vec<&str> = REPORT_FILTERS.iter().filter(|(_, date)| !date).map(|(n, _)| *n).chain(["state"]).collect();
     let dates: Vec<&str> = REPORT_FILTERS.iter().filter(|(_, date)| *date).map(|(n, _)| *n).collect();
     let filters = query_filters(&body.raw, &names, &dates, &[("performanceJob", "performanceJobId")])?;

@@ -3,7 +3,7 @@
 //! read, list, make and delete the caller's documents and hubs.
 
 use axum::Router;
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, get, post};
@@ -77,12 +77,6 @@ impl SofState {
     }
 }
 
-impl FromRef<SofState> for Arc<Authenticator> {
-    fn from_ref(state: &SofState) -> Self {
-        state.auth.clone()
-    }
-}
-
 /// Whom a request to the SOF acts as: its client there, and whether it administers profiles.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -108,6 +102,10 @@ impl Client {
 impl Callers for SofState {
     type Acting = Client;
 
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+
     fn acting_for(&self, principal: &Principal, query: &mut QueryParams) -> Result<Client, ApiError> {
         let id = self.audience.client(principal, query)?;
         Ok(Client { id, administers: self.audience.administers(principal) })
@@ -119,8 +117,8 @@ pub(crate) type Known = fn() -> Vec<(&'static str, Kind)>;
 
 /// `GET` of one of the caller's documents of `kind`.
 pub(crate) fn retriever(kind: &'static str) -> MethodRouter<SofState> {
-    get(move |State(state): State<SofState>, caller: Caller<Client>, Path(id): Path<String>| async move {
-        let client = caller.plain()?;
+    get(move |caller: Caller<SofState>, Path(id): Path<String>| async move {
+        let (state, client) = caller.plain()?;
         let document = state.sof.document(kind, &client.id, &id).await.map_err(api_error)?;
         Ok::<_, ApiError>(lso_http::ok(&document))
     })
@@ -128,8 +126,8 @@ pub(crate) fn retriever(kind: &'static str) -> MethodRouter<SofState> {
 
 /// `GET` of a page of the caller's documents of `kind` matching the filters `known` defines.
 pub(crate) fn lister(kind: &'static str, known: Known) -> MethodRouter<SofState> {
-    get(move |State(state): State<SofState>, caller: Caller<Client>| async move {
-        let Caller { acting: client, mut query, .. } = caller;
+    get(move |State(_state): State<SofState>, caller: Caller<SofState>| async move {
+        let Caller { state, acting: client, mut query, .. } = caller;
         let paging = Paging::from_query(&mut query)?;
         let filters = lso_http::filters::take(&mut query, &known())?;
         query.finish()?;
@@ -148,10 +146,10 @@ pub(crate) fn creator<F>(status: StatusCode, make: F) -> MethodRouter<SofState>
 where
     F: for<'a> Fn(&'a SofState, Client, Value) -> Made<'a> + Clone + Send + Sync + 'static,
 {
-    post(move |State(state): State<SofState>, caller: Caller<Client>, body: MefBody<Value>| {
+    post(move |caller: Caller<SofState>, body: MefBody<Value>| {
         let make = make.clone();
         async move {
-            let client = caller.plain()?;
+            let (state, client) = caller.plain()?;
             let made = make(&state, client, body.raw).await?;
             Ok::<_, ApiError>(json_response(status, &made))
         }
@@ -167,10 +165,10 @@ pub(crate) fn deleter<F>(administrators: bool, remove: F) -> MethodRouter<SofSta
 where
     F: for<'a> Fn(&'a Sof, &'a str, &'a str) -> Removed<'a> + Clone + Send + Sync + 'static,
 {
-    axum::routing::delete(move |State(state): State<SofState>, caller: Caller<Client>, Path(id): Path<String>| {
+    axum::routing::delete(move |caller: Caller<SofState>, Path(id): Path<String>| {
         let remove = remove.clone();
         async move {
-            let mut client = caller.plain()?;
+            let (state, mut client) = caller.plain()?;
             if administrators {
                 client = client.administrator()?;
             }
@@ -192,25 +190,22 @@ pub fn hub_routes(api: LegatoApi) -> Router<SofState> {
     Router::new()
         .route(
             "/hub",
-            post(
-                move |State(state): State<SofState>, caller: Caller<Client>, body: MefBody<SubscriptionInput>| async move {
-                    let client = caller.plain()?;
-                    let input = body.typed;
-                    let registered =
-                        state.sof.register_hub(api, &client.id, &input.callback, input.query.as_deref()).await;
-                    // The hub operations declare 400, not 422, for a body that cannot be used.
-                    let hub = registered.map_err(|e| match e {
-                        SofError::Invalid(problems) => ApiError::unusable_body(&problems),
-                        other => api_error(other),
-                    })?;
-                    Ok::<_, ApiError>(json_response(StatusCode::CREATED, &hub))
-                },
-            ),
+            post(move |caller: Caller<SofState>, body: MefBody<SubscriptionInput>| async move {
+                let (state, client) = caller.plain()?;
+                let input = body.typed;
+                let registered = state.sof.register_hub(api, &client.id, &input.callback, input.query.as_deref()).await;
+                // The hub operations declare 400, not 422, for a body that cannot be used.
+                let hub = registered.map_err(|e| match e {
+                    SofError::Invalid(problems) => ApiError::unusable_body(&problems),
+                    other => api_error(other),
+                })?;
+                Ok::<_, ApiError>(json_response(StatusCode::CREATED, &hub))
+            }),
         )
         .route(
             "/hub/{id}",
-            get(move |State(state): State<SofState>, caller: Caller<Client>, Path(id): Path<String>| async move {
-                let client = caller.plain()?;
+            get(move |caller: Caller<SofState>, Path(id): Path<String>| async move {
+                let (state, client) = caller.plain()?;
                 let hub = state.sof.hub(api, &client.id, &id).await.map_err(api_error)?;
                 Ok::<_, ApiError>(lso_http::ok(&hub))
             })

@@ -3,9 +3,9 @@
 //! a subscription's `connectionConfig` names). The audience is Performance Monitoring's: a
 //! caller streams its own jobs' measurements and alerts.
 
-use crate::routes::{Client, SofState, creator, deleter, lister, retriever};
+use crate::routes::{SofState, creator, deleter, lister, retriever};
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -47,7 +47,7 @@ pub fn router(state: SofState, base: &str, origin: &str) -> Router {
 }
 
 /// `topicList`: filtered by `category` and `protocol`.
-async fn list_topics(caller: Caller<Client>) -> Result<Response, ApiError> {
+async fn list_topics(caller: Caller<SofState>) -> Result<Response, ApiError> {
     let mut query = caller.query;
     let paging = Paging::from_query(&mut query)?;
     let category = query.single("category")?;
@@ -67,8 +67,8 @@ async fn list_topics(caller: Caller<Client>) -> Result<Response, ApiError> {
 }
 
 /// `topicById`.
-async fn retrieve_topic(caller: Caller<Client>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    caller.plain()?;
+async fn retrieve_topic(caller: Caller<SofState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (_state, _) = caller.plain()?;
     let topic = topics()
         .into_iter()
         .find(|t| t["id"] == id.as_str())
@@ -78,12 +78,9 @@ async fn retrieve_topic(caller: Caller<Client>, Path(id): Path<String>) -> Resul
 
 /// The stream of subscription `id`: each message of its topic for the caller as a Server-Sent
 /// Event (`event:` its `eventType`, `data:` the message), until it is unsubscribed.
-async fn stream(
-    State(state): State<SofState>,
-    caller: Caller<Client>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let client = caller.plain()?.id;
+async fn stream(caller: Caller<SofState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (state, acting) = caller.plain()?;
+    let client = acting.id;
     let subscription = state.sof.document(SUBSCRIPTION, &client, &id).await.map_err(api_error)?;
     let topic = subscription["topicId"].as_str().unwrap_or_default().to_owned();
     let receiver = state.sof.stream();

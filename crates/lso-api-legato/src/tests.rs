@@ -2,9 +2,8 @@
 //! `LegatoClient` against the same routes served on loopback.
 
 use super::*;
-use lso_http::{Authenticator, Principal};
 use lso_legato::Legato;
-use lso_model::{Clock, FixedClock, SequentialIds, SystemClock};
+use lso_model::{FixedClock, SequentialIds};
 use lso_sof::Sof;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -30,10 +29,7 @@ async fn lab() -> Lab {
     let ids = Arc::new(SequentialIds::new("s"));
     let sof = Arc::new(Sof::new(store.clone(), icm, clock.clone(), ids, lso_notify::SelfAddresses(Vec::new())));
     let worker = lso_jobs::Worker::new(store, clock).with_handler(sof.clone());
-    let auth = Arc::new(Authenticator::from_secret(b"0123456789abcdef0123456789abcdef"));
-    let now = SystemClock.now_seconds();
-    let admin = auth.mint(&Principal::Admin { subject: "ops".into() }, now, 600);
-    let buyer = auth.mint(&Principal::Buyer { subject: "acme".into(), buyers: vec!["ACME".into()] }, now, 600);
+    let lso_http::TestCallers { auth, admin, buyer } = lso_http::TestCallers::default();
     let router = router(SofState::operators(sof.clone(), auth));
     Lab { sof, worker, router, admin, buyer, _dir: dir }
 }

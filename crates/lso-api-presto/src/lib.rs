@@ -13,11 +13,11 @@
 //! side over HTTP, for an ICM in another process.
 
 use axum::Router;
-use axum::extract::{FromRef, Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use lso_http::{ApiError, Authenticator, Caller, Callers, MefBody, Operator, Principal, QueryParams};
+use lso_http::{ApiError, Authenticator, Caller, Internal, MefBody};
 use lso_icm::{ConnectivityService, Icm, IcmError, InterfaceKind, Network};
 use lso_presto::{ConnectivityRequest, Presto, ServiceEndpoint};
 use serde_json::{Value, json};
@@ -57,18 +57,12 @@ impl PrestoState {
     }
 }
 
-impl FromRef<PrestoState> for Arc<Authenticator> {
-    fn from_ref(state: &PrestoState) -> Self {
-        state.auth.clone()
-    }
-}
-
 /// Only the Seller's own orchestration (operator tokens) calls it.
-impl Callers for PrestoState {
-    type Acting = Operator;
+impl Internal for PrestoState {
+    const REFUSAL: &str = "Presto is the Seller's internal interface";
 
-    fn acting_for(&self, principal: &Principal, _: &mut QueryParams) -> Result<Operator, ApiError> {
-        Operator::of(principal, "Presto is the Seller's internal interface")
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
     }
 }
 
@@ -226,7 +220,7 @@ where
     F: Fn(PrestoState, Value) -> A + Clone + Send + Sync + 'static,
     A: std::future::Future<Output = Result<Value, ApiError>> + Send,
 {
-    post(move |State(state): State<PrestoState>, _: Caller<Operator>, body: MefBody<Value>| {
+    post(move |Caller { state, .. }: Caller<PrestoState>, body: MefBody<Value>| {
         let operation = operation.clone();
         async move { Ok::<_, ApiError>(lso_http::ok(&json!({"output": operation(state, body.raw).await?}))) }
     })
@@ -257,8 +251,8 @@ pub fn router(state: PrestoState) -> Router {
     let routes = READS.into_iter().fold(routes, |routes, (path, subject)| {
         routes.route(
             path,
-            get(move |s: State<PrestoState>, _: Caller<Operator>, Path(params): Path<Params>| {
-                data(s, subject(&params))
+            get(move |Caller { state, .. }: Caller<PrestoState>, Path(params): Path<Params>| {
+                data(state, subject(&params))
             }),
         )
     });
@@ -391,7 +385,7 @@ async fn connection(icm: &Icm, id: &str) -> Result<Value, ApiError> {
 }
 
 /// A RESTCONF data read of `subject`.
-async fn data(State(state): State<PrestoState>, subject: Subject) -> Result<Response, ApiError> {
+async fn data(state: PrestoState, subject: Subject) -> Result<Response, ApiError> {
     Ok(lso_http::ok(&lookup(&state, subject).await?))
 }
 
@@ -434,7 +428,7 @@ async fn services(icm: &Icm) -> Vec<Value> {
 }
 
 /// `GET /data/context/`: the whole context.
-async fn get_context(State(state): State<PrestoState>, _: Caller<Operator>) -> Result<Response, ApiError> {
+async fn get_context(Caller { state, .. }: Caller<PrestoState>) -> Result<Response, ApiError> {
     let services = services(&state.icm).await;
     let context = state
         .icm
@@ -630,7 +624,7 @@ async fn get_sip_counters(state: PrestoState, body: Value) -> Result<Value, ApiE
 }
 
 /// `GET /data/context/nw-topology-service/`: the one topology, as a network topology service.
-async fn get_topology_service(_: Caller<Operator>) -> Result<Response, ApiError> {
+async fn get_topology_service(_: Caller<PrestoState>) -> Result<Response, ApiError> {
     Ok(lso_http::ok(
         &json!({"uuid": "lso-topology-service", "name": names("topology-service", TOPOLOGY), "topology": [TOPOLOGY]}),
     ))
@@ -638,7 +632,7 @@ async fn get_topology_service(_: Caller<Operator>) -> Result<Response, ApiError>
 
 /// Node rule groups, inter-rule groups and switch controls: lso's nodes forward between any of
 /// their edge points as their connections say, and protect nothing, so there are none to read.
-async fn no_such_part(_: Caller<Operator>) -> Result<Response, ApiError> {
+async fn no_such_part(_: Caller<PrestoState>) -> Result<Response, ApiError> {
     Err(ApiError::NotFound(
         "lso models no node rule groups or switch controls: a node forwards as its connections say, unprotected".into(),
     ))
@@ -646,11 +640,7 @@ async fn no_such_part(_: Caller<Operator>) -> Result<Response, ApiError> {
 
 /// `update-service-interface-point`: locks a service interface point (it takes no new
 /// connectivity service; those it has stay) or unlocks it.
-async fn update_sip(
-    State(state): State<PrestoState>,
-    _: Caller<Operator>,
-    body: MefBody<Value>,
-) -> Result<Response, ApiError> {
+async fn update_sip(Caller { state, .. }: Caller<PrestoState>, body: MefBody<Value>) -> Result<Response, ApiError> {
     let id = input(&body.raw, "sip-id-or-name")?;
     let locked = match input(&body.raw, "state")? {
         "LOCKED" => true,

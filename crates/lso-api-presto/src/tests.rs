@@ -4,7 +4,6 @@
 use super::*;
 use lso_adagio::PortCounters;
 use lso_ecm::Ecm;
-use lso_model::{Clock, SystemClock};
 
 struct Lab {
     icm: Arc<Icm>,
@@ -21,10 +20,7 @@ async fn lab() -> Lab {
     let ecm = Arc::new(Ecm::simulated_elements(topology.elements.clone()));
     let store = lso_store::Store::open(&dir.path().join("lso.db")).unwrap();
     let icm = Arc::new(Icm::open(topology, store, ecm.clone()).await.unwrap());
-    let auth = Arc::new(Authenticator::from_secret(b"0123456789abcdef0123456789abcdef"));
-    let now = SystemClock.now_seconds();
-    let admin = auth.mint(&Principal::Admin { subject: "ops".into() }, now, 600);
-    let buyer = auth.mint(&Principal::Buyer { subject: "acme".into(), buyers: vec!["ACME".into()] }, now, 600);
+    let lso_http::TestCallers { auth, admin, buyer } = lso_http::TestCallers::default();
     let router = router(PrestoState::new(icm.clone(), Arc::new(lso_ecm::Alarms::default()), auth));
     Lab { icm, ecm, router, admin, buyer, _dir: dir }
 }

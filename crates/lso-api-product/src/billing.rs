@@ -2,12 +2,12 @@
 
 use crate::{PointState, hubs, list, retrieve};
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lso_bus::HubApi;
 use lso_http::filters::Kind;
-use lso_http::{ApiError, Caller, Party, api_error};
+use lso_http::{ApiError, Caller, api_error};
 
 pub(crate) fn router() -> Router<PointState> {
     Router::new()
@@ -30,12 +30,9 @@ fn bill_filters() -> Vec<(&'static str, Kind)> {
 }
 
 /// The bill's `billDocument`: `GET /customerBill/{id}/document.pdf`, the printable bill.
-async fn retrieve_bill_document(
-    State(state): State<PointState>,
-    caller: Caller<Party>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let tenant = caller.plain()?.tenant_key();
+async fn retrieve_bill_document(caller: Caller<PointState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (state, acting) = caller.plain()?;
+    let tenant = acting.tenant_key();
     let bill = state.bus().customer_bill(tenant.as_deref(), &id).await.map_err(api_error)?;
     let mut items = Vec::new();
     for item in bill["customerBillItem"].as_array().into_iter().flatten() {

@@ -6,11 +6,11 @@
 
 use crate::{PointState, hubs};
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::get;
 use lso_bus::HubApi;
-use lso_http::{ApiError, Caller, Paging, Party, QueryParams, list_response};
+use lso_http::{ApiError, Caller, Paging, QueryParams, list_response};
 use lso_mef_product::{DateTime, catalog_base};
 use lso_model::Irp;
 use lso_spec::ProductSpec;
@@ -154,8 +154,7 @@ impl Filters {
 }
 
 /// A list answer: the items that pass the filters `names` define, a page of them.
-fn answer_list(caller: Caller<Party>, names: &[&'static str], items: Vec<Value>) -> Result<Response, ApiError> {
-    let mut query = caller.query;
+fn answer_list(mut query: QueryParams, names: &[&'static str], items: Vec<Value>) -> Result<Response, ApiError> {
     let paging = Paging::from_query(&mut query)?;
     let filters = filters(&mut query, names)?;
     query.finish()?;
@@ -166,7 +165,7 @@ fn answer_list(caller: Caller<Party>, names: &[&'static str], items: Vec<Value>)
 }
 
 /// `listProductOffering`: `GET /productOffering`.
-async fn list_product_offering(State(state): State<PointState>, caller: Caller<Party>) -> Result<Response, ApiError> {
+async fn list_product_offering(caller: Caller<PointState>) -> Result<Response, ApiError> {
     let names = [
         "name",
         "lifecycleStatus",
@@ -177,17 +176,13 @@ async fn list_product_offering(State(state): State<PointState>, caller: Caller<P
         "category.id",
         "productSpecification.id",
     ];
-    let offerings = state.offerings().await?;
-    answer_list(caller, &names, offerings)
+    let offerings = caller.state.offerings().await?;
+    answer_list(caller.query, &names, offerings)
 }
 
 /// `retrieveProductOffering`: `GET /productOffering/{id}`.
-async fn retrieve_product_offering(
-    State(state): State<PointState>,
-    caller: Caller<Party>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    caller.plain()?;
+async fn retrieve_product_offering(caller: Caller<PointState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (state, _) = caller.plain()?;
     let spec = state
         .specs()
         .find(|s| offered_on(s, state.irp) && offering_id(s) == id)
@@ -197,10 +192,8 @@ async fn retrieve_product_offering(
 }
 
 /// `listProductSpecification`: `GET /productSpecification`, answered as `ProductSpecification_Find`.
-async fn list_product_specification(
-    State(state): State<PointState>,
-    caller: Caller<Party>,
-) -> Result<Response, ApiError> {
+async fn list_product_specification(caller: Caller<PointState>) -> Result<Response, ApiError> {
+    let state = &caller.state;
     let specs = state
         .specs()
         .filter(|s| s.interfaces.iter().any(|i| i == state.irp.as_str()))
@@ -209,16 +202,15 @@ async fn list_product_specification(
             json!({"id": full["id"], "href": full["href"], "name": full["name"], "lifecycleStatus": full["lifecycleStatus"], "lastUpdate": full["lastUpdate"]})
         })
         .collect();
-    answer_list(caller, &["name", "lifecycleStatus"], specs)
+    answer_list(caller.query, &["name", "lifecycleStatus"], specs)
 }
 
 /// `retrieveProductSpecification`: `GET /productSpecification/{id}`, with its schema.
 async fn retrieve_product_specification(
-    State(state): State<PointState>,
-    caller: Caller<Party>,
+    caller: Caller<PointState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.plain()?;
+    let (state, _) = caller.plain()?;
     let spec = state
         .specs()
         .find(|s| s.id == id && s.interfaces.iter().any(|i| i == state.irp.as_str()))
@@ -227,18 +219,14 @@ async fn retrieve_product_specification(
 }
 
 /// `listCategory`: `GET /category`.
-async fn list_category(State(state): State<PointState>, caller: Caller<Party>) -> Result<Response, ApiError> {
-    let categories = lso_spec::CATEGORIES.iter().map(|c| state.category(*c)).collect();
-    answer_list(caller, &["parentCategory.id"], categories)
+async fn list_category(caller: Caller<PointState>) -> Result<Response, ApiError> {
+    let categories = lso_spec::CATEGORIES.iter().map(|c| caller.state.category(*c)).collect();
+    answer_list(caller.query, &["parentCategory.id"], categories)
 }
 
 /// `retrieveCategory`: `GET /category/{id}`.
-async fn retrieve_category(
-    State(state): State<PointState>,
-    caller: Caller<Party>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    caller.plain()?;
+async fn retrieve_category(caller: Caller<PointState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (state, _) = caller.plain()?;
     let category =
         lso_spec::CATEGORIES.iter().find(|c| c.0 == id).ok_or_else(|| ApiError::not_found("category", &id))?;
     Ok(lso_http::ok(&state.category(*category)))

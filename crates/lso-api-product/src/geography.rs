@@ -4,7 +4,7 @@
 
 use crate::PointState;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::{get, post};
 use lso_geo::{Address, AddressQuery, MatchQuality, Site};
@@ -134,11 +134,10 @@ fn query_of(submitted: &Value) -> Result<Option<AddressQuery>, Vec<Violation>> {
 
 /// `createGeographicAddressValidation`: `POST /geographicAddressValidation` (MEF 121).
 async fn create_geographic_address_validation(
-    State(state): State<PointState>,
-    caller: Caller<Party>,
+    caller: Caller<PointState>,
     body: MefBody<Value>,
 ) -> Result<Response, ApiError> {
-    caller.plain()?;
+    let (state, _) = caller.plain()?;
     let request = body.raw;
     let mut found = Vec::new();
     match request["provideAlternative"].as_bool() {
@@ -186,12 +185,8 @@ async fn create_geographic_address_validation(
 }
 
 /// `retrieveGeographicAddress`: `GET /geographicAddress/{id}` (MEF 121 R20).
-async fn retrieve_geographic_address(
-    State(state): State<PointState>,
-    caller: Caller<Party>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    caller.plain()?;
+async fn retrieve_geographic_address(caller: Caller<PointState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (state, _) = caller.plain()?;
     let address =
         state.api.geography.addresses.get(&id).ok_or_else(|| ApiError::not_found("geographicAddress", &id))?;
     Ok(lso_http::ok(&render(&state, &address, false)))
@@ -218,8 +213,8 @@ fn buyer_of(party: Party) -> String {
 }
 
 /// `listGeographicSite`: `GET /geographicSite`, located by address id or street (MEF 122 R10).
-async fn list_geographic_site(State(state): State<PointState>, caller: Caller<Party>) -> Result<Response, ApiError> {
-    let Caller { acting, mut query, .. } = caller;
+async fn list_geographic_site(caller: Caller<PointState>) -> Result<Response, ApiError> {
+    let Caller { state, acting, mut query, .. } = caller;
     let buyer = buyer_of(acting);
     let paging = Paging::from_query(&mut query)?;
     let names = [
@@ -288,12 +283,9 @@ async fn list_geographic_site(State(state): State<PointState>, caller: Caller<Pa
 }
 
 /// `retrieveGeographicSite`: `GET /geographicSite/{id}` (MEF 122 R15).
-async fn retrieve_geographic_site(
-    State(state): State<PointState>,
-    caller: Caller<Party>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let buyer = buyer_of(caller.plain()?);
+async fn retrieve_geographic_site(caller: Caller<PointState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (state, party) = caller.plain()?;
+    let buyer = buyer_of(party);
     let found = state
         .api
         .geography

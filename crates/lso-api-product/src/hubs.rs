@@ -2,41 +2,36 @@
 
 use crate::PointState;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lso_bus::HubApi;
-use lso_http::{ApiError, Caller, MefBody, Party, api_error, json_response};
+use lso_http::{ApiError, Caller, MefBody, api_error, json_response};
 use lso_mef_product::EventSubscriptionInput;
 
 pub(crate) fn router(api: HubApi) -> Router<PointState> {
     Router::new()
         .route(
             "/hub",
-            post(move |state: State<PointState>, caller: Caller<Party>, body: MefBody<EventSubscriptionInput>| {
-                register_listener(api, state, caller, body)
+            post(move |caller: Caller<PointState>, body: MefBody<EventSubscriptionInput>| {
+                register_listener(api, caller, body)
             }),
         )
         .route(
             "/hub/{id}",
-            get(move |state: State<PointState>, caller: Caller<Party>, id: Path<String>| {
-                retrieve_hub(api, state, caller, id)
-            })
-            .delete(move |state: State<PointState>, caller: Caller<Party>, id: Path<String>| {
-                unregister_listener(api, state, caller, id)
-            }),
+            get(move |caller: Caller<PointState>, id: Path<String>| retrieve_hub(api, caller, id))
+                .delete(move |caller: Caller<PointState>, id: Path<String>| unregister_listener(api, caller, id)),
         )
 }
 
 /// `registerListener`: `POST /hub` (MEF 123 UC15).
 async fn register_listener(
     api: HubApi,
-    State(state): State<PointState>,
-    caller: Caller<Party>,
+    caller: Caller<PointState>,
     body: MefBody<EventSubscriptionInput>,
 ) -> Result<Response, ApiError> {
-    let party = caller.plain()?;
+    let (state, party) = caller.plain()?;
     let input = body.typed;
     let (buyer, seller) = (party.buyer_id.as_deref(), party.seller_id.as_deref());
     let hub = state
@@ -52,13 +47,8 @@ async fn register_listener(
 }
 
 /// `retrieveHub`: `GET /hub/{id}`.
-async fn retrieve_hub(
-    api: HubApi,
-    State(state): State<PointState>,
-    caller: Caller<Party>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let party = caller.plain()?;
+async fn retrieve_hub(api: HubApi, caller: Caller<PointState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (state, party) = caller.plain()?;
     let hub = state.bus().hub(api, party.tenant_for_write()?, &id).await.map_err(api_error)?;
     Ok(lso_http::ok(&hub))
 }
@@ -66,11 +56,10 @@ async fn retrieve_hub(
 /// `unregisterListener`: `DELETE /hub/{id}` (MEF 123 UC16).
 async fn unregister_listener(
     api: HubApi,
-    State(state): State<PointState>,
-    caller: Caller<Party>,
+    caller: Caller<PointState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let party = caller.plain()?;
+    let (state, party) = caller.plain()?;
     state.bus().delete_hub(api, party.tenant_for_write()?, &id).await.map_err(api_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -3,12 +3,12 @@
 
 use crate::{PointState, hubs, list};
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::get;
 use lso_bus::HubApi;
 use lso_http::filters::Kind;
-use lso_http::{ApiError, Caller, Party, api_error};
+use lso_http::{ApiError, Caller, api_error};
 use lso_model::product::ProductStatus;
 use serde_json::Value;
 
@@ -36,12 +36,8 @@ fn product_filters() -> Vec<(&'static str, Kind)> {
 }
 
 /// `retrieveProduct`: `GET /product/{id}`, with `fields` selecting the attributes returned.
-async fn retrieve_product(
-    State(state): State<PointState>,
-    caller: Caller<Party>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let Caller { acting: party, mut query, .. } = caller;
+async fn retrieve_product(caller: Caller<PointState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let Caller { state, acting: party, mut query, .. } = caller;
     let fields = query.single("fields")?;
     query.finish()?;
     let product = state.bus().product(party.tenant_key().as_deref(), &id).await.map_err(api_error)?;

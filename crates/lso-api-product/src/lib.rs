@@ -20,7 +20,7 @@ mod ticket;
 mod workforce;
 
 use axum::Router;
-use axum::extract::{FromRef, Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
@@ -66,11 +66,11 @@ where
     T: Serialize + 'static,
     F: for<'a> Fn(&'a Bus, Option<&'a str>, &'a str) -> Found<'a, T> + Clone + Send + Sync + 'static,
 {
-    axum::routing::get(move |State(state): State<PointState>, caller: Caller<Party>, Path(id): Path<String>| {
+    axum::routing::get(move |caller: Caller<PointState>, Path(id): Path<String>| {
         let fetch = fetch.clone();
         async move {
-            let tenant = caller.plain()?.tenant_key();
-            let found = fetch(state.bus(), tenant.as_deref(), &id).await.map_err(api_error)?;
+            let (state, party) = caller.plain()?;
+            let found = fetch(state.bus(), party.tenant_key().as_deref(), &id).await.map_err(api_error)?;
             Ok::<_, ApiError>(answer(StatusCode::OK, &found))
         }
     })
@@ -83,10 +83,10 @@ where
     T: Serialize + 'static,
     F: for<'a> Fn(&'a Bus, Selection) -> Found<'a, (Vec<T>, u64)> + Clone + Send + Sync + 'static,
 {
-    axum::routing::get(move |State(state): State<PointState>, caller: Caller<Party>| {
+    axum::routing::get(move |caller: Caller<PointState>| {
         let list = list.clone();
         async move {
-            let Caller { acting: party, mut query, .. } = caller;
+            let Caller { state, acting: party, mut query, .. } = caller;
             let paging = lso_http::Paging::from_query(&mut query)?;
             let filters = lso_http::filters::take(&mut query, &known())?;
             query.finish()?;
@@ -106,10 +106,10 @@ where
     T: Serialize + 'static,
     F: for<'a> Fn(&'a Bus, &'a Tenant, MefBody<B>) -> Found<'a, T> + Clone + Send + Sync + 'static,
 {
-    axum::routing::post(move |State(state): State<PointState>, caller: Caller<Party>, body: MefBody<B>| {
+    axum::routing::post(move |caller: Caller<PointState>, body: MefBody<B>| {
         let make = make.clone();
         async move {
-            let party = caller.plain()?;
+            let (state, party) = caller.plain()?;
             let made = make(state.bus(), party.tenant_for_write()?, body).await.map_err(api_error)?;
             Ok::<_, ApiError>(answer(status, &made))
         }
@@ -124,21 +124,18 @@ where
     T: Serialize + 'static,
     F: for<'a> Fn(&'a Bus, &'a Tenant, &'a str, MefBody<B>) -> Found<'a, T> + Clone + Send + Sync + 'static,
 {
-    axum::routing::on(
-        method,
-        move |State(state): State<PointState>, caller: Caller<Party>, Path(id): Path<String>, body: MefBody<B>| {
-            let change = change.clone();
-            async move {
-                let party = caller.plain()?;
-                let changed = change(state.bus(), party.tenant_for_write()?, &id, body).await.map_err(api_error)?;
-                Ok::<_, ApiError>(if status == StatusCode::NO_CONTENT {
-                    status.into_response()
-                } else {
-                    answer(status, &changed)
-                })
-            }
-        },
-    )
+    axum::routing::on(method, move |caller: Caller<PointState>, Path(id): Path<String>, body: MefBody<B>| {
+        let change = change.clone();
+        async move {
+            let (state, party) = caller.plain()?;
+            let changed = change(state.bus(), party.tenant_for_write()?, &id, body).await.map_err(api_error)?;
+            Ok::<_, ApiError>(if status == StatusCode::NO_CONTENT {
+                status.into_response()
+            } else {
+                answer(status, &changed)
+            })
+        }
+    })
 }
 
 /// A task on the Buyer's resource `{id}` that takes no body (`POST …/{id}/cancel`): 204.
@@ -146,10 +143,10 @@ pub(crate) fn act<F>(act: F) -> MethodRouter<PointState>
 where
     F: for<'a> Fn(&'a Bus, &'a Tenant, &'a str) -> Found<'a, ()> + Clone + Send + Sync + 'static,
 {
-    axum::routing::post(move |State(state): State<PointState>, caller: Caller<Party>, Path(id): Path<String>| {
+    axum::routing::post(move |caller: Caller<PointState>, Path(id): Path<String>| {
         let act = act.clone();
         async move {
-            let party = caller.plain()?;
+            let (state, party) = caller.plain()?;
             act(state.bus(), party.tenant_for_write()?, &id).await.map_err(api_error)?;
             Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
         }
@@ -180,16 +177,14 @@ pub(crate) struct PointState {
     irp: Irp,
 }
 
-impl FromRef<PointState> for Arc<Authenticator> {
-    fn from_ref(state: &PointState) -> Self {
-        state.api.auth.clone()
-    }
-}
-
 /// A request to a product API acts for the Buyer (and Seller) `buyerId` (and `sellerId`) name,
 /// as MEF 123 R2–R6 resolve them at the route's reference point.
 impl Callers for PointState {
     type Acting = Party;
+
+    fn authenticator(&self) -> &Authenticator {
+        &self.api.auth
+    }
 
     fn acting_for(&self, principal: &Principal, query: &mut QueryParams) -> Result<Party, ApiError> {
         let buyer_id = query.single("buyerId")?;

@@ -26,15 +26,7 @@ fn app() -> App {
         Arc::new(SystemClock),
         Arc::new(UuidIds),
         Arc::new(InventoryFulfilment::new(catalog, 0.0)),
-        BusConfig {
-            seller_contact: json!({"name": "Desk", "emailAddress": "d@s.example", "number": "1", "role": "sellerContact"}),
-            self_addresses: Default::default(),
-            charges: Default::default(),
-            quotes: Default::default(),
-            workforce: Default::default(),
-            billing: Default::default(),
-            agreements: Vec::new(),
-        },
+        BusConfig::new(json!({"name": "Desk", "emailAddress": "d@s.example", "number": "1", "role": "sellerContact"})),
     );
     let auth = Arc::new(Authenticator::from_secret(b"router-test-key-0123456789abcdef"));
     let geography = Arc::new(lso_geo::Geography::parse(lso_geo::SAMPLE_ADDRESSES, lso_geo::SAMPLE_SITES).unwrap());

@@ -135,6 +135,18 @@ impl Bus {
         Ok(report)
     }
 
+    /// The page at `offset` of every Buyer's records of `kind`, with their documents.
+    async fn every(&self, kind: &str, offset: u64) -> Result<Vec<(Record, Value)>, BusError> {
+        let all = Selection { tenant: None, filters: Vec::new(), offset, limit: PAGE };
+        let page = self.store.list(ListQuery::of(kind, all)).await?;
+        let read = |record: Record| {
+            let doc = serde_json::from_str(&record.doc)
+                .map_err(|e| BusError::Corrupt(format!("{kind} {}: {e}", record.id)))?;
+            Ok((record, doc))
+        };
+        page.records.into_iter().map(read).collect()
+    }
+
     /// The recurring and installation charges of every product active in the period.
     async fn product_lines(
         &self,
@@ -145,29 +157,18 @@ impl Bus {
     ) -> Result<(), BusError> {
         let length = (end - start) as f64;
         for offset in (0..).step_by(PAGE as usize) {
-            let page = self
-                .store
-                .list(ListQuery {
-                    kind: crate::inventory::PRODUCT.into(),
-                    tenant: None,
-                    filters: Vec::new(),
-                    offset,
-                    limit: PAGE,
-                })
-                .await?;
-            for record in &page.records {
+            let page = self.every(crate::inventory::PRODUCT, offset).await?;
+            for (record, product) in &page {
                 report.products += 1;
-                let product: Value = serde_json::from_str(&record.doc)
-                    .map_err(|e| BusError::Corrupt(format!("product {}: {e}", record.id)))?;
                 let (Some(account), Some((activated, ended))) =
-                    (product["billingAccount"]["id"].as_str(), active_span(&product))
+                    (product["billingAccount"]["id"].as_str(), active_span(product))
                 else {
                     continue;
                 };
                 let term = product["productTerm"][0].clone();
                 let months = serde_json::from_value(term).map(|t| crate::validate::term_months(&t)).unwrap_or(12);
                 let key = (record.tenant.clone(), account.to_owned());
-                let versions = self.versions(&record.tenant, &product, activated).await?;
+                let versions = self.versions(&record.tenant, product, activated).await?;
                 for (index, (since, configuration, order_item)) in versions.iter().enumerate() {
                     let until = versions.get(index + 1).map_or(ended.unwrap_or(end), |next| next.0);
                     let (from, to) = ((*since).max(start), until.min(ended.unwrap_or(end)).min(end));
@@ -206,7 +207,7 @@ impl Bus {
                     }
                 }
             }
-            if (page.records.len() as u64) < PAGE {
+            if (page.len() as u64) < PAGE {
                 return Ok(());
             }
         }
@@ -257,19 +258,8 @@ impl Bus {
         lines: &mut BTreeMap<(String, String), Vec<Line>>,
     ) -> Result<(), BusError> {
         for offset in (0..).step_by(PAGE as usize) {
-            let page = self
-                .store
-                .list(ListQuery {
-                    kind: crate::charges::CHARGE.into(),
-                    tenant: None,
-                    filters: Vec::new(),
-                    offset,
-                    limit: PAGE,
-                })
-                .await?;
-            for record in &page.records {
-                let charge: Value = serde_json::from_str(&record.doc)
-                    .map_err(|e| BusError::Corrupt(format!("charge {}: {e}", record.id)))?;
+            let page = self.every(crate::charges::CHARGE, offset).await?;
+            for (record, charge) in &page {
                 let Some(created) = time(&charge["creationDate"]).filter(|t| (start..end).contains(t)) else {
                     continue;
                 };
@@ -306,7 +296,7 @@ impl Bus {
                     });
                 }
             }
-            if (page.records.len() as u64) < PAGE {
+            if (page.len() as u64) < PAGE {
                 return Ok(());
             }
         }
@@ -409,38 +399,29 @@ impl Bus {
         amount: f64,
         method: &str,
     ) -> Result<Value, BusError> {
-        self.retrying(|| self.record_payment_once(tenant, id, amount, method)).await
-    }
-
-    async fn record_payment_once(
-        &self,
-        tenant: &Tenant,
-        id: &str,
-        amount: f64,
-        method: &str,
-    ) -> Result<Value, BusError> {
-        let Some(mut change) = Tracked::load(self, HubApi::Billing, BILL, Some(&tenant.key()), id).await? else {
-            return Err(BusError::NotFound(format!("no customerBill with id `{id}`")));
-        };
-        let remaining = change.doc["remainingAmount"]["value"].as_f64().unwrap_or(0.0);
-        if change.doc["state"] == "settled" || !(amount > 0.0 && round(amount) <= round(remaining)) {
-            return Err(BusError::Invalid(vec![Violation::invalid(
-                "/amount",
-                format!("the bill has {remaining} to pay"),
-            )]));
-        }
-        let currency = change.doc["amountDue"]["unit"].as_str().unwrap_or("USD").to_owned();
-        let at = change.at.as_str().to_owned();
-        let payment = json!({"appliedAmount": money(&currency, amount),
-            "payment": {"id": self.ids.next_id(), "amount": money(&currency, amount), "paymentMethod": method, "paymentDate": at}});
-        push(&mut change.doc, "appliedPayment", payment);
-        set(&mut change.doc, "remainingAmount", money(&currency, remaining - amount));
-        set(&mut change.doc, "lastUpdate", at);
-        set(&mut change.doc, "state", if round(remaining - amount) == 0.0 { "settled" } else { "paymentDue" });
-        change.announce("customerBillStateChangeEvent", None);
-        let document = change.doc.clone();
-        let index = bill_index(&document);
-        self.commit(change.finish(index)).await?;
-        Ok(document)
+        self.retrying(|| async {
+            let mut change = Tracked::existing(self, HubApi::Billing, BILL, tenant, id).await?;
+            let remaining = change.doc["remainingAmount"]["value"].as_f64().unwrap_or(0.0);
+            if change.doc["state"] == "settled" || !(amount > 0.0 && round(amount) <= round(remaining)) {
+                return Err(BusError::Invalid(vec![Violation::invalid(
+                    "/amount",
+                    format!("the bill has {remaining} to pay"),
+                )]));
+            }
+            let currency = change.doc["amountDue"]["unit"].as_str().unwrap_or("USD").to_owned();
+            let at = change.at.as_str().to_owned();
+            let payment = json!({"appliedAmount": money(&currency, amount),
+                "payment": {"id": self.ids.next_id(), "amount": money(&currency, amount), "paymentMethod": method, "paymentDate": at}});
+            push(&mut change.doc, "appliedPayment", payment);
+            set(&mut change.doc, "remainingAmount", money(&currency, remaining - amount));
+            set(&mut change.doc, "lastUpdate", at);
+            set(&mut change.doc, "state", if round(remaining - amount) == 0.0 { "settled" } else { "paymentDue" });
+            change.announce("customerBillStateChangeEvent", None);
+            let document = change.doc.clone();
+            let index = bill_index(&document);
+            self.commit(change.finish(index)).await?;
+            Ok(document)
+        })
+        .await
     }
 }

@@ -6,7 +6,7 @@ use crate::doc::{self, item_mut, push, remove, set, state_change};
 use crate::events::{self, Subject};
 use crate::hubs::HubApi;
 use crate::inventory::{change_status, store_product};
-use crate::ordering::{ORDER, order_index};
+use crate::ordering::{ORDER, advance_order, order_index};
 use crate::{Bus, BusError};
 use lso_mef_product::{DateTime, ProductOrder, ProductOrderItem, TerminationError};
 use lso_model::order::{ItemAction, ItemEvent, ItemState, OrderEvent, OrderState};
@@ -88,6 +88,11 @@ impl<'a> OrderChange<'a> {
         let subject = Subject { id, href, item_id, milestone: None, ordering_key: &self.order_id };
         let op = events::event(self.bus.ids.as_ref(), HubApi::Ordering, &self.tenant, event_type, subject, &self.at);
         self.ops.push(op);
+    }
+
+    /// Has the order looked at again once this change is committed.
+    pub fn advance(&mut self) {
+        self.ops.push(advance_order(self.order_id.clone(), self.at.millis()));
     }
 
     /// Moves the order and records it.

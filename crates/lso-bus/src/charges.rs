@@ -6,7 +6,7 @@
 use crate::change::OrderChange;
 use crate::doc::{self, set};
 use crate::engine::Step;
-use crate::ordering::{ADVANCE_ORDER, Listing};
+use crate::ordering::Listing;
 use crate::tasks;
 use crate::{Bus, BusError};
 use lso_mef_product::{
@@ -243,12 +243,7 @@ async fn settle(
     let still_held = change.order()?.product_order_item.iter().any(|i| i.state == ItemState::Held);
     if order.state == OrderState::HeldAssessingCharge && !still_held {
         change.move_order(order.state, OrderEvent::ChargeResolved)?;
-        change.ops.push(WriteOp::Enqueue {
-            kind: ADVANCE_ORDER.into(),
-            key: change.order_id.clone(),
-            payload: String::new(),
-            run_at: change.at.millis(),
-        });
+        change.advance();
     }
     Ok(())
 }

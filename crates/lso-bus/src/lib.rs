@@ -72,6 +72,22 @@ pub struct BusConfig {
     pub agreements: Vec<PriceAgreement>,
 }
 
+impl BusConfig {
+    /// A Seller reached at `seller_contact`, with the default policies, no agreed prices and no
+    /// addresses of its own.
+    pub fn new(seller_contact: Value) -> Self {
+        BusConfig {
+            seller_contact,
+            self_addresses: SelfAddresses::default(),
+            charges: ChargePolicy::default(),
+            quotes: QuotePolicy::default(),
+            workforce: WorkforcePolicy::default(),
+            billing: BillingPolicy::default(),
+            agreements: Vec::new(),
+        }
+    }
+}
+
 /// What the Seller charges for, and how long a Buyer has to answer (MEF 123 UC11).
 #[derive(Debug, Clone, Default)]
 pub struct ChargePolicy {

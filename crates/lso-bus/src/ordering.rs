@@ -16,6 +16,11 @@ pub(crate) const ORDER: &str = "productOrder";
 /// The job that advances an order.
 pub(crate) const ADVANCE_ORDER: &str = "advanceProductOrder";
 
+/// The job that looks at order `id` at `run_at`.
+pub(crate) fn advance_order(id: String, run_at: i64) -> WriteOp {
+    WriteOp::Enqueue { kind: ADVANCE_ORDER.into(), key: id, payload: String::new(), run_at }
+}
+
 /// A page of a list and the number of all matches.
 pub type Listing<T> = (Vec<T>, u64);
 
@@ -70,8 +75,7 @@ impl Bus {
         let index = order_index(&document);
         let record =
             Record { kind: ORDER.into(), id: id.clone(), tenant: tenant.key(), version: 1, doc: doc::text(&document) };
-        let job = WriteOp::Enqueue { kind: ADVANCE_ORDER.into(), key: id, payload: String::new(), run_at: now };
-        self.commit(vec![WriteOp::Insert { record, index }, job]).await?;
+        self.commit(vec![WriteOp::Insert { record, index }, advance_order(id, now)]).await?;
         Ok(document)
     }
 

@@ -6,7 +6,7 @@ use crate::change::OrderChange;
 use crate::charges::{self, ChargeFor};
 use crate::doc::{self, push, set};
 use crate::engine::Step;
-use crate::ordering::{ADVANCE_ORDER, Listing};
+use crate::ordering::Listing;
 use crate::{Bus, BusError};
 use lso_mef_product::{
     CancelProductOrder, CancelProductOrderCreate, CancelProductOrderFind, ModifyDeliveryDate, ModifyDeliveryDateCreate,
@@ -426,12 +426,7 @@ pub(crate) async fn cancel_charge_settled(
         finish_cancellation(change, order, &cancel).await
     } else {
         change.move_order(order.state, OrderEvent::CancellationDenied)?;
-        change.ops.push(WriteOp::Enqueue {
-            kind: ADVANCE_ORDER.into(),
-            key: change.order_id.clone(),
-            payload: String::new(),
-            run_at: change.at.millis(),
-        });
+        change.advance();
         Ok(())
     }
 }
@@ -482,12 +477,7 @@ fn finish_modification(
         change.move_item(item_id, ItemState::Pending, ItemEvent::Resume, Some(reason))?;
     }
     change.move_order(order.state, OrderEvent::ModificationResolved)?;
-    change.ops.push(WriteOp::Enqueue {
-        kind: ADVANCE_ORDER.into(),
-        key: change.order_id.clone(),
-        payload: String::new(),
-        run_at: change.at.millis(),
-    });
+    change.advance();
     Ok(())
 }
 

@@ -362,9 +362,7 @@ impl Bus {
     }
 
     async fn patch_ticket_once(&self, tenant: &Tenant, id: &str, patch: Value) -> Result<Value, BusError> {
-        let Some(mut change) = Tracked::load(self, HubApi::Ticket, TICKET, Some(&tenant.key()), id).await? else {
-            return Err(BusError::NotFound(format!("no troubleTicket with id `{id}`")));
-        };
+        let mut change = Tracked::existing(self, HubApi::Ticket, TICKET, tenant, id).await?;
         let status: TicketStatus = change.state("status")?;
         let Some(fields) = patch.as_object().filter(|f| !f.is_empty()) else {
             return Err(BusError::Invalid(vec![Violation::missing(
@@ -442,9 +440,7 @@ impl Bus {
     }
 
     async fn ticket_action_once(&self, tenant: &Tenant, id: &str, action: TicketAction) -> Result<(), BusError> {
-        let Some(mut change) = Tracked::load(self, HubApi::Ticket, TICKET, Some(&tenant.key()), id).await? else {
-            return Err(BusError::NotFound(format!("no troubleTicket with id `{id}`")));
-        };
+        let mut change = Tracked::existing(self, HubApi::Ticket, TICKET, tenant, id).await?;
         let (event, reason) = match &action {
             TicketAction::Cancel => (TicketEvent::Cancel, "the Buyer asked to cancel it"),
             TicketAction::Close => (TicketEvent::Close, "the Buyer confirmed the resolution"),
@@ -475,9 +471,7 @@ impl Bus {
     /// The Seller writes a note on a Buyer's ticket, which the Buyer hears of.
     pub async fn seller_note_ticket(&self, tenant: &Tenant, id: &str, text: &str) -> Result<(), BusError> {
         self.retrying(|| async {
-            let Some(mut change) = Tracked::load(self, HubApi::Ticket, TICKET, Some(&tenant.key()), id).await? else {
-                return Err(BusError::NotFound(format!("no troubleTicket with id `{id}`")));
-            };
+            let mut change = Tracked::existing(self, HubApi::Ticket, TICKET, tenant, id).await?;
             change.seller_note(text);
             change.announce("troubleTicketAttributeValueChangeEvent", None);
             self.commit(finish_ticket(change)).await
@@ -493,32 +487,23 @@ impl Bus {
         to: SellerMove,
         reason: &str,
     ) -> Result<Value, BusError> {
-        self.retrying(|| self.seller_move_ticket_once(tenant, id, to, reason)).await
-    }
-
-    async fn seller_move_ticket_once(
-        &self,
-        tenant: &Tenant,
-        id: &str,
-        to: SellerMove,
-        reason: &str,
-    ) -> Result<Value, BusError> {
-        let Some(mut change) = Tracked::load(self, HubApi::Ticket, TICKET, Some(&tenant.key()), id).await? else {
-            return Err(BusError::NotFound(format!("no troubleTicket with id `{id}`")));
-        };
-        let event = match to {
-            SellerMove::Work => TicketEvent::Work,
-            SellerMove::AwaitBuyer => TicketEvent::AwaitBuyer,
-            SellerMove::Resolve => TicketEvent::Resolve,
-        };
-        if to == SellerMove::Work {
-            change.seller_note(reason);
-            change.announce("troubleTicketAttributeValueChangeEvent", None);
-        }
-        move_ticket(&mut change, event, reason)?;
-        let document = change.doc.clone();
-        self.commit(finish_ticket(change)).await?;
-        Ok(document)
+        self.retrying(|| async {
+            let mut change = Tracked::existing(self, HubApi::Ticket, TICKET, tenant, id).await?;
+            let event = match to {
+                SellerMove::Work => TicketEvent::Work,
+                SellerMove::AwaitBuyer => TicketEvent::AwaitBuyer,
+                SellerMove::Resolve => TicketEvent::Resolve,
+            };
+            if to == SellerMove::Work {
+                change.seller_note(reason);
+                change.announce("troubleTicketAttributeValueChangeEvent", None);
+            }
+            move_ticket(&mut change, event, reason)?;
+            let document = change.doc.clone();
+            self.commit(finish_ticket(change)).await?;
+            Ok(document)
+        })
+        .await
     }
 
     /// Job step: the Seller takes a new or reopened ticket in progress, linking it to an open

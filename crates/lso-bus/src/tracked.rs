@@ -62,6 +62,18 @@ impl<'a> Tracked<'a> {
         Ok(Some(tracked))
     }
 
+    /// Loads `tenant`'s document `id` of `kind` for a change; 404 when it has none.
+    pub async fn existing(
+        bus: &'a Bus,
+        api: HubApi,
+        kind: &'static str,
+        tenant: &Tenant,
+        id: &str,
+    ) -> Result<Self, BusError> {
+        let found = Tracked::load(bus, api, kind, Some(&tenant.key()), id).await?;
+        found.ok_or_else(|| BusError::NotFound(format!("no {kind} with id `{id}`")))
+    }
+
     /// The document's `key` (its state or status) as `S`.
     pub fn state<S: FromStr>(&self, key: &str) -> Result<S, BusError> {
         self.doc[key]

@@ -182,6 +182,20 @@ fn held(start: i64, technician: u32) -> String {
     format!("{start}:{technician}")
 }
 
+/// Holds `technician` from `start` for the appointment `id`, and starts its visit then.
+fn hold(tenant: &Tenant, id: &str, start: i64, technician: u32) -> [WriteOp; 2] {
+    let record = Record {
+        kind: HELD.into(),
+        id: held(start, technician),
+        tenant: tenant.key(),
+        version: 1,
+        doc: json!({"appointment": id}).to_string(),
+    };
+    let visit =
+        WriteOp::Enqueue { kind: ADVANCE_VISIT.into(), key: id.into(), payload: technician.to_string(), run_at: start };
+    [WriteOp::Insert { record, index: Vec::new() }, visit]
+}
+
 impl Bus {
     /// A work order for a technician to visit `places` about `entities` (the product and the
     /// ticket, or the order item, it is for): its creation (R56) and its need of an appointment
@@ -391,22 +405,7 @@ impl Bus {
         set(&mut order.doc, "appointmentRequired", false);
         set(&mut order.doc, "plannedExecutionDate", DateTime::from_millis(start).as_str());
         move_work_order(&mut order, VisitEvent::Book)?;
-        let mut ops = vec![WriteOp::Insert {
-            record: Record {
-                kind: HELD.into(),
-                id: held(start, technician),
-                tenant: tenant.key(),
-                version: 1,
-                doc: json!({"appointment": id}).to_string(),
-            },
-            index: Vec::new(),
-        }];
-        ops.push(WriteOp::Enqueue {
-            kind: ADVANCE_VISIT.into(),
-            key: id.clone(),
-            payload: technician.to_string(),
-            run_at: start,
-        });
+        let mut ops = hold(tenant, &id, start, technician).to_vec();
         let ticket = related(&order.doc, "TroubleTicket");
         let document = appointment.doc.clone();
         ops.extend(appointment.finish(appointment_index(&document)));
@@ -492,22 +491,7 @@ impl Bus {
                 )]));
             };
             ops.extend(self.release(&appointment).await?);
-            ops.push(WriteOp::Insert {
-                record: Record {
-                    kind: HELD.into(),
-                    id: held(start, technician),
-                    tenant: tenant.key(),
-                    version: 1,
-                    doc: json!({"appointment": id}).to_string(),
-                },
-                index: Vec::new(),
-            });
-            ops.push(WriteOp::Enqueue {
-                kind: ADVANCE_VISIT.into(),
-                key: id.to_owned(),
-                payload: technician.to_string(),
-                run_at: start,
-            });
+            ops.extend(hold(tenant, id, start, technician));
         }
         let document = appointment.doc.clone();
         let mut writes = appointment.finish(appointment_index(&document));
@@ -517,9 +501,7 @@ impl Bus {
     }
 
     async fn loaded_appointment(&self, tenant: &Tenant, id: &str) -> Result<Tracked<'_>, BusError> {
-        Tracked::load(self, HubApi::Appointment, APPOINTMENT, Some(&tenant.key()), id)
-            .await?
-            .ok_or_else(|| BusError::NotFound(format!("no appointment with id `{id}`")))
+        Tracked::existing(self, HubApi::Appointment, APPOINTMENT, tenant, id).await
     }
 
     /// The writes that free the technician an appointment holds.

@@ -3,13 +3,11 @@
 
 use crate::ApiError;
 use crate::error::{BadRequestCode, ForbiddenCode, UnauthorizedCode};
-use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use lso_model::{Irp, Tenant};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 const ISSUER: &str = "lso";
 
@@ -91,15 +89,9 @@ impl Authenticator {
     }
 }
 
-impl<S> FromRequestParts<S> for Principal
-where
-    S: Send + Sync,
-    Arc<Authenticator>: FromRef<S>,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let authenticator = Arc::<Authenticator>::from_ref(state);
+impl Principal {
+    /// Who the bearer token of a request says calls, checked by `authenticator`.
+    pub fn of_request(parts: &Parts, authenticator: &Authenticator) -> Result<Principal, ApiError> {
         let header = parts.headers.get(AUTHORIZATION).ok_or(ApiError::Unauthorized {
             code: UnauthorizedCode::MissingCredentials,
             reason: "the request has no Authorization header; send `Authorization: Bearer <token>`".into(),

@@ -3,50 +3,49 @@
 //! operator alone), and the rest of the query, for the handler to read and finish.
 
 use crate::{ApiError, Authenticator, ForbiddenCode, Principal, QueryParams};
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use std::sync::Arc;
 
 /// How an API tells whom a request acts for.
 pub trait Callers: Send + Sync {
     /// Whom a request acts for here: a Buyer's tenant, a customer, an operator.
     type Acting: Send;
+    /// What checks the bearer tokens of this API.
+    fn authenticator(&self) -> &Authenticator;
     /// Whom `principal` acts for, taking what names it (`buyerId`, `sellerId`) from `query`.
     fn acting_for(&self, principal: &Principal, query: &mut QueryParams) -> Result<Self::Acting, ApiError>;
 }
 
-/// A request's caller: its principal, whom it acts for, and the query parameters not yet read.
-#[derive(Debug)]
-pub struct Caller<A> {
+/// A request's caller: the API's state it calls, its principal, whom it acts for, and the query
+/// parameters not yet read.
+pub struct Caller<S: Callers> {
+    /// What the API's handlers share.
+    pub state: S,
     /// Who the token says calls.
     pub principal: Principal,
     /// Whom it acts for at this API.
-    pub acting: A,
+    pub acting: S::Acting,
     /// The query parameters besides those naming whom it acts for.
     pub query: QueryParams,
 }
 
-impl<A> Caller<A> {
-    /// Whom the caller acts for, the query holding nothing else (anything more is refused
-    /// with 400 `invalidQuery`).
-    pub fn plain(self) -> Result<A, ApiError> {
+impl<S: Callers> Caller<S> {
+    /// The state and whom the caller acts for, the query holding nothing else (anything more
+    /// is refused with 400 `invalidQuery`).
+    pub fn plain(self) -> Result<(S, S::Acting), ApiError> {
         self.query.finish()?;
-        Ok(self.acting)
+        Ok((self.state, self.acting))
     }
 }
 
-impl<S> FromRequestParts<S> for Caller<S::Acting>
-where
-    S: Callers,
-    Arc<Authenticator>: FromRef<S>,
-{
+impl<S: Callers + Clone> FromRequestParts<S> for Caller<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let principal = Principal::from_request_parts(parts, state).await?;
+        let principal = Principal::of_request(parts, state.authenticator())?;
         let mut query = QueryParams::parse(parts.uri.query());
         let acting = state.acting_for(&principal, &mut query)?;
-        Ok(Caller { principal, acting, query })
+        Ok(Caller { state: state.clone(), principal, acting, query })
     }
 }
 
@@ -64,5 +63,25 @@ impl Operator {
                 reason: format!("{interface}; a Buyer's token cannot use it"),
             }),
         }
+    }
+}
+
+/// An internal interface of the Seller: only its operators call it.
+pub trait Internal: Send + Sync {
+    /// What a Buyer's token is told when it is refused (403).
+    const REFUSAL: &'static str;
+    /// What checks the bearer tokens of this interface.
+    fn authenticator(&self) -> &Authenticator;
+}
+
+impl<S: Internal> Callers for S {
+    type Acting = Operator;
+
+    fn authenticator(&self) -> &Authenticator {
+        Internal::authenticator(self)
+    }
+
+    fn acting_for(&self, principal: &Principal, _: &mut QueryParams) -> Result<Operator, ApiError> {
+        Operator::of(principal, S::REFUSAL)
     }
 }

@@ -13,9 +13,9 @@ mod secret;
 
 pub use auth::{Authenticator, Party, Principal, resolve_party};
 pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, MefBody, parse, typed_view};
-pub use caller::{Caller, Callers, Operator};
+pub use caller::{Caller, Callers, Internal, Operator};
 pub use error::{ApiError, BadRequestCode, ForbiddenCode, UnauthorizedCode, api_error, reason_text};
-pub use oneshot::{Answer, oneshot};
+pub use oneshot::{Answer, TestCallers, oneshot};
 pub use query::{DEFAULT_PAGE, MAX_PAGE, Paging, QueryParams, list_response};
 pub use secret::Secret;
 

@@ -305,9 +305,9 @@ impl Store {
         dispatch!(self.list(query))
     }
 
-    /// Leases up to `max` jobs due at `now` for `lease_millis`.
-    pub async fn claim_jobs(&self, now: i64, lease_millis: i64, max: usize) -> Result<Vec<Job>, StoreError> {
-        dispatch!(self.claim_jobs(now, lease_millis, max))
+    /// Leases up to `max` jobs due at `now` for `lease_ms`.
+    pub async fn claim_jobs(&self, now: i64, lease_ms: i64, max: usize) -> Result<Vec<Job>, StoreError> {
+        dispatch!(self.claim_jobs(now, lease_ms, max))
     }
 
     /// The time of the earliest job not leased, if any.
@@ -326,13 +326,8 @@ impl Store {
     }
 
     /// Leases up to `max` due deliveries, only the oldest pending one per ordering key.
-    pub async fn claim_deliveries(
-        &self,
-        now: i64,
-        lease_millis: i64,
-        max: usize,
-    ) -> Result<Vec<DeliveryTask>, StoreError> {
-        dispatch!(self.claim_deliveries(now, lease_millis, max))
+    pub async fn claim_deliveries(&self, now: i64, lease_ms: i64, max: usize) -> Result<Vec<DeliveryTask>, StoreError> {
+        dispatch!(self.claim_deliveries(now, lease_ms, max))
     }
 
     /// Records what came of delivery attempts.

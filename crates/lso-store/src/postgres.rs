@@ -138,15 +138,15 @@ impl PgStore {
         Ok(Page { records, total: total as u64 })
     }
 
-    /// Leases up to `max` jobs due at `now` for `lease_millis`.
-    pub async fn claim_jobs(&self, now: i64, lease_millis: i64, max: usize) -> Result<Vec<Job>, StoreError> {
+    /// Leases up to `max` jobs due at `now` for `lease_ms`.
+    pub async fn claim_jobs(&self, now: i64, lease_ms: i64, max: usize) -> Result<Vec<Job>, StoreError> {
         let client = self.client().await?;
         let rows = client
             .query(
                 "UPDATE jobs SET lease_until = $1 + $2, attempts = attempts + 1 WHERE id IN \
                  (SELECT id FROM jobs WHERE run_at <= $1 AND lease_until <= $1 ORDER BY run_at, id LIMIT $3 \
                   FOR UPDATE SKIP LOCKED) RETURNING id, kind, key, payload, attempts, generation",
-                &[&now, &lease_millis, &(max as i64)],
+                &[&now, &lease_ms, &(max as i64)],
             )
             .await
             .map_err(failed)?;
@@ -202,12 +202,7 @@ impl PgStore {
     }
 
     /// Leases up to `max` due deliveries, only the oldest pending one per ordering key.
-    pub async fn claim_deliveries(
-        &self,
-        now: i64,
-        lease_millis: i64,
-        max: usize,
-    ) -> Result<Vec<DeliveryTask>, StoreError> {
+    pub async fn claim_deliveries(&self, now: i64, lease_ms: i64, max: usize) -> Result<Vec<DeliveryTask>, StoreError> {
         let client = self.client().await?;
         let ids: Vec<i64> = client
             .query(
@@ -216,7 +211,7 @@ impl PgStore {
                       AND d.lease_until <= $1 AND NOT EXISTS (SELECT 1 FROM deliveries e \
                       WHERE e.ordering_key = d.ordering_key AND e.state = 'pending' AND e.id < d.id) \
                     ORDER BY d.next_attempt_at, d.id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id",
-                &[&now, &lease_millis, &(max as i64)],
+                &[&now, &lease_ms, &(max as i64)],
             )
             .await
             .map_err(failed)?

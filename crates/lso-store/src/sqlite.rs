@@ -213,8 +213,8 @@ impl SqliteStore {
         .await
     }
 
-    /// Leases up to `max` jobs due at `now` for `lease_millis`.
-    pub async fn claim_jobs(&self, now: i64, lease_millis: i64, max: usize) -> Result<Vec<Job>, StoreError> {
+    /// Leases up to `max` jobs due at `now` for `lease_ms`.
+    pub async fn claim_jobs(&self, now: i64, lease_ms: i64, max: usize) -> Result<Vec<Job>, StoreError> {
         self.write(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
@@ -223,7 +223,7 @@ impl SqliteStore {
                      RETURNING id, kind, key, payload, attempts, generation",
                 )
                 .map_err(StoreError::unavailable)?;
-            stmt.query_map(params![now, lease_millis, max as i64], |r| {
+            stmt.query_map(params![now, lease_ms, max as i64], |r| {
                 Ok(Job {
                     id: r.get(0)?,
                     kind: r.get(1)?,
@@ -288,12 +288,7 @@ impl SqliteStore {
     }
 
     /// Leases up to `max` due deliveries, only the oldest pending one per ordering key.
-    pub async fn claim_deliveries(
-        &self,
-        now: i64,
-        lease_millis: i64,
-        max: usize,
-    ) -> Result<Vec<DeliveryTask>, StoreError> {
+    pub async fn claim_deliveries(&self, now: i64, lease_ms: i64, max: usize) -> Result<Vec<DeliveryTask>, StoreError> {
         self.write(move |conn| {
             let ids: Vec<i64> = conn
                 .prepare_cached(
@@ -304,7 +299,7 @@ impl SqliteStore {
                         ORDER BY d.next_attempt_at, d.id LIMIT ?3) RETURNING id",
                 )
                 .and_then(|mut s| {
-                    s.query_map(params![now, lease_millis, max as i64], |r| r.get(0))
+                    s.query_map(params![now, lease_ms, max as i64], |r| r.get(0))
                         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                 })
                 .map_err(StoreError::unavailable)?;

@@ -57,15 +57,9 @@ fn harness_configured(adjust: impl FnOnce(&mut BusConfig)) -> Harness {
     let store = Store::open(&dir.path().join("lso.db")).unwrap();
     let catalog = Arc::new(Catalog::built_in().unwrap());
     let fulfilment = Arc::new(Scripted::default());
-    let mut config = BusConfig {
-        seller_contact: json!({"name": "Seller Desk", "emailAddress": "desk@seller.example", "number": "1", "role": "sellerContact"}),
-        self_addresses: Default::default(),
-        charges: Default::default(),
-        quotes: Default::default(),
-        workforce: Default::default(),
-        billing: Default::default(),
-        agreements: Vec::new(),
-    };
+    let mut config = BusConfig::new(
+        json!({"name": "Seller Desk", "emailAddress": "desk@seller.example", "number": "1", "role": "sellerContact"}),
+    );
     adjust(&mut config);
     let clock = Arc::new(FixedClock::at(NOW));
     let bus = Arc::new(Bus::new(

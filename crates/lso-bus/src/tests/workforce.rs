@@ -25,6 +25,15 @@ impl Harness {
         (id, pending["workOrder"][0]["id"].as_str().unwrap().to_owned())
     }
 
+    /// The work orders opened for `entity` (an order item is `{order}#{item}`).
+    async fn work_orders_for(&self, entity: &str) -> Vec<Value> {
+        let filter =
+            lso_store::Filter { name: "relatedEntityId".into(), condition: lso_store::Condition::Eq(entity.into()) };
+        let selection =
+            lso_store::Selection { tenant: Some(self.tenant.key()), filters: vec![filter], offset: 0, limit: 10 };
+        self.bus.list_work_orders(selection).await.unwrap().0
+    }
+
     async fn book(&self, work_order: &str, start: i64) -> Result<Value, BusError> {
         let request = json!({"workOrder": {"id": work_order}, "validFor": period(start, start + 2 * HOUR),
             "relatedContactInformation": [contact("buyerAppointmentContact"), contact("appointmentPlaceContact")]});
@@ -182,19 +191,7 @@ async fn mef137_a_uni_that_needs_a_visit_is_provisioned_once_the_technician_has_
     assert_eq!(waiting.state, OrderState::InProgress);
     assert_eq!(waiting.product_order_item[0].state, ItemState::InProgress, "the UNI waits for its visit");
     assert_eq!(waiting.product_order_item[1].state, ItemState::Completed, "nothing is installed on site for an EVPL");
-    let filter =
-        lso_store::Filter { name: "relatedEntityId".into(), condition: lso_store::Condition::Eq(format!("{id}#1")) };
-    let orders = h
-        .bus
-        .list_work_orders(lso_store::Selection {
-            tenant: Some(h.tenant.key()),
-            filters: vec![filter],
-            offset: 0,
-            limit: 10,
-        })
-        .await
-        .unwrap()
-        .0;
+    let orders = h.work_orders_for(&format!("{id}#1")).await;
     assert_eq!(orders.len(), 1, "one work order for the UNI item");
     assert_eq!((orders[0]["state"].as_str(), orders[0]["place"][0]["id"].as_str()), (Some("open"), Some("site-1")));
     let work_order = orders[0]["id"].as_str().unwrap().to_owned();
@@ -253,19 +250,7 @@ async fn mef137_a_missed_installation_visit_fails_the_item_it_was_for() {
     let created = h.create(order(vec![add_item("1", UNI)])).await.unwrap();
     let id = created["id"].as_str().unwrap();
     h.settle().await;
-    let filter =
-        lso_store::Filter { name: "relatedEntityId".into(), condition: lso_store::Condition::Eq(format!("{id}#1")) };
-    let orders = h
-        .bus
-        .list_work_orders(lso_store::Selection {
-            tenant: Some(h.tenant.key()),
-            filters: vec![filter],
-            offset: 0,
-            limit: 10,
-        })
-        .await
-        .unwrap()
-        .0;
+    let orders = h.work_orders_for(&format!("{id}#1")).await;
     let work_order = orders[0]["id"].as_str().unwrap().to_owned();
     let booked = h.book(&work_order, NOW + 2 * HOUR).await.unwrap();
     h.clock.advance(Duration::from_secs(2 * 3600));

@@ -33,28 +33,40 @@ fn evpl(id: &str, cir: u64, unis: &[&str]) -> Value {
     evpl
 }
 
+/// A Seller with a Buyer listening to its POQ events over `irp`, and the API's official files.
+struct Qualifying {
+    app: App,
+    contract: Contract,
+    events: Contract,
+    base: String,
+    receiver: Receiver,
+}
+
+impl Qualifying {
+    async fn start(irp: &str) -> Self {
+        let app = spawn_app().await;
+        let api = format!("{irp}/productApi/serviceability/offeringQualification/productOfferingQualification");
+        let contract = Contract::load(&format!("{api}Management.api.yaml"));
+        let events = Contract::load(&format!("{api}Notification.api.yaml"));
+        let base = lso_mef_product::poq_base(irp.to_lowercase().parse().unwrap());
+        let (receiver, _) = app.listening_at(&base).await;
+        Qualifying { app, contract, events, base, receiver }
+    }
+}
+
+/// Asks for a qualification: created (201) and valid against the official file.
+async fn ask(app: &App, contract: &Contract, base: &str, body: &Value) -> Value {
+    let answer = app.call("POST", &format!("{base}/productOfferingQualification"), Some(body)).await;
+    assert_eq!(answer.status, 201, "{:#}", answer.body);
+    Contract::assert_valid(&contract.response("/productOfferingQualification", "post", 201), &answer.body, "a POQ");
+    answer.body
+}
+
 #[tokio::test]
 async fn qualifications_come_from_the_network_and_every_answer_meets_the_contract() {
     for irp in ["Sonata", "Cantata"] {
-        let app = spawn_app().await;
-        let contract = Contract::load(&format!(
-            "{irp}/productApi/serviceability/offeringQualification/productOfferingQualificationManagement.api.yaml"
-        ));
-        let events = Contract::load(&format!(
-            "{irp}/productApi/serviceability/offeringQualification/productOfferingQualificationNotification.api.yaml"
-        ));
-        let base = lso_mef_product::poq_base(irp.to_lowercase().parse().unwrap());
-        let (receiver, _) = app.listening_at(&base).await;
-        let ask = async |body: Value| {
-            let answer = app.call("POST", &format!("{base}/productOfferingQualification"), Some(&body)).await;
-            assert_eq!(answer.status, 201, "{:#}", answer.body);
-            Contract::assert_valid(
-                &contract.response("/productOfferingQualification", "post", 201),
-                &answer.body,
-                "a POQ",
-            );
-            answer.body
-        };
+        let Qualifying { app, contract, events, base, receiver } = Qualifying::start(irp).await;
+        let ask = async |body: Value| ask(&app, &contract, &base, &body).await;
         let at_site = json!({"@type": "GeographicSiteRef", "id": "site-boston", "role": "INSTALL_LOCATION"});
         let at_address = json!({"@type": "GeographicAddressRef", "id": "addr-ny-1", "role": "INSTALL_LOCATION"});
         let ready = ask(poq(vec![
@@ -140,15 +152,7 @@ async fn qualifications_come_from_the_network_and_every_answer_meets_the_contrac
 #[tokio::test]
 async fn a_deferred_qualification_is_answered_by_a_job_with_every_step_announced_and_alternates_proposed() {
     for irp in ["Sonata", "Cantata"] {
-        let app = spawn_app().await;
-        let contract = Contract::load(&format!(
-            "{irp}/productApi/serviceability/offeringQualification/productOfferingQualificationManagement.api.yaml"
-        ));
-        let events = Contract::load(&format!(
-            "{irp}/productApi/serviceability/offeringQualification/productOfferingQualificationNotification.api.yaml"
-        ));
-        let base = lso_mef_product::poq_base(irp.to_lowercase().parse().unwrap());
-        let (receiver, _) = app.listening_at(&base).await;
+        let Qualifying { app, contract, events, base, receiver } = Qualifying::start(irp).await;
 
         let at = |site: &str| json!({"@type": "GeographicSiteRef", "id": site, "role": "INSTALL_LOCATION"});
         let mut request = poq(vec![
@@ -159,15 +163,9 @@ async fn a_deferred_qualification_is_answered_by_a_job_with_every_step_announced
         request["instantSyncQualification"] = json!(false);
         request["provideAlternative"] = json!(true);
         request["requestedPOQCompletionDate"] = json!(days_from_now(2));
-        let created = app.call("POST", &format!("{base}/productOfferingQualification"), Some(&request)).await;
-        assert_eq!(created.status, 201, "{:#}", created.body);
-        Contract::assert_valid(
-            &contract.response("/productOfferingQualification", "post", 201),
-            &created.body,
-            "a POQ",
-        );
-        assert_eq!(created.body["state"], "acknowledged");
-        let id = created.body["id"].as_str().unwrap();
+        let created = ask(&app, &contract, &base, &request).await;
+        assert_eq!(created["state"], "acknowledged");
+        let id = created["id"].as_str().unwrap();
         let path = format!("{base}/productOfferingQualification/{id}");
         let done = app.wait_until(&path, |p| p["state"] == "done.ready").await;
         Contract::assert_valid(
