@@ -15,7 +15,7 @@ pub use routes::{Client, Operators, SofAudience, SofState, hub_router, hub_route
 
 use axum::Router;
 use axum::http::StatusCode;
-use lso_http::filters::Kind;
+use lso_http::filters::Known;
 use lso_sof::LegatoApi;
 use routes::{creator, lister, retriever};
 
@@ -37,12 +37,12 @@ pub fn router(state: SofState) -> Router {
             creator(StatusCode::CREATED, |state, client, order| {
                 Box::pin(async move { state.sof.accept_order(&client.id, order).await.map_err(lso_http::api_error) })
             })
-            .merge(lister(lso_sof::SERVICE_ORDER, order_filters)),
+            .merge(lister(lso_sof::SERVICE_ORDER, &ORDER_FILTERS)),
         )
         .route("/serviceOrder/{id}", retriever(lso_sof::SERVICE_ORDER));
     let inventory = Router::new()
         // `listService` (MEF 135 R9), `retrieveService`.
-        .route("/service", lister(lso_sof::SERVICE, service_filters))
+        .route("/service", lister(lso_sof::SERVICE, &SERVICE_FILTERS))
         .route("/service/{id}", retriever(lso_sof::SERVICE));
     Router::new()
         .nest(ORDERING_BASE, ordering.with_state(state.clone()))
@@ -54,32 +54,25 @@ pub fn router(state: SofState) -> Router {
         .merge(pm::router(state, lso_sof::pm::PM_BASE))
 }
 
-fn order_filters() -> Vec<(&'static str, Kind)> {
-    vec![
-        ("state", Kind::OneOf(ORDER_STATES.to_vec())),
-        ("externalId", Kind::Text),
-        ("orderDate", Kind::Date),
-        ("completionDate", Kind::Date),
-        ("expectedCompletionDate", Kind::Date),
-        ("startDate", Kind::Date),
-    ]
-}
+const ORDER_FILTERS: Known = Known {
+    choices: &[("state", &ORDER_STATES)],
+    text: &["externalId"],
+    dates: &["orderDate", "completionDate", "expectedCompletionDate", "startDate"],
+};
 
-fn service_filters() -> Vec<(&'static str, Kind)> {
-    vec![
-        ("state", Kind::OneOf(SERVICE_STATES.to_vec())),
-        ("serviceDate", Kind::Date),
-        ("startDate", Kind::Date),
-        ("endDate", Kind::Date),
-        ("serviceOrder.id", Kind::Text),
-        ("serviceOrderItem.id", Kind::Text),
-        ("externalId", Kind::Text),
-        ("geographicSite.id", Kind::Text),
-        ("geographicAddress.id", Kind::Text),
-        ("serviceType", Kind::Text),
-        ("startMode", Kind::Text),
-    ]
-}
+const SERVICE_FILTERS: Known = Known {
+    choices: &[("state", &SERVICE_STATES)],
+    text: &[
+        "serviceOrder.id",
+        "serviceOrderItem.id",
+        "externalId",
+        "geographicSite.id",
+        "geographicAddress.id",
+        "serviceType",
+        "startMode",
+    ],
+    dates: &["serviceDate", "startDate", "endDate"],
+};
 
 #[cfg(test)]
 mod tests;

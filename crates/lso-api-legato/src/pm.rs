@@ -10,7 +10,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
-use lso_http::filters::Kind;
+use lso_http::filters::Known;
 use lso_http::{ApiError, Caller, MefBody, api_error};
 use lso_model::query::{Condition, Filter};
 use lso_model::{Violation, ViolationCode};
@@ -70,7 +70,7 @@ pub fn router(state: SofState, base: &str) -> Router {
         // `retrievePerformanceProfile`, `modifyPerformanceProfile`, `deletePerformanceProfile`.
         .route(
             "/performanceProfile",
-            lister(PM_PROFILE, profile_filters).merge(creator(StatusCode::CREATED, |state, client, profile| {
+            lister(PM_PROFILE, &PROFILE_FILTERS).merge(creator(StatusCode::CREATED, |state, client, profile| {
                 Box::pin(async move {
                     let client = client.administrator()?;
                     state.sof.create_profile(&client.id, profile).await.map_err(api_error)
@@ -87,7 +87,7 @@ pub fn router(state: SofState, base: &str) -> Router {
         // `createPerformanceJobComplexQuery`.
         .route(
             "/performanceJob",
-            lister(PM_JOB, job_filters).merge(measuring("/servicePayloadSpecificAttributes", |sof, client, job| {
+            lister(PM_JOB, &JOB_FILTERS).merge(measuring("/servicePayloadSpecificAttributes", |sof, client, job| {
                 Box::pin(async move { sof.create_job(client, job).await.map_err(api_error) })
             })),
         )
@@ -97,7 +97,7 @@ pub fn router(state: SofState, base: &str) -> Router {
         // `createPerformanceReportComplexQuery`.
         .route(
             "/performanceReport",
-            lister(PM_REPORT, report_filters).merge(measuring(
+            lister(PM_REPORT, &REPORT_FILTERS).merge(measuring(
                 "/performanceJob/servicePayloadSpecificAttributes",
                 |sof, client, report| {
                     Box::pin(async move { sof.create_report(client, report).await.map_err(api_error) })
@@ -107,7 +107,7 @@ pub fn router(state: SofState, base: &str) -> Router {
         .route("/performanceReport/{id}", retriever(PM_REPORT))
         .route("/performanceReportComplexQuery", post(report_query))
         // `listTrackingRecord`, `retrieveTrackingRecord`.
-        .route("/trackingRecord", lister(PM_TRACKING, tracking_filters))
+        .route("/trackingRecord", lister(PM_TRACKING, &TRACKING_FILTERS))
         .route("/trackingRecord/{id}", retriever(PM_TRACKING))
         .merge(hub_routes(LegatoApi::Performance));
     // `create`, `list` and `retrieve` `{Cancel,Modify,Suspend,Resume}PerformanceJob`.
@@ -115,7 +115,7 @@ pub fn router(state: SofState, base: &str) -> Router {
         routes = routes
             .route(
                 &format!("/{}", process.path()),
-                lister(process.kind(), process_filters).merge(measuring(
+                lister(process.kind(), &PROCESS_FILTERS).merge(measuring(
                     "/servicePayloadSpecificAttributes",
                     move |sof, client, request| {
                         Box::pin(async move { sof.job_process(client, process, request).await.map_err(api_error) })
@@ -139,61 +139,44 @@ async fn modify_profile(
     Ok(lso_http::ok(&profile))
 }
 
-/// `own` and the filters profiles and jobs share: when made, and how they measure.
-fn with_schedule_filters(mut own: Vec<(&'static str, Kind)>) -> Vec<(&'static str, Kind)> {
-    own.extend([
-        ("creationDate", Kind::Date),
-        ("jobType", Kind::Text),
-        ("granularity", Kind::Text),
-        ("reportingPeriod", Kind::Text),
-        ("jobPriority", Kind::Text),
-    ]);
-    own
-}
+const PROFILE_FILTERS: Known = Known {
+    choices: &[("state", &PROFILE_STATES)],
+    text: &["buyerProfileId", "jobType", "granularity", "reportingPeriod", "jobPriority"],
+    dates: &["creationDate"],
+};
 
-fn profile_filters() -> Vec<(&'static str, Kind)> {
-    with_schedule_filters(vec![("buyerProfileId", Kind::Text), ("state", Kind::OneOf(PROFILE_STATES.to_vec()))])
-}
+const JOB_FILTERS: Known = Known {
+    choices: &[("state", &JOB_STATES)],
+    text: &[
+        "buyerJobId",
+        "performanceProfileId",
+        "consumingApplicationId",
+        "producingApplicationId",
+        "jobType",
+        "granularity",
+        "reportingPeriod",
+        "jobPriority",
+    ],
+    dates: &["creationDate"],
+};
 
-fn job_filters() -> Vec<(&'static str, Kind)> {
-    with_schedule_filters(vec![
-        ("buyerJobId", Kind::Text),
-        ("performanceProfileId", Kind::Text),
-        ("state", Kind::OneOf(JOB_STATES.to_vec())),
-        ("consumingApplicationId", Kind::Text),
-        ("producingApplicationId", Kind::Text),
-    ])
-}
+const REPORT_FILTERS: Known = Known {
+    choices: &[("state", &REPORT_STATES)],
+    text: &[
+        "performanceJobId",
+        "granularity",
+        "outputFormat",
+        "resultFormat",
+        "consumingApplicationId",
+        "producingApplicationId",
+    ],
+    dates: &["creationDate", "reportingTimeframe.startDate", "reportingTimeframe.endDate"],
+};
 
-const REPORT_FILTERS: [(&str, bool); 9] = [
-    ("performanceJobId", false),
-    ("creationDate", true),
-    ("reportingTimeframe.startDate", true),
-    ("reportingTimeframe.endDate", true),
-    ("granularity", false),
-    ("outputFormat", false),
-    ("resultFormat", false),
-    ("consumingApplicationId", false),
-    ("producingApplicationId", false),
-];
+const TRACKING_FILTERS: Known = Known { choices: &[], text: &["relatedObjectId", "user"], dates: &["creationDate"] };
 
-fn report_filters() -> Vec<(&'static str, Kind)> {
-    let mut known = vec![("state", Kind::OneOf(REPORT_STATES.to_vec()))];
-    known.extend(REPORT_FILTERS.iter().map(|(name, date)| (*name, if *date { Kind::Date } else { Kind::Text })));
-    known
-}
-
-fn tracking_filters() -> Vec<(&'static str, Kind)> {
-    vec![("relatedObjectId", Kind::Text), ("creationDate", Kind::Date), ("user", Kind::Text)]
-}
-
-fn process_filters() -> Vec<(&'static str, Kind)> {
-    vec![
-        ("performanceJobId", Kind::Text),
-        ("state", Kind::OneOf(PROCESS_STATES.to_vec())),
-        ("creationDate", Kind::Date),
-    ]
-}
+const PROCESS_FILTERS: Known =
+    Known { choices: &[("state", &PROCESS_STATES)], text: &["performanceJobId"], dates: &["creationDate"] };
 
 /// The store filters a complex query's body asks for: each of `names` by equality (as text),
 /// `{date}.gt` / `{date}.lt` as ranges, and `references` (`performanceJob` → `performanceJobId`)
@@ -289,9 +272,8 @@ async fn job_query(caller: Caller<SofState>, body: MefBody<Value>) -> Result<Res
 async fn report_query(caller: Caller<SofState>, body: MefBody<Value>) -> Result<Response, ApiError> {
     let (state, acting) = caller.plain()?;
     let client = acting.id;
-    let names: Vec<&str> = REPORT_FILTERS.iter().filter(|(_, date)| !date).map(|(n, _)| *n).chain(["state"]).collect();
-    let dates: Vec<&str> = REPORT_FILTERS.iter().filter(|(_, date)| *date).map(|(n, _)| *n).collect();
-    let filters = query_filters(&body.raw, &names, &dates, &[("performanceJob", "performanceJobId")])?;
+    let names: Vec<&str> = REPORT_FILTERS.text.iter().copied().chain(["state"]).collect();
+    let filters = query_filters(&body.raw, &names, REPORT_FILTERS.dates, &[("performanceJob", "performanceJobId")])?;
     let reports = every(&state, &client, PM_REPORT, filters).await?;
     let answer: Vec<Value> = reports
         .iter()

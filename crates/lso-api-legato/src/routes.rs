@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, get, post};
-use lso_http::filters::Kind;
+use lso_http::filters::Known;
 use lso_http::{
     ApiError, Authenticator, Caller, Callers, ForbiddenCode, MefBody, Operator, Paging, Principal, QueryParams,
     api_error, json_response, list_response,
@@ -112,9 +112,6 @@ impl Callers for SofState {
     }
 }
 
-/// The filters a list operation defines, by name.
-pub(crate) type Known = fn() -> Vec<(&'static str, Kind)>;
-
 /// `GET` of one of the caller's documents of `kind`.
 pub(crate) fn retriever(kind: &'static str) -> MethodRouter<SofState> {
     get(move |caller: Caller<SofState>, Path(id): Path<String>| async move {
@@ -125,11 +122,11 @@ pub(crate) fn retriever(kind: &'static str) -> MethodRouter<SofState> {
 }
 
 /// `GET` of a page of the caller's documents of `kind` matching the filters `known` defines.
-pub(crate) fn lister(kind: &'static str, known: Known) -> MethodRouter<SofState> {
+pub(crate) fn lister(kind: &'static str, known: &'static Known) -> MethodRouter<SofState> {
     get(move |State(_state): State<SofState>, caller: Caller<SofState>| async move {
         let Caller { state, acting: client, mut query, .. } = caller;
         let paging = Paging::from_query(&mut query)?;
-        let filters = lso_http::filters::take(&mut query, &known())?;
+        let filters = lso_http::filters::take(&mut query, known)?;
         query.finish()?;
         let (found, total) =
             state.sof.list(kind, &client.id, filters, paging.offset, paging.limit).await.map_err(api_error)?;

@@ -10,11 +10,13 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use lso_http::filters::Kind;
+use lso_http::filters::Known;
 use lso_http::{ApiError, Caller, Paging, api_error, list_response};
 use lso_sof::streams::{SUBSCRIPTION, StreamMessage, topics};
 use serde_json::Value;
 use std::convert::Infallible;
+
+const SUBSCRIPTION_FILTERS: Known = Known { choices: &[], text: &["topicId", "protocol"], dates: &[] };
 
 /// The Streaming Management routes at `base`; `origin` is this server's root URL.
 pub fn router(state: SofState, base: &str, origin: &str) -> Router {
@@ -28,7 +30,7 @@ pub fn router(state: SofState, base: &str, origin: &str) -> Router {
         // and `unsubscribeTopic`: its streams end.
         .route(
             "/subscription",
-            lister(SUBSCRIPTION, || vec![("topicId", Kind::Text), ("protocol", Kind::Text)]).merge(creator(
+            lister(SUBSCRIPTION, &SUBSCRIPTION_FILTERS).merge(creator(
                 StatusCode::CREATED,
                 move |state, client, body| {
                     let (stream, origin) = (stream_base.clone(), origin.clone());

@@ -6,28 +6,24 @@ use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lso_bus::HubApi;
-use lso_http::filters::Kind;
+use lso_http::filters::Known;
 use lso_http::{ApiError, Caller, api_error};
 
 pub(crate) fn router() -> Router<PointState> {
     Router::new()
         // `listCustomerBill`, `retrieveCustomerBill`, `retrieveCustomerBillItem`.
-        .route("/customerBill", list(bill_filters, |bus, s| Box::pin(bus.list_customer_bills(s))))
+        .route("/customerBill", list(&BILL_FILTERS, |bus, s| Box::pin(bus.list_customer_bills(s))))
         .route("/customerBill/{id}", retrieve(|bus, tenant, id| Box::pin(bus.customer_bill(tenant, id))))
         .route("/customerBill/{id}/document.pdf", get(retrieve_bill_document))
         .route("/customerBillItem/{id}", retrieve(|bus, tenant, id| Box::pin(bus.customer_bill_item(tenant, id))))
         .merge(hubs::router(HubApi::Billing))
 }
 
-fn bill_filters() -> Vec<(&'static str, Kind)> {
-    vec![
-        ("billingAccount.id", Kind::Text),
-        ("billingPeriod.startDateTime", Kind::Date),
-        ("billingPeriod.endDateTime", Kind::Date),
-        ("category", Kind::OneOf(vec!["normal", "duplicate", "trial"])),
-        ("state", Kind::OneOf(vec!["generated", "paymentDue", "settled"])),
-    ]
-}
+const BILL_FILTERS: Known = Known {
+    choices: &[("category", &["normal", "duplicate", "trial"]), ("state", &["generated", "paymentDue", "settled"])],
+    text: &["billingAccount.id"],
+    dates: &["billingPeriod.startDateTime", "billingPeriod.endDateTime"],
+};
 
 /// The bill's `billDocument`: `GET /customerBill/{id}/document.pdf`, the printable bill.
 async fn retrieve_bill_document(caller: Caller<PointState>, Path(id): Path<String>) -> Result<Response, ApiError> {

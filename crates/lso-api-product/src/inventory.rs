@@ -7,7 +7,7 @@ use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::get;
 use lso_bus::HubApi;
-use lso_http::filters::Kind;
+use lso_http::filters::Known;
 use lso_http::{ApiError, Caller, api_error};
 use lso_model::product::ProductStatus;
 use serde_json::Value;
@@ -15,25 +15,24 @@ use serde_json::Value;
 pub(crate) fn router() -> Router<PointState> {
     Router::new()
         // `listProduct` (MEF 116), `retrieveProduct`.
-        .route("/product", list(product_filters, |bus, s| Box::pin(bus.list_products(s))))
+        .route("/product", list(&PRODUCT_FILTERS, |bus, s| Box::pin(bus.list_products(s))))
         .route("/product/{id}", get(retrieve_product))
         .merge(hubs::router(HubApi::Inventory))
 }
 
-fn product_filters() -> Vec<(&'static str, Kind)> {
-    vec![
-        ("status", Kind::OneOf(ProductStatus::ALL.iter().map(|s| s.as_str()).collect())),
-        ("productSpecificationId", Kind::Text),
-        ("productOfferingId", Kind::Text),
-        ("externalId", Kind::Text),
-        ("geographicalSiteId", Kind::Text),
-        ("relatedProductId", Kind::Text),
-        ("billingAccountId", Kind::Text),
-        ("productOrderId", Kind::Text),
-        ("startDate", Kind::Date),
-        ("lastUpdateDate", Kind::Date),
-    ]
-}
+const PRODUCT_FILTERS: Known = Known {
+    choices: &[("status", ProductStatus::NAMES)],
+    text: &[
+        "productSpecificationId",
+        "productOfferingId",
+        "externalId",
+        "geographicalSiteId",
+        "relatedProductId",
+        "billingAccountId",
+        "productOrderId",
+    ],
+    dates: &["startDate", "lastUpdateDate"],
+};
 
 /// `retrieveProduct`: `GET /product/{id}`, with `fields` selecting the attributes returned.
 async fn retrieve_product(caller: Caller<PointState>, Path(id): Path<String>) -> Result<Response, ApiError> {

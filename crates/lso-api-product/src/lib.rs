@@ -25,7 +25,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use lso_bus::{Bus, BusError};
-use lso_http::filters::Kind;
+use lso_http::filters::Known;
 use lso_http::{
     ApiError, Authenticator, Caller, Callers, MefBody, Party, Principal, QueryParams, api_error, resolve_party,
 };
@@ -43,9 +43,6 @@ use std::sync::Arc;
 
 /// What an operation's work gives: the caller's resource, or why not.
 type Found<'a, T> = Pin<Box<dyn Future<Output = Result<T, BusError>> + Send + 'a>>;
-
-/// The filters a list operation defines, by name.
-type Known = fn() -> Vec<(&'static str, Kind)>;
 
 /// `value` as the JSON answer `status`; a 201 also says where the resource is (`Location`).
 fn answer<T: Serialize>(status: StatusCode, value: &T) -> Response {
@@ -78,7 +75,7 @@ where
 
 /// A list operation (`GET` of a collection): a page of the caller's resources that match the
 /// filters `known` defines, found by `list`.
-pub(crate) fn list<T, F>(known: Known, list: F) -> MethodRouter<PointState>
+pub(crate) fn list<T, F>(known: &'static Known, list: F) -> MethodRouter<PointState>
 where
     T: Serialize + 'static,
     F: for<'a> Fn(&'a Bus, Selection) -> Found<'a, (Vec<T>, u64)> + Clone + Send + Sync + 'static,
@@ -88,7 +85,7 @@ where
         async move {
             let Caller { state, acting: party, mut query, .. } = caller;
             let paging = lso_http::Paging::from_query(&mut query)?;
-            let filters = lso_http::filters::take(&mut query, &known())?;
+            let filters = lso_http::filters::take(&mut query, known)?;
             query.finish()?;
             let selection =
                 Selection { tenant: party.tenant_key(), filters, offset: paging.offset, limit: paging.limit };

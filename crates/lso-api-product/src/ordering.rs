@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::routing::MethodFilter;
 use lso_bus::HubApi;
 use lso_http::MefBody;
-use lso_http::filters::Kind;
+use lso_http::filters::Known;
 use lso_mef_product::{
     CancelProductOrderCreate, ChargeUpdate, ModifyDeliveryDateCreate, ProductOrderCreate, ProductOrderUpdate,
 };
@@ -23,7 +23,7 @@ pub(crate) fn router() -> Router<PointState> {
             submit(StatusCode::CREATED, |bus, tenant, body: MefBody<ProductOrderCreate>| {
                 Box::pin(bus.create_order(tenant, body.raw, body.typed))
             })
-            .merge(list(order_filters, |bus, s| Box::pin(bus.list_orders(s)))),
+            .merge(list(&ORDER_FILTERS, |bus, s| Box::pin(bus.list_orders(s)))),
         )
         // `retrieveProductOrder`, `patchProductOrder` (UC2).
         .route(
@@ -42,7 +42,7 @@ pub(crate) fn router() -> Router<PointState> {
             submit(StatusCode::CREATED, |bus, tenant, body: MefBody<CancelProductOrderCreate>| {
                 Box::pin(bus.create_cancel(tenant, body.raw, body.typed))
             })
-            .merge(list(task_filters, |bus, s| Box::pin(bus.list_cancel_requests(s)))),
+            .merge(list(&TASK_FILTERS, |bus, s| Box::pin(bus.list_cancel_requests(s)))),
         )
         .route("/cancelProductOrder/{id}", retrieve(|bus, tenant, id| Box::pin(bus.cancel_request(tenant, id))))
         // `createModifyProductOrderItemRequestedDeliveryDate` (UC5), its list (UC6) and retrieve.
@@ -51,14 +51,14 @@ pub(crate) fn router() -> Router<PointState> {
             submit(StatusCode::CREATED, |bus, tenant, body: MefBody<ModifyDeliveryDateCreate>| {
                 Box::pin(bus.create_modify_date(tenant, body.raw, body.typed))
             })
-            .merge(list(modify_date_filters, |bus, s| Box::pin(bus.list_modify_date_requests(s)))),
+            .merge(list(&MODIFY_DATE_FILTERS, |bus, s| Box::pin(bus.list_modify_date_requests(s)))),
         )
         .route(
             "/modifyProductOrderItemRequestedDeliveryDate/{id}",
             retrieve(|bus, tenant, id| Box::pin(bus.modify_date_request(tenant, id))),
         )
         // `listCharge` (UC12), `retrieveCharge`, `patchCharge`: the Buyer's answer (UC14).
-        .route("/charge", list(charge_filters, |bus, s| Box::pin(bus.list_charges(s))))
+        .route("/charge", list(&CHARGE_FILTERS, |bus, s| Box::pin(bus.list_charges(s))))
         .route(
             "/charge/{id}",
             retrieve(|bus, tenant, id| Box::pin(bus.charge(tenant, id))).merge(change(
@@ -70,42 +70,32 @@ pub(crate) fn router() -> Router<PointState> {
         .merge(hubs::router(HubApi::Ordering))
 }
 
-fn order_filters() -> Vec<(&'static str, Kind)> {
-    vec![
-        ("state", Kind::OneOf(OrderState::ALL.iter().map(|s| s.as_str()).collect())),
-        ("externalId", Kind::Text),
-        ("projectId", Kind::Text),
-        ("orderDate", Kind::Date),
-        ("completionDate", Kind::Date),
-        ("itemRequestedCompletionDate", Kind::Date),
-        ("itemExpectedCompletionDate", Kind::Date),
-        ("cancellationDate", Kind::Date),
-    ]
-}
+const ORDER_FILTERS: Known = Known {
+    choices: &[("state", OrderState::NAMES)],
+    text: &["externalId", "projectId"],
+    dates: &[
+        "orderDate",
+        "completionDate",
+        "itemRequestedCompletionDate",
+        "itemExpectedCompletionDate",
+        "cancellationDate",
+    ],
+};
 
-fn task_filters() -> Vec<(&'static str, Kind)> {
-    vec![
-        ("productOrderId", Kind::Text),
-        ("state", Kind::OneOf(TaskState::ALL.iter().map(|s| s.as_str()).collect())),
-        ("cancellationReasonType", Kind::OneOf(CancellationReasonType::ALL.iter().map(|s| s.as_str()).collect())),
-    ]
-}
+const TASK_FILTERS: Known = Known {
+    choices: &[("state", TaskState::NAMES), ("cancellationReasonType", CancellationReasonType::NAMES)],
+    text: &["productOrderId"],
+    dates: &[],
+};
 
-fn modify_date_filters() -> Vec<(&'static str, Kind)> {
-    vec![
-        ("productOrderId", Kind::Text),
-        ("state", Kind::OneOf(TaskState::ALL.iter().map(|s| s.as_str()).collect())),
-        ("expediteIndicator", Kind::OneOf(vec!["true", "false"])),
-        ("requestedCompletionDate", Kind::Date),
-        ("creationDate", Kind::Date),
-    ]
-}
+const MODIFY_DATE_FILTERS: Known = Known {
+    choices: &[("state", TaskState::NAMES), ("expediteIndicator", &["true", "false"])],
+    text: &["productOrderId"],
+    dates: &["requestedCompletionDate", "creationDate"],
+};
 
-fn charge_filters() -> Vec<(&'static str, Kind)> {
-    vec![
-        ("productOrderId", Kind::Text),
-        ("productOrderItemId", Kind::Text),
-        ("creationDate", Kind::Date),
-        ("responseDueDate", Kind::Date),
-    ]
-}
+const CHARGE_FILTERS: Known = Known {
+    choices: &[],
+    text: &["productOrderId", "productOrderItemId"],
+    dates: &["creationDate", "responseDueDate"],
+};

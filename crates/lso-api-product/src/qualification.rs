@@ -5,7 +5,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use lso_bus::HubApi;
 use lso_http::MefBody;
-use lso_http::filters::Kind;
+use lso_http::filters::Known;
 use serde_json::Value;
 
 /// The states of a POQ.
@@ -18,17 +18,14 @@ pub(crate) fn router() -> Router<PointState> {
         .route(
             "/productOfferingQualification",
             submit(StatusCode::CREATED, |bus, tenant, body: MefBody<Value>| Box::pin(bus.create_poq(tenant, body.raw)))
-                .merge(list(poq_filters, |bus, s| Box::pin(bus.list_poqs(s)))),
+                .merge(list(&POQ_FILTERS, |bus, s| Box::pin(bus.list_poqs(s)))),
         )
         .route("/productOfferingQualification/{id}", retrieve(|bus, tenant, id| Box::pin(bus.poq(tenant, id))))
         .merge(hubs::router(HubApi::Qualification))
 }
 
-fn poq_filters() -> Vec<(&'static str, Kind)> {
-    vec![
-        ("state", Kind::OneOf(STATES.to_vec())),
-        ("externalId", Kind::Text),
-        ("projectId", Kind::Text),
-        ("requestedPOQCompletionDate", Kind::Date),
-    ]
-}
+const POQ_FILTERS: Known = Known {
+    choices: &[("state", &STATES)],
+    text: &["externalId", "projectId"],
+    dates: &["requestedPOQCompletionDate"],
+};

@@ -5,7 +5,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use lso_bus::HubApi;
 use lso_http::MefBody;
-use lso_http::filters::Kind;
+use lso_http::filters::Known;
 use lso_model::quote::{QuoteEvent, QuoteState};
 use serde_json::Value;
 
@@ -22,7 +22,7 @@ pub(crate) fn router() -> Router<PointState> {
             submit(StatusCode::CREATED, |bus, tenant, body: MefBody<Value>| {
                 Box::pin(bus.create_quote(tenant, body.raw))
             })
-            .merge(list(quote_filters, |bus, s| Box::pin(bus.list_quotes(s)))),
+            .merge(list(&QUOTE_FILTERS, |bus, s| Box::pin(bus.list_quotes(s)))),
         )
         .route("/quote/{id}", retrieve(|bus, tenant, id| Box::pin(bus.quote(tenant, id))))
         // `cancelQuote` (R53) and `rejectQuote` (R54), which the guide calls `declineQuote`
@@ -33,16 +33,13 @@ pub(crate) fn router() -> Router<PointState> {
         .merge(hubs::router(HubApi::Quote))
 }
 
-fn quote_filters() -> Vec<(&'static str, Kind)> {
-    let states: Vec<&str> = QuoteState::ALL.iter().map(|s| s.as_str()).collect();
-    vec![
-        ("state", Kind::OneOf(states)),
-        ("quoteLevel", Kind::OneOf(vec!["budgetary", "firmSubjectToFeasibilityCheck", "firm"])),
-        ("externalId", Kind::Text),
-        ("projectId", Kind::Text),
-        ("quoteDate", Kind::Date),
-        ("requestedQuoteCompletionDate", Kind::Date),
-        ("expectedQuoteCompletionDate", Kind::Date),
-        ("effectiveQuoteCompletionDate", Kind::Date),
-    ]
-}
+const QUOTE_FILTERS: Known = Known {
+    choices: &[("state", QuoteState::NAMES), ("quoteLevel", &["budgetary", "firmSubjectToFeasibilityCheck", "firm"])],
+    text: &["externalId", "projectId"],
+    dates: &[
+        "quoteDate",
+        "requestedQuoteCompletionDate",
+        "expectedQuoteCompletionDate",
+        "effectiveQuoteCompletionDate",
+    ],
+};

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::MethodFilter;
 use lso_bus::{BusError, HubApi, TicketAction};
 use lso_http::MefBody;
-use lso_http::filters::Kind;
+use lso_http::filters::Known;
 use lso_model::Violation;
 use lso_model::ticket::{IncidentStatus, TicketStatus};
 use serde_json::Value;
@@ -21,7 +21,7 @@ pub(crate) fn router() -> Router<PointState> {
             submit(StatusCode::CREATED, |bus, tenant, body: MefBody<Value>| {
                 Box::pin(bus.create_ticket(tenant, body.raw))
             })
-            .merge(list(ticket_filters, |bus, s| Box::pin(bus.list_tickets(s)))),
+            .merge(list(&TICKET_FILTERS, |bus, s| Box::pin(bus.list_tickets(s)))),
         )
         .route(
             "/troubleTicket/{id}",
@@ -48,43 +48,33 @@ pub(crate) fn router() -> Router<PointState> {
             }),
         )
         // `listIncident`, `retrieveIncident`.
-        .route("/incident", list(incident_filters, |bus, s| Box::pin(bus.list_incidents(s))))
+        .route("/incident", list(&INCIDENT_FILTERS, |bus, s| Box::pin(bus.list_incidents(s))))
         .route("/incident/{id}", retrieve(|bus, tenant, id| Box::pin(bus.incident(tenant, id))))
         .merge(hubs::router(HubApi::Ticket))
 }
 
-fn ticket_filters() -> Vec<(&'static str, Kind)> {
-    let statuses: Vec<&str> = TicketStatus::ALL.iter().map(|s| s.as_str()).collect();
-    vec![
-        ("externalId", Kind::Text),
-        ("priority", Kind::OneOf(lso_bus::PRIORITIES.to_vec())),
-        ("sellerPriority", Kind::OneOf(lso_bus::PRIORITIES.to_vec())),
-        ("severity", Kind::OneOf(lso_bus::SEVERITIES.to_vec())),
-        ("sellerSeverity", Kind::OneOf(lso_bus::SEVERITIES.to_vec())),
-        ("ticketType", Kind::OneOf(lso_bus::TICKET_TYPES.to_vec())),
-        ("status", Kind::OneOf(statuses)),
-        ("observedImpact", Kind::OneOf(lso_bus::IMPACTS.to_vec())),
-        ("relatedEntityId", Kind::Text),
-        ("relatedEntityType", Kind::Text),
-        ("creationDate", Kind::Date),
-        ("expectedResolutionDate", Kind::Date),
-        ("resolutionDate", Kind::Date),
-    ]
-}
+const TICKET_FILTERS: Known = Known {
+    choices: &[
+        ("priority", &lso_bus::PRIORITIES),
+        ("sellerPriority", &lso_bus::PRIORITIES),
+        ("severity", &lso_bus::SEVERITIES),
+        ("sellerSeverity", &lso_bus::SEVERITIES),
+        ("ticketType", &lso_bus::TICKET_TYPES),
+        ("status", TicketStatus::NAMES),
+        ("observedImpact", &lso_bus::IMPACTS),
+    ],
+    text: &["externalId", "relatedEntityId", "relatedEntityType"],
+    dates: &["creationDate", "expectedResolutionDate", "resolutionDate"],
+};
 
-fn incident_filters() -> Vec<(&'static str, Kind)> {
-    let statuses: Vec<&str> = IncidentStatus::ALL.iter().map(|s| s.as_str()).collect();
-    vec![
-        ("priority", Kind::OneOf(lso_bus::PRIORITIES.to_vec())),
-        ("severity", Kind::OneOf(lso_bus::SEVERITIES.to_vec())),
-        ("impact", Kind::OneOf(lso_bus::IMPACTS.to_vec())),
-        ("incidentType", Kind::OneOf(lso_bus::INCIDENT_TYPES.to_vec())),
-        ("status", Kind::OneOf(statuses)),
-        ("relatedEntityId", Kind::Text),
-        ("relatedEntityType", Kind::Text),
-        ("creationDate", Kind::Date),
-        ("situationStartDate", Kind::Date),
-        ("expectedClosedDate", Kind::Date),
-        ("closedDate", Kind::Date),
-    ]
-}
+const INCIDENT_FILTERS: Known = Known {
+    choices: &[
+        ("priority", &lso_bus::PRIORITIES),
+        ("severity", &lso_bus::SEVERITIES),
+        ("impact", &lso_bus::IMPACTS),
+        ("incidentType", &lso_bus::INCIDENT_TYPES),
+        ("status", IncidentStatus::NAMES),
+    ],
+    text: &["relatedEntityId", "relatedEntityType"],
+    dates: &["creationDate", "situationStartDate", "expectedClosedDate", "closedDate"],
+};

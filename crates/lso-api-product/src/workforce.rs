@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::MethodFilter;
 use lso_bus::HubApi;
 use lso_http::MefBody;
-use lso_http::filters::Kind;
+use lso_http::filters::Known;
 use lso_model::workforce::{AppointmentStatus, WorkOrderState};
 use serde_json::Value;
 
@@ -26,7 +26,7 @@ pub(crate) fn appointment_router() -> Router<PointState> {
             submit(StatusCode::CREATED, |bus, tenant, body: MefBody<Value>| {
                 Box::pin(bus.create_appointment(tenant, body.raw))
             })
-            .merge(list(appointment_filters, |bus, s| Box::pin(bus.list_appointments(s)))),
+            .merge(list(&APPOINTMENT_FILTERS, |bus, s| Box::pin(bus.list_appointments(s)))),
         )
         .route(
             "/appointment/{id}",
@@ -43,30 +43,19 @@ pub(crate) fn appointment_router() -> Router<PointState> {
 pub(crate) fn work_order_router() -> Router<PointState> {
     Router::new()
         // `listWorkOrder`, `retrieveWorkOrder`.
-        .route("/workorder", list(work_order_filters, |bus, s| Box::pin(bus.list_work_orders(s))))
+        .route("/workorder", list(&WORK_ORDER_FILTERS, |bus, s| Box::pin(bus.list_work_orders(s))))
         .route("/workorder/{id}", retrieve(|bus, tenant, id| Box::pin(bus.work_order(tenant, id))))
         .merge(hubs::router(HubApi::WorkOrder))
 }
 
-fn appointment_filters() -> Vec<(&'static str, Kind)> {
-    let statuses: Vec<&str> = AppointmentStatus::ALL.iter().map(|s| s.as_str()).collect();
-    vec![
-        ("workOrderId", Kind::Text),
-        ("validFor", Kind::Date),
-        ("status", Kind::OneOf(statuses)),
-        ("geographicSiteId", Kind::Text),
-        ("geographicAddressId", Kind::Text),
-    ]
-}
+const APPOINTMENT_FILTERS: Known = Known {
+    choices: &[("status", AppointmentStatus::NAMES)],
+    text: &["workOrderId", "geographicSiteId", "geographicAddressId"],
+    dates: &["validFor"],
+};
 
-fn work_order_filters() -> Vec<(&'static str, Kind)> {
-    let states: Vec<&str> = WorkOrderState::ALL.iter().map(|s| s.as_str()).collect();
-    vec![
-        ("geographicalSiteId", Kind::Text),
-        ("geographicalAddressId", Kind::Text),
-        ("relatedEntityType", Kind::Text),
-        ("relatedEntityId", Kind::Text),
-        ("state", Kind::OneOf(states)),
-        ("appointmentRequired", Kind::OneOf(vec!["true", "false"])),
-    ]
-}
+const WORK_ORDER_FILTERS: Known = Known {
+    choices: &[("state", WorkOrderState::NAMES), ("appointmentRequired", &["true", "false"])],
+    text: &["geographicalSiteId", "geographicalAddressId", "relatedEntityType", "relatedEntityId"],
+    dates: &[],
+};

@@ -22,6 +22,9 @@ macro_rules! mef_enum {
             /// Every value, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// Every value's MEF wire name, in declaration order.
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+
             /// The MEF wire name.
             pub const fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }

@@ -45,6 +45,18 @@ impl PgStore {
         Ok(store)
     }
 
+    /// Creates a new empty database on `server` (a libpq connection string without `dbname`),
+    /// named after `name` and the time, and gives its connection string: a database of its own
+    /// for each test run.
+    pub async fn scratch_database(server: &str, name: &str) -> Result<String, StoreError> {
+        let (admin, connection) =
+            tokio_postgres::connect(&format!("{server} dbname=postgres"), NoTls).await.map_err(unavailable)?;
+        tokio::spawn(connection);
+        let database = format!("lso_{}_{name}", crate::now_millis());
+        admin.batch_execute(&format!("CREATE DATABASE {database}")).await.map_err(unavailable)?;
+        Ok(format!("{server} dbname={database}"))
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(unavailable)
     }

@@ -1,7 +1,6 @@
 //! Store behaviour on a fresh SQLite database per test.
 
 use super::*;
-use lso_model::{Clock, SystemClock};
 
 /// The stores a test runs on: SQLite always, and PostgreSQL when `POSTGRES_TEST_SERVER` holds
 /// the connection string of a server (without `dbname`); each test gets a database of its own.
@@ -10,13 +9,8 @@ async fn stores(test: &str) -> Vec<(tempfile::TempDir, Store)> {
     let sqlite = Store::open(&dir.path().join("lso.db")).unwrap();
     let mut stores = vec![(dir, sqlite)];
     if let Ok(server) = std::env::var("POSTGRES_TEST_SERVER") {
-        let (admin, connection) =
-            tokio_postgres::connect(&format!("{server} dbname=postgres"), tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(connection);
-        let nanos = SystemClock.now_millis();
-        let database = format!("lso_{nanos}_{test}");
-        admin.batch_execute(&format!("CREATE DATABASE {database}")).await.unwrap();
-        let postgres = Store::connect(&format!("{server} dbname={database}")).await.unwrap();
+        let database = PgStore::scratch_database(&server, test).await.unwrap();
+        let postgres = Store::connect(&database).await.unwrap();
         stores.push((tempfile::tempdir().unwrap(), postgres));
     }
     stores

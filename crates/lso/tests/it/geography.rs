@@ -85,8 +85,7 @@ async fn addresses_are_validated_from_the_address_book_and_every_answer_meets_th
         let refused = validate(json!({"provideAlternative": false, "submittedGeographicAddress": {"@type": "FieldedAddress", "id": "x", "city": "Boston"}})).await;
         assert_eq!(refused.status, 422, "{:#}", refused.body);
         Contract::assert_valid(&contract.response("/geographicAddressValidation", "post", 422), &refused.body, "422");
-        let paths: Vec<&str> =
-            refused.body.as_array().unwrap().iter().map(|e| e["propertyPath"].as_str().unwrap()).collect();
+        let paths = property_paths(&refused.body);
         assert_eq!(
             paths,
             [

@@ -51,12 +51,7 @@ async fn a_buyer_goes_from_an_address_to_a_bill_on_each_reference_point() {
                          "productOfferingQualificationItem": poq_items});
         let qualified = post(lso_mef_product::poq_base(irp), "/productOfferingQualification", &poq, 201).await;
         assert_eq!(qualified["state"], "done.ready");
-        let confidence: Vec<&str> = qualified["productOfferingQualificationItem"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["serviceabilityConfidence"].as_str().unwrap())
-            .collect();
+        let confidence = each(&qualified, "productOfferingQualificationItem", "serviceabilityConfidence");
         assert_eq!(confidence, ["green", "green", "green"]);
 
         let mut quoted_items = items.clone();

@@ -154,8 +154,7 @@ async fn legato_refuses_buyers_unknown_resources_and_bad_orders_with_mef_errors(
     let refused = app.call_as(&app.admin, "POST", &format!("{ORDERING}/serviceOrder"), Some(&bad)).await;
     assert_eq!(refused.status, 422, "{:#}", refused.body);
     Contract::assert_valid(&ordering.response("/serviceOrder", "post", 422), &refused.body, "422");
-    let paths: Vec<&str> =
-        refused.body.as_array().unwrap().iter().map(|e| e["propertyPath"].as_str().unwrap()).collect();
+    let paths = property_paths(&refused.body);
     assert_eq!(paths, ["/requestedCompletionDate", "/serviceOrderItem/0/service/id"]);
     let filter = app.call_as(&app.admin, "GET", &format!("{INVENTORY}/service?state=sleeping"), None).await;
     assert_eq!(filter.status, 400);

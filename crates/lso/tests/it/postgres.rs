@@ -3,7 +3,6 @@
 //! every notification is delivered.
 
 use crate::support::*;
-use lso_model::{Clock, SystemClock};
 
 const ORDERS: &str = "/mefApi/sonata/productOrderingManagement/v10";
 const INVENTORY: &str = "/mefApi/sonata/productInventory/v7";
@@ -44,14 +43,7 @@ impl Drop for Server {
 
 /// A fresh database on `server`.
 async fn fresh_database(server: &Server, name: &str) -> String {
-    let server = &server.connection;
-    let (admin, connection) =
-        tokio_postgres::connect(&format!("{server} dbname=postgres"), tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
-    let nanos = SystemClock.now_millis();
-    let database = format!("lso_it_{nanos}_{name}");
-    admin.batch_execute(&format!("CREATE DATABASE {database}")).await.unwrap();
-    format!("{server} dbname={database}")
+    lso_store::PgStore::scratch_database(&server.connection, &format!("it_{name}")).await.unwrap()
 }
 
 #[tokio::test]

@@ -77,12 +77,7 @@ async fn qualifications_come_from_the_network_and_every_answer_meets_the_contrac
         ]))
         .await;
         assert_eq!(ready["state"], "done.ready");
-        let confidence: Vec<&str> = ready["productOfferingQualificationItem"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["serviceabilityConfidence"].as_str().unwrap())
-            .collect();
+        let confidence = each(&ready, "productOfferingQualificationItem", "serviceabilityConfidence");
         assert_eq!(confidence, ["green", "green", "green", "red"], "{ready:#}");
         let why = ready["productOfferingQualificationItem"][3]["serviceabilityConfidenceReason"].as_str().unwrap();
         assert!(why.contains("5000"), "the reason names the bandwidth: {why}");
@@ -132,8 +127,7 @@ async fn qualifications_come_from_the_network_and_every_answer_meets_the_contrac
             .await;
         assert_eq!(refused.status, 422, "{:#}", refused.body);
         Contract::assert_valid(&contract.response("/productOfferingQualification", "post", 422), &refused.body, "422");
-        let paths: Vec<&str> =
-            refused.body.as_array().unwrap().iter().map(|e| e["propertyPath"].as_str().unwrap()).collect();
+        let paths = property_paths(&refused.body);
         assert_eq!(
             paths,
             ["/productOfferingQualificationItem", "/requestedPOQCompletionDate", "/relatedContactInformation"]
@@ -187,10 +181,7 @@ async fn a_deferred_qualification_is_answered_by_a_job_with_every_step_announced
 
         app.wait_for_deliveries_to(&receiver).await;
         let mut seen = Vec::new();
-        for (listener_path, event) in receiver.events.lock().unwrap().iter() {
-            let kind = event["eventType"].as_str().unwrap().to_owned();
-            assert!(listener_path.ends_with(&format!("/listener/{kind}")), "{listener_path}");
-            Contract::assert_valid(&events.request_body(&format!("/listener/{kind}"), "post"), event, &kind);
+        for (kind, event) in receiver.checked("", |_| &events) {
             assert_eq!(event["event"].get("poqItemId").is_some(), kind == "poqItemStateChangeEvent", "{event}");
             seen.push(kind);
         }

@@ -124,13 +124,8 @@ async fn firm_quotes_come_from_the_network_an_order_accepts_its_quote_and_every_
 
         app.wait_for_deliveries_to(&receiver).await;
         let mut seen = Vec::new();
-        for (path, event) in receiver.events.lock().unwrap().iter() {
-            let kind = event["eventType"].as_str().unwrap().to_owned();
-            assert!(
-                path.ends_with(&format!("/quoteNotification/{}/listener/{kind}", base.rsplit('/').next().unwrap())),
-                "{path}"
-            );
-            Contract::assert_valid(&events.request_body(&format!("/listener/{kind}"), "post"), event, &kind);
+        let under = format!("/quoteNotification/{}", base.rsplit('/').next().unwrap());
+        for (kind, event) in receiver.checked(&under, |_| &events) {
             assert_eq!(event["event"].get("quoteItemId").is_some(), kind == "quoteItemStateChangeEvent");
             seen.push((event["event"]["id"].as_str().unwrap().to_owned(), kind));
         }

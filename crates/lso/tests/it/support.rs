@@ -184,6 +184,16 @@ impl App {
     }
 }
 
+/// `field` of each element of the array `list` of `doc`.
+pub fn each<'a>(doc: &'a Value, list: &str, field: &str) -> Vec<&'a str> {
+    doc[list].as_array().into_iter().flatten().map(|e| e[field].as_str().unwrap_or_default()).collect()
+}
+
+/// The `propertyPath` of each problem a 422 lists.
+pub fn property_paths(problems: &Value) -> Vec<&str> {
+    problems.as_array().into_iter().flatten().map(|e| e["propertyPath"].as_str().unwrap_or_default()).collect()
+}
+
 /// Runs the `lso` command line with `args`; what it printed, once it has succeeded.
 pub async fn lso_cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_lso")).args(args).output().await.unwrap();
@@ -268,6 +278,20 @@ impl Receiver {
         let addr = socket.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(socket, app).await });
         addr
+    }
+
+    /// The events received, in arrival order, each with its type, checked: posted to
+    /// `…{under}/listener/{eventType}` and valid against the notification file `contract` gives
+    /// for its type.
+    pub fn checked<'a>(&self, under: &str, contract: impl Fn(&str) -> &'a Contract) -> Vec<(String, Value)> {
+        let events = self.events.lock().unwrap();
+        let check = |(path, event): &(String, Value)| {
+            let kind = event["eventType"].as_str().unwrap().to_owned();
+            assert!(path.ends_with(&format!("{under}/listener/{kind}")), "{path}");
+            Contract::assert_valid(&contract(&kind).request_body(&format!("/listener/{kind}"), "post"), event, &kind);
+            (kind, event.clone())
+        };
+        events.iter().map(check).collect()
     }
 
     /// The events received, by `event.id`, in arrival order, with their listener paths.
