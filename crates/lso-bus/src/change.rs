@@ -41,13 +41,13 @@ impl<'a> OrderChange<'a> {
 
     /// The write ops of the change: the order first, if anything changed.
     pub fn finish(self) -> Result<Vec<WriteOp>, BusError> {
-        let unchanged = self.ops.is_empty()
-            && serde_json::from_str::<Value>(&self.record.doc).is_ok_and(|original| original == self.doc);
-        if unchanged {
+        // The stored text is the document's own serialisation, so an unchanged order reads the same.
+        let text = doc::text(&self.doc);
+        if self.ops.is_empty() && text == self.record.doc {
             return Ok(Vec::new());
         }
         let index = order_index(&self.doc);
-        let record = Record { version: self.record.version + 1, doc: doc::text(&self.doc), ..self.record };
+        let record = Record { version: self.record.version + 1, doc: text, ..self.record };
         let mut ops = vec![WriteOp::Update { record, index }];
         ops.extend(self.ops);
         Ok(ops)
@@ -55,7 +55,7 @@ impl<'a> OrderChange<'a> {
 
     /// The order as it is now, with the changes made so far.
     pub fn order(&self) -> Result<ProductOrder, BusError> {
-        serde_json::from_value(self.doc.clone()).map_err(|e| BusError::Corrupt(format!("order {}: {e}", self.order_id)))
+        doc::typed(&self.doc, &format!("order {}", self.order_id))
     }
 
     /// Announces an event about the order (or one of its items).

@@ -7,12 +7,16 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-/// Reads a stored document.
+/// Reads a stored document: the text is parsed once, and the typed view read from the tree.
 pub fn read<T: DeserializeOwned>(text: &str, what: &str) -> Result<(Value, T), BusError> {
-    let corrupt = |e: serde_json::Error| BusError::Corrupt(format!("{what}: {e}"));
-    let value: Value = serde_json::from_str(text).map_err(corrupt)?;
-    let typed = serde_json::from_str(text).map_err(corrupt)?;
+    let value: Value = serde_json::from_str(text).map_err(|e| BusError::Corrupt(format!("{what}: {e}")))?;
+    let typed = typed(&value, what)?;
     Ok((value, typed))
+}
+
+/// The typed view of a document, read in place (no copy of the tree).
+pub fn typed<T: DeserializeOwned>(value: &Value, what: &str) -> Result<T, BusError> {
+    T::deserialize(value).map_err(|e| BusError::Corrupt(format!("{what}: {e}")))
 }
 
 /// The document as stored.

@@ -421,8 +421,7 @@ pub(crate) async fn cancel_charge_settled(
         None,
     );
     if accepted {
-        let cancel: CancelProductOrder =
-            serde_json::from_value(document).map_err(|e| BusError::Corrupt(e.to_string()))?;
+        let cancel: CancelProductOrder = doc::typed(&document, cancel_id)?;
         finish_cancellation(change, order, &cancel).await
     } else {
         change.move_order(order.state, OrderEvent::CancellationDenied)?;
@@ -440,7 +439,7 @@ pub(crate) async fn modify_charge_settled(
 ) -> Result<(), BusError> {
     let event = if accepted { TaskEvent::ChargeAccepted } else { TaskEvent::ChargeDeclined };
     let document = settle_task(change, MODIFY, modify_id, event).await?;
-    let modify: ModifyDeliveryDate = serde_json::from_value(document).map_err(|e| BusError::Corrupt(e.to_string()))?;
+    let modify: ModifyDeliveryDate = doc::typed(&document, modify_id)?;
     let item_id = modify.product_order_item.product_order_item_id.clone();
     change.event_about(
         "modifyProductOrderItemRequestedDeliveryDateStateChangeEvent",
@@ -691,9 +690,8 @@ fn modify_index(modify: &ModifyDeliveryDate) -> Vec<IndexEntry> {
 }
 
 fn task_index(kind: &str, document: &Value) -> Result<Vec<IndexEntry>, BusError> {
-    let corrupt = |e: serde_json::Error| BusError::Corrupt(format!("{kind}: {e}"));
     Ok(match kind {
-        CANCEL => cancel_index(&serde_json::from_value(document.clone()).map_err(corrupt)?),
-        _ => modify_index(&serde_json::from_value(document.clone()).map_err(corrupt)?),
+        CANCEL => cancel_index(&doc::typed(document, kind)?),
+        _ => modify_index(&doc::typed(document, kind)?),
     })
 }
