@@ -55,6 +55,16 @@ fn counter(failures: usize) -> Arc<Counter> {
     })
 }
 
+/// A worker on a fixed clock at one second and a fresh store, with a counter failing its first
+/// `failures` steps.
+fn at_one_second(failures: usize) -> (tempfile::TempDir, Store, Arc<Counter>, Worker) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("lso.db")).unwrap();
+    let handler = counter(failures);
+    let worker = Worker::new(store.clone(), Arc::new(FixedClock::at(1_000))).with_handler(handler.clone());
+    (dir, store, handler, worker)
+}
+
 fn enqueue(kind: &str, key: &str) -> WriteOp {
     WriteOp::Enqueue { kind: kind.into(), key: key.into(), payload: String::new(), run_at: 0 }
 }
@@ -66,10 +76,7 @@ async fn counted(store: &Store) -> u64 {
 
 #[tokio::test]
 async fn each_kind_goes_to_its_handler_and_each_step_commits_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("lso.db")).unwrap();
-    let handler = counter(0);
-    let worker = Worker::new(store.clone(), Arc::new(FixedClock::at(1_000))).with_handler(handler.clone());
+    let (_dir, store, handler, worker) = at_one_second(0);
     store.apply(vec![enqueue("count", "a")]).await.unwrap();
     assert_eq!(worker.try_execute_next().await.unwrap(), Outcome::Done(1));
     assert_eq!(worker.try_execute_next().await.unwrap(), Outcome::Done(1), "asked again at once");
@@ -79,10 +86,7 @@ async fn each_kind_goes_to_its_handler_and_each_step_commits_once() {
 
 #[tokio::test]
 async fn a_failed_step_is_tried_again_and_a_kind_without_handler_waits() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("lso.db")).unwrap();
-    let handler = counter(1);
-    let worker = Worker::new(store.clone(), Arc::new(FixedClock::at(1_000))).with_handler(handler.clone());
+    let (_dir, store, _, worker) = at_one_second(1);
     store.apply(vec![enqueue("count", "a"), enqueue("unknown", "b")]).await.unwrap();
     assert_eq!(worker.try_execute_next().await.unwrap(), Outcome::Done(2));
     // The conflict is retried at once; the unknown kind after a delay (2 s after its first try, doubling), so not now.
