@@ -8,9 +8,11 @@
 //! to happen: it looks again after each commit, never on a timer alone.
 
 mod handler;
+mod serve;
 mod wait;
 
 pub use handler::{JobFailure, JobHandler, Step, StepResult};
+pub use serve::{Outcome, serve, until_due};
 pub use wait::until_committed;
 
 use lso_model::Clock;
@@ -19,15 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
-
-/// What one round of the worker did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Ran this many jobs.
-    Done(usize),
-    /// Nothing was due.
-    Empty,
-}
 
 /// How long a claimed job is the worker's before another may take it.
 const LEASE_MILLIS: i64 = 60_000;
@@ -74,34 +67,24 @@ impl Worker {
         Ok(Outcome::Done(count))
     }
 
-    /// Works until `shutdown` turns true, sleeping until the next job is due or a handler
+    /// Works until `shutdown` turns true, waiting until the next job is due or a handler
     /// commits new work.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
         let wakes: Vec<Arc<Notify>> = self.handlers.iter().map(|h| h.wake()).collect();
-        while !*shutdown.borrow() {
-            // Listen before looking: work committed while looking still wakes it.
-            let mut woken: Vec<_> = wakes.iter().map(|w| Box::pin(w.notified())).collect();
-            for wait in &mut woken {
-                wait.as_mut().enable();
-            }
-            let pause = match self.try_execute_next().await {
-                Ok(Outcome::Done(_)) => continue,
+        serve(&wakes, shutdown, || async {
+            match self.try_execute_next().await {
+                Ok(Outcome::Done(_)) => None,
                 Ok(Outcome::Empty) => {
                     let next = self.store.next_job_time().await.ok().flatten();
-                    let now = self.clock.now_millis();
-                    Duration::from_millis(next.map_or(60_000, |at| (at - now).clamp(1, 60_000)) as u64)
+                    Some(until_due(next, self.clock.now_millis(), 1))
                 }
                 Err(err) => {
                     tracing::error!(error = %err, "the worker could not claim jobs");
-                    Duration::from_secs(1)
+                    Some(Duration::from_secs(1))
                 }
-            };
-            tokio::select! {
-                _ = any_notified(woken) => {}
-                _ = tokio::time::sleep(pause) => {}
-                _ = shutdown.changed() => {}
             }
-        }
+        })
+        .await
     }
 
     /// Runs one step of `job` and commits its writes with the job's next state; a step that
@@ -155,20 +138,5 @@ impl Worker {
 }
 
 /// Resolves when the first of `waits` is notified (never, when there are none).
-async fn any_notified(mut waits: Vec<std::pin::Pin<Box<tokio::sync::futures::Notified<'_>>>>) {
-    if waits.is_empty() {
-        return std::future::pending().await;
-    }
-    std::future::poll_fn(move |cx| {
-        for wait in waits.iter_mut() {
-            if wait.as_mut().poll(cx).is_ready() {
-                return std::task::Poll::Ready(());
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await
-}
-
 #[cfg(test)]
 mod tests;

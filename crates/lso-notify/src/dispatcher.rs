@@ -3,6 +3,7 @@
 //! delay (or the listener's `Retry-After`, if later); after the last attempt the delivery is
 //! kept as a dead letter the operator can list and resend.
 
+use lso_jobs::{Outcome, serve, until_due};
 use lso_model::Clock;
 use lso_store::{DeliveryOutcome, DeliveryTask, Store, StoreError};
 use rand::Rng;
@@ -43,15 +44,6 @@ impl RetryPolicy {
         let base = self.first_delay.saturating_mul(2u32.saturating_pow(exponent)).min(self.max_delay);
         base.mul_f64((1.0 + self.jitter * spread.clamp(-1.0, 1.0)).max(0.0))
     }
-}
-
-/// What one round of the dispatcher did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Attempted this many deliveries.
-    Done(usize),
-    /// Nothing was due.
-    Empty,
 }
 
 /// Delivers the outbox.
@@ -120,34 +112,23 @@ impl Dispatcher {
         DeliveryOutcome::Retry { at: self.clock.now_millis() + delay.as_millis() as i64, status, error }
     }
 
-    /// Delivers until `shutdown` turns true, sleeping until the next delivery is due or the
+    /// Delivers until `shutdown` turns true, waiting until the next delivery is due or the
     /// dispatcher is woken.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        while !*shutdown.borrow() {
-            // Listen before looking: a commit made while looking still wakes it.
-            let woken = self.wake.notified();
-            tokio::pin!(woken);
-            woken.as_mut().enable();
-            let pause = match self.try_deliver_next().await {
-                Ok(Outcome::Done(_)) => continue,
-                Ok(Outcome::Empty) => self.until_next_due().await,
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        serve(std::slice::from_ref(&self.wake), shutdown, || async {
+            match self.try_deliver_next().await {
+                Ok(Outcome::Done(_)) => None,
+                Ok(Outcome::Empty) => {
+                    let next = self.store.next_delivery_time().await.ok().flatten();
+                    Some(until_due(next, self.clock.now_millis(), 5))
+                }
                 Err(err) => {
                     tracing::error!(error = %err, "the dispatcher could not read the outbox");
-                    Duration::from_secs(1)
+                    Some(Duration::from_secs(1))
                 }
-            };
-            tokio::select! {
-                _ = woken => {}
-                _ = tokio::time::sleep(pause) => {}
-                _ = shutdown.changed() => {}
             }
-        }
-    }
-
-    async fn until_next_due(&self) -> Duration {
-        let next = self.store.next_delivery_time().await.ok().flatten();
-        let wait = next.map_or(60_000, |at| (at - self.clock.now_millis()).clamp(5, 60_000));
-        Duration::from_millis(wait as u64)
+        })
+        .await
     }
 }
 

@@ -7,6 +7,7 @@ mod dispatcher;
 mod hub;
 mod outbox;
 
-pub use dispatcher::{Dispatcher, Outcome, RetryPolicy};
+pub use dispatcher::{Dispatcher, RetryPolicy};
 pub use hub::{HubRequest, SelfAddresses, event_types_of_query, validate_callback};
+pub use lso_jobs::Outcome;
 pub use outbox::{DeliveryCounts, DeliveryInfo, Outbox};
