@@ -10,14 +10,18 @@ pub mod filters;
 mod oneshot;
 mod query;
 mod secret;
+#[cfg(feature = "testing")]
+mod testing;
 
 pub use auth::{Authenticator, Party, Principal, resolve_party};
 pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, MefBody, parse, typed_view};
 pub use caller::{Caller, Callers, Internal, Operator};
 pub use error::{ApiError, BadRequestCode, ForbiddenCode, UnauthorizedCode, api_error, reason_text};
-pub use oneshot::{Answer, TestCallers, oneshot};
+pub use oneshot::{Answer, oneshot};
 pub use query::{DEFAULT_PAGE, MAX_PAGE, Paging, QueryParams, list_response};
 pub use secret::Secret;
+#[cfg(feature = "testing")]
+pub use testing::TestCallers;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

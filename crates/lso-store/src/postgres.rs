@@ -49,6 +49,10 @@ impl PgStore {
     /// named after `name` and the time, and gives its connection string: a database of its own
     /// for each test run.
     pub async fn scratch_database(server: &str, name: &str) -> Result<String, StoreError> {
+        // The name becomes part of an SQL identifier: letters, digits and `_` only.
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(StoreError::Conflict(format!("`{name}` is not a database name of letters, digits and _")));
+        }
         let (admin, connection) =
             tokio_postgres::connect(&format!("{server} dbname=postgres"), NoTls).await.map_err(unavailable)?;
         tokio::spawn(connection);

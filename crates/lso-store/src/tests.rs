@@ -274,3 +274,10 @@ async fn reopening_releases_the_leases_of_the_previous_process() {
     let store = Store::open(&path).unwrap();
     assert_eq!(store.claim_jobs(1, 1_000, 1).await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_scratch_database_name_is_never_sql() {
+    // Refused before any connection is tried, so no server is needed.
+    let refused = PgStore::scratch_database("host=127.0.0.1 port=1", "x; DROP DATABASE postgres").await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+}
