@@ -14,8 +14,8 @@
 //! carries `{productOrderId}/{itemId}` as its own, so asking again after a crash finds it.
 
 use crate::fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus};
-use lso_legato::Legato;
 use lso_legato::services::{EVC, OVC};
+use lso_legato::{Legato, ServiceOrderMove};
 use lso_model::EntityError;
 use lso_model::order::ItemAction;
 use serde_json::{Value, json};
@@ -305,14 +305,13 @@ impl crate::Bus {
         let moves = legato.service_order_moves();
         async move {
             let Some(mut moves) = moves else { return };
-            self.follow(legato, &mut moves, &mut stop).await;
+            self.follow(&mut moves, &mut stop).await;
         }
     }
 
     async fn follow(
         &self,
-        legato: Arc<dyn Legato>,
-        moves: &mut tokio::sync::broadcast::Receiver<String>,
+        moves: &mut tokio::sync::broadcast::Receiver<ServiceOrderMove>,
         stop: &mut tokio::sync::watch::Receiver<bool>,
     ) {
         loop {
@@ -320,20 +319,20 @@ impl crate::Bus {
                 moved = moves.recv() => moved,
                 _ = stop.changed() => return,
             };
-            let id = match moved {
-                Ok(id) => id,
+            let moved = match moved {
+                Ok(moved) => moved,
                 // What was missed is looked at by the backstop.
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             };
-            let Ok(order) = legato.service_order(LEGATO_CLIENT, &id).await else { continue };
             // `{productOrderId}/{itemId}`: the service orders the BUS placed.
-            let served =
-                order["externalId"].as_str().and_then(|e| e.split_once('/')).filter(|(_, item)| !item.contains('/'));
-            if let Some((product_order, _)) = served
-                && let Err(err) = self.nudge_order(product_order).await
+            let served = Some(moved).filter(|m| m.client == LEGATO_CLIENT).and_then(|m| m.external_id).and_then(|e| {
+                e.split_once('/').filter(|(_, item)| !item.contains('/')).map(|(order, _)| order.to_owned())
+            });
+            if let Some(product_order) = served
+                && let Err(err) = self.nudge_order(&product_order).await
             {
-                tracing::warn!(error = %err, order = product_order, "could not look at an order its service order moved");
+                tracing::warn!(error = %err, order = %product_order, "could not look at an order its service order moved");
             }
         }
     }

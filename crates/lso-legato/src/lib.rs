@@ -28,6 +28,17 @@ pub mod services {
     pub const IPVC: &str = "urn:mef:lso:spec:legato:ipvc:v0.0.4:all";
 }
 
+/// A service order whose processing moved on: a step of it was committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceOrderMove {
+    /// The service order.
+    pub id: String,
+    /// The client that placed it.
+    pub client: String,
+    /// Its `externalId`, the client's own reference, when it gave one.
+    pub external_id: Option<String>,
+}
+
 /// A boxed future, so that [`Legato`] can be used as `dyn Legato`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -46,10 +57,11 @@ pub trait Legato: Send + Sync {
         client: &'a str,
         external_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Value>, EntityError>>;
-    /// The ids of the service orders whose processing moved on, each told once its step is
-    /// committed, for a BUS to look at them at once rather than ask again and again; `None`
-    /// when this Legato cannot tell (a SOF in another process).
-    fn service_order_moves(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+    /// The service orders whose processing moved on, each told once its step is committed
+    /// (with the client's own reference, so nothing need be read to know whose it is), for a
+    /// BUS to look at them at once rather than ask again and again; `None` when this Legato
+    /// cannot tell (a SOF in another process).
+    fn service_order_moves(&self) -> Option<tokio::sync::broadcast::Receiver<ServiceOrderMove>> {
         None
     }
 

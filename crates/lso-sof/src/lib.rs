@@ -64,7 +64,7 @@ pub struct Sof {
     wake: Arc<Notify>,
     streams: tokio::sync::broadcast::Sender<streams::StreamMessage>,
     /// The service orders whose step was committed, for the BUS to look at.
-    moves: tokio::sync::broadcast::Sender<String>,
+    moves: tokio::sync::broadcast::Sender<lso_legato::ServiceOrderMove>,
 }
 
 impl Sof {
@@ -219,7 +219,7 @@ impl Legato for Sof {
         Box::pin(self.find_services(client, external_id))
     }
 
-    fn service_order_moves(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+    fn service_order_moves(&self) -> Option<tokio::sync::broadcast::Receiver<lso_legato::ServiceOrderMove>> {
         Some(self.moves.subscribe())
     }
 }
@@ -239,8 +239,14 @@ impl JobHandler for Sof {
 
     fn committed(&self, job: &Job) {
         if job.kind == ADVANCE_SERVICE_ORDER {
+            let owner: Value = serde_json::from_str(&job.payload).unwrap_or_default();
+            let moved = lso_legato::ServiceOrderMove {
+                id: job.key.clone(),
+                client: owner["client"].as_str().unwrap_or_default().to_owned(),
+                external_id: owner["externalId"].as_str().map(str::to_owned),
+            };
             // Nobody listening is no fault: a BUS in another process asks instead.
-            let _ = self.moves.send(job.key.clone());
+            let _ = self.moves.send(moved);
         }
     }
 }

@@ -89,9 +89,11 @@ impl Sof {
             doc: order.to_string(),
         };
         let event = crate::engine::order_event(&order, client, "serviceOrderCreateEvent", now, &self.ids.next_id());
+        // Whose order it is travels with its job, for the moves told when its steps commit.
+        let payload = json!({"client": client, "externalId": order["externalId"]}).to_string();
         self.commit(vec![
             WriteOp::Insert { record, index },
-            WriteOp::Enqueue { kind: ADVANCE_SERVICE_ORDER.into(), key: id, payload: String::new(), run_at: now },
+            WriteOp::Enqueue { kind: ADVANCE_SERVICE_ORDER.into(), key: id, payload, run_at: now },
             WriteOp::Publish(event),
         ])
         .await?;

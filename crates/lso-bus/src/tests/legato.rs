@@ -1,14 +1,13 @@
 //! The SOF's word: a service order that moves has its product order looked at at once.
 
 use super::*;
-use lso_legato::{BoxFuture, Legato};
+use lso_legato::{BoxFuture, Legato, ServiceOrderMove};
 use tokio::sync::broadcast;
 
-/// A SOF whose service orders carry the `externalId`s it was given, and that says each move
-/// the test sends.
+/// A SOF that says each move the test sends, and has nothing to read: the BUS must know
+/// whose service order moved from the move alone.
 struct Moving {
-    moves: broadcast::Sender<String>,
-    external_ids: HashMap<String, String>,
+    moves: broadcast::Sender<ServiceOrderMove>,
 }
 
 impl Legato for Moving {
@@ -17,8 +16,7 @@ impl Legato for Moving {
     }
 
     fn service_order<'a>(&'a self, _: &'a str, id: &'a str) -> BoxFuture<'a, Result<Value, BusError>> {
-        let found = self.external_ids.get(id).map(|e| json!({"id": id, "externalId": e}));
-        Box::pin(std::future::ready(found.ok_or_else(|| BusError::NotFound(id.into()))))
+        Box::pin(std::future::ready(Err(BusError::NotFound(id.into()))))
     }
 
     fn service<'a>(&'a self, _: &'a str, id: &'a str) -> BoxFuture<'a, Result<Value, BusError>> {
@@ -33,7 +31,7 @@ impl Legato for Moving {
         Box::pin(std::future::ready(Ok(None)))
     }
 
-    fn service_order_moves(&self) -> Option<broadcast::Receiver<String>> {
+    fn service_order_moves(&self) -> Option<broadcast::Receiver<ServiceOrderMove>> {
         Some(self.moves.subscribe())
     }
 
@@ -45,14 +43,25 @@ impl Legato for Moving {
 #[tokio::test]
 async fn a_moved_service_order_has_the_product_order_it_serves_looked_at_now() {
     let h = harness();
-    let external_ids = [("so-1", "po-1/2"), ("so-2", "change:svc-9"), ("so-3", "po-3/1/undo")];
-    let external_ids = external_ids.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let (moves, _) = broadcast::channel(16);
-    let legato = Arc::new(Moving { moves: moves.clone(), external_ids });
+    let legato = Arc::new(Moving { moves: moves.clone() });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let following = tokio::spawn(h.bus.clone().follow_service_orders(legato, stopped));
-    for id in ["so-2", "so-3", "so-9", "so-1"] {
-        moves.send(id.into()).unwrap();
+    let moved = |id: &str, client: &str, external_id: Option<&str>| ServiceOrderMove {
+        id: id.into(),
+        client: client.into(),
+        external_id: external_id.map(str::to_owned),
+    };
+    // A change of a service, a partner undo, another client's order, one without a reference,
+    // and last the BUS's own order item.
+    for sent in [
+        moved("so-2", "bus", Some("change:svc-9")),
+        moved("so-3", "bus", Some("po-3/1/undo")),
+        moved("so-8", "another", Some("po-8/1")),
+        moved("so-9", "bus", None),
+        moved("so-1", "bus", Some("po-1/2")),
+    ] {
+        moves.send(sent).unwrap();
     }
     let nudged = async || {
         let jobs = h.bus.store().claim_jobs(NOW, 1, 10).await.unwrap();
