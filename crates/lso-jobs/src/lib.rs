@@ -12,13 +12,12 @@ mod serve;
 mod wait;
 
 pub use handler::{JobFailure, JobHandler, Step, StepResult};
-pub use serve::{Outcome, serve, until_due};
+pub use serve::{Outcome, Runner, serve};
 pub use wait::until_committed;
 
 use lso_model::Clock;
 use lso_store::{Job, Store, StoreError, WriteOp};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
@@ -71,20 +70,7 @@ impl Worker {
     /// commits new work.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
         let wakes: Vec<Arc<Notify>> = self.handlers.iter().map(|h| h.wake()).collect();
-        serve(&wakes, shutdown, || async {
-            match self.try_execute_next().await {
-                Ok(Outcome::Done(_)) => None,
-                Ok(Outcome::Empty) => {
-                    let next = self.store.next_job_time().await.ok().flatten();
-                    Some(until_due(next, self.clock.now_millis(), 1))
-                }
-                Err(err) => {
-                    tracing::error!(error = %err, "the worker could not claim jobs");
-                    Some(Duration::from_secs(1))
-                }
-            }
-        })
-        .await
+        serve(&self, &wakes, shutdown).await
     }
 
     /// Runs one step of `job` and commits its writes with the job's next state; a step that
@@ -138,5 +124,22 @@ impl Worker {
 }
 
 /// Resolves when the first of `waits` is notified (never, when there are none).
+impl Runner for Worker {
+    const NAME: &'static str = "worker";
+    const FLOOR_MILLIS: i64 = 1;
+
+    async fn try_next(&self) -> Result<Outcome, StoreError> {
+        self.try_execute_next().await
+    }
+
+    async fn next_due(&self) -> Option<i64> {
+        self.store.next_job_time().await.ok().flatten()
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_millis()
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! The loop of a background runner of the process (the job worker, the notification
 //! dispatcher): do what is due, then wait until the next is due or new work is committed.
 
+use lso_store::StoreError;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,26 +19,41 @@ pub enum Outcome {
     Empty,
 }
 
-/// How long to wait for the next item due at `next` (if any) at `now`: at least `floor` ms,
-/// at most a minute, so that a runner also looks again now and then.
-pub fn until_due(next: Option<i64>, now: i64, floor: i64) -> Duration {
-    Duration::from_millis(next.map_or(60_000, |at| (at - now).clamp(floor, 60_000)) as u64)
+/// A background runner: does what is due, and knows when the next item will be.
+pub trait Runner: Sync {
+    /// What it is, in its log lines.
+    const NAME: &'static str;
+    /// The least it waits before it looks again, in milliseconds.
+    const FLOOR_MILLIS: i64;
+    /// Does what is due now.
+    fn try_next(&self) -> impl Future<Output = Result<Outcome, StoreError>> + Send;
+    /// When the next item is due, if any is waiting.
+    fn next_due(&self) -> impl Future<Output = Option<i64>> + Send;
+    /// Now, by its clock, in milliseconds.
+    fn now(&self) -> i64;
 }
 
-/// Runs `look` until `shutdown` turns true. `look` does the work due now and says when to look
-/// again: `None` at once (it did some), `Some(pause)` after `pause`, or sooner when one of
-/// `wakes` is notified. It listens before it looks, so work committed while it looks still
-/// wakes it.
-pub async fn serve<F>(wakes: &[Arc<Notify>], mut shutdown: watch::Receiver<bool>, mut look: impl FnMut() -> F)
-where
-    F: Future<Output = Option<Duration>>,
-{
+/// Runs `runner` until `shutdown` turns true: again at once after it did some work; else once
+/// the next item is due (at most a minute on), or sooner when one of `wakes` is notified. It
+/// listens before it looks, so work committed while it looks still wakes it.
+pub async fn serve<R: Runner>(runner: &R, wakes: &[Arc<Notify>], mut shutdown: watch::Receiver<bool>) {
     while !*shutdown.borrow() {
         let mut woken: Vec<_> = wakes.iter().map(|w| Box::pin(w.notified())).collect();
         for wait in &mut woken {
             wait.as_mut().enable();
         }
-        let Some(pause) = look().await else { continue };
+        let pause = match runner.try_next().await {
+            Ok(Outcome::Done(_)) => continue,
+            Ok(Outcome::Empty) => {
+                let wait =
+                    runner.next_due().await.map_or(60_000, |at| (at - runner.now()).clamp(R::FLOOR_MILLIS, 60_000));
+                Duration::from_millis(wait as u64)
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "the {} could not look for due work", R::NAME);
+                Duration::from_secs(1)
+            }
+        };
         tokio::select! {
             _ = any_notified(woken) => {}
             _ = tokio::time::sleep(pause) => {}

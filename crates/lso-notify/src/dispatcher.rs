@@ -3,7 +3,7 @@
 //! delay (or the listener's `Retry-After`, if later); after the last attempt the delivery is
 //! kept as a dead letter the operator can list and resend.
 
-use lso_jobs::{Outcome, serve, until_due};
+use lso_jobs::{Outcome, Runner, serve};
 use lso_model::Clock;
 use lso_store::{DeliveryOutcome, DeliveryTask, Store, StoreError};
 use rand::Rng;
@@ -115,20 +115,7 @@ impl Dispatcher {
     /// Delivers until `shutdown` turns true, waiting until the next delivery is due or the
     /// dispatcher is woken.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
-        serve(std::slice::from_ref(&self.wake), shutdown, || async {
-            match self.try_deliver_next().await {
-                Ok(Outcome::Done(_)) => None,
-                Ok(Outcome::Empty) => {
-                    let next = self.store.next_delivery_time().await.ok().flatten();
-                    Some(until_due(next, self.clock.now_millis(), 5))
-                }
-                Err(err) => {
-                    tracing::error!(error = %err, "the dispatcher could not read the outbox");
-                    Some(Duration::from_secs(1))
-                }
-            }
-        })
-        .await
+        serve(&self, std::slice::from_ref(&self.wake), shutdown).await
     }
 }
 
@@ -159,6 +146,23 @@ async fn attempt(client: &reqwest::Client, task: DeliveryTask) -> (DeliveryTask,
         Err(err) => AttemptResult::Unreachable(format!("listener unreachable: {err}")),
     };
     (task, result)
+}
+
+impl Runner for Dispatcher {
+    const NAME: &'static str = "dispatcher";
+    const FLOOR_MILLIS: i64 = 5;
+
+    async fn try_next(&self) -> Result<Outcome, StoreError> {
+        self.try_deliver_next().await
+    }
+
+    async fn next_due(&self) -> Option<i64> {
+        self.store.next_delivery_time().await.ok().flatten()
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_millis()
+    }
 }
 
 #[cfg(test)]
