@@ -19,10 +19,11 @@ fn unreachable(element: &str, reason: impl ToString) -> AdagioError {
 
 impl AdagioClient {
     /// Connects to the ECM serving Adagio at `base` (e.g. `http://10.0.0.5:8080/lso/adagio/v1`)
-    /// with an operator's `token`, and learns its elements.
-    pub async fn connect(base: &str, token: &str) -> Result<Self, AdagioError> {
+    /// with an operator's `token` over `http` (its TLS set by the caller), and learns its
+    /// elements.
+    pub async fn connect(base: &str, token: &str, http: reqwest::Client) -> Result<Self, AdagioError> {
         let mut client = AdagioClient {
-            client: reqwest::Client::new(),
+            client: http,
             base: base.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
             elements: Vec::new(),

@@ -14,14 +14,10 @@ pub struct LegatoClient {
 }
 
 impl LegatoClient {
-    /// The SOF serving Legato at `root` (`http://host:port`, the part before `/mefApi`), called
-    /// with an operator's `token` of that SOF.
-    pub fn new(root: &str, token: &str) -> Self {
-        LegatoClient {
-            client: reqwest::Client::new(),
-            root: root.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
-        }
+    /// The SOF serving Legato at `root` (`https://host:port`, the part before `/mefApi`),
+    /// called with an operator's `token` of that SOF over `http` (its TLS set by the caller).
+    pub fn new(root: &str, token: &str, http: reqwest::Client) -> Self {
+        LegatoClient { client: http, root: root.trim_end_matches('/').to_owned(), token: token.to_owned() }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, SofError> {

@@ -27,7 +27,7 @@ async fn lab() -> Lab {
     let icm = Arc::new(lso_icm::Icm::open(topology, store.clone(), ecm).await.unwrap());
     let clock = Arc::new(FixedClock::at(NOW));
     let ids = Arc::new(SequentialIds::new("s"));
-    let sof = Arc::new(Sof::new(store.clone(), icm, clock.clone(), ids, lso_notify::SelfAddresses(Vec::new())));
+    let sof = Arc::new(Sof::new(store.clone(), icm, clock.clone(), ids, lso_notify::SelfAddresses::default()));
     let worker = lso_jobs::Worker::new(store, clock).with_handler(sof.clone());
     let lso_http::TestCallers { auth, admin, buyer } = lso_http::TestCallers::default();
     let router = router(SofState::operators(sof.clone(), auth));
@@ -156,7 +156,7 @@ async fn the_client_is_the_buses_legato_over_http() {
     let root = format!("http://{}", listener.local_addr().unwrap());
     let router = lab.router.clone();
     let served = tokio::spawn(async move { axum::serve(listener, router).await });
-    let client = LegatoClient::new(&root, &lab.admin);
+    let client = LegatoClient::new(&root, &lab.admin, reqwest::Client::new());
     assert!(client.service_order_moves().is_none(), "a SOF in another process is asked, not heard");
     let accepted = client.create_service_order("bus", uni_order("po-2/1", "site-new-york")).await.unwrap();
     let id = accepted["id"].as_str().unwrap();

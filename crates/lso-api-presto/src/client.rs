@@ -12,13 +12,10 @@ pub struct PrestoClient {
 }
 
 impl PrestoClient {
-    /// The ICM serving Presto at `root` (`http://host:port`), called with an operator's `token`.
-    pub fn new(root: &str, token: &str) -> Self {
-        PrestoClient {
-            client: reqwest::Client::new(),
-            root: root.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
-        }
+    /// The ICM serving Presto at `root` (`https://host:port`), called with an operator's
+    /// `token` over `http` (its TLS set by the caller).
+    pub fn new(root: &str, token: &str, http: reqwest::Client) -> Self {
+        PrestoClient { client: http, root: root.trim_end_matches('/').to_owned(), token: token.to_owned() }
     }
 
     /// Calls RPC `operation` with `input`; returns the status and body.

@@ -143,12 +143,7 @@ impl Bus {
         at: &DateTime,
     ) -> Result<Vec<WriteOp>, BusError> {
         let CatalogEvent { event_type, listener, path, id } = event;
-        let origin = self
-            .config
-            .self_addresses
-            .0
-            .first()
-            .map_or_else(|| "http://localhost".to_owned(), |a| format!("http://{a}"));
+        let origin = self.config.self_addresses.origin.as_deref().unwrap_or("http://localhost");
         let mut ops = Vec::new();
         for key in self.store.hub_tenants(HubApi::Catalog.key()).await? {
             let Some(tenant) = Tenant::from_key(&key) else { continue };

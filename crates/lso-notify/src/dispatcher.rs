@@ -60,16 +60,23 @@ pub struct Dispatcher {
 const LEASE_MILLIS: i64 = 60_000;
 
 impl Dispatcher {
-    /// A dispatcher over `store`, woken early by `wake`.
-    pub fn new(store: Store, clock: Arc<dyn Clock>, policy: RetryPolicy, wake: Arc<Notify>) -> Self {
-        let client = reqwest::Client::builder()
+    /// A dispatcher over `store`, woken early by `wake`, delivering with a client made from
+    /// `http` (which carries the TLS settings; the dispatcher adds timeouts and refuses
+    /// redirects).
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        policy: RetryPolicy,
+        wake: Arc<Notify>,
+        http: reqwest::ClientBuilder,
+    ) -> Result<Self, reqwest::Error> {
+        let client = http
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(256)
-            .build()
-            .expect("a client without TLS settings builds");
-        Dispatcher { store, client, clock, policy, wake, batch: 256 }
+            .build()?;
+        Ok(Dispatcher { store, client, clock, policy, wake, batch: 256 })
     }
 
     /// Attempts every delivery due now (one per resource and subscription), then records them.

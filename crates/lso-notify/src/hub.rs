@@ -6,17 +6,37 @@ use lso_model::Violation;
 use reqwest::Url;
 use std::net::{IpAddr, SocketAddr};
 
-/// The addresses this server listens on, so callbacks to itself can be refused.
+/// Where this server is: the addresses it listens on and the root URL its links start with, so
+/// callbacks to itself can be refused.
 #[derive(Debug, Clone, Default)]
-pub struct SelfAddresses(pub Vec<SocketAddr>);
+pub struct SelfAddresses {
+    /// The addresses it listens on.
+    pub listening: Vec<SocketAddr>,
+    /// The root URL of the `href`s it writes (`https://lso.example.net`), if it has one.
+    pub origin: Option<String>,
+}
 
 impl SelfAddresses {
+    /// A server listening on `listening`, reached at `origin`.
+    pub fn new(listening: SocketAddr, origin: &str) -> Self {
+        SelfAddresses { listening: vec![listening], origin: Some(origin.trim_end_matches('/').to_owned()) }
+    }
+
+    /// The absolute URI of `path` on this server, if it has a root URL.
+    pub fn href(&self, path: &str) -> Option<String> {
+        self.origin.as_ref().map(|origin| format!("{origin}{path}"))
+    }
+
     fn contains(&self, host: &str, port: u16) -> bool {
+        let public = self.origin.as_deref().and_then(|o| Url::parse(o).ok());
+        if public.is_some_and(|o| o.host_str() == Some(host) && o.port_or_known_default() == Some(port)) {
+            return true;
+        }
         let ip: Option<IpAddr> = match host {
             "localhost" => Some(IpAddr::from([127, 0, 0, 1])),
             other => other.trim_start_matches('[').trim_end_matches(']').parse().ok(),
         };
-        self.0.iter().any(|addr| {
+        self.listening.iter().any(|addr| {
             addr.port() == port
                 && ip.is_some_and(|ip| {
                     ip == addr.ip()
@@ -129,7 +149,7 @@ mod tests {
 
     #[test]
     fn callbacks_must_be_http_and_not_this_server() {
-        let me = SelfAddresses(vec!["127.0.0.1:8080".parse().unwrap()]);
+        let me = SelfAddresses::new("127.0.0.1:8080".parse().unwrap(), "https://lso.example.net/");
         assert!(validate_callback("http://127.0.0.1:9000", &me).is_ok());
         assert!(validate_callback("https://buyer.example/cb", &me).is_ok());
         for bad in [
@@ -138,11 +158,12 @@ mod tests {
             "not a url",
             "http://127.0.0.1:8080",
             "http://localhost:8080/x",
+            "https://lso.example.net/mefApi/listener",
             "http://",
         ] {
             assert!(validate_callback(bad, &me).is_err(), "{bad}");
         }
-        let any = SelfAddresses(vec!["0.0.0.0:8080".parse().unwrap()]);
+        let any = SelfAddresses { listening: vec!["0.0.0.0:8080".parse().unwrap()], origin: None };
         assert!(validate_callback("http://127.0.0.2:8080", &any).is_err());
     }
 }

@@ -132,6 +132,8 @@ pub struct BuyerSide {
     pub callback: String,
     /// The clock its dates come from.
     pub clock: Arc<dyn Clock>,
+    /// The client its calls to partners go through (its TLS set by the caller).
+    pub http: reqwest::Client,
 }
 
 pub(crate) fn text(value: &Value) -> String {
@@ -149,9 +151,8 @@ impl PartnerFulfilment {
         geography: Arc<lso_geo::Geography>,
         buyer: BuyerSide,
     ) -> Self {
-        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default();
         let callback = format!("{}{LISTENER}", buyer.callback);
-        let BuyerSide { contact, clock, .. } = buyer;
+        let BuyerSide { contact, clock, http, .. } = buyer;
         PartnerFulfilment {
             inner,
             legato,

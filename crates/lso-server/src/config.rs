@@ -15,6 +15,16 @@ data_dir = "./lso-data"
 database_url = ""
 sellers = ["LSO"]
 log_format = "text"
+public_url = ""
+
+[tls]
+cert = ""
+key = ""
+client_ca = ""
+client_auth = "required"
+ca = ""
+client_cert = ""
+client_key = ""
 
 [seller_contact]
 name = "LSO Order Desk"
@@ -82,6 +92,11 @@ pub struct Config {
     pub sellers: Vec<String>,
     /// `text` or `json`.
     pub log_format: String,
+    /// The root URL clients reach this server at (`https://lso.example.net`), for every `href`
+    /// it writes and the callbacks it gives partners; empty for the listen address.
+    pub public_url: String,
+    /// HTTPS for the listener, and the TLS of every outbound client.
+    pub tls: TlsConfig,
     /// The contact added to every order.
     pub seller_contact: SellerContact,
     /// HTTP limits.
@@ -132,6 +147,71 @@ impl PriceAgreement {
             specifications: self.specifications.clone(),
             discount_percent: self.discount_percent,
         }
+    }
+}
+
+/// `[tls]`: files are PEM; an empty path is "none".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The listener's certificate chain; with `key`, the server speaks HTTPS only.
+    pub cert: String,
+    /// Its private key.
+    pub key: String,
+    /// The CA bundle clients' certificates are checked against (mutual TLS).
+    pub client_ca: String,
+    /// With `client_ca`: `required` refuses clients without a valid certificate, `optional`
+    /// lets them in without one.
+    pub client_auth: String,
+    /// A CA bundle every outbound client trusts besides the system's roots (partners, Buyers'
+    /// callbacks, remote SOF/ICM/ECM, identity providers, PostgreSQL).
+    pub ca: String,
+    /// The certificate outbound clients present to servers that ask for one.
+    pub client_cert: String,
+    /// Its private key.
+    pub client_key: String,
+}
+
+fn path(text: &str) -> Option<&Path> {
+    (!text.is_empty()).then_some(Path::new(text))
+}
+
+impl TlsConfig {
+    /// The listener's TLS files, if it serves HTTPS.
+    pub fn server(&self) -> Option<lso_transport::ServerTls> {
+        let (cert, key) = (path(&self.cert)?, path(&self.key)?);
+        Some(lso_transport::ServerTls {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+            client_ca: path(&self.client_ca).map(Path::to_owned),
+            client_auth: if self.client_auth == "optional" {
+                lso_transport::ClientAuth::Optional
+            } else {
+                lso_transport::ClientAuth::Required
+            },
+        })
+    }
+
+    /// The outbound clients' TLS, its files read.
+    pub fn outbound(&self) -> anyhow::Result<lso_transport::Outbound> {
+        let identity = path(&self.client_cert).zip(path(&self.client_key));
+        Ok(lso_transport::Outbound::load(path(&self.ca), identity)?)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.cert.is_empty() != self.key.is_empty() {
+            bail!("`tls.cert` and `tls.key` are given together or not at all");
+        }
+        if self.client_cert.is_empty() != self.client_key.is_empty() {
+            bail!("`tls.client_cert` and `tls.client_key` are given together or not at all");
+        }
+        if !self.client_ca.is_empty() && self.cert.is_empty() {
+            bail!("`tls.client_ca` needs the listener to serve HTTPS (`tls.cert` and `tls.key`)");
+        }
+        if !matches!(self.client_auth.as_str(), "required" | "optional") {
+            bail!("`tls.client_auth` must be `required` or `optional`, not `{}`", self.client_auth);
+        }
+        Ok(())
     }
 }
 
@@ -334,6 +414,16 @@ pub enum FulfilmentMode {
 }
 
 impl Config {
+    /// The root URL of every `href` this server writes, without a trailing `/`.
+    pub fn origin(&self, listening: SocketAddr) -> String {
+        if self.public_url.is_empty() {
+            let scheme = if self.tls.server().is_some() { "https" } else { "http" };
+            format!("{scheme}://{listening}")
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+
     /// Loads the layers in order; `file` is the optional `--config`.
     pub fn load(file: Option<&Path>, environment: impl Iterator<Item = (String, String)>) -> anyhow::Result<Self> {
         let mut merged: toml::Table = toml::from_str(DEFAULTS).context("the embedded defaults are not TOML")?;
@@ -362,6 +452,13 @@ impl Config {
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("`log_format` must be `text` or `json`, not `{}`", self.log_format);
+        }
+        self.tls.validate()?;
+        if !self.public_url.is_empty() {
+            let url = reqwest::Url::parse(&self.public_url).context("`public_url` is not a URL")?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || url.query().is_some() {
+                bail!("`public_url` must be an http(s) URL with a host and no query, not `{}`", self.public_url);
+            }
         }
         if self.http.body_limit_bytes < 1024 {
             bail!("`http.body_limit_bytes` must be at least 1024");

@@ -108,6 +108,8 @@ fn element_control(topology: &lso_icm::Topology) -> lso_ecm::Ecm {
 pub struct Running {
     /// The address it serves on.
     pub addr: SocketAddr,
+    /// The root URL of the links it writes and where clients reach it.
+    pub origin: String,
     /// Its business applications.
     pub bus: Arc<Bus>,
     /// Signs tokens for it.
@@ -120,6 +122,8 @@ pub struct Running {
     pub ecm: Arc<lso_ecm::Ecm>,
     /// The alarms element control has raised.
     pub alarms: Arc<lso_ecm::Alarms>,
+    /// The listener's TLS, when it serves HTTPS.
+    pub tls: Option<Arc<lso_transport::Reloading>>,
     monitor: alarms::AlarmMonitor,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -156,12 +160,15 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
 pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> anyhow::Result<Running> {
     let data = DataDir::open(&config.data_dir)?;
     let auth = Arc::new(data.authenticator()?);
+    let outbound = config.tls.outbound()?;
+    let http = outbound.client(Duration::from_secs(10))?;
     let catalog: lso_bus::CatalogHandle = Arc::new(data.load_catalog()?).into();
     let store = if config.database_url.is_empty() {
         Store::open(&data.database())
             .with_context(|| format!("failed to open the database {}", data.database().display()))?
     } else {
-        Store::connect(&config.database_url).await.context("failed to connect to the PostgreSQL database")?
+        let ca = (!config.tls.ca.is_empty()).then(|| Path::new(&config.tls.ca));
+        Store::connect(&config.database_url, ca).await.context("failed to connect to the PostgreSQL database")?
     };
     let topology = config.network.load()?;
     let ecm = Arc::new(element_control(&topology));
@@ -174,17 +181,31 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
         .await
         .with_context(|| format!("failed to listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let origin = config.origin(addr);
     let presto: Arc<dyn lso_presto::Presto> = if config.network.presto_url.is_empty() {
         icm.clone()
     } else {
-        Arc::new(lso_api_presto::PrestoClient::new(&config.network.presto_url, &config.network.presto_token.0))
+        Arc::new(lso_api_presto::PrestoClient::new(
+            &config.network.presto_url,
+            &config.network.presto_token.0,
+            http.clone(),
+        ))
     };
-    let sof =
-        Arc::new(lso_sof::Sof::new(store.clone(), presto, clock.clone(), Arc::new(UuidIds), SelfAddresses(vec![addr])));
+    let sof = Arc::new(lso_sof::Sof::new(
+        store.clone(),
+        presto,
+        clock.clone(),
+        Arc::new(UuidIds),
+        SelfAddresses::new(addr, &origin),
+    ));
     let legato: Arc<dyn lso_legato::Legato> = if config.fulfilment.legato_url.is_empty() {
         sof.clone()
     } else {
-        Arc::new(lso_api_legato::LegatoClient::new(&config.fulfilment.legato_url, &config.fulfilment.legato_token.0))
+        Arc::new(lso_api_legato::LegatoClient::new(
+            &config.fulfilment.legato_url,
+            &config.fulfilment.legato_token.0,
+            http.clone(),
+        ))
     };
     let geography = Arc::new(config.geography.load()?);
     let partners = (config.fulfilment.by == FulfilmentMode::Network && !config.partners.is_empty()).then(|| {
@@ -195,8 +216,9 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
                 email_address: contact.email_address.clone(),
                 number: contact.number.clone(),
             },
-            callback: format!("http://{addr}"),
+            callback: origin.clone(),
             clock: clock.clone(),
+            http: http.clone(),
         };
         Arc::new(lso_partners::PartnerFulfilment::new(
             Arc::new(LegatoFulfilment::new(legato.clone(), catalog.clone(), store.clone())),
@@ -225,7 +247,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
             seller_contact: serde_json::json!({
                 "name": contact.name, "emailAddress": contact.email_address, "number": contact.number, "role": "sellerContact"
             }),
-            self_addresses: SelfAddresses(vec![addr]),
+            self_addresses: SelfAddresses::new(addr, &origin),
             charges: config.charges.policy(),
             quotes: config.quotes.policy(),
             workforce: config.workforce.policy(),
@@ -260,17 +282,18 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
         legato: legato.clone(),
         geography,
         addr,
+        origin: origin.clone(),
     };
     let app = app(bus.clone(), auth.clone(), &layers, config);
-    let mut stop_server = stop.clone();
-    let server = tokio::spawn(async move {
-        let graceful = async move {
-            let _ = stop_server.wait_for(|stop| *stop).await;
-        };
-        if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(graceful).await {
-            tracing::error!(error = %err, "the HTTP server failed");
+    let mut tasks = Vec::new();
+    let tls = config.tls.server().map(lso_transport::Reloading::new).transpose()?;
+    let server = match &tls {
+        None => tokio::spawn(serve(listener, app, stop.clone())),
+        Some(tls) => {
+            tasks.push(tokio::spawn(tls.clone().watch(stopping(stop.clone()))));
+            tokio::spawn(serve(lso_transport::TlsListener::new(listener, tls.clone())?, app, stop.clone()))
         }
-    });
+    };
     let mut worker =
         lso_jobs::Worker::new(store.clone(), clock.clone()).with_handler(bus.clone()).with_handler(sof.clone());
     if let Some(partners) = partners {
@@ -282,20 +305,28 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
     let every = Duration::from_millis(config.network.alarm_poll_millis);
     let monitor = alarms::AlarmMonitor::new(&layers, bus.clone(), clock.clone());
     let monitoring = tokio::spawn(monitor.clone().run(every, stop.clone()));
-    let dispatcher = tokio::spawn(Dispatcher::new(store, clock, policy, bus.wake()).run(stop));
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "lso is serving");
-    Ok(Running {
-        addr,
-        bus,
-        auth,
-        sof,
-        icm,
-        ecm,
-        alarms,
-        monitor,
-        shutdown,
-        tasks: vec![server, worker, following, monitoring, dispatcher],
-    })
+    let dispatcher = Dispatcher::new(store, clock, policy, bus.wake(), outbound.builder())
+        .context("the notification client cannot be built")?;
+    let dispatcher = tokio::spawn(dispatcher.run(stop));
+    tracing::info!(%addr, %origin, data_dir = %config.data_dir.display(), "lso is serving");
+    tasks.extend([server, worker, following, monitoring, dispatcher]);
+    Ok(Running { addr, origin, bus, auth, sof, icm, ecm, alarms, tls, monitor, shutdown, tasks })
+}
+
+/// Resolves when `stop` turns true (or its sender is gone).
+async fn stopping(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Serves `app` on `listener` until `stop`, finishing the requests in flight.
+async fn serve<L>(listener: L, app: Router, stop: watch::Receiver<bool>)
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(stopping(stop)).await {
+        tracing::error!(error = %err, "the HTTP server failed");
+    }
 }
 
 /// The service, infrastructure and element control of a Seller.
@@ -315,6 +346,8 @@ pub struct Layers {
     pub geography: Arc<lso_geo::Geography>,
     /// The address the Seller serves on.
     pub addr: SocketAddr,
+    /// The root URL of the `href`s it writes (`public_url`, or its listen address).
+    pub origin: String,
     /// The partners it buys off-net access from, if any.
     pub partners: Option<Arc<lso_partners::PartnerFulfilment>>,
 }
@@ -329,7 +362,7 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         sellers: sellers.clone(),
         geography: layers.geography.clone(),
         catalog_time: lso_model::DateTime::from_millis(bus.clock().now_millis()).as_str().to_owned(),
-        origin: format!("http://{}", layers.addr),
+        origin: layers.origin.clone(),
     };
     let allegro_state = |audience| lso_api_allegro::AllegroState {
         audience,
@@ -341,7 +374,7 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         sellers: sellers.clone(),
         partners: layers.partners.clone().map(|p| p as Arc<dyn lso_api_allegro::PartnerLegs>),
     };
-    let origin = format!("http://{}", layers.addr);
+    let origin = &layers.origin;
     let operators = lso_api_legato::SofState::operators(layers.sof.clone(), auth.clone());
     let outbox = lso_notify::Outbox::new(bus.store().clone(), bus.wake());
     // Partners' notifications, when there are partners.
@@ -362,9 +395,9 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
             alarms: layers.alarms.clone(),
             auth: auth.clone(),
         }))
-        .merge(lso_api_allegro::routers(allegro_state(lso_api_allegro::Audience::Allegro), &origin))
-        .merge(lso_api_allegro::routers(allegro_state(lso_api_allegro::Audience::Interlude), &origin))
-        .merge(lso_api_legato::streaming::router(operators, "/mefApi/legato/streamingManagement/v1", &origin))
+        .merge(lso_api_allegro::routers(allegro_state(lso_api_allegro::Audience::Allegro), origin))
+        .merge(lso_api_allegro::routers(allegro_state(lso_api_allegro::Audience::Interlude), origin))
+        .merge(lso_api_legato::streaming::router(operators, "/mefApi/legato/streamingManagement/v1", origin))
         .merge(partners)
         .merge(admin::router(admin::AdminParts {
             bus,

@@ -11,10 +11,9 @@ use serde_json::{Value, json};
 impl Sof {
     /// The URI of the resource at `path` on this server (`href` is a URI in Legato).
     pub(crate) fn href(&self, path: String) -> String {
-        match self.self_addresses.0.first() {
-            Some(address) => format!("http://{address}{path}"),
-            None => format!("urn:lso:legato:{}", path.trim_start_matches('/').replace('/', ":")),
-        }
+        self.self_addresses
+            .href(&path)
+            .unwrap_or_else(|| format!("urn:lso:legato:{}", path.trim_start_matches('/').replace('/', ":")))
     }
 
     /// The URI of a service order.

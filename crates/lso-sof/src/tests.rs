@@ -31,7 +31,7 @@ async fn world() -> World {
         icm.clone(),
         Arc::new(FixedClock::at(NOW)),
         Arc::new(SequentialIds::new("s")),
-        lso_notify::SelfAddresses(Vec::new()),
+        lso_notify::SelfAddresses::default(),
     ));
     World { sof, store, icm, ecm, _dir: dir }
 }

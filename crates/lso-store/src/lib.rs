@@ -285,9 +285,10 @@ impl Store {
         SqliteStore::open(path).map(Store::Sqlite)
     }
 
-    /// Connects to a PostgreSQL database (libpq connection string or URL) and migrates it.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        PgStore::connect(url).await.map(Store::Postgres)
+    /// Connects to a PostgreSQL database (libpq connection string or URL, with its `sslmode`;
+    /// `extra_ca` is trusted besides the system's roots) and migrates it.
+    pub async fn connect(url: &str, extra_ca: Option<&std::path::Path>) -> Result<Self, StoreError> {
+        PgStore::connect(url, extra_ca).await.map(Store::Postgres)
     }
 
     /// Applies `ops` atomically.

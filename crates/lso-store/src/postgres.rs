@@ -7,7 +7,7 @@ use crate::{
     Page, Record, StoreError, WriteOp, merge_extra, now_millis, sortable_time, split_types,
 };
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
+use std::path::Path;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
@@ -35,10 +35,13 @@ fn unavailable(err: impl std::error::Error + Send + Sync + 'static) -> StoreErro
 }
 
 impl PgStore {
-    /// Connects to `url` (a libpq connection string or URL) and migrates the database.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url.parse().map_err(unavailable)?;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    /// Connects to `url` (a libpq connection string or URL, its `sslmode` and `sslrootcert`
+    /// honoured; `extra_ca` is trusted besides the system's roots) and migrates the database.
+    pub async fn connect(url: &str, extra_ca: Option<&Path>) -> Result<Self, StoreError> {
+        let connection = lso_transport::postgres::connection(url, extra_ca).map_err(unavailable)?;
+        let config: tokio_postgres::Config = connection.url.parse().map_err(unavailable)?;
+        let manager =
+            Manager::from_config(config, connection.tls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager).max_size(16).build().map_err(unavailable)?;
         let store = PgStore { pool };
         store.migrate().await?;
@@ -53,15 +56,17 @@ impl PgStore {
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err(StoreError::Conflict(format!("`{name}` is not a database name of letters, digits and _")));
         }
+        let connection =
+            lso_transport::postgres::connection(&format!("{server} dbname=postgres"), None).map_err(unavailable)?;
         let (admin, connection) =
-            tokio_postgres::connect(&format!("{server} dbname=postgres"), NoTls).await.map_err(unavailable)?;
+            tokio_postgres::connect(&connection.url, connection.tls).await.map_err(unavailable)?;
         tokio::spawn(connection);
         let database = format!("lso_{}_{name}", crate::now_millis());
         admin.batch_execute(&format!("CREATE DATABASE {database}")).await.map_err(unavailable)?;
         Ok(format!("{server} dbname={database}"))
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(unavailable)
     }
 

@@ -10,7 +10,7 @@ async fn stores(test: &str) -> Vec<(tempfile::TempDir, Store)> {
     let mut stores = vec![(dir, sqlite)];
     if let Ok(server) = std::env::var("POSTGRES_TEST_SERVER") {
         let database = PgStore::scratch_database(&server, test).await.unwrap();
-        let postgres = Store::connect(&database).await.unwrap();
+        let postgres = Store::connect(&database, None).await.unwrap();
         stores.push((tempfile::tempdir().unwrap(), postgres));
     }
     stores
@@ -280,4 +280,36 @@ async fn a_scratch_database_name_is_never_sql() {
     // Refused before any connection is tried, so no server is needed.
     let refused = PgStore::scratch_database("host=127.0.0.1 port=1", "x; DROP DATABASE postgres").await;
     assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+}
+
+/// With a test server that asks for `sslmode=verify-full` (as `scripts/postgres` makes it), the
+/// session is encrypted, and a server whose certificate the given CA did not sign is refused.
+#[tokio::test]
+async fn postgres_sessions_are_tls_and_verify_full_refuses_a_stranger() {
+    let Some(server) = std::env::var("POSTGRES_TEST_SERVER").ok().filter(|s| s.contains("sslmode=verify-full")) else {
+        return;
+    };
+    let database = PgStore::scratch_database(&server, "tls").await.unwrap();
+    let Store::Postgres(store) = Store::connect(&database, None).await.unwrap() else { unreachable!() };
+    let client = store.client().await.unwrap();
+    let row = client.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).await.unwrap();
+    assert!(row.get::<_, bool>(0), "the session is not encrypted");
+
+    let dir = tempfile::tempdir().unwrap();
+    let stranger = lso_transport::testing::TestCa::new(dir.path(), "stranger");
+    let root = replaced(&database, "sslrootcert=", &stranger.ca().display().to_string());
+    let refused = PgStore::connect(&root, None).await;
+    assert!(matches!(refused, Err(StoreError::Unavailable(_))), "a server the CA did not sign was trusted");
+    // Without TLS the server (hostssl only) refuses the session: the suite's sessions are all TLS.
+    let plain = replaced(&database, "sslmode=", "disable");
+    assert!(PgStore::connect(&plain, None).await.is_err());
+}
+
+/// `connection` with the value of `key=` replaced by `value`.
+fn replaced(connection: &str, key: &str, value: &str) -> String {
+    connection
+        .split_whitespace()
+        .map(|pair| if pair.starts_with(key) { format!("{key}{value}") } else { pair.to_owned() })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -25,4 +25,5 @@ mod qualification;
 mod quote;
 mod support;
 mod ticket;
+mod tls;
 mod workforce;

@@ -69,10 +69,11 @@ async fn spawn_app_on(dir: tempfile::TempDir, clock: Arc<dyn Clock>, adjust: imp
     let mut config = test_config(dir.path());
     adjust(&mut config);
     let seller = server::start_with(&config, clock).await.unwrap();
+    let client = config.tls.outbound().unwrap().client(Duration::from_secs(60)).unwrap();
     let now = SystemClock.now_seconds();
     let token = seller.auth.mint(&Principal::Buyer { subject: "acme".into(), buyers: vec!["ACME".into()] }, now, 3600);
     let admin = seller.auth.mint(&Principal::Admin { subject: "ops".into() }, now, 3600);
-    App { dir, seller, client: reqwest::Client::new(), token, admin }
+    App { dir, seller, client, token, admin }
 }
 
 /// Starts a Seller on the test defaults.
@@ -108,9 +109,10 @@ impl App {
         ids
     }
 
-    /// `http://{addr}{path}`.
+    /// `http://{addr}{path}`, or `https://…` when the Seller serves HTTPS.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.seller.addr)
+        let scheme = if self.seller.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}{path}", self.seller.addr)
     }
 
     /// A request with the Buyer's token.
@@ -262,6 +264,18 @@ pub struct Receiver {
 impl Receiver {
     /// Serves the listener on a random loopback port.
     pub async fn start(&self) -> SocketAddr {
+        let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.serve(socket)
+    }
+
+    /// Serves the listener over HTTPS with `tls` on a random loopback port.
+    pub async fn start_tls(&self, tls: lso_transport::ServerTls) -> SocketAddr {
+        let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tls = lso_transport::Reloading::new(tls).unwrap();
+        self.serve(lso_transport::TlsListener::new(socket, tls).unwrap())
+    }
+
+    fn serve<L: axum::serve::Listener<Addr = SocketAddr>>(&self, listener: L) -> SocketAddr {
         async fn on_event(State(receiver): State<Receiver>, Path(path): Path<String>, body: String) -> StatusCode {
             let refused =
                 receiver.refuse.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
@@ -274,9 +288,8 @@ impl Receiver {
             StatusCode::NO_CONTENT
         }
         let app = Router::new().route("/{*path}", post(on_event)).with_state(self.clone());
-        let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = socket.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(socket, app).await });
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
         addr
     }
 
