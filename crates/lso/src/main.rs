@@ -18,6 +18,33 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    tls: ClientTls,
+}
+
+/// How the commands that call a running Seller reach it over HTTPS (the same variables as the
+/// server's `[tls]` outbound settings).
+#[derive(clap::Args)]
+struct ClientTls {
+    /// A CA bundle (PEM) trusted besides the system's roots, for a Seller serving HTTPS.
+    #[arg(long, global = true, env = "LSO_TLS__CA")]
+    ca: Option<PathBuf>,
+    /// A client certificate (PEM) for a Seller that asks for one.
+    #[arg(long, global = true, env = "LSO_TLS__CLIENT_CERT", requires = "client_key")]
+    client_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long, global = true, env = "LSO_TLS__CLIENT_KEY", requires = "client_cert")]
+    client_key: Option<PathBuf>,
+}
+
+impl ClientTls {
+    /// The client the commands call a Seller with.
+    fn client(&self) -> anyhow::Result<reqwest::Client> {
+        let identity = self.client_cert.as_deref().zip(self.client_key.as_deref());
+        let outbound =
+            lso_transport::Outbound::load(self.ca.as_deref().filter(|p| !p.as_os_str().is_empty()), identity)?;
+        Ok(outbound.client(std::time::Duration::from_secs(60))?)
+    }
 }
 
 #[derive(Subcommand)]
@@ -206,12 +233,13 @@ async fn main() -> anyhow::Result<()> {
             lso_demo::run(data_dir).await?;
             if partners == 1 { lso_demo::two_providers::run().await } else { Ok(()) }
         }
-        Command::Catalog { command } => catalog(command).await,
+        Command::Catalog { command } => catalog(&cli.tls, command).await,
         Command::Billing { command: BillingCommand::Run { period, url, data_dir } } => {
             let now = chrono::DateTime::from_timestamp_millis(SystemClock.now_millis()).unwrap_or_default();
             let last_month = (now - chrono::Months::new(1)).format("%Y-%m").to_string();
             let body = serde_json::json!({"period": period.unwrap_or(last_month)});
-            let report = admin_call(reqwest::Method::POST, &url, &data_dir, "/billing/run", Some(&body)).await?;
+            let seller = Seller { http: cli.tls.client()?, url, data_dir };
+            let report = seller.call(reqwest::Method::POST, "/billing/run", Some(&body)).await?;
             println!(
                 "{}: {} products read, {} bills with {} items made, {} accounts already billed",
                 text(&report["period"]),
@@ -222,36 +250,47 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Deliveries { url, data_dir, state, redeliver } => deliveries(&url, &data_dir, state, redeliver).await,
-        Command::Topology { url, data_dir } => topology(&url, &data_dir).await,
+        Command::Deliveries { url, data_dir, state, redeliver } => {
+            deliveries(&Seller { http: cli.tls.client()?, url, data_dir }, state, redeliver).await
+        }
+        Command::Topology { url, data_dir } => topology(&Seller { http: cli.tls.client()?, url, data_dir }).await,
     }
 }
 
-/// An operator's GET of `path` under the operators' API of the Seller at `url`.
-async fn admin_get(url: &str, data_dir: &std::path::Path, path: &str) -> anyhow::Result<serde_json::Value> {
-    admin_call(reqwest::Method::GET, url, data_dir, path, None).await
+/// A running Seller as its operators' API, called with an operator token of its data directory.
+struct Seller {
+    http: reqwest::Client,
+    url: String,
+    data_dir: PathBuf,
 }
 
-/// Calls the operators' API of the Seller at `url` with an operator token of `data_dir`.
-async fn admin_call(
-    method: reqwest::Method,
-    url: &str,
-    data_dir: &std::path::Path,
-    path: &str,
-    body: Option<&serde_json::Value>,
-) -> anyhow::Result<serde_json::Value> {
-    let data = server::DataDir::open(data_dir)?;
-    let token = data.authenticator()?.mint(&Principal::Admin { subject: "cli".into() }, SystemClock.now_seconds(), 300);
-    let address = format!("{}{}{path}", url.trim_end_matches('/'), lso_api_admin::ADMIN_BASE);
-    let mut request = reqwest::Client::new().request(method, address).bearer_auth(&token);
-    if let Some(body) = body {
-        request = request.json(body);
+impl Seller {
+    /// Calls `path` under the operators' API.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let data = server::DataDir::open(&self.data_dir)?;
+        let operator = Principal::Admin { subject: "cli".into() };
+        let token = data.authenticator()?.mint(&operator, SystemClock.now_seconds(), 300);
+        let address = format!("{}{}{path}", self.url.trim_end_matches('/'), lso_api_admin::ADMIN_BASE);
+        let mut request = self.http.request(method, address).bearer_auth(&token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.context("the Seller is not reachable")?;
+        let status = response.status();
+        let answer: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+        anyhow::ensure!(status.is_success(), "the Seller answered {status}: {answer}");
+        Ok(answer)
     }
-    let response = request.send().await.context("the Seller is not reachable")?;
-    let status = response.status();
-    let answer: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
-    anyhow::ensure!(status.is_success(), "the Seller answered {status}: {answer}");
-    Ok(answer)
+
+    /// A GET of `path` under the operators' API.
+    async fn get(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        self.call(reqwest::Method::GET, path, None).await
+    }
 }
 
 fn text(value: &serde_json::Value) -> String {
@@ -262,8 +301,8 @@ fn text(value: &serde_json::Value) -> String {
     }
 }
 
-async fn topology(url: &str, data_dir: &std::path::Path) -> anyhow::Result<()> {
-    let network = admin_get(url, data_dir, "/topology").await?;
+async fn topology(seller: &Seller) -> anyhow::Result<()> {
+    let network = seller.get("/topology").await?;
     let mut elements = comfy_table::Table::new();
     elements.set_header(["element", "driver", "ports"]);
     for e in network["elements"].as_array().into_iter().flatten() {
@@ -302,36 +341,14 @@ async fn topology(url: &str, data_dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn deliveries(
-    url: &str,
-    data_dir: &std::path::Path,
-    state: Option<String>,
-    redeliver: Option<i64>,
-) -> anyhow::Result<()> {
-    let data = server::DataDir::open(data_dir)?;
-    let token = data.authenticator()?.mint(&Principal::Admin { subject: "cli".into() }, SystemClock.now_seconds(), 300);
-    let client = reqwest::Client::new();
-    let base = format!("{}{}", url.trim_end_matches('/'), lso_api_admin::ADMIN_BASE);
+async fn deliveries(seller: &Seller, state: Option<String>, redeliver: Option<i64>) -> anyhow::Result<()> {
     if let Some(id) = redeliver {
-        let response = client.post(format!("{base}/deliveries/{id}/redeliver")).bearer_auth(&token).send().await?;
-        anyhow::ensure!(
-            response.status().is_success(),
-            "the Seller answered {}: {}",
-            response.status(),
-            response.text().await?
-        );
+        seller.call(reqwest::Method::POST, &format!("/deliveries/{id}/redeliver"), None).await?;
         println!("delivery {id} is queued again");
         return Ok(());
     }
     let query = state.map(|s| format!("?state={s}&limit=1000")).unwrap_or_else(|| "?limit=1000".into());
-    let response = client
-        .get(format!("{base}/deliveries{query}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .context("the Seller is not reachable")?;
-    anyhow::ensure!(response.status().is_success(), "the Seller answered {}", response.status());
-    let body: serde_json::Value = response.json().await?;
+    let body = seller.get(&format!("/deliveries{query}")).await?;
     let mut table = comfy_table::Table::new();
     table.set_header(["id", "event", "state", "attempts", "last status", "last error", "listener"]);
     for d in body["deliveries"].as_array().into_iter().flatten() {
@@ -353,17 +370,19 @@ async fn deliveries(
     Ok(())
 }
 
-async fn catalog(command: CatalogCommand) -> anyhow::Result<()> {
+async fn catalog(tls: &ClientTls, command: CatalogCommand) -> anyhow::Result<()> {
     match command {
         CatalogCommand::Lifecycle { offering, status, reason, url, data_dir } => {
             let body = serde_json::json!({"lifecycleStatus": status, "statusReason": reason});
             let path = format!("/catalog/offering/{offering}/lifecycle");
-            let changed = admin_call(reqwest::Method::POST, &url, &data_dir, &path, Some(&body)).await?;
+            let seller = Seller { http: tls.client()?, url, data_dir };
+            let changed = seller.call(reqwest::Method::POST, &path, Some(&body)).await?;
             println!("{offering} is {}", text(&changed["lifecycleStatus"]));
             Ok(())
         }
         CatalogCommand::Reload { url, data_dir } => {
-            let answer = admin_call(reqwest::Method::POST, &url, &data_dir, "/catalog/reload", None).await?;
+            let seller = Seller { http: tls.client()?, url, data_dir };
+            let answer = seller.call(reqwest::Method::POST, "/catalog/reload", None).await?;
             let added = answer["addedProductOffering"].as_array().cloned().unwrap_or_default();
             println!("{} offerings added: {}", added.len(), added.iter().map(text).collect::<Vec<_>>().join(", "));
             Ok(())

@@ -52,6 +52,9 @@ async fn an_https_seller_delivers_every_event_to_an_https_listener_and_links_nam
     let offerings = app.call("GET", OFFERINGS, None).await;
     let hrefs: Vec<&str> = offerings.body.as_array().unwrap().iter().map(|o| o["href"].as_str().unwrap()).collect();
     assert!(!hrefs.is_empty() && hrefs.iter().all(|h| h.starts_with("https://lso.example.net/mefApi/")), "{hrefs:?}");
+    // The operators' command line reaches the HTTPS Seller with the CA named.
+    let said = app.cli(&["deliveries", "--ca", &ca.ca().display().to_string()]).await;
+    assert!(said.contains(&format!("0 pending, {LIFE_OF_AN_ORDER} delivered, 0 dead")), "{said}");
     app.seller.stop().await;
 }
 
