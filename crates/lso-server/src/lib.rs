@@ -4,9 +4,11 @@
 
 mod alarms;
 pub mod config;
+mod health;
 mod serviceability;
 
 pub use config::Config;
+pub use health::Health;
 
 use anyhow::Context;
 use axum::Router;
@@ -273,6 +275,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
     };
     let (shutdown, stop) = watch::channel(false);
     let alarms = Arc::new(lso_ecm::Alarms::default());
+    let health = health::Health::new(store.clone());
     let layers = Layers {
         partners: partners.clone(),
         sof: sof.clone(),
@@ -283,6 +286,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
         geography,
         addr,
         origin: origin.clone(),
+        health: health.clone(),
     };
     let app = app(bus.clone(), auth.clone(), &layers, config);
     let mut tasks = Vec::new();
@@ -309,6 +313,12 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
         .context("the notification client cannot be built")?;
     let dispatcher = tokio::spawn(dispatcher.run(stop));
     tracing::info!(%addr, %origin, data_dir = %config.data_dir.display(), "lso is serving");
+    health.running(vec![
+        ("worker", worker.abort_handle()),
+        ("dispatcher", dispatcher.abort_handle()),
+        ("serviceOrderFollower", following.abort_handle()),
+        ("alarmMonitor", monitoring.abort_handle()),
+    ]);
     tasks.extend([server, worker, following, monitoring, dispatcher]);
     Ok(Running { addr, origin, bus, auth, sof, icm, ecm, alarms, tls, monitor, shutdown, tasks })
 }
@@ -350,6 +360,8 @@ pub struct Layers {
     pub origin: String,
     /// The partners it buys off-net access from, if any.
     pub partners: Option<Arc<lso_partners::PartnerFulfilment>>,
+    /// What its readiness looks at.
+    pub health: Arc<health::Health>,
 }
 
 /// The HTTP application: the product APIs, Legato, Presto, Adagio, the operators' API, and the
@@ -399,6 +411,7 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         .merge(lso_api_allegro::routers(allegro_state(lso_api_allegro::Audience::Interlude), origin))
         .merge(lso_api_legato::streaming::router(operators, "/mefApi/legato/streamingManagement/v1", origin))
         .merge(partners)
+        .merge(health::router(layers.health.clone()))
         .merge(admin::router(admin::AdminParts {
             bus,
             auth,

@@ -291,6 +291,12 @@ impl Store {
         PgStore::connect(url, extra_ca).await.map(Store::Postgres)
     }
 
+    /// How many of this build's migrations the database lacks (0 when ready); an error if the
+    /// database does not answer.
+    pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        dispatch!(self.pending_migrations())
+    }
+
     /// Applies `ops` atomically.
     pub async fn apply(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         dispatch!(self.apply(ops))

@@ -91,6 +91,14 @@ impl PgStore {
         tx.commit().await.map_err(failed)
     }
 
+    /// How many of this build's migrations the database lacks; an error if it cannot answer.
+    pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        let client = self.client().await?;
+        let rows = client.query("SELECT name FROM schema_migrations", &[]).await.map_err(failed)?;
+        let applied: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        Ok(MIGRATIONS.iter().filter(|(name, _)| !applied.iter().any(|a| a == name)).count())
+    }
+
     /// Applies `ops` atomically.
     pub async fn apply(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         let mut client = self.client().await?;

@@ -424,6 +424,23 @@ impl SqliteStore {
         .await
     }
 
+    /// How many of this build's migrations the database lacks; an error if it cannot answer or
+    /// its writer has stopped.
+    pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        if self.writer.is_closed() {
+            return Err(StoreError::unavailable(std::io::Error::other("the SQLite writer has stopped")));
+        }
+        let applied = self
+            .read(|conn| {
+                let mut stmt =
+                    conn.prepare_cached("SELECT name FROM schema_migrations").map_err(StoreError::unavailable)?;
+                let names = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(StoreError::unavailable)?;
+                names.collect::<Result<Vec<_>, _>>().map_err(StoreError::unavailable)
+            })
+            .await?;
+        Ok(MIGRATIONS.iter().filter(|(name, _)| !applied.iter().any(|a| a == name)).count())
+    }
+
     /// Puts a dead (or cancelled) delivery back in the queue, due at `now`.
     pub async fn redeliver(&self, id: i64, now: i64) -> Result<(), StoreError> {
         self.write(move |conn| {

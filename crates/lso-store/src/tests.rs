@@ -313,3 +313,10 @@ fn replaced(connection: &str, key: &str, value: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+#[tokio::test]
+async fn an_opened_store_has_every_migration_applied() {
+    for (_dir, store) in stores("migrated").await {
+        assert_eq!(store.pending_migrations().await.unwrap(), 0);
+    }
+}

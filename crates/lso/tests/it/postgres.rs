@@ -1,6 +1,6 @@
-//! Two `lso` nodes sharing one PostgreSQL database:
-//! orders taken by either node are fulfilled once, whichever node's worker claims them, and
-//! every notification is delivered.
+//! `lso` on PostgreSQL: two nodes sharing one database fulfil orders taken by either once,
+//! whichever node's worker claims them, and deliver every notification; a node whose database
+//! stops is not ready until it is back, and loses no order it accepted.
 
 use crate::support::*;
 
@@ -14,13 +14,21 @@ struct Server {
     started: Option<String>,
 }
 
+fn script() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/postgres")
+}
+
 impl Server {
     fn get() -> Server {
-        if let Ok(connection) = std::env::var("POSTGRES_TEST_SERVER") {
-            return Server { connection, started: None };
+        match std::env::var("POSTGRES_TEST_SERVER") {
+            Ok(connection) => Server { connection, started: None },
+            Err(_) => Server::own(),
         }
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/postgres");
-        let output = std::process::Command::new(&script).output().unwrap();
+    }
+
+    /// A cluster of the test's own, which it may stop and start.
+    fn own() -> Server {
+        let output = std::process::Command::new(script()).output().unwrap();
         assert!(
             output.status.success(),
             "PostgreSQL could not be started: {}",
@@ -35,8 +43,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(dir) = &self.started {
-            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/postgres");
-            let _ = std::process::Command::new(script).args(["stop", dir]).status();
+            let _ = std::process::Command::new(script()).args(["stop", dir]).status();
         }
     }
 }
@@ -73,4 +80,73 @@ async fn two_nodes_on_one_postgres_database_fulfil_every_order_once() {
     assert_eq!((outbox["delivered"].as_u64(), outbox["dead"].as_u64()), (Some(20 * 6), Some(0)));
     second.seller.stop().await;
     first.seller.stop().await;
+}
+
+impl Server {
+    /// Runs `scripts/postgres {command}` on the test's own cluster (`pause` or `resume`).
+    async fn control(&self, command: &str) {
+        let dir = self.started.as_deref().expect("a cluster of the test's own");
+        let status = tokio::process::Command::new(script()).args([command, dir]).status().await.unwrap();
+        assert!(status.success(), "scripts/postgres {command} failed");
+    }
+}
+
+async fn health(app: &App, probe: &str) -> (u16, serde_json::Value) {
+    let answer = app.client.get(app.url(&format!("/health/{probe}"))).send().await.unwrap();
+    assert_eq!(answer.headers()["content-type"], "application/health+json");
+    (answer.status().as_u16(), answer.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_node_whose_database_stops_is_not_ready_until_it_is_back_and_loses_no_accepted_order() {
+    let server = Server::own();
+    let url = fresh_database(&server, "health").await;
+    let app = std::sync::Arc::new(spawn_app_with(|c| c.database_url = url.clone()).await);
+    let (status, ready) = health(&app, "ready").await;
+    assert_eq!(status, 200, "{ready:#}");
+    for check in ["store", "worker", "dispatcher"] {
+        assert_eq!(ready["checks"][check]["status"], "pass", "{ready:#}");
+    }
+    // A Buyer keeps ordering while the database goes away and comes back (until told to stop,
+    // 20,000 orders at most).
+    let back = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ordering = tokio::spawn({
+        let (app, back) = (app.clone(), back.clone());
+        async move {
+            let (mut accepted, mut refused) = (Vec::new(), 0);
+            for n in 0..20_000 {
+                if back.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let mut order = order_of(&example(EVPL), None);
+                order["externalId"] = serde_json::json!(format!("order-{n}"));
+                let answer = app.call("POST", &format!("{ORDERS}/productOrder"), Some(&order)).await;
+                match answer.status {
+                    201 => accepted.push(answer.body["id"].as_str().unwrap().to_owned()),
+                    503 => refused += 1,
+                    other => panic!("{other} {:#}", answer.body),
+                }
+            }
+            (accepted, refused)
+        }
+    });
+    server.control("pause").await;
+    let (status, ready) = health(&app, "ready").await;
+    assert_eq!((status, &ready["checks"]["store"]["status"]), (503, &serde_json::json!("fail")), "{ready:#}");
+    assert_eq!(health(&app, "live").await.0, 200, "alive all along");
+    server.control("resume").await;
+    let (status, ready) = health(&app, "ready").await;
+    assert_eq!(status, 200, "{ready:#}");
+    // Orders are taken again once the database is back.
+    let after = app.call("POST", &format!("{ORDERS}/productOrder"), Some(&order_of(&example(EVPL), None))).await;
+    assert_eq!(after.status, 201, "{:#}", after.body);
+    back.store(true, std::sync::atomic::Ordering::SeqCst);
+
+    let (mut accepted, refused) = ordering.await.unwrap();
+    assert!(refused > 0, "some orders came while the database was away, and were refused with 503");
+    accepted.push(after.body["id"].as_str().unwrap().to_owned());
+    for id in &accepted {
+        assert_eq!(app.wait_until_final(ORDERS, id).await["state"], "completed", "order {id}");
+    }
+    std::sync::Arc::into_inner(app).unwrap().seller.stop().await;
 }
