@@ -87,8 +87,61 @@ pub fn router(parts: AdminParts) -> Router {
         .route("/catalog/reload", post(reload_catalog))
         .route("/catalog/offering/{id}/lifecycle", post(change_offering_lifecycle))
         .route("/topology", get(topology))
+        .route("/{point}/webhookSecret", get(webhook_secret))
+        .route("/{point}/webhookSecret/rotate", post(rotate_webhook_secret))
         .with_state(AdminState { bus, auth, sellers, icm, legato, catalog_dir, outbox });
     Router::new().nest(ADMIN_BASE, routes)
+}
+
+/// The tenant whose notifications a webhook secret signs: a Buyer (`buyerId`, and `sellerId`
+/// when the server has several Sellers) at `sonata`, `cantata`, `allegro` or `interlude`, or the
+/// Seller's own applications at `legato`.
+fn signing_tenant(point: &str, caller: Caller<AdminState>) -> Result<(AdminState, String), ApiError> {
+    match point {
+        "legato" => {
+            let (state, _) = caller.plain()?;
+            Ok((state, lso_legato::OPERATORS.to_owned()))
+        }
+        "allegro" | "interlude" => {
+            let (state, tenant) = acting_for_buyer("sonata", caller)?;
+            Ok((state, tenant.key_at(point)))
+        }
+        irp => acting_for_buyer(irp, caller).map(|(state, tenant)| (state, tenant.key())),
+    }
+}
+
+fn secret_answer(secrets: &lso_notify::webhooks::SigningSecrets) -> Response {
+    let until =
+        secrets.previous.as_ref().map(|(_, until)| lso_model::DateTime::from_millis(*until).as_str().to_owned());
+    json_response(StatusCode::OK, &json!({"secret": secrets.current, "previousSignsUntil": until}))
+}
+
+/// The secret a tenant's notifications are signed with (made on first use).
+async fn webhook_secret(Path(point): Path<String>, caller: Caller<AdminState>) -> Result<Response, ApiError> {
+    let (state, tenant) = signing_tenant(&point, caller)?;
+    let secrets = lso_notify::webhooks::WebhookSecrets::new(state.bus.store().clone());
+    Ok(secret_answer(&secrets.of(&tenant).await.map_err(|e| api_error(e.into()))?))
+}
+
+/// A new secret for a tenant; the old one also signs for `overlapHours` (24 unless given).
+async fn rotate_webhook_secret(
+    Path(point): Path<String>,
+    mut caller: Caller<AdminState>,
+) -> Result<Response, ApiError> {
+    let hours = match caller.query.single("overlapHours")? {
+        None => 24,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|h| (0..=720).contains(h))
+            .ok_or_else(|| ApiError::invalid_query("`overlapHours` is a whole number of hours from 0 to 720"))?,
+    };
+    let (state, tenant) = signing_tenant(&point, caller)?;
+    let secrets = lso_notify::webhooks::WebhookSecrets::new(state.bus.store().clone());
+    let now = state.bus.clock().now_millis();
+    let rotated = secrets.rotate(&tenant, now, hours * 3_600_000).await.map_err(|e| api_error(e.into()))?;
+    tracing::info!(%point, "a webhook secret was rotated");
+    Ok(secret_answer(&rotated))
 }
 
 /// Deliveries, newest first; `state` selects `pending`, `delivered`, `dead` or `cancelled`.

@@ -19,9 +19,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-/// The client name every operator acts as at Legato.
-pub(crate) const CLIENT: &str = "bus";
-
 /// Who calls the SOF's APIs at one reference point.
 pub trait SofAudience: Send + Sync + 'static {
     /// The client `principal` acts as (taking `buyerId`/`sellerId` from `query` if it uses
@@ -43,7 +40,7 @@ pub struct Operators;
 impl SofAudience for Operators {
     fn client(&self, principal: &Principal, _: &mut QueryParams) -> Result<String, ApiError> {
         Operator::of(principal, "Legato is the Seller's internal interface")?;
-        Ok(CLIENT.to_owned())
+        Ok(lso_legato::OPERATORS.to_owned())
     }
 
     fn administers(&self, _: &Principal) -> bool {

@@ -34,7 +34,7 @@ const BACKSTOP_MILLIS: i64 = 5_000;
 pub const ENNI_RELATIONSHIPS: [&str; 2] = ["ENNI_REFERENCE", "CONNECTS_TO_ENNI"];
 
 /// The Legato client name of this BUS at the SOF.
-pub const LEGATO_CLIENT: &str = "bus";
+pub use lso_legato::OPERATORS as LEGATO_CLIENT;
 
 /// Fulfilment by service orders to a SOF.
 pub struct LegatoFulfilment {

@@ -145,9 +145,18 @@ pub async fn run() -> anyhow::Result<()> {
             .unwrap_or_default()
             .to_owned();
     let wholesale = partner.token(&buyer(PROVIDER));
+    // The secrets the partner signs its notifications to the provider with (docs/webhooks.md).
+    let mut secrets = Vec::new();
+    for point in ["sonata", "interlude"] {
+        let url = format!("{}/lso/admin/v1/{point}/webhookSecret?buyerId={PROVIDER}", partner.url);
+        let answer = client.get(url).bearer_auth(&operator).send().await?;
+        let secret = ensure_status(answer, StatusCode::OK, "reading the partner's webhook secret").await?;
+        secrets.push(format!("\"{}\"", secret["secret"].as_str().unwrap_or_default()));
+    }
     let terms = format!(
-        "[[partners]]\nname = \"partner\"\nurl = \"{}\"\ntoken = \"{wholesale}\"\nsites = [\"site-washington\"]\nenni = \"{ENNI}\"\nenni_product = \"{enni_product}\"\nbilling_account = \"wholesale-{PROVIDER}\"\n",
-        partner.url
+        "[[partners]]\nname = \"partner\"\nurl = \"{}\"\ntoken = \"{wholesale}\"\nsites = [\"site-washington\"]\nenni = \"{ENNI}\"\nenni_product = \"{enni_product}\"\nbilling_account = \"wholesale-{PROVIDER}\"\nwebhook_secrets = [{}]\n",
+        partner.url,
+        secrets.join(", ")
     );
     let provider = Provider::start("Provider", &files.path().join("provider"), &topology(0), &terms).await?;
     println!(

@@ -11,6 +11,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// The `@type`s of the service configurations a SOF realises (MEF service-schema URNs).
+/// The client under which the SOF keeps what the Seller's own applications (the BUS, operator
+/// tokens over Legato) do: their orders, jobs and hubs.
+pub const OPERATORS: &str = "bus";
+
 pub mod services {
     /// A Subscriber UNI service.
     pub const SUBSCRIBER_UNI: &str = "urn:mef:lso:spec:legato:carrier-ethernet-subscriber-uni:v0.0.1:all";

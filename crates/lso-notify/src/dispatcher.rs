@@ -1,13 +1,16 @@
 //! The dispatcher: claims due deliveries from the outbox, POSTs them to the listeners, and
 //! records each outcome. A failed attempt is retried after an exponentially growing, jittered
 //! delay (or the listener's `Retry-After`, if later); after the last attempt the delivery is
-//! kept as a dead letter the operator can list and resend.
+//! kept as a dead letter the operator can list and resend. Every attempt is signed with the
+//! secrets of the listener's tenant (`webhooks`).
 
+use crate::webhooks::{self, WebhookSecrets};
 use lso_jobs::{Outcome, Runner, serve};
-use lso_model::Clock;
+use lso_model::{Clock, SystemClock};
 use lso_store::{DeliveryOutcome, DeliveryTask, Store, StoreError};
 use rand::Rng;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -50,6 +53,7 @@ impl RetryPolicy {
 #[derive(Clone)]
 pub struct Dispatcher {
     store: Store,
+    secrets: WebhookSecrets,
     client: reqwest::Client,
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
@@ -76,7 +80,8 @@ impl Dispatcher {
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(256)
             .build()?;
-        Ok(Dispatcher { store, client, clock, policy, wake, batch: 256 })
+        let secrets = WebhookSecrets::new(store.clone());
+        Ok(Dispatcher { store, secrets, client, clock, policy, wake, batch: 256 })
     }
 
     /// Attempts every delivery due now (one per resource and subscription), then records them.
@@ -87,10 +92,19 @@ impl Dispatcher {
             return Ok(Outcome::Empty);
         }
         let count = tasks.len();
+        let mut signing: HashMap<String, Arc<Vec<String>>> = HashMap::new();
+        for task in &tasks {
+            if !signing.contains_key(&task.tenant) {
+                let secrets = self.secrets.of(&task.tenant).await?;
+                let active = secrets.active(now).into_iter().map(str::to_owned).collect();
+                signing.insert(task.tenant.clone(), Arc::new(active));
+            }
+        }
         let mut attempts = JoinSet::new();
         for task in tasks {
             let client = self.client.clone();
-            attempts.spawn(async move { attempt(&client, task).await });
+            let secrets = signing[&task.tenant].clone();
+            attempts.spawn(async move { attempt(&client, task, &secrets).await });
         }
         let mut results = Vec::with_capacity(count);
         while let Some(joined) = attempts.join_next().await {
@@ -132,10 +146,17 @@ enum AttemptResult {
     Unreachable(String),
 }
 
-async fn attempt(client: &reqwest::Client, task: DeliveryTask) -> (DeliveryTask, AttemptResult) {
+async fn attempt(client: &reqwest::Client, task: DeliveryTask, secrets: &[String]) -> (DeliveryTask, AttemptResult) {
+    // The listener compares the timestamp with its own wall clock, not the business clock.
+    let timestamp = SystemClock.now_seconds();
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let signature = webhooks::signature(&secrets, &task.event_id, timestamp, task.body.as_bytes());
     let sent = client
         .post(&task.url)
         .header(CONTENT_TYPE, "application/json;charset=utf-8")
+        .header(webhooks::WEBHOOK_ID, &task.event_id)
+        .header(webhooks::WEBHOOK_TIMESTAMP, timestamp.to_string())
+        .header(webhooks::WEBHOOK_SIGNATURE, signature)
         .body(task.body.clone())
         .send()
         .await;

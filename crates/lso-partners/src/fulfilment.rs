@@ -100,6 +100,11 @@ pub struct PartnerConfig {
     /// cancelled).
     #[serde(default = "default_order_timeout")]
     pub order_timeout_seconds: i64,
+    /// The secrets the partner signs its notifications to this Seller with (one per reference
+    /// point it notifies at, see docs/webhooks.md); a notification none verifies is refused.
+    /// Empty: its notifications are heard unverified.
+    #[serde(default)]
+    pub webhook_secrets: Vec<Secret>,
 }
 
 fn default_order_timeout() -> i64 {
@@ -152,6 +157,9 @@ impl PartnerFulfilment {
         buyer: BuyerSide,
     ) -> Self {
         let callback = format!("{}{LISTENER}", buyer.callback);
+        for unverified in partners.iter().filter(|p| p.webhook_secrets.is_empty()) {
+            tracing::warn!(partner = %unverified.name, "its notifications are heard unverified: give it `webhook_secrets`");
+        }
         let BuyerSide { contact, clock, http, .. } = buyer;
         PartnerFulfilment {
             inner,

@@ -4,7 +4,7 @@
 
 use crate::PartnerFulfilment;
 use crate::fulfilment::{FAULTS_OF, LISTENER, PARTNER_ORDER, text};
-use lso_model::Irp;
+use lso_model::{Clock, Irp};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -41,7 +41,49 @@ pub fn listener(bus: Arc<lso_bus::Bus>, sof: Arc<lso_sof::Sof>, partners: Arc<Pa
             &format!("{LISTENER}/{{partner}}{}/listener/{{event}}", lso_api_allegro::INTERLUDE_NOTIFICATION_BASE),
             axum::routing::post(heard_of_fault),
         )
+        .route_layer(axum::middleware::from_fn_with_state(partners.clone(), verified))
         .with_state(Listening { bus, sof, faults, partners })
+}
+
+/// Lets through only notifications signed with one of the partner's secrets, when it has some
+/// (Standard Webhooks, docs/webhooks.md); a partner without secrets is heard unverified.
+async fn verified(
+    axum::extract::State(partners): axum::extract::State<Arc<PartnerFulfilment>>,
+    axum::extract::Path((partner, _event)): axum::extract::Path<(String, String)>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let secrets: Vec<&str> = partners
+        .partner(&partner)
+        .map(|p| p.webhook_secrets.iter().map(|s| s.0.as_str()).collect())
+        .unwrap_or_default();
+    if secrets.is_empty() {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let limit = parts.extensions.get::<lso_http::BodyLimit>().map_or(1 << 20, |l| l.0);
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return lso_http::ApiError::invalid_body("the notification body cannot be read").into_response();
+    };
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let checked = lso_notify::webhooks::verify(
+        &secrets,
+        header(lso_notify::webhooks::WEBHOOK_ID),
+        header(lso_notify::webhooks::WEBHOOK_TIMESTAMP),
+        header(lso_notify::webhooks::WEBHOOK_SIGNATURE),
+        &bytes,
+        lso_model::SystemClock.now_seconds(),
+    );
+    if let Err(why) = checked {
+        tracing::warn!(%partner, %why, "a partner's notification was refused");
+        return lso_http::ApiError::Unauthorized {
+            code: lso_http::UnauthorizedCode::InvalidCredentials,
+            reason: format!("{why} for partner `{partner}` (see docs/webhooks.md)"),
+        }
+        .into_response();
+    }
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
 }
 
 /// The record of kind `kind` that a partner's notification names: id `{partner}:{event.id}`.

@@ -203,6 +203,10 @@ pub struct DeliveryTask {
     pub attempts: i64,
     /// `eventType`, for logs.
     pub event_type: String,
+    /// The event's id (the same for every listener and attempt).
+    pub event_id: String,
+    /// The tenant whose hub it goes to.
+    pub tenant: String,
 }
 
 /// What came of a delivery attempt.

@@ -249,7 +249,7 @@ impl PgStore {
             .collect();
         let rows = client
             .query(
-                "SELECT d.id, h.callback, e.listener_path, e.body, h.extra, d.attempts, e.event_type \
+                "SELECT d.id, h.callback, e.listener_path, e.body, h.extra, d.attempts, e.event_type, e.id, h.tenant \
                  FROM deliveries d JOIN events e ON e.id = d.event_id JOIN hubs h ON h.id = d.hub_id \
                  WHERE d.id = ANY($1) ORDER BY d.id",
                 &[&ids],
@@ -269,6 +269,8 @@ impl PgStore {
                     body: merge_extra(&body, &extra),
                     attempts: r.get(5),
                     event_type: r.get(6),
+                    event_id: r.get(7),
+                    tenant: r.get(8),
                 }
             })
             .collect())

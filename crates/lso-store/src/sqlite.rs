@@ -305,7 +305,7 @@ impl SqliteStore {
                 .map_err(StoreError::unavailable)?;
             let mut select = conn
                 .prepare_cached(
-                    "SELECT d.id, h.callback, e.listener_path, e.body, h.extra, d.attempts, e.event_type \
+                    "SELECT d.id, h.callback, e.listener_path, e.body, h.extra, d.attempts, e.event_type, e.id, h.tenant \
                      FROM deliveries d JOIN events e ON e.id = d.event_id JOIN hubs h ON h.id = d.hub_id \
                      WHERE d.id = ?1",
                 )
@@ -324,6 +324,8 @@ impl SqliteStore {
                             body: merge_extra(&body, &extra),
                             attempts: r.get(5)?,
                             event_type: r.get(6)?,
+                            event_id: r.get(7)?,
+                            tenant: r.get(8)?,
                         })
                     })
                     .map_err(StoreError::unavailable)?;

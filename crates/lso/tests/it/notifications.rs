@@ -121,3 +121,72 @@ async fn no_notification_is_lost_across_a_restart() {
     }
     app.seller.stop().await;
 }
+
+/// The events received since `from`, as signed.
+fn signed_since(receiver: &Receiver, from: usize) -> Vec<Signed> {
+    receiver.signed.lock().unwrap()[from..].to_vec()
+}
+
+async fn rotate(app: &App, overlap_hours: u32) -> serde_json::Value {
+    let path = format!("/lso/admin/v1/sonata/webhookSecret/rotate?buyerId=ACME&overlapHours={overlap_hours}");
+    let rotated = app.call_as(&app.admin, "POST", &path, None).await;
+    assert_eq!(rotated.status, 200, "{:#}", rotated.body);
+    rotated.body
+}
+
+#[tokio::test]
+async fn every_delivery_is_signed_and_a_rotated_secret_signs_beside_the_old_one_for_the_overlap() {
+    use lso_notify::webhooks::Unverified;
+    let app = spawn_app().await;
+    let (receiver, _) = app.listening_at(ORDERS).await;
+    let old = receiver.secret.lock().unwrap().clone().unwrap();
+    assert!(old.starts_with("whsec_"));
+    // Only operators read it.
+    assert_eq!(app.call("GET", "/lso/admin/v1/sonata/webhookSecret?buyerId=ACME", None).await.status, 403);
+
+    let order = app.place_orders(ORDERS, 1).await.remove(0);
+    app.wait_until_final(ORDERS, &order).await;
+    app.wait_for_deliveries_to(&receiver).await;
+    let signed = signed_since(&receiver, 0);
+    assert_eq!((signed.len(), receiver.unverified.load(std::sync::atomic::Ordering::SeqCst)), (6, 0));
+    let events: Vec<serde_json::Value> = signed.iter().map(|s| serde_json::from_str(&s.body).unwrap()).collect();
+    for (one, event) in signed.iter().zip(&events) {
+        assert_eq!(one.id.as_deref(), event["eventId"].as_str(), "webhook-id is the event's id");
+        assert_eq!(one.verify(&[&old]), Ok(()));
+    }
+    let one = &signed[0];
+    let changed = Signed { body: one.body.replacen('{', "{ ", 1), ..one.clone() };
+    assert_eq!(changed.verify(&[&old]), Err(Unverified::Mismatch));
+    let stale_at = one.timestamp.as_deref().unwrap().parse::<i64>().unwrap() - 301;
+    let stale = Signed { timestamp: Some(stale_at.to_string()), ..one.clone() };
+    assert_eq!(stale.verify(&[&old]), Err(Unverified::Stale));
+    assert_eq!(one.verify(&[&lso_notify::webhooks::new_secret()]), Err(Unverified::Mismatch));
+
+    // A rotation with an hour's overlap: both secrets sign, so the listener (still holding
+    // the old one) misses nothing while it switches.
+    let rotated = rotate(&app, 1).await;
+    let new = rotated["secret"].as_str().unwrap().to_owned();
+    assert!(new != old && rotated["previousSignsUntil"].is_string(), "{rotated:#}");
+    let order = app.place_orders(ORDERS, 1).await.remove(0);
+    app.wait_until_final(ORDERS, &order).await;
+    app.wait_for_deliveries_to(&receiver).await;
+    let during = signed_since(&receiver, 6);
+    assert_eq!(during.len(), 6);
+    for one in &during {
+        assert_eq!(one.signature.as_deref().unwrap().split(' ').count(), 2);
+        assert_eq!((one.verify(&[&old]), one.verify(&[&new])), (Ok(()), Ok(())));
+    }
+
+    // Without overlap the secret before stops signing at once.
+    let newest = rotate(&app, 0).await["secret"].as_str().unwrap().to_owned();
+    *receiver.secret.lock().unwrap() = Some(newest.clone());
+    let order = app.place_orders(ORDERS, 1).await.remove(0);
+    app.wait_until_final(ORDERS, &order).await;
+    app.wait_for_deliveries_to(&receiver).await;
+    let after = signed_since(&receiver, 12);
+    assert_eq!((after.len(), receiver.unverified.load(std::sync::atomic::Ordering::SeqCst)), (6, 0));
+    for one in &after {
+        assert_eq!((one.verify(&[&newest]), one.verify(&[&new])), (Ok(()), Err(Unverified::Mismatch)));
+    }
+    app.seller.stop().await;
+}

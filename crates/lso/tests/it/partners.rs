@@ -414,6 +414,13 @@ pub(crate) async fn terms_with(partner: &App, adjust: impl FnOnce(&mut PartnerCo
     assert_eq!(registered.status, 201, "{:#}", registered.body);
     let mut terms = terms_at(partner.url(""), &wholesale);
     terms.enni_product = registered.body["id"].as_str().unwrap().into();
+    // The partner signs what it sends PROVIDER at Sonata and at Interlude with a secret each.
+    for point in ["sonata", "interlude"] {
+        let path = format!("/lso/admin/v1/{point}/webhookSecret?buyerId=PROVIDER");
+        let secret = partner.call_as(&partner.admin, "GET", &path, None).await;
+        assert_eq!(secret.status, 200, "{:#}", secret.body);
+        terms.webhook_secrets.push(Secret(secret.body["secret"].as_str().unwrap().into()));
+    }
     adjust(&mut terms);
     (terms, wholesale)
 }
@@ -431,6 +438,7 @@ fn terms_at(url: String, token: &str) -> PartnerConfig {
         billing_account: "wholesale-1".into(),
         patience_seconds: 120,
         order_timeout_seconds: 3600,
+        webhook_secrets: Vec::new(),
     }
 }
 
@@ -944,4 +952,40 @@ async fn what_a_partners_catalog_no_longer_offers_is_not_bought_from_it() {
     assert_eq!(done["state"], "failed", "{done:#}");
     let expected = format!("partner east has no orderable offering of {}", lso_lab::orders::SUBSCRIBER_UNI);
     assert!(reasons(&done).iter().any(|r| r.contains(&expected)), "{:#?}", reasons(&done));
+}
+
+#[tokio::test]
+async fn a_partners_notification_is_heard_only_with_its_signature() {
+    let partner = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
+    let (provider, _) = provider_of(&partner, |_| {}).await;
+    let notifications = lso_mef_product::ordering_notification_base(Irp::Sonata);
+    let listener =
+        provider.url(&format!("{}/east{notifications}/listener/productOrderStateChangeEvent", lso_partners::LISTENER));
+    let body = json!({"eventId": "e-1", "eventType": "productOrderStateChangeEvent", "event": {"id": "not-ours"}});
+    let body = body.to_string();
+    let secret = partner.webhook_secret(SONATA).await;
+    let path = "/lso/admin/v1/sonata/webhookSecret?buyerId=PROVIDER";
+    let theirs = partner.call_as(&partner.admin, "GET", path, None).await.body["secret"].as_str().unwrap().to_owned();
+    assert_ne!(secret, theirs, "each Buyer has a secret of its own");
+    let now = SystemClock.now_seconds();
+    let send = |signed_with: Option<(&str, i64)>| {
+        let mut request = provider.client.post(&listener).header("content-type", "application/json");
+        if let Some((secret, at)) = signed_with {
+            let signature = lso_notify::webhooks::signature(&[secret], "e-1", at, body.as_bytes());
+            request = request
+                .header("webhook-id", "e-1")
+                .header("webhook-timestamp", at.to_string())
+                .header("webhook-signature", signature);
+        }
+        request.body(body.clone()).send()
+    };
+    for refused in [None, Some((secret.as_str(), now)), Some((theirs.as_str(), now - 3600))] {
+        let answer = send(refused).await.unwrap();
+        assert_eq!(answer.status(), 401);
+        let error: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(error["code"], "invalidCredentials", "{error:#}");
+    }
+    assert_eq!(send(Some((&theirs, now))).await.unwrap().status(), 204);
+    provider.seller.stop().await;
+    partner.seller.stop().await;
 }

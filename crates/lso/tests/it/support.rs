@@ -162,9 +162,22 @@ impl App {
         done
     }
 
-    /// A listener registered (201) at the hub of the API at `base`, and the hub as answered.
+    /// The webhook secret of the test Buyer (ACME) at the reference point of `base`
+    /// (`/mefApi/{point}/…`).
+    pub async fn webhook_secret(&self, base: &str) -> String {
+        let point = base.trim_start_matches("/mefApi/").split('/').next().unwrap();
+        let query = if point == "legato" { "" } else { "?buyerId=ACME" };
+        let path = format!("/lso/admin/v1/{point}/webhookSecret{query}");
+        let answer = self.call_as(&self.admin, "GET", &path, None).await;
+        assert_eq!(answer.status, 200, "{:#}", answer.body);
+        answer.body["secret"].as_str().unwrap().to_owned()
+    }
+
+    /// A listener registered (201) at the hub of the API at `base`, verifying every signature,
+    /// and the hub as answered.
     pub async fn listening_at(&self, base: &str) -> (Receiver, Value) {
         let receiver = Receiver::default();
+        *receiver.secret.lock().unwrap() = Some(self.webhook_secret(base).await);
         let listener = receiver.start().await;
         let subscription = json!({"callback": format!("http://{listener}")});
         let hub = self.call("POST", &format!("{base}/hub"), Some(&subscription)).await;
@@ -252,13 +265,40 @@ pub fn example(spec: &str) -> Value {
 /// The EVPL specification.
 pub const EVPL: &str = "urn:mef:lso:spec:cantata-sonata:evpl-evc:v1.0.0:all";
 
-/// A notification listener: records every event it is sent and can be told to refuse the next
-/// `n` deliveries with 500.
+/// A notification listener: records every event it is sent with its signature headers, and
+/// can be told to refuse the next `n` deliveries with 500. Given the tenant's webhook secret, it
+/// verifies every signature (Standard Webhooks) and refuses with 401 what does not verify.
 #[derive(Clone, Default)]
 pub struct Receiver {
     pub events: Arc<Mutex<Vec<(String, Value)>>>,
+    pub signed: Arc<Mutex<Vec<Signed>>>,
+    pub secret: Arc<Mutex<Option<String>>>,
+    pub unverified: Arc<AtomicUsize>,
     pub refuse: Arc<AtomicUsize>,
     pub arrived: Arc<Notify>,
+}
+
+/// A delivery's body and signature headers, as received.
+#[derive(Clone, Debug)]
+pub struct Signed {
+    pub id: Option<String>,
+    pub timestamp: Option<String>,
+    pub signature: Option<String>,
+    pub body: String,
+}
+
+impl Signed {
+    /// Whether it verifies against `secrets` now.
+    pub fn verify(&self, secrets: &[&str]) -> Result<(), lso_notify::webhooks::Unverified> {
+        lso_notify::webhooks::verify(
+            secrets,
+            self.id.as_deref(),
+            self.timestamp.as_deref(),
+            self.signature.as_deref(),
+            self.body.as_bytes(),
+            SystemClock.now_seconds(),
+        )
+    }
 }
 
 impl Receiver {
@@ -276,7 +316,26 @@ impl Receiver {
     }
 
     fn serve<L: axum::serve::Listener<Addr = SocketAddr>>(&self, listener: L) -> SocketAddr {
-        async fn on_event(State(receiver): State<Receiver>, Path(path): Path<String>, body: String) -> StatusCode {
+        async fn on_event(
+            State(receiver): State<Receiver>,
+            Path(path): Path<String>,
+            headers: axum::http::HeaderMap,
+            body: String,
+        ) -> StatusCode {
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let signed = Signed {
+                id: header("webhook-id"),
+                timestamp: header("webhook-timestamp"),
+                signature: header("webhook-signature"),
+                body: body.clone(),
+            };
+            let secret = receiver.secret.lock().unwrap().clone();
+            if let Some(secret) = secret
+                && signed.verify(&[&secret]).is_err()
+            {
+                receiver.unverified.fetch_add(1, Ordering::SeqCst);
+                return StatusCode::UNAUTHORIZED;
+            }
             let refused =
                 receiver.refuse.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
             if refused {
@@ -284,6 +343,7 @@ impl Receiver {
             }
             let event: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
             receiver.events.lock().unwrap().push((path, event));
+            receiver.signed.lock().unwrap().push(signed);
             receiver.arrived.notify_waiters();
             StatusCode::NO_CONTENT
         }
