@@ -220,6 +220,8 @@ fn start_lso(name: &str, buyers: usize) -> anyhow::Result<(Process, String, Vec<
         .env("RUST_LOG", "lso_server=info,warn")
         .env("LSO_LOG_FORMAT", "json")
         .env("LSO_NOTIFICATIONS__FIRST_RETRY_MILLIS", "100")
+        // Its listeners are on loopback.
+        .env("LSO_NOTIFICATIONS__ALLOW_PRIVATE_CALLBACKS", "true")
         // The product API's own cost: `bench evpl` measures fulfilment on the network.
         .env("LSO_FULFILMENT__BY", "inventory")
         .stderr(Stdio::piped())

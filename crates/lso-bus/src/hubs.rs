@@ -160,6 +160,7 @@ impl Bus {
         seller_id: Option<&str>,
     ) -> Result<EventSubscription, BusError> {
         let request = HubRequest::check(callback, query, api.event_types(), &self.config.self_addresses)
+            .await
             .map_err(BusError::Invalid)?;
         let mut extra = Map::new();
         if let Some(buyer) = buyer_id {

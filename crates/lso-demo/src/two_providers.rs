@@ -89,7 +89,7 @@ impl Provider {
         let port = free_port()?;
         let data = dir.join("data");
         let config = format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = {data:?}\n[fulfilment]\nby = \"network\"\n[network]\ntopology = {topology_file:?}\n{partners}"
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = {data:?}\n[notifications]\nallow_private_callbacks = true\n[fulfilment]\nby = \"network\"\n[network]\ntopology = {topology_file:?}\n{partners}"
         );
         let config_file = dir.join("lso.toml");
         std::fs::write(&config_file, config)?;

@@ -58,6 +58,7 @@ pub struct Dispatcher {
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
     wake: Arc<Notify>,
+    inside: bool,
     batch: usize,
 }
 
@@ -66,14 +67,17 @@ const LEASE_MILLIS: i64 = 60_000;
 impl Dispatcher {
     /// A dispatcher over `store`, woken early by `wake`, delivering with a client made from
     /// `http` (which carries the TLS settings; the dispatcher adds timeouts and refuses
-    /// redirects).
+    /// redirects). Unless `inside` is allowed, it reaches no internal address, whatever a
+    /// callback's name resolves to when it is delivered.
     pub fn new(
         store: Store,
         clock: Arc<dyn Clock>,
         policy: RetryPolicy,
         wake: Arc<Notify>,
         http: reqwest::ClientBuilder,
+        inside: bool,
     ) -> Result<Self, reqwest::Error> {
+        let http = if inside { http } else { http.dns_resolver(crate::guard::OutsideOnly) };
         let client = http
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))
@@ -81,7 +85,7 @@ impl Dispatcher {
             .pool_max_idle_per_host(256)
             .build()?;
         let secrets = WebhookSecrets::new(store.clone());
-        Ok(Dispatcher { store, secrets, client, clock, policy, wake, batch: 256 })
+        Ok(Dispatcher { store, secrets, client, clock, policy, wake, inside, batch: 256 })
     }
 
     /// Attempts every delivery due now (one per resource and subscription), then records them.
@@ -104,7 +108,13 @@ impl Dispatcher {
         for task in tasks {
             let client = self.client.clone();
             let secrets = signing[&task.tenant].clone();
-            attempts.spawn(async move { attempt(&client, task, &secrets).await });
+            let inside = self.inside;
+            attempts.spawn(async move {
+                match internal_literal(&task.url).filter(|_| !inside) {
+                    Some(ip) => (task, AttemptResult::Unreachable(format!("{ip} is internal: not sent inside"))),
+                    None => attempt(&client, task, &secrets).await,
+                }
+            });
         }
         let mut results = Vec::with_capacity(count);
         while let Some(joined) = attempts.join_next().await {
@@ -138,6 +148,13 @@ impl Dispatcher {
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
         serve(&self, std::slice::from_ref(&self.wake), shutdown).await
     }
+}
+
+/// The host of `url` if it is an internal IP address (names are checked as they resolve).
+fn internal_literal(url: &str) -> Option<std::net::IpAddr> {
+    let url = reqwest::Url::parse(url).ok()?;
+    let ip: std::net::IpAddr = url.host_str()?.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    crate::guard::is_internal(ip).then_some(ip)
 }
 
 enum AttemptResult {
@@ -196,6 +213,65 @@ impl Runner for Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lso_store::{Hub, NewEvent, WriteOp};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A listener on loopback counting what reaches it.
+    async fn listener() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+        let reached = Arc::new(AtomicUsize::new(0));
+        let counter = reached.clone();
+        let app = axum::Router::new().fallback(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { axum::http::StatusCode::NO_CONTENT }
+        });
+        let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(socket, app).await });
+        (addr, reached)
+    }
+
+    #[tokio::test]
+    async fn a_callback_that_resolves_inside_when_delivered_is_never_reached() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("lso.db")).unwrap();
+        let (addr, reached) = listener().await;
+        // Both were outside when registered, say; now one resolves to loopback and one is
+        // loopback's address itself.
+        let mut ops = Vec::new();
+        for (n, callback) in [format!("http://localhost:{}", addr.port()), format!("http://{addr}")].iter().enumerate()
+        {
+            ops.push(WriteOp::InsertHub(Hub {
+                id: format!("h{n}"),
+                api: "orders".into(),
+                tenant: "t".into(),
+                callback: callback.clone(),
+                query: None,
+                event_types: Vec::new(),
+                extra: "{}".into(),
+            }));
+        }
+        ops.push(WriteOp::Publish(NewEvent {
+            id: "e1".into(),
+            api: "orders".into(),
+            tenant: "t".into(),
+            event_type: "x".into(),
+            listener_path: "/listener/x".into(),
+            body: r#"{"eventId":"e1","event":{}}"#.into(),
+            ordering_key: "o1".into(),
+            at: 0,
+        }));
+        store.apply(ops).await.unwrap();
+        let clock = Arc::new(lso_model::FixedClock::at(1_000));
+        let http = reqwest::Client::builder();
+        let outside_only =
+            Dispatcher::new(store.clone(), clock.clone(), RetryPolicy::default(), Arc::default(), http, false).unwrap();
+        assert_eq!(outside_only.try_deliver_next().await.unwrap(), Outcome::Done(2));
+        assert_eq!(reached.load(Ordering::SeqCst), 0, "nothing inside was reached");
+        let tried = store.list_deliveries(None, 10).await.unwrap();
+        assert!(tried.iter().all(|d| d.state == "pending" && d.attempts == 1), "{tried:?}");
+        let errors: Vec<&str> = tried.iter().filter_map(|d| d.last_error.as_deref()).collect();
+        assert!(errors.len() == 2 && errors.iter().any(|e| e.contains("internal")), "{errors:?}");
+    }
 
     #[test]
     fn delays_grow_exponentially_up_to_the_cap_within_the_jitter() {

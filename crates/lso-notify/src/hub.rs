@@ -14,12 +14,19 @@ pub struct SelfAddresses {
     pub listening: Vec<SocketAddr>,
     /// The root URL of the `href`s it writes (`https://lso.example.net`), if it has one.
     pub origin: Option<String>,
+    /// Whether callbacks may point inside (loopback, link-local, private ranges): for labs and
+    /// tests, never across the Internet.
+    pub allow_private_callbacks: bool,
 }
 
 impl SelfAddresses {
     /// A server listening on `listening`, reached at `origin`.
     pub fn new(listening: SocketAddr, origin: &str) -> Self {
-        SelfAddresses { listening: vec![listening], origin: Some(origin.trim_end_matches('/').to_owned()) }
+        SelfAddresses {
+            listening: vec![listening],
+            origin: Some(origin.trim_end_matches('/').to_owned()),
+            allow_private_callbacks: false,
+        }
     }
 
     /// The absolute URI of `path` on this server, if it has a root URL.
@@ -58,8 +65,9 @@ pub struct HubRequest {
     pub event_types: Vec<String>,
 }
 
-/// Checks a callback URL: http or https, with a host, not this server.
-pub fn validate_callback(callback: &str, this_server: &SelfAddresses) -> Result<(), Violation> {
+/// Checks a callback URL: http or https, with a host, not this server, and (unless private
+/// callbacks are allowed) not inside.
+pub async fn validate_callback(callback: &str, this_server: &SelfAddresses) -> Result<(), Violation> {
     let url = Url::parse(callback)
         .map_err(|e| Violation::invalid("/callback", format!("`{callback}` is not an absolute URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -78,6 +86,11 @@ pub fn validate_callback(callback: &str, this_server: &SelfAddresses) -> Result<
     let port = url.port_or_known_default().unwrap_or(80);
     if this_server.contains(host, port) {
         return Err(Violation::invalid("/callback", "the callback points at this server itself"));
+    }
+    if !this_server.allow_private_callbacks
+        && let Some(refusal) = crate::guard::refusal(host, port).await
+    {
+        return Err(Violation::invalid("/callback", format!("{refusal}: notifications are not sent inside")));
     }
     Ok(())
 }
@@ -109,14 +122,14 @@ pub fn event_types_of_query(query: Option<&str>, known: &[&str]) -> Result<Vec<S
 
 impl HubRequest {
     /// Checks a registration of `callback` and `query` for an API with the `known` event types.
-    pub fn check(
+    pub async fn check(
         callback: &str,
         query: Option<&str>,
         known: &[&str],
         this_server: &SelfAddresses,
     ) -> Result<HubRequest, Vec<Violation>> {
         let mut problems = Vec::new();
-        if let Err(v) = validate_callback(callback, this_server) {
+        if let Err(v) = validate_callback(callback, this_server).await {
             problems.push(v);
         }
         let event_types = event_types_of_query(query, known).unwrap_or_else(|v| {
@@ -147,11 +160,12 @@ mod tests {
         assert!(event_types_of_query(Some("state=x"), KNOWN).is_err());
     }
 
-    #[test]
-    fn callbacks_must_be_http_and_not_this_server() {
-        let me = SelfAddresses::new("127.0.0.1:8080".parse().unwrap(), "https://lso.example.net/");
-        assert!(validate_callback("http://127.0.0.1:9000", &me).is_ok());
-        assert!(validate_callback("https://buyer.example/cb", &me).is_ok());
+    #[tokio::test]
+    async fn callbacks_must_be_http_and_not_this_server() {
+        let mut me = SelfAddresses::new("127.0.0.1:8080".parse().unwrap(), "https://lso.example.net/");
+        me.allow_private_callbacks = true;
+        assert!(validate_callback("http://127.0.0.1:9000", &me).await.is_ok());
+        assert!(validate_callback("https://buyer.example/cb", &me).await.is_ok());
         for bad in [
             "ftp://x/y",
             "file:///etc/passwd",
@@ -161,9 +175,25 @@ mod tests {
             "https://lso.example.net/mefApi/listener",
             "http://",
         ] {
-            assert!(validate_callback(bad, &me).is_err(), "{bad}");
+            assert!(validate_callback(bad, &me).await.is_err(), "{bad}");
         }
-        let any = SelfAddresses { listening: vec!["0.0.0.0:8080".parse().unwrap()], origin: None };
-        assert!(validate_callback("http://127.0.0.2:8080", &any).is_err());
+        let any = SelfAddresses {
+            listening: vec!["0.0.0.0:8080".parse().unwrap()],
+            origin: None,
+            allow_private_callbacks: true,
+        };
+        assert!(validate_callback("http://127.0.0.2:8080", &any).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn callbacks_inside_are_refused_unless_allowed() {
+        let me = SelfAddresses::new("127.0.0.1:8080".parse().unwrap(), "https://lso.example.net/");
+        for inside in
+            ["http://127.0.0.1:9000", "http://169.254.169.254/latest", "http://[fe80::1]/x", "http://localhost:9/"]
+        {
+            let refused = validate_callback(inside, &me).await.unwrap_err();
+            assert!(refused.reason.contains("not sent inside"), "{inside}: {}", refused.reason);
+        }
+        assert!(validate_callback("https://203.0.113.7/cb", &me).await.is_ok());
     }
 }

@@ -4,6 +4,7 @@
 //! operators see it. Every delivery is signed (`webhooks`, the Standard Webhooks scheme).
 
 mod dispatcher;
+pub mod guard;
 mod hub;
 mod outbox;
 pub mod webhooks;

@@ -36,6 +36,7 @@ body_limit_bytes = 1048576
 request_timeout_seconds = 30
 
 [notifications]
+allow_private_callbacks = false
 max_attempts = 12
 first_retry_millis = 1000
 max_retry_millis = 3600000
@@ -378,6 +379,9 @@ pub struct Http {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Notifications {
+    /// Whether callbacks may point at loopback, link-local or private addresses (labs and
+    /// tests; never between operators).
+    pub allow_private_callbacks: bool,
     /// Attempts before a delivery becomes a dead letter.
     pub max_attempts: i64,
     /// Delay after the first failed attempt.

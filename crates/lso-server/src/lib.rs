@@ -184,6 +184,10 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
         .with_context(|| format!("failed to listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let origin = config.origin(addr);
+    let this_server = SelfAddresses {
+        allow_private_callbacks: config.notifications.allow_private_callbacks,
+        ..SelfAddresses::new(addr, &origin)
+    };
     let presto: Arc<dyn lso_presto::Presto> = if config.network.presto_url.is_empty() {
         icm.clone()
     } else {
@@ -193,13 +197,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
             http.clone(),
         ))
     };
-    let sof = Arc::new(lso_sof::Sof::new(
-        store.clone(),
-        presto,
-        clock.clone(),
-        Arc::new(UuidIds),
-        SelfAddresses::new(addr, &origin),
-    ));
+    let sof = Arc::new(lso_sof::Sof::new(store.clone(), presto, clock.clone(), Arc::new(UuidIds), this_server.clone()));
     let legato: Arc<dyn lso_legato::Legato> = if config.fulfilment.legato_url.is_empty() {
         sof.clone()
     } else {
@@ -249,7 +247,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
             seller_contact: serde_json::json!({
                 "name": contact.name, "emailAddress": contact.email_address, "number": contact.number, "role": "sellerContact"
             }),
-            self_addresses: SelfAddresses::new(addr, &origin),
+            self_addresses: this_server,
             charges: config.charges.policy(),
             quotes: config.quotes.policy(),
             workforce: config.workforce.policy(),
@@ -309,7 +307,8 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
     let every = Duration::from_millis(config.network.alarm_poll_millis);
     let monitor = alarms::AlarmMonitor::new(&layers, bus.clone(), clock.clone());
     let monitoring = tokio::spawn(monitor.clone().run(every, stop.clone()));
-    let dispatcher = Dispatcher::new(store, clock, policy, bus.wake(), outbound.builder())
+    let inside = config.notifications.allow_private_callbacks;
+    let dispatcher = Dispatcher::new(store, clock, policy, bus.wake(), outbound.builder(), inside)
         .context("the notification client cannot be built")?;
     let dispatcher = tokio::spawn(dispatcher.run(stop));
     tracing::info!(%addr, %origin, data_dir = %config.data_dir.display(), "lso is serving");

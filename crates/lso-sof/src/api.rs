@@ -103,8 +103,9 @@ impl Sof {
         callback: &str,
         query: Option<&str>,
     ) -> Result<Value, SofError> {
-        let request =
-            HubRequest::check(callback, query, api.event_types(), &self.self_addresses).map_err(SofError::Invalid)?;
+        let request = HubRequest::check(callback, query, api.event_types(), &self.self_addresses)
+            .await
+            .map_err(SofError::Invalid)?;
         let hub = Hub {
             id: self.ids.next_id(),
             api: api.key().into(),

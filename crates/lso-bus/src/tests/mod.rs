@@ -60,6 +60,8 @@ fn harness_configured(adjust: impl FnOnce(&mut BusConfig)) -> Harness {
     let mut config = BusConfig::new(
         json!({"name": "Seller Desk", "emailAddress": "desk@seller.example", "number": "1", "role": "sellerContact"}),
     );
+    // The test's callbacks are on loopback.
+    config.self_addresses.allow_private_callbacks = true;
     adjust(&mut config);
     let clock = Arc::new(FixedClock::at(NOW));
     let bus = Arc::new(Bus::new(

@@ -190,3 +190,33 @@ async fn every_delivery_is_signed_and_a_rotated_secret_signs_beside_the_old_one_
     }
     app.seller.stop().await;
 }
+
+#[tokio::test]
+async fn callbacks_inside_the_network_are_refused_with_400_unless_the_operator_allows_them() {
+    let app = spawn_app_with(|c| c.notifications.allow_private_callbacks = false).await;
+    let inside = [
+        "http://127.0.0.1:9000",
+        "http://localhost:9000/cb",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.8/cb",
+        "http://192.168.1.10/cb",
+        "http://[::1]:9000/cb",
+        "http://[fe80::1]/cb",
+        "http://[::ffff:127.0.0.1]/cb",
+        "http://no-such-host.invalid/cb",
+        "gopher://203.0.113.7/cb",
+    ];
+    for callback in inside {
+        let hub = app.call("POST", &format!("{ORDERS}/hub"), Some(&json!({"callback": callback}))).await;
+        assert_eq!(hub.status, 400, "{callback}: {:#}", hub.body);
+        assert_eq!(hub.body["code"], "invalidBody", "{callback}: {:#}", hub.body);
+    }
+    // Nothing was registered: an order's events go nowhere.
+    app.place_orders(ORDERS, 1).await;
+    let outbox = app.call_as(&app.admin, "GET", "/lso/admin/v1/deliveries", None).await;
+    assert_eq!(outbox.body["deliveries"], json!([]), "{:#}", outbox.body);
+    let outside =
+        app.call("POST", &format!("{ORDERS}/hub"), Some(&json!({"callback": "https://203.0.113.7/cb"}))).await;
+    assert_eq!(outside.status, 201, "{:#}", outside.body);
+    app.seller.stop().await;
+}

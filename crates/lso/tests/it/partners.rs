@@ -564,6 +564,8 @@ impl PartnerProcess {
         let data = dir.join("data");
         let text =
             format!("listen = \"127.0.0.1:{port}\"\ndata_dir = {data:?}\n[fulfilment]\nby = \"network\"\n{extra}");
+        // The provider listens on loopback.
+        let text = format!("{text}[notifications]\nallow_private_callbacks = true\n");
         std::fs::write(&config, text).unwrap();
         let lso = std::path::Path::new(env!("CARGO_BIN_EXE_lso"));
         let child = lso_demo::two_providers::serve(lso, &config, &dir.join("lso.log")).unwrap();

@@ -29,6 +29,8 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.data_dir = data_dir.to_owned();
     config.notifications.first_retry_millis = 20;
+    // The test's listeners are on loopback.
+    config.notifications.allow_private_callbacks = true;
     config.notifications.max_retry_millis = 200;
     // The product API tests place orders at sites no network has; `tests/it/network.rs`
     // runs orders down to the elements.
