@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// The layers, lowest first: a crate may depend on crates of lower layers only.
 const LAYERS: &[&[&str]] = &[
-    &["lso-model", "lso-adagio", "lso-geo", "lso-transport"],
+    &["lso-model", "lso-adagio", "lso-geo", "lso-transport", "lso-metrics"],
     &["lso-store", "lso-spec", "lso-mef-product", "lso-legato", "lso-presto"],
     &["lso-jobs"],
     &["lso-notify", "lso-http", "lso-ecm", "lso-icm"],

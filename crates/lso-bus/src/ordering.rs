@@ -133,6 +133,8 @@ pub(crate) fn order_index(order: &Value) -> Vec<IndexEntry> {
         index.extend(time(&order[name]).map(|t| IndexEntry::new(name, t)));
     }
     for item in order["productOrderItem"].as_array().into_iter().flatten() {
+        // Counted by state for the operators' metrics.
+        index.extend(item["state"].as_str().map(|s| IndexEntry::new("itemState", s)));
         index.extend(time(&item["requestedCompletionDate"]).map(|t| IndexEntry::new("itemRequestedCompletionDate", t)));
         index.extend(time(&item["expectedCompletionDate"]).map(|t| IndexEntry::new("itemExpectedCompletionDate", t)));
     }

@@ -3,6 +3,7 @@
 
 use crate::{Adagio, AdagioError, BoxFuture, CrossConnect, ElementDriver, Flow, OvsDriver, PortState, SimulatedDriver};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The driver of one element.
 pub enum Element {
@@ -15,12 +16,19 @@ pub enum Element {
 /// Element control in this process.
 pub struct Ecm {
     elements: BTreeMap<String, Element>,
+    metrics: Arc<lso_metrics::Metrics>,
 }
 
 impl Ecm {
     /// ECM managing `elements`.
     pub fn new(elements: impl IntoIterator<Item = (String, Element)>) -> Self {
-        Ecm { elements: elements.into_iter().collect() }
+        Ecm { elements: elements.into_iter().collect(), metrics: Arc::default() }
+    }
+
+    /// Counts its operations on the elements in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<lso_metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// ECM of simulated elements, each `(name, ports)`.
@@ -41,14 +49,18 @@ impl Ecm {
     }
 }
 
-/// Runs `$call` on whichever driver `$element` has, naming the element in an error.
+/// Runs `$call` (operation `$operation`) on whichever driver `$element` has, naming the
+/// element in an error, and counts it.
 macro_rules! on_driver {
-    ($self:ident, $name:ident, |$driver:ident| $call:expr) => {
+    ($self:ident, $name:ident, $operation:literal, |$driver:ident| $call:expr) => {
         Box::pin(async move {
+            let started = std::time::Instant::now();
             let result = match $self.element($name)? {
                 Element::Ovs($driver) => $call.await,
                 Element::Simulated($driver) => $call.await,
             };
+            let outcome = if result.is_ok() { "ok" } else { "error" };
+            $self.metrics.element_operation($name, $operation, outcome, started.elapsed());
             result.map_err(|error| AdagioError::Driver { element: $name.to_owned(), error })
         })
     };
@@ -60,22 +72,22 @@ impl Adagio for Ecm {
     }
 
     fn apply<'a>(&'a self, element: &'a str, connect: &'a CrossConnect) -> BoxFuture<'a, Result<(), AdagioError>> {
-        on_driver!(self, element, |driver| driver.apply(connect))
+        on_driver!(self, element, "apply", |driver| driver.apply(connect))
     }
 
     fn remove<'a>(&'a self, element: &'a str, service: &'a str) -> BoxFuture<'a, Result<(), AdagioError>> {
-        on_driver!(self, element, |driver| driver.remove(service))
+        on_driver!(self, element, "remove", |driver| driver.remove(service))
     }
 
     fn check<'a>(&'a self, element: &'a str, connect: &'a CrossConnect) -> BoxFuture<'a, Result<bool, AdagioError>> {
-        on_driver!(self, element, |driver| driver.check(connect))
+        on_driver!(self, element, "check", |driver| driver.check(connect))
     }
 
     fn ports<'a>(&'a self, element: &'a str) -> BoxFuture<'a, Result<Vec<PortState>, AdagioError>> {
-        on_driver!(self, element, |driver| driver.ports())
+        on_driver!(self, element, "ports", |driver| driver.ports())
     }
 
     fn flows<'a>(&'a self, element: &'a str, service: &'a str) -> BoxFuture<'a, Result<Vec<Flow>, AdagioError>> {
-        on_driver!(self, element, |driver| driver.flows(service))
+        on_driver!(self, element, "flows", |driver| driver.flows(service))
     }
 }

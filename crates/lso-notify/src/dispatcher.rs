@@ -59,6 +59,7 @@ pub struct Dispatcher {
     policy: RetryPolicy,
     wake: Arc<Notify>,
     inside: bool,
+    metrics: Arc<lso_metrics::Metrics>,
     batch: usize,
 }
 
@@ -85,7 +86,14 @@ impl Dispatcher {
             .pool_max_idle_per_host(256)
             .build()?;
         let secrets = WebhookSecrets::new(store.clone());
-        Ok(Dispatcher { store, secrets, client, clock, policy, wake, inside, batch: 256 })
+        let metrics = Arc::default();
+        Ok(Dispatcher { store, secrets, client, clock, policy, wake, inside, metrics, batch: 256 })
+    }
+
+    /// Counts its attempts by outcome in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<lso_metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Attempts every delivery due now (one per resource and subscription), then records them.
@@ -119,7 +127,13 @@ impl Dispatcher {
         let mut results = Vec::with_capacity(count);
         while let Some(joined) = attempts.join_next().await {
             let Ok((task, result)) = joined else { continue };
-            results.push((task.id, self.outcome(&task, result)));
+            let outcome = self.outcome(&task, result);
+            self.metrics.delivery(match outcome {
+                DeliveryOutcome::Delivered { .. } => "delivered",
+                DeliveryOutcome::Retry { .. } => "retry",
+                DeliveryOutcome::Dead { .. } => "dead",
+            });
+            results.push((task.id, outcome));
         }
         self.store.finish_deliveries(self.clock.now_millis(), results).await?;
         Ok(Outcome::Done(count))

@@ -123,6 +123,7 @@ pub struct PartnerFulfilment {
     partners: Vec<PartnerConfig>,
     geography: Arc<lso_geo::Geography>,
     http: reqwest::Client,
+    metrics: Arc<lso_metrics::Metrics>,
     callback: String,
     contact: BuyerContact,
     clock: Arc<dyn Clock>,
@@ -139,6 +140,18 @@ pub struct BuyerSide {
     pub clock: Arc<dyn Clock>,
     /// The client its calls to partners go through (its TLS set by the caller).
     pub http: reqwest::Client,
+    /// Where its calls to partners are counted.
+    pub metrics: Arc<lso_metrics::Metrics>,
+}
+
+/// The API a path is at: `sonata/productOrderingManagement` for
+/// `/mefApi/sonata/productOrderingManagement/v10/productOrder`.
+fn api_of(path: &str) -> String {
+    let mut segments = path.trim_start_matches('/').split('/');
+    match (segments.next(), segments.next(), segments.next()) {
+        (Some("mefApi"), Some(point), Some(name)) => format!("{point}/{name}"),
+        _ => "other".to_owned(),
+    }
 }
 
 pub(crate) fn text(value: &Value) -> String {
@@ -160,7 +173,7 @@ impl PartnerFulfilment {
         for unverified in partners.iter().filter(|p| p.webhook_secrets.is_empty()) {
             tracing::warn!(partner = %unverified.name, "its notifications are heard unverified: give it `webhook_secrets`");
         }
-        let BuyerSide { contact, clock, http, .. } = buyer;
+        let BuyerSide { contact, clock, http, metrics, .. } = buyer;
         PartnerFulfilment {
             inner,
             legato,
@@ -168,6 +181,7 @@ impl PartnerFulfilment {
             partners,
             geography,
             http,
+            metrics,
             callback,
             contact,
             clock,
@@ -231,6 +245,29 @@ impl PartnerFulfilment {
         Ok(record.and_then(|r| serde_json::from_str(&r.doc).ok()))
     }
 
+    /// A request to `partner` with this Seller's credentials there.
+    fn request(&self, partner: &PartnerConfig, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, url).bearer_auth(&partner.token.0)
+    }
+
+    /// Sends `request` to `partner`, counting the call by API and outcome, with its latency.
+    async fn sent(
+        &self,
+        partner: &PartnerConfig,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let request = request.build()?;
+        let api = api_of(request.url().path());
+        let started = std::time::Instant::now();
+        let sent = self.http.execute(request).await;
+        let outcome = match &sent {
+            Ok(response) => format!("{}xx", response.status().as_u16() / 100),
+            Err(_) => "unreachable".to_owned(),
+        };
+        self.metrics.partner_call(&partner.name, &api, &outcome, started.elapsed());
+        sent
+    }
+
     pub(crate) async fn call(
         &self,
         partner: &PartnerConfig,
@@ -239,12 +276,14 @@ impl PartnerFulfilment {
         body: Option<&Value>,
     ) -> Result<Value, Problem> {
         let url = format!("{}{path}", partner.url.trim_end_matches('/'));
-        let mut request = self.http.request(method, &url).bearer_auth(&partner.token.0);
+        let mut request = self.request(partner, method, &url);
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response =
-            request.send().await.map_err(|e| transient(format!("partner {} cannot be reached: {e}", partner.name)))?;
+        let response = self
+            .sent(partner, request)
+            .await
+            .map_err(|e| transient(format!("partner {} cannot be reached: {e}", partner.name)))?;
         let status = response.status();
         let answer: Value = response.json().await.unwrap_or(Value::Null);
         let reason = || format!("partner {} answered {status}: {answer}", partner.name);
@@ -1076,11 +1115,9 @@ impl PartnerFulfilment {
         let Some(partner) = self.partner(off_net["partner"].as_str().unwrap_or_default()) else { return Ok(None) };
         let base = format!("{}{}", partner.url.trim_end_matches('/'), lso_api_allegro::INTERLUDE_BASE);
         let reached = |e: reqwest::Error| unavailable(format!("partner {} cannot be reached: {e}", partner.name));
+        let url = format!("{base}/service?productId={}", text(&off_net["product"]));
         let services: Value = self
-            .http
-            .get(format!("{base}/service?productId={}", text(&off_net["product"])))
-            .bearer_auth(&partner.token.0)
-            .send()
+            .sent(partner, self.request(partner, reqwest::Method::GET, &url))
             .await
             .map_err(reached)?
             .json()
@@ -1103,14 +1140,8 @@ impl PartnerFulfilment {
             change["ceVlans"] = json!(vlans);
             undo["ceVlans"] = was("ceVlans");
         }
-        let response = self
-            .http
-            .post(format!("{base}/serviceChange"))
-            .bearer_auth(&partner.token.0)
-            .json(&change)
-            .send()
-            .await
-            .map_err(reached)?;
+        let asked = self.request(partner, reqwest::Method::POST, &format!("{base}/serviceChange")).json(&change);
+        let response = self.sent(partner, asked).await.map_err(reached)?;
         let status = response.status();
         let answer: Value = response.json().await.unwrap_or(Value::Null);
         match status.as_u16() {
@@ -1151,10 +1182,7 @@ impl PartnerFulfilment {
             |reason: String| lso_http::ApiError::Conflict(format!("partner {}: {reason}", change.partner));
         let partner = self.partner(&change.partner).ok_or_else(|| unreachable("no longer configured".into()))?;
         let read = self
-            .http
-            .get(&change.url)
-            .bearer_auth(&partner.token.0)
-            .send()
+            .sent(partner, self.request(partner, reqwest::Method::GET, &change.url))
             .await
             .map_err(|e| unreachable(e.to_string()))?;
         let state: Value = read.json().await.map_err(|e| unreachable(e.to_string()))?;
@@ -1185,7 +1213,8 @@ impl PartnerFulfilment {
         let undone = match self.partner(&change.partner) {
             Some(partner) => {
                 let changes = change.url.rsplit_once('/').map_or(change.url.as_str(), |(base, _)| base);
-                let asked = self.http.post(changes).bearer_auth(&partner.token.0).json(&change.undo).send().await;
+                let undo = self.request(partner, reqwest::Method::POST, changes).json(&change.undo);
+                let asked = self.sent(partner, undo).await;
                 match asked {
                     Ok(answer) if answer.status().is_success() => "it is asked to change back".to_owned(),
                     Ok(answer) => format!("asking it to change back got {}", answer.status()),
@@ -1214,7 +1243,7 @@ impl PartnerFulfilment {
             text(&off_net["product"])
         );
         let asked = async {
-            let response = self.http.get(&url).bearer_auth(&partner.token.0).send().await.ok()?;
+            let response = self.sent(partner, self.request(partner, reqwest::Method::GET, &url)).await.ok()?;
             if !response.status().is_success() {
                 return None;
             }

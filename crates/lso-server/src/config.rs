@@ -31,6 +31,9 @@ name = "LSO Order Desk"
 email_address = "orders@lso.example"
 number = "+1-555-0100"
 
+[metrics]
+listen = ""
+
 [http]
 body_limit_bytes = 1048576
 request_timeout_seconds = 30
@@ -100,6 +103,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// The contact added to every order.
     pub seller_contact: SellerContact,
+    /// Where Prometheus scrapes.
+    pub metrics: MetricsConfig,
     /// HTTP limits.
     pub http: Http,
     /// Notification delivery.
@@ -365,6 +370,16 @@ pub struct SellerContact {
     pub number: String,
 }
 
+/// `[metrics]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// An address of its own for `/metrics`, served without a token (with the listener's TLS),
+    /// for a scraper inside the operator's network; empty: only on the main listener, for
+    /// operators' tokens.
+    pub listen: String,
+}
+
 /// `[http]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -458,6 +473,9 @@ impl Config {
             bail!("`log_format` must be `text` or `json`, not `{}`", self.log_format);
         }
         self.tls.validate()?;
+        if !self.metrics.listen.is_empty() && self.metrics.listen.parse::<SocketAddr>().is_err() {
+            bail!("`metrics.listen` must be an address such as 127.0.0.1:9100, not `{}`", self.metrics.listen);
+        }
         if !self.public_url.is_empty() {
             let url = reqwest::Url::parse(&self.public_url).context("`public_url` is not a URL")?;
             if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || url.query().is_some() {

@@ -5,6 +5,7 @@
 mod alarms;
 pub mod config;
 mod health;
+mod metrics;
 mod serviceability;
 
 pub use config::Config;
@@ -112,6 +113,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The root URL of the links it writes and where clients reach it.
     pub origin: String,
+    /// Where `/metrics` is served without a token, if it has a listener of its own.
+    pub metrics_addr: Option<SocketAddr>,
     /// Its business applications.
     pub bus: Arc<Bus>,
     /// Signs tokens for it.
@@ -163,6 +166,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
     let data = DataDir::open(&config.data_dir)?;
     let auth = Arc::new(data.authenticator()?);
     let outbound = config.tls.outbound()?;
+    let metrics = Arc::new(lso_metrics::Metrics::new());
     let http = outbound.client(Duration::from_secs(10))?;
     let catalog: lso_bus::CatalogHandle = Arc::new(data.load_catalog()?).into();
     let store = if config.database_url.is_empty() {
@@ -173,7 +177,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
         Store::connect(&config.database_url, ca).await.context("failed to connect to the PostgreSQL database")?
     };
     let topology = config.network.load()?;
-    let ecm = Arc::new(element_control(&topology));
+    let ecm = Arc::new(element_control(&topology).with_metrics(metrics.clone()));
     let icm = Arc::new(
         lso_icm::Icm::open(topology, store.clone(), ecm.clone())
             .await
@@ -219,6 +223,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
             callback: origin.clone(),
             clock: clock.clone(),
             http: http.clone(),
+            metrics: metrics.clone(),
         };
         Arc::new(lso_partners::PartnerFulfilment::new(
             Arc::new(LegatoFulfilment::new(legato.clone(), catalog.clone(), store.clone())),
@@ -274,6 +279,8 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
     let (shutdown, stop) = watch::channel(false);
     let alarms = Arc::new(lso_ecm::Alarms::default());
     let health = health::Health::new(store.clone());
+    let scrape =
+        metrics::Scrape { metrics: metrics.clone(), store: store.clone(), clock: clock.clone(), auth: auth.clone() };
     let layers = Layers {
         partners: partners.clone(),
         sof: sof.clone(),
@@ -285,16 +292,25 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
         addr,
         origin: origin.clone(),
         health: health.clone(),
+        scrape: scrape.clone(),
     };
     let app = app(bus.clone(), auth.clone(), &layers, config);
     let mut tasks = Vec::new();
     let tls = config.tls.server().map(lso_transport::Reloading::new).transpose()?;
-    let server = match &tls {
-        None => tokio::spawn(serve(listener, app, stop.clone())),
-        Some(tls) => {
-            tasks.push(tokio::spawn(tls.clone().watch(stopping(stop.clone()))));
-            tokio::spawn(serve(lso_transport::TlsListener::new(listener, tls.clone())?, app, stop.clone()))
+    if let Some(tls) = &tls {
+        tasks.push(tokio::spawn(tls.clone().watch(stopping(stop.clone()))));
+    }
+    let server = serve_on(listener, tls.as_ref(), app, stop.clone())?;
+    let metrics_addr = match config.metrics.listen.parse::<SocketAddr>() {
+        Ok(at) => {
+            let scraping = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("failed to listen on {at} for metrics"))?;
+            let metrics_addr = scraping.local_addr()?;
+            tasks.push(serve_on(scraping, tls.as_ref(), metrics::open_router(scrape), stop.clone())?);
+            Some(metrics_addr)
         }
+        Err(_) => None,
     };
     let mut worker =
         lso_jobs::Worker::new(store.clone(), clock.clone()).with_handler(bus.clone()).with_handler(sof.clone());
@@ -309,7 +325,8 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
     let monitoring = tokio::spawn(monitor.clone().run(every, stop.clone()));
     let inside = config.notifications.allow_private_callbacks;
     let dispatcher = Dispatcher::new(store, clock, policy, bus.wake(), outbound.builder(), inside)
-        .context("the notification client cannot be built")?;
+        .context("the notification client cannot be built")?
+        .with_metrics(metrics.clone());
     let dispatcher = tokio::spawn(dispatcher.run(stop));
     tracing::info!(%addr, %origin, data_dir = %config.data_dir.display(), "lso is serving");
     health.running(vec![
@@ -319,12 +336,25 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
         ("alarmMonitor", monitoring.abort_handle()),
     ]);
     tasks.extend([server, worker, following, monitoring, dispatcher]);
-    Ok(Running { addr, origin, bus, auth, sof, icm, ecm, alarms, tls, monitor, shutdown, tasks })
+    Ok(Running { addr, origin, metrics_addr, bus, auth, sof, icm, ecm, alarms, tls, monitor, shutdown, tasks })
 }
 
 /// Resolves when `stop` turns true (or its sender is gone).
 async fn stopping(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Serves `app` on `listener` (over TLS if `tls`) until `stop`, in a task of its own.
+fn serve_on(
+    listener: tokio::net::TcpListener,
+    tls: Option<&Arc<lso_transport::Reloading>>,
+    app: Router,
+    stop: watch::Receiver<bool>,
+) -> std::io::Result<JoinHandle<()>> {
+    Ok(match tls {
+        None => tokio::spawn(serve(listener, app, stop)),
+        Some(tls) => tokio::spawn(serve(lso_transport::TlsListener::new(listener, tls.clone())?, app, stop)),
+    })
 }
 
 /// Serves `app` on `listener` until `stop`, finishing the requests in flight.
@@ -361,6 +391,8 @@ pub struct Layers {
     pub partners: Option<Arc<lso_partners::PartnerFulfilment>>,
     /// What its readiness looks at.
     pub health: Arc<health::Health>,
+    /// What its metrics read.
+    pub scrape: metrics::Scrape,
 }
 
 /// The HTTP application: the product APIs, Legato, Presto, Adagio, the operators' API, and the
@@ -411,6 +443,7 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         .merge(lso_api_legato::streaming::router(operators, "/mefApi/legato/streamingManagement/v1", origin))
         .merge(partners)
         .merge(health::router(layers.health.clone()))
+        .merge(metrics::router(layers.scrape.clone()))
         .merge(admin::router(admin::AdminParts {
             bus,
             auth,
@@ -420,6 +453,7 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
             catalog_dir: DataDir(config.data_dir.clone()).catalog(),
             outbox,
         }))
+        .layer(axum::middleware::from_fn_with_state(layers.scrape.metrics.clone(), metrics::count_requests))
         .fallback(lso_http::not_found_fallback)
         .method_not_allowed_fallback(lso_http::method_not_allowed_fallback)
         .layer(axum::Extension(BodyLimit(config.http.body_limit_bytes)))

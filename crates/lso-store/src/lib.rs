@@ -295,6 +295,16 @@ impl Store {
         PgStore::connect(url, extra_ca).await.map(Store::Postgres)
     }
 
+    /// How many resources of `kind` have each value of the indexed attribute `name`.
+    pub async fn count_by(&self, kind: &str, name: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        dispatch!(self.count_by(kind, name))
+    }
+
+    /// Jobs waiting, by kind: how many, and when the earliest is due (milliseconds).
+    pub async fn jobs_waiting(&self) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        dispatch!(self.jobs_waiting())
+    }
+
     /// How many of this build's migrations the database lacks (0 when ready); an error if the
     /// database does not answer.
     pub async fn pending_migrations(&self) -> Result<usize, StoreError> {

@@ -91,6 +91,30 @@ impl PgStore {
         tx.commit().await.map_err(failed)
     }
 
+    /// How many resources of `kind` have each value of the indexed attribute `name`.
+    pub async fn count_by(&self, kind: &str, name: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT i.value, count(*) FROM resource_index i JOIN resources r ON r.seq = i.seq \
+                 WHERE i.name = $1 AND r.kind = $2 GROUP BY i.value ORDER BY i.value",
+                &[&name, &kind],
+            )
+            .await
+            .map_err(failed)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Jobs waiting, by kind: how many, and when the earliest is due (milliseconds).
+    pub async fn jobs_waiting(&self) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT kind, count(*), min(run_at) FROM jobs GROUP BY kind ORDER BY kind", &[])
+            .await
+            .map_err(failed)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    }
+
     /// How many of this build's migrations the database lacks; an error if it cannot answer.
     pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
         let client = self.client().await?;

@@ -426,6 +426,35 @@ impl SqliteStore {
         .await
     }
 
+    /// How many resources of `kind` have each value of the indexed attribute `name` (a
+    /// resource indexed with a value twice counts twice).
+    pub async fn count_by(&self, kind: &str, name: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let (kind, name) = (kind.to_owned(), name.to_owned());
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT i.value, count(*) FROM resource_index i JOIN resources r ON r.seq = i.seq \
+                     WHERE i.name = ?1 AND r.kind = ?2 GROUP BY i.value ORDER BY i.value",
+                )
+                .map_err(StoreError::unavailable)?;
+            let rows = stmt.query_map(params![name, kind], |r| Ok((r.get(0)?, r.get(1)?)));
+            rows.and_then(|rows| rows.collect::<Result<Vec<_>, _>>()).map_err(StoreError::unavailable)
+        })
+        .await
+    }
+
+    /// Jobs waiting, by kind: how many, and when the earliest is due (milliseconds).
+    pub async fn jobs_waiting(&self) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT kind, count(*), min(run_at) FROM jobs GROUP BY kind ORDER BY kind")
+                .map_err(StoreError::unavailable)?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
+            rows.and_then(|rows| rows.collect::<Result<Vec<_>, _>>()).map_err(StoreError::unavailable)
+        })
+        .await
+    }
+
     /// How many of this build's migrations the database lacks; an error if it cannot answer or
     /// its writer has stopped.
     pub async fn pending_migrations(&self) -> Result<usize, StoreError> {

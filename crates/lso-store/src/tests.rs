@@ -320,3 +320,24 @@ async fn an_opened_store_has_every_migration_applied() {
         assert_eq!(store.pending_migrations().await.unwrap(), 0);
     }
 }
+
+#[tokio::test]
+async fn resources_are_counted_by_an_indexed_value_and_jobs_by_kind() {
+    for (_dir, store) in stores("counted").await {
+        let mut second = insert("o2", "t", "completed");
+        if let WriteOp::Insert { index, .. } = &mut second {
+            index.push(IndexEntry::new("state", "completed"));
+        }
+        let jobs = [("order", "a", 50), ("order", "b", 20), ("ticket", "c", 70)].map(|(kind, key, run_at)| {
+            WriteOp::Enqueue { kind: kind.into(), key: key.into(), payload: "{}".into(), run_at }
+        });
+        let mut ops = vec![insert("o1", "t", "acknowledged"), second, insert("o3", "u", "completed")];
+        ops.extend(jobs);
+        store.apply(ops).await.unwrap();
+        let by_state = store.count_by("productOrder", "state").await.unwrap();
+        assert_eq!(by_state, [("acknowledged".to_owned(), 1), ("completed".to_owned(), 3)]);
+        assert_eq!(store.count_by("quote", "state").await.unwrap(), []);
+        let waiting = store.jobs_waiting().await.unwrap();
+        assert_eq!(waiting, [("order".to_owned(), 2, 20), ("ticket".to_owned(), 1, 70)]);
+    }
+}

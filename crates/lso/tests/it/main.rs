@@ -16,6 +16,7 @@ mod journey;
 mod legato;
 mod network;
 mod notifications;
+mod observability;
 mod partners;
 mod performance;
 mod postgres;
