@@ -46,8 +46,7 @@ impl Bench {
         config.partners = partners;
         let seller = lso_server::start(&config).await?;
         let now = chrono_now();
-        let token =
-            seller.auth.mint(&Principal::Buyer { subject: "bench".into(), buyers: vec!["BENCH".into()] }, now, 7200);
+        let token = seller.auth.mint(&Principal::buyer("bench", vec!["BENCH".into()]), now, 7200);
         let base = format!("http://{}{}", seller.addr, ordering_base(Irp::Sonata));
         Ok(Bench { seller, client: reqwest::Client::new(), base, token, _files: files })
     }
@@ -159,12 +158,8 @@ pub async fn multi_domain(orders: u16, concurrent: u16) -> anyhow::Result<()> {
     let pair = PartnerLab::build((&demo, ENNI), (&demo, ENNI), "bm", Some(100))?;
     let partner = Bench::on(&pair.domains[1].topology, Vec::new()).await?;
     let now = chrono_now();
-    let wholesale = partner.seller.auth.mint(
-        &Principal::Buyer { subject: "provider".into(), buyers: vec!["PROVIDER".into()] },
-        now,
-        7200,
-    );
-    let operator = partner.seller.auth.mint(&Principal::Admin { subject: "bench".into() }, now, 7200);
+    let wholesale = partner.seller.auth.mint(&Principal::buyer("provider", vec!["PROVIDER".into()]), now, 7200);
+    let operator = partner.seller.auth.mint(&Principal::administrator("bench"), now, 7200);
     let catalog = lso_spec::Catalog::built_in()?;
     let enni = catalog.specs().iter().find(|s| !s.orderable).context("no ENNI specification")?.example.clone();
     let registered: Value = partner

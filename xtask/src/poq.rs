@@ -44,8 +44,7 @@ pub async fn run(seconds: u64, clients: usize) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for n in 0..clients {
-        let token =
-            seller.auth.mint(&Principal::Buyer { subject: format!("b{n}"), buyers: vec![format!("B{n}")] }, now, 3600);
+        let token = seller.auth.mint(&Principal::buyer(format!("b{n}"), vec![format!("B{n}")]), now, 3600);
         let (url, body, client) = (url.clone(), body.clone(), reqwest::Client::new());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();

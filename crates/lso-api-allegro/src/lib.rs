@@ -467,7 +467,7 @@ impl lso_api_legato::SofAudience for ServicePm {
     }
 
     fn administers(&self, principal: &Principal) -> bool {
-        matches!(principal, Principal::Admin { .. })
+        principal.is_operator()
     }
 
     fn may_measure<'a>(

@@ -32,7 +32,7 @@ fn app() -> App {
         Arc::new(InventoryFulfilment::new(catalog, 0.0)),
         config,
     );
-    let auth = Arc::new(Authenticator::from_secret(b"router-test-key-0123456789abcdef"));
+    let auth = Arc::new(Authenticator::ephemeral());
     let geography = Arc::new(lso_geo::Geography::parse(lso_geo::SAMPLE_ADDRESSES, lso_geo::SAMPLE_SITES).unwrap());
     let state = ApiState {
         bus: Arc::new(bus),
@@ -47,8 +47,7 @@ fn app() -> App {
 
 impl App {
     fn token(&self, buyers: &[&str]) -> String {
-        let principal =
-            Principal::Buyer { subject: "t".into(), buyers: buyers.iter().map(|b| b.to_string()).collect() };
+        let principal = Principal::buyer("t", buyers.iter().map(|b| b.to_string()).collect());
         self.auth.mint(&principal, SystemClock.now_seconds(), 3600)
     }
 

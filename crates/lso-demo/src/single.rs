@@ -93,7 +93,7 @@ pub(crate) struct Check {
 impl<'a> Demo<'a> {
     async fn new(seller: &'a server::Running, network: Option<NetworkLab>) -> anyhow::Result<Self> {
         let now = SystemClock.now_seconds();
-        let buyer = |name: &str| Principal::Buyer { subject: name.into(), buyers: vec![name.into()] };
+        let buyer = |name: &str| Principal::buyer(name, vec![name.into()]);
         let arrived = Arc::new(tokio::sync::Notify::new());
         let demo = Demo {
             seller,
@@ -229,7 +229,7 @@ impl<'a> Demo<'a> {
         let catalog = self.seller.bus.catalog();
         let enni = catalog.specs().iter().find(|s| !s.orderable).context("the catalog has no ENNI specification")?;
         let now = SystemClock.now_seconds();
-        let admin = self.seller.auth.mint(&Principal::Admin { subject: "demo".into() }, now, 3600);
+        let admin = self.seller.auth.mint(&Principal::administrator("demo"), now, 3600);
         let url = format!("http://{}{ADMIN_BASE}/sonata/product?buyerId={SONATA_BUYER}", self.seller.addr);
         let response = self
             .client

@@ -107,7 +107,7 @@ impl Provider {
 }
 
 fn buyer(name: &str) -> Principal {
-    Principal::Buyer { subject: name.into(), buyers: vec![name.into()] }
+    Principal::buyer(name, vec![name.into()])
 }
 
 /// Runs the two-provider demo; fails unless every order completes and every check holds.
@@ -132,7 +132,7 @@ pub async fn run() -> anyhow::Result<()> {
         .context("no ENNI specification")?
         .example
         .clone();
-    let operator = partner.token(&Principal::Admin { subject: "demo".into() });
+    let operator = partner.token(&Principal::administrator("demo"));
     let registered = client
         .post(format!("{}/lso/admin/v1/sonata/product?buyerId={PROVIDER}", partner.url))
         .bearer_auth(&operator)

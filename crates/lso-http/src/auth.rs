@@ -1,97 +1,128 @@
-//! Bearer-token authentication (HS256 JWTs signed with the server's key) and the resolution of
-//! `buyerId`/`sellerId` into the tenant a request acts for (MEF 123 R2–R6).
+//! Who calls: the [`Principal`] a bearer token names (its role, the Buyers and Sellers it
+//! acts for, its scopes), checked against the scope the request needs (per reference point or
+//! API, read or write), and the resolution of `buyerId`/`sellerId` into the tenant a request
+//! acts for (MEF 123 R2–R6). The tokens themselves are checked by [`crate::Authenticator`].
 
 use crate::ApiError;
 use crate::error::{BadRequestCode, ForbiddenCode, UnauthorizedCode};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use lso_model::{Irp, Tenant};
-use serde::{Deserialize, Serialize};
 
-const ISSUER: &str = "lso";
+/// What a caller may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A requesting entity acting for one or more Buyers.
+    Buyer,
+    /// One of the Seller's operators: its internal interfaces, every Buyer's resources.
+    Operator,
+    /// An operator who also manages the Seller's identities, keys and secrets.
+    Administrator,
+}
+
+impl Role {
+    /// Its name in tokens.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Buyer => "buyer",
+            Role::Operator => "operator",
+            Role::Administrator => "administrator",
+        }
+    }
+}
+
+/// Reading or changing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `GET` and `HEAD`.
+    Read,
+    /// Everything else.
+    Write,
+}
+
+impl Access {
+    fn as_str(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+        }
+    }
+}
+
+/// The scopes of a Buyer's token `lso` mints: every API of the reference points Buyers use.
+pub const BUYER_SCOPES: [&str; 4] = ["sonata", "cantata", "allegro", "interlude"];
 
 /// Who is calling, as the bearer token says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
-    /// A requesting entity acting for one or more Buyers.
-    Buyer { subject: String, buyers: Vec<String> },
-    /// One of the Seller's operators.
-    Admin { subject: String },
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Claims {
-    sub: String,
-    role: String,
-    #[serde(default)]
-    buyers: Vec<String>,
-    iat: i64,
-    exp: i64,
-    iss: String,
-}
-
-/// Signs and checks bearer tokens.
-pub struct Authenticator {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
-}
-
-impl std::fmt::Debug for Authenticator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Authenticator { .. }")
-    }
-}
-
-impl Authenticator {
-    /// An authenticator using `secret` as the HMAC key.
-    pub fn from_secret(secret: &[u8]) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        validation.leeway = 5;
-        Authenticator {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-        }
-    }
-
-    /// A token for `principal`, valid from `now` (seconds since the epoch) for `ttl_seconds`.
-    pub fn mint(&self, principal: &Principal, now: i64, ttl_seconds: i64) -> String {
-        let (sub, role, buyers) = match principal {
-            Principal::Buyer { subject, buyers } => (subject.clone(), "buyer", buyers.clone()),
-            Principal::Admin { subject } => (subject.clone(), "admin", Vec::new()),
-        };
-        let claims = Claims { sub, role: role.into(), buyers, iat: now, exp: now + ttl_seconds, iss: ISSUER.into() };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 signing of plain claims cannot fail")
-    }
-
-    /// The principal a token names, if the token is valid and current.
-    pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
-        let invalid = |reason: &str| ApiError::Unauthorized {
-            code: UnauthorizedCode::InvalidCredentials,
-            reason: reason.to_owned(),
-        };
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => invalid("the bearer token has expired"),
-                _ => invalid("the bearer token is not valid"),
-            })?;
-        let claims = data.claims;
-        match claims.role.as_str() {
-            "admin" => Ok(Principal::Admin { subject: claims.sub }),
-            "buyer" if !claims.buyers.is_empty() => Ok(Principal::Buyer { subject: claims.sub, buyers: claims.buyers }),
-            _ => Err(invalid("the bearer token names no role lso knows")),
-        }
-    }
+pub struct Principal {
+    /// The token's subject: a person or a client.
+    pub subject: String,
+    /// What it may do.
+    pub role: Role,
+    /// The Buyers it acts for (a Buyer's token).
+    pub buyers: Vec<String>,
+    /// The Sellers it may address; empty for any.
+    pub sellers: Vec<String>,
+    /// Its scopes: `*`, `{point}`, `{point}:{read|write}`, `{point}.{api}` or
+    /// `{point}.{api}:{read|write}`.
+    pub scopes: Vec<String>,
+    /// The OAuth 2.0 client it was issued to, if any.
+    pub client: Option<String>,
+    /// The token's id (`jti`), if it has one.
+    pub token_id: Option<String>,
 }
 
 impl Principal {
-    /// Who the bearer token of a request says calls, checked by `authenticator`.
-    pub fn of_request(parts: &Parts, authenticator: &Authenticator) -> Result<Principal, ApiError> {
+    /// A requesting entity `subject` acting for `buyers`, with the Buyers' scopes.
+    pub fn buyer(subject: impl Into<String>, buyers: Vec<String>) -> Self {
+        Principal {
+            subject: subject.into(),
+            role: Role::Buyer,
+            buyers,
+            sellers: Vec::new(),
+            scopes: BUYER_SCOPES.iter().map(|s| s.to_string()).collect(),
+            client: None,
+            token_id: None,
+        }
+    }
+
+    /// An operator `subject`, with every scope.
+    pub fn operator(subject: impl Into<String>) -> Self {
+        Principal {
+            role: Role::Operator,
+            buyers: Vec::new(),
+            scopes: vec!["*".into()],
+            ..Principal::buyer(subject, Vec::new())
+        }
+    }
+
+    /// An administrator `subject`, with every scope.
+    pub fn administrator(subject: impl Into<String>) -> Self {
+        Principal { role: Role::Administrator, ..Principal::operator(subject) }
+    }
+
+    /// Whether it is one of the Seller's operators (or administrators).
+    pub fn is_operator(&self) -> bool {
+        self.role != Role::Buyer
+    }
+
+    /// Whether its scopes let it `access` the API `api` of reference point `point`.
+    pub fn allows(&self, point: &str, api: &str, access: Access) -> bool {
+        let wanted = access.as_str();
+        self.scopes.iter().any(|scope| {
+            let (name, mode) = scope.split_once(':').unwrap_or((scope, ""));
+            let mode_fits = mode.is_empty() || mode == wanted;
+            let name_fits = match name.split_once('.') {
+                None => name == "*" || name == point,
+                Some((p, a)) => p == point && a == api,
+            };
+            name_fits && mode_fits
+        })
+    }
+
+    /// Who the bearer token of a request says calls, checked by `authenticator`, and allowed
+    /// the API and access the request needs.
+    pub async fn of_request(parts: &Parts, authenticator: &crate::Authenticator) -> Result<Principal, ApiError> {
         let header = parts.headers.get(AUTHORIZATION).ok_or(ApiError::Unauthorized {
             code: UnauthorizedCode::MissingCredentials,
             reason: "the request has no Authorization header; send `Authorization: Bearer <token>`".into(),
@@ -106,7 +137,31 @@ impl Principal {
                 code: UnauthorizedCode::MissingCredentials,
                 reason: "the Authorization header does not carry a bearer token".into(),
             })?;
-        authenticator.verify(token)
+        let principal = authenticator.verify(token).await?;
+        // The path as sent: a nested router sees only its own part of it.
+        let path = parts.extensions.get::<axum::extract::OriginalUri>().map_or(parts.uri.path(), |o| o.0.path());
+        let (point, api) = api_of(path);
+        let access = if matches!(parts.method.as_str(), "GET" | "HEAD") { Access::Read } else { Access::Write };
+        if !principal.allows(point, api, access) {
+            return Err(ApiError::Forbidden {
+                code: ForbiddenCode::AccessDenied,
+                reason: format!("the token's scopes do not include `{point}.{api}:{}`", access.as_str()),
+            });
+        }
+        Ok(principal)
+    }
+}
+
+/// The reference point and API a request path is at: `/mefApi/{point}/{api}/…`, `/lso/{name}/…`
+/// (`admin`, `adagio`: the point and API alike), `/restconf/…` (Presto).
+pub fn api_of(path: &str) -> (&str, &str) {
+    let mut segments = path.trim_start_matches('/').split('/');
+    match (segments.next(), segments.next(), segments.next()) {
+        (Some("mefApi"), Some(point), Some(api)) => (point, api),
+        (Some("lso"), Some(name), _) => (name, name),
+        (Some("restconf"), _, _) => ("presto", "restconf"),
+        (Some(first), _, _) => (first, first),
+        (None, _, _) => ("", ""),
     }
 }
 
@@ -165,25 +220,32 @@ pub fn resolve_party(
             return Err(ApiError::invalid_query(format!("`sellerId` `{id}` is not a Seller of this server")));
         }
     };
-    let buyer = match (principal, &buyer_id) {
-        (Principal::Buyer { buyers, .. }, None) if buyers.len() == 1 => Some(buyers[0].clone()),
-        (Principal::Buyer { .. }, None) => {
+    if !principal.sellers.is_empty() && !principal.sellers.contains(&seller) {
+        return Err(ApiError::Forbidden {
+            code: ForbiddenCode::ForbiddenRequester,
+            reason: format!("your credentials do not act at Seller `{seller}`"),
+        });
+    }
+    let buyers = &principal.buyers;
+    let buyer = match (principal.is_operator(), &buyer_id) {
+        (true, id) => id.clone(),
+        (false, None) if buyers.len() == 1 => Some(buyers[0].clone()),
+        (false, None) => {
             return Err(ApiError::BadRequest {
                 code: BadRequestCode::MissingQueryParameter,
                 reason: "`buyerId` is required: your credentials act for several Buyers".into(),
             });
         }
-        (Principal::Buyer { buyers, .. }, Some(_)) if buyers.len() == 1 => {
+        (false, Some(_)) if buyers.len() == 1 => {
             return Err(ApiError::invalid_query("`buyerId` must not be sent: your credentials act for one Buyer"));
         }
-        (Principal::Buyer { buyers, .. }, Some(id)) if buyers.contains(id) => Some(id.clone()),
-        (Principal::Buyer { .. }, Some(id)) => {
+        (false, Some(id)) if buyers.contains(id) => Some(id.clone()),
+        (false, Some(id)) => {
             return Err(ApiError::Forbidden {
                 code: ForbiddenCode::ForbiddenRequester,
                 reason: format!("your credentials do not act for Buyer `{id}`"),
             });
         }
-        (Principal::Admin { .. }, id) => id.clone(),
     };
     Ok(Party { tenant: buyer.map(|b| Tenant::new(irp, &seller, &b)), buyer_id, seller_id })
 }
@@ -191,25 +253,30 @@ pub fn resolve_party(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lso_model::{Clock, SystemClock};
 
     fn buyer(buyers: &[&str]) -> Principal {
-        Principal::Buyer { subject: "t".into(), buyers: buyers.iter().map(|b| b.to_string()).collect() }
+        Principal::buyer("t", buyers.iter().map(|b| b.to_string()).collect())
     }
 
     #[test]
-    fn tokens_round_trip_and_expire() {
-        let auth = Authenticator::from_secret(b"0123456789abcdef0123456789abcdef");
-        let now = SystemClock.now_seconds();
-        let token = auth.mint(&buyer(&["ACME"]), now, 60);
-        assert_eq!(auth.verify(&token).unwrap(), buyer(&["ACME"]));
-        let expired = auth.mint(&buyer(&["ACME"]), now - 3600, 60);
-        assert!(matches!(
-            auth.verify(&expired),
-            Err(ApiError::Unauthorized { code: UnauthorizedCode::InvalidCredentials, .. })
-        ));
-        let other = Authenticator::from_secret(b"another key, another server....!");
-        assert!(other.verify(&token).is_err());
+    fn scopes_name_a_reference_point_or_one_api_and_read_or_write() {
+        let at =
+            |scopes: &[&str]| Principal { scopes: scopes.iter().map(|s| s.to_string()).collect(), ..buyer(&["A"]) };
+        let orders = ("sonata", "productOrderingManagement");
+        assert!(at(&["sonata"]).allows(orders.0, orders.1, Access::Write));
+        assert!(at(&["sonata:read"]).allows(orders.0, orders.1, Access::Read));
+        assert!(!at(&["sonata:read"]).allows(orders.0, orders.1, Access::Write));
+        assert!(at(&["sonata.productOrderingManagement:write"]).allows(orders.0, orders.1, Access::Write));
+        assert!(!at(&["sonata.productInventory"]).allows(orders.0, orders.1, Access::Read));
+        assert!(!at(&["cantata"]).allows(orders.0, orders.1, Access::Read));
+        assert!(at(&["*"]).allows("admin", "admin", Access::Write));
+        assert!(!at(&[]).allows(orders.0, orders.1, Access::Read));
+        assert_eq!(
+            api_of("/mefApi/sonata/productOrderingManagement/v10/productOrder"),
+            ("sonata", "productOrderingManagement")
+        );
+        assert_eq!(api_of("/lso/admin/v1/deliveries"), ("admin", "admin"));
+        assert_eq!(api_of("/restconf/data/tapi-common:context"), ("presto", "restconf"));
     }
 
     #[test]
@@ -245,7 +312,7 @@ mod tests {
 
     #[test]
     fn operators_read_everything_and_write_for_a_named_buyer() {
-        let admin = Principal::Admin { subject: "ops".into() };
+        let admin = Principal::operator("ops");
         let all = resolve_party(&admin, Irp::Cantata, &["LSO".to_owned()], None, None).unwrap();
         assert!(all.tenant.is_none() && all.tenant_for_write().is_err());
         let acme = resolve_party(&admin, Irp::Cantata, &["LSO".to_owned()], Some("ACME".into()), None).unwrap();

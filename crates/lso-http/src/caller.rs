@@ -42,7 +42,7 @@ impl<S: Callers + Clone> FromRequestParts<S> for Caller<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let principal = Principal::of_request(parts, state.authenticator())?;
+        let principal = Principal::of_request(parts, state.authenticator()).await?;
         let mut query = QueryParams::parse(parts.uri.query());
         let acting = state.acting_for(&principal, &mut query)?;
         Ok(Caller { state: state.clone(), principal, acting, query })
@@ -56,12 +56,13 @@ pub struct Operator;
 impl Operator {
     /// `principal` as an operator of `interface` (named in the 403 a Buyer's token gets).
     pub fn of(principal: &Principal, interface: &str) -> Result<Operator, ApiError> {
-        match principal {
-            Principal::Admin { .. } => Ok(Operator),
-            Principal::Buyer { .. } => Err(ApiError::Forbidden {
+        if principal.is_operator() {
+            Ok(Operator)
+        } else {
+            Err(ApiError::Forbidden {
                 code: ForbiddenCode::AccessDenied,
                 reason: format!("{interface}; a Buyer's token cannot use it"),
-            }),
+            })
         }
     }
 }

@@ -7,13 +7,15 @@ mod body;
 mod caller;
 mod error;
 pub mod filters;
+pub mod keys;
 mod oneshot;
 mod query;
 mod secret;
 #[cfg(feature = "testing")]
 mod testing;
+mod tokens;
 
-pub use auth::{Authenticator, Party, Principal, resolve_party};
+pub use auth::{Access, BUYER_SCOPES, Party, Principal, Role, api_of, resolve_party};
 pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, MefBody, parse, typed_view};
 pub use caller::{Caller, Callers, Internal, Operator};
 pub use error::{ApiError, BadRequestCode, ForbiddenCode, UnauthorizedCode, api_error, reason_text};
@@ -22,6 +24,7 @@ pub use query::{DEFAULT_PAGE, MAX_PAGE, Paging, QueryParams, list_response};
 pub use secret::Secret;
 #[cfg(feature = "testing")]
 pub use testing::TestCallers;
+pub use tokens::{Authenticator, ClaimsMapping, TrustedIssuer};
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -17,10 +17,10 @@ pub struct TestCallers {
 
 impl Default for TestCallers {
     fn default() -> Self {
-        let auth = Arc::new(Authenticator::from_secret(b"0123456789abcdef0123456789abcdef"));
+        let auth = Arc::new(Authenticator::ephemeral());
         let now = SystemClock.now_seconds();
-        let admin = auth.mint(&Principal::Admin { subject: "ops".into() }, now, 600);
-        let buyer = auth.mint(&Principal::Buyer { subject: "acme".into(), buyers: vec!["ACME".into()] }, now, 600);
+        let admin = auth.mint(&Principal::administrator("ops"), now, 600);
+        let buyer = auth.mint(&Principal::buyer("acme", vec!["ACME".into()]), now, 600);
         TestCallers { auth, admin, buyer }
     }
 }

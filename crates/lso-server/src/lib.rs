@@ -20,7 +20,7 @@ use config::FulfilmentMode;
 use lso_api_admin as admin;
 use lso_bus::{Bus, BusConfig, Fulfilment, InventoryFulfilment, LegatoFulfilment, UuidIds};
 use lso_http::{ApiError, Authenticator, BodyLimit};
-use lso_model::SystemClock;
+use lso_model::{Clock, SystemClock};
 use lso_notify::{Dispatcher, RetryPolicy, SelfAddresses};
 use lso_spec::{Catalog, import};
 use lso_store::Store;
@@ -34,6 +34,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+
+/// The issuer of `lso`'s own tokens unless `identity.issuer` says otherwise.
+pub const DEFAULT_ISSUER: &str = "lso";
 
 /// The files of a data directory.
 pub struct DataDir(pub PathBuf);
@@ -56,23 +59,53 @@ impl DataDir {
         self.0.join("catalog")
     }
 
-    /// The token signing key, created on first use.
-    pub fn signing_key(&self) -> anyhow::Result<Vec<u8>> {
-        let path = self.0.join("signing.key");
-        if !path.exists() {
-            let key: [u8; 32] = rand::random();
-            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-            write_private(&path, &hex).with_context(|| format!("failed to write {}", path.display()))?;
-        }
-        let text = std::fs::read_to_string(&path).with_context(|| format!("failed to read {}", path.display()))?;
-        let key = text.trim().as_bytes().to_vec();
-        anyhow::ensure!(key.len() >= 32, "{} holds a key shorter than 32 characters", path.display());
-        Ok(key)
+    /// The file of the token signing keys (private).
+    pub fn signing_keys_file(&self) -> PathBuf {
+        self.0.join("signing-keys.json")
     }
 
-    /// The authenticator using this directory's key.
+    /// The token signing keys, a first one made (for tokens of issuer `lso`) on first use.
+    pub fn signing_keys(&self) -> anyhow::Result<lso_http::keys::KeySet> {
+        let path = self.signing_keys_file();
+        if !path.exists() {
+            let keys = lso_http::keys::KeySet::generate(DEFAULT_ISSUER, SystemClock.now_millis())?;
+            write_private(&path, &keys.to_file()).with_context(|| format!("failed to write {}", path.display()))?;
+        }
+        let text = std::fs::read_to_string(&path).with_context(|| format!("failed to read {}", path.display()))?;
+        lso_http::keys::KeySet::from_file(&text).with_context(|| format!("{} is not a key file", path.display()))
+    }
+
+    /// A new signing key; the current one verifies for `overlap_seconds` more (the longest
+    /// life of a token it signed). A running server reads the file again within seconds.
+    pub fn rotate_signing_keys(&self, overlap_seconds: i64) -> anyhow::Result<lso_http::keys::KeySet> {
+        let mut keys = self.signing_keys()?;
+        keys.rotate(SystemClock.now_millis(), overlap_seconds * 1000)?;
+        self.replace_signing_keys(&keys)?;
+        Ok(keys)
+    }
+
+    /// The authenticator signing with this directory's keys.
     pub fn authenticator(&self) -> anyhow::Result<Authenticator> {
-        Ok(Authenticator::from_secret(&self.signing_key()?))
+        Ok(Authenticator::new(self.signing_keys()?))
+    }
+
+    /// The signing keys, their tokens' issuer set to `issuer` (the file rewritten if it named
+    /// another).
+    pub fn signing_keys_of(&self, issuer: &str) -> anyhow::Result<lso_http::keys::KeySet> {
+        let mut keys = self.signing_keys()?;
+        if keys.issuer != issuer {
+            keys.issuer = issuer.to_owned();
+            self.replace_signing_keys(&keys)?;
+        }
+        Ok(keys)
+    }
+
+    fn replace_signing_keys(&self, keys: &lso_http::keys::KeySet) -> anyhow::Result<()> {
+        let path = self.signing_keys_file();
+        let fresh = self.0.join("signing-keys.json.new");
+        let _ = std::fs::remove_file(&fresh);
+        write_private(&fresh, &keys.to_file()).with_context(|| format!("failed to write {}", fresh.display()))?;
+        std::fs::rename(&fresh, &path).with_context(|| format!("failed to replace {}", path.display()))
     }
 
     /// The built-in specifications and every imported tree.

@@ -218,11 +218,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Token { data_dir, buyer, admin, ttl_hours } => {
             let data = server::DataDir::open(&data_dir)?;
-            let principal = if admin {
-                Principal::Admin { subject: "operator".into() }
-            } else {
-                Principal::Buyer { subject: buyer.join("+"), buyers: buyer }
-            };
+            let principal =
+                if admin { Principal::administrator("operator") } else { Principal::buyer(buyer.join("+"), buyer) };
             let now = SystemClock.now_seconds();
             println!("{}", data.authenticator()?.mint(&principal, now, ttl_hours * 3600));
             Ok(())
@@ -273,7 +270,7 @@ impl Seller {
         body: Option<&serde_json::Value>,
     ) -> anyhow::Result<serde_json::Value> {
         let data = server::DataDir::open(&self.data_dir)?;
-        let operator = Principal::Admin { subject: "cli".into() };
+        let operator = Principal::administrator("cli");
         let token = data.authenticator()?.mint(&operator, SystemClock.now_seconds(), 300);
         let address = format!("{}{}{path}", self.url.trim_end_matches('/'), lso_api_admin::ADMIN_BASE);
         let mut request = self.http.request(method, address).bearer_auth(&token);

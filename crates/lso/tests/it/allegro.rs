@@ -103,7 +103,7 @@ async fn a_customer_changes_its_evpl_within_policy_one_change_at_a_time_and_sees
 
     // Another customer sees none of it.
     let stranger = app.seller.auth.mint(
-        &lso_http::Principal::Buyer { subject: "globex".into(), buyers: vec!["GLOBEX".into()] },
+        &lso_http::Principal::buyer("globex", vec!["GLOBEX".into()]),
         SystemClock.now_seconds(),
         3600,
     );

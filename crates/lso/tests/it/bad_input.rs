@@ -99,11 +99,7 @@ async fn another_buyers_resources_do_not_exist_for_you() {
     let hub = app.call("POST", &format!("{ORDERS}/hub"), Some(&json!({"callback": "http://127.0.0.1:9/x"}))).await;
     let hub = hub.body["id"].as_str().unwrap().to_owned();
     let now = SystemClock.now_seconds();
-    let other = app.seller.auth.mint(
-        &lso_http::Principal::Buyer { subject: "o".into(), buyers: vec!["OTHER".into()] },
-        now,
-        600,
-    );
+    let other = app.seller.auth.mint(&lso_http::Principal::buyer("o", vec!["OTHER".into()]), now, 600);
 
     for path in [
         format!("{ORDERS}/productOrder/{id}"),

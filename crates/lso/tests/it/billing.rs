@@ -77,7 +77,7 @@ async fn a_billing_run_bills_the_months_products_and_a_payment_settles_the_bill(
         assert_eq!((again.body["bills"].as_u64(), again.body["alreadyBilled"].as_u64()), (Some(0), Some(1)));
 
         let stranger = app.seller.auth.mint(
-            &lso_http::Principal::Buyer { subject: "globex".into(), buyers: vec!["GLOBEX".into()] },
+            &lso_http::Principal::buyer("globex", vec!["GLOBEX".into()]),
             SystemClock.now_seconds(),
             3600,
         );

@@ -232,7 +232,7 @@ async fn error_answers_meet_the_contract() {
         "/productOrderItem/0/product/productConfiguration/maximumFrameSize"
     );
     let other = app.seller.auth.mint(
-        &lso_http::Principal::Buyer { subject: "x".into(), buyers: vec!["A".into(), "B".into()] },
+        &lso_http::Principal::buyer("x", vec!["A".into(), "B".into()]),
         SystemClock.now_seconds(),
         60,
     );

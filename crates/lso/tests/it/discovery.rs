@@ -82,7 +82,7 @@ async fn the_configurations_offered_are_those_the_network_can_deliver_and_every_
         assert_eq!(malformed.status, 400, "{:#}", malformed.body);
 
         let stranger = app.seller.auth.mint(
-            &lso_http::Principal::Buyer { subject: "globex".into(), buyers: vec!["GLOBEX".into()] },
+            &lso_http::Principal::buyer("globex", vec!["GLOBEX".into()]),
             SystemClock.now_seconds(),
             3600,
         );

@@ -106,11 +106,7 @@ async fn sites_are_found_by_address_and_a_private_site_only_by_its_buyer() {
             Contract::load(&format!("{irp}/productApi/serviceability/site/geographicSiteManagement.api.yaml"));
         let (_, base) = bases(irp);
         let now = SystemClock.now_seconds();
-        let other = app.seller.auth.mint(
-            &lso_http::Principal::Buyer { subject: "o".into(), buyers: vec!["OTHER".into()] },
-            now,
-            600,
-        );
+        let other = app.seller.auth.mint(&lso_http::Principal::buyer("o", vec!["OTHER".into()]), now, 600);
 
         let boston = app.call("GET", &format!("{base}/geographicSite?city=boston"), None).await;
         assert_eq!(boston.status, 200, "{:#}", boston.body);

@@ -18,7 +18,7 @@ async fn another_buyer_gets_404_for_every_resource_and_hub_of_the_first() {
         })
         .await;
         let stranger = app.seller.auth.mint(
-            &lso_http::Principal::Buyer { subject: "globex".into(), buyers: vec!["GLOBEX".into()] },
+            &lso_http::Principal::buyer("globex", vec!["GLOBEX".into()]),
             SystemClock.now_seconds(),
             3600,
         );

@@ -30,7 +30,7 @@ async fn order_evpl(provider: &App, sites: [&str; 2], ce_vlan: u16) -> serde_jso
 
 /// A token `auth` issues Buyer `name`.
 fn app_token(auth: &lso_http::Authenticator, name: &str) -> String {
-    let buyer = lso_http::Principal::Buyer { subject: name.to_lowercase(), buyers: vec![name.into()] };
+    let buyer = lso_http::Principal::buyer(name.to_lowercase(), vec![name.into()]);
     auth.mint(&buyer, SystemClock.now_seconds(), 3600)
 }
 

@@ -58,10 +58,10 @@ async fn two_nodes_on_one_postgres_database_fulfil_every_order_once() {
     let server = Server::get();
     let url = fresh_database(&server, "two_nodes").await;
     let first = spawn_app_with(|c| c.database_url = url.clone()).await;
-    // The second node shares the database and the signing key (so tokens work on both).
-    let key = std::fs::read(first.dir.path().join("signing.key")).unwrap();
+    // The second node shares the database and the signing keys (so tokens work on both).
+    let keys = std::fs::read(first.dir.path().join("signing-keys.json")).unwrap();
     let second_dir = tempfile::tempdir().unwrap();
-    std::fs::write(second_dir.path().join("signing.key"), key).unwrap();
+    std::fs::write(second_dir.path().join("signing-keys.json"), keys).unwrap();
     let second = spawn_app_in(second_dir, |c| c.database_url = url.clone()).await;
 
     let (receiver, _) = first.listening_at(ORDERS).await;

@@ -73,8 +73,8 @@ async fn spawn_app_on(dir: tempfile::TempDir, clock: Arc<dyn Clock>, adjust: imp
     let seller = server::start_with(&config, clock).await.unwrap();
     let client = config.tls.outbound().unwrap().client(Duration::from_secs(60)).unwrap();
     let now = SystemClock.now_seconds();
-    let token = seller.auth.mint(&Principal::Buyer { subject: "acme".into(), buyers: vec!["ACME".into()] }, now, 3600);
-    let admin = seller.auth.mint(&Principal::Admin { subject: "ops".into() }, now, 3600);
+    let token = seller.auth.mint(&Principal::buyer("acme", vec!["ACME".into()]), now, 3600);
+    let admin = seller.auth.mint(&Principal::administrator("ops"), now, 3600);
     App { dir, seller, client, token, admin }
 }
 
