@@ -87,10 +87,48 @@ pub fn router(parts: AdminParts) -> Router {
         .route("/catalog/reload", post(reload_catalog))
         .route("/catalog/offering/{id}/lifecycle", post(change_offering_lifecycle))
         .route("/topology", get(topology))
+        .route("/revocation", post(revoke))
         .route("/{point}/webhookSecret", get(webhook_secret))
         .route("/{point}/webhookSecret/rotate", post(rotate_webhook_secret))
         .with_state(AdminState { bus, auth, sellers, icm, legato, catalog_dir, outbox });
     Router::new().nest(ADMIN_BASE, routes)
+}
+
+/// Refuses an administrator's action to anyone else (403).
+fn administrator(principal: &lso_http::Principal) -> Result<(), ApiError> {
+    if principal.role == lso_http::Role::Administrator {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden {
+            code: lso_http::ForbiddenCode::AccessDenied,
+            reason: "only the Seller's administrators manage credentials and secrets".into(),
+        })
+    }
+}
+
+/// Revokes a token (`{"tokenId": jti}`) or every token of a client (`{"clientId": id}`), at
+/// once on this node and within seconds on the others.
+async fn revoke(caller: Caller<AdminState>, body: MefBody<Value>) -> Result<Response, ApiError> {
+    administrator(&caller.principal)?;
+    let by = caller.principal.subject.clone();
+    let (state, _) = caller.plain()?;
+    let what = match (body.raw["tokenId"].as_str(), body.raw["clientId"].as_str()) {
+        (Some(id), None) if !id.is_empty() => lso_bus::identity::Revoked::Token(id.to_owned()),
+        (None, Some(id)) if !id.is_empty() => lso_bus::identity::Revoked::Client(id.to_owned()),
+        _ => {
+            return Err(ApiError::unprocessable(lso_model::Violation::invalid(
+                "",
+                "name either `tokenId` (a token's jti) or `clientId`",
+            )));
+        }
+    };
+    let record = state.bus.revoke(&what, &by).await.map_err(api_error)?;
+    match &what {
+        lso_bus::identity::Revoked::Token(id) => state.auth.revoke_token(id),
+        lso_bus::identity::Revoked::Client(id) => state.auth.revoke_client(id),
+    }
+    tracing::info!(?what, %by, "credentials revoked");
+    Ok(json_response(StatusCode::CREATED, &record))
 }
 
 /// The tenant whose notifications a webhook secret signs: a Buyer (`buyerId`, and `sellerId`
@@ -118,6 +156,7 @@ fn secret_answer(secrets: &lso_notify::webhooks::SigningSecrets) -> Response {
 
 /// The secret a tenant's notifications are signed with (made on first use).
 async fn webhook_secret(Path(point): Path<String>, caller: Caller<AdminState>) -> Result<Response, ApiError> {
+    administrator(&caller.principal)?;
     let (state, tenant) = signing_tenant(&point, caller)?;
     let secrets = lso_notify::webhooks::WebhookSecrets::new(state.bus.store().clone());
     Ok(secret_answer(&secrets.of(&tenant).await.map_err(|e| api_error(e.into()))?))
@@ -128,6 +167,7 @@ async fn rotate_webhook_secret(
     Path(point): Path<String>,
     mut caller: Caller<AdminState>,
 ) -> Result<Response, ApiError> {
+    administrator(&caller.principal)?;
     let hours = match caller.query.single("overlapHours")? {
         None => 24,
         Some(text) => text

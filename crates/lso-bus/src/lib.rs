@@ -16,6 +16,7 @@ mod engine;
 mod events;
 pub mod fulfilment;
 mod hubs;
+pub mod identity;
 mod inventory;
 mod legato;
 mod ordering;

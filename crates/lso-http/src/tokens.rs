@@ -188,6 +188,7 @@ struct Revoked {
 /// Signs `lso`'s tokens and checks every bearer token.
 pub struct Authenticator {
     keys: RwLock<Arc<KeySet>>,
+    generation: tokio::sync::watch::Sender<u64>,
     trusted: Vec<TrustedIssuer>,
     revoked: RwLock<Revoked>,
 }
@@ -205,7 +206,12 @@ fn invalid(reason: &str) -> ApiError {
 impl Authenticator {
     /// `lso`'s tokens, issued as `keys` say and signed with them.
     pub fn new(keys: KeySet) -> Self {
-        Authenticator { keys: RwLock::new(Arc::new(keys)), trusted: Vec::new(), revoked: RwLock::default() }
+        Authenticator {
+            keys: RwLock::new(Arc::new(keys)),
+            generation: tokio::sync::watch::Sender::new(0),
+            trusted: Vec::new(),
+            revoked: RwLock::default(),
+        }
     }
 
     /// An authenticator on a key of its own, for tests and tools.
@@ -222,6 +228,12 @@ impl Authenticator {
     /// Signs and verifies with `keys` from now on (after a rotation).
     pub fn use_keys(&self, keys: KeySet) {
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Changes each time other keys are put to use.
+    pub fn key_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.subscribe()
     }
 
     fn key_set(&self) -> Arc<KeySet> {

@@ -34,6 +34,9 @@ number = "+1-555-0100"
 [metrics]
 listen = ""
 
+[identity]
+issuer = "lso"
+
 [http]
 body_limit_bytes = 1048576
 request_timeout_seconds = 30
@@ -105,6 +108,11 @@ pub struct Config {
     pub seller_contact: SellerContact,
     /// Where Prometheus scrapes.
     pub metrics: MetricsConfig,
+    /// `lso`'s own tokens.
+    pub identity: Identity,
+    /// `[[trusted_issuers]]`: identity providers whose tokens are accepted.
+    #[serde(default)]
+    pub trusted_issuers: Vec<TrustedIssuerConfig>,
     /// HTTP limits.
     pub http: Http,
     /// Notification delivery.
@@ -370,6 +378,60 @@ pub struct SellerContact {
     pub number: String,
 }
 
+/// `[identity]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// The issuer (`iss`, and audience) of the tokens `lso` signs.
+    pub issuer: String,
+}
+
+/// `[[trusted_issuers]]`: an identity provider whose tokens are accepted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIssuerConfig {
+    /// Its `iss`.
+    pub issuer: String,
+    /// The audience (`aud`) its tokens for this Seller carry.
+    pub audience: String,
+    /// Where it publishes its keys (RS256, ES256, EdDSA).
+    #[serde(default)]
+    pub jwks_url: String,
+    /// Instead of a JWKS: a secret shared with it, for HS256.
+    #[serde(default)]
+    pub hs256_secret: Secret,
+    /// The least time between two readings of its JWKS (an unknown `kid` makes one).
+    #[serde(default = "default_refresh")]
+    pub refresh_min_seconds: u64,
+    /// Which claims carry the Buyers, Sellers, roles and scopes.
+    #[serde(default)]
+    pub claims: lso_http::ClaimsMapping,
+}
+
+fn default_refresh() -> u64 {
+    10
+}
+
+impl TrustedIssuerConfig {
+    /// The issuer as the authenticator trusts it, its JWKS read with `http`.
+    pub fn trusted(&self, http: &reqwest::Client) -> lso_http::TrustedIssuer {
+        if self.jwks_url.is_empty() {
+            let secret = self.hs256_secret.0.as_bytes();
+            lso_http::TrustedIssuer::shared_secret(&self.issuer, &self.audience, secret, self.claims.clone())
+        } else {
+            let refresh = std::time::Duration::from_secs(self.refresh_min_seconds);
+            lso_http::TrustedIssuer::jwks(
+                &self.issuer,
+                &self.audience,
+                &self.jwks_url,
+                http.clone(),
+                refresh,
+                self.claims.clone(),
+            )
+        }
+    }
+}
+
 /// `[metrics]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -473,6 +535,20 @@ impl Config {
             bail!("`log_format` must be `text` or `json`, not `{}`", self.log_format);
         }
         self.tls.validate()?;
+        if self.identity.issuer.trim().is_empty() {
+            bail!("`identity.issuer` must not be empty");
+        }
+        for trusted in &self.trusted_issuers {
+            if trusted.issuer.is_empty() || trusted.issuer == self.identity.issuer || trusted.audience.is_empty() {
+                bail!("a trusted issuer needs an `issuer` other than lso's own and an `audience`: {trusted:?}");
+            }
+            if trusted.jwks_url.is_empty() == trusted.hs256_secret.0.is_empty() {
+                bail!("trusted issuer `{}` needs either `jwks_url` or `hs256_secret`", trusted.issuer);
+            }
+            if !trusted.hs256_secret.0.is_empty() && trusted.hs256_secret.0.len() < 32 {
+                bail!("the `hs256_secret` of trusted issuer `{}` must be 32 characters at least", trusted.issuer);
+            }
+        }
         if !self.metrics.listen.is_empty() && self.metrics.listen.parse::<SocketAddr>().is_err() {
             bail!("`metrics.listen` must be an address such as 127.0.0.1:9100, not `{}`", self.metrics.listen);
         }

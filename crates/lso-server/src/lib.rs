@@ -5,6 +5,7 @@
 mod alarms;
 pub mod config;
 mod health;
+mod identity;
 mod metrics;
 mod serviceability;
 
@@ -39,6 +40,7 @@ use tower_http::trace::TraceLayer;
 pub const DEFAULT_ISSUER: &str = "lso";
 
 /// The files of a data directory.
+#[derive(Debug, Clone)]
 pub struct DataDir(pub PathBuf);
 
 impl DataDir {
@@ -197,10 +199,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
 /// Starts a Seller as `config` says, telling time by `clock` (a test's fixed clock, say).
 pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> anyhow::Result<Running> {
     let data = DataDir::open(&config.data_dir)?;
-    let auth = Arc::new(data.authenticator()?);
     let outbound = config.tls.outbound()?;
     let metrics = Arc::new(lso_metrics::Metrics::new());
     let http = outbound.client(Duration::from_secs(10))?;
+    let trusted = config.trusted_issuers.iter().map(|t| t.trusted(&http)).collect();
+    let auth = Arc::new(Authenticator::new(data.signing_keys_of(&config.identity.issuer)?).trusting(trusted));
     let catalog: lso_bus::CatalogHandle = Arc::new(data.load_catalog()?).into();
     let store = if config.database_url.is_empty() {
         Store::open(&data.database())
@@ -333,6 +336,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
     if let Some(tls) = &tls {
         tasks.push(tokio::spawn(tls.clone().watch(stopping(stop.clone()))));
     }
+    tasks.push(tokio::spawn(identity::watch_credentials(auth.clone(), bus.clone(), data, stopping(stop.clone()))));
     let server = serve_on(listener, tls.as_ref(), app, stop.clone())?;
     let metrics_addr = match config.metrics.listen.parse::<SocketAddr>() {
         Ok(at) => {
@@ -476,6 +480,7 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         .merge(lso_api_legato::streaming::router(operators, "/mefApi/legato/streamingManagement/v1", origin))
         .merge(partners)
         .merge(health::router(layers.health.clone()))
+        .merge(identity::router(auth.clone()))
         .merge(metrics::router(layers.scrape.clone()))
         .merge(admin::router(admin::AdminParts {
             bus,

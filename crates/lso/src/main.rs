@@ -90,6 +90,11 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         partners: u8,
     },
+    /// The keys `lso`'s tokens are signed with.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Product specifications.
     Catalog {
         #[command(subcommand)]
@@ -125,6 +130,20 @@ enum Command {
         /// Resend this dead letter instead of listing.
         #[arg(long)]
         redeliver: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Makes a new signing key; the current one keeps verifying the tokens it signed for
+    /// `--overlap-hours`. A running Seller on the data directory takes it up within seconds.
+    Rotate {
+        /// The data directory holding the keys.
+        #[arg(long, default_value = "./lso-data")]
+        data_dir: PathBuf,
+        /// How long the old key still verifies: the longest life of a token it signed.
+        #[arg(long, default_value_t = 24)]
+        overlap_hours: i64,
     },
 }
 
@@ -229,6 +248,14 @@ async fn main() -> anyhow::Result<()> {
             anyhow::ensure!(partners <= 1, "the demo runs with one partner at most");
             lso_demo::run(data_dir).await?;
             if partners == 1 { lso_demo::two_providers::run().await } else { Ok(()) }
+        }
+        Command::Keys { command: KeysCommand::Rotate { data_dir, overlap_hours } } => {
+            let keys = server::DataDir::open(&data_dir)?.rotate_signing_keys(overlap_hours * 3600)?;
+            println!(
+                "tokens are now signed with key {}; the previous key verifies for {overlap_hours} h",
+                keys.current().kid
+            );
+            Ok(())
         }
         Command::Catalog { command } => catalog(&cli.tls, command).await,
         Command::Billing { command: BillingCommand::Run { period, url, data_dir } } => {

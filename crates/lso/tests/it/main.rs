@@ -11,6 +11,7 @@ mod crash;
 mod discovery;
 mod fuzz;
 mod geography;
+mod identity;
 mod isolation;
 mod journey;
 mod legato;
