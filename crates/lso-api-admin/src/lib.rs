@@ -88,6 +88,7 @@ pub fn router(parts: AdminParts) -> Router {
         .route("/catalog/offering/{id}/lifecycle", post(change_offering_lifecycle))
         .route("/topology", get(topology))
         .route("/revocation", post(revoke))
+        .route("/clients", get(list_clients).post(register_client))
         .route("/{point}/webhookSecret", get(webhook_secret))
         .route("/{point}/webhookSecret/rotate", post(rotate_webhook_secret))
         .with_state(AdminState { bus, auth, sellers, icm, legato, catalog_dir, outbox });
@@ -104,6 +105,34 @@ fn administrator(principal: &lso_http::Principal) -> Result<(), ApiError> {
             reason: "only the Seller's administrators manage credentials and secrets".into(),
         })
     }
+}
+
+/// Registers an OAuth 2.0 client (`name`, `role`, `buyers`, `sellers`, `scopes`); the answer
+/// holds its `clientSecret`, shown this once.
+async fn register_client(caller: Caller<AdminState>, body: MefBody<Value>) -> Result<Response, ApiError> {
+    administrator(&caller.principal)?;
+    let by = caller.principal.subject.clone();
+    let (state, _) = caller.plain()?;
+    let strings = |name: &str| -> Vec<String> {
+        body.raw[name].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect()
+    };
+    let client = lso_bus::identity::NewClient {
+        name: body.raw["name"].as_str().unwrap_or_default().to_owned(),
+        role: body.raw["role"].as_str().unwrap_or("buyer").to_owned(),
+        buyers: strings("buyers"),
+        sellers: strings("sellers"),
+        scopes: strings("scopes"),
+    };
+    let (registered, _) = state.bus.register_client(client, &by).await.map_err(api_error)?;
+    tracing::info!(client = %registered["clientId"], %by, "an OAuth 2.0 client was registered");
+    Ok(json_response(StatusCode::CREATED, &registered))
+}
+
+/// The clients registered (never their secrets).
+async fn list_clients(caller: Caller<AdminState>) -> Result<Response, ApiError> {
+    administrator(&caller.principal)?;
+    let (state, _) = caller.plain()?;
+    Ok(lso_http::ok(&state.bus.clients().await.map_err(api_error)?))
 }
 
 /// Revokes a token (`{"tokenId": jti}`) or every token of a client (`{"clientId": id}`), at

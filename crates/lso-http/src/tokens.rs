@@ -281,6 +281,11 @@ impl Authenticator {
         self.revoked.write().unwrap_or_else(|e| e.into_inner()).clients.insert(client.to_owned());
     }
 
+    /// Whether every token of `client` is refused.
+    pub fn is_client_revoked(&self, client: &str) -> bool {
+        self.revoked.read().unwrap_or_else(|e| e.into_inner()).clients.contains(client)
+    }
+
     /// The principal a token names, if the token is valid, current and not revoked.
     pub async fn verify(&self, token: &str) -> Result<Principal, ApiError> {
         let header =

@@ -36,6 +36,7 @@ listen = ""
 
 [identity]
 issuer = "lso"
+token_ttl_seconds = 3600
 
 [http]
 body_limit_bytes = 1048576
@@ -384,6 +385,8 @@ pub struct SellerContact {
 pub struct Identity {
     /// The issuer (`iss`, and audience) of the tokens `lso` signs.
     pub issuer: String,
+    /// How long a token `/oauth2/token` issues is valid.
+    pub token_ttl_seconds: i64,
 }
 
 /// `[[trusted_issuers]]`: an identity provider whose tokens are accepted.
@@ -535,8 +538,8 @@ impl Config {
             bail!("`log_format` must be `text` or `json`, not `{}`", self.log_format);
         }
         self.tls.validate()?;
-        if self.identity.issuer.trim().is_empty() {
-            bail!("`identity.issuer` must not be empty");
+        if self.identity.issuer.trim().is_empty() || !(1..=86_400).contains(&self.identity.token_ttl_seconds) {
+            bail!("`identity.issuer` must not be empty and `identity.token_ttl_seconds` is from 1 to 86400");
         }
         for trusted in &self.trusted_issuers {
             if trusted.issuer.is_empty() || trusted.issuer == self.identity.issuer || trusted.audience.is_empty() {

@@ -481,6 +481,11 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         .merge(partners)
         .merge(health::router(layers.health.clone()))
         .merge(identity::router(auth.clone()))
+        .merge(identity::token_router(identity::Issuing {
+            bus: bus.clone(),
+            auth: auth.clone(),
+            ttl_seconds: config.identity.token_ttl_seconds,
+        }))
         .merge(metrics::router(layers.scrape.clone()))
         .merge(admin::router(admin::AdminParts {
             bus,

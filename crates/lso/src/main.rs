@@ -90,6 +90,17 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         partners: u8,
     },
+    /// OAuth 2.0 clients of a running Seller (its `/oauth2/token` issues them tokens).
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+        /// The Seller's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080", global = true)]
+        url: String,
+        /// Its data directory, for an administrator's token.
+        #[arg(long, default_value = "./lso-data", global = true)]
+        data_dir: PathBuf,
+    },
     /// The keys `lso`'s tokens are signed with.
     Keys {
         #[command(subcommand)]
@@ -130,6 +141,32 @@ enum Command {
         /// Resend this dead letter instead of listing.
         #[arg(long)]
         redeliver: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientsCommand {
+    /// Registers a client and prints its id and secret (shown this once).
+    Add {
+        /// What it is, for people.
+        #[arg(long)]
+        name: String,
+        /// `buyer`, `operator` or `administrator`.
+        #[arg(long, default_value = "buyer")]
+        role: String,
+        /// A Buyer it acts for (repeat for several).
+        #[arg(long)]
+        buyer: Vec<String>,
+        /// A scope it may be granted (repeat), e.g. `sonata`, `cantata:read`.
+        #[arg(long, required = true)]
+        scope: Vec<String>,
+    },
+    /// Lists the clients.
+    List,
+    /// Revokes a client: its tokens are refused and it gets no more.
+    Revoke {
+        /// Its id.
+        client: String,
     },
 }
 
@@ -249,6 +286,10 @@ async fn main() -> anyhow::Result<()> {
             lso_demo::run(data_dir).await?;
             if partners == 1 { lso_demo::two_providers::run().await } else { Ok(()) }
         }
+        Command::Clients { command, url, data_dir } => {
+            let seller = Seller { http: cli.tls.client()?, url, data_dir };
+            clients(&seller, command).await
+        }
         Command::Keys { command: KeysCommand::Rotate { data_dir, overlap_hours } } => {
             let keys = server::DataDir::open(&data_dir)?.rotate_signing_keys(overlap_hours * 3600)?;
             println!(
@@ -323,6 +364,44 @@ fn text(value: &serde_json::Value) -> String {
         serde_json::Value::Null => String::new(),
         other => other.to_string(),
     }
+}
+
+async fn clients(seller: &Seller, command: ClientsCommand) -> anyhow::Result<()> {
+    match command {
+        ClientsCommand::Add { name, role, buyer, scope } => {
+            let body = serde_json::json!({"name": name, "role": role, "buyers": buyer, "scopes": scope});
+            let added = seller.call(reqwest::Method::POST, "/clients", Some(&body)).await?;
+            println!(
+                "client_id     {}
+client_secret {}",
+                text(&added["clientId"]),
+                text(&added["clientSecret"])
+            );
+            println!("(the secret is not shown again; the token endpoint is /oauth2/token)");
+        }
+        ClientsCommand::List => {
+            let mut table = comfy_table::Table::new();
+            table.set_header(["client_id", "name", "role", "buyers", "scopes", "created"]);
+            for c in seller.get("/clients").await?.as_array().into_iter().flatten() {
+                let list =
+                    |v: &serde_json::Value| v.as_array().into_iter().flatten().map(text).collect::<Vec<_>>().join(" ");
+                table.add_row([
+                    text(&c["clientId"]),
+                    text(&c["name"]),
+                    text(&c["role"]),
+                    list(&c["buyers"]),
+                    list(&c["scopes"]),
+                    text(&c["createdAt"]),
+                ]);
+            }
+            println!("{table}");
+        }
+        ClientsCommand::Revoke { client } => {
+            seller.call(reqwest::Method::POST, "/revocation", Some(&serde_json::json!({"clientId": client}))).await?;
+            println!("client {client} is revoked");
+        }
+    }
+    Ok(())
 }
 
 async fn topology(seller: &Seller) -> anyhow::Result<()> {

@@ -299,3 +299,99 @@ async fn lsos_own_keys_rotate_without_a_restart_and_old_tokens_verify_until_they
     assert_eq!(app.call_as(&fresh, "GET", &format!("{ORDERS}/productOrder"), None).await.status, 200);
     app.seller.stop().await;
 }
+
+/// Asks `app`'s token endpoint with `form`, authenticating with HTTP Basic `basic` if given.
+async fn token_request(
+    app: &App,
+    basic: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let mut request = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    let answer = request.send().await.unwrap();
+    let (status, headers) = (answer.status().as_u16(), answer.headers().clone());
+    (status, headers, answer.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn lso_issues_client_credentials_tokens_to_registered_clients_and_stops_when_one_is_revoked() {
+    let app = spawn_app().await;
+    let dir = app.dir.path().display().to_string();
+    let url = app.url("");
+    let said = lso_cli(&[
+        "clients",
+        "add",
+        "--name",
+        "ACME's systems",
+        "--buyer",
+        "ACME",
+        "--scope",
+        "sonata",
+        "--scope",
+        "cantata:read",
+        "--url",
+        &url,
+        "--data-dir",
+        &dir,
+    ])
+    .await;
+    let field = |name: &str| said.lines().find_map(|l| l.strip_prefix(name)).unwrap().trim().to_owned();
+    let (id, secret) = (field("client_id"), field("client_secret"));
+    // Only the argon2 hash is kept.
+    let stored = app.seller.bus.store().get("oauthClient", None, &id).await.unwrap().unwrap();
+    assert!(stored.doc.contains("$argon2id$") && !stored.doc.contains(&secret), "{}", stored.doc);
+    let listed = lso_cli(&["clients", "list", "--url", &url, "--data-dir", &dir]).await;
+    assert!(listed.contains(&id) && !listed.contains(&secret), "{listed}");
+
+    let grant = [("grant_type", "client_credentials")];
+    let (status, headers, issued) = token_request(&app, Some((&id, &secret)), &grant).await;
+    assert_eq!(status, 200, "{issued:#}");
+    assert_eq!(
+        (issued["token_type"].as_str(), issued["scope"].as_str()),
+        (Some("Bearer"), Some("sonata cantata:read"))
+    );
+    assert_eq!(headers["cache-control"], "no-store");
+    let token = issued["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(order_with(&app, &token).await.status, 201);
+    let cantata = "/mefApi/cantata/productOrderingManagement/v5/productOrder";
+    assert_eq!(app.call_as(&token, "GET", cantata, None).await.status, 200);
+    assert_eq!(app.call_as(&token, "POST", cantata, Some(&order_of(&example(EVPL), None))).await.status, 403);
+    // The secret in the form works too; a narrower grant is given what it asks.
+    let in_form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", &id),
+        ("client_secret", &secret),
+        ("scope", "cantata:read"),
+    ];
+    let (status, _, narrow) = token_request(&app, None, &in_form).await;
+    assert_eq!((status, narrow["scope"].as_str()), (200, Some("cantata:read")), "{narrow:#}");
+    assert_eq!(order_with(&app, narrow["access_token"].as_str().unwrap()).await.status, 403);
+
+    type Refusal<'a> = (Option<(&'a str, &'a str)>, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let refusals: Vec<Refusal> = vec![
+        (Some((&id, "wrong")), grant.to_vec(), 401, "invalid_client"),
+        (Some(("lso-nobody", &secret)), grant.to_vec(), 401, "invalid_client"),
+        (None, grant.to_vec(), 401, "invalid_client"),
+        (Some((&id, &secret)), vec![("grant_type", "password")], 400, "unsupported_grant_type"),
+        (Some((&id, &secret)), vec![("grant_type", "client_credentials"), ("scope", "legato")], 400, "invalid_scope"),
+    ];
+    for (basic, form, status, error) in refusals {
+        let (got, headers, body) = token_request(&app, basic, &form).await;
+        assert_eq!((got, body["error"].as_str()), (status, Some(error)), "{form:?}: {body:#}");
+        if status == 401 {
+            assert!(headers.contains_key("www-authenticate"));
+        }
+    }
+    // Revoked: no more tokens, and the ones issued are refused.
+    lso_cli(&["clients", "revoke", &id, "--url", &url, "--data-dir", &dir]).await;
+    assert_eq!(token_request(&app, Some((&id, &secret)), &grant).await.0, 401);
+    assert_eq!(order_with(&app, &token).await.status, 401);
+    app.seller.stop().await;
+}
