@@ -182,6 +182,7 @@ pub async fn multi_domain(orders: u16, concurrent: u16) -> anyhow::Result<()> {
         patience_seconds: 120,
         order_timeout_seconds: 3600,
         webhook_secrets: Vec::new(),
+        oauth: None,
     };
     let provider = Bench::on(&pair.domains[0].topology, vec![terms]).await?;
     let unis = provider.unis(&["site-new-york".into(), "site-washington".into()]).await?;

@@ -9,7 +9,7 @@ use serde_json::Value;
 pub struct AdagioClient {
     client: reqwest::Client,
     base: String,
-    token: String,
+    credentials: lso_transport::Credentials,
     elements: Vec<(String, bool)>,
 }
 
@@ -21,11 +21,15 @@ impl AdagioClient {
     /// Connects to the ECM serving Adagio at `base` (e.g. `http://10.0.0.5:8080/lso/adagio/v1`)
     /// with an operator's `token` over `http` (its TLS set by the caller), and learns its
     /// elements.
-    pub async fn connect(base: &str, token: &str, http: reqwest::Client) -> Result<Self, AdagioError> {
+    pub async fn connect(
+        base: &str,
+        credentials: lso_transport::Credentials,
+        http: reqwest::Client,
+    ) -> Result<Self, AdagioError> {
         let mut client = AdagioClient {
             client: http,
             base: base.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
+            credentials,
             elements: Vec::new(),
         };
         let (_, listed) = client.call(reqwest::Method::GET, "ECM", "/element", None).await?;
@@ -47,7 +51,8 @@ impl AdagioClient {
         path: &str,
         body: Option<Value>,
     ) -> Result<(u16, Value), AdagioError> {
-        let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        let token = self.credentials.token().await.map_err(|e| unreachable(element, e))?;
+        let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
         }

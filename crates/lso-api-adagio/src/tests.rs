@@ -97,7 +97,9 @@ async fn the_client_drives_the_routes_over_http_as_element_control_itself() {
     let base = format!("http://{}{BASE}", listener.local_addr().unwrap());
     let router = lab.router.clone();
     let served = tokio::spawn(async move { axum::serve(listener, router).await });
-    let client = AdagioClient::connect(&base, &lab.admin, reqwest::Client::new()).await.unwrap();
+    let client = AdagioClient::connect(&base, lso_transport::Credentials::bearer(&lab.admin), reqwest::Client::new())
+        .await
+        .unwrap();
     assert_eq!(client.elements(), lab.ecm.elements());
     let connect = CrossConnectDto::into_domain(serde_json::from_value(evpl_on_pe1()).unwrap(), "svc-2").unwrap();
     client.apply("pe1", &connect).await.unwrap();

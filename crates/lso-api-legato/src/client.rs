@@ -10,18 +10,20 @@ use serde_json::Value;
 pub struct LegatoClient {
     client: reqwest::Client,
     root: String,
-    token: String,
+    credentials: lso_transport::Credentials,
 }
 
 impl LegatoClient {
     /// The SOF serving Legato at `root` (`https://host:port`, the part before `/mefApi`),
-    /// called with an operator's `token` of that SOF over `http` (its TLS set by the caller).
-    pub fn new(root: &str, token: &str, http: reqwest::Client) -> Self {
-        LegatoClient { client: http, root: root.trim_end_matches('/').to_owned(), token: token.to_owned() }
+    /// called with an operator's `credentials` of that SOF over `http` (its TLS set by the
+    /// caller).
+    pub fn new(root: &str, credentials: lso_transport::Credentials, http: reqwest::Client) -> Self {
+        LegatoClient { client: http, root: root.trim_end_matches('/').to_owned(), credentials }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, SofError> {
-        let mut request = self.client.request(method, format!("{}{path}", self.root)).bearer_auth(&self.token);
+        let token = self.credentials.token().await.map_err(|e| SofError::Unreachable(e.to_string()))?;
+        let mut request = self.client.request(method, format!("{}{path}", self.root)).bearer_auth(token);
         if let Some(body) = body {
             request = request.json(body);
         }

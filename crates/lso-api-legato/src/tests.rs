@@ -158,7 +158,7 @@ async fn the_client_is_the_buses_legato_over_http() {
     let root = format!("http://{}", listener.local_addr().unwrap());
     let router = lab.router.clone();
     let served = tokio::spawn(async move { axum::serve(listener, router).await });
-    let client = LegatoClient::new(&root, &lab.admin, reqwest::Client::new());
+    let client = LegatoClient::new(&root, lso_transport::Credentials::bearer(&lab.admin), reqwest::Client::new());
     assert!(client.service_order_moves().is_none(), "a SOF in another process is asked, not heard");
     let accepted = client.create_service_order("bus", uni_order("po-2/1", "site-new-york")).await.unwrap();
     let id = accepted["id"].as_str().unwrap();

@@ -8,23 +8,24 @@ use serde_json::{Value, json};
 pub struct PrestoClient {
     client: reqwest::Client,
     root: String,
-    token: String,
+    credentials: lso_transport::Credentials,
 }
 
 impl PrestoClient {
     /// The ICM serving Presto at `root` (`https://host:port`), called with an operator's
     /// `token` over `http` (its TLS set by the caller).
-    pub fn new(root: &str, token: &str, http: reqwest::Client) -> Self {
-        PrestoClient { client: http, root: root.trim_end_matches('/').to_owned(), token: token.to_owned() }
+    pub fn new(root: &str, credentials: lso_transport::Credentials, http: reqwest::Client) -> Self {
+        PrestoClient { client: http, root: root.trim_end_matches('/').to_owned(), credentials }
     }
 
     /// Calls RPC `operation` with `input`; returns the status and body.
     async fn rpc(&self, operation: &str, input: Value) -> Result<(u16, Value), PrestoError> {
         let url = format!("{}{BASE}/operations/{operation}/", self.root);
+        let token = self.credentials.token().await.map_err(|e| PrestoError::Unavailable(e.to_string()))?;
         let response = self
             .client
             .post(url)
-            .bearer_auth(&self.token)
+            .bearer_auth(token)
             .json(&json!({"input": input}))
             .send()
             .await

@@ -120,7 +120,7 @@ async fn the_client_is_the_sofs_presto_over_http() {
     let root = format!("http://{}", listener.local_addr().unwrap());
     let router = lab.router.clone();
     let served = tokio::spawn(async move { axum::serve(listener, router).await });
-    let client = PrestoClient::new(&root, &lab.admin, reqwest::Client::new());
+    let client = PrestoClient::new(&root, lso_transport::Credentials::bearer(&lab.admin), reqwest::Client::new());
     let sips = client.service_interface_points().await.unwrap();
     let enni = sips.iter().find(|s| s.name == "enni-partner-1").unwrap();
     assert_eq!(enni.kind, InterfaceKind::Enni);

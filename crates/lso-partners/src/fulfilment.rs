@@ -82,8 +82,12 @@ pub struct PartnerConfig {
     pub name: String,
     /// The root URL of its Sonata APIs (`http://host:port`).
     pub url: String,
-    /// The bearer token it issued this Seller as its Buyer.
+    /// The bearer token it issued this Seller as its Buyer (or give `oauth`).
+    #[serde(default)]
     pub token: Secret,
+    /// OAuth 2.0 client credentials this Seller gets its tokens there with.
+    #[serde(default)]
+    pub oauth: Option<crate::OAuthConfig>,
     /// The sites of this Seller's geography it serves: at each it is asked for its own site at
     /// the same address.
     pub sites: Vec<String>,
@@ -123,6 +127,7 @@ pub struct PartnerFulfilment {
     partners: Vec<PartnerConfig>,
     geography: Arc<lso_geo::Geography>,
     http: reqwest::Client,
+    credentials: std::collections::HashMap<String, lso_transport::Credentials>,
     metrics: Arc<lso_metrics::Metrics>,
     callback: String,
     contact: BuyerContact,
@@ -142,6 +147,8 @@ pub struct BuyerSide {
     pub http: reqwest::Client,
     /// Where its calls to partners are counted.
     pub metrics: Arc<lso_metrics::Metrics>,
+    /// Its credentials at each partner (by name); a static `token` where there is none.
+    pub credentials: std::collections::HashMap<String, lso_transport::Credentials>,
 }
 
 /// The API a path is at: `sonata/productOrderingManagement` for
@@ -173,7 +180,7 @@ impl PartnerFulfilment {
         for unverified in partners.iter().filter(|p| p.webhook_secrets.is_empty()) {
             tracing::warn!(partner = %unverified.name, "its notifications are heard unverified: give it `webhook_secrets`");
         }
-        let BuyerSide { contact, clock, http, metrics, .. } = buyer;
+        let BuyerSide { contact, clock, http, metrics, credentials, .. } = buyer;
         PartnerFulfilment {
             inner,
             legato,
@@ -182,6 +189,7 @@ impl PartnerFulfilment {
             geography,
             http,
             metrics,
+            credentials,
             callback,
             contact,
             clock,
@@ -246,26 +254,51 @@ impl PartnerFulfilment {
     }
 
     /// A request to `partner` with this Seller's credentials there.
-    fn request(&self, partner: &PartnerConfig, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, url).bearer_auth(&partner.token.0)
+    fn request(&self, _partner: &PartnerConfig, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, url)
     }
 
-    /// Sends `request` to `partner`, counting the call by API and outcome, with its latency.
+    /// This Seller's credentials at `partner`.
+    fn credentials(&self, partner: &PartnerConfig) -> lso_transport::Credentials {
+        self.credentials
+            .get(&partner.name)
+            .cloned()
+            .unwrap_or_else(|| lso_transport::Credentials::bearer(&partner.token.0))
+    }
+
+    /// Sends `request` to `partner` with this Seller's credentials there (fetched anew, and
+    /// the request sent once more, if the partner refuses them with 401), counting the call
+    /// by API and outcome, with its latency.
     async fn sent(
         &self,
         partner: &PartnerConfig,
         request: reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, reqwest::Error> {
-        let request = request.build()?;
-        let api = api_of(request.url().path());
-        let started = std::time::Instant::now();
-        let sent = self.http.execute(request).await;
-        let outcome = match &sent {
-            Ok(response) => format!("{}xx", response.status().as_u16() / 100),
-            Err(_) => "unreachable".to_owned(),
-        };
-        self.metrics.partner_call(&partner.name, &api, &outcome, started.elapsed());
-        sent
+    ) -> Result<reqwest::Response, String> {
+        let credentials = self.credentials(partner);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let token = credentials.token().await.map_err(|e| e.to_string())?;
+            let again = request.try_clone();
+            let request = request.try_clone().ok_or("the request cannot be sent twice")?;
+            let request = request.bearer_auth(token).build().map_err(|e| e.to_string())?;
+            let api = api_of(request.url().path());
+            let started = std::time::Instant::now();
+            let sent = self.http.execute(request).await;
+            let outcome = match &sent {
+                Ok(response) => format!("{}xx", response.status().as_u16() / 100),
+                Err(_) => "unreachable".to_owned(),
+            };
+            self.metrics.partner_call(&partner.name, &api, &outcome, started.elapsed());
+            match sent {
+                Ok(response)
+                    if response.status() == reqwest::StatusCode::UNAUTHORIZED && attempt == 1 && again.is_some() =>
+                {
+                    credentials.forget().await;
+                }
+                other => return other.map_err(|e| e.to_string()),
+            }
+        }
     }
 
     pub(crate) async fn call(
@@ -1114,7 +1147,7 @@ impl PartnerFulfilment {
         let (Some(_), Some(off_net)) = (stitched, off_net) else { return Ok(None) };
         let Some(partner) = self.partner(off_net["partner"].as_str().unwrap_or_default()) else { return Ok(None) };
         let base = format!("{}{}", partner.url.trim_end_matches('/'), lso_api_allegro::INTERLUDE_BASE);
-        let reached = |e: reqwest::Error| unavailable(format!("partner {} cannot be reached: {e}", partner.name));
+        let reached = |e: String| unavailable(format!("partner {} cannot be reached: {e}", partner.name));
         let url = format!("{base}/service?productId={}", text(&off_net["product"]));
         let services: Value = self
             .sent(partner, self.request(partner, reqwest::Method::GET, &url))
@@ -1122,7 +1155,7 @@ impl PartnerFulfilment {
             .map_err(reached)?
             .json()
             .await
-            .map_err(reached)?;
+            .map_err(|e| reached(e.to_string()))?;
         let service = services[0]["id"]
             .as_str()
             .ok_or_else(|| unavailable(format!("partner {} shows no service for the leg", partner.name)))?;

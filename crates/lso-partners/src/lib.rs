@@ -16,8 +16,10 @@
 mod fulfilment;
 mod listener;
 pub mod orders;
+mod peers;
 mod tickets;
 
 pub use fulfilment::{BuyerSide, LISTENER, LegChange, PartnerConfig, PartnerFulfilment, UNDO, held_vlans};
 pub use listener::listener;
+pub use peers::{OAuthConfig, credentials};
 pub use tickets::{FOLLOW_UP, PartnerTickets};

@@ -267,8 +267,11 @@ pub struct NetworkConfig {
     /// The root URL of an ICM in another process the SOF sends its network work to over Presto
     /// (`http://host:port`); empty for this process's ICM.
     pub presto_url: String,
-    /// An operator token of that ICM.
+    /// An operator token of that ICM (or give `presto_oauth`).
     pub presto_token: Secret,
+    /// OAuth 2.0 client credentials this Seller gets its tokens at that ICM with.
+    #[serde(default)]
+    pub presto_oauth: Option<lso_partners::OAuthConfig>,
 }
 
 impl NetworkConfig {
@@ -482,8 +485,11 @@ pub struct FulfilmentConfig {
     /// With `by = "network"`: the root URL of a SOF in another process to send service orders
     /// to over Legato (`http://host:port`); empty for this process's SOF.
     pub legato_url: String,
-    /// An operator token of that SOF.
+    /// An operator token of that SOF (or give `legato_oauth`).
     pub legato_token: Secret,
+    /// OAuth 2.0 client credentials this Seller gets its tokens at that SOF with.
+    #[serde(default)]
+    pub legato_oauth: Option<lso_partners::OAuthConfig>,
 }
 
 /// How order items are realised.

@@ -203,6 +203,19 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
     let metrics = Arc::new(lso_metrics::Metrics::new());
     let http = outbound.client(Duration::from_secs(10))?;
     let trusted = config.trusted_issuers.iter().map(|t| t.trusted(&http)).collect();
+    // Token endpoints are called without following redirects.
+    let token_http = outbound
+        .builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let mut partner_credentials = std::collections::HashMap::new();
+    for partner in &config.partners {
+        let credentials = lso_partners::credentials(&partner.token, partner.oauth.as_ref(), &token_http)
+            .map_err(|e| anyhow::anyhow!("partner {}: {e}", partner.name))?;
+        partner_credentials.insert(partner.name.clone(), credentials);
+    }
     let auth = Arc::new(Authenticator::new(data.signing_keys_of(&config.identity.issuer)?).trusting(trusted));
     let catalog: lso_bus::CatalogHandle = Arc::new(data.load_catalog()?).into();
     let store = if config.database_url.is_empty() {
@@ -231,21 +244,20 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
     let presto: Arc<dyn lso_presto::Presto> = if config.network.presto_url.is_empty() {
         icm.clone()
     } else {
-        Arc::new(lso_api_presto::PrestoClient::new(
-            &config.network.presto_url,
-            &config.network.presto_token.0,
-            http.clone(),
-        ))
+        let credentials =
+            lso_partners::credentials(&config.network.presto_token, config.network.presto_oauth.as_ref(), &token_http)
+                .map_err(|e| anyhow::anyhow!("network.presto: {e}"))?;
+        Arc::new(lso_api_presto::PrestoClient::new(&config.network.presto_url, credentials, http.clone()))
     };
     let sof = Arc::new(lso_sof::Sof::new(store.clone(), presto, clock.clone(), Arc::new(UuidIds), this_server.clone()));
     let legato: Arc<dyn lso_legato::Legato> = if config.fulfilment.legato_url.is_empty() {
         sof.clone()
     } else {
-        Arc::new(lso_api_legato::LegatoClient::new(
-            &config.fulfilment.legato_url,
-            &config.fulfilment.legato_token.0,
-            http.clone(),
-        ))
+        let fulfilment = &config.fulfilment;
+        let credentials =
+            lso_partners::credentials(&fulfilment.legato_token, fulfilment.legato_oauth.as_ref(), &token_http)
+                .map_err(|e| anyhow::anyhow!("fulfilment.legato: {e}"))?;
+        Arc::new(lso_api_legato::LegatoClient::new(&fulfilment.legato_url, credentials, http.clone()))
     };
     let geography = Arc::new(config.geography.load()?);
     let partners = (config.fulfilment.by == FulfilmentMode::Network && !config.partners.is_empty()).then(|| {
@@ -260,6 +272,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
             clock: clock.clone(),
             http: http.clone(),
             metrics: metrics.clone(),
+            credentials: partner_credentials.clone(),
         };
         Arc::new(lso_partners::PartnerFulfilment::new(
             Arc::new(LegatoFulfilment::new(legato.clone(), catalog.clone(), store.clone())),

@@ -1,14 +1,17 @@
 //! Transport security for every part of `lso`: the HTTPS listener (with optional client
 //! certificates and certificate files re-read without dropping connections), the outbound HTTP
 //! clients (system roots plus a configured CA bundle, an optional client certificate), and TLS
-//! to PostgreSQL with libpq's `sslmode` semantics. rustls with aws-lc-rs; no OpenSSL.
+//! to PostgreSQL with libpq's `sslmode` semantics; and the credentials `lso` presents to its
+//! peers (a bearer token, or OAuth 2.0 client credentials). rustls with aws-lc-rs; no OpenSSL.
 
+mod credentials;
 mod outbound;
 pub mod postgres;
 mod server;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use credentials::{ClientCredentials, Credentials, CredentialsError};
 pub use outbound::Outbound;
 pub use server::{ClientAuth, Reloading, ServerTls, TlsListener};
 

@@ -80,8 +80,13 @@ async fn cross_connects_are_applied_read_back_and_removed_and_every_answer_meets
 #[tokio::test]
 async fn icm_drives_a_remote_ecm_through_the_adagio_client() {
     let app = spawn_app().await;
-    let client =
-        lso_api_adagio::AdagioClient::connect(&app.url(ADAGIO), &app.admin, reqwest::Client::new()).await.unwrap();
+    let client = lso_api_adagio::AdagioClient::connect(
+        &app.url(ADAGIO),
+        lso_transport::Credentials::bearer(&app.admin),
+        reqwest::Client::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!(client.elements().len(), 3);
     let dir = tempfile::tempdir().unwrap();
     let store = lso_store::Store::open(&dir.path().join("icm.db")).unwrap();

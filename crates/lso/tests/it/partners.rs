@@ -439,6 +439,7 @@ fn terms_at(url: String, token: &str) -> PartnerConfig {
         patience_seconds: 120,
         order_timeout_seconds: 3600,
         webhook_secrets: Vec::new(),
+        oauth: None,
     }
 }
 
@@ -988,6 +989,58 @@ async fn a_partners_notification_is_heard_only_with_its_signature() {
         assert_eq!(error["code"], "invalidCredentials", "{error:#}");
     }
     assert_eq!(send(Some((&theirs, now))).await.unwrap().status(), 204);
+    provider.seller.stop().await;
+    partner.seller.stop().await;
+}
+
+#[tokio::test]
+async fn a_thirty_second_partner_journey_runs_on_five_second_tokens_from_the_partners_token_endpoint() {
+    let partner = spawn_app_with(|c| {
+        c.fulfilment.by = FulfilmentMode::Network;
+        c.identity.token_ttl_seconds = 5;
+    })
+    .await;
+    let asked = json!({"name": "provider", "role": "buyer", "buyers": ["PROVIDER"], "scopes": ["sonata", "interlude"]});
+    let client = partner.call_as(&partner.admin, "POST", "/lso/admin/v1/clients", Some(&asked)).await;
+    assert_eq!(client.status, 201, "{:#}", client.body);
+    let secret_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret_file.path(), client.body["clientSecret"].as_str().unwrap()).unwrap();
+    let (terms, _) = terms_with(&partner, |t| {
+        t.token = Secret(String::new());
+        t.oauth = Some(lso_partners::OAuthConfig {
+            token_url: partner.url("/oauth2/token"),
+            client_id: client.body["clientId"].as_str().unwrap().into(),
+            client_secret_file: secret_file.path().display().to_string(),
+            ..Default::default()
+        });
+    })
+    .await;
+    let provider = spawn_app_with(|c| {
+        c.fulfilment.by = FulfilmentMode::Network;
+        c.partners = vec![terms];
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let order = order_off_net_evpl(&provider).await;
+    let evpl = order["productOrderItem"][2]["product"]["id"].as_str().unwrap().to_owned();
+    // The customer changes its bandwidth again and again for 30 s (60 changes at most), each
+    // change made on the partner's leg too.
+    let mut changes = 0;
+    while started.elapsed() < std::time::Duration::from_secs(30) && changes < 60 {
+        modify_cir(&provider, &evpl, if changes % 2 == 0 { 30 } else { 20 }).await;
+        changes += 1;
+    }
+    provider.order_completed(CANTATA, &delete_order(&evpl)).await;
+    assert!(started.elapsed() >= std::time::Duration::from_secs(30), "{changes} changes in {:?}", started.elapsed());
+    // Tokens were fetched again and again, never refused.
+    let metrics = partner.client.get(partner.url("/metrics")).bearer_auth(&partner.admin).send().await.unwrap();
+    let text = metrics.text().await.unwrap();
+    let count = |prefix: &str| -> f64 {
+        text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+    };
+    let issued = count(r#"lso_http_requests_total{api="oauth2",operation="POST /token",status="200"}"#);
+    assert!(issued >= 3.0, "{issued} tokens in {:?}", started.elapsed());
+    assert!(!text.lines().any(|l| l.starts_with("lso_http_requests_total") && l.contains(r#"status="401""#)), "{text}");
     provider.seller.stop().await;
     partner.seller.stop().await;
 }
