@@ -222,6 +222,8 @@ fn start_lso(name: &str, buyers: usize) -> anyhow::Result<(Process, String, Vec<
         .env("LSO_NOTIFICATIONS__FIRST_RETRY_MILLIS", "100")
         // Its listeners are on loopback.
         .env("LSO_NOTIFICATIONS__ALLOW_PRIVATE_CALLBACKS", "true")
+        // The server's own ceiling is measured, not a client's limit.
+        .env("LSO_HTTP__RATE_LIMIT_PER_SECOND", "0")
         // The product API's own cost: `bench evpl` measures fulfilment on the network.
         .env("LSO_FULFILMENT__BY", "inventory")
         .stderr(Stdio::piped())

@@ -43,6 +43,12 @@ impl<S: Callers + Clone> FromRequestParts<S> for Caller<S> {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let principal = Principal::of_request(parts, state.authenticator()).await?;
+        if let Some(limiter) = parts.extensions.get::<std::sync::Arc<crate::RateLimiter>>() {
+            let client = principal.client.as_deref().unwrap_or(&principal.subject);
+            limiter
+                .take(client)
+                .map_err(|wait| ApiError::TooManyRequests(wait.as_secs_f64().ceil().max(1.0) as u64))?;
+        }
         let mut query = QueryParams::parse(parts.uri.query());
         let acting = state.acting_for(&principal, &mut query)?;
         Ok(Caller { state: state.clone(), principal, acting, query })

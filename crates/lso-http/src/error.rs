@@ -63,6 +63,10 @@ pub enum ApiError {
     /// 501: an optional operation this server does not offer.
     #[error("notImplemented: {0}")]
     NotImplemented(String),
+    /// 429: the client sent more requests than its limit; it may try again after the seconds
+    /// given.
+    #[error("too many requests")]
+    TooManyRequests(u64),
     /// 503: the server cannot serve requests right now (e.g. the database is unavailable).
     #[error("unavailable")]
     Unavailable,
@@ -134,6 +138,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -191,12 +196,19 @@ impl IntoResponse for ApiError {
                 serde_json::to_vec(&body("invalidBody", &format!("the request body exceeds {limit} bytes")))
             }
             ApiError::NotImplemented(reason) => serde_json::to_vec(&body("notImplemented", reason)),
+            ApiError::TooManyRequests(seconds) => serde_json::to_vec(&body(
+                "tooManyRequests",
+                &format!("this client sent more requests than its limit; retry in {seconds} s"),
+            )),
             ApiError::Unavailable => {
                 serde_json::to_vec(&body("internalError", "the service is temporarily unavailable; retry later"))
             }
             ApiError::Internal => serde_json::to_vec(&body("internalError", "the server could not handle the request")),
         };
         let mut response = (status, json.unwrap_or_default()).into_response();
+        if let ApiError::TooManyRequests(seconds) = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=utf-8"));
         if matches!(self, ApiError::Unauthorized { .. }) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

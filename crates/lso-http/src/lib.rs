@@ -8,6 +8,7 @@ mod caller;
 mod error;
 pub mod filters;
 pub mod keys;
+mod limit;
 mod oneshot;
 mod query;
 mod secret;
@@ -19,6 +20,7 @@ pub use auth::{Access, BUYER_SCOPES, Party, Principal, Role, api_of, resolve_par
 pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, MefBody, parse, typed_view};
 pub use caller::{Caller, Callers, Internal, Operator};
 pub use error::{ApiError, BadRequestCode, ForbiddenCode, UnauthorizedCode, api_error, reason_text};
+pub use limit::RateLimiter;
 pub use oneshot::{Answer, oneshot};
 pub use query::{DEFAULT_PAGE, MAX_PAGE, Paging, QueryParams, list_response};
 pub use secret::Secret;

@@ -41,6 +41,8 @@ token_ttl_seconds = 3600
 [http]
 body_limit_bytes = 1048576
 request_timeout_seconds = 30
+rate_limit_per_second = 100.0
+rate_limit_burst = 500.0
 
 [notifications]
 allow_private_callbacks = false
@@ -456,6 +458,10 @@ pub struct Http {
     pub body_limit_bytes: usize,
     /// A request taking longer is answered 503.
     pub request_timeout_seconds: u64,
+    /// Requests per second each client may make (a token bucket); 0 for no limit.
+    pub rate_limit_per_second: f64,
+    /// Requests a client may make at once, above the rate.
+    pub rate_limit_burst: f64,
 }
 
 /// `[notifications]`.
@@ -566,6 +572,9 @@ impl Config {
             if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || url.query().is_some() {
                 bail!("`public_url` must be an http(s) URL with a host and no query, not `{}`", self.public_url);
             }
+        }
+        if self.http.rate_limit_per_second < 0.0 || self.http.rate_limit_burst < 1.0 {
+            bail!("`http.rate_limit_per_second` must not be negative and `http.rate_limit_burst` is 1 at least");
         }
         if self.http.body_limit_bytes < 1024 {
             bail!("`http.body_limit_bytes` must be at least 1024");

@@ -476,6 +476,8 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         None => Router::new(),
     };
     let request_id = HeaderName::from_static("x-request-id");
+    let limited = (config.http.rate_limit_per_second > 0.0)
+        .then(|| Arc::new(lso_http::RateLimiter::new(config.http.rate_limit_per_second, config.http.rate_limit_burst)));
     lso_api_product::router(state)
         .merge(lso_api_legato::router(operators.clone()))
         .merge(lso_api_presto::router(lso_api_presto::PrestoState::new(
@@ -513,6 +515,12 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
         .fallback(lso_http::not_found_fallback)
         .method_not_allowed_fallback(lso_http::method_not_allowed_fallback)
         .layer(axum::Extension(BodyLimit(config.http.body_limit_bytes)))
+        .layer(axum::middleware::from_fn(move |mut request: Request, next: axum::middleware::Next| {
+            if let Some(limiter) = &limited {
+                request.extensions_mut().insert(limiter.clone());
+            }
+            next.run(request)
+        }))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(config.http.request_timeout_seconds),

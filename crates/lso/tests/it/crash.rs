@@ -39,6 +39,7 @@ pub fn serve_with(data_dir: &std::path::Path, settings: &[(&str, &str)]) -> (Pro
         .env("LSO_NOTIFICATIONS__FIRST_RETRY_MILLIS", "50")
         .env("LSO_NOTIFICATIONS__MAX_RETRY_MILLIS", "500")
         .env("LSO_NOTIFICATIONS__ALLOW_PRIVATE_CALLBACKS", "true")
+        .env("LSO_HTTP__RATE_LIMIT_PER_SECOND", "0")
         .envs(settings.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())

@@ -395,3 +395,28 @@ async fn lso_issues_client_credentials_tokens_to_registered_clients_and_stops_wh
     assert_eq!(order_with(&app, &token).await.status, 401);
     app.seller.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_over_its_rate_gets_429_and_another_client_in_the_same_second_is_served() {
+    let app = spawn_app_with(|c| {
+        c.http.rate_limit_per_second = 0.5;
+        c.http.rate_limit_burst = 3.0;
+    })
+    .await;
+    let now = SystemClock.now_seconds();
+    let globex = app.seller.auth.mint(&lso_http::Principal::buyer("globex", vec!["GLOBEX".into()]), now, 60);
+    for _ in 0..3 {
+        assert_eq!(order_with(&app, &app.token).await.status, 201);
+    }
+    let refused = order_with(&app, &app.token).await;
+    assert_eq!((refused.status, &refused.body["code"]), (429, &json!("tooManyRequests")), "{:#}", refused.body);
+    let wait: u64 = refused.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    for _ in 0..3 {
+        assert_eq!(order_with(&app, &globex).await.status, 201, "another client is not limited by the first");
+    }
+    // Nothing of the refused request was stored.
+    let listed = app.call_as(&app.admin, "GET", &format!("{ORDERS}/productOrder?buyerId=ACME"), None).await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 3);
+    app.seller.stop().await;
+}

@@ -31,6 +31,8 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
     config.notifications.first_retry_millis = 20;
     // The test's listeners are on loopback.
     config.notifications.allow_private_callbacks = true;
+    // Tests call as fast as they can; `identity.rs` tests the limit.
+    config.http.rate_limit_per_second = 0.0;
     config.notifications.max_retry_millis = 200;
     // The product API tests place orders at sites no network has; `tests/it/network.rs`
     // runs orders down to the elements.
