@@ -88,11 +88,23 @@ pub fn router(parts: AdminParts) -> Router {
         .route("/catalog/offering/{id}/lifecycle", post(change_offering_lifecycle))
         .route("/topology", get(topology))
         .route("/revocation", post(revoke))
+        .route("/audit", get(audit_trail))
         .route("/clients", get(list_clients).post(register_client))
         .route("/{point}/webhookSecret", get(webhook_secret))
         .route("/{point}/webhookSecret/rotate", post(rotate_webhook_secret))
         .with_state(AdminState { bus, auth, sellers, icm, legato, catalog_dir, outbox });
     Router::new().nest(ADMIN_BASE, routes)
+}
+
+/// The audit trail in the order it was written, paged (`offset`, `limit`), of one `subject` if
+/// given.
+async fn audit_trail(caller: Caller<AdminState>) -> Result<Response, ApiError> {
+    let Caller { state, mut query, .. } = caller;
+    let subject = query.single("subject")?;
+    let paging = lso_http::Paging::from_query(&mut query)?;
+    query.finish()?;
+    let (entries, total) = state.bus.audit(subject.as_deref(), paging.offset, paging.limit).await.map_err(api_error)?;
+    Ok(lso_http::list_response(&entries, total, paging))
 }
 
 /// Refuses an administrator's action to anyone else (403).

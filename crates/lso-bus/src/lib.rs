@@ -6,6 +6,7 @@
 //! advanced by a durable job: each step reads the order, applies pure transitions, and commits
 //! the new state, the inventory changes, the notifications and the next step together.
 
+pub mod audit;
 mod billing;
 mod catalog;
 mod change;

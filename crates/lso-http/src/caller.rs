@@ -43,6 +43,9 @@ impl<S: Callers + Clone> FromRequestParts<S> for Caller<S> {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let principal = Principal::of_request(parts, state.authenticator()).await?;
+        if let Some(seen) = parts.extensions.get::<Seen>() {
+            *seen.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(principal.clone());
+        }
         if let Some(limiter) = parts.extensions.get::<std::sync::Arc<crate::RateLimiter>>() {
             let client = principal.client.as_deref().unwrap_or(&principal.subject);
             limiter
@@ -54,6 +57,11 @@ impl<S: Callers + Clone> FromRequestParts<S> for Caller<S> {
         Ok(Caller { state: state.clone(), principal, acting, query })
     }
 }
+
+/// Where the principal of a request is left for the audit trail, which records it once the
+/// request is answered.
+#[derive(Debug, Clone, Default)]
+pub struct Seen(pub std::sync::Arc<std::sync::Mutex<Option<Principal>>>);
 
 /// One of the Seller's operators: the only callers of its internal interfaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

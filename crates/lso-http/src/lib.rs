@@ -18,7 +18,7 @@ mod tokens;
 
 pub use auth::{Access, BUYER_SCOPES, Party, Principal, Role, api_of, resolve_party};
 pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, MefBody, parse, typed_view};
-pub use caller::{Caller, Callers, Internal, Operator};
+pub use caller::{Caller, Callers, Internal, Operator, Seen};
 pub use error::{ApiError, BadRequestCode, ForbiddenCode, UnauthorizedCode, api_error, reason_text};
 pub use limit::RateLimiter;
 pub use oneshot::{Answer, oneshot};

@@ -3,6 +3,7 @@
 //! alarm monitor, and the HTTP server with its layers; stops it gracefully.
 
 mod alarms;
+pub mod audit;
 pub mod config;
 mod health;
 mod identity;
@@ -328,6 +329,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
     let (shutdown, stop) = watch::channel(false);
     let alarms = Arc::new(lso_ecm::Alarms::default());
     let health = health::Health::new(store.clone());
+    let (audit_trail, audit_writer) = bus.audit_trail();
     let scrape =
         metrics::Scrape { metrics: metrics.clone(), store: store.clone(), clock: clock.clone(), auth: auth.clone() };
     let layers = Layers {
@@ -343,7 +345,11 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
         health: health.clone(),
         scrape: scrape.clone(),
     };
-    let app = app(bus.clone(), auth.clone(), &layers, config);
+    // The router holds the trail's only senders: once the server has stopped, the writer
+    // writes what is left and ends.
+    let auditing = audit::Auditing { trail: audit_trail, clock: clock.clone() };
+    let app = app(bus.clone(), auth.clone(), &layers, config, auditing);
+    let audit_writer = tokio::spawn(audit_writer);
     let mut tasks = Vec::new();
     let tls = config.tls.server().map(lso_transport::Reloading::new).transpose()?;
     if let Some(tls) = &tls {
@@ -385,7 +391,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
         ("serviceOrderFollower", following.abort_handle()),
         ("alarmMonitor", monitoring.abort_handle()),
     ]);
-    tasks.extend([server, worker, following, monitoring, dispatcher]);
+    tasks.extend([server, audit_writer, worker, following, monitoring, dispatcher]);
     Ok(Running { addr, origin, metrics_addr, bus, auth, sof, icm, ecm, alarms, tls, monitor, shutdown, tasks })
 }
 
@@ -447,7 +453,13 @@ pub struct Layers {
 
 /// The HTTP application: the product APIs, Legato, Presto, Adagio, the operators' API, and the
 /// common layers.
-pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Config) -> Router {
+pub fn app(
+    bus: Arc<Bus>,
+    auth: Arc<Authenticator>,
+    layers: &Layers,
+    config: &Config,
+    auditing: audit::Auditing,
+) -> Router {
     let sellers = Arc::new(config.sellers.clone());
     let state = lso_api_product::ApiState {
         bus: bus.clone(),
@@ -511,6 +523,7 @@ pub fn app(bus: Arc<Bus>, auth: Arc<Authenticator>, layers: &Layers, config: &Co
             catalog_dir: DataDir(config.data_dir.clone()).catalog(),
             outbox,
         }))
+        .layer(axum::middleware::from_fn_with_state(auditing, audit::record))
         .layer(axum::middleware::from_fn_with_state(layers.scrape.metrics.clone(), metrics::count_requests))
         .fallback(lso_http::not_found_fallback)
         .method_not_allowed_fallback(lso_http::method_not_allowed_fallback)

@@ -101,6 +101,19 @@ enum Command {
         #[arg(long, default_value = "./lso-data", global = true)]
         data_dir: PathBuf,
     },
+    /// The audit trail of a running Seller: every state-changing call and administrator's
+    /// action, who made it and how it ended.
+    Audit {
+        /// Only the calls of this subject.
+        #[arg(long)]
+        subject: Option<String>,
+        /// The Seller's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Its data directory, for an operator's token.
+        #[arg(long, default_value = "./lso-data")]
+        data_dir: PathBuf,
+    },
     /// The keys `lso`'s tokens are signed with.
     Keys {
         #[command(subcommand)]
@@ -285,6 +298,27 @@ async fn main() -> anyhow::Result<()> {
             anyhow::ensure!(partners <= 1, "the demo runs with one partner at most");
             lso_demo::run(data_dir).await?;
             if partners == 1 { lso_demo::two_providers::run().await } else { Ok(()) }
+        }
+        Command::Audit { subject, url, data_dir } => {
+            let seller = Seller { http: cli.tls.client()?, url, data_dir };
+            let query = subject.map(|s| format!("?limit=1000&subject={s}")).unwrap_or_else(|| "?limit=1000".into());
+            let mut table = comfy_table::Table::new();
+            table.set_header(["at", "subject", "client", "role", "method", "path", "resource", "status"]);
+            for e in seller.get(&format!("/audit{query}")).await?.as_array().into_iter().flatten() {
+                let row = [
+                    &e["at"],
+                    &e["subject"],
+                    &e["clientId"],
+                    &e["role"],
+                    &e["method"],
+                    &e["path"],
+                    &e["resource"],
+                    &e["status"],
+                ];
+                table.add_row(row.map(text));
+            }
+            println!("{table}");
+            Ok(())
         }
         Command::Clients { command, url, data_dir } => {
             let seller = Seller { http: cli.tls.client()?, url, data_dir };

@@ -122,5 +122,25 @@ async fn a_buyer_goes_from_an_address_to_a_bill_on_each_reference_point() {
             "a month's share and the installation of each product started in {month}"
         );
         assert!(bill["amountDue"]["value"].as_f64().unwrap() > 0.0);
+
+        // Every POST, PATCH and DELETE of the journey is in the audit trail once, with its subject.
+        let mut made: Vec<Change> = app.changes.lock().unwrap().clone();
+        let audited = app
+            .wait_until_as(&app.admin, "/lso/admin/v1/audit?limit=1000", |a| a.as_array().unwrap().len() >= made.len())
+            .await;
+        let mut recorded: Vec<Change> = audited
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let text = |name: &str| e[name].as_str().unwrap_or_default().to_owned();
+                (text("method"), text("path"), e["status"].as_u64().unwrap() as u16, text("subject"))
+            })
+            .collect();
+        made.sort();
+        recorded.sort();
+        assert!(made.len() > 5, "{made:?}");
+        assert_eq!(recorded, made, "{irp}");
+        app.seller.stop().await;
     }
 }

@@ -47,7 +47,13 @@ pub struct App {
     pub client: reqwest::Client,
     pub token: String,
     pub admin: String,
+    /// The state-changing calls made through [`App::call_as`]: method, path (no query),
+    /// status and the token's subject.
+    pub changes: Arc<Mutex<Vec<Change>>>,
 }
+
+/// A state-changing call: method, path (no query), status, and the token's subject.
+pub type Change = (String, String, u16, String);
 
 /// Starts a Seller with `adjust` applied to its configuration.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> App {
@@ -77,7 +83,7 @@ async fn spawn_app_on(dir: tempfile::TempDir, clock: Arc<dyn Clock>, adjust: imp
     let now = SystemClock.now_seconds();
     let token = seller.auth.mint(&Principal::buyer("acme", vec!["ACME".into()]), now, 3600);
     let admin = seller.auth.mint(&Principal::administrator("ops"), now, 3600);
-    App { dir, seller, client, token, admin }
+    App { dir, seller, client, token, admin, changes: Arc::default() }
 }
 
 /// Starts a Seller on the test defaults.
@@ -127,12 +133,18 @@ impl App {
     /// A request with `token`.
     pub async fn call_as(&self, token: &str, method: &str, path: &str, body: Option<&Value>) -> Answer {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self.client.request(method, self.url(path)).bearer_auth(token);
+        let mut request = self.client.request(method.clone(), self.url(path)).bearer_auth(token);
         if let Some(body) = body {
             request = request.json(body);
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
+        if method != reqwest::Method::GET {
+            let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(token).unwrap_or_default();
+            let subject = claims["sub"].as_str().unwrap_or_default().to_owned();
+            let path = path.split('?').next().unwrap_or_default().to_owned();
+            self.changes.lock().unwrap().push((method.to_string(), path, status, subject));
+        }
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
         Answer { status, headers, body: serde_json::from_str(&text).unwrap_or(Value::Null) }
