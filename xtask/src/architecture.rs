@@ -98,6 +98,48 @@ pub fn violations(metadata: &Value) -> Vec<String> {
     found
 }
 
+/// The Rust sources under `dir` (not `target`), concatenated.
+fn sources(dir: &std::path::Path) -> std::io::Result<String> {
+    let mut text = String::new();
+    let mut dirs = vec![dir.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() && path.file_name().is_none_or(|n| n != "target") {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                text.push_str(&std::fs::read_to_string(&path)?);
+            }
+        }
+    }
+    Ok(text)
+}
+
+/// The dependencies (of any kind) no source of their package names, as
+/// `package depends on dep and never uses it`: what `cargo machete` finds, without installing it.
+pub fn unused_dependencies(metadata: &Value) -> std::io::Result<Vec<String>> {
+    let mut found = Vec::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        let name = package["name"].as_str().unwrap_or_default();
+        let Some(dir) = package["manifest_path"].as_str().and_then(|p| std::path::Path::new(p).parent()) else {
+            continue;
+        };
+        let text = sources(dir)?;
+        for dep in package["dependencies"].as_array().into_iter().flatten() {
+            let dep_name = dep["rename"].as_str().or(dep["name"].as_str()).unwrap_or_default();
+            let ident = dep_name.replace('-', "_");
+            let used =
+                [format!("{ident}::"), format!("use {ident}"), format!("{ident}!")].iter().any(|p| text.contains(p));
+            if !used {
+                found.push(format!("{name} depends on {dep_name} and never uses it"));
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
 /// What of `IO_PATHS` the source files under `root` name, as `file: path`.
 pub fn io_in_source(root: &std::path::Path) -> std::io::Result<Vec<String>> {
     let mut found = Vec::new();
@@ -134,6 +176,7 @@ pub fn run() -> anyhow::Result<()> {
     let mut found = violations(&workspace_metadata()?);
     let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/lso-model/src");
     found.extend(io_in_source(&model)?.into_iter().map(|io| format!("lso-model names {io}")));
+    found.extend(unused_dependencies(&workspace_metadata()?)?);
     for violation in &found {
         println!("{violation}");
     }
@@ -153,6 +196,18 @@ mod tests {
         assert!(found.is_empty(), "{found:#?}");
         let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/lso-model/src");
         assert_eq!(io_in_source(&model).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_dependency_is_used() {
+        assert_eq!(unused_dependencies(&workspace_metadata().unwrap()).unwrap(), Vec::<String>::new());
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/lib.rs"), "use serde_json::Value;\n").unwrap();
+        let manifest = dir.path().join("Cargo.toml").display().to_string();
+        let metadata = json!({"packages": [{"name": "p", "manifest_path": manifest,
+            "dependencies": [{"name": "serde_json"}, {"name": "tokio-util"}]}]});
+        assert_eq!(unused_dependencies(&metadata).unwrap(), ["p depends on tokio-util and never uses it"]);
     }
 
     fn package(name: &str, deps: &[(&str, Option<&str>)]) -> Value {
