@@ -26,12 +26,16 @@ pub struct Options {
     seconds: u64,
     orders: usize,
     buyers: usize,
+    tls: bool,
+    tokens: bool,
 }
 
 impl Options {
-    /// Parses `--seconds N --orders N --buyers N`.
+    /// Parses `--seconds N --orders N --buyers N --tls`.
     pub fn parse(args: &[&str]) -> anyhow::Result<Self> {
-        let mut options = Options { seconds: 60, orders: 10_000, buyers: 64 };
+        let (tls, tokens) = (args.contains(&"--tls"), args.contains(&"--tokens"));
+        let args: Vec<&str> = args.iter().copied().filter(|a| !["--tls", "--tokens"].contains(a)).collect();
+        let mut options = Options { seconds: 60, orders: 10_000, buyers: 64, tls, tokens };
         for pair in args.chunks(2) {
             let value = pair.get(1).context("a flag without a value")?;
             match pair[0] {
@@ -76,6 +80,12 @@ pub fn order(options: &Options) -> anyhow::Result<()> {
             options.buyers
         );
         let body = Bytes::from(serde_json::to_vec(&order_body())?);
+        if options.tls {
+            return over_tls(options, body).await;
+        }
+        if options.tokens {
+            return with_tokens(options, body).await;
+        }
         let ceiling = ceiling(options, body.clone()).await?;
         ceiling.print("ceiling: bare handler + SQLite group commit");
         let (creation, creation_rss) = creation(options, body.clone()).await?;
@@ -143,6 +153,18 @@ impl Run {
 /// were sent; returns the latencies and the created ids.
 async fn load(url: &str, tokens: &[String], body: Bytes, deadline: Instant, budget: usize) -> (Run, Vec<String>) {
     let client = reqwest::Client::builder().pool_max_idle_per_host(tokens.len()).build().expect("client");
+    load_with(&client, url, tokens, body, deadline, budget).await
+}
+
+/// [`load`] with `client`.
+async fn load_with(
+    client: &reqwest::Client,
+    url: &str,
+    tokens: &[String],
+    body: Bytes,
+    deadline: Instant,
+    budget: usize,
+) -> (Run, Vec<String>) {
     let sent = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -213,8 +235,21 @@ fn tempfile_dir(name: &str) -> anyhow::Result<PathBuf> {
 /// Starts the release `lso serve` on a fresh data directory; returns it, its address, the
 /// Buyers' tokens and an operator token.
 fn start_lso(name: &str, buyers: usize) -> anyhow::Result<(Process, String, Vec<String>, String)> {
+    start_lso_with(name, buyers, &[], None)
+}
+
+/// [`start_lso`] with more environment variables `settings`.
+fn start_lso_with(
+    name: &str,
+    buyers: usize,
+    settings: &[(&str, String)],
+    config: Option<&Path>,
+) -> anyhow::Result<(Process, String, Vec<String>, String)> {
     let dir = tempfile_dir(name)?;
+    let config: Vec<&std::ffi::OsStr> = config.map(|c| vec!["--config".as_ref(), c.as_os_str()]).unwrap_or_default();
     let mut child = Command::new(lso_binary())
+        .args(config)
+        .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&dir)
         .env("RUST_LOG", "lso_server=info,warn")
@@ -262,6 +297,94 @@ fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status")).ok()?;
     status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Order creation over HTTPS against plain HTTP, the same load on two fresh Sellers one after
+/// the other, and the ratio.
+async fn over_tls(options: &Options, body: Bytes) -> anyhow::Result<()> {
+    let files = tempfile::tempdir()?;
+    let ca = lso_transport::testing::TestCa::new(files.path(), "bench");
+    let issued = ca.issue("lso", &["127.0.0.1"]);
+    let client = lso_transport::Outbound::load(Some(&ca.ca()), None)?
+        .builder()
+        .pool_max_idle_per_host(options.buyers)
+        .build()?;
+    let path = "/mefApi/sonata/productOrderingManagement/v10/productOrder";
+    let mut runs = Vec::new();
+    for (scheme, settings) in [
+        ("http", vec![]),
+        (
+            "https",
+            vec![
+                ("LSO_TLS__CERT", issued.cert.display().to_string()),
+                ("LSO_TLS__KEY", issued.key.display().to_string()),
+            ],
+        ),
+    ] {
+        let (_server, address, tokens, _) = start_lso_with(scheme, options.buyers, &settings, None)?;
+        let deadline = Instant::now() + Duration::from_secs(options.seconds);
+        let (run, _) =
+            load_with(&client, &format!("{scheme}://{address}{path}"), &tokens, body.clone(), deadline, usize::MAX)
+                .await;
+        run.print(&format!("lso: POST /productOrder over {scheme}"));
+        runs.push(run);
+    }
+    println!(
+        "ratio HTTPS to HTTP: throughput {:.2}, p99 {:.2}",
+        runs[1].throughput() / runs[0].throughput(),
+        runs[1].percentile(0.99).as_secs_f64() / runs[0].percentile(0.99).as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Order creation with the Buyers' tokens from an external identity provider (RS256 and
+/// ES256, its keys from a JWKS) against a shared-secret issuer's (HS256), on one Seller.
+async fn with_tokens(options: &Options, body: Bytes) -> anyhow::Result<()> {
+    use jsonwebtoken::Algorithm;
+    use lso_http::testing::IdpKey;
+    let (rsa, es) = (IdpKey::new("rsa-1", Algorithm::RS256), IdpKey::new("es-1", Algorithm::ES256));
+    let jwks = json!({"keys": [rsa.jwk(), es.jwk()]});
+    let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let jwks_url = format!("http://{}/jwks", socket.local_addr()?);
+    let app = Router::new().route("/jwks", axum::routing::get(move || async move { axum::Json(jwks) }));
+    tokio::spawn(async move { axum::serve(socket, app).await });
+    let secret = "a secret shared with the bench issuer, 32+ characters";
+    let files = tempfile::tempdir()?;
+    let config = files.path().join("lso.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[trusted_issuers]]\nissuer = \"https://idp.bench\"\naudience = \"lso\"\njwks_url = \"{jwks_url}\"\n\n\
+             [[trusted_issuers]]\nissuer = \"https://shared.bench\"\naudience = \"lso\"\nhs256_secret = \"{secret}\"\n"
+        ),
+    )?;
+    let (_server, address, _, _) = start_lso_with("tokens", 0, &[], Some(&config))?;
+    let now = lso_model::Clock::now_seconds(&lso_model::SystemClock);
+    let claims = |issuer: &str, n: usize| {
+        json!({"iss": issuer, "aud": "lso", "sub": format!("b{n}"), "iat": now, "exp": now + 3600,
+               "buyers": [format!("BUYER-{n}")], "scope": "sonata"})
+    };
+    let hs256 = |n: usize| {
+        let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+        jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::HS256), &claims("https://shared.bench", n), &key)
+    };
+    let sets: [(&str, Vec<String>); 3] = [
+        ("HS256 (shared secret)", (0..options.buyers).map(hs256).collect::<Result<_, _>>()?),
+        ("RS256 (JWKS)", (0..options.buyers).map(|n| rsa.sign(&claims("https://idp.bench", n))).collect()),
+        ("ES256 (JWKS)", (0..options.buyers).map(|n| es.sign(&claims("https://idp.bench", n))).collect()),
+    ];
+    let url = format!("http://{address}/mefApi/sonata/productOrderingManagement/v10/productOrder");
+    let mut runs = Vec::new();
+    for (name, tokens) in &sets {
+        let deadline = Instant::now() + Duration::from_secs(options.seconds);
+        let (run, _) = load(&url, tokens, body.clone(), deadline, usize::MAX).await;
+        run.print(&format!("lso: POST /productOrder, {name} tokens"));
+        runs.push(run);
+    }
+    for (n, (name, _)) in sets.iter().enumerate().skip(1) {
+        println!("ratio {name} to HS256: throughput {:.2}", runs[n].throughput() / runs[0].throughput());
+    }
+    Ok(())
 }
 
 async fn creation(options: &Options, body: Bytes) -> anyhow::Result<(Run, u64)> {

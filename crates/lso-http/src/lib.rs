@@ -13,7 +13,7 @@ mod oneshot;
 mod query;
 mod secret;
 #[cfg(feature = "testing")]
-mod testing;
+pub mod testing;
 mod tokens;
 
 pub use auth::{Access, BUYER_SCOPES, Party, Principal, Role, api_of, resolve_party};

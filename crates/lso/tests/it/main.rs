@@ -12,6 +12,7 @@ mod discovery;
 mod fuzz;
 mod geography;
 mod identity;
+mod install;
 mod isolation;
 mod journey;
 mod legato;
