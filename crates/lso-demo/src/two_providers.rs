@@ -3,7 +3,9 @@
 //! (see [`lso_lab::network::PartnerLab`]). A customer of the first orders an EVPL from New York (on
 //! its network) to Washington (on the partner's); the first buys the far end from the partner
 //! over Sonata and stitches the two at the ENNI. Traffic proves it, the delete orders remove it
-//! on both sides. Without Open vSwitch both run on simulated elements.
+//! on both sides. Without Open vSwitch both run on simulated elements. The two talk as operators
+//! do: HTTPS with mutual TLS (certificates of a CA made for the demo), the provider getting its
+//! tokens at the partner's `/oauth2/token` with client credentials, every notification signed.
 
 use crate::single::{Check, ensure_status, print_checks, product};
 use anyhow::Context;
@@ -75,12 +77,13 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 impl Provider {
-    /// Starts `lso serve` in `dir` on `topology`, buying from `partners` (TOML tables), and
-    /// waits until it answers.
+    /// Starts `lso serve` in `dir` on `topology` over HTTPS with `tls` (a `[tls]` table), buying
+    /// from `partners` (TOML tables), and waits until it answers.
     async fn start(
         name: &'static str,
         dir: &Path,
         topology: &lso_icm::Topology,
+        tls: &str,
         partners: &str,
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
@@ -89,13 +92,13 @@ impl Provider {
         let port = free_port()?;
         let data = dir.join("data");
         let config = format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = {data:?}\n[notifications]\nallow_private_callbacks = true\n[fulfilment]\nby = \"network\"\n[network]\ntopology = {topology_file:?}\n{partners}"
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = {data:?}\n[notifications]\nallow_private_callbacks = true\n[fulfilment]\nby = \"network\"\n[network]\ntopology = {topology_file:?}\n{tls}{partners}"
         );
         let config_file = dir.join("lso.toml");
         std::fs::write(&config_file, config)?;
         let child = serve(&std::env::current_exe()?, &config_file, &dir.join("lso.log"))
             .with_context(|| format!("{name} did not start: see {}", dir.display()))?;
-        let url = format!("http://127.0.0.1:{port}");
+        let url = format!("https://127.0.0.1:{port}");
         let auth = lso_server::DataDir::open(&data)?.authenticator()?;
         println!("{name:<9}lso serve, PID {}, {url}, data directory {}", child.id(), data.display());
         Ok(Provider { name, child, url, auth })
@@ -123,8 +126,24 @@ pub async fn run() -> anyhow::Result<()> {
         }
     };
     let topology = |n: usize| pair.as_ref().map_or_else(|| demo.clone(), |p| p.domains[n].topology.clone());
-    let partner = Provider::start("Partner", &files.path().join("partner"), &topology(1), "").await?;
-    let client = reqwest::Client::new();
+    // A CA for the demo: each provider serves with a certificate of it and presents one to the
+    // other; the partner serves only clients with one.
+    let ca = lso_transport::testing::TestCa::new(files.path(), "demo");
+    let tls = |name: &str, client_auth: &str| {
+        let issued = ca.issue(name, &["127.0.0.1"]);
+        let (cert, key, roots) =
+            (issued.cert.display().to_string(), issued.key.display().to_string(), ca.ca().display().to_string());
+        let table = format!(
+            "[tls]\ncert = {cert:?}\nkey = {key:?}\nclient_ca = {roots:?}\nclient_auth = \"{client_auth}\"\nca = {roots:?}\nclient_cert = {cert:?}\nclient_key = {key:?}\n"
+        );
+        (table, issued)
+    };
+    let (partner_tls, _) = tls("partner", "required");
+    let (provider_tls, provider_cert) = tls("provider", "optional");
+    let partner = Provider::start("Partner", &files.path().join("partner"), &topology(1), &partner_tls, "").await?;
+    // The demo itself calls both as an operator holding the provider's certificate.
+    let client = lso_transport::Outbound::load(Some(&ca.ca()), Some((&provider_cert.cert, &provider_cert.key)))?
+        .client(Duration::from_secs(30))?;
     let enni = lso_spec::Catalog::built_in()?
         .specs()
         .iter()
@@ -153,14 +172,26 @@ pub async fn run() -> anyhow::Result<()> {
         let secret = ensure_status(answer, StatusCode::OK, "reading the partner's webhook secret").await?;
         secrets.push(format!("\"{}\"", secret["secret"].as_str().unwrap_or_default()));
     }
+    // The provider is a client of the partner's authorisation server.
+    let asked = json!({"name": "provider", "role": "buyer", "buyers": [PROVIDER], "scopes": ["sonata", "interlude"]});
+    let registered =
+        client.post(format!("{}/lso/admin/v1/clients", partner.url)).bearer_auth(&operator).json(&asked).send().await?;
+    let registered =
+        ensure_status(registered, StatusCode::CREATED, "registering the provider's client at the partner").await?;
     let terms = format!(
-        "[[partners]]\nname = \"partner\"\nurl = \"{}\"\ntoken = \"{wholesale}\"\nsites = [\"site-washington\"]\nenni = \"{ENNI}\"\nenni_product = \"{enni_product}\"\nbilling_account = \"wholesale-{PROVIDER}\"\nwebhook_secrets = [{}]\n",
-        partner.url,
-        secrets.join(", ")
+        "[[partners]]\nname = \"partner\"\nurl = \"{url}\"\nsites = [\"site-washington\"]\nenni = \"{ENNI}\"\nenni_product = \"{enni_product}\"\nbilling_account = \"wholesale-{PROVIDER}\"\nwebhook_secrets = [{}]\n[partners.oauth]\ntoken_url = \"{url}/oauth2/token\"\nclient_id = {:?}\nclient_secret = {:?}\n",
+        secrets.join(", "),
+        registered["clientId"].as_str().unwrap_or_default(),
+        registered["clientSecret"].as_str().unwrap_or_default(),
+        url = partner.url,
     );
-    let provider = Provider::start("Provider", &files.path().join("provider"), &topology(0), &terms).await?;
+    let provider =
+        Provider::start("Provider", &files.path().join("provider"), &topology(0), &provider_tls, &terms).await?;
     println!(
-        "         the provider buys Washington from the partner over Sonata, as {PROVIDER}; the partner's ENNI is product {enni_product}\n"
+        "         the provider buys Washington from the partner over Sonata, as {PROVIDER}; the partner's ENNI is product {enni_product}"
+    );
+    println!(
+        "         HTTPS with mutual TLS between them (a demo CA); the provider's tokens from the partner's /oauth2/token\n"
     );
 
     let arrived = std::sync::Arc::new(tokio::sync::Notify::new());

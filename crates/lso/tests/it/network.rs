@@ -430,4 +430,8 @@ async fn the_demo_runs_two_lso_processes_whose_networks_carry_an_evpl_bought_acr
     assert!(said.contains("9 of 9 checks held."), "{said}");
     assert!(said.contains("check (Open vSwitch, real frames)"), "real networks: {said}");
     assert_eq!(said.matches("lso serve, PID").count(), 2, "two processes: {said}");
+    // Operator to operator: HTTPS with mutual TLS (the partner serves no client without a
+    // certificate), the provider's tokens fetched at the partner's token endpoint.
+    assert_eq!(said.matches(", https://127.0.0.1:").count(), 2, "both on HTTPS: {said}");
+    assert!(said.contains("HTTPS with mutual TLS between them"), "{said}");
 }
