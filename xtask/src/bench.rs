@@ -248,10 +248,10 @@ fn start_lso_with(
     let dir = tempfile_dir(name)?;
     let config: Vec<&std::ffi::OsStr> = config.map(|c| vec!["--config".as_ref(), c.as_os_str()]).unwrap_or_default();
     let mut child = Command::new(lso_binary())
-        .args(config)
         .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&dir)
+        .args(config)
         .env("RUST_LOG", "lso_server=info,warn")
         .env("LSO_LOG_FORMAT", "json")
         .env("LSO_NOTIFICATIONS__FIRST_RETRY_MILLIS", "100")

@@ -19,6 +19,11 @@ use std::time::{Duration, Instant};
 
 /// Seconds of clock skew allowed between issuers and `lso`.
 const LEEWAY_SECONDS: u64 = 30;
+/// How long a token verified once is taken without checking its signature again (never past
+/// its expiry; revocation is checked every time).
+const REMEMBER_SECONDS: i64 = 60;
+/// Tokens remembered at most; past that the memory starts afresh.
+const REMEMBER_AT_MOST: usize = 20_000;
 
 /// Which claims of an issuer's tokens say what.
 #[derive(Debug, Clone, Deserialize)]
@@ -187,6 +192,8 @@ struct Revoked {
 
 /// Signs `lso`'s tokens and checks every bearer token.
 pub struct Authenticator {
+    /// Tokens verified lately, by their SHA-256: the principal, and until when (seconds).
+    verified: RwLock<HashMap<[u8; 32], (Principal, i64)>>,
     keys: RwLock<Arc<KeySet>>,
     generation: tokio::sync::watch::Sender<u64>,
     trusted: Vec<TrustedIssuer>,
@@ -207,6 +214,7 @@ impl Authenticator {
     /// `lso`'s tokens, issued as `keys` say and signed with them.
     pub fn new(keys: KeySet) -> Self {
         Authenticator {
+            verified: RwLock::default(),
             keys: RwLock::new(Arc::new(keys)),
             generation: tokio::sync::watch::Sender::new(0),
             trusted: Vec::new(),
@@ -228,6 +236,8 @@ impl Authenticator {
     /// Signs and verifies with `keys` from now on (after a rotation).
     pub fn use_keys(&self, keys: KeySet) {
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+        // Tokens of a key no longer in use are checked again.
+        self.verified.write().unwrap_or_else(|e| e.into_inner()).clear();
         self.generation.send_modify(|g| *g += 1);
     }
 
@@ -286,8 +296,44 @@ impl Authenticator {
         self.revoked.read().unwrap_or_else(|e| e.into_inner()).clients.contains(client)
     }
 
-    /// The principal a token names, if the token is valid, current and not revoked.
+    /// The principal a token names, if the token is valid, current and not revoked: from the
+    /// tokens verified in the last minute, or checked in full.
     pub async fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+        let digest: [u8; 32] = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
+            .as_ref()
+            .try_into()
+            .expect("SHA-256 is 32 bytes");
+        let now = SystemClock.now_seconds();
+        let remembered = self.verified.read().unwrap_or_else(|e| e.into_inner()).get(&digest).cloned();
+        let principal = match remembered {
+            Some((principal, until)) if now < until => principal,
+            _ => {
+                let (principal, expires) = self.verify_in_full(token).await?;
+                let until = expires.min(now + REMEMBER_SECONDS);
+                let mut verified = self.verified.write().unwrap_or_else(|e| e.into_inner());
+                if verified.len() >= REMEMBER_AT_MOST {
+                    verified.clear();
+                }
+                verified.insert(digest, (principal.clone(), until));
+                principal
+            }
+        };
+        self.not_revoked(principal)
+    }
+
+    fn not_revoked(&self, principal: Principal) -> Result<Principal, ApiError> {
+        let revoked = self.revoked.read().unwrap_or_else(|e| e.into_inner());
+        if principal.token_id.as_ref().is_some_and(|id| revoked.tokens.contains(id)) {
+            return Err(invalid("the bearer token has been revoked"));
+        }
+        if principal.client.as_ref().is_some_and(|c| revoked.clients.contains(c)) {
+            return Err(invalid("the bearer token's client has been revoked"));
+        }
+        Ok(principal)
+    }
+
+    /// The principal a token names and when it expires, its signature and claims checked.
+    async fn verify_in_full(&self, token: &str) -> Result<(Principal, i64), ApiError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| invalid("the bearer token is not a JWT lso accepts"))?;
         let peeked: Value = jsonwebtoken::dangerous::insecure_decode_claims(token)
@@ -329,14 +375,8 @@ impl Authenticator {
             })
         })?;
         let principal = claims.principal(&data.claims).map_err(invalid)?;
-        let revoked = self.revoked.read().unwrap_or_else(|e| e.into_inner());
-        if principal.token_id.as_ref().is_some_and(|id| revoked.tokens.contains(id)) {
-            return Err(invalid("the bearer token has been revoked"));
-        }
-        if principal.client.as_ref().is_some_and(|c| revoked.clients.contains(c)) {
-            return Err(invalid("the bearer token's client has been revoked"));
-        }
-        Ok(principal)
+        let expires = data.claims["exp"].as_i64().unwrap_or_default();
+        Ok((principal, expires))
     }
 }
 
@@ -359,6 +399,11 @@ mod tests {
         assert!(expired.to_string().contains("expired"), "{expired}");
         let other = Authenticator::ephemeral();
         assert!(other.verify(&auth.mint(&acme, now, 60)).await.is_err());
+        // A token verified before is still refused once revoked.
+        let token = auth.mint(&acme, now, 60);
+        let jti = auth.verify(&token).await.unwrap().token_id.unwrap();
+        auth.revoke_token(&jti);
+        assert!(auth.verify(&token).await.unwrap_err().to_string().contains("revoked"));
         let ops = auth.verify(&auth.mint(&Principal::administrator("ops"), now, 60)).await.unwrap();
         assert_eq!((ops.role, ops.scopes.as_slice()), (Role::Administrator, &["*".to_owned()][..]));
     }
