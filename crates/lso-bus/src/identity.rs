@@ -61,15 +61,20 @@ impl Bus {
 
     /// Everything revoked so far.
     pub async fn revocations(&self) -> Result<Vec<Revoked>, BusError> {
+        Ok(self.seller_documents(REVOCATION).await?.iter().filter_map(Revoked::of_doc).collect())
+    }
+
+    /// The Seller's own documents of `kind` (its revocations, its clients).
+    async fn seller_documents(&self, kind: &str) -> Result<Vec<Value>, BusError> {
         let query = ListQuery {
-            kind: REVOCATION.into(),
+            kind: kind.into(),
             tenant: Some(SELLER.into()),
             filters: Vec::new(),
             offset: 0,
             limit: 100_000,
         };
         let page = self.store.list(query).await?;
-        Ok(page.records.iter().filter_map(|r| Revoked::of_doc(&serde_json::from_str(&r.doc).ok()?)).collect())
+        Ok(page.records.iter().filter_map(|r| serde_json::from_str(&r.doc).ok()).collect())
     }
 }
 
@@ -137,7 +142,7 @@ impl Bus {
     /// The client `id` if `secret` is its secret (without the secret's hash).
     pub async fn authenticate_client(&self, id: &str, secret: &str) -> Result<Option<Value>, BusError> {
         let Some(record) = self.store.get(CLIENT, Some(SELLER), id).await? else { return Ok(None) };
-        let mut doc: Value = serde_json::from_str(&record.doc).map_err(|_| BusError::Corrupt(id.to_owned()))?;
+        let doc: Value = serde_json::from_str(&record.doc).map_err(|_| BusError::Corrupt(id.to_owned()))?;
         let hash = doc["secretHash"].as_str().unwrap_or_default().to_owned();
         let secret = secret.to_owned();
         let matches = tokio::task::spawn_blocking(move || {
@@ -146,34 +151,21 @@ impl Bus {
         })
         .await
         .map_err(|e| BusError::Store(Box::new(e)))?;
-        if let Some(fields) = doc.as_object_mut() {
-            fields.remove("secretHash");
-        }
-        Ok(matches.then_some(doc))
+        Ok(matches.then(|| without_hash(doc)))
     }
 
     /// Every client registered (without the secrets' hashes).
     pub async fn clients(&self) -> Result<Vec<Value>, BusError> {
-        let query = ListQuery {
-            kind: CLIENT.into(),
-            tenant: Some(SELLER.into()),
-            filters: Vec::new(),
-            offset: 0,
-            limit: 100_000,
-        };
-        let page = self.store.list(query).await?;
-        Ok(page
-            .records
-            .iter()
-            .filter_map(|r| serde_json::from_str::<Value>(&r.doc).ok())
-            .map(|mut doc| {
-                if let Some(fields) = doc.as_object_mut() {
-                    fields.remove("secretHash");
-                }
-                doc
-            })
-            .collect())
+        Ok(self.seller_documents(CLIENT).await?.into_iter().map(without_hash).collect())
     }
+}
+
+/// A client's record as shown: without its secret's hash.
+fn without_hash(mut doc: Value) -> Value {
+    if let Some(fields) = doc.as_object_mut() {
+        fields.remove("secretHash");
+    }
+    doc
 }
 
 fn hex(bytes: &[u8]) -> String {

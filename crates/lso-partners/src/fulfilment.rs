@@ -151,16 +151,6 @@ pub struct BuyerSide {
     pub credentials: std::collections::HashMap<String, lso_transport::Credentials>,
 }
 
-/// The API a path is at: `sonata/productOrderingManagement` for
-/// `/mefApi/sonata/productOrderingManagement/v10/productOrder`.
-fn api_of(path: &str) -> String {
-    let mut segments = path.trim_start_matches('/').split('/');
-    match (segments.next(), segments.next(), segments.next()) {
-        (Some("mefApi"), Some(point), Some(name)) => format!("{point}/{name}"),
-        _ => "other".to_owned(),
-    }
-}
-
 pub(crate) fn text(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_owned()
 }
@@ -254,7 +244,7 @@ impl PartnerFulfilment {
     }
 
     /// A request to `partner` with this Seller's credentials there.
-    fn request(&self, _partner: &PartnerConfig, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
         self.http.request(method, url)
     }
 
@@ -275,14 +265,13 @@ impl PartnerFulfilment {
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, String> {
         let credentials = self.credentials(partner);
-        let mut attempt = 0;
+        let mut retried = false;
         loop {
-            attempt += 1;
             let token = credentials.token().await.map_err(|e| e.to_string())?;
-            let again = request.try_clone();
-            let request = request.try_clone().ok_or("the request cannot be sent twice")?;
+            let request = request.try_clone().ok_or("a request with a streamed body cannot be sent")?;
             let request = request.bearer_auth(token).build().map_err(|e| e.to_string())?;
-            let api = api_of(request.url().path());
+            let (point, api) = lso_http::api_of(request.url().path());
+            let api = format!("{point}/{api}");
             let started = std::time::Instant::now();
             let sent = self.http.execute(request).await;
             let outcome = match &sent {
@@ -291,10 +280,11 @@ impl PartnerFulfilment {
             };
             self.metrics.partner_call(&partner.name, &api, &outcome, started.elapsed());
             match sent {
-                Ok(response)
-                    if response.status() == reqwest::StatusCode::UNAUTHORIZED && attempt == 1 && again.is_some() =>
-                {
+                // Refused: the token may have been revoked or have expired early; once more
+                // with a new one.
+                Ok(response) if response.status() == reqwest::StatusCode::UNAUTHORIZED && !retried => {
                     credentials.forget().await;
+                    retried = true;
                 }
                 other => return other.map_err(|e| e.to_string()),
             }
@@ -309,7 +299,7 @@ impl PartnerFulfilment {
         body: Option<&Value>,
     ) -> Result<Value, Problem> {
         let url = format!("{}{path}", partner.url.trim_end_matches('/'));
-        let mut request = self.request(partner, method, &url);
+        let mut request = self.request(method, &url);
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -1150,7 +1140,7 @@ impl PartnerFulfilment {
         let reached = |e: String| unavailable(format!("partner {} cannot be reached: {e}", partner.name));
         let url = format!("{base}/service?productId={}", text(&off_net["product"]));
         let services: Value = self
-            .sent(partner, self.request(partner, reqwest::Method::GET, &url))
+            .sent(partner, self.request(reqwest::Method::GET, &url))
             .await
             .map_err(reached)?
             .json()
@@ -1173,7 +1163,7 @@ impl PartnerFulfilment {
             change["ceVlans"] = json!(vlans);
             undo["ceVlans"] = was("ceVlans");
         }
-        let asked = self.request(partner, reqwest::Method::POST, &format!("{base}/serviceChange")).json(&change);
+        let asked = self.request(reqwest::Method::POST, &format!("{base}/serviceChange")).json(&change);
         let response = self.sent(partner, asked).await.map_err(reached)?;
         let status = response.status();
         let answer: Value = response.json().await.unwrap_or(Value::Null);
@@ -1215,7 +1205,7 @@ impl PartnerFulfilment {
             |reason: String| lso_http::ApiError::Conflict(format!("partner {}: {reason}", change.partner));
         let partner = self.partner(&change.partner).ok_or_else(|| unreachable("no longer configured".into()))?;
         let read = self
-            .sent(partner, self.request(partner, reqwest::Method::GET, &change.url))
+            .sent(partner, self.request(reqwest::Method::GET, &change.url))
             .await
             .map_err(|e| unreachable(e.to_string()))?;
         let state: Value = read.json().await.map_err(|e| unreachable(e.to_string()))?;
@@ -1246,7 +1236,7 @@ impl PartnerFulfilment {
         let undone = match self.partner(&change.partner) {
             Some(partner) => {
                 let changes = change.url.rsplit_once('/').map_or(change.url.as_str(), |(base, _)| base);
-                let undo = self.request(partner, reqwest::Method::POST, changes).json(&change.undo);
+                let undo = self.request(reqwest::Method::POST, changes).json(&change.undo);
                 let asked = self.sent(partner, undo).await;
                 match asked {
                     Ok(answer) if answer.status().is_success() => "it is asked to change back".to_owned(),
@@ -1276,7 +1266,7 @@ impl PartnerFulfilment {
             text(&off_net["product"])
         );
         let asked = async {
-            let response = self.sent(partner, self.request(partner, reqwest::Method::GET, &url)).await.ok()?;
+            let response = self.sent(partner, self.request(reqwest::Method::GET, &url)).await.ok()?;
             if !response.status().is_success() {
                 return None;
             }

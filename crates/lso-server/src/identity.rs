@@ -133,7 +133,12 @@ fn role_of(name: &str) -> lso_http::Role {
 }
 
 /// `POST /oauth2/token`: the client credentials grant (RFC 6749 §4.4).
-async fn token(State(issuing): State<Issuing>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn token(
+    State(issuing): State<Issuing>,
+    limiter: Option<axum::Extension<Arc<lso_http::RateLimiter>>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let form_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !form_type.starts_with("application/x-www-form-urlencoded") {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "send application/x-www-form-urlencoded");
@@ -148,6 +153,12 @@ async fn token(State(issuing): State<Issuing>, headers: HeaderMap, body: axum::b
         Ok(credentials) => credentials,
         Err((status, error, description)) => return oauth_error(status, error, description),
     };
+    // Each try costs an argon2 hash: a client guessing secrets is held to the rate limit too.
+    if let Some(axum::Extension(limiter)) = &limiter
+        && let Err(wait) = limiter.take(&format!("oauth2-token:{id}"))
+    {
+        return lso_http::ApiError::TooManyRequests(wait.as_secs_f64().ceil().max(1.0) as u64).into_response();
+    }
     let client = match issuing.bus.authenticate_client(&id, &secret).await {
         Ok(Some(client)) if !issuing.auth.is_client_revoked(&id) => client,
         Ok(_) => {

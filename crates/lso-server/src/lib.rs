@@ -147,8 +147,6 @@ fn element_control(topology: &lso_icm::Topology) -> lso_ecm::Ecm {
 pub struct Running {
     /// The address it serves on.
     pub addr: SocketAddr,
-    /// The root URL of the links it writes and where clients reach it.
-    pub origin: String,
     /// Where `/metrics` is served without a token, if it has a listener of its own.
     pub metrics_addr: Option<SocketAddr>,
     /// Its business applications.
@@ -392,7 +390,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
         ("alarmMonitor", monitoring.abort_handle()),
     ]);
     tasks.extend([server, audit_writer, worker, following, monitoring, dispatcher]);
-    Ok(Running { addr, origin, metrics_addr, bus, auth, sof, icm, ecm, alarms, tls, monitor, shutdown, tasks })
+    Ok(Running { addr, metrics_addr, bus, auth, sof, icm, ecm, alarms, tls, monitor, shutdown, tasks })
 }
 
 /// Resolves when `stop` turns true (or its sender is gone).

@@ -55,16 +55,15 @@ pub fn connection(url: &str, extra_ca: Option<&Path>) -> Result<Connection, TlsE
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError(format!("no TLS protocol version: {e}")))?;
     let config = match mode {
-        SslMode::Disable | SslMode::Prefer | SslMode::Require => {
-            DangerousClientConfigBuilder { cfg: builder }.with_custom_certificate_verifier(Arc::new(Unverified))
-        }
+        SslMode::Disable | SslMode::Prefer | SslMode::Require => DangerousClientConfigBuilder { cfg: builder }
+            .with_custom_certificate_verifier(Arc::new(Relaxed { chain: None })),
         SslMode::VerifyCa | SslMode::VerifyFull => {
             let roots = Arc::new(root_store(root.as_deref(), extra_ca)?);
             let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider())
                 .build()
                 .map_err(|e| TlsError(format!("the database's CA cannot verify: {e}")))?;
             if mode == SslMode::VerifyCa {
-                builder.dangerous().with_custom_certificate_verifier(Arc::new(ChainOnly(verifier)))
+                builder.dangerous().with_custom_certificate_verifier(Arc::new(Relaxed { chain: Some(verifier) }))
             } else {
                 builder.with_webpki_verifier(verifier)
             }
@@ -178,20 +177,31 @@ fn root_store(root: Option<&Path>, extra_ca: Option<&Path>) -> Result<rustls::Ro
     Ok(roots)
 }
 
-/// libpq's `require`: encrypted, whoever answers (the handshake's signatures still checked).
+/// libpq's weaker modes: `require` (encrypted, whoever answers: no chain) and `verify-ca` (the
+/// chain checked against the roots, any host name). The handshake's signatures are checked in
+/// both.
 #[derive(Debug)]
-struct Unverified;
+struct Relaxed {
+    /// The chain's verifier; `None` accepts any certificate.
+    chain: Option<Arc<WebPkiServerVerifier>>,
+}
 
-impl ServerCertVerifier for Unverified {
+impl ServerCertVerifier for Relaxed {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        let Some(chain) = &self.chain else { return Ok(ServerCertVerified::assertion()) };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
     }
 
     fn verify_tls12_signature(
@@ -214,50 +224,6 @@ impl ServerCertVerifier for Unverified {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         provider().signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// libpq's `verify-ca`: the chain checked, any host name.
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
     }
 }
 

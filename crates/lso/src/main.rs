@@ -38,6 +38,11 @@ struct ClientTls {
 }
 
 impl ClientTls {
+    /// The Seller at `url` with the data directory `data_dir`, called over this TLS.
+    fn seller(&self, url: String, data_dir: PathBuf) -> anyhow::Result<Seller> {
+        Ok(Seller { http: self.client()?, url, data_dir })
+    }
+
     /// The client the commands call a Seller with.
     fn client(&self) -> anyhow::Result<reqwest::Client> {
         let identity = self.client_cert.as_deref().zip(self.client_key.as_deref());
@@ -300,7 +305,7 @@ async fn main() -> anyhow::Result<()> {
             if partners == 1 { lso_demo::two_providers::run().await } else { Ok(()) }
         }
         Command::Audit { subject, url, data_dir } => {
-            let seller = Seller { http: cli.tls.client()?, url, data_dir };
+            let seller = cli.tls.seller(url, data_dir)?;
             let query = subject.map(|s| format!("?limit=1000&subject={s}")).unwrap_or_else(|| "?limit=1000".into());
             let mut table = comfy_table::Table::new();
             table.set_header(["at", "subject", "client", "role", "method", "path", "resource", "status"]);
@@ -321,7 +326,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Clients { command, url, data_dir } => {
-            let seller = Seller { http: cli.tls.client()?, url, data_dir };
+            let seller = cli.tls.seller(url, data_dir)?;
             clients(&seller, command).await
         }
         Command::Keys { command: KeysCommand::Rotate { data_dir, overlap_hours } } => {
@@ -337,7 +342,7 @@ async fn main() -> anyhow::Result<()> {
             let now = chrono::DateTime::from_timestamp_millis(SystemClock.now_millis()).unwrap_or_default();
             let last_month = (now - chrono::Months::new(1)).format("%Y-%m").to_string();
             let body = serde_json::json!({"period": period.unwrap_or(last_month)});
-            let seller = Seller { http: cli.tls.client()?, url, data_dir };
+            let seller = cli.tls.seller(url, data_dir)?;
             let report = seller.call(reqwest::Method::POST, "/billing/run", Some(&body)).await?;
             println!(
                 "{}: {} products read, {} bills with {} items made, {} accounts already billed",
@@ -350,9 +355,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Deliveries { url, data_dir, state, redeliver } => {
-            deliveries(&Seller { http: cli.tls.client()?, url, data_dir }, state, redeliver).await
+            deliveries(&cli.tls.seller(url, data_dir)?, state, redeliver).await
         }
-        Command::Topology { url, data_dir } => topology(&Seller { http: cli.tls.client()?, url, data_dir }).await,
+        Command::Topology { url, data_dir } => topology(&cli.tls.seller(url, data_dir)?).await,
     }
 }
 
@@ -489,9 +494,6 @@ async fn deliveries(seller: &Seller, state: Option<String>, redeliver: Option<i6
     let mut table = comfy_table::Table::new();
     table.set_header(["id", "event", "state", "attempts", "last status", "last error", "listener"]);
     for d in body["deliveries"].as_array().into_iter().flatten() {
-        let text = |v: &serde_json::Value| {
-            v.as_str().map(str::to_owned).unwrap_or_else(|| if v.is_null() { String::new() } else { v.to_string() })
-        };
         table.add_row([
             text(&d["id"]),
             text(&d["eventType"]),
@@ -512,13 +514,13 @@ async fn catalog(tls: &ClientTls, command: CatalogCommand) -> anyhow::Result<()>
         CatalogCommand::Lifecycle { offering, status, reason, url, data_dir } => {
             let body = serde_json::json!({"lifecycleStatus": status, "statusReason": reason});
             let path = format!("/catalog/offering/{offering}/lifecycle");
-            let seller = Seller { http: tls.client()?, url, data_dir };
+            let seller = tls.seller(url, data_dir)?;
             let changed = seller.call(reqwest::Method::POST, &path, Some(&body)).await?;
             println!("{offering} is {}", text(&changed["lifecycleStatus"]));
             Ok(())
         }
         CatalogCommand::Reload { url, data_dir } => {
-            let seller = Seller { http: tls.client()?, url, data_dir };
+            let seller = tls.seller(url, data_dir)?;
             let answer = seller.call(reqwest::Method::POST, "/catalog/reload", None).await?;
             let added = answer["addedProductOffering"].as_array().cloned().unwrap_or_default();
             println!("{} offerings added: {}", added.len(), added.iter().map(text).collect::<Vec<_>>().join(", "));

@@ -343,6 +343,18 @@ async fn a_client_over_its_rate_gets_429_and_another_client_in_the_same_second_i
     for _ in 0..3 {
         assert_eq!(order_with(&app, &globex).await.status, 201, "another client is not limited by the first");
     }
+    // Guessing a client's secret at the token endpoint is held to the limit too.
+    let asked = json!({"name": "guessed", "buyers": ["ACME"], "scopes": ["sonata"]});
+    let client = app.call_as(&app.admin, "POST", "/lso/admin/v1/clients", Some(&asked)).await;
+    let id = client.body["clientId"].as_str().unwrap().to_owned();
+    let guesses: Vec<u16> = {
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            statuses.push(token_request(&app, Some((&id, "a guess")), &[("grant_type", "client_credentials")]).await.0);
+        }
+        statuses
+    };
+    assert_eq!(guesses, [401, 401, 401, 429]);
     // Nothing of the refused request was stored.
     let listed = app.call_as(&app.admin, "GET", &format!("{ORDERS}/productOrder?buyerId=ACME"), None).await;
     assert_eq!(listed.body.as_array().unwrap().len(), 3);
