@@ -56,7 +56,7 @@ impl AdagioClient {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.map_err(|e| unreachable(element, e))?;
+        let response = lso_transport::trace::send(request).await.map_err(|e| unreachable(element, e))?;
         let status = response.status().as_u16();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         let reason = || body["reason"].as_str().or_else(|| body[0]["reason"].as_str()).unwrap_or_default().to_owned();

@@ -27,7 +27,7 @@ impl LegatoClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| SofError::Unreachable(e.to_string()))?;
+        let response = lso_transport::trace::send(request).await.map_err(|e| SofError::Unreachable(e.to_string()))?;
         let status = response.status().as_u16();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         let reason = body["reason"].as_str().unwrap_or_default().to_owned();

@@ -22,14 +22,9 @@ impl PrestoClient {
     async fn rpc(&self, operation: &str, input: Value) -> Result<(u16, Value), PrestoError> {
         let url = format!("{}{BASE}/operations/{operation}/", self.root);
         let token = self.credentials.token().await.map_err(|e| PrestoError::Unavailable(e.to_string()))?;
-        let response = self
-            .client
-            .post(url)
-            .bearer_auth(token)
-            .json(&json!({"input": input}))
-            .send()
-            .await
-            .map_err(|e| PrestoError::Unavailable(e.to_string()))?;
+        let request = self.client.post(url).bearer_auth(token).json(&json!({"input": input}));
+        let response =
+            lso_transport::trace::send(request).await.map_err(|e| PrestoError::Unavailable(e.to_string()))?;
         let status = response.status().as_u16();
         Ok((status, response.json().await.unwrap_or(Value::Null)))
     }

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// How often the BUS looks at a service order in progress when its SOF does not say when it
 /// moves (a SOF in another process), in milliseconds.
@@ -326,12 +327,14 @@ impl crate::Bus {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             };
             // `{productOrderId}/{itemId}`: the service orders the BUS placed.
-            let served = Some(moved).filter(|m| m.client == LEGATO_CLIENT).and_then(|m| m.external_id).and_then(|e| {
+            let served = moved.external_id.as_deref().filter(|_| moved.client == LEGATO_CLIENT).and_then(|e| {
                 e.split_once('/').filter(|(_, item)| !item.contains('/')).map(|(order, _)| order.to_owned())
             });
-            if let Some(product_order) = served
-                && let Err(err) = self.nudge_order(&product_order).await
-            {
+            let Some(product_order) = served else { continue };
+            // Looked at in the trace of the work on the service order.
+            let span = tracing::info_span!("serviceOrderMoved", trace_id = tracing::field::Empty);
+            lso_transport::trace::continue_trace(&span, moved.trace.as_deref());
+            if let Err(err) = self.nudge_order(&product_order).instrument(span).await {
                 tracing::warn!(error = %err, order = %product_order, "could not look at an order its service order moved");
             }
         }

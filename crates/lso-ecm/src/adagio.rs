@@ -49,20 +49,24 @@ impl Ecm {
     }
 }
 
-/// Runs `$call` (operation `$operation`) on whichever driver `$element` has, naming the
-/// element in an error, and counts it.
+/// Runs `$call` (operation `$operation`) on whichever driver `$element` has, in a span of its
+/// own, naming the element in an error, and counts it.
 macro_rules! on_driver {
     ($self:ident, $name:ident, $operation:literal, |$driver:ident| $call:expr) => {
-        Box::pin(async move {
-            let started = std::time::Instant::now();
-            let result = match $self.element($name)? {
-                Element::Ovs($driver) => $call.await,
-                Element::Simulated($driver) => $call.await,
+        {
+            let span = tracing::info_span!("element", otel.name = concat!("ecm.", $operation), element = %$name);
+            let run = async move {
+                let started = std::time::Instant::now();
+                let result = match $self.element($name)? {
+                    Element::Ovs($driver) => $call.await,
+                    Element::Simulated($driver) => $call.await,
+                };
+                let outcome = if result.is_ok() { "ok" } else { "error" };
+                $self.metrics.element_operation($name, $operation, outcome, started.elapsed());
+                result.map_err(|error| AdagioError::Driver { element: $name.to_owned(), error })
             };
-            let outcome = if result.is_ok() { "ok" } else { "error" };
-            $self.metrics.element_operation($name, $operation, outcome, started.elapsed());
-            result.map_err(|error| AdagioError::Driver { element: $name.to_owned(), error })
-        })
+            Box::pin(tracing::Instrument::instrument(run, span))
+        }
     };
 }
 
@@ -72,11 +76,11 @@ impl Adagio for Ecm {
     }
 
     fn apply<'a>(&'a self, element: &'a str, connect: &'a CrossConnect) -> BoxFuture<'a, Result<(), AdagioError>> {
-        on_driver!(self, element, "apply", |driver| driver.apply(connect))
+        logged(on_driver!(self, element, "apply", |driver| driver.apply(connect)), element, &connect.service, "applied")
     }
 
     fn remove<'a>(&'a self, element: &'a str, service: &'a str) -> BoxFuture<'a, Result<(), AdagioError>> {
-        on_driver!(self, element, "remove", |driver| driver.remove(service))
+        logged(on_driver!(self, element, "remove", |driver| driver.remove(service)), element, service, "removed")
     }
 
     fn check<'a>(&'a self, element: &'a str, connect: &'a CrossConnect) -> BoxFuture<'a, Result<bool, AdagioError>> {
@@ -90,4 +94,21 @@ impl Adagio for Ecm {
     fn flows<'a>(&'a self, element: &'a str, service: &'a str) -> BoxFuture<'a, Result<Vec<Flow>, AdagioError>> {
         on_driver!(self, element, "flows", |driver| driver.flows(service))
     }
+}
+
+/// `change` of `service`'s cross-connect on `element`, logged when it is made: what changed on
+/// the network, in the trace that changed it.
+fn logged<'a>(
+    change: BoxFuture<'a, Result<(), AdagioError>>,
+    element: &'a str,
+    service: &'a str,
+    what: &'static str,
+) -> BoxFuture<'a, Result<(), AdagioError>> {
+    Box::pin(async move {
+        let result = change.await;
+        if result.is_ok() {
+            tracing::info!(%element, %service, "cross-connect {what}");
+        }
+        result
+    })
 }

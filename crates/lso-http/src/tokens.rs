@@ -164,7 +164,10 @@ impl TrustedIssuer {
             return Err("the bearer token's signing key is unknown");
         }
         *last = Some(Instant::now());
-        let read = async { http.get(url).send().await?.error_for_status()?.json::<jsonwebtoken::jwk::JwkSet>().await };
+        let read = async {
+            let answer = lso_transport::trace::send(http.get(url)).await?;
+            answer.error_for_status()?.json::<jsonwebtoken::jwk::JwkSet>().await
+        };
         let set = match read.await {
             Ok(set) => set,
             Err(err) => {

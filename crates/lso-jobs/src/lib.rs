@@ -20,6 +20,7 @@ use lso_store::{Job, Store, StoreError, WriteOp};
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 /// How long a claimed job is the worker's before another may take it.
 const LEASE_MILLIS: i64 = 60_000;
@@ -73,9 +74,22 @@ impl Worker {
         serve(&self, &wakes, shutdown).await
     }
 
+    /// Runs one step of `job` in a span that continues the trace of the work that enqueued it.
+    async fn run_job(&self, job: Job) {
+        let span = tracing::info_span!(
+            "job",
+            otel.name = %job.kind,
+            job.key = %job.key,
+            job.attempt = job.attempts,
+            trace_id = tracing::field::Empty,
+        );
+        lso_transport::trace::continue_trace(&span, job.trace.as_deref());
+        self.step(job).instrument(span).await
+    }
+
     /// Runs one step of `job` and commits its writes with the job's next state; a step that
     /// fails is tried again later, at once if the resource changed meanwhile.
-    async fn run_job(&self, job: Job) {
+    async fn step(&self, job: Job) {
         let handler = self.handlers.iter().find(|h| h.handles(&job.kind));
         let result = match handler {
             Some(handler) => handler.run(&job).await,

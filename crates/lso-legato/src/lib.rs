@@ -41,6 +41,8 @@ pub struct ServiceOrderMove {
     pub client: String,
     /// Its `externalId`, the client's own reference, when it gave one.
     pub external_id: Option<String>,
+    /// The W3C `traceparent` of the work on the order, for whoever acts on the move to continue.
+    pub trace: Option<String>,
 }
 
 /// A boxed future, so that [`Legato`] can be used as `dyn Legato`.

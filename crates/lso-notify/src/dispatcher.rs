@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 /// When to try again, as data.
 #[derive(Debug, Clone, PartialEq)]
@@ -177,20 +178,28 @@ enum AttemptResult {
     Unreachable(String),
 }
 
+/// Sends `task` once, in a span that continues the trace of the work that published its event.
 async fn attempt(client: &reqwest::Client, task: DeliveryTask, secrets: &[String]) -> (DeliveryTask, AttemptResult) {
+    let span = tracing::info_span!(
+        "deliver",
+        otel.name = %format!("deliver {}", task.event_type),
+        event.id = %task.event_id,
+        delivery.attempt = task.attempts + 1,
+        trace_id = tracing::field::Empty,
+    );
+    lso_transport::trace::continue_trace(&span, task.trace.as_deref());
     // The listener compares the timestamp with its own wall clock, not the business clock.
     let timestamp = SystemClock.now_seconds();
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let signature = webhooks::signature(&secrets, &task.event_id, timestamp, task.body.as_bytes());
-    let sent = client
+    let request = client
         .post(&task.url)
         .header(CONTENT_TYPE, "application/json;charset=utf-8")
         .header(webhooks::WEBHOOK_ID, &task.event_id)
         .header(webhooks::WEBHOOK_TIMESTAMP, timestamp.to_string())
         .header(webhooks::WEBHOOK_SIGNATURE, signature)
-        .body(task.body.clone())
-        .send()
-        .await;
+        .body(task.body.clone());
+    let sent = lso_transport::trace::send(request).instrument(span).await;
     let result = match sent {
         Ok(response) if response.status().is_success() => AttemptResult::Accepted(response.status().as_u16()),
         Ok(response) => {

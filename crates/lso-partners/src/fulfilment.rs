@@ -273,7 +273,7 @@ impl PartnerFulfilment {
             let (point, api) = lso_http::api_of(request.url().path());
             let api = format!("{point}/{api}");
             let started = std::time::Instant::now();
-            let sent = self.http.execute(request).await;
+            let sent = lso_transport::trace::execute(&self.http, request).await;
             let outcome = match &sent {
                 Ok(response) => format!("{}xx", response.status().as_u16() / 100),
                 Err(_) => "unreachable".to_owned(),

@@ -9,6 +9,7 @@ use lso_model::Clock;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 /// Passes element alarms up the stack.
 #[derive(Clone)]
@@ -38,25 +39,34 @@ impl AlarmMonitor {
     }
 
     /// Asks the elements for faults once and passes the changes up; the number of changes.
+    /// The poll is not traced (it runs every few seconds); each change is a trace of its own.
     pub(crate) async fn check(&self) -> usize {
-        let Layers { alarms, ecm, sof, icm, .. } = &self.layers;
-        let changes = alarms.poll(&**ecm, self.clock.now_millis()).await;
+        let Layers { alarms, ecm, .. } = &self.layers;
+        let poll = tracing::info_span!("alarms.poll", trace_id = tracing::field::Empty);
+        lso_transport::trace::unrecorded(&poll);
+        let changes = alarms.poll(&**ecm, self.clock.now_millis()).instrument(poll).await;
         for change in &changes {
-            tracing::warn!(?change, "element alarm");
-        }
-        for change in &changes {
-            let services = icm.affected_by(change.alarm()).await;
-            if let Err(err) = sof.on_alarm(change, &services).await {
-                tracing::error!(error = %err, "could not note an alarm on the services it touches");
-            }
-            if let Err(err) = self.tell_bus(change, &services).await {
-                tracing::error!(error = %err, "could not raise or close the incidents of an alarm");
-            }
-            if let Err(err) = self.faults.on_alarm(change, &services).await {
-                tracing::error!(error = %err, "could not tell the customers of an alarm on their services");
-            }
+            let span = tracing::info_span!("alarm", trace_id = tracing::field::Empty);
+            lso_transport::trace::continue_trace(&span, None);
+            self.pass_up(change).instrument(span).await;
         }
         changes.len()
+    }
+
+    /// Passes `change` to the SOF, the BUS and the customers whose services it touches.
+    async fn pass_up(&self, change: &lso_adagio::AlarmChange) {
+        let Layers { sof, icm, .. } = &self.layers;
+        tracing::warn!(?change, "element alarm");
+        let services = icm.affected_by(change.alarm()).await;
+        if let Err(err) = sof.on_alarm(change, &services).await {
+            tracing::error!(error = %err, "could not note an alarm on the services it touches");
+        }
+        if let Err(err) = self.tell_bus(change, &services).await {
+            tracing::error!(error = %err, "could not raise or close the incidents of an alarm");
+        }
+        if let Err(err) = self.faults.on_alarm(change, &services).await {
+            tracing::error!(error = %err, "could not tell the customers of an alarm on their services");
+        }
     }
 
     /// The BUS hears of a fault raised (with the products whose services, `services`, it

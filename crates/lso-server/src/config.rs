@@ -34,6 +34,12 @@ number = "+1-555-0100"
 [metrics]
 listen = ""
 
+[tracing]
+otlp_endpoint = ""
+protocol = "http/protobuf"
+service_name = "lso"
+sample_ratio = 1.0
+
 [identity]
 issuer = "lso"
 token_ttl_seconds = 3600
@@ -111,6 +117,8 @@ pub struct Config {
     pub seller_contact: SellerContact,
     /// Where Prometheus scrapes.
     pub metrics: MetricsConfig,
+    /// Where spans are exported.
+    pub tracing: TracingConfig,
     /// `lso`'s own tokens.
     pub identity: Identity,
     /// `[[trusted_issuers]]`: identity providers whose tokens are accepted.
@@ -448,6 +456,33 @@ pub struct MetricsConfig {
     /// for a scraper inside the operator's network; empty: only on the main listener, for
     /// operators' tokens.
     pub listen: String,
+}
+
+/// `[tracing]`: spans exported over OTLP/HTTP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TracingConfig {
+    /// The collector's OTLP/HTTP URL (`http://collector:4318`, or the full `…/v1/traces` URL);
+    /// empty: no span leaves the process (the trace context is still carried and logged).
+    pub otlp_endpoint: String,
+    /// `http/protobuf` or `http/json`.
+    pub protocol: String,
+    /// The spans' `service.name`.
+    pub service_name: String,
+    /// The share of new traces recorded (0 to 1); a trace the caller records is always recorded.
+    pub sample_ratio: f64,
+}
+
+impl TracingConfig {
+    /// The exporter's settings.
+    pub fn exporting(&self) -> lso_transport::trace::Exporting {
+        lso_transport::trace::Exporting {
+            endpoint: self.otlp_endpoint.clone(),
+            protocol: self.protocol.clone(),
+            service_name: self.service_name.clone(),
+            sample_ratio: self.sample_ratio,
+        }
+    }
 }
 
 /// `[http]`.

@@ -541,9 +541,34 @@ pub fn app(
             ApiError::Internal.into_response()
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id)
-        }))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span).on_response(
+            |response: &axum::response::Response, _: Duration, span: &tracing::Span| {
+                span.record("http.response.status_code", response.status().as_u16());
+                if response.status().is_server_error() {
+                    span.record("otel.status_code", "ERROR");
+                }
+            },
+        ))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// The span of one request, continuing the trace its caller sent (W3C `traceparent`), named
+/// after the method and the API it is for.
+fn request_span(request: &Request) -> tracing::Span {
+    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+    let path = request.uri().path();
+    let (point, api) = lso_http::api_of(path);
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format!("{} {point}/{api}", request.method()),
+        otel.kind = "server",
+        method = %request.method(),
+        uri = %path,
+        request_id = %id,
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+    );
+    lso_transport::trace::continue_request(&span, request.headers());
+    span
 }

@@ -244,6 +244,7 @@ impl JobHandler for Sof {
                 id: job.key.clone(),
                 client: owner["client"].as_str().unwrap_or_default().to_owned(),
                 external_id: owner["externalId"].as_str().map(str::to_owned),
+                trace: job.trace.clone(),
             };
             // Nobody listening is no fault: a BUS in another process asks instead.
             let _ = self.moves.send(moved);

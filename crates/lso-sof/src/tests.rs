@@ -264,6 +264,7 @@ async fn each_committed_step_of_a_service_order_is_told_to_those_following_them(
     while let Ok(moved) = moves.try_recv() {
         told.push(moved);
     }
-    let expected = lso_legato::ServiceOrderMove { id, client: "bus".into(), external_id: Some("po-7/1".into()) };
+    let expected =
+        lso_legato::ServiceOrderMove { id, client: "bus".into(), external_id: Some("po-7/1".into()), trace: None };
     assert!(!told.is_empty() && told.iter().all(|t| *t == expected), "{told:?}");
 }

@@ -123,6 +123,8 @@ pub struct Job {
     pub attempts: i64,
     /// Changes when the job is enqueued again while it runs.
     pub generation: i64,
+    /// The W3C `traceparent` of the work that enqueued it (last), if that was traced.
+    pub trace: Option<String>,
 }
 
 /// A notification subscription.
@@ -207,6 +209,8 @@ pub struct DeliveryTask {
     pub event_id: String,
     /// The tenant whose hub it goes to.
     pub tenant: String,
+    /// The W3C `traceparent` of the work that published the event, if that was traced.
+    pub trace: Option<String>,
 }
 
 /// What came of a delivery attempt.
@@ -311,9 +315,11 @@ impl Store {
         dispatch!(self.pending_migrations())
     }
 
-    /// Applies `ops` atomically.
+    /// Applies `ops` atomically. The jobs and events among them keep the trace context of the
+    /// caller's span, so the work that runs them later continues the caller's trace.
     pub async fn apply(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        dispatch!(self.apply(ops))
+        let trace = lso_transport::trace::current();
+        dispatch!(self.apply(ops, trace))
     }
 
     /// The resource `kind`/`id`, if it exists and belongs to `tenant` (any tenant when `None`).

@@ -14,6 +14,7 @@ use tokio_postgres::types::ToSql;
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../migrations/postgres/0001_initial.sql")),
     ("0002_resources_by_kind", include_str!("../migrations/postgres/0002_resources_by_kind.sql")),
+    ("0003_trace_context", include_str!("../migrations/postgres/0003_trace_context.sql")),
 ];
 
 /// A pool of connections to one PostgreSQL database.
@@ -124,11 +125,11 @@ impl PgStore {
     }
 
     /// Applies `ops` atomically.
-    pub async fn apply(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+    pub async fn apply(&self, ops: Vec<WriteOp>, trace: Option<String>) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(failed)?;
         for op in ops {
-            apply_op(&tx, op).await?;
+            apply_op(&tx, op, trace.as_deref()).await?;
         }
         tx.commit().await.map_err(failed)
     }
@@ -198,7 +199,7 @@ impl PgStore {
             .query(
                 "UPDATE jobs SET lease_until = $1 + $2, attempts = attempts + 1 WHERE id IN \
                  (SELECT id FROM jobs WHERE run_at <= $1 AND lease_until <= $1 ORDER BY run_at, id LIMIT $3 \
-                  FOR UPDATE SKIP LOCKED) RETURNING id, kind, key, payload, attempts, generation",
+                  FOR UPDATE SKIP LOCKED) RETURNING id, kind, key, payload, attempts, generation, trace",
                 &[&now, &lease_ms, &(max as i64)],
             )
             .await
@@ -212,6 +213,7 @@ impl PgStore {
                 payload: r.get(3),
                 attempts: r.get(4),
                 generation: r.get(5),
+                trace: r.get(6),
             })
             .collect())
     }
@@ -273,7 +275,8 @@ impl PgStore {
             .collect();
         let rows = client
             .query(
-                "SELECT d.id, h.callback, e.listener_path, e.body, h.extra, d.attempts, e.event_type, e.id, h.tenant \
+                "SELECT d.id, h.callback, e.listener_path, e.body, h.extra, d.attempts, e.event_type, e.id, h.tenant, \
+                 e.trace \
                  FROM deliveries d JOIN events e ON e.id = d.event_id JOIN hubs h ON h.id = d.hub_id \
                  WHERE d.id = ANY($1) ORDER BY d.id",
                 &[&ids],
@@ -295,6 +298,7 @@ impl PgStore {
                     event_type: r.get(6),
                     event_id: r.get(7),
                     tenant: r.get(8),
+                    trace: r.get(9),
                 }
             })
             .collect())
@@ -396,7 +400,7 @@ impl PgStore {
     }
 }
 
-async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp) -> Result<(), StoreError> {
+async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: Option<&str>) -> Result<(), StoreError> {
     match op {
         WriteOp::Insert { record, index } => {
             let now = now_millis();
@@ -432,10 +436,11 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp) -> Resul
         }
         WriteOp::Enqueue { kind, key, payload, run_at } => tx
             .execute(
-                "INSERT INTO jobs (kind, key, payload, run_at) VALUES ($1, $2, $3, $4) \
+                "INSERT INTO jobs (kind, key, payload, run_at, trace) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (kind, key) DO UPDATE SET run_at = LEAST(jobs.run_at, EXCLUDED.run_at), \
-                 payload = EXCLUDED.payload, generation = jobs.generation + 1",
-                &[&kind, &key, &payload, &run_at],
+                 payload = EXCLUDED.payload, generation = jobs.generation + 1, \
+                 trace = coalesce(EXCLUDED.trace, jobs.trace)",
+                &[&kind, &key, &payload, &run_at, &trace],
             )
             .await
             .map(drop)
@@ -462,7 +467,7 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp) -> Resul
             .await
             .map(drop)
             .map_err(failed),
-        WriteOp::Publish(event) => publish(tx, event).await,
+        WriteOp::Publish(event) => publish(tx, event, trace).await,
         WriteOp::InsertHub(hub) => tx
             .execute(
                 "INSERT INTO hubs (id, api, tenant, callback, query, event_types, extra, created_at) \
@@ -516,7 +521,11 @@ async fn insert_index(
     .map_err(failed)
 }
 
-async fn publish(tx: &deadpool_postgres::Transaction<'_>, event: NewEvent) -> Result<(), StoreError> {
+async fn publish(
+    tx: &deadpool_postgres::Transaction<'_>,
+    event: NewEvent,
+    trace: Option<&str>,
+) -> Result<(), StoreError> {
     // An event no subscription wants has nowhere to go: it is not kept.
     let wanted: bool = tx
         .query_one(
@@ -530,9 +539,11 @@ async fn publish(tx: &deadpool_postgres::Transaction<'_>, event: NewEvent) -> Re
     if !wanted {
         return Ok(());
     }
+    let NewEvent { id, api, tenant, event_type, listener_path, body, .. } = &event;
     tx.execute(
-        "INSERT INTO events (id, api, tenant, event_type, listener_path, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[&event.id, &event.api, &event.tenant, &event.event_type, &event.listener_path, &event.body, &now_millis()],
+        "INSERT INTO events (id, api, tenant, event_type, listener_path, body, created_at, trace) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[id, api, tenant, event_type, listener_path, body, &now_millis(), &trace],
     )
     .await
     .map_err(failed)?;

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../migrations/sqlite/0001_initial.sql")),
     ("0002_resources_by_kind", include_str!("../migrations/sqlite/0002_resources_by_kind.sql")),
+    ("0003_trace_context", include_str!("../migrations/sqlite/0003_trace_context.sql")),
 ];
 
 /// The most writes committed together.
@@ -134,11 +135,11 @@ impl SqliteStore {
         .map_err(StoreError::unavailable)?
     }
 
-    /// Applies `ops` atomically.
-    pub async fn apply(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+    /// Applies `ops` atomically; jobs and events keep `trace`.
+    pub async fn apply(&self, ops: Vec<WriteOp>, trace: Option<String>) -> Result<(), StoreError> {
         self.write(move |conn| {
             for op in ops {
-                apply_op(conn, op)?;
+                apply_op(conn, op, trace.as_deref())?;
             }
             Ok(())
         })
@@ -220,7 +221,7 @@ impl SqliteStore {
                 .prepare_cached(
                     "UPDATE jobs SET lease_until = ?1 + ?2, attempts = attempts + 1 WHERE id IN \
                      (SELECT id FROM jobs WHERE run_at <= ?1 AND lease_until <= ?1 ORDER BY run_at, id LIMIT ?3) \
-                     RETURNING id, kind, key, payload, attempts, generation",
+                     RETURNING id, kind, key, payload, attempts, generation, trace",
                 )
                 .map_err(StoreError::unavailable)?;
             stmt.query_map(params![now, lease_ms, max as i64], |r| {
@@ -231,6 +232,7 @@ impl SqliteStore {
                     payload: r.get(3)?,
                     attempts: r.get(4)?,
                     generation: r.get(5)?,
+                    trace: r.get(6)?,
                 })
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
@@ -305,7 +307,8 @@ impl SqliteStore {
                 .map_err(StoreError::unavailable)?;
             let mut select = conn
                 .prepare_cached(
-                    "SELECT d.id, h.callback, e.listener_path, e.body, h.extra, d.attempts, e.event_type, e.id, h.tenant \
+                    "SELECT d.id, h.callback, e.listener_path, e.body, h.extra, d.attempts, e.event_type, e.id, h.tenant, \
+                     e.trace \
                      FROM deliveries d JOIN events e ON e.id = d.event_id JOIN hubs h ON h.id = d.hub_id \
                      WHERE d.id = ?1",
                 )
@@ -326,6 +329,7 @@ impl SqliteStore {
                             event_type: r.get(6)?,
                             event_id: r.get(7)?,
                             tenant: r.get(8)?,
+                            trace: r.get(9)?,
                         })
                     })
                     .map_err(StoreError::unavailable)?;
@@ -539,7 +543,7 @@ fn run_writer(conn: Connection, mut requests: mpsc::Receiver<WriteRequest>) {
     }
 }
 
-fn apply_op(conn: &Connection, op: WriteOp) -> Result<(), StoreError> {
+fn apply_op(conn: &Connection, op: WriteOp, trace: Option<&str>) -> Result<(), StoreError> {
     match op {
         WriteOp::Insert { record, index } => {
             let now = now_millis();
@@ -584,11 +588,11 @@ fn apply_op(conn: &Connection, op: WriteOp) -> Result<(), StoreError> {
         }
         WriteOp::Enqueue { kind, key, payload, run_at } => conn
             .prepare_cached(
-                "INSERT INTO jobs (kind, key, payload, run_at) VALUES (?1, ?2, ?3, ?4) \
+                "INSERT INTO jobs (kind, key, payload, run_at, trace) VALUES (?1, ?2, ?3, ?4, ?5) \
                  ON CONFLICT (kind, key) DO UPDATE SET run_at = min(run_at, excluded.run_at), \
-                 payload = excluded.payload, generation = generation + 1",
+                 payload = excluded.payload, generation = generation + 1, trace = coalesce(excluded.trace, trace)",
             )
-            .and_then(|mut s| s.execute(params![kind, key, payload, run_at]))
+            .and_then(|mut s| s.execute(params![kind, key, payload, run_at, trace]))
             .map(drop)
             .map_err(StoreError::unavailable),
         WriteOp::FinishJob { id, generation } => {
@@ -612,7 +616,7 @@ fn apply_op(conn: &Connection, op: WriteOp) -> Result<(), StoreError> {
             .and_then(|mut s| s.execute(params![id, run_at, error, generation]))
             .map(drop)
             .map_err(StoreError::unavailable),
-        WriteOp::Publish(event) => publish(conn, event),
+        WriteOp::Publish(event) => publish(conn, event, trace),
         WriteOp::InsertHub(hub) => conn
             .prepare_cached(
                 "INSERT INTO hubs (id, api, tenant, callback, query, event_types, extra, created_at) \
@@ -659,7 +663,7 @@ fn insert_index(conn: &Connection, seq: i64, index: &[IndexEntry]) -> Result<(),
     Ok(())
 }
 
-fn publish(conn: &Connection, event: NewEvent) -> Result<(), StoreError> {
+fn publish(conn: &Connection, event: NewEvent, trace: Option<&str>) -> Result<(), StoreError> {
     // An event no subscription wants has nowhere to go: it is not kept.
     let wanted: bool = conn
         .prepare_cached(
@@ -673,11 +677,12 @@ fn publish(conn: &Connection, event: NewEvent) -> Result<(), StoreError> {
     }
     let now = now_millis();
     conn.prepare_cached(
-        "INSERT INTO events (id, api, tenant, event_type, listener_path, body, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO events (id, api, tenant, event_type, listener_path, body, created_at, trace) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
     .and_then(|mut s| {
-        s.execute(params![event.id, event.api, event.tenant, event.event_type, event.listener_path, event.body, now])
+        let NewEvent { id, api, tenant, event_type, listener_path, body, .. } = &event;
+        s.execute(params![id, api, tenant, event_type, listener_path, body, now, trace])
     })
     .map_err(StoreError::unavailable)?;
     conn.prepare_cached(

@@ -172,6 +172,37 @@ async fn jobs_are_leased_finished_and_rerun_when_enqueued_again_while_running() 
 }
 
 #[tokio::test]
+async fn jobs_and_events_keep_the_trace_of_the_work_that_wrote_them() {
+    for (_dir, store) in stores("jobs_and_events_keep_the_trace_of_the_work_that_wrote_them").await {
+        let (first, second) = (
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        );
+        let backend = &store;
+        let apply = async |ops: Vec<WriteOp>, trace: Option<&str>| {
+            let trace = trace.map(str::to_owned);
+            dispatch!(backend.apply(ops, trace)).unwrap()
+        };
+        let enqueue = || WriteOp::Enqueue { kind: "order".into(), key: "o1".into(), payload: "{}".into(), run_at: 0 };
+        apply(vec![enqueue(), WriteOp::InsertHub(hub("h", "A", &[]))], Some(first)).await;
+        apply(vec![enqueue()], None).await;
+        let jobs = store.claim_jobs(0, 1_000, 10).await.unwrap();
+        assert_eq!(jobs[0].trace.as_deref(), Some(first), "enqueued again untraced: the trace stays");
+        apply(vec![enqueue()], Some(second)).await;
+        apply(vec![WriteOp::FinishJob { id: jobs[0].id, generation: jobs[0].generation }], None).await;
+        let again = store.claim_jobs(0, 1_000, 10).await.unwrap();
+        assert_eq!(again[0].trace.as_deref(), Some(second), "the last traced enqueue's");
+
+        apply(vec![event("e1", "A", "stateChange", "o1")], Some(second)).await;
+        apply(vec![event("e2", "A", "stateChange", "o2")], None).await;
+        let mut tasks = store.claim_deliveries(1_000, 1_000, 10).await.unwrap();
+        tasks.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+        let traces: Vec<Option<&str>> = tasks.iter().map(|t| t.trace.as_deref()).collect();
+        assert_eq!(traces, [Some(second), None]);
+    }
+}
+
+#[tokio::test]
 async fn expired_leases_are_claimed_again_and_retries_wait() {
     for (_dir, store) in stores("expired_leases_are_claimed_again_and_retries_wait").await {
         let enqueue = WriteOp::Enqueue { kind: "order".into(), key: "o1".into(), payload: "{}".into(), run_at: 0 };

@@ -104,13 +104,13 @@ impl OAuth {
         }
         let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
         let encode = |part: &str| form_urlencoded::byte_serialize(part.as_bytes()).collect::<String>();
-        let response = self
+        let request = self
             .http
             .post(&c.token_url)
             .basic_auth(encode(&c.client_id), Some(encode(&c.client_secret)))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
+            .body(body);
+        let response = crate::trace::send(request)
             .await
             .map_err(|e| CredentialsError(format!("the token endpoint {} cannot be reached: {e}", c.token_url)))?;
         let status = response.status();

@@ -2,7 +2,8 @@
 //! certificates and certificate files re-read without dropping connections), the outbound HTTP
 //! clients (system roots plus a configured CA bundle, an optional client certificate), and TLS
 //! to PostgreSQL with libpq's `sslmode` semantics; and the credentials `lso` presents to its
-//! peers (a bearer token, or OAuth 2.0 client credentials). rustls with aws-lc-rs; no OpenSSL.
+//! peers (a bearer token, or OAuth 2.0 client credentials); and the trace context every call
+//! carries ([`trace`]). rustls with aws-lc-rs; no OpenSSL.
 
 mod credentials;
 mod outbound;
@@ -10,6 +11,7 @@ pub mod postgres;
 mod server;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trace;
 
 pub use credentials::{ClientCredentials, Credentials, CredentialsError};
 pub use outbound::Outbound;

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use lso_http::Principal;
 use lso_model::{Clock, SystemClock};
 use lso_server::{self as server, Config};
+use lso_transport::trace::Tracing;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -262,15 +263,15 @@ enum CatalogCommand {
     },
 }
 
-fn init_logging(json: bool, default: &str) {
+/// Log lines on stderr (filtered by `RUST_LOG`, else by `default`), and the spans `traces`
+/// exports.
+fn init_logging(json: bool, default: &str, traces: Option<&Tracing>) {
+    use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let lines = if json { lines.json().boxed() } else { lines.boxed() };
+    tracing_subscriber::registry().with(lines.with_filter(filter)).with(traces.map(Tracing::layer)).init();
 }
 
 #[tokio::main]
@@ -281,13 +282,16 @@ async fn main() -> anyhow::Result<()> {
             let mut config = Config::load(config.as_deref(), std::env::vars())?;
             config.listen = listen.unwrap_or(config.listen);
             config.data_dir = data_dir.unwrap_or(config.data_dir);
-            init_logging(config.log_format == "json", "info,tower_http=warn");
+            let exporter = config.tls.outbound()?.client(std::time::Duration::from_secs(10))?;
+            let traces = Tracing::start(&config.tracing.exporting(), exporter)?;
+            init_logging(config.log_format == "json", "info,tower_http=warn", Some(&traces));
             let running = server::start(&config).await?;
             tokio::select! {
                 _ = shutdown_signal() => tracing::info!("stopping: finishing the requests in flight"),
                 _ = running.stopped() => {}
             }
             running.stop().await;
+            tokio::task::spawn_blocking(move || traces.shutdown()).await?;
             Ok(())
         }
         Command::Token { data_dir, buyer, admin, ttl_hours } => {
@@ -299,7 +303,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { data_dir, partners } => {
-            init_logging(false, "warn");
+            init_logging(false, "warn", None);
             anyhow::ensure!(partners <= 1, "the demo runs with one partner at most");
             lso_demo::run(data_dir).await?;
             if partners == 1 { lso_demo::two_providers::run().await } else { Ok(()) }

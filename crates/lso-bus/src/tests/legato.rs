@@ -51,6 +51,7 @@ async fn a_moved_service_order_has_the_product_order_it_serves_looked_at_now() {
         id: id.into(),
         client: client.into(),
         external_id: external_id.map(str::to_owned),
+        trace: None,
     };
     // A change of a service, a partner undo, another client's order, one without a reference,
     // and last the BUS's own order item.

@@ -73,6 +73,7 @@ pub fn cross_connects(network: &Network, reservation: &Reservation) -> Vec<(Stri
 
 impl Icm {
     /// Creates `request` on the network: reserved, configured on every element and confirmed.
+    #[tracing::instrument(name = "icm.createConnectivity", skip_all, fields(service = %request.uuid))]
     pub async fn create_connectivity(&self, request: &ConnectivityRequest) -> Result<ConnectivityService, IcmError> {
         self.check_endpoints(request).await?;
         let reservation = self.reserve(&reservation_request(request)).await?;
@@ -89,6 +90,7 @@ impl Icm {
 
     /// Removes connectivity service `uuid` from its elements and releases what it held;
     /// `false` if there was no such service.
+    #[tracing::instrument(name = "icm.deleteConnectivity", skip_all, fields(service = %uuid))]
     pub async fn delete_connectivity(&self, uuid: &str) -> Result<bool, IcmError> {
         let Some(service) = self.connectivity(uuid).await else { return Ok(false) };
         for (element, _) in &service.cross_connects {
@@ -100,6 +102,7 @@ impl Icm {
 
     /// Replaces connectivity service `request.uuid` with `request`; if the network cannot carry
     /// the new one, the old one is put back and the error returned.
+    #[tracing::instrument(name = "icm.updateConnectivity", skip_all, fields(service = %request.uuid))]
     pub async fn update_connectivity(&self, request: &ConnectivityRequest) -> Result<ConnectivityService, IcmError> {
         let old = self
             .connectivity(&request.uuid)

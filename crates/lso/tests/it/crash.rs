@@ -7,18 +7,31 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const ORDERS: &str = "/mefApi/sonata/productOrderingManagement/v10";
 const INVENTORY: &str = "/mefApi/sonata/productInventory/v7";
 
-/// A `lso serve` child process, killed (SIGKILL) when dropped.
-pub struct Process(pub Child);
+/// A `lso serve` child process and the lines it has logged, killed (SIGKILL) when dropped.
+pub struct Process {
+    child: Child,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Process {
+    /// Asks it to stop (SIGTERM, as systemd does) and waits until it has.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let asked = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(asked.success());
+        self.child.wait().unwrap()
+    }
+}
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -54,9 +67,11 @@ pub fn serve_with(data_dir: &std::path::Path, settings: &[(&str, &str)]) -> (Pro
             break entry["fields"]["addr"].as_str().unwrap().to_owned();
         }
     };
-    // Keep draining the log so the child never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (Process(child), address)
+    // Keep reading the log so the child never blocks on a full pipe.
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let kept = log.clone();
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(|line| kept.lock().unwrap().push(line)));
+    (Process { child, log }, address)
 }
 
 pub fn token(data_dir: &std::path::Path, args: &[&str]) -> String {

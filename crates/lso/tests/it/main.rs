@@ -29,4 +29,5 @@ mod quote;
 mod support;
 mod ticket;
 mod tls;
+mod traces;
 mod workforce;

@@ -301,6 +301,8 @@ pub struct Signed {
     pub timestamp: Option<String>,
     pub signature: Option<String>,
     pub body: String,
+    /// The W3C trace context it was sent in.
+    pub traceparent: Option<String>,
 }
 
 impl Signed {
@@ -344,6 +346,7 @@ impl Receiver {
                 timestamp: header("webhook-timestamp"),
                 signature: header("webhook-signature"),
                 body: body.clone(),
+                traceparent: header("traceparent"),
             };
             let secret = receiver.secret.lock().unwrap().clone();
             if let Some(secret) = secret

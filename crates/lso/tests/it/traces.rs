@@ -1,0 +1,218 @@
+//! Traces: one product order is one trace, from the Buyer's request through the BUS, the SOF
+//! in a second `lso serve` process (over Legato), its ICM and ECM, down to the element calls;
+//! both processes export their spans over OTLP/HTTP (one as protobuf, one as JSON) to a
+//! receiver in the test, the notification to the Buyer carries the trace, and log lines name it.
+
+use crate::crash::{Process, serve_with, token};
+use crate::network::evpl_order;
+use crate::support::*;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const CANTATA: &str = "/mefApi/cantata/productOrderingManagement/v5";
+
+/// A span as a collector received it.
+#[derive(Debug, Clone)]
+struct Exported {
+    service: String,
+    trace: String,
+    id: String,
+    parent: String,
+    name: String,
+    kind: i32,
+}
+
+type Spans = Arc<Mutex<Vec<Exported>>>;
+
+/// An OTLP/HTTP trace receiver on loopback, taking protobuf and JSON as collectors do.
+async fn collector() -> (std::net::SocketAddr, Spans) {
+    async fn receive(State(spans): State<Spans>, headers: axum::http::HeaderMap, body: Bytes) -> (StatusCode, String) {
+        let json = headers["content-type"].to_str().unwrap().starts_with("application/json");
+        let request: ExportTraceServiceRequest = if json {
+            serde_json::from_slice(&body).expect("OTLP JSON")
+        } else {
+            prost::Message::decode(body).expect("OTLP protobuf")
+        };
+        for resource in request.resource_spans {
+            let attributes = resource.resource.map(|r| r.attributes).unwrap_or_default();
+            let service = attributes.iter().find(|a| a.key == "service.name").and_then(|a| a.value.clone());
+            let Some(any_value::Value::StringValue(service)) = service.and_then(|v| v.value) else {
+                panic!("spans without a service.name");
+            };
+            for span in resource.scope_spans.into_iter().flat_map(|s| s.spans) {
+                spans.lock().unwrap().push(Exported {
+                    service: service.clone(),
+                    trace: hex(&span.trace_id),
+                    id: hex(&span.span_id),
+                    parent: hex(&span.parent_span_id),
+                    name: span.name,
+                    kind: span.kind,
+                });
+            }
+        }
+        (StatusCode::OK, if json { "{}".into() } else { String::new() })
+    }
+    let spans = Spans::default();
+    let app = Router::new().route("/v1/traces", post(receive)).with_state(spans.clone());
+    let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(socket, app).await });
+    (addr, spans)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Random lowercase hex of `bytes` bytes.
+fn random_hex(bytes: usize) -> String {
+    hex(&(0..bytes).map(|_| rand::random::<u8>()).collect::<Vec<_>>())
+}
+
+#[tokio::test]
+async fn one_product_order_is_one_trace_across_the_bus_and_a_sof_in_another_process() {
+    let (collector, spans) = collector().await;
+    let otlp = format!("http://{collector}");
+    let dir = tempfile::tempdir().unwrap();
+    let (bus_data, sof_data) = (dir.path().join("bus"), dir.path().join("sof"));
+
+    // The SOF, its ICM and ECM in one process, exporting protobuf to the collector's root URL.
+    let sof_settings = [
+        ("LSO_FULFILMENT__BY", "network"),
+        ("LSO_TRACING__OTLP_ENDPOINT", otlp.as_str()),
+        ("LSO_TRACING__SERVICE_NAME", "lso-sof"),
+    ];
+    let (sof, sof_address) = serve_with(&sof_data, &sof_settings);
+    let sof_operator = token(&sof_data, &["--admin"]);
+
+    // The BUS in another, sending its service orders there, exporting JSON to the full URL.
+    let traces_url = format!("{otlp}/v1/traces");
+    let legato_url = format!("http://{sof_address}");
+    let bus_settings = [
+        ("LSO_FULFILMENT__BY", "network"),
+        ("LSO_FULFILMENT__LEGATO_URL", legato_url.as_str()),
+        ("LSO_FULFILMENT__LEGATO_TOKEN", sof_operator.as_str()),
+        ("LSO_TRACING__OTLP_ENDPOINT", traces_url.as_str()),
+        ("LSO_TRACING__PROTOCOL", "http/json"),
+        ("LSO_TRACING__SERVICE_NAME", "lso-bus"),
+    ];
+    let (bus, bus_address) = serve_with(&bus_data, &bus_settings);
+
+    // An order at the BUS (its SOF in the other process), and one at the SOF's process (all of
+    // it in one process), each in a trace of the Buyer's own.
+    let (trace, buyer_span, signed) = order_in_a_trace(&bus_address, &bus_data).await;
+    let (one_process, one_process_span, _) = order_in_a_trace(&sof_address, &sof_data).await;
+
+    // Stopped as systemd stops them: each exports what it has not sent yet.
+    let logged = sof.log.clone();
+    for process in [bus, sof] {
+        // Off the runtime, which serves the collector meanwhile.
+        assert!(tokio::task::spawn_blocking(|| Process::stop(process)).await.unwrap().success());
+    }
+    let spans = spans.lock().unwrap().clone();
+    assert!(!spans.iter().any(|s| s.name == "ecm.ports"), "the alarm monitor's polls are not recorded");
+    let in_trace = |trace: &str| -> Vec<Exported> { spans.iter().filter(|s| s.trace == trace).cloned().collect() };
+
+    let alone = in_trace(&one_process);
+    let names: HashSet<&str> = alone.iter().map(|s| s.name.as_str()).collect();
+    for name in ["POST cantata/productOrderingManagement", "advanceProductOrder", "sof.advanceServiceOrder"] {
+        assert!(names.contains(name), "{name} is not among the spans of the order at one process: {names:?}");
+    }
+    for name in ["serviceOrderMoved", "icm.createConnectivity", "ecm.apply"] {
+        assert!(names.contains(name), "{name} is not among the spans of the order at one process: {names:?}");
+    }
+    assert!(alone.iter().all(|s| s.service == "lso-sof"));
+    assert_one_tree(&alone, &one_process_span);
+
+    let spans = in_trace(&trace);
+    let names = |service: &str| -> HashSet<String> {
+        spans.iter().filter(|s| s.service == service).map(|s| s.name.clone()).collect()
+    };
+    let (at_bus, at_sof) = (names("lso-bus"), names("lso-sof"));
+    for name in ["POST cantata/productOrderingManagement", "advanceProductOrder", "POST 127.0.0.1"] {
+        assert!(at_bus.contains(name), "{name} is not among the BUS's spans of the order: {at_bus:?}");
+    }
+    for name in ["POST legato/serviceOrderingManagement", "sof.advanceServiceOrder", "icm.createConnectivity"] {
+        assert!(at_sof.contains(name), "{name} is not among the SOF's spans of the order: {at_sof:?}");
+    }
+    let applied = spans.iter().filter(|s| s.service == "lso-sof" && s.name == "ecm.apply").count();
+    assert!(applied >= 2, "the EVPL's cross-connects are applied on two elements at least ({applied})");
+
+    assert_one_tree(&spans, &buyer_span);
+    let ids: HashMap<&str, &Exported> = spans.iter().map(|s| (s.id.as_str(), s)).collect();
+    let served = spans.iter().find(|s| s.name == "POST legato/serviceOrderingManagement").unwrap();
+    let caller = ids[served.parent.as_str()];
+    assert_eq!((caller.service.as_str(), caller.kind), ("lso-bus", SpanKind::Client as i32), "called by the BUS");
+
+    // The Buyer's notifications carry the trace, and the SOF's log lines name it.
+    assert!(!signed.is_empty());
+    for delivery in &signed {
+        let traceparent = delivery.traceparent.as_deref().expect("a traceparent on each delivery");
+        assert_eq!(traceparent.split('-').nth(1), Some(trace.as_str()), "{traceparent}");
+    }
+    let lines = logged.lock().unwrap();
+    let configured =
+        |trace: &str| lines.iter().filter(|l| l.contains("cross-connect applied") && l.contains(trace)).count();
+    assert!(configured(&trace) >= 2 && configured(&one_process) >= 2, "{lines:#?}");
+}
+
+/// Places an EVPL order at the Seller at `address` (data in `data`) as a Buyer whose own span
+/// it is sent in, and waits until it completed and the Buyer was told: the trace id, the
+/// Buyer's span id, and the notifications as received.
+async fn order_in_a_trace(address: &str, data: &std::path::Path) -> (String, String, Vec<Signed>) {
+    let (client, buyer) = (reqwest::Client::new(), token(data, &["--buyer", "ACME"]));
+    let base = format!("http://{address}{CANTATA}");
+    let receiver = Receiver::default();
+    let listener = receiver.start().await;
+    let hub = json!({"callback": format!("http://{listener}")});
+    let hub = client.post(format!("{base}/hub")).bearer_auth(&buyer).json(&hub).send().await.unwrap();
+    assert_eq!(hub.status(), 201);
+
+    let (trace, buyer_span) = (random_hex(16), random_hex(8));
+    let order = evpl_order(&["site-new-york", "site-boston"], 100, 20);
+    let placed = client
+        .post(format!("{base}/productOrder"))
+        .bearer_auth(&buyer)
+        .header("traceparent", format!("00-{trace}-{buyer_span}-01"))
+        .json(&order)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(placed.status(), 201);
+    let id = placed.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let completed = |(_, event): &(String, Value)| {
+        event["eventType"] == "productOrderStateChangeEvent" && event["event"]["id"] == id.as_str()
+    };
+    let look = async || {
+        let order = client.get(format!("{base}/productOrder/{id}")).bearer_auth(&buyer).send().await.ok()?;
+        let order: Value = order.json().await.ok()?;
+        (order["state"] == "completed" && receiver.events.lock().unwrap().iter().any(completed)).then_some(order)
+    };
+    let done = lso_jobs::until_committed(&receiver.arrived, Duration::from_secs(120), look).await;
+    assert!(done.is_some(), "the order completed and the Buyer was told");
+    let signed = receiver.signed.lock().unwrap().clone();
+    (trace, buyer_span, signed)
+}
+
+/// `spans` make one tree under the Buyer's span `root`: the Seller's request its only child,
+/// every other span the child of one of them (across processes too).
+fn assert_one_tree(spans: &[Exported], root: &str) {
+    let ids: HashSet<&str> = spans.iter().map(|s| s.id.as_str()).collect();
+    let children: Vec<&Exported> = spans.iter().filter(|s| s.parent == root).collect();
+    assert_eq!(children.len(), 1, "{children:?}");
+    assert_eq!(children[0].kind, SpanKind::Server as i32);
+    assert!(children[0].name.starts_with("POST cantata/"), "{:?}", children[0]);
+    let orphans: Vec<&Exported> =
+        spans.iter().filter(|s| s.parent != root && !ids.contains(s.parent.as_str())).collect();
+    assert!(orphans.is_empty(), "spans whose parent is not in the trace: {orphans:?}");
+}
