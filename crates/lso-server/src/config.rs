@@ -33,6 +33,7 @@ number = "+1-555-0100"
 
 [metrics]
 listen = ""
+client_ca = ""
 
 [tracing]
 otlp_endpoint = ""
@@ -456,6 +457,21 @@ pub struct MetricsConfig {
     /// for a scraper inside the operator's network; empty: only on the main listener, for
     /// operators' tokens.
     pub listen: String,
+    /// A CA bundle (PEM) of its own for that listener: only scrapers with a certificate it
+    /// signed are served there. Empty: the main listener's TLS, client CA included.
+    pub client_ca: String,
+}
+
+impl MetricsConfig {
+    /// The TLS of the metrics listener, when it has a client CA of its own.
+    pub fn tls(&self, main: &TlsConfig) -> Option<lso_transport::ServerTls> {
+        let client_ca = path(&self.client_ca)?;
+        Some(lso_transport::ServerTls {
+            client_ca: Some(client_ca.to_owned()),
+            client_auth: lso_transport::ClientAuth::Required,
+            ..main.server()?
+        })
+    }
 }
 
 /// `[tracing]`: spans exported over OTLP/HTTP.
@@ -602,6 +618,12 @@ impl Config {
         if !self.metrics.listen.is_empty() && self.metrics.listen.parse::<SocketAddr>().is_err() {
             bail!("`metrics.listen` must be an address such as 127.0.0.1:9100, not `{}`", self.metrics.listen);
         }
+        self.tracing.exporting().check()?;
+        if !self.metrics.client_ca.is_empty() && (self.metrics.listen.is_empty() || self.tls.cert.is_empty()) {
+            bail!(
+                "`metrics.client_ca` needs `metrics.listen` and the listeners to serve HTTPS (`tls.cert`, `tls.key`)"
+            );
+        }
         if !self.public_url.is_empty() {
             let url = reqwest::Url::parse(&self.public_url).context("`public_url` is not a URL")?;
             if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || url.query().is_some() {
@@ -729,6 +751,22 @@ mod tests {
         std::fs::write(&file, "[[price_agreements]]\nbuyer = \"ACME\"\ndiscount_percent = 120\n").unwrap();
         let err = format!("{:#}", Config::load(Some(&file), env(&[])).unwrap_err());
         assert!(err.contains("between 0 and 100"), "{err}");
+    }
+
+    #[test]
+    fn listener_and_exporter_settings_that_cannot_work_fail_at_start_up() {
+        for (setting, value, named) in [
+            ("LSO_TLS__CLIENT_CA", "/etc/lso/partners.pem", "tls.client_ca"),
+            ("LSO_METRICS__CLIENT_CA", "/etc/lso/monitoring.pem", "metrics.client_ca"),
+            ("LSO_TRACING__PROTOCOL", "grpc", "tracing.protocol"),
+            ("LSO_TRACING__SAMPLE_RATIO", "1.5", "tracing.sample_ratio"),
+            ("LSO_TRACING__OTLP_ENDPOINT", "collector:4318", "tracing.otlp_endpoint"),
+        ] {
+            let err = format!("{:#}", Config::load(None, env(&[(setting, value)])).unwrap_err());
+            assert!(err.contains(named), "{setting}: {err}");
+        }
+        let traced = Config::load(None, env(&[("LSO_TRACING__OTLP_ENDPOINT", "https://collector:4318")])).unwrap();
+        assert_eq!(traced.tracing.exporting().endpoint, "https://collector:4318");
     }
 
     #[test]

@@ -361,7 +361,13 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
                 .await
                 .with_context(|| format!("failed to listen on {at} for metrics"))?;
             let metrics_addr = scraping.local_addr()?;
-            tasks.push(serve_on(scraping, tls.as_ref(), metrics::open_router(scrape), stop.clone())?);
+            // With a client CA of its own, its TLS is re-read on change like the main one's.
+            let own = config.metrics.tls(&config.tls).map(lso_transport::Reloading::new).transpose()?;
+            if let Some(own) = &own {
+                tasks.push(tokio::spawn(own.clone().watch(stopping(stop.clone()))));
+            }
+            let scraping_tls = own.as_ref().or(tls.as_ref());
+            tasks.push(serve_on(scraping, scraping_tls, metrics::open_router(scrape), stop.clone())?);
             Some(metrics_addr)
         }
         Err(_) => None,

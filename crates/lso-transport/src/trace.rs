@@ -34,6 +34,22 @@ pub struct Exporting {
     pub sample_ratio: f64,
 }
 
+impl Exporting {
+    /// Whether these settings can be used: the protocol, ratio and URL the exporter needs.
+    pub fn check(&self) -> Result<(), TraceError> {
+        if !matches!(self.protocol.as_str(), "http/protobuf" | "http/json") {
+            return Err(TraceError(format!("tracing.protocol {:?} is not http/protobuf or http/json", self.protocol)));
+        }
+        if !(0.0..=1.0).contains(&self.sample_ratio) {
+            return Err(TraceError("tracing.sample_ratio must be between 0 and 1".into()));
+        }
+        if !self.endpoint.is_empty() {
+            traces_url(&self.endpoint)?;
+        }
+        Ok(())
+    }
+}
+
 /// Why tracing cannot start as configured.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
@@ -48,6 +64,7 @@ impl Tracing {
     /// Spans exported as `exporting` says, sent with `http` (a client with `lso`'s outbound TLS)
     /// on the current Tokio runtime.
     pub fn start(exporting: &Exporting, http: reqwest::Client) -> Result<Self, TraceError> {
+        exporting.check()?;
         let resource = opentelemetry_sdk::Resource::builder().with_service_name(exporting.service_name.clone()).build();
         let builder = SdkTracerProvider::builder().with_resource(resource);
         if exporting.endpoint.is_empty() {
@@ -56,14 +73,7 @@ impl Tracing {
             let sampler = Sampler::ParentBased(Box::new(Sampler::AlwaysOff));
             return Ok(Tracing { provider: builder.with_sampler(sampler).build() });
         }
-        let protocol = match exporting.protocol.as_str() {
-            "http/protobuf" => Protocol::HttpBinary,
-            "http/json" => Protocol::HttpJson,
-            other => return Err(TraceError(format!("tracing.protocol {other:?} is not http/protobuf or http/json"))),
-        };
-        if !(0.0..=1.0).contains(&exporting.sample_ratio) {
-            return Err(TraceError("tracing.sample_ratio must be between 0 and 1".into()));
-        }
+        let protocol = if exporting.protocol == "http/json" { Protocol::HttpJson } else { Protocol::HttpBinary };
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| TraceError("traces are exported from a Tokio runtime".into()))?;
         let exporter = opentelemetry_otlp::SpanExporter::builder()

@@ -59,10 +59,10 @@ async fn an_https_seller_delivers_every_event_to_an_https_listener_and_links_nam
 }
 
 #[tokio::test]
-async fn where_a_client_ca_is_set_only_clients_with_its_certificates_are_served() {
+async fn where_a_client_ca_is_set_only_clients_with_its_certificates_are_served_on_each_listener() {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new(dir.path(), "operators");
-    let partners = TestCa::new(dir.path(), "partners");
+    let (partners, monitoring) = (TestCa::new(dir.path(), "partners"), TestCa::new(dir.path(), "monitoring"));
     let seller = ca.issue("seller", &["127.0.0.1"]);
     let partner = partners.issue("partner", &["partner.example"]);
     let app = spawn_app_with(|c| {
@@ -71,16 +71,32 @@ async fn where_a_client_ca_is_set_only_clients_with_its_certificates_are_served(
         // The test's client is built from this configuration, so it presents the partner's certificate.
         c.tls.client_cert = partner.cert.display().to_string();
         c.tls.client_key = partner.key.display().to_string();
+        // Metrics on a listener of its own, for the monitoring team's scrapers only.
+        c.metrics.listen = "127.0.0.1:0".into();
+        c.metrics.client_ca = monitoring.ca().display().to_string();
     })
     .await;
     assert_eq!(app.call("GET", OFFERINGS, None).await.status, 200);
-    let anonymous = lso_transport::Outbound::load(Some(&ca.ca()), None).unwrap();
+    let with = |issued: Option<&Issued>| {
+        let identity = issued.map(|i| (i.cert.as_path(), i.key.as_path()));
+        lso_transport::Outbound::load(Some(&ca.ca()), identity).unwrap().client(Duration::from_secs(10)).unwrap()
+    };
     let stranger = TestCa::new(dir.path(), "strangers").issue("stranger", &["stranger.example"]);
-    let impostor = lso_transport::Outbound::load(Some(&ca.ca()), Some((&stranger.cert, &stranger.key))).unwrap();
-    for refused in [anonymous, impostor] {
-        let client = refused.client(Duration::from_secs(10)).unwrap();
-        let answer = async { client.get(app.url(OFFERINGS)).bearer_auth(&app.token).send().await?.text().await };
-        assert!(answer.await.is_err(), "a client without a partner's certificate was served");
+    let scraper = monitoring.issue("prometheus", &["prometheus.example"]);
+    let metrics = format!("https://{}/metrics", app.seller.metrics_addr.unwrap());
+    let answer = async |client: &reqwest::Client, url: &str| -> reqwest::Result<u16> {
+        let answer = client.get(url).bearer_auth(&app.token).send().await?;
+        let status = answer.status().as_u16();
+        answer.text().await.map(|_| status)
+    };
+    for refused in [None, Some(&stranger), Some(&scraper)] {
+        let served = answer(&with(refused), &app.url(OFFERINGS)).await;
+        assert!(served.is_err(), "a client without a partner's certificate was served: {served:?}");
+    }
+    assert_eq!(answer(&with(Some(&scraper)), &metrics).await.unwrap(), 200);
+    for refused in [None, Some(&stranger), Some(&partner)] {
+        let served = answer(&with(refused), &metrics).await;
+        assert!(served.is_err(), "a client without a scraper's certificate was served metrics: {served:?}");
     }
     app.seller.stop().await;
 }
