@@ -28,14 +28,16 @@ pub struct Options {
     buyers: usize,
     tls: bool,
     tokens: bool,
+    traces: bool,
 }
 
 impl Options {
-    /// Parses `--seconds N --orders N --buyers N --tls`.
+    /// Parses `--seconds N --orders N --buyers N --tls --tokens --traces`.
     pub fn parse(args: &[&str]) -> anyhow::Result<Self> {
-        let (tls, tokens) = (args.contains(&"--tls"), args.contains(&"--tokens"));
-        let args: Vec<&str> = args.iter().copied().filter(|a| !["--tls", "--tokens"].contains(a)).collect();
-        let mut options = Options { seconds: 60, orders: 10_000, buyers: 64, tls, tokens };
+        const MODES: [&str; 3] = ["--tls", "--tokens", "--traces"];
+        let [tls, tokens, traces] = MODES.map(|mode| args.contains(&mode));
+        let args: Vec<&str> = args.iter().copied().filter(|a| !MODES.contains(a)).collect();
+        let mut options = Options { seconds: 60, orders: 10_000, buyers: 64, tls, tokens, traces };
         for pair in args.chunks(2) {
             let value = pair.get(1).context("a flag without a value")?;
             match pair[0] {
@@ -85,6 +87,9 @@ pub fn order(options: &Options) -> anyhow::Result<()> {
         }
         if options.tokens {
             return with_tokens(options, body).await;
+        }
+        if options.traces {
+            return with_traces(options, body).await;
         }
         let ceiling = ceiling(options, body.clone()).await?;
         ceiling.print("ceiling: bare handler + SQLite group commit");
@@ -309,28 +314,69 @@ async fn over_tls(options: &Options, body: Bytes) -> anyhow::Result<()> {
         .builder()
         .pool_max_idle_per_host(options.buyers)
         .build()?;
-    let path = "/mefApi/sonata/productOrderingManagement/v10/productOrder";
-    let mut runs = Vec::new();
-    for (scheme, settings) in [
-        ("http", vec![]),
-        (
-            "https",
-            vec![
-                ("LSO_TLS__CERT", issued.cert.display().to_string()),
-                ("LSO_TLS__KEY", issued.key.display().to_string()),
-            ],
-        ),
-    ] {
-        let (_server, address, tokens, _) = start_lso_with(scheme, options.buyers, &settings, None)?;
-        let deadline = Instant::now() + Duration::from_secs(options.seconds);
-        let (run, _) =
-            load_with(&client, &format!("{scheme}://{address}{path}"), &tokens, body.clone(), deadline, usize::MAX)
-                .await;
-        run.print(&format!("lso: POST /productOrder over {scheme}"));
-        runs.push(run);
-    }
+    let tls =
+        vec![("LSO_TLS__CERT", issued.cert.display().to_string()), ("LSO_TLS__KEY", issued.key.display().to_string())];
+    let runs =
+        one_after_the_other(options, &body, &client, [("http", "http", vec![]), ("https", "https", tls)]).await?;
     println!(
         "ratio HTTPS to HTTP: throughput {:.2}, p99 {:.2}",
+        runs[1].throughput() / runs[0].throughput(),
+        runs[1].percentile(0.99).as_secs_f64() / runs[0].percentile(0.99).as_secs_f64()
+    );
+    Ok(())
+}
+
+/// A Seller to measure: its name, the scheme it serves, its environment.
+type Variant<'a> = (&'a str, &'a str, Vec<(&'a str, String)>);
+
+/// Order creation on fresh Sellers, one after the other: the run of each.
+async fn one_after_the_other<const N: usize>(
+    options: &Options,
+    body: &Bytes,
+    client: &reqwest::Client,
+    sellers: [Variant<'_>; N],
+) -> anyhow::Result<Vec<Run>> {
+    let path = "/mefApi/sonata/productOrderingManagement/v10/productOrder";
+    let mut runs = Vec::new();
+    for (name, scheme, settings) in sellers {
+        let (_server, address, tokens, _) = start_lso_with(name, options.buyers, &settings, None)?;
+        let deadline = Instant::now() + Duration::from_secs(options.seconds);
+        let (run, _) =
+            load_with(client, &format!("{scheme}://{address}{path}"), &tokens, body.clone(), deadline, usize::MAX)
+                .await;
+        run.print(&format!("lso: POST /productOrder, {name}"));
+        runs.push(run);
+    }
+    Ok(runs)
+}
+
+/// Order creation with every span exported over OTLP/HTTP (to a collector in the benchmark
+/// that takes every batch) against no export, on two fresh Sellers one after the other.
+async fn with_traces(options: &Options, body: Bytes) -> anyhow::Result<()> {
+    let received = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+    let counting = received.clone();
+    let collector = Router::new().route(
+        "/v1/traces",
+        post(move |batch: Bytes| {
+            counting.0.fetch_add(1, Ordering::Relaxed);
+            counting.1.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            async { StatusCode::OK }
+        }),
+    );
+    let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}", socket.local_addr()?);
+    tokio::spawn(async move { axum::serve(socket, collector).await });
+    let client = reqwest::Client::builder().pool_max_idle_per_host(options.buyers).build()?;
+    let exporting = vec![("LSO_TRACING__OTLP_ENDPOINT", endpoint), ("LSO_TRACING__SAMPLE_RATIO", "1.0".into())];
+    let sellers = [("untraced", "http", vec![]), ("every span exported", "http", exporting)];
+    let runs = one_after_the_other(options, &body, &client, sellers).await?;
+    println!(
+        "  the collector received {} batches, {:.1} MB",
+        received.0.load(Ordering::Relaxed),
+        received.1.load(Ordering::Relaxed) as f64 / 1e6
+    );
+    println!(
+        "ratio exported to untraced: throughput {:.2}, p99 {:.2}",
         runs[1].throughput() / runs[0].throughput(),
         runs[1].percentile(0.99).as_secs_f64() / runs[0].percentile(0.99).as_secs_f64()
     );

@@ -3,7 +3,8 @@
 //! ceiling for the same workload (a bare HTTP handler group-committing the same JSON to
 //! SQLite), and prints the figures; with `--tls`, creation over HTTPS against plain HTTP on
 //! two fresh Sellers, and the ratio; with `--tokens`, creation with RS256 and ES256 tokens of a
-//! JWKS issuer against HS256 tokens of a shared-secret one. `cargo xtask bench path` times ICM path computation and
+//! JWKS issuer against HS256 tokens of a shared-secret one; with `--traces`, creation with every
+//! span exported over OTLP against none. `cargo xtask bench path` times ICM path computation and
 //! reservation on a generated 1,000-element, 3,000-link topology. `cargo xtask bench evpl
 //! [--orders N]` and `cargo xtask bench evpl-concurrent [--orders N] [--elements N]` time EVPL
 //! orders through every layer onto Open vSwitch elements (root needed). `cargo xtask bench
@@ -48,7 +49,7 @@ fn main() -> anyhow::Result<()> {
         ["architecture"] => architecture::run(),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench order [--seconds N] [--orders N] [--buyers N] [--tls | --tokens] | cargo xtask bench path\n       \
+                "usage: cargo xtask bench order [--seconds N] [--orders N] [--buyers N] [--tls | --tokens | --traces] | cargo xtask bench path\n       \
                  cargo xtask bench evpl [--orders N] | cargo xtask bench evpl-concurrent [--orders N] [--elements N]\n       \
                  cargo xtask bench address [--thousands N] | cargo xtask bench poq [--seconds N] [--clients N]\n       \
                  cargo xtask bench billing [--thousands N] | cargo xtask bench allegro [--changes N]\n       \
