@@ -42,15 +42,24 @@ impl<S: Callers + Clone> FromRequestParts<S> for Caller<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let principal = Principal::of_request(parts, state.authenticator()).await?;
+        let limiter = parts.extensions.get::<std::sync::Arc<crate::RateLimiter>>();
+        let principal = match Principal::of_request(parts, state.authenticator()).await {
+            Ok(principal) => principal,
+            // Requests without valid credentials are limited by the address they come from.
+            Err(refused @ ApiError::Unauthorized { .. }) => {
+                let peer = parts.extensions.get::<axum::extract::ConnectInfo<lso_transport::Peer>>();
+                if let (Some(limiter), Some(peer)) = (limiter, peer) {
+                    limiter.admit(&format!("address {}", peer.0.0.ip()))?;
+                }
+                return Err(refused);
+            }
+            Err(refused) => return Err(refused),
+        };
         if let Some(seen) = parts.extensions.get::<Seen>() {
             *seen.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(principal.clone());
         }
-        if let Some(limiter) = parts.extensions.get::<std::sync::Arc<crate::RateLimiter>>() {
-            let client = principal.client.as_deref().unwrap_or(&principal.subject);
-            limiter
-                .take(client)
-                .map_err(|wait| ApiError::TooManyRequests(wait.as_secs_f64().ceil().max(1.0) as u64))?;
+        if let Some(limiter) = limiter {
+            limiter.admit(principal.client.as_deref().unwrap_or(&principal.subject))?;
         }
         let mut query = QueryParams::parse(parts.uri.query());
         let acting = state.acting_for(&principal, &mut query)?;

@@ -23,6 +23,11 @@ impl RateLimiter {
         RateLimiter { rate, burst: burst.max(1.0), buckets: Mutex::default() }
     }
 
+    /// Takes a request of `client` from its bucket; 429 (with how long to wait) if it is empty.
+    pub fn admit(&self, client: &str) -> Result<(), crate::ApiError> {
+        self.take(client).map_err(|wait| crate::ApiError::TooManyRequests(wait.as_secs_f64().ceil().max(1.0) as u64))
+    }
+
     /// Takes a request of `client` from its bucket; how long to wait if it is empty.
     pub fn take(&self, client: &str) -> Result<(), Duration> {
         let now = Instant::now();

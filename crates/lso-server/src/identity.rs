@@ -155,9 +155,9 @@ async fn token(
     };
     // Each try costs an argon2 hash: a client guessing secrets is held to the rate limit too.
     if let Some(axum::Extension(limiter)) = &limiter
-        && let Err(wait) = limiter.take(&format!("oauth2-token:{id}"))
+        && let Err(refused) = limiter.admit(&format!("oauth2-token:{id}"))
     {
-        return lso_http::ApiError::TooManyRequests(wait.as_secs_f64().ceil().max(1.0) as u64).into_response();
+        return refused.into_response();
     }
     let client = match issuing.bus.authenticate_client(&id, &secret).await {
         Ok(Some(client)) if !issuing.auth.is_client_revoked(&id) => client,

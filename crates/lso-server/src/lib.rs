@@ -418,11 +418,14 @@ fn serve_on(
 }
 
 /// Serves `app` on `listener` until `stop`, finishing the requests in flight.
+/// Each request knows the address it comes from (`ConnectInfo<Peer>`).
 async fn serve<L>(listener: L, app: Router, stop: watch::Receiver<bool>)
 where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
+    for<'a> lso_transport::Peer: axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
 {
+    let app = app.into_make_service_with_connect_info::<lso_transport::Peer>();
     if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(stopping(stop)).await {
         tracing::error!(error = %err, "the HTTP server failed");
     }

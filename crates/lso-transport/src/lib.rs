@@ -15,7 +15,7 @@ pub mod trace;
 
 pub use credentials::{ClientCredentials, Credentials, CredentialsError};
 pub use outbound::Outbound;
-pub use server::{ClientAuth, Reloading, ServerTls, TlsListener};
+pub use server::{ClientAuth, Peer, Reloading, ServerTls, TlsListener};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};

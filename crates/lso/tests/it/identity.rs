@@ -355,6 +355,15 @@ async fn a_client_over_its_rate_gets_429_and_another_client_in_the_same_second_i
         statuses
     };
     assert_eq!(guesses, [401, 401, 401, 429]);
+    // Requests without valid credentials are held to the limit of the address they come from;
+    // a client with valid ones from the same address is not.
+    let mut anonymous = Vec::new();
+    for token in ["", "not-a-token", "", "not-a-token"] {
+        anonymous.push(order_with(&app, token).await.status);
+    }
+    assert_eq!(anonymous, [401, 401, 401, 429]);
+    let initech = app.seller.auth.mint(&lso_http::Principal::buyer("initech", vec!["INITECH".into()]), now, 60);
+    assert_eq!(order_with(&app, &initech).await.status, 201);
     // Nothing of the refused request was stored.
     let listed = app.call_as(&app.admin, "GET", &format!("{ORDERS}/productOrder?buyerId=ACME"), None).await;
     assert_eq!(listed.body.as_array().unwrap().len(), 3);
