@@ -36,6 +36,13 @@ pub trait JobHandler: Send + Sync {
     fn run<'a>(&'a self, job: &'a Job) -> Pin<Box<dyn Future<Output = StepResult> + Send + 'a>>;
     /// Notified when the handler commits new work.
     fn wake(&self) -> Arc<Notify>;
+    /// Whether the steps of jobs of `kind` are recorded in the trace of the work that enqueued
+    /// them; routine work that runs again and again (a measurement every few seconds) is not,
+    /// or it would fill that trace.
+    fn traced(&self, kind: &str) -> bool {
+        let _ = kind;
+        true
+    }
     /// Told that a step of `job` was committed (its writes are readable now).
     fn committed(&self, job: &Job) {
         let _ = job;

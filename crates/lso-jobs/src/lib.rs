@@ -74,7 +74,8 @@ impl Worker {
         serve(&self, &wakes, shutdown).await
     }
 
-    /// Runs one step of `job` in a span that continues the trace of the work that enqueued it.
+    /// Runs one step of `job` in a span that continues the trace of the work that enqueued it
+    /// (unrecorded, for routine work).
     async fn run_job(&self, job: Job) {
         let span = tracing::info_span!(
             "job",
@@ -83,14 +84,18 @@ impl Worker {
             job.attempt = job.attempts,
             trace_id = tracing::field::Empty,
         );
-        lso_transport::trace::continue_trace(&span, job.trace.as_deref());
-        self.step(job).instrument(span).await
+        let handler = self.handlers.iter().find(|h| h.handles(&job.kind));
+        if handler.is_some_and(|h| !h.traced(&job.kind)) {
+            lso_transport::trace::unrecorded(&span);
+        } else {
+            lso_transport::trace::continue_trace(&span, job.trace.as_deref());
+        }
+        self.step(job, handler).instrument(span).await
     }
 
     /// Runs one step of `job` and commits its writes with the job's next state; a step that
     /// fails is tried again later, at once if the resource changed meanwhile.
-    async fn step(&self, job: Job) {
-        let handler = self.handlers.iter().find(|h| h.handles(&job.kind));
+    async fn step(&self, job: Job, handler: Option<&Arc<dyn JobHandler>>) {
         let result = match handler {
             Some(handler) => handler.run(&job).await,
             None => Err(JobFailure { retry_now: false, message: format!("no handler runs jobs of kind {}", job.kind) }),

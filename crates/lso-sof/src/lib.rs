@@ -237,6 +237,11 @@ impl JobHandler for Sof {
         self.wake.clone()
     }
 
+    fn traced(&self, kind: &str) -> bool {
+        // A performance job measures every granularity period, for as long as it runs.
+        kind != pm::MEASURE
+    }
+
     fn committed(&self, job: &Job) {
         if job.kind == ADVANCE_SERVICE_ORDER {
             let owner: Value = serde_json::from_str(&job.payload).unwrap_or_default();

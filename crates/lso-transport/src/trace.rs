@@ -65,13 +65,8 @@ impl Tracing {
     /// on the current Tokio runtime.
     pub fn start(exporting: &Exporting, http: reqwest::Client) -> Result<Self, TraceError> {
         exporting.check()?;
-        let resource = opentelemetry_sdk::Resource::builder().with_service_name(exporting.service_name.clone()).build();
-        let builder = SdkTracerProvider::builder().with_resource(resource);
         if exporting.endpoint.is_empty() {
-            // Nothing leaves the process: new traces are not recorded, but they have ids that
-            // log lines and callees see.
-            let sampler = Sampler::ParentBased(Box::new(Sampler::AlwaysOff));
-            return Ok(Tracing { provider: builder.with_sampler(sampler).build() });
+            return Ok(Tracing::local(&exporting.service_name));
         }
         let protocol = if exporting.protocol == "http/json" { Protocol::HttpJson } else { Protocol::HttpBinary };
         let runtime = tokio::runtime::Handle::try_current()
@@ -85,7 +80,15 @@ impl Tracing {
             .build()
             .map_err(|e| TraceError(format!("the OTLP exporter cannot be built: {e}")))?;
         let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(exporting.sample_ratio)));
-        Ok(Tracing { provider: builder.with_sampler(sampler).with_batch_exporter(exporter).build() })
+        let builder = provider(&exporting.service_name).with_sampler(sampler);
+        Ok(Tracing { provider: builder.with_batch_exporter(exporter).build() })
+    }
+
+    /// Spans that never leave the process: new traces are not recorded, but they have ids that
+    /// log lines and callees see, and a trace a caller records is passed on as recorded.
+    pub fn local(service_name: &str) -> Self {
+        let sampler = Sampler::ParentBased(Box::new(Sampler::AlwaysOff));
+        Tracing { provider: provider(service_name).with_sampler(sampler).build() }
     }
 
     /// The `tracing` layer that makes `lso`'s spans OpenTelemetry spans (those of `lso`'s own
@@ -111,6 +114,12 @@ impl Tracing {
             eprintln!("the last spans could not be exported: {err}");
         }
     }
+}
+
+/// A tracer provider whose spans are `service_name`'s.
+fn provider(service_name: &str) -> opentelemetry_sdk::trace::TracerProviderBuilder {
+    let resource = opentelemetry_sdk::Resource::builder().with_service_name(service_name.to_owned()).build();
+    SdkTracerProvider::builder().with_resource(resource)
 }
 
 /// The collector URL the exporter posts to: `/v1/traces` appended to a URL without a path.
