@@ -574,6 +574,7 @@ fn request_span(request: &Request) -> tracing::Span {
         method = %request.method(),
         uri = %path,
         request_id = %id,
+        http.route = tracing::field::Empty,
         http.response.status_code = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
         trace_id = tracing::field::Empty,

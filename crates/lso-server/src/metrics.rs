@@ -104,6 +104,10 @@ pub async fn count_requests(State(metrics): State<Arc<Metrics>>, request: Reques
     let started = Instant::now();
     let method = request.method().as_str().to_owned();
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    if let Some(route) = &route {
+        // Known once routed: the request's span (of the trace layer) names it.
+        tracing::Span::current().record("http.route", route.as_str());
+    }
     let response = next.run(request).await;
     let (api, operation) = api_and_operation(&method, route.as_deref());
     metrics.request(&api, &operation, response.status().as_u16(), started.elapsed());

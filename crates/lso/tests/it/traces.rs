@@ -30,6 +30,8 @@ struct Exported {
     parent: String,
     name: String,
     kind: i32,
+    /// Its `http.route` attribute, if any.
+    route: Option<String>,
 }
 
 type Spans = Arc<Mutex<Vec<Exported>>>;
@@ -50,7 +52,13 @@ async fn collector() -> (std::net::SocketAddr, Spans) {
                 panic!("spans without a service.name");
             };
             for span in resource.scope_spans.into_iter().flat_map(|s| s.spans) {
+                let route = span.attributes.iter().find(|a| a.key == "http.route").and_then(|a| a.value.clone());
+                let route = match route.and_then(|v| v.value) {
+                    Some(any_value::Value::StringValue(route)) => Some(route),
+                    _ => None,
+                };
                 spans.lock().unwrap().push(Exported {
+                    route,
                     service: service.clone(),
                     trace: hex(&span.trace_id),
                     id: hex(&span.span_id),
@@ -212,6 +220,8 @@ fn assert_one_tree(spans: &[Exported], root: &str) {
     assert_eq!(children.len(), 1, "{children:?}");
     assert_eq!(children[0].kind, SpanKind::Server as i32);
     assert!(children[0].name.starts_with("POST cantata/"), "{:?}", children[0]);
+    let route = children[0].route.as_deref();
+    assert_eq!(route, Some("/mefApi/cantata/productOrderingManagement/v5/productOrder"), "{:?}", children[0]);
     let orphans: Vec<&Exported> =
         spans.iter().filter(|s| s.parent != root && !ids.contains(s.parent.as_str())).collect();
     assert!(orphans.is_empty(), "spans whose parent is not in the trace: {orphans:?}");
