@@ -41,10 +41,10 @@ impl AlarmMonitor {
     /// Asks the elements for faults once and passes the changes up; the number of changes.
     /// The poll is not traced (it runs every few seconds); each change is a trace of its own.
     pub(crate) async fn check(&self) -> usize {
-        let Layers { alarms, ecm, .. } = &self.layers;
+        let Layers { alarms, adagio, .. } = &self.layers;
         let poll = tracing::info_span!("alarms.poll", trace_id = tracing::field::Empty);
         lso_transport::trace::unrecorded(&poll);
-        let changes = alarms.poll(&**ecm, self.clock.now_millis()).instrument(poll).await;
+        let changes = alarms.poll(&**adagio, self.clock.now_millis()).instrument(poll).await;
         for change in &changes {
             let span = tracing::info_span!("alarm", trace_id = tracing::field::Empty);
             lso_transport::trace::continue_trace(&span, None);

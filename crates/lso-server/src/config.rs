@@ -68,6 +68,8 @@ topology = ""
 alarm_poll_millis = 2000
 presto_url = ""
 presto_token = ""
+adagio_url = ""
+adagio_token = ""
 
 [geography]
 addresses = ""
@@ -283,6 +285,14 @@ pub struct NetworkConfig {
     /// OAuth 2.0 client credentials this Seller gets its tokens at that ICM with.
     #[serde(default)]
     pub presto_oauth: Option<lso_partners::OAuthConfig>,
+    /// The root URL of an ECM in another process this ICM configures the elements through
+    /// over Adagio (`http://host:port`); empty for this process's ECM.
+    pub adagio_url: String,
+    /// An operator token of that ECM (or give `adagio_oauth`).
+    pub adagio_token: Secret,
+    /// OAuth 2.0 client credentials this Seller gets its tokens at that ECM with.
+    #[serde(default)]
+    pub adagio_oauth: Option<lso_partners::OAuthConfig>,
 }
 
 impl NetworkConfig {

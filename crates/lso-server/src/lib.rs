@@ -225,9 +225,22 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
         Store::connect(&config.database_url, ca).await.context("failed to connect to the PostgreSQL database")?
     };
     let topology = config.network.load()?;
-    let ecm = Arc::new(element_control(&topology).with_metrics(metrics.clone()));
+    let (ecm, adagio) = if config.network.adagio_url.is_empty() {
+        let ecm = Arc::new(element_control(&topology).with_metrics(metrics.clone()));
+        (ecm.clone(), ecm as Arc<dyn lso_adagio::Adagio>)
+    } else {
+        // The elements are another process's: this one controls none itself.
+        let network = &config.network;
+        let credentials = lso_partners::credentials(&network.adagio_token, network.adagio_oauth.as_ref(), &token_http)
+            .map_err(|e| anyhow::anyhow!("network.adagio: {e}"))?;
+        let base = format!("{}{}", network.adagio_url.trim_end_matches('/'), lso_api_adagio::BASE);
+        let remote = lso_api_adagio::AdagioClient::connect(&base, credentials, http.clone())
+            .await
+            .with_context(|| format!("the ECM at {} cannot be reached", network.adagio_url))?;
+        (Arc::new(lso_ecm::Ecm::new([])), Arc::new(remote) as Arc<dyn lso_adagio::Adagio>)
+    };
     let icm = Arc::new(
-        lso_icm::Icm::open(topology, store.clone(), ecm.clone())
+        lso_icm::Icm::open(topology, store.clone(), adagio.clone())
             .await
             .context("failed to start infrastructure control")?,
     );
@@ -335,6 +348,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
         sof: sof.clone(),
         icm: icm.clone(),
         ecm: ecm.clone(),
+        adagio,
         alarms: alarms.clone(),
         legato: legato.clone(),
         geography,
@@ -438,8 +452,10 @@ pub struct Layers {
     pub sof: Arc<lso_sof::Sof>,
     /// Infrastructure control.
     pub icm: Arc<lso_icm::Icm>,
-    /// Element control.
+    /// Element control of this process (serving Adagio).
     pub ecm: Arc<lso_ecm::Ecm>,
+    /// The element control the ICM uses: this process's, or another's over Adagio.
+    pub adagio: Arc<dyn lso_adagio::Adagio>,
     /// The alarms element control has raised.
     pub alarms: Arc<lso_ecm::Alarms>,
     /// The SOF the BUS sends its service orders to (this one, or another lso's).

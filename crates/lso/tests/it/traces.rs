@@ -1,7 +1,8 @@
 //! Traces: one product order is one trace, from the Buyer's request through the BUS, the SOF
-//! in a second `lso serve` process (over Legato), its ICM and ECM, down to the element calls;
-//! both processes export their spans over OTLP/HTTP (one as protobuf, one as JSON) to a
-//! receiver in the test, the notification to the Buyer carries the trace, and log lines name it.
+//! and ICM in a second `lso serve` process (over Legato) and the ECM in a third (over Adagio),
+//! down to the element calls, and likewise when all of them are one process; the processes
+//! export their spans over OTLP/HTTP (as protobuf or JSON) to a receiver in the test, the
+//! notifications to the Buyer carry the trace, and log lines name it.
 
 use crate::crash::{Process, serve_with, token};
 use crate::network::evpl_order;
@@ -88,47 +89,52 @@ fn random_hex(bytes: usize) -> String {
 }
 
 #[tokio::test]
-async fn one_product_order_is_one_trace_across_the_bus_and_a_sof_in_another_process() {
+async fn one_product_order_is_one_trace_across_the_bus_sof_icm_and_ecm_in_three_processes() {
     let (collector, spans) = collector().await;
     let otlp = format!("http://{collector}");
     let dir = tempfile::tempdir().unwrap();
-    let (bus_data, sof_data) = (dir.path().join("bus"), dir.path().join("sof"));
+    let data = |name: &str| dir.path().join(name);
+    let exporting = |service: &'static str| {
+        [("LSO_FULFILMENT__BY", "network".to_owned()), ("LSO_TRACING__SERVICE_NAME", service.to_owned())]
+    };
+    let start = |name: &str, settings: Vec<(&str, String)>| {
+        let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        serve_with(&data(name), &settings)
+    };
 
-    // The SOF, its ICM and ECM in one process, exporting protobuf to the collector's root URL.
-    let sof_settings = [
-        ("LSO_FULFILMENT__BY", "network"),
-        ("LSO_TRACING__OTLP_ENDPOINT", otlp.as_str()),
-        ("LSO_TRACING__SERVICE_NAME", "lso-sof"),
+    // Element control in one process; the SOF and ICM in a second, configuring the elements
+    // through the first over Adagio; both export protobuf to the collector's root URL.
+    let root = ("LSO_TRACING__OTLP_ENDPOINT", otlp.clone());
+    let (ecm, ecm_address) = start("ecm", [exporting("lso-ecm").to_vec(), vec![root.clone()]].concat());
+    let adagio = [
+        ("LSO_NETWORK__ADAGIO_URL", format!("http://{ecm_address}")),
+        ("LSO_NETWORK__ADAGIO_TOKEN", token(&data("ecm"), &["--admin"])),
     ];
-    let (sof, sof_address) = serve_with(&sof_data, &sof_settings);
-    let sof_operator = token(&sof_data, &["--admin"]);
-
-    // The BUS in another, sending its service orders there, exporting JSON to the full URL.
-    let traces_url = format!("{otlp}/v1/traces");
-    let legato_url = format!("http://{sof_address}");
+    let (sof, sof_address) =
+        start("sof", [exporting("lso-sof").to_vec(), vec![root.clone()], adagio.to_vec()].concat());
+    // The BUS in a third, sending its service orders to the second, exporting JSON to the full URL.
     let bus_settings = [
-        ("LSO_FULFILMENT__BY", "network"),
-        ("LSO_FULFILMENT__LEGATO_URL", legato_url.as_str()),
-        ("LSO_FULFILMENT__LEGATO_TOKEN", sof_operator.as_str()),
-        ("LSO_TRACING__OTLP_ENDPOINT", traces_url.as_str()),
-        ("LSO_TRACING__PROTOCOL", "http/json"),
-        ("LSO_TRACING__SERVICE_NAME", "lso-bus"),
+        ("LSO_FULFILMENT__LEGATO_URL", format!("http://{sof_address}")),
+        ("LSO_FULFILMENT__LEGATO_TOKEN", token(&data("sof"), &["--admin"])),
+        ("LSO_TRACING__OTLP_ENDPOINT", format!("{otlp}/v1/traces")),
+        ("LSO_TRACING__PROTOCOL", "http/json".into()),
     ];
-    let (bus, bus_address) = serve_with(&bus_data, &bus_settings);
+    let (bus, bus_address) = start("bus", [exporting("lso-bus").to_vec(), bus_settings.to_vec()].concat());
+    // And a Seller all in one process.
+    let (alone, alone_address) = start("alone", [exporting("lso-alone").to_vec(), vec![root]].concat());
 
-    // An order at the BUS (its SOF in the other process), and one at the SOF's process (all of
-    // it in one process), each in a trace of the Buyer's own.
-    let (trace, buyer_span, signed) = order_in_a_trace(&bus_address, &bus_data).await;
-    let (one_process, one_process_span, _) = order_in_a_trace(&sof_address, &sof_data).await;
+    // An order at the BUS, and one at the Seller alone, each in a trace of the Buyer's own.
+    let (trace, buyer_span, signed) = order_in_a_trace(&bus_address, &data("bus")).await;
+    let (one_process, one_process_span, _) = order_in_a_trace(&alone_address, &data("alone")).await;
 
     // Stopped as systemd stops them: each exports what it has not sent yet.
-    let logged = sof.log.clone();
-    for process in [bus, sof] {
+    let logged = ecm.log.clone();
+    for process in [bus, sof, ecm, alone] {
         // Off the runtime, which serves the collector meanwhile.
         assert!(tokio::task::spawn_blocking(|| Process::stop(process)).await.unwrap().success());
     }
     let spans = spans.lock().unwrap().clone();
-    assert!(!spans.iter().any(|s| s.name == "ecm.ports"), "the alarm monitor's polls are not recorded");
+    assert!(!spans.iter().any(|s| s.name == "ecm.ports"), "the alarm monitors' polls are not recorded");
     let in_trace = |trace: &str| -> Vec<Exported> { spans.iter().filter(|s| s.trace == trace).cloned().collect() };
 
     let alone = in_trace(&one_process);
@@ -139,39 +145,45 @@ async fn one_product_order_is_one_trace_across_the_bus_and_a_sof_in_another_proc
     for name in ["serviceOrderMoved", "icm.createConnectivity", "ecm.apply"] {
         assert!(names.contains(name), "{name} is not among the spans of the order at one process: {names:?}");
     }
-    assert!(alone.iter().all(|s| s.service == "lso-sof"));
+    assert!(alone.iter().all(|s| s.service == "lso-alone"));
     assert_one_tree(&alone, &one_process_span);
 
     let spans = in_trace(&trace);
     let names = |service: &str| -> HashSet<String> {
         spans.iter().filter(|s| s.service == service).map(|s| s.name.clone()).collect()
     };
-    let (at_bus, at_sof) = (names("lso-bus"), names("lso-sof"));
-    for name in ["POST cantata/productOrderingManagement", "advanceProductOrder", "POST 127.0.0.1"] {
-        assert!(at_bus.contains(name), "{name} is not among the BUS's spans of the order: {at_bus:?}");
+    let expected: [(&str, &[&str]); 3] = [
+        ("lso-bus", &["POST cantata/productOrderingManagement", "advanceProductOrder", "POST 127.0.0.1"]),
+        ("lso-sof", &["POST legato/serviceOrderingManagement", "sof.advanceServiceOrder", "icm.createConnectivity"]),
+        ("lso-ecm", &["PUT adagio/adagio", "ecm.apply"]),
+    ];
+    for (service, expected) in expected {
+        let spans = names(service);
+        for name in expected {
+            assert!(spans.contains(*name), "{name} is not among {service}'s spans of the order: {spans:?}");
+        }
     }
-    for name in ["POST legato/serviceOrderingManagement", "sof.advanceServiceOrder", "icm.createConnectivity"] {
-        assert!(at_sof.contains(name), "{name} is not among the SOF's spans of the order: {at_sof:?}");
-    }
-    let applied = spans.iter().filter(|s| s.service == "lso-sof" && s.name == "ecm.apply").count();
+    let applied = spans.iter().filter(|s| s.service == "lso-ecm" && s.name == "ecm.apply").count();
     assert!(applied >= 2, "the EVPL's cross-connects are applied on two elements at least ({applied})");
 
+    // One tree across the three processes, each call's server span the child of its client span.
     assert_one_tree(&spans, &buyer_span);
     let ids: HashMap<&str, &Exported> = spans.iter().map(|s| (s.id.as_str(), s)).collect();
-    let served = spans.iter().find(|s| s.name == "POST legato/serviceOrderingManagement").unwrap();
-    let caller = ids[served.parent.as_str()];
-    assert_eq!((caller.service.as_str(), caller.kind), ("lso-bus", SpanKind::Client as i32), "called by the BUS");
+    for (served, by) in [("POST legato/serviceOrderingManagement", "lso-bus"), ("PUT adagio/adagio", "lso-sof")] {
+        let served = spans.iter().find(|s| s.name == served).unwrap();
+        let caller = ids[served.parent.as_str()];
+        assert_eq!((caller.service.as_str(), caller.kind), (by, SpanKind::Client as i32), "{served:?}");
+    }
 
-    // The Buyer's notifications carry the trace, and the SOF's log lines name it.
+    // The Buyer's notifications carry the trace, and the element control's log lines name it.
     assert!(!signed.is_empty());
     for delivery in &signed {
         let traceparent = delivery.traceparent.as_deref().expect("a traceparent on each delivery");
         assert_eq!(traceparent.split('-').nth(1), Some(trace.as_str()), "{traceparent}");
     }
     let lines = logged.lock().unwrap();
-    let configured =
-        |trace: &str| lines.iter().filter(|l| l.contains("cross-connect applied") && l.contains(trace)).count();
-    assert!(configured(&trace) >= 2 && configured(&one_process) >= 2, "{lines:#?}");
+    let configured = lines.iter().filter(|l| l.contains("cross-connect applied") && l.contains(&trace)).count();
+    assert!(configured >= 2, "{lines:#?}");
 }
 
 /// Places an EVPL order at the Seller at `address` (data in `data`) as a Buyer whose own span
