@@ -1,6 +1,6 @@
-//! Traces: one product order is one trace, from the Buyer's request through the BUS, the SOF
-//! and ICM in a second `lso serve` process (over Legato) and the ECM in a third (over Adagio),
-//! down to the element calls, and likewise when all of them are one process; the processes
+//! Traces: one product order is one trace, from the Buyer's request through the BUS, the SOF in
+//! a second `lso serve` process (over Legato), the ICM in a third (over Presto) and the ECM in a
+//! fourth (over Adagio), down to the element calls, and likewise when all are one process; the processes
 //! export their spans over OTLP/HTTP (as protobuf or JSON) to a receiver in the test, the
 //! notifications to the Buyer carry the trace, and log lines name it.
 
@@ -89,7 +89,7 @@ fn random_hex(bytes: usize) -> String {
 }
 
 #[tokio::test]
-async fn one_product_order_is_one_trace_across_the_bus_sof_icm_and_ecm_in_three_processes() {
+async fn one_product_order_is_one_trace_across_the_bus_sof_icm_and_ecm_in_four_processes() {
     let (collector, spans) = collector().await;
     let otlp = format!("http://{collector}");
     let dir = tempfile::tempdir().unwrap();
@@ -102,17 +102,24 @@ async fn one_product_order_is_one_trace_across_the_bus_sof_icm_and_ecm_in_three_
         serve_with(&data(name), &settings)
     };
 
-    // Element control in one process; the SOF and ICM in a second, configuring the elements
-    // through the first over Adagio; both export protobuf to the collector's root URL.
+    // Element control in one process; infrastructure control in a second, configuring the
+    // elements through the first over Adagio; service orchestration in a third, asking the
+    // second for connectivity over Presto; each exports protobuf to the collector's root URL.
     let root = ("LSO_TRACING__OTLP_ENDPOINT", otlp.clone());
     let (ecm, ecm_address) = start("ecm", [exporting("lso-ecm").to_vec(), vec![root.clone()]].concat());
     let adagio = [
         ("LSO_NETWORK__ADAGIO_URL", format!("http://{ecm_address}")),
         ("LSO_NETWORK__ADAGIO_TOKEN", token(&data("ecm"), &["--admin"])),
     ];
+    let (icm, icm_address) =
+        start("icm", [exporting("lso-icm").to_vec(), vec![root.clone()], adagio.to_vec()].concat());
+    let presto = [
+        ("LSO_NETWORK__PRESTO_URL", format!("http://{icm_address}")),
+        ("LSO_NETWORK__PRESTO_TOKEN", token(&data("icm"), &["--admin"])),
+    ];
     let (sof, sof_address) =
-        start("sof", [exporting("lso-sof").to_vec(), vec![root.clone()], adagio.to_vec()].concat());
-    // The BUS in a third, sending its service orders to the second, exporting JSON to the full URL.
+        start("sof", [exporting("lso-sof").to_vec(), vec![root.clone()], presto.to_vec()].concat());
+    // The BUS in a fourth, sending its service orders to the third, exporting JSON to the full URL.
     let bus_settings = [
         ("LSO_FULFILMENT__LEGATO_URL", format!("http://{sof_address}")),
         ("LSO_FULFILMENT__LEGATO_TOKEN", token(&data("sof"), &["--admin"])),
@@ -129,7 +136,7 @@ async fn one_product_order_is_one_trace_across_the_bus_sof_icm_and_ecm_in_three_
 
     // Stopped as systemd stops them: each exports what it has not sent yet.
     let logged = ecm.log.clone();
-    for process in [bus, sof, ecm, alone] {
+    for process in [bus, sof, icm, ecm, alone] {
         // Off the runtime, which serves the collector meanwhile.
         assert!(tokio::task::spawn_blocking(|| Process::stop(process)).await.unwrap().success());
     }
@@ -152,9 +159,10 @@ async fn one_product_order_is_one_trace_across_the_bus_sof_icm_and_ecm_in_three_
     let names = |service: &str| -> HashSet<String> {
         spans.iter().filter(|s| s.service == service).map(|s| s.name.clone()).collect()
     };
-    let expected: [(&str, &[&str]); 3] = [
+    let expected: [(&str, &[&str]); 4] = [
         ("lso-bus", &["POST cantata/productOrderingManagement", "advanceProductOrder", "POST 127.0.0.1"]),
-        ("lso-sof", &["POST legato/serviceOrderingManagement", "sof.advanceServiceOrder", "icm.createConnectivity"]),
+        ("lso-sof", &["POST legato/serviceOrderingManagement", "sof.advanceServiceOrder", "POST 127.0.0.1"]),
+        ("lso-icm", &["POST presto/restconf", "icm.createConnectivity", "PUT 127.0.0.1"]),
         ("lso-ecm", &["PUT adagio/adagio", "ecm.apply"]),
     ];
     for (service, expected) in expected {
@@ -166,10 +174,15 @@ async fn one_product_order_is_one_trace_across_the_bus_sof_icm_and_ecm_in_three_
     let applied = spans.iter().filter(|s| s.service == "lso-ecm" && s.name == "ecm.apply").count();
     assert!(applied >= 2, "the EVPL's cross-connects are applied on two elements at least ({applied})");
 
-    // One tree across the three processes, each call's server span the child of its client span.
+    // One tree across the four processes, each call's server span the child of its client span.
     assert_one_tree(&spans, &buyer_span);
     let ids: HashMap<&str, &Exported> = spans.iter().map(|s| (s.id.as_str(), s)).collect();
-    for (served, by) in [("POST legato/serviceOrderingManagement", "lso-bus"), ("PUT adagio/adagio", "lso-sof")] {
+    let calls = [
+        ("POST legato/serviceOrderingManagement", "lso-bus"),
+        ("POST presto/restconf", "lso-sof"),
+        ("PUT adagio/adagio", "lso-icm"),
+    ];
+    for (served, by) in calls {
         let served = spans.iter().find(|s| s.name == served).unwrap();
         let caller = ids[served.parent.as_str()];
         assert_eq!((caller.service.as_str(), caller.kind), (by, SpanKind::Client as i32), "{served:?}");
