@@ -147,15 +147,21 @@ impl opentelemetry_http::HttpClient for OnRuntime {
         request: http::Request<bytes::Bytes>,
     ) -> Result<http::Response<bytes::Bytes>, opentelemetry_http::HttpError> {
         let request = reqwest::Request::try_from(request)?;
+        // Named without any user or password the URL may hold.
+        let collector = format!("{}{}", request.url().origin().ascii_serialization(), request.url().path());
         let http = self.http.clone();
-        let (status, headers, body) = self
-            .runtime
-            .spawn(async move {
-                let response = http.execute(request).await?;
-                let (status, headers) = (response.status(), response.headers().clone());
-                Ok::<_, reqwest::Error>((status, headers, response.bytes().await?))
-            })
-            .await??;
+        let sent = self.runtime.spawn(async move {
+            let response = http.execute(request).await.map_err(reqwest::Error::without_url)?;
+            let (status, headers) = (response.status(), response.headers().clone());
+            Ok::<_, reqwest::Error>((status, headers, response.bytes().await.map_err(reqwest::Error::without_url)?))
+        });
+        // Logged here, once per batch: the exporter itself says nothing of a failure.
+        let (status, headers, body) = sent.await?.inspect_err(|err| {
+            tracing::warn!(%collector, error = %err, "spans cannot be exported: the collector cannot be reached");
+        })?;
+        if !status.is_success() {
+            tracing::warn!(%collector, %status, "spans cannot be exported: the collector refused them");
+        }
         let mut response = http::Response::new(body);
         *response.status_mut() = status;
         *response.headers_mut() = headers;
@@ -219,14 +225,15 @@ fn record_trace_id(span: &Span) {
     }
 }
 
-/// Sends `request` in a client span of its own whose context travels in its `traceparent`.
+/// Sends `request` in a client span of its own whose context travels in its `traceparent`. An
+/// error does not name the URL: it may hold a secret (a password, a token in the query).
 pub async fn send(request: reqwest::RequestBuilder) -> reqwest::Result<reqwest::Response> {
     let (client, request) = request.build_split();
-    execute(&client, request?).await
+    execute(&client, request.map_err(reqwest::Error::without_url)?).await
 }
 
 /// Sends `request` with `client` in a client span of its own whose context travels in its
-/// `traceparent`.
+/// `traceparent`; an error does not name the URL.
 pub async fn execute(client: &reqwest::Client, mut request: reqwest::Request) -> reqwest::Result<reqwest::Response> {
     let url = request.url();
     let host = url.host_str().unwrap_or_default();
@@ -242,7 +249,7 @@ pub async fn execute(client: &reqwest::Client, mut request: reqwest::Request) ->
         otel.status_code = tracing::field::Empty,
     );
     TraceContextPropagator::new().inject_context(&span.context(), &mut Headers(request.headers_mut()));
-    let response = client.execute(request).instrument(span.clone()).await;
+    let response = client.execute(request).instrument(span.clone()).await.map_err(reqwest::Error::without_url);
     match &response {
         Ok(answer) => {
             span.record("http.response.status_code", answer.status().as_u16());

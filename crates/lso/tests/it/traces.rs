@@ -251,3 +251,25 @@ fn assert_one_tree(spans: &[Exported], root: &str) {
         spans.iter().filter(|s| s.parent != root && !ids.contains(s.parent.as_str())).collect();
     assert!(orphans.is_empty(), "spans whose parent is not in the trace: {orphans:?}");
 }
+
+#[tokio::test]
+async fn spans_that_cannot_be_exported_are_logged_and_the_seller_carries_on() {
+    // A collector that is gone: its port refuses connections.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = format!("http://operator:s3cret@{gone}");
+    let (seller, address) = serve_with(dir.path(), &[("LSO_TRACING__OTLP_ENDPOINT", endpoint.as_str())]);
+    let buyer = token(dir.path(), &["--buyer", "ACME"]);
+    let catalog = format!("http://{address}/mefApi/sonata/productCatalog/v2/productOffering");
+    let answer = reqwest::Client::new().get(catalog).bearer_auth(&buyer).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let logged = seller.log.clone();
+    assert!(tokio::task::spawn_blocking(|| Process::stop(seller)).await.unwrap().success());
+    let lines = logged.lock().unwrap();
+    let warned: Vec<&String> = lines.iter().filter(|l| l.contains("spans cannot be exported")).collect();
+    assert!(!warned.is_empty(), "{lines:#?}");
+    assert!(
+        warned.iter().all(|l| l.contains(&format!("http://{gone}/v1/traces")) && !l.contains("s3cret")),
+        "{warned:#?}"
+    );
+}
