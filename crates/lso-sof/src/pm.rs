@@ -27,9 +27,18 @@ const PM_SAMPLE: &str = "pmSample";
 pub const MEASURE: &str = "sof.pmMeasure";
 /// The API name of Performance Monitoring notifications.
 pub const PERFORMANCE_API: &str = "legatoPerformance";
-/// The base path of Performance Monitoring.
+/// The base path of Performance Monitoring at Legato.
 pub const PM_BASE: &str = "/mefApi/legato/performanceMonitoring/v2";
-const LISTENER: &str = "/mefApi/legato/performanceNotification/v2/listener/";
+
+/// The reference point whose Performance Monitoring `client` uses: Allegro or Interlude for a
+/// customer or partner operator of those (their keys name it), Legato for every other client.
+fn point_of(client: &str) -> &'static str {
+    match lso_model::party_of_key(client).map(|(point, ..)| point) {
+        Some("allegro") => "allegro",
+        Some("interlude") => "interlude",
+        _ => "legato",
+    }
+}
 /// The configuration this SOF measures.
 pub const CE_CONFIGURATION: &str =
     "urn:mef:lso:spec:legato:carrier-ethernet-performance-monitoring-configuration:v0.0.1:all";
@@ -329,8 +338,16 @@ impl Sof {
         self.publish_on(PERFORMANCE_API, client, event_type, event, key, at)
     }
 
+    /// An event of `api` for `client`, posted to the listener path its reference point's
+    /// notification API declares.
     fn publish_on(&self, api: &str, client: &str, event_type: &str, event: Value, key: &str, at: i64) -> WriteOp {
-        self.notice(crate::Audience { api, client, listener: LISTENER }, event_type, event, key, at)
+        let listener = format!("/mefApi/{}/performanceNotification/v2/listener/", point_of(client));
+        self.notice(crate::Audience { api, client, listener: &listener }, event_type, event, key, at)
+    }
+
+    /// The URI of `path` (under Performance Monitoring) at `client`'s reference point.
+    fn pm_href(&self, client: &str, path: &str) -> String {
+        self.href(format!("/mefApi/{}/performanceMonitoring/v2{path}", point_of(client)))
     }
 
     /// A tracking record of `request` about `object` (W143 §6.23).
@@ -360,7 +377,7 @@ impl Sof {
         let at = self.clock.now_millis();
         let id = self.ids.next_id();
         profile["id"] = json!(id);
-        profile["href"] = json!(self.href(format!("{PM_BASE}/performanceProfile/{id}")));
+        profile["href"] = json!(self.pm_href(client, &format!("/performanceProfile/{id}")));
         profile["creationDate"] = json!(now_text(at));
         profile["lastModifiedDate"] = json!(now_text(at));
         profile["state"] = json!("active");
@@ -566,7 +583,7 @@ impl Sof {
             job["performanceProfile"]["href"] = profile["href"].clone();
         }
         job["id"] = json!(id);
-        job["href"] = json!(self.href(format!("{PM_BASE}/performanceJob/{id}")));
+        job["href"] = json!(self.pm_href(client, &format!("/performanceJob/{id}")));
         job["creationDate"] = json!(now_text(at));
         job["lastModifiedDate"] = json!(now_text(at));
         let start = start.unwrap_or(at).max(at);
@@ -770,7 +787,7 @@ impl Sof {
             self.report_content(client, &job["servicePayloadSpecificAttributes"], granularity, frame, latest).await?;
         let id = self.ids.next_id();
         let mut report = json!({
-            "id": id, "href": self.href(format!("{PM_BASE}/performanceReport/{id}")), "creationDate": now_text(at), "lastModifiedDate": now_text(at),
+            "id": id, "href": self.pm_href(client, &format!("/performanceReport/{id}")), "creationDate": now_text(at), "lastModifiedDate": now_text(at),
             "reportingTimeframe": {"reportingStartDate": now_text(timeframe.0), "reportingEndDate": now_text(timeframe.1)},
             "performanceJob": {"@type": "PerformanceJobRef", "id": job_id, "href": job["href"]},
         });
@@ -903,7 +920,7 @@ impl Sof {
             .await?;
         let id = self.ids.next_id();
         report["id"] = json!(id);
-        report["href"] = json!(self.href(format!("{PM_BASE}/performanceReport/{id}")));
+        report["href"] = json!(self.pm_href(client, &format!("/performanceReport/{id}")));
         report["creationDate"] = json!(now_text(at));
         report["lastModifiedDate"] = json!(now_text(at));
         match content {
@@ -987,7 +1004,7 @@ impl Sof {
         }
         let id = self.ids.next_id();
         request["id"] = json!(id);
-        request["href"] = json!(self.href(format!("{PM_BASE}/{}/{id}", process.path())));
+        request["href"] = json!(self.pm_href(client, &format!("/{}/{id}", process.path())));
         request["creationDate"] = json!(now_text(at));
         request["performanceJob"]["href"] = job["href"].clone();
         match next {

@@ -127,10 +127,22 @@ async fn a_customer_changes_its_evpl_within_policy_one_change_at_a_time_and_sees
                                       "resultFormat": "payload", "granularity": "1 minute"},
                "servicePayloadSpecificAttributes": {"@type": lso_sof::pm::CE_CONFIGURATION, "interface": interface}})
     };
+    let (pm_receiver, _) = app.listening_at(pm).await;
     let measuring = app.call("POST", &format!("{pm}/performanceJob"), Some(&job(&mine))).await;
     assert_eq!(measuring.status, 201, "{:#}", measuring.body);
     let pm_contract = Contract::load("Interlude/serviceApi/pm/performanceMonitoring.api.yaml");
     Contract::assert_valid(&pm_contract.response("/performanceJob", "post", 201), &measuring.body, "a job");
+    // Its href is under Allegro's base, where the customer's token reads it, and its events
+    // reach the listener path of Allegro's notification API.
+    let href = measuring.body["href"].as_str().unwrap();
+    let at_allegro = href.strip_prefix(&app.url("")).unwrap_or(href).to_owned();
+    assert!(at_allegro.starts_with(&format!("{pm}/performanceJob/")), "{href}");
+    assert_eq!(app.call("GET", &at_allegro, None).await.status, 200);
+    app.wait_for_deliveries_to(&pm_receiver).await;
+    let events = pm_receiver.events.lock().unwrap().clone();
+    let created = events.iter().find(|(_, e)| e["eventType"] == "performanceJobCreateEvent").expect("a create event");
+    assert_eq!(created.0, "mefApi/allegro/performanceNotification/v2/listener/performanceJobCreateEvent");
+    assert_eq!(created.1["event"]["href"], href);
     let other = app.call("POST", &format!("{pm}/performanceJob"), Some(&job("uni-washington-1"))).await;
     assert_eq!(
         (other.status, other.body[0]["propertyPath"].clone()),

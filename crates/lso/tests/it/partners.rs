@@ -279,6 +279,11 @@ async fn an_evpl_to_a_partners_site_is_bought_over_sonata_and_stitched_at_the_en
     let pm = "/mefApi/interlude/performanceMonitoring/v2/performanceJob";
     let measuring = partner.call_as(&wholesale, "POST", pm, Some(&job(&uni_name))).await;
     assert_eq!((measuring.status, measuring.body["state"].clone()), (201, json!("inProgress")), "{:#}", measuring.body);
+    // Named under Interlude's base, where the provider's token reads it.
+    let href = measuring.body["href"].as_str().unwrap();
+    let at_interlude = href.strip_prefix(&partner.url("")).unwrap_or(href).to_owned();
+    assert!(at_interlude.starts_with(&format!("{pm}/")), "{href}");
+    assert_eq!(partner.call_as(&wholesale, "GET", &at_interlude, None).await.status, 200);
     assert_eq!(
         partner.call_as(&wholesale, "POST", pm, Some(&job("uni-boston-1"))).await.status,
         422,
