@@ -196,7 +196,7 @@ type Params = std::collections::HashMap<String, String>;
 type Read = (&'static str, fn(&Params) -> Subject);
 
 /// The RESTCONF data reads, each a path and the object it names.
-const READS: [Read; 10] = [
+const READS: [Read; 13] = [
     ("/data/context/topology={uuid}/", |p| Subject::Topology(p["uuid"].clone())),
     ("/data/context/topology={uuid}/node={node}/", |p| Subject::Node(p["uuid"].clone(), p["node"].clone())),
     ("/data/context/topology={uuid}/link={link}/", |p| Subject::Link(p["uuid"].clone(), p["link"].clone())),
@@ -207,6 +207,15 @@ const READS: [Read; 10] = [
         Subject::Cep(p["uuid"].clone(), p["node"].clone(), p["nep"].clone(), p["cep"].clone())
     }),
     ("/data/context/connection={uuid}/", |p| Subject::Connection(p["uuid"].clone())),
+    ("/data/context/connection={uuid}/switch-control={control}/", |p| {
+        Subject::SwitchControl(p["uuid"].clone(), p["control"].clone())
+    }),
+    ("/data/context/topology={uuid}/node={node}/node-rule-group={group}/", |p| {
+        Subject::RuleGroup(p["uuid"].clone(), p["node"].clone(), p["group"].clone())
+    }),
+    ("/data/context/topology={uuid}/node={node}/node-rule-group={group}/inter-rule-group={inter}/", |p| {
+        Subject::InterRuleGroup(p["uuid"].clone(), p["node"].clone(), p["group"].clone(), p["inter"].clone())
+    }),
     ("/data/context/path={uuid}/", |p| Subject::Path(p["uuid"].clone())),
     ("/data/context/path-comp-service={uuid}/", |p| Subject::PathService(p["uuid"].clone())),
     ("/data/context/service-interface-point={uuid}/", |p| Subject::Sip(p["uuid"].clone())),
@@ -231,12 +240,6 @@ pub fn router(state: PrestoState) -> Router {
     let routes = Router::new()
         .route("/data/context/", get(get_context))
         .route("/data/context/nw-topology-service/", get(get_topology_service))
-        .route("/data/context/topology={uuid}/node={node}/node-rule-group={group}/", get(no_such_part))
-        .route(
-            "/data/context/topology={uuid}/node={node}/node-rule-group={group}/inter-rule-group={inter}/",
-            get(no_such_part),
-        )
-        .route("/data/context/connection={uuid}/switch-control={control}/", get(no_such_part))
         .route("/operations/update-service-interface-point/", post(update_sip))
         .route("/operations/create-connectivity-service/", rpc(create_connectivity_service))
         .route("/operations/delete-connectivity-service/", rpc(delete_connectivity_service))
@@ -281,6 +284,9 @@ enum Subject {
     Sip(String),
     Service(String),
     Connection(String),
+    SwitchControl(String, String),
+    RuleGroup(String, String, String),
+    InterRuleGroup(String, String, String, String),
     Path(String),
     PathService(String),
 }
@@ -321,7 +327,26 @@ async fn lookup(state: &PrestoState, subject: Subject) -> Result<Value, ApiError
         }
         Subject::Node(topology, name) => {
             in_topology(&topology)?;
-            icm.read(|n| node(n, &name)).await.ok_or_else(|| not_found("node", &name))
+            let mut found = icm.read(|n| node(n, &name)).await.ok_or_else(|| not_found("node", &name))?;
+            found["node-rule-group"] = json!(rule_groups(icm, &name).await);
+            Ok(found)
+        }
+        Subject::RuleGroup(topology, node, id) => {
+            in_topology(&topology)?;
+            let groups = rule_groups(icm, &node).await;
+            groups.into_iter().find(|g| g["uuid"] == id.as_str()).ok_or_else(|| not_found("node rule group", &id))
+        }
+        Subject::InterRuleGroup(topology, node, group, id) => {
+            in_topology(&topology)?;
+            let groups = rule_groups(icm, &node).await;
+            let group = groups.iter().find(|g| g["uuid"] == group.as_str());
+            let inter = group.and_then(|g| g["inter-rule-group"].as_array()?.iter().find(|i| i["uuid"] == id.as_str()));
+            inter.cloned().ok_or_else(|| not_found("inter-rule group", &id))
+        }
+        Subject::SwitchControl(connection_id, id) => {
+            let found = connection(icm, &connection_id).await?;
+            let control = found["switch-control"].as_array().and_then(|c| c.iter().find(|c| c["uuid"] == id.as_str()));
+            control.cloned().ok_or_else(|| not_found("switch control", &id))
         }
         Subject::Link(topology, id) => {
             in_topology(&topology)?;
@@ -380,8 +405,52 @@ async fn connection(icm: &Icm, id: &str) -> Result<Value, ApiError> {
         .map(|e| json!({"topology-id": TOPOLOGY, "node-id": element, "owned-node-edge-point-id": format!("{element}:{}", e.port),
                          "connection-end-point-id": format!("{id}:{}", e.port)}))
         .collect();
+    // Unprotected: one switch, always on the connection's own end points.
+    let control = format!("{id}:protection");
+    let switch_control = json!({"uuid": control, "name": names("switch-control", &control),
+        "resilience-type": {"protection-type": "NO_PROTECTON", "restoration-policy": "NA"},
+        "is-lock-out": false, "is-frozen": false, "is-coordinated-switching-both-ends": false,
+        "switch": [{"local-id": "working", "selected-connection-end-point": ends, "selection-control": "NORMAL",
+                    "selection-reason": "NORMAL", "switch-direction": "BIDIRECTIONAL"}]});
     Ok(json!({"uuid": id, "name": names("connection", id), "layer-protocol-name": "ETH", "direction": "BIDIRECTIONAL",
-              "connection-end-point": ends}))
+              "connection-end-point": ends, "switch-control": [switch_control]}))
+}
+
+/// The node rule groups of `element`, one per connection on it (`{service}@{element}`): the
+/// node edge points its cross-connect joins forward to each other, and, by an inter-rule group
+/// with the node's other groups, never to another service's.
+async fn rule_groups(icm: &Icm, element: &str) -> Vec<Value> {
+    let services: Vec<String> = icm.read(|n| n.reservations().keys().cloned().collect()).await;
+    let mut on_node = Vec::new();
+    for service in services {
+        let Some(found) = icm.connectivity(&service).await else { continue };
+        if let Some((_, connect)) = found.cross_connects.iter().find(|(e, _)| e == element) {
+            let mut ports: Vec<String> = connect.endpoints.iter().map(|e| format!("{element}:{}", e.port)).collect();
+            ports.sort();
+            ports.dedup();
+            on_node.push((format!("{service}@{element}"), ports));
+        }
+    }
+    let forwarding =
+        |local: &str, rule: &str| json!([{"local-id": local, "rule-type": "FORWARDING", "forwarding-rule": rule}]);
+    on_node
+        .iter()
+        .map(|(id, ports)| {
+            let mut group = json!({"uuid": id, "name": names("node-rule-group", id), "node-edge-point": ports,
+                                   "rule": forwarding("within", "MAY_FORWARD_ACROSS_GROUP")});
+            let others: Vec<Value> = on_node
+                .iter()
+                .filter(|(other, _)| other != id)
+                .map(|(other, _)| json!({"topology-id": TOPOLOGY, "node-id": element, "node-rule-group-id": other}))
+                .collect();
+            if !others.is_empty() {
+                let inter = format!("{id}:isolation");
+                group["inter-rule-group"] = json!([{"uuid": inter, "name": names("inter-rule-group", &inter),
+                    "rule": forwarding("between", "CANNOT_FORWARD_ACROSS_GROUP"), "associated-node-rule-group": others}]);
+            }
+            group
+        })
+        .collect()
 }
 
 /// A RESTCONF data read of `subject`.
@@ -627,14 +696,6 @@ async fn get_sip_counters(state: PrestoState, body: Value) -> Result<Value, ApiE
 async fn get_topology_service(_: Caller<PrestoState>) -> Result<Response, ApiError> {
     Ok(lso_http::ok(
         &json!({"uuid": "lso-topology-service", "name": names("topology-service", TOPOLOGY), "topology": [TOPOLOGY]}),
-    ))
-}
-
-/// Node rule groups, inter-rule groups and switch controls: lso's nodes forward between any of
-/// their edge points as their connections say, and protect nothing, so there are none to read.
-async fn no_such_part(_: Caller<PrestoState>) -> Result<Response, ApiError> {
-    Err(ApiError::NotFound(
-        "lso models no node rule groups or switch controls: a node forwards as its connections say, unprotected".into(),
     ))
 }
 

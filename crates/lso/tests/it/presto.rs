@@ -178,10 +178,52 @@ async fn the_tutorial_request_creates_a_connectivity_service_and_every_answer_me
     )
     .await;
     assert_eq!(accepted.status, 200, "{:#}", accepted.body);
-    assert_eq!(
-        call("GET", "/data/context/topology=lso-network/node=pe1/node-rule-group=any/".into(), None).await.status,
-        404
-    );
+    // pe1 carries both services now: each is a node rule group of its edge points, isolated from
+    // the other's by an inter-rule group; each connection has its (unprotected) switch control.
+    let node = call("GET", "/data/context/topology=lso-network/node=pe1/".into(), None).await;
+    check("/data/context/topology={uuid}/node={node-uuid}/", "get", &node);
+    let groups = node.body["node-rule-group"].as_array().unwrap().clone();
+    let on_pe1: Vec<&str> = groups.iter().map(|g| g["uuid"].as_str().unwrap()).collect();
+    assert_eq!(on_pe1.len(), 2, "{on_pe1:?}");
+    for group in &groups {
+        let id = group["uuid"].as_str().unwrap();
+        let path = format!("/data/context/topology=lso-network/node=pe1/node-rule-group={id}/");
+        let read = call("GET", path, None).await;
+        check("/data/context/topology={uuid}/node={node-uuid}/node-rule-group={node-rule-group-uuid}/", "get", &read);
+        assert_eq!(read.body["rule"][0]["forwarding-rule"], "MAY_FORWARD_ACROSS_GROUP");
+        let connection = call("GET", format!("/data/context/connection={id}/"), None).await;
+        let mut joined: Vec<String> = connection.body["connection-end-point"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["owned-node-edge-point-id"].as_str().unwrap().to_owned())
+            .collect();
+        joined.sort();
+        joined.dedup();
+        assert_eq!(read.body["node-edge-point"], json!(joined), "the edge points its connection joins");
+        let inter = read.body["inter-rule-group"][0]["uuid"].as_str().unwrap();
+        let isolation = call(
+            "GET",
+            format!("/data/context/topology=lso-network/node=pe1/node-rule-group={id}/inter-rule-group={inter}/"),
+            None,
+        )
+        .await;
+        check(
+            "/data/context/topology={uuid}/node={node-uuid}/node-rule-group={node-rule-group-uuid}/inter-rule-group={inter-rule-group-uuid}/",
+            "get",
+            &isolation,
+        );
+        assert_eq!(isolation.body["rule"][0]["forwarding-rule"], "CANNOT_FORWARD_ACROSS_GROUP");
+        let other = on_pe1.iter().find(|g| **g != id).unwrap();
+        assert_eq!(isolation.body["associated-node-rule-group"][0]["node-rule-group-id"], json!(other));
+        let control = connection.body["switch-control"][0]["uuid"].as_str().unwrap();
+        let switch = call("GET", format!("/data/context/connection={id}/switch-control={control}/"), None).await;
+        check("/data/context/connection={uuid}/switch-control={switch-control-uuid}/", "get", &switch);
+        assert_eq!(switch.body["resilience-type"]["protection-type"], "NO_PROTECTON");
+        assert_eq!(switch.body["switch"][0]["selected-connection-end-point"], connection.body["connection-end-point"]);
+    }
+    let none = "/data/context/topology=lso-network/node=pe1/node-rule-group=nothing@pe1/";
+    assert_eq!(call("GET", none.into(), None).await.status, 404);
 
     let unknown = call("GET", "/data/context/service-interface-point=nowhere/".into(), None).await;
     assert_eq!(unknown.status, 404);
