@@ -168,8 +168,8 @@ impl Bus {
     }
 
     /// Sells from `catalog` from now on, announcing each offering and specification it adds
-    /// (`productOfferingCreateEvent`, `productSpecificationCreateEvent`); the ids of the
-    /// offerings added.
+    /// (`productOfferingCreateEvent`, `productSpecificationCreateEvent`) or changes (their
+    /// `…AttributeValueChangeEvent`s); the ids of the offerings added.
     pub async fn replace_catalog(&self, catalog: Catalog) -> Result<Vec<String>, BusError> {
         let before = self.catalog();
         let added: Vec<Arc<lso_spec::ProductSpec>> =
@@ -180,6 +180,19 @@ impl Bus {
             let offering = spec.offering_id();
             for (path, id) in [("productSpecification", spec.id.as_str()), ("productOffering", offering.as_str())] {
                 let event_type = format!("{path}CreateEvent");
+                let event = CatalogEvent { event_type: &event_type, listener: &event_type, path, id };
+                ops.extend(self.catalog_events(event, &spec.interfaces, &at).await?);
+            }
+        }
+        // A specification sold before whose definition changed: its offering changed with it.
+        let changed = catalog
+            .specs()
+            .iter()
+            .filter(|s| s.orderable && before.get(&s.id).is_some_and(|old| !old.defines_the_same_as(s)));
+        for spec in changed {
+            let offering = spec.offering_id();
+            for (path, id) in [("productSpecification", spec.id.as_str()), ("productOffering", offering.as_str())] {
+                let event_type = format!("{path}AttributeValueChangeEvent");
                 let event = CatalogEvent { event_type: &event_type, listener: &event_type, path, id };
                 ops.extend(self.catalog_events(event, &spec.interfaces, &at).await?);
             }

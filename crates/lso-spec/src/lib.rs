@@ -161,6 +161,32 @@ impl ProductSpec {
     }
 
     /// The id of the category (of [`CATEGORIES`]) its offering is in, by the service realising it.
+    /// Whether `other` defines the same product as this: everything a Buyer reads of it (the
+    /// schema, names, terms, price, where it is sold and how it is realised) is alike.
+    pub fn defines_the_same_as(&self, other: &ProductSpec) -> bool {
+        (&self.aliases, &self.name, &self.short_name, &self.interfaces, &self.required_place_roles, self.orderable)
+            == (
+                &other.aliases,
+                &other.name,
+                &other.short_name,
+                &other.interfaces,
+                &other.required_place_roles,
+                other.orderable,
+            )
+            && (
+                &self.required_product_relationships,
+                self.max_term_months,
+                self.provisioning_seconds,
+                &self.realised_by,
+            ) == (
+                &other.required_product_relationships,
+                other.max_term_months,
+                other.provisioning_seconds,
+                &other.realised_by,
+            )
+            && (&self.schema, &self.pricing) == (&other.schema, &other.pricing)
+    }
+
     pub fn category(&self) -> &'static str {
         match self.realised_by.as_deref() {
             Some(service) if service.contains("carrier-ethernet") => "carrier-ethernet",

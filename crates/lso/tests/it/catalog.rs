@@ -166,4 +166,27 @@ async fn an_operator_adds_offerings_to_a_running_seller_and_buyers_with_a_catalo
     assert!(again.starts_with("0 offerings added"), "{again}");
     app.wait_for_deliveries_to(&receiver).await;
     assert_eq!(receiver.events.lock().unwrap().len(), delivered.len(), "nothing announced twice");
+
+    // The imported specification's schema changes: reloaded, its specification and offering
+    // are announced as changed, once.
+    let saved = app
+        .dir
+        .path()
+        .join("catalog/productSchema-carrierEthernet/subscriberEthernet/eptree/ethernetPrivateTreeEvc.yaml");
+    let mut schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    schema["description"] = json!("EP-TREE EVC, as this Seller sells it");
+    std::fs::write(&saved, schema.to_string()).unwrap();
+    let changed = app.cli(&["catalog", "reload"]).await;
+    assert!(changed.starts_with("0 offerings added"), "{changed}");
+    app.wait_for_deliveries_to(&receiver).await;
+    let delivered = receiver.events.lock().unwrap().clone();
+    for listener in ["productSpecificationAttributeValueChangeEvent", "productOfferingAttributeValueChangeEvent"] {
+        let told: Vec<&serde_json::Value> =
+            delivered.iter().filter(|(p, _)| p.ends_with(&format!("/listener/{listener}"))).map(|(_, e)| e).collect();
+        assert_eq!(told.len(), 1, "{listener}: {delivered:#?}");
+        Contract::assert_valid(&events.request_body(&format!("/listener/{listener}"), "post"), told[0], listener);
+        let href = told[0]["event"]["href"].as_str().unwrap();
+        assert!(href.contains("eptree-evc"), "{href}");
+        assert_eq!(app.call("GET", &href[href.find("/mefApi").unwrap()..], None).await.status, 200);
+    }
 }
