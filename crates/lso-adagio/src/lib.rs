@@ -16,6 +16,41 @@ pub enum Attachment {
     Uni { ce_vlans: Vec<u16> },
     /// A link or an ENNI: the service's frames carry an S-tag with `s_vlan`.
     Tagged { s_vlan: u16 },
+    /// An IP UNI access link on a router: the port is addressed, and the customer's traffic is
+    /// routed to and from the provider's network.
+    Routed(Routed),
+}
+
+/// What a router holds for one IP UNI access link (MEF 61.1): its addressing, the routing
+/// towards the customer, and the rate towards the customer (the rate from the customer is the
+/// endpoint's `ingress_cir_kbps`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Routed {
+    /// The provider's address on the link with the link's prefix length, e.g. `100.64.0.1/30`.
+    pub provider: String,
+    /// The customer's address on the link, e.g. `100.64.0.2`.
+    pub customer: String,
+    /// Prefixes of the customer's network routed statically to the customer's address.
+    #[serde(default)]
+    pub static_routes: Vec<String>,
+    /// BGP with the customer's router, when the customer asked for it.
+    #[serde(default)]
+    pub bgp: Option<Bgp>,
+    /// The rate traffic towards the customer is held to, in kbit/s.
+    #[serde(default)]
+    pub egress_kbps: Option<u32>,
+}
+
+/// A BGP session with a customer's router on its access link: the provider announces a default
+/// route and takes the customer's prefixes within `accept`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bgp {
+    /// The customer's autonomous system.
+    pub customer_as: u32,
+    /// The prefixes (and any longer ones within them) the customer may announce.
+    pub accept: Vec<String>,
 }
 
 /// One port of a service on an element.

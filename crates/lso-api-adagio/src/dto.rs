@@ -6,8 +6,8 @@ use lso_http::ApiError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-/// How a service uses a port: `uni` with its CE-VLANs (none: all-to-one) or `tagged` with its
-/// S-VLAN, exactly one of them.
+/// How a service uses a port: `uni` with its CE-VLANs (none: all-to-one), `tagged` with its
+/// S-VLAN, or `routed` (an IP UNI access link on a router), exactly one of them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndpointDto {
@@ -19,6 +19,9 @@ pub struct EndpointDto {
     /// A link or ENNI: `{"sVlan": 5}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tagged: Option<TaggedDto>,
+    /// An IP UNI access link: `{"provider": "100.64.0.1/30", "customer": "100.64.0.2", …}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routed: Option<lso_adagio::Routed>,
     /// The CIR held at this endpoint's ingress, in kbit/s.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ingress_cir_kbps: Option<u32>,
@@ -58,10 +61,16 @@ impl CrossConnectDto {
     pub fn into_domain(self, service: &str) -> Result<CrossConnect, ApiError> {
         let mut endpoints = Vec::with_capacity(self.endpoints.len());
         for (n, endpoint) in self.endpoints.into_iter().enumerate() {
-            let attachment = match (endpoint.uni, endpoint.tagged) {
-                (Some(uni), None) => Attachment::Uni { ce_vlans: uni.ce_vlans },
-                (None, Some(tagged)) => Attachment::Tagged { s_vlan: tagged.s_vlan },
-                _ => return Err(invalid(format!("/endpoints/{n}"), "an endpoint is either `uni` or `tagged`")),
+            let attachment = match (endpoint.uni, endpoint.tagged, endpoint.routed) {
+                (Some(uni), None, None) => Attachment::Uni { ce_vlans: uni.ce_vlans },
+                (None, Some(tagged), None) => Attachment::Tagged { s_vlan: tagged.s_vlan },
+                (None, None, Some(routed)) => Attachment::Routed(routed),
+                _ => {
+                    return Err(invalid(
+                        format!("/endpoints/{n}"),
+                        "an endpoint is exactly one of `uni`, `tagged`, `routed`",
+                    ));
+                }
             };
             endpoints.push(Endpoint { port: endpoint.port, attachment, ingress_cir_kbps: endpoint.ingress_cir_kbps });
         }
@@ -77,11 +86,12 @@ impl CrossConnectDto {
             .endpoints
             .iter()
             .map(|e| {
-                let (uni, tagged) = match &e.attachment {
-                    Attachment::Uni { ce_vlans } => (Some(UniDto { ce_vlans: ce_vlans.clone() }), None),
-                    Attachment::Tagged { s_vlan } => (None, Some(TaggedDto { s_vlan: *s_vlan })),
+                let (uni, tagged, routed) = match &e.attachment {
+                    Attachment::Uni { ce_vlans } => (Some(UniDto { ce_vlans: ce_vlans.clone() }), None, None),
+                    Attachment::Tagged { s_vlan } => (None, Some(TaggedDto { s_vlan: *s_vlan }), None),
+                    Attachment::Routed(routed) => (None, None, Some(routed.clone())),
                 };
-                EndpointDto { port: e.port.clone(), uni, tagged, ingress_cir_kbps: e.ingress_cir_kbps }
+                EndpointDto { port: e.port.clone(), uni, tagged, routed, ingress_cir_kbps: e.ingress_cir_kbps }
             })
             .collect();
         CrossConnectDto { endpoints }

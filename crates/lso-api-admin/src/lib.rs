@@ -499,7 +499,11 @@ async fn topology(Caller { state, .. }: Caller<AdminState>) -> Result<Response, 
                 .elements
                 .iter()
                 .map(|(name, ports)| {
-                    let driver = if topology.management.contains_key(name) { "openvswitch" } else { "simulated" };
+                    let driver = match topology.management.get(name) {
+                        Some(lso_icm::Management::Ovs { .. }) => "openvswitch",
+                        Some(lso_icm::Management::Frr { .. }) => "frrouting",
+                        None => "simulated",
+                    };
                     json!({"name": name, "ports": ports, "driver": driver})
                 })
                 .collect();

@@ -1,7 +1,9 @@
 //! Adagio (ICM ↔ ECM): what infrastructure control asks of element control, as a trait with
 //! an in-process implementation, [`Ecm`], holding one driver per element.
 
-use crate::{Adagio, AdagioError, BoxFuture, CrossConnect, ElementDriver, Flow, OvsDriver, PortState, SimulatedDriver};
+use crate::{
+    Adagio, AdagioError, BoxFuture, CrossConnect, ElementDriver, Flow, FrrDriver, OvsDriver, PortState, SimulatedDriver,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -9,6 +11,8 @@ use std::sync::Arc;
 pub enum Element {
     /// An Open vSwitch.
     Ovs(Box<OvsDriver>),
+    /// An FRRouting router.
+    Frr(FrrDriver),
     /// An element in memory.
     Simulated(SimulatedDriver),
 }
@@ -59,6 +63,7 @@ macro_rules! on_driver {
                 let started = std::time::Instant::now();
                 let result = match $self.element($name)? {
                     Element::Ovs($driver) => $call.await,
+                    Element::Frr($driver) => $call.await,
                     Element::Simulated($driver) => $call.await,
                 };
                 let outcome = if result.is_ok() { "ok" } else { "error" };

@@ -32,6 +32,13 @@ pub fn compile(
     let cookie = cookie(&connect.service);
     let mut flows = Vec::new();
     for (index, ingress) in connect.endpoints.iter().enumerate() {
+        let (vlans, priority): (Vec<Option<u16>>, u16) = match &ingress.attachment {
+            Attachment::Uni { ce_vlans } if ce_vlans.is_empty() => (vec![None], PORT_PRIORITY),
+            Attachment::Uni { ce_vlans } => (ce_vlans.iter().copied().map(Some).collect(), TAGGED_PRIORITY),
+            Attachment::Tagged { s_vlan } => (vec![Some(*s_vlan)], TAGGED_PRIORITY),
+            // Routed on a router, not switched.
+            Attachment::Routed(_) => continue,
+        };
         let mut actions = Vec::new();
         if matches!(ingress.attachment, Attachment::Tagged { .. }) {
             actions.push(Action::PopVlan);
@@ -53,11 +60,6 @@ pub fn compile(
         if actions.last() == Some(&Action::PopVlan) {
             actions.pop();
         }
-        let (vlans, priority): (Vec<Option<u16>>, u16) = match &ingress.attachment {
-            Attachment::Uni { ce_vlans } if ce_vlans.is_empty() => (vec![None], PORT_PRIORITY),
-            Attachment::Uni { ce_vlans } => (ce_vlans.iter().copied().map(Some).collect(), TAGGED_PRIORITY),
-            Attachment::Tagged { s_vlan } => (vec![Some(*s_vlan)], TAGGED_PRIORITY),
-        };
         let meter = meter(index);
         let in_port = port_number(&ingress.port);
         for vlan in vlans {

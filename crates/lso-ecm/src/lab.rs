@@ -2,10 +2,12 @@
 //! on a loopback TCP port and its `ovs-vswitchd` in a network namespace of its own, joined by
 //! veths, with customer hosts in namespaces of their own. A host may sit behind a customer
 //! edge switch that sends its traffic tagged with a CE-VLAN (the kernel here has no 802.1Q
-//! sub-interfaces). Traffic is checked with `ping` and `iperf3`.
+//! sub-interfaces). Routers run FRRouting (zebra, staticd, bgpd) in namespaces of their own,
+//! with an "Internet" host upstream and customer hosts or routers on their ports. Traffic is
+//! checked with `ping` and `iperf3`.
 //!
 //! Needs root and Debian's `openvswitch-switch`, `iproute2`, `iputils-ping`, `ethtool` and
-//! `iperf3`. Everything a lab creates is removed when it is dropped, and only the processes it
+//! `iperf3`, and `frr` for routers. Everything a lab creates is removed when it is dropped, and only the processes it
 //! started are stopped, by the PIDs they recorded.
 
 use std::io::{BufRead, BufReader};
@@ -73,8 +75,25 @@ pub struct Lab {
     dir: tempfile::TempDir,
     namespaces: Vec<String>,
     pidfiles: Vec<PathBuf>,
+    /// Directories outside the lab's own (FRRouting's, per namespace), removed on drop.
+    dirs: Vec<PathBuf>,
     veths: AtomicUsize,
 }
+
+/// A router of the lab.
+#[derive(Debug, Clone)]
+pub struct LabRouter {
+    /// Its network namespace, which is also its FRRouting pathspace (`vtysh -N`).
+    pub namespace: String,
+}
+
+/// The addresses of the lab's "Internet": the upstream link of a provider router and the host
+/// beyond it.
+pub const UPSTREAM_ROUTER: &str = "203.0.113.1/30";
+/// The Internet host's address on the upstream link.
+const UPSTREAM_HOST: &str = "203.0.113.2";
+/// The address of the Internet host that customers reach.
+pub const INTERNET_HOST: &str = "198.51.100.10";
 
 impl Lab {
     /// An empty lab whose names start with `tag` (keep it to 3 characters: interface names
@@ -92,7 +111,14 @@ impl Lab {
         }
         let dir = tempfile::Builder::new().prefix("lso-lab").tempdir().map_err(|e| LabError(e.to_string()))?;
         let prefix = format!("{tag}{}{}", std::process::id() % 10_000, LABS.fetch_add(1, Ordering::Relaxed));
-        Ok(Lab { prefix, dir, namespaces: Vec::new(), pidfiles: Vec::new(), veths: AtomicUsize::new(0) })
+        Ok(Lab {
+            prefix,
+            dir,
+            namespaces: Vec::new(),
+            pidfiles: Vec::new(),
+            dirs: Vec::new(),
+            veths: AtomicUsize::new(0),
+        })
     }
 
     fn namespace(&mut self, name: &str) -> Result<String, LabError> {
@@ -240,6 +266,120 @@ impl Lab {
         Ok(Host { namespace, ip: ip.to_owned(), edge })
     }
 
+    /// Starts FRRouting's zebra, staticd and bgpd in `namespace`, configured with `config`.
+    fn frr(&mut self, namespace: &str, config: &str) -> Result<(), LabError> {
+        if !Path::new("/usr/lib/frr/zebra").exists() {
+            return Err(LabError("FRRouting is missing (apt-get install frr)".into()));
+        }
+        let (etc, run_dir) = (Path::new("/etc/frr").join(namespace), Path::new("/var/run/frr").join(namespace));
+        let logs = self.dir.path().join(namespace);
+        for dir in [&etc, &run_dir, &logs] {
+            std::fs::create_dir_all(dir).map_err(|e| LabError(format!("{}: {e}", dir.display())))?;
+        }
+        self.dirs.extend([etc.clone(), run_dir.clone()]);
+        let write = |path: PathBuf, text: &str| {
+            std::fs::write(&path, text).map_err(|e| LabError(format!("{}: {e}", path.display())))
+        };
+        write(etc.join("frr.conf"), &format!("frr defaults traditional\nhostname {namespace}\n{config}"))?;
+        write(etc.join("vtysh.conf"), "")?;
+        // The daemons drop to the `frr` user: their files must be its.
+        for dir in [&etc, &run_dir, &logs] {
+            run("chown", &["-R", "frr:frr", &dir.display().to_string()])?;
+        }
+        for daemon in ["zebra", "staticd", "bgpd"] {
+            let pidfile = run_dir.join(format!("{daemon}.pid"));
+            self.pidfiles.push(pidfile.clone());
+            run(
+                "ip",
+                &[
+                    "netns",
+                    "exec",
+                    namespace,
+                    &format!("/usr/lib/frr/{daemon}"),
+                    "-d",
+                    "-N",
+                    namespace,
+                    "-i",
+                    &pidfile.display().to_string(),
+                    "--log",
+                    &format!("file:{}", logs.join(format!("{daemon}.log")).display()),
+                ],
+            )?;
+        }
+        // The daemons read the integrated configuration when vtysh hands it to them; each has
+        // its socket before it detaches, so a failure here is a real one.
+        run("vtysh", &["-N", namespace, "-b"]).map(drop)
+    }
+
+    /// A provider-edge router running FRRouting in autonomous system `asn`, its port `up0`
+    /// wired to an "Internet" host that answers at [`INTERNET_HOST`]; the router's own
+    /// configuration routes there and announces nothing.
+    pub fn router(&mut self, name: &str, asn: u32) -> Result<(LabRouter, Host), LabError> {
+        let namespace = self.namespace(name)?;
+        run("ip", &["netns", "exec", &namespace, "sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+        let internet = self.namespace(&format!("{name}i"))?;
+        self.veth(&namespace, "up0", &internet, "eth0")?;
+        run("ip", &["-n", &internet, "addr", "add", &format!("{UPSTREAM_HOST}/30"), "dev", "eth0"])?;
+        run("ip", &["-n", &internet, "addr", "add", &format!("{INTERNET_HOST}/32"), "dev", "lo"])?;
+        let gateway = UPSTREAM_ROUTER.split('/').next().unwrap_or_default();
+        run("ip", &["-n", &internet, "route", "add", "default", "via", gateway])?;
+        run("ip", &["netns", "exec", &internet, "ethtool", "-K", "eth0", "tx", "off"])?;
+        let config = format!(
+            "interface up0\n ip address {UPSTREAM_ROUTER}\nexit\nip route {INTERNET_HOST}/32 {UPSTREAM_HOST}\nrouter bgp {asn}\n bgp router-id {gateway}\nexit\n"
+        );
+        self.frr(&namespace, &config)?;
+        Ok((LabRouter { namespace }, Host { namespace: internet, ip: INTERNET_HOST.into(), edge: None }))
+    }
+
+    /// A customer host plugged into port `port` of `router`, not yet addressed.
+    pub fn routed_host(&mut self, name: &str, router: &LabRouter, port: &str) -> Result<Host, LabError> {
+        let namespace = self.namespace(name)?;
+        self.veth(&namespace, "eth0", &router.namespace, port)?;
+        run("ip", &["netns", "exec", &namespace, "ethtool", "-K", "eth0", "tx", "off"])?;
+        Ok(Host { namespace, ip: String::new(), edge: None })
+    }
+
+    /// Addresses `host` as its provider told it: `address` (with its prefix length) on its
+    /// link, the provider's `gateway` as its default route. The host is reached at `address`.
+    pub fn address(&self, host: &Host, address: &str, gateway: &str) -> Result<Host, LabError> {
+        run("ip", &["-n", &host.namespace, "addr", "replace", address, "dev", "eth0"])?;
+        run("ip", &["-n", &host.namespace, "route", "replace", "default", "via", gateway])?;
+        let ip = address.split('/').next().unwrap_or_default().to_owned();
+        Ok(Host { ip, ..host.clone() })
+    }
+
+    /// Makes `host` (addressed on its link as `address`) a customer router in autonomous system
+    /// `asn` with a BGP session to `provider` (autonomous system `provider_as`), announcing
+    /// `prefix`, whose first address it answers at. It learns its default route by BGP.
+    pub fn customer_router(
+        &mut self,
+        host: &Host,
+        address: &str,
+        asn: u32,
+        provider: &str,
+        provider_as: u32,
+        prefix: &str,
+    ) -> Result<Host, LabError> {
+        run("ip", &["-n", &host.namespace, "addr", "replace", address, "dev", "eth0"])?;
+        let network: std::net::Ipv4Addr = prefix
+            .split('/')
+            .next()
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| LabError(format!("`{prefix}` is not an IPv4 prefix")))?;
+        let inside = std::net::Ipv4Addr::from(u32::from(network) + 1).to_string();
+        run("ip", &["-n", &host.namespace, "addr", "add", &format!("{inside}/32"), "dev", "lo"])?;
+        let config = format!(
+            "ip route {prefix} blackhole\nrouter bgp {asn}\n bgp router-id {inside}\n no bgp ebgp-requires-policy\n neighbor {provider} remote-as {provider_as}\n address-family ipv4 unicast\n  network {prefix}\n exit-address-family\nexit\n"
+        );
+        self.frr(&host.namespace, &config)?;
+        Ok(Host { ip: inside, ..host.clone() })
+    }
+
+    /// The routes `router` has installed, as `vtysh` lists them (`show ip route`).
+    pub fn routes(&self, router: &str) -> Result<String, LabError> {
+        run("vtysh", &["-N", router, "-c", "show ip route"])
+    }
+
     /// Retags the traffic of `host` (which must sit behind a customer edge switch) with `vlan`.
     pub fn set_ce_vlan(&self, host: &Host, vlan: u16) -> Result<(), LabError> {
         let edge = host.edge.as_ref().ok_or_else(|| LabError(format!("{} sends untagged frames", host.namespace)))?;
@@ -357,6 +497,9 @@ impl Drop for Lab {
         }
         for namespace in &self.namespaces {
             let _ = Command::new("ip").args(["netns", "del", namespace]).output();
+        }
+        for dir in &self.dirs {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }

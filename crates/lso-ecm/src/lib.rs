@@ -11,6 +11,7 @@
 mod adagio;
 mod alarms;
 pub mod flows;
+mod frr;
 pub mod lab;
 pub mod openflow;
 mod ovs;
@@ -18,9 +19,10 @@ mod ovsdb;
 
 pub use adagio::{Ecm, Element};
 pub use alarms::Alarms;
+pub use frr::{FrrDriver, Neighbour, RoutedPort, RouterService, Running};
 pub use lso_adagio::{
-    Action, Adagio, AdagioError, Alarm, AlarmChange, AlarmKind, Attachment, BoxFuture, CrossConnect, DriverError,
-    Endpoint, Flow, PortCounters, PortState,
+    Action, Adagio, AdagioError, Alarm, AlarmChange, AlarmKind, Attachment, Bgp, BoxFuture, CrossConnect, DriverError,
+    Endpoint, Flow, PortCounters, PortState, Routed,
 };
 pub use ovs::OvsDriver;
 pub use ovsdb::{OvsdbClient, OvsdbError};
@@ -68,10 +70,20 @@ pub(crate) fn check_vlans(connect: &CrossConnect) -> Result<(), DriverError> {
         let vlans = match &e.attachment {
             Attachment::Uni { ce_vlans } => ce_vlans.as_slice(),
             Attachment::Tagged { s_vlan } => std::slice::from_ref(s_vlan),
+            Attachment::Routed(_) => &[],
         };
         vlans.iter().copied().find(|v| !(1..=4094).contains(v))
     });
     bad.map_or(Ok(()), |v| Err(DriverError::InvalidVlan(v)))
+}
+
+/// Refuses a routed endpoint on a switch, then checks the VLAN identifiers.
+pub(crate) fn check_switched(connect: &CrossConnect) -> Result<(), DriverError> {
+    if let Some(routed) = connect.endpoints.iter().find(|e| matches!(e.attachment, Attachment::Routed(_))) {
+        let reason = "an Open vSwitch switches frames; an IP UNI needs a router".into();
+        return Err(DriverError::NotApplied { port: routed.port.clone(), reason });
+    }
+    check_vlans(connect)
 }
 
 /// The burst a meter allows for `rate_kbps`: half a second of the rate, which lets TCP reach
@@ -94,7 +106,11 @@ struct Simulated {
     counters: BTreeMap<String, PortCounters>,
     flows: BTreeMap<String, Vec<Flow>>,
     meters: BTreeMap<String, Vec<Meter>>,
+    routes: BTreeMap<String, RouterService>,
 }
+
+/// What a simulated element holds for one service.
+type Compiled = (Vec<Flow>, Vec<Meter>, RouterService);
 
 impl SimulatedDriver {
     /// An element with `ports`, numbered from 1 in this order.
@@ -133,7 +149,7 @@ impl SimulatedDriver {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn compiled(&self, connect: &CrossConnect) -> Result<(Vec<Flow>, Vec<Meter>), DriverError> {
+    fn compiled(&self, connect: &CrossConnect) -> Result<Compiled, DriverError> {
         check_vlans(connect)?;
         if let Some(missing) = connect.endpoints.iter().find(|e| self.port_number(&e.port).is_none()) {
             return Err(DriverError::NotApplied { port: missing.port.clone(), reason: "no such port".into() });
@@ -142,13 +158,19 @@ impl SimulatedDriver {
             .endpoints
             .iter()
             .enumerate()
+            .filter(|(_, e)| !matches!(e.attachment, Attachment::Routed(_)))
             .filter_map(|(i, e)| {
                 e.ingress_cir_kbps.map(|rate| Meter { id: i as u32 + 1, rate_kbps: rate, burst_kbits: burst_for(rate) })
             })
             .collect();
         let number = |port: &str| self.port_number(port).unwrap_or(0);
         let flows = flows::compile(connect, number, |i| connect.endpoints[i].ingress_cir_kbps.map(|_| i as u32 + 1));
-        Ok((flows, meters))
+        let routed = connect.endpoints.iter().filter(|e| matches!(e.attachment, Attachment::Routed(_)));
+        let routes = RouterService::wanted(&CrossConnect {
+            service: connect.service.clone(),
+            endpoints: routed.cloned().collect(),
+        })?;
+        Ok((flows, meters, routes))
     }
 
     fn reachable(&self) -> Result<std::sync::MutexGuard<'_, Simulated>, DriverError> {
@@ -162,10 +184,11 @@ impl SimulatedDriver {
 
 impl ElementDriver for SimulatedDriver {
     async fn apply(&self, connect: &CrossConnect) -> Result<(), DriverError> {
-        let (flows, meters) = self.compiled(connect)?;
+        let (flows, meters, routes) = self.compiled(connect)?;
         let mut state = self.reachable()?;
         state.flows.insert(connect.service.clone(), flows);
         state.meters.insert(connect.service.clone(), meters);
+        state.routes.insert(connect.service.clone(), routes);
         Ok(())
     }
 
@@ -173,13 +196,16 @@ impl ElementDriver for SimulatedDriver {
         let mut state = self.reachable()?;
         state.flows.remove(service);
         state.meters.remove(service);
+        state.routes.remove(service);
         Ok(())
     }
 
     async fn check(&self, connect: &CrossConnect) -> Result<bool, DriverError> {
-        let (flows, meters) = self.compiled(connect)?;
+        let (flows, meters, routes) = self.compiled(connect)?;
         let state = self.reachable()?;
-        Ok(state.flows.get(&connect.service) == Some(&flows) && state.meters.get(&connect.service) == Some(&meters))
+        Ok(state.flows.get(&connect.service) == Some(&flows)
+            && state.meters.get(&connect.service) == Some(&meters)
+            && state.routes.get(&connect.service) == Some(&routes))
     }
 
     async fn flows(&self, service: &str) -> Result<Vec<Flow>, DriverError> {

@@ -7,7 +7,7 @@
 use crate::Flow;
 use crate::openflow::{Meter, OpenFlowClient};
 use crate::ovsdb::OvsdbClient;
-use crate::{CrossConnect, DriverError, ElementDriver, PortCounters, PortState, burst_for, check_vlans, flows};
+use crate::{CrossConnect, DriverError, ElementDriver, PortCounters, PortState, burst_for, check_switched, flows};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use tokio::sync::Mutex;
@@ -268,7 +268,7 @@ fn port_state(name: &str, interface: &Value) -> PortState {
 
 impl ElementDriver for OvsDriver {
     async fn apply(&self, connect: &CrossConnect) -> Result<(), DriverError> {
-        check_vlans(connect)?;
+        check_switched(connect)?;
         self.with_session(async |driver: &Self, session: &Session| {
             let names = connect.endpoints.iter().map(|e| e.port.as_str()).collect();
             let numbers = driver.ensure_ports(&session.ovsdb, &names).await?;
@@ -316,7 +316,7 @@ impl ElementDriver for OvsDriver {
     }
 
     async fn check(&self, connect: &CrossConnect) -> Result<bool, DriverError> {
-        check_vlans(connect)?;
+        check_switched(connect)?;
         self.with_session(async |driver: &Self, session: &Session| {
             let (_, interfaces) = driver.read_ports(&session.ovsdb).await?;
             let mut numbers = HashMap::new();

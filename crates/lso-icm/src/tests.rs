@@ -380,8 +380,9 @@ fn a_topology_written_out_reads_back_the_same_with_its_management() {
     let topology = Topology::parse(DEMO_TOPOLOGY).unwrap();
     let mut management = std::collections::BTreeMap::new();
     let reached =
-        Management { ovsdb: "127.0.0.1:6641".into(), openflow: "/run/pe1/br0.mgmt".into(), bridge: "br0".into() };
-    management.insert("pe1".to_owned(), reached.clone());
+        Management::Ovs { ovsdb: "127.0.0.1:6641".into(), openflow: "/run/pe1/br0.mgmt".into(), bridge: "br0".into() };
+    management.insert("pe1".to_owned(), reached);
+    management.insert("pe2".to_owned(), Management::Frr { frr: "ns-pe2".into() });
     let again = Topology::parse(&topology.to_toml(&management)).unwrap();
     assert_eq!(again.management, management);
     assert_eq!(Topology { management: Default::default(), ..again }, topology);

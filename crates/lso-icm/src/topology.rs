@@ -87,17 +87,26 @@ pub struct Interface {
     pub capacity_mbps: u64,
 }
 
-/// How ECM reaches an Open vSwitch element.
+/// How ECM reaches an element: an Open vSwitch at its `ovsdb-server` and OpenFlow socket, or
+/// an FRRouting router by the network namespace its daemons run in.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Management {
-    /// Where its `ovsdb-server` listens (`host:port`).
-    pub ovsdb: String,
-    /// The path of its bridge's OpenFlow management socket.
-    pub openflow: String,
-    /// The bridge the services go on.
-    #[serde(default = "default_bridge")]
-    pub bridge: String,
+#[serde(untagged, deny_unknown_fields)]
+pub enum Management {
+    /// An Open vSwitch.
+    Ovs {
+        /// Where its `ovsdb-server` listens (`host:port`).
+        ovsdb: String,
+        /// The path of its bridge's OpenFlow management socket.
+        openflow: String,
+        /// The bridge the services go on.
+        #[serde(default = "default_bridge")]
+        bridge: String,
+    },
+    /// An FRRouting router.
+    Frr {
+        /// The network namespace (and `vtysh -N` pathspace) of its daemons.
+        frr: String,
+    },
 }
 
 fn default_bridge() -> String {
@@ -231,13 +240,15 @@ impl Topology {
         for (name, ports) in &self.elements {
             let ports: Vec<String> = ports.iter().map(|p| quote(p)).collect();
             text.push_str(&format!("[[element]]\nname = {}\nports = [{}]\n", quote(name), ports.join(", ")));
-            if let Some(m) = management.get(name).or_else(|| self.management.get(name)) {
-                text.push_str(&format!(
+            match management.get(name).or_else(|| self.management.get(name)) {
+                Some(Management::Ovs { ovsdb, openflow, bridge }) => text.push_str(&format!(
                     "management = {{ ovsdb = {}, openflow = {}, bridge = {} }}\n",
-                    quote(&m.ovsdb),
-                    quote(&m.openflow),
-                    quote(&m.bridge)
-                ));
+                    quote(ovsdb),
+                    quote(openflow),
+                    quote(bridge)
+                )),
+                Some(Management::Frr { frr }) => text.push_str(&format!("management = {{ frr = {} }}\n", quote(frr))),
+                None => {}
             }
             text.push('\n');
         }

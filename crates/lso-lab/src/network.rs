@@ -82,7 +82,7 @@ impl Domain {
             .map(|(name, e)| {
                 (
                     name.clone(),
-                    Management { ovsdb: e.ovsdb.clone(), openflow: e.openflow.clone(), bridge: e.bridge.clone() },
+                    Management::Ovs { ovsdb: e.ovsdb.clone(), openflow: e.openflow.clone(), bridge: e.bridge.clone() },
                 )
             })
             .collect();

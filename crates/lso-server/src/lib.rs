@@ -131,12 +131,15 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// Element control for `topology`: an Open vSwitch driver for each element with management
-/// settings, a simulated element for every other.
+/// Element control for `topology`: an Open vSwitch or FRRouting driver for each element with
+/// management settings, a simulated element for every other.
 fn element_control(topology: &lso_icm::Topology) -> lso_ecm::Ecm {
     lso_ecm::Ecm::new(topology.elements.iter().map(|(name, ports)| {
         let element = match topology.management.get(name) {
-            Some(m) => lso_ecm::Element::Ovs(Box::new(lso_ecm::OvsDriver::new(&m.ovsdb, &m.openflow, &m.bridge))),
+            Some(lso_icm::Management::Ovs { ovsdb, openflow, bridge }) => {
+                lso_ecm::Element::Ovs(Box::new(lso_ecm::OvsDriver::new(ovsdb, openflow, bridge)))
+            }
+            Some(lso_icm::Management::Frr { frr }) => lso_ecm::Element::Frr(lso_ecm::FrrDriver::new(frr)),
             None => lso_ecm::Element::Simulated(lso_ecm::SimulatedDriver::new(ports.clone())),
         };
         (name.clone(), element)

@@ -247,10 +247,11 @@ async fn a_seller_killed_while_provisioning_resumes_and_the_elements_end_exactly
     // Every EVPL is on pe1 and pe3 exactly once: two flows and one meter each per element,
     // nothing else.
     for (element, reached) in &network.topology.management {
-        if element == "pe2" && !std::path::Path::new(&reached.openflow).exists() {
+        let lso_icm::Management::Ovs { openflow, .. } = reached else { continue };
+        if element == "pe2" && !std::path::Path::new(openflow).exists() {
             continue; // never configured: its bridge was not even made
         }
-        let switch = lso_ecm::openflow::OpenFlowClient::connect(&reached.openflow).await.unwrap();
+        let switch = lso_ecm::openflow::OpenFlowClient::connect(openflow).await.unwrap();
         let flows = switch.flows(None).await.unwrap();
         let mut per_service: std::collections::HashMap<u64, usize> = Default::default();
         for flow in &flows {
