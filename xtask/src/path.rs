@@ -43,6 +43,7 @@ pub fn run(nodes: usize, links: usize, requests: usize) -> anyhow::Result<()> {
             interfaces: vec![format!("u{a}"), format!("u{z}")],
             bandwidth_mbps: 10,
             vlans: Default::default(),
+            routed: Default::default(),
         };
         let started = Instant::now();
         let reservation = network.reserve(&request)?;

@@ -523,6 +523,7 @@ async fn topology(Caller { state, .. }: Caller<AdminState>) -> Result<Response, 
                     let kind = match i.kind {
                         lso_icm::InterfaceKind::Uni => "uni",
                         lso_icm::InterfaceKind::Enni => "enni",
+                        lso_icm::InterfaceKind::IpUni => "ip-uni",
                     };
                     // The VLANs each service claims here; none is the whole port (all-to-one).
                     let vlans: Vec<Value> = network

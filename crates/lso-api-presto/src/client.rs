@@ -45,8 +45,13 @@ fn failure(status: u16, body: &Value) -> PrestoError {
 
 fn sip(value: &Value) -> Option<Sip> {
     let name = value["uuid"].as_str()?.to_owned();
-    let kind =
-        if value.get("nrp-carrier-eth-enni-n-resource").is_some() { InterfaceKind::Enni } else { InterfaceKind::Uni };
+    let kind = if value.get("nrp-carrier-eth-enni-n-resource").is_some() {
+        InterfaceKind::Enni
+    } else if value.get(crate::IP_UNI_RESOURCE).is_some() {
+        InterfaceKind::IpUni
+    } else {
+        InterfaceKind::Uni
+    };
     let site = value["name"]
         .as_array()?
         .iter()
@@ -85,9 +90,13 @@ impl Presto for PrestoClient {
                     if request.cir_mbps > 0 {
                         resource["ingress-bwp-flow"] = json!({"cir": request.cir_mbps * 1_000_000});
                     }
-                    json!({"service-interface-point": {"service-interface-point-id": endpoint.interface},
+                    let mut end_point = json!({"service-interface-point": {"service-interface-point-id": endpoint.interface},
                            "layer-protocol-name": "ETH", "direction": "BIDIRECTIONAL",
-                           "nrp-carrier-eth-connectivity-end-point-resource": resource})
+                           "nrp-carrier-eth-connectivity-end-point-resource": resource});
+                    if let Some(routed) = &endpoint.routed {
+                        end_point[crate::IP_ACCESS_RESOURCE] = json!(routed);
+                    }
+                    end_point
                 })
                 .collect();
             let service_type =

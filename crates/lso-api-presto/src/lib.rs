@@ -79,6 +79,22 @@ fn capacity(mbps: u64) -> Value {
     json!({"total-size": {"value": mbps.min(i32::MAX as u64), "unit": "MBPS"}})
 }
 
+/// lso's own resource of a service interface point that is an IP UNI (NRP knows Ethernet only).
+pub const IP_UNI_RESOURCE: &str = "lso-ip-uni-n-resource";
+/// lso's own resource of a connectivity end point at an IP UNI: the access link's addressing
+/// and routing, as Adagio's `routed`.
+pub const IP_ACCESS_RESOURCE: &str = "lso-ip-access-end-point-resource";
+
+/// The access link's addressing of an end point at `path`, if it has one.
+fn end_point_routed(end_point: &Value, path: &str) -> Result<Option<lso_presto::Routed>, ApiError> {
+    match end_point.get(IP_ACCESS_RESOURCE) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => serde_json::from_value(value.clone())
+            .map(Some)
+            .map_err(|e| violation(&format!("{path}/{IP_ACCESS_RESOURCE}"), e.to_string())),
+    }
+}
+
 /// A service interface point.
 fn sip(network: &Network, name: &str) -> Option<Value> {
     let interface = network.topology().interface(name)?;
@@ -86,6 +102,7 @@ fn sip(network: &Network, name: &str) -> Option<Value> {
     let resource = match interface.kind {
         InterfaceKind::Uni => ("nrp-carrier-eth-uni-n-resource", json!({})),
         InterfaceKind::Enni => ("nrp-carrier-eth-enni-n-resource", json!({})),
+        InterfaceKind::IpUni => (IP_UNI_RESOURCE, json!({})),
     };
     let mut listed = vec![json!({"value-name": "interface", "value": name})];
     if let Some(site) = &interface.site {
@@ -168,9 +185,13 @@ fn connectivity_service(network: &Network, service: &ConnectivityService, runnin
             if cir_bps > 0 {
                 resource["ingress-bwp-flow"] = json!({"cir": cir_bps});
             }
-            json!({"local-id": name, "service-interface-point": {"service-interface-point-id": name},
+            let mut end_point = json!({"local-id": name, "service-interface-point": {"service-interface-point-id": name},
                    "layer-protocol-name": "ETH", "direction": "BIDIRECTIONAL",
-                   "nrp-carrier-eth-connectivity-end-point-resource": resource})
+                   "nrp-carrier-eth-connectivity-end-point-resource": resource});
+            if let Some(routed) = request.routed.get(name) {
+                end_point[IP_ACCESS_RESOURCE] = json!(routed);
+            }
+            end_point
         })
         .collect();
     let connections: Vec<String> =
@@ -544,9 +565,10 @@ fn end_point(end_point: &Value, path: &str) -> Result<(ServiceEndpoint, u64), Ap
         violation(&format!("{path}/service-interface-point"), "an end point names its service interface point")
     })?;
     let vlans = end_point_vlans(end_point, path)?;
+    let routed = end_point_routed(end_point, path)?;
     let cir =
         end_point["nrp-carrier-eth-connectivity-end-point-resource"]["ingress-bwp-flow"]["cir"].as_u64().unwrap_or(0);
-    Ok((ServiceEndpoint { interface: interface.to_owned(), vlans }, cir))
+    Ok((ServiceEndpoint { interface: interface.to_owned(), vlans, routed }, cir))
 }
 
 /// `update-connectivity-service`: changes one end point of a service (its VLANs, its CIR),
@@ -569,7 +591,11 @@ async fn update_connectivity_service(state: PrestoState, body: Value) -> Result<
             if *i == changed.interface {
                 changed.clone()
             } else {
-                ServiceEndpoint { interface: i.clone(), vlans: old.vlans.get(i).cloned().unwrap_or_default() }
+                ServiceEndpoint {
+                    interface: i.clone(),
+                    vlans: old.vlans.get(i).cloned().unwrap_or_default(),
+                    routed: old.routed.get(i).cloned(),
+                }
             }
         })
         .collect();
@@ -592,7 +618,8 @@ async fn compute_path(state: PrestoState, body: Value) -> Result<Value, ApiError
             "a point-to-point path joins two service end points, each naming its service-interface-point",
         ));
     }
-    let endpoints = interfaces.iter().map(|i| ServiceEndpoint { interface: i.clone(), vlans: Vec::new() }).collect();
+    let endpoints =
+        interfaces.iter().map(|i| ServiceEndpoint { interface: i.clone(), vlans: Vec::new(), routed: None }).collect();
     let uuid = uuid::Uuid::new_v4().to_string();
     let request = ConnectivityRequest { uuid: uuid.clone(), endpoints, cir_mbps: 0 };
     let planned = state.icm.plan_connectivity(&request).await.map_err(icm_error)?;
@@ -623,16 +650,10 @@ async fn create_connectivity_service(state: PrestoState, body: Value) -> Result<
         .ok_or_else(|| violation("/input/end-point", "`input.end-point` lists the end points"))?;
     let mut endpoints = Vec::new();
     let mut cir_bps: u64 = 0;
-    for (n, end_point) in end_points.iter().enumerate() {
-        let path = format!("/input/end-point/{n}");
-        let interface =
-            end_point["service-interface-point"]["service-interface-point-id"].as_str().ok_or_else(|| {
-                violation(&format!("{path}/service-interface-point"), "an end point names its service interface point")
-            })?;
-        let vlans = end_point_vlans(end_point, &path)?;
-        let resource = &end_point["nrp-carrier-eth-connectivity-end-point-resource"];
-        cir_bps = cir_bps.max(resource["ingress-bwp-flow"]["cir"].as_u64().unwrap_or(0));
-        endpoints.push(ServiceEndpoint { interface: interface.to_owned(), vlans });
+    for (n, value) in end_points.iter().enumerate() {
+        let (endpoint, cir) = end_point(value, &format!("/input/end-point/{n}"))?;
+        cir_bps = cir_bps.max(cir);
+        endpoints.push(endpoint);
     }
     let uuid = body["input"]["uuid"].as_str().map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     let request = ConnectivityRequest { uuid: uuid.clone(), endpoints, cir_mbps: cir_bps.div_ceil(1_000_000) };

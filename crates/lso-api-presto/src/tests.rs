@@ -126,12 +126,12 @@ async fn the_client_is_the_sofs_presto_over_http() {
     assert_eq!(enni.kind, InterfaceKind::Enni);
     let boston = sips.iter().find(|s| s.name == "uni-boston-1").unwrap();
     assert_eq!((boston.site.as_deref(), boston.capacity_mbps), (Some("site-boston"), 1000));
-    let endpoint = |interface: &str| ServiceEndpoint { interface: interface.into(), vlans: vec![300] };
+    let endpoint = |interface: &str| ServiceEndpoint { interface: interface.into(), vlans: vec![300], routed: None };
     let request = ConnectivityRequest {
         uuid: "ovc-1".into(),
         endpoints: vec![
             endpoint("uni-boston-1"),
-            ServiceEndpoint { interface: "enni-partner-1".into(), vlans: vec![3000] },
+            ServiceEndpoint { interface: "enni-partner-1".into(), vlans: vec![3000], routed: None },
         ],
         cir_mbps: 30,
     };

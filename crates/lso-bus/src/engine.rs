@@ -270,7 +270,11 @@ impl Bus {
             }
             match self.fulfilment.progress(request).await {
                 FulfilmentStatus::Completed => {
-                    self.end_item(item, change, Ok(())).await?;
+                    let assigned = match item.request.action {
+                        ItemAction::Delete => None,
+                        _ => self.fulfilment.assigned(request).await,
+                    };
+                    self.end_item(item, change, Ok(assigned)).await?;
                     states.insert(id.to_owned(), ItemState::Completed);
                     progressed = true;
                 }
@@ -300,17 +304,31 @@ impl Bus {
         &self,
         item: &ProductOrderItem,
         change: &mut OrderChange<'_>,
-        result: Result<(), String>,
+        result: Result<Option<Value>, String>,
     ) -> Result<(), BusError> {
         let why = match result {
-            Ok(()) => return complete_item(item, change).await,
+            Ok(assigned) => return complete_item(item, change, assigned).await,
             Err(why) => why,
         };
         change.abandon_item(item, ItemEvent::Fail, &why).await
     }
 }
 
-async fn complete_item(item: &ProductOrderItem, change: &mut OrderChange<'_>) -> Result<(), BusError> {
+/// Completes `item`, merging what the provider `assigned` into its product's configuration.
+async fn complete_item(
+    item: &ProductOrderItem,
+    change: &mut OrderChange<'_>,
+    assigned: Option<Value>,
+) -> Result<(), BusError> {
+    let with_assigned = |configuration: &mut Option<serde_json::Map<String, Value>>| {
+        if let (Some(configuration), Some(assigned)) = (configuration.as_mut(), &assigned) {
+            let mut merged = Value::Object(std::mem::take(configuration));
+            crate::internet::merge(&mut merged, assigned);
+            if let Value::Object(merged) = merged {
+                *configuration = merged;
+            }
+        }
+    };
     let id = item.request.id.as_str();
     let at = change.at.clone();
     change.move_item(id, item.state, ItemEvent::Complete, None)?;
@@ -332,6 +350,7 @@ async fn complete_item(item: &ProductOrderItem, change: &mut OrderChange<'_>) ->
             change
                 .change_product(id, ProductEvent::Activate, reason, "productStatusChangeEvent", |p| {
                     p.start_date = at.clone();
+                    with_assigned(&mut p.product_configuration);
                     if !related.is_empty() {
                         p.product_relationship.get_or_insert_with(Vec::new).extend(related);
                     }
@@ -339,7 +358,8 @@ async fn complete_item(item: &ProductOrderItem, change: &mut OrderChange<'_>) ->
                 .await
         }
         ItemAction::Modify => {
-            let configuration = request.product.as_ref().and_then(|p| p.product_configuration.clone());
+            let mut configuration = request.product.as_ref().and_then(|p| p.product_configuration.clone());
+            with_assigned(&mut configuration);
             let term = request.requested_item_term.clone().map(|t| vec![t]);
             change
                 .change_product(id, ProductEvent::EndChange, reason, "productAttributeValueChangeEvent", |p| {

@@ -56,6 +56,16 @@ pub trait Fulfilment: Send + Sync + 'static {
         request: FulfilmentRequest<'a>,
     ) -> Pin<Box<dyn Future<Output = FulfilmentStatus> + Send + 'a>>;
 
+    /// What the provider assigned when it realised `request` (an access link's addresses, for
+    /// one), merged into the product's configuration; asked once the item completed.
+    fn assigned<'a>(
+        &'a self,
+        request: FulfilmentRequest<'a>,
+    ) -> Pin<Box<dyn Future<Output = Option<Value>> + Send + 'a>> {
+        let _ = request;
+        Box::pin(async { None })
+    }
+
     /// The product-specific milestones `request` has reached so far, in order (MEF 123 CR7).
     fn milestones(&self, request: &FulfilmentRequest<'_>) -> Vec<String> {
         let _ = request;

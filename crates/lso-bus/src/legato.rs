@@ -8,13 +8,16 @@
 //!   each endpoint's CE-VLANs and the highest ingress CIR of its endpoints.
 //! - An Access E-Line becomes an OVC from its UNI to the ENNI its `ENNI_REFERENCE` product
 //!   names (`enniIdentifier`), on the S-VLAN of `enniEp.sVlanId`.
-//! - Internet products become IP services, recorded by the SOF.
+//! - An Internet access product becomes an IPVC (see [`crate::internet`]), at the IP UNI of
+//!   the IP UNI product it relates to (a relationship type naming `IP_UNI`) or at a free IP UNI
+//!   of its site; the subnet the SOF assigned goes back into the product.
+//! - An IP UNI product becomes an IP UNI service at its `INSTALL_LOCATION`.
 //!
 //! A service realising a product carries the product id as its `externalId`; a service order
 //! carries `{productOrderId}/{itemId}` as its own, so asking again after a crash finds it.
 
 use crate::fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus};
-use lso_legato::services::{EVC, OVC};
+use lso_legato::services::{EVC, IPVC, OVC};
 use lso_legato::{Legato, ServiceOrderMove};
 use lso_model::EntityError;
 use lso_model::order::ItemAction;
@@ -179,6 +182,17 @@ impl LegatoFulfilment {
                     {"interface": interface, "vlans": [s_vlan]},
                 ]}))
             }
+            IPVC => {
+                let ip_uni = match request.related.iter().find(|(t, _)| t.contains("IP_UNI")) {
+                    Some((_, product)) => Some(
+                        self.service_of(product)
+                            .await?
+                            .ok_or_else(|| format!("IP UNI product {product} is not realised yet"))?,
+                    ),
+                    None => None,
+                };
+                Ok(crate::internet::ipvc_configuration(&product, ip_uni))
+            }
             other => Ok(json!({"@type": other})),
         }
     }
@@ -290,6 +304,17 @@ impl Fulfilment for LegatoFulfilment {
         Box::pin(
             async move { self.status(&request).await.unwrap_or_else(|reason| FulfilmentStatus::Failed { reason }) },
         )
+    }
+
+    fn assigned<'a>(
+        &'a self,
+        request: FulfilmentRequest<'a>,
+    ) -> Pin<Box<dyn Future<Output = Option<Value>> + Send + 'a>> {
+        Box::pin(async move {
+            let services = self.legato.services_by_external_id(LEGATO_CLIENT, request.product_id).await.ok()?;
+            let running = services.iter().find(|s| s["state"] != "terminated")?;
+            crate::internet::assigned(running)
+        })
     }
 }
 

@@ -18,6 +18,7 @@ mod events;
 pub mod fulfilment;
 mod hubs;
 pub mod identity;
+pub mod internet;
 mod inventory;
 mod legato;
 mod ordering;

@@ -38,14 +38,15 @@ pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let network = match NetworkLab::build(&topology, "ld", Some(100)) {
         Ok(network) => {
             println!(
-                "Network  {} Open vSwitch elements and {} customer hosts in network namespaces",
-                topology.elements.len(),
+                "Network  {} Open vSwitch elements, {} FRRouting routers and {} customer hosts in network namespaces",
+                network.elements.len(),
+                network.routers.len(),
                 network.hosts.len()
             );
             Some(network)
         }
         Err(reason) => {
-            println!("Network  SIMULATED elements: Open vSwitch cannot run here ({reason}).");
+            println!("Network  SIMULATED elements: Open vSwitch and FRRouting cannot run here ({reason}).");
             println!("         The orders run the same; element read-back stands in for traffic.");
             None
         }

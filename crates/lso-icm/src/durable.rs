@@ -43,6 +43,8 @@ struct Stored {
     bandwidth_mbps: u64,
     #[serde(default)]
     vlans: crate::network::VlanClaims,
+    #[serde(default)]
+    routed: std::collections::BTreeMap<String, lso_adagio::Routed>,
     hops: Vec<(usize, u16)>,
 }
 
@@ -71,6 +73,7 @@ impl Icm {
                     interfaces: stored.interfaces,
                     bandwidth_mbps: stored.bandwidth_mbps,
                     vlans: stored.vlans,
+                    routed: stored.routed,
                 };
                 let hops = stored.hops.into_iter().map(|(link, s_vlan)| Hop { link, s_vlan }).collect();
                 network.restore(Reservation { request, hops })?;
@@ -101,6 +104,7 @@ impl Icm {
             interfaces: request.interfaces.clone(),
             bandwidth_mbps: request.bandwidth_mbps,
             vlans: request.vlans.clone(),
+            routed: request.routed.clone(),
             hops: reservation.hops.iter().map(|h| (h.link, h.s_vlan)).collect(),
         };
         let doc = serde_json::to_string(&stored).map_err(|_| IcmError::Corrupt(request.service.clone()))?;

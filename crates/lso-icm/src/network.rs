@@ -7,6 +7,7 @@
 //! link, the same on all links when one is free everywhere (no translation needed).
 
 use crate::topology::{Link, Topology};
+use lso_presto::InterfaceKind;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
@@ -23,8 +24,9 @@ pub enum AllocationError {
     /// The request names an interface the topology does not have.
     #[error("no interface `{0}`")]
     UnknownInterface(String),
-    /// The request names fewer than two distinct interfaces.
-    #[error("a service joins at least two different interfaces")]
+    /// The request names fewer than two distinct interfaces (an IP access: not exactly one IP
+    /// UNI, with its addressing).
+    #[error("a service joins at least two different interfaces, or is routed at exactly one IP UNI")]
     TooFewInterfaces,
     /// An interface has not enough spare bandwidth.
     #[error("interface `{interface}` has {available} Mbit/s left; {requested} Mbit/s asked")]
@@ -63,6 +65,8 @@ pub struct Request {
     pub bandwidth_mbps: u64,
     /// The VLANs it claims at its interfaces; an interface left out claims none.
     pub vlans: VlanClaims,
+    /// The addressing and routing at each IP UNI it uses.
+    pub routed: BTreeMap<String, lso_adagio::Routed>,
 }
 
 /// One link of a service and the S-VLAN it carries the service on.
@@ -243,7 +247,14 @@ impl Network {
                 names.push(name);
             }
         }
-        if names.len() < 2 {
+        let ip_unis =
+            names.iter().filter(|n| self.topology.interface(n).is_some_and(|i| i.kind == InterfaceKind::IpUni));
+        let routed = ip_unis.clone().count() > 0 || !request.routed.is_empty();
+        let one_ip_access = names.len() == 1
+            && ip_unis.clone().count() == 1
+            && request.routed.len() == 1
+            && ip_unis.into_iter().all(|n| request.routed.contains_key(*n));
+        if (routed && !one_ip_access) || (!routed && names.len() < 2) {
             return Err(AllocationError::TooFewInterfaces);
         }
         let mut elements = Vec::with_capacity(names.len());

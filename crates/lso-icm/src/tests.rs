@@ -71,7 +71,13 @@ fn square() -> Network {
 
 fn request(service: &str, interfaces: &[&str], bandwidth_mbps: u64) -> Request {
     let interfaces = interfaces.iter().map(|s| s.to_string()).collect();
-    Request { service: service.into(), interfaces, bandwidth_mbps, vlans: Default::default() }
+    Request {
+        service: service.into(),
+        interfaces,
+        bandwidth_mbps,
+        vlans: Default::default(),
+        routed: Default::default(),
+    }
 }
 
 fn link_names(network: &Network, reservation: &Reservation) -> Vec<String> {
@@ -285,7 +291,13 @@ proptest! {
                             vlans.insert(name.clone(), claim);
                         }
                     }
-                    let asked = Request { service: format!("s{service}"), interfaces: names, bandwidth_mbps: bandwidth, vlans };
+                    let asked = Request {
+                        service: format!("s{service}"),
+                        interfaces: names,
+                        bandwidth_mbps: bandwidth,
+                        vlans,
+                        routed: Default::default(),
+                    };
                     let before = network.reservations().len();
                     match network.reserve(&asked) {
                         Ok(reservation) => {

@@ -264,6 +264,7 @@ impl Topology {
             let kind = match interface.kind {
                 InterfaceKind::Uni => "uni",
                 InterfaceKind::Enni => "enni",
+                InterfaceKind::IpUni => "ip-uni",
             };
             text.push_str(&format!(
                 "[[interface]]\nname = {}\nport = {}\nkind = \"{kind}\"\n",

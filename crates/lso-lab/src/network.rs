@@ -1,8 +1,10 @@
-//! A topology built for real on this machine: an Open vSwitch element per topology element, a
-//! veth per link, and a customer host behind a customer edge switch at every UNI. The topology
-//! it returns says how to reach each element, so `lso` configures them for real.
+//! A topology built for real on this machine: an Open vSwitch element per topology element (an
+//! FRRouting router per element with IP UNIs, with an Internet host upstream), a veth per link,
+//! a customer host behind a customer edge switch at every UNI and an unaddressed customer host
+//! at every IP UNI (the test gives it the address its order was given). The topology it returns
+//! says how to reach each element, so `lso` configures them for real.
 
-use lso_ecm::lab::{Host, Lab, LabElement, LabError};
+use lso_ecm::lab::{Host, Lab, LabElement, LabError, LabRouter};
 use lso_icm::{InterfaceKind, Management, Topology};
 use std::collections::BTreeMap;
 
@@ -16,7 +18,12 @@ pub struct NetworkLab {
     pub hosts: BTreeMap<String, Host>,
     /// The elements, by name.
     pub elements: BTreeMap<String, LabElement>,
+    /// The routers, by name, each with the Internet host beyond it.
+    pub routers: BTreeMap<String, (LabRouter, Host)>,
 }
+
+/// The autonomous system of the lab's provider routers.
+pub const PROVIDER_AS: u32 = 64500;
 
 impl NetworkLab {
     /// Builds `topology` with names starting with `tag`; every host sits behind a CE switch
@@ -25,7 +32,13 @@ impl NetworkLab {
     pub fn build(topology: &Topology, tag: &str, ce_vlan: Option<u16>) -> Result<Self, LabError> {
         let mut lab = Lab::new(tag)?;
         let domain = Domain::build(&mut lab, topology, "", 1, ce_vlan, None)?;
-        Ok(NetworkLab { lab, topology: domain.topology, hosts: domain.hosts, elements: domain.elements })
+        Ok(NetworkLab {
+            lab,
+            topology: domain.topology,
+            hosts: domain.hosts,
+            elements: domain.elements,
+            routers: domain.routers,
+        })
     }
 }
 
@@ -37,6 +50,8 @@ pub struct Domain {
     pub hosts: BTreeMap<String, Host>,
     /// The elements, by name.
     pub elements: BTreeMap<String, LabElement>,
+    /// The routers, by name, each with the Internet host beyond it.
+    pub routers: BTreeMap<String, (LabRouter, Host)>,
 }
 
 impl Domain {
@@ -51,8 +66,19 @@ impl Domain {
         joined: Option<&str>,
     ) -> Result<Self, LabError> {
         let mut elements = BTreeMap::new();
+        let mut routers = BTreeMap::new();
         for (name, _) in &topology.elements {
-            elements.insert(name.clone(), lab.element(&format!("{prefix}{name}"))?);
+            let routes = topology.interfaces.iter().any(|i| i.kind == InterfaceKind::IpUni && &i.port.element == name);
+            if routes {
+                routers.insert(name.clone(), lab.router(&format!("{prefix}{name}"), PROVIDER_AS)?);
+            } else {
+                elements.insert(name.clone(), lab.element(&format!("{prefix}{name}"))?);
+            }
+        }
+        if let Some(link) =
+            topology.links.iter().find(|l| routers.contains_key(&l.a.element) || routers.contains_key(&l.z.element))
+        {
+            return Err(LabError::new(format!("the lab links no router ({} – {})", link.a, link.z)));
         }
         for link in &topology.links {
             lab.wire(&elements[&link.a.element], &link.a.port, &elements[&link.z.element], &link.z.port)?;
@@ -77,17 +103,21 @@ impl Domain {
             let address = format!("10.67.{}.{}", first_host, n + 1);
             lab.host(&format!("{prefix}p{}", n + 1), element, &interface.port.port, &address, None)?;
         }
-        let management = elements
-            .iter()
-            .map(|(name, e)| {
-                (
-                    name.clone(),
-                    Management::Ovs { ovsdb: e.ovsdb.clone(), openflow: e.openflow.clone(), bridge: e.bridge.clone() },
-                )
-            })
-            .collect();
+        let ip_unis = topology.interfaces.iter().filter(|i| i.kind == InterfaceKind::IpUni);
+        for (n, interface) in ip_unis.enumerate() {
+            let (router, _) = &routers[&interface.port.element];
+            let host = lab.routed_host(&format!("{prefix}r{}", n + 1), router, &interface.port.port)?;
+            hosts.insert(interface.name.clone(), host);
+        }
+        let switches = elements.iter().map(|(name, e)| {
+            let reached =
+                Management::Ovs { ovsdb: e.ovsdb.clone(), openflow: e.openflow.clone(), bridge: e.bridge.clone() };
+            (name.clone(), reached)
+        });
+        let routed = routers.iter().map(|(name, (r, _))| (name.clone(), Management::Frr { frr: r.namespace.clone() }));
+        let management = switches.chain(routed).collect();
         let topology = Topology::parse(&topology.to_toml(&management)).map_err(|e| LabError::new(e.to_string()))?;
-        Ok(Domain { topology, hosts, elements })
+        Ok(Domain { topology, hosts, elements, routers })
     }
 }
 

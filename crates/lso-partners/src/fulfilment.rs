@@ -943,6 +943,13 @@ impl Fulfilment for PartnerFulfilment {
     fn milestones(&self, request: &FulfilmentRequest<'_>) -> Vec<String> {
         self.inner.milestones(request)
     }
+
+    fn assigned<'a>(
+        &'a self,
+        request: FulfilmentRequest<'a>,
+    ) -> Pin<Box<dyn Future<Output = Option<serde_json::Value>> + Send + 'a>> {
+        self.inner.assigned(request)
+    }
 }
 
 /// How many S-VLANs this Seller holds at its ENNIs for off-net EVCs.

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use std::future::Future;
 use std::pin::Pin;
 
-pub use lso_adagio::{Alarm, AlarmChange, AlarmKind, PortCounters};
+pub use lso_adagio::{Alarm, AlarmChange, AlarmKind, Bgp, PortCounters, Routed};
 
 /// What a service interface point is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -19,6 +19,9 @@ pub enum InterfaceKind {
     Uni,
     /// An ENNI towards a partner operator.
     Enni,
+    /// An IP UNI towards a customer: a routed port of a provider-edge router.
+    #[serde(rename = "ip-uni")]
+    IpUni,
 }
 
 /// Where a connectivity service starts or ends.
@@ -29,6 +32,9 @@ pub struct ServiceEndpoint {
     /// At a UNI, the CE-VLANs of the service (none: every frame, all-to-one bundling); at an
     /// ENNI, the S-VLAN the partner uses for it (exactly one).
     pub vlans: Vec<u16>,
+    /// At an IP UNI, the access link's addressing and routing (and the rate towards the
+    /// customer); the IP UNI is then the service's only endpoint.
+    pub routed: Option<Routed>,
 }
 
 /// A connectivity service to create.

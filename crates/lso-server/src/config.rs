@@ -70,6 +70,7 @@ presto_url = ""
 presto_token = ""
 adagio_url = ""
 adagio_token = ""
+ip_pool = "100.64.0.0/16"
 
 [geography]
 addresses = ""
@@ -293,6 +294,8 @@ pub struct NetworkConfig {
     /// OAuth 2.0 client credentials this Seller gets its tokens at that ECM with.
     #[serde(default)]
     pub adagio_oauth: Option<lso_partners::OAuthConfig>,
+    /// The IPv4 pool the subnets of Internet access links are taken from (`address/length`).
+    pub ip_pool: String,
 }
 
 impl NetworkConfig {
@@ -611,6 +614,9 @@ impl Config {
             bail!("`log_format` must be `text` or `json`, not `{}`", self.log_format);
         }
         self.tls.validate()?;
+        if let Err(reason) = self.network.ip_pool.parse::<lso_sof::ip::Ipv4Pool>() {
+            bail!("`network.ip_pool`: {reason}");
+        }
         if self.identity.issuer.trim().is_empty() || !(1..=86_400).contains(&self.identity.token_ttl_seconds) {
             bail!("`identity.issuer` must not be empty and `identity.token_ttl_seconds` is from 1 to 86400");
         }

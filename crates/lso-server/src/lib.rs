@@ -264,7 +264,12 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
                 .map_err(|e| anyhow::anyhow!("network.presto: {e}"))?;
         Arc::new(lso_api_presto::PrestoClient::new(&config.network.presto_url, credentials, http.clone()))
     };
-    let sof = Arc::new(lso_sof::Sof::new(store.clone(), presto, clock.clone(), Arc::new(UuidIds), this_server.clone()));
+    let ip_pool =
+        config.network.ip_pool.parse().map_err(|reason: String| anyhow::anyhow!("`network.ip_pool`: {reason}"))?;
+    let sof = Arc::new(
+        lso_sof::Sof::new(store.clone(), presto, clock.clone(), Arc::new(UuidIds), this_server.clone())
+            .with_ip_pool(ip_pool),
+    );
     let legato: Arc<dyn lso_legato::Legato> = if config.fulfilment.legato_url.is_empty() {
         sof.clone()
     } else {

@@ -55,8 +55,10 @@ impl Serviceability for NetworkServiceability {
 
     fn path<'a>(&'a self, endpoints: Vec<(String, Vec<u16>)>, cir_mbps: u64) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            let endpoints =
-                endpoints.into_iter().map(|(interface, vlans)| ServiceEndpoint { interface, vlans }).collect();
+            let endpoints = endpoints
+                .into_iter()
+                .map(|(interface, vlans)| ServiceEndpoint { interface, vlans, routed: None })
+                .collect();
             let request = ConnectivityRequest { uuid: "qualification".into(), endpoints, cir_mbps };
             self.icm.plan_connectivity(&request).await.map(drop).map_err(|e| e.to_string())
         })

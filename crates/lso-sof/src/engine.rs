@@ -257,7 +257,7 @@ impl Sof {
                 let mut service = item["service"].clone();
                 service["serviceDate"] = json!(DateTime::from_millis(writes.now).as_str());
                 service["serviceOrderItem"] = json!([reference]);
-                let outcome = self.bring_up(&service).await?;
+                let outcome = self.bring_up(&mut service).await?;
                 service["state"] = json!(match &outcome {
                     Ok(()) => item["service"]["state"].as_str().unwrap_or("active"),
                     Err(_) => "terminated",
@@ -282,7 +282,7 @@ impl Sof {
                 let (record, mut service) = self.load(SERVICE, Some(&writes.client), &service_id).await?;
                 let mut wanted = service.clone();
                 wanted["serviceConfiguration"] = item["service"]["serviceConfiguration"].clone();
-                let outcome = self.change(&service, &wanted).await?;
+                let outcome = self.change(&service, &mut wanted).await?;
                 if outcome.is_ok() {
                     service["serviceConfiguration"] = wanted["serviceConfiguration"].clone();
                     writes.ops.push(self.policy(&service, &writes.client).await);
@@ -319,16 +319,19 @@ impl Sof {
     /// Makes `service` exist on the network; `Err` says why it cannot. A connection asked to
     /// be in another state than `active` (checked, designed, reserved, inactive) is recorded
     /// in that state and not configured.
-    async fn bring_up(&self, service: &Value) -> Result<Result<(), String>, SofError> {
+    async fn bring_up(&self, service: &mut Value) -> Result<Result<(), String>, SofError> {
         let configuration = &service["serviceConfiguration"];
         let id = service["id"].as_str().unwrap_or_default();
         let active = service["state"].as_str().is_none_or(|s| s == "active");
-        match ServiceKind::of(configuration["@type"].as_str().unwrap_or_default()) {
-            Some(ServiceKind::Connection) if !active => Ok(Ok(())),
+        let service_type = configuration["@type"].as_str().unwrap_or_default();
+        match ServiceKind::of(service_type) {
+            Some(ServiceKind::Connection | ServiceKind::IpAccess) if !active => Ok(Ok(())),
             Some(ServiceKind::Interface) => {
                 let config: InterfaceConfig = read_config(configuration).map_err(SofError::Corrupt)?;
-                self.claim_interface(id, config.interface, &service["place"]).await
+                let kind = crate::services::interface_kind(service_type);
+                self.claim_interface(id, config.interface, &service["place"], kind).await
             }
+            Some(ServiceKind::IpAccess) => self.bring_up_ipvc(service).await,
             Some(ServiceKind::Connection) => {
                 let config: ConnectionConfig = read_config(configuration).map_err(SofError::Corrupt)?;
                 self.connect(id, &config).await
@@ -341,16 +344,8 @@ impl Sof {
     async fn tear_down(&self, service: &Value) -> Result<(), SofError> {
         let id = service["id"].as_str().unwrap_or_default();
         match ServiceKind::of(service["serviceConfiguration"]["@type"].as_str().unwrap_or_default()) {
-            Some(ServiceKind::Interface) => {
-                if let Some(interface) = self.interface_of(id).await? {
-                    match self.store.apply(vec![WriteOp::Delete { kind: INTERFACE_CLAIM.into(), id: interface }]).await
-                    {
-                        Ok(()) | Err(lso_store::StoreError::NotFound) => {}
-                        Err(other) => return Err(other.into()),
-                    }
-                }
-                Ok(())
-            }
+            Some(ServiceKind::Interface) => self.release_claim(id).await,
+            Some(ServiceKind::IpAccess) => self.tear_down_ipvc(id).await,
             Some(ServiceKind::Connection) => {
                 self.presto
                     .delete_connectivity(id)
@@ -362,19 +357,22 @@ impl Sof {
         }
     }
 
-    /// Changes a running connection to `wanted`: the new one replaces the old, and if the
-    /// network cannot carry it the old one is put back.
-    async fn change(&self, service: &Value, wanted: &Value) -> Result<Result<(), String>, SofError> {
-        if ServiceKind::of(service["serviceConfiguration"]["@type"].as_str().unwrap_or_default())
-            != Some(ServiceKind::Connection)
-        {
-            return Ok(Ok(()));
+    /// Changes a running connection or IP access to `wanted`: the new one replaces the old, and
+    /// if the network cannot carry it the old one is put back. An IP access keeps its IP UNI
+    /// and its subnet.
+    async fn change(&self, service: &Value, wanted: &mut Value) -> Result<Result<(), String>, SofError> {
+        match ServiceKind::of(service["serviceConfiguration"]["@type"].as_str().unwrap_or_default()) {
+            Some(ServiceKind::Connection) => self.tear_down(service).await?,
+            Some(ServiceKind::IpAccess) => {
+                let id = service["id"].as_str().unwrap_or_default();
+                self.presto.delete_connectivity(id).await.map_err(|e| SofError::Unreachable(e.to_string()))?;
+            }
+            _ => return Ok(Ok(())),
         }
-        self.tear_down(service).await?;
         match self.bring_up(wanted).await? {
             Ok(()) => Ok(Ok(())),
             Err(reason) => {
-                if let Err(back) = self.bring_up(service).await? {
+                if let Err(back) = self.bring_up(&mut service.clone()).await? {
                     tracing::error!(service = %service["id"], error = %back, "could not restore a service after a failed change");
                 }
                 Ok(Err(reason))
@@ -382,12 +380,14 @@ impl Sof {
         }
     }
 
-    /// Takes `interface`, or a free UNI at the site of the service's `INSTALL_LOCATION`.
-    async fn claim_interface(
+    /// Takes `interface`, or a free interface of `kind` at the site of the service's
+    /// `INSTALL_LOCATION` (an IP UNI anywhere when the service has no site).
+    pub(crate) async fn claim_interface(
         &self,
         service: &str,
         interface: Option<String>,
         places: &Value,
+        kind: InterfaceKind,
     ) -> Result<Result<(), String>, SofError> {
         if self.interface_of(service).await?.is_some() {
             return Ok(Ok(()));
@@ -398,14 +398,20 @@ impl Sof {
             .into_iter()
             .filter(|i| match &interface {
                 Some(name) => &i.name == name,
-                None => i.kind == InterfaceKind::Uni && site.is_some() && i.site == site,
+                None => {
+                    let anywhere = kind == InterfaceKind::IpUni && site.is_none();
+                    i.kind == kind && (anywhere || site.is_some() && i.site == site)
+                }
             })
             .map(|i| i.name)
             .collect();
         if candidates.is_empty() {
             return Ok(Err(match (interface, site) {
                 (Some(name), _) => format!("the network has no interface `{name}`"),
-                (None, Some(site)) => format!("the network has no UNI at site `{site}`"),
+                (None, Some(site)) => {
+                    let what = if kind == InterfaceKind::IpUni { "IP UNI" } else { "UNI" };
+                    format!("the network has no {what} at site `{site}`")
+                }
                 (None, None) => "the service names neither an interface nor an INSTALL_LOCATION site".into(),
             }));
         }
@@ -457,11 +463,18 @@ impl Sof {
                 (None, Some(interface)) => interface.clone(),
                 (None, None) => return Ok(Err("an endpoint names no service and no interface".into())),
             };
-            endpoints.push(ServiceEndpoint { interface, vlans: endpoint.vlans.clone() });
+            endpoints.push(ServiceEndpoint { interface, vlans: endpoint.vlans.clone(), routed: None });
         }
         let request = ConnectivityRequest { uuid: id.to_owned(), endpoints, cir_mbps: config.cir_mbps };
+        self.create(&request).await
+    }
+
+    /// Creates connectivity service `request`; `Err` says why the network cannot carry it.
+    /// What an element could not undo at once is released in the background.
+    pub(crate) async fn create(&self, request: &ConnectivityRequest) -> Result<Result<(), String>, SofError> {
+        let id = request.uuid.as_str();
         let unavailable = |e: PrestoError| SofError::Unreachable(e.to_string());
-        match self.presto.create_connectivity(&request).await {
+        match self.presto.create_connectivity(request).await {
             Ok(()) => Ok(Ok(())),
             Err(PrestoError::Unavailable(reason)) => Err(SofError::Unreachable(reason)),
             Err(failed @ PrestoError::Element(_))

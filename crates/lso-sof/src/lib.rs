@@ -10,6 +10,7 @@
 mod api;
 mod control;
 mod engine;
+pub mod ip;
 mod order;
 pub mod pm;
 pub mod services;
@@ -65,6 +66,8 @@ pub struct Sof {
     streams: tokio::sync::broadcast::Sender<streams::StreamMessage>,
     /// The service orders whose step was committed, for the BUS to look at.
     moves: tokio::sync::broadcast::Sender<lso_legato::ServiceOrderMove>,
+    /// Where access links get their subnets.
+    ip_pool: ip::Ipv4Pool,
 }
 
 impl Sof {
@@ -80,7 +83,23 @@ impl Sof {
     ) -> Self {
         let (streams, _) = tokio::sync::broadcast::channel(1024);
         let (moves, _) = tokio::sync::broadcast::channel(4096);
-        Sof { store, presto, clock, ids, self_addresses, wake: Arc::new(Notify::new()), streams, moves }
+        Sof {
+            store,
+            presto,
+            clock,
+            ids,
+            self_addresses,
+            wake: Arc::new(Notify::new()),
+            streams,
+            moves,
+            ip_pool: ip::Ipv4Pool::default(),
+        }
+    }
+
+    /// The SOF, its access links getting their subnets from `pool`.
+    pub fn with_ip_pool(mut self, pool: ip::Ipv4Pool) -> Self {
+        self.ip_pool = pool;
+        self
     }
 
     async fn commit(&self, ops: Vec<lso_store::WriteOp>) -> Result<(), SofError> {

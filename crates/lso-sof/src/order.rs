@@ -308,6 +308,10 @@ impl Sof {
                 Err(e) => Some((path.to_owned(), e)),
                 Ok(connection) => self.check_endpoints(client, &connection, path).await?,
             },
+            Some(ServiceKind::IpAccess) => match read_config::<crate::ip::IpvcConfig>(configuration) {
+                Err(e) => Some((path.to_owned(), e)),
+                Ok(ipvc) => ipvc.problem().map(|(attribute, reason)| (format!("{path}/{attribute}"), reason)),
+            },
             Some(ServiceKind::Ip) => None,
         };
         if let Some((at, reason)) = problem {

@@ -7,8 +7,12 @@
 //! - An **EVC** or **OVC** joins endpoints with a connectivity service: each endpoint is a UNI or
 //!   ENNI service (`service`) or an interface (`interface`), with its VLANs (`vlans`: CE-VLANs
 //!   at a UNI, none meaning all-to-one; the S-VLAN at an ENNI), held to `cirMbps`.
-//! - An **IP** service (IP UNI, IPVC, IPVC end point, access link) is recorded; lso does not
-//!   route yet.
+//! - An **IP UNI** service takes an IP UNI (a routed port of a provider-edge router) the same
+//!   way.
+//! - An **IPVC** is Internet access at an IP UNI (`ip::IpvcConfig`): a subnet from the pool,
+//!   static routes or BGP to the customer, the rates both ways, configured on the router.
+//! - An IPVC end point or UNI access link service is recorded: the IPVC that uses them is what
+//!   the router runs.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -22,6 +26,8 @@ pub enum ServiceKind {
     Interface,
     /// Joins endpoints across the network.
     Connection,
+    /// Internet access at an IP UNI.
+    IpAccess,
     /// Recorded only.
     Ip,
 }
@@ -32,11 +38,13 @@ impl ServiceKind {
     pub fn of(service_type: &str) -> Option<Self> {
         let name = service_type.strip_prefix("urn:mef:lso:spec:legato:")?.split(':').next()?;
         match name {
-            "carrier-ethernet-subscriber-uni" | "carrier-ethernet-operator-uni" | "carrier-ethernet-enni" => {
-                Some(ServiceKind::Interface)
-            }
+            "carrier-ethernet-subscriber-uni"
+            | "carrier-ethernet-operator-uni"
+            | "carrier-ethernet-enni"
+            | "ip-uni" => Some(ServiceKind::Interface),
             "carrier-ethernet-evc" | "carrier-ethernet-ovc" => Some(ServiceKind::Connection),
-            "ip-uni" | "ipvc" | "ipvc-end-point" | "ip-uni-access-link" => Some(ServiceKind::Ip),
+            "ipvc" => Some(ServiceKind::IpAccess),
+            "ipvc-end-point" | "ip-uni-access-link" => Some(ServiceKind::Ip),
             _ => None,
         }
     }
@@ -137,19 +145,32 @@ pub const CATALOG: [ServiceSpecification; 7] = [
         category: "carrierEthernet",
         kind: ServiceKind::Connection,
     },
-    ServiceSpecification { id: "ip-uni", service_type: IP_UNI, name: "IP UNI", category: "ip", kind: ServiceKind::Ip },
+    ServiceSpecification {
+        id: "ip-uni",
+        service_type: IP_UNI,
+        name: "IP UNI",
+        category: "ip",
+        kind: ServiceKind::Interface,
+    },
     ServiceSpecification {
         id: "ipvc",
         service_type: IPVC,
         name: "IP Virtual Connection",
         category: "ip",
-        kind: ServiceKind::Ip,
+        kind: ServiceKind::IpAccess,
     },
 ];
+
+/// The kind of interface a service of `service_type` takes: an IP UNI for an IP UNI service,
+/// a UNI (or the ENNI it names) otherwise.
+pub fn interface_kind(service_type: &str) -> lso_presto::InterfaceKind {
+    if service_type.contains(":ip-uni:") { lso_presto::InterfaceKind::IpUni } else { lso_presto::InterfaceKind::Uni }
+}
 
 /// The JSON Schema of the configuration of a service of `kind` (lso's own attributes).
 pub fn configuration_schema(specification: &ServiceSpecification) -> serde_json::Value {
     let vlan = serde_json::json!({"type": "integer", "minimum": 1, "maximum": 4094});
+    let prefix = serde_json::json!({"type": "string", "pattern": "^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"});
     let properties = match specification.kind {
         ServiceKind::Interface => serde_json::json!({
             "interface": {"type": "string", "description": "The interface to take; else a free UNI at the INSTALL_LOCATION site."}
@@ -161,6 +182,17 @@ pub fn configuration_schema(specification: &ServiceSpecification) -> serde_json:
                 "vlans": {"type": "array", "items": vlan, "description": "CE-VLANs at a UNI (none: all-to-one), the S-VLAN at an ENNI."}
             }}},
             "cirMbps": {"type": "integer", "minimum": 0, "description": "The committed rate at each UNI, in Mbit/s."}
+        }),
+        ServiceKind::IpAccess => serde_json::json!({
+            "ipUni": {"type": "string", "description": "The IP UNI service it is delivered at."},
+            "interface": {"type": "string", "description": "Or the IP UNI, by name; else a free IP UNI at the INSTALL_LOCATION site."},
+            "cirMbps": {"type": "integer", "minimum": 0, "description": "The rate from the customer, in Mbit/s (0: the IP UNI's)."},
+            "egressMbps": {"type": "integer", "minimum": 0, "description": "The rate towards the customer, in Mbit/s (0: as from the customer)."},
+            "prefixLength": {"type": "integer", "minimum": 24, "maximum": 30, "description": "The access link's subnet, from the SOF's pool."},
+            "routing": {"enum": ["static", "bgp"], "description": "Static routes to the customer's prefixes, or BGP with the customer's router."},
+            "customerAs": {"type": "integer", "minimum": 1, "description": "The customer's autonomous system (BGP)."},
+            "customerPrefixes": {"type": "array", "items": prefix, "description": "The customer's own prefixes, routed to it or accepted from it."},
+            "accessLink": {"type": "object", "readOnly": true, "description": "Written by the SOF: the IP UNI, the subnet and both addresses."}
         }),
         ServiceKind::Ip => serde_json::json!({}),
     };

@@ -268,3 +268,73 @@ async fn each_committed_step_of_a_service_order_is_told_to_those_following_them(
         lso_legato::ServiceOrderMove { id, client: "bus".into(), external_id: Some("po-7/1".into()), trace: None };
     assert!(!told.is_empty() && told.iter().all(|t| *t == expected), "{told:?}");
 }
+
+fn add_ipvc(item: &str, site: &str, configuration: Value) -> Value {
+    let mut configuration = configuration;
+    configuration["@type"] = json!(crate::services::IPVC);
+    json!({"id": item, "action": "add", "service": {
+        "state": "active", "serviceConfiguration": configuration,
+        "place": [{"@type": "GeographicSiteRef", "id": site, "role": "INSTALL_LOCATION"}]}})
+}
+
+#[tokio::test]
+async fn internet_access_takes_an_ip_uni_and_a_subnet_of_its_own_and_gives_both_back() {
+    let world = world().await;
+    let statics = json!({"cirMbps": 20, "customerPrefixes": ["192.0.2.0/28"]});
+    let bgp = json!({"cirMbps": 50, "egressMbps": 100, "routing": "bgp", "customerAs": 65010, "customerPrefixes": ["192.0.2.16/28"], "prefixLength": 29});
+    let order =
+        world.order(vec![add_ipvc("1", "site-boston", statics.clone()), add_ipvc("2", "site-boston", bgp)]).await;
+    assert_eq!(order["state"], "completed", "{order:#}");
+    let (first, second) = (service_of(&order, 0), service_of(&order, 1));
+    let link = |service: Value| service["serviceConfiguration"]["accessLink"].clone();
+    let one = link(world.sof.document(SERVICE, "bus", &first).await.unwrap());
+    let two = link(world.sof.document(SERVICE, "bus", &second).await.unwrap());
+    assert_eq!(
+        one,
+        json!({"interface": "ipuni-boston-1", "ipv4Prefix": "100.64.0.0/30", "providerAddress": "100.64.0.1", "customerAddress": "100.64.0.2"})
+    );
+    assert_eq!(
+        two,
+        json!({"interface": "ipuni-boston-2", "ipv4Prefix": "100.64.0.8/29", "providerAddress": "100.64.0.9", "customerAddress": "100.64.0.10"})
+    );
+
+    // The router runs each as asked: addressing, routing and both rates.
+    let connectivity = world.icm.connectivity(&second).await.unwrap();
+    let [(element, connect)] = connectivity.cross_connects.as_slice() else { panic!("{connectivity:?}") };
+    assert_eq!(element, "ar1");
+    let endpoint = &connect.endpoints[0];
+    assert_eq!((endpoint.port.as_str(), endpoint.ingress_cir_kbps), ("ip4", Some(50_000)));
+    let lso_adagio::Attachment::Routed(routed) = &endpoint.attachment else { panic!("{endpoint:?}") };
+    assert_eq!(
+        (routed.provider.as_str(), routed.customer.as_str(), routed.egress_kbps),
+        ("100.64.0.9/29", "100.64.0.10", Some(100_000))
+    );
+    assert_eq!(routed.bgp, Some(lso_adagio::Bgp { customer_as: 65010, accept: vec!["192.0.2.16/28".into()] }));
+    assert!(world.ecm.check("ar1", connect).await.unwrap(), "the element reads back as configured");
+
+    let full = world.order(vec![add_ipvc("1", "site-boston", statics.clone())]).await;
+    assert_eq!(full["state"], "failed", "both IP UNIs at the site are taken");
+
+    let deleted = world.order(vec![delete("1", &first)]).await;
+    assert_eq!(deleted["state"], "completed", "{deleted:#}");
+    assert!(world.icm.connectivity(&first).await.is_none(), "the router holds nothing for it");
+    assert!(world.sof.interface_of(&first).await.unwrap().is_none(), "its IP UNI is free");
+    let again = world.order(vec![add_ipvc("1", "site-boston", statics)]).await;
+    assert_eq!(again["state"], "completed");
+    let reused = link(world.sof.document(SERVICE, "bus", &service_of(&again, 0)).await.unwrap());
+    assert_eq!(reused["ipv4Prefix"], "100.64.0.0/30", "the subnet given back is given out again");
+    assert_eq!(reused["interface"], "ipuni-boston-1");
+}
+
+#[tokio::test]
+async fn an_ipvc_the_router_cannot_run_is_refused_before_it_is_accepted() {
+    let world = world().await;
+    let order = json!({
+        "requestedStartDate": "2026-11-25T10:00:00Z", "requestedCompletionDate": "2026-11-26T10:00:00Z",
+        "serviceOrderItem": [add_ipvc("1", "site-boston", json!({"routing": "bgp"}))],
+    });
+    let Err(lso_model::EntityError::Invalid(violations)) = world.sof.create_service_order("bus", order).await else {
+        panic!("BGP without the customer's AS was accepted")
+    };
+    assert_eq!(violations[0].property_path, "/serviceOrderItem/0/service/serviceConfiguration/customerAs");
+}

@@ -29,6 +29,7 @@ fn reservation_request(request: &ConnectivityRequest) -> Request {
         interfaces: request.endpoints.iter().map(|e| e.interface.clone()).collect(),
         bandwidth_mbps: request.cir_mbps,
         vlans: request.endpoints.iter().map(|e| (e.interface.clone(), e.vlans.clone())).collect(),
+        routed: request.endpoints.iter().filter_map(|e| Some((e.interface.clone(), e.routed.clone()?))).collect(),
     }
 }
 
@@ -54,6 +55,11 @@ pub fn cross_connects(network: &Network, reservation: &Reservation) -> Vec<(Stri
                 (Attachment::Uni { ce_vlans: vlans }, cir)
             }
             InterfaceKind::Enni => (Attachment::Tagged { s_vlan: vlans.first().copied().unwrap_or(0) }, None),
+            InterfaceKind::IpUni => {
+                let Some(routed) = request.routed.get(name) else { continue };
+                let cir = (request.bandwidth_mbps > 0).then(|| (request.bandwidth_mbps * 1000) as u32);
+                (Attachment::Routed(routed.clone()), cir)
+            }
         };
         add(&interface.port.element, Endpoint { port: interface.port.port.clone(), attachment, ingress_cir_kbps: cir });
     }
@@ -119,6 +125,7 @@ impl Icm {
                     .map(|i| ServiceEndpoint {
                         interface: i.clone(),
                         vlans: old.vlans.get(i).cloned().unwrap_or_default(),
+                        routed: old.routed.get(i).cloned(),
                     })
                     .collect();
                 let back = ConnectivityRequest { uuid: old.service.clone(), endpoints, cir_mbps: old.bandwidth_mbps };
@@ -192,6 +199,15 @@ impl Icm {
             }
             if kind == Some(InterfaceKind::Enni) && endpoint.vlans.len() != 1 {
                 return Err(IcmError::Invalid(format!("ENNI `{}` needs exactly one S-VLAN", endpoint.interface)));
+            }
+            if (kind == Some(InterfaceKind::IpUni)) != endpoint.routed.is_some() {
+                return Err(IcmError::Invalid(format!(
+                    "`{}`: an IP UNI, and only an IP UNI, takes an access link's addressing",
+                    endpoint.interface
+                )));
+            }
+            if kind == Some(InterfaceKind::IpUni) && !endpoint.vlans.is_empty() {
+                return Err(IcmError::Invalid(format!("IP UNI `{}` takes no VLANs", endpoint.interface)));
             }
         }
         Ok(())

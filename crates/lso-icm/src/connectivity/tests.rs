@@ -24,7 +24,7 @@ async fn lab() -> Lab {
 }
 
 fn endpoint(interface: &str, vlans: &[u16]) -> ServiceEndpoint {
-    ServiceEndpoint { interface: interface.into(), vlans: vlans.to_vec() }
+    ServiceEndpoint { interface: interface.into(), vlans: vlans.to_vec(), routed: None }
 }
 
 fn request(uuid: &str, endpoints: Vec<ServiceEndpoint>, cir_mbps: u64) -> ConnectivityRequest {

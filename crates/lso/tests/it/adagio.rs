@@ -35,7 +35,7 @@ async fn cross_connects_are_applied_read_back_and_removed_and_every_answer_meets
 
     let elements = call("GET", format!("{ADAGIO}/element"), None).await;
     Contract::assert_valid(&adagio.response("/element", "get", 200), &elements.body, "elements");
-    assert_eq!(elements.body.as_array().unwrap().len(), 3);
+    assert_eq!(elements.body.as_array().unwrap().len(), 4, "three switches and an access router");
     let applied = call("PUT", path.clone(), Some(evpl_cross_connect(100))).await;
     assert_eq!(applied.status, 200, "{:#}", applied.body);
     Contract::assert_valid(
@@ -87,12 +87,13 @@ async fn icm_drives_a_remote_ecm_through_the_adagio_client() {
     )
     .await
     .unwrap();
-    assert_eq!(client.elements().len(), 3);
+    assert_eq!(client.elements().len(), 4);
     let dir = tempfile::tempdir().unwrap();
     let store = lso_store::Store::open(&dir.path().join("icm.db")).unwrap();
     let topology = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY).unwrap();
     let icm = lso_icm::Icm::open(topology, store, std::sync::Arc::new(client)).await.unwrap();
-    let endpoint = |interface: &str| lso_presto::ServiceEndpoint { interface: interface.into(), vlans: vec![100] };
+    let endpoint =
+        |interface: &str| lso_presto::ServiceEndpoint { interface: interface.into(), vlans: vec![100], routed: None };
     let request = lso_presto::ConnectivityRequest {
         uuid: "remote-1".into(),
         endpoints: vec![endpoint("uni-new-york-1"), endpoint("uni-boston-1")],

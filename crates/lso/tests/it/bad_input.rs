@@ -223,7 +223,7 @@ async fn operators_see_the_network_infrastructure_control_knows() {
     let app = spawn_app().await;
     let network = app.call_as(&app.admin, "GET", "/lso/admin/v1/topology", None).await;
     assert_eq!(network.status, 200);
-    assert_eq!(network.body["elements"].as_array().unwrap().len(), 3, "the demo network by default");
+    assert_eq!(network.body["elements"].as_array().unwrap().len(), 4, "the demo network by default");
     assert_eq!(network.body["links"][0]["reservedMbps"], 0);
     let enni = network.body["interfaces"].as_array().unwrap().iter().find(|i| i["kind"] == "enni").unwrap().clone();
     assert_eq!(enni["name"], "enni-partner-1");
@@ -231,8 +231,11 @@ async fn operators_see_the_network_infrastructure_control_knows() {
     let shown = app.cli(&["topology"]).await;
     assert!(shown.contains("pe1:to-pe2 – pe2:to-pe1") && shown.contains("0 services reserved"), "{shown}");
 
-    let endpoint =
-        |interface: &str, vlans: Vec<u16>| lso_presto::ServiceEndpoint { interface: interface.into(), vlans };
+    let endpoint = |interface: &str, vlans: Vec<u16>| lso_presto::ServiceEndpoint {
+        interface: interface.into(),
+        vlans,
+        routed: None,
+    };
     let request = lso_presto::ConnectivityRequest {
         uuid: "evpl-1".into(),
         endpoints: vec![endpoint("uni-new-york-1", vec![100, 200]), endpoint("uni-washington-1", vec![])],

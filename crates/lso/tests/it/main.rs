@@ -13,6 +13,7 @@ mod fuzz;
 mod geography;
 mod identity;
 mod install;
+mod internet;
 mod isolation;
 mod journey;
 mod legato;

@@ -366,15 +366,21 @@ async fn a_performance_job_counts_the_frames_a_customer_sends_through_open_vswit
     // Besides the datagrams, the host sends iperf3's control connection and ARP.
     let excess = counted as f64 / sent as f64 - 1.0;
     assert!((0.0..=0.05).contains(&excess), "{counted} frames counted at the UNI for {sent} datagrams sent");
-    let peak = report["reportContent"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["measurementDataPoints"][0]["peakUtilizationIn"].as_f64().unwrap())
-        .fold(0.0, f64::max);
+    let highest = |name: &str| {
+        report["reportContent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["measurementDataPoints"][0][name].as_f64().unwrap())
+            .fold(0.0, f64::max)
+    };
+    // 10 Mbit/s on a UNI of 1000 Mbit/s is 1% while it lasts; the samples of a loaded machine
+    // may be seconds apart, which spreads it over longer windows, so only its trace is asked
+    // for, and that the peak of an interval is never below its average.
+    let (peak, average) = (highest("peakUtilizationIn"), highest("utilizationIn"));
     assert!(
-        peak > 0.5,
-        "10 Mbit/s on a UNI of {} Mbit/s: {peak}%",
+        peak > 0.1 && peak >= average,
+        "10 Mbit/s on a UNI of {} Mbit/s: a peak of {peak}% for an average of {average}%",
         topology.interface("uni-new-york-1").unwrap().capacity_mbps
     );
     app.stop().await;

@@ -54,8 +54,12 @@ async fn the_tutorial_request_creates_a_connectivity_service_and_every_answer_me
 
     let context = call("GET", "/data/context/".into(), None).await;
     check("/data/context/", "get", &context);
-    assert_eq!(context.body["service-interface-point"].as_array().unwrap().len(), 7);
-    assert_eq!(context.body["topology"][0]["node"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        context.body["service-interface-point"].as_array().unwrap().len(),
+        11,
+        "six UNIs, an ENNI, four IP UNIs"
+    );
+    assert_eq!(context.body["topology"][0]["node"].as_array().unwrap().len(), 4);
     assert_eq!(context.body["connectivity-service"][0]["uuid"], json!(uuid));
     let link = context.body["topology"][0]["link"][2]["uuid"].as_str().unwrap().to_owned();
     assert_eq!(
