@@ -744,9 +744,21 @@ mod tests {
     }
 
     #[test]
+    fn the_address_pool_is_an_aligned_ipv4_prefix() {
+        let config = Config::load(None, env(&[])).unwrap();
+        assert_eq!(config.network.ip_pool, "100.64.0.0/16");
+        let taken = Config::load(None, env(&[("LSO_NETWORK__IP_POOL", "198.51.100.0/24")])).unwrap();
+        assert_eq!(taken.network.ip_pool, "198.51.100.0/24");
+        for bad in ["198.51.100.1/24", "10.0.0.0/31", "not a pool"] {
+            let refused = Config::load(None, env(&[("LSO_NETWORK__IP_POOL", bad)])).unwrap_err();
+            assert!(format!("{refused:#}").contains("network.ip_pool"), "{bad}: {refused:#}");
+        }
+    }
+
+    #[test]
     fn the_network_is_the_demo_unless_a_topology_file_is_named() {
         let config = Config::load(None, env(&[])).unwrap();
-        assert_eq!(config.network.load().unwrap().elements.len(), 3);
+        assert_eq!(config.network.load().unwrap().elements.len(), 4);
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("net.toml");
         std::fs::write(&file, "[[element]]\nname = \"only\"\nports = [\"p\"]\n").unwrap();
