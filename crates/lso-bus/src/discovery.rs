@@ -233,7 +233,7 @@ impl Bus {
     async fn free_uni(&self, request: &Value) -> bool {
         let Some(network) = &self.serviceability else { return true };
         match self.site_of(network.as_ref(), request).await {
-            Some(site) => network.unis_at_site(&site).await.iter().any(|(_, free)| *free),
+            Some(site) => network.unis_at_site(&site, false).await.iter().any(|(_, free)| *free),
             None => false,
         }
     }

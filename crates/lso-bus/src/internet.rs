@@ -6,8 +6,11 @@
 //! - the rate from the customer: the IPVC end point's, the IPVC's, the IP UNI's or the access
 //!   link's ingress bandwidth profile envelope `cir` (the first found); towards the customer the
 //!   egress ones likewise;
-//! - the routing: the IP UNI's `routingProtocols` — BGP (`subscriberAsNumber`, the static
-//!   entries' prefixes as those it may announce) or static entries (`staticPrefix`);
+//! - the routing: the `routingProtocols` of the IP UNI product it relates to (or of its own
+//!   `ipUni`) — BGP (`subscriberAsNumber`, the static entries' prefixes as those it may
+//!   announce) or static entries (`staticPrefix`);
+//! - the subscriber's public prefixes: those of its static entries and of the IPVC's
+//!   `cloud.subscriberPrefixList`;
 //! - the access link's subnet size: `ipv4PrimarySubnet.ipv4Prefix.prefixLength`.
 //!
 //! What the SOF assigned (the subnet, the provider's and the customer's addresses) goes back
@@ -30,22 +33,34 @@ fn rate_mbps(rate: &Value) -> Option<u64> {
     Some((value * per_mbps).ceil() as u64)
 }
 
-/// The `cir` of an envelope given as an object or as a list of one.
+/// The `cir` of an envelope given as an object or as a list of one: its own (Basic Internet
+/// Access), its `bwpFlowAll`'s, or the highest of its lists of flows (per CoS name, per IPVC
+/// end point).
 fn envelope_cir(envelope: &Value) -> Option<u64> {
     let envelope = envelope.as_array().and_then(|l| l.first()).unwrap_or(envelope);
-    rate_mbps(&envelope["cir"])
+    rate_mbps(&envelope["cir"]).or_else(|| rate_mbps(&envelope["bwpFlowAll"]["cir"])).or_else(|| {
+        let flows = envelope.as_object()?.values().filter_map(Value::as_array).flatten();
+        flows.filter_map(|flow| rate_mbps(&flow["cir"])).max()
+    })
 }
 
-/// The first rate found of `way` (`ingress` or `egress`) in the product.
-fn rate(product: &Value, way: &str) -> u64 {
+/// Whether a relationship type points at an IP UNI product (`CONNECTS_TO_IPUNI`).
+pub fn names_an_ip_uni(relationship_type: &str) -> bool {
+    relationship_type.contains("IPUNI") || relationship_type.contains("IP_UNI")
+}
+
+/// The first rate found of `way` (`ingress` or `egress`) in the product, then in its IP UNI's.
+fn rate(product: &Value, ip_uni: &Value, way: &str) -> u64 {
     let envelope = format!("{way}BandwidthProfileEnvelope");
     let link = format!("{way}BwpEnvelope");
     [
         &product["ipvc"]["ipvcEndPoint"][&envelope],
+        &product["ipvcEndPoint"][&envelope],
         &product["ipvc"][&envelope],
         &product["ipUni"][&envelope],
         &product["ipUniAccessLink"][&link],
         &product[&envelope],
+        &ip_uni[&envelope],
     ]
     .into_iter()
     .find_map(envelope_cir)
@@ -59,9 +74,8 @@ fn prefix(value: &Value) -> Option<String> {
     Some(format!("{}/{length}", prefix["ipv4Address"].as_str()?))
 }
 
-/// The routing the product asks for: (`static`/`bgp`, customer AS, customer prefixes).
-fn routing(product: &Value) -> (&'static str, Option<u64>, Vec<String>) {
-    let protocols = &product["ipUni"]["routingProtocols"];
+/// The routing asked for in `protocols`: (`static`/`bgp`, customer AS, customer prefixes).
+fn routing(protocols: &Value) -> (&'static str, Option<u64>, Vec<String>) {
     let protocols = protocols.as_array().and_then(|l| l.first()).unwrap_or(protocols);
     let statics: Vec<String> = protocols["static"]
         .as_array()
@@ -81,11 +95,27 @@ fn routing(product: &Value) -> (&'static str, Option<u64>, Vec<String>) {
 }
 
 /// The IPVC service configuration realising an Internet access product configured as
-/// `product`, at the IP UNI of service `ip_uni` when the product relates to one.
-pub fn ipvc_configuration(product: &Value, ip_uni: Option<String>) -> Value {
-    let (routing, customer_as, prefixes) = routing(product);
+/// `product`; at the IP UNI of service `ip_uni.0`, configured as `ip_uni.1`, when the product
+/// relates to an IP UNI product.
+pub fn ipvc_configuration(product: &Value, ip_uni: Option<(String, Value)>) -> Value {
+    let (service, uni) = ip_uni.map_or((None, Value::Null), |(s, c)| (Some(s), c));
+    let protocols = [&uni["routingProtocols"], &product["ipUni"]["routingProtocols"]]
+        .into_iter()
+        .find(|p| !p.is_null())
+        .unwrap_or(&Value::Null);
+    let (routing, customer_as, mut prefixes) = routing(protocols);
+    // The public prefixes of the subscriber's network (the IPVC's cloud attribute).
+    for cloud in [&product["cloud"], &product["ipvc"]["cloud"]] {
+        let cloud = cloud.as_array().and_then(|l| l.first()).unwrap_or(cloud);
+        let lists = cloud["subscriberPrefixList"].as_array().into_iter().flatten();
+        for listed in lists.flat_map(|l| l["prefixes"].as_array().cloned().unwrap_or_default()) {
+            if let Some(prefix) = prefix(&listed).filter(|p| !prefixes.contains(p)) {
+                prefixes.push(prefix);
+            }
+        }
+    }
     let mut configuration = json!({
-        "@type": IPVC, "cirMbps": rate(product, "ingress"), "egressMbps": rate(product, "egress"),
+        "@type": IPVC, "cirMbps": rate(product, &uni, "ingress"), "egressMbps": rate(product, &uni, "egress"),
         "routing": routing, "customerPrefixes": prefixes,
     });
     if let Some(asn) = customer_as {
@@ -99,7 +129,7 @@ pub fn ipvc_configuration(product: &Value, ip_uni: Option<String>) -> Value {
     if let Some(length) = length {
         configuration["prefixLength"] = json!(length);
     }
-    if let Some(service) = ip_uni {
+    if let Some(service) = service {
         configuration["ipUni"] = json!(service);
     }
     configuration
@@ -157,10 +187,23 @@ mod tests {
         let short = json!({"ipvc": {"ingressBandwidthProfileEnvelope": {"cir": {"irValue": 100, "irUnits": "MBPS"}}},
                            "ipUniAccessLink": {"ipv4ConnectionAddressing": {"ipv4Address": "192.0.2.1", "ipv4PrefixLength": 30}}});
         assert_eq!(
-            ipvc_configuration(&short, Some("uni-svc".into())),
+            ipvc_configuration(&short, None),
             json!({"@type": IPVC, "cirMbps": 100, "egressMbps": 0, "routing": "static", "customerPrefixes": [],
-                   "prefixLength": 30, "ipUni": "uni-svc"})
+                   "prefixLength": 30})
         );
+        // An Advanced Internet Access IPVC takes its routing from the IP UNI product it relates to.
+        let uni = json!({"routingProtocols": [{"bgp": [{"both": {"subscriberAsNumber": 65020}}]}],
+                         "ingressBandwidthProfileEnvelope": [{"cir": {"irValue": 30, "irUnits": "MBPS"}}]});
+        let ipvc = json!({"ipvcEndPoint": {"egressBandwidthProfileEnvelope": [{"bwpFlowPerCosName": [
+                {"cosName": "a", "cir": {"irValue": 5, "irUnits": "MBPS"}}, {"cosName": "b", "cir": {"irValue": 8, "irUnits": "MBPS"}}]}]},
+            "cloud": {"subscriberPrefixList": [{"origin": "OTHER",
+            "prefixes": [{"ipv4Prefix": {"ipv4Address": "198.18.0.0", "prefixLength": 24}}]}]}});
+        assert_eq!(
+            ipvc_configuration(&ipvc, Some(("uni-svc".into(), uni))),
+            json!({"@type": IPVC, "cirMbps": 30, "egressMbps": 8, "routing": "bgp", "customerAs": 65020,
+                   "customerPrefixes": ["198.18.0.0/24"], "ipUni": "uni-svc"})
+        );
+        assert!(names_an_ip_uni("CONNECTS_TO_IPUNI") && !names_an_ip_uni("CONNECTS_TO_UNI"));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! - An Access E-Line becomes an OVC from its UNI to the ENNI its `ENNI_REFERENCE` product
 //!   names (`enniIdentifier`), on the S-VLAN of `enniEp.sVlanId`.
 //! - An Internet access product becomes an IPVC (see [`crate::internet`]), at the IP UNI of
-//!   the IP UNI product it relates to (a relationship type naming `IP_UNI`) or at a free IP UNI
+//!   the IP UNI product it relates to (`CONNECTS_TO_IPUNI`, with that product's routing) or at a free IP UNI
 //!   of its site; the subnet the SOF assigned goes back into the product.
 //! - An IP UNI product becomes an IP UNI service at its `INSTALL_LOCATION`.
 //!
@@ -183,12 +183,15 @@ impl LegatoFulfilment {
                 ]}))
             }
             IPVC => {
-                let ip_uni = match request.related.iter().find(|(t, _)| t.contains("IP_UNI")) {
-                    Some((_, product)) => Some(
-                        self.service_of(product)
+                let related = request.related.iter().find(|(t, _)| crate::internet::names_an_ip_uni(t));
+                let ip_uni = match related {
+                    Some((_, uni)) => {
+                        let service = self
+                            .service_of(uni)
                             .await?
-                            .ok_or_else(|| format!("IP UNI product {product} is not realised yet"))?,
-                    ),
+                            .ok_or_else(|| format!("IP UNI product {uni} is not realised yet"))?;
+                        Some((service, self.product_configuration(request, uni).await?))
+                    }
                     None => None,
                 };
                 Ok(crate::internet::ipvc_configuration(&product, ip_uni))
@@ -205,13 +208,19 @@ impl LegatoFulfilment {
 
     /// The network interface of ENNI product `enni` (its `enniIdentifier`).
     async fn enni_interface(&self, request: &FulfilmentRequest<'_>, enni: &str) -> Result<String, String> {
-        let record = self.store.get("product", Some(&request.tenant.key()), enni).await.map_err(|e| e.to_string())?;
-        let doc: Value =
-            record.and_then(|r| serde_json::from_str(&r.doc).ok()).ok_or_else(|| format!("no ENNI product {enni}"))?;
-        doc["productConfiguration"]["enniIdentifier"]
+        self.product_configuration(request, enni).await?["enniIdentifier"]
             .as_str()
             .map(str::to_owned)
             .ok_or_else(|| format!("ENNI product {enni} has no `enniIdentifier`"))
+    }
+
+    /// The configuration of the Buyer's product `product` in inventory.
+    async fn product_configuration(&self, request: &FulfilmentRequest<'_>, product: &str) -> Result<Value, String> {
+        let record =
+            self.store.get("product", Some(&request.tenant.key()), product).await.map_err(|e| e.to_string())?;
+        let doc: Value =
+            record.and_then(|r| serde_json::from_str(&r.doc).ok()).ok_or_else(|| format!("no product {product}"))?;
+        Ok(doc["productConfiguration"].clone())
     }
 }
 

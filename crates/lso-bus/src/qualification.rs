@@ -29,8 +29,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What the network can do, as a qualification asks it.
 pub trait Serviceability: Send + Sync {
-    /// The UNIs at `site`, each with whether it is free.
-    fn unis_at_site<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Vec<(String, bool)>>;
+    /// The UNIs (IP UNIs when `ip`) at `site`, each with whether it is free.
+    fn unis_at_site<'a>(&'a self, site: &'a str, ip: bool) -> BoxFuture<'a, Vec<(String, bool)>>;
+    /// Whether the Internet access asked can be given (`Ok` says what was found, `Err` what is
+    /// missing).
+    fn ip_access(&self, asked: IpAccessAsked) -> BoxFuture<'_, Result<String, String>>;
     /// The site of address `address`, if there is one.
     fn site_at_address<'a>(&'a self, address: &'a str) -> BoxFuture<'a, Option<String>>;
     /// The interface of the UNI service realising product `product`, if there is one.
@@ -38,6 +41,21 @@ pub trait Serviceability: Send + Sync {
     /// Whether a path with `cir_mbps` to spare joins `endpoints`, each an interface and the
     /// VLANs it takes there (an ENNI's S-VLAN; none on a UNI) (`Err` says why not).
     fn path<'a>(&'a self, endpoints: Vec<(String, Vec<u16>)>, cir_mbps: u64) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// An Internet access a qualification asks about: a free IP UNI with `cir_mbps` (at `site`
+/// when given), unless `at_ip_uni` (it is delivered at an IP UNI product's), and a free subnet
+/// of `prefix_length` in the pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpAccessAsked {
+    /// The site it is asked at, if any.
+    pub site: Option<String>,
+    /// Whether it is delivered at the IP UNI of an IP UNI product.
+    pub at_ip_uni: bool,
+    /// The rate from the customer, in Mbit/s.
+    pub cir_mbps: u64,
+    /// The prefix length of its access link's subnet.
+    pub prefix_length: u8,
 }
 
 /// The items of a request being qualified, with the names the request's API uses.
@@ -289,24 +307,47 @@ impl Bus {
                     "a site or address of the Seller is needed to qualify it".into(),
                 );
             };
-            let unis = network.unis_at_site(&site).await;
+            let ip = spec.realised_by.as_deref().is_some_and(|s| s.contains(":ip-uni:"));
+            let what = if ip { "IP UNI" } else { "UNI" };
+            let unis = network.unis_at_site(&site, ip).await;
             if unis.is_empty() {
                 return error(
                     ViolationCode::ReferenceNotFound,
                     "/place",
-                    format!("the Seller has no UNI at site `{site}`"),
+                    format!("the Seller has no {what} at site `{site}`"),
                 );
             }
             let taken: Vec<&String> = chosen.iter().map(|(_, i)| i).collect();
             return Ok(match unis.iter().find(|(name, free)| *free && !taken.contains(&name)) {
                 Some((name, _)) => {
                     chosen.push((item["id"].as_str().unwrap_or_default().to_owned(), name.clone()));
-                    Found::Ready { confidence: "green", reason: format!("a UNI port is free at site {site}") }
+                    Found::Ready { confidence: "green", reason: format!("an {what} port is free at site {site}") }
                 }
-                None => Found::Ready { confidence: "red", reason: format!("every UNI port at site {site} is in use") },
+                None => {
+                    Found::Ready { confidence: "red", reason: format!("every {what} port at site {site} is in use") }
+                }
             });
         }
         let realised_by = spec.realised_by.as_deref().unwrap_or_default();
+        if realised_by.contains(":ipvc:") {
+            let names = |list: &Value, key: &str| {
+                list.as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|r| r[key].as_str().is_some_and(crate::internet::names_an_ip_uni))
+            };
+            let at_ip_uni = names(&item[list.relations], "relationshipType")
+                || names(&product["productRelationship"], "relationshipType");
+            let asked = crate::internet::ipvc_configuration(configuration, None);
+            let cir = asked["cirMbps"].as_u64().unwrap_or(0);
+            let length = asked["prefixLength"].as_u64().and_then(|l| u8::try_from(l).ok()).unwrap_or(30);
+            let site = self.site_of(network.as_ref(), product).await;
+            let asked = IpAccessAsked { site, at_ip_uni, cir_mbps: cir, prefix_length: length };
+            return Ok(match network.ip_access(asked).await {
+                Ok(found) => Found::Ready { confidence: "green", reason: found },
+                Err(missing) => Found::Ready { confidence: "red", reason: missing },
+            });
+        }
         let ovc = realised_by.contains("carrier-ethernet-ovc");
         if ovc || realised_by.contains("carrier-ethernet-evc") {
             let mut interfaces = Vec::new();

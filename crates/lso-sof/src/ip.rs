@@ -169,22 +169,8 @@ impl Sof {
             return Ok(Ok(Subnet { network: *first, length }));
         }
         let pool = self.ip_pool;
-        let size = 1u64 << (32 - u32::from(length));
-        let end = u64::from(pool.network) + (1u64 << (32 - u32::from(pool.length)));
         for _attempt in 0..10 {
-            let taken: std::collections::BTreeSet<u32> = self.allocations(None).await?.into_iter().collect();
-            let mut network = u64::from(pool.network);
-            let free = loop {
-                if network + size > end {
-                    break None;
-                }
-                let subnet = Subnet { network: network as u32, length };
-                if subnet.units().all(|u| !taken.contains(&u)) {
-                    break Some(subnet);
-                }
-                network += size;
-            };
-            let Some(subnet) = free else {
+            let Some(subnet) = self.first_free(length).await? else {
                 return Ok(Err(format!("the address pool {pool} has no free /{length} left")));
             };
             let ops = subnet
@@ -208,6 +194,32 @@ impl Sof {
             }
         }
         Err(SofError::Conflict("the address pool is being allocated too fast; try again".into()))
+    }
+
+    /// The first subnet of `length` no service holds a unit of.
+    async fn first_free(&self, length: u8) -> Result<Option<Subnet>, SofError> {
+        let pool = self.ip_pool;
+        let size = 1u64 << (32 - u32::from(length));
+        let end = u64::from(pool.network) + (1u64 << (32 - u32::from(pool.length)));
+        let taken: std::collections::BTreeSet<u32> = self.allocations(None).await?.into_iter().collect();
+        let mut network = u64::from(pool.network);
+        while network + size <= end {
+            let subnet = Subnet { network: network as u32, length };
+            if subnet.units().all(|u| !taken.contains(&u)) {
+                return Ok(Some(subnet));
+            }
+            network += size;
+        }
+        Ok(None)
+    }
+
+    /// The subnet of `length` the next access link would get, if the pool has one free
+    /// (nothing is allocated).
+    pub async fn free_subnet(&self, length: u8) -> Result<Option<String>, SofError> {
+        if !(24..=UNIT).contains(&length) {
+            return Ok(None);
+        }
+        Ok(self.first_free(length).await?.map(|s| format!("{}/{}", s.host(0), s.length)))
     }
 
     /// The /30 units held by `service`, or by every service.

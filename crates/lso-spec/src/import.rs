@@ -81,7 +81,10 @@ pub fn compile_tree(tree: &SchemaTree, catalog: &mut Catalog, report: &mut Impor
                     required_product_relationships: Vec::new(),
                     max_term_months: 60,
                     provisioning_seconds: 0,
-                    realised_by: None,
+                    realised_by: match crate::realisation::of(id) {
+                        Some(crate::realisation::Realisation::Service(service)) => Some(service.to_owned()),
+                        _ => None,
+                    },
                     example: Value::Object(Default::default()),
                     schema: doc.clone(),
                     pricing: crate::Pricing::default(),

@@ -6,6 +6,7 @@
 //! official MEF product-schema trees with [`import`].
 
 pub mod import;
+pub mod realisation;
 mod validate;
 
 use jsonschema::Validator;

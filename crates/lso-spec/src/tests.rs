@@ -101,3 +101,36 @@ fn the_named_ids_are_built_in_specifications() {
         assert!(catalog.get(id).is_some_and(|spec| spec.orderable), "{id}");
     }
 }
+
+#[test]
+fn every_sdk_specification_is_realised_on_the_network_or_inventory_only_with_a_reason() {
+    let mut seen = std::collections::BTreeSet::new();
+    let built_in = Catalog::built_in().unwrap();
+    for point in ["Sonata", "Cantata"] {
+        let mut catalog = Catalog::default();
+        let (_, report) = import::import_tree(&shared_mef().join(point).join("productSchema"), &mut catalog).unwrap();
+        assert!(report.failed.is_empty(), "{:?}", report.failed);
+        for spec in catalog.specs() {
+            let realisation = realisation::of(&spec.id).unwrap_or_else(|| panic!("{} is not in the table", spec.id));
+            seen.insert(realisation::name_of(&spec.id).unwrap().to_owned());
+            let expected = match realisation {
+                realisation::Realisation::Service(service) => Some(service.to_owned()),
+                realisation::Realisation::InventoryOnly(reason) => {
+                    assert!(reason.len() > 20, "{}: a reason, not a word", spec.id);
+                    None
+                }
+            };
+            assert_eq!(spec.realised_by, expected, "{} as imported", spec.id);
+            if let Some(ours) = built_in.get(&spec.id) {
+                assert_eq!(ours.realised_by, expected, "{} as built in", spec.id);
+            }
+        }
+    }
+    let table: std::collections::BTreeSet<String> = realisation::SDK.iter().map(|(n, _)| (*n).to_owned()).collect();
+    assert_eq!(seen, table, "the table lists the SDK's specifications, no more");
+    let documented =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/catalog.md")).unwrap();
+    for (name, _) in realisation::SDK {
+        assert!(documented.contains(&format!("`{name}`")), "docs/catalog.md says nothing of {name}");
+    }
+}

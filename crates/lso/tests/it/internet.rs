@@ -2,10 +2,11 @@
 //! network namespace, with an Internet host upstream and a customer host at each IP UNI. A
 //! Basic Internet Access ordered over Sonata and over Cantata gets a subnet from the pool (given
 //! back in the product), the customer host reaches the Internet at the ordered rate, and a delete
-//! order removes the routes and gives the subnet back. Needs root and the packages `scripts/test`
-//! installs.
+//! order removes the routes and gives the subnet back. An Advanced Internet Access (the
+//! official SDK specification) at an IP UNI product asking for BGP brings up a session with the
+//! customer's router. Needs root and the packages `scripts/test` installs.
 
-use crate::support::{App, example, order_of, spawn_app_with};
+use crate::support::{App, example, lso_cli, order_of, shared_mef, spawn_app_with};
 use lso_lab::network::NetworkLab;
 use lso_server::config::FulfilmentMode;
 use serde_json::{Value, json};
@@ -111,5 +112,119 @@ async fn basic_internet_access_over_sonata_and_cantata_reaches_the_internet_at_i
     let again = order["productOrderItem"][0]["product"]["id"].as_str().unwrap().to_owned();
     let (address, _) = addressing(&app, "/mefApi/sonata/productInventory/v7", &again).await;
     assert_eq!(address, "100.64.0.2/30", "the pool had the subnet back");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_advanced_internet_access_at_a_bgp_ip_uni_exchanges_routes_with_the_customer_router() {
+    let topology = lso_icm::Topology::parse(TOPOLOGY).unwrap();
+    let mut network = NetworkLab::build(&topology, "nb", None).unwrap();
+    let (app, _files) = seller_on(&network).await;
+    let tree = shared_mef().join("Sonata/productSchema/ip");
+    lso_cli(&["catalog", "import", tree.to_str().unwrap(), "--data-dir", app.dir.path().to_str().unwrap()]).await;
+    app.cli(&["catalog", "reload"]).await;
+
+    // An IP UNI asking for BGP with the customer's AS 65010, and an Advanced Internet Access
+    // IPVC at it for the customer's own prefix.
+    let ip_uni = json!({"@type": "urn:mef:lso:spec:cantata-sonata:ip-uni:v1.0.0:all",
+        "routingProtocols": [{"bgp": [{"ipv4": {"subscriberAsNumber": 65010}}]}]});
+    let ipvc = json!({"@type": "urn:mef:lso:spec:cantata-sonata:advanced-internet-access-ipvc:v1.0.0:all",
+        "ipvcEndPoint": {"ingressBandwidthProfileEnvelope": [{"bwpFlowAll": {"cir": {"irValue": 30, "irUnits": "MBPS"}}}]},
+        "cloud": {"subscriberPrefixList": [{"origin": "OTHER", "prefixes": [{"ipv4Prefix": {"ipv4Address": "192.0.2.16", "prefixLength": 28}}]}]}});
+    let mut order = order_of(&ip_uni, Some("INSTALL_LOCATION"));
+    order["productOrderItem"][0]["product"]["place"][0]["id"] = json!("site-boston");
+    let mut item = order["productOrderItem"][0].clone();
+    item["id"] = json!("2");
+    item["product"] = json!({"productOffering": {"id": "offering-1"}, "productConfiguration": ipvc});
+    item["productOrderItemRelationship"] = json!([{"id": "1", "relationshipType": "CONNECTS_TO_IPUNI"}]);
+    order["productOrderItem"].as_array_mut().unwrap().push(item);
+    let order = app.order_completed(SONATA, &order).await;
+    let product = order["productOrderItem"][1]["product"]["id"].as_str().unwrap().to_owned();
+    let (address, provider) = addressing(&app, "/mefApi/sonata/productInventory/v7", &product).await;
+
+    let (router, internet) = network.routers["ar1"].clone();
+    let host = network.hosts["ipuni-boston-1"].clone();
+    let customer = network
+        .lab
+        .customer_router(&host, &address, 65010, &provider, lso_lab::network::PROVIDER_AS, "192.0.2.16/28")
+        .unwrap();
+    let (lab, internet) = (&network.lab, &internet);
+    // The session comes up within seconds; each side's routes are read until they show.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let (provider_routes, customer_routes) = loop {
+        let routes = (lab.routes(&router.namespace).unwrap(), lab.routes(&customer.namespace).unwrap());
+        if routes.0.contains("B>* 192.0.2.16/28") && routes.1.contains("B>* 0.0.0.0/0") {
+            break routes;
+        }
+        assert!(std::time::Instant::now() < deadline, "no BGP routes within 30 s: {routes:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(provider_routes.contains(&format!("via {}", address.split('/').next().unwrap())), "{provider_routes}");
+    assert!(customer_routes.contains(&format!("via {provider}")), "{customer_routes}");
+    assert!(lab.reaches(&customer, internet), "the customer's prefix reaches the Internet");
+    assert!(lab.reaches(internet, &customer), "and is reached from it");
+
+    app.order_completed(SONATA, &crate::network::delete_order(&product)).await;
+    assert!(!lab.reaches(internet, &customer), "deleted, the provider forgets the customer's prefix");
+    app.stop().await;
+}
+
+/// A router with `count` IP UNIs and no site: a Basic Internet Access without a place takes any.
+fn many_ip_unis(count: usize) -> String {
+    let ports: Vec<String> = (1..=count).map(|n| format!("\"ip{n}\"")).collect();
+    let mut text = format!("[[element]]\nname = \"ar1\"\nports = [{}]\n", ports.join(", "));
+    for n in 1..=count {
+        text.push_str(&format!(
+            "\n[[interface]]\nname = \"ipuni-{n}\"\nport = \"ar1:ip{n}\"\nkind = \"ip-uni\"\ncapacity_mbps = 100\n"
+        ));
+    }
+    text
+}
+
+#[tokio::test]
+async fn a_hundred_internet_accesses_ordered_at_once_get_a_hundred_subnets_all_reachable_and_all_given_back() {
+    const COUNT: usize = 100;
+    let topology = lso_icm::Topology::parse(&many_ip_unis(COUNT)).unwrap();
+    let network = NetworkLab::build(&topology, "nh", None).unwrap();
+    let (app, _files) = seller_on(&network).await;
+    let lab = &network.lab;
+    let (router, internet) = &network.routers["ar1"];
+
+    let mut order = internet_order("site-boston", 5);
+    order["productOrderItem"][0]["product"].as_object_mut().unwrap().remove("place");
+    let placed = futures_util::future::join_all((0..COUNT).map(|_| app.order_completed(SONATA, &order))).await;
+    let products: Vec<String> =
+        placed.iter().map(|o| o["productOrderItem"][0]["product"]["id"].as_str().unwrap().to_owned()).collect();
+
+    // Each product has a subnet of its own, on the IP UNI its service took.
+    let mut customers = Vec::new();
+    let mut subnets = std::collections::BTreeSet::new();
+    for product in &products {
+        let (address, gateway) = addressing(&app, "/mefApi/sonata/productInventory/v7", product).await;
+        assert!(subnets.insert(gateway.clone()), "{gateway} was given twice");
+        let services = lso_legato::Legato::services_by_external_id(&*app.seller.sof, lso_legato::OPERATORS, product)
+            .await
+            .unwrap();
+        let interface = services[0]["serviceConfiguration"]["accessLink"]["interface"].as_str().unwrap().to_owned();
+        customers.push(lab.address(&network.hosts[&interface], &address, &gateway).unwrap());
+    }
+    let reached = std::thread::scope(|scope| {
+        let probes: Vec<_> =
+            customers.chunks(10).map(|chunk| scope.spawn(|| chunk.iter().all(|c| lab.reaches(c, internet)))).collect();
+        probes.into_iter().all(|p| p.join().unwrap())
+    });
+    assert!(reached, "every customer reaches the Internet");
+    let running = lso_ecm::FrrDriver::new(&router.namespace).running().await.unwrap();
+    assert_eq!(running.services().len(), COUNT, "the router runs each of them");
+
+    let deletes: Vec<Value> = products.iter().map(|p| crate::network::delete_order(p)).collect();
+    futures_util::future::join_all(deletes.iter().map(|d| app.order_completed(SONATA, d))).await;
+    let running = lso_ecm::FrrDriver::new(&router.namespace).running().await.unwrap();
+    assert!(running.services().is_empty(), "the router runs none of them after the deletes");
+    assert!(!lab.reaches(internet, &customers[0]) && !lab.reaches(internet, &customers[COUNT - 1]));
+    // The pool has every subnet back: the next order gets the first one.
+    let again = app.order_completed(SONATA, &order).await;
+    let product = again["productOrderItem"][0]["product"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(addressing(&app, "/mefApi/sonata/productInventory/v7", &product).await.1, "100.64.0.1");
     app.stop().await;
 }

@@ -193,3 +193,50 @@ async fn a_deferred_qualification_is_answered_by_a_job_with_every_step_announced
         );
     }
 }
+
+#[tokio::test]
+async fn internet_access_qualifies_from_free_ip_unis_and_the_address_pool() {
+    const INTERNET: &str = "urn:mef:lso:spec:cantata-sonata:basic-internet-access:v1.0.0:all";
+    // Orders are realised on the (simulated) demo network, so what they take is taken.
+    let app = spawn_app_with(|c| c.fulfilment.by = lso_server::config::FulfilmentMode::Network).await;
+    let contract = Contract::load(
+        "Sonata/productApi/serviceability/offeringQualification/productOfferingQualificationManagement.api.yaml",
+    );
+    let base = lso_mef_product::poq_base(lso_model::Irp::Sonata);
+    let at = |site: &str| json!({"@type": "GeographicSiteRef", "id": site, "role": "INSTALL_LOCATION"});
+    let answered = ask(
+        &app,
+        &contract,
+        &base,
+        &poq(vec![
+            item("1", example(INTERNET), Some(at("site-washington"))),
+            item("2", example(INTERNET), Some(at("site-nowhere"))),
+        ]),
+    )
+    .await;
+    assert_eq!(each(&answered, "productOfferingQualificationItem", "serviceabilityConfidence"), ["green", "red"]);
+    let why = |answer: &Value, n: usize| {
+        answer["productOfferingQualificationItem"][n]["serviceabilityConfidenceReason"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        why(&answered, 0),
+        "IP UNI ipuni-washington-1 (1000 Mbit/s) is free at site site-washington; a /30 is free in the address pool (100.64.0.0/30)"
+    );
+    assert_eq!(why(&answered, 1), "the Seller has no IP UNI at site site-nowhere");
+
+    // Once Washington's only IP UNI is taken, it is red there, and the pool's next subnet is named.
+    let mut order = order_of(&example(INTERNET), Some("INSTALL_LOCATION"));
+    order["productOrderItem"][0]["product"]["place"][0]["id"] = json!("site-washington");
+    app.order_completed("/mefApi/sonata/productOrderingManagement/v10", &order).await;
+    let taken =
+        ask(&app, &contract, &base, &poq(vec![item("1", example(INTERNET), Some(at("site-washington")))])).await;
+    assert_eq!(why(&taken, 0), "no IP UNI at site site-washington with 100 Mbit/s is free");
+    let elsewhere =
+        ask(&app, &contract, &base, &poq(vec![item("1", example(INTERNET), Some(at("site-boston")))])).await;
+    assert!(
+        why(&elsewhere, 0).ends_with("a /30 is free in the address pool (100.64.0.4/30)"),
+        "{}",
+        why(&elsewhere, 0)
+    );
+    app.stop().await;
+}
