@@ -11,7 +11,9 @@
 //! address [--thousands N]` times address validation against a generated book of N thousand
 //! addresses (a million by default). `cargo xtask bench poq` measures qualifications per second.
 //! `cargo xtask bench billing [--thousands N]` times a billing run over N thousand products.
-//! `cargo xtask bench allegro [--changes N]` times a customer's CIR changes over Allegro onto
+//! `cargo xtask bench internet [--orders N] [--services N]` times Basic Internet Access orders
+//! until the customer reaches the Internet host through an FRRouting router, and the router's
+//! read-back with N services (root needed). `cargo xtask bench allegro [--changes N]` times a customer's CIR changes over Allegro onto
 //! Open vSwitch elements (root needed). `cargo xtask bench multi-domain [--orders N]
 //! [--concurrent N]` times EVPLs bought across two providers' Open vSwitch networks.
 //! `cargo xtask architecture` checks the crate graph against the invariants of `ARCHITECTURE.md`.
@@ -40,6 +42,9 @@ fn main() -> anyhow::Result<()> {
         ["bench", "multi-domain", rest @ ..] => {
             runtime()?.block_on(network::multi_domain(flag(rest, "--orders", 10)?, flag(rest, "--concurrent", 100)?))
         }
+        ["bench", "internet", rest @ ..] => {
+            runtime()?.block_on(network::internet(flag(rest, "--orders", 20)?, flag(rest, "--services", 1000)?))
+        }
         ["bench", "allegro", rest @ ..] => runtime()?.block_on(network::allegro_changes(flag(rest, "--changes", 40)?)),
         ["bench", "evpl-concurrent", rest @ ..] => runtime()?.block_on(network::evpl_concurrent(
             flag(rest, "--orders", 200)?,
@@ -53,6 +58,7 @@ fn main() -> anyhow::Result<()> {
                  cargo xtask bench evpl [--orders N] | cargo xtask bench evpl-concurrent [--orders N] [--elements N]\n       \
                  cargo xtask bench address [--thousands N] | cargo xtask bench poq [--seconds N] [--clients N]\n       \
                  cargo xtask bench billing [--thousands N] | cargo xtask bench allegro [--changes N]\n       \
+                 cargo xtask bench internet [--orders N] [--services N]\n       \
                  cargo xtask bench multi-domain [--orders N] [--concurrent N] | cargo xtask architecture"
             );
             std::process::exit(2);

@@ -420,3 +420,106 @@ async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) 
     .await;
     outputs.into_iter().map(|o| o.expect("every future finished")).collect()
 }
+
+/// `bench internet`: `orders` Basic Internet Access orders one after the other on a router
+/// with as many IP UNIs, each timed from its POST to the customer host's first answered ping
+/// of the Internet host (the host is given the address its product says as soon as the order
+/// completes); then `services` Internet accesses applied straight on one router, and the time
+/// its whole configuration takes to read back and compare. Needs root and FRRouting.
+pub async fn internet(orders: u16, services: u16) -> anyhow::Result<()> {
+    let mut text = format!(
+        "[[element]]\nname = \"ar1\"\nports = [{}]\n",
+        (1..=orders).map(|n| format!("\"ip{n}\"")).collect::<Vec<_>>().join(", ")
+    );
+    for n in 1..=orders {
+        text.push_str(&format!(
+            "[[interface]]\nname = \"ipuni-{n}\"\nport = \"ar1:ip{n}\"\nkind = \"ip-uni\"\ncapacity_mbps = 100\n"
+        ));
+    }
+    let topology = lso_icm::Topology::parse(&text)?;
+    let network = NetworkLab::build(&topology, "bi", None)?;
+    let bench = Bench::start(&network).await?;
+    let (_, internet) = &network.routers["ar1"];
+    let inventory = bench.base.replace("productOrderingManagement/v10", "productInventory/v7");
+    let mut latencies = Vec::new();
+    for n in 0..orders {
+        let started = Instant::now();
+        let id = bench.post(&order(&format!("bench Internet {n}"), vec![lso_lab::orders::internet("1", 10)])).await?;
+        let done = bench.finished(&id).await?;
+        anyhow::ensure!(done["state"] == "completed", "Internet access {n} ended {}", done["state"]);
+        let product_id = done["productOrderItem"][0]["product"]["id"].as_str().context("no product")?;
+        let product: Value = bench
+            .client
+            .get(format!("{inventory}/product/{product_id}"))
+            .bearer_auth(&bench.token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let (address, gateway) = lso_lab::orders::assigned_addresses(&product).context("no subnet in the product")?;
+        let services = bench.seller.sof.find_services(lso_bus::LEGATO_CLIENT, product_id).await?;
+        let interface = services[0]["serviceConfiguration"]["accessLink"]["interface"].as_str().context("no IP UNI")?;
+        let host = network.lab.address(&network.hosts[interface], &address, &gateway)?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !network.lab.answers(&host, internet) {
+            anyhow::ensure!(Instant::now() < deadline, "customer {n} did not reach the Internet within 10 s");
+        }
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "Internet access, order → customer reaches the Internet host: {} orders, p50 {:.0} ms, p90 {:.0} ms, max {:.0} ms",
+        latencies.len(),
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.9)),
+        ms(percentile(&latencies, 1.0))
+    );
+    bench.seller.stop().await;
+    drop(network);
+
+    let mut lab = lso_ecm::lab::Lab::new("br")?;
+    let (router, _) = lab.router("pe", lso_lab::network::PROVIDER_AS)?;
+    let ports = lab.router_ports(&router, usize::from(services))?;
+    let driver = lso_ecm::FrrDriver::new(&router.namespace);
+    let started = Instant::now();
+    let mut wanted = Vec::new();
+    for (n, port) in ports.iter().enumerate() {
+        let base = 0x6440_0000u32 + 4 * n as u32;
+        let routed = lso_ecm::Routed {
+            provider: format!("{}/30", std::net::Ipv4Addr::from(base + 1)),
+            customer: std::net::Ipv4Addr::from(base + 2).to_string(),
+            static_routes: vec![format!("{}/32", std::net::Ipv4Addr::from(0xc612_0000 + n as u32))],
+            bgp: None,
+            egress_kbps: Some(10_000),
+        };
+        let endpoint = lso_ecm::Endpoint {
+            port: port.clone(),
+            attachment: lso_ecm::Attachment::Routed(routed),
+            ingress_cir_kbps: Some(10_000),
+        };
+        let connect = lso_ecm::CrossConnect { service: format!("ia-{n}"), endpoints: vec![endpoint] };
+        lso_ecm::ElementDriver::apply(&driver, &connect).await?;
+        wanted.push(connect);
+    }
+    println!(
+        "{services} Internet accesses applied one by one on one router in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let running = driver.running().await?;
+        let same =
+            wanted.iter().all(|c| lso_ecm::RouterService::wanted(c).is_ok_and(|w| running.service(&c.service) == w));
+        times.push(started.elapsed());
+        anyhow::ensure!(same, "the router does not run what was applied");
+    }
+    times.sort();
+    println!(
+        "read-back of the router's {services} Internet accesses (configuration, rates, compared): median {:.0} ms, max {:.0} ms",
+        ms(times[times.len() / 2]),
+        ms(times[times.len() - 1])
+    );
+    Ok(())
+}

@@ -12,8 +12,10 @@ use std::pin::Pin;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Attachment {
     /// A UNI: frames whose outer VLAN is one of `ce_vlans` belong to the service, or every
-    /// frame when `ce_vlans` is empty (all-to-one bundling). They leave as they came.
-    Uni { ce_vlans: Vec<u16> },
+    /// frame when `ce_vlans` is empty (all-to-one bundling). They leave as they came, unless
+    /// `carried` names the CE-VLAN the service's other UNIs use (CE-VLAN translation): a frame
+    /// entering here then takes that CE-VLAN at once.
+    Uni { ce_vlans: Vec<u16>, carried: Option<u16> },
     /// A link or an ENNI: the service's frames carry an S-tag with `s_vlan`.
     Tagged { s_vlan: u16 },
     /// An IP UNI access link on a router: the port is addressed, and the customer's traffic is

@@ -34,6 +34,10 @@ pub struct UniDto {
     /// The CE-VLANs; none for all-to-one bundling.
     #[serde(default)]
     pub ce_vlans: Vec<u16>,
+    /// The CE-VLAN the service's other UNIs use, which frames entering here take (CE-VLAN
+    /// translation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried_ce_vlan: Option<u16>,
 }
 
 /// A tagged endpoint's S-VLAN.
@@ -62,7 +66,7 @@ impl CrossConnectDto {
         let mut endpoints = Vec::with_capacity(self.endpoints.len());
         for (n, endpoint) in self.endpoints.into_iter().enumerate() {
             let attachment = match (endpoint.uni, endpoint.tagged, endpoint.routed) {
-                (Some(uni), None, None) => Attachment::Uni { ce_vlans: uni.ce_vlans },
+                (Some(uni), None, None) => Attachment::Uni { ce_vlans: uni.ce_vlans, carried: uni.carried_ce_vlan },
                 (None, Some(tagged), None) => Attachment::Tagged { s_vlan: tagged.s_vlan },
                 (None, None, Some(routed)) => Attachment::Routed(routed),
                 _ => {
@@ -87,7 +91,9 @@ impl CrossConnectDto {
             .iter()
             .map(|e| {
                 let (uni, tagged, routed) = match &e.attachment {
-                    Attachment::Uni { ce_vlans } => (Some(UniDto { ce_vlans: ce_vlans.clone() }), None, None),
+                    Attachment::Uni { ce_vlans, carried } => {
+                        (Some(UniDto { ce_vlans: ce_vlans.clone(), carried_ce_vlan: *carried }), None, None)
+                    }
                     Attachment::Tagged { s_vlan } => (None, Some(TaggedDto { s_vlan: *s_vlan }), None),
                     Attachment::Routed(routed) => (None, None, Some(routed.clone())),
                 };

@@ -6,6 +6,11 @@
 //! ENNI) when its outer tag carries the endpoint's S-VLAN, which is then removed. It leaves at
 //! every other endpoint of the service on the element: as it came from the customer at a UNI,
 //! with an 802.1ad S-tag pushed on a tagged port. A UNI's ingress may pass a meter first.
+//!
+//! CE-VLAN translation happens where a frame enters: at a UNI with a `carried` CE-VLAN (the
+//! one the service's other UNIs use) the frame takes it before it goes anywhere, so it leaves
+//! every other UNI with that UNI's own CE-VLAN. (Rewriting the C-tag where the frame leaves
+//! would need the S-tag popped first, after which OpenFlow cannot tell that a tag is left.)
 
 use crate::{Action, Flow};
 use crate::{Attachment, CrossConnect};
@@ -33,15 +38,17 @@ pub fn compile(
     let mut flows = Vec::new();
     for (index, ingress) in connect.endpoints.iter().enumerate() {
         let (vlans, priority): (Vec<Option<u16>>, u16) = match &ingress.attachment {
-            Attachment::Uni { ce_vlans } if ce_vlans.is_empty() => (vec![None], PORT_PRIORITY),
-            Attachment::Uni { ce_vlans } => (ce_vlans.iter().copied().map(Some).collect(), TAGGED_PRIORITY),
+            Attachment::Uni { ce_vlans, .. } if ce_vlans.is_empty() => (vec![None], PORT_PRIORITY),
+            Attachment::Uni { ce_vlans, .. } => (ce_vlans.iter().copied().map(Some).collect(), TAGGED_PRIORITY),
             Attachment::Tagged { s_vlan } => (vec![Some(*s_vlan)], TAGGED_PRIORITY),
             // Routed on a router, not switched.
             Attachment::Routed(_) => continue,
         };
         let mut actions = Vec::new();
-        if matches!(ingress.attachment, Attachment::Tagged { .. }) {
-            actions.push(Action::PopVlan);
+        match ingress.attachment {
+            Attachment::Tagged { .. } => actions.push(Action::PopVlan),
+            Attachment::Uni { carried: Some(vlan), .. } => actions.push(Action::SetVlan(vlan)),
+            _ => {}
         }
         let others = || connect.endpoints.iter().enumerate().filter(move |(i, _)| *i != index).map(|(_, e)| e);
         for egress in others().filter(|e| matches!(e.attachment, Attachment::Uni { .. })) {
@@ -115,7 +122,7 @@ mod tests {
     fn uni(port: &str, ce_vlans: &[u16]) -> Endpoint {
         Endpoint {
             port: port.into(),
-            attachment: Attachment::Uni { ce_vlans: ce_vlans.to_vec() },
+            attachment: Attachment::Uni { ce_vlans: ce_vlans.to_vec(), carried: None },
             ingress_cir_kbps: None,
         }
     }
@@ -172,5 +179,30 @@ mod tests {
             2,
             "all-to-one takes every frame"
         );
+    }
+
+    #[test]
+    fn a_uni_with_a_carried_ce_vlan_translates_where_its_frames_enter() {
+        // CE-VLAN 100 at uni1 and 200 at uni2 on this element, a link on S-VLAN 7 to more UNIs
+        // on 200: uni1's frames take 200 at once, and uni2's and the link's leave uni1 on 100.
+        let mut one = uni("uni1", &[100]);
+        one.attachment = Attachment::Uni { ce_vlans: vec![100], carried: Some(200) };
+        let mut two = uni("uni2", &[200]);
+        two.attachment = Attachment::Uni { ce_vlans: vec![200], carried: Some(100) };
+        let evpl = CrossConnect { service: "x".into(), endpoints: vec![one, two, tagged("west", 7)] };
+        let flows = compile(&evpl, number, |_| None);
+        let mut out = forward(&flows, &Frame { port: 1, tags: vec![(0x8100, 100)] });
+        out.sort();
+        assert_eq!(
+            out,
+            [Frame { port: 2, tags: vec![(0x8100, 200)] }, Frame { port: 3, tags: vec![(S_TAG, 7), (0x8100, 200)] }]
+        );
+        let mut back = forward(&flows, &Frame { port: 2, tags: vec![(0x8100, 200)] });
+        back.sort();
+        assert_eq!(
+            back,
+            [Frame { port: 1, tags: vec![(0x8100, 100)] }, Frame { port: 3, tags: vec![(S_TAG, 7), (0x8100, 100)] }]
+        );
+        assert!(forward(&flows, &Frame { port: 1, tags: vec![(0x8100, 200)] }).is_empty(), "uni1 takes only 100");
     }
 }

@@ -136,6 +136,8 @@ pub struct Running {
     prefix_lists: BTreeMap<String, BTreeSet<String>>,
     /// Each port's rates: (from the customer, towards the customer).
     rates: BTreeMap<String, (Option<u32>, Option<u32>)>,
+    /// Each port's interface index.
+    index: BTreeMap<String, u64>,
 }
 
 /// The service a description names.
@@ -326,7 +328,8 @@ impl FrrDriver {
             .map_err(|_| DriverError::Unreachable(format!("{program} did not answer in {COMMAND_TIMEOUT:?}")))?
             .map_err(|e| DriverError::Unreachable(format!("{program}: {e}")))?;
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        if !output.status.success() {
+        // A netlink dump that changes under way says so and may have left things out.
+        if !output.status.success() || String::from_utf8_lossy(&output.stderr).contains("Dump was interrupted") {
             let said = format!("{}{}", String::from_utf8_lossy(&output.stderr).trim(), stdout.trim());
             return Err(DriverError::Unreachable(format!("{program} on {}: {said}", self.namespace)));
         }
@@ -349,47 +352,67 @@ impl FrrDriver {
         values.collect::<Result<_, _>>().map_err(|e| DriverError::Unreachable(format!("tc said something else: {e}")))
     }
 
-    async fn links(&self) -> Result<Vec<Value>, DriverError> {
-        let args = ["-n", &self.namespace, "-j", "-s", "link", "show"].map(str::to_owned);
-        let text = self.run("ip", &args, None).await?;
+    /// The router's links (with their counters when `counters`), read again when the kernel
+    /// says a dump was interrupted by a change.
+    async fn links(&self, counters: bool) -> Result<Vec<Value>, DriverError> {
+        let mut args: Vec<String> = ["-n", &self.namespace, "-j"].map(str::to_owned).to_vec();
+        args.extend(counters.then(|| "-s".to_owned()));
+        args.extend(["link".to_owned(), "show".to_owned()]);
+        let mut attempts = 0;
+        let text = loop {
+            match self.run("ip", &args, None).await {
+                Ok(text) => break text,
+                Err(_) if attempts < 5 => attempts += 1,
+                Err(failed) => return Err(failed),
+            }
+        };
         serde_json::from_str(&text).map_err(|e| DriverError::Unreachable(format!("ip said something else: {e}")))
     }
 
     /// Everything the router runs: its routing configuration and every port's rates.
     pub async fn running(&self) -> Result<Running, DriverError> {
         let mut running = Running::parse(&self.vtysh(&["show running-config".into()]).await?);
-        let links = self.links().await?;
-        let index: BTreeMap<String, u64> =
+        let links = self.links(false).await?;
+        running.index =
             links.iter().filter_map(|l| Some((l["ifname"].as_str()?.to_owned(), l["ifindex"].as_u64()?))).collect();
+        let index = &running.index;
         let qdiscs = self.tc_json(&["qdisc show".into()]).await?.pop().unwrap_or_default();
         let qdiscs = qdiscs.as_array().cloned().unwrap_or_default();
-        let rate = |dev: &str| {
-            qdiscs
-                .iter()
-                .find(|q| q["dev"] == dev && q["kind"] == "tbf" && q["root"] == true)
-                .and_then(|q| q["options"]["rate"].as_u64())
-                .map(|bytes| u32::try_from(bytes * 8 / 1000).unwrap_or(u32::MAX))
-        };
+        let rates: std::collections::HashMap<&str, u32> = qdiscs
+            .iter()
+            .filter(|q| q["kind"] == "tbf" && q["root"] == true)
+            .filter_map(|q| Some((q["dev"].as_str()?, q["options"]["rate"].as_u64()?)))
+            .map(|(dev, bytes)| (dev, u32::try_from(bytes * 8 / 1000).unwrap_or(u32::MAX)))
+            .collect();
+        let rate = |dev: &str| rates.get(dev).copied();
         let policed: Vec<&str> =
             qdiscs.iter().filter(|q| q["kind"] == "ingress").filter_map(|q| q["dev"].as_str()).collect();
         let asked: Vec<String> = policed.iter().map(|dev| format!("filter show dev {dev} ingress")).collect();
         let filters = if asked.is_empty() { Vec::new() } else { self.tc_json(&asked).await? };
+        // Where each policed port's ingress is redirected to.
+        let redirects: std::collections::HashMap<&str, String> = policed
+            .iter()
+            .zip(&filters)
+            .filter_map(|(dev, filter)| {
+                let actions = filter
+                    .as_array()?
+                    .iter()
+                    .flat_map(|f| f["options"]["actions"].as_array().cloned().unwrap_or_default());
+                let mirred = actions.into_iter().find(|a| a["kind"] == "mirred")?;
+                Some((*dev, mirred["to_dev"].as_str()?.to_owned()))
+            })
+            .collect();
+        let mut port_rates = BTreeMap::new();
         for (name, (description, _)) in &running.interfaces {
             if described(description).is_none() {
                 continue;
             }
-            let redirected = policed.iter().position(|dev| dev == name).and_then(|i| filters.get(i)).and_then(|f| {
-                let actions =
-                    f.as_array()?.iter().flat_map(|f| f["options"]["actions"].as_array().cloned().unwrap_or_default());
-                actions
-                    .into_iter()
-                    .find(|a| a["kind"] == "mirred")
-                    .and_then(|a| a["to_dev"].as_str().map(str::to_owned))
-            });
-            let ingress = redirected.filter(|dev| Some(dev) == index.get(name).map(|i| format!("ifb{i}")).as_ref());
-            let rates = (ingress.and_then(|dev| rate(&dev)), rate(name));
-            running.rates.insert(name.clone(), rates);
+            let ifb = index.get(name).map(|i| format!("ifb{i}"));
+            let ingress =
+                redirects.get(name.as_str()).filter(|dev| Some(*dev) == ifb.as_ref()).and_then(|dev| rate(dev));
+            port_rates.insert(name.clone(), (ingress, rate(name)));
         }
+        running.rates = port_rates;
         Ok(running)
     }
 
@@ -451,12 +474,7 @@ impl FrrDriver {
         if &have == want {
             return Ok(());
         }
-        let index: BTreeMap<String, u64> = self
-            .links()
-            .await?
-            .iter()
-            .filter_map(|l| Some((l["ifname"].as_str()?.to_owned(), l["ifindex"].as_u64()?)))
-            .collect();
+        let index = &running.index;
         if let Some(missing) = want.ports.keys().find(|p| !index.contains_key(*p)) {
             return Err(DriverError::NotApplied {
                 port: missing.clone(),
@@ -503,7 +521,7 @@ impl ElementDriver for FrrDriver {
     }
 
     async fn ports(&self) -> Result<Vec<PortState>, DriverError> {
-        let links = self.links().await?;
+        let links = self.links(true).await?;
         let counter = |link: &Value, way: &str, what: &str| link["stats64"][way][what].as_u64().unwrap_or_default();
         let mut ports: Vec<PortState> = links
             .iter()
@@ -639,7 +657,7 @@ end
             service: "s".into(),
             endpoints: vec![crate::Endpoint {
                 port: "c1".into(),
-                attachment: Attachment::Uni { ce_vlans: vec![] },
+                attachment: Attachment::Uni { ce_vlans: vec![], carried: None },
                 ingress_cir_kbps: None,
             }],
         };

@@ -422,6 +422,35 @@ impl Lab {
         run("ip", &["netns", "exec", &from.namespace, "ping", "-c", "3", "-i", "0.2", "-W", "1", &to.ip]).is_ok()
     }
 
+    /// Whether `from` reaches `to` with one probe (a second at most).
+    pub fn answers(&self, from: &Host, to: &Host) -> bool {
+        run("ip", &["netns", "exec", &from.namespace, "ping", "-c", "1", "-W", "1", &to.ip]).is_ok()
+    }
+
+    /// Adds `count` ports to `router` (`p1` … `p{count}`, each a veth whose other end stays
+    /// in the router's namespace), all made by one `ip -batch`; their names.
+    pub fn router_ports(&self, router: &LabRouter, count: usize) -> Result<Vec<String>, LabError> {
+        let names: Vec<String> = (1..=count).map(|n| format!("p{n}")).collect();
+        let batch: String = names.iter().map(|p| format!("link add {p} type veth peer name q{}\n", &p[1..])).collect();
+        let up: String = names.iter().map(|p| format!("link set {p} up\nlink set q{} up\n", &p[1..])).collect();
+        for commands in [batch, up] {
+            let mut child = Command::new("ip")
+                .args(["-n", &router.namespace, "-batch", "-"])
+                .stdin(Stdio::piped())
+                .spawn()
+                .map_err(|e| LabError(format!("ip: {e}")))?;
+            if let Some(mut stdin) = child.stdin.take() {
+                use std::io::Write;
+                stdin.write_all(commands.as_bytes()).map_err(|e| LabError(format!("ip: {e}")))?;
+            }
+            let status = child.wait().map_err(|e| LabError(format!("ip: {e}")))?;
+            if !status.success() {
+                return Err(LabError(format!("ip -batch on {} failed", router.namespace)));
+            }
+        }
+        Ok(names)
+    }
+
     /// The TCP throughput from `from` to `to` over `seconds` (after a first second left out), in
     /// Mbit/s, as `iperf3` measures it at the receiver.
     pub fn throughput_mbps(&self, from: &Host, to: &Host, seconds: u32) -> Result<f64, LabError> {

@@ -68,7 +68,12 @@ pub trait ElementDriver: Send + Sync {
 pub(crate) fn check_vlans(connect: &CrossConnect) -> Result<(), DriverError> {
     let bad = connect.endpoints.iter().find_map(|e| {
         let vlans = match &e.attachment {
-            Attachment::Uni { ce_vlans } => ce_vlans.as_slice(),
+            Attachment::Uni { ce_vlans, carried } => {
+                if let Some(bad) = carried.filter(|v| !(1..=4094).contains(v)) {
+                    return Some(bad);
+                }
+                ce_vlans.as_slice()
+            }
             Attachment::Tagged { s_vlan } => std::slice::from_ref(s_vlan),
             Attachment::Routed(_) => &[],
         };
@@ -237,7 +242,7 @@ mod tests {
             endpoints: vec![
                 Endpoint {
                     port: "uni1".into(),
-                    attachment: Attachment::Uni { ce_vlans: vec![ce_vlan] },
+                    attachment: Attachment::Uni { ce_vlans: vec![ce_vlan], carried: None },
                     ingress_cir_kbps: Some(10_000),
                 },
                 Endpoint { port: "nni".into(), attachment: Attachment::Tagged { s_vlan: 5 }, ingress_cir_kbps: None },
@@ -261,7 +266,7 @@ mod tests {
 
         let mut bad = evpl("b", 4095);
         assert!(matches!(element.apply(&bad).await, Err(DriverError::InvalidVlan(4095))));
-        bad.endpoints[0].attachment = Attachment::Uni { ce_vlans: vec![5] };
+        bad.endpoints[0].attachment = Attachment::Uni { ce_vlans: vec![5], carried: None };
         bad.endpoints[1].port = "nope".into();
         assert!(matches!(element.apply(&bad).await, Err(DriverError::NotApplied { port, .. }) if port == "nope"));
 

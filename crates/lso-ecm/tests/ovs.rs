@@ -10,7 +10,7 @@ fn endpoint(port: &str, attachment: Attachment, cir: Option<u32>) -> Endpoint {
 }
 
 fn uni(port: &str, ce_vlan: u16, cir: u32) -> Endpoint {
-    endpoint(port, Attachment::Uni { ce_vlans: vec![ce_vlan] }, Some(cir))
+    endpoint(port, Attachment::Uni { ce_vlans: vec![ce_vlan], carried: None }, Some(cir))
 }
 
 fn tagged(port: &str, s_vlan: u16) -> Endpoint {
@@ -65,4 +65,28 @@ async fn an_evpl_over_three_open_vswitch_elements_carries_its_ce_vlan_at_its_rat
     let missing = CrossConnect { service: "x".into(), endpoints: vec![tagged("no-such-port", 3), tagged("east", 3)] };
     let refused = drivers[0].apply(&missing).await;
     assert!(matches!(refused, Err(DriverError::NotApplied { ref port, .. }) if port == "no-such-port"), "{refused:?}");
+}
+
+#[tokio::test]
+async fn an_evpl_between_unis_with_different_ce_vlans_translates_them() {
+    let mut lab = Lab::new("lv").unwrap();
+    let (e1, e2) = (lab.element("e1").unwrap(), lab.element("e2").unwrap());
+    lab.wire(&e1, "east", &e2, "west").unwrap();
+    let h1 = lab.host("h1", &e1, "uni1", "10.78.0.1", Some(100)).unwrap();
+    let h2 = lab.host("h2", &e2, "uni1", "10.78.0.2", Some(200)).unwrap();
+    let (d1, d2) =
+        (OvsDriver::new(&e1.ovsdb, &e1.openflow, &e1.bridge), OvsDriver::new(&e2.ovsdb, &e2.openflow, &e2.bridge));
+    let cir = 50_000;
+    let translated = |vlan: u16, carried: u16| {
+        endpoint("uni1", Attachment::Uni { ce_vlans: vec![vlan], carried: Some(carried) }, Some(cir))
+    };
+    let one = CrossConnect { service: "x".into(), endpoints: vec![translated(100, 200), tagged("east", 5)] };
+    let two = CrossConnect { service: "x".into(), endpoints: vec![tagged("west", 5), translated(200, 100)] };
+    d1.apply(&one).await.unwrap();
+    d2.apply(&two).await.unwrap();
+    assert!(d1.check(&one).await.unwrap() && d2.check(&two).await.unwrap(), "both read back as configured");
+    assert!(lab.reaches(&h1, &h2), "CE-VLAN 100 at one UNI is CE-VLAN 200 at the other");
+    assert!(lab.reaches(&h2, &h1));
+    lab.set_ce_vlan(&h2, 100).unwrap();
+    assert!(!lab.reaches(&h1, &h2), "the far UNI takes only its own CE-VLAN");
 }

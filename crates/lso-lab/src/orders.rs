@@ -7,6 +7,9 @@ use serde_json::{Value, json};
 pub use lso_bus::ingress_profile as profile;
 pub use lso_spec::ids::{ACCESS_ELINE, EPL, EVPL, EVPLAN, SUBSCRIBER_UNI};
 
+/// The Basic Internet Access specification.
+pub const BASIC_INTERNET_ACCESS: &str = "urn:mef:lso:spec:cantata-sonata:basic-internet-access:v1.0.0:all";
+
 /// A Buyer's contact with `role`.
 pub fn contact(role: &str) -> Value {
     json!({"name": "Demo Buyer", "emailAddress": "demo@buyer.example", "number": "+1-555-0199", "role": role})
@@ -44,6 +47,25 @@ pub fn add_item(id: &str, configuration: Value) -> Value {
 
 fn example(spec: &str) -> Value {
     lso_spec::Catalog::built_in().ok().and_then(|c| c.get(spec).map(|s| s.example.clone())).unwrap_or(Value::Null)
+}
+
+/// A Basic Internet Access of `mbps` each way, at any free IP UNI.
+pub fn internet(id: &str, mbps: u64) -> Value {
+    let mut configuration = example(BASIC_INTERNET_ACCESS);
+    for way in ["ingressBandwidthProfileEnvelope", "egressBandwidthProfileEnvelope"] {
+        configuration["ipvc"][way]["cir"] = json!({"irValue": mbps, "irUnits": "MBPS"});
+    }
+    add_item(id, configuration)
+}
+
+/// The subnet a Seller gave an Internet access product (`product`, as its inventory has it):
+/// the customer's address with the prefix length, and the provider's address.
+pub fn assigned_addresses(product: &Value) -> Option<(String, String)> {
+    let subnet =
+        &product["productConfiguration"]["ipUniAccessLink"]["ipv4ConnectionAddressing"][0]["ipv4PrimarySubnet"];
+    let length = subnet["ipv4Prefix"]["prefixLength"].as_u64()?;
+    let customer = subnet["subscriberIpv4Address"][0].as_str()?;
+    Some((format!("{customer}/{length}"), subnet["serviceProviderIpv4Addresses"][0].as_str()?.to_owned()))
 }
 
 /// A Subscriber UNI at `site`.

@@ -33,6 +33,44 @@ fn reservation_request(request: &ConnectivityRequest) -> Request {
     }
 }
 
+/// The CE-VLAN frames entering at UNI `name` take (CE-VLAN translation): the one every other UNI
+/// of the service uses, when each has exactly one and it differs from this UNI's only one.
+fn carried(network: &Network, request: &Request, name: &str) -> Option<u16> {
+    let single = |interface: &String| match request.vlans.get(interface).map(Vec::as_slice) {
+        Some([vlan]) => Some(*vlan),
+        _ => None,
+    };
+    let own = single(&name.to_owned())?;
+    let is_uni = |i: &&String| network.topology().interface(i).is_some_and(|i| i.kind == InterfaceKind::Uni);
+    let others: Vec<Option<u16>> =
+        request.interfaces.iter().filter(|i| *i != name).filter(is_uni).map(single).collect();
+    match others.first() {
+        Some(Some(theirs)) if *theirs != own && others.iter().all(|o| *o == Some(*theirs)) => Some(*theirs),
+        _ => None,
+    }
+}
+
+/// Whether the UNIs of `request` can be joined: CE-VLAN translation (frames take their
+/// CE-VLAN where they enter) joins two UNIs of one CE-VLAN each, no more.
+fn translatable(network: &Network, request: &Request) -> Result<(), String> {
+    let singles: Vec<u16> = request
+        .interfaces
+        .iter()
+        .filter(|i| network.topology().interface(i).is_some_and(|i| i.kind == InterfaceKind::Uni))
+        .filter_map(|i| match request.vlans.get(i).map(Vec::as_slice) {
+            Some([vlan]) => Some(*vlan),
+            _ => None,
+        })
+        .collect();
+    let distinct: std::collections::BTreeSet<u16> = singles.iter().copied().collect();
+    if distinct.len() > 1 && singles.len() > 2 {
+        return Err(format!(
+            "CE-VLANs {distinct:?} at its UNIs: CE-VLAN translation joins two UNIs; more must share their CE-VLAN"
+        ));
+    }
+    Ok(())
+}
+
 /// The cross-connects `reservation` needs on each element, in topology order.
 pub fn cross_connects(network: &Network, reservation: &Reservation) -> Vec<(String, CrossConnect)> {
     let topology = network.topology();
@@ -52,7 +90,7 @@ pub fn cross_connects(network: &Network, reservation: &Reservation) -> Vec<(Stri
         let (attachment, cir) = match interface.kind {
             InterfaceKind::Uni => {
                 let cir = (request.bandwidth_mbps > 0).then(|| (request.bandwidth_mbps * 1000) as u32);
-                (Attachment::Uni { ce_vlans: vlans }, cir)
+                (Attachment::Uni { ce_vlans: vlans, carried: carried(network, request, name) }, cir)
             }
             InterfaceKind::Enni => (Attachment::Tagged { s_vlan: vlans.first().copied().unwrap_or(0) }, None),
             InterfaceKind::IpUni => {
@@ -186,8 +224,11 @@ impl Icm {
         .await
     }
 
-    /// Checks what the network cannot: VLAN identifiers, and one S-VLAN at each ENNI.
+    /// Checks what the network cannot: VLAN identifiers, one S-VLAN at each ENNI, CE-VLANs that
+    /// translation can join.
     async fn check_endpoints(&self, request: &ConnectivityRequest) -> Result<(), IcmError> {
+        let asked = reservation_request(request);
+        self.read(|network| translatable(network, &asked)).await.map_err(IcmError::Invalid)?;
         let kinds: Vec<Option<InterfaceKind>> = self
             .read(|network| {
                 request.endpoints.iter().map(|e| network.topology().interface(&e.interface).map(|i| i.kind)).collect()

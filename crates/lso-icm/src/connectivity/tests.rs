@@ -125,3 +125,19 @@ async fn an_element_failure_rolls_everything_back_and_a_later_delete_finishes_wh
     assert!(lab.ecm.simulated("pe1").unwrap().all_flows().is_empty());
     assert_eq!(lab.ecm.elements().len(), 4, "three switches and the access router");
 }
+
+#[tokio::test]
+async fn an_evpl_between_two_ce_vlans_translates_where_frames_enter_and_a_lan_of_several_is_refused() {
+    let lab = lab().await;
+    let evpl = request("x", vec![endpoint("uni-new-york-1", &[100]), endpoint("uni-washington-1", &[200])], 10);
+    lab.icm.create_connectivity(&evpl).await.unwrap();
+    assert_eq!(lab.deliveries("uni-new-york-1", vec![(C, 100)]).await, [("uni-washington-1".into(), vec![(C, 200)])]);
+    assert_eq!(lab.deliveries("uni-washington-1", vec![(C, 200)]).await, [("uni-new-york-1".into(), vec![(C, 100)])]);
+    let lan = request(
+        "lan",
+        vec![endpoint("uni-new-york-2", &[100]), endpoint("uni-boston-1", &[200]), endpoint("uni-boston-2", &[300])],
+        10,
+    );
+    let refused = lab.icm.create_connectivity(&lan).await.unwrap_err();
+    assert!(matches!(refused, IcmError::Invalid(ref why) if why.contains("CE-VLAN translation")), "{refused}");
+}
