@@ -43,6 +43,27 @@ fn failure(status: u16, body: &Value) -> PrestoError {
     }
 }
 
+/// An end point of a connectivity service as NRP writes it, with the CIR of the service.
+fn end_point(endpoint: &lso_presto::ServiceEndpoint, sips: &[Sip], cir_mbps: u64) -> Value {
+    let listed: Vec<Value> = endpoint.vlans.iter().map(|v| json!({"vlan-id": v})).collect();
+    let enni = sips.iter().any(|s| s.name == endpoint.interface && s.kind == InterfaceKind::Enni);
+    let mut resource = if enni {
+        json!({"s-vlan-id-list": {"type": "LIST", "vlan-id-list": listed}})
+    } else {
+        json!({"ce-vlan-id-list-and-untag": {"vlan-id": listed}})
+    };
+    if cir_mbps > 0 {
+        resource["ingress-bwp-flow"] = json!({"cir": cir_mbps * 1_000_000});
+    }
+    let mut end_point = json!({"service-interface-point": {"service-interface-point-id": endpoint.interface},
+           "layer-protocol-name": "ETH", "direction": "BIDIRECTIONAL",
+           "nrp-carrier-eth-connectivity-end-point-resource": resource});
+    if let Some(routed) = &endpoint.routed {
+        end_point[crate::IP_ACCESS_RESOURCE] = json!(routed);
+    }
+    end_point
+}
+
 fn sip(value: &Value) -> Option<Sip> {
     let name = value["uuid"].as_str()?.to_owned();
     let kind = if value.get("nrp-carrier-eth-enni-n-resource").is_some() {
@@ -76,34 +97,28 @@ impl Presto for PrestoClient {
     fn create_connectivity<'a>(&'a self, request: &'a ConnectivityRequest) -> BoxFuture<'a, Result<(), PrestoError>> {
         Box::pin(async move {
             let sips = self.service_interface_points().await?;
-            let end_points: Vec<Value> = request
-                .endpoints
-                .iter()
-                .map(|endpoint| {
-                    let listed: Vec<Value> = endpoint.vlans.iter().map(|v| json!({"vlan-id": v})).collect();
-                    let enni = sips.iter().any(|s| s.name == endpoint.interface && s.kind == InterfaceKind::Enni);
-                    let mut resource = if enni {
-                        json!({"s-vlan-id-list": {"type": "LIST", "vlan-id-list": listed}})
-                    } else {
-                        json!({"ce-vlan-id-list-and-untag": {"vlan-id": listed}})
-                    };
-                    if request.cir_mbps > 0 {
-                        resource["ingress-bwp-flow"] = json!({"cir": request.cir_mbps * 1_000_000});
-                    }
-                    let mut end_point = json!({"service-interface-point": {"service-interface-point-id": endpoint.interface},
-                           "layer-protocol-name": "ETH", "direction": "BIDIRECTIONAL",
-                           "nrp-carrier-eth-connectivity-end-point-resource": resource});
-                    if let Some(routed) = &endpoint.routed {
-                        end_point[crate::IP_ACCESS_RESOURCE] = json!(routed);
-                    }
-                    end_point
-                })
-                .collect();
+            let end_points: Vec<Value> =
+                request.endpoints.iter().map(|e| end_point(e, &sips, request.cir_mbps)).collect();
             let service_type =
                 if end_points.len() > 2 { "MULTIPOINT_CONNECTIVITY" } else { "POINT_TO_POINT_CONNECTIVITY" };
             let input = json!({"uuid": request.uuid, "end-point": end_points, "conn-constraint": {"service-type": service_type}});
             let (status, body) = self.rpc("create-connectivity-service", input).await?;
             if status == 200 { Ok(()) } else { Err(failure(status, &body)) }
+        })
+    }
+
+    fn update_connectivity<'a>(&'a self, request: &'a ConnectivityRequest) -> BoxFuture<'a, Result<(), PrestoError>> {
+        Box::pin(async move {
+            // The NRP operation changes one end point at a time (its VLANs, addressing and the CIR).
+            let sips = self.service_interface_points().await?;
+            for endpoint in &request.endpoints {
+                let input = json!({"service-id-or-name": request.uuid, "end-point": end_point(endpoint, &sips, request.cir_mbps)});
+                let (status, body) = self.rpc("update-connectivity-service", input).await?;
+                if status != 200 {
+                    return Err(failure(status, &body));
+                }
+            }
+            Ok(())
         })
     }
 

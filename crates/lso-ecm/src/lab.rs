@@ -474,17 +474,29 @@ impl Lab {
     }
 
     /// Runs an `iperf3` client in `from` with `options` against a one-off server in `to`; its
-    /// JSON report. One measurement runs at a time on the machine (every lab of every process
-    /// takes the same lock): Open vSwitch's userspace datapath forwards on the same two cores,
-    /// and two measurements at once would each see what the other leaves.
+    /// JSON report.
     fn iperf(&self, from: &Host, to: &Host, options: &[&str]) -> Result<serde_json::Value, LabError> {
-        let traffic = std::fs::OpenOptions::new()
+        self.start_iperf(from, to, options)?.report()
+    }
+
+    /// Starts TCP traffic from `from` to `to` for `seconds`, measured every second; it runs
+    /// while the caller goes on (see [`Traffic::per_second`]).
+    pub fn start_traffic(&self, from: &Host, to: &Host, seconds: u32) -> Result<Traffic, LabError> {
+        self.start_iperf(from, to, &["--time", &seconds.to_string(), "--interval", "1"])
+    }
+
+    /// Starts an `iperf3` client in `from` with `options` against a one-off server in `to`.
+    /// One measurement runs at a time on the machine (every lab of every process takes the
+    /// same lock): Open vSwitch's userspace datapath forwards on the same two cores, and two
+    /// measurements at once would each see what the other leaves.
+    fn start_iperf(&self, from: &Host, to: &Host, options: &[&str]) -> Result<Traffic, LabError> {
+        let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(std::env::temp_dir().join("lso-lab-traffic.lock"))
             .map_err(|e| LabError(format!("the traffic lock: {e}")))?;
-        traffic.lock().map_err(|e| LabError(format!("the traffic lock: {e}")))?;
+        lock.lock().map_err(|e| LabError(format!("the traffic lock: {e}")))?;
         let mut server = Command::new("ip")
             .args(["netns", "exec", &to.namespace, "iperf3", "--server", "--one-off", "--forceflush", "--bind", &to.ip])
             .stdout(Stdio::piped())
@@ -502,18 +514,49 @@ impl Lab {
                 }
             });
         }
-        let listening = listening.recv_timeout(std::time::Duration::from_secs(10)).ok();
-        if listening.is_none() {
+        if listening.recv_timeout(std::time::Duration::from_secs(10)).is_err() {
             let _ = server.kill();
             let _ = server.wait();
             return Err(LabError("the iperf3 server did not start".into()));
         }
         let mut args = vec!["netns", "exec", &from.namespace, "iperf3", "--client", &to.ip, "--json"];
         args.extend_from_slice(options);
-        let report = run("ip", &args);
+        let client = Command::new("ip").args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+        match client {
+            Ok(client) => Ok(Traffic { server, client, _lock: lock }),
+            Err(e) => {
+                let _ = server.kill();
+                let _ = server.wait();
+                Err(LabError(format!("iperf3: {e}")))
+            }
+        }
+    }
+}
+
+/// An `iperf3` measurement under way, with the machine's traffic lock held until it ends.
+pub struct Traffic {
+    server: std::process::Child,
+    client: std::process::Child,
+    _lock: std::fs::File,
+}
+
+impl Traffic {
+    /// Waits for the client to end; its JSON report. The server is stopped.
+    fn report(self) -> Result<serde_json::Value, LabError> {
+        let Traffic { mut server, client, _lock } = self;
+        let output = client.wait_with_output().map_err(|e| LabError(format!("iperf3: {e}")));
         let _ = server.kill();
         let _ = server.wait();
-        serde_json::from_str(&report?).map_err(|e| LabError(format!("iperf3 report: {e}")))
+        serde_json::from_slice(&output?.stdout).map_err(|e| LabError(format!("iperf3 report: {e}")))
+    }
+
+    /// Waits for the traffic to end; the rate each second, in Mbit/s, as the sender saw it.
+    pub fn per_second(self) -> Result<Vec<f64>, LabError> {
+        let report = self.report()?;
+        let intervals = report["intervals"]
+            .as_array()
+            .ok_or_else(|| LabError(format!("iperf3 reported no intervals: {}", report["error"])))?;
+        Ok(intervals.iter().filter_map(|i| i["sum"]["bits_per_second"].as_f64()).map(|bits| bits / 1e6).collect())
     }
 }
 

@@ -112,6 +112,8 @@ struct Simulated {
     flows: BTreeMap<String, Vec<Flow>>,
     meters: BTreeMap<String, Vec<Meter>>,
     routes: BTreeMap<String, RouterService>,
+    /// How many times a service was removed from it.
+    removals: usize,
 }
 
 /// What a simulated element holds for one service.
@@ -138,6 +140,17 @@ impl SimulatedDriver {
         counters.tx_packets += traffic.tx_packets;
         counters.tx_bytes += traffic.tx_bytes;
         counters.tx_dropped += traffic.tx_dropped;
+    }
+
+    /// How many times a service was removed from the element (a change made in place removes
+    /// nothing).
+    pub fn removals(&self) -> usize {
+        self.lock().removals
+    }
+
+    /// The rate of each meter the element has for `service`, in kbit/s.
+    pub fn meter_rates(&self, service: &str) -> Vec<u32> {
+        self.lock().meters.get(service).map(|m| m.iter().map(|m| m.rate_kbps).collect()).unwrap_or_default()
     }
 
     /// Every flow the element has.
@@ -202,6 +215,7 @@ impl ElementDriver for SimulatedDriver {
         state.flows.remove(service);
         state.meters.remove(service);
         state.routes.remove(service);
+        state.removals += 1;
         Ok(())
     }
 

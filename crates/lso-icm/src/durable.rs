@@ -48,6 +48,20 @@ struct Stored {
     hops: Vec<(usize, u16)>,
 }
 
+/// The stored document of `reservation`.
+fn stored(reservation: &Reservation) -> Result<String, IcmError> {
+    let request = &reservation.request;
+    let stored = Stored {
+        service: request.service.clone(),
+        interfaces: request.interfaces.clone(),
+        bandwidth_mbps: request.bandwidth_mbps,
+        vlans: request.vlans.clone(),
+        routed: request.routed.clone(),
+        hops: reservation.hops.iter().map(|h| (h.link, h.s_vlan)).collect(),
+    };
+    serde_json::to_string(&stored).map_err(|_| IcmError::Corrupt(request.service.clone()))
+}
+
 /// Infrastructure control with durable reservations.
 pub struct Icm {
     network: Mutex<Network>,
@@ -99,18 +113,41 @@ impl Icm {
             return Ok(network.reserve(request)?);
         }
         let reservation = network.reserve(request)?;
-        let stored = Stored {
-            service: request.service.clone(),
-            interfaces: request.interfaces.clone(),
-            bandwidth_mbps: request.bandwidth_mbps,
-            vlans: request.vlans.clone(),
-            routed: request.routed.clone(),
-            hops: reservation.hops.iter().map(|h| (h.link, h.s_vlan)).collect(),
-        };
-        let doc = serde_json::to_string(&stored).map_err(|_| IcmError::Corrupt(request.service.clone()))?;
+        let doc = stored(&reservation)?;
         let record = Record { kind: KIND.into(), id: request.service.clone(), tenant: OWNER.into(), version: 1, doc };
         if let Err(err) = self.store.apply(vec![WriteOp::Insert { record, index: Vec::new() }]).await {
             network.release(&request.service);
+            return Err(err.into());
+        }
+        Ok(reservation)
+    }
+
+    /// Changes reservation `request.service` to `request` in place, durably (see
+    /// [`Network::resize`]).
+    pub async fn resize(&self, request: &Request) -> Result<Reservation, IcmError> {
+        let mut network = self.network.lock().await;
+        let before = network.reservations().get(&request.service).cloned();
+        let reservation = network.resize(request)?;
+        let put_back = |network: &mut Network| {
+            if let Some(before) = &before {
+                let _ = network.resize(&before.request);
+            }
+        };
+        let record = match self.store.get(KIND, Some(OWNER), &request.service).await {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                put_back(&mut network);
+                return Err(IcmError::Corrupt(request.service.clone()));
+            }
+            Err(err) => {
+                put_back(&mut network);
+                return Err(err.into());
+            }
+        };
+        let doc = stored(&reservation)?;
+        let updated = Record { version: record.version + 1, doc, ..record };
+        if let Err(err) = self.store.apply(vec![WriteOp::Update { record: updated, index: Vec::new() }]).await {
+            put_back(&mut network);
             return Err(err.into());
         }
         Ok(reservation)

@@ -338,6 +338,48 @@ impl Network {
         Ok(())
     }
 
+    /// Changes reserved service `request.service` to `request` in place, on the same links with
+    /// the same S-VLANs: only its bandwidth and its IP UNI addressing may differ (`Conflict`
+    /// otherwise). Nothing changes when the links or interfaces cannot carry the new bandwidth.
+    pub fn resize(&mut self, request: &Request) -> Result<Reservation, AllocationError> {
+        let old = self
+            .reservations
+            .get(&request.service)
+            .ok_or_else(|| AllocationError::Conflict(request.service.clone()))?;
+        if old.request.interfaces != request.interfaces || old.request.vlans != request.vlans {
+            return Err(AllocationError::Conflict(request.service.clone()));
+        }
+        let (before, after) = (old.request.bandwidth_mbps, request.bandwidth_mbps);
+        let hops = old.hops.clone();
+        let more = after.saturating_sub(before);
+        for hop in &hops {
+            let link = &self.topology.links[hop.link];
+            if link.capacity_mbps - self.link_reserved[hop.link] < more {
+                return Err(AllocationError::NoPath { interface: link.z.to_string(), bandwidth_mbps: after });
+            }
+        }
+        let mut names: Vec<&String> = request.interfaces.iter().collect();
+        names.sort();
+        names.dedup();
+        for name in &names {
+            let capacity = self.topology.interface(name).map_or(0, |i| i.capacity_mbps);
+            let available = capacity.saturating_sub(self.interface_reserved(name)) + before;
+            if available < after {
+                return Err(AllocationError::InterfaceFull { interface: (*name).clone(), available, requested: after });
+            }
+        }
+        for hop in &hops {
+            self.link_reserved[hop.link] = self.link_reserved[hop.link] - before + after;
+        }
+        for name in names {
+            let reserved = self.interface_reserved.entry(name.clone()).or_default();
+            *reserved = *reserved - before + after;
+        }
+        let reservation = Reservation { request: request.clone(), hops };
+        self.reservations.insert(request.service.clone(), reservation.clone());
+        Ok(reservation)
+    }
+
     /// Releases a service; returns what it held, or `None` if it was not reserved.
     pub fn release(&mut self, service: &str) -> Option<Reservation> {
         let reservation = self.reservations.remove(service)?;

@@ -38,6 +38,10 @@ impl Presto for Icm {
         Box::pin(async move { Ok(Icm::create_connectivity(self, request).await.map(drop)?) })
     }
 
+    fn update_connectivity<'a>(&'a self, request: &'a ConnectivityRequest) -> BoxFuture<'a, Result<(), PrestoError>> {
+        Box::pin(async move { Ok(Icm::update_connectivity(self, request).await.map(drop)?) })
+    }
+
     fn delete_connectivity<'a>(&'a self, uuid: &'a str) -> BoxFuture<'a, Result<bool, PrestoError>> {
         Box::pin(async move { Ok(Icm::delete_connectivity(self, uuid).await?) })
     }

@@ -84,6 +84,10 @@ pub trait Presto: Send + Sync {
     fn service_interface_points(&self) -> BoxFuture<'_, Result<Vec<Sip>, PrestoError>>;
     /// Creates `request` on the network (reserved, configured, read back).
     fn create_connectivity<'a>(&'a self, request: &'a ConnectivityRequest) -> BoxFuture<'a, Result<(), PrestoError>>;
+    /// Changes connectivity service `request.uuid` to `request`: in place when only its rate
+    /// (or an IP UNI's addressing) changes, else rebuilt; the old one stays when the network
+    /// cannot carry the new.
+    fn update_connectivity<'a>(&'a self, request: &'a ConnectivityRequest) -> BoxFuture<'a, Result<(), PrestoError>>;
     /// Removes connectivity service `uuid`; `false` if there was none.
     fn delete_connectivity<'a>(&'a self, uuid: &'a str) -> BoxFuture<'a, Result<bool, PrestoError>>;
     /// Whether connectivity service `uuid` is held.

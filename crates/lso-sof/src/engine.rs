@@ -331,7 +331,7 @@ impl Sof {
                 let kind = crate::services::interface_kind(service_type);
                 self.claim_interface(id, config.interface, &service["place"], kind).await
             }
-            Some(ServiceKind::IpAccess) => self.bring_up_ipvc(service).await,
+            Some(ServiceKind::IpAccess) => self.bring_up_ipvc(service, false).await,
             Some(ServiceKind::Connection) => {
                 let config: ConnectionConfig = read_config(configuration).map_err(SofError::Corrupt)?;
                 self.connect(id, &config).await
@@ -357,26 +357,38 @@ impl Sof {
         }
     }
 
-    /// Changes a running connection or IP access to `wanted`: the new one replaces the old, and
-    /// if the network cannot carry it the old one is put back. An IP access keeps its IP UNI
-    /// and its subnet.
+    /// Changes a running connection or IP access to `wanted` through ICM, which makes a change
+    /// of rate alone in place (make before break) and keeps the old service when the network
+    /// cannot carry the new one. An IP access keeps its IP UNI and its subnet. A service not on
+    /// the network (not active) is brought up as `wanted`.
     async fn change(&self, service: &Value, wanted: &mut Value) -> Result<Result<(), String>, SofError> {
-        match ServiceKind::of(service["serviceConfiguration"]["@type"].as_str().unwrap_or_default()) {
-            Some(ServiceKind::Connection) => self.tear_down(service).await?,
-            Some(ServiceKind::IpAccess) => {
-                let id = service["id"].as_str().unwrap_or_default();
-                self.presto.delete_connectivity(id).await.map_err(|e| SofError::Unreachable(e.to_string()))?;
-            }
-            _ => return Ok(Ok(())),
+        let id = service["id"].as_str().unwrap_or_default();
+        let kind = ServiceKind::of(service["serviceConfiguration"]["@type"].as_str().unwrap_or_default());
+        if !matches!(kind, Some(ServiceKind::Connection | ServiceKind::IpAccess)) {
+            return Ok(Ok(()));
         }
-        match self.bring_up(wanted).await? {
-            Ok(()) => Ok(Ok(())),
-            Err(reason) => {
-                if let Err(back) = self.bring_up(&mut service.clone()).await? {
-                    tracing::error!(service = %service["id"], error = %back, "could not restore a service after a failed change");
+        let running = self.presto.connectivity_exists(id).await.map_err(|e| SofError::Unreachable(e.to_string()))?;
+        match kind {
+            Some(ServiceKind::IpAccess) => self.bring_up_ipvc(wanted, running).await,
+            _ if !running => self.bring_up(wanted).await,
+            _ => {
+                let config: ConnectionConfig =
+                    read_config(&wanted["serviceConfiguration"]).map_err(SofError::Corrupt)?;
+                match self.connection_request(id, &config).await? {
+                    Ok(request) => self.update(&request).await,
+                    Err(reason) => Ok(Err(reason)),
                 }
-                Ok(Err(reason))
             }
+        }
+    }
+
+    /// Changes connectivity service `request.uuid` to `request`; `Err` says why the network
+    /// cannot carry it (the old one then stays).
+    pub(crate) async fn update(&self, request: &ConnectivityRequest) -> Result<Result<(), String>, SofError> {
+        match self.presto.update_connectivity(request).await {
+            Ok(()) => Ok(Ok(())),
+            Err(PrestoError::Unavailable(reason)) => Err(SofError::Unreachable(reason)),
+            Err(other) => Ok(Err(other.to_string())),
         }
     }
 
@@ -453,6 +465,18 @@ impl Sof {
 
     /// Creates the connectivity service of a connection.
     async fn connect(&self, id: &str, config: &ConnectionConfig) -> Result<Result<(), String>, SofError> {
+        match self.connection_request(id, config).await? {
+            Ok(request) => self.create(&request).await,
+            Err(reason) => Ok(Err(reason)),
+        }
+    }
+
+    /// The connectivity service a connection configured as `config` asks for.
+    async fn connection_request(
+        &self,
+        id: &str,
+        config: &ConnectionConfig,
+    ) -> Result<Result<ConnectivityRequest, String>, SofError> {
         let mut endpoints = Vec::new();
         for endpoint in &config.end_points {
             let interface = match (&endpoint.service, &endpoint.interface) {
@@ -465,8 +489,7 @@ impl Sof {
             };
             endpoints.push(ServiceEndpoint { interface, vlans: endpoint.vlans.clone(), routed: None });
         }
-        let request = ConnectivityRequest { uuid: id.to_owned(), endpoints, cir_mbps: config.cir_mbps };
-        self.create(&request).await
+        Ok(Ok(ConnectivityRequest { uuid: id.to_owned(), endpoints, cir_mbps: config.cir_mbps }))
     }
 
     /// Creates connectivity service `request`; `Err` says why the network cannot carry it.

@@ -260,9 +260,13 @@ impl Sof {
         Ok(())
     }
 
-    /// Makes IPVC `service` exist on the network, writing its access link into its
-    /// configuration; `Err` says why it cannot.
-    pub(crate) async fn bring_up_ipvc(&self, service: &mut Value) -> Result<Result<(), String>, SofError> {
+    /// Makes IPVC `service` exist on the network (or changes it there, when `running`),
+    /// writing its access link into its configuration; `Err` says why it cannot.
+    pub(crate) async fn bring_up_ipvc(
+        &self,
+        service: &mut Value,
+        running: bool,
+    ) -> Result<Result<(), String>, SofError> {
         let id = service["id"].as_str().unwrap_or_default().to_owned();
         let config: IpvcConfig =
             crate::services::read_config(&service["serviceConfiguration"]).map_err(SofError::Corrupt)?;
@@ -321,7 +325,7 @@ impl Sof {
         let endpoint =
             lso_presto::ServiceEndpoint { interface: interface.clone(), vlans: Vec::new(), routed: Some(routed) };
         let request = lso_presto::ConnectivityRequest { uuid: id.clone(), endpoints: vec![endpoint], cir_mbps };
-        let outcome = self.create(&request).await?;
+        let outcome = if running { self.update(&request).await? } else { self.create(&request).await? };
         if outcome.is_ok() {
             service["serviceConfiguration"]["accessLink"] = subnet.describe(&interface);
         } else if fresh {

@@ -312,6 +312,18 @@ async fn internet_access_takes_an_ip_uni_and_a_subnet_of_its_own_and_gives_both_
     assert_eq!(routed.bgp, Some(lso_adagio::Bgp { customer_as: 65010, accept: vec!["192.0.2.16/28".into()] }));
     assert!(world.ecm.check("ar1", connect).await.unwrap(), "the element reads back as configured");
 
+    // A new rate is made in place: the subnet stays, the router removes nothing.
+    let faster = json!({"@type": crate::services::IPVC, "cirMbps": 70, "egressMbps": 100, "routing": "bgp", "customerAs": 65010,
+                        "customerPrefixes": ["192.0.2.16/28"], "prefixLength": 29});
+    let modified = world
+        .order(vec![json!({"id": "1", "action": "modify", "service": {"id": second, "serviceConfiguration": faster}})])
+        .await;
+    assert_eq!(modified["state"], "completed", "{modified:#}");
+    assert_eq!(link(world.sof.document(SERVICE, "bus", &second).await.unwrap()), two, "the same access link");
+    let changed = world.icm.connectivity(&second).await.unwrap();
+    assert_eq!(changed.cross_connects[0].1.endpoints[0].ingress_cir_kbps, Some(70_000));
+    assert_eq!(world.ecm.simulated("ar1").unwrap().removals(), 0, "make before break");
+
     let full = world.order(vec![add_ipvc("1", "site-boston", statics.clone())]).await;
     assert_eq!(full["state"], "failed", "both IP UNIs at the site are taken");
 

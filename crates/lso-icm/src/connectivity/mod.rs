@@ -145,13 +145,35 @@ impl Icm {
     }
 
     /// Replaces connectivity service `request.uuid` with `request`; if the network cannot carry
-    /// the new one, the old one is put back and the error returned.
+    /// the new one, the old one is put back and the error returned. A change of the bandwidth
+    /// (or of an IP UNI's addressing) alone is made in place, make before break: the same
+    /// path and VLANs, each element changing its rate where it stands (a meter or a token
+    /// bucket modified, never removed), so traffic never stops.
     #[tracing::instrument(name = "icm.updateConnectivity", skip_all, fields(service = %request.uuid))]
     pub async fn update_connectivity(&self, request: &ConnectivityRequest) -> Result<ConnectivityService, IcmError> {
         let old = self
             .connectivity(&request.uuid)
             .await
             .ok_or_else(|| IcmError::Invalid(format!("no connectivity service `{}`", request.uuid)))?;
+        let wanted = reservation_request(request);
+        let same_shape =
+            old.reservation.request.interfaces == wanted.interfaces && old.reservation.request.vlans == wanted.vlans;
+        if same_shape {
+            self.check_endpoints(request).await?;
+            let reservation = self.resize(&wanted).await?;
+            let cross_connects = self.read(|network| cross_connects(network, &reservation)).await;
+            for (element, connect) in &cross_connects {
+                if let Err(refused) = self.adagio().apply(element, connect).await {
+                    tracing::warn!(service = %request.uuid, %element, error = %refused, "putting a changed service back");
+                    self.resize(&old.reservation.request).await?;
+                    for (element, connect) in &old.cross_connects {
+                        self.adagio().apply(element, connect).await.map_err(IcmError::Element)?;
+                    }
+                    return Err(IcmError::Element(refused));
+                }
+            }
+            return Ok(ConnectivityService { reservation, cross_connects });
+        }
         self.delete_connectivity(&request.uuid).await?;
         match self.create_connectivity(request).await {
             Ok(service) => Ok(service),

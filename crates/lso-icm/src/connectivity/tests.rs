@@ -141,3 +141,28 @@ async fn an_evpl_between_two_ce_vlans_translates_where_frames_enter_and_a_lan_of
     let refused = lab.icm.create_connectivity(&lan).await.unwrap_err();
     assert!(matches!(refused, IcmError::Invalid(ref why) if why.contains("CE-VLAN translation")), "{refused}");
 }
+
+#[tokio::test]
+async fn a_change_of_rate_alone_is_made_in_place_and_one_the_network_cannot_carry_leaves_the_old() {
+    let lab = lab().await;
+    let evpl =
+        |cir| request("evpl", vec![endpoint("uni-new-york-1", &[100]), endpoint("uni-washington-1", &[100])], cir);
+    let before = lab.icm.create_connectivity(&evpl(50)).await.unwrap();
+    let flows = lab.ecm.simulated("pe1").unwrap().all_flows();
+    let after = lab.icm.update_connectivity(&evpl(80)).await.unwrap();
+    assert_eq!(after.reservation.hops, before.reservation.hops, "the same links and S-VLANs");
+    for element in ["pe1", "pe2"] {
+        let simulated = lab.ecm.simulated(element).unwrap();
+        assert_eq!(simulated.removals(), 0, "{element}: nothing removed (make before break)");
+        assert_eq!(simulated.meter_rates("evpl"), [80_000], "{element}: the meter runs the new rate");
+    }
+    assert_eq!(lab.ecm.simulated("pe1").unwrap().all_flows(), flows, "the flows are untouched");
+    let link = after.reservation.hops[0].link;
+    assert_eq!(lab.icm.read(|n| n.link_reserved(link)).await, 80);
+
+    let refused = lab.icm.update_connectivity(&evpl(5000)).await.unwrap_err();
+    assert!(matches!(refused, IcmError::Allocation(_)), "{refused}");
+    assert_eq!(lab.icm.read(|n| n.link_reserved(link)).await, 80, "the old rate stays reserved");
+    assert_eq!(lab.ecm.simulated("pe1").unwrap().meter_rates("evpl"), [80_000], "and configured");
+    assert!(lab.icm.check_connectivity("evpl").await.unwrap());
+}

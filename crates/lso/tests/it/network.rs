@@ -100,12 +100,20 @@ async fn a_cantata_evpl_order_ends_as_open_vswitch_flows_that_carry_its_traffic_
     let evpl = order["productOrderItem"][2]["product"]["id"].as_str().unwrap().to_owned();
     let allegro = "/mefApi/allegro/serviceControl/v1";
     let service = app.call("GET", &format!("{allegro}/service?productId={evpl}"), None).await.body;
+    // Under continuous traffic: the change is made in place (make before break), so no second
+    // of it passes without traffic.
+    let traffic = network.lab.start_traffic(new_york, boston, 6).unwrap();
     let change = json!({"service": {"id": service[0]["id"]}, "cirMbps": 50});
     let accepted = app.call("POST", &format!("{allegro}/serviceChange"), Some(&change)).await;
     assert_eq!(accepted.status, 201, "{:#}", accepted.body);
     let path = format!("{allegro}/serviceChange/{}", accepted.body["id"].as_str().unwrap());
     let done = app.wait_until(&path, |c| c["state"] != "acknowledged" && c["state"] != "inProgress").await;
     assert_eq!(done["state"], "completed", "{done:#}");
+    let seconds = tokio::task::spawn_blocking(move || traffic.per_second()).await.unwrap().unwrap();
+    assert!(
+        seconds.len() >= 5 && seconds.iter().all(|mbps| *mbps > 1.0),
+        "Mbit/s each second of the change: {seconds:?}"
+    );
     // The elements run the new rate exactly (read back), and traffic passes above the old one
     // and within the new: on two cores shared with other tests, the userspace datapath may not
     // reach 50 Mbit/s itself (issue 11: 42.5 was measured once), so the rate is the meters'.
