@@ -140,12 +140,16 @@ async fn create_geographic_address_validation(
     let (state, _) = caller.plain()?;
     let request = body.raw;
     let mut found = Vec::new();
-    match request["provideAlternative"].as_bool() {
+    let interop = state.api.bus.conformance() == lso_bus::Conformance::Interop;
+    let alternatives = request["provideAlternative"].as_bool();
+    match alternatives {
         None => found.push(violation(
             ViolationCode::MissingProperty,
             "/provideAlternative",
             "`provideAlternative` is required",
         )),
+        // Interop mode: the Buyer gets no alternates, as it asked (the guide leaves it open).
+        Some(false) if interop => {}
         Some(false) => found.push(violation(
             ViolationCode::InvalidValue,
             "/provideAlternative",
@@ -173,10 +177,10 @@ async fn create_geographic_address_validation(
     let formatted = submitted["@type"] == "FormattedAddress";
     let validation = query.map(|q| state.api.geography.addresses.validate(&q));
     let mut answer = json!({
-        "provideAlternative": true,
+        "provideAlternative": alternatives.unwrap_or(true),
         "submittedGeographicAddress": submitted,
         "validationResult": validation.as_ref().map_or(MatchQuality::Fail, |v| v.quality).as_str(),
-        "alternateGeographicAddress": validation.as_ref().map_or(Vec::new(), |v| v.alternates.iter().map(|a| render(&state, a, formatted)).collect()),
+        "alternateGeographicAddress": validation.as_ref().filter(|_| alternatives == Some(true)).map_or(Vec::new(), |v| v.alternates.iter().map(|a| render(&state, a, formatted)).collect()),
     });
     if let Some(best) = validation.as_ref().and_then(|v| v.best.as_ref()) {
         answer["bestMatchGeographicAddress"] = render(&state, best, formatted);

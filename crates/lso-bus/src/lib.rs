@@ -56,6 +56,27 @@ use tokio::sync::Notify;
 /// What the BUS can answer instead of a result: the family every entity shares.
 pub type BusError = lso_model::EntityError;
 
+/// How strictly the Seller holds Buyers to MEF's Buyer-side requirements (see
+/// `docs/conformance.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Conformance {
+    /// A request that breaks a Buyer-side MUST is refused (422, naming the requirement).
+    #[default]
+    Strict,
+    /// A request that breaks a Buyer-side MUST whose absence loses nothing the Seller needs
+    /// is accepted: the Seller's default is filled in, and a note says so.
+    Interop,
+}
+
+impl Conformance {
+    /// The note recorded when interop mode lets `requirement` go: what was missing and what
+    /// the Seller did instead.
+    pub fn note(requirement: &str, what: &str) -> String {
+        format!("{requirement} (accepted in interop mode): {what}")
+    }
+}
+
 /// Settings of the Seller.
 #[derive(Debug, Clone)]
 pub struct BusConfig {
@@ -73,6 +94,8 @@ pub struct BusConfig {
     pub billing: BillingPolicy,
     /// The prices agreed with Buyers, off the price rules.
     pub agreements: Vec<PriceAgreement>,
+    /// How strictly Buyer-side requirements are held.
+    pub conformance: Conformance,
 }
 
 impl BusConfig {
@@ -87,6 +110,7 @@ impl BusConfig {
             workforce: WorkforcePolicy::default(),
             billing: BillingPolicy::default(),
             agreements: Vec::new(),
+            conformance: Conformance::Strict,
         }
     }
 }
@@ -148,6 +172,11 @@ pub struct Bus {
 }
 
 impl Bus {
+    /// How strictly Buyer-side requirements are held.
+    pub fn conformance(&self) -> Conformance {
+        self.config.conformance
+    }
+
     /// A BUS over `store` selling what `catalog` holds.
     pub fn new(
         store: Store,

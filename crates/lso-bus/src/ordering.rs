@@ -8,7 +8,7 @@ use lso_model::Tenant;
 use lso_model::order::{ItemState, OrderState};
 use lso_store::Selection;
 use lso_store::{IndexEntry, ListQuery, Record, WriteOp, sortable_time};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The store kind of product orders.
 pub(crate) const ORDER: &str = "productOrder";
@@ -37,6 +37,43 @@ impl Bus {
         self.commit(vec![job]).await
     }
 
+    /// In interop mode: gives each delete item without a `requestedCompletionDate` the Seller's
+    /// (a day from now) and notes on the order what the Seller filled in (MEF 123 R14).
+    fn fill_in_deletes(&self, document: &mut Value, now: i64) {
+        let due = DateTime::from_millis(now + 86_400_000);
+        let mut notes = Vec::new();
+        for item in document["productOrderItem"].as_array_mut().into_iter().flatten() {
+            if item["action"] != "delete" {
+                continue;
+            }
+            let id = item["id"].as_str().unwrap_or_default().to_owned();
+            if item["requestedCompletionDate"].is_null() {
+                set(item, "requestedCompletionDate", due.as_str());
+                notes.push(crate::Conformance::note(
+                    "MEF 123 R14",
+                    &format!("item {id} had no requestedCompletionDate; the Seller's, {}, is used", due.as_str()),
+                ));
+            }
+            let roles: Vec<&str> = item["relatedContactInformation"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["role"].as_str())
+                .collect();
+            let missing: Vec<&str> =
+                validate::ITEM_CONTACT_ROLES.iter().copied().filter(|r| !roles.contains(r)).collect();
+            if !missing.is_empty() {
+                let what = format!("item {id} names no {}; the order's contacts are used", missing.join(", "));
+                notes.push(crate::Conformance::note("MEF 123 R14", &what));
+            }
+        }
+        let at = DateTime::from_millis(now);
+        for text in notes {
+            let note = json!({"id": self.ids.next_id(), "author": "Seller", "date": at.as_str(), "source": "seller", "text": text});
+            push(document, "note", note);
+        }
+    }
+
     /// Accepts a product order: checks it, stores it `acknowledged` with the Seller's
     /// attributes added to what the Buyer sent, and schedules its processing.
     pub async fn create_order(
@@ -47,7 +84,8 @@ impl Bus {
     ) -> Result<Value, BusError> {
         let now = self.clock.now_millis();
         let products = self.products_by_id(tenant, &validate::referenced_products(&order)).await?;
-        let context = Context { catalog: &self.catalog(), irp: tenant.irp, now, products: &products };
+        let interop = self.config.conformance == crate::Conformance::Interop;
+        let context = Context { catalog: &self.catalog(), irp: tenant.irp, now, products: &products, interop };
         let mut problems = validate::check_create(&order, &raw, &context);
         for (index, item) in raw["productOrderItem"].as_array().into_iter().flatten().enumerate() {
             if item.get("quoteItem").is_some() {
@@ -66,6 +104,9 @@ impl Bus {
         set(&mut document, "state", OrderState::Acknowledged.as_str());
         set(&mut document, "stateChange", Value::Array(vec![doc::state_change("acknowledged", &at, None)]));
         push(&mut document, "relatedContactInformation", self.config.seller_contact.clone());
+        if interop {
+            self.fill_in_deletes(&mut document, now);
+        }
         if let Some(items) = document.get_mut("productOrderItem").and_then(Value::as_array_mut) {
             for item in items {
                 set(item, "state", ItemState::Acknowledged.as_str());

@@ -118,9 +118,15 @@ impl Bus {
     /// once when the Buyer asks for an immediate answer (R24), otherwise `acknowledged`; either
     /// way announced with `poqCreateEvent` (R45).
     pub async fn create_poq(&self, tenant: &Tenant, mut poq: Value) -> Result<Value, BusError> {
-        let violations = check(&poq);
+        let interop = self.config.conformance == crate::Conformance::Interop;
+        let violations = check(&poq, interop);
         if !violations.is_empty() {
             return Err(BusError::Invalid(violations));
+        }
+        if poq["instantSyncQualification"] != true && poq["requestedPOQCompletionDate"].is_null() {
+            // Interop mode: the Seller's own date, two days from now, shown in the answer.
+            let due = DateTime::from_millis(self.clock.now_millis() + 2 * 86_400_000);
+            poq["requestedPOQCompletionDate"] = json!(due.as_str());
         }
         let id = self.ids.next_id();
         poq["id"] = json!(id);
@@ -448,8 +454,9 @@ impl Bus {
     }
 }
 
-/// The synchronous checks of a POQ request (MEF 87 R17–R21, R32–R36).
-fn check(poq: &Value) -> Vec<Violation> {
+/// The synchronous checks of a POQ request (MEF 87 R17–R21, R32–R36); `interop` lets a
+/// deferred one without `requestedPOQCompletionDate` through.
+fn check(poq: &Value, interop: bool) -> Vec<Violation> {
     let mut found = Vec::new();
     let missing = |path: &str, reason: &str| Violation::new(ViolationCode::MissingProperty, path, reason);
     let items = match poq["productOfferingQualificationItem"].as_array() {
@@ -460,7 +467,7 @@ fn check(poq: &Value) -> Vec<Violation> {
         }
     };
     let instant = poq["instantSyncQualification"].as_bool().unwrap_or(false);
-    if !instant && poq["requestedPOQCompletionDate"].as_str().is_none() {
+    if !instant && !interop && poq["requestedPOQCompletionDate"].as_str().is_none() {
         found.push(missing(
             "/requestedPOQCompletionDate",
             "a deferred qualification needs `requestedPOQCompletionDate` (MEF 87 R19)",

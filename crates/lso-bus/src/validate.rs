@@ -19,6 +19,8 @@ pub struct Context<'a> {
     pub now: i64,
     /// The tenant's inventory products the request refers to, by id.
     pub products: &'a HashMap<String, Product>,
+    /// Whether Buyer-side requirements whose absence loses nothing are let go (interop mode).
+    pub interop: bool,
 }
 
 /// Contact roles every item must carry (MEF 123 R14).
@@ -131,7 +133,10 @@ fn check_item(
     ctx: &Context,
     found: &mut Vec<Violation>,
 ) {
+    // A delete needs no date and no contacts from the Buyer: the Seller fills in its own.
+    let lenient = ctx.interop && item.action == ItemAction::Delete;
     match &item.requested_completion_date {
+        None if lenient => {}
         None => found.push(Violation::missing(
             format!("{at}/requestedCompletionDate"),
             "MEF 123 R14: `requestedCompletionDate` is required",
@@ -144,7 +149,7 @@ fn check_item(
     }
     let roles: HashSet<&str> = item.related_contact_information.iter().flatten().map(|c| c.role.as_str()).collect();
     for role in ITEM_CONTACT_ROLES {
-        if !roles.contains(role) {
+        if !roles.contains(role) && !lenient {
             found.push(Violation::missing(
                 format!("{at}/relatedContactInformation"),
                 format!("MEF 123 R14: a contact with role `{role}` is required"),

@@ -72,6 +72,9 @@ adagio_url = ""
 adagio_token = ""
 ip_pool = "100.64.0.0/16"
 
+[conformance]
+mode = "strict"
+
 [geography]
 addresses = ""
 sites = ""
@@ -146,6 +149,8 @@ pub struct Config {
     pub network: NetworkConfig,
     /// The addresses and sites the Seller knows.
     pub geography: GeographyConfig,
+    /// How strictly Buyers are held to MEF's Buyer-side requirements.
+    pub conformance: ConformanceConfig,
     /// `[[partners]]`: the operators it buys off-net access from over Sonata.
     #[serde(default)]
     pub partners: Vec<lso_partners::PartnerConfig>,
@@ -242,6 +247,16 @@ impl TlsConfig {
         }
         Ok(())
     }
+}
+
+/// `[conformance]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConformanceConfig {
+    /// `strict` (a request breaking a Buyer-side MUST is refused) or `interop` (one whose
+    /// absence loses the Seller nothing is accepted with the Seller's default and a note);
+    /// the rules are in docs/conformance.md.
+    pub mode: lso_bus::Conformance,
 }
 
 /// `[geography]`.

@@ -330,6 +330,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
                 payment_days: config.billing.payment_days,
             },
             agreements: config.price_agreements.iter().map(crate::config::PriceAgreement::policy).collect(),
+            conformance: config.conformance.mode,
         },
     )
     .with_serviceability(Arc::new(serviceability))

@@ -14,6 +14,7 @@ mod geography;
 mod identity;
 mod install;
 mod internet;
+mod interop;
 mod isolation;
 mod journey;
 mod legato;
