@@ -40,6 +40,9 @@ pub struct RoutedPort {
     pub ingress_kbps: Option<u32>,
     /// The rate towards the customer, in kbit/s.
     pub egress_kbps: Option<u32>,
+    /// Whether a packet is dropped when its source is not routed back through this port (strict
+    /// reverse path forwarding, MEF 69.1 D11): a customer cannot send from another's addresses.
+    pub reverse_path_check: bool,
 }
 
 /// A BGP neighbour of a service.
@@ -81,6 +84,7 @@ impl RouterService {
                 addresses: BTreeSet::from([routed.provider.clone()]),
                 ingress_kbps: endpoint.ingress_cir_kbps,
                 egress_kbps: routed.egress_kbps,
+                reverse_path_check: true,
             };
             wanted.ports.insert(endpoint.port.clone(), port);
             for prefix in &routed.static_routes {
@@ -138,6 +142,8 @@ pub struct Running {
     rates: BTreeMap<String, (Option<u32>, Option<u32>)>,
     /// Each port's interface index.
     index: BTreeMap<String, u64>,
+    /// The ports with strict reverse path forwarding.
+    checked: BTreeSet<String>,
 }
 
 /// The service a description names.
@@ -199,7 +205,8 @@ impl Running {
         for (name, (description, addresses)) in &self.interfaces {
             if described(description) == Some(service) {
                 let (ingress_kbps, egress_kbps) = self.rates.get(name).copied().unwrap_or_default();
-                let port = RoutedPort { addresses: addresses.clone(), ingress_kbps, egress_kbps };
+                let reverse_path_check = self.checked.contains(name);
+                let port = RoutedPort { addresses: addresses.clone(), ingress_kbps, egress_kbps, reverse_path_check };
                 found.ports.insert(name.clone(), port);
             }
         }
@@ -413,6 +420,15 @@ impl FrrDriver {
             port_rates.insert(name.clone(), (ingress, rate(name)));
         }
         running.rates = port_rates;
+        // Every port's reverse path filter, in one read of the namespace's settings.
+        let args = ["netns", "exec", &self.namespace, "sh", "-c", "cd /proc/sys/net/ipv4/conf && grep . */rp_filter"];
+        let filters = self.run("ip", &args.map(str::to_owned), None).await?;
+        running.checked = filters
+            .lines()
+            .filter_map(|line| line.split_once("/rp_filter:"))
+            .filter(|(_, value)| value.trim() == "1")
+            .map(|(port, _)| port.to_owned())
+            .collect();
         Ok(running)
     }
 
@@ -491,6 +507,12 @@ impl FrrDriver {
             let had = have.ports.get(port).map(|p| (p.ingress_kbps, p.egress_kbps)).unwrap_or_default();
             if had != (ingress, egress) {
                 self.set_rates(port, index.get(port).copied().unwrap_or_default(), ingress, egress).await?;
+            }
+            let check = want.ports.get(port).is_some_and(|p| p.reverse_path_check);
+            if check != have.ports.get(port).is_some_and(|p| p.reverse_path_check) {
+                let setting = format!("net.ipv4.conf.{port}.rp_filter={}", u8::from(check));
+                let args = ["netns", "exec", &self.namespace, "sysctl", "-qw", &setting];
+                self.run("ip", &args.map(str::to_owned), None).await?;
             }
         }
         let now = self.running().await?.service(service);
@@ -610,7 +632,8 @@ end
 
     #[test]
     fn reads_each_service_from_the_running_configuration() {
-        let running = Running::parse(RUNNING);
+        let mut running = Running::parse(RUNNING);
+        running.checked = BTreeSet::from(["c1".to_owned(), "c2".to_owned()]);
         assert_eq!(running.asn, Some(64500));
         assert_eq!(running.services(), BTreeSet::from(["svc1".to_owned(), "svc2".to_owned()]));
         let mut static_one = routed("100.64.0.1/30", "100.64.0.2");

@@ -422,6 +422,26 @@ impl Lab {
         run("ip", &["netns", "exec", &from.namespace, "ping", "-c", "3", "-i", "0.2", "-W", "1", &to.ip]).is_ok()
     }
 
+    /// Whether `from`, sending from `source` (an address it is given for the probe, someone
+    /// else's), gets an answer from `to` (three probes, a second each at most).
+    pub fn reaches_as(&self, from: &Host, source: &str, to: &Host) -> bool {
+        let added = run("ip", &["-n", &from.namespace, "addr", "add", &format!("{source}/32"), "dev", "eth0"]).is_ok();
+        let _ = run("ip", &["-n", &from.namespace, "neigh", "flush", "all"]);
+        let args = ["netns", "exec", &from.namespace, "ping", "-c", "3", "-i", "0.2", "-W", "1", "-I", source, &to.ip];
+        let answered = run("ip", &args).is_ok();
+        if added {
+            let _ = run("ip", &["-n", &from.namespace, "addr", "del", &format!("{source}/32"), "dev", "eth0"]);
+        }
+        answered
+    }
+
+    /// How many packets `router` has sent towards the Internet (its `up0`).
+    pub fn upstream_packets(&self, router: &LabRouter) -> Result<u64, LabError> {
+        let text = run("ip", &["-n", &router.namespace, "-j", "-s", "link", "show", "dev", "up0"])?;
+        let links: serde_json::Value = serde_json::from_str(&text).map_err(|e| LabError(format!("ip: {e}")))?;
+        links[0]["stats64"]["tx"]["packets"].as_u64().ok_or_else(|| LabError("no counters on up0".into()))
+    }
+
     /// Whether `from` reaches `to` with one probe (a second at most).
     pub fn answers(&self, from: &Host, to: &Host) -> bool {
         run("ip", &["netns", "exec", &from.namespace, "ping", "-c", "1", "-W", "1", &to.ip]).is_ok()

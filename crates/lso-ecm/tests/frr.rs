@@ -70,6 +70,11 @@ async fn a_provider_edge_router_routes_each_customer_at_its_rate_and_forgets_it_
     assert!(lab.reaches(&second, &internet), "the BGP customer reaches the Internet from its own prefix");
     assert!(lab.reaches(&internet, &second));
     assert!(lab.reaches(&first, &internet), "the first customer is untouched");
+    assert!(lab.reaches_as(&first, "100.64.0.2", &internet), "a customer sends from its own address");
+    let before = lab.upstream_packets(&pe).unwrap();
+    assert!(!lab.reaches_as(&first, "192.0.2.17", &internet), "nor from the other customer's");
+    let forwarded = lab.upstream_packets(&pe).unwrap() - before;
+    assert!(forwarded < 3, "the router dropped them on the way in (reverse path check): {forwarded} packets went out");
 
     // Each service is found alone in the whole configuration.
     let running = driver.running().await.unwrap();

@@ -102,6 +102,10 @@ async fn basic_internet_access_over_sonata_and_cantata_reaches_the_internet_at_i
     let new_york = lab.address(&network.hosts["ipuni-new-york-1"], &address, &gateway).unwrap();
     assert!(lab.reaches(&new_york, internet));
     assert!(lab.reaches(&boston, internet));
+    let before = lab.upstream_packets(&network.routers["ar1"].0).unwrap();
+    assert!(!lab.reaches_as(&new_york, "100.64.0.2", internet), "a second customer cannot use the first's address");
+    let forwarded = lab.upstream_packets(&network.routers["ar1"].0).unwrap() - before;
+    assert!(forwarded < 3, "the router dropped them on the way in (reverse path check): {forwarded} packets went out");
 
     // Deleted, nothing answers for Boston, and its subnet is given out again.
     app.order_completed(SONATA, &crate::network::delete_order(&product)).await;
