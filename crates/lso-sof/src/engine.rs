@@ -520,6 +520,10 @@ impl Sof {
 
     /// The interfaces the endpoints of a connection are on.
     async fn configuration_interfaces(&self, service: &Value) -> Result<Vec<String>, SofError> {
+        // An IP access is at the IP UNI its access link names.
+        if let Some(interface) = service["serviceConfiguration"]["accessLink"]["interface"].as_str() {
+            return Ok(vec![interface.to_owned()]);
+        }
         let Ok(config) = read_config::<ConnectionConfig>(&service["serviceConfiguration"]) else {
             return Ok(Vec::new());
         };
@@ -555,7 +559,7 @@ impl Sof {
     }
 
     /// The policy of `service`: what its user may change, within which range (used by Allegro
-    /// and Interlude): the CIR of a connection, up to the smallest capacity of its interfaces.
+    /// and Interlude): the CIR of a connection or an IP access, up to the smallest capacity of its interfaces.
     async fn policy(&self, service: &Value, client: &str) -> WriteOp {
         let id = service["id"].as_str().unwrap_or_default();
         let max = match self.configuration_interfaces(service).await {

@@ -312,6 +312,9 @@ async fn internet_access_takes_an_ip_uni_and_a_subnet_of_its_own_and_gives_both_
     assert_eq!(routed.bgp, Some(lso_adagio::Bgp { customer_as: 65010, accept: vec!["192.0.2.16/28".into()] }));
     assert!(world.ecm.check("ar1", connect).await.unwrap(), "the element reads back as configured");
 
+    // Its user may change its rate up to its IP UNI's capacity (Allegro).
+    let policy = world.sof.policy_of(&second).await.unwrap();
+    assert_eq!(policy["changeable"]["cirMbps"], json!({"min": 1, "max": 1000}));
     // A new rate is made in place: the subnet stays, the router removes nothing.
     let faster = json!({"@type": crate::services::IPVC, "cirMbps": 70, "egressMbps": 100, "routing": "bgp", "customerAs": 65010,
                         "customerPrefixes": ["192.0.2.16/28"], "prefixLength": 29});
