@@ -74,11 +74,15 @@ impl RouterService {
                 });
             };
             check_routed(&endpoint.port, routed)?;
-            if endpoint.ingress_cir_kbps == Some(0) || endpoint.port.contains(char::is_whitespace) {
-                return Err(DriverError::NotApplied {
-                    port: endpoint.port.clone(),
-                    reason: "a rate of 0 kbit/s".into(),
-                });
+            let refused = if endpoint.ingress_cir_kbps == Some(0) {
+                Some("a rate of 0 kbit/s")
+            } else if endpoint.port.is_empty() || endpoint.port.contains(char::is_whitespace) {
+                Some("a port name without spaces is needed")
+            } else {
+                None
+            };
+            if let Some(reason) = refused {
+                return Err(DriverError::NotApplied { port: endpoint.port.clone(), reason: reason.into() });
             }
             let port = RoutedPort {
                 addresses: BTreeSet::from([routed.provider.clone()]),
@@ -673,6 +677,8 @@ end
     fn refuses_what_is_not_an_ipv4_access_link() {
         let injected = routed("100.64.0.1/30\nno router bgp 64500", "100.64.0.2");
         assert!(RouterService::wanted(&connect("s", "c1", injected)).is_err());
+        assert!(RouterService::wanted(&connect("s", "c1\nexit", routed("100.64.0.1/30", "100.64.0.2"))).is_err());
+        assert!(RouterService::wanted(&connect("s x", "c1", routed("100.64.0.1/30", "100.64.0.2"))).is_err());
         let mut bad_prefix = routed("100.64.0.1/30", "100.64.0.2");
         bad_prefix.static_routes = vec!["192.0.2.0/28 blackhole".into()];
         assert!(RouterService::wanted(&connect("s", "c1", bad_prefix)).is_err());
