@@ -382,22 +382,58 @@ impl FrrDriver {
 
     /// Everything the router runs: its routing configuration and every port's rates.
     pub async fn running(&self) -> Result<Running, DriverError> {
+        self.read(None).await
+    }
+
+    /// The router's routing configuration, with the rates, indexes and reverse path checks of
+    /// every port, or (`scope`) only of the ports service `scope.0` has or wants: a change
+    /// reads the whole configuration but only its own ports.
+    async fn read(&self, scope: Option<(&str, &RouterService)>) -> Result<Running, DriverError> {
         let mut running = Running::parse(&self.vtysh(&["show running-config".into()]).await?);
-        let links = self.links(false).await?;
-        running.index =
-            links.iter().filter_map(|l| Some((l["ifname"].as_str()?.to_owned(), l["ifindex"].as_u64()?))).collect();
-        let index = &running.index;
-        let qdiscs = self.tc_json(&["qdisc show".into()]).await?.pop().unwrap_or_default();
-        let qdiscs = qdiscs.as_array().cloned().unwrap_or_default();
+        let ports: Option<BTreeSet<String>> = scope.map(|(service, want)| {
+            let had = running.interfaces.iter().filter(|(_, (d, _))| described(d) == Some(service)).map(|(n, _)| n);
+            had.chain(want.ports.keys()).cloned().collect()
+        });
+        let name_and_index = |l: &Value| Some((l["ifname"].as_str()?.to_owned(), l["ifindex"].as_u64()?));
+        // Each device read, with its qdiscs.
+        let mut qdiscs: Vec<(String, Value)> = Vec::new();
+        match &ports {
+            None => {
+                running.index = self.links(false).await?.iter().filter_map(name_and_index).collect();
+                let all = self.tc_json(&["qdisc show".into()]).await?.pop().unwrap_or_default();
+                let all = all.as_array().cloned().unwrap_or_default();
+                qdiscs.extend(all.into_iter().filter_map(|q| Some((q["dev"].as_str()?.to_owned(), q))));
+            }
+            Some(ports) => {
+                let mut devices = Vec::new();
+                for port in ports {
+                    let Some((name, index)) = self.link(port).await?.as_ref().and_then(name_and_index) else {
+                        continue;
+                    };
+                    let ifb = format!("ifb{index}");
+                    if self.link(&ifb).await?.is_some() {
+                        devices.push(ifb);
+                    }
+                    devices.push(name.clone());
+                    running.index.insert(name, index);
+                }
+                let asked: Vec<String> = devices.iter().map(|d| format!("qdisc show dev {d}")).collect();
+                let shown = if asked.is_empty() { Vec::new() } else { self.tc_json(&asked).await? };
+                for (device, listed) in devices.iter().zip(shown) {
+                    let listed = listed.as_array().cloned().unwrap_or_default();
+                    qdiscs.extend(listed.into_iter().map(|q| (device.clone(), q)));
+                }
+            }
+        }
         let rates: std::collections::HashMap<&str, u32> = qdiscs
             .iter()
-            .filter(|q| q["kind"] == "tbf" && q["root"] == true)
-            .filter_map(|q| Some((q["dev"].as_str()?, q["options"]["rate"].as_u64()?)))
+            .filter(|(_, q)| q["kind"] == "tbf" && q["root"] == true)
+            .filter_map(|(dev, q)| Some((dev.as_str(), q["options"]["rate"].as_u64()?)))
             .map(|(dev, bytes)| (dev, u32::try_from(bytes * 8 / 1000).unwrap_or(u32::MAX)))
             .collect();
         let rate = |dev: &str| rates.get(dev).copied();
         let policed: Vec<&str> =
-            qdiscs.iter().filter(|q| q["kind"] == "ingress").filter_map(|q| q["dev"].as_str()).collect();
+            qdiscs.iter().filter(|(_, q)| q["kind"] == "ingress").map(|(d, _)| d.as_str()).collect();
         let asked: Vec<String> = policed.iter().map(|dev| format!("filter show dev {dev} ingress")).collect();
         let filters = if asked.is_empty() { Vec::new() } else { self.tc_json(&asked).await? };
         // Where each policed port's ingress is redirected to.
@@ -415,17 +451,22 @@ impl FrrDriver {
             .collect();
         let mut port_rates = BTreeMap::new();
         for (name, (description, _)) in &running.interfaces {
-            if described(description).is_none() {
+            if described(description).is_none() || ports.as_ref().is_some_and(|p| !p.contains(name)) {
                 continue;
             }
-            let ifb = index.get(name).map(|i| format!("ifb{i}"));
+            let ifb = running.index.get(name).map(|i| format!("ifb{i}"));
             let ingress =
                 redirects.get(name.as_str()).filter(|dev| Some(*dev) == ifb.as_ref()).and_then(|dev| rate(dev));
             port_rates.insert(name.clone(), (ingress, rate(name)));
         }
         running.rates = port_rates;
-        // Every port's reverse path filter, in one read of the namespace's settings.
-        let args = ["netns", "exec", &self.namespace, "sh", "-c", "cd /proc/sys/net/ipv4/conf && grep . */rp_filter"];
+        // The ports' reverse path filters, in one read of the namespace's settings.
+        let files = match &ports {
+            None => "*/rp_filter".to_owned(),
+            Some(ports) => ports.iter().map(|p| format!("{p}/rp_filter")).collect::<Vec<_>>().join(" "),
+        };
+        let script = format!("cd /proc/sys/net/ipv4/conf && grep -H . {files} 2>/dev/null; true");
+        let args = ["netns", "exec", &self.namespace, "sh", "-c", &script];
         let filters = self.run("ip", &args.map(str::to_owned), None).await?;
         running.checked = filters
             .lines()
@@ -434,6 +475,21 @@ impl FrrDriver {
             .map(|(port, _)| port.to_owned())
             .collect();
         Ok(running)
+    }
+
+    /// Link `name` as the router reports it, or `None` if it has none of that name.
+    async fn link(&self, name: &str) -> Result<Option<Value>, DriverError> {
+        let args = ["-n", &self.namespace, "-j", "link", "show", "dev", name].map(str::to_owned);
+        match self.run("ip", &args, None).await {
+            Ok(text) => {
+                let links: Value = serde_json::from_str(&text)
+                    .map_err(|e| DriverError::Unreachable(format!("ip said something else: {e}")))?;
+                Ok(links.get(0).cloned())
+            }
+            // `ip` says the device does not exist by failing.
+            Err(DriverError::Unreachable(said)) if said.contains("does not exist") => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     /// Sets the rates of `port` (index `index`) to `ingress` and `egress`.
@@ -485,7 +541,7 @@ impl FrrDriver {
     /// Makes service `service` have `want` (nothing, to remove it), then reads it back.
     async fn converge(&self, service: &str, want: &RouterService) -> Result<(), DriverError> {
         let _one = self.lock.lock().await;
-        let running = self.running().await?;
+        let running = self.read(Some((service, want))).await?;
         if !want.neighbours.is_empty() && running.asn.is_none() {
             let port = want.ports.keys().next().cloned().unwrap_or_default();
             return Err(DriverError::NotApplied { port, reason: "the router runs no BGP".into() });
@@ -519,7 +575,7 @@ impl FrrDriver {
                 self.run("ip", &args.map(str::to_owned), None).await?;
             }
         }
-        let now = self.running().await?.service(service);
+        let now = self.read(Some((service, want))).await?.service(service);
         if &now != want {
             let port = want.ports.keys().chain(have.ports.keys()).next().cloned().unwrap_or_default();
             return Err(DriverError::NotApplied {
@@ -543,7 +599,7 @@ impl ElementDriver for FrrDriver {
 
     async fn check(&self, connect: &CrossConnect) -> Result<bool, DriverError> {
         let want = RouterService::wanted(connect)?;
-        Ok(self.running().await?.service(&connect.service) == want)
+        Ok(self.read(Some((&connect.service, &want))).await?.service(&connect.service) == want)
     }
 
     async fn ports(&self) -> Result<Vec<PortState>, DriverError> {
