@@ -91,8 +91,13 @@ impl Bus {
         let subject = self.availability_subject(tenant, &request).await?;
         let spec = &subject.spec;
         let mut offered = Vec::new();
+        let realised_by = spec.realised_by.as_deref().unwrap_or_default();
         if !spec.required_place_roles.is_empty() {
-            if self.free_uni(&request).await {
+            if self.free_uni(&request, realised_by.contains(":ip-uni:")).await {
+                offered.push(subject.base.clone());
+            }
+        } else if realised_by.contains(":ipvc:") {
+            if self.ip_access_free(&request, &subject.base).await {
                 offered.push(subject.base.clone());
             }
         } else if is_evc(spec) {
@@ -229,13 +234,34 @@ impl Bus {
         interfaces
     }
 
-    /// Whether the site a request's place names has a free UNI (true without a network to ask).
-    async fn free_uni(&self, request: &Value) -> bool {
+    /// Whether the site a request's place names has a free UNI (IP UNI when `ip`; true without
+    /// a network to ask).
+    async fn free_uni(&self, request: &Value, ip: bool) -> bool {
         let Some(network) = &self.serviceability else { return true };
         match self.site_of(network.as_ref(), request).await {
-            Some(site) => network.unis_at_site(&site, false).await.iter().any(|(_, free)| *free),
+            Some(site) => network.unis_at_site(&site, ip).await.iter().any(|(_, free)| *free),
             None => false,
         }
+    }
+
+    /// Whether an Internet access configured as `configuration` can be given where the request
+    /// asks (a free IP UNI at its site, or any, unless it relates to an IP UNI product, and a
+    /// free subnet; true without a network to ask).
+    async fn ip_access_free(&self, request: &Value, configuration: &Value) -> bool {
+        let Some(network) = &self.serviceability else { return true };
+        let asked = crate::internet::ipvc_configuration(configuration, None);
+        let at_ip_uni = request["productRelationship"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["relationshipType"].as_str().is_some_and(crate::internet::names_an_ip_uni));
+        let asked = crate::qualification::IpAccessAsked {
+            site: self.site_of(network.as_ref(), request).await,
+            at_ip_uni,
+            cir_mbps: asked["cirMbps"].as_u64().unwrap_or(0),
+            prefix_length: asked["prefixLength"].as_u64().and_then(|l| u8::try_from(l).ok()).unwrap_or(30),
+        };
+        network.ip_access(asked).await.is_ok()
     }
 
     /// `pricingDiscoveryRequest`: the prices and terms of an offered configuration.

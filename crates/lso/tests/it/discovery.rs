@@ -177,3 +177,28 @@ async fn the_w160_guide_requests_are_answered_by_the_contract() {
     let priced = ask("/pricingDiscovery", &pricing, 200).await;
     assert_eq!(priced["pricingAndTerms"].as_array().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn internet_access_is_offered_where_an_ip_uni_and_a_subnet_are_free() {
+    const INTERNET: &str = "urn:mef:lso:spec:cantata-sonata:basic-internet-access:v1.0.0:all";
+    const IP_UNI: &str = "urn:mef:lso:spec:cantata-sonata:ip-uni:v1.0.0:all";
+    let app = spawn_app_with(|c| c.fulfilment.by = FulfilmentMode::Network).await;
+    let base = lso_mef_product::discovery_base(lso_model::Irp::Sonata);
+    let offered = async |spec: &str, site: &str| {
+        let place = json!([{"@type": "GeographicSiteRef", "id": site, "role": "INSTALL_LOCATION"}]);
+        let body = json!({"action": "add", "productSpecification": {"id": spec}, "place": place});
+        let answer = app.call("POST", &format!("{base}/productOfferingAvailability"), Some(&body)).await;
+        assert_eq!(answer.status, 200, "{:#}", answer.body);
+        answer.body["availableProductOfferingConfigurations"].as_array().unwrap().len()
+    };
+    assert_eq!(offered(INTERNET, "site-washington").await, 1, "its one IP UNI is free");
+    assert_eq!(offered(IP_UNI, "site-washington").await, 1);
+    assert_eq!(offered(INTERNET, "site-nowhere").await, 0, "no IP UNI there");
+    let mut order = order_of(&example(INTERNET), Some("INSTALL_LOCATION"));
+    order["productOrderItem"][0]["product"]["place"][0]["id"] = json!("site-washington");
+    app.order_completed(&lso_mef_product::ordering_base(lso_model::Irp::Sonata), &order).await;
+    assert_eq!(offered(INTERNET, "site-washington").await, 0, "taken by the order");
+    assert_eq!(offered(IP_UNI, "site-washington").await, 0);
+    assert_eq!(offered(INTERNET, "site-boston").await, 1, "Boston's are free");
+    app.stop().await;
+}
