@@ -19,8 +19,8 @@
 use lso_legato::services::IPVC;
 use serde_json::{Value, json};
 
-/// A rate `{irValue, irUnits}` in Mbit/s, rounded up.
-fn rate_mbps(rate: &Value) -> Option<u64> {
+/// A rate `{irValue, irUnits}` (MEF's information rate) in Mbit/s, rounded up.
+pub(crate) fn rate_mbps(rate: &Value) -> Option<u64> {
     let value = rate["irValue"].as_f64()?;
     let per_mbps = match rate["irUnits"].as_str()? {
         "BPS" => 1e-6,

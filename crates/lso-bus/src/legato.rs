@@ -288,21 +288,7 @@ pub fn cir_mbps(endpoint: &Value) -> u64 {
         .into_iter()
         .flatten()
         .flat_map(|c| c["bwpFlow"].as_array().cloned().unwrap_or_default());
-    flows
-        .filter_map(|flow| {
-            let value = flow["cir"]["irValue"].as_f64()?;
-            let per_mbps = match flow["cir"]["irUnits"].as_str()? {
-                "BPS" => 1e-6,
-                "KBPS" => 1e-3,
-                "MBPS" => 1.0,
-                "GBPS" => 1e3,
-                "TBPS" => 1e6,
-                _ => return None,
-            };
-            Some((value * per_mbps).ceil() as u64)
-        })
-        .max()
-        .unwrap_or(0)
+    flows.filter_map(|flow| crate::internet::rate_mbps(&flow["cir"])).max().unwrap_or(0)
 }
 
 impl Fulfilment for LegatoFulfilment {

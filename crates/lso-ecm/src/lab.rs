@@ -380,6 +380,28 @@ impl Lab {
         run("vtysh", &["-N", router, "-c", "show ip route"])
     }
 
+    /// The routes of `provider` and of `customer` (router namespaces) once BGP between them has
+    /// installed `prefix` at the provider and a default route at the customer, `within` at most.
+    /// Each look is two reads of `vtysh`, which pace the loop: FRR offers nothing to wait on.
+    pub fn bgp_routes(
+        &self,
+        provider: &str,
+        customer: &str,
+        prefix: &str,
+        within: std::time::Duration,
+    ) -> Result<(String, String), LabError> {
+        let until = std::time::Instant::now() + within;
+        loop {
+            let routes = (self.routes(provider)?, self.routes(customer)?);
+            if routes.0.contains(&format!("B>* {prefix}")) && routes.1.contains("B>* 0.0.0.0/0") {
+                return Ok(routes);
+            }
+            if std::time::Instant::now() > until {
+                return Err(LabError(format!("no BGP routes within {within:?}: {routes:?}")));
+            }
+        }
+    }
+
     /// Retags the traffic of `host` (which must sit behind a customer edge switch) with `vlan`.
     pub fn set_ce_vlan(&self, host: &Host, vlan: u16) -> Result<(), LabError> {
         let edge = host.edge.as_ref().ok_or_else(|| LabError(format!("{} sends untagged frames", host.namespace)))?;

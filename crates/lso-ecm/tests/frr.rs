@@ -59,12 +59,8 @@ async fn a_provider_edge_router_routes_each_customer_at_its_rate_and_forgets_it_
     driver.apply(&two).await.unwrap();
     assert!(driver.check(&two).await.unwrap());
     let second = lab.customer_router(&second, "100.64.0.6/30", 65010, "100.64.0.5", 64500, "192.0.2.16/28").unwrap();
-    let learnt = wait_for(|| {
-        let provider = lab.routes(&pe.namespace).unwrap_or_default();
-        let customer = lab.routes(&second.namespace).unwrap_or_default();
-        (provider.contains("B>* 192.0.2.16/28") && customer.contains("B>* 0.0.0.0/0")).then_some((provider, customer))
-    });
-    let (provider, customer) = learnt.expect("BGP came up within 30 s");
+    let (provider, customer) =
+        lab.bgp_routes(&pe.namespace, &second.namespace, "192.0.2.16/28", std::time::Duration::from_secs(30)).unwrap();
     assert!(provider.contains("via 100.64.0.6"), "{provider}");
     assert!(customer.contains("via 100.64.0.5"), "{customer}");
     assert!(lab.reaches(&second, &internet), "the BGP customer reaches the Internet from its own prefix");
@@ -99,18 +95,4 @@ async fn a_provider_edge_router_routes_each_customer_at_its_rate_and_forgets_it_
     let ports = driver.ports().await.unwrap();
     let names: Vec<&str> = ports.iter().map(|p| p.port.as_str()).collect();
     assert_eq!(names, ["c1", "c2", "up0"], "ifb devices are gone with their rates");
-}
-
-/// Polls `probe` every 100 ms for 30 s at most.
-fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        if let Some(found) = probe() {
-            return Some(found);
-        }
-        if std::time::Instant::now() > until {
-            return None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
 }

@@ -6,9 +6,9 @@
 //! official SDK specification) at an IP UNI product asking for BGP brings up a session with the
 //! customer's router. Needs root and the packages `scripts/test` installs.
 
-use crate::support::{App, example, lso_cli, order_of, shared_mef, spawn_app_with};
+use crate::network::seller_on;
+use crate::support::{App, example, lso_cli, order_of, shared_mef};
 use lso_lab::network::NetworkLab;
-use lso_server::config::FulfilmentMode;
 use serde_json::{Value, json};
 
 const SONATA: &str = "/mefApi/sonata/productOrderingManagement/v10";
@@ -35,20 +35,6 @@ kind = "ip-uni"
 site = "site-new-york"
 capacity_mbps = 1000
 "#;
-
-/// A Seller on `lab`'s network.
-async fn seller_on(lab: &NetworkLab) -> (App, tempfile::TempDir) {
-    let files = tempfile::tempdir().unwrap();
-    let path = files.path().join("topology.toml");
-    std::fs::write(&path, lab.topology.to_toml(&Default::default())).unwrap();
-    let app = spawn_app_with(|c| {
-        c.fulfilment.by = FulfilmentMode::Network;
-        c.network.topology = path.display().to_string();
-        c.network.alarm_poll_millis = 3_600_000;
-    })
-    .await;
-    (app, files)
-}
 
 /// A Basic Internet Access at `site` with `mbps` each way.
 fn internet_order(site: &str, mbps: u64) -> Value {
@@ -154,15 +140,9 @@ async fn an_advanced_internet_access_at_a_bgp_ip_uni_exchanges_routes_with_the_c
         .unwrap();
     let (lab, internet) = (&network.lab, &internet);
     // The session comes up within seconds; each side's routes are read until they show.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let (provider_routes, customer_routes) = loop {
-        let routes = (lab.routes(&router.namespace).unwrap(), lab.routes(&customer.namespace).unwrap());
-        if routes.0.contains("B>* 192.0.2.16/28") && routes.1.contains("B>* 0.0.0.0/0") {
-            break routes;
-        }
-        assert!(std::time::Instant::now() < deadline, "no BGP routes within 30 s: {routes:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+    let (provider_routes, customer_routes) = lab
+        .bgp_routes(&router.namespace, &customer.namespace, "192.0.2.16/28", std::time::Duration::from_secs(30))
+        .unwrap();
     assert!(provider_routes.contains(&format!("via {}", address.split('/').next().unwrap())), "{provider_routes}");
     assert!(customer_routes.contains(&format!("via {provider}")), "{customer_routes}");
     assert!(lab.reaches(&customer, internet), "the customer's prefix reaches the Internet");

@@ -12,7 +12,7 @@ const CANTATA: &str = "/mefApi/cantata/productOrderingManagement/v5";
 const SUBSCRIBER_UNI: &str = "urn:mef:lso:spec:cantata-sonata:carrier-ethernet-subscriber-uni:v1.0.0:all";
 
 /// A Seller on `lab`'s network.
-async fn seller_on(lab: &NetworkLab) -> (App, tempfile::TempDir) {
+pub(crate) async fn seller_on(lab: &NetworkLab) -> (App, tempfile::TempDir) {
     let files = tempfile::tempdir().unwrap();
     let path = files.path().join("topology.toml");
     std::fs::write(&path, lab.topology.to_toml(&Default::default())).unwrap();
