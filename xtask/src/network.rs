@@ -497,6 +497,7 @@ pub async fn internet(orders: u16, services: u16) -> anyhow::Result<()> {
             port: port.clone(),
             attachment: lso_ecm::Attachment::Routed(routed),
             ingress_cir_kbps: Some(10_000),
+            role: lso_ecm::Role::Root,
         };
         let connect = lso_ecm::CrossConnect { service: format!("ia-{n}"), endpoints: vec![endpoint] };
         lso_ecm::ElementDriver::apply(&driver, &connect).await?;

@@ -44,6 +44,7 @@ pub fn run(nodes: usize, links: usize, requests: usize) -> anyhow::Result<()> {
             bandwidth_mbps: 10,
             vlans: Default::default(),
             routed: Default::default(),
+            leaves: Default::default(),
         };
         let started = Instant::now();
         let reservation = network.reserve(&request)?;

@@ -64,6 +64,42 @@ pub struct Endpoint {
     pub attachment: Attachment,
     /// The rate frames entering the service here are held to (the CIR), in kbit/s.
     pub ingress_cir_kbps: Option<u32>,
+    /// Where it stands in a rooted-multipoint service (E-Tree); `Root` in any other.
+    pub role: Role,
+}
+
+/// Where an endpoint stands in a rooted-multipoint service (MEF 10.4 E-Tree): roots reach
+/// every endpoint, leaves reach roots only. Between elements, a tree carries what roots send
+/// and what leaves send on two S-VLANs of each link, each a trunk endpoint of its own, so an
+/// element the frame reaches still knows where it came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Role {
+    /// Sends to and receives from every endpoint: every endpoint of an E-Line or an E-LAN.
+    #[default]
+    Root,
+    /// Sends to and receives from roots only.
+    Leaf,
+    /// A link's S-VLAN carrying what roots send.
+    RootTrunk,
+    /// A link's S-VLAN carrying what leaves send.
+    LeafTrunk,
+}
+
+impl Role {
+    /// Whether frames entering here come from a leaf.
+    pub fn from_leaf(self) -> bool {
+        matches!(self, Role::Leaf | Role::LeafTrunk)
+    }
+
+    /// Whether a frame that came from a leaf (`from_leaf`), or else from a root, leaves here.
+    pub fn passes(self, from_leaf: bool) -> bool {
+        match self {
+            Role::Root => true,
+            Role::Leaf | Role::RootTrunk => !from_leaf,
+            Role::LeafTrunk => from_leaf,
+        }
+    }
 }
 
 /// Everything one service needs from one element.

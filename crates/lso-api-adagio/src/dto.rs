@@ -1,7 +1,7 @@
 //! The JSON of Adagio: cross-connects as ICM sends them, flows as elements report them, alarms.
 
 use lso_adagio::{Action, Flow};
-use lso_adagio::{Alarm, Attachment, CrossConnect, Endpoint};
+use lso_adagio::{Alarm, Attachment, CrossConnect, Endpoint, Role};
 use lso_http::ApiError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -25,6 +25,13 @@ pub struct EndpointDto {
     /// The CIR held at this endpoint's ingress, in kbit/s.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ingress_cir_kbps: Option<u32>,
+    /// In an E-Tree: `leaf`, `rootTrunk` or `leafTrunk` (`root`, the default, otherwise).
+    #[serde(default, skip_serializing_if = "is_root")]
+    pub role: Role,
+}
+
+fn is_root(role: &Role) -> bool {
+    *role == Role::Root
 }
 
 /// A UNI endpoint's CE-VLANs.
@@ -76,7 +83,12 @@ impl CrossConnectDto {
                     ));
                 }
             };
-            endpoints.push(Endpoint { port: endpoint.port, attachment, ingress_cir_kbps: endpoint.ingress_cir_kbps });
+            endpoints.push(Endpoint {
+                port: endpoint.port,
+                attachment,
+                ingress_cir_kbps: endpoint.ingress_cir_kbps,
+                role: endpoint.role,
+            });
         }
         if endpoints.is_empty() {
             return Err(invalid("/endpoints".into(), "a cross-connect has at least one endpoint"));
@@ -97,7 +109,14 @@ impl CrossConnectDto {
                     Attachment::Tagged { s_vlan } => (None, Some(TaggedDto { s_vlan: *s_vlan }), None),
                     Attachment::Routed(routed) => (None, None, Some(routed.clone())),
                 };
-                EndpointDto { port: e.port.clone(), uni, tagged, routed, ingress_cir_kbps: e.ingress_cir_kbps }
+                EndpointDto {
+                    port: e.port.clone(),
+                    uni,
+                    tagged,
+                    routed,
+                    ingress_cir_kbps: e.ingress_cir_kbps,
+                    role: e.role,
+                }
             })
             .collect();
         CrossConnectDto { endpoints }

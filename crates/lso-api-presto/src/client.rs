@@ -58,6 +58,9 @@ fn end_point(endpoint: &lso_presto::ServiceEndpoint, sips: &[Sip], cir_mbps: u64
     let mut end_point = json!({"service-interface-point": {"service-interface-point-id": endpoint.interface},
            "layer-protocol-name": "ETH", "direction": "BIDIRECTIONAL",
            "nrp-carrier-eth-connectivity-end-point-resource": resource});
+    if endpoint.leaf {
+        end_point["role"] = json!("LEAF");
+    }
     if let Some(routed) = &endpoint.routed {
         end_point[crate::IP_ACCESS_RESOURCE] = json!(routed);
     }
@@ -99,8 +102,7 @@ impl Presto for PrestoClient {
             let sips = self.service_interface_points().await?;
             let end_points: Vec<Value> =
                 request.endpoints.iter().map(|e| end_point(e, &sips, request.cir_mbps)).collect();
-            let service_type =
-                if end_points.len() > 2 { "MULTIPOINT_CONNECTIVITY" } else { "POINT_TO_POINT_CONNECTIVITY" };
+            let service_type = lso_presto::service_type(end_points.len(), request.endpoints.iter().any(|e| e.leaf));
             let input = json!({"uuid": request.uuid, "end-point": end_points, "conn-constraint": {"service-type": service_type}});
             let (status, body) = self.rpc("create-connectivity-service", input).await?;
             if status == 200 { Ok(()) } else { Err(failure(status, &body)) }

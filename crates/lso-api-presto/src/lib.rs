@@ -185,8 +185,13 @@ fn connectivity_service(network: &Network, service: &ConnectivityService, runnin
             if cir_bps > 0 {
                 resource["ingress-bwp-flow"] = json!({"cir": cir_bps});
             }
+            let role = match (request.leaves.is_empty(), request.leaves.contains(name)) {
+                (true, _) => "SYMMETRIC",
+                (false, true) => "LEAF",
+                (false, false) => "ROOT",
+            };
             let mut end_point = json!({"local-id": name, "service-interface-point": {"service-interface-point-id": name},
-                   "layer-protocol-name": "ETH", "direction": "BIDIRECTIONAL",
+                   "layer-protocol-name": "ETH", "direction": "BIDIRECTIONAL", "role": role,
                    "nrp-carrier-eth-connectivity-end-point-resource": resource});
             if let Some(routed) = request.routed.get(name) {
                 end_point[IP_ACCESS_RESOURCE] = json!(routed);
@@ -196,8 +201,7 @@ fn connectivity_service(network: &Network, service: &ConnectivityService, runnin
         .collect();
     let connections: Vec<String> =
         service.cross_connects.iter().map(|(element, _)| format!("{}@{element}", request.service)).collect();
-    let service_type =
-        if request.interfaces.len() > 2 { "MULTIPOINT_CONNECTIVITY" } else { "POINT_TO_POINT_CONNECTIVITY" };
+    let service_type = lso_presto::service_type(request.interfaces.len(), !request.leaves.is_empty());
     let mut value = json!({
         "uuid": request.service, "name": names("service", &request.service),
         "service-type": service_type, "layer-protocol-name": "ETH", "direction": "BIDIRECTIONAL",
@@ -568,7 +572,12 @@ fn end_point(end_point: &Value, path: &str) -> Result<(ServiceEndpoint, u64), Ap
     let routed = end_point_routed(end_point, path)?;
     let cir =
         end_point["nrp-carrier-eth-connectivity-end-point-resource"]["ingress-bwp-flow"]["cir"].as_u64().unwrap_or(0);
-    Ok((ServiceEndpoint { interface: interface.to_owned(), vlans, routed }, cir))
+    let leaf = match end_point["role"].as_str() {
+        None | Some("SYMMETRIC" | "ROOT") => false,
+        Some("LEAF") => true,
+        Some(_) => return Err(violation(&format!("{path}/role"), "an end point's role is SYMMETRIC, ROOT or LEAF")),
+    };
+    Ok((ServiceEndpoint { interface: interface.to_owned(), vlans, routed, leaf }, cir))
 }
 
 /// `update-connectivity-service`: changes one end point of a service (its VLANs, its CIR),
@@ -585,19 +594,9 @@ async fn update_connectivity_service(state: PrestoState, body: Value) -> Result<
         ));
     }
     let endpoints = old
-        .interfaces
-        .iter()
-        .map(|i| {
-            if *i == changed.interface {
-                changed.clone()
-            } else {
-                ServiceEndpoint {
-                    interface: i.clone(),
-                    vlans: old.vlans.get(i).cloned().unwrap_or_default(),
-                    routed: old.routed.get(i).cloned(),
-                }
-            }
-        })
+        .endpoints()
+        .into_iter()
+        .map(|e| if e.interface == changed.interface { changed.clone() } else { e })
         .collect();
     let cir_mbps = if cir_bps > 0 { cir_bps.div_ceil(1_000_000) } else { old.bandwidth_mbps };
     let request = ConnectivityRequest { uuid: uuid.to_owned(), endpoints, cir_mbps };
@@ -618,8 +617,10 @@ async fn compute_path(state: PrestoState, body: Value) -> Result<Value, ApiError
             "a point-to-point path joins two service end points, each naming its service-interface-point",
         ));
     }
-    let endpoints =
-        interfaces.iter().map(|i| ServiceEndpoint { interface: i.clone(), vlans: Vec::new(), routed: None }).collect();
+    let endpoints = interfaces
+        .iter()
+        .map(|i| ServiceEndpoint { interface: i.clone(), vlans: Vec::new(), routed: None, leaf: false })
+        .collect();
     let uuid = uuid::Uuid::new_v4().to_string();
     let request = ConnectivityRequest { uuid: uuid.clone(), endpoints, cir_mbps: 0 };
     let planned = state.icm.plan_connectivity(&request).await.map_err(icm_error)?;

@@ -126,13 +126,11 @@ async fn the_client_is_the_sofs_presto_over_http() {
     assert_eq!(enni.kind, InterfaceKind::Enni);
     let boston = sips.iter().find(|s| s.name == "uni-boston-1").unwrap();
     assert_eq!((boston.site.as_deref(), boston.capacity_mbps), (Some("site-boston"), 1000));
-    let endpoint = |interface: &str| ServiceEndpoint { interface: interface.into(), vlans: vec![300], routed: None };
+    let endpoint =
+        |interface: &str| ServiceEndpoint { interface: interface.into(), vlans: vec![300], routed: None, leaf: false };
     let request = ConnectivityRequest {
         uuid: "ovc-1".into(),
-        endpoints: vec![
-            endpoint("uni-boston-1"),
-            ServiceEndpoint { interface: "enni-partner-1".into(), vlans: vec![3000], routed: None },
-        ],
+        endpoints: vec![endpoint("uni-boston-1"), ServiceEndpoint { vlans: vec![3000], ..endpoint("enni-partner-1") }],
         cir_mbps: 30,
     };
     client.create_connectivity(&request).await.unwrap();
@@ -145,5 +143,19 @@ async fn the_client_is_the_sofs_presto_over_http() {
     assert!(client.delete_connectivity("ovc-1").await.unwrap());
     assert!(!client.delete_connectivity("ovc-1").await.unwrap());
     assert!(!client.connectivity_exists("ovc-1").await.unwrap());
+
+    // A rooted-multipoint service: its leaves pass as LEAF end points, and ICM reserves a leaf
+    // S-VLAN on each link.
+    let leaf = |interface: &str| ServiceEndpoint { leaf: true, ..endpoint(interface) };
+    let tree = ConnectivityRequest {
+        uuid: "tree-1".into(),
+        endpoints: vec![endpoint("uni-new-york-1"), leaf("uni-boston-1"), leaf("uni-washington-1")],
+        cir_mbps: 10,
+    };
+    client.create_connectivity(&tree).await.unwrap();
+    let reserved = lab.icm.connectivity("tree-1").await.unwrap().reservation;
+    assert_eq!(reserved.request.leaves, ["uni-boston-1".to_owned(), "uni-washington-1".to_owned()].into());
+    assert!(reserved.hops.iter().all(|h| h.leaf_s_vlan.is_some()), "{:?}", reserved.hops);
+    assert!(client.delete_connectivity("tree-1").await.unwrap());
     served.abort();
 }

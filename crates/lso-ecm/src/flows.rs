@@ -7,6 +7,10 @@
 //! every other endpoint of the service on the element: as it came from the customer at a UNI,
 //! with an 802.1ad S-tag pushed on a tagged port. A UNI's ingress may pass a meter first.
 //!
+//! In a rooted-multipoint service (E-Tree) a frame leaves only where its origin may reach:
+//! what a leaf sends goes to roots, and between elements on the links' leaf S-VLAN; what a root
+//! sends goes everywhere, on the links' root S-VLAN (see [`crate::Role`]).
+//!
 //! CE-VLAN translation happens where a frame enters: at a UNI with a `carried` CE-VLAN (the
 //! one the service's other UNIs use) the frame takes it before it goes anywhere, so it leaves
 //! every other UNI with that UNI's own CE-VLAN. (Rewriting the C-tag where the frame leaves
@@ -50,7 +54,15 @@ pub fn compile(
             Attachment::Uni { carried: Some(vlan), .. } => actions.push(Action::SetVlan(vlan)),
             _ => {}
         }
-        let others = || connect.endpoints.iter().enumerate().filter(move |(i, _)| *i != index).map(|(_, e)| e);
+        let from_leaf = ingress.role.from_leaf();
+        let others = || {
+            connect
+                .endpoints
+                .iter()
+                .enumerate()
+                .filter(move |(i, e)| *i != index && e.role.passes(from_leaf))
+                .map(|(_, e)| e)
+        };
         for egress in others().filter(|e| matches!(e.attachment, Attachment::Uni { .. })) {
             actions.push(Action::Output(port_number(&egress.port)));
         }
@@ -117,18 +129,28 @@ pub fn forward(flows: &[Flow], frame: &Frame) -> Vec<Frame> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Endpoint;
+    use crate::{Endpoint, Role};
 
     fn uni(port: &str, ce_vlans: &[u16]) -> Endpoint {
         Endpoint {
             port: port.into(),
             attachment: Attachment::Uni { ce_vlans: ce_vlans.to_vec(), carried: None },
             ingress_cir_kbps: None,
+            role: Role::Root,
         }
     }
 
     fn tagged(port: &str, s_vlan: u16) -> Endpoint {
-        Endpoint { port: port.into(), attachment: Attachment::Tagged { s_vlan }, ingress_cir_kbps: None }
+        Endpoint {
+            port: port.into(),
+            attachment: Attachment::Tagged { s_vlan },
+            ingress_cir_kbps: None,
+            role: Role::Root,
+        }
+    }
+
+    fn with_role(endpoint: Endpoint, role: Role) -> Endpoint {
+        Endpoint { role, ..endpoint }
     }
 
     fn number(port: &str) -> u32 {
@@ -204,5 +226,32 @@ mod tests {
             [Frame { port: 1, tags: vec![(0x8100, 100)] }, Frame { port: 3, tags: vec![(S_TAG, 7), (0x8100, 100)] }]
         );
         assert!(forward(&flows, &Frame { port: 1, tags: vec![(0x8100, 200)] }).is_empty(), "uni1 takes only 100");
+    }
+
+    #[test]
+    fn in_an_e_tree_roots_reach_every_endpoint_and_leaves_reach_roots_only() {
+        // uni1 a root, uni2 a leaf, and the link `west` carrying what roots send on S-VLAN 7
+        // and what leaves send on S-VLAN 8, towards more roots and leaves.
+        let tree = CrossConnect {
+            service: "tree".into(),
+            endpoints: vec![
+                uni("uni1", &[]),
+                with_role(uni("uni2", &[]), Role::Leaf),
+                with_role(tagged("west", 7), Role::RootTrunk),
+                with_role(tagged("west", 8), Role::LeafTrunk),
+            ],
+        };
+        let flows = compile(&tree, number, |_| None);
+        let mut from_root = forward(&flows, &Frame { port: 1, tags: vec![] });
+        from_root.sort();
+        assert_eq!(from_root, [Frame { port: 2, tags: vec![] }, Frame { port: 3, tags: vec![(S_TAG, 7)] }]);
+        let mut from_leaf = forward(&flows, &Frame { port: 2, tags: vec![] });
+        from_leaf.sort();
+        assert_eq!(from_leaf, [Frame { port: 1, tags: vec![] }, Frame { port: 3, tags: vec![(S_TAG, 8)] }]);
+        let mut from_remote_root = forward(&flows, &Frame { port: 3, tags: vec![(S_TAG, 7)] });
+        from_remote_root.sort();
+        assert_eq!(from_remote_root, [Frame { port: 1, tags: vec![] }, Frame { port: 2, tags: vec![] }]);
+        let from_remote_leaf = forward(&flows, &Frame { port: 3, tags: vec![(S_TAG, 8)] });
+        assert_eq!(from_remote_leaf, [Frame { port: 1, tags: vec![] }], "a remote leaf reaches the root only");
     }
 }

@@ -685,8 +685,12 @@ end
     }
 
     fn connect(service: &str, port: &str, routed: Routed) -> CrossConnect {
-        let endpoint =
-            crate::Endpoint { port: port.into(), attachment: Attachment::Routed(routed), ingress_cir_kbps: None };
+        let endpoint = crate::Endpoint {
+            port: port.into(),
+            attachment: Attachment::Routed(routed),
+            ingress_cir_kbps: None,
+            role: crate::Role::Root,
+        };
         CrossConnect { service: service.into(), endpoints: vec![endpoint] }
     }
 
@@ -744,6 +748,7 @@ end
                 port: "c1".into(),
                 attachment: Attachment::Uni { ce_vlans: vec![], carried: None },
                 ingress_cir_kbps: None,
+                role: crate::Role::Root,
             }],
         };
         assert!(RouterService::wanted(&switched).is_err());

@@ -22,7 +22,7 @@ pub use alarms::Alarms;
 pub use frr::{FrrDriver, Neighbour, RoutedPort, RouterService, Running};
 pub use lso_adagio::{
     Action, Adagio, AdagioError, Alarm, AlarmChange, AlarmKind, Attachment, Bgp, BoxFuture, CrossConnect, DriverError,
-    Endpoint, Flow, PortCounters, PortState, Routed,
+    Endpoint, Flow, PortCounters, PortState, Role, Routed,
 };
 pub use ovs::OvsDriver;
 pub use ovsdb::{OvsdbClient, OvsdbError};
@@ -258,8 +258,14 @@ mod tests {
                     port: "uni1".into(),
                     attachment: Attachment::Uni { ce_vlans: vec![ce_vlan], carried: None },
                     ingress_cir_kbps: Some(10_000),
+                    role: Role::Root,
                 },
-                Endpoint { port: "nni".into(), attachment: Attachment::Tagged { s_vlan: 5 }, ingress_cir_kbps: None },
+                Endpoint {
+                    port: "nni".into(),
+                    attachment: Attachment::Tagged { s_vlan: 5 },
+                    ingress_cir_kbps: None,
+                    role: Role::Root,
+                },
             ],
         }
     }

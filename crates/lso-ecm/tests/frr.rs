@@ -14,7 +14,12 @@ fn access(service: &str, port: &str, provider: &str, customer: &str, kbps: Optio
         bgp: None,
         egress_kbps: kbps,
     };
-    let endpoint = Endpoint { port: port.into(), attachment: Attachment::Routed(routed), ingress_cir_kbps: kbps };
+    let endpoint = Endpoint {
+        port: port.into(),
+        attachment: Attachment::Routed(routed),
+        ingress_cir_kbps: kbps,
+        role: lso_ecm::Role::Root,
+    };
     CrossConnect { service: service.into(), endpoints: vec![endpoint] }
 }
 

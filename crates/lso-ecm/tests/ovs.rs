@@ -6,7 +6,7 @@ use lso_ecm::lab::Lab;
 use lso_ecm::{Attachment, CrossConnect, DriverError, ElementDriver, Endpoint, OvsDriver};
 
 fn endpoint(port: &str, attachment: Attachment, cir: Option<u32>) -> Endpoint {
-    Endpoint { port: port.into(), attachment, ingress_cir_kbps: cir }
+    Endpoint { port: port.into(), attachment, ingress_cir_kbps: cir, role: lso_ecm::Role::Root }
 }
 
 fn uni(port: &str, ce_vlan: u16, cir: u32) -> Endpoint {

@@ -45,7 +45,12 @@ struct Stored {
     vlans: crate::network::VlanClaims,
     #[serde(default)]
     routed: std::collections::BTreeMap<String, lso_adagio::Routed>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    leaves: std::collections::BTreeSet<String>,
     hops: Vec<(usize, u16)>,
+    /// A tree's leaf S-VLAN on each of its hops.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    leaf_s_vlans: Vec<u16>,
 }
 
 /// The stored document of `reservation`.
@@ -57,7 +62,9 @@ fn stored(reservation: &Reservation) -> Result<String, IcmError> {
         bandwidth_mbps: request.bandwidth_mbps,
         vlans: request.vlans.clone(),
         routed: request.routed.clone(),
+        leaves: request.leaves.clone(),
         hops: reservation.hops.iter().map(|h| (h.link, h.s_vlan)).collect(),
+        leaf_s_vlans: reservation.hops.iter().filter_map(|h| h.leaf_s_vlan).collect(),
     };
     serde_json::to_string(&stored).map_err(|_| IcmError::Corrupt(request.service.clone()))
 }
@@ -88,8 +95,14 @@ impl Icm {
                     bandwidth_mbps: stored.bandwidth_mbps,
                     vlans: stored.vlans,
                     routed: stored.routed,
+                    leaves: stored.leaves,
                 };
-                let hops = stored.hops.into_iter().map(|(link, s_vlan)| Hop { link, s_vlan }).collect();
+                let mut leaf_s_vlans = stored.leaf_s_vlans.into_iter();
+                let hops = stored
+                    .hops
+                    .into_iter()
+                    .map(|(link, s_vlan)| Hop { link, s_vlan, leaf_s_vlan: leaf_s_vlans.next() })
+                    .collect();
                 network.restore(Reservation { request, hops })?;
             }
             offset += page.records.len() as u64;

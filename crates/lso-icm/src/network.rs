@@ -4,7 +4,8 @@
 //! A service joins two or more interfaces. Its links form a tree grown from the first
 //! interface: each further interface is joined to the tree by the shortest path (in hops)
 //! through links with enough spare capacity. Every link of the tree gets an S-VLAN free on that
-//! link, the same on all links when one is free everywhere (no translation needed).
+//! link, the same on all links when one is free everywhere (no translation needed). A tree with
+//! leaves (E-Tree) gets a second S-VLAN on each link, for what its leaves send.
 
 use crate::topology::{Link, Topology};
 use lso_presto::InterfaceKind;
@@ -34,6 +35,9 @@ pub enum AllocationError {
     /// No path with enough spare capacity joins an interface.
     #[error("no path with {bandwidth_mbps} Mbit/s to spare reaches `{interface}`")]
     NoPath { interface: String, bandwidth_mbps: u64 },
+    /// A rooted-multipoint service whose leaves are not among its interfaces, or with no root.
+    #[error("a tree's leaves are among its interfaces, and at least one of them is a root")]
+    BadTree,
     /// A link has no free S-VLAN left.
     #[error("link {0} has no free S-VLAN")]
     VlanExhausted(String),
@@ -67,6 +71,24 @@ pub struct Request {
     pub vlans: VlanClaims,
     /// The addressing and routing at each IP UNI it uses.
     pub routed: BTreeMap<String, lso_adagio::Routed>,
+    /// The interfaces that are leaves of a rooted-multipoint service (E-Tree); the others are
+    /// its roots.
+    pub leaves: std::collections::BTreeSet<String>,
+}
+
+impl Request {
+    /// Its endpoints, as Presto names them.
+    pub fn endpoints(&self) -> Vec<lso_presto::ServiceEndpoint> {
+        self.interfaces
+            .iter()
+            .map(|i| lso_presto::ServiceEndpoint {
+                interface: i.clone(),
+                vlans: self.vlans.get(i).cloned().unwrap_or_default(),
+                routed: self.routed.get(i).cloned(),
+                leaf: self.leaves.contains(i),
+            })
+            .collect()
+    }
 }
 
 /// One link of a service and the S-VLAN it carries the service on.
@@ -74,8 +96,17 @@ pub struct Request {
 pub struct Hop {
     /// The link's index in the topology.
     pub link: usize,
-    /// The S-VLAN on that link.
+    /// The S-VLAN on that link (in a tree with leaves, for what its roots send).
     pub s_vlan: u16,
+    /// In a tree with leaves, the S-VLAN on that link for what its leaves send.
+    pub leaf_s_vlan: Option<u16>,
+}
+
+impl Hop {
+    /// The S-VLANs the hop holds on its link.
+    fn s_vlans(&self) -> impl Iterator<Item = u16> {
+        std::iter::once(self.s_vlan).chain(self.leaf_s_vlan)
+    }
 }
 
 /// A reserved service.
@@ -277,13 +308,28 @@ impl Network {
         if let Some(stray) = request.vlans.keys().find(|i| !names.contains(&i.as_str())) {
             return Err(AllocationError::UnknownInterface(stray.clone()));
         }
+        if request.leaves.iter().any(|l| !names.contains(&l.as_str())) || request.leaves.len() >= names.len() {
+            return Err(AllocationError::BadTree);
+        }
         self.check_claims(&request.vlans)?;
         let links = self.tree(&names, &elements, request.bandwidth_mbps)?;
-        let vlans = self.choose_vlans(&links)?;
-        let hops: Vec<Hop> = links.iter().zip(vlans).map(|(&link, s_vlan)| Hop { link, s_vlan }).collect();
+        let vlans = self.choose_vlans(&links, &[])?;
+        let leaf_vlans: Vec<Option<u16>> = if request.leaves.is_empty() {
+            vec![None; links.len()]
+        } else {
+            self.choose_vlans(&links, &vlans)?.into_iter().map(Some).collect()
+        };
+        let hops: Vec<Hop> = links
+            .iter()
+            .zip(vlans)
+            .zip(leaf_vlans)
+            .map(|((&link, s_vlan), leaf_s_vlan)| Hop { link, s_vlan, leaf_s_vlan })
+            .collect();
         for hop in &hops {
             self.link_reserved[hop.link] += request.bandwidth_mbps;
-            self.link_vlans[hop.link].set(hop.s_vlan, true);
+            for s_vlan in hop.s_vlans() {
+                self.link_vlans[hop.link].set(s_vlan, true);
+            }
         }
         for name in &names {
             *self.interface_reserved.entry(name.to_string()).or_default() += request.bandwidth_mbps;
@@ -307,7 +353,8 @@ impl Network {
                 .links
                 .get(hop.link)
                 .ok_or_else(|| AllocationError::Stale(format!("no link #{}", hop.link)))?;
-            if self.link_vlans[hop.link].contains(hop.s_vlan)
+            if hop.s_vlans().any(|v| self.link_vlans[hop.link].contains(v))
+                || hop.leaf_s_vlan == Some(hop.s_vlan)
                 || link.capacity_mbps - self.link_reserved[hop.link] < bandwidth
             {
                 return Err(AllocationError::Stale(format!(
@@ -324,7 +371,9 @@ impl Network {
         self.check_claims(&reservation.request.vlans).map_err(|e| AllocationError::Stale(e.to_string()))?;
         for hop in &reservation.hops {
             self.link_reserved[hop.link] += bandwidth;
-            self.link_vlans[hop.link].set(hop.s_vlan, true);
+            for s_vlan in hop.s_vlans() {
+                self.link_vlans[hop.link].set(s_vlan, true);
+            }
         }
         let mut counted: Vec<&String> = Vec::new();
         for name in &reservation.request.interfaces {
@@ -346,7 +395,10 @@ impl Network {
             .reservations
             .get(&request.service)
             .ok_or_else(|| AllocationError::Conflict(request.service.clone()))?;
-        if old.request.interfaces != request.interfaces || old.request.vlans != request.vlans {
+        if old.request.interfaces != request.interfaces
+            || old.request.vlans != request.vlans
+            || old.request.leaves != request.leaves
+        {
             return Err(AllocationError::Conflict(request.service.clone()));
         }
         let (before, after) = (old.request.bandwidth_mbps, request.bandwidth_mbps);
@@ -386,7 +438,9 @@ impl Network {
         let bandwidth = reservation.request.bandwidth_mbps;
         for hop in &reservation.hops {
             self.link_reserved[hop.link] -= bandwidth;
-            self.link_vlans[hop.link].set(hop.s_vlan, false);
+            for s_vlan in hop.s_vlans() {
+                self.link_vlans[hop.link].set(s_vlan, false);
+            }
         }
         let mut released: Vec<&String> = Vec::new();
         for name in &reservation.request.interfaces {
@@ -466,15 +520,17 @@ impl Network {
     }
 
     /// One S-VLAN per link: the lowest free on every link if there is one, else the lowest
-    /// free on each.
-    fn choose_vlans(&self, links: &[usize]) -> Result<Vec<u16>, AllocationError> {
-        if let Some(common) = S_VLANS.clone().find(|v| links.iter().all(|&l| !self.link_vlans[l].contains(*v))) {
+    /// free on each; never the one `taken` names for the same link (a tree's root S-VLAN).
+    fn choose_vlans(&self, links: &[usize], taken: &[u16]) -> Result<Vec<u16>, AllocationError> {
+        let free = |k: usize, link: usize, v: u16| !self.link_vlans[link].contains(v) && taken.get(k) != Some(&v);
+        if let Some(common) = S_VLANS.clone().find(|v| links.iter().enumerate().all(|(k, &l)| free(k, l, *v))) {
             return Ok(vec![common; links.len()]);
         }
         links
             .iter()
-            .map(|&link| {
-                S_VLANS.clone().find(|v| !self.link_vlans[link].contains(*v)).ok_or_else(|| {
+            .enumerate()
+            .map(|(k, &link)| {
+                S_VLANS.clone().find(|v| free(k, link, *v)).ok_or_else(|| {
                     let Link { a, z, .. } = &self.topology.links[link];
                     AllocationError::VlanExhausted(format!("{a} – {z}"))
                 })

@@ -77,6 +77,7 @@ fn request(service: &str, interfaces: &[&str], bandwidth_mbps: u64) -> Request {
         bandwidth_mbps,
         vlans: Default::default(),
         routed: Default::default(),
+        leaves: Default::default(),
     }
 }
 
@@ -145,6 +146,30 @@ fn a_multipoint_service_is_a_tree_joining_every_interface() {
     assert_eq!(lan.hops.len(), 3, "four elements joined by three links");
     let vlans: HashSet<u16> = lan.hops.iter().map(|h| h.s_vlan).collect();
     assert_eq!(vlans.len(), 1, "one S-VLAN everywhere when one is free everywhere");
+}
+
+#[test]
+fn a_tree_with_leaves_holds_a_second_s_vlan_on_every_link_and_gives_both_back() {
+    let mut network = square();
+    let mut asked = request("tree", &["uni-a", "uni-b", "uni-c"], 10);
+    asked.leaves = ["uni-b".to_owned(), "uni-c".to_owned()].into();
+    let tree = network.reserve(&asked).unwrap();
+    assert!(!tree.hops.is_empty());
+    for hop in &tree.hops {
+        let leaf = hop.leaf_s_vlan.expect("a leaf S-VLAN on every link");
+        assert_ne!(leaf, hop.s_vlan);
+        assert_eq!(network.link_vlans(hop.link), [hop.s_vlan.min(leaf), hop.s_vlan.max(leaf)]);
+    }
+    let lan = network.reserve(&request("lan", &["uni-a", "uni-b"], 10)).unwrap();
+    assert!(lan.hops.iter().all(|h| h.leaf_s_vlan.is_none()), "no leaves, one S-VLAN");
+    network.release("lan");
+    network.release("tree");
+    assert!(network.is_empty());
+
+    asked.leaves = ["uni-a".to_owned(), "uni-b".to_owned(), "uni-c".to_owned()].into();
+    assert_eq!(network.reserve(&asked), Err(AllocationError::BadTree), "a tree needs a root");
+    asked.leaves = ["uni-x".to_owned()].into();
+    assert_eq!(network.reserve(&asked), Err(AllocationError::BadTree), "a leaf outside the tree");
 }
 
 #[test]
@@ -297,6 +322,7 @@ proptest! {
                         bandwidth_mbps: bandwidth,
                         vlans,
                         routed: Default::default(),
+                        leaves: Default::default(),
                     };
                     let before = network.reservations().len();
                     match network.reserve(&asked) {

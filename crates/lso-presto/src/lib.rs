@@ -35,6 +35,18 @@ pub struct ServiceEndpoint {
     /// At an IP UNI, the access link's addressing and routing (and the rate towards the
     /// customer); the IP UNI is then the service's only endpoint.
     pub routed: Option<Routed>,
+    /// A leaf of a rooted-multipoint service (E-Tree): it reaches the service's roots only.
+    pub leaf: bool,
+}
+
+/// The TAPI `service-type` of a service joining `endpoints` interfaces, `rooted` when some of
+/// them are leaves.
+pub fn service_type(endpoints: usize, rooted: bool) -> &'static str {
+    match (rooted, endpoints) {
+        (true, _) => "ROOTED_MULTIPOINT_CONNECTIVITY",
+        (false, 0..=2) => "POINT_TO_POINT_CONNECTIVITY",
+        (false, _) => "MULTIPOINT_CONNECTIVITY",
+    }
 }
 
 /// A connectivity service to create.

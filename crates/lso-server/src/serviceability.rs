@@ -98,7 +98,7 @@ impl Serviceability for NetworkServiceability {
         Box::pin(async move {
             let endpoints = endpoints
                 .into_iter()
-                .map(|(interface, vlans)| ServiceEndpoint { interface, vlans, routed: None })
+                .map(|(interface, vlans)| ServiceEndpoint { interface, vlans, routed: None, leaf: false })
                 .collect();
             let request = ConnectivityRequest { uuid: "qualification".into(), endpoints, cir_mbps };
             self.icm.plan_connectivity(&request).await.map(drop).map_err(|e| e.to_string())

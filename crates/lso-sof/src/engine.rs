@@ -487,7 +487,8 @@ impl Sof {
                 (None, Some(interface)) => interface.clone(),
                 (None, None) => return Ok(Err("an endpoint names no service and no interface".into())),
             };
-            endpoints.push(ServiceEndpoint { interface, vlans: endpoint.vlans.clone(), routed: None });
+            let leaf = endpoint.role == crate::services::EndpointRole::Leaf;
+            endpoints.push(ServiceEndpoint { interface, vlans: endpoint.vlans.clone(), routed: None, leaf });
         }
         Ok(Ok(ConnectivityRequest { uuid: id.to_owned(), endpoints, cir_mbps: config.cir_mbps }))
     }

@@ -322,8 +322,12 @@ impl Sof {
             }),
             egress_kbps: u32::try_from(egress_mbps * 1000).ok(),
         };
-        let endpoint =
-            lso_presto::ServiceEndpoint { interface: interface.clone(), vlans: Vec::new(), routed: Some(routed) };
+        let endpoint = lso_presto::ServiceEndpoint {
+            interface: interface.clone(),
+            vlans: Vec::new(),
+            routed: Some(routed),
+            leaf: false,
+        };
         let request = lso_presto::ConnectivityRequest { uuid: id.clone(), endpoints: vec![endpoint], cir_mbps };
         let outcome = if running { self.update(&request).await? } else { self.create(&request).await? };
         if outcome.is_ok() {

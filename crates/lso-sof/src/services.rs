@@ -72,6 +72,21 @@ pub struct EndpointConfig {
     /// CE-VLANs at a UNI (none: all-to-one), the S-VLAN at an ENNI.
     #[serde(default)]
     pub vlans: Vec<u16>,
+    /// `LEAF` in a rooted-multipoint connection (E-Tree), else `ROOT` (the default).
+    #[serde(default)]
+    pub role: EndpointRole,
+}
+
+/// Where an endpoint stands in a connection (MEF 10.4 EVC EP Role).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum EndpointRole {
+    /// Reaches every endpoint.
+    #[default]
+    #[serde(rename = "ROOT")]
+    Root,
+    /// Reaches the roots only.
+    #[serde(rename = "LEAF")]
+    Leaf,
 }
 
 /// The configuration of a connection.
@@ -179,7 +194,8 @@ pub fn configuration_schema(specification: &ServiceSpecification) -> serde_json:
             "endPoints": {"type": "array", "minItems": 2, "items": {"type": "object", "properties": {
                 "service": {"type": "string", "description": "The UNI or ENNI service it attaches to."},
                 "interface": {"type": "string", "description": "Or the interface, by name."},
-                "vlans": {"type": "array", "items": vlan, "description": "CE-VLANs at a UNI (none: all-to-one), the S-VLAN at an ENNI."}
+                "vlans": {"type": "array", "items": vlan, "description": "CE-VLANs at a UNI (none: all-to-one), the S-VLAN at an ENNI."},
+                "role": {"enum": ["ROOT", "LEAF"], "description": "In an E-Tree, LEAF: it reaches the roots only (ROOT when left out)."}
             }}},
             "cirMbps": {"type": "integer", "minimum": 0, "description": "The committed rate at each UNI, in Mbit/s."}
         }),

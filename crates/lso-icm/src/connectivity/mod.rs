@@ -10,8 +10,8 @@
 
 use crate::durable::{Icm, IcmError};
 use crate::network::{Network, Request, Reservation};
-use lso_adagio::{Attachment, CrossConnect, Endpoint};
-use lso_presto::{ConnectivityRequest, InterfaceKind, ServiceEndpoint};
+use lso_adagio::{Attachment, CrossConnect, Endpoint, Role};
+use lso_presto::{ConnectivityRequest, InterfaceKind};
 
 /// A connectivity service as it is on the network.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,7 @@ fn reservation_request(request: &ConnectivityRequest) -> Request {
         bandwidth_mbps: request.cir_mbps,
         vlans: request.endpoints.iter().map(|e| (e.interface.clone(), e.vlans.clone())).collect(),
         routed: request.endpoints.iter().filter_map(|e| Some((e.interface.clone(), e.routed.clone()?))).collect(),
+        leaves: request.endpoints.iter().filter(|e| e.leaf).map(|e| e.interface.clone()).collect(),
     }
 }
 
@@ -99,13 +100,22 @@ pub fn cross_connects(network: &Network, reservation: &Reservation) -> Vec<(Stri
                 (Attachment::Routed(routed.clone()), cir)
             }
         };
-        add(&interface.port.element, Endpoint { port: interface.port.port.clone(), attachment, ingress_cir_kbps: cir });
+        let role = if request.leaves.contains(name) { Role::Leaf } else { Role::Root };
+        let port = interface.port.port.clone();
+        add(&interface.port.element, Endpoint { port, attachment, ingress_cir_kbps: cir, role });
     }
     for hop in &reservation.hops {
         let link = &topology.links[hop.link];
+        // A tree with leaves carries what its roots send and what its leaves send apart.
+        let trunks = match hop.leaf_s_vlan {
+            Some(leaf) => vec![(hop.s_vlan, Role::RootTrunk), (leaf, Role::LeafTrunk)],
+            None => vec![(hop.s_vlan, Role::Root)],
+        };
         for end in [&link.a, &link.z] {
-            let attachment = Attachment::Tagged { s_vlan: hop.s_vlan };
-            add(&end.element, Endpoint { port: end.port.clone(), attachment, ingress_cir_kbps: None });
+            for &(s_vlan, role) in &trunks {
+                let attachment = Attachment::Tagged { s_vlan };
+                add(&end.element, Endpoint { port: end.port.clone(), attachment, ingress_cir_kbps: None, role });
+            }
         }
     }
     per_element
@@ -179,15 +189,7 @@ impl Icm {
             Ok(service) => Ok(service),
             Err(refused) => {
                 let old = &old.reservation.request;
-                let endpoints = old
-                    .interfaces
-                    .iter()
-                    .map(|i| ServiceEndpoint {
-                        interface: i.clone(),
-                        vlans: old.vlans.get(i).cloned().unwrap_or_default(),
-                        routed: old.routed.get(i).cloned(),
-                    })
-                    .collect();
+                let endpoints = old.endpoints();
                 let back = ConnectivityRequest { uuid: old.service.clone(), endpoints, cir_mbps: old.bandwidth_mbps };
                 self.create_connectivity(&back).await?;
                 Err(refused)

@@ -6,6 +6,7 @@ use crate::{DEMO_TOPOLOGY, Topology};
 use lso_adagio::Adagio;
 use lso_ecm::Ecm;
 use lso_ecm::flows::{Frame, forward};
+use lso_presto::ServiceEndpoint;
 use std::sync::Arc;
 
 struct Lab {
@@ -24,7 +25,7 @@ async fn lab() -> Lab {
 }
 
 fn endpoint(interface: &str, vlans: &[u16]) -> ServiceEndpoint {
-    ServiceEndpoint { interface: interface.into(), vlans: vlans.to_vec(), routed: None }
+    ServiceEndpoint { interface: interface.into(), vlans: vlans.to_vec(), routed: None, leaf: false }
 }
 
 fn request(uuid: &str, endpoints: Vec<ServiceEndpoint>, cir_mbps: u64) -> ConnectivityRequest {
@@ -107,6 +108,31 @@ async fn an_e_lan_reaches_every_site_and_an_access_e_line_hands_off_on_the_partn
     );
     let no_s_vlan = request("bad", vec![endpoint("uni-boston-1", &[5]), endpoint("enni-partner-1", &[])], 1);
     assert!(matches!(lab.icm.create_connectivity(&no_s_vlan).await, Err(IcmError::Invalid(_))));
+}
+
+#[tokio::test]
+async fn in_an_e_tree_the_root_reaches_every_leaf_and_leaves_do_not_reach_each_other_across_elements() {
+    let lab = lab().await;
+    let (root, leaves) = ("uni-new-york-1", ["uni-washington-1", "uni-boston-1"]);
+    let leaf = |interface: &str| ServiceEndpoint { leaf: true, ..endpoint(interface, &[]) };
+    let tree = request("tree", vec![endpoint(root, &[]), leaf(leaves[0]), leaf(leaves[1])], 10);
+    let service = lab.icm.create_connectivity(&tree).await.unwrap();
+    assert!(service.cross_connects.len() >= 2, "the tree spans elements: {:?}", service.cross_connects);
+    let reached = async |from: &str| -> Vec<String> {
+        lab.deliveries(from, vec![(C, 7)]).await.into_iter().map(|(i, _)| i).collect()
+    };
+    assert_eq!(reached(root).await, ["uni-boston-1", "uni-washington-1"]);
+    for leaf in leaves {
+        assert_eq!(reached(leaf).await, [root], "from {leaf}");
+    }
+
+    // The leaf S-VLANs are stored: another ICM on the same store holds the same reservation.
+    let store = lso_store::Store::open(&lab._dir.path().join("lso.db")).unwrap();
+    let topology = lab.icm.read(|n| n.topology().clone()).await;
+    let again = Icm::open(topology, store, lab.ecm.clone()).await.unwrap();
+    assert_eq!(again.connectivity("tree").await.unwrap().reservation, service.reservation);
+    assert!(lab.icm.delete_connectivity("tree").await.unwrap());
+    assert!(lab.icm.read(Network::is_empty).await);
 }
 
 #[tokio::test]

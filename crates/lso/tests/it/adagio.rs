@@ -92,8 +92,12 @@ async fn icm_drives_a_remote_ecm_through_the_adagio_client() {
     let store = lso_store::Store::open(&dir.path().join("icm.db")).unwrap();
     let topology = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY).unwrap();
     let icm = lso_icm::Icm::open(topology, store, std::sync::Arc::new(client)).await.unwrap();
-    let endpoint =
-        |interface: &str| lso_presto::ServiceEndpoint { interface: interface.into(), vlans: vec![100], routed: None };
+    let endpoint = |interface: &str| lso_presto::ServiceEndpoint {
+        interface: interface.into(),
+        vlans: vec![100],
+        routed: None,
+        leaf: false,
+    };
     let request = lso_presto::ConnectivityRequest {
         uuid: "remote-1".into(),
         endpoints: vec![endpoint("uni-new-york-1"), endpoint("uni-boston-1")],

@@ -235,6 +235,7 @@ async fn operators_see_the_network_infrastructure_control_knows() {
         interface: interface.into(),
         vlans,
         routed: None,
+        leaf: false,
     };
     let request = lso_presto::ConnectivityRequest {
         uuid: "evpl-1".into(),
