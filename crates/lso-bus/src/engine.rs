@@ -203,7 +203,7 @@ impl Bus {
         let mut progressed = false;
         for item in order.product_order_item.iter().filter(|i| i.state == ItemState::InProgress) {
             let id = item.request.id.as_str();
-            match dependency_status(item, &states) {
+            match dependency_status(order, item, &states) {
                 Dependencies::Waiting => continue,
                 Dependencies::Failed(reason) => {
                     self.end_item(item, change, Err(reason)).await?;
@@ -388,16 +388,25 @@ enum Dependencies {
 type Pair = (String, String);
 
 /// The products `item` relates to, as (relationship type, product id), and its places, as
-/// (role, place id).
+/// (role, place id). An EVC's end points in the same order (items relating to it as
+/// `ROOT_ENDPOINT_OF_EVC` and the like) are among them, with that type.
 fn related_and_places(order: &ProductOrder, item: &ProductOrderItem) -> (Vec<Pair>, Vec<Pair>) {
     let product = item.request.product.as_ref();
     let own = product.and_then(|p| p.product_relationship.as_ref()).into_iter().flatten();
     let mut related: Vec<(String, String)> = own.map(|r| (r.relationship_type.clone(), r.id.clone())).collect();
+    let product_of = |item: &ProductOrderItem| item.request.product.as_ref().and_then(|p| p.id.clone());
     for relation in item.request.product_order_item_relationship.iter().flatten() {
         let other = order.product_order_item.iter().find(|i| i.request.id == relation.id);
-        if let Some(id) = other.and_then(|i| i.request.product.as_ref()).and_then(|p| p.id.clone()) {
+        if let Some(id) = other.and_then(product_of) {
             related.push((relation.relationship_type.clone(), id));
         }
+    }
+    for other in &order.product_order_item {
+        let relations = other.request.product_order_item_relationship.iter().flatten();
+        let endpoint = relations
+            .filter(|r| r.id == item.request.id && crate::validate::is_endpoint_of_evc(&r.relationship_type))
+            .find_map(|r| Some((r.relationship_type.clone(), product_of(other)?)));
+        related.extend(endpoint);
     }
     let places = product
         .and_then(|p| p.place.as_ref())
@@ -408,15 +417,13 @@ fn related_and_places(order: &ProductOrder, item: &ProductOrderItem) -> (Vec<Pai
     (related, places)
 }
 
-/// Whether the items an item relates to (relationships and coordinated actions) are done.
-fn dependency_status(item: &ProductOrderItem, states: &HashMap<String, ItemState>) -> Dependencies {
-    let related = item
-        .request
-        .product_order_item_relationship
-        .iter()
-        .flatten()
-        .map(|r| r.id.as_str())
-        .chain(item.request.coordinated_action.iter().flatten().map(|c| c.item_id.as_str()));
+/// Whether the items an item waits for (relationships and coordinated actions) are done.
+fn dependency_status(
+    order: &ProductOrder,
+    item: &ProductOrderItem,
+    states: &HashMap<String, ItemState>,
+) -> Dependencies {
+    let related = crate::validate::waits_for(&item.request, order.product_order_item.iter().map(|i| &i.request));
     let mut waiting = false;
     for other in related {
         match states.get(other) {

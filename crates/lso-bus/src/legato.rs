@@ -141,6 +141,9 @@ impl LegatoFulfilment {
     async fn configuration(&self, request: &FulfilmentRequest<'_>, service_type: &str) -> Result<Value, String> {
         let product = request.configuration.cloned().unwrap_or(Value::Null);
         match service_type {
+            EVC if request.related.iter().any(|(t, _)| crate::validate::is_endpoint_of_evc(t)) => {
+                self.evc_of_endpoint_products(request).await
+            }
             EVC => {
                 let endpoints = evc_endpoints(&product);
                 let unis = unis_in_order(request.related, endpoints.len());
@@ -200,6 +203,33 @@ impl LegatoFulfilment {
         }
     }
 
+    /// The EVC service configuration of an EVC whose end points are products of their own (MEF
+    /// 125's multi-product EVCs): each `*_ENDPOINT_OF_EVC` product with its CE-VLANs and CIR,
+    /// at the UNI it connects to, a leaf when `LEAF_ENDPOINT_OF_EVC` (E-Tree).
+    async fn evc_of_endpoint_products(&self, request: &FulfilmentRequest<'_>) -> Result<Value, String> {
+        let mut end_points = Vec::new();
+        let mut cir = 0;
+        for (relationship, endpoint) in request.related.iter().filter(|(t, _)| crate::validate::is_endpoint_of_evc(t)) {
+            let doc = self.product_doc(request, endpoint).await?;
+            let relations = doc["productRelationship"].as_array().cloned().unwrap_or_default();
+            let uni = ["CONNECTS_TO_UNI", "UNI_REFERENCE"]
+                .iter()
+                .find_map(|kind| relations.iter().find(|r| r["relationshipType"] == *kind))
+                .and_then(|r| r["id"].as_str())
+                .ok_or_else(|| format!("EVC end point {endpoint} connects to no UNI (CONNECTS_TO_UNI)"))?;
+            let service =
+                self.service_of(uni).await?.ok_or_else(|| format!("UNI product {uni} is not realised yet"))?;
+            let configuration = &doc["productConfiguration"];
+            cir = cir.max(cir_mbps(configuration));
+            let mut end_point = json!({"service": service, "vlans": ce_vlans(configuration)});
+            if relationship.starts_with("LEAF") {
+                end_point["role"] = json!("LEAF");
+            }
+            end_points.push(end_point);
+        }
+        Ok(json!({"@type": EVC, "endPoints": end_points, "cirMbps": cir}))
+    }
+
     /// The running service realising product `product`.
     async fn service_of(&self, product: &str) -> Result<Option<String>, String> {
         let services = self.legato.services_by_external_id(LEGATO_CLIENT, product).await.map_err(sof_reason)?;
@@ -216,11 +246,14 @@ impl LegatoFulfilment {
 
     /// The configuration of the Buyer's product `product` in inventory.
     async fn product_configuration(&self, request: &FulfilmentRequest<'_>, product: &str) -> Result<Value, String> {
+        Ok(self.product_doc(request, product).await?["productConfiguration"].take())
+    }
+
+    /// The Buyer's product `product` in inventory.
+    async fn product_doc(&self, request: &FulfilmentRequest<'_>, product: &str) -> Result<Value, String> {
         let record =
             self.store.get("product", Some(&request.tenant.key()), product).await.map_err(|e| e.to_string())?;
-        let doc: Value =
-            record.and_then(|r| serde_json::from_str(&r.doc).ok()).ok_or_else(|| format!("no product {product}"))?;
-        Ok(doc["productConfiguration"].clone())
+        record.and_then(|r| serde_json::from_str(&r.doc).ok()).ok_or_else(|| format!("no product {product}"))
     }
 }
 
@@ -281,13 +314,15 @@ pub fn ingress_profile(cir: u64) -> Value {
         "ebs": {"dataSizeValue": 0, "dataSizeUnits": "BYTES"}}]}])
 }
 
-/// The highest CIR of an endpoint's ingress bandwidth profiles, in Mbit/s (rounded up).
+/// The highest CIR of an endpoint's ingress bandwidth profiles, in Mbit/s (rounded up); a
+/// class's `bwpFlow` is a list, or one flow (as in MEF 125's examples).
 pub fn cir_mbps(endpoint: &Value) -> u64 {
-    let flows = endpoint["ingressBandwidthProfilePerClassOfServiceName"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|c| c["bwpFlow"].as_array().cloned().unwrap_or_default());
+    let flows = endpoint["ingressBandwidthProfilePerClassOfServiceName"].as_array().into_iter().flatten().flat_map(
+        |c| match &c["bwpFlow"] {
+            Value::Array(flows) => flows.clone(),
+            flow => vec![flow.clone()],
+        },
+    );
     flows.filter_map(|flow| crate::internet::rate_mbps(&flow["cir"])).max().unwrap_or(0)
 }
 

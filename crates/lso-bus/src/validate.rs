@@ -91,12 +91,36 @@ pub fn check_create(order: &ProductOrderCreate, raw: &Value, ctx: &Context) -> V
     found
 }
 
+/// Whether a relationship of this type names the EVC an EVC end point belongs to
+/// (`ROOT_ENDPOINT_OF_EVC`, `LEAF_ENDPOINT_OF_EVC`, `ENDPOINT_OF_EVC`).
+pub(crate) fn is_endpoint_of_evc(relationship_type: &str) -> bool {
+    relationship_type.ends_with("ENDPOINT_OF_EVC")
+}
+
+/// The ids of the items of an order (`items`) that `item` waits for: those it relates to and
+/// coordinates with, except that an EVC waits for its end points rather than they for it (the
+/// EVC is configured from them).
+pub(crate) fn waits_for<'a>(
+    item: &'a ProductOrderItemCreate,
+    items: impl Iterator<Item = &'a ProductOrderItemCreate>,
+) -> Vec<&'a str> {
+    let relations = item.product_order_item_relationship.iter().flatten();
+    let related = relations.filter(|r| !is_endpoint_of_evc(&r.relationship_type)).map(|r| r.id.as_str());
+    let coordinated = item.coordinated_action.iter().flatten().map(|c| c.item_id.as_str());
+    let endpoints = items
+        .filter(|other| {
+            let relations = other.product_order_item_relationship.iter().flatten();
+            relations.clone().any(|r| r.id == item.id && is_endpoint_of_evc(&r.relationship_type))
+        })
+        .map(|other| other.id.as_str());
+    related.chain(coordinated).chain(endpoints).collect()
+}
+
 /// The index of an item that depends on itself through relationships and coordinated actions.
 fn first_in_cycle(items: &[ProductOrderItemCreate]) -> Option<usize> {
     let depends_on = |item: &ProductOrderItemCreate| -> Vec<usize> {
-        let related = item.product_order_item_relationship.iter().flatten().map(|r| r.id.as_str());
-        let coordinated = item.coordinated_action.iter().flatten().map(|c| c.item_id.as_str());
-        related.chain(coordinated).filter_map(|id| items.iter().position(|i| i.id == id)).collect()
+        let ids = waits_for(item, items.iter());
+        ids.into_iter().filter_map(|id| items.iter().position(|i| i.id == id)).collect()
     };
     let edges: Vec<Vec<usize>> = items.iter().map(depends_on).collect();
     (0..items.len()).find(|&start| {

@@ -13,6 +13,8 @@ pub enum Realisation {
 }
 
 const EVC: &str = "urn:mef:lso:spec:legato:carrier-ethernet-evc:v0.0.1:all";
+/// Why an EVC end point product is not a service of its own.
+const ENDPOINT: &str = "an EVC end point is configured on the network by the EVC it is an end point of (ROOT_ENDPOINT_OF_EVC, LEAF_ENDPOINT_OF_EVC or ENDPOINT_OF_EVC in the same order), at the UNI it connects to";
 const IPVC: &str = "urn:mef:lso:spec:legato:ipvc:v0.0.4:all";
 
 /// Every specification of the SDK trees by the name in its URN, with its realisation.
@@ -36,34 +38,12 @@ pub const SDK: [(&str, Realisation); 20] = [
     ("evpl-evc", Realisation::Service(EVC)),
     ("eplan-evc", Realisation::Service(EVC)),
     ("evplan-evc", Realisation::Service(EVC)),
-    (
-        "eptree-evc",
-        Realisation::InventoryOnly(
-            "rooted multipoint (leaves apart) is not forwarded by lso's elements yet: an E-LAN would let leaves reach each other",
-        ),
-    ),
-    (
-        "evptree-evc",
-        Realisation::InventoryOnly(
-            "rooted multipoint (leaves apart) is not forwarded by lso's elements yet: an E-LAN would let leaves reach each other",
-        ),
-    ),
-    (
-        "eplan-evc-endpoint",
-        Realisation::InventoryOnly("an EVC end point is configured within its EVC product, which the network realises"),
-    ),
-    (
-        "evplan-evc-endpoint",
-        Realisation::InventoryOnly("an EVC end point is configured within its EVC product, which the network realises"),
-    ),
-    (
-        "eptree-evc-endpoint",
-        Realisation::InventoryOnly("an EVC end point is configured within its EVC product, which the network realises"),
-    ),
-    (
-        "evptree-evc-endpoint",
-        Realisation::InventoryOnly("an EVC end point is configured within its EVC product, which the network realises"),
-    ),
+    ("eptree-evc", Realisation::Service(EVC)),
+    ("evptree-evc", Realisation::Service(EVC)),
+    ("eplan-evc-endpoint", Realisation::InventoryOnly(ENDPOINT)),
+    ("evplan-evc-endpoint", Realisation::InventoryOnly(ENDPOINT)),
+    ("eptree-evc-endpoint", Realisation::InventoryOnly(ENDPOINT)),
+    ("evptree-evc-endpoint", Realisation::InventoryOnly(ENDPOINT)),
     ("basic-internet-access", Realisation::Service(IPVC)),
     ("advanced-internet-access-ipvc", Realisation::Service(IPVC)),
     ("exclusive-advanced-internet-access", Realisation::Service(IPVC)),

@@ -159,6 +159,62 @@ async fn a_cantata_evpl_order_ends_as_open_vswitch_flows_that_carry_its_traffic_
 }
 
 /// The states of every product order of the Buyer, by id.
+/// MEF 125's EP-TREE request (use case 2e): its items' product configurations by item id.
+fn ep_tree_example() -> std::collections::HashMap<String, Value> {
+    let file = crate::support::shared_mef().join(
+        "Sonata/documentation/productSchema/carrierEthernet/subscriberEthernet/MEF 125.0.1 resources/requests/Use Case 2e POQ - new EP-TREE, new UNIs, new End Points.json",
+    );
+    let request: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let items = request["productOfferingQualificationItem"].as_array().unwrap();
+    items.iter().map(|i| (i["id"].as_str().unwrap().to_owned(), i["product"]["productConfiguration"].clone())).collect()
+}
+
+#[tokio::test]
+async fn an_ep_tree_ordered_as_mef_125_products_lets_its_root_reach_every_leaf_and_no_leaf_reach_another() {
+    let topology = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY).unwrap();
+    let network = NetworkLab::build(&topology, "ne", Some(100)).unwrap();
+    let (app, _files) = seller_on(&network).await;
+    let tree = crate::support::shared_mef().join("Sonata/productSchema/carrierEthernet");
+    lso_cli(&["catalog", "import", tree.to_str().unwrap(), "--data-dir", app.dir.path().to_str().unwrap()]).await;
+    app.cli(&["catalog", "reload"]).await;
+
+    // As MEF 125 orders it: three UNIs, the EVC, and an end point product for each UNI that
+    // relates to the EVC (the root's as ROOT_ENDPOINT_OF_EVC, the leaves' as LEAF_...) and
+    // to its UNI; the configurations are the use case's own.
+    let example = ep_tree_example();
+    let mut order = evpl_order(&["site-new-york", "site-boston", "site-washington"], 100, 0);
+    let items = order["productOrderItem"].as_array_mut().unwrap();
+    let template = items.pop().unwrap();
+    let item = |id: &str, configuration: &Value, relations: Value| {
+        let mut item = template.clone();
+        item["id"] = json!(id);
+        item["product"]["productConfiguration"] = configuration.clone();
+        item["productOrderItemRelationship"] = relations;
+        item
+    };
+    items.push(item("evc", &example["item-001"], json!([])));
+    for (n, role) in [(1, "ROOT"), (2, "LEAF"), (3, "LEAF")] {
+        let configuration = &example[if role == "ROOT" { "item-006" } else { "item-007" }];
+        let relations = json!([{"id": "evc", "relationshipType": format!("{role}_ENDPOINT_OF_EVC")},
+                               {"id": n.to_string(), "relationshipType": "CONNECTS_TO_UNI"}]);
+        items.push(item(&format!("ep{n}"), configuration, relations));
+    }
+    let sonata = "/mefApi/sonata/productOrderingManagement/v10";
+    let order = app.order_completed(sonata, &order).await;
+
+    let host = |interface: &str| &network.hosts[interface];
+    let (root, boston, washington) = (host("uni-new-york-1"), host("uni-boston-1"), host("uni-washington-1"));
+    assert!(network.lab.reaches(root, boston), "the root reaches a leaf");
+    assert!(network.lab.reaches(washington, root), "a leaf reaches the root");
+    assert!(!network.lab.reaches(boston, washington), "a leaf does not reach another leaf");
+    assert!(!network.lab.reaches(washington, boston));
+
+    let evc = order["productOrderItem"][3]["product"]["id"].as_str().unwrap().to_owned();
+    app.order_completed(sonata, &delete_order(&evc)).await;
+    assert!(!network.lab.reaches(root, boston), "deleted, the root no longer reaches its leaves");
+    app.stop().await;
+}
+
 async fn order_states(client: &reqwest::Client, token: &str, base: &str) -> std::collections::HashMap<String, String> {
     let url = format!("{base}{CANTATA}/productOrder?limit=1000");
     let (status, orders) = crate::crash::call(client, token, reqwest::Method::GET, url, None).await;
