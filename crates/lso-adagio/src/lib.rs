@@ -158,9 +158,10 @@ pub enum DriverError {
 }
 
 /// One action of a flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Action {
-    /// Send the frame out of a port.
+    /// Send the frame out of a port (never back out of the port it came in on).
     Output(u32),
     /// Push a VLAN tag with this EtherType (0x8100 C-tag, 0x88a8 S-tag).
     PushVlan(u16),
@@ -168,20 +169,54 @@ pub enum Action {
     PopVlan,
     /// Set the VLAN identifier of the outer tag.
     SetVlan(u16),
+    /// Load a value into a register (0-7) the frame carries through the element's tables.
+    SetRegister(u8, u32),
+    /// Learn where the frame's source MAC address is (see [`Learn`]).
+    Learn(Learn),
+    /// Look the frame up in another table, then go on with the next action.
+    Resubmit(u8),
 }
 
-/// A flow in table 0.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// MAC learning (Open vSwitch's `learn` action): a frame entering a service adds, or refreshes,
+/// a flow in `table` that matches frames of the same service (registers 0 and 1, the service's
+/// key) sent to the frame's source MAC address, and loads the port the frame came in on into
+/// register 2: where later frames for that address go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Learn {
+    /// The table learned flows go to.
+    pub table: u8,
+    /// Their priority.
+    pub priority: u16,
+    /// Seconds without a frame from the address after which it is forgotten.
+    pub idle_timeout: u16,
+    /// Their cookie: the service's, so they go with it.
+    pub cookie: u64,
+}
+
+/// A flow of an element.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Flow {
     /// Marks the flows of one service, so they can be found and removed together.
+    #[serde(skip)]
     pub cookie: u64,
+    /// The table it is in (0 first).
+    #[serde(default)]
+    pub table: u8,
     /// Higher matches first.
     pub priority: u16,
-    /// The OpenFlow port frames arrive on.
-    pub in_port: u32,
+    /// The OpenFlow port frames arrive on, or any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_port: Option<u32>,
     /// The VLAN identifier of the outer tag, or any frame when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vlan: Option<u16>,
+    /// The values registers must hold: (register, value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registers: Vec<(u8, u32)>,
     /// The meter frames pass first, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meter: Option<u32>,
     /// What to do with a frame.
     pub actions: Vec<Action>,

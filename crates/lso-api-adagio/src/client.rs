@@ -1,7 +1,7 @@
 //! [`AdagioClient`]: element control in another process, reached over Adagio's HTTP API.
 
 use crate::dto::CrossConnectDto;
-use lso_adagio::{Action, Flow};
+use lso_adagio::Flow;
 use lso_adagio::{Adagio, AdagioError, BoxFuture, CrossConnect, DriverError, PortState};
 use serde_json::Value;
 
@@ -77,32 +77,6 @@ fn cross_connect_path(element: &str, service: &str) -> String {
     format!("/element/{element}/crossConnect/{service}")
 }
 
-fn parse_flow(value: &Value) -> Option<Flow> {
-    let actions = value["actions"]
-        .as_array()?
-        .iter()
-        .map(|a| {
-            if let Some(port) = a["output"].as_u64() {
-                Some(Action::Output(port as u32))
-            } else if let Some(ethertype) = a["pushVlan"].as_str() {
-                u16::from_str_radix(ethertype.trim_start_matches("0x"), 16).ok().map(Action::PushVlan)
-            } else if let Some(vlan) = a["setVlan"].as_u64() {
-                Some(Action::SetVlan(vlan as u16))
-            } else {
-                a.get("popVlan").map(|_| Action::PopVlan)
-            }
-        })
-        .collect::<Option<Vec<_>>>()?;
-    Some(Flow {
-        cookie: 0,
-        priority: value["priority"].as_u64()? as u16,
-        in_port: value["inPort"].as_u64()? as u32,
-        vlan: value["vlan"].as_u64().map(|v| v as u16),
-        meter: value["meter"].as_u64().map(|m| m as u32),
-        actions,
-    })
-}
-
 impl Adagio for AdagioClient {
     fn elements(&self) -> Vec<(String, bool)> {
         self.elements.clone()
@@ -164,7 +138,7 @@ impl Adagio for AdagioClient {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(parse_flow)
+                .filter_map(|f| serde_json::from_value::<Flow>(f.clone()).ok())
                 .map(|f| Flow { cookie, ..f })
                 .collect())
         })

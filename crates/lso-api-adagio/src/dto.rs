@@ -1,10 +1,10 @@
 //! The JSON of Adagio: cross-connects as ICM sends them, flows as elements report them, alarms.
 
-use lso_adagio::{Action, Flow};
+use lso_adagio::Flow;
 use lso_adagio::{Alarm, Attachment, CrossConnect, Endpoint, Role};
 use lso_http::ApiError;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// How a service uses a port: `uni` with its CE-VLANs (none: all-to-one), `tagged` with its
 /// S-VLAN, or `routed` (an IP UNI access link on a router), exactly one of them.
@@ -125,24 +125,7 @@ impl CrossConnectDto {
 
 /// A flow as the element reports it.
 pub fn flow(flow: &Flow) -> Value {
-    let actions: Vec<Value> = flow
-        .actions
-        .iter()
-        .map(|a| match a {
-            Action::Output(port) => json!({"output": port}),
-            Action::PushVlan(ethertype) => json!({"pushVlan": format!("{ethertype:#06x}")}),
-            Action::PopVlan => json!({"popVlan": true}),
-            Action::SetVlan(vlan) => json!({"setVlan": vlan}),
-        })
-        .collect();
-    let mut value = json!({"priority": flow.priority, "inPort": flow.in_port, "actions": actions});
-    if let Some(vlan) = flow.vlan {
-        value["vlan"] = json!(vlan);
-    }
-    if let Some(meter) = flow.meter {
-        value["meter"] = json!(meter);
-    }
-    value
+    serde_json::to_value(flow).unwrap_or(Value::Null)
 }
 
 /// An alarm.

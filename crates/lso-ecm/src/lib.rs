@@ -22,7 +22,7 @@ pub use alarms::Alarms;
 pub use frr::{FrrDriver, Neighbour, RoutedPort, RouterService, Running};
 pub use lso_adagio::{
     Action, Adagio, AdagioError, Alarm, AlarmChange, AlarmKind, Attachment, Bgp, BoxFuture, CrossConnect, DriverError,
-    Endpoint, Flow, PortCounters, PortState, Role, Routed,
+    Endpoint, Flow, Learn, PortCounters, PortState, Role, Routed,
 };
 pub use ovs::OvsDriver;
 pub use ovsdb::{OvsdbClient, OvsdbError};

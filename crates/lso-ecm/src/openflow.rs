@@ -5,7 +5,7 @@
 //! Flows are encoded from and decoded into [`Flow`], so what the switch reports can be compared
 //! with what was asked.
 
-use crate::{Action, Flow, PortCounters};
+use crate::{Action, Flow, Learn, PortCounters};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::sync::Mutex;
@@ -29,6 +29,8 @@ const MULTIPART_METER_CONFIG: u16 = 10;
 const ANY: u32 = 0xffff_ffff;
 const ALL_TABLES: u8 = 0xff;
 const OXM_BASIC: u16 = 0x8000;
+/// Open vSwitch's registers (NXM class 1), matched and set as OXM fields.
+const NXM_REGISTERS: u16 = 0x0001;
 const OXM_IN_PORT: u8 = 0;
 const OXM_VLAN_VID: u8 = 6;
 const VLAN_PRESENT: u16 = 0x1000;
@@ -39,6 +41,14 @@ const ACTION_OUTPUT: u16 = 0;
 const ACTION_PUSH_VLAN: u16 = 17;
 const ACTION_POP_VLAN: u16 = 18;
 const ACTION_SET_FIELD: u16 = 25;
+const ACTION_EXPERIMENTER: u16 = 0xffff;
+/// Nicira's experimenter id, under which Open vSwitch's own actions are.
+const NICIRA: u32 = 0x0000_2320;
+const NX_REG_LOAD: u16 = 7;
+const NX_RESUBMIT_TABLE: u16 = 14;
+const NX_LEARN: u16 = 16;
+/// OpenFlow 1.0's number for "the port the frame came in on", which resubmit takes.
+const NX_IN_PORT: u16 = 0xfff8;
 
 const METER_KBPS: u16 = 1;
 const METER_BURST: u16 = 4;
@@ -92,7 +102,11 @@ fn pad_to_8(bytes: &mut Vec<u8>) {
 }
 
 fn oxm(field: u8, value: &[u8]) -> Vec<u8> {
-    let mut bytes = (OXM_BASIC).to_be_bytes().to_vec();
+    oxm_of(OXM_BASIC, field, value)
+}
+
+fn oxm_of(class: u16, field: u8, value: &[u8]) -> Vec<u8> {
+    let mut bytes = class.to_be_bytes().to_vec();
     bytes.push(field << 1);
     bytes.push(value.len() as u8);
     bytes.extend_from_slice(value);
@@ -125,8 +139,61 @@ fn encode_action(action: &Action) -> Vec<u8> {
         Action::PushVlan(ethertype) => tlv(ACTION_PUSH_VLAN, &ethertype.to_be_bytes()),
         Action::PopVlan => tlv(ACTION_POP_VLAN, &[]),
         Action::SetVlan(vlan) => tlv(ACTION_SET_FIELD, &oxm(OXM_VLAN_VID, &(vlan | VLAN_PRESENT).to_be_bytes())),
+        Action::SetRegister(register, value) => {
+            tlv(ACTION_SET_FIELD, &oxm_of(NXM_REGISTERS, *register, &value.to_be_bytes()))
+        }
+        Action::Resubmit(table) => {
+            let body =
+                [&NICIRA.to_be_bytes()[..], &NX_RESUBMIT_TABLE.to_be_bytes(), &NX_IN_PORT.to_be_bytes(), &[*table]];
+            tlv(ACTION_EXPERIMENTER, &body.concat())
+        }
+        Action::Learn(learn) => tlv(ACTION_EXPERIMENTER, &learn_body(learn)),
     }
     bytes
+}
+
+/// An NXM field header (the 32 bits naming a field in a learn specification).
+const fn nxm(class: u16, field: u8, length: u8) -> u32 {
+    ((class as u32) << 16) | ((field as u32) << 9) | length as u32
+}
+
+/// The specifications of every learn action: match the service's key (registers 0 and 1) and
+/// the destination address against the frame's source address, and load the port the frame
+/// came in on into register 2. Each is a header (source is a field, destination a match or a
+/// load, the bit count), then the source and destination fields with their bit offsets.
+fn learn_specifications() -> Vec<u8> {
+    const MATCH: u16 = 0;
+    const LOAD: u16 = 1 << 11;
+    let specifications: [(u16, u16, u32, u32); 4] = [
+        (MATCH, 32, nxm(NXM_REGISTERS, 0, 4), nxm(NXM_REGISTERS, 0, 4)),
+        (MATCH, 32, nxm(NXM_REGISTERS, 1, 4), nxm(NXM_REGISTERS, 1, 4)),
+        (MATCH, 48, nxm(0, 2, 6), nxm(0, 1, 6)),
+        (LOAD, 16, nxm(0, 0, 2), nxm(NXM_REGISTERS, 2, 4)),
+    ];
+    let mut bytes = Vec::new();
+    for (kind, bits, source, destination) in specifications {
+        bytes.extend_from_slice(&(kind | bits).to_be_bytes());
+        bytes.extend_from_slice(&source.to_be_bytes());
+        bytes.extend_from_slice(&0u16.to_be_bytes());
+        bytes.extend_from_slice(&destination.to_be_bytes());
+        bytes.extend_from_slice(&0u16.to_be_bytes());
+    }
+    bytes
+}
+
+/// The body of a learn action after its type and length.
+fn learn_body(learn: &Learn) -> Vec<u8> {
+    let mut body = NICIRA.to_be_bytes().to_vec();
+    body.extend_from_slice(&NX_LEARN.to_be_bytes());
+    body.extend_from_slice(&learn.idle_timeout.to_be_bytes());
+    body.extend_from_slice(&0u16.to_be_bytes()); // hard timeout
+    body.extend_from_slice(&learn.priority.to_be_bytes());
+    body.extend_from_slice(&learn.cookie.to_be_bytes());
+    body.extend_from_slice(&0u16.to_be_bytes()); // flags
+    body.extend_from_slice(&[learn.table, 0]);
+    body.extend_from_slice(&[0; 4]); // FIN timeouts
+    body.extend_from_slice(&learn_specifications());
+    body
 }
 
 fn encode_instructions(flow: &Flow) -> Vec<u8> {
@@ -145,9 +212,15 @@ fn encode_instructions(flow: &Flow) -> Vec<u8> {
 }
 
 fn flow_match(flow: &Flow) -> Vec<u8> {
-    let mut fields = vec![oxm(OXM_IN_PORT, &flow.in_port.to_be_bytes())];
+    let mut fields = Vec::new();
+    if let Some(port) = flow.in_port {
+        fields.push(oxm(OXM_IN_PORT, &port.to_be_bytes()));
+    }
     if let Some(vlan) = flow.vlan {
         fields.push(oxm(OXM_VLAN_VID, &(vlan | VLAN_PRESENT).to_be_bytes()));
+    }
+    for (register, value) in &flow.registers {
+        fields.push(oxm_of(NXM_REGISTERS, *register, &value.to_be_bytes()));
     }
     encode_match(&fields)
 }
@@ -158,7 +231,7 @@ fn flow_mod_body(command: u8, flow: &Flow) -> Vec<u8> {
     body.extend_from_slice(&flow.cookie.to_be_bytes());
     let cookie_mask: u64 = if command == 0 { 0 } else { u64::MAX };
     body.extend_from_slice(&cookie_mask.to_be_bytes());
-    body.push(if command == 0 { 0 } else { ALL_TABLES });
+    body.push(if command == 0 { flow.table } else { ALL_TABLES });
     body.push(command);
     body.extend_from_slice(&[0, 0, 0, 0]); // idle and hard timeouts
     body.extend_from_slice(&flow.priority.to_be_bytes());
@@ -223,14 +296,53 @@ fn decode_match(bytes: &[u8], flow: &mut Flow) -> Result<(), OpenFlowError> {
         let length = usize::from(reader.take(1)?[0]);
         let mut value = Reader(reader.take(length)?);
         match (class, field >> 1, field & 1) {
-            (OXM_BASIC, OXM_IN_PORT, 0) => flow.in_port = value.u32()?,
+            (OXM_BASIC, OXM_IN_PORT, 0) => flow.in_port = Some(value.u32()?),
             (OXM_BASIC, OXM_VLAN_VID, 0) => flow.vlan = Some(value.u16()? & 0x0fff),
+            (NXM_REGISTERS, register, 0) => flow.registers.push((register, value.u32()?)),
             (class, field, _) => {
                 return Err(OpenFlowError::Protocol(format!("unexpected match field {class:#x}/{field}")));
             }
         }
     }
+    flow.registers.sort_unstable();
     Ok(())
+}
+
+/// A flow matching nothing and doing nothing, in table 0.
+fn empty_flow(cookie: u64) -> Flow {
+    Flow { cookie, table: 0, priority: 0, in_port: None, vlan: None, registers: vec![], meter: None, actions: vec![] }
+}
+
+/// An Open vSwitch action (after its type and length).
+fn decode_nicira(body: &mut Reader<'_>) -> Result<Action, OpenFlowError> {
+    let (experimenter, subtype) = (body.u32()?, body.u16()?);
+    match (experimenter, subtype) {
+        (NICIRA, NX_RESUBMIT_TABLE) => {
+            body.u16()?; // in port
+            Ok(Action::Resubmit(body.take(1)?[0]))
+        }
+        (NICIRA, NX_REG_LOAD) => {
+            let (offset_and_bits, destination, value) = (body.u16()?, body.u32()?, body.u64()?);
+            match (destination >> 16, offset_and_bits) {
+                (class, 31) if class == u32::from(NXM_REGISTERS) => {
+                    Ok(Action::SetRegister(((destination >> 9) & 0x7f) as u8, value as u32))
+                }
+                _ => Err(OpenFlowError::Protocol(format!("a register load into {destination:#x}/{offset_and_bits}"))),
+            }
+        }
+        (NICIRA, NX_LEARN) => {
+            let (idle_timeout, _hard, priority, cookie) = (body.u16()?, body.u16()?, body.u16()?, body.u64()?);
+            let (_flags, table) = (body.u16()?, body.take(2)?[0]);
+            body.take(4)?; // FIN timeouts
+            let specifications = learn_specifications();
+            let given = body.take(specifications.len())?;
+            if given != specifications || body.0.iter().any(|b| *b != 0) {
+                return Err(OpenFlowError::Protocol("a learn action learning something else".into()));
+            }
+            Ok(Action::Learn(Learn { table, priority, idle_timeout, cookie }))
+        }
+        _ => Err(OpenFlowError::Protocol(format!("unexpected experimenter action {experimenter:#x}/{subtype}"))),
+    }
 }
 
 fn decode_actions(bytes: &[u8]) -> Result<Vec<Action>, OpenFlowError> {
@@ -245,30 +357,40 @@ fn decode_actions(bytes: &[u8]) -> Result<Vec<Action>, OpenFlowError> {
             ACTION_PUSH_VLAN => Action::PushVlan(body.u16()?),
             ACTION_POP_VLAN => Action::PopVlan,
             ACTION_SET_FIELD => {
-                let mut set = Flow { cookie: 0, priority: 0, in_port: 0, vlan: None, meter: None, actions: vec![] };
+                let mut set = empty_flow(0);
                 let oxm_length = 4 + usize::from(body.0.get(3).copied().unwrap_or(0));
                 decode_match(body.take(oxm_length)?, &mut set)?;
-                Action::SetVlan(set.vlan.ok_or_else(|| OpenFlowError::Protocol("a set-field of no VLAN".into()))?)
+                match (set.vlan, set.registers.as_slice()) {
+                    (Some(vlan), []) => Action::SetVlan(vlan),
+                    (None, [(register, value)]) => Action::SetRegister(*register, *value),
+                    _ => return Err(OpenFlowError::Protocol("a set-field of something else".into())),
+                }
             }
+            ACTION_EXPERIMENTER => decode_nicira(&mut body)?,
             other => return Err(OpenFlowError::Protocol(format!("unexpected action type {other}"))),
         });
     }
     Ok(actions)
 }
 
-/// The flows of a flow-stats reply body.
+/// The flows of a flow-stats reply body. Learned flows (in [`flows::LEARNED_TABLE`]) are the
+/// switch's own state, not configuration: they are left out.
 fn decode_flow_stats(bytes: &[u8]) -> Result<Vec<Flow>, OpenFlowError> {
     let mut reader = Reader(bytes);
     let mut flows = Vec::new();
     while !reader.0.is_empty() {
         let length = usize::from(reader.u16()?);
         let mut entry = Reader(reader.take(length.saturating_sub(2))?);
-        entry.take(10)?; // table, padding, duration
+        let table = entry.take(1)?[0];
+        if table == crate::flows::LEARNED_TABLE {
+            continue;
+        }
+        entry.take(9)?; // padding, duration
         let priority = entry.u16()?;
         entry.take(10)?; // timeouts, flags, padding
         let cookie = entry.u64()?;
         entry.take(16)?; // packet and byte counts
-        let mut flow = Flow { cookie, priority, in_port: 0, vlan: None, meter: None, actions: Vec::new() };
+        let mut flow = Flow { table, priority, ..empty_flow(cookie) };
         entry.u16()?; // match type
         let match_length = usize::from(entry.u16()?);
         decode_match(entry.take(match_length.saturating_sub(4))?, &mut flow)?;
@@ -359,8 +481,7 @@ impl OpenFlowClient {
 
     /// Deletes every flow carrying `cookie`.
     pub async fn delete_flows(&self, cookie: u64) -> Result<(), OpenFlowError> {
-        let flow = Flow { cookie, priority: 0, in_port: 0, vlan: None, meter: None, actions: Vec::new() };
-        self.exchange(vec![(FLOW_MOD, flow_mod_body(3, &flow))]).await.map(drop)
+        self.exchange(vec![(FLOW_MOD, flow_mod_body(3, &empty_flow(cookie)))]).await.map(drop)
     }
 
     /// The flows carrying `cookie`, or every flow when `cookie` is `None`.
@@ -464,7 +585,7 @@ mod tests {
     use super::*;
 
     fn stats_entry(flow: &Flow) -> Vec<u8> {
-        let mut entry = vec![0u8; 10];
+        let mut entry = vec![flow.table, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         entry.extend_from_slice(&flow.priority.to_be_bytes());
         entry.extend_from_slice(&[0; 10]);
         entry.extend_from_slice(&flow.cookie.to_be_bytes());
@@ -479,27 +600,52 @@ mod tests {
     fn a_flow_encoded_as_the_switch_reports_it_decodes_to_itself() {
         let flows = [
             Flow {
-                cookie: 0xfeed_beef,
                 priority: 200,
-                in_port: 3,
+                in_port: Some(3),
                 vlan: Some(100),
                 meter: Some(7),
                 actions: vec![Action::PushVlan(0x88a8), Action::SetVlan(2), Action::Output(1), Action::PopVlan],
+                ..empty_flow(0xfeed_beef)
             },
-            Flow { cookie: 1, priority: 100, in_port: 1, vlan: None, meter: None, actions: vec![Action::Output(2)] },
+            Flow { priority: 100, in_port: Some(1), actions: vec![Action::Output(2)], ..empty_flow(1) },
+            Flow {
+                priority: 100,
+                in_port: Some(1),
+                actions: vec![
+                    Action::SetRegister(0, 0xdead_beef),
+                    Action::Learn(Learn { table: 1, priority: 100, idle_timeout: 300, cookie: 5 }),
+                    Action::Resubmit(1),
+                    Action::Resubmit(2),
+                ],
+                ..empty_flow(5)
+            },
+            Flow {
+                table: 2,
+                priority: 100,
+                registers: vec![(0, 1), (2, 7)],
+                actions: vec![Action::Output(7)],
+                ..empty_flow(5)
+            },
         ];
         let body: Vec<u8> = flows.iter().flat_map(stats_entry).collect();
         assert_eq!(decode_flow_stats(&body).unwrap(), flows);
+        let learned = Flow { table: crate::flows::LEARNED_TABLE, ..empty_flow(5) };
+        assert_eq!(decode_flow_stats(&stats_entry(&learned)).unwrap(), [], "learned flows are left out");
     }
 
     #[test]
     fn messages_have_the_lengths_openflow_requires() {
-        let flow = Flow { cookie: 1, priority: 1, in_port: 1, vlan: Some(5), meter: None, actions: vec![] };
+        let flow = Flow { priority: 1, in_port: Some(1), vlan: Some(5), ..empty_flow(1) };
         let add = flow_mod_body(0, &flow);
         // 40 fixed bytes, a padded match of two fields, an empty apply-actions instruction.
         assert_eq!(add.len(), 40 + 24 + 8);
         assert_eq!(encode_action(&Action::SetVlan(5)).len(), 16);
         assert_eq!(encode_action(&Action::Output(5)).len(), 16);
+        assert_eq!(encode_action(&Action::SetRegister(1, 5)).len(), 16);
+        assert_eq!(encode_action(&Action::Resubmit(2)).len(), 16);
+        // 32 fixed bytes and four specifications of 14 bytes (a multiple of 8: no padding).
+        let learn = Learn { table: 1, priority: 1, idle_timeout: 1, cookie: 1 };
+        assert_eq!(encode_action(&Action::Learn(learn)).len(), 88);
         assert_eq!(meter_mod_body(0, &Meter { id: 1, rate_kbps: 10, burst_kbits: 5 }).len(), 8 + 16);
         let meters = decode_meter_config(
             &[&[0, 24, 0, 13, 0, 0, 0, 9, 0, 1, 0, 16][..], &[0, 0, 0, 50, 0, 0, 0, 25, 0, 0, 0, 0]].concat(),
@@ -509,7 +655,7 @@ mod tests {
 
     #[test]
     fn truncated_replies_are_errors_not_panics() {
-        let flow = Flow { cookie: 1, priority: 1, in_port: 1, vlan: None, meter: None, actions: vec![Action::PopVlan] };
+        let flow = Flow { priority: 1, in_port: Some(1), actions: vec![Action::PopVlan], ..empty_flow(1) };
         let entry = stats_entry(&flow);
         for cut in 1..entry.len() {
             assert!(decode_flow_stats(&entry[..cut]).is_err(), "cut at {cut}");

@@ -240,7 +240,7 @@ impl OvsDriver {
         for (index, endpoint) in connect.endpoints.iter().enumerate() {
             let Some(rate) = endpoint.ingress_cir_kbps else { continue };
             let port = numbers[&endpoint.port];
-            let reused = existing_flows.iter().find(|f| f.in_port == port).and_then(|f| f.meter);
+            let reused = existing_flows.iter().find(|f| f.in_port == Some(port)).and_then(|f| f.meter);
             let id = reused.unwrap_or_else(|| (1..).find(|id| !used.contains(id)).unwrap_or(u32::MAX));
             used.insert(id);
             meter_of.insert(index, id);

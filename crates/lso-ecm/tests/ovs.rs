@@ -90,3 +90,39 @@ async fn an_evpl_between_unis_with_different_ce_vlans_translates_them() {
     lab.set_ce_vlan(&h2, 100).unwrap();
     assert!(!lab.reaches(&h1, &h2), "the far UNI takes only its own CE-VLAN");
 }
+
+#[tokio::test]
+async fn an_e_lan_learns_where_addresses_are_and_sends_a_unicast_frame_out_of_its_port_only() {
+    let mut lab = Lab::new("lm").unwrap();
+    let e1 = lab.element("e1").unwrap();
+    let mut hosts = Vec::new();
+    for n in 1..=3 {
+        hosts.push(lab.host(&format!("h{n}"), &e1, &format!("uni{n}"), &format!("10.79.0.{n}"), None).unwrap());
+    }
+    let driver = OvsDriver::new(&e1.ovsdb, &e1.openflow, &e1.bridge);
+    let all_to_one = |port: &str| endpoint(port, Attachment::Uni { ce_vlans: vec![], carried: None }, None);
+    let lan = CrossConnect {
+        service: "lan".into(),
+        endpoints: vec![all_to_one("uni1"), all_to_one("uni2"), all_to_one("uni3")],
+    };
+    driver.apply(&lan).await.unwrap();
+    assert!(driver.check(&lan).await.unwrap(), "the element reads back as configured");
+    assert!(lab.reaches(&hosts[0], &hosts[1]) && lab.reaches(&hosts[2], &hosts[0]), "every host reaches every other");
+
+    // h1 and h2 are known now: h1's datagrams to h2 leave at uni2 and not at uni3.
+    let sent_out = async |port: &str| {
+        let ports = driver.ports().await.unwrap();
+        ports.into_iter().find(|p| p.port == port).unwrap().counters.tx_packets
+    };
+    let (to_h2, to_h3) = (sent_out("uni2").await, sent_out("uni3").await);
+    let sent = lab.send_udp(&hosts[0], &hosts[1], 2, 2, 200).unwrap();
+    let (to_h2, to_h3) = (sent_out("uni2").await - to_h2, sent_out("uni3").await - to_h3);
+    assert!(sent >= 1000, "{sent} datagrams sent");
+    assert!(to_h2 >= sent, "{to_h2} frames out of uni2 for {sent} datagrams to h2");
+    // What h3 may still see: a broadcast or two (ARP) and nothing of the datagrams.
+    assert!(to_h3 < 20, "{to_h3} frames out of uni3 while h1 sent {sent} datagrams to h2");
+
+    assert!(driver.check(&lan).await.unwrap(), "what the element learned is not configuration: it still reads back");
+    driver.remove("lan").await.unwrap();
+    assert!(!lab.reaches(&hosts[0], &hosts[1]), "removed, learned addresses do not carry frames");
+}

@@ -42,7 +42,7 @@ impl Lab {
         for _ in 0..100 {
             let Some((at, tags)) = pending.pop() else { break };
             let element = self.ecm.simulated(&at.element).unwrap();
-            let frame = Frame { port: element.port_number(&at.port).unwrap(), tags };
+            let frame = Frame::at(element.port_number(&at.port).unwrap(), tags);
             for sent in forward(&element.all_flows(), &frame) {
                 let (_, ports) = topology.elements.iter().find(|(n, _)| *n == at.element).unwrap();
                 let port = crate::PortRef { element: at.element.clone(), port: ports[sent.port as usize - 1].clone() };
