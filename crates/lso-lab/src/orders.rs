@@ -51,11 +51,17 @@ fn example(spec: &str) -> Value {
 
 /// A Basic Internet Access of `mbps` each way, at any free IP UNI.
 pub fn internet(id: &str, mbps: u64) -> Value {
+    add_item(id, basic_internet_access(mbps))
+}
+
+/// The configuration of a Basic Internet Access of `mbps` each way (the IPVC end point's
+/// envelopes, as MEF 139 places them).
+pub fn basic_internet_access(mbps: u64) -> Value {
     let mut configuration = example(BASIC_INTERNET_ACCESS);
     for way in ["ingressBandwidthProfileEnvelope", "egressBandwidthProfileEnvelope"] {
-        configuration["ipvc"][way]["cir"] = json!({"irValue": mbps, "irUnits": "MBPS"});
+        configuration["ipvc"]["ipvcEndPoint"][way] = json!([{"cir": {"irValue": mbps, "irUnits": "MBPS"}}]);
     }
-    add_item(id, configuration)
+    configuration
 }
 
 /// The subnet a Seller gave an Internet access product (`product`, as its inventory has it):

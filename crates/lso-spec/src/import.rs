@@ -90,6 +90,7 @@ pub fn compile_tree(tree: &SchemaTree, catalog: &mut Catalog, report: &mut Impor
                     pricing: crate::Pricing::default(),
                     origin: relative.display().to_string(),
                     validator: Arc::new(validator),
+                    official: None,
                 });
             }
             Err(err) => report.failed.push((id.to_owned(), err.to_string())),
@@ -106,8 +107,9 @@ pub fn import_tree(root: &Path, catalog: &mut Catalog) -> Result<(SchemaTree, Im
 }
 
 /// The built-in specifications and those of every tree saved under `root` (by `lso catalog
-/// import`), a built-in one winning over an imported one of the same id; with the
-/// specifications of the trees that did not compile, and why.
+/// import`); a built-in one stays what is sold where an imported one has the same id, with the
+/// imported (official) schema validating its configurations first. With the specifications of
+/// the trees that did not compile, and why.
 pub fn built_in_and_saved(root: &Path) -> Result<(Catalog, Vec<(String, String)>), SpecError> {
     let mut catalog = Catalog::built_in()?;
     let mut failed = Vec::new();
@@ -121,13 +123,24 @@ pub fn built_in_and_saved(root: &Path) -> Result<(Catalog, Vec<(String, String)>
         let mut imported = Catalog::default();
         let (_, report) = import_tree(&tree, &mut imported)?;
         failed.extend(report.failed);
-        for spec in imported.specs() {
-            if catalog.get(&spec.id).is_none() {
-                catalog.add_shared(spec.clone());
-            }
-        }
+        add_imported(&mut catalog, &imported);
     }
     Ok((catalog, failed))
+}
+
+/// Adds the specifications of `imported` to `catalog`: a new one as it is; one of a built-in
+/// id as the built-in one validated by the imported (official) schema first.
+pub fn add_imported(catalog: &mut Catalog, imported: &Catalog) {
+    for spec in imported.specs() {
+        match catalog.get(&spec.id) {
+            None => catalog.add_shared(spec.clone()),
+            Some(built_in) if built_in.official().is_none() => {
+                let overlaid = built_in.with_official(spec);
+                catalog.add(overlaid);
+            }
+            Some(_) => {}
+        }
+    }
 }
 
 impl SchemaTree {

@@ -113,6 +113,18 @@ pub struct ProductSpec {
     /// Where it came from: `built-in` or the imported file.
     pub origin: String,
     validator: Arc<Validator>,
+    /// The official schema of a built-in specification, once the MEF tree defining it is
+    /// imported: it validates every configuration first, `lso`'s own schema (what its network
+    /// can deliver) on top.
+    official: Option<Official>,
+}
+
+/// An official MEF schema validating a built-in specification's configurations.
+#[derive(Debug, Clone)]
+pub struct Official {
+    /// The file of the imported tree it comes from.
+    pub origin: String,
+    validator: Arc<Validator>,
 }
 
 /// How a product of a specification is priced: a one-off charge, and a monthly one that grows
@@ -198,10 +210,47 @@ impl ProductSpec {
 }
 
 impl ProductSpec {
-    /// The findings of validating `configuration` against the specification's schema, with
-    /// JSON Pointers relative to the configuration.
+    /// The findings of validating `configuration` against the specification's official schema
+    /// (when it has one) and its own, each once, with JSON Pointers relative to the
+    /// configuration.
     pub fn check(&self, configuration: &Value) -> Vec<lso_model::Violation> {
-        violations(&self.validator, configuration)
+        let mut found = self.official.as_ref().map(|o| violations(&o.validator, configuration)).unwrap_or_default();
+        for violation in violations(&self.validator, configuration) {
+            if !found.iter().any(|f| f.property_path == violation.property_path && f.code == violation.code) {
+                found.push(violation);
+            }
+        }
+        found
+    }
+
+    /// The official MEF schema validating it besides its own, if its tree was imported.
+    pub fn official(&self) -> Option<&Official> {
+        self.official.as_ref()
+    }
+
+    /// This built-in specification with `imported`'s schema (the official one of the same id)
+    /// validating its configurations first.
+    pub fn with_official(&self, imported: &ProductSpec) -> ProductSpec {
+        let official = Official { origin: imported.origin.clone(), validator: imported.validator.clone() };
+        ProductSpec {
+            id: self.id.clone(),
+            aliases: self.aliases.clone(),
+            name: self.name.clone(),
+            short_name: self.short_name.clone(),
+            interfaces: self.interfaces.clone(),
+            required_place_roles: self.required_place_roles.clone(),
+            orderable: self.orderable,
+            required_product_relationships: self.required_product_relationships.clone(),
+            max_term_months: self.max_term_months,
+            provisioning_seconds: self.provisioning_seconds,
+            realised_by: self.realised_by.clone(),
+            example: self.example.clone(),
+            schema: self.schema.clone(),
+            pricing: self.pricing.clone(),
+            origin: self.origin.clone(),
+            validator: self.validator.clone(),
+            official: Some(official),
+        }
     }
 }
 
@@ -324,6 +373,7 @@ fn parse_built_in(text: &str) -> Result<ProductSpec, SpecError> {
         example: field("example")?,
         origin: "built-in".into(),
         validator: Arc::new(validator),
+        official: None,
         id,
     })
 }

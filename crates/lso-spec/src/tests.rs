@@ -95,6 +95,38 @@ fn imported_mef_specifications_validate_the_mef_example() {
 }
 
 #[test]
+fn a_built_in_specification_of_an_imported_tree_is_validated_by_the_official_schema_and_its_own() {
+    let mut catalog = Catalog::built_in().unwrap();
+    let mut overlaid = 0;
+    for point in ["Sonata", "Cantata"] {
+        let mut imported = Catalog::default();
+        import::import_tree(&shared_mef().join(point).join("productSchema"), &mut imported).unwrap();
+        import::add_imported(&mut catalog, &imported);
+    }
+    for spec in catalog.specs().iter().filter(|s| s.origin == "built-in") {
+        let Some(official) = spec.official() else { continue };
+        overlaid += 1;
+        assert!(official.origin.ends_with(".yaml") || official.origin.ends_with(".json"), "{}", official.origin);
+        assert_eq!(spec.check(&spec.example), [], "{}: its example meets both schemas", spec.id);
+    }
+    assert!(overlaid >= 10, "{overlaid} built-in specifications have an official schema");
+
+    // The official EVPL schema knows an end point's `colorMap`, lso's own does not: the official
+    // refuses a malformed one, located; lso's own limits what its network carries on top.
+    let evpl = catalog.get(ids::EVPL).unwrap();
+    let mut official_only = evpl.example.clone();
+    official_only["evcEndPointA"]["colorMap"] = json!(5);
+    let found = evpl.check(&official_only);
+    assert!(found.iter().any(|v| v.property_path == "/evcEndPointA/colorMap"), "{found:?}");
+    let mut too_big = evpl.example.clone();
+    too_big["maximumFrameSize"] = json!(100_000);
+    let alone = Catalog::built_in().unwrap();
+    let ours = alone.get(ids::EVPL).unwrap();
+    assert!(!ours.check(&too_big).is_empty() && !evpl.check(&too_big).is_empty(), "lso's own limits apply too");
+    assert!(ours.check(&official_only).is_empty(), "lso's own schema alone lets it pass");
+}
+
+#[test]
 fn the_named_ids_are_built_in_specifications() {
     let catalog = Catalog::built_in().unwrap();
     for id in [ids::SUBSCRIBER_UNI, ids::EVPL, ids::EVPLAN, ids::EPL, ids::ACCESS_ELINE] {

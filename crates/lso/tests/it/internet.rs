@@ -7,13 +7,12 @@
 //! customer's router. Needs root and the packages `scripts/test` installs.
 
 use crate::network::seller_on;
-use crate::support::{App, example, lso_cli, order_of, shared_mef};
+use crate::support::{App, lso_cli, order_of, shared_mef};
 use lso_lab::network::NetworkLab;
 use serde_json::{Value, json};
 
 const SONATA: &str = "/mefApi/sonata/productOrderingManagement/v10";
 const CANTATA: &str = "/mefApi/cantata/productOrderingManagement/v5";
-const BASIC_INTERNET_ACCESS: &str = "urn:mef:lso:spec:cantata-sonata:basic-internet-access:v1.0.0:all";
 
 /// An access router with an IP UNI at each of two sites.
 const TOPOLOGY: &str = r#"
@@ -38,9 +37,7 @@ capacity_mbps = 1000
 
 /// A Basic Internet Access at `site` with `mbps` each way.
 fn internet_order(site: &str, mbps: u64) -> Value {
-    let mut configuration = example(BASIC_INTERNET_ACCESS);
-    configuration["ipvc"]["ingressBandwidthProfileEnvelope"]["cir"] = json!({"irValue": mbps, "irUnits": "MBPS"});
-    configuration["ipvc"]["egressBandwidthProfileEnvelope"]["cir"] = json!({"irValue": mbps, "irUnits": "MBPS"});
+    let configuration = lso_lab::orders::basic_internet_access(mbps);
     let mut order = order_of(&configuration, Some("INSTALL_LOCATION"));
     order["productOrderItem"][0]["product"]["place"][0]["id"] = json!(site);
     order
