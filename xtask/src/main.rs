@@ -17,11 +17,14 @@
 //! Open vSwitch elements (root needed). `cargo xtask bench multi-domain [--orders N]
 //! [--concurrent N]` times EVPLs bought across two providers' Open vSwitch networks.
 //! `cargo xtask architecture` checks the crate graph against the invariants of `ARCHITECTURE.md`.
+//! `cargo xtask events DIR` counts the notifications the test suite received per SDK event type
+//! and fails on any type never received or any event not valid against its file.
 
 mod address;
 mod architecture;
 mod bench;
 mod billing;
+mod events;
 mod network;
 mod path;
 mod poq;
@@ -52,6 +55,7 @@ fn main() -> anyhow::Result<()> {
         )),
         ["raw-server", listen, database] => raw::serve(listen, database),
         ["architecture"] => architecture::run(),
+        ["events", dir] => events::run(dir),
         _ => {
             eprintln!(
                 "usage: cargo xtask bench order [--seconds N] [--orders N] [--buyers N] [--tls | --tokens | --traces] | cargo xtask bench path\n       \
@@ -59,7 +63,8 @@ fn main() -> anyhow::Result<()> {
                  cargo xtask bench address [--thousands N] | cargo xtask bench poq [--seconds N] [--clients N]\n       \
                  cargo xtask bench billing [--thousands N] | cargo xtask bench allegro [--changes N]\n       \
                  cargo xtask bench internet [--orders N] [--services N]\n       \
-                 cargo xtask bench multi-domain [--orders N] [--concurrent N] | cargo xtask architecture"
+                 cargo xtask bench multi-domain [--orders N] [--concurrent N] | cargo xtask architecture\n       \
+                 cargo xtask events DIR"
             );
             std::process::exit(2);
         }

@@ -1,8 +1,9 @@
 //! Product Catalog (2.0.0-RC for Sonata and Cantata): the Seller's product specifications,
 //! an offering for each orderable one on the reference point, and the categories grouping
 //! them, all derived from the `lso` catalog (built-in and imported specifications), with the
-//! catalog hub. The catalog changes only when `lso` starts with other specifications, so the
-//! hub has no event to send while it runs.
+//! catalog hub. A category is listed at a reference point while it has offerings there; a
+//! specification a catalog reload took away stays listed as `obsolete`. The hub's events are
+//! sent by the BUS (offering lifecycle, reloads).
 
 use crate::{PointState, hubs};
 use axum::Router;
@@ -32,7 +33,7 @@ fn offering_id(spec: &ProductSpec) -> String {
 }
 
 fn offered_on(spec: &ProductSpec, irp: Irp) -> bool {
-    spec.orderable && spec.interfaces.iter().any(|i| i == irp.as_str())
+    lso_bus::offered_on(spec, irp)
 }
 
 impl PointState {
@@ -79,10 +80,40 @@ impl PointState {
     fn specification(&self, spec: &ProductSpec) -> Value {
         json!({
             "id": spec.id, "href": self.href("productSpecification", &spec.id), "name": spec.name,
-            "description": format!("{} ({}), from {}", spec.name, spec.short_name, spec.origin),
+            "description": spec.describe(),
             "lastUpdate": self.catalog_time(), "lifecycleStatus": "published",
             "sourceSchema": {"schema": spec.schema.to_string()},
         })
+    }
+
+    fn obsolete(&self, spec: &lso_bus::ObsoleteSpecification) -> Value {
+        json!({
+            "id": spec.id, "href": self.href("productSpecification", &spec.id), "name": spec.name,
+            "description": spec.description, "lastUpdate": spec.since, "lifecycleStatus": "obsolete",
+            "sourceSchema": {"schema": spec.schema},
+        })
+    }
+
+    /// Every specification of this reference point: those of the catalog, then those kept as
+    /// `obsolete`.
+    async fn specifications(&self) -> Result<Vec<Value>, ApiError> {
+        let mut all: Vec<Value> = self
+            .specs()
+            .filter(|s| s.interfaces.iter().any(|i| i == self.irp.as_str()))
+            .map(|s| self.specification(&s))
+            .collect();
+        let kept = self.api.bus.obsolete_specifications().await.map_err(lso_http::api_error)?;
+        all.extend(
+            kept.iter().filter(|s| s.interfaces.iter().any(|i| i == self.irp.as_str())).map(|s| self.obsolete(s)),
+        );
+        Ok(all)
+    }
+
+    /// The categories with offerings at this reference point.
+    fn categories(&self) -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+        let offered: Vec<&'static str> =
+            self.specs().filter(|s| offered_on(s, self.irp)).map(|s| s.category()).collect();
+        lso_spec::CATEGORIES.iter().filter(move |(id, ..)| offered.contains(id))
     }
 
     fn category(&self, (id, name, description): (&str, &str, &str)) -> Value {
@@ -193,12 +224,12 @@ async fn retrieve_product_offering(caller: Caller<PointState>, Path(id): Path<St
 
 /// `listProductSpecification`: `GET /productSpecification`, answered as `ProductSpecification_Find`.
 async fn list_product_specification(caller: Caller<PointState>) -> Result<Response, ApiError> {
-    let state = &caller.state;
-    let specs = state
-        .specs()
-        .filter(|s| s.interfaces.iter().any(|i| i == state.irp.as_str()))
-        .map(|s| {
-            let full = state.specification(&s);
+    let specs = caller
+        .state
+        .specifications()
+        .await?
+        .into_iter()
+        .map(|full| {
             json!({"id": full["id"], "href": full["href"], "name": full["name"], "lifecycleStatus": full["lifecycleStatus"], "lastUpdate": full["lastUpdate"]})
         })
         .collect();
@@ -212,22 +243,23 @@ async fn retrieve_product_specification(
 ) -> Result<Response, ApiError> {
     let (state, _) = caller.plain()?;
     let spec = state
-        .specs()
-        .find(|s| s.id == id && s.interfaces.iter().any(|i| i == state.irp.as_str()))
+        .specifications()
+        .await?
+        .into_iter()
+        .find(|s| s["id"] == id.as_str())
         .ok_or_else(|| ApiError::not_found("productSpecification", &id))?;
-    Ok(lso_http::ok(&state.specification(&spec)))
+    Ok(lso_http::ok(&spec))
 }
 
 /// `listCategory`: `GET /category`.
 async fn list_category(caller: Caller<PointState>) -> Result<Response, ApiError> {
-    let categories = lso_spec::CATEGORIES.iter().map(|c| caller.state.category(*c)).collect();
+    let categories = caller.state.categories().map(|c| caller.state.category(*c)).collect();
     answer_list(caller.query, &["parentCategory.id"], categories)
 }
 
 /// `retrieveCategory`: `GET /category/{id}`.
 async fn retrieve_category(caller: Caller<PointState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let (state, _) = caller.plain()?;
-    let category =
-        lso_spec::CATEGORIES.iter().find(|c| c.0 == id).ok_or_else(|| ApiError::not_found("category", &id))?;
+    let category = state.categories().find(|c| c.0 == id).ok_or_else(|| ApiError::not_found("category", &id))?;
     Ok(lso_http::ok(&state.category(*category)))
 }

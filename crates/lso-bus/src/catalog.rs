@@ -5,9 +5,10 @@
 use crate::hubs::HubApi;
 use crate::{Bus, BusError};
 use lso_model::DateTime;
-use lso_model::{Tenant, Violation, ViolationCode};
+use lso_model::{Irp, Tenant, Violation, ViolationCode};
 use lso_spec::Catalog;
-use lso_store::{NewEvent, Record, WriteOp};
+use lso_store::{ListQuery, NewEvent, Record, WriteOp};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -18,6 +19,31 @@ struct CatalogEvent<'a> {
     listener: &'a str,
     path: &'a str,
     id: &'a str,
+}
+
+/// A product specification a catalog reload took away, kept as `obsolete`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObsoleteSpecification {
+    /// Its URN.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its description, as it was listed.
+    pub description: String,
+    /// The reference points it was offered on.
+    pub interfaces: Vec<String>,
+    /// Its schema, as it was.
+    pub schema: String,
+    /// When it went out of the catalog.
+    pub since: String,
+}
+
+/// The store kind of obsolete specifications.
+const OBSOLETE_SPECIFICATION: &str = "obsoleteSpecification";
+
+/// Whether `spec` is on offer at `irp`.
+pub fn offered_on(spec: &lso_spec::ProductSpec, irp: Irp) -> bool {
+    spec.orderable && spec.interfaces.iter().any(|i| i == irp.as_str())
 }
 
 /// The store kind of offering lifecycles that differ from the start.
@@ -78,6 +104,26 @@ impl Bus {
             transitions: doc["statusTransition"].as_array().cloned().unwrap_or_default(),
             last_update: doc["lastUpdate"].as_str().map(str::to_owned),
         })
+    }
+
+    /// The specifications catalog reloads took away, kept as `obsolete`, by URN.
+    pub async fn obsolete_specifications(&self) -> Result<Vec<ObsoleteSpecification>, BusError> {
+        let query = ListQuery {
+            kind: OBSOLETE_SPECIFICATION.into(),
+            tenant: Some(OWNER.into()),
+            filters: Vec::new(),
+            offset: 0,
+            limit: u64::from(u32::MAX),
+        };
+        let mut kept = Vec::new();
+        for record in self.store.list(query).await?.records {
+            kept.push(
+                serde_json::from_str::<ObsoleteSpecification>(&record.doc)
+                    .map_err(|e| BusError::Corrupt(format!("obsolete specification {}: {e}", record.id)))?,
+            );
+        }
+        kept.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(kept)
     }
 
     /// Moves offering `id` to `status` for `reason`, and tells every Buyer with a catalog hub.
@@ -169,11 +215,15 @@ impl Bus {
 
     /// Sells from `catalog` from now on, announcing each offering and specification it adds
     /// (`productOfferingCreateEvent`, `productSpecificationCreateEvent`) or changes (their
-    /// `…AttributeValueChangeEvent`s); the ids of the offerings added.
+    /// `…AttributeValueChangeEvent`s), each specification it no longer has (kept as `obsolete`:
+    /// `productSpecificationStateChangeEvent`) and each category that appears, changes or goes
+    /// at a reference point; the ids of the offerings added.
     pub async fn replace_catalog(&self, catalog: Catalog) -> Result<Vec<String>, BusError> {
         let before = self.catalog();
         let added: Vec<Arc<lso_spec::ProductSpec>> =
             catalog.specs().iter().filter(|s| s.orderable && before.get(&s.id).is_none()).cloned().collect();
+        let removed: Vec<Arc<lso_spec::ProductSpec>> =
+            before.specs().iter().filter(|s| s.orderable && catalog.get(&s.id).is_none()).cloned().collect();
         let at = DateTime::from_millis(self.clock.now_millis());
         let mut ops = Vec::new();
         for spec in &added {
@@ -197,20 +247,64 @@ impl Bus {
                 ops.extend(self.catalog_events(event, &spec.interfaces, &at).await?);
             }
         }
-        // Each category an offering was added to lists it now: one event per category, to the
-        // Buyers of every reference point one of its new offerings is on.
-        for (n, spec) in added.iter().enumerate() {
-            let category = spec.category();
-            if added[..n].iter().any(|s| s.category() == category) {
-                continue;
+        // A specification the new catalog no longer has stays listed as `obsolete` (W142: kept
+        // for the record of what was sold); one put back is published again.
+        for spec in before.specs().iter().filter(|s| catalog.get(&s.id).is_none()) {
+            let kept = ObsoleteSpecification {
+                id: spec.id.clone(),
+                name: spec.name.clone(),
+                description: spec.describe(),
+                interfaces: spec.interfaces.clone(),
+                schema: spec.schema.to_string(),
+                since: at.as_str().to_owned(),
+            };
+            let record = Record {
+                kind: OBSOLETE_SPECIFICATION.into(),
+                id: spec.id.clone(),
+                tenant: OWNER.into(),
+                version: 1,
+                doc: serde_json::to_string(&kept).map_err(|e| BusError::Corrupt(e.to_string()))?,
+            };
+            ops.push(match self.store.get(OBSOLETE_SPECIFICATION, Some(OWNER), &spec.id).await? {
+                Some(old) => {
+                    WriteOp::Update { record: Record { version: old.version + 1, ..record }, index: Vec::new() }
+                }
+                None => WriteOp::Insert { record, index: Vec::new() },
+            });
+            let event = CatalogEvent {
+                event_type: "productSpecificationStateChangeEvent",
+                listener: "productSpecificationStatusChangeEvent",
+                path: "productSpecification",
+                id: &spec.id,
+            };
+            ops.extend(self.catalog_events(event, &spec.interfaces, &at).await?);
+        }
+        for spec in catalog.specs().iter().filter(|s| before.get(&s.id).is_none()) {
+            if self.store.get(OBSOLETE_SPECIFICATION, Some(OWNER), &spec.id).await?.is_some() {
+                ops.push(WriteOp::Delete { kind: OBSOLETE_SPECIFICATION.into(), id: spec.id.clone() });
             }
-            let mut on: Vec<String> =
-                added.iter().filter(|s| s.category() == category).flat_map(|s| s.interfaces.clone()).collect();
-            on.sort();
-            on.dedup();
-            let event_type = "categoryAttributeValueChangeEvent";
-            let event = CatalogEvent { event_type, listener: event_type, path: "category", id: category };
-            ops.extend(self.catalog_events(event, &on, &at).await?);
+        }
+        // Categories, at each reference point: one that has offerings there for the first time
+        // is created; one that has none any more is withdrawn (its status changes); one whose
+        // offerings changed lists others now.
+        for irp in Irp::ALL {
+            let on = [irp.as_str().to_owned()];
+            let offered =
+                |c: &Catalog, category: &str| c.specs().iter().any(|s| offered_on(s, *irp) && s.category() == category);
+            for (category, ..) in lso_spec::CATEGORIES {
+                let changed =
+                    added.iter().chain(removed.iter()).any(|s| offered_on(s, *irp) && s.category() == category);
+                let (event_type, listener) = match (offered(&before, category), offered(&catalog, category)) {
+                    (false, true) => ("categoryCreateEvent", "categoryCreateEvent"),
+                    (true, false) => ("categoryStateChangeEvent", "categoryStatusChangeEvent"),
+                    (true, true) if changed => {
+                        ("categoryAttributeValueChangeEvent", "categoryAttributeValueChangeEvent")
+                    }
+                    _ => continue,
+                };
+                let event = CatalogEvent { event_type, listener, path: "category", id: category };
+                ops.extend(self.catalog_events(event, &on, &at).await?);
+            }
         }
         // Sold from at once, so a Buyer told of an offering finds it; put back if the
         // announcements cannot be stored, so a second reload announces them again.

@@ -33,7 +33,7 @@ mod worker;
 mod workforce;
 
 pub use billing::{BillingPolicy, BillingReport};
-pub use catalog::{OFFERING_STATUSES, OfferingState};
+pub use catalog::{OFFERING_STATUSES, ObsoleteSpecification, OfferingState, offered_on};
 pub use engine::Step;
 pub use fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus, InventoryFulfilment, PROVISIONING_STARTED};
 pub use hubs::{HubApi, INVENTORY_EVENT_TYPES, ORDERING_EVENT_TYPES, TICKET_EVENT_TYPES};

@@ -173,7 +173,6 @@ impl ProductSpec {
         format!("offering-{}", self.id.trim_start_matches("urn:mef:lso:spec:").replace(':', "-"))
     }
 
-    /// The id of the category (of [`CATEGORIES`]) its offering is in, by the service realising it.
     /// Whether `other` defines the same product as this: everything a Buyer reads of it (the
     /// schema, names, terms, price, where it is sold and how it is realised) is alike.
     pub fn defines_the_same_as(&self, other: &ProductSpec) -> bool {
@@ -200,6 +199,12 @@ impl ProductSpec {
             && (&self.schema, &self.pricing) == (&other.schema, &other.pricing)
     }
 
+    /// Its description in the Product Catalog: name, short name and where it comes from.
+    pub fn describe(&self) -> String {
+        format!("{} ({}), from {}", self.name, self.short_name, self.origin)
+    }
+
+    /// The id of the category (of [`CATEGORIES`]) its offering is in, by the service realising it.
     pub fn category(&self) -> &'static str {
         match self.realised_by.as_deref() {
             Some(service) if service.contains("carrier-ethernet") => "carrier-ethernet",

@@ -49,7 +49,17 @@ async fn the_catalog_offers_what_the_seller_sells_and_every_answer_meets_the_con
         assert_eq!(schema["$id"], EVPL, "the specification carries its schema");
 
         let categories = get("/category", "/category").await;
-        assert_eq!(categories.as_array().unwrap().len(), 3);
+        let mut filled: Vec<&str> = catalog
+            .specs()
+            .iter()
+            .filter(|s| s.orderable && s.interfaces.contains(&on))
+            .map(|s| s.category())
+            .collect();
+        filled.sort_unstable();
+        filled.dedup();
+        let mut listed: Vec<&str> = categories.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+        listed.sort_unstable();
+        assert_eq!(listed, filled, "the categories with offerings at {irp}");
         let category = get("/category/carrier-ethernet", "/category/{id}").await;
         assert!(category["productOffering"].as_array().unwrap().iter().any(|o| o["id"] == id));
 
@@ -65,55 +75,70 @@ async fn the_catalog_offers_what_the_seller_sells_and_every_answer_meets_the_con
 
 #[tokio::test]
 async fn an_operator_moves_an_offering_along_its_lifecycle_and_every_buyer_with_a_catalog_hub_hears_of_it() {
-    let app = spawn_app().await;
-    let base = lso_mef_product::catalog_base(lso_model::Irp::Sonata);
-    let contract = Contract::load("Sonata/productApi/catalog/productCatalog.api.yaml");
-    let events = Contract::load("Sonata/productApi/catalog/productCatalogNotification.api.yaml");
-    let (receiver, _) = app.listening_at(&base).await;
-    let offering = lso_spec::Catalog::built_in().unwrap().get(EVPL).unwrap().offering_id();
+    for irp in [lso_model::Irp::Sonata, lso_model::Irp::Cantata] {
+        let app = spawn_app().await;
+        let base = lso_mef_product::catalog_base(irp);
+        let point = if irp == lso_model::Irp::Sonata { "Sonata" } else { "Cantata" };
+        let contract = Contract::load(&format!("{point}/productApi/catalog/productCatalog.api.yaml"));
+        let events = Contract::load(&format!("{point}/productApi/catalog/productCatalogNotification.api.yaml"));
+        let (receiver, _) = app.listening_at(&base).await;
+        let offering = lso_spec::Catalog::built_in().unwrap().get(EVPL).unwrap().offering_id();
 
-    app.cli(&["catalog", "lifecycle", &offering, "endOfSale", "--reason", "replaced by EVPL v2"]).await;
+        app.cli(&["catalog", "lifecycle", &offering, "endOfSale", "--reason", "replaced by EVPL v2"]).await;
 
-    let read = app.call("GET", &format!("{base}/productOffering/{offering}"), None).await.body;
-    Contract::assert_valid(&contract.response("/productOffering/{id}", "get", 200), &read, "an offering");
-    assert_eq!(
-        (read["lifecycleStatus"].clone(), read["statusReason"].clone()),
-        (json!("endOfSale"), json!("replaced by EVPL v2"))
-    );
-    assert_eq!(read["statusTransition"][0]["transitionLifecycleStatus"], "endOfSale");
-    let at_end = app.call("GET", &format!("{base}/productOffering?lifecycleStatus=endOfSale"), None).await.body;
-    assert_eq!(at_end.as_array().unwrap().len(), 1);
+        let read = app.call("GET", &format!("{base}/productOffering/{offering}"), None).await.body;
+        Contract::assert_valid(&contract.response("/productOffering/{id}", "get", 200), &read, "an offering");
+        assert_eq!(
+            (read["lifecycleStatus"].clone(), read["statusReason"].clone()),
+            (json!("endOfSale"), json!("replaced by EVPL v2"))
+        );
+        assert_eq!(read["statusTransition"][0]["transitionLifecycleStatus"], "endOfSale");
+        let at_end = app.call("GET", &format!("{base}/productOffering?lifecycleStatus=endOfSale"), None).await.body;
+        assert_eq!(at_end.as_array().unwrap().len(), 1);
 
-    let back = json!({"lifecycleStatus": "orderable", "statusReason": "changed our mind"});
-    let refused = app
-        .call_as(&app.admin, "POST", &format!("/lso/admin/v1/catalog/offering/{offering}/lifecycle"), Some(&back))
-        .await;
-    assert_eq!(refused.status, 422, "no way back from endOfSale (W142 R51): {:#}", refused.body);
-    let unknown = app.call_as(&app.admin, "POST", "/lso/admin/v1/catalog/offering/nope/lifecycle", Some(&back)).await;
-    assert_eq!(unknown.status, 404);
+        let back = json!({"lifecycleStatus": "orderable", "statusReason": "changed our mind"});
+        let refused = app
+            .call_as(&app.admin, "POST", &format!("/lso/admin/v1/catalog/offering/{offering}/lifecycle"), Some(&back))
+            .await;
+        assert_eq!(refused.status, 422, "no way back from endOfSale (W142 R51): {:#}", refused.body);
+        let unknown =
+            app.call_as(&app.admin, "POST", "/lso/admin/v1/catalog/offering/nope/lifecycle", Some(&back)).await;
+        assert_eq!(unknown.status, 404);
 
-    let outbox = app.wait_for_deliveries_to(&receiver).await;
-    assert_eq!(outbox["dead"], 0);
-    let delivered = receiver.events.lock().unwrap().clone();
-    let (path, event) =
-        delivered.iter().find(|(p, _)| p.ends_with("productOfferingStatusChangeEvent")).expect("the Buyer heard of it");
-    assert_eq!(
-        format!("/{path}"),
-        "/mefApi/sonata/productCatalogNotifications/v2/listener/productOfferingStatusChangeEvent"
-    );
-    assert_eq!(event["event"]["id"], json!(offering));
-    Contract::assert_valid(
-        &events.request_body("/listener/productOfferingStatusChangeEvent", "post"),
-        event,
-        "the event",
-    );
+        let outbox = app.wait_for_deliveries_to(&receiver).await;
+        assert_eq!(outbox["dead"], 0);
+        let delivered = receiver.events.lock().unwrap().clone();
+        let (path, event) = delivered
+            .iter()
+            .find(|(p, _)| p.ends_with("productOfferingStatusChangeEvent"))
+            .expect("the Buyer heard of it");
+        let listeners = lso_mef_product::catalog_notification_base(irp);
+        assert_eq!(format!("/{path}"), format!("{listeners}/listener/productOfferingStatusChangeEvent"));
+        assert_eq!(event["event"]["id"], json!(offering));
+        Contract::assert_valid(
+            &events.request_body("/listener/productOfferingStatusChangeEvent", "post"),
+            event,
+            "the event",
+        );
+    }
 }
 
 #[tokio::test]
-async fn an_operator_adds_offerings_to_a_running_seller_and_buyers_with_a_catalog_hub_hear_of_them() {
+async fn an_operator_adds_changes_and_removes_offerings_of_a_running_seller_and_buyers_with_a_catalog_hub_hear_of_each()
+{
+    for irp in [lso_model::Irp::Sonata, lso_model::Irp::Cantata] {
+        let point = if irp == lso_model::Irp::Sonata { "Sonata" } else { "Cantata" };
+        catalog_changes_are_announced(irp, point).await;
+    }
+}
+
+/// An imported tree added to, changed in and taken from a running Seller's catalog, as a Buyer
+/// at `irp` hears of it.
+async fn catalog_changes_are_announced(irp: lso_model::Irp, point: &str) {
     let app = spawn_app().await;
-    let base = lso_mef_product::catalog_base(lso_model::Irp::Sonata);
-    let events = Contract::load("Sonata/productApi/catalog/productCatalogNotification.api.yaml");
+    let base = lso_mef_product::catalog_base(irp);
+    let events = Contract::load(&format!("{point}/productApi/catalog/productCatalogNotification.api.yaml"));
+    let contract = Contract::load(&format!("{point}/productApi/catalog/productCatalog.api.yaml"));
     let (receiver, _) = app.listening_at(&base).await;
     let ep_tree = "urn:mef:lso:spec:cantata-sonata:eptree-evc:v1.0.0:all";
     let listed = async || {
@@ -121,22 +146,38 @@ async fn an_operator_adds_offerings_to_a_running_seller_and_buyers_with_a_catalo
             app.call("GET", &format!("{base}/productOffering?productSpecification.id={ep_tree}"), None).await;
         offerings.body.as_array().unwrap().len()
     };
+    let categories = async || {
+        let listed = app.call("GET", &format!("{base}/category"), None).await.body;
+        let mut ids: Vec<String> =
+            listed.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect();
+        ids.sort();
+        ids
+    };
     assert_eq!(listed().await, 0, "not sold before the import");
+    let before = categories().await;
+    assert!(!before.contains(&"other".to_owned()), "a category without offerings is not listed: {before:?}");
 
-    let tree = shared_mef().join("Sonata/productSchema/carrierEthernet");
+    let tree = shared_mef().join(format!("{point}/productSchema/carrierEthernet"));
     lso_cli(&["catalog", "import", tree.to_str().unwrap(), "--data-dir", app.dir.path().to_str().unwrap()]).await;
     assert_eq!(listed().await, 0, "an import alone does not change what a running Seller sells");
     let said = app.cli(&["catalog", "reload"]).await;
     let added: usize = said.split_whitespace().next().unwrap().parse().unwrap();
     assert!(added >= 3, "{said}");
     assert_eq!(listed().await, 1, "the imported specification is on offer at once");
+    assert_eq!(categories().await, [before.clone(), vec!["other".to_owned()]].concat());
     let order = order_of(&json!({"@type": ep_tree}), None);
-    let created = app.call("POST", "/mefApi/sonata/productOrderingManagement/v10/productOrder", Some(&order)).await;
+    let ordering = if irp == lso_model::Irp::Sonata {
+        "/mefApi/sonata/productOrderingManagement/v10/productOrder"
+    } else {
+        "/mefApi/cantata/productOrderingManagement/v5/productOrder"
+    };
+    let created = app.call("POST", ordering, Some(&order)).await;
     assert_eq!(created.status, 201, "and orderable: {:#}", created.body);
 
     app.wait_for_deliveries_to(&receiver).await;
     let delivered = receiver.events.lock().unwrap().clone();
     let of = |listener: &str| -> Vec<serde_json::Value> {
+        let delivered = receiver.events.lock().unwrap().clone();
         delivered
             .iter()
             .filter(|(p, _)| p.ends_with(&format!("/listener/{listener}")))
@@ -146,19 +187,21 @@ async fn an_operator_adds_offerings_to_a_running_seller_and_buyers_with_a_catalo
     let (specs, offerings) = (of("productSpecificationCreateEvent"), of("productOfferingCreateEvent"));
     assert_eq!((specs.len(), offerings.len()), (added, added), "one of each per offering added: {delivered:#?}");
     assert!(specs.iter().any(|e| e["event"]["id"] == ep_tree));
-    // The categories the offerings went to list them now: one change event for each.
-    let categories = of("categoryAttributeValueChangeEvent");
-    let mut changed: Vec<&str> = categories.iter().map(|e| e["event"]["id"].as_str().unwrap()).collect();
-    changed.sort_unstable();
+    // A category with offerings here for the first time is created; one that had some lists
+    // more now.
+    let ids = |events: &[serde_json::Value]| -> Vec<String> {
+        events.iter().map(|e| e["event"]["id"].as_str().unwrap().to_owned()).collect()
+    };
     // The EP-Tree and EVP-Tree EVCs are realised by EVC services; their end points are not.
-    assert_eq!(changed, ["carrier-ethernet", "other"], "{categories:#?}");
-    for (listener, event) in specs
-        .iter()
-        .map(|e| ("productSpecificationCreateEvent", e))
-        .chain(offerings.iter().map(|e| ("productOfferingCreateEvent", e)))
-        .chain(categories.iter().map(|e| ("categoryAttributeValueChangeEvent", e)))
+    assert_eq!(ids(&of("categoryCreateEvent")), ["other"]);
+    assert_eq!(ids(&of("categoryAttributeValueChangeEvent")), ["carrier-ethernet"]);
+    let announced = |listener: &'static str| of(listener).into_iter().map(move |e| (listener, e));
+    for (listener, event) in announced("productSpecificationCreateEvent")
+        .chain(announced("productOfferingCreateEvent"))
+        .chain(announced("categoryCreateEvent"))
+        .chain(announced("categoryAttributeValueChangeEvent"))
     {
-        Contract::assert_valid(&events.request_body(&format!("/listener/{listener}"), "post"), event, listener);
+        Contract::assert_valid(&events.request_body(&format!("/listener/{listener}"), "post"), &event, listener);
         let href = event["event"]["href"].as_str().unwrap();
         let path = &href[href.find("/mefApi").unwrap()..];
         assert_eq!(app.call("GET", path, None).await.status, 200, "{href} names what was added");
@@ -171,24 +214,56 @@ async fn an_operator_adds_offerings_to_a_running_seller_and_buyers_with_a_catalo
 
     // The imported specification's schema changes: reloaded, its specification and offering
     // are announced as changed, once.
-    let saved = app
-        .dir
-        .path()
-        .join("catalog/productSchema-carrierEthernet/subscriberEthernet/eptree/ethernetPrivateTreeEvc.yaml");
+    let imported = app.dir.path().join("catalog/productSchema-carrierEthernet");
+    let saved = imported.join("subscriberEthernet/eptree/ethernetPrivateTreeEvc.yaml");
     let mut schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
     schema["description"] = json!("EP-TREE EVC, as this Seller sells it");
     std::fs::write(&saved, schema.to_string()).unwrap();
     let changed = app.cli(&["catalog", "reload"]).await;
     assert!(changed.starts_with("0 offerings added"), "{changed}");
     app.wait_for_deliveries_to(&receiver).await;
-    let delivered = receiver.events.lock().unwrap().clone();
     for listener in ["productSpecificationAttributeValueChangeEvent", "productOfferingAttributeValueChangeEvent"] {
-        let told: Vec<&serde_json::Value> =
-            delivered.iter().filter(|(p, _)| p.ends_with(&format!("/listener/{listener}"))).map(|(_, e)| e).collect();
-        assert_eq!(told.len(), 1, "{listener}: {delivered:#?}");
-        Contract::assert_valid(&events.request_body(&format!("/listener/{listener}"), "post"), told[0], listener);
+        let told = of(listener);
+        assert_eq!(told.len(), 1, "{listener}: {told:#?}");
+        Contract::assert_valid(&events.request_body(&format!("/listener/{listener}"), "post"), &told[0], listener);
         let href = told[0]["event"]["href"].as_str().unwrap();
         assert!(href.contains("eptree-evc"), "{href}");
         assert_eq!(app.call("GET", &href[href.find("/mefApi").unwrap()..], None).await.status, 200);
     }
+
+    // The tree is taken away: its specifications stay listed as obsolete, their offerings are
+    // no longer sold, and the category only they filled is withdrawn.
+    std::fs::remove_dir_all(&imported).unwrap();
+    app.cli(&["catalog", "reload"]).await;
+    app.wait_for_deliveries_to(&receiver).await;
+    let obsolete = of("productSpecificationStatusChangeEvent");
+    assert_eq!(obsolete.len(), added, "one per specification taken away: {obsolete:#?}");
+    for event in &obsolete {
+        let listener = "/listener/productSpecificationStatusChangeEvent";
+        Contract::assert_valid(&events.request_body(listener, "post"), event, listener);
+    }
+    let read = app.call("GET", &format!("{base}/productSpecification/{ep_tree}"), None).await;
+    assert_eq!(read.status, 200, "{:#}", read.body);
+    Contract::assert_valid(&contract.response("/productSpecification/{id}", "get", 200), &read.body, "obsolete");
+    assert_eq!(read.body["lifecycleStatus"], "obsolete");
+    let obsolete_ones = app.call("GET", &format!("{base}/productSpecification?lifecycleStatus=obsolete"), None).await;
+    assert_eq!(obsolete_ones.body.as_array().unwrap().len(), added);
+    assert_eq!(listed().await, 0, "no longer sold");
+    let withdrawn = of("categoryStatusChangeEvent");
+    assert_eq!(ids(&withdrawn), ["other"]);
+    Contract::assert_valid(
+        &events.request_body("/listener/categoryStatusChangeEvent", "post"),
+        &withdrawn[0],
+        "withdrawn",
+    );
+    assert_eq!(categories().await, before);
+    assert_eq!(app.call("GET", &format!("{base}/category/other"), None).await.status, 404);
+
+    // Imported again, it is published once more.
+    lso_cli(&["catalog", "import", tree.to_str().unwrap(), "--data-dir", app.dir.path().to_str().unwrap()]).await;
+    app.cli(&["catalog", "reload"]).await;
+    let read = app.call("GET", &format!("{base}/productSpecification/{ep_tree}"), None).await;
+    assert_eq!(read.body["lifecycleStatus"], "published");
+    let obsolete_ones = app.call("GET", &format!("{base}/productSpecification?lifecycleStatus=obsolete"), None).await;
+    assert_eq!(obsolete_ones.body, json!([]));
 }
