@@ -79,6 +79,7 @@ pub fn router(parts: AdminParts) -> Router {
         .route("/{irp}/product", post(register_product))
         .route("/{irp}/charge", post(raise_charge))
         .route("/{irp}/troubleTicket/{id}/{status}", post(move_ticket))
+        .route("/{irp}/incident/{id}/note", post(note_incident))
         .route("/{irp}/customerBill/{id}/payment", post(record_payment))
         .route("/{irp}/appointment/{id}/{action}", post(seller_appointment))
         .route("/billing/run", post(billing_run))
@@ -357,6 +358,31 @@ async fn raise_charge(
         .await
         .map_err(api_error)?;
     Ok(json_response(StatusCode::CREATED, &charge))
+}
+
+/// The Seller's word on an open incident: a note, and the new expected closing date if it
+/// changed.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct IncidentNote {
+    note: String,
+    expected_closed_date: Option<String>,
+}
+
+/// The Seller adds a note to a Buyer's open incident (and its new expected closing date).
+async fn note_incident(
+    caller: Caller<AdminState>,
+    Path((irp, id)): Path<(String, String)>,
+    body: MefBody<IncidentNote>,
+) -> Result<Response, ApiError> {
+    let (state, tenant) = acting_for_buyer(&irp, caller)?;
+    let IncidentNote { note, expected_closed_date } = &body.typed;
+    let expected =
+        expected_closed_date.as_deref().map(lso_model::DateTime::parse).transpose().map_err(|e| {
+            ApiError::unprocessable(lso_model::Violation::invalid("/expectedClosedDate", e.to_string()))
+        })?;
+    let incident = state.bus.seller_note_incident(&tenant, &id, note, expected.as_ref()).await.map_err(api_error)?;
+    Ok(lso_http::ok(&incident))
 }
 
 /// Why the Seller moves a ticket or changes an appointment.

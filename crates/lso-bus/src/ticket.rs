@@ -506,6 +506,34 @@ impl Bus {
         .await
     }
 
+    /// The Seller tells a Buyer how the repair of an open incident goes: a note, and the new
+    /// `expectedClosedDate` when it changes (`incidentAttributeValueChangeEvent`). A closed
+    /// incident does not change.
+    pub async fn seller_note_incident(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        note: &str,
+        expected_closed: Option<&DateTime>,
+    ) -> Result<Value, BusError> {
+        self.retrying(|| async {
+            let mut change = Tracked::existing(self, HubApi::Ticket, INCIDENT, tenant, id).await?;
+            if change.doc["status"] == "closed" {
+                return Err(BusError::Conflict(format!("incident {id} is closed")));
+            }
+            change.seller_note(note);
+            if let Some(expected) = expected_closed {
+                set(&mut change.doc, "expectedClosedDate", expected.as_str());
+            }
+            change.announce("incidentAttributeValueChangeEvent", None);
+            let index = incident_index(&change.doc);
+            let document = change.doc.clone();
+            self.commit(change.finish(index)).await?;
+            Ok(document)
+        })
+        .await
+    }
+
     /// Job step: the Seller takes a new or reopened ticket in progress, linking it to an open
     /// incident on its product, and completes the assessment of a cancellation.
     pub(crate) async fn advance_ticket(&self, id: &str) -> Result<(Vec<WriteOp>, Step), BusError> {

@@ -117,9 +117,17 @@ async fn the_mef_125_order_example_completes_and_every_response_and_event_meets_
 
 #[tokio::test]
 async fn the_mef_123_guide_requests_are_accepted_and_answered_by_the_contract() {
-    let irp = "Sonata";
+    for irp in ["Sonata", "Cantata"] {
+        guide_requests_at(irp).await;
+    }
+}
+
+/// Orders in progress, a modified delivery date, a cancellation and a charge answered at
+/// `irp`, with the events each sends.
+async fn guide_requests_at(irp: &str) {
     let app = spawn_app_with(|c| c.fulfilment.time_scale = 3600.0).await;
     let ordering = contract(irp, ORDERING);
+    let (receiver, _) = app.listening_at(&base(irp)).await;
     let order = |n: &str| {
         let mut o = order_of(&example(EVPL), None);
         o["externalId"] = json!(n);
@@ -164,7 +172,8 @@ async fn the_mef_123_guide_requests_are_accepted_and_answered_by_the_contract() 
     assert_eq!(created.body["note"], cancel["note"], "MEF 123 R16");
 
     let raise = json!({"productOrderId": second, "productOrderItemId": "1", "amount": {"unit": "USD", "value": 50}});
-    let charge = app.call_as(&app.admin, "POST", "/lso/admin/v1/sonata/charge?buyerId=ACME", Some(&raise)).await;
+    let raised = format!("/lso/admin/v1/{}/charge?buyerId=ACME", irp.to_lowercase());
+    let charge = app.call_as(&app.admin, "POST", &raised, Some(&raise)).await;
     assert_eq!(charge.status, 201, "{:#}", charge.body);
     let charge_id = charge.body["id"].as_str().unwrap();
     let retrieved = app.call("GET", &format!("{}/charge/{charge_id}", base(irp)), None).await;
@@ -204,7 +213,46 @@ async fn the_mef_123_guide_requests_are_accepted_and_answered_by_the_contract() 
         &patch.body,
         "patchProductOrder 200",
     );
+    app.wait_for_deliveries_to(&receiver).await;
+    let events = contract(irp, NOTIFICATION);
+    let kinds: Vec<String> = receiver.checked("", |_| &events).into_iter().map(|(kind, _)| kind).collect();
+    for kind in [
+        "modifyProductOrderItemRequestedDeliveryDateStateChangeEvent",
+        "cancelProductOrderStateChangeEvent",
+        "chargeCreateEvent",
+        "chargeStateChangeEvent",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{irp}: {kind} in {kinds:?}");
+    }
     app.seller.stop().await;
+}
+
+#[tokio::test]
+async fn a_charge_the_buyer_does_not_answer_in_time_times_out_and_the_buyer_hears_of_it() {
+    for irp in ["Sonata", "Cantata"] {
+        let app = spawn_app_with(|c| {
+            c.fulfilment.time_scale = 3600.0;
+            c.charges.response_window_seconds = 1;
+        })
+        .await;
+        let (receiver, _) = app.listening_at(&base(irp)).await;
+        let order = order_of(&example(EVPL), None);
+        let created = app.call("POST", &format!("{}/productOrder", base(irp)), Some(&order)).await;
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        app.wait_until(&format!("{}/productOrder/{id}", base(irp)), |o| o["state"] == "inProgress").await;
+        let raise = json!({"productOrderId": id, "productOrderItemId": "1", "amount": {"unit": "USD", "value": 50}});
+        let raised = format!("/lso/admin/v1/{}/charge?buyerId=ACME", irp.to_lowercase());
+        let charge = app.call_as(&app.admin, "POST", &raised, Some(&raise)).await;
+        assert_eq!(charge.status, 201, "{:#}", charge.body);
+        let path = format!("{}/charge/{}", base(irp), charge.body["id"].as_str().unwrap());
+        let ended = app.wait_until(&path, |c| c["state"] != "awaitingResponse").await;
+        assert_eq!(ended["state"], "timeout", "R96: {ended:#}");
+        app.wait_for_deliveries_to(&receiver).await;
+        let events = contract(irp, NOTIFICATION);
+        let kinds: Vec<String> = receiver.checked("", |_| &events).into_iter().map(|(kind, _)| kind).collect();
+        assert!(kinds.iter().any(|k| k == "chargeTimeoutEvent"), "{irp}: {kinds:?}");
+        app.seller.stop().await;
+    }
 }
 
 #[tokio::test]
