@@ -94,6 +94,12 @@ impl Sof {
         let mut order: Value =
             serde_json::from_str(&record.doc).map_err(|e| SofError::Corrupt(format!("{id}: {e}")))?;
         let now = self.clock.now_millis();
+        let start =
+            order["requestedStartDate"].as_str().and_then(|d| DateTime::parse(d).ok()).map_or(now, |d| d.millis());
+        if order["state"] == "acknowledged" && start > now {
+            // The BUS asked for the work to start later (MEF 99 R8): the order waits, acknowledged.
+            return Ok((Vec::new(), Step::Again { at: start }));
+        }
         let mut writes = Writes { ops: Vec::new(), client: record.tenant.clone(), now };
         if order["state"] == "acknowledged" {
             self.set_order_state(&mut order, "inProgress", &mut writes);
@@ -103,6 +109,7 @@ impl Sof {
                 self.set_item_state(&mut order, index, "inProgress", &mut writes);
             }
         }
+        self.wait_for_other_orders(&mut order, &mut writes).await?;
         let mut waiting = Vec::new();
         while let Some(index) = self.next_ready_item(&mut order, &mut writes, &waiting) {
             if self.changed_earlier(&order, index).await? {
@@ -138,6 +145,9 @@ impl Sof {
             self.set_order_state(&mut order, end, &mut writes);
             Step::Done
         } else if waiting.is_empty() {
+            // Pending while an item waits for another order, in progress otherwise (MEF 99).
+            let state = if states.contains(&"pending") { "pending" } else { "inProgress" };
+            self.set_order_state(&mut order, state, &mut writes);
             Step::Again { at: now + 1000 }
         } else {
             // The change before it is a network change of a few hundred milliseconds.
@@ -215,6 +225,61 @@ impl Sof {
             }
         }
         Ok(false)
+    }
+
+    /// Items related to items of other service orders (MEF 99 R21, R22) wait for them: an item
+    /// goes `pending` while one has not completed, with a note saying which, and the BUS is
+    /// told the order needs that first (`serviceOrderInformationRequiredEvent`); it goes back
+    /// `inProgress` once they have all completed, and fails when one of them did not.
+    async fn wait_for_other_orders(&self, order: &mut Value, writes: &mut Writes) -> Result<(), SofError> {
+        let count = order["serviceOrderItem"].as_array().map_or(0, Vec::len);
+        for index in 0..count {
+            let item = order["serviceOrderItem"][index].clone();
+            if !matches!(item["state"].as_str(), Some("inProgress" | "pending")) {
+                continue;
+            }
+            let (mut awaited, mut failed) = (Vec::new(), None);
+            for relation in item["serviceOrderItemRelationship"].as_array().into_iter().flatten() {
+                let Some(other) = relation["orderItem"]["serviceOrderId"].as_str() else { continue };
+                let item_id = relation["orderItem"]["itemId"].as_str().unwrap_or_default();
+                let named = format!("item {item_id} of service order {other}");
+                match self.item_state(&writes.client, other, item_id).await?.as_deref() {
+                    Some("completed") => {}
+                    Some("acknowledged" | "inProgress" | "pending" | "held") => awaited.push(named),
+                    _ => failed = Some(format!("{named}, which it relates to, did not complete")),
+                }
+            }
+            if let Some(reason) = failed {
+                order["serviceOrderItem"][index]["terminationError"] = json!([{"code": "otherIssue", "value": reason}]);
+                self.set_item_state(order, index, "failed", writes);
+            } else if awaited.is_empty() {
+                self.set_item_state(order, index, "inProgress", writes);
+            } else if item["state"] == "inProgress" {
+                let text = format!("waits for {} to complete", awaited.join(" and "));
+                let note = json!({"id": self.ids.next_id(), "author": "lso SOF", "date": DateTime::from_millis(writes.now).as_str(),
+                                  "source": "sof", "text": text});
+                push(&mut order["serviceOrderItem"][index], "note", note);
+                self.set_item_state(order, index, "pending", writes);
+                let event = order_event(
+                    order,
+                    &writes.client,
+                    "serviceOrderInformationRequiredEvent",
+                    writes.now,
+                    &self.ids.next_id(),
+                );
+                writes.ops.push(WriteOp::Publish(event));
+            }
+        }
+        Ok(())
+    }
+
+    /// The state of item `item` of `client`'s service order `order`, if there is one.
+    pub(crate) async fn item_state(&self, client: &str, order: &str, item: &str) -> Result<Option<String>, SofError> {
+        let Some(record) = self.store.get(SERVICE_ORDER, Some(client), order).await? else { return Ok(None) };
+        let other: Value =
+            serde_json::from_str(&record.doc).map_err(|e| SofError::Corrupt(format!("service order {order}: {e}")))?;
+        let items = other["serviceOrderItem"].as_array().cloned().unwrap_or_default();
+        Ok(items.iter().find(|i| i["id"] == item).and_then(|i| i["state"].as_str()).map(str::to_owned))
     }
 
     /// The first `inProgress` item not `waiting` whose related items have completed; an item
@@ -302,6 +367,9 @@ impl Sof {
                 crate::engine::push(&mut service, "serviceOrderItem", reference);
                 writes.ops.push(WriteOp::Delete { kind: SERVICE_POLICY.into(), id: service_id.clone() });
                 self.update_service(record, &service, writes, "serviceStateChangeEvent");
+                // Terminated by a delete, it is retired (MEF 99): out of service for good, its
+                // record kept for the history of what was delivered.
+                writes.service_event(self, "serviceDeleteEvent", &service);
                 Ok(Realised::Completed)
             }
         }

@@ -171,13 +171,19 @@ impl Sof {
             }
             for (n, relation) in item["serviceOrderItemRelationship"].as_array().into_iter().flatten().enumerate() {
                 let target = relation["orderItem"]["itemId"].as_str();
-                let other_order = relation["orderItem"]["serviceOrderId"].as_str().is_some();
-                if !other_order && !target.is_some_and(|t| ids.contains(&Some(t))) {
-                    found.push(violation(
-                        ViolationCode::ReferenceNotFound,
-                        format!("{path}/serviceOrderItemRelationship/{n}/orderItem/itemId"),
-                        "no item of this order has that id",
-                    ));
+                let at = format!("{path}/serviceOrderItemRelationship/{n}/orderItem");
+                let missing = match relation["orderItem"]["serviceOrderId"].as_str() {
+                    // An item of another of the client's orders (R21, R22).
+                    Some(other) => self
+                        .item_state(client, other, target.unwrap_or_default())
+                        .await?
+                        .is_none()
+                        .then_some(("serviceOrderId", "no service order of yours with that id has that item")),
+                    None => (!target.is_some_and(|t| ids.contains(&Some(t))))
+                        .then_some(("itemId", "no item of this order has that id")),
+                };
+                if let Some((name, reason)) = missing {
+                    found.push(violation(ViolationCode::ReferenceNotFound, format!("{at}/{name}"), reason));
                 }
             }
             self.check_item(client, item, &path, &mut found).await?;

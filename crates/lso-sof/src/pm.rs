@@ -367,7 +367,8 @@ impl Sof {
         })
     }
 
-    /// `createPerformanceProfile` (R7–R14): checked, then `active` at once.
+    /// `createPerformanceProfile` (R7–R14): checked (`acknowledged`), then `active` in the same
+    /// commit, announced by `performanceProfileCreateEvent` and the state change.
     pub async fn create_profile(&self, client: &str, mut profile: Value) -> Result<Value, SofError> {
         let mut found = Vec::new();
         check_profile(&profile, "", &mut found);
@@ -382,9 +383,11 @@ impl Sof {
         profile["lastModifiedDate"] = json!(now_text(at));
         profile["state"] = json!("active");
         let subject = json!({"id": id, "href": profile["href"]});
+        let activated = json!({"id": id, "href": profile["href"], "state": "active"});
         self.commit(vec![
             write(PM_PROFILE, client, &profile, None, profile_index(&profile)),
             self.pm_event(client, "performanceProfileCreateEvent", subject, &id, at),
+            self.pm_event(client, "performanceProfileStateChangeEvent", activated, &id, at),
             self.tracking(client, &id, "createPerformanceProfile", at),
         ])
         .await?;

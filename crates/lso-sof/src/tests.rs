@@ -14,6 +14,7 @@ const NOW: i64 = 1_790_000_000_000;
 
 struct World {
     sof: Arc<Sof>,
+    clock: Arc<FixedClock>,
     store: Store,
     icm: Arc<lso_icm::Icm>,
     ecm: Arc<Ecm>,
@@ -26,58 +27,65 @@ async fn world() -> World {
     let topology = lso_icm::Topology::parse(lso_icm::DEMO_TOPOLOGY).unwrap();
     let ecm = Arc::new(lso_ecm::Ecm::simulated_elements(topology.elements.clone()));
     let icm = Arc::new(lso_icm::Icm::open(topology, store.clone(), ecm.clone()).await.unwrap());
+    let clock = Arc::new(FixedClock::at(NOW));
     let sof = Arc::new(Sof::new(
         store.clone(),
         icm.clone(),
-        Arc::new(FixedClock::at(NOW)),
+        clock.clone(),
         Arc::new(SequentialIds::new("s")),
         lso_notify::SelfAddresses::default(),
     ));
-    World { sof, store, icm, ecm, _dir: dir }
+    World { sof, clock, store, icm, ecm, _dir: dir }
 }
 
 impl World {
     /// Runs every due job until none is left.
     async fn settle(&self) {
         for _ in 0..1000 {
-            let jobs = self.store.claim_jobs(i64::MAX / 4, 1, 100).await.unwrap();
-            if jobs.is_empty() {
+            if !self.run_jobs_once().await {
                 return;
-            }
-            for job in jobs {
-                let finish = match self.sof.run(&job).await {
-                    Ok((mut ops, Step::Done)) => {
-                        ops.push(WriteOp::FinishJob { id: job.id, generation: job.generation });
-                        ops
-                    }
-                    Ok((mut ops, Step::Again { at })) => {
-                        ops.push(WriteOp::RetryJob {
-                            id: job.id,
-                            generation: job.generation,
-                            run_at: at,
-                            error: String::new(),
-                        });
-                        ops
-                    }
-                    Err(failure) => {
-                        // A job that cannot go on waits; the test decides when to go on.
-                        vec![WriteOp::RetryJob {
-                            id: job.id,
-                            generation: job.generation,
-                            run_at: i64::MAX / 2,
-                            error: failure.message,
-                        }]
-                    }
-                };
-                self.store.apply(finish).await.unwrap();
             }
         }
         panic!("the jobs did not settle");
     }
 
+    /// Runs each job waiting, whenever it is due, once; whether there was any.
+    async fn run_jobs_once(&self) -> bool {
+        let jobs = self.store.claim_jobs(i64::MAX / 4, 1, 100).await.unwrap();
+        let any = !jobs.is_empty();
+        for job in jobs {
+            let finish = match self.sof.run(&job).await {
+                Ok((mut ops, Step::Done)) => {
+                    ops.push(WriteOp::FinishJob { id: job.id, generation: job.generation });
+                    ops
+                }
+                Ok((mut ops, Step::Again { at })) => {
+                    ops.push(WriteOp::RetryJob {
+                        id: job.id,
+                        generation: job.generation,
+                        run_at: at,
+                        error: String::new(),
+                    });
+                    ops
+                }
+                Err(failure) => {
+                    // A job that cannot go on waits; the test decides when to go on.
+                    vec![WriteOp::RetryJob {
+                        id: job.id,
+                        generation: job.generation,
+                        run_at: i64::MAX / 2,
+                        error: failure.message,
+                    }]
+                }
+            };
+            self.store.apply(finish).await.unwrap();
+        }
+        any
+    }
+
     async fn order(&self, items: Vec<Value>) -> Value {
         let order = json!({
-            "requestedStartDate": "2026-11-25T10:00:00Z", "requestedCompletionDate": "2026-11-26T10:00:00Z",
+            "requestedStartDate": "2026-09-01T10:00:00Z", "requestedCompletionDate": "2026-11-26T10:00:00Z",
             "serviceOrderItem": items,
         });
         let accepted = self.sof.create_service_order("bus", order).await.unwrap();
@@ -166,6 +174,60 @@ async fn items_wait_for_the_items_they_relate_to_and_fail_with_them() {
 }
 
 #[tokio::test]
+async fn an_item_related_to_an_item_of_another_order_is_pending_until_that_one_completes() {
+    let world = world().await;
+    // The first order is to start in an hour; the second's UNI depends on the first's.
+    let later = json!({"requestedStartDate": lso_model::DateTime::from_millis(NOW + 3_600_000).as_str(),
+                       "requestedCompletionDate": "2026-11-26T10:00:00Z", "serviceOrderItem": [add_uni("1", "site-new-york")]});
+    let first = world.sof.create_service_order("bus", later).await.unwrap();
+    let first_id = first["id"].as_str().unwrap();
+    let mut item = add_uni("1", "site-boston");
+    item["serviceOrderItemRelationship"] =
+        json!([{"orderItem": {"itemId": "1", "serviceOrderId": first_id}, "relationshipType": "dependsOn"}]);
+    let second = world
+        .sof
+        .create_service_order(
+            "bus",
+            json!({"requestedStartDate": "2026-09-01T10:00:00Z", "requestedCompletionDate": "2026-11-26T10:00:00Z",
+                   "serviceOrderItem": [item.clone()]}),
+        )
+        .await
+        .unwrap();
+    let second_id = second["id"].as_str().unwrap();
+    world.run_jobs_once().await;
+    let first = world.sof.service_order("bus", first_id).await.unwrap();
+    assert_eq!(first["state"], "acknowledged", "not started before its requested start");
+    let waiting = world.sof.service_order("bus", second_id).await.unwrap();
+    assert_eq!(
+        (waiting["state"].clone(), waiting["serviceOrderItem"][0]["state"].clone()),
+        (json!("pending"), json!("pending"))
+    );
+    let note = &waiting["serviceOrderItem"][0]["note"][0];
+    assert_eq!(note["source"], "sof");
+    assert!(note["text"].as_str().unwrap().contains(first_id), "{note}");
+
+    world.clock.advance(std::time::Duration::from_secs(3600));
+    world.settle().await;
+    let first = world.sof.service_order("bus", first_id).await.unwrap();
+    let done = world.sof.service_order("bus", second_id).await.unwrap();
+    assert_eq!((first["state"].clone(), done["state"].clone()), (json!("completed"), json!("completed")), "{done:#}");
+
+    // A relation to an order or item that does not exist is refused at once.
+    item["serviceOrderItemRelationship"][0]["orderItem"]["serviceOrderId"] = json!("no-such-order");
+    let refused = world
+        .sof
+        .create_service_order(
+            "bus",
+            json!({"requestedStartDate": "2026-09-01T10:00:00Z", "requestedCompletionDate": "2026-11-26T10:00:00Z",
+                   "serviceOrderItem": [item]}),
+        )
+        .await
+        .unwrap_err();
+    let SofError::Invalid(found) = refused else { panic!("{refused:?}") };
+    assert_eq!(found[0].property_path, "/serviceOrderItem/0/serviceOrderItemRelationship/0/orderItem/serviceOrderId");
+}
+
+#[tokio::test]
 async fn orders_breaking_mef_99_are_refused_with_every_problem_located() {
     let world = world().await;
     let order = json!({"requestedStartDate": "soon", "serviceOrderItem": [
@@ -201,7 +263,7 @@ async fn orders_breaking_mef_99_are_refused_with_every_problem_located() {
 #[tokio::test]
 async fn a_repeated_create_with_the_same_external_id_returns_the_first_order() {
     let world = world().await;
-    let order = json!({"externalId": "po-1/item-1", "requestedStartDate": "2026-11-25T10:00:00Z",
+    let order = json!({"externalId": "po-1/item-1", "requestedStartDate": "2026-09-01T10:00:00Z",
         "requestedCompletionDate": "2026-11-26T10:00:00Z", "serviceOrderItem": [add_uni("1", "site-boston")]});
     let first = world.sof.create_service_order("bus", order.clone()).await.unwrap();
     let again = world.sof.create_service_order("bus", order.clone()).await.unwrap();
@@ -246,7 +308,7 @@ async fn a_hundred_orders_failing_at_an_element_leak_no_vlan_bandwidth_or_flow()
 async fn each_committed_step_of_a_service_order_is_told_to_those_following_them() {
     let world = world().await;
     let mut moves = world.sof.service_order_moves().expect("the SOF of this process tells its moves");
-    let order = json!({"externalId": "po-7/1", "requestedStartDate": "2026-11-25T10:00:00Z",
+    let order = json!({"externalId": "po-7/1", "requestedStartDate": "2026-09-01T10:00:00Z",
         "requestedCompletionDate": "2026-11-26T10:00:00Z", "serviceOrderItem": [add_uni("1", "site-new-york")]});
     let accepted = world.sof.create_service_order("bus", order).await.unwrap();
     let id = accepted["id"].as_str().unwrap().to_owned();
@@ -345,7 +407,7 @@ async fn internet_access_takes_an_ip_uni_and_a_subnet_of_its_own_and_gives_both_
 async fn an_ipvc_the_router_cannot_run_is_refused_before_it_is_accepted() {
     let world = world().await;
     let order = json!({
-        "requestedStartDate": "2026-11-25T10:00:00Z", "requestedCompletionDate": "2026-11-26T10:00:00Z",
+        "requestedStartDate": "2026-09-01T10:00:00Z", "requestedCompletionDate": "2026-11-26T10:00:00Z",
         "serviceOrderItem": [add_ipvc("1", "site-boston", json!({"routing": "bgp"}))],
     });
     let Err(lso_model::EntityError::Invalid(violations)) = world.sof.create_service_order("bus", order).await else {
