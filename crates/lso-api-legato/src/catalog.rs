@@ -1,22 +1,23 @@
 //! Legato Service Catalog 4.0.0-RC (`/mefApi/legato/serviceCatalog/v4`): the service
 //! specifications the SOF realises, each with the JSON Schema of its configuration (an lso
 //! extension at `/serviceSpecification/{id}/schema`, named by `targetServiceSchema`), and the
-//! catalog's hub. The catalog is fixed at build time, so its hub never has an event to send.
+//! catalog's hub. The operators move a specification along its lifecycle or withdraw it
+//! (`/lso/admin/v1/legato/serviceSpecification/{id}`), and the SOF tells the hubs.
 
 use crate::SofState;
 use axum::Router;
 use axum::extract::Path;
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
+use lso_http::api_error;
 use lso_http::{ApiError, Caller, Paging, list_response};
-use lso_sof::services::{CATALOG, ServiceSpecification, configuration_schema};
-use serde_json::{Value, json};
+use lso_sof::catalog::{STATUSES, specification_document};
+use lso_sof::services::configuration_schema;
+use serde_json::Value;
 
 /// The Service Catalog base path.
 pub const CATALOG_BASE: &str = "/mefApi/legato/serviceCatalog/v4";
-
-const STATUSES: [&str; 8] =
-    ["IN_STUDY", "IN_DESIGN", "IN_TEST", "LAUNCHED", "ACTIVE", "RETIRED", "OBSOLETE", "REJECTED"];
 
 pub(crate) fn router() -> Router<SofState> {
     Router::new()
@@ -25,19 +26,38 @@ pub(crate) fn router() -> Router<SofState> {
         .route("/serviceSpecification/{id}/schema", get(service_specification_schema))
 }
 
-fn specification(spec: &ServiceSpecification) -> Value {
-    let version = spec.service_type.rsplit(':').nth(1).unwrap_or_default().trim_start_matches('v');
-    json!({
-        "@type": "ServiceSpecification",
-        "id": spec.id,
-        "href": format!("urn:lso:legato:serviceCatalog:serviceSpecification:{}", spec.id),
-        "name": spec.name,
-        "category": spec.category,
-        "version": version,
-        "isBundle": false,
-        "lifecycleStatus": "ACTIVE",
-        "targetServiceSchema": {"@type": spec.service_type, "@schemaLocation": format!("urn:lso:legato:serviceCatalog:schema:{}", spec.id)},
-    })
+/// The operators' routes of the catalog (under `/lso/admin/v1/legato`).
+pub(crate) fn operations() -> Router<SofState> {
+    Router::new().route("/serviceSpecification/{id}", axum::routing::put(set_lifecycle_status).delete(withdraw))
+}
+
+/// A specification's new `lifecycleStatus`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Lifecycle {
+    lifecycle_status: String,
+}
+
+/// An operator puts a specification in a `lifecycleStatus` (publishing it again if it was
+/// withdrawn).
+async fn set_lifecycle_status(
+    caller: Caller<SofState>,
+    Path(id): Path<String>,
+    body: lso_http::MefBody<Lifecycle>,
+) -> Result<Response, ApiError> {
+    let (state, client) = caller.plain()?;
+    client.operator()?;
+    let document =
+        state.sof.set_service_specification_status(&id, &body.typed.lifecycle_status).await.map_err(api_error)?;
+    Ok(lso_http::ok(&document))
+}
+
+/// An operator withdraws a specification from the catalog: 204.
+async fn withdraw(caller: Caller<SofState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (state, client) = caller.plain()?;
+    client.operator()?;
+    state.sof.withdraw_service_specification(&id).await.map_err(api_error)?;
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 /// Keeps the attributes `fields` names (and `id`), when given.
@@ -47,10 +67,6 @@ fn select(mut value: Value, fields: Option<&str>) -> Value {
         map.retain(|key, _| key == "id" || key == "@type" || wanted.contains(&key.as_str()));
     }
     value
-}
-
-fn find(id: &str) -> Result<&'static ServiceSpecification, ApiError> {
-    CATALOG.iter().find(|s| s.id == id).ok_or_else(|| ApiError::NotFound(format!("no service specification `{id}`")))
 }
 
 /// `serviceSpecificationFind`: `GET /serviceSpecification`, by `category` and `lifecycleStatus`.
@@ -69,11 +85,12 @@ async fn service_specification_find(caller: Caller<SofState>) -> Result<Response
             STATUSES.join(", ")
         )));
     }
-    let matching: Vec<Value> = CATALOG
+    let listed = caller.state.sof.service_specifications().await.map_err(api_error)?;
+    let matching: Vec<Value> = listed
         .iter()
-        .filter(|s| category.as_deref().is_none_or(|c| c == s.category))
-        .filter(|_| status.as_deref().is_none_or(|s| s == "ACTIVE"))
-        .map(|s| select(specification(s), fields.as_deref()))
+        .filter(|(s, _)| category.as_deref().is_none_or(|c| c == s.category))
+        .filter(|(_, now)| status.as_deref().is_none_or(|s| s == now))
+        .map(|(s, now)| select(specification_document(s, now), fields.as_deref()))
         .collect();
     let total = matching.len() as u64;
     let page: Vec<Value> = matching.into_iter().skip(paging.offset as usize).take(paging.limit as usize).collect();
@@ -85,11 +102,13 @@ async fn service_specification_get(caller: Caller<SofState>, Path(id): Path<Stri
     let mut query = caller.query;
     let fields = query.single("fields")?;
     query.finish()?;
-    Ok(lso_http::ok(&select(specification(find(&id)?), fields.as_deref())))
+    let (spec, status) = caller.state.sof.service_specification(&id).await.map_err(api_error)?;
+    Ok(lso_http::ok(&select(specification_document(spec, &status), fields.as_deref())))
 }
 
 /// The JSON Schema of a specification's service configuration (lso's own attributes).
 async fn service_specification_schema(caller: Caller<SofState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let (_state, _) = caller.plain()?;
-    Ok(lso_http::ok(&configuration_schema(find(&id)?)))
+    let (state, _) = caller.plain()?;
+    let (spec, _) = state.sof.service_specification(&id).await.map_err(api_error)?;
+    Ok(lso_http::ok(&configuration_schema(spec)))
 }

@@ -48,6 +48,7 @@ pub fn router(state: SofState) -> Router {
         .nest(ORDERING_BASE, ordering.with_state(state.clone()))
         .nest(INVENTORY_BASE, inventory.with_state(state.clone()))
         .nest(CATALOG_BASE, catalog::router().with_state(state.clone()))
+        .nest("/lso/admin/v1/legato", catalog::operations().with_state(state.clone()))
         .merge(hub_router(state.clone(), ORDERING_BASE, LegatoApi::Ordering))
         .merge(hub_router(state.clone(), INVENTORY_BASE, LegatoApi::Inventory))
         .merge(hub_router(state.clone(), CATALOG_BASE, LegatoApi::Catalog))

@@ -96,6 +96,20 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The client, if it is one of the Seller's operators; a 403 otherwise.
+    pub(crate) fn operator(self) -> Result<Client, ApiError> {
+        if self.administers {
+            Ok(self)
+        } else {
+            Err(ApiError::Forbidden {
+                code: ForbiddenCode::AccessDenied,
+                reason: "the service catalog is the Seller's operators' to change".into(),
+            })
+        }
+    }
+}
+
 impl Callers for SofState {
     type Acting = Client;
 

@@ -55,7 +55,7 @@ impl Lab {
 }
 
 fn uni_order(external_id: &str, site: &str) -> Value {
-    json!({"externalId": external_id, "requestedStartDate": "2026-11-25T10:00:00Z", "requestedCompletionDate": "2026-11-26T10:00:00Z",
+    json!({"externalId": external_id, "requestedStartDate": "2026-09-01T10:00:00Z", "requestedCompletionDate": "2026-11-26T10:00:00Z",
         "serviceOrderItem": [{"id": "1", "action": "add", "service": {"externalId": "product-1", "state": "active",
             "serviceConfiguration": {"@type": lso_sof::services::SUBSCRIBER_UNI},
             "place": [{"@type": "GeographicSiteRef", "id": site, "role": "INSTALL_LOCATION"}]}}]})

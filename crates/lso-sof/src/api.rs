@@ -47,7 +47,7 @@ impl LegatoApi {
         match self {
             LegatoApi::Ordering => ORDERING_API,
             LegatoApi::Inventory => INVENTORY_API,
-            LegatoApi::Catalog => "legatoServiceCatalog",
+            LegatoApi::Catalog => crate::catalog::CATALOG_API,
             LegatoApi::Performance => crate::pm::PERFORMANCE_API,
             LegatoApi::ServiceControl => crate::control::SERVICE_CONTROL_API,
         }

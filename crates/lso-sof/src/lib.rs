@@ -8,6 +8,7 @@
 //! interrupted by a crash is simply run again.
 
 mod api;
+pub mod catalog;
 mod control;
 mod engine;
 pub mod ip;

@@ -225,8 +225,14 @@ impl Sof {
                         "a service cannot be added terminated",
                     ));
                 }
-                self.check_configuration(client, configuration, &format!("{path}/service/serviceConfiguration"), found)
-                    .await?;
+                let at = format!("{path}/service/serviceConfiguration");
+                if let Some(service_type) = configuration["@type"].as_str()
+                    && let Some(reason) = self.not_orderable(service_type).await?
+                {
+                    found.push(violation(ViolationCode::InvalidValue, format!("{at}/@type"), reason));
+                    return Ok(());
+                }
+                self.check_configuration(client, configuration, &at, found).await?;
             }
             "modify" | "delete" => {
                 let Some(id) = service["id"].as_str() else {

@@ -272,3 +272,64 @@ async fn a_bus_sends_its_service_orders_to_a_sof_in_another_lso_over_legato() {
     assert_eq!(sof_side.seller.icm.read(|n| n.reservations().len()).await, 1, "on the other lso's network");
     assert!(bus_side.seller.icm.read(lso_icm::Network::is_empty).await, "and not on this one's");
 }
+
+#[tokio::test]
+async fn operators_move_a_service_specification_along_its_lifecycle_and_every_bus_with_a_catalog_hub_hears_of_it() {
+    let app = spawn_app().await;
+    let catalog = Contract::load("Legato/serviceApi/catalog/serviceCatalogApi.openapi.yaml");
+    let events = Contract::load("Legato/serviceApi/catalog/serviceCatalogNotificationApi.openapi.yaml");
+    const CATALOG: &str = "/mefApi/legato/serviceCatalog/v4";
+    let receiver = Receiver::default();
+    let listener = receiver.start().await;
+    let hub = json!({"callback": format!("http://{listener}"), "query": ""});
+    assert_eq!(app.call_as(&app.admin, "POST", &format!("{CATALOG}/hub"), Some(&hub)).await.status, 201);
+    let evc = format!("{CATALOG}/serviceSpecification/carrier-ethernet-evc");
+    let operate = "/lso/admin/v1/legato/serviceSpecification/carrier-ethernet-evc";
+    let order = json!({"requestedStartDate": days_from_now(0), "requestedCompletionDate": days_from_now(1),
+        "serviceOrderItem": [{"id": "1", "action": "add", "service": {"serviceConfiguration": {"@type": lso_sof::services::EVC,
+            "endPoints": [{"interface": "uni-new-york-1", "vlans": [5]}, {"interface": "uni-boston-1", "vlans": [5]}], "cirMbps": 10}}}]});
+    let place = async || app.call_as(&app.admin, "POST", &format!("{ORDERING}/serviceOrder"), Some(&order)).await;
+
+    let refused = app.call("PUT", operate, Some(&json!({"lifecycleStatus": "RETIRED"}))).await;
+    assert_eq!(refused.status, 403, "a Buyer's token does not change the catalog");
+    let retired = app.call_as(&app.admin, "PUT", operate, Some(&json!({"lifecycleStatus": "RETIRED"}))).await;
+    assert_eq!(
+        (retired.status, retired.body["lifecycleStatus"].clone()),
+        (200, json!("RETIRED")),
+        "{:#}",
+        retired.body
+    );
+    let read = app.call_as(&app.admin, "GET", &evc, None).await.body;
+    Contract::assert_valid(&catalog.response("/serviceSpecification/{id}", "get", 200), &read, "a retired one");
+    assert_eq!(read["lifecycleStatus"], "RETIRED");
+    let no_new = place().await;
+    assert_eq!(no_new.status, 422, "a retired specification takes no new services: {:#}", no_new.body);
+    assert_eq!(property_paths(&no_new.body), ["/serviceOrderItem/0/service/serviceConfiguration/@type"]);
+    let unknown = app.call_as(&app.admin, "PUT", operate, Some(&json!({"lifecycleStatus": "GONE"}))).await;
+    assert_eq!((unknown.status, property_paths(&unknown.body)), (422, vec!["/lifecycleStatus"]));
+
+    assert_eq!(app.call_as(&app.admin, "DELETE", operate, None).await.status, 204);
+    assert_eq!(app.call_as(&app.admin, "GET", &evc, None).await.status, 404, "withdrawn");
+    let listed = app.call_as(&app.admin, "GET", &format!("{CATALOG}/serviceSpecification"), None).await.body;
+    assert_eq!(listed.as_array().unwrap().len(), 6);
+    assert_eq!(app.call_as(&app.admin, "DELETE", operate, None).await.status, 404, "withdrawn already");
+
+    let again = app.call_as(&app.admin, "PUT", operate, Some(&json!({"lifecycleStatus": "ACTIVE"}))).await;
+    assert_eq!(again.status, 200, "{:#}", again.body);
+    assert_eq!(place().await.status, 201, "published again, it takes new services");
+
+    app.wait_for_deliveries_to(&receiver).await;
+    let received = receiver.checked("/serviceCatalog/v4", |_| &events);
+    let kinds: Vec<&str> = received.iter().map(|(kind, _)| kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "serviceSpecificationChangeNotification",
+            "serviceSpecificationDeleteNotification",
+            "serviceSpecificationCreateNotification"
+        ]
+    );
+    let statuses: Vec<&Value> =
+        received.iter().map(|(_, e)| &e["event"]["serviceSpecification"]["lifecycleStatus"]).collect();
+    assert_eq!(statuses, [&json!("RETIRED"), &json!("RETIRED"), &json!("ACTIVE")]);
+}
