@@ -337,3 +337,104 @@ async fn a_subscription_streams_the_measurements_of_the_callers_jobs_until_it_is
     assert!(ended.is_ok(), "the stream ended");
     assert_eq!(call("GET", &format!("/subscription/{id}"), None).await.status, 404);
 }
+
+/// Who measures: the API's base, the token of the client whose jobs they are, and the query
+/// an operator's token adds to act for that client where profiles are made (W143 R7).
+struct Measurer<'a> {
+    point: &'a str,
+    token: &'a str,
+    for_client: &'a str,
+}
+
+/// Every request of Performance Monitoring once, at `by`'s reference point, on `interface`;
+/// each event received is valid against `events`; the types received.
+async fn every_performance_event(
+    app: &App,
+    by: Measurer<'_>,
+    interface: &str,
+    events: &Contract,
+) -> std::collections::BTreeSet<String> {
+    let pm = format!("/mefApi/{}/performanceMonitoring/v2", by.point);
+    let call = async |method: &str, path: &str, body: Option<Value>| {
+        let answer = app.call_as(by.token, method, &format!("{pm}{path}"), body.as_ref()).await;
+        assert!(answer.status < 300, "{method} {path}: {:#}", answer.body);
+        answer.body
+    };
+    let operate = async |method: &str, path: &str, body: Option<Value>| {
+        let path = format!("{pm}{path}{}", by.for_client);
+        let answer = app.call_as(&app.admin, method, &path, body.as_ref()).await;
+        assert!(answer.status < 300, "{method} {path}: {:#}", answer.body);
+        answer.body
+    };
+    let receiver = Receiver::default();
+    let listener = receiver.start().await;
+    call("POST", "/hub", Some(json!({"callback": format!("http://{listener}")}))).await;
+
+    let profile = json!({"jobType": "proactive", "outputFormat": "json", "resultFormat": "payload",
+                         "granularity": "1 second", "reportingPeriod": "1 second"});
+    let profile_id = operate("POST", "/performanceProfile", Some(profile)).await["id"].as_str().unwrap().to_owned();
+    operate("PATCH", &format!("/performanceProfile/{profile_id}"), Some(json!({"jobPriority": 3}))).await;
+    let job = json!({"performanceProfile": {"@type": "PerformanceProfileRef", "id": profile_id},
+                     "servicePayloadSpecificAttributes": {"@type": CE_CONFIGURATION, "interface": interface}});
+    let job_id = call("POST", "/performanceJob", Some(job)).await["id"].as_str().unwrap().to_owned();
+    let reports = format!("{pm}/performanceReport?performanceJobId={job_id}");
+    let made = |wanted: &'static str| {
+        move |r: &Value| r.as_array().is_some_and(|r| r.iter().any(|report| report["state"] == wanted))
+    };
+    app.wait_until_as(by.token, &reports, made("completed")).await;
+    // The element stops answering: the next report cannot be made.
+    let element = app.seller.icm.read(|n| n.topology().interface(interface).unwrap().port.element.clone()).await;
+    app.seller.ecm.simulated(&element).unwrap().set_down(true);
+    app.wait_until_as(by.token, &reports, made("failed")).await;
+    app.seller.ecm.simulated(&element).unwrap().set_down(false);
+
+    let reference = json!({"@type": "PerformanceJobRef", "id": job_id});
+    call("POST", "/suspendPerformanceJob", Some(json!({"performanceJob": reference}))).await;
+    call("POST", "/resumePerformanceJob", Some(json!({"performanceJob": reference}))).await;
+    let modify = json!({"performanceJob": reference, "performanceProfile": {"granularity": "10 second", "reportingPeriod": "1 minute"}});
+    call("POST", "/modifyPerformanceJob", Some(modify)).await;
+    call("POST", "/cancelPerformanceJob", Some(json!({"performanceJob": reference}))).await;
+    let asked = json!({"reportingTimeframe": {"reportingStartDate": days_from_now(-1), "reportingEndDate": days_from_now(1)},
+        "performanceJob": {"@type": "PerformanceJobValue", "outputFormat": "json", "resultFormat": "payload", "granularity": "1 second",
+                           "servicePayloadSpecificAttributes": {"@type": CE_CONFIGURATION, "interface": interface}}});
+    call("POST", "/performanceReport", Some(asked)).await;
+    operate("DELETE", &format!("/performanceProfile/{profile_id}"), None).await;
+
+    app.wait_for_deliveries_to(&receiver).await;
+    let under = format!("/{}/performanceNotification/v2", by.point);
+    receiver.checked(&under, |_| events).into_iter().map(|(kind, _)| kind).collect()
+}
+
+#[tokio::test]
+async fn performance_monitoring_sends_every_event_its_file_defines_at_legato_and_at_interlude() {
+    let app = spawn_app_with(|c| {
+        c.fulfilment.by = lso_server::config::FulfilmentMode::Network;
+        c.network.alarm_poll_millis = 3_600_000; // a test of its own raises faults
+    })
+    .await;
+    // A Buyer's EVPL, whose UNI the Buyer measures over Interlude.
+    let ordering = lso_mef_product::ordering_base(lso_model::Irp::Sonata);
+    let order = crate::network::evpl_order(&["site-new-york", "site-boston"], 100, 20);
+    let placed = app.call("POST", &format!("{ordering}/productOrder"), Some(&order)).await;
+    let done = app.wait_until_final(&ordering, placed.body["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+    let services = app.call("GET", "/mefApi/interlude/serviceControl/v1/service", None).await.body;
+    let uni = services.as_array().unwrap().iter().find_map(|s| s["interface"].as_str()).unwrap().to_owned();
+
+    for (point, token, for_client, file) in [
+        ("legato", app.admin.as_str(), "", "Legato/serviceApi/pm/performanceNotification.api.yaml"),
+        ("interlude", app.token.as_str(), "?buyerId=ACME", "Interlude/serviceApi/pm/performanceNotification.api.yaml"),
+    ] {
+        let events = Contract::load(file);
+        let received = every_performance_event(&app, Measurer { point, token, for_client }, &uni, &events).await;
+        let defined: std::collections::BTreeSet<String> = events.document()["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter_map(|p| p.strip_prefix("/listener/"))
+            .map(str::to_owned)
+            .collect();
+        let missing: Vec<&String> = defined.difference(&received).collect();
+        assert!(missing.is_empty(), "{point}: never sent {missing:?}");
+    }
+}
