@@ -7,10 +7,12 @@ use lso_lab::events::{Tally, notification_files};
 use std::path::Path;
 
 /// Whether an event posted at `path` is one of `lso`'s own, outside the SDK: Allegro's
-/// notifications (an API `lso` defines) and the threshold crossing alert, sent only to the hubs
-/// that ask for it.
+/// notifications (an API `lso` defines), Product Inventory's (MEF 116 defines none) and the
+/// threshold crossing alert, sent only to the hubs that ask for it (`docs/events.md`).
 fn lso_own(path: &str) -> bool {
-    path.starts_with("/mefApi/allegro/") || path.ends_with("/listener/performanceThresholdCrossingEvent")
+    path.starts_with("/mefApi/allegro/")
+        || path.contains("/productInventoryNotification/")
+        || path.ends_with("/listener/performanceThresholdCrossingEvent")
 }
 
 pub fn run(dir: &str) -> anyhow::Result<()> {
@@ -38,7 +40,7 @@ pub fn run(dir: &str) -> anyhow::Result<()> {
     faults.extend(missing.iter().map(|(file, kind)| format!("never received: {kind} ({file})")));
     faults.extend(tally.invalid.iter().map(|reason| format!("not valid: {reason}")));
     let (own, unattributed): (Vec<&String>, Vec<&String>) = tally.unattributed.iter().partition(|p| lso_own(p));
-    println!("{} events of lso's own APIs (Allegro, threshold crossing alerts)", own.len());
+    println!("{} events of lso's own (Allegro, Product Inventory, threshold crossing alerts)", own.len());
     faults.extend(unattributed.iter().map(|path| format!("posted where no file defines it: {path}")));
     for fault in &faults {
         eprintln!("{fault}");
