@@ -1,13 +1,14 @@
 //! Internet access down to a real router: a Seller whose access router runs FRRouting in a
 //! network namespace, with an Internet host upstream and a customer host at each IP UNI. A
-//! Basic Internet Access ordered over Sonata and over Cantata gets a subnet from the pool (given
+//! Basic Internet Access qualified, quoted and ordered over Sonata, and ordered over Cantata, gets
+//! a subnet from the pool (given
 //! back in the product), the customer host reaches the Internet at the ordered rate, and a delete
 //! order removes the routes and gives the subnet back. An Advanced Internet Access (the
 //! official SDK specification) at an IP UNI product asking for BGP brings up a session with the
 //! customer's router. Needs root and the packages `scripts/test` installs.
 
 use crate::network::seller_on;
-use crate::support::{App, lso_cli, order_of, shared_mef};
+use crate::support::{App, contact, lso_cli, order_of, shared_mef};
 use lso_lab::network::NetworkLab;
 use serde_json::{Value, json};
 
@@ -55,6 +56,30 @@ async fn addressing(app: &App, inventory: &str, product: &str) -> (String, Strin
     (format!("{customer}/{length}"), provider.to_owned())
 }
 
+/// The order of a firm quote of `order`'s item, quoted after a qualification found it can be
+/// delivered (over Sonata).
+async fn qualified_and_quoted(app: &App, order: &Value) -> Value {
+    let point = lso_model::Irp::Sonata;
+    let mut product = order["productOrderItem"][0]["product"].clone();
+    let spec = product["productConfiguration"]["@type"].as_str().unwrap().to_owned();
+    product["productOffering"]["id"] = json!(lso_spec::Catalog::built_in().unwrap().get(&spec).unwrap().offering_id());
+    let poq = json!({"instantSyncQualification": true, "relatedContactInformation": [contact("buyerContactInformation")],
+                     "productOfferingQualificationItem": [{"id": "1", "action": "add", "product": product}]});
+    let path = format!("{}/productOfferingQualification", lso_mef_product::poq_base(point));
+    let qualified = app.call("POST", &path, Some(&poq)).await;
+    assert_eq!(qualified.status, 201, "{:#}", qualified.body);
+    let item = &qualified.body["productOfferingQualificationItem"][0];
+    assert_eq!(item["serviceabilityConfidence"], "green", "a free IP UNI and subnet at the site: {item:#}");
+    let quoted = json!({"id": "1", "action": "add", "product": product,
+                        "relatedContactInformation": [contact("quoteItemTechnicalContact")],
+                        "productOfferingQualificationItem": {"id": "1", "productOfferingQualificationId": qualified.body["id"]}});
+    let path = format!("{}/quote", lso_mef_product::quote_base(point));
+    let quote = app.call("POST", &path, Some(&crate::quote::quote(true, vec![quoted]))).await;
+    assert_eq!(quote.status, 201, "{:#}", quote.body);
+    assert_eq!(quote.body["state"], "approved.orderable", "{:#}", quote.body);
+    crate::quote::order_on(&quote.body)
+}
+
 #[tokio::test]
 async fn basic_internet_access_over_sonata_and_cantata_reaches_the_internet_at_its_rate_until_deleted() {
     let topology = lso_icm::Topology::parse(TOPOLOGY).unwrap();
@@ -63,8 +88,9 @@ async fn basic_internet_access_over_sonata_and_cantata_reaches_the_internet_at_i
     let lab = &network.lab;
     let (_, internet) = &network.routers["ar1"];
 
-    // Over Sonata, at Boston: 20 Mbit/s each way.
-    let order = app.order_completed(SONATA, &internet_order("site-boston", 20)).await;
+    // Over Sonata, at Boston: 20 Mbit/s each way, qualified, quoted, and the quote ordered.
+    let order =
+        app.order_completed(SONATA, &qualified_and_quoted(&app, &internet_order("site-boston", 20)).await).await;
     let product = order["productOrderItem"][0]["product"]["id"].as_str().unwrap().to_owned();
     let (address, gateway) = addressing(&app, "/mefApi/sonata/productInventory/v7", &product).await;
     assert_eq!((address.as_str(), gateway.as_str()), ("100.64.0.2/30", "100.64.0.1"), "the first subnet of the pool");
