@@ -83,30 +83,23 @@ pub struct Client {
 }
 
 impl Client {
-    /// The client, if it administers performance profiles; a 403 otherwise (W143 R7).
-    pub(crate) fn administrator(self) -> Result<Client, ApiError> {
+    /// The client, if it administers what the SOF's operators change; a 403 saying `why` not.
+    fn administering(self, why: &str) -> Result<Client, ApiError> {
         if self.administers {
             Ok(self)
         } else {
-            Err(ApiError::Forbidden {
-                code: ForbiddenCode::AccessDenied,
-                reason: "performance profiles are the Seller's administrators' to change (W143 R7)".into(),
-            })
+            Err(ApiError::Forbidden { code: ForbiddenCode::AccessDenied, reason: why.into() })
         }
     }
-}
 
-impl Client {
+    /// The client, if it administers performance profiles; a 403 otherwise (W143 R7).
+    pub(crate) fn administrator(self) -> Result<Client, ApiError> {
+        self.administering("performance profiles are the Seller's administrators' to change (W143 R7)")
+    }
+
     /// The client, if it is one of the Seller's operators; a 403 otherwise.
     pub(crate) fn operator(self) -> Result<Client, ApiError> {
-        if self.administers {
-            Ok(self)
-        } else {
-            Err(ApiError::Forbidden {
-                code: ForbiddenCode::AccessDenied,
-                reason: "the service catalog is the Seller's operators' to change".into(),
-            })
-        }
+        self.administering("the service catalog is the Seller's operators' to change")
     }
 }
 
