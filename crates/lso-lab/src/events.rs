@@ -153,3 +153,36 @@ impl Tally {
         self.defined.iter().filter(|key| !self.received.contains_key(*key)).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sdk_defines_115_event_types_under_the_bases_of_its_files_and_a_tally_checks_what_came() {
+        let files = notification_files(&crate::shared_mef());
+        assert_eq!(files.len(), 21);
+        assert_eq!(files.iter().map(|f| f.types.len()).sum::<usize>(), 115);
+        let base = |name: &str| files.iter().find(|f| f.name.contains(name)).map(|f| f.base.clone()).unwrap();
+        assert_eq!(
+            base("Sonata/productApi/serviceability/offeringQualification"),
+            "/mefApi/sonata/productOfferingQualificationNotification/v7"
+        );
+        assert_eq!(base("Legato/serviceApi/catalog"), "/mefApi/legato/serviceCatalog/v4");
+        assert_eq!(base("Interlude/serviceApi/pm"), "/mefApi/interlude/performanceNotification/v2");
+
+        let dir = tempfile::tempdir().unwrap();
+        let records = [
+            json!({"path": "mefApi/legato/serviceInventoryNotification/v5/listener/serviceCreateEvent", "body": "{}"}),
+            json!({"path": "/somewhere/listener/serviceCreateEvent", "body": "{}"}),
+        ];
+        let lines: Vec<String> = records.iter().map(Value::to_string).collect();
+        std::fs::write(dir.path().join("1.jsonl"), lines.join("\n")).unwrap();
+        let tally = Tally::read(dir.path(), &files).unwrap();
+        let inventory = "Legato/serviceApi/inventory/serviceInventoryNotification.api.yaml".to_owned();
+        assert_eq!(tally.received.get(&(inventory, "serviceCreateEvent".to_owned())), Some(&1));
+        assert_eq!(tally.invalid.len(), 1, "an empty event is not valid: {:?}", tally.invalid);
+        assert_eq!(tally.unattributed, ["/somewhere/listener/serviceCreateEvent"]);
+        assert_eq!(tally.missing().len(), 114);
+    }
+}
