@@ -59,6 +59,17 @@ impl Bus {
         item_id: &str,
         price: Money,
     ) -> Result<Value, BusError> {
+        // Retried when the order engine changed the order meanwhile.
+        self.retrying(|| self.raise_item_charge_once(tenant, order_id, item_id, price.clone())).await
+    }
+
+    async fn raise_item_charge_once(
+        &self,
+        tenant: &Tenant,
+        order_id: &str,
+        item_id: &str,
+        price: Money,
+    ) -> Result<Value, BusError> {
         let (mut change, order) = OrderChange::load(self, Some(&tenant.key()), order_id)
             .await?
             .ok_or_else(|| BusError::NotFound(format!("no product order with id `{order_id}`")))?;
@@ -83,6 +94,11 @@ impl Bus {
 
     /// The Buyer's answer to every item of a charge (`PATCH /charge/{id}`).
     pub async fn answer_charge(&self, tenant: &Tenant, id: &str, update: ChargeUpdate) -> Result<Value, BusError> {
+        // Retried when the order engine changed the order meanwhile.
+        self.retrying(|| self.answer_charge_once(tenant, id, update.clone())).await
+    }
+
+    async fn answer_charge_once(&self, tenant: &Tenant, id: &str, update: ChargeUpdate) -> Result<Value, BusError> {
         let record = self.store.get(CHARGE, Some(&tenant.key()), id).await?;
         let record = record.ok_or_else(|| BusError::NotFound(format!("no charge with id `{id}`")))?;
         let (_, mut charge) = doc::read::<Charge>(&record.doc, id)?;
