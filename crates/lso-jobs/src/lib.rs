@@ -1,6 +1,7 @@
 //! The job runtime of one `lso` process. Background work is durable rows in the store; each
 //! entity (the BUS, the SOF, the partners) registers a [`JobHandler`] for its own job kinds,
-//! and one [`Worker`] claims the due jobs of every kind with a lease, runs each step through
+//! and one [`Worker`] claims the due jobs of every kind with a lease (renewed while a step runs,
+//! [`lease`]), runs each step through
 //! its handler, and commits the step's writes together with finishing or rescheduling the job,
 //! so a step takes effect exactly once however often it runs.
 //!
@@ -8,6 +9,7 @@
 //! to happen: it looks again after each commit, never on a timer alone.
 
 mod handler;
+pub mod lease;
 mod serve;
 mod wait;
 
@@ -16,14 +18,11 @@ pub use serve::{Outcome, Runner, serve};
 pub use wait::until_committed;
 
 use lso_model::Clock;
-use lso_store::{Job, Store, StoreError, WriteOp};
+use lso_store::{Job, Leased, Store, StoreError, WriteOp};
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
-
-/// How long a claimed job is the worker's before another may take it.
-const LEASE_MILLIS: i64 = 60_000;
 
 /// Runs the due jobs of every registered kind.
 #[derive(Clone)]
@@ -49,21 +48,22 @@ impl Worker {
     /// Runs every job due now, each committed on its own.
     pub async fn try_execute_next(&self) -> Result<Outcome, StoreError> {
         let now = self.clock.now_millis();
-        let jobs = self.store.claim_jobs(now, LEASE_MILLIS, self.batch).await?;
+        let jobs = self.store.claim_jobs(now, lease::LEASE_MILLIS, self.batch).await?;
         if jobs.is_empty() {
             return Ok(Outcome::Empty);
         }
         let count = jobs.len();
+        let held = jobs.iter().map(|j| j.id).collect();
         let mut running = JoinSet::new();
         for job in jobs {
             let worker = self.clone();
-            running.spawn(async move { worker.run_job(job).await });
+            running.spawn(async move {
+                let id = job.id;
+                worker.run_job(job).await;
+                (id, ())
+            });
         }
-        while let Some(joined) = running.join_next().await {
-            if let Err(err) = joined {
-                tracing::error!(error = %err, "a job panicked");
-            }
-        }
+        lease::join_renewing(&self.store, &*self.clock, Leased::Jobs, held, &mut running).await;
         Ok(Outcome::Done(count))
     }
 

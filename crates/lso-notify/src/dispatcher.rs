@@ -7,7 +7,7 @@
 use crate::webhooks::{self, WebhookSecrets};
 use lso_jobs::{Outcome, Runner, serve};
 use lso_model::{Clock, SystemClock};
-use lso_store::{DeliveryOutcome, DeliveryTask, Store, StoreError};
+use lso_store::{DeliveryOutcome, DeliveryTask, Leased, Store, StoreError};
 use rand::Rng;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use std::collections::HashMap;
@@ -64,8 +64,6 @@ pub struct Dispatcher {
     batch: usize,
 }
 
-const LEASE_MILLIS: i64 = 60_000;
-
 impl Dispatcher {
     /// A dispatcher over `store`, woken early by `wake`, delivering with a client made from
     /// `http` (which carries the TLS settings; the dispatcher adds timeouts and refuses
@@ -100,7 +98,7 @@ impl Dispatcher {
     /// Attempts every delivery due now (one per resource and subscription), then records them.
     pub async fn try_deliver_next(&self) -> Result<Outcome, StoreError> {
         let now = self.clock.now_millis();
-        let tasks = self.store.claim_deliveries(now, LEASE_MILLIS, self.batch).await?;
+        let tasks = self.store.claim_deliveries(now, lso_jobs::lease::LEASE_MILLIS, self.batch).await?;
         if tasks.is_empty() {
             return Ok(Outcome::Empty);
         }
@@ -113,21 +111,25 @@ impl Dispatcher {
                 signing.insert(task.tenant.clone(), Arc::new(active));
             }
         }
+        let held = tasks.iter().map(|t| t.id).collect();
         let mut attempts = JoinSet::new();
         for task in tasks {
             let client = self.client.clone();
             let secrets = signing[&task.tenant].clone();
             let inside = self.inside;
             attempts.spawn(async move {
-                match internal_literal(&task.url).filter(|_| !inside) {
+                let id = task.id;
+                let attempted = match internal_literal(&task.url).filter(|_| !inside) {
                     Some(ip) => (task, AttemptResult::Unreachable(format!("{ip} is internal: not sent inside"))),
                     None => attempt(&client, task, &secrets).await,
-                }
+                };
+                (id, attempted)
             });
         }
+        let attempted =
+            lso_jobs::lease::join_renewing(&self.store, &*self.clock, Leased::Deliveries, held, &mut attempts).await;
         let mut results = Vec::with_capacity(count);
-        while let Some(joined) = attempts.join_next().await {
-            let Ok((task, result)) = joined else { continue };
+        for (task, result) in attempted {
             let outcome = self.outcome(&task, result);
             self.metrics.delivery(match outcome {
                 DeliveryOutcome::Delivered { .. } => "delivered",

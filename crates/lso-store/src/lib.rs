@@ -76,6 +76,24 @@ impl From<StoreError> for lso_model::EntityError {
     }
 }
 
+/// What a node claims with a lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leased {
+    /// Background jobs.
+    Jobs,
+    /// Notification deliveries.
+    Deliveries,
+}
+
+impl Leased {
+    fn table(self) -> &'static str {
+        match self {
+            Leased::Jobs => "jobs",
+            Leased::Deliveries => "deliveries",
+        }
+    }
+}
+
 /// A page of a list query, newest first.
 #[derive(Debug, Clone)]
 pub struct ListQuery {
@@ -340,6 +358,12 @@ impl Store {
     /// The time of the earliest job not leased, if any.
     pub async fn next_job_time(&self) -> Result<Option<i64>, StoreError> {
         dispatch!(self.next_job_time())
+    }
+
+    /// Extends to `until` the leases of the `ids` in `leased` still held (the heartbeat of a
+    /// node at work: a node that stops renewing loses its claims when they run out).
+    pub async fn renew_leases(&self, leased: Leased, ids: Vec<i64>, until: i64) -> Result<(), StoreError> {
+        dispatch!(self.renew_leases(leased, ids, until))
     }
 
     /// A subscription of `tenant` to `api`.

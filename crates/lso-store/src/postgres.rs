@@ -1,6 +1,7 @@
 //! The PostgreSQL backend: several stateless `lso` nodes can share one database. Each write is
 //! one transaction from a connection pool; jobs and deliveries are claimed with
-//! `FOR UPDATE SKIP LOCKED`, and a node that dies leaves its leases to expire.
+//! `FOR UPDATE SKIP LOCKED` with short leases their node renews while it works on them, so the
+//! claims of a node that dies run out within seconds and another node takes the work over.
 
 use crate::{
     Condition, DeliveryCounts, DeliveryInfo, DeliveryOutcome, DeliveryTask, Hub, IndexEntry, Job, ListQuery, NewEvent,
@@ -216,6 +217,17 @@ impl PgStore {
                 trace: r.get(6),
             })
             .collect())
+    }
+
+    /// Extends to `until` the leases of the `ids` in `leased` still held.
+    pub async fn renew_leases(&self, leased: crate::Leased, ids: Vec<i64>, until: i64) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let client = self.client().await?;
+        let sql = format!("UPDATE {} SET lease_until = $1 WHERE id = ANY($2) AND lease_until > 0", leased.table());
+        client.execute(&sql, &[&until, &ids]).await.map_err(failed)?;
+        Ok(())
     }
 
     /// The time of the earliest job not leased, if any.

@@ -241,6 +241,22 @@ impl SqliteStore {
         .await
     }
 
+    /// Extends to `until` the leases of the `ids` in `leased` still held.
+    pub async fn renew_leases(&self, leased: crate::Leased, ids: Vec<i64>, until: i64) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.write(move |conn| {
+            let sql = format!("UPDATE {} SET lease_until = ?1 WHERE id = ?2 AND lease_until > 0", leased.table());
+            let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::unavailable)?;
+            for id in ids {
+                stmt.execute(params![until, id]).map_err(StoreError::unavailable)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// The time of the earliest job not leased, if any.
     pub async fn next_job_time(&self) -> Result<Option<i64>, StoreError> {
         self.read(|conn| {

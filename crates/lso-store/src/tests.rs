@@ -225,6 +225,34 @@ async fn expired_leases_are_claimed_again_and_retries_wait() {
 }
 
 #[tokio::test]
+async fn a_renewed_lease_holds_until_its_new_end_and_a_finished_claim_is_not_renewed() {
+    for (_dir, store) in stores("a_renewed_lease_holds_until_its_new_end").await {
+        let enqueue =
+            |key: &str| WriteOp::Enqueue { kind: "order".into(), key: key.into(), payload: "{}".into(), run_at: 0 };
+        store.apply(vec![enqueue("o1"), enqueue("o2")]).await.unwrap();
+        let claimed = store.claim_jobs(0, 100, 2).await.unwrap();
+        let ids: Vec<i64> = claimed.iter().map(|j| j.id).collect();
+        // The second is done with before the heartbeat: it is not held any more.
+        let done = &claimed[1];
+        store
+            .apply(vec![WriteOp::RetryJob {
+                id: done.id,
+                generation: done.generation,
+                run_at: 0,
+                error: String::new(),
+            }])
+            .await
+            .unwrap();
+        store.renew_leases(crate::Leased::Jobs, ids, 5_000).await.unwrap();
+        let again = store.claim_jobs(200, 100, 2).await.unwrap();
+        assert_eq!(again.iter().map(|j| j.id).collect::<Vec<_>>(), [done.id], "the renewed one is still held");
+        let ids = |jobs: Vec<crate::Job>| jobs.iter().map(|j| j.id).collect::<Vec<_>>();
+        assert_eq!(ids(store.claim_jobs(4_999, 100, 2).await.unwrap()), [done.id], "the first one held still");
+        assert_eq!(ids(store.claim_jobs(5_000, 100, 1).await.unwrap()), [claimed[0].id], "held until its new end");
+    }
+}
+
+#[tokio::test]
 async fn events_fan_out_to_matching_hubs_of_the_tenant_only() {
     for (_dir, store) in stores("events_fan_out_to_matching_hubs_of_the_tenant_only").await {
         store

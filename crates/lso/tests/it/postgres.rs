@@ -1,6 +1,7 @@
 //! `lso` on PostgreSQL: two nodes sharing one database fulfil orders taken by either once,
 //! whichever node's worker claims them, and deliver every notification; a node whose database
-//! stops is not ready until it is back, and loses no order it accepted.
+//! stops is not ready until it is back, and loses no order it accepted; a node killed while it
+//! delivers loses its claims within seconds and another node delivers in its place.
 
 use crate::support::*;
 
@@ -149,4 +150,159 @@ async fn a_node_whose_database_stops_is_not_ready_until_it_is_back_and_loses_no_
         assert_eq!(app.wait_until_final(ORDERS, id).await["state"], "completed", "order {id}");
     }
     std::sync::Arc::into_inner(app).unwrap().seller.stop().await;
+}
+
+#[tokio::test]
+async fn a_node_killed_while_it_delivers_leaves_its_deliveries_to_another_node_within_ten_seconds() {
+    let server = Server::get();
+    let url = fresh_database(&server, "takeover").await;
+    let settings =
+        [("LSO_DATABASE_URL", url.as_str()), ("LSO_FULFILMENT__BY", "inventory"), ("LSO_FULFILMENT__TIME_SCALE", "0")];
+    let (first_dir, second_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (first, address) = crate::crash::serve_with(first_dir.path(), &settings);
+    let buyer = crate::crash::token(first_dir.path(), &["--buyer", "ACME"]);
+    let client = reqwest::Client::new();
+    let receiver = Receiver::default();
+    let listener = receiver.start().await;
+    let hub = serde_json::json!({"callback": format!("http://{listener}")});
+    let post = async |path: &str, body: &serde_json::Value| {
+        crate::crash::call(&client, &buyer, reqwest::Method::POST, format!("http://{address}{path}"), Some(body)).await
+    };
+    assert_eq!(post(&format!("{ORDERS}/hub"), &hub).await.0, 201);
+
+    // The listener keeps every delivery waiting: the first node holds them, in flight.
+    let gate = receiver.gate.clone();
+    let closed = gate.write().await;
+    for _ in 0..5 {
+        let (status, body) = post(&format!("{ORDERS}/productOrder"), &order_of(&example(EVPL), None)).await;
+        assert_eq!(status, 201, "{body:#}");
+    }
+    let in_flight = async || (receiver.reached.load(std::sync::atomic::Ordering::SeqCst) >= 5).then_some(());
+    let held = lso_jobs::until_committed(&receiver.arrived, std::time::Duration::from_secs(60), in_flight).await;
+    assert!(held.is_some(), "the first node attempts a delivery of each order");
+    drop(first); // SIGKILL, its claims held
+    let killed = std::time::Instant::now();
+    drop(closed);
+
+    // Another node on the same database, never told of the first one's end.
+    let (_second, address) = crate::crash::serve_with(second_dir.path(), &settings);
+    let admin = crate::crash::token(second_dir.path(), &["--admin"]);
+    let url = format!("http://{address}/lso/admin/v1/deliveries?limit=1000");
+    let look = async || Some(crate::crash::call(&client, &admin, reqwest::Method::GET, url.clone(), None).await.1);
+    let delivered =
+        async || look().await.filter(|outbox| outbox["pending"] == 0 && outbox["delivered"].as_u64() > Some(0));
+    let outbox = lso_jobs::until_committed(&receiver.arrived, std::time::Duration::from_secs(60), delivered).await;
+    let took = killed.elapsed();
+    let outbox = outbox.expect("the second node delivers what the first one held");
+    assert_eq!(outbox["dead"], 0, "{outbox:#}");
+    println!("delivered by the second node {took:?} after the first was killed");
+    assert!(took < std::time::Duration::from_secs(10), "the deliveries waited {took:?} after the kill");
+    let received: std::collections::HashSet<String> =
+        receiver.events.lock().unwrap().iter().map(|(_, e)| e["eventId"].as_str().unwrap().to_owned()).collect();
+    for delivery in outbox["deliveries"].as_array().unwrap() {
+        assert!(received.contains(delivery["eventId"].as_str().unwrap()), "{delivery:#}");
+    }
+}
+
+/// A way to `target` that keeps each request waiting while `gate` is held for writing, and
+/// counts the requests that reached it in `reached`.
+async fn gated_relay(
+    target: String,
+    gate: std::sync::Arc<tokio::sync::RwLock<()>>,
+    reached: std::sync::Arc<tokio::sync::watch::Sender<usize>>,
+) -> String {
+    let http = reqwest::Client::new();
+    let relay = move |request: axum::extract::Request| {
+        let (http, target, gate, reached) = (http.clone(), target.clone(), gate.clone(), reached.clone());
+        async move {
+            reached.send_modify(|n| *n += 1);
+            let _open = gate.read().await;
+            let (parts, body) = request.into_parts();
+            let path = parts.uri.path_and_query().unwrap().as_str().to_owned();
+            let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+            let mut asked = http.request(parts.method.clone(), format!("{target}{path}")).body(body);
+            for name in [axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE] {
+                if let Some(value) = parts.headers.get(&name) {
+                    asked = asked.header(name, value);
+                }
+            }
+            let answer = asked.send().await.unwrap();
+            let status = axum::http::StatusCode::from_u16(answer.status().as_u16()).unwrap();
+            let kind = answer.headers().get(reqwest::header::CONTENT_TYPE).cloned();
+            let kind = kind.unwrap_or(reqwest::header::HeaderValue::from_static("application/json"));
+            (status, [(axum::http::header::CONTENT_TYPE, kind)], answer.bytes().await.unwrap())
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(relay)).await });
+    format!("http://{at}")
+}
+
+#[tokio::test]
+async fn a_node_killed_while_it_runs_a_job_leaves_the_job_to_another_node_which_finishes_it_within_ten_seconds() {
+    // The nodes' BUS sends its service orders over Legato to a SOF in another lso, through a
+    // relay that can keep them waiting: a job step of the first node is held mid-way.
+    let sof_side = spawn_app().await;
+    let gate = std::sync::Arc::new(tokio::sync::RwLock::new(()));
+    let (reached, mut seen) = tokio::sync::watch::channel(0usize);
+    let relay = gated_relay(format!("http://{}", sof_side.seller.addr), gate.clone(), reached.into()).await;
+    let server = Server::get();
+    let url = fresh_database(&server, "job_takeover").await;
+    let settings = [
+        ("LSO_DATABASE_URL", url.as_str()),
+        ("LSO_FULFILMENT__BY", "network"),
+        ("LSO_FULFILMENT__LEGATO_URL", relay.as_str()),
+        ("LSO_FULFILMENT__LEGATO_TOKEN", sof_side.admin.as_str()),
+    ];
+    let (first_dir, second_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // Started off the test's thread, which serves the relay and the SOF a starting node calls.
+    let start = async |dir: &std::path::Path| {
+        let (dir, settings) = (dir.to_owned(), settings.map(|(k, v)| (k, v.to_owned())));
+        tokio::task::spawn_blocking(move || {
+            let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            crate::crash::serve_with(&dir, &settings)
+        })
+        .await
+        .unwrap()
+    };
+    let (first, address) = start(first_dir.path()).await;
+    let buyer = crate::crash::token(first_dir.path(), &["--buyer", "ACME"]);
+    let client = reqwest::Client::new();
+
+    let closed = gate.write().await;
+    let order = crate::network::evpl_order(&["site-new-york", "site-boston"], 100, 20);
+    let url = format!("http://{address}{ORDERS}/productOrder");
+    let (status, placed) = crate::crash::call(&client, &buyer, reqwest::Method::POST, url, Some(&order)).await;
+    assert_eq!(status, 201, "{placed:#}");
+    let id = placed["id"].as_str().unwrap().to_owned();
+    // (The borrow `wait_for` gives is let go at once: the relay counts under it.)
+    let sent =
+        tokio::time::timeout(std::time::Duration::from_secs(60), async { seen.wait_for(|n| *n >= 1).await.is_ok() });
+    assert_eq!(sent.await, Ok(true), "the first node's job sends a service order");
+    drop(first); // SIGKILL mid-step, the job claimed
+    let killed = std::time::Instant::now();
+    drop(closed);
+
+    let (_second, address) = start(second_dir.path()).await;
+    let buyer = crate::crash::token(second_dir.path(), &["--buyer", "ACME"]);
+    let path = format!("http://{address}{ORDERS}/productOrder/{id}");
+    let look = async || {
+        let (_, order) = crate::crash::call(&client, &buyer, reqwest::Method::GET, path.clone(), None).await;
+        Some(order).filter(|o| o["state"] == "completed")
+    };
+    let wake = sof_side.seller.bus.wake();
+    let done = lso_jobs::until_committed(&wake, std::time::Duration::from_secs(60), look).await;
+    let took = killed.elapsed();
+    let done = done.expect("the second node finishes the order");
+    println!("the order completed {took:?} after the node running it was killed");
+    assert!(took < std::time::Duration::from_secs(10), "the job waited {took:?} after the kill");
+    let states: Vec<&str> =
+        done["stateChange"].as_array().unwrap().iter().map(|c| c["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["acknowledged", "inProgress", "completed"], "each step once, whichever node ran it");
+    let evpl = done["productOrderItem"][2]["product"]["id"].as_str().unwrap();
+    let services = sof_side
+        .call_as(&sof_side.admin, "GET", &format!("/mefApi/legato/serviceInventory/v5/service?externalId={evpl}"), None)
+        .await;
+    assert_eq!(services.body.as_array().unwrap().len(), 1, "one service for the EVPL, sent twice: {:#}", services.body);
 }

@@ -283,8 +283,8 @@ pub fn example(spec: &str) -> Value {
 /// The EVPL specification.
 pub const EVPL: &str = "urn:mef:lso:spec:cantata-sonata:evpl-evc:v1.0.0:all";
 
-/// A notification listener: records every event it is sent with its signature headers, and
-/// can be told to refuse the next `n` deliveries with 500. Given the tenant's webhook secret, it
+/// A notification listener: records every event it is sent with its signature headers, can be
+/// told to refuse the next `n` deliveries with 500, or to keep every request waiting (`gate`). Given the tenant's webhook secret, it
 /// verifies every signature (Standard Webhooks) and refuses with 401 what does not verify.
 #[derive(Clone, Default)]
 pub struct Receiver {
@@ -294,6 +294,10 @@ pub struct Receiver {
     pub unverified: Arc<AtomicUsize>,
     pub refuse: Arc<AtomicUsize>,
     pub arrived: Arc<Notify>,
+    /// Every request that reached the listener, answered yet or not.
+    pub reached: Arc<AtomicUsize>,
+    /// Held for writing, it keeps every request waiting, unanswered, until it is let go.
+    pub gate: Arc<tokio::sync::RwLock<()>>,
 }
 
 /// A delivery's body and signature headers, as received.
@@ -342,6 +346,9 @@ impl Receiver {
             headers: axum::http::HeaderMap,
             body: String,
         ) -> StatusCode {
+            receiver.reached.fetch_add(1, Ordering::SeqCst);
+            receiver.arrived.notify_waiters();
+            let _open = receiver.gate.read().await;
             let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
             let signed = Signed {
                 id: header("webhook-id"),
