@@ -11,6 +11,7 @@ use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::get;
 use lso_bus::HubApi;
+use lso_bus::offered_on;
 use lso_http::{ApiError, Caller, Paging, QueryParams, list_response};
 use lso_mef_product::{DateTime, catalog_base};
 use lso_model::Irp;
@@ -30,10 +31,6 @@ pub(crate) fn router() -> Router<PointState> {
 
 fn offering_id(spec: &ProductSpec) -> String {
     spec.offering_id()
-}
-
-fn offered_on(spec: &ProductSpec, irp: Irp) -> bool {
-    lso_bus::offered_on(spec, irp)
 }
 
 impl PointState {
@@ -242,13 +239,16 @@ async fn retrieve_product_specification(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (state, _) = caller.plain()?;
-    let spec = state
-        .specifications()
-        .await?
-        .into_iter()
-        .find(|s| s["id"] == id.as_str())
+    let here = |interfaces: &[String]| interfaces.iter().any(|i| i == state.irp.as_str());
+    if let Some(spec) = state.specs().find(|s| s.id == id && here(&s.interfaces)) {
+        return Ok(lso_http::ok(&state.specification(&spec)));
+    }
+    let kept = state.api.bus.obsolete_specifications().await.map_err(lso_http::api_error)?;
+    let spec = kept
+        .iter()
+        .find(|s| s.id == id && here(&s.interfaces))
         .ok_or_else(|| ApiError::not_found("productSpecification", &id))?;
-    Ok(lso_http::ok(&spec))
+    Ok(lso_http::ok(&state.obsolete(spec)))
 }
 
 /// `listCategory`: `GET /category`.

@@ -8,7 +8,7 @@
 use crate::services::{CATALOG, ServiceSpecification};
 use crate::{Sof, SofError};
 use lso_model::{DateTime, Violation, ViolationCode};
-use lso_store::{NewEvent, Record, WriteOp};
+use lso_store::{ListQuery, NewEvent, Record, WriteOp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -66,16 +66,29 @@ impl Sof {
         Ok((record, standing))
     }
 
-    /// The specifications in the catalog, each with its `lifecycleStatus`.
+    /// The specifications in the catalog, each with its `lifecycleStatus` (one read for all).
     pub async fn service_specifications(&self) -> Result<Vec<(&'static ServiceSpecification, String)>, SofError> {
-        let mut listed = Vec::new();
-        for spec in &CATALOG {
-            let (_, standing) = self.standing(spec.id).await?;
-            if !standing.withdrawn {
-                listed.push((spec, standing.lifecycle_status));
-            }
+        let query = ListQuery {
+            kind: SPECIFICATION_STATE.into(),
+            tenant: Some(OWNER.into()),
+            filters: Vec::new(),
+            offset: 0,
+            limit: CATALOG.len() as u64,
+        };
+        let mut changed = std::collections::HashMap::new();
+        for record in self.store.list(query).await?.records {
+            let standing: Standing = serde_json::from_str(&record.doc)
+                .map_err(|e| SofError::Corrupt(format!("service specification {}: {e}", record.id)))?;
+            changed.insert(record.id, standing);
         }
-        Ok(listed)
+        Ok(CATALOG
+            .iter()
+            .filter_map(|spec| match changed.remove(spec.id) {
+                Some(standing) if standing.withdrawn => None,
+                Some(standing) => Some((spec, standing.lifecycle_status)),
+                None => Some((spec, "ACTIVE".to_owned())),
+            })
+            .collect())
     }
 
     /// Specification `id` with its `lifecycleStatus`, unless it is not in the catalog.

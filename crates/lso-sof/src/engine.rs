@@ -93,6 +93,7 @@ impl Sof {
         let record = self.store.get(SERVICE_ORDER, None, id).await?.ok_or_else(|| SofError::NotFound(id.into()))?;
         let mut order: Value =
             serde_json::from_str(&record.doc).map_err(|e| SofError::Corrupt(format!("{id}: {e}")))?;
+        let original = order.clone();
         let now = self.clock.now_millis();
         let start =
             order["requestedStartDate"].as_str().and_then(|d| DateTime::parse(d).ok()).map_or(now, |d| d.millis());
@@ -153,6 +154,11 @@ impl Sof {
             // The change before it is a network change of a few hundred milliseconds.
             Step::Again { at: now + 100 }
         };
+        // A step that changed nothing (an item still waiting) writes nothing: an order pending
+        // for a day is looked at, not rewritten, every second.
+        if writes.ops.is_empty() && order == original {
+            return Ok((Vec::new(), step));
+        }
         let index = order_index(&order);
         let updated = Record { version: record.version + 1, doc: order.to_string(), ..record };
         let mut ops = vec![WriteOp::Update { record: updated, index }];

@@ -78,7 +78,7 @@ pub enum SpecError {
 }
 
 /// An orderable product specification.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ProductSpec {
     /// The `@type` URN a `productConfiguration` uses to name it.
     pub id: String,
@@ -237,25 +237,7 @@ impl ProductSpec {
     /// validating its configurations first.
     pub fn with_official(&self, imported: &ProductSpec) -> ProductSpec {
         let official = Official { origin: imported.origin.clone(), validator: imported.validator.clone() };
-        ProductSpec {
-            id: self.id.clone(),
-            aliases: self.aliases.clone(),
-            name: self.name.clone(),
-            short_name: self.short_name.clone(),
-            interfaces: self.interfaces.clone(),
-            required_place_roles: self.required_place_roles.clone(),
-            orderable: self.orderable,
-            required_product_relationships: self.required_product_relationships.clone(),
-            max_term_months: self.max_term_months,
-            provisioning_seconds: self.provisioning_seconds,
-            realised_by: self.realised_by.clone(),
-            example: self.example.clone(),
-            schema: self.schema.clone(),
-            pricing: self.pricing.clone(),
-            origin: self.origin.clone(),
-            validator: self.validator.clone(),
-            official: Some(official),
-        }
+        ProductSpec { official: Some(official), ..self.clone() }
     }
 }
 
