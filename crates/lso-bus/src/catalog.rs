@@ -161,48 +161,50 @@ impl Bus {
             Some(old) => WriteOp::Update { record: record(old.version + 1), index: Vec::new() },
             None => WriteOp::Insert { record: record(1), index: Vec::new() },
         }];
-        ops.extend(
-            self.catalog_events(
-                CatalogEvent {
-                    event_type: "productOfferingStateChangeEvent",
-                    listener: "productOfferingStatusChangeEvent",
-                    path: "productOffering",
-                    id,
-                },
-                &spec.interfaces,
-                &at,
-            )
-            .await?,
-        );
+        let hubs = self.catalog_hubs().await?;
+        ops.extend(self.catalog_events(
+            &hubs,
+            CatalogEvent {
+                event_type: "productOfferingStateChangeEvent",
+                listener: "productOfferingStatusChangeEvent",
+                path: "productOffering",
+                id,
+            },
+            &spec.interfaces,
+            &at,
+        ));
         self.commit(ops).await?;
         self.offering_state(id).await
     }
 }
 
 impl Bus {
-    /// The writes announcing `event` to every Buyer with a catalog hub at one of the reference
-    /// points `interfaces` (where what it is about is offered).
-    async fn catalog_events(
+    /// The Buyers with a catalog hub, by tenant key, read once for all the events of a change.
+    async fn catalog_hubs(&self) -> Result<Vec<(String, Tenant)>, BusError> {
+        let keys = self.store.hub_tenants(HubApi::Catalog.key()).await?;
+        Ok(keys.into_iter().filter_map(|key| Tenant::from_key(&key).map(|tenant| (key, tenant))).collect())
+    }
+
+    /// The writes announcing `event` to each Buyer of `hubs` at one of the reference points
+    /// `interfaces` (where what it is about is offered).
+    fn catalog_events(
         &self,
+        hubs: &[(String, Tenant)],
         event: CatalogEvent<'_>,
         interfaces: &[String],
         at: &DateTime,
-    ) -> Result<Vec<WriteOp>, BusError> {
+    ) -> Vec<WriteOp> {
         let CatalogEvent { event_type, listener, path, id } = event;
         let origin = self.config.self_addresses.origin.as_deref().unwrap_or("http://localhost");
         let mut ops = Vec::new();
-        for key in self.store.hub_tenants(HubApi::Catalog.key()).await? {
-            let Some(tenant) = Tenant::from_key(&key) else { continue };
-            if !interfaces.iter().any(|i| i == tenant.irp.as_str()) {
-                continue;
-            }
+        for (key, tenant) in hubs.iter().filter(|(_, t)| interfaces.iter().any(|i| i == t.irp.as_str())) {
             let event_id = self.ids.next_id();
             let href = format!("{origin}{}/{path}/{id}", HubApi::Catalog.base(tenant.irp));
             let body = json!({"eventId": event_id, "eventTime": at.as_str(), "eventType": event_type, "event": {"id": id, "href": href}});
             ops.push(WriteOp::Publish(NewEvent {
                 id: event_id,
                 api: HubApi::Catalog.key().into(),
-                tenant: key,
+                tenant: key.clone(),
                 event_type: event_type.into(),
                 listener_path: format!("{}/listener/{listener}", HubApi::Catalog.listener_base(tenant.irp)),
                 body: body.to_string(),
@@ -210,7 +212,7 @@ impl Bus {
                 at: at.millis(),
             }));
         }
-        Ok(ops)
+        ops
     }
 
     /// Sells from `catalog` from now on, announcing each offering and specification it adds
@@ -225,13 +227,14 @@ impl Bus {
         let removed: Vec<Arc<lso_spec::ProductSpec>> =
             before.specs().iter().filter(|s| s.orderable && catalog.get(&s.id).is_none()).cloned().collect();
         let at = DateTime::from_millis(self.clock.now_millis());
+        let hubs = self.catalog_hubs().await?;
         let mut ops = Vec::new();
         for spec in &added {
             let offering = spec.offering_id();
             for (path, id) in [("productSpecification", spec.id.as_str()), ("productOffering", offering.as_str())] {
                 let event_type = format!("{path}CreateEvent");
                 let event = CatalogEvent { event_type: &event_type, listener: &event_type, path, id };
-                ops.extend(self.catalog_events(event, &spec.interfaces, &at).await?);
+                ops.extend(self.catalog_events(&hubs, event, &spec.interfaces, &at));
             }
         }
         // A specification sold before whose definition changed: its offering changed with it.
@@ -244,7 +247,7 @@ impl Bus {
             for (path, id) in [("productSpecification", spec.id.as_str()), ("productOffering", offering.as_str())] {
                 let event_type = format!("{path}AttributeValueChangeEvent");
                 let event = CatalogEvent { event_type: &event_type, listener: &event_type, path, id };
-                ops.extend(self.catalog_events(event, &spec.interfaces, &at).await?);
+                ops.extend(self.catalog_events(&hubs, event, &spec.interfaces, &at));
             }
         }
         // A specification the new catalog no longer has stays listed as `obsolete` (W142: kept
@@ -277,7 +280,7 @@ impl Bus {
                 path: "productSpecification",
                 id: &spec.id,
             };
-            ops.extend(self.catalog_events(event, &spec.interfaces, &at).await?);
+            ops.extend(self.catalog_events(&hubs, event, &spec.interfaces, &at));
         }
         for spec in catalog.specs().iter().filter(|s| before.get(&s.id).is_none()) {
             if self.store.get(OBSOLETE_SPECIFICATION, Some(OWNER), &spec.id).await?.is_some() {
@@ -303,7 +306,7 @@ impl Bus {
                     _ => continue,
                 };
                 let event = CatalogEvent { event_type, listener, path: "category", id: category };
-                ops.extend(self.catalog_events(event, &on, &at).await?);
+                ops.extend(self.catalog_events(&hubs, event, &on, &at));
             }
         }
         // Sold from at once, so a Buyer told of an offering finds it; put back if the

@@ -101,22 +101,17 @@ async fn the_mef_99_examples_are_realised_and_every_response_and_event_meets_the
     Contract::assert_valid(&inventory.response("/service", "get", 200), &by_order.body, "the service list");
     assert_eq!(by_order.body.as_array().unwrap().len(), 2);
 
-    // The guide's modify example names its own service id: it is pointed at the one just made.
-    let mut modify = request_with_action("modify");
-    modify["serviceOrderItem"][0]["service"]["id"] = json!(endpoint);
-    let modified = app.call_as(&app.admin, "POST", &format!("{ORDERING}/serviceOrder"), Some(&modify)).await;
-    assert_eq!(modified.status, 201, "{:#}", modified.body);
-    let done = app.wait_for_service_order(modified.body["id"].as_str().unwrap()).await;
-    assert_eq!(done["state"], "completed", "{done:#}");
-
-    // The guide's delete example takes the IP service away: terminated, and out of the
+    // The guide's modify and delete examples name their own service ids: each is pointed at
+    // one just made. The delete takes the IP service away: terminated, and out of the
     // inventory's running services for good.
-    let mut delete = request_with_action("delete");
-    delete["serviceOrderItem"][0]["service"]["id"] = json!(ipvc);
-    let deleted = app.call_as(&app.admin, "POST", &format!("{ORDERING}/serviceOrder"), Some(&delete)).await;
-    assert_eq!(deleted.status, 201, "{:#}", deleted.body);
-    let done = app.wait_for_service_order(deleted.body["id"].as_str().unwrap()).await;
-    assert_eq!(done["state"], "completed", "{done:#}");
+    for (action, service) in [("modify", &endpoint), ("delete", &ipvc)] {
+        let mut request = request_with_action(action);
+        request["serviceOrderItem"][0]["service"]["id"] = json!(service);
+        let accepted = app.call_as(&app.admin, "POST", &format!("{ORDERING}/serviceOrder"), Some(&request)).await;
+        assert_eq!(accepted.status, 201, "{action}: {:#}", accepted.body);
+        let done = app.wait_for_service_order(accepted.body["id"].as_str().unwrap()).await;
+        assert_eq!(done["state"], "completed", "{action}: {done:#}");
+    }
     let gone = app.call_as(&app.admin, "GET", &format!("{INVENTORY}/service/{ipvc}"), None).await.body;
     assert_eq!(gone["state"], "terminated");
 

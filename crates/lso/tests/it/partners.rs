@@ -770,23 +770,15 @@ async fn relay(partner: String, rule: fn(&axum::http::Method, &str) -> Relayed) 
     let relay = move |request: axum::extract::Request| {
         let (http, partner) = (http.clone(), partner.clone());
         async move {
-            let (parts, body) = request.into_parts();
-            let path = parts.uri.path_and_query().unwrap().as_str().to_owned();
-            let alter = match rule(&parts.method, &path) {
+            let path = request.uri().path_and_query().unwrap().as_str().to_owned();
+            let alter = match rule(request.method(), &path) {
                 Relayed::Answer(status) => return (status, axum::Json(json!({}))),
                 Relayed::PassOn(alter) => alter,
             };
-            let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
-            let mut asked = http.request(parts.method.clone(), format!("{partner}{path}")).body(body);
-            for name in [axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE] {
-                if let Some(value) = parts.headers.get(&name) {
-                    asked = asked.header(name, value);
-                }
-            }
-            let answer = asked.send().await.unwrap();
+            let (method, path, answer) = pass_on(&http, &partner, request).await;
             let status = axum::http::StatusCode::from_u16(answer.status().as_u16()).unwrap();
             let mut body: serde_json::Value = answer.json().await.unwrap_or_default();
-            alter(&parts.method, &path, &mut body);
+            alter(&method, &path, &mut body);
             (status, axum::Json(body))
         }
     };

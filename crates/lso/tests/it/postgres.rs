@@ -217,16 +217,7 @@ async fn gated_relay(
         async move {
             reached.send_modify(|n| *n += 1);
             let _open = gate.read().await;
-            let (parts, body) = request.into_parts();
-            let path = parts.uri.path_and_query().unwrap().as_str().to_owned();
-            let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
-            let mut asked = http.request(parts.method.clone(), format!("{target}{path}")).body(body);
-            for name in [axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE] {
-                if let Some(value) = parts.headers.get(&name) {
-                    asked = asked.header(name, value);
-                }
-            }
-            let answer = asked.send().await.unwrap();
+            let (_, _, answer) = pass_on(&http, &target, request).await;
             let status = axum::http::StatusCode::from_u16(answer.status().as_u16()).unwrap();
             let kind = answer.headers().get(reqwest::header::CONTENT_TYPE).cloned();
             let kind = kind.unwrap_or(reqwest::header::HeaderValue::from_static("application/json"));

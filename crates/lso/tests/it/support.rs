@@ -406,3 +406,22 @@ impl Receiver {
         grouped
     }
 }
+
+/// Sends `request` on to `target` (method, path and query, body, credentials and content
+/// type), as a relay in front of a peer does; the method, the path and the peer's answer.
+pub async fn pass_on(
+    http: &reqwest::Client,
+    target: &str,
+    request: axum::extract::Request,
+) -> (axum::http::Method, String, reqwest::Response) {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path_and_query().unwrap().as_str().to_owned();
+    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+    let mut asked = http.request(parts.method.clone(), format!("{target}{path}")).body(body);
+    for name in [axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE] {
+        if let Some(value) = parts.headers.get(&name) {
+            asked = asked.header(name, value);
+        }
+    }
+    (parts.method, path, asked.send().await.unwrap())
+}
