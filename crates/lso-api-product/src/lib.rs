@@ -46,11 +46,17 @@ type Found<'a, T> = Pin<Box<dyn Future<Output = Result<T, BusError>> + Send + 'a
 
 /// `value` as the JSON answer `status`; a 201 also says where the resource is (`Location`).
 fn answer<T: Serialize>(status: StatusCode, value: &T) -> Response {
-    let mut response = lso_http::json_response(status, value);
-    let href = serde_json::to_value(value).ok().and_then(|v| v["href"].as_str().map(str::to_owned));
-    if status == StatusCode::CREATED
-        && let Some(location) = href.and_then(|h| HeaderValue::from_str(&h).ok())
-    {
+    let Ok(bytes) = serde_json::to_vec(value) else {
+        return lso_http::json_response(status, value);
+    };
+    #[derive(serde::Deserialize)]
+    struct Made {
+        href: Option<String>,
+    }
+    let href = (status == StatusCode::CREATED).then(|| serde_json::from_slice::<Made>(&bytes).ok()).flatten();
+    let location = href.and_then(|made| made.href).and_then(|h| HeaderValue::from_str(&h).ok());
+    let mut response = lso_http::json_bytes(status, bytes);
+    if let Some(location) = location {
         response.headers_mut().insert(header::LOCATION, location);
     }
     response

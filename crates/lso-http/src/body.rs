@@ -58,6 +58,10 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<MefBody<T>, ApiError> 
 
 /// Deserialises `raw` into `T`, reporting where and why it does not fit.
 pub fn typed_view<T: DeserializeOwned>(raw: &Value) -> Result<T, ApiError> {
+    // Read without tracking the path; a body that does not fit is read again to locate why.
+    if let Ok(typed) = T::deserialize(raw) {
+        return Ok(typed);
+    }
     serde_path_to_error::deserialize(raw).map_err(|err| {
         let pointer = pointer_of(err.path());
         ApiError::unprocessable(violation_of(&pointer, &err.inner().to_string()))

@@ -35,18 +35,19 @@ use serde::Serialize;
 /// A JSON response with the MEF content type.
 pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
     match serde_json::to_vec(value) {
-        Ok(bytes) => {
-            let mut response = (status, bytes).into_response();
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=utf-8"));
-            response
-        }
+        Ok(bytes) => json_bytes(status, bytes),
         Err(err) => {
             tracing::error!(error = %err, "a response could not be serialised");
             ApiError::Internal.into_response()
         }
     }
+}
+
+/// A response of `status` with `bytes`, which are JSON.
+pub fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
+    let mut response = (status, bytes).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=utf-8"));
+    response
 }
 
 /// A 200 with `value` as JSON.

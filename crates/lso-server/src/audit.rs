@@ -36,8 +36,12 @@ pub async fn record(State(auditing): State<Auditing>, mut request: Request, next
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return lso_http::ApiError::Internal.into_response();
     };
-    let made =
-        serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| v["id"].as_str().map(str::to_owned));
+    /// The id of what a call made, the rest of its body skipped unread.
+    #[derive(serde::Deserialize)]
+    struct Made {
+        id: Option<String>,
+    }
+    let made = serde_json::from_slice::<Made>(&bytes).ok().and_then(|m| m.id);
     let resource = made.or_else(|| path.rsplit('/').next().filter(|s| !s.is_empty()).map(str::to_owned));
     let principal = seen.0.lock().unwrap_or_else(|e| e.into_inner()).take();
     auditing.trail.record(AuditEntry {

@@ -64,6 +64,28 @@ impl IndexEntry {
     }
 }
 
+/// An index entry as stored: its name, value and occurrence among the equal entries of its
+/// resource (the second `itemState = acknowledged` of an order is 1).
+pub(crate) type Stored = (String, String, i64);
+
+/// `index` as stored.
+pub(crate) fn numbered(index: &[IndexEntry]) -> Vec<Stored> {
+    let mut stored: Vec<Stored> = Vec::with_capacity(index.len());
+    for entry in index {
+        let n = stored.iter().filter(|(name, value, _)| *name == entry.name && *value == entry.value).count();
+        stored.push((entry.name.clone(), entry.value.clone(), n as i64));
+    }
+    stored
+}
+
+/// What a change of a resource's entries from `old` to `new` removes and adds.
+pub(crate) fn index_change(old: Vec<Stored>, new: &[IndexEntry]) -> (Vec<Stored>, Vec<Stored>) {
+    let new = numbered(new);
+    let added = new.iter().filter(|entry| !old.contains(entry)).cloned().collect();
+    let removed = old.into_iter().filter(|entry| !new.contains(entry)).collect();
+    (removed, added)
+}
+
 pub use lso_model::query::{Condition, Filter, Selection};
 
 impl From<StoreError> for lso_model::EntityError {
@@ -208,6 +230,17 @@ pub enum WriteOp {
     InsertHub(Hub),
     /// Remove a subscription of `tenant` and cancel its pending deliveries.
     DeleteHub { api: String, tenant: String, id: String },
+}
+
+impl WriteOp {
+    /// The kind and id of the resource it makes, changes or removes.
+    pub fn target(&self) -> Option<(&str, &str)> {
+        match self {
+            WriteOp::Insert { record, .. } | WriteOp::Update { record, .. } => Some((&record.kind, &record.id)),
+            WriteOp::Delete { kind, id } => Some((kind, id)),
+            _ => None,
+        }
+    }
 }
 
 /// A delivery ready to be attempted.

@@ -4,8 +4,8 @@
 //! claims of a node that dies run out within seconds and another node takes the work over.
 
 use crate::{
-    Condition, DeliveryCounts, DeliveryInfo, DeliveryOutcome, DeliveryTask, Hub, IndexEntry, Job, ListQuery, NewEvent,
-    Page, Record, StoreError, WriteOp, merge_extra, now_millis, sortable_time, split_types,
+    Condition, DeliveryCounts, DeliveryInfo, DeliveryOutcome, DeliveryTask, Hub, Job, ListQuery, NewEvent, Page,
+    Record, StoreError, Stored, WriteOp, merge_extra, now_millis, numbered, sortable_time, split_types,
 };
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::path::Path;
@@ -16,6 +16,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../migrations/postgres/0001_initial.sql")),
     ("0002_resources_by_kind", include_str!("../migrations/postgres/0002_resources_by_kind.sql")),
     ("0003_trace_context", include_str!("../migrations/postgres/0003_trace_context.sql")),
+    ("0004_index_by_resource", include_str!("../migrations/postgres/0004_index_by_resource.sql")),
 ];
 
 /// A pool of connections to one PostgreSQL database.
@@ -426,7 +427,7 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
                 .map_err(failed)?;
             let seq: i64 =
                 row.ok_or_else(|| StoreError::Conflict(format!("{} {} exists", record.kind, record.id)))?.get(0);
-            insert_index(tx, seq, &index).await
+            insert_index(tx, seq, &numbered(&index), "").await
         }
         WriteOp::Update { record, index } => {
             let row = tx
@@ -438,8 +439,17 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
                 .await
                 .map_err(failed)?;
             let seq: i64 = row.ok_or_else(|| StoreError::Conflict(format!("{record} changed concurrently")))?.get(0);
-            tx.execute("DELETE FROM resource_index WHERE seq = $1", &[&seq]).await.map_err(failed)?;
-            insert_index(tx, seq, &index).await
+            // Only the entries that differ are written: those kept are left, new ones added.
+            let entries = numbered(&index);
+            let (names, values, ns) = columns(&entries);
+            tx.execute(
+                "DELETE FROM resource_index WHERE seq = $1 AND (name, value, n) NOT IN \
+                 (SELECT * FROM UNNEST($2::TEXT[], $3::TEXT[], $4::BIGINT[]))",
+                &[&seq, &names, &values, &ns],
+            )
+            .await
+            .map_err(failed)?;
+            insert_index(tx, seq, &entries, " ON CONFLICT DO NOTHING").await
         }
         WriteOp::Delete { kind, id } => {
             let deleted =
@@ -517,20 +527,25 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
     }
 }
 
+/// The columns of `entries`, as arrays for `UNNEST`.
+fn columns(entries: &[Stored]) -> (Vec<&str>, Vec<&str>, Vec<i64>) {
+    let names = entries.iter().map(|(name, _, _)| name.as_str()).collect();
+    let values = entries.iter().map(|(_, value, _)| value.as_str()).collect();
+    (names, values, entries.iter().map(|(_, _, n)| *n).collect())
+}
+
 async fn insert_index(
     tx: &deadpool_postgres::Transaction<'_>,
     seq: i64,
-    index: &[IndexEntry],
+    entries: &[Stored],
+    on_conflict: &str,
 ) -> Result<(), StoreError> {
-    let names: Vec<&str> = index.iter().map(|e| e.name.as_str()).collect();
-    let values: Vec<&str> = index.iter().map(|e| e.value.as_str()).collect();
-    tx.execute(
-        "INSERT INTO resource_index (seq, name, value) SELECT $1, n, v FROM UNNEST($2::TEXT[], $3::TEXT[]) AS t (n, v)",
-        &[&seq, &names, &values],
-    )
-    .await
-    .map(drop)
-    .map_err(failed)
+    let (names, values, ns) = columns(entries);
+    let sql = format!(
+        "INSERT INTO resource_index (seq, name, value, n) \
+         SELECT $1, * FROM UNNEST($2::TEXT[], $3::TEXT[], $4::BIGINT[]){on_conflict}"
+    );
+    tx.execute(&sql, &[&seq, &names, &values, &ns]).await.map(drop).map_err(failed)
 }
 
 async fn publish(

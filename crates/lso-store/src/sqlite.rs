@@ -1,10 +1,10 @@
 //! The SQLite backend: WAL mode, `synchronous=FULL`, one writer thread that commits the writes
-//! queued meanwhile as one transaction (group commit, each request in its own savepoint), and a
-//! small pool of reader connections.
+//! queued meanwhile as one transaction (group commit; a request that fails writes nothing, so
+//! no savepoint is needed), and a small pool of reader connections.
 
 use crate::{
-    Condition, DeliveryCounts, DeliveryInfo, DeliveryOutcome, DeliveryTask, Hub, IndexEntry, Job, ListQuery, NewEvent,
-    Page, Record, StoreError, WriteOp, merge_extra, now_millis, sortable_time, split_types,
+    Condition, DeliveryCounts, DeliveryInfo, DeliveryOutcome, DeliveryTask, Hub, Job, ListQuery, NewEvent, Page,
+    Record, StoreError, Stored, WriteOp, index_change, merge_extra, now_millis, numbered, sortable_time, split_types,
 };
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter, types::Value};
 use std::path::{Path, PathBuf};
@@ -15,6 +15,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../migrations/sqlite/0001_initial.sql")),
     ("0002_resources_by_kind", include_str!("../migrations/sqlite/0002_resources_by_kind.sql")),
     ("0003_trace_context", include_str!("../migrations/sqlite/0003_trace_context.sql")),
+    ("0004_index_by_resource", include_str!("../migrations/sqlite/0004_index_by_resource.sql")),
 ];
 
 /// The most writes committed together.
@@ -138,6 +139,17 @@ impl SqliteStore {
     /// Applies `ops` atomically; jobs and events keep `trace`.
     pub async fn apply(&self, ops: Vec<WriteOp>, trace: Option<String>) -> Result<(), StoreError> {
         self.write(move |conn| {
+            // The first operation fails before anything is written; those after it are
+            // checked first (unless an earlier one makes what they change), so a request
+            // that fails writes nothing.
+            let mut earlier = Vec::new();
+            for (n, op) in ops.iter().enumerate() {
+                let target = op.target();
+                if n > 0 && !target.is_some_and(|t| earlier.contains(&t)) {
+                    check_op(conn, op)?;
+                }
+                earlier.extend(target);
+            }
             for op in ops {
                 apply_op(conn, op, trace.as_deref())?;
             }
@@ -538,14 +550,23 @@ fn run_writer(conn: Connection, mut requests: mpsc::Receiver<WriteRequest>) {
             completers.into_iter().for_each(|c| c(Some(&err)));
             continue;
         }
+        // No savepoint per request: a request that fails has written nothing (`apply` checks
+        // what can fail before it writes; every other request is one statement, which SQLite
+        // undoes by itself). Should one fail after writing, the whole group is undone.
+        let mut undone = None;
         for request in group {
-            let savepoint = conn.execute_batch("SAVEPOINT request");
+            let before = conn.total_changes();
             let (ok, complete) = request(&conn);
-            let end = if ok { "RELEASE request" } else { "ROLLBACK TO request; RELEASE request" };
-            if let Err(err) = savepoint.and_then(|_| conn.execute_batch(end)) {
-                tracing::error!(error = %err, "savepoint handling failed");
+            if !ok && conn.total_changes() != before && undone.is_none() {
+                tracing::error!("a write failed after writing part of its request; its group is undone");
+                undone = Some(StoreError::unavailable(std::io::Error::other("the group was undone")));
             }
             completers.push(complete);
+        }
+        if let Some(err) = undone {
+            let _ = conn.execute_batch("ROLLBACK");
+            completers.into_iter().for_each(|c| c(Some(&err)));
+            continue;
         }
         match conn.execute_batch("COMMIT") {
             Ok(()) => completers.into_iter().for_each(|c| c(None)),
@@ -556,6 +577,32 @@ fn run_writer(conn: Connection, mut requests: mpsc::Receiver<WriteRequest>) {
                 completers.into_iter().for_each(|c| c(Some(&err)));
             }
         }
+    }
+}
+
+/// Fails as [`apply_op`] would for a conflict or a missing resource, without writing.
+fn check_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
+    let version = |kind: &str, id: &str| -> Result<Option<i64>, StoreError> {
+        conn.prepare_cached("SELECT version FROM resources WHERE kind = ?1 AND id = ?2")
+            .and_then(|mut s| s.query_row(params![kind, id], |r| r.get(0)).optional())
+            .map_err(StoreError::unavailable)
+    };
+    match op {
+        WriteOp::Insert { record, .. } if version(&record.kind, &record.id)?.is_some() => {
+            Err(StoreError::Conflict(format!("{} {} exists", record.kind, record.id)))
+        }
+        WriteOp::Update { record, .. } if version(&record.kind, &record.id)? != Some(record.version - 1) => {
+            Err(StoreError::Conflict(format!("{} changed concurrently", record)))
+        }
+        WriteOp::Delete { kind, id } if version(kind, id)?.is_none() => Err(StoreError::NotFound),
+        WriteOp::DeleteHub { api, tenant, id } => {
+            let found: Option<i64> = conn
+                .prepare_cached("SELECT 1 FROM hubs WHERE id = ?1 AND api = ?2 AND tenant = ?3")
+                .and_then(|mut s| s.query_row(params![id, api, tenant], |r| r.get(0)).optional())
+                .map_err(StoreError::unavailable)?;
+            if found.is_none() { Err(StoreError::NotFound) } else { Ok(()) }
+        }
+        _ => Ok(()),
     }
 }
 
@@ -576,7 +623,7 @@ fn apply_op(conn: &Connection, op: WriteOp, trace: Option<&str>) -> Result<(), S
                 })
                 .map_err(StoreError::unavailable)?;
             let seq = seq.ok_or_else(|| StoreError::Conflict(format!("{} {} exists", record.kind, record.id)))?;
-            insert_index(conn, seq, &index)
+            insert_index(conn, seq, numbered(&index))
         }
         WriteOp::Update { record, index } => {
             let seq: Option<i64> = conn
@@ -590,10 +637,20 @@ fn apply_op(conn: &Connection, op: WriteOp, trace: Option<&str>) -> Result<(), S
                 })
                 .map_err(StoreError::unavailable)?;
             let seq = seq.ok_or_else(|| StoreError::Conflict(format!("{} changed concurrently", record)))?;
-            conn.prepare_cached("DELETE FROM resource_index WHERE seq = ?1")
-                .and_then(|mut s| s.execute([seq]))
+            let old = conn
+                .prepare_cached("SELECT name, value, n FROM resource_index WHERE seq = ?1")
+                .and_then(|mut s| {
+                    s.query_map([seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()
+                })
                 .map_err(StoreError::unavailable)?;
-            insert_index(conn, seq, &index)
+            let (removed, added) = index_change(old, &index);
+            let mut delete = conn
+                .prepare_cached("DELETE FROM resource_index WHERE seq = ?1 AND name = ?2 AND value = ?3 AND n = ?4")
+                .map_err(StoreError::unavailable)?;
+            for (name, value, n) in removed {
+                delete.execute(params![seq, name, value, n]).map_err(StoreError::unavailable)?;
+            }
+            insert_index(conn, seq, added)
         }
         WriteOp::Delete { kind, id } => {
             let deleted = conn
@@ -669,12 +726,12 @@ fn apply_op(conn: &Connection, op: WriteOp, trace: Option<&str>) -> Result<(), S
     }
 }
 
-fn insert_index(conn: &Connection, seq: i64, index: &[IndexEntry]) -> Result<(), StoreError> {
+fn insert_index(conn: &Connection, seq: i64, entries: Vec<Stored>) -> Result<(), StoreError> {
     let mut stmt = conn
-        .prepare_cached("INSERT INTO resource_index (seq, name, value) VALUES (?1, ?2, ?3)")
+        .prepare_cached("INSERT INTO resource_index (seq, name, value, n) VALUES (?1, ?2, ?3, ?4)")
         .map_err(StoreError::unavailable)?;
-    for entry in index {
-        stmt.execute(params![seq, entry.name, entry.value]).map_err(StoreError::unavailable)?;
+    for (name, value, n) in entries {
+        stmt.execute(params![seq, name, value, n]).map_err(StoreError::unavailable)?;
     }
     Ok(())
 }
