@@ -1,6 +1,10 @@
 //! `Icm`: the [`Network`] with every reservation kept in the store, so a restart finds the
-//! network as it left it. Reservations are made by one ICM at a time (the lock below); with
-//! several `lso` nodes, one of them runs ICM.
+//! network as it left it, and shared by every `lso` node on one database. Each change of the
+//! network (a reservation made, resized or released, an interface locked) is one transaction
+//! that moves the network's version on, records the change under that version and writes the
+//! reservation: two nodes changing the network at once cannot both move the same version, so
+//! the second catches up with the changes it has not seen (read by version) and decides again.
+//! No node leads; a node killed mid-change has changed nothing.
 
 use crate::network::{AllocationError, Hop, Network, Request, Reservation};
 use crate::topology::Topology;
@@ -12,6 +16,10 @@ use tokio::sync::Mutex;
 
 const KIND: &str = "icmReservation";
 const LOCK: &str = "icmInterfaceLock";
+/// The network's version: its record's version is one more than the changes made.
+const VERSION: &str = "icmNetwork";
+/// Each change, under the version it made.
+const CHANGE: &str = "icmChange";
 const OWNER: &str = "icm";
 
 /// What ICM can answer instead of a reservation.
@@ -53,25 +61,86 @@ struct Stored {
     leaf_s_vlans: Vec<u16>,
 }
 
-/// The stored document of `reservation`.
-fn stored(reservation: &Reservation) -> Result<String, IcmError> {
-    let request = &reservation.request;
-    let stored = Stored {
-        service: request.service.clone(),
-        interfaces: request.interfaces.clone(),
-        bandwidth_mbps: request.bandwidth_mbps,
-        vlans: request.vlans.clone(),
-        routed: request.routed.clone(),
-        leaves: request.leaves.clone(),
-        hops: reservation.hops.iter().map(|h| (h.link, h.s_vlan)).collect(),
-        leaf_s_vlans: reservation.hops.iter().filter_map(|h| h.leaf_s_vlan).collect(),
-    };
-    serde_json::to_string(&stored).map_err(|_| IcmError::Corrupt(request.service.clone()))
+impl Stored {
+    fn of(reservation: &Reservation) -> Stored {
+        let request = &reservation.request;
+        Stored {
+            service: request.service.clone(),
+            interfaces: request.interfaces.clone(),
+            bandwidth_mbps: request.bandwidth_mbps,
+            vlans: request.vlans.clone(),
+            routed: request.routed.clone(),
+            leaves: request.leaves.clone(),
+            hops: reservation.hops.iter().map(|h| (h.link, h.s_vlan)).collect(),
+            leaf_s_vlans: reservation.hops.iter().filter_map(|h| h.leaf_s_vlan).collect(),
+        }
+    }
+
+    fn reservation(self) -> Reservation {
+        let request = Request {
+            service: self.service,
+            interfaces: self.interfaces,
+            bandwidth_mbps: self.bandwidth_mbps,
+            vlans: self.vlans,
+            routed: self.routed,
+            leaves: self.leaves,
+        };
+        let mut leaf_s_vlans = self.leaf_s_vlans.into_iter();
+        let hops = self
+            .hops
+            .into_iter()
+            .map(|(link, s_vlan)| Hop { link, s_vlan, leaf_s_vlan: leaf_s_vlans.next() })
+            .collect();
+        Reservation { request, hops }
+    }
+}
+
+/// A change of the network, as recorded under the version it made.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "camelCase")]
+enum Change {
+    /// Reservation made or resized.
+    Reserved { reservation: Stored },
+    /// Reservation released.
+    Released { service: String },
+    /// Interface locked or unlocked.
+    Locked { interface: String, locked: bool },
+}
+
+impl Change {
+    /// Makes this change on `network`, whatever it holds already.
+    fn make(self, network: &mut Network) -> Result<(), IcmError> {
+        match self {
+            Change::Reserved { reservation } => {
+                let reservation = reservation.reservation();
+                network.release(&reservation.request.service);
+                network.restore(reservation)?;
+            }
+            Change::Released { service } => {
+                network.release(&service);
+            }
+            Change::Locked { interface, locked } => {
+                // An interface gone from the topology keeps no lock.
+                let _ = network.set_locked(&interface, locked);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// This node's network, and the version of the shared one it is.
+struct Local {
+    network: Network,
+    version: i64,
+}
+
+fn record(kind: &str, id: &str, version: i64, doc: String) -> Record {
+    Record { kind: kind.into(), id: id.into(), tenant: OWNER.into(), version, doc }
 }
 
 /// Infrastructure control with durable reservations.
 pub struct Icm {
-    network: Mutex<Network>,
+    local: Mutex<Local>,
     store: Store,
     adagio: Arc<dyn Adagio>,
 }
@@ -80,128 +149,167 @@ impl Icm {
     /// ICM on `topology`, with the reservations `store` holds put back, configuring elements
     /// through `adagio`.
     pub async fn open(topology: Topology, store: Store, adagio: Arc<dyn Adagio>) -> Result<Self, IcmError> {
+        let first = WriteOp::Insert { record: record(VERSION, VERSION, 1, "{}".into()), index: Vec::new() };
+        match store.apply(vec![first]).await {
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(err) => return Err(err.into()),
+        }
+        let version = store.get(VERSION, Some(OWNER), VERSION).await?.map_or(1, |r| r.version);
+        // Read in one statement each, after the version: what changes meanwhile is caught up.
+        let everything = |kind: &str| ListQuery {
+            kind: kind.into(),
+            tenant: Some(OWNER.into()),
+            filters: Vec::new(),
+            offset: 0,
+            limit: u64::MAX,
+        };
         let mut network = Network::new(topology);
-        let mut offset = 0;
+        for record in store.list(everything(KIND)).await?.records {
+            let stored: Stored = serde_json::from_str(&record.doc).map_err(|_| IcmError::Corrupt(record.id.clone()))?;
+            Change::Reserved { reservation: stored }.make(&mut network)?;
+        }
+        for record in store.list(everything(LOCK)).await?.records {
+            Change::Locked { interface: record.id, locked: true }.make(&mut network)?;
+        }
+        let icm = Icm { local: Mutex::new(Local { network, version }), store, adagio };
+        icm.catch_up(&mut *icm.local.lock().await).await?;
+        Ok(icm)
+    }
+
+    /// Makes on this node's network the changes other nodes made since it last looked.
+    async fn catch_up(&self, local: &mut Local) -> Result<(), IcmError> {
         loop {
-            let query =
-                ListQuery { kind: KIND.into(), tenant: Some(OWNER.into()), filters: Vec::new(), offset, limit: 1000 };
-            let page = store.list(query).await?;
-            for record in &page.records {
-                let stored: Stored =
-                    serde_json::from_str(&record.doc).map_err(|_| IcmError::Corrupt(record.id.clone()))?;
-                let request = Request {
-                    service: stored.service,
-                    interfaces: stored.interfaces,
-                    bandwidth_mbps: stored.bandwidth_mbps,
-                    vlans: stored.vlans,
-                    routed: stored.routed,
-                    leaves: stored.leaves,
-                };
-                let mut leaf_s_vlans = stored.leaf_s_vlans.into_iter();
-                let hops = stored
-                    .hops
-                    .into_iter()
-                    .map(|(link, s_vlan)| Hop { link, s_vlan, leaf_s_vlan: leaf_s_vlans.next() })
-                    .collect();
-                network.restore(Reservation { request, hops })?;
-            }
-            offset += page.records.len() as u64;
-            if offset >= page.total || page.records.is_empty() {
-                break;
+            let next = (local.version + 1).to_string();
+            let Some(change) = self.store.get(CHANGE, Some(OWNER), &next).await? else {
+                return Ok(());
+            };
+            let change: Change = serde_json::from_str(&change.doc).map_err(|_| IcmError::Corrupt(next))?;
+            change.make(&mut local.network)?;
+            local.version += 1;
+        }
+    }
+
+    /// Commits a change with its writes as the next version of the network, once this node has
+    /// decided it on the current one: `decide` looks at the network (caught up) and returns
+    /// the change and its writes, or what to answer without one. `undo` puts this node's
+    /// network back when the write fails, before another node's changes are caught up.
+    async fn change<T>(
+        &self,
+        mut decide: impl FnMut(&mut Network) -> Result<Decision<T>, IcmError>,
+        undo: impl Fn(&mut Network),
+    ) -> Result<T, IcmError> {
+        let mut local = self.local.lock().await;
+        loop {
+            self.catch_up(&mut local).await?;
+            let (change, writes, answer) = match decide(&mut local.network)? {
+                Decision::Answer(answer) => return Ok(answer),
+                Decision::Change { change, ops, answer } => (change, ops, answer),
+            };
+            let version = local.version + 1;
+            let doc = serde_json::to_string(&change).map_err(|_| IcmError::Corrupt(version.to_string()))?;
+            let mut ops = vec![
+                // First, so that a node that lost the race fails before writing anything.
+                WriteOp::Update { record: record(VERSION, VERSION, version, "{}".into()), index: Vec::new() },
+                WriteOp::Insert { record: record(CHANGE, &version.to_string(), 1, doc), index: Vec::new() },
+            ];
+            ops.extend(writes);
+            match self.store.apply(ops).await {
+                Ok(()) => {
+                    local.version = version;
+                    return Ok(answer);
+                }
+                // Another node changed the network first: catch up and decide again.
+                Err(StoreError::Conflict(_)) => undo(&mut local.network),
+                Err(err) => {
+                    undo(&mut local.network);
+                    return Err(err.into());
+                }
             }
         }
-        let locks =
-            ListQuery { kind: LOCK.into(), tenant: Some(OWNER.into()), filters: Vec::new(), offset: 0, limit: 10_000 };
-        for record in store.list(locks).await?.records {
-            // An interface gone from the topology keeps no lock.
-            let _ = network.set_locked(&record.id, true);
-        }
-        Ok(Icm { network: Mutex::new(network), store, adagio })
     }
 
     /// Reserves `request` durably; reserving the same request again returns it unchanged.
     pub async fn reserve(&self, request: &Request) -> Result<Reservation, IcmError> {
-        let mut network = self.network.lock().await;
-        if network.reservations().contains_key(&request.service) {
-            return Ok(network.reserve(request)?);
-        }
-        let reservation = network.reserve(request)?;
-        let doc = stored(&reservation)?;
-        let record = Record { kind: KIND.into(), id: request.service.clone(), tenant: OWNER.into(), version: 1, doc };
-        if let Err(err) = self.store.apply(vec![WriteOp::Insert { record, index: Vec::new() }]).await {
-            network.release(&request.service);
-            return Err(err.into());
-        }
-        Ok(reservation)
+        let decide = |network: &mut Network| {
+            if network.reservations().contains_key(&request.service) {
+                return Ok(Decision::Answer(network.reserve(request)?));
+            }
+            let reservation = network.reserve(request)?;
+            let stored = Stored::of(&reservation);
+            let doc = serde_json::to_string(&stored).map_err(|_| IcmError::Corrupt(request.service.clone()))?;
+            let op = WriteOp::Insert { record: record(KIND, &request.service, 1, doc), index: Vec::new() };
+            Ok(Decision::Change {
+                change: Change::Reserved { reservation: stored },
+                ops: vec![op],
+                answer: reservation,
+            })
+        };
+        self.change(decide, |network| drop(network.release(&request.service))).await
     }
 
     /// Changes reservation `request.service` to `request` in place, durably (see
     /// [`Network::resize`]).
     pub async fn resize(&self, request: &Request) -> Result<Reservation, IcmError> {
-        let mut network = self.network.lock().await;
-        let before = network.reservations().get(&request.service).cloned();
-        let reservation = network.resize(request)?;
-        let put_back = |network: &mut Network| {
-            if let Some(before) = &before {
-                let _ = network.resize(&before.request);
+        let before = std::sync::Mutex::new(None);
+        let decide = |network: &mut Network| {
+            *before.lock().unwrap_or_else(|e| e.into_inner()) = network.reservations().get(&request.service).cloned();
+            let reservation = network.resize(request)?;
+            let kept = Stored::of(&reservation);
+            let doc = serde_json::to_string(&kept).map_err(|_| IcmError::Corrupt(request.service.clone()))?;
+            let ops = vec![
+                WriteOp::Delete { kind: KIND.into(), id: request.service.clone() },
+                WriteOp::Insert { record: record(KIND, &request.service, 1, doc), index: Vec::new() },
+            ];
+            Ok(Decision::Change { change: Change::Reserved { reservation: kept }, ops, answer: reservation })
+        };
+        let undo = |network: &mut Network| {
+            if let Some(before) = before.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                network.release(&before.request.service);
+                let _ = network.restore(before);
             }
         };
-        let record = match self.store.get(KIND, Some(OWNER), &request.service).await {
-            Ok(Some(record)) => record,
-            Ok(None) => {
-                put_back(&mut network);
-                return Err(IcmError::Corrupt(request.service.clone()));
-            }
-            Err(err) => {
-                put_back(&mut network);
-                return Err(err.into());
-            }
-        };
-        let doc = stored(&reservation)?;
-        let updated = Record { version: record.version + 1, doc, ..record };
-        if let Err(err) = self.store.apply(vec![WriteOp::Update { record: updated, index: Vec::new() }]).await {
-            put_back(&mut network);
-            return Err(err.into());
-        }
-        Ok(reservation)
+        self.change(decide, undo).await
     }
 
     /// Releases a service durably; `None` if it was not reserved.
     pub async fn release(&self, service: &str) -> Result<Option<Reservation>, IcmError> {
-        let mut network = self.network.lock().await;
-        if !network.reservations().contains_key(service) {
-            return Ok(None);
-        }
-        self.store.apply(vec![WriteOp::Delete { kind: KIND.into(), id: service.into() }]).await?;
-        Ok(network.release(service))
+        let released = std::sync::Mutex::new(None);
+        let decide = |network: &mut Network| {
+            let Some(reservation) = network.release(service) else {
+                return Ok(Decision::Answer(None));
+            };
+            *released.lock().unwrap_or_else(|e| e.into_inner()) = Some(reservation.clone());
+            let op = WriteOp::Delete { kind: KIND.into(), id: service.into() };
+            let change = Change::Released { service: service.into() };
+            Ok(Decision::Change { change, ops: vec![op], answer: Some(reservation) })
+        };
+        let undo = |network: &mut Network| {
+            if let Some(reservation) = released.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                let _ = network.restore(reservation);
+            }
+        };
+        self.change(decide, undo).await
     }
 
     /// Locks interface `name` (it takes no new service) or unlocks it, durably.
     pub async fn set_locked(&self, name: &str, locked: bool) -> Result<(), IcmError> {
-        let mut network = self.network.lock().await;
-        if network.is_locked(name) == locked {
-            return Ok(network.set_locked(name, locked)?);
-        }
-        network.set_locked(name, locked)?;
-        let op = if locked {
-            WriteOp::Insert {
-                record: Record {
-                    kind: LOCK.into(),
-                    id: name.into(),
-                    tenant: OWNER.into(),
-                    version: 1,
-                    doc: "{}".into(),
-                },
-                index: Vec::new(),
+        let decide = |network: &mut Network| {
+            if network.is_locked(name) == locked {
+                return Ok(Decision::Answer(network.set_locked(name, locked)?));
             }
-        } else {
-            WriteOp::Delete { kind: LOCK.into(), id: name.into() }
+            network.set_locked(name, locked)?;
+            let op = if locked {
+                WriteOp::Insert { record: record(LOCK, name, 1, "{}".into()), index: Vec::new() }
+            } else {
+                WriteOp::Delete { kind: LOCK.into(), id: name.into() }
+            };
+            Ok(Decision::Change {
+                change: Change::Locked { interface: name.into(), locked },
+                ops: vec![op],
+                answer: (),
+            })
         };
-        if let Err(err) = self.store.apply(vec![op]).await {
-            network.set_locked(name, !locked)?;
-            return Err(err.into());
-        }
-        Ok(())
+        self.change(decide, |network| drop(network.set_locked(name, !locked))).await
     }
 
     /// Element control, as ICM reaches it.
@@ -209,8 +317,21 @@ impl Icm {
         &*self.adagio
     }
 
-    /// Reads the network as it is now.
+    /// Reads the network as it is now (with the changes of other nodes, when the store
+    /// answers).
     pub async fn read<R>(&self, look: impl FnOnce(&Network) -> R) -> R {
-        look(&*self.network.lock().await)
+        let mut local = self.local.lock().await;
+        if let Err(err) = self.catch_up(&mut local).await {
+            tracing::warn!(error = %err, "the network is read as this node last saw it");
+        }
+        look(&local.network)
     }
+}
+
+/// What a change decides on the network as it is.
+enum Decision<T> {
+    /// Nothing to change: answer this.
+    Answer(T),
+    /// Commit `change` with `ops`, then answer `answer`.
+    Change { change: Change, ops: Vec<WriteOp>, answer: T },
 }

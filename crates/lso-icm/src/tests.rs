@@ -425,3 +425,46 @@ fn a_topology_written_out_reads_back_the_same_with_its_management() {
     assert_eq!(again.management, management);
     assert_eq!(Topology { management: Default::default(), ..again }, topology);
 }
+
+#[tokio::test]
+async fn nodes_on_one_store_share_the_network_and_never_give_an_s_vlan_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = lso_store::Store::open(&dir.path().join("lso.db")).unwrap();
+    let open = || Icm::open(Topology::parse(DEMO_TOPOLOGY).unwrap(), store.clone(), simulated());
+    let nodes = [open().await.unwrap(), open().await.unwrap(), open().await.unwrap()].map(std::sync::Arc::new);
+    // Each node reserves 20 services at once with the others, all over the same link.
+    let mut runs = tokio::task::JoinSet::new();
+    for (k, node) in nodes.iter().enumerate() {
+        for n in 0..20 {
+            let (node, request) =
+                (node.clone(), request(&format!("s{}", k * 20 + n), &["uni-new-york-1", "uni-boston-1"], 1));
+            runs.spawn(async move { node.reserve(&request).await.unwrap() });
+        }
+    }
+    let made = runs.join_all().await;
+    let s_vlans: std::collections::BTreeSet<u16> = made.iter().map(|r| r.hops[0].s_vlan).collect();
+    assert_eq!(s_vlans.len(), 60, "60 services, 60 S-VLANs on their link");
+    nodes[1].release("s7").await.unwrap();
+    nodes[2].resize(&request("s8", &["uni-new-york-1", "uni-boston-1"], 5)).await.unwrap();
+    nodes[0].set_locked("uni-boston-2", true).await.unwrap();
+    let first = seen(&nodes[0]).await;
+    assert_eq!(first.0.len(), 59);
+    assert_eq!(first.1.iter().sum::<u64>(), 58 + 5, "s7 gone, s8 at 5 Mbit/s");
+    assert!(first.2);
+    for node in &nodes[1..] {
+        assert_eq!(seen(node).await, first, "every node sees the same network");
+    }
+    assert_eq!(seen(&open().await.unwrap()).await, first, "and so does a node started now");
+    // A node that had not seen the release decides on the network as it is now.
+    assert!(nodes[2].release("s7").await.unwrap().is_none());
+}
+
+/// What a node sees of the network: its reservations, the bandwidth on each link, and whether
+/// `uni-boston-2` is locked.
+async fn seen(node: &Icm) -> (std::collections::BTreeMap<String, Reservation>, Vec<u64>, bool) {
+    node.read(|n| {
+        let links = (0..n.topology().links.len()).map(|l| n.link_reserved(l)).collect();
+        (n.reservations().clone(), links, n.is_locked("uni-boston-2"))
+    })
+    .await
+}

@@ -6,6 +6,7 @@ mod allegro;
 mod bad_input;
 mod billing;
 mod catalog;
+mod cluster;
 mod conformance;
 mod crash;
 mod discovery;

@@ -10,7 +10,7 @@ const INVENTORY: &str = "/mefApi/sonata/productInventory/v7";
 
 /// A PostgreSQL server for the test: the one `POSTGRES_TEST_SERVER` names, or a throw-away
 /// cluster started with `scripts/postgres` (stopped when the guard drops).
-struct Server {
+pub(crate) struct Server {
     connection: String,
     started: Option<String>,
 }
@@ -20,7 +20,7 @@ fn script() -> std::path::PathBuf {
 }
 
 impl Server {
-    fn get() -> Server {
+    pub(crate) fn get() -> Server {
         match std::env::var("POSTGRES_TEST_SERVER") {
             Ok(connection) => Server { connection, started: None },
             Err(_) => Server::own(),
@@ -50,7 +50,7 @@ impl Drop for Server {
 }
 
 /// A fresh database on `server`.
-async fn fresh_database(server: &Server, name: &str) -> String {
+pub(crate) async fn fresh_database(server: &Server, name: &str) -> String {
     lso_store::PgStore::scratch_database(&server.connection, &format!("it_{name}")).await.unwrap()
 }
 
