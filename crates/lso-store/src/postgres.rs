@@ -17,6 +17,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_resources_by_kind", include_str!("../migrations/postgres/0002_resources_by_kind.sql")),
     ("0003_trace_context", include_str!("../migrations/postgres/0003_trace_context.sql")),
     ("0004_index_by_resource", include_str!("../migrations/postgres/0004_index_by_resource.sql")),
+    ("0005_jobs_by_due_time", include_str!("../migrations/postgres/0005_jobs_by_due_time.sql")),
 ];
 
 /// A pool of connections to one PostgreSQL database.
@@ -139,10 +140,11 @@ impl PgStore {
     /// The resource `kind`/`id`, if it exists and belongs to `tenant` (any tenant when `None`).
     pub async fn get(&self, kind: &str, tenant: Option<&str>, id: &str) -> Result<Option<Record>, StoreError> {
         let client = self.client().await?;
-        let row = client
-            .query_opt("SELECT tenant, version, doc FROM resources WHERE kind = $1 AND id = $2", &[&kind, &id])
+        let get = client
+            .prepare_cached("SELECT tenant, version, doc FROM resources WHERE kind = $1 AND id = $2")
             .await
             .map_err(failed)?;
+        let row = client.query_opt(&get, &[&kind, &id]).await.map_err(failed)?;
         Ok(row
             .map(|r| Record { kind: kind.into(), id: id.into(), tenant: r.get(0), version: r.get(1), doc: r.get(2) })
             .filter(|r| tenant.is_none_or(|t| t == r.tenant)))
@@ -197,15 +199,16 @@ impl PgStore {
     /// Leases up to `max` jobs due at `now` for `lease_ms`.
     pub async fn claim_jobs(&self, now: i64, lease_ms: i64, max: usize) -> Result<Vec<Job>, StoreError> {
         let client = self.client().await?;
-        let rows = client
-            .query(
+        let claim = client
+            .prepare_cached(
                 "UPDATE jobs SET lease_until = $1 + $2, attempts = attempts + 1 WHERE id IN \
-                 (SELECT id FROM jobs WHERE run_at <= $1 AND lease_until <= $1 ORDER BY run_at, id LIMIT $3 \
-                  FOR UPDATE SKIP LOCKED) RETURNING id, kind, key, payload, attempts, generation, trace",
-                &[&now, &lease_ms, &(max as i64)],
+                 (SELECT id FROM jobs WHERE GREATEST(run_at, lease_until) <= $1 \
+                  ORDER BY GREATEST(run_at, lease_until), id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                 RETURNING id, kind, key, payload, attempts, generation, trace",
             )
             .await
             .map_err(failed)?;
+        let rows = client.query(&claim, &[&now, &lease_ms, &(max as i64)]).await.map_err(failed)?;
         Ok(rows
             .iter()
             .map(|r| Job {
@@ -234,8 +237,10 @@ impl PgStore {
     /// The time of the earliest job not leased, if any.
     pub async fn next_job_time(&self) -> Result<Option<i64>, StoreError> {
         let client = self.client().await?;
-        let row = client.query_one("SELECT min(GREATEST(run_at, lease_until)) FROM jobs", &[]).await.map_err(failed)?;
-        Ok(row.get(0))
+        // In due order, as the index has the jobs: the first row, not a scan.
+        let sql = "SELECT GREATEST(run_at, lease_until) FROM jobs ORDER BY GREATEST(run_at, lease_until), id LIMIT 1";
+        let row = client.query_opt(sql, &[]).await.map_err(failed)?;
+        Ok(row.map(|r| r.get(0)))
     }
 
     /// A subscription of `tenant` to `api`.
@@ -419,8 +424,12 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
             let now = now_millis();
             let row = tx
                 .query_opt(
-                    "INSERT INTO resources (kind, id, tenant, version, doc, created_at, updated_at) \
+                    &prepared(
+                        tx,
+                        "INSERT INTO resources (kind, id, tenant, version, doc, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (kind, id) DO NOTHING RETURNING seq",
+                    )
+                    .await?,
                     &[&record.kind, &record.id, &record.tenant, &record.version, &record.doc, &now],
                 )
                 .await
@@ -432,8 +441,12 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
         WriteOp::Update { record, index } => {
             let row = tx
                 .query_opt(
-                    "UPDATE resources SET version = $3, doc = $4, updated_at = $5 \
+                    &prepared(
+                        tx,
+                        "UPDATE resources SET version = $3, doc = $4, updated_at = $5 \
                      WHERE kind = $1 AND id = $2 AND version = $3::BIGINT - 1 RETURNING seq",
+                    )
+                    .await?,
                     &[&record.kind, &record.id, &record.version, &record.doc, &now_millis()],
                 )
                 .await
@@ -443,8 +456,12 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
             let entries = numbered(&index);
             let (names, values, ns) = columns(&entries);
             tx.execute(
-                "DELETE FROM resource_index WHERE seq = $1 AND (name, value, n) NOT IN \
+                &prepared(
+                    tx,
+                    "DELETE FROM resource_index WHERE seq = $1 AND (name, value, n) NOT IN \
                  (SELECT * FROM UNNEST($2::TEXT[], $3::TEXT[], $4::BIGINT[]))",
+                )
+                .await?,
                 &[&seq, &names, &values, &ns],
             )
             .await
@@ -452,16 +469,22 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
             insert_index(tx, seq, &entries, " ON CONFLICT DO NOTHING").await
         }
         WriteOp::Delete { kind, id } => {
-            let deleted =
-                tx.execute("DELETE FROM resources WHERE kind = $1 AND id = $2", &[&kind, &id]).await.map_err(failed)?;
+            let deleted = tx
+                .execute(&prepared(tx, "DELETE FROM resources WHERE kind = $1 AND id = $2").await?, &[&kind, &id])
+                .await
+                .map_err(failed)?;
             if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
         }
         WriteOp::Enqueue { kind, key, payload, run_at } => tx
             .execute(
-                "INSERT INTO jobs (kind, key, payload, run_at, trace) VALUES ($1, $2, $3, $4, $5) \
+                &prepared(
+                    tx,
+                    "INSERT INTO jobs (kind, key, payload, run_at, trace) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (kind, key) DO UPDATE SET run_at = LEAST(jobs.run_at, EXCLUDED.run_at), \
                  payload = EXCLUDED.payload, generation = jobs.generation + 1, \
                  trace = coalesce(EXCLUDED.trace, jobs.trace)",
+                )
+                .await?,
                 &[&kind, &key, &payload, &run_at, &trace],
             )
             .await
@@ -469,12 +492,15 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
             .map_err(failed),
         WriteOp::FinishJob { id, generation } => {
             let deleted = tx
-                .execute("DELETE FROM jobs WHERE id = $1 AND generation = $2", &[&id, &generation])
+                .execute(
+                    &prepared(tx, "DELETE FROM jobs WHERE id = $1 AND generation = $2").await?,
+                    &[&id, &generation],
+                )
                 .await
                 .map_err(failed)?;
             if deleted == 0 {
                 // Enqueued again while it ran: release it so it runs once more.
-                tx.execute("UPDATE jobs SET lease_until = 0, attempts = 0 WHERE id = $1", &[&id])
+                tx.execute(&prepared(tx, "UPDATE jobs SET lease_until = 0, attempts = 0 WHERE id = $1").await?, &[&id])
                     .await
                     .map_err(failed)?;
             }
@@ -482,8 +508,12 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
         }
         WriteOp::RetryJob { id, generation, run_at, error } => tx
             .execute(
-                "UPDATE jobs SET run_at = CASE WHEN generation = $4 THEN $2 ELSE LEAST(run_at, $2) END, \
+                &prepared(
+                    tx,
+                    "UPDATE jobs SET run_at = CASE WHEN generation = $4 THEN $2 ELSE LEAST(run_at, $2) END, \
                  lease_until = 0, last_error = $3 WHERE id = $1",
+                )
+                .await?,
                 &[&id, &run_at, &error, &generation],
             )
             .await
@@ -492,8 +522,12 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
         WriteOp::Publish(event) => publish(tx, event, trace).await,
         WriteOp::InsertHub(hub) => tx
             .execute(
-                "INSERT INTO hubs (id, api, tenant, callback, query, event_types, extra, created_at) \
+                &prepared(
+                    tx,
+                    "INSERT INTO hubs (id, api, tenant, callback, query, event_types, extra, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .await?,
                 &[
                     &hub.id,
                     &hub.api,
@@ -510,14 +544,17 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
             .map_err(failed),
         WriteOp::DeleteHub { api, tenant, id } => {
             let deleted = tx
-                .execute("DELETE FROM hubs WHERE id = $1 AND api = $2 AND tenant = $3", &[&id, &api, &tenant])
+                .execute(
+                    &prepared(tx, "DELETE FROM hubs WHERE id = $1 AND api = $2 AND tenant = $3").await?,
+                    &[&id, &api, &tenant],
+                )
                 .await
                 .map_err(failed)?;
             if deleted == 0 {
                 return Err(StoreError::NotFound);
             }
             tx.execute(
-                "UPDATE deliveries SET state = 'cancelled', updated_at = $2 WHERE hub_id = $1 AND state = 'pending'",
+                &prepared(tx, "UPDATE deliveries SET state = 'cancelled', updated_at = $2 WHERE hub_id = $1 AND state = 'pending'").await?,
                 &[&id, &now_millis()],
             )
             .await
@@ -525,6 +562,11 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
             .map_err(failed)
         }
     }
+}
+
+/// `sql` prepared on the transaction's connection once, and kept for the next time.
+async fn prepared(tx: &deadpool_postgres::Transaction<'_>, sql: &str) -> Result<tokio_postgres::Statement, StoreError> {
+    tx.prepare_cached(sql).await.map_err(failed)
 }
 
 /// The columns of `entries`, as arrays for `UNNEST`.
@@ -545,7 +587,7 @@ async fn insert_index(
         "INSERT INTO resource_index (seq, name, value, n) \
          SELECT $1, * FROM UNNEST($2::TEXT[], $3::TEXT[], $4::BIGINT[]){on_conflict}"
     );
-    tx.execute(&sql, &[&seq, &names, &values, &ns]).await.map(drop).map_err(failed)
+    tx.execute(&prepared(tx, &sql).await?, &[&seq, &names, &values, &ns]).await.map(drop).map_err(failed)
 }
 
 async fn publish(
@@ -556,8 +598,12 @@ async fn publish(
     // An event no subscription wants has nowhere to go: it is not kept.
     let wanted: bool = tx
         .query_one(
-            "SELECT EXISTS (SELECT 1 FROM hubs h WHERE h.api = $1 AND h.tenant = $2 \
+            &prepared(
+                tx,
+                "SELECT EXISTS (SELECT 1 FROM hubs h WHERE h.api = $1 AND h.tenant = $2 \
              AND (h.event_types = '' OR position(',' || $3 || ',' IN ',' || h.event_types || ',') > 0))",
+            )
+            .await?,
             &[&event.api, &event.tenant, &event.event_type],
         )
         .await
@@ -568,16 +614,24 @@ async fn publish(
     }
     let NewEvent { id, api, tenant, event_type, listener_path, body, .. } = &event;
     tx.execute(
-        "INSERT INTO events (id, api, tenant, event_type, listener_path, body, created_at, trace) \
+        &prepared(
+            tx,
+            "INSERT INTO events (id, api, tenant, event_type, listener_path, body, created_at, trace) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .await?,
         &[id, api, tenant, event_type, listener_path, body, &now_millis(), &trace],
     )
     .await
     .map_err(failed)?;
     tx.execute(
-        "INSERT INTO deliveries (event_id, hub_id, ordering_key, state, next_attempt_at, updated_at) \
+        &prepared(
+            tx,
+            "INSERT INTO deliveries (event_id, hub_id, ordering_key, state, next_attempt_at, updated_at) \
          SELECT $1, h.id, h.id || '/' || $4, 'pending', $5, $5 FROM hubs h WHERE h.api = $2 AND h.tenant = $3 \
          AND (h.event_types = '' OR position(',' || $6 || ',' IN ',' || h.event_types || ',') > 0)",
+        )
+        .await?,
         &[&event.id, &event.api, &event.tenant, &event.ordering_key, &event.at, &event.event_type],
     )
     .await
