@@ -23,27 +23,31 @@ use tokio::sync::Notify;
 
 /// What to run.
 pub struct Options {
-    seconds: u64,
+    pub(crate) seconds: u64,
     orders: usize,
-    buyers: usize,
+    pub(crate) buyers: usize,
     tls: bool,
     tokens: bool,
     traces: bool,
+    postgres: bool,
+    /// On PostgreSQL, the most nodes measured (each count from one up).
+    pub(crate) nodes: usize,
 }
 
 impl Options {
-    /// Parses `--seconds N --orders N --buyers N --tls --tokens --traces`.
+    /// Parses `--seconds N --orders N --buyers N --nodes N --tls --tokens --traces --postgres`.
     pub fn parse(args: &[&str]) -> anyhow::Result<Self> {
-        const MODES: [&str; 3] = ["--tls", "--tokens", "--traces"];
-        let [tls, tokens, traces] = MODES.map(|mode| args.contains(&mode));
+        const MODES: [&str; 4] = ["--tls", "--tokens", "--traces", "--postgres"];
+        let [tls, tokens, traces, postgres] = MODES.map(|mode| args.contains(&mode));
         let args: Vec<&str> = args.iter().copied().filter(|a| !MODES.contains(a)).collect();
-        let mut options = Options { seconds: 60, orders: 10_000, buyers: 64, tls, tokens, traces };
+        let mut options = Options { seconds: 60, orders: 10_000, buyers: 64, tls, tokens, traces, postgres, nodes: 1 };
         for pair in args.chunks(2) {
             let value = pair.get(1).context("a flag without a value")?;
             match pair[0] {
                 "--seconds" => options.seconds = value.parse()?,
                 "--orders" => options.orders = value.parse()?,
                 "--buyers" => options.buyers = value.parse()?,
+                "--nodes" => options.nodes = value.parse()?,
                 other => bail!("unknown flag {other}"),
             }
         }
@@ -52,7 +56,7 @@ impl Options {
 }
 
 /// A child process, killed when dropped.
-struct Process(Child);
+pub(crate) struct Process(pub(crate) Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -61,7 +65,7 @@ impl Drop for Process {
     }
 }
 
-fn workspace() -> PathBuf {
+pub(crate) fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
@@ -69,11 +73,17 @@ fn lso_binary() -> PathBuf {
     workspace().join("target/release/lso")
 }
 
-/// Runs the three benchmarks and prints their figures.
-pub fn order(options: &Options) -> anyhow::Result<()> {
+/// Builds the release `lso`.
+pub(crate) fn build_lso() -> anyhow::Result<()> {
     let status =
         Command::new("cargo").current_dir(workspace()).args(["build", "--release", "--quiet", "-p", "lso"]).status()?;
     anyhow::ensure!(status.success(), "building lso failed");
+    Ok(())
+}
+
+/// Runs the three benchmarks and prints their figures.
+pub fn order(options: &Options) -> anyhow::Result<()> {
+    build_lso()?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         println!(
@@ -91,6 +101,9 @@ pub fn order(options: &Options) -> anyhow::Result<()> {
         if options.traces {
             return with_traces(options, body).await;
         }
+        if options.postgres {
+            return crate::pg::order(options, body).await;
+        }
         let ceiling = ceiling(options, body.clone()).await?;
         ceiling.print("ceiling: bare handler + SQLite group commit");
         let (creation, creation_rss) = creation(options, body.clone()).await?;
@@ -105,7 +118,7 @@ pub fn order(options: &Options) -> anyhow::Result<()> {
     })
 }
 
-fn order_body() -> Value {
+pub(crate) fn order_body() -> Value {
     let catalog = lso_spec::Catalog::built_in().expect("the built-in catalog loads");
     let evpl = catalog.get("urn:mef:lso:spec:cantata-sonata:evpl-evc:v1.0.0:all").expect("EVPL is built in");
     let contact =
@@ -124,23 +137,23 @@ fn order_body() -> Value {
 }
 
 /// Latencies of one run.
-struct Run {
-    elapsed: Duration,
-    latencies: Vec<u32>,
-    errors: usize,
+pub(crate) struct Run {
+    pub(crate) elapsed: Duration,
+    pub(crate) latencies: Vec<u32>,
+    pub(crate) errors: usize,
 }
 
 impl Run {
-    fn throughput(&self) -> f64 {
+    pub(crate) fn throughput(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
     }
 
-    fn percentile(&self, p: f64) -> Duration {
+    pub(crate) fn percentile(&self, p: f64) -> Duration {
         let index = ((self.latencies.len() as f64 * p) as usize).min(self.latencies.len().saturating_sub(1));
         Duration::from_micros(self.latencies.get(index).copied().unwrap_or_default() as u64)
     }
 
-    fn print(&self, name: &str) {
+    pub(crate) fn print(&self, name: &str) {
         println!(
             "{name}: {} requests in {:.1} s = {:.0}/s; p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} errors",
             self.latencies.len(),
@@ -157,14 +170,25 @@ impl Run {
 /// POSTs `body` to `url` from one task per token until `deadline` or until `budget` requests
 /// were sent; returns the latencies and the created ids.
 async fn load(url: &str, tokens: &[String], body: Bytes, deadline: Instant, budget: usize) -> (Run, Vec<String>) {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(tokens.len()).build().expect("client");
-    load_with(&client, url, tokens, body, deadline, budget).await
+    load_spread(&[url.to_owned()], tokens, body, deadline, budget).await
 }
 
-/// [`load`] with `client`.
+/// [`load`] spread over `urls`, one task per token, each on one url in turn.
+pub(crate) async fn load_spread(
+    urls: &[String],
+    tokens: &[String],
+    body: Bytes,
+    deadline: Instant,
+    budget: usize,
+) -> (Run, Vec<String>) {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(tokens.len()).build().expect("client");
+    load_with(&client, urls, tokens, body, deadline, budget).await
+}
+
+/// [`load_spread`] with `client`.
 async fn load_with(
     client: &reqwest::Client,
-    url: &str,
+    urls: &[String],
     tokens: &[String],
     body: Bytes,
     deadline: Instant,
@@ -173,9 +197,9 @@ async fn load_with(
     let sent = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for token in tokens {
+    for (n, token) in tokens.iter().enumerate() {
         let (client, url, token, body, sent) =
-            (client.clone(), url.to_owned(), token.clone(), body.clone(), sent.clone());
+            (client.clone(), urls[n % urls.len()].clone(), token.clone(), body.clone(), sent.clone());
         tasks.spawn(async move {
             let (mut latencies, mut ids, mut errors) = (Vec::new(), Vec::new(), 0);
             while Instant::now() < deadline && sent.fetch_add(1, Ordering::Relaxed) < budget {
@@ -217,11 +241,12 @@ async fn load_with(
 
 async fn ceiling(options: &Options, body: Bytes) -> anyhow::Result<Run> {
     let dir = tempfile_dir("raw")?;
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["raw-server", "127.0.0.1:0"])
-        .arg(dir.join("raw.db"))
-        .stdout(Stdio::piped())
-        .spawn()?;
+    bare(options, body, &["raw-server".as_ref(), "127.0.0.1:0".as_ref(), dir.join("raw.db").as_os_str()]).await
+}
+
+/// Loads the bare handler this program serves when run with `args`, like `lso`.
+pub(crate) async fn bare(options: &Options, body: Bytes, args: &[&std::ffi::OsStr]) -> anyhow::Result<Run> {
+    let mut child = Command::new(std::env::current_exe()?).args(args).stdout(Stdio::piped()).spawn()?;
     let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
     let address = lines.next().context("the raw server exited")??.trim_start_matches("serving ").to_owned();
     let _server = Process(child);
@@ -230,8 +255,14 @@ async fn ceiling(options: &Options, body: Bytes) -> anyhow::Result<Run> {
     Ok(load(&format!("http://{address}/raw"), &tokens, body, deadline, usize::MAX).await.0)
 }
 
-fn tempfile_dir(name: &str) -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("lso-bench-{name}-{}", std::process::id()));
+/// The data directory of a benchmark's `name`.
+pub(crate) fn bench_dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("lso-bench-{name}-{}", std::process::id()))
+}
+
+/// [`bench_dir`], made empty.
+pub(crate) fn tempfile_dir(name: &str) -> anyhow::Result<PathBuf> {
+    let dir = bench_dir(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
@@ -250,12 +281,37 @@ fn start_lso_with(
     settings: &[(&str, String)],
     config: Option<&Path>,
 ) -> anyhow::Result<(Process, String, Vec<String>, String)> {
+    start_node(name, buyers, settings, config, None)
+}
+
+/// [`start_lso_with`], signing with `keys` (another node's) when given.
+pub(crate) fn start_node(
+    name: &str,
+    buyers: usize,
+    settings: &[(&str, String)],
+    config: Option<&Path>,
+    keys: Option<&[u8]>,
+) -> anyhow::Result<(Process, String, Vec<String>, String)> {
     let dir = tempfile_dir(name)?;
+    if let Some(keys) = keys {
+        std::fs::write(dir.join("signing-keys.json"), keys)?;
+    }
+    start_in(&dir, buyers, settings, config)
+}
+
+/// Starts the release `lso serve` on the data directory `dir` as it is; returns it, its
+/// address, tokens of `buyers` Buyers and an operator token.
+pub(crate) fn start_in(
+    dir: &Path,
+    buyers: usize,
+    settings: &[(&str, String)],
+    config: Option<&Path>,
+) -> anyhow::Result<(Process, String, Vec<String>, String)> {
     let config: Vec<&std::ffi::OsStr> = config.map(|c| vec!["--config".as_ref(), c.as_os_str()]).unwrap_or_default();
     let mut child = Command::new(lso_binary())
         .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&dir)
+        .arg(dir)
         .args(config)
         .env("RUST_LOG", "lso_server=info,warn")
         .env("LSO_LOG_FORMAT", "json")
@@ -278,7 +334,7 @@ fn start_lso_with(
     };
     std::thread::spawn(move || lines.for_each(drop));
     let token = |args: &[String]| -> anyhow::Result<String> {
-        let output = Command::new(lso_binary()).arg("token").arg("--data-dir").arg(&dir).args(args).output()?;
+        let output = Command::new(lso_binary()).arg("token").arg("--data-dir").arg(dir).args(args).output()?;
         Ok(String::from_utf8(output.stdout)?.trim().to_owned())
     };
     let tokens =
@@ -288,7 +344,7 @@ fn start_lso_with(
 }
 
 /// Samples a process's resident set size until stopped; returns the peak in KiB.
-fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+pub(crate) fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {
         let mut peak = 0;
         while !stop.load(Ordering::Relaxed) {
@@ -299,7 +355,7 @@ fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
     })
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status")).ok()?;
     status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
 }
@@ -342,7 +398,7 @@ async fn one_after_the_other<const N: usize>(
         let (_server, address, tokens, _) = start_lso_with(name, options.buyers, &settings, None)?;
         let deadline = Instant::now() + Duration::from_secs(options.seconds);
         let (run, _) =
-            load_with(client, &format!("{scheme}://{address}{path}"), &tokens, body.clone(), deadline, usize::MAX)
+            load_with(client, &[format!("{scheme}://{address}{path}")], &tokens, body.clone(), deadline, usize::MAX)
                 .await;
         run.print(&format!("lso: POST /productOrder, {name}"));
         runs.push(run);

@@ -2,7 +2,8 @@
 //! order creation and end-to-end fulfilment on a release build of `lso`, next to the machine's
 //! ceiling for the same workload (a bare HTTP handler group-committing the same JSON to
 //! SQLite), and prints the figures; with `--tls`, creation over HTTPS against plain HTTP on
-//! two fresh Sellers, and the ratio; with `--tokens`, creation with RS256 and ES256 tokens of a
+//! two fresh Sellers, and the ratio; with `--postgres [--nodes N]`, creation on PostgreSQL
+//! (a throw-away cluster) against a bare handler inserting the same JSON there, on 1 to N nodes; with `--tokens`, creation with RS256 and ES256 tokens of a
 //! JWKS issuer against HS256 tokens of a shared-secret one; with `--traces`, creation with every
 //! span exported over OTLP against none. `cargo xtask bench path` times ICM path computation and
 //! reservation on a generated 1,000-element, 3,000-link topology. `cargo xtask bench evpl
@@ -11,6 +12,8 @@
 //! address [--thousands N]` times address validation against a generated book of N thousand
 //! addresses (a million by default). `cargo xtask bench poq` measures qualifications per second.
 //! `cargo xtask bench billing [--thousands N]` times a billing run over N thousand products.
+//! `cargo xtask bench inventory [--thousands N]` times listing, filtering and retrieving in a
+//! Buyer's inventory of N thousand products (a million by default).
 //! `cargo xtask bench internet [--orders N] [--services N]` times Basic Internet Access orders
 //! until the customer reaches the Internet host through an FRRouting router, and the router's
 //! read-back with N services (root needed). `cargo xtask bench allegro [--changes N]` times a customer's CIR changes over Allegro onto
@@ -25,8 +28,10 @@ mod architecture;
 mod bench;
 mod billing;
 mod events;
+mod inventory;
 mod network;
 mod path;
+mod pg;
 mod poq;
 mod raw;
 
@@ -40,6 +45,9 @@ fn main() -> anyhow::Result<()> {
         }
         ["bench", "poq", rest @ ..] => runtime()?
             .block_on(poq::run(u64::from(flag(rest, "--seconds", 20)?), usize::from(flag(rest, "--clients", 16)?))),
+        ["bench", "inventory", rest @ ..] => {
+            runtime()?.block_on(inventory::run(usize::from(flag(rest, "--thousands", 1000)?) * 1000))
+        }
         ["bench", "address", rest @ ..] => address::run(usize::from(flag(rest, "--thousands", 1000)?) * 1000, 30_000),
         ["bench", "evpl", rest @ ..] => runtime()?.block_on(network::evpl_one_by_one(flag(rest, "--orders", 20)?)),
         ["bench", "multi-domain", rest @ ..] => {
@@ -54,14 +62,17 @@ fn main() -> anyhow::Result<()> {
             usize::from(flag(rest, "--elements", 10)?),
         )),
         ["raw-server", listen, database] => raw::serve(listen, database),
+        ["raw-server-postgres", listen, url] => raw::serve_postgres(listen, url),
         ["architecture"] => architecture::run(),
         ["events", dir] => events::run(dir),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench order [--seconds N] [--orders N] [--buyers N] [--tls | --tokens | --traces] | cargo xtask bench path\n       \
+                "usage: cargo xtask bench order [--seconds N] [--orders N] [--buyers N] [--tls | --tokens | --traces | --postgres [--nodes N]]\n       \
+                 cargo xtask bench path\n       \
                  cargo xtask bench evpl [--orders N] | cargo xtask bench evpl-concurrent [--orders N] [--elements N]\n       \
                  cargo xtask bench address [--thousands N] | cargo xtask bench poq [--seconds N] [--clients N]\n       \
                  cargo xtask bench billing [--thousands N] | cargo xtask bench allegro [--changes N]\n       \
+                 cargo xtask bench inventory [--thousands N]\n       \
                  cargo xtask bench internet [--orders N] [--services N]\n       \
                  cargo xtask bench multi-domain [--orders N] [--concurrent N] | cargo xtask architecture\n       \
                  cargo xtask events DIR"

@@ -57,3 +57,37 @@ fn write_in_groups(connection: rusqlite::Connection, queue: mpsc::Receiver<Write
         }
     }
 }
+
+/// Serves `POST /raw` on `listen`, inserting bodies into the PostgreSQL database `url` (one
+/// committed INSERT per request, a prepared statement on each of 16 pooled connections).
+pub fn serve_postgres(listen: &str, url: &str) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let connection = lso_transport::postgres::connection(url, None)?;
+        let config: tokio_postgres::Config = connection.url.parse()?;
+        let recycling = deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Fast };
+        let manager = deadpool_postgres::Manager::from_config(config, connection.tls, recycling);
+        let pool = deadpool_postgres::Pool::builder(manager).max_size(16).build()?;
+        pool.get()
+            .await?
+            .batch_execute("CREATE TABLE IF NOT EXISTS orders (id BIGSERIAL PRIMARY KEY, doc TEXT NOT NULL)")
+            .await?;
+        let app = Router::new().route("/raw", post(insert)).with_state(pool);
+        let socket = tokio::net::TcpListener::bind(listen).await?;
+        println!("serving {}", socket.local_addr()?);
+        axum::serve(socket, app).await?;
+        anyhow::Ok(())
+    })
+}
+
+async fn insert(State(pool): State<deadpool_postgres::Pool>, body: Bytes) -> StatusCode {
+    let stored = async {
+        let client = pool.get().await.ok()?;
+        let insert = client.prepare_cached("INSERT INTO orders (doc) VALUES ($1)").await.ok()?;
+        client.execute(&insert, &[&String::from_utf8_lossy(&body).as_ref()]).await.ok()
+    };
+    match stored.await {
+        Some(_) => StatusCode::CREATED,
+        None => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}

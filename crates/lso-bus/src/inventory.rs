@@ -163,7 +163,7 @@ pub(crate) fn store_product(
 }
 
 /// The attributes products are listed by (the filters of `listProduct`).
-fn product_index(product: &Product) -> Vec<IndexEntry> {
+pub fn product_index(product: &Product) -> Vec<IndexEntry> {
     let mut index = vec![
         IndexEntry::new("status", product.status.as_str()),
         IndexEntry::new("startDate", sortable_time(product.start_date.millis())),

@@ -37,6 +37,7 @@ pub use catalog::{OFFERING_STATUSES, ObsoleteSpecification, OfferingState, offer
 pub use engine::Step;
 pub use fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus, InventoryFulfilment, PROVISIONING_STARTED};
 pub use hubs::{HubApi, INVENTORY_EVENT_TYPES, ORDERING_EVENT_TYPES, TICKET_EVENT_TYPES};
+pub use inventory::product_index;
 pub use legato::{LEGATO_CLIENT, LegatoFulfilment, ce_vlans, cir_mbps, evc_ends, ingress_profile};
 pub use pricing::PriceAgreement;
 pub use qualification::Serviceability;
