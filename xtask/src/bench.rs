@@ -170,73 +170,74 @@ impl Run {
 /// POSTs `body` to `url` from one task per token until `deadline` or until `budget` requests
 /// were sent; returns the latencies and the created ids.
 async fn load(url: &str, tokens: &[String], body: Bytes, deadline: Instant, budget: usize) -> (Run, Vec<String>) {
-    load_spread(&[url.to_owned()], tokens, body, deadline, budget).await
+    Load { urls: &[url.to_owned()], tokens, body, deadline, budget }.run().await
 }
 
-/// [`load`] spread over `urls`, one task per token, each on one url in turn.
-pub(crate) async fn load_spread(
-    urls: &[String],
-    tokens: &[String],
-    body: Bytes,
-    deadline: Instant,
-    budget: usize,
-) -> (Run, Vec<String>) {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(tokens.len()).build().expect("client");
-    load_with(&client, urls, tokens, body, deadline, budget).await
+/// A load: `body` POSTed from one task per token, each to one of `urls` in turn, until
+/// `deadline` or until `budget` requests were sent.
+pub(crate) struct Load<'a> {
+    pub(crate) urls: &'a [String],
+    pub(crate) tokens: &'a [String],
+    pub(crate) body: Bytes,
+    pub(crate) deadline: Instant,
+    pub(crate) budget: usize,
 }
 
-/// [`load_spread`] with `client`.
-async fn load_with(
-    client: &reqwest::Client,
-    urls: &[String],
-    tokens: &[String],
-    body: Bytes,
-    deadline: Instant,
-    budget: usize,
-) -> (Run, Vec<String>) {
-    let sent = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for (n, token) in tokens.iter().enumerate() {
-        let (client, url, token, body, sent) =
-            (client.clone(), urls[n % urls.len()].clone(), token.clone(), body.clone(), sent.clone());
-        tasks.spawn(async move {
-            let (mut latencies, mut ids, mut errors) = (Vec::new(), Vec::new(), 0);
-            while Instant::now() < deadline && sent.fetch_add(1, Ordering::Relaxed) < budget {
-                let begun = Instant::now();
-                let response = client
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await;
-                match response {
-                    Ok(r) if r.status() == StatusCode::CREATED.as_u16() => {
-                        let text = r.text().await.unwrap_or_default();
-                        latencies.push(begun.elapsed().as_micros() as u32);
-                        if let Some(id) =
-                            serde_json::from_str::<Value>(&text).ok().and_then(|v| v["id"].as_str().map(str::to_owned))
-                        {
-                            ids.push(id);
+impl Load<'_> {
+    /// Sends it; the latencies and the created ids.
+    pub(crate) async fn run(self) -> (Run, Vec<String>) {
+        let client = reqwest::Client::builder().pool_max_idle_per_host(self.tokens.len()).build().expect("client");
+        self.run_with(&client).await
+    }
+
+    /// [`Load::run`] with `client`.
+    async fn run_with(self, client: &reqwest::Client) -> (Run, Vec<String>) {
+        let Load { urls, tokens, body, deadline, budget } = self;
+        let sent = Arc::new(AtomicUsize::new(0));
+        let start = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (n, token) in tokens.iter().enumerate() {
+            let (client, url, token, body, sent) =
+                (client.clone(), urls[n % urls.len()].clone(), token.clone(), body.clone(), sent.clone());
+            tasks.spawn(async move {
+                let (mut latencies, mut ids, mut errors) = (Vec::new(), Vec::new(), 0);
+                while Instant::now() < deadline && sent.fetch_add(1, Ordering::Relaxed) < budget {
+                    let begun = Instant::now();
+                    let response = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    match response {
+                        Ok(r) if r.status() == StatusCode::CREATED.as_u16() => {
+                            let text = r.text().await.unwrap_or_default();
+                            latencies.push(begun.elapsed().as_micros() as u32);
+                            if let Some(id) = serde_json::from_str::<Value>(&text)
+                                .ok()
+                                .and_then(|v| v["id"].as_str().map(str::to_owned))
+                            {
+                                ids.push(id);
+                            }
                         }
+                        _ => errors += 1,
                     }
-                    _ => errors += 1,
                 }
-            }
-            (latencies, ids, errors)
-        });
+                (latencies, ids, errors)
+            });
+        }
+        let mut run = Run { elapsed: Duration::ZERO, latencies: Vec::new(), errors: 0 };
+        let mut ids = Vec::new();
+        while let Some(Ok((latencies, created, errors))) = tasks.join_next().await {
+            run.latencies.extend(latencies);
+            ids.extend(created);
+            run.errors += errors;
+        }
+        run.elapsed = start.elapsed();
+        run.latencies.sort_unstable();
+        (run, ids)
     }
-    let mut run = Run { elapsed: Duration::ZERO, latencies: Vec::new(), errors: 0 };
-    let mut ids = Vec::new();
-    while let Some(Ok((latencies, created, errors))) = tasks.join_next().await {
-        run.latencies.extend(latencies);
-        ids.extend(created);
-        run.errors += errors;
-    }
-    run.elapsed = start.elapsed();
-    run.latencies.sort_unstable();
-    (run, ids)
 }
 
 async fn ceiling(options: &Options, body: Bytes) -> anyhow::Result<Run> {
@@ -397,9 +398,15 @@ async fn one_after_the_other<const N: usize>(
     for (name, scheme, settings) in sellers {
         let (_server, address, tokens, _) = start_lso_with(name, options.buyers, &settings, None)?;
         let deadline = Instant::now() + Duration::from_secs(options.seconds);
-        let (run, _) =
-            load_with(client, &[format!("{scheme}://{address}{path}")], &tokens, body.clone(), deadline, usize::MAX)
-                .await;
+        let (run, _) = Load {
+            urls: &[format!("{scheme}://{address}{path}")],
+            tokens: &tokens,
+            body: body.clone(),
+            deadline,
+            budget: usize::MAX,
+        }
+        .run_with(client)
+        .await;
         run.print(&format!("lso: POST /productOrder, {name}"));
         runs.push(run);
     }

@@ -6,7 +6,7 @@
 //! 2. `lso serve` on 1, 2, … `N` nodes sharing one fresh database, the Buyers spread over the
 //!    nodes, each count measured for the same time; the ratio of each to the ceiling.
 
-use crate::bench::{Options, Process, Run, bare, bench_dir, load_spread, start_node, workspace};
+use crate::bench::{Load, Options, Process, Run, bare, bench_dir, start_node, workspace};
 use anyhow::Context;
 use axum::body::Bytes;
 use std::process::Command;
@@ -80,7 +80,7 @@ async fn on_nodes(options: &Options, body: Bytes, cluster: &Cluster, nodes: usiz
     let path = "/mefApi/sonata/productOrderingManagement/v10/productOrder";
     let urls: Vec<String> = urls.iter().map(|address| format!("http://{address}{path}")).collect();
     let deadline = Instant::now() + Duration::from_secs(options.seconds);
-    let (run, _) = load_spread(&urls, &tokens, body, deadline, usize::MAX).await;
+    let (run, _) = Load { urls: &urls, tokens: &tokens, body, deadline, budget: usize::MAX }.run().await;
     drop(running);
     Ok(run)
 }
