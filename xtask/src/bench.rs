@@ -508,10 +508,10 @@ async fn creation(options: &Options, body: Bytes) -> anyhow::Result<(Run, u64)> 
 }
 
 #[derive(Clone, Default)]
-struct Listener {
+pub(crate) struct Listener {
     completed: Arc<Mutex<HashSet<String>>>,
     events: Arc<AtomicU64>,
-    arrived: Arc<Notify>,
+    pub(crate) arrived: Arc<Notify>,
 }
 
 async fn listen(State(listener): State<Listener>, body: Bytes) -> StatusCode {
@@ -529,20 +529,26 @@ async fn listen(State(listener): State<Listener>, body: Bytes) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-async fn end_to_end(options: &Options, body: Bytes) -> anyhow::Result<()> {
-    let (server, address, tokens, admin) = start_lso("e2e", options.buyers)?;
+/// A listener of the order events of the Buyers of `tokens` at the ordering API `base`.
+pub(crate) async fn listening(client: &reqwest::Client, base: &str, tokens: &[String]) -> anyhow::Result<Listener> {
     let listener = Listener::default();
     let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let callback = format!("http://{}", socket.local_addr()?);
     let app = Router::new().route("/{*path}", post(listen)).with_state(listener.clone());
     tokio::spawn(async move { axum::serve(socket, app).await });
-    let client = reqwest::Client::new();
-    let base = format!("http://{address}/mefApi/sonata/productOrderingManagement/v10");
-    for token in &tokens {
+    for token in tokens {
         let response =
             client.post(format!("{base}/hub")).bearer_auth(token).json(&json!({"callback": callback})).send().await?;
         anyhow::ensure!(response.status().as_u16() == 201, "hub registration failed");
     }
+    Ok(listener)
+}
+
+async fn end_to_end(options: &Options, body: Bytes) -> anyhow::Result<()> {
+    let (server, address, tokens, admin) = start_lso("e2e", options.buyers)?;
+    let client = reqwest::Client::new();
+    let base = format!("http://{address}/mefApi/sonata/productOrderingManagement/v10");
+    let listener = listening(&client, &base, &tokens).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = sample_rss(server.0.id(), stop.clone());
     let start = Instant::now();

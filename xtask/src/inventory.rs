@@ -6,7 +6,7 @@
 //! filter most products match, with a filter one product matches, with a date range, and
 //! retrieving products by id; the latency of each and the server's resident memory.
 
-use crate::bench::{Run, build_lso, order_body, rss_kib, start_in, tempfile_dir};
+use crate::bench::{Run, build_lso, listening, order_body, rss_kib, start_in, tempfile_dir};
 use anyhow::Context;
 use lso_mef_product::{DateTime, Product};
 use lso_model::product::ProductStatus;
@@ -76,19 +76,20 @@ const DAY: i64 = 86_400_000;
 async fn first_product(dir: &std::path::Path) -> anyhow::Result<(String, Product)> {
     let (server, address, tokens, _) = start_in(dir, 1, &[], None)?;
     let client = reqwest::Client::new();
-    let orders = format!("http://{address}/mefApi/sonata/productOrderingManagement/v10/productOrder");
-    let placed = client.post(&orders).bearer_auth(&tokens[0]).json(&order_body()).send().await?;
+    let ordering = format!("http://{address}/mefApi/sonata/productOrderingManagement/v10");
+    // Each event about the order has the inventory looked at again, until the product is active.
+    let listener = listening(&client, &ordering, &tokens).await?;
+    let placed =
+        client.post(format!("{ordering}/productOrder")).bearer_auth(&tokens[0]).json(&order_body()).send().await?;
     anyhow::ensure!(placed.status() == 201, "the first order was not accepted");
     let products = format!("http://{address}/mefApi/sonata/productInventory/v7/product?status=active");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let listed: Value = client.get(&products).bearer_auth(&tokens[0]).send().await?.json().await?;
-        if listed.as_array().is_some_and(|a| !a.is_empty()) {
-            break;
-        }
-        anyhow::ensure!(Instant::now() < deadline, "the first product did not become active");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let active = async || {
+        let listed: Value = client.get(&products).bearer_auth(&tokens[0]).send().await.ok()?.json().await.ok()?;
+        listed.as_array().is_some_and(|a| !a.is_empty()).then_some(())
+    };
+    lso_jobs::until_committed(&listener.arrived, Duration::from_secs(60), active)
+        .await
+        .context("the first product did not become active")?;
     drop(server);
     let db = rusqlite::Connection::open(dir.join("lso.db"))?;
     let (tenant, doc): (String, String) =
