@@ -170,17 +170,19 @@ impl Run {
 /// POSTs `body` to `url` from one task per token until `deadline` or until `budget` requests
 /// were sent; returns the latencies and the created ids.
 async fn load(url: &str, tokens: &[String], body: Bytes, deadline: Instant, budget: usize) -> (Run, Vec<String>) {
-    Load { urls: &[url.to_owned()], tokens, body, deadline, budget }.run().await
+    Load { urls: &[url.to_owned()], tokens, body, deadline, budget, every: None }.run().await
 }
 
 /// A load: `body` POSTed from one task per token, each to one of `urls` in turn, until
-/// `deadline` or until `budget` requests were sent.
+/// `deadline` or until `budget` requests were sent; each task as fast as answers come, or at
+/// most once `every` interval.
 pub(crate) struct Load<'a> {
     pub(crate) urls: &'a [String],
     pub(crate) tokens: &'a [String],
     pub(crate) body: Bytes,
     pub(crate) deadline: Instant,
     pub(crate) budget: usize,
+    pub(crate) every: Option<Duration>,
 }
 
 impl Load<'_> {
@@ -191,8 +193,8 @@ impl Load<'_> {
     }
 
     /// [`Load::run`] with `client`.
-    async fn run_with(self, client: &reqwest::Client) -> (Run, Vec<String>) {
-        let Load { urls, tokens, body, deadline, budget } = self;
+    pub(crate) async fn run_with(self, client: &reqwest::Client) -> (Run, Vec<String>) {
+        let Load { urls, tokens, body, deadline, budget, every } = self;
         let sent = Arc::new(AtomicUsize::new(0));
         let start = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
@@ -201,7 +203,16 @@ impl Load<'_> {
                 (client.clone(), urls[n % urls.len()].clone(), token.clone(), body.clone(), sent.clone());
             tasks.spawn(async move {
                 let (mut latencies, mut ids, mut errors) = (Vec::new(), Vec::new(), 0);
+                // A late tick is skipped, not made up for: the offered rate never bursts.
+                let mut pace = every.map(|every| {
+                    let mut pace = tokio::time::interval(every);
+                    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                    pace
+                });
                 while Instant::now() < deadline && sent.fetch_add(1, Ordering::Relaxed) < budget {
+                    if let Some(pace) = &mut pace {
+                        pace.tick().await;
+                    }
                     let begun = Instant::now();
                     let response = client
                         .post(&url)
@@ -404,6 +415,7 @@ async fn one_after_the_other<const N: usize>(
             body: body.clone(),
             deadline,
             budget: usize::MAX,
+            every: None,
         }
         .run_with(client)
         .await;
@@ -514,6 +526,13 @@ pub(crate) struct Listener {
     pub(crate) arrived: Arc<Notify>,
 }
 
+impl Listener {
+    /// The notifications received so far.
+    pub(crate) fn events(&self) -> u64 {
+        self.events.load(Ordering::Relaxed)
+    }
+}
+
 async fn listen(State(listener): State<Listener>, body: Bytes) -> StatusCode {
     let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     listener.events.fetch_add(1, Ordering::Relaxed);
@@ -563,16 +582,7 @@ async fn end_to_end(options: &Options, body: Bytes) -> anyhow::Result<()> {
     if lso_jobs::until_committed(&listener.arrived, Duration::from_secs(600), all).await.is_none() {
         bail!("only {} of {} orders completed in 10 minutes", completed(), ids.len());
     }
-    let outbox = async || {
-        let url = format!("http://{address}/lso/admin/v1/deliveries?limit=1");
-        let counts = async { anyhow::Ok(client.get(url).bearer_auth(&admin).send().await?.json::<Value>().await?) };
-        match counts.await {
-            Ok(counts) if counts["pending"] != 0 => None,
-            other => Some(other),
-        }
-    };
-    let outbox = lso_jobs::until_committed(&listener.arrived, Duration::from_secs(600), outbox).await;
-    let outbox = outbox.context("notifications still pending after 10 minutes")??;
+    let outbox = settled(&client, &address, &admin, &listener).await?;
     let total = start.elapsed();
     stop.store(true, Ordering::Relaxed);
     let peak = sampler.join().unwrap_or(0);
@@ -585,10 +595,26 @@ async fn end_to_end(options: &Options, body: Bytes) -> anyhow::Result<()> {
         outbox["dead"],
         total.as_secs_f64()
     );
-    println!(
-        "  listener received {} events; server peak RSS {:.0} MB",
-        listener.events.load(Ordering::Relaxed),
-        peak as f64 / 1024.0
-    );
+    println!("  listener received {} events; server peak RSS {:.0} MB", listener.events(), peak as f64 / 1024.0);
     Ok(())
+}
+
+/// The outbox counts of the Seller at `address` once no notification is pending, looked at
+/// again as events reach `listener` (10 minutes at most).
+pub(crate) async fn settled(
+    client: &reqwest::Client,
+    address: &str,
+    admin: &str,
+    listener: &Listener,
+) -> anyhow::Result<Value> {
+    let outbox = async || {
+        let url = format!("http://{address}/lso/admin/v1/deliveries?limit=1");
+        let counts = async { anyhow::Ok(client.get(url).bearer_auth(admin).send().await?.json::<Value>().await?) };
+        match counts.await {
+            Ok(counts) if counts["pending"] != 0 => None,
+            other => Some(other),
+        }
+    };
+    let outbox = lso_jobs::until_committed(&listener.arrived, Duration::from_secs(600), outbox).await;
+    outbox.context("notifications still pending after 10 minutes")?
 }

@@ -1,5 +1,6 @@
-//! `bench inventory [--thousands N]`: a Buyer's product inventory of N thousand products (a
-//! million by default) on the release `lso serve` and SQLite. One product is made the real way
+//! `bench inventory [--thousands N] [--postgres]`: a Buyer's product inventory of N thousand
+//! products (a million by default) on the release `lso serve` and SQLite, or PostgreSQL (a
+//! throw-away cluster, with fsync on). One product is made the real way
 //! (an order through the API); the rest are copies of it written into the store as `lso`
 //! writes products (the same document and index entries), with their own ids, orders, start
 //! dates and statuses (nine in ten `active`). Then, one request at a time: listing with a
@@ -7,33 +8,55 @@
 //! retrieving products by id; the latency of each and the server's resident memory.
 
 use crate::bench::{Run, build_lso, listening, order_body, rss_kib, start_in, tempfile_dir};
+use crate::pg::Cluster;
 use anyhow::Context;
 use lso_mef_product::{DateTime, Product};
 use lso_model::product::ProductStatus;
-use lso_store::{Record, WriteOp};
+use lso_store::{COUNTED_UP_TO, ListQuery, Record, Store, WriteOp};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// Requests of each kind measured.
 const REQUESTS: usize = 200;
 
-/// Runs the benchmark on `count` products.
-pub async fn run(count: usize) -> anyhow::Result<()> {
+/// Runs the benchmark on `count` products, on PostgreSQL if `postgres`.
+pub async fn run(count: usize, postgres: bool) -> anyhow::Result<()> {
     build_lso()?;
     let dir = tempfile_dir("inventory")?;
-    let (tenant, template) = first_product(&dir).await?;
+    let cluster = postgres.then(Cluster::start).transpose()?;
+    let url = match &cluster {
+        Some(cluster) => Some(cluster.database("bench_inventory").await?),
+        None => None,
+    };
+    let settings: Vec<(&str, String)> = url.iter().map(|url| ("LSO_DATABASE_URL", url.clone())).collect();
+    let store = match &url {
+        Some(url) => Store::connect(url, None).await?,
+        None => Store::open(&dir.join("lso.db"))?,
+    };
+    let (tenant, template) = first_product(&dir, &settings, &store).await?;
     let seeding = Instant::now();
-    seed(&dir, &tenant, &template, count).await?;
+    seed(&store, &tenant, &template, count).await?;
     println!("{count} products written in {:.0} s", seeding.elapsed().as_secs_f64());
+    drop(store);
+    if let Some(url) = &url {
+        let vacuuming = Instant::now();
+        Cluster::vacuum(url).await?;
+        println!("vacuumed and analysed, as autovacuum would, in {:.0} s", vacuuming.elapsed().as_secs_f64());
+    }
 
-    let (server, address, tokens, _) = start_in(&dir, 1, &[], None)?;
+    let (server, address, tokens, _) = start_in(&dir, 1, &settings, None)?;
     let base = format!("http://{address}/mefApi/sonata/productInventory/v7/product");
     let client = reqwest::Client::new();
     let get = async |url: String| -> anyhow::Result<(Duration, Value, Option<String>)> {
         let begun = Instant::now();
         let response = client.get(url).bearer_auth(&tokens[0]).send().await?;
         anyhow::ensure!(response.status() == 200, "answered {}", response.status());
-        let total = response.headers().get("x-total-count").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let total = match (header("x-total-count"), header("x-pagination-throttled")) {
+            (Some(total), _) => Some(total),
+            (None, Some(_)) => Some(format!("absent, more than {COUNTED_UP_TO}: X-Pagination-Throttled")),
+            (None, None) => None,
+        };
         let body = response.json().await?;
         Ok((begun.elapsed(), body, total))
     };
@@ -72,9 +95,14 @@ pub async fn run(count: usize) -> anyhow::Result<()> {
 const START: i64 = 1_767_225_600_000;
 const DAY: i64 = 86_400_000;
 
-/// Orders one product through `lso` on `dir`; its tenant key and document as stored.
-async fn first_product(dir: &std::path::Path) -> anyhow::Result<(String, Product)> {
-    let (server, address, tokens, _) = start_in(dir, 1, &[], None)?;
+/// Orders one product through `lso` on `dir` with `settings`, whose `store` it is; its tenant
+/// key and document as stored.
+async fn first_product(
+    dir: &std::path::Path,
+    settings: &[(&str, String)],
+    store: &Store,
+) -> anyhow::Result<(String, Product)> {
+    let (server, address, tokens, _) = start_in(dir, 1, settings, None)?;
     let client = reqwest::Client::new();
     let ordering = format!("http://{address}/mefApi/sonata/productOrderingManagement/v10");
     // Each event about the order has the inventory looked at again, until the product is active.
@@ -91,16 +119,14 @@ async fn first_product(dir: &std::path::Path) -> anyhow::Result<(String, Product
         .await
         .context("the first product did not become active")?;
     drop(server);
-    let db = rusqlite::Connection::open(dir.join("lso.db"))?;
-    let (tenant, doc): (String, String) =
-        db.query_row("SELECT tenant, doc FROM resources WHERE kind = 'product'", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok((tenant, serde_json::from_str(&doc).context("the stored product")?))
+    let all = ListQuery { kind: "product".into(), tenant: None, filters: Vec::new(), offset: 0, limit: 1 };
+    let product = store.list(all).await?.records.pop().context("no product stored")?;
+    Ok((product.tenant, serde_json::from_str(&product.doc).context("the stored product")?))
 }
 
-/// Writes products `p-0000001` … into the store of `dir`, a thousand a transaction, four
-/// transactions at a time.
-async fn seed(dir: &std::path::Path, tenant: &str, template: &Product, count: usize) -> anyhow::Result<()> {
-    let store = lso_store::Store::open(&dir.join("lso.db"))?;
+/// Writes products `p-0000001` … into `store`, a thousand a transaction, four transactions at
+/// a time.
+async fn seed(store: &Store, tenant: &str, template: &Product, count: usize) -> anyhow::Result<()> {
     let mut writes = tokio::task::JoinSet::new();
     for first in (1..count).step_by(1000) {
         let ops: Vec<WriteOp> = (first..(first + 1000).min(count)).map(|n| copy(tenant, template, n)).collect();

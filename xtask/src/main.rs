@@ -12,13 +12,15 @@
 //! address [--thousands N]` times address validation against a generated book of N thousand
 //! addresses (a million by default). `cargo xtask bench poq` measures qualifications per second.
 //! `cargo xtask bench billing [--thousands N]` times a billing run over N thousand products.
-//! `cargo xtask bench inventory [--thousands N]` times listing, filtering and retrieving in a
-//! Buyer's inventory of N thousand products (a million by default).
+//! `cargo xtask bench inventory [--thousands N] [--postgres]` times listing, filtering and
+//! retrieving in a Buyer's inventory of N thousand products (a million by default).
 //! `cargo xtask bench internet [--orders N] [--services N]` times Basic Internet Access orders
 //! until the customer reaches the Internet host through an FRRouting router, and the router's
 //! read-back with N services (root needed). `cargo xtask bench allegro [--changes N]` times a customer's CIR changes over Allegro onto
 //! Open vSwitch elements (root needed). `cargo xtask bench multi-domain [--orders N]
 //! [--concurrent N]` times EVPLs bought across two providers' Open vSwitch networks.
+//! `cargo xtask bench soak [--minutes N]` loads `lso` at half its measured maximum for N minutes
+//! (30 by default) and prints its resident memory at the start and the end, and every error.
 //! `cargo xtask architecture` checks the crate graph against the invariants of `ARCHITECTURE.md`.
 //! `cargo xtask events DIR` counts the notifications the test suite received per SDK event type
 //! and fails on any type never received or any event not valid against its file.
@@ -34,6 +36,7 @@ mod path;
 mod pg;
 mod poq;
 mod raw;
+mod soak;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -46,8 +49,10 @@ fn main() -> anyhow::Result<()> {
         ["bench", "poq", rest @ ..] => runtime()?
             .block_on(poq::run(u64::from(flag(rest, "--seconds", 20)?), usize::from(flag(rest, "--clients", 16)?))),
         ["bench", "inventory", rest @ ..] => {
-            runtime()?.block_on(inventory::run(usize::from(flag(rest, "--thousands", 1000)?) * 1000))
+            let count = usize::from(flag(rest, "--thousands", 1000)?) * 1000;
+            runtime()?.block_on(inventory::run(count, rest.contains(&"--postgres")))
         }
+        ["bench", "soak", rest @ ..] => runtime()?.block_on(soak::run(u64::from(flag(rest, "--minutes", 30)?))),
         ["bench", "address", rest @ ..] => address::run(usize::from(flag(rest, "--thousands", 1000)?) * 1000, 30_000),
         ["bench", "evpl", rest @ ..] => runtime()?.block_on(network::evpl_one_by_one(flag(rest, "--orders", 20)?)),
         ["bench", "multi-domain", rest @ ..] => {
@@ -72,7 +77,7 @@ fn main() -> anyhow::Result<()> {
                  cargo xtask bench evpl [--orders N] | cargo xtask bench evpl-concurrent [--orders N] [--elements N]\n       \
                  cargo xtask bench address [--thousands N] | cargo xtask bench poq [--seconds N] [--clients N]\n       \
                  cargo xtask bench billing [--thousands N] | cargo xtask bench allegro [--changes N]\n       \
-                 cargo xtask bench inventory [--thousands N]\n       \
+                 cargo xtask bench inventory [--thousands N] [--postgres] | cargo xtask bench soak [--minutes N]\n       \
                  cargo xtask bench internet [--orders N] [--services N]\n       \
                  cargo xtask bench multi-domain [--orders N] [--concurrent N] | cargo xtask architecture\n       \
                  cargo xtask events DIR"

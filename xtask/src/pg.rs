@@ -13,13 +13,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The throw-away cluster, stopped when dropped.
-struct Cluster {
+pub(crate) struct Cluster {
     dir: String,
     server: String,
 }
 
 impl Cluster {
-    fn start() -> anyhow::Result<Cluster> {
+    pub(crate) fn start() -> anyhow::Result<Cluster> {
         let output = Command::new(workspace().join("scripts/postgres")).env("LSO_POSTGRES_FSYNC", "on").output()?;
         anyhow::ensure!(
             output.status.success(),
@@ -31,7 +31,17 @@ impl Cluster {
         Ok(Cluster { dir: dir.to_owned(), server: server.to_owned() })
     }
 
-    async fn database(&self, name: &str) -> anyhow::Result<String> {
+    /// Vacuums and analyses the database `url` (what autovacuum does to a table that has held
+    /// its rows a while: statistics, and index-only reads without visiting each row).
+    pub(crate) async fn vacuum(url: &str) -> anyhow::Result<()> {
+        let connection = lso_transport::postgres::connection(url, None)?;
+        let (client, connection) = tokio_postgres::connect(&connection.url, connection.tls).await?;
+        tokio::spawn(connection);
+        client.batch_execute("VACUUM (ANALYZE)").await?;
+        Ok(())
+    }
+
+    pub(crate) async fn database(&self, name: &str) -> anyhow::Result<String> {
         Ok(lso_store::PgStore::scratch_database(&self.server, name).await?)
     }
 }
@@ -80,7 +90,7 @@ async fn on_nodes(options: &Options, body: Bytes, cluster: &Cluster, nodes: usiz
     let path = "/mefApi/sonata/productOrderingManagement/v10/productOrder";
     let urls: Vec<String> = urls.iter().map(|address| format!("http://{address}{path}")).collect();
     let deadline = Instant::now() + Duration::from_secs(options.seconds);
-    let (run, _) = Load { urls: &urls, tokens: &tokens, body, deadline, budget: usize::MAX }.run().await;
+    let (run, _) = Load { urls: &urls, tokens: &tokens, body, deadline, budget: usize::MAX, every: None }.run().await;
     drop(running);
     Ok(run)
 }

@@ -345,7 +345,7 @@ async fn list_services(caller: lso_http::Caller<AllegroState>) -> Result<Respons
     for service in services.iter().skip(paging.offset as usize).take(paging.limit as usize) {
         page.push(state.view(service, &faults).await?);
     }
-    Ok(list_response(&page, services.len() as u64, paging))
+    Ok(list_response(&page, (services.len() as u64).into(), paging))
 }
 
 /// `retrieveService`.
@@ -448,7 +448,7 @@ async fn list_changes(caller: lso_http::Caller<AllegroState>) -> Result<Response
     changes.retain(|c| wanted_state.as_ref().is_none_or(|w| c["state"] == w.as_str()));
     changes.sort_by(|a, b| b["requestedDate"].as_str().cmp(&a["requestedDate"].as_str()));
     let page: Vec<Value> = changes.iter().skip(paging.offset as usize).take(paging.limit as usize).cloned().collect();
-    Ok(list_response(&page, changes.len() as u64, paging))
+    Ok(list_response(&page, (changes.len() as u64).into(), paging))
 }
 
 /// Performance Monitoring for customers (Allegro) and partners (Interlude): each measures the

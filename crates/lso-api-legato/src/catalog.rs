@@ -94,7 +94,7 @@ async fn service_specification_find(caller: Caller<SofState>) -> Result<Response
         .collect();
     let total = matching.len() as u64;
     let page: Vec<Value> = matching.into_iter().skip(paging.offset as usize).take(paging.limit as usize).collect();
-    Ok(list_response(&page, total, paging))
+    Ok(list_response(&page, total.into(), paging))
 }
 
 /// `serviceSpecificationGet`: `GET /serviceSpecification/{id}`.

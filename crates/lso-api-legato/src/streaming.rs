@@ -65,7 +65,7 @@ async fn list_topics(caller: Caller<SofState>) -> Result<Response, ApiError> {
         })
         .collect();
     let page: Vec<Value> = found.iter().skip(paging.offset as usize).take(paging.limit as usize).cloned().collect();
-    Ok(list_response(&page, found.len() as u64, paging))
+    Ok(list_response(&page, (found.len() as u64).into(), paging))
 }
 
 /// `topicById`.

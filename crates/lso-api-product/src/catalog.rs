@@ -189,7 +189,7 @@ fn answer_list(mut query: QueryParams, names: &[&'static str], items: Vec<Value>
     let matching: Vec<Value> = items.into_iter().filter(|v| filters.pass(v)).collect();
     let total = matching.len() as u64;
     let page: Vec<Value> = matching.into_iter().skip(paging.offset as usize).take(paging.limit as usize).collect();
-    Ok(list_response(&page, total, paging))
+    Ok(list_response(&page, total.into(), paging))
 }
 
 /// `listProductOffering`: `GET /productOffering`.

@@ -283,7 +283,7 @@ async fn list_geographic_site(caller: Caller<PointState>) -> Result<Response, Ap
         .collect();
     let total = found.len() as u64;
     let page: Vec<Value> = found.into_iter().skip(paging.offset as usize).take(paging.limit as usize).collect();
-    Ok(list_response(&page, total, paging))
+    Ok(list_response(&page, total.into(), paging))
 }
 
 /// `retrieveGeographicSite`: `GET /geographicSite/{id}` (MEF 122 R15).

@@ -84,7 +84,7 @@ where
 pub(crate) fn list<T, F>(known: &'static Known, list: F) -> MethodRouter<PointState>
 where
     T: Serialize + 'static,
-    F: for<'a> Fn(&'a Bus, Selection) -> Found<'a, (Vec<T>, u64)> + Clone + Send + Sync + 'static,
+    F: for<'a> Fn(&'a Bus, Selection) -> Found<'a, lso_bus::Listing<T>> + Clone + Send + Sync + 'static,
 {
     axum::routing::get(move |caller: Caller<PointState>| {
         let list = list.clone();

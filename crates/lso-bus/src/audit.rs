@@ -95,7 +95,12 @@ impl Bus {
     }
 
     /// The trail in the order it was written, of `subject` if given.
-    pub async fn audit(&self, subject: Option<&str>, offset: u64, limit: u64) -> Result<(Vec<Value>, u64), BusError> {
+    pub async fn audit(
+        &self,
+        subject: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<crate::Listing<Value>, BusError> {
         let filters = subject
             .map(|s| vec![Filter { name: "subject".into(), condition: Condition::Eq(s.to_owned()) }])
             .unwrap_or_default();

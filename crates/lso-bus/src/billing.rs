@@ -313,7 +313,7 @@ impl Bus {
             .store
             .list(ListQuery { kind: BILL.into(), tenant: Some(tenant.key()), filters, offset: 0, limit: 1 })
             .await?;
-        Ok(page.total > 0)
+        Ok(page.total.at_least() > 0)
     }
 
     /// The writes of one account's bill and its items, and its announcement (R13).
@@ -385,7 +385,7 @@ impl Bus {
     }
 
     /// `listCustomerBill`: `CustomerBill_Find` (R17).
-    pub async fn list_customer_bills(&self, selection: Selection) -> Result<(Vec<Value>, u64), BusError> {
+    pub async fn list_customer_bills(&self, selection: Selection) -> Result<crate::Listing<Value>, BusError> {
         let keys = ["id", "href", "billNo", "billingAccount", "billingPeriod", "category", "state"];
         self.projected(BILL, selection, &keys).await
     }

@@ -39,6 +39,7 @@ pub use fulfilment::{Fulfilment, FulfilmentRequest, FulfilmentStatus, InventoryF
 pub use hubs::{HubApi, INVENTORY_EVENT_TYPES, ORDERING_EVENT_TYPES, TICKET_EVENT_TYPES};
 pub use inventory::product_index;
 pub use legato::{LEGATO_CLIENT, LegatoFulfilment, ce_vlans, cir_mbps, evc_ends, ingress_profile};
+pub use ordering::Listing;
 pub use pricing::PriceAgreement;
 pub use qualification::Serviceability;
 pub use quote::QuotePolicy;

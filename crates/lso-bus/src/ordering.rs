@@ -22,7 +22,7 @@ pub(crate) fn advance_order(id: String, run_at: i64) -> WriteOp {
 }
 
 /// A page of a list and the number of all matches.
-pub type Listing<T> = (Vec<T>, u64);
+pub type Listing<T> = (Vec<T>, lso_store::Total);
 
 impl Bus {
     /// Looks at order `id` again now, e.g. when a partner it waits for says something changed.

@@ -242,7 +242,7 @@ impl Bus {
 
     /// `listProductOfferingQualification`: a page of `tenant`'s POQs matching `filters`,
     /// projected as `ProductOfferingQualification_Find`.
-    pub async fn list_poqs(&self, selection: Selection) -> Result<(Vec<Value>, u64), BusError> {
+    pub async fn list_poqs(&self, selection: Selection) -> Result<crate::Listing<Value>, BusError> {
         let page = self.store.list(lso_store::ListQuery::of(POQ, selection)).await?;
         let mut found = Vec::with_capacity(page.records.len());
         for record in page.records {

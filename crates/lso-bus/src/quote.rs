@@ -491,7 +491,7 @@ impl Bus {
     }
 
     /// `listQuote`: a page of `tenant`'s quotes matching `filters`, as `Quote_Find` (R50).
-    pub async fn list_quotes(&self, selection: Selection) -> Result<(Vec<Value>, u64), BusError> {
+    pub async fn list_quotes(&self, selection: Selection) -> Result<crate::Listing<Value>, BusError> {
         let page = self.store.list(ListQuery::of(QUOTE, selection)).await?;
         let mut found = Vec::with_capacity(page.records.len());
         for record in page.records {

@@ -238,7 +238,7 @@ impl Bus {
             .store
             .list(ListQuery { kind: kind.into(), tenant: Some(tenant.key()), filters, offset: 0, limit: 1 })
             .await?;
-        Ok(page.total > 0)
+        Ok(page.total.at_least() > 0)
     }
 
     /// Assesses a cancel request: accepts it (after its charge, if the Seller charges for

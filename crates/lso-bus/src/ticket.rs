@@ -317,7 +317,7 @@ impl Bus {
     }
 
     /// `listTroubleTicket`: `TroubleTicket_Find` (R23).
-    pub async fn list_tickets(&self, selection: Selection) -> Result<(Vec<Value>, u64), BusError> {
+    pub async fn list_tickets(&self, selection: Selection) -> Result<crate::Listing<Value>, BusError> {
         let keys = [
             "id",
             "externalId",
@@ -343,7 +343,7 @@ impl Bus {
         kind: &str,
         selection: Selection,
         keys: &[&str],
-    ) -> Result<(Vec<Value>, u64), BusError> {
+    ) -> Result<crate::Listing<Value>, BusError> {
         let page = self.store.list(ListQuery::of(kind, selection)).await?;
         let mut found = Vec::with_capacity(page.records.len());
         for record in page.records {
@@ -668,7 +668,7 @@ impl Bus {
     }
 
     /// `listIncident`: `Incident_Find`.
-    pub async fn list_incidents(&self, selection: Selection) -> Result<(Vec<Value>, u64), BusError> {
+    pub async fn list_incidents(&self, selection: Selection) -> Result<crate::Listing<Value>, BusError> {
         let keys = [
             "id",
             "href",

@@ -273,7 +273,7 @@ impl Bus {
     }
 
     /// `listWorkOrder`: `WorkOrder_Find`.
-    pub async fn list_work_orders(&self, selection: Selection) -> Result<(Vec<Value>, u64), BusError> {
+    pub async fn list_work_orders(&self, selection: Selection) -> Result<crate::Listing<Value>, BusError> {
         let keys = ["id", "href", "appointmentRequired", "place", "relatedEntity", "state", "plannedExecutionDate"];
         self.projected(WORK_ORDER, selection, &keys).await
     }
@@ -432,7 +432,7 @@ impl Bus {
     }
 
     /// `listAppointment`: `Appointment_Find`.
-    pub async fn list_appointments(&self, selection: Selection) -> Result<(Vec<Value>, u64), BusError> {
+    pub async fn list_appointments(&self, selection: Selection) -> Result<crate::Listing<Value>, BusError> {
         let keys = ["id", "href", "relatedPlace", "status", "validFor", "workOrder"];
         self.projected(APPOINTMENT, selection, &keys).await
     }

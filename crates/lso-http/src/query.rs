@@ -5,6 +5,7 @@ use crate::ApiError;
 use crate::error::BadRequestCode;
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use lso_model::query::Total;
 use serde::Serialize;
 
 /// The largest page a list returns; a larger `limit` is cut and says so.
@@ -103,15 +104,20 @@ impl Paging {
     }
 }
 
-/// A list response: the items as JSON array with `X-Total-Count`, `X-Result-Count` and, when
-/// the page was cut, `X-Pagination-Throttled`.
-pub fn list_response<T: Serialize>(items: &[T], total: u64, paging: Paging) -> Response {
+/// A list response: the items as JSON array with `X-Result-Count`, `X-Total-Count` when the
+/// matches were counted to their end and, when the page was cut (to the largest page, or by a
+/// count that stopped at its bound) and more matches follow it, `X-Pagination-Throttled`
+/// (MEF 123 R107: either header tells the Buyer that more results are available).
+pub fn list_response<T: Serialize>(items: &[T], total: Total, paging: Paging) -> Response {
     let mut response = crate::json_response(axum::http::StatusCode::OK, &items);
     let headers = response.headers_mut();
-    headers.insert(HeaderName::from_static("x-total-count"), HeaderValue::from(total));
+    if let Total::Exact(total) = total {
+        headers.insert(HeaderName::from_static("x-total-count"), HeaderValue::from(total));
+    }
     headers.insert(HeaderName::from_static("x-result-count"), HeaderValue::from(items.len() as u64));
-    let more_exist = paging.offset + (items.len() as u64) < total;
-    if paging.throttled && more_exist {
+    let more_exist = paging.offset + (items.len() as u64) < total.at_least();
+    let counted = matches!(total, Total::Exact(_));
+    if (paging.throttled || !counted) && more_exist {
         headers.insert(HeaderName::from_static("x-pagination-throttled"), HeaderValue::from_static("true"));
     }
     response.into_response()
@@ -133,6 +139,20 @@ mod tests {
         assert!(q.single("state").is_err());
         let mut q = QueryParams::parse(Some("state="));
         assert!(matches!(q.all("state"), Err(ApiError::BadRequest { code: BadRequestCode::MissingQueryValue, .. })));
+    }
+
+    #[test]
+    fn a_list_past_its_count_says_more_follow_instead_of_a_total() {
+        let headers = |total: Total, offset: u64, limit: u64| {
+            let paging = Paging { offset, limit, throttled: false };
+            let response = list_response(&vec![0; limit as usize], total, paging);
+            let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+            (header("x-total-count"), header("x-result-count"), header("x-pagination-throttled"))
+        };
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(headers(Total::Exact(50), 10, 10), (some("50"), some("10"), None));
+        assert_eq!(headers(Total::AtLeast(10_001), 0, 20), (None, some("20"), some("true")));
+        assert_eq!(headers(Total::AtLeast(10_040), 10_020, 20), (None, some("20"), None), "nothing follows");
     }
 
     #[test]

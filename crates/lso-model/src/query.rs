@@ -43,3 +43,29 @@ impl Filter {
         Filter { name: name.to_owned(), condition: Condition::Eq(value.into()) }
     }
 }
+
+/// How many resources a list matches in all. Past a bound a list is not counted to its end (at
+/// a million matches that would read them all): it is known only to hold more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Total {
+    /// Exactly this many.
+    Exact(u64),
+    /// At least this many: more than the bound, and more than the end of the page asked for
+    /// exactly when more follow it.
+    AtLeast(u64),
+}
+
+impl Total {
+    /// The count, or the least it can be.
+    pub fn at_least(self) -> u64 {
+        match self {
+            Total::Exact(n) | Total::AtLeast(n) => n,
+        }
+    }
+}
+
+impl From<u64> for Total {
+    fn from(n: u64) -> Self {
+        Total::Exact(n)
+    }
+}

@@ -952,10 +952,11 @@ impl Fulfilment for PartnerFulfilment {
     }
 }
 
-/// How many S-VLANs this Seller holds at its ENNIs for off-net EVCs.
+/// How many S-VLANs this Seller holds at its ENNIs for off-net EVCs (counted up to
+/// [`lso_store::COUNTED_UP_TO`]).
 pub async fn held_vlans(store: &Store) -> Result<u64, StoreError> {
     let query = lso_store::ListQuery { kind: ENNI_VLAN.into(), tenant: None, filters: Vec::new(), offset: 0, limit: 1 };
-    Ok(store.list(query).await?.total)
+    Ok(store.list(query).await?.total.at_least())
 }
 
 impl PartnerFulfilment {

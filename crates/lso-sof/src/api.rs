@@ -82,7 +82,7 @@ impl Sof {
         filters: Vec<Filter>,
         offset: u64,
         limit: u64,
-    ) -> Result<(Vec<Value>, u64), SofError> {
+    ) -> Result<(Vec<Value>, lso_store::Total), SofError> {
         let page = self
             .store
             .list(ListQuery { kind: kind.into(), tenant: Some(client.into()), filters, offset, limit })

@@ -230,17 +230,18 @@ impl Sof {
         let mut units = Vec::new();
         let mut offset = 0;
         loop {
+            const PAGE: u64 = 10_000;
             let query = ListQuery {
                 kind: IP_ALLOCATION.into(),
                 tenant: Some("sof".into()),
                 filters: filters.clone(),
                 offset,
-                limit: 10_000,
+                limit: PAGE,
             };
             let page = self.store.list(query).await?;
             units.extend(page.records.iter().filter_map(|r| r.id.parse::<Ipv4Addr>().ok()).map(u32::from));
             offset += page.records.len() as u64;
-            if page.records.is_empty() || offset >= page.total {
+            if (page.records.len() as u64) < PAGE {
                 return Ok(units);
             }
         }

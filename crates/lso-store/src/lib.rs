@@ -86,7 +86,7 @@ pub(crate) fn index_change(old: Vec<Stored>, new: &[IndexEntry]) -> (Vec<Stored>
     (removed, added)
 }
 
-pub use lso_model::query::{Condition, Filter, Selection};
+pub use lso_model::query::{Condition, Filter, Selection, Total};
 
 impl From<StoreError> for lso_model::EntityError {
     fn from(err: StoreError) -> Self {
@@ -144,8 +144,51 @@ impl ListQuery {
 pub struct Page {
     /// The records of this page.
     pub records: Vec<Record>,
-    /// How many records match the filters in all.
-    pub total: u64,
+    /// How many records match the filters in all, counted up to [`COUNTED_UP_TO`].
+    pub total: Total,
+}
+
+/// The most matches a list counts. Past it the list answers [`Total::AtLeast`]: counting a
+/// million matches would read each of them, and a page of twenty must not cost that.
+pub const COUNTED_UP_TO: u64 = 10_000;
+
+/// A condition on an indexed value: an operator (`=`, `>`, `<` or `IN`) and its values (one,
+/// but for `IN`).
+pub(crate) type ValueCondition = (&'static str, Vec<String>);
+
+/// Each attribute `filters` name, once, with its conditions as one range of the index.
+pub(crate) fn attribute_conditions(filters: &[Filter]) -> Vec<(&str, Vec<ValueCondition>)> {
+    let mut names: Vec<&str> = filters.iter().map(|f| f.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let conditions = |name: &str| {
+        let on_name = filters.iter().filter(|f| f.name == name);
+        on_name
+            .map(|filter| match &filter.condition {
+                Condition::Eq(v) => ("=", vec![v.clone()]),
+                Condition::After(t) => (">", vec![sortable_time(*t)]),
+                Condition::Before(t) => ("<", vec![sortable_time(*t)]),
+                Condition::In(values) => ("IN", values.clone()),
+            })
+            .collect()
+    };
+    names.into_iter().map(|name| (name, conditions(name))).collect()
+}
+
+/// Which of the attributes whose index ranges hold `sizes` entries (counted up to
+/// [`COUNTED_UP_TO`] + 1) a list starts from: the smallest, if within the bound.
+pub(crate) fn lead(sizes: &[u64]) -> Option<usize> {
+    (0..sizes.len()).filter(|&n| sizes[n] <= COUNTED_UP_TO).min_by_key(|&n| sizes[n])
+}
+
+/// The [`Total`] of a list whose count stopped at `counted` (at most [`COUNTED_UP_TO`] + 1) and
+/// whose page, asked from `offset`, found `found` records and whether `more` follow.
+fn total(counted: u64, offset: u64, found: usize, more: bool) -> Total {
+    if counted <= COUNTED_UP_TO {
+        Total::Exact(counted)
+    } else {
+        Total::AtLeast(counted.max(offset + found as u64 + u64::from(more)))
+    }
 }
 
 /// A claimed job.

@@ -4,8 +4,9 @@
 //! claims of a node that dies run out within seconds and another node takes the work over.
 
 use crate::{
-    Condition, DeliveryCounts, DeliveryInfo, DeliveryOutcome, DeliveryTask, Hub, Job, ListQuery, NewEvent, Page,
-    Record, StoreError, Stored, WriteOp, merge_extra, now_millis, numbered, sortable_time, split_types,
+    COUNTED_UP_TO, DeliveryCounts, DeliveryInfo, DeliveryOutcome, DeliveryTask, Hub, Job, ListQuery, NewEvent, Page,
+    Record, StoreError, Stored, ValueCondition, WriteOp, attribute_conditions, lead, merge_extra, now_millis, numbered,
+    split_types, total,
 };
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::path::Path;
@@ -24,6 +25,33 @@ const MIGRATIONS: &[(&str, &str)] = &[
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+}
+
+/// A parameter of a statement built as it is written.
+type Param = Box<dyn ToSql + Sync + Send>;
+
+/// Adds `value` to `params`; its placeholder.
+fn bind(params: &mut Vec<Param>, value: Param) -> String {
+    params.push(value);
+    format!("${}", params.len())
+}
+
+fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
+}
+
+/// The index range of the attribute `name` under `conditions` (`i.name = $n AND i.value …`),
+/// its values bound in `params`.
+fn pg_range(params: &mut Vec<Param>, name: &str, conditions: &[ValueCondition]) -> String {
+    let mut sql = format!("i.name = {}", bind(params, Box::new(name.to_owned())));
+    for (op, values) in conditions {
+        sql.push_str(&if *op == "IN" {
+            format!(" AND i.value = ANY({})", bind(params, Box::new(values.clone())))
+        } else {
+            format!(" AND i.value {op} {}", bind(params, Box::new(values[0].clone())))
+        });
+    }
+    sql
 }
 
 fn failed(err: tokio_postgres::Error) -> StoreError {
@@ -150,41 +178,48 @@ impl PgStore {
             .filter(|r| tenant.is_none_or(|t| t == r.tenant)))
     }
 
-    /// One page of the resources matching `query`, newest first, and the number of all matches.
+    /// One page of the resources matching `query`, newest first, and the number of all matches
+    /// (up to [`COUNTED_UP_TO`]); planned as [`crate::SqliteStore::list`] is.
     pub async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
-        type Param = Box<dyn ToSql + Sync + Send>;
+        let client = self.client().await?;
+        let attributes = attribute_conditions(&query.filters);
+        let mut sizes = Vec::with_capacity(attributes.len());
+        for (name, conditions) in &attributes {
+            let mut params: Vec<Param> = Vec::new();
+            let range = pg_range(&mut params, name, conditions);
+            let probe = format!(
+                "SELECT count(*) FROM (SELECT 1 FROM resource_index i WHERE {range} LIMIT {}) AS m",
+                COUNTED_UP_TO + 1
+            );
+            let size: i64 = client.query_one(&probe, &refs(&params)).await.map_err(failed)?.get(0);
+            sizes.push(size as u64);
+        }
+        let lead = lead(&sizes);
         let mut params: Vec<Param> = vec![Box::new(query.kind.clone())];
-        let bind = |params: &mut Vec<Param>, value: Param| {
-            params.push(value);
-            format!("${}", params.len())
-        };
         let mut sql = String::from(" FROM resources r WHERE r.kind = $1");
         if let Some(tenant) = &query.tenant {
             sql.push_str(&format!(" AND r.tenant = {}", bind(&mut params, Box::new(tenant.clone()))));
         }
-        for filter in &query.filters {
-            let name = bind(&mut params, Box::new(filter.name.clone()));
-            let comparison = match &filter.condition {
-                Condition::Eq(v) => format!("= {}", bind(&mut params, Box::new(v.clone()))),
-                Condition::After(t) => format!("> {}", bind(&mut params, Box::new(sortable_time(*t)))),
-                Condition::Before(t) => format!("< {}", bind(&mut params, Box::new(sortable_time(*t)))),
-                Condition::In(values) => format!("= ANY({})", bind(&mut params, Box::new(values.clone()))),
-            };
-            sql.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM resource_index i WHERE i.seq = r.seq AND i.name = {name} AND i.value {comparison})"
-            ));
+        for (n, (name, conditions)) in attributes.iter().enumerate() {
+            let range = pg_range(&mut params, name, conditions);
+            if Some(n) == lead {
+                sql.push_str(&format!(" AND r.seq IN (SELECT i.seq FROM resource_index i WHERE {range})"));
+            } else {
+                sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM resource_index i WHERE i.seq = r.seq AND {range})"));
+            }
         }
-        let client = self.client().await?;
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-        let total: i64 = client.query_one(&format!("SELECT count(*){sql}"), &refs).await.map_err(failed)?.get(0);
-        let limit = bind(&mut params, Box::new(query.limit.min(i64::MAX as u64) as i64));
-        let offset = bind(&mut params, Box::new(query.offset.min(i64::MAX as u64) as i64));
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+        let count = format!("SELECT count(*) FROM (SELECT 1{sql} LIMIT {}) AS m", COUNTED_UP_TO + 1);
+        let counted: i64 = client.query_one(&count, &refs(&params)).await.map_err(failed)?.get(0);
+        let limit = query.limit.min(i64::MAX as u64 - 1) as i64;
+        let (page, offset) = (limit + 1, query.offset.min(i64::MAX as u64) as i64);
+        let (page, offset) = (bind(&mut params, Box::new(page)), bind(&mut params, Box::new(offset)));
         let page_sql =
-            format!("SELECT r.id, r.tenant, r.version, r.doc{sql} ORDER BY r.seq DESC LIMIT {limit} OFFSET {offset}");
-        let rows = client.query(&page_sql, &refs).await.map_err(failed)?;
-        let records = rows
+            format!("SELECT r.id, r.tenant, r.version, r.doc{sql} ORDER BY r.seq DESC LIMIT {page} OFFSET {offset}");
+        let rows = client.query(&page_sql, &refs(&params)).await.map_err(failed)?;
+        let more = rows.len() as i64 > limit;
+        let records: Vec<Record> = rows
             .iter()
+            .take(limit as usize)
             .map(|r| Record {
                 kind: query.kind.clone(),
                 id: r.get(0),
@@ -193,7 +228,7 @@ impl PgStore {
                 doc: r.get(3),
             })
             .collect();
-        Ok(Page { records, total: total as u64 })
+        Ok(Page { total: total(counted as u64, query.offset, records.len(), more), records })
     }
 
     /// Leases up to `max` jobs due at `now` for `lease_ms`.

@@ -3,8 +3,9 @@
 //! no savepoint is needed), and a small pool of reader connections.
 
 use crate::{
-    Condition, DeliveryCounts, DeliveryInfo, DeliveryOutcome, DeliveryTask, Hub, Job, ListQuery, NewEvent, Page,
-    Record, StoreError, Stored, WriteOp, index_change, merge_extra, now_millis, numbered, sortable_time, split_types,
+    COUNTED_UP_TO, DeliveryCounts, DeliveryInfo, DeliveryOutcome, DeliveryTask, Filter, Hub, Job, ListQuery, NewEvent,
+    Page, Record, StoreError, Stored, ValueCondition, WriteOp, attribute_conditions, index_change, lead, merge_extra,
+    now_millis, numbered, split_types, total,
 };
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter, types::Value};
 use std::path::{Path, PathBuf};
@@ -177,48 +178,58 @@ impl SqliteStore {
         .await
     }
 
-    /// One page of the resources matching `query`, newest first, and the number of all matches.
+    /// One page of the resources matching `query`, newest first, and the number of all matches
+    /// (up to [`COUNTED_UP_TO`]).
+    ///
+    /// Each attribute's conditions are one range of the index (a date range is one). When the
+    /// index holds few entries for one of them, the list starts from those entries; otherwise
+    /// it walks the kind's (or tenant's) resources newest first and looks each one up in the
+    /// index, stopping at the page's end, and its count stops past the bound.
     pub async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
         self.read(move |conn| {
+            let attributes = attribute_ranges(&query.filters);
+            let mut sizes = Vec::with_capacity(attributes.len());
+            for (range, args) in &attributes {
+                let sql = format!("SELECT count(*) FROM (SELECT 1 FROM resource_index i WHERE {range} LIMIT ?)");
+                let bound = Value::Integer(COUNTED_UP_TO as i64 + 1);
+                let size: i64 = conn
+                    .prepare_cached(&sql)
+                    .and_then(|mut s| s.query_row(params_from_iter(args.iter().chain([&bound])), |r| r.get(0)))
+                    .map_err(StoreError::unavailable)?;
+                sizes.push(size as u64);
+            }
+            let lead = lead(&sizes);
             let mut sql = String::from(" FROM resources r WHERE r.kind = ?");
             let mut args: Vec<Value> = vec![Value::Text(query.kind.clone())];
             if let Some(tenant) = &query.tenant {
                 sql.push_str(" AND r.tenant = ?");
                 args.push(Value::Text(tenant.clone()));
             }
-            // One set per attribute, its conditions together (a date range is one range of the
-            // index), as the index gives it: a filter few resources match is answered from the
-            // index rather than by looking at each of the tenant's resources.
-            let mut names: Vec<&str> = query.filters.iter().map(|f| f.name.as_str()).collect();
-            names.sort_unstable();
-            names.dedup();
-            for name in names {
-                sql.push_str(" AND r.seq IN (SELECT i.seq FROM resource_index i WHERE i.name = ?");
-                args.push(Value::Text(name.to_owned()));
-                for filter in query.filters.iter().filter(|f| f.name == name) {
-                    match &filter.condition {
-                        Condition::Eq(v) => push_cmp(&mut sql, &mut args, "=", v),
-                        Condition::After(t) => push_cmp(&mut sql, &mut args, ">", &sortable_time(*t)),
-                        Condition::Before(t) => push_cmp(&mut sql, &mut args, "<", &sortable_time(*t)),
-                        Condition::In(values) => {
-                            sql.push_str(" AND i.value IN (");
-                            sql.push_str(&vec!["?"; values.len()].join(","));
-                            sql.push(')');
-                            args.extend(values.iter().cloned().map(Value::Text));
-                        }
-                    }
+            for (n, (range, values)) in attributes.into_iter().enumerate() {
+                if Some(n) == lead {
+                    sql.push_str(&format!(" AND r.seq IN (SELECT i.seq FROM resource_index i WHERE {range})"));
+                } else {
+                    sql.push_str(&format!(
+                        " AND EXISTS (SELECT 1 FROM resource_index i WHERE i.seq = r.seq AND {range})"
+                    ));
                 }
-                sql.push(')');
+                args.extend(values);
             }
-            let total: i64 = conn
-                .prepare_cached(&format!("SELECT count(*){sql}"))
-                .and_then(|mut s| s.query_row(params_from_iter(args.iter()), |r| r.get(0)))
+            let bound = Value::Integer(COUNTED_UP_TO as i64 + 1);
+            let counted: i64 = conn
+                .prepare_cached(&format!("SELECT count(*) FROM (SELECT 1{sql} LIMIT ?)"))
+                .and_then(|mut s| s.query_row(params_from_iter(args.iter().chain([&bound])), |r| r.get(0)))
                 .map_err(StoreError::unavailable)?;
-            let page_sql = format!("SELECT r.id, r.tenant, r.version, r.doc{sql} ORDER BY r.seq DESC LIMIT ? OFFSET ?");
-            args.push(Value::Integer(query.limit.min(i64::MAX as u64) as i64));
+            // The page's positions first, its documents then: a sort moves numbers, not documents.
+            let page_sql = format!(
+                "SELECT r.id, r.tenant, r.version, r.doc FROM resources r WHERE r.seq IN \
+                 (SELECT r.seq{sql} ORDER BY r.seq DESC LIMIT ? OFFSET ?) ORDER BY r.seq DESC"
+            );
+            let limit = query.limit.min(i64::MAX as u64 - 1) as i64;
+            args.push(Value::Integer(limit + 1));
             args.push(Value::Integer(query.offset.min(i64::MAX as u64) as i64));
             let mut stmt = conn.prepare_cached(&page_sql).map_err(StoreError::unavailable)?;
-            let records = stmt
+            let mut records = stmt
                 .query_map(params_from_iter(args.iter()), |r| {
                     Ok(Record {
                         kind: query.kind.clone(),
@@ -230,7 +241,9 @@ impl SqliteStore {
                 })
                 .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                 .map_err(StoreError::unavailable)?;
-            Ok(Page { records, total: total as u64 })
+            let more = records.len() as u64 > query.limit;
+            records.truncate(limit as usize);
+            Ok(Page { total: total(counted as u64, query.offset, records.len(), more), records })
         })
         .await
     }
@@ -534,11 +547,24 @@ fn writer_gone() -> StoreError {
     StoreError::Unavailable("the database writer has stopped".into())
 }
 
-fn push_cmp(sql: &mut String, args: &mut Vec<Value>, op: &str, value: &str) {
-    sql.push_str(" AND i.value ");
-    sql.push_str(op);
-    sql.push_str(" ?");
-    args.push(Value::Text(value.to_owned()));
+/// Each attribute `filters` name, once, with its conditions as one range of the index
+/// (`i.name = ? AND i.value …`) and their arguments.
+fn attribute_ranges(filters: &[Filter]) -> Vec<(String, Vec<Value>)> {
+    let range = |(name, conditions): (&str, Vec<ValueCondition>)| {
+        let mut sql = String::from("i.name = ?");
+        let mut args = vec![Value::Text(name.to_owned())];
+        for (op, values) in conditions {
+            let marks = vec!["?"; values.len()].join(",");
+            sql.push_str(&if op == "IN" {
+                format!(" AND i.value IN ({marks})")
+            } else {
+                format!(" AND i.value {op} ?")
+            });
+            args.extend(values.into_iter().map(Value::Text));
+        }
+        (sql, args)
+    };
+    attribute_conditions(filters).into_iter().map(range).collect()
 }
 
 fn run_writer(conn: Connection, mut requests: mpsc::Receiver<WriteRequest>) {

@@ -61,7 +61,7 @@ async fn resources_are_visible_only_to_their_tenant() {
         assert!(store.get("productOrder", Some("B"), "o1").await.unwrap().is_none());
         assert!(store.get("productOrder", None, "o1").await.unwrap().is_some());
         let page = store.list(query(Some("B"), vec![])).await.unwrap();
-        assert_eq!(page.total, 1);
+        assert_eq!(page.total, Total::Exact(1));
         assert_eq!(page.records[0].id, "o2");
     }
 }
@@ -76,14 +76,60 @@ async fn list_filters_pages_and_counts_newest_first() {
         q.offset = 10;
         q.limit = 5;
         let page = store.list(q).await.unwrap();
-        assert_eq!(page.total, 13);
+        assert_eq!(page.total, Total::Exact(13));
         let ids: Vec<_> = page.records.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["o4", "o2", "o0"]);
         let any = Filter { name: "state".into(), condition: Condition::In(vec!["completed".into(), "failed".into()]) };
-        assert_eq!(store.list(query(Some("A"), vec![any])).await.unwrap().total, 25);
+        assert_eq!(store.list(query(Some("A"), vec![any])).await.unwrap().total, Total::Exact(25));
         let none = Filter { name: "state".into(), condition: Condition::Eq("rejected".into()) };
         let empty = store.list(query(Some("A"), vec![none])).await.unwrap();
-        assert_eq!((empty.total, empty.records.len()), (0, 0));
+        assert_eq!((empty.total, empty.records.len()), (Total::Exact(0), 0));
+    }
+}
+
+#[tokio::test]
+async fn a_list_counts_its_matches_up_to_a_bound_and_pages_on_past_it() {
+    for (_dir, store) in stores("a_list_counts_its_matches_up_to_a_bound_and_pages_on_past_it").await {
+        // More than the bound in one state for tenant A, a few of them also `dark`; tenant B's
+        // resources in the same state are not A's matches.
+        let many = COUNTED_UP_TO + 50;
+        let ops = (0..many).map(|i| {
+            let mut index = vec![IndexEntry::new("state", "completed")];
+            if i % 700 == 0 {
+                index.push(IndexEntry::new("shade", "dark"));
+            }
+            WriteOp::Insert { record: record(&format!("o{i}"), "A", 1, "{}"), index }
+        });
+        store.apply(ops.collect()).await.unwrap();
+        store.apply(vec![insert("b0", "B", "completed"), insert("b1", "B", "failed")]).await.unwrap();
+        let completed = || Filter::eq("state", "completed");
+        let dark = Filter::eq("shade", "dark");
+        let page = |filters: Vec<Filter>, offset: u64, limit: u64| {
+            let mut q = query(Some("A"), filters);
+            (q.offset, q.limit) = (offset, limit);
+            store.list(q)
+        };
+        let ids = |page: &Page| page.records.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+
+        let first = page(vec![completed()], 0, 3).await.unwrap();
+        assert_eq!(ids(&first), [format!("o{}", many - 1), format!("o{}", many - 2), format!("o{}", many - 3)]);
+        assert_eq!(first.total, Total::AtLeast(COUNTED_UP_TO + 1), "counted to the bound, not to the end");
+        let deep = page(vec![completed()], COUNTED_UP_TO + 40, 20).await.unwrap();
+        assert_eq!(ids(&deep).len(), 10, "the last page past the bound");
+        assert_eq!(deep.total, Total::AtLeast(many), "nothing follows the last page");
+        let before_last = page(vec![completed()], COUNTED_UP_TO + 20, 20).await.unwrap();
+        assert_eq!(before_last.total, Total::AtLeast(COUNTED_UP_TO + 41), "more follow this page");
+        assert_eq!(page(vec![], 0, 1).await.unwrap().total, Total::AtLeast(COUNTED_UP_TO + 1));
+
+        // A filter few resources match is counted exactly, alone or with a common one.
+        let darks = many.div_ceil(700);
+        assert_eq!(page(vec![dark.clone()], 0, 5).await.unwrap().total, Total::Exact(darks));
+        let both = page(vec![completed(), dark], 0, 100).await.unwrap();
+        assert_eq!(both.total, Total::Exact(darks));
+        assert_eq!(ids(&both)[0], format!("o{}", (many - 1) / 700 * 700));
+        let b = ListQuery { tenant: Some("B".into()), ..query(None, vec![completed()]) };
+        let b = store.list(b).await.unwrap();
+        assert_eq!((b.total, ids(&b)), (Total::Exact(1), vec!["b0".to_owned()]));
     }
 }
 
@@ -116,7 +162,7 @@ async fn updates_need_the_current_version_and_replace_the_index() {
         let got = store.get("productOrder", Some("A"), "o1").await.unwrap().unwrap();
         assert_eq!((got.version, got.doc.as_str()), (2, r#"{"state":"inProgress"}"#));
         let old = Filter { name: "state".into(), condition: Condition::Eq("acknowledged".into()) };
-        assert_eq!(store.list(query(Some("A"), vec![old])).await.unwrap().total, 0);
+        assert_eq!(store.list(query(Some("A"), vec![old])).await.unwrap().total, Total::Exact(0));
         // Entries kept, duplicated and dropped: the index is what the last write said.
         let items = |version, states: &[&str]| WriteOp::Update {
             record: record("o1", "A", version, "{}"),
@@ -134,12 +180,16 @@ async fn updates_need_the_current_version_and_replace_the_index() {
         store.apply(vec![items(5, &["c"]), items(6, &["c", "c"])]).await.unwrap();
         assert_eq!(counted().await.unwrap(), [("c".to_owned(), 2)]);
         let kept = Filter { name: "state".into(), condition: Condition::Eq("x".into()) };
-        assert_eq!(store.list(query(Some("A"), vec![kept])).await.unwrap().total, 1);
+        assert_eq!(store.list(query(Some("A"), vec![kept])).await.unwrap().total, Total::Exact(1));
         let delete = || WriteOp::Delete { kind: "productOrder".into(), id: "o1".into() };
         store.apply(vec![delete()]).await.unwrap();
         assert!(store.get("productOrder", None, "o1").await.unwrap().is_none());
         let gone = Filter { name: "state".into(), condition: Condition::Eq("x".into()) };
-        assert_eq!(store.list(query(Some("A"), vec![gone])).await.unwrap().total, 0, "its index went with it");
+        assert_eq!(
+            store.list(query(Some("A"), vec![gone])).await.unwrap().total,
+            Total::Exact(0),
+            "its index went with it"
+        );
         assert!(matches!(store.apply(vec![delete()]).await, Err(StoreError::NotFound)));
     }
 }
@@ -167,9 +217,13 @@ async fn a_failed_write_leaves_nothing_and_does_not_disturb_its_group() {
             ok += write.await.unwrap() as u64;
         }
         assert_eq!(ok, 30);
-        assert_eq!(store.list(query(Some("A"), vec![])).await.unwrap().total, 31);
+        assert_eq!(store.list(query(Some("A"), vec![])).await.unwrap().total, Total::Exact(31));
         let x = Filter { name: "state".into(), condition: Condition::Eq("x".into()) };
-        assert_eq!(store.list(query(Some("A"), vec![x])).await.unwrap().total, 31, "no index entry of a failed write");
+        assert_eq!(
+            store.list(query(Some("A"), vec![x])).await.unwrap().total,
+            Total::Exact(31),
+            "no index entry of a failed write"
+        );
     }
 }
 

@@ -361,7 +361,7 @@ async fn mef123_r37_an_unoffered_term_rejects_the_order_late_with_termination_er
         .list_products(lso_store::Selection { tenant: None, filters: vec![], offset: 0, limit: 10 })
         .await
         .unwrap();
-    assert_eq!(products.1, 0, "a rejected order creates no product");
+    assert_eq!(products.1, lso_store::Total::Exact(0), "a rejected order creates no product");
 }
 
 #[tokio::test]

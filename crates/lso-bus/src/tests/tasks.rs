@@ -62,7 +62,7 @@ impl Harness {
             })
             .await
             .unwrap();
-        assert_eq!(total, 1);
+        assert_eq!(total, lso_store::Total::Exact(1));
         serde_json::from_value(self.bus.charge(None, &charges[0].id).await.unwrap()).unwrap()
     }
 

@@ -241,7 +241,11 @@ async fn mef137_a_visit_the_buyer_was_not_ready_for_fails_and_the_ticket_waits_f
         offset: 0,
         limit: 10,
     };
-    assert_eq!(h.bus.store().list(held).await.unwrap().total, 0, "the technician is free again");
+    assert_eq!(
+        h.bus.store().list(held).await.unwrap().total,
+        lso_store::Total::Exact(0),
+        "the technician is free again"
+    );
 }
 
 #[tokio::test]
