@@ -1,8 +1,9 @@
-//! Three `lso serve` nodes on one PostgreSQL database take 3,000 EVPL orders spread over them,
-//! fulfilled on a simulated network, while one node after another is SIGKILLed and started
-//! again. Every order the Buyer was told was accepted completes, each step once, with exactly
-//! its product; the network holds exactly the services of the orders stored (no S-VLAN or
-//! bandwidth left from an attempt a kill cut short); every event recorded reaches the listener.
+//! `lso serve` takes 3,000 EVPL orders, fulfilled on a simulated network, while it is SIGKILLed
+//! and started again every 100 orders: three nodes on one PostgreSQL database, the orders spread
+//! over them and one node after another killed, and one node on SQLite. Every order the Buyer
+//! was told was accepted completes, each step once, with exactly its product; the network holds
+//! exactly the services of the orders stored (no S-VLAN or bandwidth left from an attempt a kill
+//! cut short); every event recorded reaches the listener.
 
 use crate::crash::{Process, serve_with, token};
 use crate::network::evpl_order;
@@ -46,11 +47,13 @@ fn topology() -> String {
     text
 }
 
-/// The three nodes: their data directories and, while each runs, its process and address.
+/// The nodes: their data directories and, while each runs, its process and address.
 struct Nodes {
     dirs: Vec<tempfile::TempDir>,
     running: Mutex<Vec<Option<(Process, String)>>>,
     settings: Vec<(String, String)>,
+    /// How many times a node started.
+    starts: tokio::sync::watch::Sender<usize>,
 }
 
 impl Nodes {
@@ -64,6 +67,7 @@ impl Nodes {
         .await
         .unwrap();
         self.running.lock().unwrap()[n] = Some(started);
+        self.starts.send_modify(|starts| *starts += 1);
     }
 
     /// SIGKILLs node `n` and starts it again.
@@ -71,6 +75,19 @@ impl Nodes {
         let killed = self.running.lock().unwrap()[n].take();
         drop(killed);
         self.start(n).await;
+    }
+
+    /// The address of node `n`, or of the next one running; while none runs, of the first to
+    /// start again.
+    async fn serving(&self, n: usize) -> String {
+        let mut starts = self.starts.subscribe();
+        loop {
+            let count = self.dirs.len();
+            if let Some(address) = (0..count).find_map(|k| self.address((n + k) % count)) {
+                return address;
+            }
+            starts.changed().await.unwrap();
+        }
     }
 
     fn address(&self, n: usize) -> Option<String> {
@@ -119,26 +136,33 @@ async fn get(client: &reqwest::Client, token: &str, url: String) -> Value {
 }
 
 #[tokio::test]
-async fn three_nodes_under_repeated_sigkill_complete_every_accepted_order_exactly_once() {
+async fn three_nodes_on_postgres_under_repeated_sigkill_complete_every_accepted_order_exactly_once() {
     let server = Server::get();
     let url = fresh_database(&server, "three_nodes").await;
+    under_repeated_sigkill(3, &[("LSO_DATABASE_URL", url.as_str())]).await;
+}
+
+#[tokio::test]
+async fn one_node_on_sqlite_under_repeated_sigkill_completes_every_accepted_order_exactly_once() {
+    under_repeated_sigkill(1, &[]).await;
+}
+
+/// The orders placed on `count` nodes started with `settings`, killed in turn.
+async fn under_repeated_sigkill(count: usize, settings: &[(&str, &str)]) {
     let files = tempfile::tempdir().unwrap();
     let path = files.path().join("topology.toml");
     std::fs::write(&path, topology()).unwrap();
-    let settings = [
-        ("LSO_DATABASE_URL", url.as_str()),
-        ("LSO_FULFILMENT__BY", "network"),
-        ("LSO_NETWORK__TOPOLOGY", path.to_str().unwrap()),
-    ];
+    let network = [("LSO_FULFILMENT__BY", "network"), ("LSO_NETWORK__TOPOLOGY", path.to_str().unwrap())];
     let nodes = Arc::new(Nodes {
-        dirs: (0..3).map(|_| tempfile::tempdir().unwrap()).collect(),
-        running: Mutex::new(vec![None, None, None]),
-        settings: settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        dirs: (0..count).map(|_| tempfile::tempdir().unwrap()).collect(),
+        running: Mutex::new((0..count).map(|_| None).collect()),
+        settings: settings.iter().chain(&network).map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        starts: tokio::sync::watch::Sender::new(0),
     });
     nodes.start(0).await;
     // The other nodes share the first one's signing keys, so a token works on every node.
     let keys = std::fs::read(nodes.dirs[0].path().join("signing-keys.json")).unwrap();
-    for n in 1..3 {
+    for n in 1..count {
         std::fs::write(nodes.dirs[n].path().join("signing-keys.json"), &keys).unwrap();
         nodes.start(n).await;
     }
@@ -158,7 +182,7 @@ async fn three_nodes_under_repeated_sigkill_complete_every_accepted_order_exactl
     for n in 0..PAIRS {
         let mut order = evpl_order(&["site-new-york", "site-boston"], 1, 1);
         order["externalId"] = json!(format!("pair-{n}"));
-        let id = place(&client, &buyer, &nodes.address(n % 3).unwrap(), &order).await.expect("accepted");
+        let id = place(&client, &buyer, &nodes.serving(n % count).await, &order).await.expect("accepted");
         told.insert(id);
     }
     let all_told = told.clone();
@@ -171,7 +195,7 @@ async fn three_nodes_under_repeated_sigkill_complete_every_accepted_order_exactl
     }
 
     // 3,000 EVPLs from 12 Buyers' clients at once, spread over the nodes; a node is killed and
-    // started again each time 100 more were accepted.
+    // started again each time 100 more were accepted (while the only node restarts, they wait).
     let unis = Arc::new(unis);
     let (slots, accepted) = (Arc::new(AtomicUsize::new(0)), Arc::new(Mutex::new(Vec::<String>::new())));
     let (kill, mut kills) = tokio::sync::mpsc::unbounded_channel::<usize>();
@@ -198,7 +222,7 @@ async fn three_nodes_under_repeated_sigkill_complete_every_accepted_order_exactl
                 }
                 let slot = slots.fetch_add(1, Ordering::Relaxed);
                 // The node of the slot, or the next one while it restarts.
-                let address = (0..3).find_map(|k| nodes.address((slot + k) % 3)).expect("two nodes run");
+                let address = nodes.serving(slot % nodes.dirs.len()).await;
                 let Some(id) = place(&client, &buyer, &address, &evpl_of(&unis, slot)).await else { continue };
                 let count = {
                     let mut accepted = accepted.lock().unwrap();
@@ -206,7 +230,7 @@ async fn three_nodes_under_repeated_sigkill_complete_every_accepted_order_exactl
                     accepted.len()
                 };
                 if count.is_multiple_of(KILL_EVERY) && count < EVPLS {
-                    kill.send(count / KILL_EVERY % 3).unwrap();
+                    kill.send(count / KILL_EVERY % nodes.dirs.len()).unwrap();
                 }
             }
         });
