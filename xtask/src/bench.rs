@@ -574,15 +574,7 @@ async fn end_to_end(options: &Options, body: Bytes) -> anyhow::Result<()> {
     let far = start + Duration::from_secs(3600);
     let (submitted, ids) = load(&format!("{base}/productOrder"), &tokens, body, far, options.orders).await;
     let submit_time = start.elapsed();
-    let completed = || {
-        let completed = listener.completed.lock().unwrap_or_else(|e| e.into_inner());
-        ids.iter().filter(|id| completed.contains(*id)).count()
-    };
-    let all = async || (completed() == ids.len()).then_some(());
-    if lso_jobs::until_committed(&listener.arrived, Duration::from_secs(600), all).await.is_none() {
-        bail!("only {} of {} orders completed in 10 minutes", completed(), ids.len());
-    }
-    let outbox = settled(&client, &address, &admin, &listener).await?;
+    let outbox = finished(&client, &address, &admin, &listener, &ids).await?;
     let total = start.elapsed();
     stop.store(true, Ordering::Relaxed);
     let peak = sampler.join().unwrap_or(0);
@@ -599,14 +591,31 @@ async fn end_to_end(options: &Options, body: Bytes) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The outbox counts of the Seller at `address` once no notification is pending, looked at
-/// again as events reach `listener` (10 minutes at most).
-pub(crate) async fn settled(
+/// The outbox counts of the Seller at `address` once the orders `ids` were all announced
+/// completed to `listener` and no notification is pending (10 minutes at most for each).
+pub(crate) async fn finished(
     client: &reqwest::Client,
     address: &str,
     admin: &str,
     listener: &Listener,
+    ids: &[String],
 ) -> anyhow::Result<Value> {
+    // Each look goes through the orders not yet seen completed, fewer each time.
+    let mut waiting: Vec<&String> = ids.iter().collect();
+    let all = async || {
+        let completed = listener.completed.lock().unwrap_or_else(|e| e.into_inner());
+        waiting.retain(|id| !completed.contains(*id));
+        waiting.is_empty().then_some(())
+    };
+    if lso_jobs::until_committed(&listener.arrived, Duration::from_secs(600), all).await.is_none() {
+        bail!("{} of {} orders not completed in 10 minutes", waiting.len(), ids.len());
+    }
+    settled(client, address, admin, listener).await
+}
+
+/// The outbox counts of the Seller at `address` once no notification is pending, looked at
+/// again as events reach `listener` (10 minutes at most).
+async fn settled(client: &reqwest::Client, address: &str, admin: &str, listener: &Listener) -> anyhow::Result<Value> {
     let outbox = async || {
         let url = format!("http://{address}/lso/admin/v1/deliveries?limit=1");
         let counts = async { anyhow::Ok(client.get(url).bearer_auth(admin).send().await?.json::<Value>().await?) };
