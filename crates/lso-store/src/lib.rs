@@ -181,6 +181,12 @@ pub(crate) fn lead(sizes: &[u64]) -> Option<usize> {
     (0..sizes.len()).filter(|&n| sizes[n] <= COUNTED_UP_TO).min_by_key(|&n| sizes[n])
 }
 
+/// How many records match a list whose first page, asked from `offset`, found `found` and
+/// whether `more` follow, if the page tells: a first page that holds every match needs no count.
+fn holds_all(offset: u64, found: usize, more: bool) -> Option<u64> {
+    (offset == 0 && !more).then_some(found as u64)
+}
+
 /// The [`Total`] of a list whose count stopped at `counted` (at most [`COUNTED_UP_TO`] + 1) and
 /// whose page, asked from `offset`, found `found` records and whether `more` follow.
 fn total(counted: u64, offset: u64, found: usize, more: bool) -> Total {

@@ -5,8 +5,8 @@
 
 use crate::{
     COUNTED_UP_TO, DeliveryCounts, DeliveryInfo, DeliveryOutcome, DeliveryTask, Hub, Job, ListQuery, NewEvent, Page,
-    Record, StoreError, Stored, ValueCondition, WriteOp, attribute_conditions, lead, merge_extra, now_millis, numbered,
-    split_types, total,
+    Record, StoreError, Stored, ValueCondition, WriteOp, attribute_conditions, holds_all, lead, merge_extra,
+    now_millis, numbered, split_types, total,
 };
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::path::Path;
@@ -209,7 +209,7 @@ impl PgStore {
             }
         }
         let count = format!("SELECT count(*) FROM (SELECT 1{sql} LIMIT {}) AS m", COUNTED_UP_TO + 1);
-        let counted: i64 = client.query_one(&count, &refs(&params)).await.map_err(failed)?.get(0);
+        let filtering = params.len();
         let limit = query.limit.min(i64::MAX as u64 - 1) as i64;
         let (page, offset) = (limit + 1, query.offset.min(i64::MAX as u64) as i64);
         let (page, offset) = (bind(&mut params, Box::new(page)), bind(&mut params, Box::new(offset)));
@@ -228,7 +228,13 @@ impl PgStore {
                 doc: r.get(3),
             })
             .collect();
-        Ok(Page { total: total(counted as u64, query.offset, records.len(), more), records })
+        let counted = match holds_all(query.offset, records.len(), more) {
+            Some(all) => all,
+            None => {
+                client.query_one(&count, &refs(&params[..filtering])).await.map_err(failed)?.get::<_, i64>(0) as u64
+            }
+        };
+        Ok(Page { total: total(counted, query.offset, records.len(), more), records })
     }
 
     /// Leases up to `max` jobs due at `now` for `lease_ms`.

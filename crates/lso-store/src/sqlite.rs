@@ -4,8 +4,8 @@
 
 use crate::{
     COUNTED_UP_TO, DeliveryCounts, DeliveryInfo, DeliveryOutcome, DeliveryTask, Filter, Hub, Job, ListQuery, NewEvent,
-    Page, Record, StoreError, Stored, ValueCondition, WriteOp, attribute_conditions, index_change, lead, merge_extra,
-    now_millis, numbered, split_types, total,
+    Page, Record, StoreError, Stored, ValueCondition, WriteOp, attribute_conditions, holds_all, index_change, lead,
+    merge_extra, now_millis, numbered, split_types, total,
 };
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter, types::Value};
 use std::path::{Path, PathBuf};
@@ -188,10 +188,10 @@ impl SqliteStore {
     pub async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
         self.read(move |conn| {
             let attributes = attribute_ranges(&query.filters);
+            let bound = Value::Integer(COUNTED_UP_TO as i64 + 1);
             let mut sizes = Vec::with_capacity(attributes.len());
             for (range, args) in &attributes {
                 let sql = format!("SELECT count(*) FROM (SELECT 1 FROM resource_index i WHERE {range} LIMIT ?)");
-                let bound = Value::Integer(COUNTED_UP_TO as i64 + 1);
                 let size: i64 = conn
                     .prepare_cached(&sql)
                     .and_then(|mut s| s.query_row(params_from_iter(args.iter().chain([&bound])), |r| r.get(0)))
@@ -215,22 +215,16 @@ impl SqliteStore {
                 }
                 args.extend(values);
             }
-            let bound = Value::Integer(COUNTED_UP_TO as i64 + 1);
-            let counted: i64 = conn
-                .prepare_cached(&format!("SELECT count(*) FROM (SELECT 1{sql} LIMIT ?)"))
-                .and_then(|mut s| s.query_row(params_from_iter(args.iter().chain([&bound])), |r| r.get(0)))
-                .map_err(StoreError::unavailable)?;
             // The page's positions first, its documents then: a sort moves numbers, not documents.
             let page_sql = format!(
                 "SELECT r.id, r.tenant, r.version, r.doc FROM resources r WHERE r.seq IN \
                  (SELECT r.seq{sql} ORDER BY r.seq DESC LIMIT ? OFFSET ?) ORDER BY r.seq DESC"
             );
             let limit = query.limit.min(i64::MAX as u64 - 1) as i64;
-            args.push(Value::Integer(limit + 1));
-            args.push(Value::Integer(query.offset.min(i64::MAX as u64) as i64));
+            let paging = [Value::Integer(limit + 1), Value::Integer(query.offset.min(i64::MAX as u64) as i64)];
             let mut stmt = conn.prepare_cached(&page_sql).map_err(StoreError::unavailable)?;
             let mut records = stmt
-                .query_map(params_from_iter(args.iter()), |r| {
+                .query_map(params_from_iter(args.iter().chain(&paging)), |r| {
                     Ok(Record {
                         kind: query.kind.clone(),
                         id: r.get(0)?,
@@ -243,7 +237,16 @@ impl SqliteStore {
                 .map_err(StoreError::unavailable)?;
             let more = records.len() as u64 > query.limit;
             records.truncate(limit as usize);
-            Ok(Page { total: total(counted as u64, query.offset, records.len(), more), records })
+            let counted = match holds_all(query.offset, records.len(), more) {
+                Some(all) => all,
+                None => conn
+                    .prepare_cached(&format!("SELECT count(*) FROM (SELECT 1{sql} LIMIT ?)"))
+                    .and_then(|mut s| {
+                        s.query_row(params_from_iter(args.iter().chain([&bound])), |r| r.get::<_, i64>(0))
+                    })
+                    .map_err(StoreError::unavailable)? as u64,
+            };
+            Ok(Page { total: total(counted, query.offset, records.len(), more), records })
         })
         .await
     }
