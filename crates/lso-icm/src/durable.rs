@@ -18,8 +18,10 @@ const KIND: &str = "icmReservation";
 const LOCK: &str = "icmInterfaceLock";
 /// The network's version: its record's version is one more than the changes made.
 const VERSION: &str = "icmNetwork";
-/// Each change, under the version it made.
+/// Each change, under the version it made; the last [`HISTORY`] are kept.
 const CHANGE: &str = "icmChange";
+/// The changes kept for the nodes catching up; a node further behind reads the network again.
+const HISTORY: i64 = 1_000;
 const OWNER: &str = "icm";
 
 /// What ICM can answer instead of a reservation.
@@ -143,6 +145,8 @@ pub struct Icm {
     local: Mutex<Local>,
     store: Store,
     adagio: Arc<dyn Adagio>,
+    topology: Topology,
+    history: i64,
 }
 
 impl Icm {
@@ -154,38 +158,35 @@ impl Icm {
             Ok(()) | Err(StoreError::Conflict(_)) => {}
             Err(err) => return Err(err.into()),
         }
-        let version = store.get(VERSION, Some(OWNER), VERSION).await?.map_or(1, |r| r.version);
-        // Read in one statement each, after the version: what changes meanwhile is caught up.
-        let everything = |kind: &str| ListQuery {
-            kind: kind.into(),
-            tenant: Some(OWNER.into()),
-            filters: Vec::new(),
-            offset: 0,
-            limit: u64::MAX,
-        };
-        let mut network = Network::new(topology);
-        for record in store.list(everything(KIND)).await?.records {
-            let stored: Stored = serde_json::from_str(&record.doc).map_err(|_| IcmError::Corrupt(record.id.clone()))?;
-            Change::Reserved { reservation: stored }.make(&mut network)?;
-        }
-        for record in store.list(everything(LOCK)).await?.records {
-            Change::Locked { interface: record.id, locked: true }.make(&mut network)?;
-        }
-        let icm = Icm { local: Mutex::new(Local { network, version }), store, adagio };
+        let local = load(&store, topology.clone()).await?;
+        let icm = Icm { local: Mutex::new(local), store, adagio, topology, history: HISTORY };
         icm.catch_up(&mut *icm.local.lock().await).await?;
         Ok(icm)
+    }
+
+    /// This ICM, keeping the last `history` changes instead of [`HISTORY`].
+    #[cfg(test)]
+    pub(crate) fn keeping(self, history: i64) -> Self {
+        Icm { history, ..self }
     }
 
     /// Makes on this node's network the changes other nodes made since it last looked.
     async fn catch_up(&self, local: &mut Local) -> Result<(), IcmError> {
         loop {
             let next = (local.version + 1).to_string();
-            let Some(change) = self.store.get(CHANGE, Some(OWNER), &next).await? else {
+            if let Some(change) = self.store.get(CHANGE, Some(OWNER), &next).await? {
+                let change: Change = serde_json::from_str(&change.doc).map_err(|_| IcmError::Corrupt(next))?;
+                change.make(&mut local.network)?;
+                local.version += 1;
+                continue;
+            }
+            let current = self.store.get(VERSION, Some(OWNER), VERSION).await?.map_or(1, |r| r.version);
+            if current <= local.version {
                 return Ok(());
-            };
-            let change: Change = serde_json::from_str(&change.doc).map_err(|_| IcmError::Corrupt(next))?;
-            change.make(&mut local.network)?;
-            local.version += 1;
+            }
+            // The changes this node has not seen are no longer kept: it reads the network again.
+            tracing::info!(from = local.version, to = current, "reading the network again: too far behind");
+            *local = load(&self.store, self.topology.clone()).await?;
         }
     }
 
@@ -211,6 +212,8 @@ impl Icm {
                 // First, so that a node that lost the race fails before writing anything.
                 WriteOp::Update { record: record(VERSION, VERSION, version, "{}".into()), index: Vec::new() },
                 WriteOp::Insert { record: record(CHANGE, &version.to_string(), 1, doc), index: Vec::new() },
+                // The change no node needs any longer: one further behind reads the network again.
+                WriteOp::Forget { kind: CHANGE.into(), id: (version - self.history).to_string() },
             ];
             ops.extend(writes);
             match self.store.apply(ops).await {
@@ -326,6 +329,29 @@ impl Icm {
         }
         look(&local.network)
     }
+}
+
+/// The network `store` holds on `topology`, and its version: the version is read first, so
+/// the changes made meanwhile are among those caught up afterwards (making one again is no
+/// change).
+async fn load(store: &Store, topology: Topology) -> Result<Local, IcmError> {
+    let version = store.get(VERSION, Some(OWNER), VERSION).await?.map_or(1, |r| r.version);
+    let everything = |kind: &str| ListQuery {
+        kind: kind.into(),
+        tenant: Some(OWNER.into()),
+        filters: Vec::new(),
+        offset: 0,
+        limit: u64::MAX,
+    };
+    let mut network = Network::new(topology);
+    for record in store.list(everything(KIND)).await?.records {
+        let stored: Stored = serde_json::from_str(&record.doc).map_err(|_| IcmError::Corrupt(record.id.clone()))?;
+        Change::Reserved { reservation: stored }.make(&mut network)?;
+    }
+    for record in store.list(everything(LOCK)).await?.records {
+        Change::Locked { interface: record.id, locked: true }.make(&mut network)?;
+    }
+    Ok(Local { network, version })
 }
 
 /// What a change decides on the network as it is.

@@ -468,3 +468,34 @@ async fn seen(node: &Icm) -> (std::collections::BTreeMap<String, Reservation>, V
     })
     .await
 }
+
+#[tokio::test]
+async fn only_the_last_changes_are_kept_and_a_node_further_behind_reads_the_network_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = lso_store::Store::open(&dir.path().join("lso.db")).unwrap();
+    let open = async || Icm::open(Topology::parse(DEMO_TOPOLOGY).unwrap(), store.clone(), simulated()).await.unwrap();
+    let (busy, behind) = (open().await.keeping(5), open().await.keeping(5));
+    let path = ["uni-new-york-1", "uni-boston-1"];
+    for n in 0..12 {
+        busy.reserve(&request(&format!("s{n}"), &path, 1)).await.unwrap();
+    }
+    busy.release("s3").await.unwrap();
+    let changes = lso_store::ListQuery {
+        kind: "icmChange".into(),
+        tenant: Some("icm".into()),
+        filters: Vec::new(),
+        offset: 0,
+        limit: 100,
+    };
+    let kept = store.list(changes).await.unwrap().records;
+    let mut versions: Vec<i64> = kept.iter().map(|r| r.id.parse().unwrap()).collect();
+    versions.sort_unstable();
+    assert_eq!(versions, [10, 11, 12, 13, 14], "the last five changes of the thirteen");
+    // Thirteen changes behind, with five kept: it reads the network again.
+    assert_eq!(seen(&behind).await, seen(&busy).await);
+    let made = behind.reserve(&request("late", &path, 1)).await.unwrap();
+    let taken: Vec<u16> =
+        seen(&busy).await.0.values().filter(|r| r.request.service != "late").map(|r| r.hops[0].s_vlan).collect();
+    assert!(!taken.contains(&made.hops[0].s_vlan), "{} is already given", made.hops[0].s_vlan);
+    assert_eq!(seen(&busy).await.0.len(), 12, "eleven kept and the late one, on every node");
+}

@@ -265,6 +265,8 @@ pub enum WriteOp {
     Update { record: Record, index: Vec<IndexEntry> },
     /// Remove a resource; [`StoreError::NotFound`] if there is none.
     Delete { kind: String, id: String },
+    /// Remove a resource if there is one (pruning what may be gone already).
+    Forget { kind: String, id: String },
     /// Schedule a job; if one with the same kind and key exists, run it again no later than `run_at`.
     Enqueue { kind: String, key: String, payload: String, run_at: i64 },
     /// Remove a finished job, unless it was enqueued again meanwhile.
@@ -286,7 +288,7 @@ impl WriteOp {
     pub fn target(&self) -> Option<(&str, &str)> {
         match self {
             WriteOp::Insert { record, .. } | WriteOp::Update { record, .. } => Some((&record.kind, &record.id)),
-            WriteOp::Delete { kind, id } => Some((kind, id)),
+            WriteOp::Delete { kind, id } | WriteOp::Forget { kind, id } => Some((kind, id)),
             _ => None,
         }
     }

@@ -54,6 +54,38 @@ fn pg_range(params: &mut Vec<Param>, name: &str, conditions: &[ValueCondition]) 
     sql
 }
 
+/// A page of a list led by an index range of at most [`COUNTED_UP_TO`] entries (`sql` the
+/// list's `FROM … WHERE …` with its `params`): the positions of every match, newest first, read
+/// from the indexes alone (which also counts them, exactly), then the documents of the page's
+/// positions only. Sorting whole rows would read every match's document from the table.
+async fn lead_page(
+    client: &deadpool_postgres::Object,
+    query: &ListQuery,
+    sql: &str,
+    params: Vec<Param>,
+) -> Result<Page, StoreError> {
+    let matching = format!("SELECT r.seq{sql} ORDER BY r.seq DESC LIMIT {}", COUNTED_UP_TO + 1);
+    let seqs: Vec<i64> =
+        client.query(&matching, &refs(&params)).await.map_err(failed)?.iter().map(|r| r.get(0)).collect();
+    let from = (query.offset.min(seqs.len() as u64)) as usize;
+    let page: Vec<i64> = seqs[from..].iter().take(query.limit.min(usize::MAX as u64) as usize).copied().collect();
+    let rows = client
+        .query("SELECT seq, id, tenant, version, doc FROM resources WHERE seq = ANY($1)", &[&page])
+        .await
+        .map_err(failed)?;
+    let mut found: std::collections::HashMap<i64, Record> = rows
+        .iter()
+        .map(|r| {
+            let record =
+                Record { kind: query.kind.clone(), id: r.get(1), tenant: r.get(2), version: r.get(3), doc: r.get(4) };
+            (r.get(0), record)
+        })
+        .collect();
+    let records: Vec<Record> = page.iter().filter_map(|seq| found.remove(seq)).collect();
+    let more = from + page.len() < seqs.len();
+    Ok(Page { total: total(seqs.len() as u64, query.offset, records.len(), more), records })
+}
+
 fn failed(err: tokio_postgres::Error) -> StoreError {
     if err.code() == Some(&SqlState::UNIQUE_VIOLATION) {
         StoreError::Conflict(err.to_string())
@@ -207,6 +239,9 @@ impl PgStore {
             } else {
                 sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM resource_index i WHERE i.seq = r.seq AND {range})"));
             }
+        }
+        if lead.is_some() {
+            return lead_page(&client, &query, &sql, params).await;
         }
         let count = format!("SELECT count(*) FROM (SELECT 1{sql} LIMIT {}) AS m", COUNTED_UP_TO + 1);
         let filtering = params.len();
@@ -510,12 +545,13 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
             insert_index(tx, seq, &entries, " ON CONFLICT DO NOTHING").await
         }
         WriteOp::Delete { kind, id } => {
-            let deleted = tx
-                .execute(&prepared(tx, "DELETE FROM resources WHERE kind = $1 AND id = $2").await?, &[&kind, &id])
-                .await
-                .map_err(failed)?;
-            if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            if delete(tx, &kind, &id).await? == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
         }
+        WriteOp::Forget { kind, id } => delete(tx, &kind, &id).await.map(drop),
         WriteOp::Enqueue { kind, key, payload, run_at } => tx
             .execute(
                 &prepared(
@@ -606,6 +642,12 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
 }
 
 /// `sql` prepared on the transaction's connection once, and kept for the next time.
+/// Deletes resource `id` of `kind`; how many were.
+async fn delete(tx: &deadpool_postgres::Transaction<'_>, kind: &str, id: &str) -> Result<u64, StoreError> {
+    let statement = prepared(tx, "DELETE FROM resources WHERE kind = $1 AND id = $2").await?;
+    tx.execute(&statement, &[&kind, &id]).await.map_err(failed)
+}
+
 async fn prepared(tx: &deadpool_postgres::Transaction<'_>, sql: &str) -> Result<tokio_postgres::Statement, StoreError> {
     tx.prepare_cached(sql).await.map_err(failed)
 }

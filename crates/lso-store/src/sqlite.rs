@@ -692,12 +692,13 @@ fn apply_op(conn: &Connection, op: WriteOp, trace: Option<&str>) -> Result<(), S
             insert_index(conn, seq, added)
         }
         WriteOp::Delete { kind, id } => {
-            let deleted = conn
-                .prepare_cached("DELETE FROM resources WHERE kind = ?1 AND id = ?2")
-                .and_then(|mut s| s.execute(params![kind, id]))
-                .map_err(StoreError::unavailable)?;
-            if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            if delete(conn, &kind, &id)? == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
         }
+        WriteOp::Forget { kind, id } => delete(conn, &kind, &id).map(drop),
         WriteOp::Enqueue { kind, key, payload, run_at } => conn
             .prepare_cached(
                 "INSERT INTO jobs (kind, key, payload, run_at, trace) VALUES (?1, ?2, ?3, ?4, ?5) \
@@ -763,6 +764,13 @@ fn apply_op(conn: &Connection, op: WriteOp, trace: Option<&str>) -> Result<(), S
             .map_err(StoreError::unavailable)
         }
     }
+}
+
+/// Deletes resource `id` of `kind`; how many were.
+fn delete(conn: &Connection, kind: &str, id: &str) -> Result<usize, StoreError> {
+    conn.prepare_cached("DELETE FROM resources WHERE kind = ?1 AND id = ?2")
+        .and_then(|mut s| s.execute(params![kind, id]))
+        .map_err(StoreError::unavailable)
 }
 
 fn insert_index(conn: &Connection, seq: i64, entries: Vec<Stored>) -> Result<(), StoreError> {

@@ -124,9 +124,12 @@ async fn a_list_counts_its_matches_up_to_a_bound_and_pages_on_past_it() {
         // A filter few resources match is counted exactly, alone or with a common one.
         let darks = many.div_ceil(700);
         assert_eq!(page(vec![dark.clone()], 0, 5).await.unwrap().total, Total::Exact(darks));
-        let both = page(vec![completed(), dark], 0, 100).await.unwrap();
+        let both = page(vec![completed(), dark.clone()], 0, 100).await.unwrap();
         assert_eq!(both.total, Total::Exact(darks));
         assert_eq!(ids(&both)[0], format!("o{}", (many - 1) / 700 * 700));
+        // Past its first page, newest first still, with the exact count.
+        let later = page(vec![dark], 3, 4).await.unwrap();
+        assert_eq!((later.total, ids(&later)), (Total::Exact(darks), ids(&both)[3..7].to_vec()));
         let b = ListQuery { tenant: Some("B".into()), ..query(None, vec![completed()]) };
         let b = store.list(b).await.unwrap();
         assert_eq!((b.total, ids(&b)), (Total::Exact(1), vec!["b0".to_owned()]));
@@ -191,6 +194,11 @@ async fn updates_need_the_current_version_and_replace_the_index() {
             "its index went with it"
         );
         assert!(matches!(store.apply(vec![delete()]).await, Err(StoreError::NotFound)));
+        // Forgetting what is gone is no failure; forgetting what is there removes it.
+        let forget = |id: &str| WriteOp::Forget { kind: "productOrder".into(), id: id.into() };
+        store.apply(vec![forget("o1"), insert("o2", "A", "y")]).await.unwrap();
+        store.apply(vec![forget("o2")]).await.unwrap();
+        assert!(store.get("productOrder", None, "o2").await.unwrap().is_none());
     }
 }
 
