@@ -5,15 +5,16 @@
 use crate::doc::{self, item_mut, push, remove, set, state_change};
 use crate::events::{self, Subject};
 use crate::hubs::HubApi;
-use crate::inventory::{change_status, store_product};
+use crate::inventory::{PRODUCT, change_status, store_product};
 use crate::ordering::{ORDER, advance_order, order_index};
 use crate::{Bus, BusError};
-use lso_mef_product::{DateTime, ProductOrder, ProductOrderItem, TerminationError};
+use lso_mef_product::{DateTime, Product, ProductOrder, ProductOrderItem, TerminationError};
 use lso_model::order::{ItemAction, ItemEvent, ItemState, OrderEvent, OrderState};
 use lso_model::product::ProductEvent;
 use lso_model::{Tenant, ViolationCode};
 use lso_store::{Record, WriteOp};
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// The changes of one step to an order.
 pub(crate) struct OrderChange<'a> {
@@ -24,6 +25,8 @@ pub(crate) struct OrderChange<'a> {
     pub at: DateTime,
     pub ops: Vec<WriteOp>,
     record: Record,
+    /// The products this change writes, each with the version it writes.
+    products: HashMap<String, (Product, i64)>,
 }
 
 impl<'a> OrderChange<'a> {
@@ -35,7 +38,16 @@ impl<'a> OrderChange<'a> {
         let owner = Tenant::from_key(&record.tenant).ok_or_else(|| BusError::Corrupt(format!("tenant of {id}")))?;
         let (doc, order) = doc::read::<ProductOrder>(&record.doc, id)?;
         let at = DateTime::from_millis(bus.clock.now_millis());
-        let change = OrderChange { bus, tenant: owner, order_id: id.to_owned(), doc, at, ops: Vec::new(), record };
+        let change = OrderChange {
+            bus,
+            tenant: owner,
+            order_id: id.to_owned(),
+            doc,
+            at,
+            ops: Vec::new(),
+            record,
+            products: HashMap::new(),
+        };
         Ok(Some((change, order)))
     }
 
@@ -161,11 +173,28 @@ impl<'a> OrderChange<'a> {
         edit: impl FnOnce(&mut lso_mef_product::Product),
     ) -> Result<(), BusError> {
         let product_id = self.item(item_id)?["product"]["id"].as_str().unwrap_or_default().to_owned();
-        let (mut product, version) = self.bus.product_for_update(&self.tenant, &product_id).await?;
+        let (mut product, version) = match self.products.get(&product_id) {
+            Some((product, version)) => (product.clone(), *version),
+            None => {
+                let (product, stored) = self.bus.product_for_update(&self.tenant, &product_id).await?;
+                (product, stored + 1)
+            }
+        };
         edit(&mut product);
         change_status(&mut product, event, &self.at, reason)?;
-        let ops = store_product(self.bus, &self.tenant, &product, version + 1, event_type, &self.at);
-        self.ops.extend(ops);
+        self.put_product(product, version, event_type);
         Ok(())
+    }
+
+    /// Writes `product` as its `version` (one more than stored) and announces `event_type`
+    /// about it. A product this change writes already is written once, as it is last.
+    pub fn put_product(&mut self, product: Product, version: i64, event_type: &str) {
+        let mut ops = store_product(self.bus, &self.tenant, &product, version, event_type, &self.at);
+        let written = self.ops.iter().position(|op| op.target() == Some((PRODUCT, product.id.as_str())));
+        if let Some(written) = written {
+            self.ops[written] = ops.remove(0);
+        }
+        self.ops.extend(ops);
+        self.products.insert(product.id.clone(), (product, version));
     }
 }

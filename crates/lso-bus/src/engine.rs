@@ -6,7 +6,7 @@
 use crate::change::OrderChange;
 use crate::doc::{self, set};
 use crate::fulfilment::{FulfilmentRequest, FulfilmentStatus};
-use crate::inventory::{change_status, new_product, order_item_ref, store_product};
+use crate::inventory::{change_status, new_product, order_item_ref};
 
 use crate::validate::term_months;
 use crate::{Bus, BusError};
@@ -27,7 +27,14 @@ impl Bus {
             return Ok((Vec::new(), Step::Done));
         };
         let step = match order.state {
-            OrderState::Acknowledged => self.start(&order, &mut change).await?,
+            OrderState::Acknowledged => match self.start(&order, &mut change).await? {
+                // Asking a fulfilment that only looks costs no step of its own.
+                Step::Again { .. } if self.fulfilment.only_looks() => {
+                    let started = change.order()?;
+                    self.fulfil(&started, &mut change).await?
+                }
+                step => step,
+            },
             OrderState::InProgress => self.fulfil(&order, &mut change).await?,
             _ => Step::Done,
         };
@@ -176,7 +183,7 @@ impl Bus {
                 let product_slot =
                     doc::object(item_doc).entry("product").or_insert_with(|| Value::Object(Default::default()));
                 set(product_slot, "id", product_id.as_str());
-                change.ops.extend(store_product(self, &tenant, &product, 1, "productCreateEvent", &at));
+                change.put_product(product, 1, "productCreateEvent");
             }
             ItemAction::Modify | ItemAction::Delete => {
                 let product_id = request.product.as_ref().and_then(|p| p.id.clone()).unwrap_or_default();
@@ -188,7 +195,7 @@ impl Bus {
                 };
                 change_status(&mut product, event, &at, format!("product order {} item {id} in progress", order.id))?;
                 product.product_order_item.get_or_insert_with(Vec::new).push(order_item_ref(&order.id, id));
-                change.ops.extend(store_product(self, &tenant, &product, version + 1, "productStatusChangeEvent", &at));
+                change.put_product(product, version + 1, "productStatusChangeEvent");
             }
         }
         Ok(())

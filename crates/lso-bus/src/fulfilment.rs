@@ -71,6 +71,14 @@ pub trait Fulfilment: Send + Sync + 'static {
         let _ = request;
         Vec::new()
     }
+
+    /// Whether [`Fulfilment::progress`] only looks (it starts no work anywhere): then the step
+    /// that starts an order's items asks it at once and commits what it answers with the
+    /// start, since a step repeated after a crash repeats nothing elsewhere. A fulfilment that
+    /// starts work must see the items started (their products named) committed first.
+    fn only_looks(&self) -> bool {
+        false
+    }
 }
 
 /// Provisions each item in the time its specification states, scaled by `time_scale`
@@ -100,6 +108,10 @@ pub const PROVISIONING_STARTED: &str = "provisioningStarted";
 impl Fulfilment for InventoryFulfilment {
     fn milestones(&self, _request: &FulfilmentRequest<'_>) -> Vec<String> {
         vec![PROVISIONING_STARTED.to_owned()]
+    }
+
+    fn only_looks(&self) -> bool {
+        true
     }
 
     fn progress<'a>(

@@ -17,9 +17,10 @@ const EVPL: &str = "urn:mef:lso:spec:cantata-sonata:evpl-evc:v1.0.0:all";
 const UNI: &str = "urn:mef:lso:spec:cantata-sonata:carrier-ethernet-subscriber-uni:v1.0.0:all";
 
 /// Fails the items whose id it was told to fail with the reason given, keeps those told
-/// `"wait"` in progress, and completes the others at once.
+/// `"wait"` in progress, and completes the others at once; it says it only looks when told
+/// (it does only look).
 #[derive(Default)]
-struct Scripted(Mutex<HashMap<String, String>>);
+struct Scripted(Mutex<HashMap<String, String>>, std::sync::atomic::AtomicBool);
 
 impl Fulfilment for Scripted {
     fn progress<'a>(
@@ -32,6 +33,10 @@ impl Fulfilment for Scripted {
             Some(reason) => FulfilmentStatus::Failed { reason: reason.to_owned() },
             None => FulfilmentStatus::Completed,
         }))
+    }
+
+    fn only_looks(&self) -> bool {
+        self.1.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -159,6 +164,27 @@ async fn an_order_goes_from_acknowledged_to_completed_and_activates_its_products
         let product = h.bus.product(Some(&h.tenant.key()), &product_id).await.unwrap();
         assert_eq!(product.status, ProductStatus::Active);
     }
+}
+
+#[tokio::test]
+async fn a_fulfilment_that_only_looks_is_asked_in_the_step_that_starts_the_items() {
+    let h = harness();
+    h.fulfilment.1.store(true, std::sync::atomic::Ordering::Relaxed);
+    let created = h.create(order(vec![add_item("uni", UNI), add_item("evpl", EVPL)])).await.unwrap();
+    assert_eq!(h.worker.try_execute_next().await.unwrap(), lso_jobs::Outcome::Done(1));
+    let done = h.order(created["id"].as_str().unwrap()).await;
+    let states: Vec<_> = done.state_change.unwrap().iter().map(|c| c.state).collect();
+    assert_eq!(states, [OrderState::Acknowledged, OrderState::InProgress, OrderState::Completed], "in one step");
+    for item in &done.product_order_item {
+        let items: Vec<_> = item.state_change.iter().flatten().map(|c| c.state).collect();
+        assert_eq!(items, [ItemState::Acknowledged, ItemState::InProgress, ItemState::Completed]);
+        let product_id = item.request.product.as_ref().unwrap().id.clone().unwrap();
+        let stored = h.bus.store().get("product", None, &product_id).await.unwrap().unwrap();
+        assert_eq!(stored.version, 1, "made active where it was made: written once");
+        let product = h.bus.product(Some(&h.tenant.key()), &product_id).await.unwrap();
+        assert_eq!(product.status, ProductStatus::Active);
+    }
+    assert_eq!(h.worker.try_execute_next().await.unwrap(), lso_jobs::Outcome::Empty, "nothing left to do");
 }
 
 #[tokio::test]
