@@ -172,22 +172,23 @@ impl Icm {
 
     /// Makes on this node's network the changes other nodes made since it last looked.
     async fn catch_up(&self, local: &mut Local) -> Result<(), IcmError> {
-        loop {
+        let current = version(&self.store).await?;
+        while local.version < current {
             let next = (local.version + 1).to_string();
-            if let Some(change) = self.store.get(CHANGE, Some(OWNER), &next).await? {
-                let change: Change = serde_json::from_str(&change.doc).map_err(|_| IcmError::Corrupt(next))?;
-                change.make(&mut local.network)?;
-                local.version += 1;
-                continue;
+            match self.store.get(CHANGE, Some(OWNER), &next).await? {
+                Some(change) => {
+                    let change: Change = serde_json::from_str(&change.doc).map_err(|_| IcmError::Corrupt(next))?;
+                    change.make(&mut local.network)?;
+                    local.version += 1;
+                }
+                None => {
+                    // The changes this node has not seen are no longer kept: it reads the network again.
+                    tracing::info!(from = local.version, to = current, "reading the network again: too far behind");
+                    *local = load(&self.store, self.topology.clone()).await?;
+                }
             }
-            let current = self.store.get(VERSION, Some(OWNER), VERSION).await?.map_or(1, |r| r.version);
-            if current <= local.version {
-                return Ok(());
-            }
-            // The changes this node has not seen are no longer kept: it reads the network again.
-            tracing::info!(from = local.version, to = current, "reading the network again: too far behind");
-            *local = load(&self.store, self.topology.clone()).await?;
         }
+        Ok(())
     }
 
     /// Commits a change with its writes as the next version of the network, once this node has
@@ -212,9 +213,13 @@ impl Icm {
                 // First, so that a node that lost the race fails before writing anything.
                 WriteOp::Update { record: record(VERSION, VERSION, version, "{}".into()), index: Vec::new() },
                 WriteOp::Insert { record: record(CHANGE, &version.to_string(), 1, doc), index: Vec::new() },
-                // The change no node needs any longer: one further behind reads the network again.
-                WriteOp::Forget { kind: CHANGE.into(), id: (version - self.history).to_string() },
             ];
+            // The change no node needs any longer (the first is version 2): one further behind
+            // reads the network again.
+            let oldest = version - self.history;
+            if oldest >= 2 {
+                ops.push(WriteOp::Forget { kind: CHANGE.into(), id: oldest.to_string() });
+            }
             ops.extend(writes);
             match self.store.apply(ops).await {
                 Ok(()) => {
@@ -331,11 +336,16 @@ impl Icm {
     }
 }
 
+/// The version of the network `store` holds.
+async fn version(store: &Store) -> Result<i64, IcmError> {
+    Ok(store.get(VERSION, Some(OWNER), VERSION).await?.map_or(1, |r| r.version))
+}
+
 /// The network `store` holds on `topology`, and its version: the version is read first, so
 /// the changes made meanwhile are among those caught up afterwards (making one again is no
 /// change).
 async fn load(store: &Store, topology: Topology) -> Result<Local, IcmError> {
-    let version = store.get(VERSION, Some(OWNER), VERSION).await?.map_or(1, |r| r.version);
+    let version = version(store).await?;
     let everything = |kind: &str| ListQuery {
         kind: kind.into(),
         tenant: Some(OWNER.into()),

@@ -211,7 +211,8 @@ impl PgStore {
     }
 
     /// One page of the resources matching `query`, newest first, and the number of all matches
-    /// (up to [`COUNTED_UP_TO`]); planned as [`crate::SqliteStore::list`] is.
+    /// (up to [`COUNTED_UP_TO`]); planned as [`crate::SqliteStore::list`] is, but a list led by a
+    /// small index range reads its page as [`lead_page`] says.
     pub async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
         let client = self.client().await?;
         let attributes = attribute_conditions(&query.filters);
@@ -641,13 +642,13 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
     }
 }
 
-/// `sql` prepared on the transaction's connection once, and kept for the next time.
 /// Deletes resource `id` of `kind`; how many were.
 async fn delete(tx: &deadpool_postgres::Transaction<'_>, kind: &str, id: &str) -> Result<u64, StoreError> {
     let statement = prepared(tx, "DELETE FROM resources WHERE kind = $1 AND id = $2").await?;
     tx.execute(&statement, &[&kind, &id]).await.map_err(failed)
 }
 
+/// `sql` prepared on the transaction's connection once, and kept for the next time.
 async fn prepared(tx: &deadpool_postgres::Transaction<'_>, sql: &str) -> Result<tokio_postgres::Statement, StoreError> {
     tx.prepare_cached(sql).await.map_err(failed)
 }
