@@ -8,11 +8,13 @@
 //! [`until_committed`] is how anything outside (a test, the demo, a benchmark) waits for work
 //! to happen: it looks again after each commit, never on a timer alone.
 
+mod foreground;
 mod handler;
 pub mod lease;
 mod serve;
 mod wait;
 
+pub use foreground::{Answering, Foreground};
 pub use handler::{JobFailure, JobHandler, Step, StepResult};
 pub use serve::{Outcome, Runner, serve};
 pub use wait::until_committed;
@@ -20,6 +22,7 @@ pub use wait::until_committed;
 use lso_model::Clock;
 use lso_store::{Job, Leased, Store, StoreError, WriteOp};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -31,12 +34,23 @@ pub struct Worker {
     clock: Arc<dyn Clock>,
     handlers: Vec<Arc<dyn JobHandler>>,
     batch: usize,
+    foreground: Option<Foreground>,
 }
+
+/// The longest a batch of steps waits for the requests in flight to be answered.
+pub const YIELD_AT_MOST: Duration = Duration::from_millis(250);
 
 impl Worker {
     /// A worker over `store`, telling time by `clock`, with no handler yet.
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Worker { store, clock, handlers: Vec::new(), batch: 128 }
+        Worker { store, clock, handlers: Vec::new(), batch: 128, foreground: None }
+    }
+
+    /// Lets the requests of `foreground` go first: each batch of steps waits for a moment with
+    /// none in flight, at most [`YIELD_AT_MOST`].
+    pub fn yielding_to(mut self, foreground: Foreground) -> Self {
+        self.foreground = Some(foreground);
+        self
     }
 
     /// Also runs the jobs `handler` handles.
@@ -47,8 +61,15 @@ impl Worker {
 
     /// Runs every job due now, each committed on its own.
     pub async fn try_execute_next(&self) -> Result<Outcome, StoreError> {
+        let mut batch = self.batch;
+        if let Some(foreground) = &self.foreground
+            && !foreground.quiet(YIELD_AT_MOST).await
+        {
+            // Still answering: a smaller batch, so the steps hold up fewer answers.
+            batch /= 4;
+        }
         let now = self.clock.now_millis();
-        let jobs = self.store.claim_jobs(now, lease::LEASE_MILLIS, self.batch).await?;
+        let jobs = self.store.claim_jobs(now, lease::LEASE_MILLIS, batch).await?;
         if jobs.is_empty() {
             return Ok(Outcome::Empty);
         }
@@ -142,7 +163,6 @@ impl Worker {
     }
 }
 
-/// Resolves when the first of `waits` is notified (never, when there are none).
 impl Runner for Worker {
     const NAME: &'static str = "worker";
     const FLOOR_MILLIS: i64 = 1;

@@ -103,6 +103,19 @@ async fn a_failed_step_is_tried_again_and_a_kind_without_handler_waits() {
 }
 
 #[tokio::test]
+async fn a_worker_yielding_to_requests_waits_for_them_a_bounded_time_only() {
+    let (_dir, store, _, worker) = at_one_second(0);
+    let foreground = Foreground::default();
+    let worker = worker.yielding_to(foreground.clone());
+    store.apply(vec![enqueue("count", "a")]).await.unwrap();
+    let _endless = foreground.answering();
+    let start = std::time::Instant::now();
+    assert_eq!(worker.try_execute_next().await.unwrap(), Outcome::Done(1), "a request in flight slows it, no more");
+    assert!(start.elapsed() >= YIELD_AT_MOST, "it gave way to the request first");
+    assert_eq!(counted(&store).await, 1);
+}
+
+#[tokio::test]
 async fn a_waiter_sees_what_a_running_worker_commits() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("lso.db")).unwrap();

@@ -15,7 +15,7 @@ pub use health::Health;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
 use config::FulfilmentMode;
@@ -365,6 +365,7 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
         origin: origin.clone(),
         health: health.clone(),
         scrape: scrape.clone(),
+        foreground: lso_jobs::Foreground::default(),
     };
     // The router holds the trail's only senders: once the server has stopped, the writer
     // writes what is left and ends.
@@ -395,8 +396,10 @@ pub async fn start_with(config: &Config, clock: Arc<dyn lso_model::Clock>) -> an
         }
         Err(_) => None,
     };
-    let mut worker =
-        lso_jobs::Worker::new(store.clone(), clock.clone()).with_handler(bus.clone()).with_handler(sof.clone());
+    let mut worker = lso_jobs::Worker::new(store.clone(), clock.clone())
+        .with_handler(bus.clone())
+        .with_handler(sof.clone())
+        .yielding_to(layers.foreground.clone());
     if let Some(partners) = partners {
         worker = worker.with_handler(partners.clone());
         worker = worker.with_handler(Arc::new(lso_partners::PartnerTickets::new(partners, bus.clone())));
@@ -481,6 +484,8 @@ pub struct Layers {
     pub health: Arc<health::Health>,
     /// What its metrics read.
     pub scrape: metrics::Scrape,
+    /// The requests it is answering, which its background steps give way to.
+    pub foreground: lso_jobs::Foreground,
 }
 
 /// The HTTP application: the product APIs, Legato, Presto, Adagio, the operators' API, and the
@@ -557,6 +562,7 @@ pub fn app(
         }))
         .layer(axum::middleware::from_fn_with_state(auditing, audit::record))
         .layer(axum::middleware::from_fn_with_state(layers.scrape.metrics.clone(), metrics::count_requests))
+        .layer(axum::middleware::from_fn_with_state(layers.foreground.clone(), answering))
         .fallback(lso_http::not_found_fallback)
         .method_not_allowed_fallback(lso_http::method_not_allowed_fallback)
         .layer(axum::Extension(BodyLimit(config.http.body_limit_bytes)))
@@ -584,6 +590,16 @@ pub fn app(
             },
         ))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Counts the request as in flight until its response is ready (a streamed body not included).
+async fn answering(
+    State(foreground): State<lso_jobs::Foreground>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let _answering = foreground.answering();
+    next.run(request).await
 }
 
 /// The span of one request, continuing the trace its caller sent (W3C `traceparent`), named
