@@ -19,6 +19,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_trace_context", include_str!("../migrations/postgres/0003_trace_context.sql")),
     ("0004_index_by_resource", include_str!("../migrations/postgres/0004_index_by_resource.sql")),
     ("0005_jobs_by_due_time", include_str!("../migrations/postgres/0005_jobs_by_due_time.sql")),
+    ("0006_index_owner", include_str!("../migrations/postgres/0006_index_owner.sql")),
 ];
 
 /// A pool of connections to one PostgreSQL database.
@@ -40,31 +41,45 @@ fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
     params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
 }
 
-/// The index range of the attribute `name` under `conditions` (`i.name = $n AND i.value …`),
-/// its values bound in `params`.
-fn pg_range(params: &mut Vec<Param>, name: &str, conditions: &[ValueCondition]) -> String {
-    let mut sql = format!("i.name = {}", bind(params, Box::new(name.to_owned())));
+/// The index range of the attribute `name` under `conditions` (`i.name = $n AND i.value …`,
+/// for the entries aliased `i`), its values bound in `params`.
+fn pg_range(params: &mut Vec<Param>, i: &str, name: &str, conditions: &[ValueCondition]) -> String {
+    let mut sql = format!("{i}.name = {}", bind(params, Box::new(name.to_owned())));
     for (op, values) in conditions {
         sql.push_str(&if *op == "IN" {
-            format!(" AND i.value = ANY({})", bind(params, Box::new(values.clone())))
+            format!(" AND {i}.value = ANY({})", bind(params, Box::new(values.clone())))
         } else {
-            format!(" AND i.value {op} {}", bind(params, Box::new(values[0].clone())))
+            format!(" AND {i}.value {op} {}", bind(params, Box::new(values[0].clone())))
         });
     }
     sql
 }
 
-/// A page of a list led by an index range of at most [`COUNTED_UP_TO`] entries (`sql` the
-/// list's `FROM … WHERE …` with its `params`): the positions of every match, newest first, read
-/// from the indexes alone (which also counts them, exactly), then the documents of the page's
-/// positions only. Sorting whole rows would read every match's document from the table.
+/// A page of a list led by the index range of `attributes[lead]`, at most [`COUNTED_UP_TO`]
+/// entries: the positions of every match, newest first, read from the value index alone (its
+/// entries carry their resource's kind and tenant; which also counts them, exactly), then the
+/// documents of the page's positions only. Sorting whole rows would read every match's document
+/// from the table, and checking each entry's owner in `resources` is a lookup per match.
 async fn lead_page(
     client: &deadpool_postgres::Object,
     query: &ListQuery,
-    sql: &str,
-    params: Vec<Param>,
+    attributes: &[(&str, Vec<ValueCondition>)],
+    lead: usize,
 ) -> Result<Page, StoreError> {
-    let matching = format!("SELECT r.seq{sql} ORDER BY r.seq DESC LIMIT {}", COUNTED_UP_TO + 1);
+    let mut params: Vec<Param> = vec![Box::new(query.kind.clone())];
+    let (name, conditions) = &attributes[lead];
+    let mut matching = format!(
+        "SELECT DISTINCT i.seq FROM resource_index i WHERE i.kind = $1 AND {}",
+        pg_range(&mut params, "i", name, conditions)
+    );
+    if let Some(tenant) = &query.tenant {
+        matching.push_str(&format!(" AND i.tenant = {}", bind(&mut params, Box::new(tenant.clone()))));
+    }
+    for (name, conditions) in attributes.iter().enumerate().filter(|(n, _)| *n != lead).map(|(_, a)| a) {
+        let range = pg_range(&mut params, "j", name, conditions);
+        matching.push_str(&format!(" AND EXISTS (SELECT 1 FROM resource_index j WHERE j.seq = i.seq AND {range})"));
+    }
+    matching.push_str(&format!(" ORDER BY i.seq DESC LIMIT {}", COUNTED_UP_TO + 1));
     let seqs: Vec<i64> =
         client.query(&matching, &refs(&params)).await.map_err(failed)?.iter().map(|r| r.get(0)).collect();
     let from = (query.offset.min(seqs.len() as u64)) as usize;
@@ -160,8 +175,8 @@ impl PgStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT i.value, count(*) FROM resource_index i JOIN resources r ON r.seq = i.seq \
-                 WHERE i.name = $1 AND r.kind = $2 GROUP BY i.value ORDER BY i.value",
+                "SELECT value, count(*) FROM resource_index WHERE name = $1 AND kind = $2 \
+                 GROUP BY value ORDER BY value",
                 &[&name, &kind],
             )
             .await
@@ -219,7 +234,7 @@ impl PgStore {
         let mut sizes = Vec::with_capacity(attributes.len());
         for (name, conditions) in &attributes {
             let mut params: Vec<Param> = Vec::new();
-            let range = pg_range(&mut params, name, conditions);
+            let range = pg_range(&mut params, "i", name, conditions);
             let probe = format!(
                 "SELECT count(*) FROM (SELECT 1 FROM resource_index i WHERE {range} LIMIT {}) AS m",
                 COUNTED_UP_TO + 1
@@ -227,22 +242,17 @@ impl PgStore {
             let size: i64 = client.query_one(&probe, &refs(&params)).await.map_err(failed)?.get(0);
             sizes.push(size as u64);
         }
-        let lead = lead(&sizes);
+        if let Some(lead) = lead(&sizes) {
+            return lead_page(&client, &query, &attributes, lead).await;
+        }
         let mut params: Vec<Param> = vec![Box::new(query.kind.clone())];
         let mut sql = String::from(" FROM resources r WHERE r.kind = $1");
         if let Some(tenant) = &query.tenant {
             sql.push_str(&format!(" AND r.tenant = {}", bind(&mut params, Box::new(tenant.clone()))));
         }
-        for (n, (name, conditions)) in attributes.iter().enumerate() {
-            let range = pg_range(&mut params, name, conditions);
-            if Some(n) == lead {
-                sql.push_str(&format!(" AND r.seq IN (SELECT i.seq FROM resource_index i WHERE {range})"));
-            } else {
-                sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM resource_index i WHERE i.seq = r.seq AND {range})"));
-            }
-        }
-        if lead.is_some() {
-            return lead_page(&client, &query, &sql, params).await;
+        for (name, conditions) in &attributes {
+            let range = pg_range(&mut params, "i", name, conditions);
+            sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM resource_index i WHERE i.seq = r.seq AND {range})"));
         }
         let count = format!("SELECT count(*) FROM (SELECT 1{sql} LIMIT {}) AS m", COUNTED_UP_TO + 1);
         let filtering = params.len();
@@ -513,7 +523,7 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
                 .map_err(failed)?;
             let seq: i64 =
                 row.ok_or_else(|| StoreError::Conflict(format!("{} {} exists", record.kind, record.id)))?.get(0);
-            insert_index(tx, seq, &numbered(&index), "").await
+            insert_index(tx, (seq, &record.kind, &record.tenant), &numbered(&index), "").await
         }
         WriteOp::Update { record, index } => {
             let row = tx
@@ -521,14 +531,15 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
                     &prepared(
                         tx,
                         "UPDATE resources SET version = $3, doc = $4, updated_at = $5 \
-                     WHERE kind = $1 AND id = $2 AND version = $3::BIGINT - 1 RETURNING seq",
+                     WHERE kind = $1 AND id = $2 AND version = $3::BIGINT - 1 RETURNING seq, tenant",
                     )
                     .await?,
                     &[&record.kind, &record.id, &record.version, &record.doc, &now_millis()],
                 )
                 .await
                 .map_err(failed)?;
-            let seq: i64 = row.ok_or_else(|| StoreError::Conflict(format!("{record} changed concurrently")))?.get(0);
+            let row = row.ok_or_else(|| StoreError::Conflict(format!("{record} changed concurrently")))?;
+            let (seq, tenant): (i64, String) = (row.get(0), row.get(1));
             // Only the entries that differ are written: those kept are left, new ones added.
             let entries = numbered(&index);
             let (names, values, ns) = columns(&entries);
@@ -543,7 +554,7 @@ async fn apply_op(tx: &deadpool_postgres::Transaction<'_>, op: WriteOp, trace: O
             )
             .await
             .map_err(failed)?;
-            insert_index(tx, seq, &entries, " ON CONFLICT DO NOTHING").await
+            insert_index(tx, (seq, &record.kind, &tenant), &entries, " ON CONFLICT DO NOTHING").await
         }
         WriteOp::Delete { kind, id } => {
             if delete(tx, &kind, &id).await? == 0 {
@@ -660,18 +671,22 @@ fn columns(entries: &[Stored]) -> (Vec<&str>, Vec<&str>, Vec<i64>) {
     (names, values, entries.iter().map(|(_, _, n)| *n).collect())
 }
 
+/// Writes `entries` of the resource `(seq, kind, tenant)`.
 async fn insert_index(
     tx: &deadpool_postgres::Transaction<'_>,
-    seq: i64,
+    (seq, kind, tenant): (i64, &str, &str),
     entries: &[Stored],
     on_conflict: &str,
 ) -> Result<(), StoreError> {
     let (names, values, ns) = columns(entries);
     let sql = format!(
-        "INSERT INTO resource_index (seq, name, value, n) \
-         SELECT $1, * FROM UNNEST($2::TEXT[], $3::TEXT[], $4::BIGINT[]){on_conflict}"
+        "INSERT INTO resource_index (seq, kind, tenant, name, value, n) \
+         SELECT $1, $2, $3, * FROM UNNEST($4::TEXT[], $5::TEXT[], $6::BIGINT[]){on_conflict}"
     );
-    tx.execute(&prepared(tx, &sql).await?, &[&seq, &names, &values, &ns]).await.map(drop).map_err(failed)
+    tx.execute(&prepared(tx, &sql).await?, &[&seq, &kind, &tenant, &names, &values, &ns])
+        .await
+        .map(drop)
+        .map_err(failed)
 }
 
 async fn publish(

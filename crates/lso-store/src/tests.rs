@@ -63,6 +63,29 @@ async fn resources_are_visible_only_to_their_tenant() {
         let page = store.list(query(Some("B"), vec![])).await.unwrap();
         assert_eq!(page.total, Total::Exact(1));
         assert_eq!(page.records[0].id, "o2");
+        // Led by a small index range too: neither another tenant's entries nor another kind's.
+        let product = Record { kind: "product".into(), ..record("p1", "B", 1, "{}") };
+        store
+            .apply(vec![WriteOp::Insert { record: product, index: vec![IndexEntry::new("state", "acknowledged")] }])
+            .await
+            .unwrap();
+        let ids = |page: Page| (page.total, page.records.into_iter().map(|r| r.id).collect::<Vec<_>>());
+        let acknowledged = || vec![Filter::eq("state", "acknowledged")];
+        assert_eq!(
+            ids(store.list(query(Some("B"), acknowledged())).await.unwrap()),
+            (Total::Exact(1), vec!["o2".into()])
+        );
+        assert_eq!(ids(store.list(query(None, acknowledged())).await.unwrap()).0, Total::Exact(2));
+        // The entries an update writes belong to the same tenant.
+        let update =
+            WriteOp::Update { record: record("o2", "B", 2, "{}"), index: vec![IndexEntry::new("state", "completed")] };
+        store.apply(vec![update]).await.unwrap();
+        let completed = vec![Filter::eq("state", "completed")];
+        assert_eq!(
+            ids(store.list(query(Some("B"), completed.clone())).await.unwrap()),
+            (Total::Exact(1), vec!["o2".into()])
+        );
+        assert_eq!(ids(store.list(query(Some("A"), completed)).await.unwrap()), (Total::Exact(0), vec![]));
     }
 }
 
