@@ -9,6 +9,8 @@ use lso_transport::trace::Tracing;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+mod logging;
+
 /// mimalloc: the server allocates many small JSON values from many threads, where glibc's
 /// allocator spends a fifth of the time and contends on its arena locks.
 #[global_allocator]
@@ -263,17 +265,6 @@ enum CatalogCommand {
     },
 }
 
-/// Log lines on stderr (filtered by `RUST_LOG`, else by `default`), and the spans `traces`
-/// exports.
-fn init_logging(json: bool, default: &str, traces: Option<&Tracing>) {
-    use tracing_subscriber::prelude::*;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let lines = if json { lines.json().boxed() } else { lines.boxed() };
-    tracing_subscriber::registry().with(lines.with_filter(filter)).with(traces.map(Tracing::layer)).init();
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -284,7 +275,7 @@ async fn main() -> anyhow::Result<()> {
             config.data_dir = data_dir.unwrap_or(config.data_dir);
             let exporter = config.tls.outbound()?.client(std::time::Duration::from_secs(10))?;
             let traces = Tracing::start(&config.tracing.exporting(), exporter)?;
-            init_logging(config.log_format == "json", "info,tower_http=warn", Some(&traces));
+            logging::init(config.log_format == "json", "info,tower_http=warn", Some(&traces));
             let running = server::start(&config).await?;
             tokio::select! {
                 _ = shutdown_signal() => tracing::info!("stopping: finishing the requests in flight"),
@@ -303,7 +294,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { data_dir, partners } => {
-            init_logging(false, "warn", None);
+            logging::init(false, "warn", None);
             anyhow::ensure!(partners <= 1, "the demo runs with one partner at most");
             lso_demo::run(data_dir).await?;
             if partners == 1 { lso_demo::two_providers::run().await } else { Ok(()) }

@@ -684,8 +684,10 @@ async fn a_ticket_on_an_off_net_evc_is_escalated_to_the_partner_and_resolved_wit
         })
         .await;
     let their_id = found[0]["id"].as_str().unwrap().to_owned();
-    let their_ticket =
-        partner.call_as(&wholesale, "GET", &format!("{theirs}/troubleTicket/{their_id}"), None).await.body;
+    // Its operator works on it once the partner has taken it up (its triage is a step of its own).
+    let their_ticket = partner
+        .wait_until_as(&wholesale, &format!("{theirs}/troubleTicket/{their_id}"), |t| t["status"] == "inProgress")
+        .await;
     let access = partner.call_as(&wholesale, "GET", &format!("{SONATA}/productOrder"), None).await.body;
     let access = access
         .as_array()
