@@ -15,8 +15,9 @@ pub struct Foreground(Arc<Counter>);
 #[derive(Default)]
 struct Counter {
     in_flight: AtomicUsize,
-    /// Requests counted since the process started.
-    arrived: AtomicUsize,
+    /// Told of each request that arrives.
+    arrival: Notify,
+    /// Told when the last request in flight has been answered.
     quiet: Notify,
 }
 
@@ -30,8 +31,8 @@ pub struct Answering(Arc<Counter>);
 impl Foreground {
     /// Counts a request as answered until the returned guard is dropped.
     pub fn answering(&self) -> Answering {
-        self.0.arrived.fetch_add(1, Ordering::SeqCst);
         self.0.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.0.arrival.notify_waiters();
         Answering(self.0.clone())
     }
 
@@ -45,16 +46,18 @@ impl Foreground {
     pub async fn quiet(&self, at_most: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + at_most;
         loop {
-            let mut quiet = pin!(self.0.quiet.notified());
-            // Listen before looking, so a last answer between the two still wakes it.
-            quiet.as_mut().enable();
+            // Listen before looking, so an answer or an arrival between the two still wakes it.
+            let mut answered = pin!(self.0.quiet.notified());
+            answered.as_mut().enable();
+            let mut arrival = pin!(self.0.arrival.notified());
+            arrival.as_mut().enable();
             if self.in_flight() == 0 {
-                let arrived = self.0.arrived.load(Ordering::SeqCst);
-                tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + GAP)).await;
-                if self.0.arrived.load(Ordering::SeqCst) == arrived {
+                // Quiet when no request arrives within a gap; one that does makes it look again.
+                let gap = deadline.min(tokio::time::Instant::now() + GAP);
+                if tokio::time::timeout_at(gap, arrival).await.is_err() {
                     return true;
                 }
-            } else if tokio::time::timeout_at(deadline, quiet).await.is_err() {
+            } else if tokio::time::timeout_at(deadline, answered).await.is_err() {
                 return false;
             }
             if tokio::time::Instant::now() >= deadline {
@@ -98,9 +101,10 @@ mod tests {
         let start = tokio::time::Instant::now();
         let mut quiet = pin!(foreground.quiet(LONG));
         assert!(pending(quiet.as_mut()), "it waits for the gap");
+        tokio::time::advance(GAP / 2).await;
         drop(foreground.answering());
         assert!(quiet.await);
-        assert_eq!(start.elapsed(), GAP * 2, "a request came and went within the first gap");
+        assert_eq!(start.elapsed(), GAP / 2 + GAP, "a request came and went half-way through the first gap");
     }
 
     #[tokio::test(start_paused = true)]
